@@ -1,0 +1,13 @@
+//! updraft-core: the pure domain of updraft.
+//!
+//! # Layout
+//! - [`yaml`]: a YAML tree whose nodes know their line and column.
+//! - [`schedule`]: cron points in a time zone, run intervals, due runs.
+//! - [`duration`]: `90s` / `2m` / `2h` / `1d`.
+//!
+//! Nothing here does I/O, spawns, sleeps or names an AWS type: callers pass
+//! text and snapshots in and get values and transitions out.
+
+pub mod duration;
+pub mod schedule;
+pub mod yaml;

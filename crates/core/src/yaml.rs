@@ -1,0 +1,374 @@
+//! A YAML document as a tree of nodes that remember where they were written,
+//! so every validation error can name its line and column.
+//!
+//! Plain scalars are typed by the YAML 1.2 core schema (null, bool, int,
+//! float, else string); quoted scalars are always strings. Duplicate keys and
+//! non-string keys are errors, not silently merged.
+
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+/// A 1-based line and column in a source file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pos {
+    /// Line, counted from 1.
+    pub line: u32,
+    /// Column, counted from 1.
+    pub col: u32,
+}
+
+/// One node of a YAML document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// Where the node starts.
+    pub pos: Pos,
+    /// What the node holds.
+    pub value: Value,
+}
+
+/// The content of a [`Node`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `null`, `~` or an empty value.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// Any other scalar.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in the order written.
+    Map(Vec<Entry>),
+}
+
+/// One `key: value` pair of a mapping.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// The key text.
+    pub key: String,
+    /// Where the key was written.
+    pub key_pos: Pos,
+    /// The value.
+    pub value: Node,
+}
+
+/// A YAML error with its position.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlError {
+    /// Where the problem is.
+    pub pos: Pos,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Node {
+    /// A short word for the node's kind, for error messages.
+    pub fn kind(&self) -> &'static str {
+        match self.value {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str(_) => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The node as JSON. Mappings become objects with sorted keys, which is
+    /// what makes the canonical form of a spec independent of key order.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map(J::Number)
+                .unwrap_or_else(|| J::String(f.to_string())),
+            Value::Str(s) => J::String(s.clone()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+fn pos_of(span: &Span) -> Pos {
+    Pos {
+        line: span.start.line() as u32,
+        col: span.start.col() as u32 + 1,
+    }
+}
+
+/// Parses a single-document YAML text.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut builder = Builder::default();
+    for event in Parser::new_from_str(text) {
+        let (event, span) = event.map_err(|e| YamlError {
+            pos: Pos {
+                line: e.marker().line() as u32,
+                col: e.marker().col() as u32 + 1,
+            },
+            message: format!("YAML syntax error: {}", e.info()),
+        })?;
+        builder.on_event(event, pos_of(&span))?;
+    }
+    builder.root.ok_or(YamlError {
+        pos: Pos { line: 1, col: 1 },
+        message: "the file is empty; a spec is a YAML mapping starting with `dag:`".into(),
+    })
+}
+
+enum Open {
+    Seq(Pos, usize, Vec<Node>),
+    Map(Pos, usize, Vec<Entry>, Option<(String, Pos)>),
+}
+
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    root: Option<Node>,
+    documents: usize,
+}
+
+impl Builder {
+    fn on_event(&mut self, event: Event<'_>, pos: Pos) -> Result<(), YamlError> {
+        match event {
+            Event::DocumentStart(_) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(YamlError {
+                        pos,
+                        message:
+                            "a spec file holds one YAML document (one DAG); remove the extra `---`"
+                                .into(),
+                    });
+                }
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let quoted =
+                    style != ScalarStyle::Plain || tag.as_ref().is_some_and(|t| t.suffix == "str");
+                let value = if quoted {
+                    Value::Str(text.into_owned())
+                } else {
+                    resolve_plain(&text)
+                };
+                self.push(Node { pos, value }, anchor)?;
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq(pos, anchor, Vec::new())),
+            Event::MappingStart(anchor, _) => {
+                self.stack.push(Open::Map(pos, anchor, Vec::new(), None))
+            }
+            Event::SequenceEnd => {
+                if let Some(Open::Seq(start, anchor, items)) = self.stack.pop() {
+                    self.push(
+                        Node {
+                            pos: start,
+                            value: Value::Seq(items),
+                        },
+                        anchor,
+                    )?;
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Open::Map(start, anchor, entries, _)) = self.stack.pop() {
+                    self.push(
+                        Node {
+                            pos: start,
+                            value: Value::Map(entries),
+                        },
+                        anchor,
+                    )?;
+                }
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().ok_or(YamlError {
+                    pos,
+                    message: "alias refers to an unknown anchor".into(),
+                })?;
+                self.push(Node { pos, ..node }, 0)?;
+            }
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Open::Seq(_, _, items)) => items.push(node),
+            Some(Open::Map(_, _, entries, pending_key)) => match pending_key.take() {
+                None => {
+                    let Value::Str(key) = node.value else {
+                        let key = match node.value {
+                            Value::Int(i) => i.to_string(),
+                            Value::Bool(b) => b.to_string(),
+                            Value::Null => String::new(),
+                            _ => {
+                                return Err(YamlError {
+                                    pos: node.pos,
+                                    message: format!(
+                                        "a mapping key must be a string, not {}",
+                                        node.kind()
+                                    ),
+                                });
+                            }
+                        };
+                        *pending_key = Some((key, node.pos));
+                        return Ok(());
+                    };
+                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                        return Err(YamlError {
+                            pos: node.pos,
+                            message: format!(
+                                "duplicate key `{key}` (first written at line {})",
+                                first.key_pos.line
+                            ),
+                        });
+                    }
+                    *pending_key = Some((key, node.pos));
+                }
+                Some((key, key_pos)) => entries.push(Entry {
+                    key,
+                    key_pos,
+                    value: node,
+                }),
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Types a plain scalar by the YAML 1.2 core schema.
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
+    if let Some(oct) = text.strip_prefix("0o").filter(|s| digits(s, 8)) {
+        if let Ok(i) = i64::from_str_radix(oct, 8) {
+            return Value::Int(i);
+        }
+    }
+    if let Some(hex) = text.strip_prefix("0x").filter(|s| digits(s, 16)) {
+        if let Ok(i) = i64::from_str_radix(hex, 16) {
+            return Value::Int(i);
+        }
+    }
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits(unsigned, 10) {
+        if let Ok(i) = text.parse() {
+            return Value::Int(i);
+        }
+    }
+    let looks_numeric = unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && unsigned
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'));
+    if looks_numeric {
+        if let Ok(f) = text.parse() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(node: &Node) -> &[Entry] {
+        match &node.value {
+            Value::Map(entries) => entries,
+            other => panic!("not a map: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn scalars_are_typed_by_the_core_schema_unless_quoted() {
+        let root =
+            parse("a: 1\nb: '1'\nc: true\nd: 2026-11-01\ne: 1.5\nf:\ng: 0x1f\nh: 1e3\n").unwrap();
+        let values: Vec<_> = map(&root).iter().map(|e| e.value.value.clone()).collect();
+        assert_eq!(
+            values,
+            vec![
+                Value::Int(1),
+                Value::Str("1".into()),
+                Value::Bool(true),
+                Value::Str("2026-11-01".into()),
+                Value::Float(1.5),
+                Value::Null,
+                Value::Int(31),
+                Value::Float(1000.0),
+            ]
+        );
+    }
+
+    #[test]
+    fn nodes_know_their_line_and_column() {
+        let root = parse("dag: x\ntasks:\n  - id: a\n    command: [echo, hi]\n").unwrap();
+        let tasks = &map(&root)[1];
+        assert_eq!(tasks.key_pos, Pos { line: 2, col: 1 });
+        let Value::Seq(items) = &tasks.value.value else {
+            panic!()
+        };
+        let id = &map(&items[0])[0];
+        assert_eq!(id.key_pos, Pos { line: 3, col: 5 });
+        assert_eq!(id.value.pos, Pos { line: 3, col: 9 });
+    }
+
+    #[test]
+    fn duplicate_keys_are_rejected_with_both_lines() {
+        let err = parse("dag: x\nowner: a\nowner: b\n").unwrap_err();
+        assert_eq!(err.pos.line, 3);
+        assert_eq!(
+            err.message,
+            "duplicate key `owner` (first written at line 2)"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let err = parse("dag: x\ntasks: [a, b\n").unwrap_err();
+        assert!(
+            err.message.starts_with("YAML syntax error"),
+            "{}",
+            err.message
+        );
+        assert!(err.pos.line >= 2);
+    }
+
+    #[test]
+    fn anchors_and_aliases_are_expanded() {
+        let root = parse("a: &x [1, 2]\nb: *x\n").unwrap();
+        assert_eq!(map(&root)[1].value.to_json(), serde_json::json!([1, 2]));
+    }
+
+    #[test]
+    fn a_second_document_is_rejected() {
+        let err = parse("dag: a\n---\ndag: b\n").unwrap_err();
+        assert_eq!(err.pos.line, 2);
+    }
+}
