@@ -9,5 +9,7 @@
 //! text and snapshots in and get values and transitions out.
 
 pub mod duration;
+pub mod ids;
 pub mod schedule;
+pub mod template;
 pub mod yaml;

@@ -1,0 +1,185 @@
+//! Typed reads from YAML nodes that record every problem with its position
+//! and carry on, so one pass reports all of a file's errors.
+
+use std::time::Duration;
+
+use crate::duration::parse_duration;
+use crate::spec::Diagnostic;
+use crate::yaml::{Entry, Node, Pos, Value};
+
+/// Collects diagnostics for one file while values are read from it.
+pub(crate) struct Reader<'f> {
+    file: &'f str,
+    pub errors: Vec<Diagnostic>,
+}
+
+/// The entries of one mapping, after unknown keys were reported.
+pub(crate) struct Fields<'n> {
+    entries: &'n [Entry],
+}
+
+impl<'n> Fields<'n> {
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|e| e.key == key)
+            .map(|e| &e.value)
+            .filter(|n| n.value != Value::Null)
+    }
+
+    pub fn entries(&self) -> &'n [Entry] {
+        self.entries
+    }
+}
+
+impl<'f> Reader<'f> {
+    pub fn new(file: &'f str) -> Self {
+        Reader { file, errors: Vec::new() }
+    }
+
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.errors.push(Diagnostic {
+            file: self.file.to_string(),
+            pos,
+            message: message.into(),
+        });
+    }
+
+    /// The entries of a mapping; reports a non-mapping and every key not in
+    /// `allowed`.
+    pub fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Fields<'n> {
+        let Value::Map(entries) = &node.value else {
+            self.error(node.pos, format!("{what} must be a mapping, not {}", node.kind()));
+            return Fields { entries: &[] };
+        };
+        for entry in entries {
+            if !allowed.contains(&entry.key.as_str()) {
+                let hint = match closest(&entry.key, allowed) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None => format!("expected one of: {}", allowed.join(", ")),
+                };
+                self.error(entry.key_pos, format!("unknown key `{}` in {what}; {hint}", entry.key));
+            }
+        }
+        Fields { entries }
+    }
+
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.error(node.pos, format!("{what} must be a string, not {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    /// A scalar as text: where a shell user writes `sleep 5`, the `5` is
+    /// meant as the word "5".
+    pub fn text(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => {
+                self.error(node.pos, format!("{what} must be a string, not {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    pub fn count(&mut self, node: &Node, what: &str) -> Option<u32> {
+        match node.value {
+            Value::Int(i) if (0..=i64::from(u32::MAX)).contains(&i) => Some(i as u32),
+            _ => {
+                self.error(node.pos, format!("{what} must be a whole number of 0 or more"));
+                None
+            }
+        }
+    }
+
+    pub fn number(&mut self, node: &Node, what: &str) -> Option<f64> {
+        match node.value {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) if f.is_finite() => Some(f),
+            _ => {
+                self.error(node.pos, format!("{what} must be a number, not {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    pub fn boolean(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match node.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                self.error(node.pos, format!("{what} must be true or false, not {}", node.kind()));
+                None
+            }
+        }
+    }
+
+    pub fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        let text = self.text(node, what)?;
+        parse_duration(&text)
+            .map_err(|why| self.error(node.pos, format!("{what}: {why}")))
+            .ok()
+    }
+
+    pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Node] {
+        match &node.value {
+            Value::Seq(items) => items,
+            _ => {
+                self.error(node.pos, format!("{what} must be a list, not {}", node.kind()));
+                &[]
+            }
+        }
+    }
+
+    /// A list of scalars as text, each with its position.
+    pub fn texts(&mut self, node: &Node, what: &str) -> Vec<(String, Pos)> {
+        self.list(node, what)
+            .iter()
+            .filter_map(|item| self.text(item, what).map(|t| (t, item.pos)))
+            .collect()
+    }
+}
+
+/// The allowed word nearest to a misspelt one, if it is near enough.
+fn closest<'a>(word: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    allowed
+        .iter()
+        .map(|candidate| (edit_distance(word, candidate), *candidate))
+        .filter(|(d, candidate)| *d <= 2.max(candidate.len() / 4))
+        .min()
+        .map(|(_, candidate)| candidate)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggests_only_near_words() {
+        let allowed = ["retries", "retry_delay", "timeout"];
+        assert_eq!(closest("retires", &allowed), Some("retries"));
+        assert_eq!(closest("timeuot", &allowed), Some("timeout"));
+        assert_eq!(closest("image_uri", &allowed), None);
+    }
+}

@@ -1,0 +1,238 @@
+//! Templated spec fields (`command`, `environment`, `image`), rendered with
+//! minijinja and the variables and filters of DESIGN §3.
+//!
+//! Dates are passed to templates as RFC 3339 strings in the DAG's time zone
+//! (`2026-11-21T00:00:00+09:00`), so they print as people expect and the
+//! date filters keep the zone: `ds` of that value is `2026-11-21`, not the
+//! UTC date. A string without `{` is not a template and is used as written.
+
+use std::fmt::Write;
+
+use chrono::format::{Item, StrftimeItems};
+use chrono::{DateTime, Duration, FixedOffset, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use serde_json::{Map, Value, json};
+
+use crate::schedule::{RunTiming, resolve_local};
+
+/// The variables a template may read.
+pub const VARIABLES: &[&str] = &[
+    "dag",
+    "run_id",
+    "task_id",
+    "try_number",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "ds",
+    "ds_nodash",
+    "ts",
+    "params",
+    "outputs",
+];
+
+/// Functions minijinja provides that a template may call.
+const GLOBALS: &[&str] = &["range", "dict", "namespace"];
+
+/// Names people bring from Airflow, with what updraft calls them.
+const AIRFLOW_NAMES: &[(&str, &str)] = &[
+    ("execution_date", "logical_date"),
+    ("next_ds", "data_interval_end | ds"),
+    ("prev_ds", "data_interval_start | ds"),
+    ("ti", "outputs.<task>"),
+    ("task_instance", "outputs.<task>"),
+];
+
+/// What parsing a template found: the upstream tasks whose outputs it reads.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct TemplateUse {
+    /// Tasks named in `outputs.<task>`.
+    pub outputs: Vec<String>,
+}
+
+/// Parses templates once per spec, with the filters registered.
+pub struct TemplateChecker {
+    env: Environment<'static>,
+}
+
+impl Default for TemplateChecker {
+    fn default() -> Self {
+        TemplateChecker {
+            env: environment(Tz::UTC),
+        }
+    }
+}
+
+impl TemplateChecker {
+    /// Checks syntax and that every variable read is one of [`VARIABLES`].
+    pub fn check(&self, source: &str) -> Result<TemplateUse, String> {
+        if !source.contains('{') {
+            return Ok(TemplateUse::default());
+        }
+        let template = self
+            .env
+            .template_from_str(source)
+            .map_err(|e| format!("template `{source}` does not parse: {}", error_text(&e)))?;
+        let mut used = TemplateUse::default();
+        let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        names.sort();
+        for path in names {
+            let mut parts = path.split('.');
+            let name = parts.next().unwrap_or_default();
+            if name == "outputs" {
+                if let Some(task) = parts.next() {
+                    used.outputs.push(task.to_string());
+                }
+            } else if name == "item" {
+                return Err(format!(
+                    "template `{source}` reads `item`, which only mapped tasks have (map_over)"
+                ));
+            } else if !VARIABLES.contains(&name) && !GLOBALS.contains(&name) {
+                let hint = match AIRFLOW_NAMES.iter().find(|(old, _)| *old == name) {
+                    Some((_, new)) => format!("updraft writes it as `{new}`"),
+                    None => format!("known variables: {}", VARIABLES.join(", ")),
+                };
+                return Err(format!(
+                    "template `{source}` reads unknown variable `{name}`; {hint}"
+                ));
+            }
+        }
+        Ok(used)
+    }
+}
+
+/// Everything a task's templates can read.
+#[derive(Clone, Debug)]
+pub struct TemplateVars<'a> {
+    /// The DAG id.
+    pub dag: &'a str,
+    /// The run id.
+    pub run_id: &'a str,
+    /// The task id.
+    pub task_id: &'a str,
+    /// The try being rendered for, from 1.
+    pub try_number: u32,
+    /// The run's logical date and data interval.
+    pub timing: RunTiming,
+    /// The DAG's time zone.
+    pub tz: Tz,
+    /// The run's params (spec defaults with the trigger's overrides).
+    pub params: &'a Map<String, Value>,
+    /// Upstream outputs by task id.
+    pub outputs: &'a Map<String, Value>,
+}
+
+/// Renders one task's templates with one set of variables.
+pub struct Renderer {
+    env: Environment<'static>,
+    context: minijinja::Value,
+}
+
+impl Renderer {
+    /// Prepares the variables and filters of one task attempt.
+    pub fn new(vars: &TemplateVars<'_>) -> Renderer {
+        let tz = vars.tz;
+        let local = |t: DateTime<Utc>| format_time(t.with_timezone(&tz).fixed_offset());
+        let logical = vars.timing.logical_date.with_timezone(&tz);
+        let context = json!({
+            "dag": vars.dag,
+            "run_id": vars.run_id,
+            "task_id": vars.task_id,
+            "try_number": vars.try_number,
+            "logical_date": local(vars.timing.logical_date),
+            "data_interval_start": local(vars.timing.data_interval_start),
+            "data_interval_end": local(vars.timing.data_interval_end),
+            "ds": logical.format("%Y-%m-%d").to_string(),
+            "ds_nodash": logical.format("%Y%m%d").to_string(),
+            "ts": local(vars.timing.logical_date),
+            "params": vars.params,
+            "outputs": vars.outputs,
+        });
+        Renderer {
+            env: environment(tz),
+            context: minijinja::Value::from(minijinja::value::Serde(context)),
+        }
+    }
+
+    /// Renders one templated string.
+    pub fn render(&self, source: &str) -> Result<String, String> {
+        if !source.contains('{') {
+            return Ok(source.to_string());
+        }
+        self.env
+            .render_str(source, &self.context)
+            .map_err(|e| format!("template `{source}` failed: {}", error_text(&e)))
+    }
+}
+
+fn environment(tz: Tz) -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("ds", |v: String| {
+        Ok(parse_time(&v)?.format("%Y-%m-%d").to_string())
+    });
+    env.add_filter("ts", |v: String| Ok(format_time(parse_time(&v)?)));
+    env.add_filter("utc", |v: String| {
+        Ok(parse_time(&v)?
+            .with_timezone(&Utc)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true))
+    });
+    env.add_filter("date", |v: String, format: String| {
+        let time = parse_time(&v)?;
+        if StrftimeItems::new(&format).any(|item| matches!(item, Item::Error)) {
+            return Err(invalid(format!("`{format}` is not a valid date format")));
+        }
+        let mut out = String::new();
+        write!(out, "{}", time.format(&format))
+            .map_err(|_| invalid(format!("cannot format with `{format}`")))?;
+        Ok(out)
+    });
+    env.add_filter("add_days", move |v: String, days: i64| {
+        let time = parse_time(&v)?;
+        let shifted = if v.ends_with('Z') {
+            time.checked_add_signed(
+                Duration::try_days(days).ok_or_else(|| invalid("too many days"))?,
+            )
+            .ok_or_else(|| invalid("date out of range"))?
+            .with_timezone(&Utc)
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        } else {
+            let local = time.with_timezone(&tz).naive_local();
+            let moved = local
+                .checked_add_signed(
+                    Duration::try_days(days).ok_or_else(|| invalid("too many days"))?,
+                )
+                .ok_or_else(|| invalid("date out of range"))?;
+            format_time(resolve_local(tz, moved).with_timezone(&tz).fixed_offset())
+        };
+        Ok(shifted)
+    });
+    env
+}
+
+fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, Error> {
+    DateTime::parse_from_rfc3339(text).map_err(|_| {
+        invalid(format!(
+            "`{text}` is not a date-time like 2026-11-21T00:00:00+09:00"
+        ))
+    })
+}
+
+fn format_time(t: DateTime<FixedOffset>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::InvalidOperation, message.into())
+}
+
+fn error_text(e: &Error) -> String {
+    match e.detail() {
+        Some(detail) => format!("{}: {detail}", e.kind()),
+        None => e.kind().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

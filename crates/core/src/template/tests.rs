@@ -1,0 +1,144 @@
+//! Rendering and checking templates.
+
+use super::*;
+use chrono_tz::{Asia::Tokyo, Europe::Berlin};
+
+fn z(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn render_in(tz: Tz, point: &str, start: &str, source: &str) -> Result<String, String> {
+    let params = json!({"lr": 0.001, "name": "rank"});
+    let outputs = json!({"split": {"shards": ["a", "b"]}});
+    let vars = TemplateVars {
+        dag: "etl",
+        run_id: "scheduled__x",
+        task_id: "load",
+        try_number: 2,
+        timing: RunTiming {
+            logical_date: z(point),
+            data_interval_start: z(start),
+            data_interval_end: z(point),
+        },
+        tz,
+        params: params.as_object().unwrap(),
+        outputs: outputs.as_object().unwrap(),
+    };
+    Renderer::new(&vars).render(source)
+}
+
+fn tokyo(source: &str) -> Result<String, String> {
+    render_in(
+        Tokyo,
+        "2026-11-21T00:00:00+09:00",
+        "2026-11-20T00:00:00+09:00",
+        source,
+    )
+}
+
+#[test]
+fn dates_render_in_the_dags_zone() {
+    assert_eq!(tokyo("{{ ds }}").unwrap(), "2026-11-21");
+    assert_eq!(
+        tokyo("{{ data_interval_start | ds }}").unwrap(),
+        "2026-11-20"
+    );
+    assert_eq!(
+        tokyo("{{ logical_date }}").unwrap(),
+        "2026-11-21T00:00:00+09:00"
+    );
+    assert_eq!(tokyo("{{ ts }}").unwrap(), "2026-11-21T00:00:00+09:00");
+    assert_eq!(tokyo("{{ ds_nodash }}").unwrap(), "20261121");
+    assert_eq!(
+        tokyo("{{ data_interval_end | ts }}").unwrap(),
+        "2026-11-21T00:00:00+09:00"
+    );
+}
+
+#[test]
+fn filters_convert_format_and_shift() {
+    assert_eq!(
+        tokyo("{{ logical_date | utc }}").unwrap(),
+        "2026-11-20T15:00:00Z"
+    );
+    assert_eq!(
+        tokyo("{{ logical_date | utc | ds }}").unwrap(),
+        "2026-11-20"
+    );
+    assert_eq!(
+        tokyo("{{ logical_date | date('%Y/%m/%d %H') }}").unwrap(),
+        "2026/11/21 00"
+    );
+    assert_eq!(
+        tokyo("{{ logical_date | add_days(-1) | ds }}").unwrap(),
+        "2026-11-20"
+    );
+    assert_eq!(
+        tokyo("{{ logical_date | utc | add_days(1) }}").unwrap(),
+        "2026-11-21T15:00:00Z"
+    );
+}
+
+#[test]
+fn add_days_keeps_local_time_across_dst() {
+    // Berlin falls back on 2026-10-25: one day after 00:00 CEST is 00:00 CET.
+    let out = render_in(
+        Berlin,
+        "2026-10-25T00:00:00+02:00",
+        "2026-10-24T00:00:00+02:00",
+        "{{ logical_date | add_days(1) }}",
+    );
+    assert_eq!(out.unwrap(), "2026-10-26T00:00:00+01:00");
+}
+
+#[test]
+fn params_outputs_and_run_fields_are_readable() {
+    assert_eq!(tokyo("{{ params.lr }}").unwrap(), "0.001");
+    assert_eq!(
+        tokyo("{{ outputs.split.shards | join(',') }}").unwrap(),
+        "a,b"
+    );
+    assert_eq!(
+        tokyo("{{ dag }}/{{ run_id }}/{{ task_id }}/{{ try_number }}").unwrap(),
+        "etl/scheduled__x/load/2"
+    );
+    assert_eq!(tokyo("no template").unwrap(), "no template");
+}
+
+#[test]
+fn render_errors_say_what_failed() {
+    let err = tokyo("{{ params.missing }}").unwrap_err();
+    assert!(err.contains("undefined value"), "{err}");
+    let err = tokyo("{{ logical_date | date('%Q') }}").unwrap_err();
+    assert!(err.contains("`%Q` is not a valid date format"), "{err}");
+    let err = tokyo("{{ dag | ds }}").unwrap_err();
+    assert!(err.contains("is not a date-time"), "{err}");
+}
+
+#[test]
+fn the_checker_finds_syntax_errors_unknown_variables_and_output_reads() {
+    let checker = TemplateChecker::default();
+    let err = checker.check("{{ ds }").unwrap_err();
+    assert!(
+        err.starts_with("template `{{ ds }` does not parse: syntax error"),
+        "{err}"
+    );
+    let err = checker.check("{{ execution_date }}").unwrap_err();
+    assert!(
+        err.ends_with("updraft writes it as `logical_date`"),
+        "{err}"
+    );
+    let err = checker.check("{{ nope }}").unwrap_err();
+    assert!(
+        err.contains("unknown variable `nope`; known variables: dag,"),
+        "{err}"
+    );
+    let err = checker.check("{{ item }}").unwrap_err();
+    assert!(err.contains("only mapped tasks"), "{err}");
+    let used = checker.check(
+        "{{ outputs.split.shards }} {{ outputs.b }} {% for x in range(3) %}{{ x }}{% endfor %}",
+    );
+    assert_eq!(used.unwrap().outputs, ["b", "split"]);
+}
