@@ -11,5 +11,6 @@
 pub mod duration;
 pub mod ids;
 pub mod schedule;
+pub mod spec;
 pub mod template;
 pub mod yaml;

@@ -26,15 +26,14 @@ impl<'n> Fields<'n> {
             .map(|e| &e.value)
             .filter(|n| n.value != Value::Null)
     }
-
-    pub fn entries(&self) -> &'n [Entry] {
-        self.entries
-    }
 }
 
 impl<'f> Reader<'f> {
     pub fn new(file: &'f str) -> Self {
-        Reader { file, errors: Vec::new() }
+        Reader {
+            file,
+            errors: Vec::new(),
+        }
     }
 
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
@@ -49,7 +48,10 @@ impl<'f> Reader<'f> {
     /// `allowed`.
     pub fn fields<'n>(&mut self, node: &'n Node, what: &str, allowed: &[&str]) -> Fields<'n> {
         let Value::Map(entries) = &node.value else {
-            self.error(node.pos, format!("{what} must be a mapping, not {}", node.kind()));
+            self.error(
+                node.pos,
+                format!("{what} must be a mapping, not {}", node.kind()),
+            );
             return Fields { entries: &[] };
         };
         for entry in entries {
@@ -58,7 +60,10 @@ impl<'f> Reader<'f> {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => format!("expected one of: {}", allowed.join(", ")),
                 };
-                self.error(entry.key_pos, format!("unknown key `{}` in {what}; {hint}", entry.key));
+                self.error(
+                    entry.key_pos,
+                    format!("unknown key `{}` in {what}; {hint}", entry.key),
+                );
             }
         }
         Fields { entries }
@@ -68,7 +73,10 @@ impl<'f> Reader<'f> {
         match &node.value {
             Value::Str(s) => Some(s.clone()),
             _ => {
-                self.error(node.pos, format!("{what} must be a string, not {}", node.kind()));
+                self.error(
+                    node.pos,
+                    format!("{what} must be a string, not {}", node.kind()),
+                );
                 None
             }
         }
@@ -83,7 +91,10 @@ impl<'f> Reader<'f> {
             Value::Float(f) => Some(f.to_string()),
             Value::Bool(b) => Some(b.to_string()),
             _ => {
-                self.error(node.pos, format!("{what} must be a string, not {}", node.kind()));
+                self.error(
+                    node.pos,
+                    format!("{what} must be a string, not {}", node.kind()),
+                );
                 None
             }
         }
@@ -93,7 +104,10 @@ impl<'f> Reader<'f> {
         match node.value {
             Value::Int(i) if (0..=i64::from(u32::MAX)).contains(&i) => Some(i as u32),
             _ => {
-                self.error(node.pos, format!("{what} must be a whole number of 0 or more"));
+                self.error(
+                    node.pos,
+                    format!("{what} must be a whole number of 0 or more"),
+                );
                 None
             }
         }
@@ -104,7 +118,10 @@ impl<'f> Reader<'f> {
             Value::Int(i) => Some(i as f64),
             Value::Float(f) if f.is_finite() => Some(f),
             _ => {
-                self.error(node.pos, format!("{what} must be a number, not {}", node.kind()));
+                self.error(
+                    node.pos,
+                    format!("{what} must be a number, not {}", node.kind()),
+                );
                 None
             }
         }
@@ -114,7 +131,10 @@ impl<'f> Reader<'f> {
         match node.value {
             Value::Bool(b) => Some(b),
             _ => {
-                self.error(node.pos, format!("{what} must be true or false, not {}", node.kind()));
+                self.error(
+                    node.pos,
+                    format!("{what} must be true or false, not {}", node.kind()),
+                );
                 None
             }
         }
@@ -131,7 +151,10 @@ impl<'f> Reader<'f> {
         match &node.value {
             Value::Seq(items) => items,
             _ => {
-                self.error(node.pos, format!("{what} must be a list, not {}", node.kind()));
+                self.error(
+                    node.pos,
+                    format!("{what} must be a list, not {}", node.kind()),
+                );
                 &[]
             }
         }

@@ -1,0 +1,224 @@
+//! DAG specs (DESIGN §3): one YAML file in, a validated [`DagSpec`] out, or
+//! every problem of the file as `file:line:col: reason`.
+
+mod diagnostic;
+mod graph;
+mod parse;
+mod read;
+mod set;
+mod version;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::ids::{DagId, TaskId};
+use crate::schedule::{Schedule, SchedulePolicy};
+use crate::yaml::Pos;
+
+pub use diagnostic::{Diagnostic, SpecErrors};
+pub use parse::parse_spec;
+pub use set::{SpecFile, SpecSet, validate_set};
+pub use version::{spec_version, write_canonical};
+
+/// A validated DAG: what the planner, the scheduler and the launchers read.
+#[derive(Clone, Debug)]
+pub struct DagSpec {
+    /// The DAG id.
+    pub id: DagId,
+    /// The file the spec was read from, as the caller named it.
+    pub file: String,
+    /// SHA-256 of the spec's canonical JSON form.
+    pub version: String,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// Who to ask about this DAG.
+    pub owner: Option<String>,
+    /// Labels for finding DAGs.
+    pub tags: Vec<String>,
+    /// When the DAG runs, in its time zone.
+    pub schedule: Schedule,
+    /// `start`, `end`, `catchup`, `max_active_runs`.
+    pub policy: SchedulePolicy,
+    /// Default params; a trigger may override them.
+    pub params: Map<String, Value>,
+    /// Named compute profiles.
+    pub compute: BTreeMap<String, ComputeProfile>,
+    /// The tasks, in file order.
+    pub tasks: Vec<TaskSpec>,
+    index: HashMap<TaskId, usize>,
+    downstream: Vec<Vec<usize>>,
+    order: Vec<usize>,
+}
+
+impl DagSpec {
+    /// The task with this id.
+    pub fn task(&self, id: &str) -> Option<&TaskSpec> {
+        self.index.get(id).map(|&i| &self.tasks[i])
+    }
+
+    /// The position of a task in [`DagSpec::tasks`].
+    pub fn task_index(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// Task indices, every task after all its upstreams.
+    pub fn topological_order(&self) -> &[usize] {
+        &self.order
+    }
+
+    /// The tasks that name task `index` in `after`.
+    pub fn downstream_of(&self, index: usize) -> &[usize] {
+        &self.downstream[index]
+    }
+
+    /// The compute profile a task runs on, if it names one.
+    pub fn compute_of(&self, task: &TaskSpec) -> Option<&ComputeProfile> {
+        task.compute
+            .as_ref()
+            .and_then(|name| self.compute.get(name))
+    }
+}
+
+/// One task of a DAG.
+#[derive(Clone, Debug)]
+pub struct TaskSpec {
+    /// The task id.
+    pub id: TaskId,
+    /// Where the task is written, for messages about it.
+    pub pos: Pos,
+    /// Free text for people.
+    pub description: Option<String>,
+    /// The tasks this one runs after, as written.
+    pub after: Vec<TaskId>,
+    /// Indices of those tasks in [`DagSpec::tasks`].
+    pub upstream: Vec<usize>,
+    /// The compute profile to run on; none means the default runner.
+    pub compute: Option<String>,
+    /// Container image (template).
+    pub image: Option<String>,
+    /// The argv (each element a template); none means the image's own.
+    pub command: Option<Vec<String>>,
+    /// Environment variables (values are templates).
+    pub environment: BTreeMap<String, String>,
+    /// When the task may run given its upstreams' states.
+    pub trigger_rule: TriggerRule,
+    /// Retries after a failed try.
+    pub retry: RetryPolicy,
+    /// How long one try may run before it is stopped and failed.
+    pub timeout: Option<Duration>,
+}
+
+/// When a task may run, given how its upstreams ended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TriggerRule {
+    /// Every upstream succeeded.
+    #[default]
+    AllSuccess,
+    /// Every upstream ended, whatever its state.
+    AllDone,
+    /// At least one upstream failed.
+    OneFailed,
+    /// At least one upstream succeeded.
+    OneSuccess,
+    /// No upstream failed (skipped ones are fine).
+    NoneFailed,
+}
+
+impl TriggerRule {
+    /// Every rule with its spelling in specs.
+    pub const ALL: [(TriggerRule, &'static str); 5] = [
+        (TriggerRule::AllSuccess, "all_success"),
+        (TriggerRule::AllDone, "all_done"),
+        (TriggerRule::OneFailed, "one_failed"),
+        (TriggerRule::OneSuccess, "one_success"),
+        (TriggerRule::NoneFailed, "none_failed"),
+    ];
+
+    /// The rule's spelling in specs.
+    pub fn as_str(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map_or("all_success", |(_, s)| s)
+    }
+}
+
+/// How often and how late a failed task is tried again.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RetryPolicy {
+    /// Tries after the first.
+    pub retries: u32,
+    /// Wait before the first retry.
+    pub delay: Duration,
+    /// Each further retry waits this many times longer.
+    pub backoff: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            retries: 0,
+            delay: Duration::from_secs(300),
+            backoff: 1.0,
+        }
+    }
+}
+
+/// The longest a retry waits, however large the backoff grows.
+pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(7 * 86_400);
+
+impl RetryPolicy {
+    /// The wait after the `failures`-th failed try of a series (1 for the
+    /// first): `delay × backoff^(failures-1)`, at most [`MAX_RETRY_DELAY`].
+    pub fn delay_after(&self, failures: u32) -> Duration {
+        let factor = self
+            .backoff
+            .powi(failures.saturating_sub(1).min(1_000) as i32);
+        let secs = self.delay.as_secs_f64() * factor;
+        if secs.is_finite() && secs < MAX_RETRY_DELAY.as_secs_f64() {
+            Duration::from_secs_f64(secs)
+        } else {
+            MAX_RETRY_DELAY
+        }
+    }
+}
+
+/// Where a task runs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ComputeProfile {
+    /// An ECS Fargate task.
+    Ecs(EcsProfile),
+    /// A SageMaker training job.
+    Sagemaker(SagemakerProfile),
+}
+
+/// An ECS Fargate profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EcsProfile {
+    /// Task definition family (or ARN) to run.
+    pub task_definition: String,
+    /// CPU units (1024 = one vCPU).
+    pub cpu: Option<u32>,
+    /// Memory in MiB.
+    pub memory: Option<u32>,
+    /// Ephemeral storage in GiB (21–200).
+    pub ephemeral_storage: Option<u32>,
+}
+
+/// A SageMaker training profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SagemakerProfile {
+    /// E.g. `ml.g5.2xlarge`.
+    pub instance_type: String,
+    /// Number of instances.
+    pub instance_count: u32,
+    /// Volume per instance in GiB.
+    pub volume_size: u32,
+    /// Longest the job may run.
+    pub max_runtime: Option<Duration>,
+}
+
+#[cfg(test)]
+mod tests;

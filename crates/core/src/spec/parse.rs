@@ -1,0 +1,589 @@
+//! Reading one spec file into a [`DagSpec`], collecting every error.
+
+use std::collections::{BTreeMap, HashSet};
+use std::str::FromStr;
+
+use chrono_tz::Tz;
+
+use crate::ids::{DagId, TaskId};
+use crate::schedule::{LocalTime, Schedule, SchedulePolicy};
+use crate::spec::graph::{self, Graph};
+use crate::spec::read::{Fields, Reader};
+use crate::spec::{
+    ComputeProfile, DagSpec, EcsProfile, RetryPolicy, SagemakerProfile, SpecErrors, TaskSpec,
+    TriggerRule, spec_version,
+};
+use crate::template::TemplateChecker;
+use crate::yaml::{self, Node, Pos, Value};
+
+const DAG_KEYS: &[&str] = &[
+    "dag",
+    "description",
+    "owner",
+    "tags",
+    "schedule",
+    "timezone",
+    "start",
+    "end",
+    "catchup",
+    "max_active_runs",
+    "params",
+    "defaults",
+    "compute",
+    "tasks",
+];
+const DEFAULT_KEYS: &[&str] = &["retries", "retry_delay", "retry_backoff", "timeout"];
+const TASK_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "after",
+    "compute",
+    "image",
+    "command",
+    "environment",
+    "trigger_rule",
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "timeout",
+];
+const ECS_KEYS: &[&str] = &[
+    "kind",
+    "task_definition",
+    "cpu",
+    "memory",
+    "ephemeral_storage",
+];
+const SAGEMAKER_KEYS: &[&str] = &[
+    "kind",
+    "instance_type",
+    "instance_count",
+    "volume_size",
+    "max_runtime",
+];
+
+/// The default for `max_active_runs`, as in Airflow.
+pub const DEFAULT_MAX_ACTIVE_RUNS: u32 = 16;
+
+/// Parses and validates one spec file. `file` only names it in messages.
+pub fn parse_spec(file: &str, text: &str) -> Result<DagSpec, SpecErrors> {
+    let mut reader = Reader::new(file);
+    let root = match yaml::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            reader.error(e.pos, e.message);
+            return Err(SpecErrors(reader.errors));
+        }
+    };
+    let spec = read_dag(&mut reader, file, &root);
+    let mut errors = reader.errors;
+    match spec {
+        Some(spec) if errors.is_empty() => Ok(spec),
+        _ => {
+            errors.sort_by_key(|d| d.pos);
+            Err(SpecErrors(errors))
+        }
+    }
+}
+
+/// A task while it is read: the spec plus positions the checks need.
+struct Draft {
+    spec: TaskSpec,
+    id_pos: Pos,
+    after: Vec<(String, Pos)>,
+    compute_pos: Pos,
+    templates: Vec<(String, Pos)>,
+}
+
+fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec> {
+    if !matches!(root.value, Value::Map(_)) {
+        reader.error(
+            root.pos,
+            format!("the spec must be a mapping, not {}", root.kind()),
+        );
+        return None;
+    }
+    let fields = reader.fields(root, "the spec", DAG_KEYS);
+    let id = match fields.get("dag") {
+        Some(node) => reader.string(node, "`dag`").and_then(|text| {
+            DagId::parse(&text)
+                .map_err(|why| reader.error(node.pos, why))
+                .ok()
+        }),
+        None => {
+            reader.error(root.pos, "missing `dag:` (the DAG id)");
+            None
+        }
+    };
+    let tz = read_timezone(reader, &fields);
+    let schedule = match fields.get("schedule") {
+        Some(node) => reader.text(node, "`schedule`").and_then(|text| {
+            Schedule::parse(&text, tz)
+                .map_err(|why| reader.error(node.pos, why))
+                .ok()
+        }),
+        None => Some(Schedule::none(tz)),
+    };
+    let policy = read_policy(reader, &fields, tz);
+    let params = match fields.get("params") {
+        Some(node) if matches!(node.value, Value::Map(_)) => node.to_json().as_object().cloned(),
+        Some(node) => {
+            reader.error(
+                node.pos,
+                format!("`params` must be a mapping, not {}", node.kind()),
+            );
+            None
+        }
+        None => Some(Default::default()),
+    };
+    let tags = fields
+        .get("tags")
+        .map(|n| reader.texts(n, "`tags`"))
+        .unwrap_or_default();
+    let description = fields
+        .get("description")
+        .and_then(|n| reader.string(n, "`description`"));
+    let owner = fields
+        .get("owner")
+        .and_then(|n| reader.string(n, "`owner`"));
+    let defaults = match fields.get("defaults") {
+        Some(node) => {
+            let defaults = reader.fields(node, "`defaults`", DEFAULT_KEYS);
+            read_retry(reader, &defaults, RetryPolicy::default(), None)
+        }
+        None => (RetryPolicy::default(), None),
+    };
+    let compute = read_compute(reader, fields.get("compute"));
+    let mut drafts = match fields.get("tasks") {
+        Some(node) => {
+            let items = reader.list(node, "`tasks`");
+            if items.is_empty() && matches!(node.value, Value::Seq(_)) {
+                reader.error(node.pos, "`tasks` is empty; a DAG needs at least one task");
+            }
+            items
+                .iter()
+                .filter_map(|item| read_task(reader, item, defaults))
+                .collect()
+        }
+        None => {
+            reader.error(root.pos, "missing `tasks:` (the list of tasks)");
+            Vec::new()
+        }
+    };
+    for draft in &drafts {
+        if let Some(name) = &draft.spec.compute {
+            if !compute.contains_key(name) {
+                let known: Vec<&str> = compute.keys().map(String::as_str).collect();
+                let known = if known.is_empty() {
+                    "none is defined under `compute:`".to_string()
+                } else {
+                    format!("defined: {}", known.join(", "))
+                };
+                reader.error(
+                    draft.compute_pos,
+                    format!("unknown compute profile `{name}`; {known}"),
+                );
+            }
+        }
+    }
+    let nodes: Vec<graph::Node<'_>> = drafts
+        .iter()
+        .map(|d| graph::Node {
+            id: &d.spec.id,
+            id_pos: d.id_pos,
+            after: &d.after,
+        })
+        .collect();
+    let graph = graph::check(reader, &nodes);
+    if let Some(graph) = &graph {
+        check_templates(reader, &drafts, graph);
+    }
+    let Graph {
+        index,
+        upstream,
+        downstream,
+        order,
+    } = graph?;
+    for (draft, up) in drafts.iter_mut().zip(upstream) {
+        draft.spec.upstream = up;
+    }
+    Some(DagSpec {
+        id: id?,
+        file: file.to_string(),
+        version: spec_version(&root.to_json()),
+        description,
+        owner,
+        tags: tags.into_iter().map(|(t, _)| t).collect(),
+        schedule: schedule?,
+        policy: policy?,
+        params: params?,
+        compute,
+        tasks: drafts.into_iter().map(|d| d.spec).collect(),
+        index,
+        downstream,
+        order,
+    })
+}
+
+fn read_timezone(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Tz {
+    let Some(node) = fields.get("timezone") else {
+        return Tz::UTC;
+    };
+    let Some(name) = reader.string(node, "`timezone`") else {
+        return Tz::UTC;
+    };
+    Tz::from_str(&name).unwrap_or_else(|_| {
+        let same_but_case = chrono_tz::TZ_VARIANTS
+            .iter()
+            .find(|tz| tz.name().eq_ignore_ascii_case(&name));
+        let hint = match same_but_case {
+            Some(tz) => format!("did you mean `{}`?", tz.name()),
+            None => "use an IANA name such as Asia/Tokyo, Europe/Berlin or UTC".to_string(),
+        };
+        reader.error(node.pos, format!("unknown time zone `{name}`; {hint}"));
+        Tz::UTC
+    })
+}
+
+fn read_policy(reader: &mut Reader<'_>, fields: &Fields<'_>, tz: Tz) -> Option<SchedulePolicy> {
+    let mut bound = |key: &str| -> Result<Option<LocalTime>, ()> {
+        let Some(node) = fields.get(key) else {
+            return Ok(None);
+        };
+        let text = reader.text(node, &format!("`{key}`")).ok_or(())?;
+        LocalTime::parse(&text, tz)
+            .map(Some)
+            .map_err(|why| reader.error(node.pos, format!("`{key}`: {why}")))
+    };
+    let (start, end) = (bound("start"), bound("end"));
+    let catchup = fields
+        .get("catchup")
+        .map(|n| (n.pos, reader.boolean(n, "`catchup`")));
+    let max_active_runs = match fields.get("max_active_runs") {
+        Some(node) => match reader.count(node, "`max_active_runs`") {
+            Some(0) => {
+                reader.error(node.pos, "`max_active_runs` must be at least 1");
+                None
+            }
+            other => other,
+        },
+        None => Some(DEFAULT_MAX_ACTIVE_RUNS),
+    };
+    if let (Some((pos, Some(true))), Ok(None)) = (catchup, start) {
+        reader.error(pos, "`catchup: true` needs a `start` to catch up from");
+    }
+    let catchup = match catchup {
+        Some((_, value)) => value?,
+        None => false,
+    };
+    Some(SchedulePolicy {
+        start: start.ok()?.map(|s| s.first_instant(tz)),
+        end: end.ok()?.map(|e| e.last_instant(tz)),
+        catchup,
+        max_active_runs: max_active_runs?,
+    })
+}
+
+fn read_retry(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    base: RetryPolicy,
+    timeout: Option<std::time::Duration>,
+) -> (RetryPolicy, Option<std::time::Duration>) {
+    let mut retry = base;
+    if let Some(n) = fields
+        .get("retries")
+        .and_then(|n| reader.count(n, "`retries`"))
+    {
+        retry.retries = n;
+    }
+    if let Some(d) = fields
+        .get("retry_delay")
+        .and_then(|n| reader.duration(n, "`retry_delay`"))
+    {
+        retry.delay = d;
+    }
+    if let Some(node) = fields.get("retry_backoff") {
+        match reader.number(node, "`retry_backoff`") {
+            Some(b) if b >= 1.0 => retry.backoff = b,
+            Some(_) => reader.error(node.pos, "`retry_backoff` must be 1.0 or more"),
+            None => {}
+        }
+    }
+    let timeout = match fields.get("timeout") {
+        Some(node) => match reader.duration(node, "`timeout`") {
+            Some(d) if d.is_zero() => {
+                reader.error(node.pos, "`timeout` must be longer than 0s");
+                timeout
+            }
+            Some(d) => Some(d),
+            None => timeout,
+        },
+        None => timeout,
+    };
+    (retry, timeout)
+}
+
+fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> BTreeMap<String, ComputeProfile> {
+    let mut profiles = BTreeMap::new();
+    let Some(node) = node else { return profiles };
+    let Value::Map(entries) = &node.value else {
+        reader.error(
+            node.pos,
+            format!(
+                "`compute` must be a mapping of profile names, not {}",
+                node.kind()
+            ),
+        );
+        return profiles;
+    };
+    for entry in entries {
+        let what = format!("compute profile `{}`", entry.key);
+        let kind = match &entry.value.value {
+            Value::Map(fields) => fields.iter().find(|f| f.key == "kind").map(|f| &f.value),
+            _ => None,
+        };
+        let Some(kind_node) = kind else {
+            reader.error(
+                entry.value.pos,
+                format!("{what} needs `kind: ecs` or `kind: sagemaker`"),
+            );
+            continue;
+        };
+        let profile = match reader.string(kind_node, "`kind`").as_deref() {
+            Some("ecs") => read_ecs(reader, &entry.value, &what).map(ComputeProfile::Ecs),
+            Some("sagemaker") => {
+                read_sagemaker(reader, &entry.value, &what).map(ComputeProfile::Sagemaker)
+            }
+            Some(other) => {
+                reader.error(
+                    kind_node.pos,
+                    format!("unknown compute kind `{other}`; use ecs or sagemaker"),
+                );
+                None
+            }
+            None => None,
+        };
+        if let Some(profile) = profile {
+            profiles.insert(entry.key.clone(), profile);
+        }
+    }
+    profiles
+}
+
+fn required_string(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    at: &Node,
+    key: &str,
+    what: &str,
+) -> Option<String> {
+    match fields.get(key) {
+        Some(node) => reader.string(node, &format!("`{key}`")),
+        None => {
+            reader.error(at.pos, format!("{what} needs `{key}`"));
+            None
+        }
+    }
+}
+
+fn optional_count(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Option<u32> {
+    fields
+        .get(key)
+        .and_then(|n| reader.count(n, &format!("`{key}`")))
+}
+
+fn read_ecs(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<EcsProfile> {
+    let fields = reader.fields(node, what, ECS_KEYS);
+    let task_definition = required_string(reader, &fields, node, "task_definition", what);
+    let ephemeral_storage = optional_count(reader, &fields, "ephemeral_storage");
+    if let (Some(gib), Some(n)) = (ephemeral_storage, fields.get("ephemeral_storage")) {
+        if !(21..=200).contains(&gib) {
+            reader.error(
+                n.pos,
+                "`ephemeral_storage` is in GiB and must be 21-200 on Fargate",
+            );
+        }
+    }
+    Some(EcsProfile {
+        task_definition: task_definition?,
+        cpu: optional_count(reader, &fields, "cpu"),
+        memory: optional_count(reader, &fields, "memory"),
+        ephemeral_storage,
+    })
+}
+
+fn read_sagemaker(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<SagemakerProfile> {
+    let fields = reader.fields(node, what, SAGEMAKER_KEYS);
+    let instance_type = required_string(reader, &fields, node, "instance_type", what);
+    if let (Some(t), Some(n)) = (&instance_type, fields.get("instance_type")) {
+        if !t.starts_with("ml.") {
+            reader.error(
+                n.pos,
+                format!("`instance_type` `{t}` is not a SageMaker type such as ml.g5.2xlarge"),
+            );
+        }
+    }
+    Some(SagemakerProfile {
+        instance_type: instance_type?,
+        instance_count: optional_count(reader, &fields, "instance_count")
+            .unwrap_or(1)
+            .max(1),
+        volume_size: optional_count(reader, &fields, "volume_size").unwrap_or(30),
+        max_runtime: fields
+            .get("max_runtime")
+            .and_then(|n| reader.duration(n, "`max_runtime`")),
+    })
+}
+
+fn read_task(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    (retry, timeout): (RetryPolicy, Option<std::time::Duration>),
+) -> Option<Draft> {
+    let fields = reader.fields(node, "a task", TASK_KEYS);
+    let Some(id_node) = fields.get("id") else {
+        reader.error(node.pos, "a task needs an `id`");
+        return None;
+    };
+    // An invalid id is reported but kept, so `after` lists naming it do not
+    // add errors of their own; the spec is rejected anyway.
+    let id = reader.string(id_node, "task `id`").map(|text| {
+        TaskId::parse(&text).unwrap_or_else(|why| {
+            reader.error(id_node.pos, why);
+            TaskId::new_unchecked(text)
+        })
+    })?;
+    let mut templates = Vec::new();
+    let after = fields
+        .get("after")
+        .map(|n| reader.texts(n, "`after`"))
+        .unwrap_or_default();
+    let image = fields.get("image").and_then(|n| {
+        let image = reader.string(n, "`image`")?;
+        templates.push((image.clone(), n.pos));
+        Some(image)
+    });
+    let command = fields.get("command").map(|n| {
+        if let Value::Str(_) = n.value {
+            reader.error(n.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
+            return Vec::new();
+        }
+        let args = reader.texts(n, "`command`");
+        templates.extend(args.iter().cloned());
+        args.into_iter().map(|(a, _)| a).collect()
+    });
+    let mut environment = BTreeMap::new();
+    if let Some(node) = fields.get("environment") {
+        if let Value::Map(entries) = &node.value {
+            for entry in entries {
+                if let Some(value) = reader.text(
+                    &entry.value,
+                    &format!("environment variable `{}`", entry.key),
+                ) {
+                    templates.push((value.clone(), entry.value.pos));
+                    environment.insert(entry.key.clone(), value);
+                }
+            }
+        } else {
+            reader.error(
+                node.pos,
+                format!("`environment` must be a mapping, not {}", node.kind()),
+            );
+        }
+    }
+    let trigger_rule = fields.get("trigger_rule").and_then(|n| {
+        let text = reader.string(n, "`trigger_rule`")?;
+        let rule = TriggerRule::ALL
+            .iter()
+            .find(|(_, name)| *name == text)
+            .map(|(r, _)| *r);
+        if rule.is_none() {
+            let names: Vec<&str> = TriggerRule::ALL.iter().map(|(_, n)| *n).collect();
+            reader.error(
+                n.pos,
+                format!(
+                    "unknown trigger rule `{text}`; use one of {}",
+                    names.join(", ")
+                ),
+            );
+        }
+        rule
+    });
+    let compute_node = fields.get("compute");
+    let compute = compute_node.and_then(|n| reader.string(n, "`compute`"));
+    let (retry, timeout) = read_retry(reader, &fields, retry, timeout);
+    Some(Draft {
+        spec: TaskSpec {
+            after: after
+                .iter()
+                .filter_map(|(a, _)| TaskId::parse(a).ok())
+                .collect(),
+            id,
+            pos: node.pos,
+            description: fields
+                .get("description")
+                .and_then(|n| reader.string(n, "`description`")),
+            upstream: Vec::new(),
+            compute,
+            image,
+            command,
+            environment,
+            trigger_rule: trigger_rule.unwrap_or_default(),
+            retry,
+            timeout,
+        },
+        id_pos: id_node.pos,
+        after,
+        compute_pos: compute_node.map_or(node.pos, |n| n.pos),
+        templates,
+    })
+}
+
+/// Every template parses, reads only known variables, and reads outputs
+/// only of tasks that run before it.
+fn check_templates(reader: &mut Reader<'_>, drafts: &[Draft], graph: &Graph) {
+    let checker = TemplateChecker::default();
+    for (task, draft) in drafts.iter().enumerate() {
+        let mut ancestors: Option<HashSet<usize>> = None;
+        for (source, pos) in &draft.templates {
+            let used = match checker.check(source) {
+                Ok(used) => used,
+                Err(why) => {
+                    reader.error(*pos, why);
+                    continue;
+                }
+            };
+            for name in used.outputs {
+                let ancestors =
+                    ancestors.get_or_insert_with(|| ancestors_of(task, &graph.upstream));
+                let known = graph
+                    .index
+                    .get(name.as_str())
+                    .is_some_and(|i| ancestors.contains(i));
+                if !known {
+                    let why = if graph.index.contains_key(name.as_str()) {
+                        format!(
+                            "template reads `outputs.{name}`, but `{name}` is not upstream of `{}`; add it to `after`",
+                            draft.spec.id
+                        )
+                    } else {
+                        format!("template reads `outputs.{name}`, but there is no task `{name}`")
+                    };
+                    reader.error(*pos, why);
+                }
+            }
+        }
+    }
+}
+
+fn ancestors_of(task: usize, upstream: &[Vec<usize>]) -> HashSet<usize> {
+    let mut seen = HashSet::new();
+    let mut stack = upstream[task].clone();
+    while let Some(up) = stack.pop() {
+        if seen.insert(up) {
+            stack.extend(&upstream[up]);
+        }
+    }
+    seen
+}

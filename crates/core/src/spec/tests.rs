@@ -1,0 +1,361 @@
+//! Spec validation: every error with its line, column and message.
+
+use super::*;
+
+/// A valid spec every test can break in one place.
+const GOOD: &str = r#"dag: nightly_training
+description: Train and evaluate the ranking model
+owner: ml-platform
+tags: [ml, nightly]
+schedule: "0 3 * * *"
+timezone: Asia/Tokyo
+start: 2026-11-01
+catchup: false
+max_active_runs: 1
+params: { lr: 0.001, epochs: 10 }
+defaults: { retries: 2, retry_delay: 2m, retry_backoff: 2.0, timeout: 2h }
+compute:
+  cpu-small: { kind: ecs, task_definition: updraft-runner, cpu: 1024, memory: 4096 }
+  gpu-train: { kind: sagemaker, instance_type: ml.g5.2xlarge, max_runtime: 24h }
+tasks:
+  - id: extract
+    compute: cpu-small
+    command: [python, extract.py, --day, "{{ data_interval_start | ds }}"]
+  - id: train
+    after: [extract]
+    compute: gpu-train
+    retries: 0
+    environment: { LR: "{{ params.lr }}", SHARDS: "{{ outputs.extract.count }}" }
+  - id: report
+    after: [train]
+    trigger_rule: all_done
+    command: [sh, -c, "echo done"]
+"#;
+
+fn errors(text: &str) -> Vec<String> {
+    match parse_spec("dags/x.yaml", text) {
+        Ok(_) => Vec::new(),
+        Err(SpecErrors(list)) => list
+            .into_iter()
+            .map(|d| {
+                assert_eq!(d.file, "dags/x.yaml");
+                format!("{}:{}: {}", d.pos.line, d.pos.col, d.message)
+            })
+            .collect(),
+    }
+}
+
+/// `GOOD` with one line replaced.
+fn with_line(line: usize, replacement: &str) -> String {
+    GOOD.lines()
+        .enumerate()
+        .map(|(i, l)| if i + 1 == line { replacement } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_design_example_parses_into_a_typed_spec() {
+    let spec = parse_spec("x.yaml", GOOD).unwrap();
+    assert_eq!(spec.id.as_str(), "nightly_training");
+    assert_eq!(spec.schedule.tz(), chrono_tz::Asia::Tokyo);
+    assert_eq!(spec.policy.max_active_runs, 1);
+    assert_eq!(
+        spec.policy.start.unwrap().to_rfc3339(),
+        "2026-10-31T15:00:00+00:00",
+        "start is local midnight in the DAG's zone"
+    );
+    assert_eq!(spec.params["epochs"], 10);
+    let train = spec.task("train").unwrap();
+    assert_eq!(train.retry.retries, 0, "a task overrides defaults");
+    assert_eq!(
+        train.retry.delay,
+        Duration::from_secs(120),
+        "and inherits the rest"
+    );
+    assert_eq!(train.timeout, Some(Duration::from_secs(7_200)));
+    assert_eq!(
+        spec.task("report").unwrap().trigger_rule,
+        TriggerRule::AllDone
+    );
+    assert!(
+        matches!(spec.compute_of(train), Some(ComputeProfile::Sagemaker(p)) if p.instance_count == 1)
+    );
+    let order: Vec<&str> = spec
+        .topological_order()
+        .iter()
+        .map(|&i| spec.tasks[i].id.as_str())
+        .collect();
+    assert_eq!(order, ["extract", "train", "report"]);
+    assert_eq!(spec.version.len(), 64);
+}
+
+#[test]
+fn unknown_keys_are_named_with_a_suggestion() {
+    assert_eq!(
+        errors(&with_line(3, "ownr: me")),
+        ["3:1: unknown key `ownr` in the spec; did you mean `owner`?"]
+    );
+    assert_eq!(
+        errors(&with_line(22, "    retires: 0")),
+        ["22:5: unknown key `retires` in a task; did you mean `retries`?"]
+    );
+    assert_eq!(
+        errors(&with_line(11, "defaults: { retries: 2, backof: 2 }")),
+        [
+            "11:25: unknown key `backof` in `defaults`; expected one of: retries, retry_delay, retry_backoff, timeout"
+        ]
+    );
+    assert_eq!(
+        errors(&with_line(
+            13,
+            "  cpu-small: { kind: ecs, task_definition: r, gpu: 1 }"
+        )),
+        ["13:47: unknown key `gpu` in compute profile `cpu-small`; did you mean `cpu`?"]
+    );
+}
+
+#[test]
+fn bad_ids_are_rejected() {
+    assert_eq!(
+        errors(&with_line(1, "dag: Nightly")),
+        [
+            "1:6: `Nightly` is not a valid DAG id: use 1-64 characters a-z, 0-9, `_` or `-`, starting with a letter"
+        ]
+    );
+    assert_eq!(
+        errors(&with_line(24, "  - id: Report")),
+        [
+            "24:9: `Report` is not a valid task id: use 1-64 characters a-z, 0-9, `_` or `-`, starting with a letter",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_task_ids_name_the_first() {
+    let text = "dag: d\ntasks:\n  - id: a\n  - id: b\n  - id: a\n    after: [b]\n";
+    assert_eq!(
+        errors(text),
+        ["5:9: duplicate task id `a` (first defined at line 3)"]
+    );
+}
+
+#[test]
+fn after_must_name_a_known_task() {
+    assert_eq!(
+        errors(&with_line(20, "    after: [extrct]")),
+        ["20:13: `after` names unknown task `extrct`"]
+    );
+}
+
+#[test]
+fn cycles_are_printed_in_run_order() {
+    let text = "dag: d\ntasks:\n  - id: a\n    after: [c]\n  - id: b\n    after: [a]\n  - id: c\n    after: [b]\n  - id: d\n    after: [a]\n";
+    assert_eq!(errors(text), ["3:9: cycle: a -> b -> c -> a"]);
+    let two = "dag: d\ntasks:\n  - id: a\n    after: [b]\n  - id: b\n    after: [a]\n  - id: x\n    after: [x]\n  - id: y\n    after: [z]\n  - id: z\n    after: [y]\n";
+    assert_eq!(
+        errors(two),
+        [
+            "3:9: cycle: a -> b -> a",
+            "8:13: task `x` cannot run after itself",
+            "9:9: cycle: y -> z -> y"
+        ]
+    );
+}
+
+#[test]
+fn independent_cycles_are_each_reported() {
+    let text = "dag: d\ntasks:\n  - id: a\n    after: [b]\n  - id: b\n    after: [a]\n  - id: y\n    after: [z]\n  - id: z\n    after: [y]\n";
+    assert_eq!(
+        errors(text),
+        ["3:9: cycle: a -> b -> a", "7:9: cycle: y -> z -> y"]
+    );
+}
+
+#[test]
+fn bad_cron_expressions_are_explained() {
+    assert_eq!(
+        errors(&with_line(5, "schedule: \"0 25 * * *\"")),
+        ["5:11: cron `0 25 * * *`: hour field `25`: 25 is outside 0-23"]
+    );
+    assert_eq!(
+        errors(&with_line(5, "schedule: daily")),
+        [
+            "5:11: `daily` is not a cron expression: it needs 5 fields (minute hour day-of-month month day-of-week), found 1"
+        ]
+    );
+}
+
+#[test]
+fn unknown_time_zones_are_rejected() {
+    assert_eq!(
+        errors(&with_line(6, "timezone: Asia/Tokio")),
+        [
+            "6:11: unknown time zone `Asia/Tokio`; use an IANA name such as Asia/Tokyo, Europe/Berlin or UTC"
+        ]
+    );
+    assert_eq!(
+        errors(&with_line(6, "timezone: asia/tokyo")),
+        ["6:11: unknown time zone `asia/tokyo`; did you mean `Asia/Tokyo`?"]
+    );
+}
+
+#[test]
+fn template_syntax_errors_are_reported_where_the_template_is() {
+    let errs = errors(&with_line(
+        18,
+        "    command: [python, extract.py, --day, \"{{ ds }\"]",
+    ));
+    assert_eq!(errs.len(), 1);
+    assert!(
+        errs[0].starts_with("18:42: template `{{ ds }` does not parse: syntax error"),
+        "{errs:?}"
+    );
+}
+
+#[test]
+fn templates_may_read_outputs_only_of_upstream_tasks() {
+    assert_eq!(
+        errors(&with_line(18, "    command: [\"{{ outputs.report.x }}\"]")),
+        [
+            "18:15: template reads `outputs.report`, but `report` is not upstream of `extract`; add it to `after`"
+        ]
+    );
+    assert_eq!(
+        errors(&with_line(18, "    command: [\"{{ outputs.nope }}\"]")),
+        ["18:15: template reads `outputs.nope`, but there is no task `nope`"]
+    );
+    assert_eq!(
+        errors(&with_line(18, "    command: [\"{{ execution_date }}\"]")),
+        [
+            "18:15: template `{{ execution_date }}` reads unknown variable `execution_date`; updraft writes it as `logical_date`"
+        ]
+    );
+}
+
+#[test]
+fn unknown_compute_profiles_list_the_defined_ones() {
+    assert_eq!(
+        errors(&with_line(17, "    compute: gpu")),
+        ["17:14: unknown compute profile `gpu`; defined: cpu-small, gpu-train"]
+    );
+    assert_eq!(
+        errors(&with_line(14, "  gpu-train: { kind: lambda }")),
+        [
+            "14:22: unknown compute kind `lambda`; use ecs or sagemaker",
+            "21:14: unknown compute profile `gpu-train`; defined: cpu-small"
+        ]
+    );
+}
+
+#[test]
+fn durations_that_do_not_parse_are_rejected() {
+    assert_eq!(
+        errors(&with_line(11, "defaults: { retry_delay: 2 minutes }")),
+        [
+            "11:26: `retry_delay`: `2 minutes` is not a duration; write a number and a unit: 90s, 2m, 2h, 1d or 1h30m"
+        ]
+    );
+    assert_eq!(
+        errors(&with_line(
+            14,
+            "  gpu-train: { kind: sagemaker, instance_type: ml.g5.2xlarge, max_runtime: 1w }"
+        )),
+        [
+            "14:76: `max_runtime`: `1w` is not a duration; write a number and a unit: 90s, 2m, 2h, 1d or 1h30m"
+        ]
+    );
+}
+
+#[test]
+fn every_error_of_a_file_is_collected_in_line_order() {
+    let text = "dag: Bad\nschedule: \"61 * * * *\"\ntimezone: Mars/Base\ntasks:\n  - id: a\n    after: [ghost]\n    timeout: soon\n    command: [\"{{ nope }}\"]\n";
+    let errs = errors(text);
+    assert_eq!(errs.len(), 5, "{errs:#?}");
+    let lines: Vec<&str> = errs.iter().map(|e| e.split(':').next().unwrap()).collect();
+    assert_eq!(lines, ["1", "2", "3", "6", "7"]);
+}
+
+#[test]
+fn other_structural_errors() {
+    assert_eq!(
+        errors("tasks: []\n"),
+        [
+            "1:1: missing `dag:` (the DAG id)",
+            "1:8: `tasks` is empty; a DAG needs at least one task"
+        ]
+    );
+    assert_eq!(
+        errors("dag: x\n"),
+        ["1:1: missing `tasks:` (the list of tasks)"]
+    );
+    assert_eq!(
+        errors(""),
+        ["1:1: the file is empty; a spec is a YAML mapping starting with `dag:`"]
+    );
+    assert_eq!(
+        errors("- a\n- b\n"),
+        ["1:1: the spec must be a mapping, not a list"]
+    );
+    assert_eq!(
+        errors("dag: x\ncatchup: true\ntasks: [{id: a}]\n"),
+        ["2:10: `catchup: true` needs a `start` to catch up from"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    command: python train.py\n"),
+        [
+            "4:14: `command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]"
+        ]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    trigger_rule: all_failed\n"),
+        [
+            "4:19: unknown trigger rule `all_failed`; use one of all_success, all_done, one_failed, one_success, none_failed"
+        ]
+    );
+}
+
+#[test]
+fn the_version_ignores_key_order_and_formatting() {
+    let a = "dag: x\nschedule: '@daily'\ntasks:\n  - id: a\n    command: [echo, hi]\n";
+    let b = "# a comment\ntasks: [{command: [\"echo\", 'hi'], id: a}]\nschedule:   \"@daily\"\ndag: x\n";
+    let c = "dag: x\nschedule: '@daily'\ntasks:\n  - id: a\n    command: [echo, ho]\n";
+    let version = |t| parse_spec("v.yaml", t).unwrap().version;
+    assert_eq!(version(a), version(b));
+    assert_ne!(version(a), version(c));
+}
+
+#[test]
+fn a_dag_id_in_two_files_is_an_error_naming_both() {
+    let file = |name: &str, dag: &str| SpecFile {
+        name: name.into(),
+        text: format!("dag: {dag}\ntasks: [{{id: a}}]\n"),
+    };
+    let set = validate_set(&[
+        file("a.yaml", "etl"),
+        file("b.yaml", "etl"),
+        file("c.yaml", "ml"),
+    ]);
+    assert_eq!(set.dags.keys().collect::<Vec<_>>(), ["ml"]);
+    let errs: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errs,
+        [
+            "a.yaml:1:1: DAG id `etl` is also declared in b.yaml; neither file is scheduled until one is renamed",
+            "b.yaml:1:1: DAG id `etl` is also declared in a.yaml; neither file is scheduled until one is renamed",
+        ]
+    );
+}
+
+#[test]
+fn retry_delays_grow_by_the_backoff() {
+    let retry = RetryPolicy {
+        retries: 3,
+        delay: Duration::from_secs(120),
+        backoff: 2.0,
+    };
+    assert_eq!(retry.delay_after(1), Duration::from_secs(120));
+    assert_eq!(retry.delay_after(2), Duration::from_secs(240));
+    assert_eq!(retry.delay_after(3), Duration::from_secs(480));
+    assert_eq!(retry.delay_after(900), MAX_RETRY_DELAY);
+}
