@@ -267,30 +267,28 @@ fn resolve_plain(text: &str) -> Value {
         _ => {}
     }
     let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
-    if let Some(oct) = text.strip_prefix("0o").filter(|s| digits(s, 8)) {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Value::Int(i);
-        }
+    if let Some(oct) = text.strip_prefix("0o").filter(|s| digits(s, 8))
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Value::Int(i);
     }
-    if let Some(hex) = text.strip_prefix("0x").filter(|s| digits(s, 16)) {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Value::Int(i);
-        }
+    if let Some(hex) = text.strip_prefix("0x").filter(|s| digits(s, 16))
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Value::Int(i);
     }
     let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
-    if digits(unsigned, 10) {
-        if let Ok(i) = text.parse() {
-            return Value::Int(i);
-        }
+    if digits(unsigned, 10)
+        && let Ok(i) = text.parse()
+    {
+        return Value::Int(i);
     }
     let looks_numeric = unsigned.starts_with(|c: char| c.is_ascii_digit() || c == '.')
         && unsigned
             .chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '-' | '+'));
-    if looks_numeric {
-        if let Ok(f) = text.parse() {
-            return Value::Float(f);
-        }
+    if looks_numeric && let Ok(f) = text.parse() {
+        return Value::Float(f);
     }
     Value::Str(text.to_string())
 }

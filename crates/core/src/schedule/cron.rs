@@ -99,10 +99,10 @@ impl Cron {
             minute += 1;
         }
         for _ in 0..MAX_SEARCH_DAYS {
-            if self.day_matches(date) {
-                if let Some(found) = self.time_in_day(hour, minute) {
-                    return Some(date.and_time(found));
-                }
+            if self.day_matches(date)
+                && let Some(found) = self.time_in_day(hour, minute)
+            {
+                return Some(date.and_time(found));
             }
             date = date.succ_opt()?;
             (hour, minute) = (0, 0);

@@ -171,19 +171,19 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         }
     };
     for draft in &drafts {
-        if let Some(name) = &draft.spec.compute {
-            if !compute.contains_key(name) {
-                let known: Vec<&str> = compute.keys().map(String::as_str).collect();
-                let known = if known.is_empty() {
-                    "none is defined under `compute:`".to_string()
-                } else {
-                    format!("defined: {}", known.join(", "))
-                };
-                reader.error(
-                    draft.compute_pos,
-                    format!("unknown compute profile `{name}`; {known}"),
-                );
-            }
+        if let Some(name) = &draft.spec.compute
+            && !compute.contains_key(name)
+        {
+            let known: Vec<&str> = compute.keys().map(String::as_str).collect();
+            let known = if known.is_empty() {
+                "none is defined under `compute:`".to_string()
+            } else {
+                format!("defined: {}", known.join(", "))
+            };
+            reader.error(
+                draft.compute_pos,
+                format!("unknown compute profile `{name}`; {known}"),
+            );
         }
     }
     let nodes: Vec<graph::Node<'_>> = drafts
@@ -397,13 +397,13 @@ fn read_ecs(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<EcsProfi
     let fields = reader.fields(node, what, ECS_KEYS);
     let task_definition = required_string(reader, &fields, node, "task_definition", what);
     let ephemeral_storage = optional_count(reader, &fields, "ephemeral_storage");
-    if let (Some(gib), Some(n)) = (ephemeral_storage, fields.get("ephemeral_storage")) {
-        if !(21..=200).contains(&gib) {
-            reader.error(
-                n.pos,
-                "`ephemeral_storage` is in GiB and must be 21-200 on Fargate",
-            );
-        }
+    if let (Some(gib), Some(n)) = (ephemeral_storage, fields.get("ephemeral_storage"))
+        && !(21..=200).contains(&gib)
+    {
+        reader.error(
+            n.pos,
+            "`ephemeral_storage` is in GiB and must be 21-200 on Fargate",
+        );
     }
     Some(EcsProfile {
         task_definition: task_definition?,
@@ -416,13 +416,13 @@ fn read_ecs(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<EcsProfi
 fn read_sagemaker(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<SagemakerProfile> {
     let fields = reader.fields(node, what, SAGEMAKER_KEYS);
     let instance_type = required_string(reader, &fields, node, "instance_type", what);
-    if let (Some(t), Some(n)) = (&instance_type, fields.get("instance_type")) {
-        if !t.starts_with("ml.") {
-            reader.error(
-                n.pos,
-                format!("`instance_type` `{t}` is not a SageMaker type such as ml.g5.2xlarge"),
-            );
-        }
+    if let (Some(t), Some(n)) = (&instance_type, fields.get("instance_type"))
+        && !t.starts_with("ml.")
+    {
+        reader.error(
+            n.pos,
+            format!("`instance_type` `{t}` is not a SageMaker type such as ml.g5.2xlarge"),
+        );
     }
     Some(SagemakerProfile {
         instance_type: instance_type?,
