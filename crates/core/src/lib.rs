@@ -10,7 +10,9 @@
 
 pub mod duration;
 pub mod ids;
+pub mod plan;
 pub mod schedule;
 pub mod spec;
+pub mod state;
 pub mod template;
 pub mod yaml;

@@ -1,0 +1,113 @@
+//! The life of one task instance: queued, launched, running, finished,
+//! retried, marked. Each step is a compare-and-set transition.
+
+use chrono::{DateTime, Utc};
+
+use crate::plan::to_delta;
+use crate::spec::TaskSpec;
+use crate::state::{TaskInstance, TaskState, TaskTransition};
+
+/// How an attempt ended, as the launcher saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit code 0, or the job completed.
+    Succeeded,
+    /// Anything else, with the reason people will read.
+    Failed {
+        /// Exit code, stop reason, failure reason.
+        reason: String,
+    },
+}
+
+/// Queue the next try. From `pending` it starts a new series of retries;
+/// from `retry_wait` it continues the series.
+pub(crate) fn queue(instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransition {
+    let mut next = instance.clone();
+    next.state = TaskState::Queued;
+    next.try_number = instance.try_number + 1;
+    if instance.state == TaskState::Pending {
+        next.first_try = next.try_number;
+    }
+    next.retry_at = None;
+    next.queued_at = Some(now);
+    next.started_at = None;
+    next.ended_at = None;
+    TaskTransition::new(instance, next)
+}
+
+/// End an instance that never ran (skipped, upstream failed).
+pub(crate) fn settle(instance: &TaskInstance, state: TaskState, reason: &str, now: DateTime<Utc>) -> TaskTransition {
+    let mut next = instance.clone();
+    next.state = state;
+    next.ended_at = Some(now);
+    next.reason = Some(reason.to_string());
+    TaskTransition::new(instance, next)
+}
+
+/// A worker took a queued message for try `try_number`: `queued(n) →
+/// launching(n)`. `None` if the message is stale.
+pub fn start_launch(instance: &TaskInstance, try_number: u32) -> Option<TaskTransition> {
+    (instance.state == TaskState::Queued && instance.try_number == try_number).then(|| {
+        let mut next = instance.clone();
+        next.state = TaskState::Launching;
+        TaskTransition::new(instance, next)
+    })
+}
+
+/// The launch of try `try_number` succeeded: `launching(n) → running(n)`.
+pub fn mark_running(instance: &TaskInstance, try_number: u32, now: DateTime<Utc>) -> Option<TaskTransition> {
+    (instance.state == TaskState::Launching && instance.try_number == try_number).then(|| {
+        let mut next = instance.clone();
+        next.state = TaskState::Running;
+        next.started_at = Some(now);
+        TaskTransition::new(instance, next)
+    })
+}
+
+/// Try `try_number` ended: `launching|running(n) → succeeded`, `failed`,
+/// or `retry_wait` while retries are left. `None` for an event about
+/// another try or an instance that is no longer in flight.
+pub fn complete(
+    task: &TaskSpec,
+    instance: &TaskInstance,
+    try_number: u32,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Option<TaskTransition> {
+    (instance.state.is_active() && instance.try_number == try_number).then(|| finish(task, instance, outcome, now))
+}
+
+pub(crate) fn finish(task: &TaskSpec, instance: &TaskInstance, outcome: Outcome, now: DateTime<Utc>) -> TaskTransition {
+    let mut next = instance.clone();
+    next.ended_at = Some(now);
+    match outcome {
+        Outcome::Succeeded => {
+            next.state = TaskState::Succeeded;
+            next.reason = None;
+        }
+        Outcome::Failed { reason } => {
+            let failures = instance.try_number.saturating_sub(instance.first_try) + 1;
+            if failures <= task.retry.retries {
+                next.state = TaskState::RetryWait;
+                next.retry_at = Some(now + to_delta(task.retry.delay_after(failures)));
+            } else {
+                next.state = TaskState::Failed;
+            }
+            next.reason = Some(reason);
+        }
+    }
+    TaskTransition::new(instance, next)
+}
+
+/// A person marks an instance succeeded or failed, from any state. An
+/// attempt in flight is stopped.
+pub fn mark(instance: &TaskInstance, to: TaskState, now: DateTime<Utc>) -> TaskTransition {
+    let mut next = instance.clone();
+    next.state = to;
+    next.retry_at = None;
+    next.ended_at = Some(now);
+    next.reason = Some(format!("marked {to} by hand"));
+    let mut change = TaskTransition::new(instance, next);
+    change.stop_attempt = instance.state.is_active();
+    change
+}

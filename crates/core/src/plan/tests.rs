@@ -1,0 +1,324 @@
+//! The planner as stories: what happens to a run, step by step.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::*;
+use crate::ids::{DagId, TaskId};
+use crate::spec::parse_spec;
+use crate::state::{RunKind, TaskKey};
+
+/// A run of one spec, driven by hand: each step applies its transitions
+/// the way a store would and checks that they all hold.
+pub(crate) struct Story {
+    pub spec: DagSpec,
+    pub run: Run,
+    pub instances: Vec<TaskInstance>,
+    pub now: DateTime<Utc>,
+}
+
+pub(crate) fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+impl Story {
+    pub fn new(yaml: &str) -> Story {
+        let spec = parse_spec("story.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
+        let run = Run {
+            dag: DagId::parse("story").unwrap(),
+            run_id: "manual__test".into(),
+            kind: RunKind::Manual,
+            state: RunState::Queued,
+            spec_version: spec.version.clone(),
+            logical_date: t0(),
+            data_interval_start: t0(),
+            data_interval_end: t0(),
+            params: Default::default(),
+            labels: Vec::new(),
+            created_at: t0(),
+            started_at: None,
+            ended_at: None,
+        };
+        let instances = initial_instances(&spec);
+        Story { spec, run, instances, now: t0() }
+    }
+
+    pub fn apply(&mut self, transitions: &[Transition]) {
+        for transition in transitions {
+            match transition {
+                Transition::Task(change) => assert!(apply(&mut self.instances, change), "stale: {change:?}"),
+                Transition::Run(change) => {
+                    assert_eq!(self.run.state, change.expect_state);
+                    self.run = change.next.clone();
+                }
+            }
+        }
+    }
+
+    /// Plans and applies; returns the keys queued.
+    pub fn plan(&mut self) -> Vec<String> {
+        let transitions = plan(&self.spec, &self.run, &self.instances, self.now);
+        self.apply(&transitions);
+        transitions
+            .iter()
+            .filter_map(|t| match t {
+                Transition::Task(c) if c.next.state == TaskState::Queued => Some(c.next.key.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn instance(&self, task: &str) -> &TaskInstance {
+        self.instances.iter().find(|i| i.key.task_id.as_str() == task).unwrap()
+    }
+
+    pub fn state(&self, task: &str) -> (TaskState, u32) {
+        let i = self.instance(task);
+        (i.state, i.try_number)
+    }
+
+    /// Launches the queued try of `task` and reports it running.
+    pub fn start(&mut self, task: &str) {
+        let instance = self.instance(task).clone();
+        let launch = start_launch(&instance, instance.try_number).expect("task is queued");
+        assert!(apply(&mut self.instances, &launch));
+        let running = mark_running(&launch.next, instance.try_number, self.now).unwrap();
+        assert!(apply(&mut self.instances, &running));
+    }
+
+    pub fn end(&mut self, task: &str, outcome: Outcome) {
+        let instance = self.instance(task).clone();
+        let spec_task = self.spec.task(task).unwrap().clone();
+        let change = complete(&spec_task, &instance, instance.try_number, outcome, self.now).expect("task is running");
+        assert!(apply(&mut self.instances, &change));
+    }
+
+    pub fn run_task(&mut self, task: &str, outcome: Outcome) {
+        self.start(task);
+        self.end(task, outcome);
+    }
+}
+
+pub(crate) fn failed(why: &str) -> Outcome {
+    Outcome::Failed { reason: why.into() }
+}
+
+const CHAIN: &str = "dag: d\ntasks:\n  - id: a\n  - id: b\n    after: [a]\n  - id: c\n    after: [b]\n";
+
+#[test]
+fn a_chain_runs_task_by_task_and_the_run_succeeds() {
+    let mut story = Story::new(CHAIN);
+    assert_eq!(story.plan(), ["a"]);
+    assert_eq!(story.run.state, RunState::Running);
+    assert_eq!(story.plan(), Vec::<String>::new(), "nothing new while a is queued");
+    story.run_task("a", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["b"]);
+    story.run_task("b", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["c"]);
+    story.run_task("c", Outcome::Succeeded);
+    story.plan();
+    assert_eq!(story.run.state, RunState::Succeeded);
+    assert_eq!(story.run.ended_at, Some(story.now));
+    assert_eq!(story.state("c"), (TaskState::Succeeded, 1));
+}
+
+#[test]
+fn a_failed_task_waits_retry_delay_then_is_queued_with_try_2() {
+    let mut story = Story::new("dag: d\ndefaults: { retries: 2, retry_delay: 2m, retry_backoff: 2 }\ntasks:\n  - id: a\n");
+    story.plan();
+    story.run_task("a", failed("exit code 1"));
+    let a = story.instance("a");
+    assert_eq!((a.state, a.try_number), (TaskState::RetryWait, 1));
+    assert_eq!(a.retry_at, Some(t0() + Duration::minutes(2)));
+    assert_eq!(a.reason.as_deref(), Some("exit code 1"));
+    story.now += Duration::seconds(119);
+    assert_eq!(story.plan(), Vec::<String>::new(), "not before the delay");
+    assert_eq!(next_wakeup(&story.spec, &story.instances), Some(t0() + Duration::minutes(2)));
+    story.now = t0() + Duration::minutes(2);
+    assert_eq!(story.plan(), ["a"]);
+    assert_eq!(story.state("a"), (TaskState::Queued, 2));
+    story.run_task("a", failed("exit code 1"));
+    assert_eq!(story.instance("a").retry_at, Some(story.now + Duration::minutes(4)), "backoff doubles");
+    story.now += Duration::minutes(4);
+    story.plan();
+    story.run_task("a", failed("exit code 1"));
+    assert_eq!(story.state("a"), (TaskState::Failed, 3), "two retries, then failed");
+    story.plan();
+    assert_eq!(story.run.state, RunState::Failed);
+}
+
+#[test]
+fn a_failure_propagates_upstream_failed_down_the_chain_in_one_plan() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    story.run_task("a", failed("boom"));
+    assert_eq!(story.plan(), Vec::<String>::new());
+    assert_eq!(story.state("b"), (TaskState::UpstreamFailed, 0));
+    assert_eq!(story.state("c"), (TaskState::UpstreamFailed, 0));
+    assert_eq!(story.run.state, RunState::Failed, "and the run ends in the same plan");
+}
+
+#[test]
+fn all_done_runs_after_a_failure_and_the_run_still_fails() {
+    let yaml = "dag: d\ntasks:\n  - id: train\n  - id: evaluate\n    after: [train]\n  - id: report\n    after: [evaluate]\n    trigger_rule: all_done\n";
+    let mut story = Story::new(yaml);
+    story.plan();
+    story.run_task("train", failed("OOM"));
+    assert_eq!(story.plan(), ["report"]);
+    assert_eq!(story.state("evaluate").0, TaskState::UpstreamFailed);
+    story.run_task("report", Outcome::Succeeded);
+    story.plan();
+    assert_eq!(story.run.state, RunState::Failed);
+}
+
+#[test]
+fn one_failed_runs_only_on_failure_and_is_skipped_otherwise() {
+    let yaml = "dag: d\ntasks:\n  - id: a\n  - id: alert\n    after: [a]\n    trigger_rule: one_failed\n";
+    let mut ok = Story::new(yaml);
+    ok.plan();
+    ok.run_task("a", Outcome::Succeeded);
+    assert!(ok.plan().is_empty());
+    assert_eq!(ok.state("alert").0, TaskState::Skipped);
+    assert_eq!(ok.run.state, RunState::Succeeded, "skipped tasks do not fail a run");
+    let mut bad = Story::new(yaml);
+    bad.plan();
+    bad.run_task("a", failed("x"));
+    assert_eq!(bad.plan(), ["alert"]);
+}
+
+#[test]
+fn a_skip_propagates_through_all_success_but_none_failed_runs() {
+    let yaml = "dag: d\ntasks:\n  - id: a\n  - id: on_fail\n    after: [a]\n    trigger_rule: one_failed\n  - id: after_skip\n    after: [on_fail]\n  - id: join\n    after: [a, on_fail]\n    trigger_rule: none_failed\n";
+    let mut story = Story::new(yaml);
+    story.plan();
+    story.run_task("a", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["join"]);
+    assert_eq!(story.state("after_skip").0, TaskState::Skipped);
+}
+
+#[test]
+fn a_try_past_its_timeout_is_stopped_and_retried() {
+    let mut story = Story::new("dag: d\ntasks:\n  - id: a\n    timeout: 10m\n    retries: 1\n    retry_delay: 0s\n");
+    story.plan();
+    story.start("a");
+    story.now += Duration::minutes(9);
+    assert!(plan(&story.spec, &story.run, &story.instances, story.now).is_empty());
+    assert_eq!(next_wakeup(&story.spec, &story.instances), Some(t0() + Duration::minutes(10)));
+    story.now = t0() + Duration::minutes(10);
+    let transitions = plan(&story.spec, &story.run, &story.instances, story.now);
+    let Transition::Task(change) = &transitions[0] else { panic!() };
+    assert!(change.stop_attempt);
+    assert_eq!(change.next.state, TaskState::RetryWait);
+    assert_eq!(change.next.reason.as_deref(), Some("timed out after 10m"));
+    story.apply(&transitions);
+    assert_eq!(story.plan(), ["a"], "zero delay: queued at the next plan");
+    assert_eq!(story.state("a"), (TaskState::Queued, 2));
+}
+
+#[test]
+fn stale_and_duplicate_events_are_refused() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    let queued = story.instance("a").clone();
+    assert!(start_launch(&queued, 2).is_none(), "a message for another try");
+    story.start("a");
+    let running = story.instance("a").clone();
+    let task = story.spec.task("a").unwrap().clone();
+    let first = complete(&task, &running, 1, Outcome::Succeeded, story.now).unwrap();
+    let duplicate = complete(&task, &running, 1, failed("replayed"), story.now).unwrap();
+    assert!(apply(&mut story.instances, &first));
+    assert!(!apply(&mut story.instances, &duplicate), "two completions from one snapshot: one wins");
+    let done = story.instance("a").clone();
+    assert_eq!(done.state, TaskState::Succeeded);
+    assert!(start_launch(&done, 1).is_none(), "a duplicate message");
+    assert!(complete(&task, &done, 1, failed("late"), story.now).is_none(), "a duplicate completion");
+    assert!(complete(&task, &running, 2, failed("other try"), story.now).is_none(), "an event for another try");
+}
+
+#[test]
+fn rerun_of_a_failed_task_keeps_upstream_tries_and_resumes_the_run() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    story.run_task("a", Outcome::Succeeded);
+    story.plan();
+    story.run_task("b", failed("bad data"));
+    story.plan();
+    assert_eq!(story.run.state, RunState::Failed);
+
+    let request = Rerun { tasks: vec![TaskId::parse("b").unwrap()], downstream: true, ..Rerun::default() };
+    let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+    story.apply(&transitions);
+    assert_eq!(story.run.state, RunState::Running);
+    assert_eq!(story.state("b"), (TaskState::Pending, 1), "the try counter is kept");
+    assert_eq!(story.state("c"), (TaskState::Pending, 0));
+    assert_eq!(story.plan(), ["b"]);
+    assert_eq!(story.state("b"), (TaskState::Queued, 2));
+    story.run_task("b", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["c"]);
+    story.run_task("c", Outcome::Succeeded);
+    story.plan();
+    assert_eq!(story.run.state, RunState::Succeeded);
+    assert_eq!(story.state("a"), (TaskState::Succeeded, 1), "upstream not run again");
+}
+
+#[test]
+fn rerun_selects_upstream_failed_only_and_unknown_tasks() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    story.run_task("a", failed("x"));
+    story.plan();
+    let only_failed = Rerun { only_failed: true, ..Rerun::default() };
+    let transitions = rerun(&story.spec, &story.run, &story.instances, &only_failed).unwrap();
+    assert_eq!(transitions.len(), 4, "a, b, c and the run");
+    let upstream = Rerun { tasks: vec![TaskId::parse("c").unwrap()], upstream: true, ..Rerun::default() };
+    let keys: Vec<String> = rerun(&story.spec, &story.run, &story.instances, &upstream)
+        .unwrap()
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Task(c) => Some(c.next.key.to_string()),
+            Transition::Run(_) => None,
+        })
+        .collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    let unknown = Rerun { tasks: vec![TaskId::parse("z").unwrap()], ..Rerun::default() };
+    assert_eq!(
+        rerun(&story.spec, &story.run, &story.instances, &unknown).unwrap_err().to_string(),
+        "run `manual__test` has no task `z` (its spec version has: a, b, c)"
+    );
+}
+
+#[test]
+fn rerun_of_a_running_task_stops_its_attempt() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    story.start("a");
+    let request = Rerun { tasks: vec![TaskId::parse("a").unwrap()], ..Rerun::default() };
+    let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+    let Transition::Task(change) = &transitions[0] else { panic!() };
+    assert!(change.stop_attempt);
+    story.apply(&transitions);
+    let late = story.instance("a").clone();
+    assert!(complete(story.spec.task("a").unwrap(), &late, 1, Outcome::Succeeded, story.now).is_none(), "the old try's completion is dropped");
+}
+
+#[test]
+fn marking_a_failed_task_succeeded_lets_the_run_succeed() {
+    let mut story = Story::new("dag: d\ntasks:\n  - id: a\n  - id: b\n");
+    story.plan();
+    story.run_task("a", Outcome::Succeeded);
+    story.run_task("b", failed("flaky"));
+    story.plan();
+    assert_eq!(story.run.state, RunState::Failed);
+    let change = mark(story.instance("b"), TaskState::Succeeded, story.now);
+    assert!(apply(&mut story.instances, &change));
+    story.run.state = RunState::Running;
+    story.plan();
+    assert_eq!(story.run.state, RunState::Succeeded);
+    assert_eq!(story.instance("b").reason.as_deref(), Some("marked succeeded by hand"));
+}
+
+#[test]
+fn map_index_is_part_of_the_key() {
+    let key = TaskKey { task_id: TaskId::parse("featurize").unwrap(), map_index: Some(3) };
+    assert_eq!(key.to_string(), "featurize[3]");
+    assert_ne!(key, TaskKey::task(TaskId::parse("featurize").unwrap()));
+}

@@ -1,0 +1,346 @@
+//! Runs, task instances and attempts (DESIGN §5), and the compare-and-set
+//! transitions every change to them is made of.
+//!
+//! A transition names the (state, try) it expects to find and the record to
+//! write instead. Adapters apply it only if the stored record still has that
+//! state and try, which is what makes duplicate messages, overlapping ticks
+//! and replayed events harmless.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::ids::{DagId, TaskId};
+use crate::schedule::RunTiming;
+
+macro_rules! string_enum {
+    ($(#[$doc:meta])* $name:ident, $label:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value as stored and printed.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(text: &str) -> Result<Self, String> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err(format!(
+                        "unknown {} `{text}`; use one of {}",
+                        $label,
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// Where a run is in its life.
+    RunState, "run state" {
+        /// Created, not yet started.
+        Queued = "queued",
+        /// Its tasks are being planned and run.
+        Running = "running",
+        /// Every task succeeded or was skipped.
+        Succeeded = "succeeded",
+        /// At least one task failed or could not run.
+        Failed = "failed",
+        /// Stopped by a person.
+        Cancelled = "cancelled",
+    }
+);
+
+string_enum!(
+    /// Where a task instance is in its life.
+    TaskState, "task state" {
+        /// Waiting for its upstreams.
+        Pending = "pending",
+        /// On the queue for a worker.
+        Queued = "queued",
+        /// A worker took it and is starting it.
+        Launching = "launching",
+        /// Its process, container or job runs.
+        Running = "running",
+        /// Failed; will be queued again at `retry_at`.
+        RetryWait = "retry_wait",
+        /// Ended well.
+        Succeeded = "succeeded",
+        /// Ended badly with no retries left.
+        Failed = "failed",
+        /// Cannot run because an upstream failed.
+        UpstreamFailed = "upstream_failed",
+        /// Not run because its trigger rule can no longer hold.
+        Skipped = "skipped",
+    }
+);
+
+string_enum!(
+    /// Why a run exists.
+    RunKind, "run kind" {
+        /// Made by the schedule.
+        Scheduled = "scheduled",
+        /// Made by `trigger` or `run`.
+        Manual = "manual",
+        /// Made by `backfill`.
+        Backfill = "backfill",
+    }
+);
+
+impl RunState {
+    /// Whether the run has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled)
+    }
+}
+
+impl TaskState {
+    /// Whether the instance has ended (until a rerun).
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskState::Succeeded | TaskState::Failed | TaskState::UpstreamFailed | TaskState::Skipped
+        )
+    }
+
+    /// Whether an attempt is in flight: a launch or a running process.
+    pub fn is_active(self) -> bool {
+        matches!(self, TaskState::Launching | TaskState::Running)
+    }
+}
+
+/// Identifies a task instance within a run. `map_index` is `None` for a
+/// task that is not mapped.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TaskKey {
+    /// The task.
+    pub task_id: TaskId,
+    /// Which mapped instance, if the task is mapped.
+    pub map_index: Option<u32>,
+}
+
+impl TaskKey {
+    /// The key of an unmapped task.
+    pub fn task(task_id: TaskId) -> TaskKey {
+        TaskKey { task_id, map_index: None }
+    }
+}
+
+impl fmt::Display for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.map_index {
+            Some(i) => write!(f, "{}[{i}]", self.task_id),
+            None => write!(f, "{}", self.task_id),
+        }
+    }
+}
+
+/// One task of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskInstance {
+    /// Which task, which mapped instance.
+    pub key: TaskKey,
+    /// Where it is.
+    pub state: TaskState,
+    /// The current (or last) try, from 1; 0 before the first.
+    pub try_number: u32,
+    /// The try the current series of retries started at: 1, or the first
+    /// try after a rerun. Retries and backoff count from it.
+    pub first_try: u32,
+    /// When a task in `retry_wait` is queued again.
+    pub retry_at: Option<DateTime<Utc>>,
+    /// When the current try was queued.
+    pub queued_at: Option<DateTime<Utc>>,
+    /// When the current try started running.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it last ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Why it last failed, was skipped, or could not run.
+    pub reason: Option<String>,
+}
+
+impl TaskInstance {
+    /// A task instance that has not run yet.
+    pub fn pending(key: TaskKey) -> TaskInstance {
+        TaskInstance {
+            key,
+            state: TaskState::Pending,
+            try_number: 0,
+            first_try: 0,
+            retry_at: None,
+            queued_at: None,
+            started_at: None,
+            ended_at: None,
+            reason: None,
+        }
+    }
+}
+
+/// One try of a task instance, kept for good: the history behind `show`,
+/// `logs` and lineage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Attempt {
+    /// Which task instance.
+    pub key: TaskKey,
+    /// Which try.
+    pub try_number: u32,
+    /// How it ended, or `running`.
+    pub state: TaskState,
+    /// The launcher's handle: a pid, an ECS task ARN, a SageMaker job name.
+    pub handle: Option<String>,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The process's exit code, when it had one.
+    pub exit_code: Option<i32>,
+    /// Why it failed.
+    pub reason: Option<String>,
+    /// Where its log is.
+    pub log: Option<String>,
+}
+
+/// One run of a DAG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    /// The DAG.
+    pub dag: DagId,
+    /// Unique within the DAG; see [`run_id`].
+    pub run_id: String,
+    /// Why the run exists.
+    pub kind: RunKind,
+    /// Where it is.
+    pub state: RunState,
+    /// The spec version the run is pinned to, reruns included.
+    pub spec_version: String,
+    /// The schedule point or trigger time.
+    pub logical_date: DateTime<Utc>,
+    /// Start of the data interval (inclusive).
+    pub data_interval_start: DateTime<Utc>,
+    /// End of the data interval (exclusive).
+    pub data_interval_end: DateTime<Utc>,
+    /// The spec's params with the trigger's overrides.
+    pub params: Map<String, Value>,
+    /// Free-form labels for finding runs.
+    pub labels: Vec<String>,
+    /// When the run was created.
+    pub created_at: DateTime<Utc>,
+    /// When its first task was planned.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it last ended.
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl Run {
+    /// The run's logical date and data interval.
+    pub fn timing(&self) -> RunTiming {
+        RunTiming {
+            logical_date: self.logical_date,
+            data_interval_start: self.data_interval_start,
+            data_interval_end: self.data_interval_end,
+        }
+    }
+}
+
+/// A run's id: `scheduled__2026-11-21T00:00:00+09:00` and
+/// `backfill__…` carry the logical date in the DAG's zone,
+/// `manual__2026-11-21T06:12:33.123Z` the trigger time in UTC.
+pub fn run_id(kind: RunKind, logical_date: DateTime<Utc>, tz: Tz) -> String {
+    let local = logical_date.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false);
+    match kind {
+        RunKind::Scheduled => format!("scheduled__{local}"),
+        RunKind::Backfill => format!("backfill__{local}"),
+        RunKind::Manual => format!("manual__{}", logical_date.to_rfc3339_opts(SecondsFormat::Millis, true)),
+    }
+}
+
+/// A compare-and-set change to a task instance.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TaskTransition {
+    /// The state the record must still be in.
+    pub expect_state: TaskState,
+    /// The try the record must still be at.
+    pub expect_try: u32,
+    /// The record to write.
+    pub next: TaskInstance,
+    /// The attempt in flight must be stopped (timeout, or a rerun of a
+    /// task that is still running).
+    pub stop_attempt: bool,
+}
+
+impl TaskTransition {
+    /// A change from `current` to `next`.
+    pub fn new(current: &TaskInstance, next: TaskInstance) -> TaskTransition {
+        TaskTransition {
+            expect_state: current.state,
+            expect_try: current.try_number,
+            stop_attempt: false,
+            next,
+        }
+    }
+}
+
+/// A compare-and-set change to a run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunTransition {
+    /// The state the run must still be in.
+    pub expect_state: RunState,
+    /// The run to write.
+    pub next: Run,
+}
+
+/// A change the planner (or a use case) wants made.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Transition {
+    /// Change a task instance.
+    Task(TaskTransition),
+    /// Change the run itself. It comes after the task transitions of the
+    /// same plan and must only be applied if all of them were.
+    Run(RunTransition),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_carry_the_logical_date_in_the_dags_zone() {
+        let t = DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z").unwrap().with_timezone(&Utc);
+        let tokyo = chrono_tz::Asia::Tokyo;
+        assert_eq!(run_id(RunKind::Scheduled, t, tokyo), "scheduled__2026-11-21T00:00:00+09:00");
+        assert_eq!(run_id(RunKind::Backfill, t, tokyo), "backfill__2026-11-21T00:00:00+09:00");
+        assert_eq!(run_id(RunKind::Manual, t, tokyo), "manual__2026-11-20T15:00:00.000Z");
+    }
+
+    #[test]
+    fn states_round_trip_through_text() {
+        for state in TaskState::ALL {
+            assert_eq!(state.as_str().parse::<TaskState>(), Ok(*state));
+        }
+        assert_eq!(
+            "done".parse::<RunState>().unwrap_err(),
+            "unknown run state `done`; use one of queued, running, succeeded, failed, cancelled"
+        );
+    }
+}
