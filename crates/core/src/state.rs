@@ -111,7 +111,10 @@ string_enum!(
 impl RunState {
     /// Whether the run has ended.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RunState::Succeeded | RunState::Failed | RunState::Cancelled)
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
     }
 }
 
@@ -120,7 +123,10 @@ impl TaskState {
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
-            TaskState::Succeeded | TaskState::Failed | TaskState::UpstreamFailed | TaskState::Skipped
+            TaskState::Succeeded
+                | TaskState::Failed
+                | TaskState::UpstreamFailed
+                | TaskState::Skipped
         )
     }
 
@@ -143,7 +149,10 @@ pub struct TaskKey {
 impl TaskKey {
     /// The key of an unmapped task.
     pub fn task(task_id: TaskId) -> TaskKey {
-        TaskKey { task_id, map_index: None }
+        TaskKey {
+            task_id,
+            map_index: None,
+        }
     }
 }
 
@@ -267,11 +276,16 @@ impl Run {
 /// `backfill__…` carry the logical date in the DAG's zone,
 /// `manual__2026-11-21T06:12:33.123Z` the trigger time in UTC.
 pub fn run_id(kind: RunKind, logical_date: DateTime<Utc>, tz: Tz) -> String {
-    let local = logical_date.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Secs, false);
+    let local = logical_date
+        .with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, false);
     match kind {
         RunKind::Scheduled => format!("scheduled__{local}"),
         RunKind::Backfill => format!("backfill__{local}"),
-        RunKind::Manual => format!("manual__{}", logical_date.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        RunKind::Manual => format!(
+            "manual__{}",
+            logical_date.to_rfc3339_opts(SecondsFormat::Millis, true)
+        ),
     }
 }
 
@@ -326,11 +340,22 @@ mod tests {
 
     #[test]
     fn run_ids_carry_the_logical_date_in_the_dags_zone() {
-        let t = DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z").unwrap().with_timezone(&Utc);
+        let t = DateTime::parse_from_rfc3339("2026-11-20T15:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let tokyo = chrono_tz::Asia::Tokyo;
-        assert_eq!(run_id(RunKind::Scheduled, t, tokyo), "scheduled__2026-11-21T00:00:00+09:00");
-        assert_eq!(run_id(RunKind::Backfill, t, tokyo), "backfill__2026-11-21T00:00:00+09:00");
-        assert_eq!(run_id(RunKind::Manual, t, tokyo), "manual__2026-11-20T15:00:00.000Z");
+        assert_eq!(
+            run_id(RunKind::Scheduled, t, tokyo),
+            "scheduled__2026-11-21T00:00:00+09:00"
+        );
+        assert_eq!(
+            run_id(RunKind::Backfill, t, tokyo),
+            "backfill__2026-11-21T00:00:00+09:00"
+        );
+        assert_eq!(
+            run_id(RunKind::Manual, t, tokyo),
+            "manual__2026-11-20T15:00:00.000Z"
+        );
     }
 
     #[test]

@@ -36,7 +36,12 @@ pub(crate) fn queue(instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransiti
 }
 
 /// End an instance that never ran (skipped, upstream failed).
-pub(crate) fn settle(instance: &TaskInstance, state: TaskState, reason: &str, now: DateTime<Utc>) -> TaskTransition {
+pub(crate) fn settle(
+    instance: &TaskInstance,
+    state: TaskState,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> TaskTransition {
     let mut next = instance.clone();
     next.state = state;
     next.ended_at = Some(now);
@@ -55,7 +60,11 @@ pub fn start_launch(instance: &TaskInstance, try_number: u32) -> Option<TaskTran
 }
 
 /// The launch of try `try_number` succeeded: `launching(n) → running(n)`.
-pub fn mark_running(instance: &TaskInstance, try_number: u32, now: DateTime<Utc>) -> Option<TaskTransition> {
+pub fn mark_running(
+    instance: &TaskInstance,
+    try_number: u32,
+    now: DateTime<Utc>,
+) -> Option<TaskTransition> {
     (instance.state == TaskState::Launching && instance.try_number == try_number).then(|| {
         let mut next = instance.clone();
         next.state = TaskState::Running;
@@ -74,10 +83,16 @@ pub fn complete(
     outcome: Outcome,
     now: DateTime<Utc>,
 ) -> Option<TaskTransition> {
-    (instance.state.is_active() && instance.try_number == try_number).then(|| finish(task, instance, outcome, now))
+    (instance.state.is_active() && instance.try_number == try_number)
+        .then(|| finish(task, instance, outcome, now))
 }
 
-pub(crate) fn finish(task: &TaskSpec, instance: &TaskInstance, outcome: Outcome, now: DateTime<Utc>) -> TaskTransition {
+pub(crate) fn finish(
+    task: &TaskSpec,
+    instance: &TaskInstance,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> TaskTransition {
     let mut next = instance.clone();
     next.ended_at = Some(now);
     match outcome {

@@ -13,7 +13,9 @@ mod trigger;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::spec::DagSpec;
-use crate::state::{Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition};
+use crate::state::{
+    Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
+};
 
 pub use lifecycle::{Outcome, complete, mark, mark_running, start_launch};
 pub use rerun::{Rerun, RerunError, rerun};
@@ -33,7 +35,12 @@ pub fn initial_instances(spec: &DagSpec) -> Vec<TaskInstance> {
 /// Each instance gets at most one transition, expecting the state and try
 /// it has in `instances`. Task transitions come first; the run's own
 /// transition, if any, comes last and holds only if they all applied.
-pub fn plan(spec: &DagSpec, run: &Run, instances: &[TaskInstance], now: DateTime<Utc>) -> Vec<Transition> {
+pub fn plan(
+    spec: &DagSpec,
+    run: &Run,
+    instances: &[TaskInstance],
+    now: DateTime<Utc>,
+) -> Vec<Transition> {
     if run.state.is_terminal() {
         return Vec::new();
     }
@@ -42,17 +49,27 @@ pub fn plan(spec: &DagSpec, run: &Run, instances: &[TaskInstance], now: DateTime
     let mut out = Vec::new();
 
     for (i, instance) in instances.iter().enumerate() {
-        let Some(task) = spec.task(instance.key.task_id.as_str()) else { continue };
+        let Some(task) = spec.task(instance.key.task_id.as_str()) else {
+            continue;
+        };
         match instance.state {
             TaskState::RetryWait if instance.retry_at.is_none_or(|at| at <= now) => {
                 out.push(Transition::Task(lifecycle::queue(instance, now)));
                 state[i] = TaskState::Queued;
             }
             TaskState::Running => {
-                let deadline = task.timeout.zip(instance.started_at).map(|(t, s)| s + to_delta(t));
+                let deadline = task
+                    .timeout
+                    .zip(instance.started_at)
+                    .map(|(t, s)| s + to_delta(t));
                 if deadline.is_some_and(|d| d <= now) {
-                    let timeout = task.timeout.map(crate::duration::format_duration).unwrap_or_default();
-                    let outcome = Outcome::Failed { reason: format!("timed out after {timeout}") };
+                    let timeout = task
+                        .timeout
+                        .map(crate::duration::format_duration)
+                        .unwrap_or_default();
+                    let outcome = Outcome::Failed {
+                        reason: format!("timed out after {timeout}"),
+                    };
                     let mut change = lifecycle::finish(task, instance, outcome, now);
                     change.stop_attempt = true;
                     state[i] = change.next.state;
@@ -77,8 +94,18 @@ pub fn plan(spec: &DagSpec, run: &Run, instances: &[TaskInstance], now: DateTime
             let change = match decide(task.trigger_rule, counts) {
                 Decision::Wait => continue,
                 Decision::Run => lifecycle::queue(instance, now),
-                Decision::Skip => lifecycle::settle(instance, TaskState::Skipped, "its trigger rule can no longer hold: upstream tasks were skipped", now),
-                Decision::UpstreamFailed => lifecycle::settle(instance, TaskState::UpstreamFailed, "an upstream task failed", now),
+                Decision::Skip => lifecycle::settle(
+                    instance,
+                    TaskState::Skipped,
+                    "its trigger rule can no longer hold: upstream tasks were skipped",
+                    now,
+                ),
+                Decision::UpstreamFailed => lifecycle::settle(
+                    instance,
+                    TaskState::UpstreamFailed,
+                    "an upstream task failed",
+                    now,
+                ),
             };
             state[i] = change.next.state;
             out.push(Transition::Task(change));
@@ -87,7 +114,10 @@ pub fn plan(spec: &DagSpec, run: &Run, instances: &[TaskInstance], now: DateTime
 
     let every_task_has_an_instance = by_task.iter().all(|list| !list.is_empty());
     let run_state = if every_task_has_an_instance && state.iter().all(|s| s.is_terminal()) {
-        if state.iter().all(|s| matches!(s, TaskState::Succeeded | TaskState::Skipped)) {
+        if state
+            .iter()
+            .all(|s| matches!(s, TaskState::Succeeded | TaskState::Skipped))
+        {
             RunState::Succeeded
         } else {
             RunState::Failed
@@ -102,7 +132,10 @@ pub fn plan(spec: &DagSpec, run: &Run, instances: &[TaskInstance], now: DateTime
         if run_state.is_terminal() {
             next.ended_at = Some(now);
         }
-        out.push(Transition::Run(RunTransition { expect_state: run.state, next }));
+        out.push(Transition::Run(RunTransition {
+            expect_state: run.state,
+            next,
+        }));
     }
     out
 }
@@ -142,7 +175,9 @@ pub(crate) fn to_delta(d: std::time::Duration) -> Duration {
 /// tests and the in-memory store: only if the expected state and try hold.
 pub fn apply(instances: &mut [TaskInstance], change: &TaskTransition) -> bool {
     match instances.iter_mut().find(|i| i.key == change.next.key) {
-        Some(current) if current.state == change.expect_state && current.try_number == change.expect_try => {
+        Some(current)
+            if current.state == change.expect_state && current.try_number == change.expect_try =>
+        {
             *current = change.next.clone();
             true
         }
@@ -151,6 +186,6 @@ pub fn apply(instances: &mut [TaskInstance], change: &TaskTransition) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod properties;
+#[cfg(test)]
+mod tests;

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 
 use crate::ids::TaskId;
 use crate::spec::DagSpec;
-use crate::state::{Run, RunState, RunTransition, TaskInstance, TaskState, TaskTransition, Transition};
+use crate::state::{
+    Run, RunState, RunTransition, TaskInstance, TaskState, TaskTransition, Transition,
+};
 
 /// What to rerun.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -51,14 +53,24 @@ pub fn rerun(
         .tasks
         .iter()
         .map(|id| {
-            spec.task_index(id.as_str()).ok_or_else(|| RerunError::UnknownTask {
-                run_id: run.run_id.clone(),
-                task: id.to_string(),
-                known: spec.tasks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "),
-            })
+            spec.task_index(id.as_str())
+                .ok_or_else(|| RerunError::UnknownTask {
+                    run_id: run.run_id.clone(),
+                    task: id.to_string(),
+                    known: spec
+                        .tasks
+                        .iter()
+                        .map(|t| t.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })
         })
         .collect::<Result<BTreeSet<usize>, _>>()?;
-    let mut chosen = if request.tasks.is_empty() { (0..spec.tasks.len()).collect() } else { named.clone() };
+    let mut chosen = if request.tasks.is_empty() {
+        (0..spec.tasks.len()).collect()
+    } else {
+        named.clone()
+    };
     if request.downstream {
         chosen.extend(reachable(&named, |t| spec.downstream_of(t)));
     }
@@ -68,11 +80,17 @@ pub fn rerun(
 
     let mut out = Vec::new();
     for instance in instances {
-        let Some(task) = spec.task_index(instance.key.task_id.as_str()) else { continue };
+        let Some(task) = spec.task_index(instance.key.task_id.as_str()) else {
+            continue;
+        };
         let only_this_index = request.map_index.is_some() && named.contains(&task);
         let selected = chosen.contains(&task)
             && (!only_this_index || instance.key.map_index == request.map_index)
-            && (!request.only_failed || matches!(instance.state, TaskState::Failed | TaskState::UpstreamFailed))
+            && (!request.only_failed
+                || matches!(
+                    instance.state,
+                    TaskState::Failed | TaskState::UpstreamFailed
+                ))
             && instance.state != TaskState::Pending;
         if !selected {
             continue;
@@ -92,7 +110,10 @@ pub fn rerun(
         let mut next = run.clone();
         next.state = RunState::Running;
         next.ended_at = None;
-        out.push(Transition::Run(RunTransition { expect_state: run.state, next }));
+        out.push(Transition::Run(RunTransition {
+            expect_state: run.state,
+            next,
+        }));
     }
     Ok(out)
 }

@@ -17,7 +17,9 @@ pub(crate) struct Story {
 }
 
 pub(crate) fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-11-21T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 impl Story {
@@ -39,13 +41,20 @@ impl Story {
             ended_at: None,
         };
         let instances = initial_instances(&spec);
-        Story { spec, run, instances, now: t0() }
+        Story {
+            spec,
+            run,
+            instances,
+            now: t0(),
+        }
     }
 
     pub fn apply(&mut self, transitions: &[Transition]) {
         for transition in transitions {
             match transition {
-                Transition::Task(change) => assert!(apply(&mut self.instances, change), "stale: {change:?}"),
+                Transition::Task(change) => {
+                    assert!(apply(&mut self.instances, change), "stale: {change:?}")
+                }
                 Transition::Run(change) => {
                     assert_eq!(self.run.state, change.expect_state);
                     self.run = change.next.clone();
@@ -61,14 +70,19 @@ impl Story {
         transitions
             .iter()
             .filter_map(|t| match t {
-                Transition::Task(c) if c.next.state == TaskState::Queued => Some(c.next.key.to_string()),
+                Transition::Task(c) if c.next.state == TaskState::Queued => {
+                    Some(c.next.key.to_string())
+                }
                 _ => None,
             })
             .collect()
     }
 
     pub fn instance(&self, task: &str) -> &TaskInstance {
-        self.instances.iter().find(|i| i.key.task_id.as_str() == task).unwrap()
+        self.instances
+            .iter()
+            .find(|i| i.key.task_id.as_str() == task)
+            .unwrap()
     }
 
     pub fn state(&self, task: &str) -> (TaskState, u32) {
@@ -88,7 +102,14 @@ impl Story {
     pub fn end(&mut self, task: &str, outcome: Outcome) {
         let instance = self.instance(task).clone();
         let spec_task = self.spec.task(task).unwrap().clone();
-        let change = complete(&spec_task, &instance, instance.try_number, outcome, self.now).expect("task is running");
+        let change = complete(
+            &spec_task,
+            &instance,
+            instance.try_number,
+            outcome,
+            self.now,
+        )
+        .expect("task is running");
         assert!(apply(&mut self.instances, &change));
     }
 
@@ -102,14 +123,19 @@ pub(crate) fn failed(why: &str) -> Outcome {
     Outcome::Failed { reason: why.into() }
 }
 
-const CHAIN: &str = "dag: d\ntasks:\n  - id: a\n  - id: b\n    after: [a]\n  - id: c\n    after: [b]\n";
+const CHAIN: &str =
+    "dag: d\ntasks:\n  - id: a\n  - id: b\n    after: [a]\n  - id: c\n    after: [b]\n";
 
 #[test]
 fn a_chain_runs_task_by_task_and_the_run_succeeds() {
     let mut story = Story::new(CHAIN);
     assert_eq!(story.plan(), ["a"]);
     assert_eq!(story.run.state, RunState::Running);
-    assert_eq!(story.plan(), Vec::<String>::new(), "nothing new while a is queued");
+    assert_eq!(
+        story.plan(),
+        Vec::<String>::new(),
+        "nothing new while a is queued"
+    );
     story.run_task("a", Outcome::Succeeded);
     assert_eq!(story.plan(), ["b"]);
     story.run_task("b", Outcome::Succeeded);
@@ -123,7 +149,9 @@ fn a_chain_runs_task_by_task_and_the_run_succeeds() {
 
 #[test]
 fn a_failed_task_waits_retry_delay_then_is_queued_with_try_2() {
-    let mut story = Story::new("dag: d\ndefaults: { retries: 2, retry_delay: 2m, retry_backoff: 2 }\ntasks:\n  - id: a\n");
+    let mut story = Story::new(
+        "dag: d\ndefaults: { retries: 2, retry_delay: 2m, retry_backoff: 2 }\ntasks:\n  - id: a\n",
+    );
     story.plan();
     story.run_task("a", failed("exit code 1"));
     let a = story.instance("a");
@@ -132,16 +160,27 @@ fn a_failed_task_waits_retry_delay_then_is_queued_with_try_2() {
     assert_eq!(a.reason.as_deref(), Some("exit code 1"));
     story.now += Duration::seconds(119);
     assert_eq!(story.plan(), Vec::<String>::new(), "not before the delay");
-    assert_eq!(next_wakeup(&story.spec, &story.instances), Some(t0() + Duration::minutes(2)));
+    assert_eq!(
+        next_wakeup(&story.spec, &story.instances),
+        Some(t0() + Duration::minutes(2))
+    );
     story.now = t0() + Duration::minutes(2);
     assert_eq!(story.plan(), ["a"]);
     assert_eq!(story.state("a"), (TaskState::Queued, 2));
     story.run_task("a", failed("exit code 1"));
-    assert_eq!(story.instance("a").retry_at, Some(story.now + Duration::minutes(4)), "backoff doubles");
+    assert_eq!(
+        story.instance("a").retry_at,
+        Some(story.now + Duration::minutes(4)),
+        "backoff doubles"
+    );
     story.now += Duration::minutes(4);
     story.plan();
     story.run_task("a", failed("exit code 1"));
-    assert_eq!(story.state("a"), (TaskState::Failed, 3), "two retries, then failed");
+    assert_eq!(
+        story.state("a"),
+        (TaskState::Failed, 3),
+        "two retries, then failed"
+    );
     story.plan();
     assert_eq!(story.run.state, RunState::Failed);
 }
@@ -154,7 +193,11 @@ fn a_failure_propagates_upstream_failed_down_the_chain_in_one_plan() {
     assert_eq!(story.plan(), Vec::<String>::new());
     assert_eq!(story.state("b"), (TaskState::UpstreamFailed, 0));
     assert_eq!(story.state("c"), (TaskState::UpstreamFailed, 0));
-    assert_eq!(story.run.state, RunState::Failed, "and the run ends in the same plan");
+    assert_eq!(
+        story.run.state,
+        RunState::Failed,
+        "and the run ends in the same plan"
+    );
 }
 
 #[test]
@@ -172,13 +215,18 @@ fn all_done_runs_after_a_failure_and_the_run_still_fails() {
 
 #[test]
 fn one_failed_runs_only_on_failure_and_is_skipped_otherwise() {
-    let yaml = "dag: d\ntasks:\n  - id: a\n  - id: alert\n    after: [a]\n    trigger_rule: one_failed\n";
+    let yaml =
+        "dag: d\ntasks:\n  - id: a\n  - id: alert\n    after: [a]\n    trigger_rule: one_failed\n";
     let mut ok = Story::new(yaml);
     ok.plan();
     ok.run_task("a", Outcome::Succeeded);
     assert!(ok.plan().is_empty());
     assert_eq!(ok.state("alert").0, TaskState::Skipped);
-    assert_eq!(ok.run.state, RunState::Succeeded, "skipped tasks do not fail a run");
+    assert_eq!(
+        ok.run.state,
+        RunState::Succeeded,
+        "skipped tasks do not fail a run"
+    );
     let mut bad = Story::new(yaml);
     bad.plan();
     bad.run_task("a", failed("x"));
@@ -197,15 +245,22 @@ fn a_skip_propagates_through_all_success_but_none_failed_runs() {
 
 #[test]
 fn a_try_past_its_timeout_is_stopped_and_retried() {
-    let mut story = Story::new("dag: d\ntasks:\n  - id: a\n    timeout: 10m\n    retries: 1\n    retry_delay: 0s\n");
+    let mut story = Story::new(
+        "dag: d\ntasks:\n  - id: a\n    timeout: 10m\n    retries: 1\n    retry_delay: 0s\n",
+    );
     story.plan();
     story.start("a");
     story.now += Duration::minutes(9);
     assert!(plan(&story.spec, &story.run, &story.instances, story.now).is_empty());
-    assert_eq!(next_wakeup(&story.spec, &story.instances), Some(t0() + Duration::minutes(10)));
+    assert_eq!(
+        next_wakeup(&story.spec, &story.instances),
+        Some(t0() + Duration::minutes(10))
+    );
     story.now = t0() + Duration::minutes(10);
     let transitions = plan(&story.spec, &story.run, &story.instances, story.now);
-    let Transition::Task(change) = &transitions[0] else { panic!() };
+    let Transition::Task(change) = &transitions[0] else {
+        panic!()
+    };
     assert!(change.stop_attempt);
     assert_eq!(change.next.state, TaskState::RetryWait);
     assert_eq!(change.next.reason.as_deref(), Some("timed out after 10m"));
@@ -219,19 +274,31 @@ fn stale_and_duplicate_events_are_refused() {
     let mut story = Story::new(CHAIN);
     story.plan();
     let queued = story.instance("a").clone();
-    assert!(start_launch(&queued, 2).is_none(), "a message for another try");
+    assert!(
+        start_launch(&queued, 2).is_none(),
+        "a message for another try"
+    );
     story.start("a");
     let running = story.instance("a").clone();
     let task = story.spec.task("a").unwrap().clone();
     let first = complete(&task, &running, 1, Outcome::Succeeded, story.now).unwrap();
     let duplicate = complete(&task, &running, 1, failed("replayed"), story.now).unwrap();
     assert!(apply(&mut story.instances, &first));
-    assert!(!apply(&mut story.instances, &duplicate), "two completions from one snapshot: one wins");
+    assert!(
+        !apply(&mut story.instances, &duplicate),
+        "two completions from one snapshot: one wins"
+    );
     let done = story.instance("a").clone();
     assert_eq!(done.state, TaskState::Succeeded);
     assert!(start_launch(&done, 1).is_none(), "a duplicate message");
-    assert!(complete(&task, &done, 1, failed("late"), story.now).is_none(), "a duplicate completion");
-    assert!(complete(&task, &running, 2, failed("other try"), story.now).is_none(), "an event for another try");
+    assert!(
+        complete(&task, &done, 1, failed("late"), story.now).is_none(),
+        "a duplicate completion"
+    );
+    assert!(
+        complete(&task, &running, 2, failed("other try"), story.now).is_none(),
+        "an event for another try"
+    );
 }
 
 #[test]
@@ -244,11 +311,19 @@ fn rerun_of_a_failed_task_keeps_upstream_tries_and_resumes_the_run() {
     story.plan();
     assert_eq!(story.run.state, RunState::Failed);
 
-    let request = Rerun { tasks: vec![TaskId::parse("b").unwrap()], downstream: true, ..Rerun::default() };
+    let request = Rerun {
+        tasks: vec![TaskId::parse("b").unwrap()],
+        downstream: true,
+        ..Rerun::default()
+    };
     let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
     story.apply(&transitions);
     assert_eq!(story.run.state, RunState::Running);
-    assert_eq!(story.state("b"), (TaskState::Pending, 1), "the try counter is kept");
+    assert_eq!(
+        story.state("b"),
+        (TaskState::Pending, 1),
+        "the try counter is kept"
+    );
     assert_eq!(story.state("c"), (TaskState::Pending, 0));
     assert_eq!(story.plan(), ["b"]);
     assert_eq!(story.state("b"), (TaskState::Queued, 2));
@@ -257,7 +332,11 @@ fn rerun_of_a_failed_task_keeps_upstream_tries_and_resumes_the_run() {
     story.run_task("c", Outcome::Succeeded);
     story.plan();
     assert_eq!(story.run.state, RunState::Succeeded);
-    assert_eq!(story.state("a"), (TaskState::Succeeded, 1), "upstream not run again");
+    assert_eq!(
+        story.state("a"),
+        (TaskState::Succeeded, 1),
+        "upstream not run again"
+    );
 }
 
 #[test]
@@ -266,10 +345,17 @@ fn rerun_selects_upstream_failed_only_and_unknown_tasks() {
     story.plan();
     story.run_task("a", failed("x"));
     story.plan();
-    let only_failed = Rerun { only_failed: true, ..Rerun::default() };
+    let only_failed = Rerun {
+        only_failed: true,
+        ..Rerun::default()
+    };
     let transitions = rerun(&story.spec, &story.run, &story.instances, &only_failed).unwrap();
     assert_eq!(transitions.len(), 4, "a, b, c and the run");
-    let upstream = Rerun { tasks: vec![TaskId::parse("c").unwrap()], upstream: true, ..Rerun::default() };
+    let upstream = Rerun {
+        tasks: vec![TaskId::parse("c").unwrap()],
+        upstream: true,
+        ..Rerun::default()
+    };
     let keys: Vec<String> = rerun(&story.spec, &story.run, &story.instances, &upstream)
         .unwrap()
         .iter()
@@ -279,9 +365,14 @@ fn rerun_selects_upstream_failed_only_and_unknown_tasks() {
         })
         .collect();
     assert_eq!(keys, ["a", "b", "c"]);
-    let unknown = Rerun { tasks: vec![TaskId::parse("z").unwrap()], ..Rerun::default() };
+    let unknown = Rerun {
+        tasks: vec![TaskId::parse("z").unwrap()],
+        ..Rerun::default()
+    };
     assert_eq!(
-        rerun(&story.spec, &story.run, &story.instances, &unknown).unwrap_err().to_string(),
+        rerun(&story.spec, &story.run, &story.instances, &unknown)
+            .unwrap_err()
+            .to_string(),
         "run `manual__test` has no task `z` (its spec version has: a, b, c)"
     );
 }
@@ -291,13 +382,28 @@ fn rerun_of_a_running_task_stops_its_attempt() {
     let mut story = Story::new(CHAIN);
     story.plan();
     story.start("a");
-    let request = Rerun { tasks: vec![TaskId::parse("a").unwrap()], ..Rerun::default() };
+    let request = Rerun {
+        tasks: vec![TaskId::parse("a").unwrap()],
+        ..Rerun::default()
+    };
     let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
-    let Transition::Task(change) = &transitions[0] else { panic!() };
+    let Transition::Task(change) = &transitions[0] else {
+        panic!()
+    };
     assert!(change.stop_attempt);
     story.apply(&transitions);
     let late = story.instance("a").clone();
-    assert!(complete(story.spec.task("a").unwrap(), &late, 1, Outcome::Succeeded, story.now).is_none(), "the old try's completion is dropped");
+    assert!(
+        complete(
+            story.spec.task("a").unwrap(),
+            &late,
+            1,
+            Outcome::Succeeded,
+            story.now
+        )
+        .is_none(),
+        "the old try's completion is dropped"
+    );
 }
 
 #[test]
@@ -313,12 +419,18 @@ fn marking_a_failed_task_succeeded_lets_the_run_succeed() {
     story.run.state = RunState::Running;
     story.plan();
     assert_eq!(story.run.state, RunState::Succeeded);
-    assert_eq!(story.instance("b").reason.as_deref(), Some("marked succeeded by hand"));
+    assert_eq!(
+        story.instance("b").reason.as_deref(),
+        Some("marked succeeded by hand")
+    );
 }
 
 #[test]
 fn map_index_is_part_of_the_key() {
-    let key = TaskKey { task_id: TaskId::parse("featurize").unwrap(), map_index: Some(3) };
+    let key = TaskKey {
+        task_id: TaskId::parse("featurize").unwrap(),
+        map_index: Some(3),
+    };
     assert_eq!(key.to_string(), "featurize[3]");
     assert_ne!(key, TaskKey::task(TaskId::parse("featurize").unwrap()));
 }

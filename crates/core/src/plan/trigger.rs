@@ -89,40 +89,91 @@ mod tests {
 
     #[test]
     fn all_success() {
-        assert_eq!(rule(TriggerRule::AllSuccess, &[Succeeded, Succeeded]), Decision::Run);
-        assert_eq!(rule(TriggerRule::AllSuccess, &[Succeeded, Running]), Decision::Wait);
-        assert_eq!(rule(TriggerRule::AllSuccess, &[Failed, Running]), Decision::UpstreamFailed);
-        assert_eq!(rule(TriggerRule::AllSuccess, &[UpstreamFailed, Succeeded]), Decision::UpstreamFailed);
-        assert_eq!(rule(TriggerRule::AllSuccess, &[Skipped, Succeeded]), Decision::Skip);
+        assert_eq!(
+            rule(TriggerRule::AllSuccess, &[Succeeded, Succeeded]),
+            Decision::Run
+        );
+        assert_eq!(
+            rule(TriggerRule::AllSuccess, &[Succeeded, Running]),
+            Decision::Wait
+        );
+        assert_eq!(
+            rule(TriggerRule::AllSuccess, &[Failed, Running]),
+            Decision::UpstreamFailed
+        );
+        assert_eq!(
+            rule(TriggerRule::AllSuccess, &[UpstreamFailed, Succeeded]),
+            Decision::UpstreamFailed
+        );
+        assert_eq!(
+            rule(TriggerRule::AllSuccess, &[Skipped, Succeeded]),
+            Decision::Skip
+        );
         assert_eq!(rule(TriggerRule::AllSuccess, &[RetryWait]), Decision::Wait);
     }
 
     #[test]
     fn all_done() {
-        assert_eq!(rule(TriggerRule::AllDone, &[Failed, Skipped, UpstreamFailed]), Decision::Run);
-        assert_eq!(rule(TriggerRule::AllDone, &[Failed, Queued]), Decision::Wait);
+        assert_eq!(
+            rule(TriggerRule::AllDone, &[Failed, Skipped, UpstreamFailed]),
+            Decision::Run
+        );
+        assert_eq!(
+            rule(TriggerRule::AllDone, &[Failed, Queued]),
+            Decision::Wait
+        );
     }
 
     #[test]
     fn one_failed() {
-        assert_eq!(rule(TriggerRule::OneFailed, &[Failed, Running]), Decision::Run);
-        assert_eq!(rule(TriggerRule::OneFailed, &[Succeeded, Running]), Decision::Wait);
-        assert_eq!(rule(TriggerRule::OneFailed, &[Succeeded, Skipped]), Decision::Skip);
+        assert_eq!(
+            rule(TriggerRule::OneFailed, &[Failed, Running]),
+            Decision::Run
+        );
+        assert_eq!(
+            rule(TriggerRule::OneFailed, &[Succeeded, Running]),
+            Decision::Wait
+        );
+        assert_eq!(
+            rule(TriggerRule::OneFailed, &[Succeeded, Skipped]),
+            Decision::Skip
+        );
     }
 
     #[test]
     fn one_success() {
-        assert_eq!(rule(TriggerRule::OneSuccess, &[Succeeded, Pending]), Decision::Run);
-        assert_eq!(rule(TriggerRule::OneSuccess, &[Failed, Pending]), Decision::Wait);
-        assert_eq!(rule(TriggerRule::OneSuccess, &[Failed, Skipped]), Decision::UpstreamFailed);
-        assert_eq!(rule(TriggerRule::OneSuccess, &[Skipped, Skipped]), Decision::Skip);
+        assert_eq!(
+            rule(TriggerRule::OneSuccess, &[Succeeded, Pending]),
+            Decision::Run
+        );
+        assert_eq!(
+            rule(TriggerRule::OneSuccess, &[Failed, Pending]),
+            Decision::Wait
+        );
+        assert_eq!(
+            rule(TriggerRule::OneSuccess, &[Failed, Skipped]),
+            Decision::UpstreamFailed
+        );
+        assert_eq!(
+            rule(TriggerRule::OneSuccess, &[Skipped, Skipped]),
+            Decision::Skip
+        );
     }
 
     #[test]
     fn none_failed() {
-        assert_eq!(rule(TriggerRule::NoneFailed, &[Succeeded, Skipped]), Decision::Run);
-        assert_eq!(rule(TriggerRule::NoneFailed, &[Skipped, Running]), Decision::Wait);
-        assert_eq!(rule(TriggerRule::NoneFailed, &[Failed, Running]), Decision::UpstreamFailed);
+        assert_eq!(
+            rule(TriggerRule::NoneFailed, &[Succeeded, Skipped]),
+            Decision::Run
+        );
+        assert_eq!(
+            rule(TriggerRule::NoneFailed, &[Skipped, Running]),
+            Decision::Wait
+        );
+        assert_eq!(
+            rule(TriggerRule::NoneFailed, &[Failed, Running]),
+            Decision::UpstreamFailed
+        );
     }
 
     #[test]
