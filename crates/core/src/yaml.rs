@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use libyaml_safer::{EventData, Mark, Parser, STR_TAG, ScalarStyle};
 
 /// A 1-based line and column in a source file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -103,25 +103,31 @@ impl Node {
     }
 }
 
-fn pos_of(span: &Span) -> Pos {
+fn pos_of(mark: Mark) -> Pos {
     Pos {
-        line: span.start.line() as u32,
-        col: span.start.col() as u32 + 1,
+        line: mark.line as u32 + 1,
+        col: mark.column as u32 + 1,
     }
 }
 
 /// Parses a single-document YAML text.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let mut input = text.as_bytes();
+    let mut parser = Parser::new();
+    parser.set_input_string(&mut input);
     let mut builder = Builder::default();
-    for event in Parser::new_from_str(text) {
-        let (event, span) = event.map_err(|e| YamlError {
-            pos: Pos {
-                line: e.marker().line() as u32,
-                col: e.marker().col() as u32 + 1,
-            },
-            message: format!("YAML syntax error: {}", e.info()),
+    loop {
+        let event = parser.parse().map_err(|e| YamlError {
+            pos: e
+                .problem_mark()
+                .map(pos_of)
+                .unwrap_or(Pos { line: 1, col: 1 }),
+            message: format!("YAML syntax error: {}", e.problem()),
         })?;
-        builder.on_event(event, pos_of(&span))?;
+        if event.data == EventData::StreamEnd {
+            break;
+        }
+        builder.on_event(event.data, pos_of(event.start_mark))?;
     }
     builder.root.ok_or(YamlError {
         pos: Pos { line: 1, col: 1 },
@@ -130,22 +136,22 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 }
 
 enum Open {
-    Seq(Pos, usize, Vec<Node>),
-    Map(Pos, usize, Vec<Entry>, Option<(String, Pos)>),
+    Seq(Pos, Option<String>, Vec<Node>),
+    Map(Pos, Option<String>, Vec<Entry>, Option<(String, Pos)>),
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    anchors: HashMap<usize, Node>,
+    anchors: HashMap<String, Node>,
     root: Option<Node>,
     documents: usize,
 }
 
 impl Builder {
-    fn on_event(&mut self, event: Event<'_>, pos: Pos) -> Result<(), YamlError> {
+    fn on_event(&mut self, event: EventData, pos: Pos) -> Result<(), YamlError> {
         match event {
-            Event::DocumentStart(_) => {
+            EventData::DocumentStart { .. } => {
                 self.documents += 1;
                 if self.documents > 1 {
                     return Err(YamlError {
@@ -156,21 +162,28 @@ impl Builder {
                     });
                 }
             }
-            Event::Scalar(text, style, anchor, tag) => {
-                let quoted =
-                    style != ScalarStyle::Plain || tag.as_ref().is_some_and(|t| t.suffix == "str");
+            EventData::Scalar {
+                anchor,
+                tag,
+                value,
+                style,
+                ..
+            } => {
+                let quoted = style != ScalarStyle::Plain || tag.as_deref() == Some(STR_TAG);
                 let value = if quoted {
-                    Value::Str(text.into_owned())
+                    Value::Str(value)
                 } else {
-                    resolve_plain(&text)
+                    resolve_plain(value)
                 };
                 self.push(Node { pos, value }, anchor)?;
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Open::Seq(pos, anchor, Vec::new())),
-            Event::MappingStart(anchor, _) => {
+            EventData::SequenceStart { anchor, .. } => {
+                self.stack.push(Open::Seq(pos, anchor, Vec::new()))
+            }
+            EventData::MappingStart { anchor, .. } => {
                 self.stack.push(Open::Map(pos, anchor, Vec::new(), None))
             }
-            Event::SequenceEnd => {
+            EventData::SequenceEnd => {
                 if let Some(Open::Seq(start, anchor, items)) = self.stack.pop() {
                     self.push(
                         Node {
@@ -181,7 +194,7 @@ impl Builder {
                     )?;
                 }
             }
-            Event::MappingEnd => {
+            EventData::MappingEnd => {
                 if let Some(Open::Map(start, anchor, entries, _)) = self.stack.pop() {
                     self.push(
                         Node {
@@ -192,20 +205,22 @@ impl Builder {
                     )?;
                 }
             }
-            Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().ok_or(YamlError {
+            EventData::Alias { anchor } => {
+                let node = self.anchors.get(&anchor).cloned().ok_or(YamlError {
                     pos,
-                    message: "alias refers to an unknown anchor".into(),
+                    message: format!("alias `*{anchor}` refers to an unknown anchor"),
                 })?;
-                self.push(Node { pos, ..node }, 0)?;
+                self.push(Node { pos, ..node }, None)?;
             }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentEnd => {}
+            EventData::StreamStart { .. }
+            | EventData::StreamEnd
+            | EventData::DocumentEnd { .. } => {}
         }
         Ok(())
     }
 
-    fn push(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
-        if anchor != 0 {
+    fn push(&mut self, node: Node, anchor: Option<String>) -> Result<(), YamlError> {
+        if let Some(anchor) = anchor {
             self.anchors.insert(anchor, node.clone());
         }
         match self.stack.last_mut() {
@@ -254,7 +269,8 @@ impl Builder {
 }
 
 /// Types a plain scalar by the YAML 1.2 core schema.
-fn resolve_plain(text: &str) -> Value {
+fn resolve_plain(owned: String) -> Value {
+    let text = owned.as_str();
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -290,7 +306,7 @@ fn resolve_plain(text: &str) -> Value {
     if looks_numeric && let Ok(f) = text.parse() {
         return Value::Float(f);
     }
-    Value::Str(text.to_string())
+    Value::Str(owned)
 }
 
 #[cfg(test)]

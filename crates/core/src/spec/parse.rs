@@ -1,6 +1,6 @@
 //! Reading one spec file into a [`DagSpec`], collecting every error.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
 use chrono_tz::Tz;
@@ -13,7 +13,7 @@ use crate::spec::{
     ComputeProfile, DagSpec, EcsProfile, RetryPolicy, SagemakerProfile, SpecErrors, TaskSpec,
     TriggerRule, spec_version,
 };
-use crate::template::TemplateChecker;
+use crate::template::{TemplateChecker, TemplateUse};
 use crate::yaml::{self, Node, Pos, Value};
 
 const DAG_KEYS: &[&str] = &[
@@ -210,7 +210,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     Some(DagSpec {
         id: id?,
         file: file.to_string(),
-        version: spec_version(&root.to_json()),
+        version: spec_version(root),
         description,
         owner,
         tags: tags.into_iter().map(|(t, _)| t).collect(),
@@ -461,7 +461,9 @@ fn read_task(
         .unwrap_or_default();
     let image = fields.get("image").and_then(|n| {
         let image = reader.string(n, "`image`")?;
-        templates.push((image.clone(), n.pos));
+        if is_template(&image) {
+            templates.push((image.clone(), n.pos));
+        }
         Some(image)
     });
     let command = fields.get("command").map(|n| {
@@ -470,7 +472,7 @@ fn read_task(
             return Vec::new();
         }
         let args = reader.texts(n, "`command`");
-        templates.extend(args.iter().cloned());
+        templates.extend(args.iter().filter(|(a, _)| is_template(a)).cloned());
         args.into_iter().map(|(a, _)| a).collect()
     });
     let mut environment = BTreeMap::new();
@@ -481,7 +483,9 @@ fn read_task(
                     &entry.value,
                     &format!("environment variable `{}`", entry.key),
                 ) {
-                    templates.push((value.clone(), entry.value.pos));
+                    if is_template(&value) {
+                        templates.push((value.clone(), entry.value.pos));
+                    }
                     environment.insert(entry.key.clone(), value);
                 }
             }
@@ -540,21 +544,31 @@ fn read_task(
     })
 }
 
+/// Only strings with a `{` can hold template syntax.
+fn is_template(text: &str) -> bool {
+    text.contains('{')
+}
+
 /// Every template parses, reads only known variables, and reads outputs
 /// only of tasks that run before it.
 fn check_templates(reader: &mut Reader<'_>, drafts: &[Draft], graph: &Graph) {
     let checker = TemplateChecker::default();
+    // Generated specs repeat the same templates across many tasks.
+    let mut checked: HashMap<&str, Result<TemplateUse, String>> = HashMap::new();
     for (task, draft) in drafts.iter().enumerate() {
         let mut ancestors: Option<HashSet<usize>> = None;
         for (source, pos) in &draft.templates {
-            let used = match checker.check(source) {
+            let used = match checked
+                .entry(source)
+                .or_insert_with(|| checker.check(source))
+            {
                 Ok(used) => used,
                 Err(why) => {
-                    reader.error(*pos, why);
+                    reader.error(*pos, why.clone());
                     continue;
                 }
             };
-            for name in used.outputs {
+            for name in &used.outputs {
                 let ancestors =
                     ancestors.get_or_insert_with(|| ancestors_of(task, &graph.upstream));
                 let known = graph
