@@ -6,6 +6,7 @@
 //! date filters keep the zone: `ds` of that value is `2026-11-21`, not the
 //! UTC date. A string without `{` is not a template and is used as written.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use chrono::format::{Item, StrftimeItems};
@@ -15,6 +16,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value, json};
 
 use crate::schedule::{RunTiming, resolve_local};
+use crate::spec::TaskSpec;
 
 /// The variables a template may read.
 pub const VARIABLES: &[&str] = &[
@@ -164,6 +166,49 @@ impl Renderer {
             .render_str(source, &self.context)
             .map_err(|e| format!("template `{source}` failed: {}", error_text(&e)))
     }
+}
+
+/// A task's templated fields, rendered for one attempt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RenderedTask {
+    /// The container image.
+    pub image: Option<String>,
+    /// The argv.
+    pub command: Option<Vec<String>>,
+    /// The environment variables.
+    pub environment: BTreeMap<String, String>,
+}
+
+/// Renders every templated field of a task; an error names the field.
+pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedTask, String> {
+    let renderer = Renderer::new(vars);
+    let field = |name: String, source: &str| {
+        renderer
+            .render(source)
+            .map_err(|why| format!("task `{}` {name}: {why}", task.id))
+    };
+    Ok(RenderedTask {
+        image: task
+            .image
+            .as_deref()
+            .map(|i| field("image".into(), i))
+            .transpose()?,
+        command: task
+            .command
+            .as_ref()
+            .map(|args| {
+                args.iter()
+                    .enumerate()
+                    .map(|(i, arg)| field(format!("command[{i}]"), arg))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?,
+        environment: task
+            .environment
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), field(format!("environment {k}"), v)?)))
+            .collect::<Result<_, String>>()?,
+    })
 }
 
 fn environment(tz: Tz) -> Environment<'static> {

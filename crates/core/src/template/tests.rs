@@ -142,3 +142,39 @@ fn the_checker_finds_syntax_errors_unknown_variables_and_output_reads() {
     );
     assert_eq!(used.unwrap().outputs, ["b", "split"]);
 }
+
+#[test]
+fn a_tasks_fields_render_together_and_errors_name_the_field() {
+    let spec = crate::spec::parse_spec(
+        "t.yaml",
+        "dag: etl\ntimezone: Asia/Tokyo\ntasks:\n  - id: load\n    image: \"etl:{{ params.tag }}\"\n    command: [load, --day, \"{{ ds }}\"]\n    environment: { SINCE: \"{{ data_interval_start | ds }}\" }\n  - id: bad\n    command: [x, \"{{ params.nope }}\"]\n",
+    )
+    .unwrap();
+    let params = json!({"tag": "1.4"});
+    let outputs = Map::new();
+    let vars = TemplateVars {
+        dag: "etl",
+        run_id: "r",
+        task_id: "load",
+        try_number: 1,
+        timing: RunTiming {
+            logical_date: z("2026-11-21T00:00:00+09:00"),
+            data_interval_start: z("2026-11-20T00:00:00+09:00"),
+            data_interval_end: z("2026-11-21T00:00:00+09:00"),
+        },
+        tz: Tokyo,
+        params: params.as_object().unwrap(),
+        outputs: &outputs,
+    };
+    let rendered = render_task(spec.task("load").unwrap(), &vars).unwrap();
+    assert_eq!(rendered.image.as_deref(), Some("etl:1.4"));
+    assert_eq!(rendered.command.unwrap(), ["load", "--day", "2026-11-21"]);
+    assert_eq!(rendered.environment["SINCE"], "2026-11-20");
+    let err = render_task(spec.task("bad").unwrap(), &vars).unwrap_err();
+    assert!(
+        err.starts_with(
+            "task `bad` command[1]: template `{{ params.nope }}` failed: undefined value"
+        ),
+        "{err}"
+    );
+}
