@@ -73,6 +73,18 @@ pub fn mark_running(
     })
 }
 
+/// A try stuck in `launching` (its worker died mid-launch) goes back to
+/// `queued` with the same try; the launch is idempotent per try, so
+/// launching it again cannot start it twice.
+pub fn requeue(instance: &TaskInstance, now: DateTime<Utc>) -> Option<TaskTransition> {
+    matches!(instance.state, TaskState::Launching | TaskState::Queued).then(|| {
+        let mut next = instance.clone();
+        next.state = TaskState::Queued;
+        next.queued_at = Some(now);
+        TaskTransition::new(instance, next)
+    })
+}
+
 /// Try `try_number` ended: `launching|running(n) → succeeded`, `failed`,
 /// or `retry_wait` while retries are left. `None` for an event about
 /// another try or an instance that is no longer in flight.

@@ -17,7 +17,7 @@ use crate::state::{
     Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
 };
 
-pub use lifecycle::{Outcome, complete, mark, mark_running, start_launch};
+pub use lifecycle::{Outcome, complete, mark, mark_running, requeue, start_launch};
 pub use rerun::{Rerun, RerunError, rerun};
 pub use trigger::{Decision, UpstreamCounts, decide};
 

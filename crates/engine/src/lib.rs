@@ -1,0 +1,159 @@
+//! updraft-engine: the ports updraft needs from the world and the use cases
+//! that drive the pure core through them, written once for every backend.
+//!
+//! # Layout
+//! - [`ports`]: `StateStore`, `TaskQueue`, `SpecSource`, `Launcher`, `Clock`.
+//! - [`usecase`]: one module per use case — tick, dispatch, record, advance
+//!   (plan a run and apply the plan), trigger, rerun, mark, backfill,
+//!   pause, and the read-only queries behind `runs`, `show` and `logs`.
+//! - [`events`]: what the use cases report as they go.
+//! - [`memory`]: in-memory store, queue and a manual clock.
+//! - `testing` (feature `test-util`): the port conformance suites every
+//!   adapter runs.
+//!
+//! Every state change goes through a compare-and-set on (state, try); a
+//! stale or duplicate message or completion is dropped and reported as
+//! [`events::Event::Dropped`], never applied twice.
+
+pub mod error;
+pub mod events;
+pub mod memory;
+pub mod ports;
+#[cfg(feature = "test-util")]
+pub mod testing;
+pub mod usecase;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use error::{EngineError, EngineResult};
+use events::{Event, Observer, Quiet};
+use ports::{Clock, Launcher, SpecSource, StateStore, TaskQueue};
+use updraft_core::spec::{DagSpec, parse_spec};
+use updraft_core::state::Run;
+
+/// The adapters an engine works through.
+#[derive(Clone)]
+pub struct Ports {
+    /// Runs, task instances, attempts, specs, DAG metadata.
+    pub store: Arc<dyn StateStore>,
+    /// Task messages.
+    pub queue: Arc<dyn TaskQueue>,
+    /// Current specs.
+    pub specs: Arc<dyn SpecSource>,
+    /// Starts and stops tries.
+    pub launcher: Arc<dyn Launcher>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Timings of reconciliation, which differ between a local machine and AWS.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Ask the launcher about a running try after it ran this long without
+    /// an event (events can be lost).
+    pub reconcile_after: Duration,
+    /// A try stuck in `launching` this long (its dispatcher died) is queued
+    /// again; the launch is idempotent, so it cannot start twice.
+    pub relaunch_after: Duration,
+    /// A try `queued` this long has its message sent again (a message can
+    /// be lost with the process that held it).
+    pub resend_after: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            reconcile_after: Duration::from_secs(300),
+            relaunch_after: Duration::from_secs(120),
+            resend_after: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The use cases, over one set of ports.
+pub struct Engine {
+    ports: Ports,
+    settings: Settings,
+    observer: Arc<dyn Observer>,
+    specs: Mutex<HashMap<(String, String), Arc<DagSpec>>>,
+}
+
+impl Engine {
+    /// An engine that reports nothing.
+    pub fn new(ports: Ports) -> Engine {
+        Engine {
+            ports,
+            settings: Settings::default(),
+            observer: Arc::new(Quiet),
+            specs: Mutex::default(),
+        }
+    }
+
+    /// Reports events to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Engine {
+        self.observer = observer;
+        self
+    }
+
+    /// Uses other reconciliation timings.
+    pub fn with_settings(mut self, settings: Settings) -> Engine {
+        self.settings = settings;
+        self
+    }
+
+    /// The ports, for adapters that need them beside the use cases.
+    pub fn ports(&self) -> &Ports {
+        &self.ports
+    }
+
+    fn emit(&self, event: Event) {
+        self.observer.on(&event);
+    }
+
+    /// The spec version a run is pinned to, parsed once per process.
+    pub async fn spec_of(&self, run: &Run) -> EngineResult<Arc<DagSpec>> {
+        self.spec_version(run.dag.as_str(), &run.spec_version).await
+    }
+
+    async fn spec_version(&self, dag: &str, version: &str) -> EngineResult<Arc<DagSpec>> {
+        let key = (dag.to_string(), version.to_string());
+        if let Some(spec) = self.lock_specs().get(&key) {
+            return Ok(spec.clone());
+        }
+        let source = self
+            .ports
+            .store
+            .spec_version(dag, version)
+            .await?
+            .ok_or_else(|| {
+                EngineError::user(format!(
+                    "spec version {version} of DAG `{dag}` is not in the store"
+                ))
+            })?;
+        let spec = parse_spec(
+            &format!("{dag}@{}", &version[..version.len().min(12)]),
+            &source,
+        )
+        .map_err(|e| {
+            EngineError::user(format!("stored spec of DAG `{dag}` no longer parses: {e}"))
+        })?;
+        let spec = Arc::new(spec);
+        self.lock_specs().insert(key, spec.clone());
+        Ok(spec)
+    }
+
+    fn remember_spec(&self, spec: &DagSpec) {
+        self.lock_specs().insert(
+            (spec.id.to_string(), spec.version.clone()),
+            Arc::new(spec.clone()),
+        );
+    }
+
+    fn lock_specs(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Arc<DagSpec>>> {
+        // A poisoned cache only means another thread panicked mid-insert;
+        // the map itself is still consistent.
+        self.specs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

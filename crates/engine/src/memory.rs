@@ -1,0 +1,272 @@
+//! In-memory adapters: the reference the conformance suites are checked
+//! against, and a queue `updraft run` can use for a run it owns alone.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use updraft_core::state::{Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition};
+
+use crate::ports::{
+    Clock, DagMeta, Delivery, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
+};
+
+type RunKey = (String, String);
+
+#[derive(Default)]
+struct Tables {
+    dags: BTreeMap<String, DagMeta>,
+    specs: BTreeMap<(String, String), String>,
+    runs: BTreeMap<RunKey, Run>,
+    instances: BTreeMap<RunKey, Vec<TaskInstance>>,
+    attempts: BTreeMap<(RunKey, TaskKey, u32), Attempt>,
+}
+
+/// A [`StateStore`] in a mutex.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<Tables>);
+
+impl MemoryStore {
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn key(dag: &str, run_id: &str) -> RunKey {
+    (dag.to_string(), run_id.to_string())
+}
+
+#[async_trait]
+impl StateStore for MemoryStore {
+    async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>> {
+        Ok(self.tables().dags.get(dag).cloned())
+    }
+    async fn dags(&self) -> PortResult<Vec<DagMeta>> {
+        Ok(self.tables().dags.values().cloned().collect())
+    }
+    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
+        self.tables()
+            .dags
+            .insert(meta.dag.to_string(), meta.clone());
+        Ok(())
+    }
+    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
+        self.tables()
+            .specs
+            .entry(key(dag, version))
+            .or_insert_with(|| source.to_string());
+        Ok(())
+    }
+    async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
+        Ok(self.tables().specs.get(&key(dag, version)).cloned())
+    }
+    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
+        let mut tables = self.tables();
+        let k = key(run.dag.as_str(), &run.run_id);
+        if tables.runs.contains_key(&k) {
+            return Ok(false);
+        }
+        tables.runs.insert(k.clone(), run.clone());
+        tables.instances.insert(k, instances.to_vec());
+        Ok(true)
+    }
+    async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
+        Ok(self.tables().runs.get(&key(dag, run_id)).cloned())
+    }
+    async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
+        let mut runs: Vec<Run> = self
+            .tables()
+            .runs
+            .values()
+            .filter(|r| matches(query, r))
+            .cloned()
+            .collect();
+        runs.sort_by(|a, b| (b.created_at, &b.run_id).cmp(&(a.created_at, &a.run_id)));
+        runs.truncate(query.limit.unwrap_or(usize::MAX));
+        Ok(runs)
+    }
+    async fn active_runs(&self) -> PortResult<Vec<Run>> {
+        Ok(self
+            .tables()
+            .runs
+            .values()
+            .filter(|r| !r.state.is_terminal())
+            .cloned()
+            .collect())
+    }
+    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
+        let mut tables = self.tables();
+        match tables.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
+            Some(run) if run.state == expect => {
+                *run = next.clone();
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
+        Ok(self
+            .tables()
+            .instances
+            .get(&key(dag, run_id))
+            .cloned()
+            .unwrap_or_default())
+    }
+    async fn instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        task: &TaskKey,
+    ) -> PortResult<Option<TaskInstance>> {
+        let tables = self.tables();
+        let list = tables.instances.get(&key(dag, run_id));
+        Ok(list.and_then(|l| l.iter().find(|i| &i.key == task).cloned()))
+    }
+    async fn update_instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+    ) -> PortResult<bool> {
+        let mut tables = self.tables();
+        let Some(list) = tables.instances.get_mut(&key(dag, run_id)) else {
+            return Ok(false);
+        };
+        Ok(updraft_core::plan::apply(list, change))
+    }
+    async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
+        let k = (key(dag, run_id), attempt.key.clone(), attempt.try_number);
+        self.tables().attempts.insert(k, attempt.clone());
+        Ok(())
+    }
+    async fn attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        task: &TaskKey,
+        try_number: u32,
+    ) -> PortResult<Option<Attempt>> {
+        Ok(self
+            .tables()
+            .attempts
+            .get(&(key(dag, run_id), task.clone(), try_number))
+            .cloned())
+    }
+    async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
+        let k = key(dag, run_id);
+        Ok(self
+            .tables()
+            .attempts
+            .iter()
+            .filter(|((r, _, _), _)| *r == k)
+            .map(|(_, a)| a.clone())
+            .collect())
+    }
+}
+
+/// Whether a run matches a query's filters (not its limit).
+pub fn matches(query: &RunQuery, run: &Run) -> bool {
+    query.dag.as_ref().is_none_or(|d| run.dag.as_str() == d)
+        && (query.states.is_empty() || query.states.contains(&run.state))
+        && query.label.as_ref().is_none_or(|l| run.labels.contains(l))
+        && query.since.is_none_or(|s| run.created_at >= s)
+}
+
+struct Held {
+    message: TaskMessage,
+    visible_at: Instant,
+    receipt: u64,
+    receive_count: u32,
+}
+
+/// A [`TaskQueue`] in a mutex, with a visibility timeout.
+pub struct MemoryQueue {
+    visibility: Duration,
+    state: Mutex<(VecDeque<Held>, u64)>,
+}
+
+impl MemoryQueue {
+    /// A queue that redelivers unacknowledged messages after `visibility`.
+    pub fn new(visibility: Duration) -> MemoryQueue {
+        MemoryQueue {
+            visibility,
+            state: Mutex::default(),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, (VecDeque<Held>, u64)> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl TaskQueue for MemoryQueue {
+    async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()> {
+        let held = Held {
+            message: message.clone(),
+            visible_at: Instant::now() + delay,
+            receipt: 0,
+            receive_count: 0,
+        };
+        self.state().0.push_back(held);
+        Ok(())
+    }
+    async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let (queue, next_receipt) = &mut *state;
+        let mut out = Vec::new();
+        for held in queue.iter_mut().filter(|h| h.visible_at <= now).take(max) {
+            *next_receipt += 1;
+            held.receipt = *next_receipt;
+            held.receive_count += 1;
+            held.visible_at = now + self.visibility;
+            out.push(Delivery {
+                message: held.message.clone(),
+                receipt: held.receipt.to_string(),
+                receive_count: held.receive_count,
+            });
+        }
+        Ok(out)
+    }
+    async fn ack(&self, delivery: &Delivery) -> PortResult<()> {
+        self.state()
+            .0
+            .retain(|h| h.receipt.to_string() != delivery.receipt);
+        Ok(())
+    }
+    async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()> {
+        let mut state = self.state();
+        if let Some(held) = state
+            .0
+            .iter_mut()
+            .find(|h| h.receipt.to_string() == delivery.receipt)
+        {
+            held.visible_at = Instant::now() + by;
+        }
+        Ok(())
+    }
+}
+
+/// A clock tests move by hand.
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock showing `at`.
+    pub fn new(at: DateTime<Utc>) -> ManualClock {
+        ManualClock(Mutex::new(at))
+    }
+
+    /// Moves the clock.
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}

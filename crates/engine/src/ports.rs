@@ -1,0 +1,263 @@
+//! The ports (DESIGN §6): what the use cases need from the world, as small
+//! traits. Local adapters implement them over SQLite and processes, AWS
+//! adapters over DynamoDB, SQS, S3, ECS and SageMaker.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use updraft_core::ids::DagId;
+use updraft_core::plan::Outcome;
+use updraft_core::spec::{ComputeProfile, DagSpec, Diagnostic};
+use updraft_core::state::{Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition};
+use updraft_core::template::RenderedTask;
+
+/// A failure of the infrastructure behind a port: worth retrying, never the
+/// user's fault.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PortError(pub String);
+
+impl PortError {
+    /// Wraps any error with what was being done.
+    pub fn new(doing: &str, err: impl std::fmt::Display) -> PortError {
+        PortError(format!("{doing}: {err}"))
+    }
+}
+
+/// Port results.
+pub type PortResult<T> = Result<T, PortError>;
+
+/// What the scheduler keeps per DAG.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DagMeta {
+    /// The DAG.
+    pub dag: DagId,
+    /// Paused DAGs get no scheduled runs.
+    pub paused: bool,
+    /// The version of the spec currently deployed.
+    pub current_version: Option<String>,
+    /// Why the current spec file could not be loaded, if it could not.
+    pub import_error: Option<String>,
+    /// The latest schedule point a run was created for.
+    pub last_point: Option<DateTime<Utc>>,
+}
+
+impl DagMeta {
+    /// Metadata of a DAG seen for the first time.
+    pub fn new(dag: DagId) -> DagMeta {
+        DagMeta {
+            dag,
+            paused: false,
+            current_version: None,
+            import_error: None,
+            last_point: None,
+        }
+    }
+}
+
+/// Which runs to list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    /// Only this DAG.
+    pub dag: Option<String>,
+    /// Only runs in one of these states (any if empty).
+    pub states: Vec<RunState>,
+    /// Only runs with this label.
+    pub label: Option<String>,
+    /// Only runs created at or after this.
+    pub since: Option<DateTime<Utc>>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// Runs, task instances, attempts, spec versions and DAG metadata. Every
+/// change to a run or task instance is a compare-and-set.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// One DAG's metadata.
+    async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>>;
+    /// Every DAG's metadata.
+    async fn dags(&self) -> PortResult<Vec<DagMeta>>;
+    /// Creates or replaces a DAG's metadata.
+    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()>;
+
+    /// Keeps a spec version's source; storing one twice is harmless.
+    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()>;
+    /// The source of a stored spec version.
+    async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>>;
+
+    /// Creates a run with its task instances if no run has its id; `false`
+    /// if one already does (put-if-absent).
+    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool>;
+    /// One run.
+    async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>>;
+    /// Runs matching a query, newest first.
+    async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>>;
+    /// Runs that are queued or running.
+    async fn active_runs(&self) -> PortResult<Vec<Run>>;
+    /// Writes `next` if the run is still in `expect`.
+    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool>;
+
+    /// A run's task instances.
+    async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>>;
+    /// One task instance.
+    async fn instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+    ) -> PortResult<Option<TaskInstance>>;
+    /// Applies a transition if the instance still has its expected state and try.
+    async fn update_instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+    ) -> PortResult<bool>;
+
+    /// Creates or replaces the record of one try.
+    async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()>;
+    /// One try.
+    async fn attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+        try_number: u32,
+    ) -> PortResult<Option<Attempt>>;
+    /// Every try of every task of a run.
+    async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>>;
+}
+
+/// The message that asks a worker to launch one try.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try to launch.
+    pub try_number: u32,
+}
+
+/// A received message, until it is acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message.
+    pub message: TaskMessage,
+    /// What `ack` needs.
+    pub receipt: String,
+    /// How often it was received, this time included.
+    pub receive_count: u32,
+}
+
+/// At-least-once delivery of task messages.
+#[async_trait]
+pub trait TaskQueue: Send + Sync {
+    /// Sends a message, visible after `delay`.
+    async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()>;
+    /// Up to `max` visible messages; each is hidden until acknowledged or
+    /// until its visibility timeout passes.
+    async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>>;
+    /// Deletes a received message.
+    async fn ack(&self, delivery: &Delivery) -> PortResult<()>;
+    /// Keeps a received message hidden for `by` longer.
+    async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()>;
+}
+
+/// The specs as currently deployed.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedSpecs {
+    /// Valid DAGs with their source text, by id.
+    pub dags: Vec<(DagSpec, String)>,
+    /// Problems of the files that are not valid.
+    pub errors: Vec<Diagnostic>,
+}
+
+/// Where the current specs come from.
+#[async_trait]
+pub trait SpecSource: Send + Sync {
+    /// The current specs.
+    async fn load(&self) -> PortResult<LoadedSpecs>;
+}
+
+/// Everything a launcher needs to start one try.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaunchRequest {
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try.
+    pub try_number: u32,
+    /// The task's rendered command, environment and image.
+    pub task: RenderedTask,
+    /// Where it runs, if the task names a profile.
+    pub compute: Option<ComputeProfile>,
+    /// How long the try may run.
+    pub timeout: Option<Duration>,
+}
+
+/// A started try.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launched {
+    /// A pid, an ECS task ARN, a SageMaker job name.
+    pub handle: String,
+    /// Where its log is.
+    pub log: Option<String>,
+}
+
+/// What a launcher knows about a handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandleStatus {
+    /// Still running.
+    Running,
+    /// Ended.
+    Ended(Completion),
+    /// Gone without a trace of how it ended.
+    Lost,
+}
+
+/// How a try ended, as the launcher or an event tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// Succeeded or failed with a reason.
+    pub outcome: Outcome,
+    /// The process's exit code, when there was one.
+    pub exit_code: Option<i32>,
+}
+
+/// Starts, inspects and stops tries, and reads their logs.
+#[async_trait]
+pub trait Launcher: Send + Sync {
+    /// Starts a try. Launching the same try twice must not start it twice.
+    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched>;
+    /// What became of a launched try (for reconciliation).
+    async fn describe(&self, handle: &str) -> PortResult<HandleStatus>;
+    /// Stops a try (timeout, rerun of a running task).
+    async fn stop(&self, handle: &str) -> PortResult<()>;
+    /// The log of a try.
+    async fn logs(&self, attempt: &Attempt) -> PortResult<String>;
+}
+
+/// The time. Tests use a manual clock.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}

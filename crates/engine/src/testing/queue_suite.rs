@@ -1,0 +1,101 @@
+//! The `TaskQueue` contract, as tests any implementation runs.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::fixtures::message;
+use crate::ports::TaskQueue;
+
+/// Runs every queue test, each on a fresh queue from `fresh`, whose
+/// visibility timeout is `visibility` (keep it short: the suite waits it out).
+pub async fn run_queue_suite<F: FnMut() -> Arc<dyn TaskQueue>>(mut fresh: F, visibility: Duration) {
+    a_message_is_received_then_hidden_then_acked(&fresh()).await;
+    a_delayed_message_waits(&fresh()).await;
+    an_unacked_message_comes_back_after_the_visibility_timeout(&fresh(), visibility).await;
+    racing_receivers_get_each_message_once(&fresh()).await;
+}
+
+async fn a_message_is_received_then_hidden_then_acked(queue: &Arc<dyn TaskQueue>) {
+    queue
+        .send(&message("r1", "a", 1), Duration::ZERO)
+        .await
+        .unwrap();
+    let got = queue.receive(10).await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message, message("r1", "a", 1));
+    assert_eq!(got[0].receive_count, 1);
+    assert!(
+        queue.receive(10).await.unwrap().is_empty(),
+        "a received message is hidden"
+    );
+    queue.ack(&got[0]).await.unwrap();
+    queue.ack(&got[0]).await.unwrap();
+    assert!(queue.receive(10).await.unwrap().is_empty());
+}
+
+async fn a_delayed_message_waits(queue: &Arc<dyn TaskQueue>) {
+    queue
+        .send(&message("r1", "a", 2), Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(
+        queue.receive(10).await.unwrap().is_empty(),
+        "not before its delay"
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(queue.receive(10).await.unwrap().len(), 1);
+}
+
+async fn an_unacked_message_comes_back_after_the_visibility_timeout(
+    queue: &Arc<dyn TaskQueue>,
+    visibility: Duration,
+) {
+    queue
+        .send(&message("r1", "a", 1), Duration::ZERO)
+        .await
+        .unwrap();
+    let first = queue.receive(1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(visibility + Duration::from_millis(200)).await;
+    let again = queue.receive(1).await.unwrap();
+    assert_eq!(again.len(), 1, "redelivered");
+    assert_eq!(again[0].receive_count, 2);
+    queue.extend(&again[0], visibility * 4).await.unwrap();
+    tokio::time::sleep(visibility + Duration::from_millis(200)).await;
+    assert!(
+        queue.receive(1).await.unwrap().is_empty(),
+        "extended visibility holds"
+    );
+    queue.ack(&again[0]).await.unwrap();
+}
+
+async fn racing_receivers_get_each_message_once(queue: &Arc<dyn TaskQueue>) {
+    for i in 0..40 {
+        queue
+            .send(&message("r1", &format!("t{i}"), 1), Duration::ZERO)
+            .await
+            .unwrap();
+    }
+    let mut receivers = Vec::new();
+    for _ in 0..4 {
+        let queue = queue.clone();
+        receivers.push(tokio::spawn(async move {
+            let mut got = Vec::new();
+            for _ in 0..20 {
+                for delivery in queue.receive(3).await.unwrap() {
+                    got.push(delivery.message.key.task_id.to_string());
+                    queue.ack(&delivery).await.unwrap();
+                }
+            }
+            got
+        }));
+    }
+    let mut seen = HashSet::new();
+    for receiver in receivers {
+        for task in receiver.await.unwrap() {
+            assert!(seen.insert(task.clone()), "{task} delivered twice");
+        }
+    }
+    assert_eq!(seen.len(), 40);
+}

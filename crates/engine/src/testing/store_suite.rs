@@ -1,0 +1,345 @@
+//! The `StateStore` contract, as tests any implementation runs.
+
+use std::sync::Arc;
+
+use updraft_core::ids::{DagId, TaskId};
+use updraft_core::plan::{initial_instances, start_launch};
+use updraft_core::spec::parse_spec;
+use updraft_core::state::{Attempt, RunState, TaskInstance, TaskKey, TaskState, TaskTransition};
+
+use super::fixtures::{run, t0};
+use crate::ports::{DagMeta, RunQuery, StateStore};
+
+/// Several handles on one fresh, empty store: for a database, one
+/// connection each, so races go through the database.
+pub type StoreHandles = Vec<Arc<dyn StateStore>>;
+
+/// Runs every store test, each on a fresh store from `fresh`.
+pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
+    put_if_absent_creates_a_run_once(&fresh()[0]).await;
+    task_transitions_are_compare_and_set(&fresh()[0]).await;
+    run_transitions_are_compare_and_set(&fresh()[0]).await;
+    racing_callers_win_a_task_transition_exactly_once(fresh()).await;
+    racing_callers_win_a_run_transition_exactly_once(fresh()).await;
+    racing_creators_create_a_run_once(fresh()).await;
+    queries_filter_and_order_runs(&fresh()[0]).await;
+    attempts_keep_the_history_of_every_try(&fresh()[0]).await;
+    dag_metadata_and_spec_versions_round_trip(&fresh()[0]).await;
+}
+
+fn instances() -> Vec<TaskInstance> {
+    let spec = parse_spec(
+        "s.yaml",
+        "dag: d\ntasks:\n  - id: a\n  - id: b\n    after: [a]\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    initial_instances(&spec)
+}
+
+fn key(task: &str) -> TaskKey {
+    TaskKey::task(TaskId::parse(task).unwrap_or_else(|e| panic!("{e}")))
+}
+
+fn queue(instance: &TaskInstance) -> TaskTransition {
+    let mut next = instance.clone();
+    next.state = TaskState::Queued;
+    next.try_number += 1;
+    next.queued_at = Some(t0());
+    TaskTransition::new(instance, next)
+}
+
+async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
+    let first = run("d", "r1", 0, &[]);
+    assert!(
+        store.create_run(&first, &instances()).await.unwrap(),
+        "the first create wins"
+    );
+    let mut second = first.clone();
+    second.labels = vec!["overwrite".into()];
+    assert!(
+        !store.create_run(&second, &[]).await.unwrap(),
+        "a second create of the same id loses"
+    );
+    let stored = store.run("d", "r1").await.unwrap().expect("run stored");
+    assert_eq!(stored, first, "and does not overwrite");
+    assert_eq!(store.instances("d", "r1").await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .instance("d", "r1", &key("b"))
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        TaskState::Pending
+    );
+    assert!(store.run("d", "missing").await.unwrap().is_none());
+    assert!(
+        store
+            .instance("d", "r1", &key("zzz"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
+    store
+        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .await
+        .unwrap();
+    let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
+    let queued = queue(&pending);
+    assert!(store.update_instance("d", "r1", &queued).await.unwrap());
+    assert!(
+        !store.update_instance("d", "r1", &queued).await.unwrap(),
+        "the same change twice applies once"
+    );
+    let stored = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
+    assert_eq!(stored, queued.next, "the whole record is written");
+    let mut wrong_try = start_launch(&stored, 1).unwrap();
+    wrong_try.expect_try = 2;
+    assert!(
+        !store.update_instance("d", "r1", &wrong_try).await.unwrap(),
+        "a change for another try is refused"
+    );
+    let launch = start_launch(&stored, 1).unwrap();
+    assert!(store.update_instance("d", "r1", &launch).await.unwrap());
+    assert!(
+        !store.update_instance("d", "other", &launch).await.unwrap(),
+        "no such run"
+    );
+}
+
+async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
+    let queued = run("d", "r1", 0, &[]);
+    store.create_run(&queued, &instances()).await.unwrap();
+    let mut running = queued.clone();
+    running.state = RunState::Running;
+    running.started_at = Some(t0());
+    assert!(store.update_run(RunState::Queued, &running).await.unwrap());
+    assert!(!store.update_run(RunState::Queued, &running).await.unwrap());
+    assert_eq!(store.run("d", "r1").await.unwrap().unwrap(), running);
+}
+
+async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles) {
+    handles[0]
+        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .await
+        .unwrap();
+    for round in 0..20 {
+        let current = handles[0]
+            .instance("d", "r1", &key("a"))
+            .await
+            .unwrap()
+            .unwrap();
+        let change = queue(&current);
+        let mut racers = Vec::new();
+        for store in handles.iter().cycle().take(8) {
+            let (store, change) = (store.clone(), change.clone());
+            racers.push(tokio::spawn(async move {
+                store.update_instance("d", "r1", &change).await.unwrap()
+            }));
+        }
+        let mut wins = 0;
+        for racer in racers {
+            wins += usize::from(racer.await.unwrap());
+        }
+        assert_eq!(
+            wins, 1,
+            "round {round}: {wins} callers won one compare-and-set"
+        );
+    }
+    assert_eq!(
+        handles[0]
+            .instance("d", "r1", &key("a"))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_number,
+        20
+    );
+}
+
+async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles) {
+    let queued = run("d", "r1", 0, &[]);
+    handles[0].create_run(&queued, &instances()).await.unwrap();
+    let mut racers = Vec::new();
+    for (i, store) in handles.iter().cycle().take(8).enumerate() {
+        let mut next = queued.clone();
+        next.state = RunState::Running;
+        next.labels = vec![format!("winner-{i}")];
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            store.update_run(RunState::Queued, &next).await.unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for racer in racers {
+        wins += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+async fn racing_creators_create_a_run_once(handles: StoreHandles) {
+    let mut racers = Vec::new();
+    for store in handles.iter().cycle().take(8) {
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            store
+                .create_run(&run("d", "same", 0, &[]), &instances())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut wins = 0;
+    for racer in racers {
+        wins += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(wins, 1, "two ticks create a run once");
+    assert_eq!(handles[0].instances("d", "same").await.unwrap().len(), 2);
+}
+
+async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {
+    for (i, (dag, id, labels)) in [
+        ("d", "r1", vec!["x"]),
+        ("d", "r2", vec![]),
+        ("e", "r3", vec!["x", "y"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .create_run(&run(dag, id, i as i64 * 10, &labels), &instances())
+            .await
+            .unwrap();
+    }
+    let mut done = store.run("d", "r2").await.unwrap().unwrap();
+    done.state = RunState::Failed;
+    store.update_run(RunState::Queued, &done).await.unwrap();
+    let ids = |runs: Vec<updraft_core::state::Run>| {
+        runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(store.runs(&RunQuery::default()).await.unwrap()),
+        ["r3", "r2", "r1"],
+        "newest first"
+    );
+    assert_eq!(
+        ids(store
+            .runs(&RunQuery {
+                dag: Some("d".into()),
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap()),
+        ["r2", "r1"]
+    );
+    assert_eq!(
+        ids(store
+            .runs(&RunQuery {
+                states: vec![RunState::Failed],
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap()),
+        ["r2"]
+    );
+    assert_eq!(
+        ids(store
+            .runs(&RunQuery {
+                label: Some("x".into()),
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap()),
+        ["r3", "r1"]
+    );
+    assert_eq!(
+        ids(store
+            .runs(&RunQuery {
+                since: Some(t0() + chrono::Duration::minutes(10)),
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap()),
+        ["r3", "r2"]
+    );
+    assert_eq!(
+        ids(store
+            .runs(&RunQuery {
+                limit: Some(1),
+                ..RunQuery::default()
+            })
+            .await
+            .unwrap()),
+        ["r3"]
+    );
+    let mut active = ids(store.active_runs().await.unwrap());
+    active.sort();
+    assert_eq!(
+        active,
+        ["r1", "r3"],
+        "only queued and running runs are active"
+    );
+}
+
+async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
+    store
+        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .await
+        .unwrap();
+    let attempt = |try_number, state| Attempt {
+        key: key("a"),
+        try_number,
+        state,
+        handle: Some(format!("pid:{try_number}")),
+        started_at: Some(t0()),
+        ended_at: None,
+        exit_code: None,
+        reason: None,
+        log: None,
+    };
+    store
+        .put_attempt("d", "r1", &attempt(1, TaskState::Running))
+        .await
+        .unwrap();
+    let mut ended = attempt(1, TaskState::Failed);
+    ended.exit_code = Some(3);
+    store.put_attempt("d", "r1", &ended).await.unwrap();
+    store
+        .put_attempt("d", "r1", &attempt(2, TaskState::Running))
+        .await
+        .unwrap();
+    let mut all = store.attempts("d", "r1").await.unwrap();
+    all.sort_by_key(|a| a.try_number);
+    assert_eq!(
+        all,
+        vec![ended.clone(), attempt(2, TaskState::Running)],
+        "one record per try, the latest write wins"
+    );
+    assert_eq!(
+        store.attempt("d", "r1", &key("a"), 1).await.unwrap(),
+        Some(ended)
+    );
+    assert_eq!(store.attempt("d", "r1", &key("a"), 9).await.unwrap(), None);
+    assert!(store.attempts("d", "other").await.unwrap().is_empty());
+}
+
+async fn dag_metadata_and_spec_versions_round_trip(store: &Arc<dyn StateStore>) {
+    assert!(store.dag("d").await.unwrap().is_none());
+    let mut meta = DagMeta::new(DagId::parse("d").unwrap());
+    meta.paused = true;
+    meta.last_point = Some(t0());
+    store.put_dag(&meta).await.unwrap();
+    assert_eq!(store.dag("d").await.unwrap(), Some(meta.clone()));
+    meta.paused = false;
+    store.put_dag(&meta).await.unwrap();
+    assert_eq!(store.dags().await.unwrap(), vec![meta]);
+    store.put_spec_version("d", "v1", "dag: d\n").await.unwrap();
+    store.put_spec_version("d", "v1", "dag: d\n").await.unwrap();
+    assert_eq!(
+        store.spec_version("d", "v1").await.unwrap().as_deref(),
+        Some("dag: d\n")
+    );
+    assert_eq!(store.spec_version("d", "v2").await.unwrap(), None);
+}

@@ -1,0 +1,214 @@
+//! Advance a run: plan it and apply the plan — queue what became ready,
+//! stop tries past their timeout, end the run. Called after every change.
+
+use std::time::Duration;
+
+use updraft_core::plan::plan;
+use updraft_core::state::{Attempt, Run, RunState, TaskState, TaskTransition, Transition};
+
+use crate::events::Event;
+use crate::ports::TaskMessage;
+use crate::{Engine, EngineResult};
+
+/// Re-planning after a lost compare-and-set race settles in a round or two;
+/// the bound only guards against a store that never agrees.
+const MAX_ROUNDS: usize = 8;
+
+impl Engine {
+    /// Plans the run and applies the plan, again while a change raced or
+    /// made more work due now. Returns the run as it stands after.
+    pub async fn advance(&self, dag: &str, run_id: &str) -> EngineResult<Option<Run>> {
+        let store = &self.ports.store;
+        let mut run = None;
+        for _ in 0..MAX_ROUNDS {
+            let Some(current) = store.run(dag, run_id).await? else {
+                return Ok(None);
+            };
+            if current.state.is_terminal() || !self.may_start(&current).await? {
+                return Ok(Some(current));
+            }
+            let spec = self.spec_of(&current).await?;
+            let instances = store.instances(dag, run_id).await?;
+            let now = self.ports.clock.now();
+            let transitions = plan(&spec, &current, &instances, now);
+            if transitions.is_empty() {
+                return Ok(Some(current));
+            }
+            let again = self.apply(&current, transitions).await?;
+            run = Some(current);
+            if !again {
+                break;
+            }
+        }
+        match run {
+            Some(run) => Ok(store.run(dag, &run.run_id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// A queued run starts only while its DAG has fewer running runs than
+    /// `max_active_runs`.
+    async fn may_start(&self, run: &Run) -> EngineResult<bool> {
+        if run.state != RunState::Queued {
+            return Ok(true);
+        }
+        let spec = self.spec_of(run).await?;
+        let running = self
+            .ports
+            .store
+            .active_runs()
+            .await?
+            .iter()
+            .filter(|r| r.dag == run.dag && r.state == RunState::Running)
+            .count();
+        Ok(running < spec.policy.max_active_runs as usize)
+    }
+
+    /// Applies a plan; `true` if planning again may find more to do now.
+    pub(crate) async fn apply(
+        &self,
+        run: &Run,
+        transitions: Vec<Transition>,
+    ) -> EngineResult<bool> {
+        let mut all_applied = true;
+        let mut again = false;
+        let now = self.ports.clock.now();
+        for transition in transitions {
+            match transition {
+                Transition::Task(change) => {
+                    if !self.apply_task(run, &change).await? {
+                        all_applied = false;
+                        continue;
+                    }
+                    again |= change.next.state == TaskState::RetryWait
+                        && change.next.retry_at.is_none_or(|at| at <= now);
+                }
+                Transition::Run(change) if all_applied => {
+                    if self
+                        .ports
+                        .store
+                        .update_run(change.expect_state, &change.next)
+                        .await?
+                        && change.next.state.is_terminal()
+                    {
+                        self.emit(Event::RunEnded(change.next));
+                    }
+                }
+                Transition::Run(_) => {}
+            }
+        }
+        Ok(again || !all_applied)
+    }
+
+    /// Applies one task transition and carries out what it implies.
+    pub(crate) async fn apply_task(
+        &self,
+        run: &Run,
+        change: &TaskTransition,
+    ) -> EngineResult<bool> {
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        if !self
+            .ports
+            .store
+            .update_instance(dag, run_id, change)
+            .await?
+        {
+            self.emit(Event::Dropped {
+                what: format!(
+                    "{dag}/{run_id}/{}: expected {} (try {}), the store had moved on",
+                    change.next.key, change.expect_state, change.expect_try
+                ),
+            });
+            return Ok(false);
+        }
+        let next = &change.next;
+        if change.stop_attempt {
+            self.stop_attempt(dag, run_id, change).await?;
+        }
+        match next.state {
+            TaskState::Queued => {
+                let message = TaskMessage {
+                    dag: dag.to_string(),
+                    run_id: run_id.to_string(),
+                    key: next.key.clone(),
+                    try_number: next.try_number,
+                };
+                self.ports.queue.send(&message, Duration::ZERO).await?;
+                self.emit(Event::TaskQueued {
+                    dag: dag.to_string(),
+                    run_id: run_id.to_string(),
+                    key: next.key.clone(),
+                    try_number: next.try_number,
+                });
+            }
+            TaskState::Skipped
+            | TaskState::UpstreamFailed
+            | TaskState::Succeeded
+            | TaskState::Failed
+            | TaskState::RetryWait
+                if change.expect_state != next.state =>
+            {
+                self.emit(Event::TaskEnded {
+                    dag: dag.to_string(),
+                    run_id: run_id.to_string(),
+                    key: next.key.clone(),
+                    try_number: next.try_number,
+                    state: next.state,
+                    duration: duration(next.started_at, next.ended_at),
+                    reason: next.reason.clone(),
+                });
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    /// Stops the attempt a transition took over, and closes its record.
+    async fn stop_attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+    ) -> EngineResult<()> {
+        let store = &self.ports.store;
+        let Some(mut attempt) = store
+            .attempt(dag, run_id, &change.next.key, change.expect_try)
+            .await?
+        else {
+            return Ok(());
+        };
+        if let Some(handle) = &attempt.handle {
+            self.ports.launcher.stop(handle).await?;
+        }
+        close_attempt(
+            &mut attempt,
+            TaskState::Failed,
+            change.next.reason.clone().or(Some("stopped".into())),
+            None,
+            self.ports.clock.now(),
+        );
+        store.put_attempt(dag, run_id, &attempt).await?;
+        Ok(())
+    }
+}
+
+/// Marks an attempt ended.
+pub(crate) fn close_attempt(
+    attempt: &mut Attempt,
+    state: TaskState,
+    reason: Option<String>,
+    exit_code: Option<i32>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    attempt.state = state;
+    attempt.reason = reason;
+    attempt.exit_code = exit_code.or(attempt.exit_code);
+    attempt.ended_at = Some(now);
+}
+
+pub(crate) fn duration(
+    start: Option<chrono::DateTime<chrono::Utc>>,
+    end: Option<chrono::DateTime<chrono::Utc>>,
+) -> Option<Duration> {
+    (end? - start?).to_std().ok()
+}

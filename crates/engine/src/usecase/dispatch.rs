@@ -1,0 +1,144 @@
+//! Dispatch: a queue message → `queued(n) → launching(n)` → launch →
+//! `running(n)`. A message whose compare-and-set fails is stale and is
+//! acknowledged without doing anything.
+
+use serde_json::Map;
+use updraft_core::plan::{Outcome, mark_running, start_launch};
+use updraft_core::state::{Attempt, TaskState};
+use updraft_core::template::{TemplateVars, render_task};
+
+use crate::events::Event;
+use crate::ports::{Completion, LaunchRequest, TaskMessage};
+use crate::{Engine, EngineResult};
+
+/// What became of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dispatched {
+    /// The try was launched with this handle.
+    Launched(String),
+    /// The try could not be launched; it was recorded as a failed try.
+    Failed(String),
+    /// The message was stale or a duplicate.
+    Stale,
+}
+
+impl Engine {
+    /// Handles one task message. Safe to call twice with the same message:
+    /// the second call finds the instance no longer `queued` for that try.
+    pub async fn dispatch(&self, message: &TaskMessage) -> EngineResult<Dispatched> {
+        let store = &self.ports.store;
+        let (dag, run_id) = (message.dag.as_str(), message.run_id.as_str());
+        let stale = |why: &str| Event::Dropped {
+            what: format!(
+                "{dag}/{run_id}/{} try {}: {why}",
+                message.key, message.try_number
+            ),
+        };
+        let Some(instance) = store.instance(dag, run_id, &message.key).await? else {
+            self.emit(stale("no such task instance"));
+            return Ok(Dispatched::Stale);
+        };
+        let Some(launching) = start_launch(&instance, message.try_number) else {
+            self.emit(stale(&format!(
+                "instance is {} (try {})",
+                instance.state, instance.try_number
+            )));
+            return Ok(Dispatched::Stale);
+        };
+        if !store.update_instance(dag, run_id, &launching).await? {
+            self.emit(stale("another worker took it"));
+            return Ok(Dispatched::Stale);
+        }
+        let Some(run) = store.run(dag, run_id).await? else {
+            return Ok(Dispatched::Stale);
+        };
+        let spec = self.spec_of(&run).await?;
+        let now = self.ports.clock.now();
+        let mut attempt = Attempt {
+            key: message.key.clone(),
+            try_number: message.try_number,
+            state: TaskState::Launching,
+            handle: None,
+            started_at: Some(now),
+            ended_at: None,
+            exit_code: None,
+            reason: None,
+            log: None,
+        };
+        store.put_attempt(dag, run_id, &attempt).await?;
+
+        let Some(task) = spec.task(message.key.task_id.as_str()) else {
+            return self
+                .fail_launch(message, "the task is not in the run's spec version".into())
+                .await;
+        };
+        let outputs = Map::new();
+        let vars = TemplateVars {
+            dag,
+            run_id,
+            task_id: task.id.as_str(),
+            try_number: message.try_number,
+            timing: run.timing(),
+            tz: spec.schedule.tz(),
+            params: &run.params,
+            outputs: &outputs,
+        };
+        let rendered = match render_task(task, &vars) {
+            Ok(rendered) => rendered,
+            Err(why) => return self.fail_launch(message, why).await,
+        };
+        let request = LaunchRequest {
+            dag: dag.to_string(),
+            run_id: run_id.to_string(),
+            key: message.key.clone(),
+            try_number: message.try_number,
+            task: rendered,
+            compute: spec.compute_of(task).cloned(),
+            timeout: task.timeout,
+        };
+        let launched = match self.ports.launcher.launch(&request).await {
+            Ok(launched) => launched,
+            Err(why) => {
+                return self
+                    .fail_launch(message, format!("launch failed: {why}"))
+                    .await;
+            }
+        };
+        attempt.handle = Some(launched.handle.clone());
+        attempt.log = launched.log;
+        attempt.state = TaskState::Running;
+        store.put_attempt(dag, run_id, &attempt).await?;
+        // The launch may already have ended and been recorded; then this
+        // compare-and-set finds the instance moved on, which is fine.
+        if let Some(running) = mark_running(&launching.next, message.try_number, now) {
+            store.update_instance(dag, run_id, &running).await?;
+        }
+        self.emit(Event::TaskStarted {
+            dag: dag.to_string(),
+            run_id: run_id.to_string(),
+            key: message.key.clone(),
+            try_number: message.try_number,
+            handle: launched.handle.clone(),
+        });
+        Ok(Dispatched::Launched(launched.handle))
+    }
+
+    async fn fail_launch(&self, message: &TaskMessage, reason: String) -> EngineResult<Dispatched> {
+        let completion = Completion {
+            outcome: Outcome::Failed {
+                reason: reason.clone(),
+            },
+            exit_code: None,
+        };
+        self.record(
+            &message.dag,
+            &message.run_id,
+            &message.key,
+            message.try_number,
+            completion,
+        )
+        .await?;
+        self.advance(&message.dag, &message.run_id).await?;
+        Ok(Dispatched::Failed(reason))
+    }
+}

@@ -1,0 +1,52 @@
+//! Mark a task instance succeeded or failed by hand.
+
+use updraft_core::plan::mark;
+use updraft_core::state::{RunState, RunTransition, TaskKey, TaskState};
+
+use crate::{Engine, EngineError, EngineResult};
+
+impl Engine {
+    /// Sets one task instance's state (stopping a try in flight), reopens
+    /// its run if it had ended, and advances the run, which may end it
+    /// again with the new outcome.
+    pub async fn mark(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+        to: TaskState,
+    ) -> EngineResult<()> {
+        if !matches!(to, TaskState::Succeeded | TaskState::Failed) {
+            return Err(EngineError::user(format!(
+                "a task can be marked succeeded or failed, not {to}"
+            )));
+        }
+        let store = &self.ports.store;
+        let run = store
+            .run(dag, run_id)
+            .await?
+            .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
+        let instance = store
+            .instance(dag, run_id, key)
+            .await?
+            .ok_or_else(|| EngineError::user(format!("run `{run_id}` has no task `{key}`")))?;
+        let now = self.ports.clock.now();
+        if !self.apply_task(&run, &mark(&instance, to, now)).await? {
+            return Err(EngineError::user(format!(
+                "task `{key}` changed while marking it; try again"
+            )));
+        }
+        if run.state.is_terminal() {
+            let mut next = run.clone();
+            next.state = RunState::Running;
+            next.ended_at = None;
+            let reopen = RunTransition {
+                expect_state: run.state,
+                next,
+            };
+            store.update_run(reopen.expect_state, &reopen.next).await?;
+        }
+        self.advance(dag, run_id).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! The use cases, one per module. Each is a method on [`crate::Engine`].
+
+mod advance;
+mod backfill;
+mod dispatch;
+mod mark;
+mod pause;
+mod queries;
+mod reconcile;
+mod record;
+mod rerun;
+mod tick;
+mod trigger;
+
+pub use backfill::BackfillReport;
+pub use dispatch::Dispatched;
+pub use queries::RunDetail;
+pub use tick::TickReport;

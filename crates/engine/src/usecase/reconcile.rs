@@ -1,0 +1,130 @@
+//! Reconcile: find tries whose news was lost. A running try with no event
+//! for a while is looked up by its handle; a try stuck in `launching` (its
+//! worker died) is queued again for the same try; a try `queued` for long
+//! has its message sent again. Duplicates this may cause are dropped by the
+//! compare-and-set, never run twice.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use updraft_core::plan::{Outcome, requeue};
+use updraft_core::state::{Run, TaskInstance, TaskState};
+
+use crate::ports::{Completion, HandleStatus, TaskMessage};
+use crate::{Engine, EngineResult};
+
+impl Engine {
+    /// Reconciles the tries of the given runs.
+    pub(crate) async fn reconcile(&self, runs: &[Run]) -> EngineResult<()> {
+        let now = self.ports.clock.now();
+        for run in runs {
+            let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+            let mut touched = false;
+            for instance in self.ports.store.instances(dag, run_id).await? {
+                touched |= match instance.state {
+                    TaskState::Running => self.reconcile_running(run, &instance, now).await?,
+                    TaskState::Launching => {
+                        let attempt = self
+                            .ports
+                            .store
+                            .attempt(dag, run_id, &instance.key, instance.try_number)
+                            .await?;
+                        let since = attempt.and_then(|a| a.started_at).or(instance.queued_at);
+                        self.reconcile_stuck(
+                            run,
+                            &instance,
+                            since,
+                            now,
+                            self.settings.relaunch_after,
+                        )
+                        .await?
+                    }
+                    TaskState::Queued => {
+                        self.reconcile_stuck(
+                            run,
+                            &instance,
+                            instance.queued_at,
+                            now,
+                            self.settings.resend_after,
+                        )
+                        .await?
+                    }
+                    _ => false,
+                };
+            }
+            if touched {
+                self.advance(dag, run_id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn reconcile_running(
+        &self,
+        run: &Run,
+        instance: &TaskInstance,
+        now: DateTime<Utc>,
+    ) -> EngineResult<bool> {
+        if !older_than(instance.started_at, now, self.settings.reconcile_after) {
+            return Ok(false);
+        }
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let attempt = self
+            .ports
+            .store
+            .attempt(dag, run_id, &instance.key, instance.try_number)
+            .await?;
+        let Some(handle) = attempt.and_then(|a| a.handle) else {
+            return Ok(false);
+        };
+        let completion = match self.ports.launcher.describe(&handle).await? {
+            HandleStatus::Running => return Ok(false),
+            HandleStatus::Ended(completion) => completion,
+            HandleStatus::Lost => Completion {
+                outcome: Outcome::Failed {
+                    reason: format!("lost: `{handle}` is gone and left no exit status"),
+                },
+                exit_code: None,
+            },
+        };
+        self.record(dag, run_id, &instance.key, instance.try_number, completion)
+            .await
+    }
+
+    async fn reconcile_stuck(
+        &self,
+        run: &Run,
+        instance: &TaskInstance,
+        since: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        after: Duration,
+    ) -> EngineResult<bool> {
+        if !older_than(since, now, after) {
+            return Ok(false);
+        }
+        let Some(change) = requeue(instance, now) else {
+            return Ok(false);
+        };
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        if !self
+            .ports
+            .store
+            .update_instance(dag, run_id, &change)
+            .await?
+        {
+            return Ok(false);
+        }
+        let message = TaskMessage {
+            dag: dag.to_string(),
+            run_id: run_id.to_string(),
+            key: instance.key.clone(),
+            try_number: instance.try_number,
+        };
+        self.ports.queue.send(&message, Duration::ZERO).await?;
+        Ok(false)
+    }
+}
+
+fn older_than(since: Option<DateTime<Utc>>, now: DateTime<Utc>, age: Duration) -> bool {
+    since.is_some_and(|t| (now - t).to_std().is_ok_and(|elapsed| elapsed >= age))
+}

@@ -1,0 +1,68 @@
+//! Tick: create due scheduled runs, then advance every active run (which
+//! releases retries, stops timed-out tries and starts queued runs), then
+//! reconcile tries whose events may have been lost.
+
+use updraft_core::spec::Diagnostic;
+use updraft_core::state::{Run, RunKind, run_id};
+
+use crate::{Engine, EngineResult};
+
+/// What a tick did.
+#[derive(Clone, Debug, Default)]
+pub struct TickReport {
+    /// Runs created by the schedule.
+    pub created: Vec<Run>,
+    /// Active runs advanced.
+    pub advanced: usize,
+    /// Spec files that could not be loaded.
+    pub import_errors: Vec<Diagnostic>,
+}
+
+impl Engine {
+    /// One scheduler tick.
+    pub async fn tick(&self) -> EngineResult<TickReport> {
+        let loaded = self.sync_specs().await?;
+        let store = &self.ports.store;
+        let now = self.ports.clock.now();
+        let mut report = TickReport {
+            import_errors: loaded.errors.clone(),
+            ..TickReport::default()
+        };
+        let active = store.active_runs().await?;
+        for (spec, _) in &loaded.dags {
+            let Some(mut meta) = store.dag(spec.id.as_str()).await? else {
+                continue;
+            };
+            if meta.paused || spec.schedule.is_none() {
+                continue;
+            }
+            let active_here = active.iter().filter(|r| r.dag == spec.id).count();
+            let due = spec
+                .schedule
+                .due_points(&spec.policy, meta.last_point, active_here, now);
+            for point in &due {
+                let id = run_id(RunKind::Scheduled, *point, spec.schedule.tz());
+                let timing = spec.schedule.run_for_point(*point);
+                let params = Default::default();
+                if let Some(run) = self
+                    .create_run(spec, RunKind::Scheduled, id, timing, params, Vec::new())
+                    .await?
+                {
+                    report.created.push(run);
+                }
+            }
+            if let Some(last) = due.last() {
+                meta.last_point = Some(*last);
+                store.put_dag(&meta).await?;
+            }
+        }
+        let mut active = store.active_runs().await?;
+        active.sort_by_key(|r| r.created_at);
+        for run in &active {
+            self.advance(run.dag.as_str(), &run.run_id).await?;
+            report.advanced += 1;
+        }
+        self.reconcile(&active).await?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,129 @@
+//! Trigger a manual run, and the spec bookkeeping every run creation
+//! shares: the spec version a run pins is stored before the run is.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use updraft_core::plan::initial_instances;
+use updraft_core::schedule::RunTiming;
+use updraft_core::spec::DagSpec;
+use updraft_core::state::{Run, RunKind, RunState, run_id};
+
+use crate::events::Event;
+use crate::ports::{DagMeta, LoadedSpecs};
+use crate::{Engine, EngineError, EngineResult};
+
+impl Engine {
+    /// Creates a manual run of the DAG's current spec, with `params`
+    /// overriding the spec's, and starts it.
+    pub async fn trigger(
+        &self,
+        dag: &str,
+        params: Map<String, Value>,
+        labels: Vec<String>,
+    ) -> EngineResult<Run> {
+        let spec = self.current_spec(dag).await?;
+        let now = self.ports.clock.now();
+        let timing = spec.schedule.run_for_trigger(now);
+        let id = run_id(RunKind::Manual, now, spec.schedule.tz());
+        let run = self
+            .create_run(&spec, RunKind::Manual, id.clone(), timing, params, labels)
+            .await?
+            .ok_or_else(|| {
+                EngineError::user(format!(
+                    "run `{id}` of DAG `{dag}` already exists; trigger again"
+                ))
+            })?;
+        Ok(self.advance(dag, &run.run_id).await?.unwrap_or(run))
+    }
+
+    /// The DAG's current spec, with its version stored.
+    pub async fn current_spec(&self, dag: &str) -> EngineResult<Arc<DagSpec>> {
+        let loaded = self.sync_specs().await?;
+        let found = loaded.dags.iter().find(|(spec, _)| spec.id.as_str() == dag);
+        match found {
+            Some((spec, _)) => Ok(Arc::new(spec.clone())),
+            None => {
+                let broken: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+                let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
+                let mut message = format!(
+                    "unknown DAG `{dag}`; known DAGs: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+                if !broken.is_empty() {
+                    message += &format!(" ({} spec error(s), first: {})", broken.len(), broken[0]);
+                }
+                Err(EngineError::user(message))
+            }
+        }
+    }
+
+    /// Loads the current specs, stores new versions and notes them (and
+    /// clears import errors) on each DAG's metadata.
+    pub async fn sync_specs(&self) -> EngineResult<LoadedSpecs> {
+        let loaded = self.ports.specs.load().await?;
+        let store = &self.ports.store;
+        for (spec, source) in &loaded.dags {
+            let dag = spec.id.as_str();
+            let mut meta = store
+                .dag(dag)
+                .await?
+                .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
+            if meta.current_version.as_deref() != Some(&spec.version) || meta.import_error.is_some()
+            {
+                store.put_spec_version(dag, &spec.version, source).await?;
+                meta.current_version = Some(spec.version.clone());
+                meta.import_error = None;
+                store.put_dag(&meta).await?;
+            }
+            self.remember_spec(spec);
+        }
+        if !loaded.errors.is_empty() {
+            self.emit(Event::ImportErrors(loaded.errors.clone()));
+        }
+        Ok(loaded)
+    }
+
+    /// Creates a run pinned to `spec`; `None` if a run with that id exists.
+    pub(crate) async fn create_run(
+        &self,
+        spec: &DagSpec,
+        kind: RunKind,
+        run_id: String,
+        timing: RunTiming,
+        overrides: Map<String, Value>,
+        labels: Vec<String>,
+    ) -> EngineResult<Option<Run>> {
+        let mut params = spec.params.clone();
+        params.extend(overrides);
+        let run = Run {
+            dag: spec.id.clone(),
+            run_id,
+            kind,
+            state: RunState::Queued,
+            spec_version: spec.version.clone(),
+            logical_date: timing.logical_date,
+            data_interval_start: timing.data_interval_start,
+            data_interval_end: timing.data_interval_end,
+            params,
+            labels,
+            created_at: self.ports.clock.now(),
+            started_at: None,
+            ended_at: None,
+        };
+        if !self
+            .ports
+            .store
+            .create_run(&run, &initial_instances(spec))
+            .await?
+        {
+            return Ok(None);
+        }
+        self.emit(Event::RunCreated(run.clone()));
+        Ok(Some(run))
+    }
+}
