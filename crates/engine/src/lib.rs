@@ -112,6 +112,11 @@ impl Engine {
         self.observer.on(&event);
     }
 
+    /// Reports an event an adapter noticed, through the same observer.
+    pub fn report(&self, event: Event) {
+        self.emit(event);
+    }
+
     /// The spec version a run is pinned to, parsed once per process.
     pub async fn spec_of(&self, run: &Run) -> EngineResult<Arc<DagSpec>> {
         self.spec_version(run.dag.as_str(), &run.spec_version).await

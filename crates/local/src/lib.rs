@@ -1,1 +1,129 @@
-//! x
+//! updraft-local: updraft on one machine, with nothing but Rust installed.
+//!
+//! # Layout
+//! - [`sqlite`]: state store and task queue in one SQLite file (WAL).
+//! - [`specdir`]: specs from a directory, re-read when a file changes.
+//! - [`process`]: tries as local processes, with logs, exit files and
+//!   process-group kills.
+//! - [`lock`]: one loop per state directory.
+//! - [`dev`]: the loop behind `updraft dev` and `updraft run`.
+//! - [`Local`]: all of it wired to an engine.
+
+pub mod dev;
+pub mod lock;
+pub mod process;
+pub mod specdir;
+pub mod sqlite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use updraft_engine::events::Observer;
+use updraft_engine::memory::MemoryQueue;
+use updraft_engine::ports::{PortResult, SystemClock, TaskQueue};
+use updraft_engine::{Engine, Ports, Settings};
+
+use crate::dev::DevLoop;
+use crate::process::{LocalCompletion, ProcessLauncher};
+use crate::specdir::SpecDir;
+use crate::sqlite::{Sqlite, SqliteQueue, SqliteStore};
+
+/// How long a received task message stays hidden before another worker may
+/// take it (a worker launches a try in well under a second).
+const VISIBILITY: Duration = Duration::from_secs(60);
+
+/// Where local mode keeps things and how it runs.
+#[derive(Clone, Debug)]
+pub struct LocalConfig {
+    /// The state directory (`.updraft`).
+    pub state: PathBuf,
+    /// The spec directory (`dag-specs`).
+    pub specs: PathBuf,
+    /// The `updraft` binary, to supervise tries; `None` runs them directly.
+    pub supervisor: Option<PathBuf>,
+}
+
+/// Which queue an engine uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueKind {
+    /// The one in the state file, shared with `updraft dev`.
+    Shared,
+    /// One in memory, for a run this process owns alone (`updraft run`).
+    Private,
+}
+
+/// Local mode, wired.
+pub struct Local {
+    /// The use cases over the local adapters.
+    pub engine: Arc<Engine>,
+    /// The task queue.
+    pub queue: Arc<dyn TaskQueue>,
+    /// The process launcher.
+    pub launcher: Arc<ProcessLauncher>,
+    ended: UnboundedReceiver<LocalCompletion>,
+}
+
+impl Local {
+    /// Opens the state directory and builds the engine.
+    pub fn open(
+        config: &LocalConfig,
+        queue: QueueKind,
+        observer: Arc<dyn Observer>,
+    ) -> PortResult<Local> {
+        std::fs::create_dir_all(&config.state).map_err(|e| {
+            updraft_engine::ports::PortError::new(
+                &format!("creating the state directory {}", config.state.display()),
+                e,
+            )
+        })?;
+        let db = Sqlite::open(&config.state.join("state.db"))?;
+        let queue: Arc<dyn TaskQueue> = match queue {
+            QueueKind::Shared => Arc::new(SqliteQueue::new(db.clone(), VISIBILITY)),
+            QueueKind::Private => Arc::new(MemoryQueue::new(VISIBILITY)),
+        };
+        let (sender, ended) = unbounded_channel();
+        let launcher = Arc::new(ProcessLauncher::new(
+            config.state.join("logs"),
+            config.supervisor.clone(),
+            sender,
+        ));
+        let ports = Ports {
+            store: Arc::new(SqliteStore(db)),
+            queue: queue.clone(),
+            specs: Arc::new(SpecDir::new(&config.specs)),
+            launcher: launcher.clone(),
+            clock: Arc::new(SystemClock),
+        };
+        let settings = Settings {
+            reconcile_after: Duration::ZERO,
+            relaunch_after: Duration::from_secs(30),
+            resend_after: Duration::from_secs(120),
+        };
+        let engine = Arc::new(
+            Engine::new(ports)
+                .with_observer(observer)
+                .with_settings(settings),
+        );
+        Ok(Local {
+            engine,
+            queue,
+            launcher,
+            ended,
+        })
+    }
+
+    /// The loop over this engine, with `workers` tries at once.
+    pub fn into_loop(self, workers: usize, tick_every: Duration) -> DevLoop {
+        DevLoop {
+            engine: self.engine,
+            queue: self.queue,
+            launcher: self.launcher,
+            ended: self.ended,
+            workers: workers.max(1),
+            tick_every,
+            poll_every: Duration::from_millis(250),
+        }
+    }
+}

@@ -65,4 +65,14 @@ impl Engine {
         self.reconcile(&active).await?;
         Ok(report)
     }
+
+    /// A tick for one run only: advance it and reconcile its tries.
+    pub async fn tick_run(&self, dag: &str, run_id: &str) -> EngineResult<Option<Run>> {
+        let run = self.advance(dag, run_id).await?;
+        if let Some(run) = run.as_ref().filter(|r| !r.state.is_terminal()) {
+            self.reconcile(std::slice::from_ref(run)).await?;
+            return self.advance(dag, run_id).await;
+        }
+        Ok(run)
+    }
 }

@@ -1,0 +1,139 @@
+//! The local loop behind `updraft dev` and `updraft run`: ticks, workers
+//! that launch queued tries as processes, and recording of their ends, which
+//! plans the run again at once.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use updraft_core::state::Run;
+use updraft_engine::events::Event;
+use updraft_engine::ports::TaskQueue;
+use updraft_engine::{Engine, EngineError, EngineResult};
+
+use crate::process::{LocalCompletion, ProcessLauncher};
+
+/// What the loop schedules.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every DAG: create scheduled runs, advance every active run (`dev`).
+    All,
+    /// One run until it ends (`run`).
+    Run {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+    },
+}
+
+/// The loop's parts and pace.
+pub struct DevLoop {
+    /// The use cases.
+    pub engine: Arc<Engine>,
+    /// Where queued tries wait.
+    pub queue: Arc<dyn TaskQueue>,
+    /// Starts tries.
+    pub launcher: Arc<ProcessLauncher>,
+    /// Ends of tries.
+    pub ended: UnboundedReceiver<LocalCompletion>,
+    /// How many tries run at once.
+    pub workers: usize,
+    /// How often to tick.
+    pub tick_every: Duration,
+    /// How often to look for messages other processes queued.
+    pub poll_every: Duration,
+}
+
+impl DevLoop {
+    /// Runs until `shutdown` resolves or, for [`Scope::Run`], until the run
+    /// ends; returns the run in that case.
+    pub async fn run(
+        &mut self,
+        scope: Scope,
+        shutdown: impl Future<Output = ()>,
+    ) -> EngineResult<Option<Run>> {
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(self.tick_every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.dispatch_ready().await?;
+            if let Scope::Run { dag, run_id } = &scope {
+                let run = self.engine.ports().store.run(dag, run_id).await?;
+                if let Some(run) = run.filter(|r| r.state.is_terminal()) {
+                    return Ok(Some(run));
+                }
+            }
+            tokio::select! {
+                () = &mut shutdown => return Ok(None),
+                Some(first) = self.ended.recv() => self.record_batch(first).await?,
+                _ = ticker.tick() => match &scope {
+                    Scope::All => {
+                        self.engine.tick().await?;
+                    }
+                    Scope::Run { dag, run_id } => {
+                        self.engine.tick_run(dag, run_id).await?;
+                    }
+                },
+                () = tokio::time::sleep(self.poll_every) => {}
+            }
+        }
+    }
+
+    /// Records every end that has arrived, then advances each run once.
+    async fn record_batch(&mut self, first: LocalCompletion) -> EngineResult<()> {
+        let mut batch = vec![first];
+        while let Ok(next) = self.ended.try_recv() {
+            batch.push(next);
+        }
+        let mut runs = BTreeSet::new();
+        for ended in batch {
+            let LocalCompletion {
+                dag,
+                run_id,
+                key,
+                try_number,
+                completion,
+            } = ended;
+            if self
+                .engine
+                .record(&dag, &run_id, &key, try_number, completion)
+                .await?
+            {
+                runs.insert((dag, run_id));
+            }
+        }
+        for (dag, run_id) in runs {
+            self.engine.advance(&dag, &run_id).await?;
+        }
+        Ok(())
+    }
+
+    /// Launches queued tries while workers are free.
+    async fn dispatch_ready(&mut self) -> EngineResult<()> {
+        loop {
+            let free = self.workers.saturating_sub(self.launcher.running());
+            if free == 0 {
+                return Ok(());
+            }
+            let deliveries = self.queue.receive(free).await?;
+            if deliveries.is_empty() {
+                return Ok(());
+            }
+            for delivery in deliveries {
+                match self.engine.dispatch(&delivery.message).await {
+                    Ok(_) => self.queue.ack(&delivery).await?,
+                    Err(EngineError::User(why)) => {
+                        self.engine.report(Event::Dropped {
+                            what: format!("message for {}: {why}", delivery.message.run_id),
+                        });
+                        self.queue.ack(&delivery).await?;
+                    }
+                    Err(port) => return Err(port),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! Tries as local processes. Each runs its `command` argv directly (never
+//! through a shell unless the argv itself is `sh -c ...`) in its own
+//! process group, with stdout and stderr in
+//! `<state>/logs/<dag>/<run_id>/<task>/<try>.log`.
+//!
+//! Next to the log, `<try>.pid` makes a launch idempotent (launching the
+//! same try again returns the running one) and `<try>.exit` keeps the exit
+//! status, written by a supervisor process, so that a `dev` loop killed
+//! mid-run learns, when it restarts, how the tries it left behind ended.
+
+use std::collections::HashSet;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::mpsc::UnboundedSender;
+use updraft_core::plan::Outcome;
+use updraft_core::state::{Attempt, TaskKey};
+use updraft_engine::ports::{
+    Completion, HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+};
+
+/// A try that ended, for the loop that records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalCompletion {
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try.
+    pub try_number: u32,
+    /// How it ended.
+    pub completion: Completion,
+}
+
+/// Launches tries as processes and reports their ends on a channel.
+pub struct ProcessLauncher {
+    logs: PathBuf,
+    supervisor: Option<PathBuf>,
+    ended: UnboundedSender<LocalCompletion>,
+    running: Arc<Mutex<HashSet<String>>>,
+}
+
+/// How long a stopped try gets between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+impl ProcessLauncher {
+    /// Logs under `logs`; ends reported on `ended`. With a `supervisor`
+    /// (the `updraft` binary), each try runs under `updraft __supervise`,
+    /// which records its exit status even if this process dies.
+    pub fn new(
+        logs: PathBuf,
+        supervisor: Option<PathBuf>,
+        ended: UnboundedSender<LocalCompletion>,
+    ) -> ProcessLauncher {
+        ProcessLauncher {
+            logs,
+            supervisor,
+            ended,
+            running: Arc::default(),
+        }
+    }
+
+    /// How many tries this launcher started that are still running.
+    pub fn running(&self) -> usize {
+        self.running.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// `<logs>/<dag>/<run_id>/<task>[<index>]/<try>`, without an extension.
+    fn base(&self, request: &LaunchRequest) -> PathBuf {
+        let task = match request.key.map_index {
+            Some(i) => format!("{}[{i}]", request.key.task_id),
+            None => request.key.task_id.to_string(),
+        };
+        self.logs
+            .join(&request.dag)
+            .join(&request.run_id)
+            .join(task)
+            .join(request.try_number.to_string())
+    }
+}
+
+fn with_ext(base: &Path, ext: &str) -> PathBuf {
+    let mut path = base.as_os_str().to_owned();
+    path.push(".");
+    path.push(ext);
+    PathBuf::from(path)
+}
+
+/// `pid:<pid>@<base path>`: the process and where its files are.
+fn handle_of(pid: u32, base: &Path) -> String {
+    format!("pid:{pid}@{}", base.display())
+}
+
+fn parse_handle(handle: &str) -> PortResult<(i32, PathBuf)> {
+    let parsed = handle
+        .strip_prefix("pid:")
+        .and_then(|rest| rest.split_once('@'))
+        .and_then(|(pid, base)| {
+            Some((
+                pid.parse::<i32>().ok().filter(|p| *p > 0)?,
+                PathBuf::from(base),
+            ))
+        });
+    parsed.ok_or_else(|| PortError(format!("`{handle}` is not a local process handle")))
+}
+
+/// The completion an exit status means.
+pub fn completion_of(status: ExitStatus) -> Completion {
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Completion {
+            outcome: Outcome::Succeeded,
+            exit_code: Some(0),
+        },
+        (Some(code), _) => Completion {
+            outcome: Outcome::Failed {
+                reason: format!("exit code {code}"),
+            },
+            exit_code: Some(code),
+        },
+        (None, Some(signal)) => Completion {
+            outcome: Outcome::Failed {
+                reason: format!("killed by signal {signal}"),
+            },
+            exit_code: Some(128 + signal),
+        },
+        (None, None) => Completion {
+            outcome: Outcome::Failed {
+                reason: "ended without a status".into(),
+            },
+            exit_code: None,
+        },
+    }
+}
+
+fn completion_of_code(code: i32) -> Completion {
+    match code {
+        0 => Completion {
+            outcome: Outcome::Succeeded,
+            exit_code: Some(0),
+        },
+        code => Completion {
+            outcome: Outcome::Failed {
+                reason: format!("exit code {code}"),
+            },
+            exit_code: Some(code),
+        },
+    }
+}
+
+/// Writes the exit file atomically, so a reader never sees half of it.
+pub fn write_exit_file(path: &Path, code: i32) -> std::io::Result<()> {
+    let tmp = with_ext(path, "tmp");
+    fs::write(&tmp, code.to_string())?;
+    fs::rename(tmp, path)
+}
+
+fn read_exit_file(path: &Path) -> Option<i32> {
+    fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn alive(pid: i32) -> bool {
+    // Signal 0 checks that the process exists without touching it.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn signal_group(pid: i32, signal: i32) {
+    // The try runs in its own process group, led by `pid`.
+    unsafe {
+        libc::kill(-pid, signal);
+    }
+}
+
+#[async_trait]
+impl Launcher for ProcessLauncher {
+    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+        let base = self.base(request);
+        let log = with_ext(&base, "log");
+        let pid_file = with_ext(&base, "pid");
+        if let Some(pid) = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
+            return Ok(Launched {
+                handle: handle_of(pid, &base),
+                log: Some(log.display().to_string()),
+            });
+        }
+        let argv = match &request.task.command {
+            Some(argv) if !argv.is_empty() => argv.clone(),
+            _ => {
+                return Err(PortError(
+                    "the task has no `command`; in local mode every task needs one".into(),
+                ));
+            }
+        };
+        let dir = base.parent().unwrap_or(&self.logs);
+        fs::create_dir_all(dir)
+            .map_err(|e| PortError::new(&format!("creating {}", dir.display()), e))?;
+        let mut log_file: File = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .map_err(|e| PortError::new(&format!("opening {}", log.display()), e))?;
+        if let Some(image) = &request.task.image {
+            let _ = writeln!(
+                log_file,
+                "[updraft] local mode: image {image} is not used; the command runs on this machine"
+            );
+        }
+        let stderr = log_file
+            .try_clone()
+            .map_err(|e| PortError::new("opening the log", e))?;
+        let exit_file = with_ext(&base, "exit");
+        let mut command = match &self.supervisor {
+            Some(supervisor) => {
+                let mut c = tokio::process::Command::new(supervisor);
+                c.arg("__supervise")
+                    .arg("--exit-file")
+                    .arg(&exit_file)
+                    .arg("--")
+                    .args(&argv);
+                c
+            }
+            None => {
+                let mut c = tokio::process::Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+        };
+        command
+            .envs(&request.task.environment)
+            .env("UPDRAFT_DAG", &request.dag)
+            .env("UPDRAFT_RUN_ID", &request.run_id)
+            .env("UPDRAFT_TASK_ID", request.key.task_id.as_str())
+            .env("UPDRAFT_TRY_NUMBER", request.try_number.to_string())
+            .env("UPDRAFT_OUTPUT", with_ext(&base, "output.json"))
+            .stdin(Stdio::null())
+            .stdout(log_file)
+            .stderr(stderr)
+            .process_group(0)
+            .kill_on_drop(false);
+        if let Some(i) = request.key.map_index {
+            command.env("UPDRAFT_MAP_INDEX", i.to_string());
+        }
+        let mut child = command
+            .spawn()
+            .map_err(|e| PortError(format!("cannot start `{}`: {e}", argv[0])))?;
+        let pid = child.id().unwrap_or_default();
+        fs::write(&pid_file, pid.to_string())
+            .map_err(|e| PortError::new("writing the pid file", e))?;
+        let handle = handle_of(pid, &base);
+        self.running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(handle.clone());
+
+        let (running, ended, done_handle) =
+            (self.running.clone(), self.ended.clone(), handle.clone());
+        let (dag, run_id, key, try_number) = (
+            request.dag.clone(),
+            request.run_id.clone(),
+            request.key.clone(),
+            request.try_number,
+        );
+        tokio::spawn(async move {
+            let completion = match child.wait().await {
+                Ok(status) => {
+                    let completion = completion_of(status);
+                    let _ = write_exit_file(&exit_file, completion.exit_code.unwrap_or(-1));
+                    completion
+                }
+                Err(e) => Completion {
+                    outcome: Outcome::Failed {
+                        reason: format!("lost the process: {e}"),
+                    },
+                    exit_code: None,
+                },
+            };
+            running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&done_handle);
+            let _ = ended.send(LocalCompletion {
+                dag,
+                run_id,
+                key,
+                try_number,
+                completion,
+            });
+        });
+        Ok(Launched {
+            handle,
+            log: Some(log.display().to_string()),
+        })
+    }
+
+    async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
+        let (pid, base) = parse_handle(handle)?;
+        if let Some(code) = read_exit_file(&with_ext(&base, "exit")) {
+            return Ok(HandleStatus::Ended(completion_of_code(code)));
+        }
+        let ours = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(handle);
+        Ok(if ours || alive(pid) {
+            HandleStatus::Running
+        } else {
+            HandleStatus::Lost
+        })
+    }
+
+    async fn stop(&self, handle: &str) -> PortResult<()> {
+        let (pid, _) = parse_handle(handle)?;
+        signal_group(pid, libc::SIGTERM);
+        tokio::spawn(async move {
+            tokio::time::sleep(STOP_GRACE).await;
+            if alive(pid) {
+                signal_group(pid, libc::SIGKILL);
+            }
+        });
+        Ok(())
+    }
+
+    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+        let Some(log) = &attempt.log else {
+            return Ok(String::new());
+        };
+        match fs::read(log) {
+            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(e) => Err(PortError::new(&format!("reading {log}"), e)),
+        }
+    }
+}
+
+/// Runs `argv` with inherited stdio, waits, writes its exit status to
+/// `exit_file` and returns it: `updraft __supervise`.
+pub fn supervise(exit_file: &Path, argv: &[String]) -> i32 {
+    let Some((program, args)) = argv.split_first() else {
+        return 127;
+    };
+    let code = match std::process::Command::new(program).args(args).status() {
+        Ok(status) => completion_of(status).exit_code.unwrap_or(1),
+        Err(e) => {
+            eprintln!("[updraft] cannot start `{program}`: {e}");
+            127
+        }
+    };
+    let _ = write_exit_file(exit_file, code);
+    code
+}

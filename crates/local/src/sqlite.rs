@@ -1,0 +1,467 @@
+//! State and queue in one SQLite file (WAL), shared by `updraft dev` and
+//! every other `updraft` command on the same state directory. Records are
+//! JSON; the columns beside them are what compare-and-set and queries need.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use updraft_core::state::{Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition};
+use updraft_engine::memory::matches;
+use updraft_engine::ports::{
+    DagMeta, Delivery, PortError, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS dags (dag TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS spec_versions (
+    dag TEXT NOT NULL, version TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (dag, version));
+CREATE TABLE IF NOT EXISTS runs (
+    dag TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (dag, run_id));
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
+CREATE TABLE IF NOT EXISTS task_instances (
+    dag TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, map_index INTEGER NOT NULL,
+    state TEXT NOT NULL, try_number INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (dag, run_id, task_id, map_index));
+CREATE TABLE IF NOT EXISTS attempts (
+    dag TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, map_index INTEGER NOT NULL,
+    try_number INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (dag, run_id, task_id, map_index, try_number));
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, visible_at INTEGER NOT NULL,
+    receipt TEXT, receive_count INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (visible_at);
+";
+
+/// One connection to the state file.
+#[derive(Clone)]
+pub struct Sqlite(Arc<Mutex<Connection>>);
+
+impl Sqlite {
+    /// Opens (and creates) the state database at `path`.
+    pub fn open(path: &Path) -> PortResult<Sqlite> {
+        let fail = |e: rusqlite::Error| {
+            PortError::new(&format!("opening state database {}", path.display()), e)
+        };
+        let conn = Connection::open(path).map_err(fail)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(fail)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(fail)?;
+        conn.execute_batch(SCHEMA).map_err(fail)?;
+        Ok(Sqlite(Arc::new(Mutex::new(conn))))
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn db(doing: &str) -> impl Fn(rusqlite::Error) -> PortError + '_ {
+    move |e| PortError::new(doing, e)
+}
+
+fn to_json<T: Serialize>(value: &T) -> PortResult<String> {
+    serde_json::to_string(value).map_err(|e| PortError::new("encoding a record", e))
+}
+
+fn from_json<T: DeserializeOwned>(text: &str) -> PortResult<T> {
+    serde_json::from_str(text).map_err(|e| PortError::new("decoding a stored record", e))
+}
+
+fn map_index(key: &TaskKey) -> i64 {
+    key.map_index.map_or(-1, i64::from)
+}
+
+fn timestamp(run: &Run) -> String {
+    run.created_at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// The state store over [`Sqlite`].
+pub struct SqliteStore(pub Sqlite);
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>> {
+        let body: Option<String> = self
+            .0
+            .conn()
+            .query_row("SELECT body FROM dags WHERE dag = ?1", [dag], |r| r.get(0))
+            .optional()
+            .map_err(db("reading a DAG"))?;
+        body.as_deref().map(from_json).transpose()
+    }
+
+    async fn dags(&self) -> PortResult<Vec<DagMeta>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare("SELECT body FROM dags ORDER BY dag")
+            .map_err(db("listing DAGs"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(db("listing DAGs"))?;
+        rows.map(|row| from_json(&row.map_err(db("listing DAGs"))?))
+            .collect()
+    }
+
+    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute(
+                "INSERT OR REPLACE INTO dags (dag, body) VALUES (?1, ?2)",
+                params![meta.dag.as_str(), to_json(meta)?],
+            )
+            .map_err(db("writing a DAG"))?;
+        Ok(())
+    }
+
+    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO spec_versions (dag, version, source) VALUES (?1, ?2, ?3)",
+                params![dag, version, source],
+            )
+            .map_err(db("storing a spec version"))?;
+        Ok(())
+    }
+
+    async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
+        self.0
+            .conn()
+            .query_row(
+                "SELECT source FROM spec_versions WHERE dag = ?1 AND version = ?2",
+                [dag, version],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("reading a spec version"))
+    }
+
+    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
+        let mut conn = self.0.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("creating a run"))?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO runs (dag, run_id, state, created_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![run.dag.as_str(), run.run_id, run.state.as_str(), timestamp(run), to_json(run)?],
+            )
+            .map_err(db("creating a run"))?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        {
+            let mut stmt = tx
+                .prepare(
+                    "INSERT INTO task_instances (dag, run_id, task_id, map_index, state, try_number, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(db("creating task instances"))?;
+            for instance in instances {
+                stmt.execute(params![
+                    run.dag.as_str(),
+                    run.run_id,
+                    instance.key.task_id.as_str(),
+                    map_index(&instance.key),
+                    instance.state.as_str(),
+                    instance.try_number,
+                    to_json(instance)?
+                ])
+                .map_err(db("creating task instances"))?;
+            }
+        }
+        tx.commit().map_err(db("creating a run"))?;
+        Ok(true)
+    }
+
+    async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
+        let body: Option<String> = self
+            .0
+            .conn()
+            .query_row(
+                "SELECT body FROM runs WHERE dag = ?1 AND run_id = ?2",
+                [dag, run_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db("reading a run"))?;
+        body.as_deref().map(from_json).transpose()
+    }
+
+    async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT body FROM runs WHERE (?1 IS NULL OR dag = ?1) AND (?2 IS NULL OR created_at >= ?2)
+                 ORDER BY created_at DESC, run_id DESC",
+            )
+            .map_err(db("listing runs"))?;
+        let since = query
+            .since
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true));
+        let rows = stmt
+            .query_map(params![query.dag, since], |r| r.get::<_, String>(0))
+            .map_err(db("listing runs"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let run: Run = from_json(&row.map_err(db("listing runs"))?)?;
+            if matches(query, &run) {
+                out.push(run);
+                if query.limit.is_some_and(|limit| out.len() >= limit) {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn active_runs(&self) -> PortResult<Vec<Run>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT body FROM runs WHERE state IN ('queued', 'running') ORDER BY created_at",
+            )
+            .map_err(db("listing active runs"))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(db("listing active runs"))?;
+        rows.map(|row| from_json(&row.map_err(db("listing active runs"))?))
+            .collect()
+    }
+
+    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
+        let changed = self
+            .0
+            .conn()
+            .execute(
+                "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = ?5",
+                params![next.state.as_str(), to_json(next)?, next.dag.as_str(), next.run_id, expect.as_str()],
+            )
+            .map_err(db("updating a run"))?;
+        Ok(changed == 1)
+    }
+
+    async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare_cached("SELECT body FROM task_instances WHERE dag = ?1 AND run_id = ?2")
+            .map_err(db("reading task instances"))?;
+        let rows = stmt
+            .query_map([dag, run_id], |r| r.get::<_, String>(0))
+            .map_err(db("reading task instances"))?;
+        rows.map(|row| from_json(&row.map_err(db("reading task instances"))?))
+            .collect()
+    }
+
+    async fn instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+    ) -> PortResult<Option<TaskInstance>> {
+        let body: Option<String> = self
+            .0
+            .conn()
+            .prepare_cached("SELECT body FROM task_instances WHERE dag = ?1 AND run_id = ?2 AND task_id = ?3 AND map_index = ?4")
+            .and_then(|mut s| s.query_row(params![dag, run_id, key.task_id.as_str(), map_index(key)], |r| r.get(0)).optional())
+            .map_err(db("reading a task instance"))?;
+        body.as_deref().map(from_json).transpose()
+    }
+
+    async fn update_instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+    ) -> PortResult<bool> {
+        let next = &change.next;
+        let body = to_json(next)?;
+        let changed = self
+            .0
+            .conn()
+            .prepare_cached(
+                "UPDATE task_instances SET state = ?1, try_number = ?2, body = ?3
+                 WHERE dag = ?4 AND run_id = ?5 AND task_id = ?6 AND map_index = ?7 AND state = ?8 AND try_number = ?9",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    next.state.as_str(),
+                    next.try_number,
+                    body,
+                    dag,
+                    run_id,
+                    next.key.task_id.as_str(),
+                    map_index(&next.key),
+                    change.expect_state.as_str(),
+                    change.expect_try
+                ])
+            })
+            .map_err(db("updating a task instance"))?;
+        Ok(changed == 1)
+    }
+
+    async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
+        let body = to_json(attempt)?;
+        self.0
+            .conn()
+            .prepare_cached(
+                "INSERT OR REPLACE INTO attempts (dag, run_id, task_id, map_index, try_number, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    dag,
+                    run_id,
+                    attempt.key.task_id.as_str(),
+                    map_index(&attempt.key),
+                    attempt.try_number,
+                    body
+                ])
+            })
+            .map_err(db("writing an attempt"))?;
+        Ok(())
+    }
+
+    async fn attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+        try_number: u32,
+    ) -> PortResult<Option<Attempt>> {
+        let body: Option<String> = self
+            .0
+            .conn()
+            .prepare_cached(
+                "SELECT body FROM attempts WHERE dag = ?1 AND run_id = ?2 AND task_id = ?3 AND map_index = ?4 AND try_number = ?5",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![dag, run_id, key.task_id.as_str(), map_index(key), try_number], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(db("reading an attempt"))?;
+        body.as_deref().map(from_json).transpose()
+    }
+
+    async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare("SELECT body FROM attempts WHERE dag = ?1 AND run_id = ?2 ORDER BY task_id, map_index, try_number")
+            .map_err(db("reading attempts"))?;
+        let rows = stmt
+            .query_map([dag, run_id], |r| r.get::<_, String>(0))
+            .map_err(db("reading attempts"))?;
+        rows.map(|row| from_json(&row.map_err(db("reading attempts"))?))
+            .collect()
+    }
+}
+
+/// The task queue over [`Sqlite`], with a visibility timeout.
+pub struct SqliteQueue {
+    db: Sqlite,
+    visibility: Duration,
+}
+
+impl SqliteQueue {
+    /// A queue in the state database; unacknowledged messages come back
+    /// after `visibility`.
+    pub fn new(db: Sqlite, visibility: Duration) -> SqliteQueue {
+        SqliteQueue { db, visibility }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[async_trait]
+impl TaskQueue for SqliteQueue {
+    async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()> {
+        let visible_at = now_ms() + delay.as_millis() as i64;
+        let body = to_json(message)?;
+        self.db
+            .conn()
+            .prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![body, visible_at]))
+            .map_err(db("sending a task message"))?;
+        Ok(())
+    }
+
+    async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>> {
+        let now = now_ms();
+        let mut conn = self.db.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("receiving task messages"))?;
+        let mut out = Vec::new();
+        {
+            let mut select = tx
+                .prepare_cached("SELECT id, body, receive_count FROM queue WHERE visible_at <= ?1 ORDER BY id LIMIT ?2")
+                .map_err(db("receiving task messages"))?;
+            let rows = select
+                .query_map(params![now, max as i64], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, u32>(2)?,
+                    ))
+                })
+                .map_err(db("receiving task messages"))?;
+            let rows: Vec<_> = rows
+                .collect::<Result<_, _>>()
+                .map_err(db("receiving task messages"))?;
+            let mut hide = tx
+                .prepare_cached("UPDATE queue SET visible_at = ?1, receipt = ?2, receive_count = ?3 WHERE id = ?4")
+                .map_err(db("receiving task messages"))?;
+            for (id, body, count) in rows {
+                let receipt = format!("{id}:{now}:{count}");
+                hide.execute(params![
+                    now + self.visibility.as_millis() as i64,
+                    receipt,
+                    count + 1,
+                    id
+                ])
+                .map_err(db("receiving task messages"))?;
+                out.push(Delivery {
+                    message: from_json(&body)?,
+                    receipt,
+                    receive_count: count + 1,
+                });
+            }
+        }
+        tx.commit().map_err(db("receiving task messages"))?;
+        Ok(out)
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> PortResult<()> {
+        self.db
+            .conn()
+            .prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+            .and_then(|mut s| s.execute([&delivery.receipt]))
+            .map_err(db("acknowledging a task message"))?;
+        Ok(())
+    }
+
+    async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()> {
+        self.db
+            .conn()
+            .execute(
+                "UPDATE queue SET visible_at = ?1 WHERE receipt = ?2",
+                params![now_ms() + by.as_millis() as i64, delivery.receipt],
+            )
+            .map_err(db("extending a task message"))?;
+        Ok(())
+    }
+}
