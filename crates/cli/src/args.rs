@@ -1,0 +1,215 @@
+//! The command line (DESIGN §8). Global options are accepted before or
+//! after the subcommand and each is also read from an environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// updraft: DAGs on AWS managed services that cost nothing while idle, or
+/// on this machine with SQLite and local processes.
+#[derive(Debug, Parser)]
+#[command(name = "updraft", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Where runs execute and state lives.
+    #[arg(long, global = true, env = "UPDRAFT_BACKEND", value_enum, default_value_t = Backend::Local)]
+    pub backend: Backend,
+    /// The local state directory.
+    #[arg(long, global = true, env = "UPDRAFT_STATE", default_value = ".updraft")]
+    pub state: PathBuf,
+    /// The directory of DAG specs.
+    #[arg(
+        long,
+        global = true,
+        env = "UPDRAFT_SPECS",
+        default_value = "dag-specs"
+    )]
+    pub specs: PathBuf,
+    /// How read commands print. (No environment variable: UPDRAFT_OUTPUT
+    /// is where a task writes its output.)
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Where runs execute.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// This machine: SQLite and local processes.
+    Local,
+    /// AWS: DynamoDB, SQS, ECS, SageMaker.
+    Aws,
+}
+
+/// How read commands print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Tables and lines for people.
+    Text,
+    /// JSON for programs.
+    Json,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check specs; print every problem as file:line:col: reason.
+    Validate {
+        /// Spec files or directories (default: the spec directory).
+        paths: Vec<PathBuf>,
+    },
+    /// Run the scheduler and workers on this machine until Ctrl-C.
+    Dev {
+        /// Tries that run at once (default: the number of cores).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Seconds between scheduler ticks.
+        #[arg(long, default_value_t = 2.0)]
+        tick: f64,
+    },
+    /// Trigger a run and execute it here, in the foreground; exit 0 if it succeeds.
+    Run {
+        /// The DAG.
+        dag: String,
+        /// Params overriding the spec's: key=value (the value is JSON if it parses as JSON).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Labels for finding the run later.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// Tries that run at once (default: the number of cores).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
+    /// Trigger a manual run, executed by `updraft dev`.
+    Trigger {
+        /// The DAG.
+        dag: String,
+        /// Params overriding the spec's: key=value (the value is JSON if it parses as JSON).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Labels for finding the run later.
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// Wait until the run ends; exit 0 if it succeeded, 1 if it failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Run tasks of a run again, from any state of the run.
+    Rerun {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+        /// Tasks to rerun (default: every task).
+        tasks: Vec<String>,
+        /// Also every task downstream of them.
+        #[arg(long)]
+        downstream: bool,
+        /// Also every task upstream of them.
+        #[arg(long)]
+        upstream: bool,
+        /// Only tasks that failed or could not run because of a failure.
+        #[arg(long)]
+        failed: bool,
+        /// Only this mapped instance of the named tasks.
+        #[arg(long)]
+        map_index: Option<u32>,
+        /// Wait until the run ends; exit 0 if it succeeded, 1 if it failed.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// List runs, newest first.
+    Runs {
+        /// Only this DAG.
+        dag: Option<String>,
+        /// Only runs in this state (repeatable).
+        #[arg(long = "state", value_name = "STATE")]
+        states: Vec<String>,
+        /// Only runs with this label.
+        #[arg(long)]
+        label: Option<String>,
+        /// Only runs created since: 2026-11-21, 2026-11-21T09:00, RFC 3339.
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Show a run: each task's state, try, start and duration.
+    Show {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+    },
+    /// Print the log of a task's try (the latest by default).
+    Logs {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+        /// The task.
+        task: String,
+        /// Which try.
+        #[arg(long = "try")]
+        try_number: Option<u32>,
+    },
+    /// Set a task's state by hand: success or failed.
+    Mark {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+        /// The task.
+        task: String,
+        /// success or failed.
+        state: String,
+        /// Which mapped instance.
+        #[arg(long)]
+        map_index: Option<u32>,
+    },
+    /// Create runs for the schedule points between two dates.
+    Backfill {
+        /// The DAG.
+        dag: String,
+        /// First date (or date-time), included.
+        #[arg(long)]
+        from: String,
+        /// Last date (or date-time), included.
+        #[arg(long)]
+        to: String,
+        /// Rerun the failed tasks of failed runs in the range instead of skipping them.
+        #[arg(long)]
+        rerun_failed: bool,
+    },
+    /// Stop creating scheduled runs of a DAG.
+    Pause {
+        /// The DAG.
+        dag: String,
+    },
+    /// Resume creating scheduled runs of a DAG.
+    Unpause {
+        /// The DAG.
+        dag: String,
+    },
+    /// Runs one try and records its exit status (used by `updraft dev`).
+    #[command(name = "__supervise", hide = true)]
+    Supervise {
+        /// Where to write the exit status.
+        #[arg(long)]
+        exit_file: PathBuf,
+        /// The argv.
+        #[arg(last = true, required = true)]
+        argv: Vec<String>,
+    },
+}

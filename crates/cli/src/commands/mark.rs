@@ -1,0 +1,43 @@
+//! `updraft mark DAG RUN_ID TASK success|failed`.
+
+use std::process::ExitCode;
+
+use updraft_core::ids::TaskId;
+use updraft_core::state::{TaskKey, TaskState};
+
+use super::Context;
+use crate::error::{CliError, CliResult};
+
+pub async fn mark(
+    ctx: &Context,
+    dag: &str,
+    run_id: &str,
+    task: &str,
+    state: &str,
+    map_index: Option<u32>,
+) -> CliResult<ExitCode> {
+    let to = match state {
+        "success" | "succeeded" => TaskState::Succeeded,
+        "failed" | "failure" => TaskState::Failed,
+        other => {
+            return Err(CliError::User(format!(
+                "cannot mark a task `{other}`; use success or failed"
+            )));
+        }
+    };
+    let key = TaskKey {
+        task_id: TaskId::parse(task).map_err(CliError::User)?,
+        map_index,
+    };
+    let engine = ctx.engine()?;
+    engine.mark(dag, run_id, &key, to).await?;
+    let run = engine
+        .ports()
+        .store
+        .run(dag, run_id)
+        .await?
+        .map(|r| r.state.to_string())
+        .unwrap_or_default();
+    println!("marked {key} of {run_id} {to}; the run is {run}");
+    Ok(ExitCode::SUCCESS)
+}

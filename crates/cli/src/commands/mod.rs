@@ -1,0 +1,209 @@
+//! One module per command; each parses nothing (clap did), calls one use
+//! case and prints.
+
+mod backfill;
+mod dev;
+mod logs;
+mod mark;
+mod pause;
+mod rerun;
+mod run;
+mod runs;
+mod show;
+mod trigger;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use updraft_core::state::{Run, RunState};
+use updraft_engine::Engine;
+use updraft_local::lock::DevLock;
+use updraft_local::{Local, LocalConfig, QueueKind};
+
+use crate::args::{Backend, Cli, Command, Global, Output};
+use crate::error::{CliError, CliResult};
+use crate::progress::Progress;
+
+/// Runs the command.
+pub async fn run(cli: Cli) -> CliResult<ExitCode> {
+    let ctx = Context { global: cli.global };
+    match cli.command {
+        Command::Validate { paths } => validate::validate(&ctx, paths),
+        Command::Supervise { exit_file, argv } => {
+            let code = updraft_local::process::supervise(&exit_file, &argv);
+            Ok(ExitCode::from(code.clamp(0, 255) as u8))
+        }
+        command => {
+            if ctx.global.backend == Backend::Aws {
+                return Err(CliError::User(
+                    "--backend aws is not available in this build yet; use --backend local".into(),
+                ));
+            }
+            match command {
+                Command::Dev { workers, tick } => dev::dev(&ctx, workers, tick).await,
+                Command::Run {
+                    dag,
+                    params,
+                    labels,
+                    workers,
+                } => run::run(&ctx, &dag, &params, labels, workers).await,
+                Command::Trigger {
+                    dag,
+                    params,
+                    labels,
+                    wait,
+                } => trigger::trigger(&ctx, &dag, &params, labels, wait).await,
+                Command::Rerun {
+                    dag,
+                    run_id,
+                    tasks,
+                    downstream,
+                    upstream,
+                    failed,
+                    map_index,
+                    wait,
+                } => {
+                    let request = rerun::request(tasks, downstream, upstream, failed, map_index)?;
+                    rerun::rerun(&ctx, &dag, &run_id, &request, wait).await
+                }
+                Command::Runs {
+                    dag,
+                    states,
+                    label,
+                    since,
+                    limit,
+                } => runs::runs(&ctx, dag, &states, label, since, limit).await,
+                Command::Show { dag, run_id } => show::show(&ctx, &dag, &run_id).await,
+                Command::Logs {
+                    dag,
+                    run_id,
+                    task,
+                    try_number,
+                } => logs::logs(&ctx, &dag, &run_id, &task, try_number).await,
+                Command::Mark {
+                    dag,
+                    run_id,
+                    task,
+                    state,
+                    map_index,
+                } => mark::mark(&ctx, &dag, &run_id, &task, &state, map_index).await,
+                Command::Backfill {
+                    dag,
+                    from,
+                    to,
+                    rerun_failed,
+                } => backfill::backfill(&ctx, &dag, &from, &to, rerun_failed).await,
+                Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
+                Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
+                Command::Validate { .. } | Command::Supervise { .. } => {
+                    unreachable!("handled above")
+                }
+            }
+        }
+    }
+}
+
+/// What every command has: the global options.
+pub struct Context {
+    global: Global,
+}
+
+impl Context {
+    fn json(&self) -> bool {
+        self.global.output == Output::Json
+    }
+
+    fn config(&self) -> LocalConfig {
+        LocalConfig {
+            state: self.global.state.clone(),
+            specs: self.global.specs.clone(),
+            supervisor: std::env::current_exe().ok(),
+        }
+    }
+
+    /// Local mode with progress lines.
+    fn local(&self, queue: QueueKind) -> CliResult<Local> {
+        let progress = Arc::new(Progress::new(
+            self.json(),
+            std::env::var_os("UPDRAFT_VERBOSE").is_some(),
+        ));
+        Ok(Local::open(&self.config(), queue, progress)?)
+    }
+
+    /// An engine for commands that only read or change state.
+    fn engine(&self) -> CliResult<Arc<Engine>> {
+        Ok(self.local(QueueKind::Shared)?.engine)
+    }
+
+    fn dev_running(&self) -> CliResult<bool> {
+        DevLock::is_held(&self.global.state).map_err(|e| {
+            CliError::Infra(format!(
+                "checking {}/dev.lock: {e}",
+                self.global.state.display()
+            ))
+        })
+    }
+
+    fn state_dir(&self) -> &PathBuf {
+        &self.global.state
+    }
+}
+
+/// Prints JSON on stdout.
+fn print_json(value: &Value) -> CliResult<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| CliError::Infra(format!("printing JSON: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+/// `key=value` params; a value that parses as JSON is taken as JSON.
+fn parse_params(pairs: &[String]) -> CliResult<Map<String, Value>> {
+    let mut params = Map::new();
+    for pair in pairs {
+        let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+            return Err(CliError::User(format!("--param `{pair}`: write key=value")));
+        };
+        let value =
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
+        params.insert(key.to_string(), value);
+    }
+    Ok(params)
+}
+
+/// Exit 0 for a run that succeeded, 1 otherwise.
+fn run_exit(run: &Run) -> ExitCode {
+    if run.state == RunState::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// Waits for a run executed by `updraft dev` to end; fails with exit 2 if
+/// no dev loop is (or stays) running.
+async fn wait_for_run(ctx: &Context, engine: &Engine, dag: &str, run_id: &str) -> CliResult<Run> {
+    let no_dev = || {
+        CliError::Infra(format!(
+            "no `updraft dev` is running on {}; start one to execute the run, or use `updraft run`",
+            ctx.state_dir().display()
+        ))
+    };
+    loop {
+        if !ctx.dev_running()? {
+            return Err(no_dev());
+        }
+        for _ in 0..5 {
+            let run = engine.ports().store.run(dag, run_id).await?;
+            match run {
+                Some(run) if run.state.is_terminal() => return Ok(run),
+                Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                None => return Err(CliError::User(format!("DAG `{dag}` has no run `{run_id}`"))),
+            }
+        }
+    }
+}

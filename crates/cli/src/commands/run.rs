@@ -1,0 +1,50 @@
+//! `updraft run DAG`: trigger a run and execute it here, in the foreground.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use updraft_local::QueueKind;
+use updraft_local::dev::Scope;
+
+use super::dev::{default_workers, hold_lock, shutdown_signal};
+use super::{Context, parse_params, print_json, run_exit};
+use crate::error::{CliError, CliResult};
+use crate::render::{detail_json, detail_text};
+
+pub async fn run(
+    ctx: &Context,
+    dag: &str,
+    params: &[String],
+    labels: Vec<String>,
+    workers: Option<usize>,
+) -> CliResult<ExitCode> {
+    let params = parse_params(params)?;
+    let _lock = hold_lock(
+        ctx,
+        "an `updraft dev` is running (use `updraft trigger --wait` instead)",
+    )?;
+    let local = ctx.local(QueueKind::Private)?;
+    let engine = local.engine.clone();
+    let run = engine.trigger(dag, params, labels).await?;
+    let mut runner = local.into_loop(
+        workers.unwrap_or_else(default_workers),
+        Duration::from_millis(500),
+    );
+    let scope = Scope::Run {
+        dag: dag.to_string(),
+        run_id: run.run_id.clone(),
+    };
+    let Some(ended) = runner.run(scope, shutdown_signal()).await? else {
+        return Err(CliError::User(format!(
+            "interrupted; run `{}` stays {}; `updraft dev` will finish it",
+            run.run_id, run.state
+        )));
+    };
+    let detail = engine.run_detail(dag, &ended.run_id).await?;
+    if ctx.json() {
+        print_json(&detail_json(&detail))?;
+    } else {
+        println!("\n{}", detail_text(&detail));
+    }
+    Ok(run_exit(&ended))
+}

@@ -1,0 +1,17 @@
+//! `updraft show DAG RUN_ID`: a run's tasks with state, try, start, duration.
+
+use std::process::ExitCode;
+
+use super::{Context, print_json};
+use crate::error::CliResult;
+use crate::render::{detail_json, detail_text};
+
+pub async fn show(ctx: &Context, dag: &str, run_id: &str) -> CliResult<ExitCode> {
+    let detail = ctx.engine()?.run_detail(dag, run_id).await?;
+    if ctx.json() {
+        print_json(&detail_json(&detail))?;
+    } else {
+        println!("{}", detail_text(&detail));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,41 @@
+//! `updraft trigger DAG`: a manual run, executed by `updraft dev`.
+
+use std::process::ExitCode;
+
+use super::{Context, parse_params, print_json, run_exit, wait_for_run};
+use crate::error::{CliError, CliResult};
+use crate::render::run_json;
+
+pub async fn trigger(
+    ctx: &Context,
+    dag: &str,
+    params: &[String],
+    labels: Vec<String>,
+    wait: bool,
+) -> CliResult<ExitCode> {
+    let params = parse_params(params)?;
+    if wait && !ctx.dev_running()? {
+        return Err(CliError::Infra(format!(
+            "no `updraft dev` is running on {}; start one, or use `updraft run {dag}`",
+            ctx.state_dir().display()
+        )));
+    }
+    let engine = ctx.engine()?;
+    let run = engine.trigger(dag, params, labels).await?;
+    let run = if wait {
+        wait_for_run(ctx, &engine, dag, &run.run_id).await?
+    } else {
+        run
+    };
+    if ctx.json() {
+        let spec = engine.spec_of(&run).await?;
+        print_json(&run_json(&run, spec.schedule.tz()))?;
+    } else {
+        println!("{} {} {}", run.dag, run.run_id, run.state);
+    }
+    Ok(if wait {
+        run_exit(&run)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

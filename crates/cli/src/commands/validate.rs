@@ -1,0 +1,68 @@
+//! `updraft validate [PATH...]`: every problem as file:line:col: reason.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use updraft_core::spec::{SpecFile, validate_set};
+use updraft_local::specdir::{is_spec_file, read_spec_files};
+
+use super::Context;
+use crate::error::{CliError, CliResult};
+
+pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
+    let paths = if paths.is_empty() {
+        vec![ctx.global.specs.clone()]
+    } else {
+        paths
+    };
+    let mut files = Vec::new();
+    for path in &paths {
+        if path.is_dir() {
+            let entries = std::fs::read_dir(path).map_err(|e| {
+                CliError::User(format!(
+                    "{}: cannot read the directory: {e}",
+                    path.display()
+                ))
+            })?;
+            let mut found: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| is_spec_file(p))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if path.exists() {
+            files.push(path.clone());
+        } else {
+            return Err(CliError::User(format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
+        }
+    }
+    let mut specs: Vec<SpecFile> = Vec::new();
+    let mut problems = Vec::new();
+    for read in read_spec_files(&files) {
+        match read {
+            Ok(file) => specs.push(file),
+            Err(why) => problems.push(why),
+        }
+    }
+    let set = validate_set(&specs);
+    problems.extend(set.errors.iter().map(ToString::to_string));
+    for problem in &problems {
+        println!("{problem}");
+    }
+    if problems.is_empty() {
+        let ids: Vec<&str> = set.dags.keys().map(String::as_str).collect();
+        println!("{} spec file(s) valid: {}", specs.len(), ids.join(", "));
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "updraft: {} problem(s) in {} spec file(s)",
+            problems.len(),
+            files.len()
+        );
+        Ok(ExitCode::from(1))
+    }
+}

@@ -1,0 +1,52 @@
+//! How the CLI fails: one line, what and where; exit 1 for the user's
+//! mistakes, 2 when the infrastructure failed.
+
+use std::fmt;
+
+use updraft_engine::EngineError;
+use updraft_engine::ports::PortError;
+
+/// A failed command.
+#[derive(Debug)]
+pub enum CliError {
+    /// Bad input; exit 1.
+    User(String),
+    /// A store, queue, file system or process failure; exit 2.
+    Infra(String),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::User(_) => 1,
+            CliError::Infra(_) => 2,
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (CliError::User(m) | CliError::Infra(m)) = self;
+        // One line, whatever the cause carried.
+        f.write_str(&m.replace('\n', "; "))
+    }
+}
+
+impl From<EngineError> for CliError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::User(m) => CliError::User(m),
+            EngineError::Port(p) => CliError::Infra(p.0),
+        }
+    }
+}
+
+impl From<PortError> for CliError {
+    fn from(e: PortError) -> Self {
+        CliError::Infra(e.0)
+    }
+}
+
+/// Command results.
+pub type CliResult<T> = Result<T, CliError>;
