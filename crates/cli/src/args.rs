@@ -24,8 +24,8 @@ pub struct Global {
     /// Where runs execute and state lives.
     #[arg(long, global = true, env = "UPDRAFT_BACKEND", value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,
-    /// The local state directory.
-    #[arg(long, global = true, env = "UPDRAFT_STATE", default_value = ".updraft")]
+    /// The local state directory. (`runs --state` filters by run state.)
+    #[arg(long = "state-dir", global = true, env = "UPDRAFT_STATE", default_value = ".updraft")]
     pub state: PathBuf,
     /// The directory of DAG specs.
     #[arg(
