@@ -6,8 +6,10 @@ export CARGO_PROFILE_DEV_DEBUG ?= 0
 
 .PHONY: test lint fmt bench
 
-## test: formatting, lints and every test of the workspace
+## test: formatting, lints and every test of the workspace (the end-to-end
+## tests run the real binary, so it is built first)
 test: lint
+	$(CARGO) build --locked -p updraft-cli
 	$(CARGO) test --workspace --locked
 
 ## lint: rustfmt check and clippy with warnings as errors

@@ -25,8 +25,8 @@ pub struct Global {
     #[arg(long, global = true, env = "UPDRAFT_BACKEND", value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,
     /// The local state directory. (`runs --state` filters by run state.)
-    #[arg(long = "state-dir", global = true, env = "UPDRAFT_STATE", default_value = ".updraft")]
-    pub state: PathBuf,
+    #[arg(long, global = true, env = "UPDRAFT_STATE", default_value = ".updraft")]
+    pub state_dir: PathBuf,
     /// The directory of DAG specs.
     #[arg(
         long,

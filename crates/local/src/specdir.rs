@@ -77,10 +77,10 @@ impl SpecSource for SpecDir {
     async fn load(&self) -> PortResult<LoadedSpecs> {
         let fingerprint = self.fingerprint()?;
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((seen, loaded)) = cache.as_ref() {
-            if *seen == fingerprint {
-                return Ok(loaded.clone());
-            }
+        if let Some((seen, loaded)) = cache.as_ref()
+            && *seen == fingerprint
+        {
+            return Ok(loaded.clone());
         }
         let paths: Vec<PathBuf> = fingerprint.iter().map(|(p, _, _)| p.clone()).collect();
         let mut files = Vec::new();

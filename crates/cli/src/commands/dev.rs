@@ -22,7 +22,7 @@ pub async fn dev(ctx: &Context, workers: Option<usize>, tick: f64) -> CliResult<
     println!(
         "updraft dev: specs {}, state {}, {workers} worker(s); Ctrl-C to stop",
         ctx.global.specs.display(),
-        ctx.global.state.display()
+        ctx.global.state_dir.display()
     );
     let mut dev = local.into_loop(workers, Duration::from_secs_f64(tick));
     dev.run(Scope::All, shutdown_signal()).await?;

@@ -119,7 +119,7 @@ impl Context {
 
     fn config(&self) -> LocalConfig {
         LocalConfig {
-            state: self.global.state.clone(),
+            state: self.global.state_dir.clone(),
             specs: self.global.specs.clone(),
             supervisor: std::env::current_exe().ok(),
         }
@@ -140,16 +140,16 @@ impl Context {
     }
 
     fn dev_running(&self) -> CliResult<bool> {
-        DevLock::is_held(&self.global.state).map_err(|e| {
+        DevLock::is_held(&self.global.state_dir).map_err(|e| {
             CliError::Infra(format!(
                 "checking {}/dev.lock: {e}",
-                self.global.state.display()
+                self.global.state_dir.display()
             ))
         })
     }
 
     fn state_dir(&self) -> &PathBuf {
-        &self.global.state
+        &self.global.state_dir
     }
 }
 

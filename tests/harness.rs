@@ -1,0 +1,251 @@
+//! A harness for end-to-end tests: a temporary spec and state directory,
+//! the real `updraft` binary run with a deadline, and a background
+//! `updraft dev` that is killed when the test ends.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The `updraft` binary: `UPDRAFT_BIN`, or the one `cargo build` put next
+/// to this test's target directory.
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("UPDRAFT_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    let debug = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/debug/deps/<test>");
+    let bin = debug.join("updraft");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build -p updraft-cli` first (make test does)",
+        bin.display()
+    );
+    bin
+}
+
+/// One test's world.
+pub struct World {
+    dir: tempfile::TempDir,
+}
+
+/// What a command did.
+pub struct Ran {
+    /// Its exit code.
+    pub code: i32,
+    /// Its standard output.
+    pub stdout: String,
+    /// Its standard error.
+    pub stderr: String,
+}
+
+impl Ran {
+    /// Standard output as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code, showing the output if it differs.
+    pub fn expect(self, code: i32) -> Ran {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A background `updraft dev`, killed on drop.
+pub struct Dev {
+    child: Child,
+}
+
+impl Dev {
+    /// Kills it with SIGKILL, as a crash would.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new()
+    }
+}
+
+impl World {
+    /// An empty spec directory and state directory.
+    pub fn new() -> World {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        std::fs::create_dir(dir.path().join("specs")).expect("the spec directory");
+        World { dir }
+    }
+
+    /// The temporary directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The state directory.
+    pub fn state(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// Writes a spec file.
+    pub fn spec(&self, name: &str, yaml: &str) {
+        std::fs::write(self.path().join("specs").join(name), yaml).expect("spec written");
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(binary());
+        command
+            .args(args)
+            .arg("--state-dir")
+            .arg(self.state())
+            .arg("--specs")
+            .arg(self.path().join("specs"))
+            .current_dir(self.path())
+            .env_remove("UPDRAFT_BACKEND")
+            .env("WORLD", self.path());
+        command
+    }
+
+    /// Runs `updraft ARGS` and waits for it, at most `limit`.
+    pub fn run_for(&self, args: &[&str], limit: Duration) -> Ran {
+        let child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("updraft starts");
+        let output = wait_with_deadline(child, limit)
+            .unwrap_or_else(|| panic!("`updraft {}` took over {limit:?}", args.join(" ")));
+        Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `updraft ARGS` with a 60-second limit.
+    pub fn run(&self, args: &[&str]) -> Ran {
+        self.run_for(args, Duration::from_secs(60))
+    }
+
+    /// Starts `updraft dev` in the background, and waits until it holds its lock.
+    pub fn dev(&self) -> Dev {
+        let log = std::fs::File::create(self.path().join("dev.out")).expect("dev log");
+        let child = self
+            .command(&["dev", "--tick", "0.3", "--workers", "4"])
+            .stdout(log.try_clone().expect("dev log"))
+            .stderr(log)
+            .spawn()
+            .expect("updraft dev starts");
+        let dev = Dev { child };
+        let ready = eventually(Duration::from_secs(20), || {
+            std::fs::read_to_string(self.path().join("dev.out"))
+                .is_ok_and(|t| t.contains("updraft dev:"))
+        });
+        assert!(ready, "updraft dev did not start: {}", self.dev_output());
+        dev
+    }
+
+    /// What the background dev printed.
+    pub fn dev_output(&self) -> String {
+        std::fs::read_to_string(self.path().join("dev.out")).unwrap_or_default()
+    }
+
+    /// `updraft show DAG RUN --output json`.
+    pub fn show(&self, dag: &str, run_id: &str) -> Value {
+        self.run(&["show", dag, run_id, "--output", "json"])
+            .expect(0)
+            .json()
+    }
+
+    /// The newest run of a DAG, as JSON.
+    pub fn latest_run(&self, dag: &str) -> Value {
+        let runs = self
+            .run(&["runs", dag, "--output", "json"])
+            .expect(0)
+            .json();
+        runs[0].clone()
+    }
+
+    /// (state, try_number) of one task in `show` JSON.
+    pub fn task(show: &Value, task: &str) -> (String, u64) {
+        let entry = show["tasks"]
+            .as_array()
+            .and_then(|tasks| tasks.iter().find(|t| t["task_id"] == task))
+            .unwrap_or_else(|| panic!("no task {task} in {show}"));
+        (
+            entry["state"].as_str().unwrap_or_default().to_string(),
+            entry["try_number"].as_u64().unwrap_or_default(),
+        )
+    }
+}
+
+/// Polls `ready` every 50 ms until it holds or `limit` passes.
+pub fn eventually(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if ready() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ready()
+}
+
+/// Waits for a child, reading its pipes on threads so a chatty child
+/// cannot block on a full pipe.
+fn wait_with_deadline(mut child: Child, limit: Duration) -> Option<Output> {
+    fn drain(
+        pipe: Option<impl std::io::Read + Send + 'static>,
+    ) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    }
+    let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let start = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    };
+    Some(Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// Whether a process exists.
+pub fn alive(pid: i32) -> bool {
+    // Signal 0 checks existence without touching the process.
+    unsafe { libc::kill(pid, 0) == 0 }
+}

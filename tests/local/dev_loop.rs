@@ -1,0 +1,125 @@
+//! `updraft dev` in the background executing runs: trigger --wait, retries,
+//! timeouts, and a dev loop killed with SIGKILL mid-run.
+
+use std::time::Duration;
+
+use updraft_e2e::{World, alive, eventually};
+
+/// A triggered run executes in the background loop; `--wait` exits 0 when
+/// it succeeds.
+#[test]
+fn trigger_wait_returns_when_dev_finishes_the_run() {
+    let world = World::new();
+    world.spec("hello.yaml", "dag: hello\ntasks:\n  - id: a\n    command: [echo, hi]\n  - id: b\n    after: [a]\n    command: [sh, -c, 'echo run=$UPDRAFT_RUN_ID task=$UPDRAFT_TASK_ID']\n");
+    let _dev = world.dev();
+    let ran = world
+        .run(&["trigger", "hello", "--wait", "--output", "json"])
+        .expect(0);
+    let run = ran.json();
+    assert_eq!(run["state"], "succeeded");
+    let run_id = run["run_id"].as_str().unwrap();
+    let log = world.run(&["logs", "hello", run_id, "b"]).expect(0).stdout;
+    assert_eq!(log.trim(), format!("run={run_id} task=b"));
+}
+
+/// A task that fails its first try is retried and succeeds on the second.
+#[test]
+fn a_failing_first_try_is_retried() {
+    let world = World::new();
+    world.spec(
+        "flaky.yaml",
+        "dag: flaky\ndefaults: { retries: 2, retry_delay: 1s }\ntasks:\n  - id: f\n    command: [sh, -c, '[ \"$UPDRAFT_TRY_NUMBER\" -ge 2 ]']\n",
+    );
+    let _dev = world.dev();
+    let run = world
+        .run(&["trigger", "flaky", "--wait", "--output", "json"])
+        .expect(0)
+        .json();
+    let show = world.show("flaky", run["run_id"].as_str().unwrap());
+    assert_eq!(World::task(&show, "f"), ("succeeded".into(), 2));
+    let attempts = &show["tasks"][0]["attempts"];
+    assert_eq!(attempts[0]["state"], "failed");
+    assert_eq!(attempts[0]["exit_code"], 1);
+    assert_eq!(attempts[1]["state"], "succeeded");
+}
+
+/// A try past its timeout is killed (its whole process group) and failed.
+#[test]
+fn timeout_kills_a_sleeping_task() {
+    let world = World::new();
+    world.spec(
+        "slow.yaml",
+        "dag: slow\ntasks:\n  - id: sleepy\n    timeout: 1s\n    command: [sh, -c, 'echo $$ > \"$WORLD/pid\"; sleep 60']\n",
+    );
+    let _dev = world.dev();
+    let ran = world
+        .run_for(
+            &["trigger", "slow", "--wait", "--output", "json"],
+            Duration::from_secs(30),
+        )
+        .expect(1);
+    let run = ran.json();
+    assert_eq!(run["state"], "failed");
+    let show = world.show("slow", run["run_id"].as_str().unwrap());
+    assert_eq!(show["tasks"][0]["reason"], "timed out after 1s");
+    let pid: i32 = std::fs::read_to_string(world.path().join("pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(pid)),
+        "the sleeping process {pid} was not killed"
+    );
+}
+
+/// Killing `dev` with SIGKILL mid-run and starting it again finishes the
+/// run, and no task runs twice for the same try.
+#[test]
+fn dev_killed_mid_run_resumes_without_running_a_try_twice() {
+    let world = World::new();
+    let task = |id: &str, after: &str| {
+        format!(
+            "  - id: {id}\n{after}    command: [sh, -c, 'echo {id}-$UPDRAFT_TRY_NUMBER >> \"$WORLD/ran\"; sleep 1']\n"
+        )
+    };
+    let yaml = format!(
+        "dag: crash\ntasks:\n{}{}{}{}",
+        task("a", ""),
+        task("b", "    after: [a]\n"),
+        task("c", "    after: [a]\n"),
+        task("d", "    after: [b, c]\n"),
+    );
+    world.spec("crash.yaml", &yaml);
+    let dev = world.dev();
+    let run = world
+        .run(&["trigger", "crash", "--output", "json"])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    let ran = |world: &World| std::fs::read_to_string(world.path().join("ran")).unwrap_or_default();
+    assert!(
+        eventually(Duration::from_secs(20), || ran(&world).contains("b-1")),
+        "b never started"
+    );
+    dev.kill_hard();
+    let _dev = world.dev();
+    let done = eventually(Duration::from_secs(40), || {
+        world
+            .run(&["show", "crash", &run_id, "--output", "json"])
+            .json()["run"]["state"]
+            == "succeeded"
+    });
+    assert!(
+        done,
+        "the run did not finish after the restart:\n{}",
+        world.dev_output()
+    );
+    let mut lines: Vec<String> = ran(&world).lines().map(str::to_string).collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        ["a-1", "b-1", "c-1", "d-1"],
+        "each task ran once, at try 1"
+    );
+}

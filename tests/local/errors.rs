@@ -1,0 +1,145 @@
+//! Broken input gets one line that says what and where, exit 1 (the user's
+//! mistake) or 2 (the infrastructure), and never a panic or a backtrace.
+
+use updraft_e2e::{Ran, World};
+
+fn one_clean_line(ran: &Ran) {
+    let lines: Vec<&str> = ran.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {:?}", ran.stderr);
+    assert!(lines[0].starts_with("updraft: "), "{}", lines[0]);
+    for bad in [
+        "panicked",
+        "RUST_BACKTRACE",
+        "internal error",
+        "stack backtrace",
+    ] {
+        assert!(!ran.stderr.contains(bad), "{bad} in {}", ran.stderr);
+    }
+}
+
+#[test]
+fn validate_prints_every_error_with_file_line_and_column() {
+    let world = World::new();
+    world.spec(
+        "bad.yaml",
+        "dag: bad\nschedule: '61 * * * *'\ntasks:\n  - id: a\n    after: [ghost]\n",
+    );
+    world.spec("good.yaml", "dag: good\ntasks:\n  - id: a\n");
+    let ran = world.run(&["validate"]).expect(1);
+    let file = world.path().join("specs/bad.yaml");
+    assert_eq!(
+        ran.stdout.lines().collect::<Vec<_>>(),
+        [
+            format!(
+                "{}:2:11: cron `61 * * * *`: minute field `61`: 61 is outside 0-59",
+                file.display()
+            ),
+            format!(
+                "{}:5:13: `after` names unknown task `ghost`",
+                file.display()
+            ),
+        ]
+    );
+    world
+        .run(&[
+            "validate",
+            world.path().join("specs/good.yaml").to_str().unwrap(),
+        ])
+        .expect(0);
+}
+
+#[test]
+fn user_errors_exit_1_with_one_line() {
+    let world = World::new();
+    world.spec(
+        "good.yaml",
+        "dag: good\ntasks:\n  - id: a\n    command: [echo]\n",
+    );
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["trigger", "nope"],
+            "updraft: unknown DAG `nope`; known DAGs: good",
+        ),
+        (
+            &["show", "good", "no-such-run"],
+            "updraft: DAG `good` has no run `no-such-run`",
+        ),
+        (
+            &["trigger", "good", "--param", "novalue"],
+            "updraft: --param `novalue`: write key=value",
+        ),
+        (
+            &["runs", "--state", "done"],
+            "updraft: --state: unknown run state `done`; use one of queued, running, succeeded, failed, cancelled",
+        ),
+        (
+            &["backfill", "good", "--from", "x", "--to", "y"],
+            "updraft: DAG `good` has `schedule: none`; backfill needs schedule points",
+        ),
+        (
+            &["rerun", "good", "r", "Bad Task"],
+            "updraft: `Bad Task` is not a valid task id: use 1-64 characters a-z, 0-9, `_` or `-`, starting with a letter",
+        ),
+        (
+            &["frobnicate"],
+            "updraft: unrecognized subcommand 'frobnicate' (see `updraft --help`)",
+        ),
+        (
+            &["--backend", "aws", "runs"],
+            "updraft: --backend aws is not available in this build yet; use --backend local",
+        ),
+    ];
+    for (args, message) in cases {
+        let ran = world.run(args);
+        assert_eq!(ran.code, 1, "{args:?}: {}", ran.stderr);
+        one_clean_line(&ran);
+        assert_eq!(ran.stderr.trim(), *message, "{args:?}");
+    }
+}
+
+#[test]
+fn infrastructure_errors_exit_2_with_one_line() {
+    let world = World::new();
+    world.spec(
+        "good.yaml",
+        "dag: good\ntasks:\n  - id: a\n    command: [echo]\n",
+    );
+    let ran = world.run(&["trigger", "good", "--wait"]);
+    assert_eq!(ran.code, 2, "no dev running: {}", ran.stderr);
+    one_clean_line(&ran);
+    assert!(
+        ran.stderr.contains("no `updraft dev` is running"),
+        "{}",
+        ran.stderr
+    );
+
+    let broken = World::new();
+    std::fs::write(broken.state(), "a file where the state directory should be").unwrap();
+    let ran = broken.run(&["runs"]);
+    assert_eq!(ran.code, 2, "{}", ran.stderr);
+    one_clean_line(&ran);
+}
+
+#[test]
+fn a_second_dev_on_the_same_state_refuses_to_start() {
+    let world = World::new();
+    world.spec(
+        "good.yaml",
+        "dag: good\ntasks:\n  - id: a\n    command: [echo]\n",
+    );
+    let _dev = world.dev();
+    let ran = world.run(&["dev"]).expect(1);
+    one_clean_line(&ran);
+    assert!(
+        ran.stderr
+            .contains("another `updraft dev` (or `updraft run`) is running"),
+        "{}",
+        ran.stderr
+    );
+    let ran = world.run(&["run", "good"]).expect(1);
+    assert!(
+        ran.stderr.contains("use `updraft trigger --wait` instead"),
+        "{}",
+        ran.stderr
+    );
+}

@@ -1,0 +1,129 @@
+//! The schedule through the CLI: backfill creates runs with the right
+//! intervals; a paused DAG gets no scheduled runs until unpaused.
+
+use std::time::Duration;
+
+use updraft_e2e::{World, eventually};
+
+/// Backfill over three days creates three runs whose data intervals are
+/// the days before, in the DAG's zone.
+#[test]
+fn backfill_over_three_days_creates_three_runs_with_their_intervals() {
+    let world = World::new();
+    world.spec(
+        "etl.yaml",
+        "dag: etl\nschedule: '@daily'\ntimezone: Asia/Tokyo\nstart: 2026-11-01\ntasks:\n  - id: load\n    command: [echo, '{{ data_interval_start | ds }}']\n",
+    );
+    let ran = world
+        .run(&[
+            "backfill",
+            "etl",
+            "--from",
+            "2026-11-10",
+            "--to",
+            "2026-11-12",
+        ])
+        .expect(0);
+    assert!(ran.stdout.contains("3 run(s) created"), "{}", ran.stdout);
+    let runs = world
+        .run(&["runs", "etl", "--output", "json"])
+        .expect(0)
+        .json();
+    let mut got: Vec<(String, String, String)> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap().to_string();
+            (
+                s("run_id"),
+                s("data_interval_start"),
+                s("data_interval_end"),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "backfill__2026-11-10T00:00:00+09:00".into(),
+                "2026-11-09T00:00:00+09:00".into(),
+                "2026-11-10T00:00:00+09:00".into()
+            ),
+            (
+                "backfill__2026-11-11T00:00:00+09:00".into(),
+                "2026-11-10T00:00:00+09:00".into(),
+                "2026-11-11T00:00:00+09:00".into()
+            ),
+            (
+                "backfill__2026-11-12T00:00:00+09:00".into(),
+                "2026-11-11T00:00:00+09:00".into(),
+                "2026-11-12T00:00:00+09:00".into()
+            ),
+        ]
+    );
+    let again = world
+        .run(&[
+            "backfill",
+            "etl",
+            "--from",
+            "2026-11-10",
+            "--to",
+            "2026-11-12",
+        ])
+        .expect(0);
+    assert!(
+        again
+            .stdout
+            .contains("0 run(s) created, 0 rerun, 3 skipped"),
+        "{}",
+        again.stdout
+    );
+    let _dev = world.dev();
+    let all_done = eventually(Duration::from_secs(30), || {
+        let runs = world
+            .run(&["runs", "etl", "--state", "succeeded", "--output", "json"])
+            .json();
+        runs.as_array().is_some_and(|r| r.len() >= 3)
+    });
+    assert!(
+        all_done,
+        "backfill runs did not finish:\n{}",
+        world.dev_output()
+    );
+    let log = world
+        .run(&["logs", "etl", "backfill__2026-11-11T00:00:00+09:00", "load"])
+        .expect(0);
+    assert_eq!(log.stdout.trim(), "2026-11-10");
+}
+
+/// A paused DAG gets no scheduled runs; unpaused, it gets its latest.
+#[test]
+fn pause_stops_scheduling_until_unpause() {
+    let world = World::new();
+    world.spec(
+        "minutely.yaml",
+        "dag: minutely\nschedule: '* * * * *'\ntasks:\n  - id: a\n    command: [echo, tick]\n",
+    );
+    world.run(&["pause", "minutely"]).expect(0);
+    let _dev = world.dev();
+    std::thread::sleep(Duration::from_millis(1500));
+    let runs = world
+        .run(&["runs", "minutely", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(runs, serde_json::json!([]), "paused: no runs");
+    world.run(&["unpause", "minutely"]).expect(0);
+    let scheduled = eventually(Duration::from_secs(10), || {
+        let runs = world.run(&["runs", "minutely", "--output", "json"]).json();
+        runs.as_array().is_some_and(|r| {
+            r.len() == 1 && r[0]["run_id"].as_str().unwrap().starts_with("scheduled__")
+        })
+    });
+    assert!(
+        scheduled,
+        "unpaused: one scheduled run\n{}",
+        world.dev_output()
+    );
+}
