@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
 
-.PHONY: test lint fmt bench
+.PHONY: test lint fmt bench demo
 
 ## test: formatting, lints and every test of the workspace (the end-to-end
 ## tests run the real binary, so it is built first)
@@ -21,6 +21,15 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the speed targets (criterion; figures are printed)
+## bench: the speed targets (criterion for the core; the release binary for
+## local-mode throughput); figures are printed
 bench:
 	$(CARGO) bench --locked -p updraft-core
+	$(CARGO) build --locked --release -p updraft-cli
+	UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench throughput
+
+## demo: build, run the ML example in the foreground, show the finished run
+demo:
+	$(CARGO) build --locked --release -p updraft-cli
+	./target/release/updraft --state-dir .updraft-demo run ml_pipeline
+	./target/release/updraft --state-dir .updraft-demo runs ml_pipeline --limit 3

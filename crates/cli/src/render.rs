@@ -9,14 +9,21 @@ use serde_json::{Value, json};
 use updraft_core::state::{Run, TaskState};
 use updraft_engine::usecase::RunDetail;
 
-/// A time in the DAG's zone.
+/// A time in the DAG's zone, to the second, for people.
 pub fn time(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
+/// A time in the DAG's zone for JSON, with fractions of a second when it
+/// has them.
+fn json_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
 fn opt_time(t: Option<DateTime<Utc>>, tz: Tz) -> Value {
-    t.map_or(Value::Null, |t| Value::String(time(t, tz)))
+    t.map_or(Value::Null, |t| Value::String(json_time(t, tz)))
 }
 
 /// `350ms`, `4.2s`, `2m03s`, `1h02m`.
@@ -42,13 +49,13 @@ pub fn run_json(run: &Run, tz: Tz) -> Value {
         "run_id": run.run_id,
         "kind": run.kind,
         "state": run.state,
-        "logical_date": time(run.logical_date, tz),
-        "data_interval_start": time(run.data_interval_start, tz),
-        "data_interval_end": time(run.data_interval_end, tz),
+        "logical_date": json_time(run.logical_date, tz),
+        "data_interval_start": json_time(run.data_interval_start, tz),
+        "data_interval_end": json_time(run.data_interval_end, tz),
         "spec_version": run.spec_version,
         "labels": run.labels,
         "params": run.params,
-        "created_at": time(run.created_at, tz),
+        "created_at": json_time(run.created_at, tz),
         "started_at": opt_time(run.started_at, tz),
         "ended_at": opt_time(run.ended_at, tz),
     })

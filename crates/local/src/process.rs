@@ -270,11 +270,16 @@ impl Launcher for ProcessLauncher {
             request.key.clone(),
             request.try_number,
         );
+        // A supervisor writes the exit file itself; without one, the waiter
+        // does. Writing it twice would only replace one file with another.
+        let exit_file = self.supervisor.is_none().then_some(exit_file);
         tokio::spawn(async move {
             let completion = match child.wait().await {
                 Ok(status) => {
                     let completion = completion_of(status);
-                    let _ = write_exit_file(&exit_file, completion.exit_code.unwrap_or(-1));
+                    if let Some(exit_file) = exit_file {
+                        let _ = write_exit_file(&exit_file, completion.exit_code.unwrap_or(-1));
+                    }
                     completion
                 }
                 Err(e) => Completion {

@@ -1,0 +1,130 @@
+//! Local-mode throughput through `updraft run` (the release binary):
+//! a 1,000-task fan-out of `true` and a 100-task chain. Prints tasks per
+//! second and the median gap between one task's end and the next one's
+//! start, as recorded in the run's attempts.
+//!
+//! Run with `make bench`, which builds the release binary first.
+
+use std::time::{Duration, Instant};
+
+use chrono::DateTime;
+use serde_json::Value;
+use updraft_e2e::World;
+
+fn fan_out(width: usize) -> String {
+    let mut yaml = String::from("dag: fan_out\ntasks:\n  - id: start\n    command: ['true']\n");
+    for i in 0..width {
+        yaml += &format!("  - id: t{i}\n    after: [start]\n    command: ['true']\n");
+    }
+    yaml
+}
+
+fn chain(length: usize) -> String {
+    let mut yaml = String::from("dag: chain\ntasks:\n  - id: t0\n    command: ['true']\n");
+    for i in 1..length {
+        yaml += &format!(
+            "  - id: t{i}\n    after: [t{}]\n    command: ['true']\n",
+            i - 1
+        );
+    }
+    yaml
+}
+
+fn millis(v: &Value) -> Option<f64> {
+    let t = DateTime::parse_from_rfc3339(v.as_str()?).ok()?;
+    Some(t.timestamp_nanos_opt()? as f64 / 1e6)
+}
+
+/// (start, end) of each task's last try, in ms, in topological order.
+fn spans(show: &Value) -> Vec<(f64, f64)> {
+    show["tasks"]
+        .as_array()
+        .map(|tasks| {
+            tasks
+                .iter()
+                .filter_map(|t| {
+                    let last = t["attempts"].as_array()?.last()?;
+                    Some((millis(&last["started_at"])?, millis(&last["ended_at"])?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+fn execute(world: &World, dag: &str, tasks: usize) -> (Duration, Value) {
+    let started = Instant::now();
+    let ran = world
+        .run_for(&["run", dag, "--output", "json"], Duration::from_secs(600))
+        .expect(0);
+    let took = started.elapsed();
+    let show = ran.json();
+    assert_eq!(show["tasks"].as_array().map(Vec::len), Some(tasks));
+    (took, show)
+}
+
+/// What spawning alone allows: the time to run `updraft __supervise -- true`
+/// (what each local try costs the machine) two at a time, as the fan-out's
+/// two workers do.
+fn spawn_ceiling(world: &World) -> f64 {
+    let exit_file = world.path().join("exit");
+    let rounds = 200;
+    let started = Instant::now();
+    for _ in 0..rounds / 2 {
+        let pair: Vec<_> = (0..2)
+            .map(|_| {
+                std::process::Command::new(updraft_e2e::binary())
+                    .arg("__supervise")
+                    .arg("--exit-file")
+                    .arg(&exit_file)
+                    .args(["--", "true"])
+                    .spawn()
+                    .expect("spawn")
+            })
+            .collect();
+        for mut child in pair {
+            child.wait().expect("wait");
+        }
+    }
+    rounds as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let world = World::new();
+    println!(
+        "spawning alone (`updraft __supervise -- true`, two at a time): {:.0} tasks/s",
+        spawn_ceiling(&world)
+    );
+    world.spec("fan_out.yaml", &fan_out(1_000));
+    world.spec("chain.yaml", &chain(100));
+
+    let (took, show) = execute(&world, "fan_out", 1_001);
+    let tries = spans(&show);
+    let first = tries.iter().map(|s| s.0).fold(f64::MAX, f64::min);
+    let last = tries.iter().map(|s| s.1).fold(f64::MIN, f64::max);
+    let busy = (last - first) / 1e3;
+    println!(
+        "fan-out of 1,000 × true: {:.0} tasks/s ({busy:.2}s from the first start to the last end; {:.2}s for the whole `updraft run`)",
+        tries.len() as f64 / busy,
+        took.as_secs_f64()
+    );
+    let per_task = median(tries.iter().map(|(s, e)| e - s).collect());
+    println!(
+        "fan-out: median time from dispatch to the recorded end of one task: {per_task:.1} ms"
+    );
+
+    let (took, show) = execute(&world, "chain", 100);
+    let tries = spans(&show);
+    let gaps: Vec<f64> = tries.windows(2).map(|w| w[1].0 - w[0].1).collect();
+    println!(
+        "chain of 100 × true: {:.0} tasks/s ({:.2}s for the whole `updraft run`); median gap from one task's end to the next one's start: {:.1} ms (max {:.1} ms)",
+        100.0 / took.as_secs_f64(),
+        took.as_secs_f64(),
+        median(gaps.clone()),
+        gaps.iter().copied().fold(f64::MIN, f64::max)
+    );
+}
