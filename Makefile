@@ -30,6 +30,7 @@ bench:
 
 ## demo: build, run the ML example in the foreground, show the finished run
 demo:
-	$(CARGO) build --locked --release -p updraft-cli
-	./target/release/updraft --state-dir .updraft-demo run ml_pipeline
-	./target/release/updraft --state-dir .updraft-demo runs ml_pipeline --limit 3
+	$(CARGO) build --locked -p updraft-cli
+	./target/debug/updraft validate
+	./target/debug/updraft run ml_pipeline
+	./target/debug/updraft runs ml_pipeline --limit 3

@@ -3,5 +3,6 @@
 
 mod dev_loop;
 mod errors;
+mod examples;
 mod reruns;
 mod scheduling;
