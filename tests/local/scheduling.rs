@@ -127,3 +127,56 @@ fn pause_stops_scheduling_until_unpause() {
         world.dev_output()
     );
 }
+
+/// A run keeps the graph of the spec version it started with: after the
+/// spec changes, the old run still shows its own tasks and a new run the
+/// new ones.
+#[test]
+fn old_runs_keep_the_graph_they_ran() {
+    let world = World::new();
+    world.spec(
+        "v.yaml",
+        "dag: v\ntasks:\n  - id: a\n    command: [echo, one]\n",
+    );
+    let old = world
+        .run(&["run", "v", "--output", "json"])
+        .expect(0)
+        .json();
+    world.spec(
+        "v.yaml",
+        "dag: v\ntasks:\n  - id: a\n    command: [echo, two]\n  - id: b\n    after: [a]\n    image: etl:1.0\n    command: [echo, b]\n",
+    );
+    let new = world
+        .run(&["run", "v", "--output", "json"])
+        .expect(0)
+        .json();
+    let old_id = old["run"]["run_id"].as_str().unwrap();
+    let tasks = |show: &serde_json::Value| {
+        show["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["task_id"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(tasks(&world.show("v", old_id)), ["a"]);
+    assert_eq!(tasks(&new), ["a", "b"]);
+    assert_ne!(old["run"]["spec_version"], new["run"]["spec_version"]);
+    let new_id = new["run"]["run_id"].as_str().unwrap();
+    assert_eq!(
+        world.run(&["logs", "v", old_id, "a"]).expect(0).stdout,
+        "one\n"
+    );
+    let b_log = world.run(&["logs", "v", new_id, "b"]).expect(0).stdout;
+    assert_eq!(
+        b_log,
+        "[updraft] local mode: image etl:1.0 is not used; the command runs on this machine\nb\n"
+    );
+    world.run(&["rerun", "v", old_id]).expect(0);
+    let rerun_old = world.show("v", old_id);
+    assert_eq!(
+        tasks(&rerun_old),
+        ["a"],
+        "a rerun uses the run's own version"
+    );
+}

@@ -1,0 +1,400 @@
+//! The use cases as stories over in-memory adapters and a launcher that
+//! counts what it starts: duplicate messages, duplicate and stale
+//! completions, a dispatcher that dies mid-launch, ticks, max_active_runs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use updraft_core::plan::Outcome;
+use updraft_core::spec::{SpecFile, validate_set};
+use updraft_core::state::{Attempt, RunState, TaskKey, TaskState};
+use updraft_engine::events::{Event, Observer};
+use updraft_engine::memory::{ManualClock, MemoryQueue, MemoryStore};
+use updraft_engine::ports::{
+    Completion, HandleStatus, LaunchRequest, Launched, Launcher, LoadedSpecs, PortResult,
+    SpecSource, TaskMessage, TaskQueue,
+};
+use updraft_engine::usecase::Dispatched;
+use updraft_engine::{Engine, Ports, Settings};
+
+/// Specs given as text.
+struct Specs(LoadedSpecs);
+
+#[async_trait]
+impl SpecSource for Specs {
+    async fn load(&self) -> PortResult<LoadedSpecs> {
+        Ok(self.0.clone())
+    }
+}
+
+/// Starts nothing; counts launches, and like ECS's client token or a
+/// SageMaker job name, returns the same handle for the same try.
+#[derive(Default)]
+struct CountingLauncher {
+    launches: Mutex<HashMap<String, usize>>,
+}
+
+impl CountingLauncher {
+    fn starts(&self) -> usize {
+        self.launches.lock().unwrap().len()
+    }
+}
+
+#[async_trait]
+impl Launcher for CountingLauncher {
+    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+        let handle = format!("{}/{}/{}", request.run_id, request.key, request.try_number);
+        *self
+            .launches
+            .lock()
+            .unwrap()
+            .entry(handle.clone())
+            .or_default() += 1;
+        Ok(Launched { handle, log: None })
+    }
+    async fn describe(&self, _: &str) -> PortResult<HandleStatus> {
+        Ok(HandleStatus::Running)
+    }
+    async fn stop(&self, _: &str) -> PortResult<()> {
+        Ok(())
+    }
+    async fn logs(&self, _: &Attempt) -> PortResult<String> {
+        Ok(String::new())
+    }
+}
+
+#[derive(Default)]
+struct Dropped(Mutex<Vec<String>>);
+
+impl Observer for Dropped {
+    fn on(&self, event: &Event) {
+        if let Event::Dropped { what } = event {
+            self.0.lock().unwrap().push(what.clone());
+        }
+    }
+}
+
+struct World {
+    engine: Arc<Engine>,
+    queue: Arc<MemoryQueue>,
+    launcher: Arc<CountingLauncher>,
+    clock: Arc<ManualClock>,
+    dropped: Arc<Dropped>,
+}
+
+fn t(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn world(yaml: &str) -> World {
+    let set = validate_set(&[SpecFile {
+        name: "s.yaml".into(),
+        text: yaml.into(),
+    }]);
+    assert!(set.errors.is_empty(), "{:?}", set.errors);
+    let loaded = LoadedSpecs {
+        dags: set
+            .dags
+            .into_values()
+            .map(|s| (s, yaml.to_string()))
+            .collect(),
+        errors: vec![],
+    };
+    let queue = Arc::new(MemoryQueue::new(Duration::from_secs(60)));
+    let launcher = Arc::new(CountingLauncher::default());
+    let clock = Arc::new(ManualClock::new(t("2026-11-21T00:00:30Z")));
+    let dropped = Arc::new(Dropped::default());
+    let ports = Ports {
+        store: Arc::new(MemoryStore::default()),
+        queue: queue.clone(),
+        specs: Arc::new(Specs(loaded)),
+        launcher: launcher.clone(),
+        clock: clock.clone(),
+    };
+    let engine = Engine::new(ports)
+        .with_observer(dropped.clone())
+        .with_settings(Settings::default());
+    World {
+        engine: Arc::new(engine),
+        queue,
+        launcher,
+        clock,
+        dropped,
+    }
+}
+
+const CHAIN: &str =
+    "dag: d\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    after: [a]\n    command: [x]\n";
+
+async fn next_message(world: &World) -> TaskMessage {
+    let got = world.queue.receive(1).await.unwrap();
+    world.queue.ack(&got[0]).await.unwrap();
+    got[0].message.clone()
+}
+
+fn key(task: &str) -> TaskKey {
+    TaskKey::task(updraft_core::ids::TaskId::parse(task).unwrap())
+}
+
+fn ok() -> Completion {
+    Completion {
+        outcome: Outcome::Succeeded,
+        exit_code: Some(0),
+    }
+}
+
+#[tokio::test]
+async fn the_same_message_delivered_twice_launches_once() {
+    let world = world(CHAIN);
+    let run = world
+        .engine
+        .trigger("d", Default::default(), vec![])
+        .await
+        .unwrap();
+    let message = next_message(&world).await;
+    assert!(matches!(
+        world.engine.dispatch(&message).await.unwrap(),
+        Dispatched::Launched(_)
+    ));
+    assert_eq!(
+        world.engine.dispatch(&message).await.unwrap(),
+        Dispatched::Stale
+    );
+    assert_eq!(world.launcher.starts(), 1);
+    let a = world
+        .engine
+        .ports()
+        .store
+        .instance("d", &run.run_id, &key("a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.state, a.try_number), (TaskState::Running, 1));
+    assert_eq!(
+        world.dropped.0.lock().unwrap().len(),
+        1,
+        "the duplicate is reported"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_message_delivered_concurrently_launches_once() {
+    let world = world(CHAIN);
+    world
+        .engine
+        .trigger("d", Default::default(), vec![])
+        .await
+        .unwrap();
+    let message = next_message(&world).await;
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (engine, message) = (world.engine.clone(), message.clone());
+            tokio::spawn(async move { engine.dispatch(&message).await.unwrap() })
+        })
+        .collect();
+    let mut launched = 0;
+    for racer in racers {
+        launched += usize::from(matches!(racer.await.unwrap(), Dispatched::Launched(_)));
+    }
+    assert_eq!((launched, world.launcher.starts()), (1, 1));
+}
+
+#[tokio::test]
+async fn completions_twice_out_of_order_or_for_an_old_try_are_dropped() {
+    let world = world(
+        "dag: d\ndefaults: { retries: 1, retry_delay: 0s }\ntasks:\n  - id: a\n    command: [x]\n",
+    );
+    let run = world
+        .engine
+        .trigger("d", Default::default(), vec![])
+        .await
+        .unwrap();
+    let id = run.run_id.as_str();
+    assert!(
+        !world
+            .engine
+            .record("d", id, &key("a"), 1, ok())
+            .await
+            .unwrap(),
+        "before it was launched"
+    );
+    world
+        .engine
+        .dispatch(&next_message(&world).await)
+        .await
+        .unwrap();
+    let failed = Completion {
+        outcome: Outcome::Failed {
+            reason: "exit code 1".into(),
+        },
+        exit_code: Some(1),
+    };
+    assert!(
+        world
+            .engine
+            .record_and_advance("d", id, &key("a"), 1, failed.clone())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !world
+            .engine
+            .record("d", id, &key("a"), 1, failed)
+            .await
+            .unwrap(),
+        "the same completion again"
+    );
+    world.engine.tick().await.unwrap();
+    world
+        .engine
+        .dispatch(&next_message(&world).await)
+        .await
+        .unwrap();
+    assert!(
+        !world
+            .engine
+            .record("d", id, &key("a"), 1, ok())
+            .await
+            .unwrap(),
+        "a completion for the old try"
+    );
+    assert!(
+        world
+            .engine
+            .record_and_advance("d", id, &key("a"), 2, ok())
+            .await
+            .unwrap()
+    );
+    let run = world
+        .engine
+        .ports()
+        .store
+        .run("d", id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    let attempts = world.engine.ports().store.attempts("d", id).await.unwrap();
+    let states: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.try_number, a.state, a.exit_code))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (1, TaskState::Failed, Some(1)),
+            (2, TaskState::Succeeded, Some(0))
+        ]
+    );
+}
+
+/// A dispatcher that dies after launching but before recording `running`
+/// leaves the try in `launching`; reconciliation queues it again, and the
+/// idempotent launch finds the same process: one start per try.
+#[tokio::test]
+async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
+    let world = world(CHAIN);
+    let run = world
+        .engine
+        .trigger("d", Default::default(), vec![])
+        .await
+        .unwrap();
+    let id = run.run_id.as_str();
+    let message = next_message(&world).await;
+    // What the dying dispatcher managed: queued -> launching, then launch.
+    let store = world.engine.ports().store.clone();
+    let queued = store.instance("d", id, &key("a")).await.unwrap().unwrap();
+    let launching = updraft_core::plan::start_launch(&queued, 1).unwrap();
+    assert!(store.update_instance("d", id, &launching).await.unwrap());
+    let request = LaunchRequest {
+        dag: "d".into(),
+        run_id: id.into(),
+        key: key("a"),
+        try_number: 1,
+        task: updraft_core::template::RenderedTask {
+            image: None,
+            command: Some(vec!["x".into()]),
+            environment: Default::default(),
+        },
+        compute: None,
+        timeout: None,
+    };
+    world.launcher.launch(&request).await.unwrap();
+    drop(message);
+
+    world.engine.tick().await.unwrap();
+    assert!(
+        world.queue.receive(1).await.unwrap().is_empty(),
+        "not yet: it may still be launching"
+    );
+    world.clock.set(t("2026-11-21T00:10:00Z"));
+    world.engine.tick().await.unwrap();
+    let again = next_message(&world).await;
+    assert_eq!(again.try_number, 1, "the same try");
+    assert!(matches!(
+        world.engine.dispatch(&again).await.unwrap(),
+        Dispatched::Launched(_)
+    ));
+    assert_eq!(world.launcher.starts(), 1, "one process for try 1");
+    assert_eq!(
+        world
+            .launcher
+            .launches
+            .lock()
+            .unwrap()
+            .values()
+            .sum::<usize>(),
+        2,
+        "launched twice, started once"
+    );
+    assert!(
+        world
+            .engine
+            .record_and_advance("d", id, &key("a"), 1, ok())
+            .await
+            .unwrap()
+    );
+    assert_eq!(next_message(&world).await.key, key("b"));
+}
+
+#[tokio::test]
+async fn ticks_create_each_scheduled_run_once_and_respect_max_active_runs() {
+    let world = world(
+        "dag: d\nschedule: '@hourly'\nstart: 2026-11-20T22:00:00Z\ncatchup: true\nmax_active_runs: 1\ntasks:\n  - id: a\n    command: [x]\n",
+    );
+    let (first, second) = tokio::join!(world.engine.tick(), world.engine.tick());
+    let created = first.unwrap().created.len() + second.unwrap().created.len();
+    assert_eq!(
+        created, 1,
+        "max_active_runs 1: one run, created once by two ticks"
+    );
+    let runs = world.engine.ports().store.active_runs().await.unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].run_id, "scheduled__2026-11-20T22:00:00+00:00");
+    assert_eq!(runs[0].state, RunState::Running);
+    world
+        .engine
+        .dispatch(&next_message(&world).await)
+        .await
+        .unwrap();
+    world
+        .engine
+        .record_and_advance("d", &runs[0].run_id, &key("a"), 1, ok())
+        .await
+        .unwrap();
+    let report = world.engine.tick().await.unwrap();
+    assert_eq!(
+        report.created.len(),
+        1,
+        "the next missed point, once the first ended"
+    );
+    assert_eq!(
+        report.created[0].run_id,
+        "scheduled__2026-11-20T23:00:00+00:00"
+    );
+}
