@@ -93,6 +93,9 @@ string_enum!(
         UpstreamFailed = "upstream_failed",
         /// Not run because its trigger rule can no longer hold.
         Skipped = "skipped",
+        /// A mapped task expanded into `map_count` instances, which run
+        /// in its place.
+        Mapped = "mapped",
     }
 );
 
@@ -127,6 +130,15 @@ impl TaskState {
                 | TaskState::Failed
                 | TaskState::UpstreamFailed
                 | TaskState::Skipped
+                | TaskState::Mapped
+        )
+    }
+
+    /// Whether the instance ended in a way that lets its run succeed.
+    pub fn is_good_end(self) -> bool {
+        matches!(
+            self,
+            TaskState::Succeeded | TaskState::Skipped | TaskState::Mapped
         )
     }
 
@@ -187,6 +199,16 @@ pub struct TaskInstance {
     pub ended_at: Option<DateTime<Utc>>,
     /// Why it last failed, was skipped, or could not run.
     pub reason: Option<String>,
+    /// The JSON object its last succeeded try wrote.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// For a mapped instance: its item of the mapped list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
+    /// For the instance that stands for a whole mapped task (`map_index`
+    /// `None`): how many mapped instances its last expansion made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_count: Option<u32>,
 }
 
 impl TaskInstance {
@@ -202,6 +224,9 @@ impl TaskInstance {
             started_at: None,
             ended_at: None,
             reason: None,
+            output: None,
+            item: None,
+            map_count: None,
         }
     }
 }
@@ -228,6 +253,15 @@ pub struct Attempt {
     pub reason: Option<String>,
     /// Where its log is.
     pub log: Option<String>,
+    /// The JSON object it wrote as its output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    /// Artifact URIs it produced (from `produces` and its output's `artifacts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub produced: Vec<String>,
+    /// Artifact URIs it consumed (from `consumes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consumed: Vec<String>,
 }
 
 /// One run of a DAG.
@@ -327,6 +361,8 @@ pub struct RunTransition {
 /// A change the planner (or a use case) wants made.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Transition {
+    /// Create a task instance (a mapped instance) if it does not exist.
+    Create(TaskInstance),
     /// Change a task instance.
     Task(TaskTransition),
     /// Change the run itself. It comes after the task transitions of the

@@ -46,11 +46,14 @@ const AIRFLOW_NAMES: &[(&str, &str)] = &[
     ("task_instance", "outputs.<task>"),
 ];
 
-/// What parsing a template found: the upstream tasks whose outputs it reads.
+/// What parsing a template found: the upstream tasks whose outputs it
+/// reads, and whether it reads `item` (only mapped tasks have one).
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct TemplateUse {
     /// Tasks named in `outputs.<task>`.
     pub outputs: Vec<String>,
+    /// Whether it reads `item`.
+    pub reads_item: bool,
 }
 
 /// Parses templates once per spec, with the filters registered.
@@ -87,9 +90,7 @@ impl TemplateChecker {
                     used.outputs.push(task.to_string());
                 }
             } else if name == "item" {
-                return Err(format!(
-                    "template `{source}` reads `item`, which only mapped tasks have (map_over)"
-                ));
+                used.reads_item = true;
             } else if !VARIABLES.contains(&name) && !GLOBALS.contains(&name) {
                 let hint = match AIRFLOW_NAMES.iter().find(|(old, _)| *old == name) {
                     Some((_, new)) => format!("updraft writes it as `{new}`"),
@@ -123,6 +124,8 @@ pub struct TemplateVars<'a> {
     pub params: &'a Map<String, Value>,
     /// Upstream outputs by task id.
     pub outputs: &'a Map<String, Value>,
+    /// A mapped instance's item.
+    pub item: Option<&'a Value>,
 }
 
 /// Renders one task's templates with one set of variables.
@@ -150,6 +153,7 @@ impl Renderer {
             "ts": local(vars.timing.logical_date),
             "params": vars.params,
             "outputs": vars.outputs,
+            "item": vars.item,
         });
         Renderer {
             env: environment(tz),
@@ -209,6 +213,52 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
             .map(|(k, v)| Ok((k.clone(), field(format!("environment {k}"), v)?)))
             .collect::<Result<_, String>>()?,
     })
+}
+
+impl Renderer {
+    /// Renders a template that must produce a list: a single `{{ expr }}`
+    /// is evaluated as an expression (so a list stays a list); anything
+    /// else is rendered and read as JSON.
+    pub fn render_list(&self, source: &str) -> Result<Vec<Value>, String> {
+        let trimmed = source.trim();
+        let single = trimmed
+            .strip_prefix("{{")
+            .and_then(|rest| rest.strip_suffix("}}"))
+            .filter(|expr| !expr.contains("{{") && !expr.contains("}}"));
+        let value: Value = match single {
+            Some(expr) => {
+                let fail = |e: Error| format!("template `{source}` failed: {}", error_text(&e));
+                let compiled = self.env.compile_expression(expr).map_err(fail)?;
+                let result = compiled.eval(self.context.clone()).map_err(fail)?;
+                serde_json::to_value(&result)
+                    .map_err(|e| format!("template `{source}` gave no JSON value: {e}"))?
+            }
+            None => {
+                let text = self.render(source)?;
+                serde_json::from_str(&text).map_err(|_| {
+                    format!("template `{source}` rendered `{text}`, which is not a JSON list")
+                })?
+            }
+        };
+        match value {
+            Value::Array(items) => Ok(items),
+            other => Err(format!(
+                "template `{source}` gave {}, not a list",
+                kind(&other)
+            )),
+        }
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
 }
 
 fn environment(tz: Tz) -> Environment<'static> {

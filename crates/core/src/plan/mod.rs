@@ -7,8 +7,12 @@
 //! transition as a compare-and-set.
 
 mod lifecycle;
+mod mapping;
+mod outputs;
 mod rerun;
 mod trigger;
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -18,6 +22,7 @@ use crate::state::{
 };
 
 pub use lifecycle::{Outcome, complete, mark, mark_running, requeue, start_launch};
+pub use outputs::{MAX_OUTPUT_BYTES, output_artifacts, outputs_of, parse_output};
 pub use rerun::{Rerun, RerunError, rerun};
 pub use trigger::{Decision, UpstreamCounts, decide};
 
@@ -33,8 +38,10 @@ pub fn initial_instances(spec: &DagSpec) -> Vec<TaskInstance> {
 /// task of `spec` must have one (see [`initial_instances`]).
 ///
 /// Each instance gets at most one transition, expecting the state and try
-/// it has in `instances`. Task transitions come first; the run's own
-/// transition, if any, comes last and holds only if they all applied.
+/// it has in `instances`. Mapped instances to create come as
+/// [`Transition::Create`] before the transition that expands their task;
+/// the run's own transition, if any, comes last and holds only if all the
+/// others applied.
 pub fn plan(
     spec: &DagSpec,
     run: &Run,
@@ -44,8 +51,9 @@ pub fn plan(
     if run.state.is_terminal() {
         return Vec::new();
     }
-    let by_task = group_by_task(spec, instances);
+    let slots = Slots::new(spec, instances);
     let mut state: Vec<TaskState> = instances.iter().map(|i| i.state).collect();
+    let mut map_count: Vec<Option<u32>> = instances.iter().map(|i| i.map_count).collect();
     let mut out = Vec::new();
 
     for (i, instance) in instances.iter().enumerate() {
@@ -84,46 +92,100 @@ pub fn plan(
         let task = &spec.tasks[task_index];
         let mut counts = UpstreamCounts::default();
         for &up in &task.upstream {
-            by_task[up].iter().for_each(|&i| counts.add(state[i]));
+            slots.effective(up, &map_count, &state, |s| counts.add(s));
         }
-        for &i in &by_task[task_index] {
-            if state[i] != TaskState::Pending {
-                continue;
+        let Some(main) = slots.main[task_index] else {
+            continue;
+        };
+        let instance = &instances[main];
+        match (&task.map_over, state[main]) {
+            (_, TaskState::Pending) => {
+                let decision = decide(task.trigger_rule, counts);
+                let changes = match (decision, &task.map_over) {
+                    (Decision::Wait, _) => continue,
+                    (Decision::Run, None) => {
+                        vec![Transition::Task(lifecycle::queue(instance, now))]
+                    }
+                    (Decision::Run, Some(map_over)) => mapping::expand(
+                        spec,
+                        run,
+                        task,
+                        map_over,
+                        instance,
+                        instances,
+                        &slots.children[task_index],
+                        now,
+                    ),
+                    (Decision::Skip, _) => vec![Transition::Task(lifecycle::settle(
+                        instance,
+                        TaskState::Skipped,
+                        "its trigger rule can no longer hold: upstream tasks were skipped",
+                        now,
+                    ))],
+                    (Decision::UpstreamFailed, _) => vec![Transition::Task(lifecycle::settle(
+                        instance,
+                        TaskState::UpstreamFailed,
+                        "an upstream task failed",
+                        now,
+                    ))],
+                };
+                for change in &changes {
+                    if let Transition::Task(t) = change
+                        && t.next.key == instance.key
+                    {
+                        state[main] = t.next.state;
+                        map_count[main] = t.next.map_count;
+                    }
+                }
+                out.extend(changes);
             }
-            let instance = &instances[i];
-            let change = match decide(task.trigger_rule, counts) {
-                Decision::Wait => continue,
-                Decision::Run => lifecycle::queue(instance, now),
-                Decision::Skip => lifecycle::settle(
-                    instance,
-                    TaskState::Skipped,
-                    "its trigger rule can no longer hold: upstream tasks were skipped",
-                    now,
-                ),
-                Decision::UpstreamFailed => lifecycle::settle(
-                    instance,
-                    TaskState::UpstreamFailed,
-                    "an upstream task failed",
-                    now,
-                ),
-            };
-            state[i] = change.next.state;
-            out.push(Transition::Task(change));
+            (Some(_), TaskState::Mapped) => {
+                let count = instance.map_count.unwrap_or(0);
+                let children: Vec<usize> = slots.children[task_index]
+                    .iter()
+                    .filter(|(index, _)| **index < count)
+                    .map(|(_, &i)| i)
+                    .collect();
+                let active = children
+                    .iter()
+                    .filter(|&&i| {
+                        matches!(
+                            state[i],
+                            TaskState::Queued | TaskState::Launching | TaskState::Running
+                        )
+                    })
+                    .count();
+                let mut room = task
+                    .max_parallel
+                    .map_or(usize::MAX, |m| (m as usize).saturating_sub(active));
+                for i in children {
+                    if room == 0 {
+                        break;
+                    }
+                    if state[i] == TaskState::Pending {
+                        out.push(Transition::Task(lifecycle::queue(&instances[i], now)));
+                        state[i] = TaskState::Queued;
+                        room -= 1;
+                    }
+                }
+            }
+            _ => {}
         }
     }
 
-    let every_task_has_an_instance = by_task.iter().all(|list| !list.is_empty());
-    let run_state = if every_task_has_an_instance && state.iter().all(|s| s.is_terminal()) {
-        if state
-            .iter()
-            .all(|s| matches!(s, TaskState::Succeeded | TaskState::Skipped))
-        {
-            RunState::Succeeded
-        } else {
-            RunState::Failed
-        }
-    } else {
-        RunState::Running
+    let creating = out.iter().any(|t| matches!(t, Transition::Create(_)));
+    let mut ended = !creating;
+    let mut good = true;
+    for task_index in 0..spec.tasks.len() {
+        slots.effective_with_main(task_index, &map_count, &state, |s| {
+            ended &= s.is_terminal();
+            good &= s.is_good_end();
+        });
+    }
+    let run_state = match (ended, good) {
+        (true, true) => RunState::Succeeded,
+        (true, false) => RunState::Failed,
+        (false, _) => RunState::Running,
     };
     if run_state != run.state {
         let mut next = run.clone();
@@ -140,6 +202,75 @@ pub fn plan(
     out
 }
 
+/// Where each task's instances are in `instances`: the main one (the task
+/// itself, or for a mapped task the one that stands for the whole task),
+/// and mapped instances by index.
+struct Slots {
+    main: Vec<Option<usize>>,
+    children: Vec<BTreeMap<u32, usize>>,
+}
+
+impl Slots {
+    fn new(spec: &DagSpec, instances: &[TaskInstance]) -> Slots {
+        let mut slots = Slots {
+            main: vec![None; spec.tasks.len()],
+            children: vec![BTreeMap::new(); spec.tasks.len()],
+        };
+        for (i, instance) in instances.iter().enumerate() {
+            if let Some(t) = spec.task_index(instance.key.task_id.as_str()) {
+                match instance.key.map_index {
+                    None => slots.main[t] = Some(i),
+                    Some(index) => {
+                        slots.children[t].insert(index, i);
+                    }
+                }
+            }
+        }
+        slots
+    }
+
+    /// The states a task's downstream sees: a mapped task that expanded
+    /// counts as its current mapped instances (a missing one as pending);
+    /// any other task as its main instance.
+    fn effective(
+        &self,
+        task: usize,
+        map_count: &[Option<u32>],
+        state: &[TaskState],
+        mut each: impl FnMut(TaskState),
+    ) {
+        let Some(main) = self.main[task] else {
+            each(TaskState::Pending);
+            return;
+        };
+        if state[main] != TaskState::Mapped {
+            each(state[main]);
+            return;
+        }
+        for index in 0..map_count[main].unwrap_or(0) {
+            each(
+                self.children[task]
+                    .get(&index)
+                    .map_or(TaskState::Pending, |&i| state[i]),
+            );
+        }
+    }
+
+    /// Like [`Slots::effective`], and the main instance itself too.
+    fn effective_with_main(
+        &self,
+        task: usize,
+        map_count: &[Option<u32>],
+        state: &[TaskState],
+        mut each: impl FnMut(TaskState),
+    ) {
+        if let Some(main) = self.main[task].filter(|&m| state[m] == TaskState::Mapped) {
+            each(state[main]);
+        }
+        self.effective(task, map_count, state, each);
+    }
+}
+
 /// The next time planning this run could change something by itself: the
 /// earliest retry or timeout. `None` if only an event can.
 pub fn next_wakeup(spec: &DagSpec, instances: &[TaskInstance]) -> Option<DateTime<Utc>> {
@@ -154,17 +285,6 @@ pub fn next_wakeup(spec: &DagSpec, instances: &[TaskInstance]) -> Option<DateTim
             _ => None,
         })
         .min()
-}
-
-/// For each task index, the positions of its instances in `instances`.
-fn group_by_task(spec: &DagSpec, instances: &[TaskInstance]) -> Vec<Vec<usize>> {
-    let mut by_task = vec![Vec::new(); spec.tasks.len()];
-    for (i, instance) in instances.iter().enumerate() {
-        if let Some(t) = spec.task_index(instance.key.task_id.as_str()) {
-            by_task[t].push(i);
-        }
-    }
-    by_task
 }
 
 pub(crate) fn to_delta(d: std::time::Duration) -> Duration {

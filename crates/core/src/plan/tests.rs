@@ -52,6 +52,14 @@ impl Story {
     pub fn apply(&mut self, transitions: &[Transition]) {
         for transition in transitions {
             match transition {
+                Transition::Create(instance) => {
+                    assert!(
+                        !self.instances.iter().any(|i| i.key == instance.key),
+                        "created twice: {}",
+                        instance.key
+                    );
+                    self.instances.push(instance.clone());
+                }
                 Transition::Task(change) => {
                     assert!(apply(&mut self.instances, change), "stale: {change:?}")
                 }
@@ -81,8 +89,33 @@ impl Story {
     pub fn instance(&self, task: &str) -> &TaskInstance {
         self.instances
             .iter()
-            .find(|i| i.key.task_id.as_str() == task)
+            .find(|i| i.key.task_id.as_str() == task && i.key.map_index.is_none())
             .unwrap()
+    }
+
+    pub fn mapped(&self, task: &str, index: u32) -> &TaskInstance {
+        self.instances
+            .iter()
+            .find(|i| i.key.task_id.as_str() == task && i.key.map_index == Some(index))
+            .unwrap()
+    }
+
+    /// Launches and ends one instance by key.
+    pub fn run_key(&mut self, key: &TaskKey, outcome: Outcome) {
+        let instance = self
+            .instances
+            .iter()
+            .find(|i| &i.key == key)
+            .unwrap()
+            .clone();
+        let launch = start_launch(&instance, instance.try_number).expect("queued");
+        assert!(apply(&mut self.instances, &launch));
+        let running = mark_running(&launch.next, instance.try_number, self.now).unwrap();
+        assert!(apply(&mut self.instances, &running));
+        let task = self.spec.task(key.task_id.as_str()).unwrap().clone();
+        let change =
+            complete(&task, &running.next, instance.try_number, outcome, self.now).unwrap();
+        assert!(apply(&mut self.instances, &change));
     }
 
     pub fn state(&self, task: &str) -> (TaskState, u32) {
@@ -361,7 +394,7 @@ fn rerun_selects_upstream_failed_only_and_unknown_tasks() {
         .iter()
         .filter_map(|t| match t {
             Transition::Task(c) => Some(c.next.key.to_string()),
-            Transition::Run(_) => None,
+            _ => None,
         })
         .collect();
     assert_eq!(keys, ["a", "b", "c"]);
@@ -433,4 +466,270 @@ fn map_index_is_part_of_the_key() {
     };
     assert_eq!(key.to_string(), "featurize[3]");
     assert_ne!(key, TaskKey::task(TaskId::parse("featurize").unwrap()));
+}
+
+mod mapping {
+    use super::*;
+    use serde_json::json;
+
+    const SPLIT: &str = "dag: d\ntasks:\n  - id: split\n  - id: featurize\n    after: [split]\n    map_over: \"{{ outputs.split.shards }}\"\n    max_parallel: 2\n    command: [f, \"{{ item }}\"]\n  - id: combine\n    after: [featurize]\n";
+
+    fn split_with(story: &mut Story, shards: serde_json::Value) {
+        story.plan();
+        story.start("split");
+        let instance = story.instance("split").clone();
+        let task = story.spec.task("split").unwrap().clone();
+        let mut change = complete(&task, &instance, 1, Outcome::Succeeded, story.now).unwrap();
+        change.next.output = Some(json!({ "shards": shards }));
+        assert!(apply(&mut story.instances, &change));
+    }
+
+    /// Plans and runs whatever is queued, successfully, until the run ends.
+    fn run_to_end(story: &mut Story) {
+        for _ in 0..20 {
+            story.plan();
+            if story.run.state.is_terminal() {
+                return;
+            }
+            let keys: Vec<TaskKey> = story
+                .instances
+                .iter()
+                .filter(|i| i.state == TaskState::Queued)
+                .map(|i| i.key.clone())
+                .collect();
+            for key in keys {
+                story.run_key(&key, Outcome::Succeeded);
+            }
+        }
+        panic!("the run did not end");
+    }
+
+    fn queued(story: &Story) -> Vec<String> {
+        story
+            .instances
+            .iter()
+            .filter(|i| i.state == TaskState::Queued)
+            .map(|i| i.key.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_mapped_task_expands_from_an_upstream_output_and_runs_max_parallel_at_once() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!(["a", "b", "c"]));
+        assert_eq!(story.plan(), Vec::<String>::new(), "the first plan expands");
+        let main = story.instance("featurize");
+        assert_eq!((main.state, main.map_count), (TaskState::Mapped, Some(3)));
+        assert_eq!(story.mapped("featurize", 2).item, Some(json!("c")));
+        assert_eq!(
+            story.plan(),
+            ["featurize[0]", "featurize[1]"],
+            "max_parallel 2"
+        );
+        story.run_key(
+            &story.mapped("featurize", 0).key.clone(),
+            Outcome::Succeeded,
+        );
+        assert_eq!(story.plan(), ["featurize[2]"]);
+        assert_eq!(
+            story.state("combine").0,
+            TaskState::Pending,
+            "waits for every instance"
+        );
+        story.run_key(
+            &story.mapped("featurize", 1).key.clone(),
+            Outcome::Succeeded,
+        );
+        story.run_key(
+            &story.mapped("featurize", 2).key.clone(),
+            Outcome::Succeeded,
+        );
+        assert_eq!(story.plan(), ["combine"]);
+        story.run_task("combine", Outcome::Succeeded);
+        story.plan();
+        assert_eq!(story.run.state, RunState::Succeeded);
+    }
+
+    #[test]
+    fn an_empty_list_skips_the_task_and_its_all_success_downstream() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!([]));
+        story.plan();
+        assert_eq!(story.state("featurize").0, TaskState::Skipped);
+        assert_eq!(
+            story.instance("featurize").reason.as_deref(),
+            Some("map_over gave an empty list")
+        );
+        assert_eq!(story.state("combine").0, TaskState::Skipped);
+        assert_eq!(story.run.state, RunState::Succeeded);
+    }
+
+    #[test]
+    fn too_many_items_fail_the_task_naming_the_bound() {
+        let yaml = "dag: d\ntasks:\n  - id: m\n    map_over: [1, 2, 3]\n    max_map: 2\n    command: [x]\n";
+        let mut story = Story::new(yaml);
+        story.plan();
+        assert_eq!(story.state("m").0, TaskState::Failed);
+        assert_eq!(
+            story.instance("m").reason.as_deref(),
+            Some("map_over gave 3 items, more than max_map (2)")
+        );
+        assert_eq!(story.run.state, RunState::Failed);
+    }
+
+    #[test]
+    fn a_list_that_is_not_a_list_fails_with_the_reason() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!("not a list"));
+        story.plan();
+        assert_eq!(
+            story.instance("featurize").reason.as_deref(),
+            Some("map_over: template `{{ outputs.split.shards }}` gave a string, not a list")
+        );
+    }
+
+    #[test]
+    fn one_failed_instance_fails_the_downstream_rule_and_the_run() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!(["a", "b"]));
+        story.plan();
+        story.plan();
+        story.run_key(
+            &story.mapped("featurize", 0).key.clone(),
+            failed("bad shard"),
+        );
+        story.run_key(
+            &story.mapped("featurize", 1).key.clone(),
+            Outcome::Succeeded,
+        );
+        story.plan();
+        assert_eq!(story.state("combine").0, TaskState::UpstreamFailed);
+        assert_eq!(story.run.state, RunState::Failed);
+    }
+
+    #[test]
+    fn rerun_of_one_instance_reruns_only_it() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!(["a", "b"]));
+        story.plan();
+        story.plan();
+        story.run_key(
+            &story.mapped("featurize", 0).key.clone(),
+            failed("bad shard"),
+        );
+        story.run_key(
+            &story.mapped("featurize", 1).key.clone(),
+            Outcome::Succeeded,
+        );
+        story.plan();
+        let request = Rerun {
+            tasks: vec![TaskId::parse("featurize").unwrap()],
+            map_index: Some(0),
+            downstream: true,
+            ..Rerun::default()
+        };
+        let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+        story.apply(&transitions);
+        assert_eq!(queued(&story), Vec::<String>::new());
+        assert_eq!(story.plan(), ["featurize[0]"]);
+        assert_eq!(story.mapped("featurize", 0).try_number, 2);
+        assert_eq!(
+            story.mapped("featurize", 1).try_number,
+            1,
+            "the other instance keeps its try"
+        );
+        story.run_key(
+            &story.mapped("featurize", 0).key.clone(),
+            Outcome::Succeeded,
+        );
+        assert_eq!(story.plan(), ["combine"]);
+    }
+
+    #[test]
+    fn rerun_of_the_producer_re_expands_the_mapping() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!(["a", "b", "c"]));
+        run_to_end(&mut story);
+        assert_eq!(story.run.state, RunState::Succeeded);
+
+        let request = Rerun {
+            tasks: vec![TaskId::parse("split").unwrap()],
+            downstream: true,
+            ..Rerun::default()
+        };
+        let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+        story.apply(&transitions);
+        assert_eq!(story.plan(), ["split"]);
+        story.start("split");
+        let instance = story.instance("split").clone();
+        let task = story.spec.task("split").unwrap().clone();
+        let mut change = complete(&task, &instance, 2, Outcome::Succeeded, story.now).unwrap();
+        change.next.output = Some(json!({ "shards": ["x", "y"] }));
+        assert!(apply(&mut story.instances, &change));
+        story.plan();
+        assert_eq!(
+            story.instance("featurize").map_count,
+            Some(2),
+            "the new list has two items"
+        );
+        assert_eq!(
+            story.mapped("featurize", 0).item,
+            Some(json!("x")),
+            "items follow the new list"
+        );
+        assert_eq!(
+            story.plan(),
+            ["featurize[0]", "featurize[1]"],
+            "instance 2 is beyond the new list"
+        );
+        for index in 0..2 {
+            story.run_key(
+                &story.mapped("featurize", index).key.clone(),
+                Outcome::Succeeded,
+            );
+        }
+        assert_eq!(story.plan(), ["combine"]);
+        story.run_task("combine", Outcome::Succeeded);
+        story.plan();
+        assert_eq!(story.run.state, RunState::Succeeded);
+    }
+
+    #[test]
+    fn outputs_of_a_mapped_task_are_a_list_in_index_order() {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!(["a", "b"]));
+        story.plan();
+        for index in [1, 0] {
+            let key = story.mapped("featurize", index).key.clone();
+            let i = story.instances.iter().position(|i| i.key == key).unwrap();
+            story.instances[i].output = Some(json!({ "n": index }));
+        }
+        let outputs = outputs_of(&story.spec, &story.instances);
+        assert_eq!(outputs["featurize"], json!([{"n": 0}, {"n": 1}]));
+        assert_eq!(outputs["split"], json!({"shards": ["a", "b"]}));
+    }
+
+    #[test]
+    fn outputs_are_checked() {
+        assert_eq!(parse_output("{\"rows\": 3}").unwrap(), json!({"rows": 3}));
+        assert_eq!(
+            parse_output("[1]").unwrap_err(),
+            "output must be a JSON object, e.g. {\"rows\": 42}"
+        );
+        assert!(
+            parse_output("{")
+                .unwrap_err()
+                .starts_with("output is not valid JSON")
+        );
+        let big = format!("{{\"x\": \"{}\"}}", "a".repeat(MAX_OUTPUT_BYTES));
+        assert!(
+            parse_output(&big)
+                .unwrap_err()
+                .contains("at most 262144 (256 KiB)")
+        );
+        assert_eq!(
+            output_artifacts(&json!({"artifacts": ["s3://b/k", 3]})),
+            ["s3://b/k"]
+        );
+    }
 }

@@ -108,7 +108,29 @@ pub struct TaskSpec {
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.
     pub timeout: Option<Duration>,
+    /// One instance per item of this list, once the upstreams are done.
+    pub map_over: Option<MapOver>,
+    /// At most this many mapped instances run at once.
+    pub max_parallel: Option<u32>,
+    /// More items than this fail the task.
+    pub max_map: u32,
+    /// Artifact URIs each succeeded try produces (templates).
+    pub produces: Vec<String>,
+    /// Artifact URIs each succeeded try consumes (templates).
+    pub consumes: Vec<String>,
 }
+
+/// What a mapped task maps over.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MapOver {
+    /// A list written in the spec.
+    Items(Vec<Value>),
+    /// A template that renders a list, e.g. `{{ outputs.split.shards }}`.
+    Template(String),
+}
+
+/// The default bound on the number of mapped instances of one task.
+pub const DEFAULT_MAX_MAP: u32 = 10_000;
 
 /// When a task may run, given how its upstreams ended.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

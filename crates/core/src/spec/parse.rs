@@ -10,8 +10,8 @@ use crate::schedule::{LocalTime, Schedule, SchedulePolicy};
 use crate::spec::graph::{self, Graph};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
-    ComputeProfile, DagSpec, EcsProfile, RetryPolicy, SagemakerProfile, SpecErrors, TaskSpec,
-    TriggerRule, spec_version,
+    ComputeProfile, DEFAULT_MAX_MAP, DagSpec, EcsProfile, MapOver, RetryPolicy, SagemakerProfile,
+    SpecErrors, TaskSpec, TriggerRule, spec_version,
 };
 use crate::template::{TemplateChecker, TemplateUse};
 use crate::yaml::{self, Node, Pos, Value};
@@ -46,6 +46,11 @@ const TASK_KEYS: &[&str] = &[
     "retry_delay",
     "retry_backoff",
     "timeout",
+    "map_over",
+    "max_parallel",
+    "max_map",
+    "produces",
+    "consumes",
 ];
 const ECS_KEYS: &[&str] = &[
     "kind",
@@ -93,6 +98,54 @@ struct Draft {
     after: Vec<(String, Pos)>,
     compute_pos: Pos,
     templates: Vec<(String, Pos)>,
+}
+
+/// Reads a list of templated strings (`produces`, `consumes`).
+fn template_list(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    key: &str,
+    templates: &mut Vec<(String, Pos)>,
+) -> Vec<String> {
+    let Some(node) = fields.get(key) else {
+        return Vec::new();
+    };
+    let items = reader.texts(node, &format!("`{key}`"));
+    templates.extend(items.iter().filter(|(t, _)| is_template(t)).cloned());
+    items.into_iter().map(|(t, _)| t).collect()
+}
+
+fn read_map_over(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    templates: &mut Vec<(String, Pos)>,
+) -> Option<MapOver> {
+    let node = fields.get("map_over")?;
+    match &node.value {
+        Value::Seq(_) => match node.to_json() {
+            serde_json::Value::Array(items) => Some(MapOver::Items(items)),
+            _ => None,
+        },
+        Value::Str(text) if is_template(text) => {
+            templates.push((text.clone(), node.pos));
+            Some(MapOver::Template(text.clone()))
+        }
+        _ => {
+            reader.error(node.pos, "`map_over` is a list, or a template that renders one such as \"{{ outputs.split.shards }}\"");
+            None
+        }
+    }
+}
+
+fn positive(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Option<u32> {
+    let node = fields.get(key)?;
+    match reader.count(node, &format!("`{key}`"))? {
+        0 => {
+            reader.error(node.pos, format!("`{key}` must be at least 1"));
+            None
+        }
+        n => Some(n),
+    }
 }
 
 fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec> {
@@ -517,6 +570,21 @@ fn read_task(
     let compute_node = fields.get("compute");
     let compute = compute_node.and_then(|n| reader.string(n, "`compute`"));
     let (retry, timeout) = read_retry(reader, &fields, retry, timeout);
+    let map_over = read_map_over(reader, &fields, &mut templates);
+    let max_parallel = positive(reader, &fields, "max_parallel");
+    let max_map = positive(reader, &fields, "max_map");
+    if map_over.is_none() {
+        for key in ["max_parallel", "max_map"] {
+            if let Some(node) = fields.get(key) {
+                reader.error(
+                    node.pos,
+                    format!("`{key}` applies only to a task with `map_over`"),
+                );
+            }
+        }
+    }
+    let produces = template_list(reader, &fields, "produces", &mut templates);
+    let consumes = template_list(reader, &fields, "consumes", &mut templates);
     Some(Draft {
         spec: TaskSpec {
             after: after
@@ -536,6 +604,11 @@ fn read_task(
             trigger_rule: trigger_rule.unwrap_or_default(),
             retry,
             timeout,
+            map_over,
+            max_parallel,
+            max_map: max_map.unwrap_or(DEFAULT_MAX_MAP),
+            produces,
+            consumes,
         },
         id_pos: id_node.pos,
         after,
@@ -568,6 +641,9 @@ fn check_templates(reader: &mut Reader<'_>, drafts: &[Draft], graph: &Graph) {
                     continue;
                 }
             };
+            if used.reads_item && draft.spec.map_over.is_none() {
+                reader.error(*pos, format!("template `{source}` reads `item`, which only mapped tasks have (add `map_over`)"));
+            }
             for name in &used.outputs {
                 let ancestors =
                     ancestors.get_or_insert_with(|| ancestors_of(task, &graph.upstream));

@@ -25,6 +25,7 @@ fn render_in(tz: Tz, point: &str, start: &str, source: &str) -> Result<String, S
         tz,
         params: params.as_object().unwrap(),
         outputs: outputs.as_object().unwrap(),
+        item: None,
     };
     Renderer::new(&vars).render(source)
 }
@@ -135,8 +136,7 @@ fn the_checker_finds_syntax_errors_unknown_variables_and_output_reads() {
         err.contains("unknown variable `nope`; known variables: dag,"),
         "{err}"
     );
-    let err = checker.check("{{ item }}").unwrap_err();
-    assert!(err.contains("only mapped tasks"), "{err}");
+    assert!(checker.check("{{ item.path }}").unwrap().reads_item);
     let used = checker.check(
         "{{ outputs.split.shards }} {{ outputs.b }} {% for x in range(3) %}{{ x }}{% endfor %}",
     );
@@ -165,6 +165,7 @@ fn a_tasks_fields_render_together_and_errors_name_the_field() {
         tz: Tokyo,
         params: params.as_object().unwrap(),
         outputs: &outputs,
+        item: None,
     };
     let rendered = render_task(spec.task("load").unwrap(), &vars).unwrap();
     assert_eq!(rendered.image.as_deref(), Some("etl:1.4"));
@@ -177,4 +178,53 @@ fn a_tasks_fields_render_together_and_errors_name_the_field() {
         ),
         "{err}"
     );
+}
+
+#[test]
+fn lists_render_as_lists() {
+    let params = json!({"days": ["mon", "tue"]});
+    let outputs = json!({"split": {"shards": [{"path": "a"}, {"path": "b"}]}, "n": {"count": 3}});
+    let item = json!({"path": "x"});
+    let vars = TemplateVars {
+        dag: "d",
+        run_id: "r",
+        task_id: "t",
+        try_number: 1,
+        timing: RunTiming {
+            logical_date: z("2026-11-21T00:00:00Z"),
+            data_interval_start: z("2026-11-20T00:00:00Z"),
+            data_interval_end: z("2026-11-21T00:00:00Z"),
+        },
+        tz: Tokyo,
+        params: params.as_object().unwrap(),
+        outputs: outputs.as_object().unwrap(),
+        item: Some(&item),
+    };
+    let renderer = Renderer::new(&vars);
+    assert_eq!(
+        renderer.render_list("{{ outputs.split.shards }}").unwrap(),
+        [json!({"path": "a"}), json!({"path": "b"})]
+    );
+    assert_eq!(
+        renderer.render_list(" {{ params.days }} ").unwrap(),
+        [json!("mon"), json!("tue")]
+    );
+    assert_eq!(
+        renderer
+            .render_list("{{ range(outputs.n.count) | list }}")
+            .unwrap(),
+        [json!(0), json!(1), json!(2)]
+    );
+    assert_eq!(
+        renderer.render_list("[1, {{ outputs.n.count }}]").unwrap(),
+        [json!(1), json!(3)]
+    );
+    assert_eq!(renderer.render("{{ item.path }}").unwrap(), "x");
+    let err = renderer.render_list("{{ outputs.n.count }}").unwrap_err();
+    assert_eq!(
+        err,
+        "template `{{ outputs.n.count }}` gave a number, not a list"
+    );
+    let err = renderer.render_list("a{{ 1 }}").unwrap_err();
+    assert!(err.contains("which is not a JSON list"), "{err}");
 }
