@@ -138,9 +138,18 @@ pub enum Command {
         /// Only runs with this label.
         #[arg(long)]
         label: Option<String>,
-        /// Only runs created since: 2026-11-21, 2026-11-21T09:00, RFC 3339.
+        /// Only runs created since: 2026-11-21, 2026-11-21T09:00, RFC 3339 (UTC unless it has an offset).
         #[arg(long)]
         since: Option<String>,
+        /// Only runs created until then (a date covers that whole day).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only runs whose param has this value: key=value (repeatable).
+        #[arg(long = "param", value_name = "KEY=VALUE")]
+        params: Vec<String>,
+        /// Only runs that produced this artifact URI.
+        #[arg(long)]
+        produced: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -163,6 +172,24 @@ pub enum Command {
         /// Which try.
         #[arg(long = "try")]
         try_number: Option<u32>,
+    },
+    /// Print a task's output JSON whole.
+    Output {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+        /// The task.
+        task: String,
+        /// Which mapped instance.
+        #[arg(long)]
+        map_index: Option<u32>,
+    },
+    /// Who produced and consumed an artifact (URI), or what a run (DAG RUN_ID) produced and consumed.
+    Lineage {
+        /// An artifact URI, or a DAG followed by a run id.
+        #[arg(required = true, num_args = 1..=2, value_name = "URI | DAG RUN_ID")]
+        target: Vec<String>,
     },
     /// Set a task's state by hand: success or failed.
     Mark {

@@ -91,6 +91,8 @@ pub fn detail_json(detail: &RunDetail) -> Value {
                 "state": instance.state,
                 "try_number": instance.try_number,
                 "reason": instance.reason,
+                "output": instance.output,
+                "map_count": instance.map_count,
                 "attempts": attempts,
             })
         })
@@ -139,48 +141,94 @@ pub fn detail_text(detail: &RunDetail) -> String {
         time(run.data_interval_end, tz),
         &run.spec_version[..run.spec_version.len().min(12)],
     );
-    let rows: Vec<Vec<String>> = detail
-        .instances
-        .iter()
-        .map(|i| {
-            let name = match i.key.map_index {
-                Some(index) => format!("  {}[{index}]", i.key.task_id),
-                None => i.key.task_id.to_string(),
-            };
-            let last = detail
-                .attempts
-                .iter()
-                .filter(|a| a.key == i.key)
-                .max_by_key(|a| a.try_number);
-            let started = last
-                .and_then(|a| a.started_at)
-                .map(|t| time(t, tz))
-                .unwrap_or_default();
-            let took = last
-                .and_then(|a| span(a.started_at, a.ended_at))
-                .map(duration)
-                .unwrap_or_default();
-            let note = match i.state {
-                TaskState::RetryWait => format!(
-                    "retry at {}: {}",
-                    i.retry_at.map(|t| time(t, tz)).unwrap_or_default(),
-                    i.reason.clone().unwrap_or_default()
-                ),
-                _ => i.reason.clone().unwrap_or_default(),
-            };
-            vec![
-                name,
-                i.state.to_string(),
-                i.try_number.to_string(),
-                started,
-                took,
-                note,
-            ]
-        })
-        .collect();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for i in &detail.instances {
+        if i.key.map_index.is_some() && !shown_alone(detail, i) {
+            continue;
+        }
+        let name = match i.key.map_index {
+            Some(index) => format!("  {}[{index}]", i.key.task_id),
+            None => i.key.task_id.to_string(),
+        };
+        let last = detail
+            .attempts
+            .iter()
+            .filter(|a| a.key == i.key)
+            .max_by_key(|a| a.try_number);
+        let started = last
+            .and_then(|a| a.started_at)
+            .map(|t| time(t, tz))
+            .unwrap_or_default();
+        let took = last
+            .and_then(|a| span(a.started_at, a.ended_at))
+            .map(duration)
+            .unwrap_or_default();
+        let note = match i.state {
+            TaskState::RetryWait => format!(
+                "retry at {}: {}",
+                i.retry_at.map(|t| time(t, tz)).unwrap_or_default(),
+                i.reason.clone().unwrap_or_default()
+            ),
+            TaskState::Mapped => mapped_summary(detail, i),
+            _ => match (&i.reason, &i.output) {
+                (Some(reason), _) => reason.clone(),
+                (None, Some(output)) => short(&output.to_string(), 60),
+                (None, None) => String::new(),
+            },
+        };
+        rows.push(vec![
+            name,
+            i.state.to_string(),
+            i.try_number.to_string(),
+            started,
+            took,
+            note,
+        ]);
+    }
     out.push_str(&table(
         &["TASK", "STATE", "TRY", "STARTED", "DURATION", "NOTE"],
         &rows,
     ));
     out
+}
+
+/// Mapped instances of a big fan-out are summed up on their task's line;
+/// each is listed alone only in small mappings, or if it did not succeed.
+fn shown_alone(detail: &RunDetail, instance: &updraft_core::state::TaskInstance) -> bool {
+    let count = detail
+        .instances
+        .iter()
+        .find(|m| m.key.task_id == instance.key.task_id && m.key.map_index.is_none())
+        .and_then(|m| m.map_count)
+        .unwrap_or(0);
+    let current = instance.key.map_index.is_some_and(|i| i < count);
+    current && (count <= 10 || instance.state != TaskState::Succeeded)
+}
+
+fn mapped_summary(detail: &RunDetail, main: &updraft_core::state::TaskInstance) -> String {
+    let count = main.map_count.unwrap_or(0);
+    let mut by_state: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for child in detail
+        .instances
+        .iter()
+        .filter(|c| c.key.task_id == main.key.task_id)
+    {
+        if child.key.map_index.is_some_and(|i| i < count) {
+            *by_state.entry(child.state.as_str()).or_default() += 1;
+        }
+    }
+    let parts: Vec<String> = by_state
+        .iter()
+        .map(|(state, n)| format!("{n} {state}"))
+        .collect();
+    format!("{count} instances: {}", parts.join(", "))
+}
+
+/// At most `max` characters, with an ellipsis if cut.
+fn short(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    format!("{cut}…")
 }

@@ -264,6 +264,35 @@ pub struct Attempt {
     pub consumed: Vec<String>,
 }
 
+string_enum!(
+    /// Which way a run touched an artifact.
+    ArtifactUse, "artifact use" {
+        /// The try wrote it.
+        Produced = "produced",
+        /// The try read it.
+        Consumed = "consumed",
+    }
+);
+
+/// One try producing or consuming one artifact: the lineage record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactRecord {
+    /// The artifact, e.g. `s3://models/ranking/2026-11-21/model.tar.gz`.
+    pub uri: String,
+    /// Produced or consumed.
+    pub used: ArtifactUse,
+    /// The DAG.
+    pub dag: DagId,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try.
+    pub try_number: u32,
+    /// When the try succeeded.
+    pub at: DateTime<Utc>,
+}
+
 /// One run of a DAG.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Run {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use updraft_core::state::{Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition};
+use updraft_core::state::{
+    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+};
 
 use crate::ports::{
     Clock, DagMeta, Delivery, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
@@ -22,6 +24,7 @@ struct Tables {
     runs: BTreeMap<RunKey, Run>,
     instances: BTreeMap<RunKey, Vec<TaskInstance>>,
     attempts: BTreeMap<(RunKey, TaskKey, u32), Attempt>,
+    artifacts: Vec<ArtifactRecord>,
 }
 
 /// A [`StateStore`] in a mutex.
@@ -114,6 +117,25 @@ impl StateStore for MemoryStore {
             .cloned()
             .unwrap_or_default())
     }
+    async fn create_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        instances: &[TaskInstance],
+    ) -> PortResult<usize> {
+        let mut tables = self.tables();
+        let Some(list) = tables.instances.get_mut(&key(dag, run_id)) else {
+            return Ok(0);
+        };
+        let mut created = 0;
+        for instance in instances {
+            if !list.iter().any(|i| i.key == instance.key) {
+                list.push(instance.clone());
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
     async fn instance(
         &self,
         dag: &str,
@@ -164,6 +186,35 @@ impl StateStore for MemoryStore {
             .map(|(_, a)| a.clone())
             .collect())
     }
+    async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
+        let mut tables = self.tables();
+        for record in records {
+            if !tables.artifacts.contains(record) {
+                tables.artifacts.push(record.clone());
+            }
+        }
+        Ok(())
+    }
+    async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
+        let mut found: Vec<ArtifactRecord> = self
+            .tables()
+            .artifacts
+            .iter()
+            .filter(|r| r.uri == uri)
+            .cloned()
+            .collect();
+        found.sort_by_key(|r| std::cmp::Reverse(r.at));
+        Ok(found)
+    }
+    async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>> {
+        Ok(self
+            .tables()
+            .artifacts
+            .iter()
+            .filter(|r| r.dag.as_str() == dag && r.run_id == run_id)
+            .cloned()
+            .collect())
+    }
 }
 
 /// Whether a run matches a query's filters (not its limit).
@@ -172,6 +223,11 @@ pub fn matches(query: &RunQuery, run: &Run) -> bool {
         && (query.states.is_empty() || query.states.contains(&run.state))
         && query.label.as_ref().is_none_or(|l| run.labels.contains(l))
         && query.since.is_none_or(|s| run.created_at >= s)
+        && query.until.is_none_or(|u| run.created_at <= u)
+        && query
+            .params
+            .iter()
+            .all(|(k, v)| run.params.get(k) == Some(v))
 }
 
 struct Held {

@@ -7,10 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use updraft_core::ids::DagId;
 use updraft_core::plan::Outcome;
 use updraft_core::spec::{ComputeProfile, DagSpec, Diagnostic};
-use updraft_core::state::{Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition};
+use updraft_core::state::{
+    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+};
 use updraft_core::template::RenderedTask;
 
 /// A failure of the infrastructure behind a port: worth retrying, never the
@@ -68,6 +71,10 @@ pub struct RunQuery {
     pub label: Option<String>,
     /// Only runs created at or after this.
     pub since: Option<DateTime<Utc>>,
+    /// Only runs created at or before this.
+    pub until: Option<DateTime<Utc>>,
+    /// Only runs whose params have these values.
+    pub params: Vec<(String, Value)>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
 }
@@ -102,6 +109,14 @@ pub trait StateStore: Send + Sync {
 
     /// A run's task instances.
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>>;
+    /// Creates task instances that do not exist yet (mapped instances);
+    /// returns how many it created.
+    async fn create_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        instances: &[TaskInstance],
+    ) -> PortResult<usize>;
     /// One task instance.
     async fn instance(
         &self,
@@ -129,6 +144,14 @@ pub trait StateStore: Send + Sync {
     ) -> PortResult<Option<Attempt>>;
     /// Every try of every task of a run.
     async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>>;
+
+    /// Records that tries produced or consumed artifacts; recording the
+    /// same record twice keeps one.
+    async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()>;
+    /// Every record of one artifact, newest first.
+    async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>>;
+    /// Every artifact record of one run.
+    async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>>;
 }
 
 /// The message that asks a worker to launch one try.
@@ -244,6 +267,8 @@ pub trait Launcher: Send + Sync {
     async fn stop(&self, handle: &str) -> PortResult<()>;
     /// The log of a try.
     async fn logs(&self, attempt: &Attempt) -> PortResult<String>;
+    /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
+    async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
 }
 
 /// The time. Tests use a manual clock.

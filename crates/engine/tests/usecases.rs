@@ -64,6 +64,9 @@ impl Launcher for CountingLauncher {
     async fn logs(&self, _: &Attempt) -> PortResult<String> {
         Ok(String::new())
     }
+    async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
+        Ok(None)
+    }
 }
 
 #[derive(Default)]

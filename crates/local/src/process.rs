@@ -336,6 +336,19 @@ impl Launcher for ProcessLauncher {
         Ok(())
     }
 
+    async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
+        let Some(handle) = &attempt.handle else {
+            return Ok(None);
+        };
+        let (_, base) = parse_handle(handle)?;
+        let path = with_ext(&base, "output.json");
+        match fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(PortError::new(&format!("reading {}", path.display()), e)),
+        }
+    }
+
     async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
         let Some(log) = &attempt.log else {
             return Ok(String::new());

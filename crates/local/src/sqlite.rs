@@ -11,7 +11,9 @@ use chrono::SecondsFormat;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use updraft_core::state::{Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition};
+use updraft_core::state::{
+    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+};
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
     DagMeta, Delivery, PortError, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
@@ -38,6 +40,12 @@ CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, visible_at INTEGER NOT NULL,
     receipt TEXT, receive_count INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (visible_at);
+CREATE TABLE IF NOT EXISTS artifacts (
+    uri TEXT NOT NULL, used TEXT NOT NULL, dag TEXT NOT NULL, run_id TEXT NOT NULL,
+    task_id TEXT NOT NULL, map_index INTEGER NOT NULL, try_number INTEGER NOT NULL,
+    at TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (uri, used, dag, run_id, task_id, map_index, try_number));
+CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
 ";
 
 /// One connection to the state file.
@@ -87,6 +95,24 @@ fn timestamp(run: &Run) -> String {
 
 /// The state store over [`Sqlite`].
 pub struct SqliteStore(pub Sqlite);
+
+impl SqliteStore {
+    /// The JSON bodies a query selects, decoded.
+    fn bodies<T: DeserializeOwned>(
+        &self,
+        doing: &str,
+        sql: &str,
+        args: &[&str],
+    ) -> PortResult<Vec<T>> {
+        let conn = self.0.conn();
+        let mut stmt = conn.prepare_cached(sql).map_err(db(doing))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(0))
+            .map_err(db(doing))?;
+        rows.map(|row| from_json(&row.map_err(db(doing))?))
+            .collect()
+    }
+}
 
 #[async_trait]
 impl StateStore for SqliteStore {
@@ -182,6 +208,42 @@ impl StateStore for SqliteStore {
         }
         tx.commit().map_err(db("creating a run"))?;
         Ok(true)
+    }
+
+    async fn create_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        instances: &[TaskInstance],
+    ) -> PortResult<usize> {
+        let mut conn = self.0.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("creating task instances"))?;
+        let mut created = 0;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO task_instances (dag, run_id, task_id, map_index, state, try_number, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(db("creating task instances"))?;
+            for instance in instances {
+                created += stmt
+                    .execute(params![
+                        dag,
+                        run_id,
+                        instance.key.task_id.as_str(),
+                        map_index(&instance.key),
+                        instance.state.as_str(),
+                        instance.try_number,
+                        to_json(instance)?
+                    ])
+                    .map_err(db("creating task instances"))?;
+            }
+        }
+        tx.commit().map_err(db("creating task instances"))?;
+        Ok(created)
     }
 
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
@@ -363,6 +425,51 @@ impl StateStore for SqliteStore {
             .map_err(db("reading attempts"))?;
         rows.map(|row| from_json(&row.map_err(db("reading attempts"))?))
             .collect()
+    }
+
+    async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
+        let mut conn = self.0.conn();
+        let tx = conn.transaction().map_err(db("recording artifacts"))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO artifacts (uri, used, dag, run_id, task_id, map_index, try_number, at, body)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(db("recording artifacts"))?;
+            for r in records {
+                stmt.execute(params![
+                    r.uri,
+                    r.used.as_str(),
+                    r.dag.as_str(),
+                    r.run_id,
+                    r.key.task_id.as_str(),
+                    map_index(&r.key),
+                    r.try_number,
+                    r.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+                    to_json(r)?
+                ])
+                .map_err(db("recording artifacts"))?;
+            }
+        }
+        tx.commit().map_err(db("recording artifacts"))?;
+        Ok(())
+    }
+
+    async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
+        self.bodies(
+            "reading lineage",
+            "SELECT body FROM artifacts WHERE uri = ?1 ORDER BY at DESC",
+            &[uri],
+        )
+    }
+
+    async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>> {
+        self.bodies(
+            "reading lineage",
+            "SELECT body FROM artifacts WHERE dag = ?1 AND run_id = ?2 ORDER BY at, uri",
+            &[dag, run_id],
+        )
     }
 }
 

@@ -3,8 +3,10 @@
 
 mod backfill;
 mod dev;
+mod lineage;
 mod logs;
 mod mark;
+mod output;
 mod pause;
 mod rerun;
 mod run;
@@ -75,8 +77,30 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
                     states,
                     label,
                     since,
+                    until,
+                    params,
+                    produced,
                     limit,
-                } => runs::runs(&ctx, dag, &states, label, since, limit).await,
+                } => {
+                    let filters = runs::Filters {
+                        dag,
+                        states,
+                        label,
+                        since,
+                        until,
+                        params,
+                        produced,
+                        limit,
+                    };
+                    runs::runs(&ctx, filters).await
+                }
+                Command::Output {
+                    dag,
+                    run_id,
+                    task,
+                    map_index,
+                } => output::output(&ctx, &dag, &run_id, &task, map_index).await,
+                Command::Lineage { target } => lineage::lineage(&ctx, &target).await,
                 Command::Show { dag, run_id } => show::show(&ctx, &dag, &run_id).await,
                 Command::Logs {
                     dag,

@@ -1,4 +1,4 @@
-//! `updraft runs [DAG]`: runs, newest first.
+//! `updraft runs [DAG]`: runs, newest first, filtered.
 
 use std::process::ExitCode;
 
@@ -7,41 +7,59 @@ use updraft_core::schedule::LocalTime;
 use updraft_core::state::RunState;
 use updraft_engine::ports::RunQuery;
 
-use super::{Context, print_json};
+use super::{Context, parse_params, print_json};
 use crate::error::{CliError, CliResult};
 use crate::render::{duration, run_json, span, table, time};
 
-pub async fn runs(
-    ctx: &Context,
-    dag: Option<String>,
-    states: &[String],
-    label: Option<String>,
-    since: Option<String>,
-    limit: usize,
-) -> CliResult<ExitCode> {
-    let states = states
+/// What `runs` was asked to show.
+pub struct Filters {
+    pub dag: Option<String>,
+    pub states: Vec<String>,
+    pub label: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub params: Vec<String>,
+    pub produced: Option<String>,
+    pub limit: usize,
+}
+
+fn bound(
+    text: Option<String>,
+    name: &str,
+    last: bool,
+) -> CliResult<Option<chrono::DateTime<chrono::Utc>>> {
+    text.map(|s| {
+        let t = LocalTime::parse(&s, Tz::UTC)
+            .map_err(|why| CliError::User(format!("--{name}: {why}")))?;
+        Ok(if last {
+            t.last_instant(Tz::UTC)
+        } else {
+            t.first_instant(Tz::UTC)
+        })
+    })
+    .transpose()
+}
+
+pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
+    let states = filters
+        .states
         .iter()
         .map(|s| {
             s.parse::<RunState>()
                 .map_err(|why| CliError::User(format!("--state: {why}")))
         })
         .collect::<CliResult<Vec<_>>>()?;
-    let since = since
-        .map(|s| {
-            LocalTime::parse(&s, Tz::UTC)
-                .map(|t| t.first_instant(Tz::UTC))
-                .map_err(|why| CliError::User(format!("--since: {why}")))
-        })
-        .transpose()?;
-    let engine = ctx.engine()?;
     let query = RunQuery {
-        dag,
+        dag: filters.dag,
         states,
-        label,
-        since,
-        limit: Some(limit),
+        label: filters.label,
+        since: bound(filters.since, "since", false)?,
+        until: bound(filters.until, "until", true)?,
+        params: parse_params(&filters.params)?.into_iter().collect(),
+        limit: Some(filters.limit),
     };
-    let runs = engine.runs(&query).await?;
+    let engine = ctx.engine()?;
+    let runs = engine.runs(&query, filters.produced.as_deref()).await?;
     if ctx.json() {
         let list: Vec<_> = runs
             .iter()
@@ -58,6 +76,7 @@ pub async fn runs(
         .iter()
         .map(|(run, spec)| {
             let tz = spec.schedule.tz();
+            let params = serde_json::Value::Object(run.params.clone());
             vec![
                 run.dag.to_string(),
                 run.run_id.clone(),
@@ -67,6 +86,11 @@ pub async fn runs(
                     .map(duration)
                     .unwrap_or_default(),
                 run.labels.join(","),
+                if run.params.is_empty() {
+                    String::new()
+                } else {
+                    params.to_string()
+                },
             ]
         })
         .collect();
@@ -79,7 +103,8 @@ pub async fn runs(
                 "STATE",
                 "LOGICAL DATE",
                 "DURATION",
-                "LABELS"
+                "LABELS",
+                "PARAMS"
             ],
             &rows
         )

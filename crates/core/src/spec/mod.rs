@@ -118,6 +118,9 @@ pub struct TaskSpec {
     pub produces: Vec<String>,
     /// Artifact URIs each succeeded try consumes (templates).
     pub consumes: Vec<String>,
+    /// Whether any template of the task reads `outputs`, so launching it
+    /// needs its upstreams' outputs.
+    pub reads_outputs: bool,
 }
 
 /// What a mapped task maps over.

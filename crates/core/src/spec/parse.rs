@@ -249,7 +249,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         .collect();
     let graph = graph::check(reader, &nodes);
     if let Some(graph) = &graph {
-        check_templates(reader, &drafts, graph);
+        check_templates(reader, &mut drafts, graph);
     }
     let Graph {
         index,
@@ -609,6 +609,7 @@ fn read_task(
             max_map: max_map.unwrap_or(DEFAULT_MAX_MAP),
             produces,
             consumes,
+            reads_outputs: false,
         },
         id_pos: id_node.pos,
         after,
@@ -624,11 +625,11 @@ fn is_template(text: &str) -> bool {
 
 /// Every template parses, reads only known variables, and reads outputs
 /// only of tasks that run before it.
-fn check_templates(reader: &mut Reader<'_>, drafts: &[Draft], graph: &Graph) {
+fn check_templates(reader: &mut Reader<'_>, drafts: &mut [Draft], graph: &Graph) {
     let checker = TemplateChecker::default();
     // Generated specs repeat the same templates across many tasks.
     let mut checked: HashMap<&str, Result<TemplateUse, String>> = HashMap::new();
-    for (task, draft) in drafts.iter().enumerate() {
+    for (task, draft) in drafts.iter_mut().enumerate() {
         let mut ancestors: Option<HashSet<usize>> = None;
         for (source, pos) in &draft.templates {
             let used = match checked
@@ -641,6 +642,7 @@ fn check_templates(reader: &mut Reader<'_>, drafts: &[Draft], graph: &Graph) {
                     continue;
                 }
             };
+            draft.spec.reads_outputs |= !used.outputs.is_empty();
             if used.reads_item && draft.spec.map_over.is_none() {
                 reader.error(*pos, format!("template `{source}` reads `item`, which only mapped tasks have (add `map_over`)"));
             }

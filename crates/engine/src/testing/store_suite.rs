@@ -5,7 +5,10 @@ use std::sync::Arc;
 use updraft_core::ids::{DagId, TaskId};
 use updraft_core::plan::{initial_instances, start_launch};
 use updraft_core::spec::parse_spec;
-use updraft_core::state::{Attempt, RunState, TaskInstance, TaskKey, TaskState, TaskTransition};
+use updraft_core::state::{
+    ArtifactRecord, ArtifactUse, Attempt, RunState, TaskInstance, TaskKey, TaskState,
+    TaskTransition,
+};
 
 use super::fixtures::{run, t0};
 use crate::ports::{DagMeta, RunQuery, StateStore};
@@ -25,6 +28,110 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     queries_filter_and_order_runs(&fresh()[0]).await;
     attempts_keep_the_history_of_every_try(&fresh()[0]).await;
     dag_metadata_and_spec_versions_round_trip(&fresh()[0]).await;
+    mapped_instances_are_created_once(fresh()).await;
+    artifacts_are_found_by_uri_and_by_run(&fresh()[0]).await;
+    queries_filter_by_params_and_until(&fresh()[0]).await;
+}
+
+async fn mapped_instances_are_created_once(handles: StoreHandles) {
+    handles[0]
+        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .await
+        .unwrap();
+    let mapped: Vec<TaskInstance> = (0..3)
+        .map(|i| {
+            let mut instance = TaskInstance::pending(TaskKey {
+                task_id: TaskId::parse("b").unwrap(),
+                map_index: Some(i),
+            });
+            instance.item = Some(serde_json::json!(format!("shard-{i}")));
+            instance
+        })
+        .collect();
+    let mut racers = Vec::new();
+    for store in handles.iter().cycle().take(4) {
+        let (store, mapped) = (store.clone(), mapped.clone());
+        racers.push(tokio::spawn(async move {
+            store.create_instances("d", "r1", &mapped).await.unwrap()
+        }));
+    }
+    let mut created = 0;
+    for racer in racers {
+        created += racer.await.unwrap();
+    }
+    assert_eq!(created, 3, "each mapped instance is created once");
+    let all = handles[0].instances("d", "r1").await.unwrap();
+    assert_eq!(all.len(), 5, "two tasks and three mapped instances");
+    let second = TaskKey {
+        task_id: TaskId::parse("b").unwrap(),
+        map_index: Some(1),
+    };
+    let stored = handles[0]
+        .instance("d", "r1", &second)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.item, Some(serde_json::json!("shard-1")));
+    assert!(
+        handles[0]
+            .instance("d", "r1", &key("b"))
+            .await
+            .unwrap()
+            .is_some(),
+        "the unmapped key is another instance"
+    );
+}
+
+async fn artifacts_are_found_by_uri_and_by_run(store: &Arc<dyn StateStore>) {
+    let record = |uri: &str, used, run_id: &str, minutes| ArtifactRecord {
+        uri: uri.into(),
+        used,
+        dag: DagId::parse("d").unwrap(),
+        run_id: run_id.into(),
+        key: key("a"),
+        try_number: 1,
+        at: t0() + chrono::Duration::minutes(minutes),
+    };
+    let model = "s3://models/m.tar.gz";
+    let first = record(model, ArtifactUse::Produced, "r1", 0);
+    let second = record(model, ArtifactUse::Produced, "r2", 10);
+    let read = record(model, ArtifactUse::Consumed, "r3", 20);
+    store
+        .put_artifacts(&[first.clone(), read.clone()])
+        .await
+        .unwrap();
+    store
+        .put_artifacts(&[second.clone(), first.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.artifact(model).await.unwrap(),
+        vec![read.clone(), second, first.clone()],
+        "newest first, each once"
+    );
+    assert_eq!(store.run_artifacts("d", "r1").await.unwrap(), vec![first]);
+    assert!(store.artifact("s3://other").await.unwrap().is_empty());
+}
+
+async fn queries_filter_by_params_and_until(store: &Arc<dyn StateStore>) {
+    for (i, lr) in [0.1, 0.2].into_iter().enumerate() {
+        let mut r = run("d", &format!("r{i}"), i as i64 * 10, &[]);
+        r.params.insert("lr".into(), serde_json::json!(lr));
+        store.create_run(&r, &instances()).await.unwrap();
+    }
+    let ids = |runs: Vec<updraft_core::state::Run>| {
+        runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
+    };
+    let by_param = RunQuery {
+        params: vec![("lr".into(), serde_json::json!(0.2))],
+        ..RunQuery::default()
+    };
+    assert_eq!(ids(store.runs(&by_param).await.unwrap()), ["r1"]);
+    let until = RunQuery {
+        until: Some(t0() + chrono::Duration::minutes(5)),
+        ..RunQuery::default()
+    };
+    assert_eq!(ids(store.runs(&until).await.unwrap()), ["r0"]);
 }
 
 fn instances() -> Vec<TaskInstance> {
@@ -298,6 +405,9 @@ async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
         exit_code: None,
         reason: None,
         log: None,
+        output: Some(serde_json::json!({ "try": try_number })),
+        produced: vec!["s3://b/model.tar.gz".into()],
+        consumed: Vec::new(),
     };
     store
         .put_attempt("d", "r1", &attempt(1, TaskState::Running))

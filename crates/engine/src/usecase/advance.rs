@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use updraft_core::plan::plan;
-use updraft_core::state::{Attempt, Run, RunState, TaskState, TaskTransition, Transition};
+use updraft_core::state::{
+    Attempt, Run, RunState, TaskInstance, TaskState, TaskTransition, Transition,
+};
 
 use crate::events::Event;
 use crate::ports::TaskMessage;
@@ -73,7 +75,23 @@ impl Engine {
         let mut all_applied = true;
         let mut again = false;
         let now = self.ports.clock.now();
+        let mut creates: Vec<TaskInstance> = Vec::new();
+        let mut changes = Vec::with_capacity(transitions.len());
         for transition in transitions {
+            match transition {
+                Transition::Create(instance) => creates.push(instance),
+                other => changes.push(other),
+            }
+        }
+        if !creates.is_empty() {
+            self.ports
+                .store
+                .create_instances(run.dag.as_str(), &run.run_id, &creates)
+                .await?;
+            // The new instances are planned (queued) in the next round.
+            again = true;
+        }
+        for transition in changes {
             match transition {
                 Transition::Task(change) => {
                     if !self.apply_task(run, &change).await? {
@@ -94,7 +112,7 @@ impl Engine {
                         self.emit(Event::RunEnded(change.next));
                     }
                 }
-                Transition::Run(_) => {}
+                Transition::Run(_) | Transition::Create(_) => {}
             }
         }
         Ok(again || !all_applied)

@@ -3,9 +3,9 @@
 //! acknowledged without doing anything.
 
 use serde_json::Map;
-use updraft_core::plan::{Outcome, mark_running, start_launch};
+use updraft_core::plan::{Outcome, mark_running, outputs_of, start_launch};
 use updraft_core::state::{Attempt, TaskState};
-use updraft_core::template::{TemplateVars, render_task};
+use updraft_core::template::{Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
 use crate::ports::{Completion, LaunchRequest, TaskMessage};
@@ -64,6 +64,9 @@ impl Engine {
             exit_code: None,
             reason: None,
             log: None,
+            output: None,
+            produced: Vec::new(),
+            consumed: Vec::new(),
         };
         store.put_attempt(dag, run_id, &attempt).await?;
 
@@ -72,7 +75,11 @@ impl Engine {
                 .fail_launch(message, "the task is not in the run's spec version".into())
                 .await;
         };
-        let outputs = Map::new();
+        let outputs = if task.reads_outputs {
+            outputs_of(&spec, &store.instances(dag, run_id).await?)
+        } else {
+            Map::new()
+        };
         let vars = TemplateVars {
             dag,
             run_id,
@@ -82,11 +89,32 @@ impl Engine {
             tz: spec.schedule.tz(),
             params: &run.params,
             outputs: &outputs,
+            item: instance.item.as_ref(),
         };
-        let rendered = match render_task(task, &vars) {
+        let rendered = render_task(task, &vars).and_then(|rendered| {
+            let renderer = Renderer::new(&vars);
+            let list = |sources: &[String], name: &str| {
+                sources
+                    .iter()
+                    .map(|s| {
+                        renderer
+                            .render(s)
+                            .map_err(|why| format!("task `{}` {name}: {why}", task.id))
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            };
+            Ok((
+                rendered,
+                list(&task.produces, "produces")?,
+                list(&task.consumes, "consumes")?,
+            ))
+        });
+        let (rendered, produced, consumed) = match rendered {
             Ok(rendered) => rendered,
             Err(why) => return self.fail_launch(message, why).await,
         };
+        attempt.produced = produced;
+        attempt.consumed = consumed;
         let request = LaunchRequest {
             dag: dag.to_string(),
             run_id: run_id.to_string(),

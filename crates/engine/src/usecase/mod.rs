@@ -14,5 +14,5 @@ mod trigger;
 
 pub use backfill::BackfillReport;
 pub use dispatch::Dispatched;
-pub use queries::RunDetail;
+pub use queries::{ArtifactLineage, RunDetail, RunLineage};
 pub use tick::TickReport;

@@ -1,9 +1,12 @@
 //! The read-only queries behind `runs`, `show` and `logs`.
 
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use updraft_core::spec::DagSpec;
-use updraft_core::state::{Attempt, Run, TaskInstance};
+use updraft_core::state::{ArtifactRecord, ArtifactUse, Attempt, Run, TaskInstance, TaskKey};
 
 use crate::ports::RunQuery;
 use crate::{Engine, EngineError, EngineResult};
@@ -22,10 +25,44 @@ pub struct RunDetail {
 }
 
 impl Engine {
-    /// Runs matching a query, newest first, each with its spec.
-    pub async fn runs(&self, query: &RunQuery) -> EngineResult<Vec<(Run, Arc<DagSpec>)>> {
+    /// Runs matching a query (and, if `produced` is given, that produced
+    /// that artifact), newest first, each with its spec.
+    pub async fn runs(
+        &self,
+        query: &RunQuery,
+        produced: Option<&str>,
+    ) -> EngineResult<Vec<(Run, Arc<DagSpec>)>> {
+        let producers: Option<HashSet<(String, String)>> = match produced {
+            Some(uri) => Some(
+                self.ports
+                    .store
+                    .artifact(uri)
+                    .await?
+                    .into_iter()
+                    .filter(|r| r.used == ArtifactUse::Produced)
+                    .map(|r| (r.dag.to_string(), r.run_id))
+                    .collect(),
+            ),
+            None => None,
+        };
         let mut out = Vec::new();
-        for run in self.ports.store.runs(query).await? {
+        // The store can apply the limit only when it applies every filter.
+        let mut query = query.clone();
+        let limit = if producers.is_some() {
+            query.limit.take()
+        } else {
+            query.limit
+        };
+        for run in self.ports.store.runs(&query).await? {
+            if producers
+                .as_ref()
+                .is_some_and(|p| !p.contains(&(run.dag.to_string(), run.run_id.clone())))
+            {
+                continue;
+            }
+            if limit.is_some_and(|l| out.len() >= l) {
+                break;
+            }
             let spec = self.spec_of(&run).await?;
             out.push((run, spec));
         }
@@ -102,5 +139,121 @@ impl Engine {
         };
         let text = self.ports.launcher.logs(attempt).await?;
         Ok((attempt.clone(), text))
+    }
+}
+
+/// Who produced and consumed one artifact.
+#[derive(Clone, Debug)]
+pub struct ArtifactLineage {
+    /// The tries that produced it, newest first.
+    pub produced_by: Vec<ArtifactRecord>,
+    /// The tries that consumed it, newest first.
+    pub consumed_by: Vec<ArtifactRecord>,
+}
+
+/// What one run produced and consumed, and the runs joined to it through
+/// shared artifacts.
+#[derive(Clone, Debug)]
+pub struct RunLineage {
+    /// Artifacts the run produced.
+    pub produced: Vec<ArtifactRecord>,
+    /// Artifacts the run consumed.
+    pub consumed: Vec<ArtifactRecord>,
+    /// Runs that produced what this run consumed, as (dag, run_id).
+    pub upstream: BTreeSet<(String, String)>,
+    /// Runs that consumed what this run produced, as (dag, run_id).
+    pub downstream: BTreeSet<(String, String)>,
+}
+
+impl Engine {
+    /// The output of one task instance (`map_index` for a mapped instance).
+    pub async fn output(
+        &self,
+        dag: &str,
+        run_id: &str,
+        task: &str,
+        map_index: Option<u32>,
+    ) -> EngineResult<Value> {
+        let detail = self.run_detail(dag, run_id).await?;
+        let key = TaskKey {
+            task_id: updraft_core::ids::TaskId::parse(task).map_err(EngineError::user)?,
+            map_index,
+        };
+        let instance = detail
+            .instances
+            .iter()
+            .find(|i| i.key == key)
+            .ok_or_else(|| {
+                EngineError::user(format!("run `{run_id}` has no task instance `{key}`"))
+            })?;
+        instance.output.clone().ok_or_else(|| {
+            EngineError::user(format!(
+                "task `{key}` of run `{run_id}` has no output (it is {})",
+                instance.state
+            ))
+        })
+    }
+
+    /// Who produced and consumed an artifact.
+    pub async fn artifact_lineage(&self, uri: &str) -> EngineResult<ArtifactLineage> {
+        let records = self.ports.store.artifact(uri).await?;
+        let (produced_by, consumed_by) = records
+            .into_iter()
+            .partition(|r| r.used == ArtifactUse::Produced);
+        Ok(ArtifactLineage {
+            produced_by,
+            consumed_by,
+        })
+    }
+
+    /// A run's artifacts and the runs upstream and downstream of it.
+    pub async fn run_lineage(&self, dag: &str, run_id: &str) -> EngineResult<RunLineage> {
+        let store = &self.ports.store;
+        if store.run(dag, run_id).await?.is_none() {
+            return Err(EngineError::user(format!(
+                "DAG `{dag}` has no run `{run_id}`"
+            )));
+        }
+        let (produced, consumed): (Vec<_>, Vec<_>) = store
+            .run_artifacts(dag, run_id)
+            .await?
+            .into_iter()
+            .partition(|r| r.used == ArtifactUse::Produced);
+        let this = (dag.to_string(), run_id.to_string());
+        let mut lineage = RunLineage {
+            produced,
+            consumed,
+            upstream: BTreeSet::new(),
+            downstream: BTreeSet::new(),
+        };
+        let joined = |records: Vec<ArtifactRecord>, used: ArtifactUse| {
+            records
+                .into_iter()
+                .filter(move |r| r.used == used)
+                .map(|r| (r.dag.to_string(), r.run_id))
+                .filter(|run| *run != this)
+                .collect::<Vec<_>>()
+        };
+        for uri in lineage
+            .consumed
+            .iter()
+            .map(|r| r.uri.clone())
+            .collect::<BTreeSet<_>>()
+        {
+            lineage
+                .upstream
+                .extend(joined(store.artifact(&uri).await?, ArtifactUse::Produced));
+        }
+        for uri in lineage
+            .produced
+            .iter()
+            .map(|r| r.uri.clone())
+            .collect::<BTreeSet<_>>()
+        {
+            lineage
+                .downstream
+                .extend(joined(store.artifact(&uri).await?, ArtifactUse::Consumed));
+        }
+        Ok(lineage)
     }
 }

@@ -2,8 +2,10 @@
 //! retry_wait`, by compare-and-set. A completion for another try, or for
 //! an instance no longer in flight, is dropped.
 
-use updraft_core::plan::{Outcome, complete};
-use updraft_core::state::{TaskKey, TaskState};
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use updraft_core::plan::{Outcome, complete, output_artifacts, parse_output};
+use updraft_core::state::{ArtifactRecord, ArtifactUse, Attempt, TaskKey, TaskState};
 
 use super::advance::{close_attempt, duration};
 use crate::events::Event;
@@ -40,25 +42,41 @@ impl Engine {
             return Ok(false);
         };
         let now = self.ports.clock.now();
-        let Some(change) = complete(task, &instance, try_number, completion.outcome.clone(), now)
-        else {
+        if !(instance.state.is_active() && instance.try_number == try_number) {
             self.emit(dropped(format!(
                 "duplicate or stale completion: instance is {} (try {})",
                 instance.state, instance.try_number
             )));
             return Ok(false);
+        }
+        let mut attempt = store.attempt(dag, run_id, key, try_number).await?;
+        let (outcome, output) = self
+            .checked_output(completion.outcome, attempt.as_ref())
+            .await?;
+        let Some(mut change) = complete(task, &instance, try_number, outcome.clone(), now) else {
+            return Ok(false);
         };
+        change.next.output = output.clone().or(change.next.output);
         if !store.update_instance(dag, run_id, &change).await? {
             self.emit(dropped("the instance changed while recording".into()));
             return Ok(false);
         }
-        if let Some(mut attempt) = store.attempt(dag, run_id, key, try_number).await? {
-            let (state, reason) = match &completion.outcome {
+        if let Some(attempt) = attempt.as_mut() {
+            let (state, reason) = match &outcome {
                 Outcome::Succeeded => (TaskState::Succeeded, None),
                 Outcome::Failed { reason } => (TaskState::Failed, Some(reason.clone())),
             };
-            close_attempt(&mut attempt, state, reason, completion.exit_code, now);
-            store.put_attempt(dag, run_id, &attempt).await?;
+            close_attempt(attempt, state, reason, completion.exit_code, now);
+            if outcome == Outcome::Succeeded {
+                if let Some(output) = &output {
+                    attempt.produced.extend(output_artifacts(output));
+                    attempt.output = Some(output.clone());
+                }
+                store
+                    .put_artifacts(&lineage(dag, run_id, attempt, now))
+                    .await?;
+            }
+            store.put_attempt(dag, run_id, attempt).await?;
         }
         self.emit(Event::TaskEnded {
             dag: dag.to_string(),
@@ -70,6 +88,25 @@ impl Engine {
             reason: change.next.reason.clone(),
         });
         Ok(true)
+    }
+
+    /// Reads and checks what a succeeded try wrote as its output: a bad
+    /// output fails the try with the reason.
+    async fn checked_output(
+        &self,
+        outcome: Outcome,
+        attempt: Option<&Attempt>,
+    ) -> EngineResult<(Outcome, Option<Value>)> {
+        let Some(attempt) = attempt.filter(|_| outcome == Outcome::Succeeded) else {
+            return Ok((outcome, None));
+        };
+        match self.ports.launcher.read_output(attempt).await? {
+            None => Ok((outcome, None)),
+            Some(text) => match parse_output(&text) {
+                Ok(output) => Ok((outcome, Some(output))),
+                Err(why) => Ok((Outcome::Failed { reason: why }, None)),
+            },
+        }
     }
 
     /// Records a completion and advances its run at once: what the recorder
@@ -90,4 +127,29 @@ impl Engine {
         }
         Ok(recorded)
     }
+}
+
+/// The lineage records of a succeeded try.
+fn lineage(dag: &str, run_id: &str, attempt: &Attempt, at: DateTime<Utc>) -> Vec<ArtifactRecord> {
+    let Ok(dag) = updraft_core::ids::DagId::parse(dag) else {
+        return Vec::new();
+    };
+    let record = |uri: &String, used| ArtifactRecord {
+        uri: uri.clone(),
+        used,
+        dag: dag.clone(),
+        run_id: run_id.to_string(),
+        key: attempt.key.clone(),
+        try_number: attempt.try_number,
+        at,
+    };
+    let produced = attempt
+        .produced
+        .iter()
+        .map(|u| record(u, ArtifactUse::Produced));
+    let consumed = attempt
+        .consumed
+        .iter()
+        .map(|u| record(u, ArtifactUse::Consumed));
+    produced.chain(consumed).collect()
 }

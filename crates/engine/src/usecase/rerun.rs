@@ -28,7 +28,7 @@ impl Engine {
             .iter()
             .filter_map(|t| match t {
                 Transition::Task(change) => Some(change.next.key.clone()),
-                Transition::Run(_) => None,
+                Transition::Run(_) | Transition::Create(_) => None,
             })
             .collect();
         self.apply(&run, transitions).await?;
