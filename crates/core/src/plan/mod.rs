@@ -61,6 +61,9 @@ pub fn plan(
             continue;
         };
         match instance.state {
+            // Mapped instances under max_parallel are released below, as room allows.
+            TaskState::RetryWait
+                if instance.key.map_index.is_some() && task.max_parallel.is_some() => {}
             TaskState::RetryWait if instance.retry_at.is_none_or(|at| at <= now) => {
                 out.push(Transition::Task(lifecycle::queue(instance, now)));
                 state[i] = TaskState::Queued;
@@ -162,7 +165,15 @@ pub fn plan(
                     if room == 0 {
                         break;
                     }
-                    if state[i] == TaskState::Pending {
+                    let due = match state[i] {
+                        TaskState::Pending => true,
+                        TaskState::RetryWait => {
+                            task.max_parallel.is_some()
+                                && instances[i].retry_at.is_none_or(|at| at <= now)
+                        }
+                        _ => false,
+                    };
+                    if due {
                         out.push(Transition::Task(lifecycle::queue(&instances[i], now)));
                         state[i] = TaskState::Queued;
                         room -= 1;

@@ -301,3 +301,270 @@ proptest! {
         }
     }
 }
+
+/// Random DAGs where some tasks map over literal lists of 0..500 items.
+mod mapped {
+    use super::*;
+    use crate::state::TaskKey;
+
+    #[derive(Clone, Debug)]
+    struct Task {
+        after: Vec<usize>,
+        rule: &'static str,
+        retries: u32,
+        /// (list size, max_parallel)
+        map: Option<(usize, Option<u32>)>,
+    }
+
+    fn dags() -> impl Strategy<Value = Vec<Task>> {
+        let rules = prop::sample::select(vec![
+            "all_success",
+            "all_success",
+            "all_done",
+            "one_failed",
+            "none_failed",
+        ]);
+        let map = prop_oneof![3 => Just(None), 1 => (0usize..500, prop::option::of(1u32..8)).prop_map(Some)];
+        prop::collection::vec(
+            (
+                prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+                rules,
+                0u32..2,
+                map,
+            ),
+            1..12,
+        )
+        .prop_map(|tasks| {
+            tasks
+                .into_iter()
+                .enumerate()
+                .map(|(i, (ups, rule, retries, map))| {
+                    let after: BTreeSet<usize> = if i == 0 {
+                        BTreeSet::new()
+                    } else {
+                        ups.iter().map(|x| x.index(i)).collect()
+                    };
+                    Task {
+                        after: after.into_iter().collect(),
+                        rule,
+                        retries,
+                        map,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    fn yaml(tasks: &[Task]) -> String {
+        let mut yaml = String::from("dag: mapped\ntasks:\n");
+        for (i, task) in tasks.iter().enumerate() {
+            yaml += &format!(
+                "  - id: t{i}\n    trigger_rule: {}\n    retries: {}\n    retry_delay: 1m\n",
+                task.rule, task.retries
+            );
+            if !task.after.is_empty() {
+                let names: Vec<String> = task.after.iter().map(|a| format!("t{a}")).collect();
+                yaml += &format!("    after: [{}]\n", names.join(", "));
+            }
+            if let Some((size, parallel)) = task.map {
+                let items: Vec<String> = (0..size).map(|n| n.to_string()).collect();
+                yaml += &format!("    map_over: [{}]\n", items.join(", "));
+                if let Some(p) = parallel {
+                    yaml += &format!("    max_parallel: {p}\n");
+                }
+            }
+        }
+        yaml
+    }
+
+    fn task_of(key: &TaskKey) -> usize {
+        key.task_id.as_str()[1..].parse().unwrap()
+    }
+
+    /// The states downstream tasks see of task `t`: its mapped instances
+    /// once it expanded, else itself. Written apart from the planner.
+    fn seen_states(story: &Story, t: usize) -> Vec<TaskState> {
+        let name = format!("t{t}");
+        let main = story.instance(&name);
+        if main.state != TaskState::Mapped {
+            return vec![main.state];
+        }
+        (0..main.map_count.unwrap())
+            .map(|i| {
+                story
+                    .instances
+                    .iter()
+                    .find(|x| x.key.task_id.as_str() == name && x.key.map_index == Some(i))
+                    .map_or(TaskState::Pending, |x| x.state)
+            })
+            .collect()
+    }
+
+    fn launch(story: &mut Story, key: &TaskKey) {
+        let instance = story
+            .instances
+            .iter()
+            .find(|i| &i.key == key)
+            .unwrap()
+            .clone();
+        let launch = start_launch(&instance, instance.try_number).unwrap();
+        assert!(apply(&mut story.instances, &launch));
+        let running = mark_running(&launch.next, instance.try_number, story.now).unwrap();
+        assert!(apply(&mut story.instances, &running));
+    }
+
+    fn end(story: &mut Story, key: &TaskKey, outcome: Outcome) {
+        let instance = story
+            .instances
+            .iter()
+            .find(|i| &i.key == key)
+            .unwrap()
+            .clone();
+        let task = story.spec.task(key.task_id.as_str()).unwrap().clone();
+        let change = complete(&task, &instance, instance.try_number, outcome, story.now).unwrap();
+        assert!(apply(&mut story.instances, &change));
+    }
+
+    /// Drives to the end; returns every (instance, try) queued.
+    fn drive(
+        story: &mut Story,
+        tasks: &[Task],
+        dice: &mut Dice,
+        fail_percent: usize,
+    ) -> Vec<(TaskKey, u32)> {
+        let mut queued: Vec<(TaskKey, u32)> = Vec::new();
+        let mut seen = HashSet::new();
+        let total: usize = tasks.iter().map(|t| t.map.map_or(1, |m| m.0 + 1)).sum();
+        for _ in 0..(12 * total + 50) {
+            let transitions = plan(&story.spec, &story.run, &story.instances, story.now);
+            for transition in &transitions {
+                if let Transition::Task(change) = transition {
+                    if change.next.state == TaskState::Queued
+                        && change.expect_state == TaskState::Pending
+                    {
+                        let t = task_of(&change.next.key);
+                        if change.next.key.map_index.is_none() {
+                            let upstream: Vec<TaskState> = tasks[t]
+                                .after
+                                .iter()
+                                .flat_map(|&u| seen_states(story, u))
+                                .collect();
+                            assert!(
+                                rule_holds(tasks[t].rule, &upstream),
+                                "t{t} ({}) queued with upstream {upstream:?}",
+                                tasks[t].rule
+                            );
+                        } else {
+                            assert_eq!(
+                                story.instance(&format!("t{t}")).state,
+                                TaskState::Mapped,
+                                "a mapped instance before its expansion"
+                            );
+                        }
+                    }
+                    if change.next.state == TaskState::Queued {
+                        assert!(
+                            seen.insert((change.next.key.clone(), change.next.try_number)),
+                            "{} queued twice for one try",
+                            change.next.key
+                        );
+                        queued.push((change.next.key.clone(), change.next.try_number));
+                    }
+                }
+                story.apply(std::slice::from_ref(transition));
+            }
+            for (t, task) in tasks.iter().enumerate() {
+                if let Some((_, Some(limit))) = task.map {
+                    let name = format!("t{t}");
+                    let active = story
+                        .instances
+                        .iter()
+                        .filter(|i| i.key.task_id.as_str() == name && i.key.map_index.is_some())
+                        .filter(|i| {
+                            matches!(
+                                i.state,
+                                TaskState::Queued | TaskState::Launching | TaskState::Running
+                            )
+                        })
+                        .count();
+                    assert!(
+                        active <= limit as usize,
+                        "t{t}: {active} in flight, max_parallel {limit}"
+                    );
+                }
+            }
+            if story.run.state.is_terminal() {
+                let all_done = story.instances.iter().all(|i| i.state.is_terminal());
+                assert!(all_done, "the run ended with instances in flight");
+                return queued;
+            }
+            let active: Vec<TaskKey> = story
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, TaskState::Queued | TaskState::Running))
+                .map(|i| i.key.clone())
+                .collect();
+            if active.is_empty() {
+                if let Some(wake) = next_wakeup(&story.spec, &story.instances) {
+                    story.now = wake.max(story.now);
+                }
+                continue;
+            }
+            let key = active[dice.below(active.len())].clone();
+            let state = story.instances.iter().find(|i| i.key == key).unwrap().state;
+            match state {
+                TaskState::Queued => launch(story, &key),
+                _ if dice.below(100) < fail_percent => end(story, &key, failed("random")),
+                _ => end(story, &key, Outcome::Succeeded),
+            }
+        }
+        panic!("run did not end");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+        /// Every mapped instance runs once per try, never more than
+        /// max_parallel at once, and downstream tasks start only after all
+        /// instances ended (their rule sees every instance).
+        #[test]
+        fn mapped_runs_terminate_and_respect_rules(tasks in dags(), seed in any::<u64>(), fail_percent in 0usize..30) {
+            let mut story = Story::new(&yaml(&tasks));
+            let queued = drive(&mut story, &tasks, &mut Dice(seed), fail_percent);
+            for (t, task) in tasks.iter().enumerate() {
+                let main = story.instance(&format!("t{t}")).clone();
+                if let (Some((size, _)), TaskState::Mapped) = (task.map, main.state) {
+                    prop_assert_eq!(main.map_count, Some(size as u32));
+                    let ran = queued.iter().filter(|(k, n)| task_of(k) == t && k.map_index.is_some() && *n == 1).count();
+                    prop_assert_eq!(ran, size, "every instance of t{} queued for its first try once", t);
+                }
+                if let (Some((0, _)), TaskState::Skipped) = (task.map, main.state) {
+                    prop_assert_eq!(main.reason.as_deref(), Some("map_over gave an empty list"));
+                }
+            }
+        }
+
+        /// Rerunning one mapped instance of a finished all-success run
+        /// re-executes only it.
+        #[test]
+        fn rerun_of_one_instance_re_executes_only_it(tasks in dags(), seed in any::<u64>(), pick in any::<prop::sample::Index>()) {
+            let mut story = Story::new(&yaml(&tasks));
+            let mut dice = Dice(seed);
+            drive(&mut story, &tasks, &mut dice, 0);
+            let candidates: Vec<TaskKey> = story.instances.iter().filter(|i| i.key.map_index.is_some() && i.state == TaskState::Succeeded).map(|i| i.key.clone()).collect();
+            prop_assume!(!candidates.is_empty());
+            let chosen = candidates[pick.index(candidates.len())].clone();
+            let tries_before: Vec<(TaskKey, u32)> = story.instances.iter().map(|i| (i.key.clone(), i.try_number)).collect();
+            let request = Rerun { tasks: vec![chosen.task_id.clone()], map_index: chosen.map_index, ..Rerun::default() };
+            let cleared = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+            story.apply(&cleared);
+            let queued = drive(&mut story, &tasks, &mut dice, 0);
+            prop_assert_eq!(queued, vec![(chosen.clone(), 2)]);
+            for (key, before) in tries_before {
+                let after = story.instances.iter().find(|i| i.key == key).unwrap().try_number;
+                prop_assert_eq!(after, if key == chosen { before + 1 } else { before });
+            }
+            prop_assert_eq!(story.run.state, RunState::Succeeded);
+        }
+    }
+}
