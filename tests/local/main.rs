@@ -4,5 +4,6 @@
 mod dev_loop;
 mod errors;
 mod examples;
+mod mapping;
 mod reruns;
 mod scheduling;
