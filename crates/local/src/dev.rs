@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedReceiver;
 use updraft_core::state::Run;
@@ -45,7 +45,12 @@ pub struct DevLoop {
     pub tick_every: Duration,
     /// How often to look for messages other processes queued.
     pub poll_every: Duration,
+    /// Runs with recorded ends not yet planned.
+    pub dirty: BTreeSet<(String, String)>,
 }
+
+/// The longest recorded ends wait to be planned while workers are busy.
+const MAX_ADVANCE_DELAY: Duration = Duration::from_millis(200);
 
 impl DevLoop {
     /// Runs until `shutdown` resolves or, for [`Scope::Run`], until the run
@@ -58,8 +63,20 @@ impl DevLoop {
         tokio::pin!(shutdown);
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_advance = Instant::now();
         loop {
-            self.dispatch_ready().await?;
+            let queue_drained = self.dispatch_ready().await?;
+            // Advancing a run plans all of it; while queued tries wait for
+            // workers, ends are recorded at once but planned in batches.
+            if !self.dirty.is_empty()
+                && (queue_drained || last_advance.elapsed() >= MAX_ADVANCE_DELAY)
+            {
+                for (dag, run_id) in std::mem::take(&mut self.dirty) {
+                    self.engine.advance(&dag, &run_id).await?;
+                }
+                last_advance = Instant::now();
+                continue;
+            }
             if let Scope::Run { dag, run_id } = &scope {
                 let run = self.engine.ports().store.run(dag, run_id).await?;
                 if let Some(run) = run.filter(|r| r.state.is_terminal()) {
@@ -82,13 +99,12 @@ impl DevLoop {
         }
     }
 
-    /// Records every end that has arrived, then advances each run once.
+    /// Records every end that has arrived; their runs are advanced by the loop.
     async fn record_batch(&mut self, first: LocalCompletion) -> EngineResult<()> {
         let mut batch = vec![first];
         while let Ok(next) = self.ended.try_recv() {
             batch.push(next);
         }
-        let mut runs = BTreeSet::new();
         for ended in batch {
             let LocalCompletion {
                 dag,
@@ -102,25 +118,23 @@ impl DevLoop {
                 .record(&dag, &run_id, &key, try_number, completion)
                 .await?
             {
-                runs.insert((dag, run_id));
+                self.dirty.insert((dag, run_id));
             }
-        }
-        for (dag, run_id) in runs {
-            self.engine.advance(&dag, &run_id).await?;
         }
         Ok(())
     }
 
     /// Launches queued tries while workers are free.
-    async fn dispatch_ready(&mut self) -> EngineResult<()> {
+    /// Returns whether the queue ran dry (rather than the workers full).
+    async fn dispatch_ready(&mut self) -> EngineResult<bool> {
         loop {
             let free = self.workers.saturating_sub(self.launcher.running());
             if free == 0 {
-                return Ok(());
+                return Ok(false);
             }
             let deliveries = self.queue.receive(free).await?;
             if deliveries.is_empty() {
-                return Ok(());
+                return Ok(true);
             }
             for delivery in deliveries {
                 match self.engine.dispatch(&delivery.message).await {

@@ -124,6 +124,7 @@ impl Local {
             workers: workers.max(1),
             tick_every,
             poll_every: Duration::from_millis(250),
+            dirty: Default::default(),
         }
     }
 }
