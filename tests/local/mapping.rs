@@ -228,3 +228,46 @@ fn lineage_lists_producers_newest_first_and_consumers() {
     assert_eq!(by_param.as_array().unwrap().len(), 1);
     assert_eq!(by_param[0]["params"]["day"], "2026-11-21");
 }
+
+/// One mapped instance is rerun on its own; the others keep their try.
+#[test]
+fn rerun_of_one_mapped_instance() {
+    let world = World::new();
+    world.spec(
+        "each.yaml",
+        "dag: each\ntasks:\n  - id: work\n    map_over: [a, b, c]\n    command: [sh, -c, 'echo {{ item }} >> \"$WORLD/ran\"; test {{ item }} != b || test -f \"$WORLD/fixed\"']\n",
+    );
+    let run = world
+        .run(&["run", "each", "--output", "json"])
+        .expect(1)
+        .json();
+    let run_id = run["run"]["run_id"].as_str().unwrap().to_string();
+    std::fs::write(world.path().join("fixed"), "").unwrap();
+    let _dev = world.dev();
+    world
+        .run(&[
+            "rerun",
+            "each",
+            &run_id,
+            "work",
+            "--map-index",
+            "1",
+            "--wait",
+        ])
+        .expect(0);
+    let show = world.show("each", &run_id);
+    let tries: Vec<(Option<u64>, u64)> = show["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["map_index"].as_u64(), t["try_number"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(tries, [(None, 0), (Some(0), 1), (Some(1), 2), (Some(2), 1)]);
+    let mut ran: Vec<String> = std::fs::read_to_string(world.path().join("ran"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["a", "b", "b", "c"]);
+}
