@@ -6,11 +6,22 @@ export CARGO_PROFILE_DEV_DEBUG ?= 0
 
 .PHONY: test lint fmt bench demo
 
+# The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
+# numbers the Rust SDK rejects) installed in a virtualenv of the clone.
+MOTO_VERSION := 5.2.5
+MOTO_VENV := .venv-moto
+MOTO_STAMP := $(MOTO_VENV)/.moto-$(MOTO_VERSION)
+
 ## test: formatting, lints and every test of the workspace (the end-to-end
 ## tests run the real binary, so it is built first)
-test: lint
+test: lint $(MOTO_STAMP)
 	$(CARGO) build --locked -p updraft-cli
-	$(CARGO) test --workspace --locked
+	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
+
+$(MOTO_STAMP):
+	python3 -m venv $(MOTO_VENV)
+	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	touch $@
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint:

@@ -35,15 +35,16 @@ async fn a_message_is_received_then_hidden_then_acked(queue: &Arc<dyn TaskQueue>
 }
 
 async fn a_delayed_message_waits(queue: &Arc<dyn TaskQueue>) {
+    // A whole second: SQS counts delays in seconds.
     queue
-        .send(&message("r1", "a", 2), Duration::from_millis(300))
+        .send(&message("r1", "a", 2), Duration::from_secs(1))
         .await
         .unwrap();
     assert!(
         queue.receive(10).await.unwrap().is_empty(),
         "not before its delay"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(queue.receive(10).await.unwrap().len(), 1);
 }
 

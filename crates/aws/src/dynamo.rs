@@ -1,0 +1,516 @@
+//! The state store over one DynamoDB table (see [`crate::keys`]). Items
+//! carry their fields as plain attributes (`state`, `try_number`,
+//! `logical_date`, …); every change to a run or task instance is a
+//! conditional write on its state (and try), and a failed condition is an
+//! ordinary `false`, not an error.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::SecondsFormat;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use updraft_core::state::{
+    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+};
+use updraft_engine::memory::matches;
+use updraft_engine::ports::{DagMeta, PortError, PortResult, RunQuery, StateStore};
+
+use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// DynamoDB's limit on one BatchWriteItem call.
+const BATCH: usize = 25;
+
+/// The state store.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(text: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(text.into())
+}
+
+fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    doing: &str,
+) -> impl Fn(SdkError<E, R>) -> PortError + '_ {
+    move |e| {
+        PortError(format!(
+            "DynamoDB {doing}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        ))
+    }
+}
+
+fn encode<T: Serialize>(value: &T, pk: String, sk: String, kind: &str) -> PortResult<Item> {
+    let mut item: Item = to_item(value).map_err(|e| PortError::new("encoding an item", e))?;
+    item.insert(PK.into(), s(pk));
+    item.insert(SK.into(), s(sk));
+    item.insert("item_type".into(), s(kind));
+    Ok(item)
+}
+
+fn decode<T: DeserializeOwned>(item: Item) -> PortResult<T> {
+    from_item(item).map_err(|e| PortError::new("decoding a stored item", e))
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
+impl DynamoStore {
+    /// A store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
+        DynamoStore {
+            client,
+            table: table.into(),
+        }
+    }
+
+    async fn get(&self, pk: String, sk: String) -> PortResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(fail("GetItem"))?;
+        Ok(out.item)
+    }
+
+    /// Every item of a partition whose sort key starts with `prefix`.
+    async fn query_prefix(
+        &self,
+        pk: String,
+        prefix: &str,
+        newest_first: bool,
+    ) -> PortResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .scan_index_forward(!newest_first)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(fail("Query"))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    /// Every item whose sort key starts with `prefix` (a scan: for listing
+    /// across DAGs only).
+    async fn scan_prefix(&self, prefix: &str) -> PortResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(#sk, :prefix)")
+                .expression_attribute_names("#sk", SK)
+                .expression_attribute_values(":prefix", s(prefix))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(fail("Scan"))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
+    async fn put(&self, item: Item) -> PortResult<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(fail("PutItem"))?;
+        Ok(())
+    }
+
+    /// Puts an item if no item has its key; `false` if one does.
+    async fn put_new(&self, item: Item) -> PortResult<bool> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(fail("PutItem")(e)),
+        }
+    }
+
+    /// Writes many items, 25 at a time, until none is left unprocessed.
+    async fn batch_put(&self, items: Vec<Item>) -> PortResult<()> {
+        for chunk in items.chunks(BATCH) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|item| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(item.clone()))
+                        .build()
+                        .map_err(|e| PortError::new("building a write", e))?;
+                    Ok(WriteRequest::builder().put_request(put).build())
+                })
+                .collect::<PortResult<_>>()?;
+            for round in 0..8 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(fail("BatchWriteItem"))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+            }
+            if !requests.is_empty() {
+                return Err(PortError(format!(
+                    "DynamoDB BatchWriteItem: {} items still unprocessed",
+                    requests.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn run_item(run: &Run) -> PortResult<Item> {
+        let mut item = encode(
+            run,
+            keys::dag_pk(run.dag.as_str()),
+            keys::run_sk(&run.run_id),
+            "run",
+        )?;
+        // Sortable and comparable as text in the GSI.
+        item.insert(
+            keys::CREATED_AT.into(),
+            s(run.created_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        );
+        if !run.state.is_terminal() {
+            item.insert(ACTIVE.into(), s(ACTIVE_VALUE));
+        }
+        Ok(item)
+    }
+
+    fn instance_item(dag: &str, run_id: &str, instance: &TaskInstance) -> PortResult<Item> {
+        encode(
+            instance,
+            keys::run_pk(dag, run_id),
+            keys::task_sk(&instance.key),
+            "task",
+        )
+    }
+
+    /// A put that holds only if the item's `state` (and `try_number`) are
+    /// as expected.
+    async fn put_if(&self, item: Item, state: &str, try_number: Option<u32>) -> PortResult<bool> {
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":state", s(state));
+        request = match try_number {
+            Some(n) => request
+                .condition_expression("#state = :state AND #try = :try")
+                .expression_attribute_names("#try", "try_number")
+                .expression_attribute_values(":try", AttributeValue::N(n.to_string())),
+            None => request.condition_expression("#state = :state"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(fail("conditional PutItem")(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl StateStore for DynamoStore {
+    async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>> {
+        self.get(keys::dag_pk(dag), "META".into())
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn dags(&self) -> PortResult<Vec<DagMeta>> {
+        let mut dags: Vec<DagMeta> = self
+            .scan_prefix("META")
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<PortResult<_>>()?;
+        dags.sort_by(|a, b| a.dag.cmp(&b.dag));
+        Ok(dags)
+    }
+
+    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
+        self.put(encode(
+            meta,
+            keys::dag_pk(meta.dag.as_str()),
+            "META".into(),
+            "dag",
+        )?)
+        .await
+    }
+
+    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
+        let mut item = Item::new();
+        item.insert(PK.into(), s(keys::dag_pk(dag)));
+        item.insert(SK.into(), s(keys::spec_sk(version)));
+        item.insert("item_type".into(), s("spec"));
+        item.insert("source".into(), s(source));
+        self.put_new(item).await.map(|_| ())
+    }
+
+    async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
+        let item = self.get(keys::dag_pk(dag), keys::spec_sk(version)).await?;
+        Ok(item.and_then(|mut i| match i.remove("source") {
+            Some(AttributeValue::S(text)) => Some(text),
+            _ => None,
+        }))
+    }
+
+    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
+        if !self.put_new(Self::run_item(run)?).await? {
+            return Ok(false);
+        }
+        let dag = run.dag.as_str();
+        let items = instances
+            .iter()
+            .map(|i| Self::instance_item(dag, &run.run_id, i))
+            .collect::<PortResult<Vec<_>>>()?;
+        self.batch_put(items).await?;
+        Ok(true)
+    }
+
+    async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
+        self.get(keys::dag_pk(dag), keys::run_sk(run_id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
+        let items = match &query.dag {
+            Some(dag) => self.query_prefix(keys::dag_pk(dag), "RUN#", false).await?,
+            None => self
+                .scan_prefix("RUN#")
+                .await?
+                .into_iter()
+                .filter(
+                    |i| matches!(i.get(PK), Some(AttributeValue::S(pk)) if pk.starts_with("DAG#")),
+                )
+                .collect(),
+        };
+        let mut runs: Vec<Run> = items
+            .into_iter()
+            .map(decode)
+            .collect::<PortResult<Vec<Run>>>()?;
+        runs.retain(|r| matches(query, r));
+        runs.sort_by(|a, b| (b.created_at, &b.run_id).cmp(&(a.created_at, &a.run_id)));
+        runs.truncate(query.limit.unwrap_or(usize::MAX));
+        Ok(runs)
+    }
+
+    async fn active_runs(&self) -> PortResult<Vec<Run>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACTIVE_INDEX)
+                .key_condition_expression("#active = :active")
+                .expression_attribute_names("#active", ACTIVE)
+                .expression_attribute_values(":active", s(ACTIVE_VALUE))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(fail("Query active runs"))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        // The index is eventually consistent: read each run itself.
+        let mut runs = Vec::with_capacity(items.len());
+        for item in items {
+            let run: Run = decode(item)?;
+            if let Some(current) = self
+                .run(run.dag.as_str(), &run.run_id)
+                .await?
+                .filter(|r| !r.state.is_terminal())
+            {
+                runs.push(current);
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
+        self.put_if(Self::run_item(next)?, expect.as_str(), None)
+            .await
+    }
+
+    async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
+        self.query_prefix(keys::run_pk(dag, run_id), "TASK#", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn create_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        instances: &[TaskInstance],
+    ) -> PortResult<usize> {
+        let mut created = 0;
+        for instance in instances {
+            created += usize::from(
+                self.put_new(Self::instance_item(dag, run_id, instance)?)
+                    .await?,
+            );
+        }
+        Ok(created)
+    }
+
+    async fn instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+    ) -> PortResult<Option<TaskInstance>> {
+        self.get(keys::run_pk(dag, run_id), keys::task_sk(key))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn update_instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+    ) -> PortResult<bool> {
+        let item = Self::instance_item(dag, run_id, &change.next)?;
+        self.put_if(item, change.expect_state.as_str(), Some(change.expect_try))
+            .await
+    }
+
+    async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
+        let item = encode(
+            attempt,
+            keys::run_pk(dag, run_id),
+            keys::try_sk(&attempt.key, attempt.try_number),
+            "try",
+        )?;
+        self.put(item).await
+    }
+
+    async fn attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+        try_number: u32,
+    ) -> PortResult<Option<Attempt>> {
+        self.get(keys::run_pk(dag, run_id), keys::try_sk(key, try_number))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
+        self.query_prefix(keys::run_pk(dag, run_id), "TRY#", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
+        let mut items = Vec::with_capacity(records.len() * 2);
+        for r in records {
+            let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+            let used = r.used.as_str();
+            let by_uri =
+                keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
+            items.push(encode(r, keys::artifact_pk(&r.uri), by_uri, "artifact")?);
+            let by_run = keys::run_artifact_sk(used, &r.uri, &r.key, r.try_number);
+            items.push(encode(
+                r,
+                keys::run_pk(r.dag.as_str(), &r.run_id),
+                by_run,
+                "artifact",
+            )?);
+        }
+        self.batch_put(items).await
+    }
+
+    async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
+        self.query_prefix(keys::artifact_pk(uri), "2", true)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>> {
+        let mut records: Vec<ArtifactRecord> = self
+            .query_prefix(keys::run_pk(dag, run_id), "ARTIFACT#", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect::<PortResult<_>>()?;
+        records.sort_by(|a, b| (a.at, &a.uri).cmp(&(b.at, &b.uri)));
+        Ok(records)
+    }
+}

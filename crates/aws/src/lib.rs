@@ -1,0 +1,17 @@
+//! updraft-aws: the AWS adapters of DESIGN §7.
+//!
+//! # Layout
+//! - [`connect`]: SDK configuration, honouring `AWS_ENDPOINT_URL` so the
+//!   whole AWS path runs against moto or LocalStack.
+//! - [`keys`]: the single-table key design, readable in the console.
+//! - [`dynamo`]: the `StateStore` over DynamoDB, every transition a
+//!   conditional write.
+//! - [`schema`]: the table (with its sparse GSI of active runs), the task
+//!   queue and its dead-letter queue, as `updraft aws init` creates them.
+//! - [`sqs`]: the `TaskQueue` over SQS.
+
+pub mod connect;
+pub mod dynamo;
+pub mod keys;
+pub mod schema;
+pub mod sqs;

@@ -1,0 +1,126 @@
+//! The task queue over SQS: messages carry the task-instance key and try;
+//! a delay of up to 15 minutes uses `DelaySeconds`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use updraft_engine::ports::{Delivery, PortError, PortResult, TaskMessage, TaskQueue};
+
+/// SQS's longest `DelaySeconds`.
+pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// A task queue.
+#[derive(Clone)]
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    doing: &str,
+) -> impl Fn(aws_sdk_sqs::error::SdkError<E, R>) -> PortError + '_ {
+    move |e| {
+        PortError(format!(
+            "SQS {doing}: {}",
+            aws_sdk_sqs::error::DisplayErrorContext(e)
+        ))
+    }
+}
+
+impl SqsQueue {
+    /// A queue at `url`.
+    pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
+    }
+}
+
+/// Decodes a message body, for the dispatcher's SQS events too.
+pub fn decode_message(body: &str) -> PortResult<TaskMessage> {
+    serde_json::from_str(body).map_err(|e| PortError::new("decoding a task message", e))
+}
+
+#[async_trait]
+impl TaskQueue for SqsQueue {
+    async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()> {
+        let body = serde_json::to_string(message)
+            .map_err(|e| PortError::new("encoding a task message", e))?;
+        self.client
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            // SQS counts whole seconds: round up, never deliver early.
+            .delay_seconds(delay.min(MAX_DELAY).as_secs_f64().ceil() as i32)
+            .send()
+            .await
+            .map_err(fail("SendMessage"))?;
+        Ok(())
+    }
+
+    async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            .wait_time_seconds(0)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(fail("ReceiveMessage"))?;
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let receive_count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                Ok(Delivery {
+                    message: decode_message(m.body.as_deref().unwrap_or_default())?,
+                    receipt: m.receipt_handle.unwrap_or_default(),
+                    receive_count,
+                })
+            })
+            .collect()
+    }
+
+    async fn ack(&self, delivery: &Delivery) -> PortResult<()> {
+        let result = self
+            .client
+            .delete_message()
+            .queue_url(&self.url)
+            .receipt_handle(&delivery.receipt)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Deleting twice, or after the receipt expired, is not an error.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_receipt_handle_is_invalid()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(fail("DeleteMessage")(e)),
+        }
+    }
+
+    async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(&delivery.receipt)
+            .visibility_timeout(by.as_secs() as i32)
+            .send()
+            .await
+            .map_err(fail("ChangeMessageVisibility"))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,91 @@
+//! A moto server for this test binary, started once on 127.0.0.1 (it exits
+//! with the test process), and SDK clients pointed at it. Each test makes
+//! its own uniquely named table and queue.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+
+struct Moto {
+    port: u16,
+    _child: Child,
+}
+
+static MOTO: OnceLock<Moto> = OnceLock::new();
+static NAMES: AtomicUsize = AtomicUsize::new(0);
+
+/// The Python that has moto: `UPDRAFT_MOTO_PYTHON` (make test sets it to
+/// its virtualenv), else `python3`.
+fn python() -> String {
+    std::env::var("UPDRAFT_MOTO_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+fn start() -> Moto {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/moto/server.py");
+    let mut child = Command::new(python())
+        .arg(&script)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start {} {}: {e} (run the tests with `make test`)",
+                python(),
+                script.display()
+            )
+        });
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("the server prints its port");
+    let port: u16 = line.trim().parse().unwrap_or_else(|_| {
+        panic!("moto did not start (is moto[server] installed? run `make test`): {line:?}")
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) {
+            let _ =
+                stream.write_all(b"GET /moto-api/data.json HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+            let mut answer = String::new();
+            if stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.0 200")
+                || answer.starts_with("HTTP/1.1 200")
+            {
+                return Moto {
+                    port,
+                    _child: child,
+                };
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("moto on port {port} did not answer within 30 s");
+}
+
+/// SDK configuration for the test server.
+pub fn sdk() -> SdkConfig {
+    let moto = MOTO.get_or_init(start);
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            Credentials::for_tests(),
+        ))
+        .build()
+}
+
+/// A name no other test of this process uses.
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NAMES.fetch_add(1, Ordering::Relaxed)
+    )
+}
