@@ -6,12 +6,14 @@
 //! - [`keys`]: the single-table key design, readable in the console.
 //! - [`dynamo`]: the `StateStore` over DynamoDB, every transition a
 //!   conditional write.
+//! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
 //! - [`sqs`]: the `TaskQueue` over SQS.
 
 pub mod connect;
 pub mod dynamo;
+pub mod events;
 pub mod keys;
 pub mod schema;
 pub mod sqs;

@@ -1,0 +1,268 @@
+//! EventBridge events from ECS and SageMaker, turned into completions of
+//! the tries they belong to. An event for a try that is not over yet (an
+//! ECS task still `RUNNING`, a training job `InProgress`) is `None`.
+
+use serde::Deserialize;
+use updraft_core::plan::Outcome;
+use updraft_engine::ports::Completion;
+
+/// The envelope of every EventBridge event (`account` is optional: moto
+/// leaves it out).
+#[derive(Debug, Deserialize)]
+pub struct Envelope {
+    /// `aws.ecs`, `aws.sagemaker`.
+    pub source: String,
+    /// `ECS Task State Change`, `SageMaker Training Job State Change`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// The account, when the sender gives it.
+    #[serde(default)]
+    pub account: Option<String>,
+    /// The event itself.
+    pub detail: serde_json::Value,
+}
+
+/// What an event says about one launched try.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StateChange {
+    /// The launch handle: the ECS task ARN or the SageMaker job name.
+    pub handle: String,
+    /// How the try ended, if it did.
+    pub completion: Option<Completion>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EcsTask {
+    task_arn: String,
+    last_status: String,
+    #[serde(default)]
+    stopped_reason: Option<String>,
+    #[serde(default)]
+    stop_code: Option<String>,
+    #[serde(default)]
+    containers: Vec<EcsContainer>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EcsContainer {
+    name: String,
+    #[serde(default)]
+    exit_code: Option<i32>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct TrainingJob {
+    training_job_name: String,
+    training_job_status: String,
+    #[serde(default)]
+    failure_reason: Option<String>,
+}
+
+/// The container a try's command runs in: the one the runner task
+/// definition names `main`, else the first.
+pub const MAIN_CONTAINER: &str = "main";
+
+/// Reads one event. Errors name what is missing; events of other kinds are
+/// errors too, since the rules deliver only these two.
+pub fn parse(json: &str) -> Result<StateChange, String> {
+    let envelope: Envelope =
+        serde_json::from_str(json).map_err(|e| format!("not an EventBridge event: {e}"))?;
+    match (envelope.source.as_str(), envelope.detail_type.as_str()) {
+        ("aws.ecs", "ECS Task State Change") => ecs(envelope.detail),
+        ("aws.sagemaker", "SageMaker Training Job State Change") => sagemaker(envelope.detail),
+        (source, kind) => Err(format!("unexpected event `{kind}` from `{source}`")),
+    }
+}
+
+fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
+    let task: EcsTask =
+        serde_json::from_value(detail).map_err(|e| format!("ECS Task State Change: {e}"))?;
+    if task.last_status != "STOPPED" {
+        return Ok(StateChange {
+            handle: task.task_arn,
+            completion: None,
+        });
+    }
+    let main = task
+        .containers
+        .iter()
+        .find(|c| c.name == MAIN_CONTAINER)
+        .or_else(|| task.containers.first());
+    let completion = match main.and_then(|c| c.exit_code) {
+        Some(0) => Completion {
+            outcome: Outcome::Succeeded,
+            exit_code: Some(0),
+        },
+        Some(code) => Completion {
+            outcome: Outcome::Failed {
+                reason: format!("exit code {code}"),
+            },
+            exit_code: Some(code),
+        },
+        None => {
+            let mut parts: Vec<String> = Vec::new();
+            for part in [
+                task.stop_code.clone(),
+                task.stopped_reason.clone(),
+                main.and_then(|c| c.reason.clone()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if !parts.contains(&part) {
+                    parts.push(part);
+                }
+            }
+            let why = parts.join(": ");
+            let why = if why.is_empty() {
+                "the task stopped without an exit code".to_string()
+            } else {
+                why
+            };
+            Completion {
+                outcome: Outcome::Failed { reason: why },
+                exit_code: None,
+            }
+        }
+    };
+    Ok(StateChange {
+        handle: task.task_arn,
+        completion: Some(completion),
+    })
+}
+
+fn sagemaker(detail: serde_json::Value) -> Result<StateChange, String> {
+    let job: TrainingJob = serde_json::from_value(detail)
+        .map_err(|e| format!("SageMaker Training Job State Change: {e}"))?;
+    let outcome = match job.training_job_status.as_str() {
+        "Completed" => Some(Outcome::Succeeded),
+        "Failed" => Some(Outcome::Failed {
+            reason: job
+                .failure_reason
+                .unwrap_or_else(|| "the training job failed".into()),
+        }),
+        "Stopped" => Some(Outcome::Failed {
+            reason: "the training job was stopped".into(),
+        }),
+        _ => None,
+    };
+    Ok(StateChange {
+        handle: job.training_job_name,
+        completion: outcome.map(|outcome| Completion {
+            outcome,
+            exit_code: None,
+        }),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn a_stopped_ecs_task_with_exit_code_0_succeeded() {
+        let change = parse(&fixture("ecs-task-stopped-ok.json")).unwrap();
+        assert_eq!(
+            change.handle,
+            "arn:aws:ecs:us-east-1:123456789012:task/updraft/9f1bd8e4d5ae4d1a8f5d0c1e2b3a4c5d"
+        );
+        assert_eq!(
+            change.completion,
+            Some(Completion {
+                outcome: Outcome::Succeeded,
+                exit_code: Some(0)
+            })
+        );
+    }
+
+    #[test]
+    fn a_stopped_ecs_task_with_exit_code_3_failed() {
+        let change = parse(&fixture("ecs-task-stopped-exit-3.json")).unwrap();
+        assert_eq!(
+            change.completion,
+            Some(Completion {
+                outcome: Outcome::Failed {
+                    reason: "exit code 3".into()
+                },
+                exit_code: Some(3)
+            })
+        );
+    }
+
+    #[test]
+    fn an_ecs_task_that_never_started_failed_with_the_stop_reason() {
+        let change = parse(&fixture("ecs-task-failed-to-start.json")).unwrap();
+        let reason = "TaskFailedToStart: CannotPullContainerError: pull image manifest has been retried 5 time(s)";
+        assert_eq!(
+            change.completion,
+            Some(Completion {
+                outcome: Outcome::Failed {
+                    reason: reason.into()
+                },
+                exit_code: None
+            })
+        );
+    }
+
+    #[test]
+    fn a_running_ecs_task_is_not_a_completion() {
+        let event = fixture("ecs-task-stopped-ok.json")
+            .replace("\"lastStatus\": \"STOPPED\"", "\"lastStatus\": \"RUNNING\"");
+        assert_eq!(parse(&event).unwrap().completion, None);
+    }
+
+    #[test]
+    fn training_jobs_complete_fail_or_stop() {
+        let done = parse(&fixture("sagemaker-training-completed.json")).unwrap();
+        assert_eq!(done.handle, "updraft-ml-train-0a1b2c3d4e5f-001");
+        assert_eq!(
+            done.completion,
+            Some(Completion {
+                outcome: Outcome::Succeeded,
+                exit_code: None
+            })
+        );
+        let failed = fixture("sagemaker-training-completed.json").replace(
+            "\"TrainingJobStatus\": \"Completed\"",
+            "\"TrainingJobStatus\": \"Failed\", \"FailureReason\": \"AlgorithmError: loss is NaN\"",
+        );
+        assert_eq!(
+            parse(&failed).unwrap().completion,
+            Some(Completion {
+                outcome: Outcome::Failed {
+                    reason: "AlgorithmError: loss is NaN".into()
+                },
+                exit_code: None
+            })
+        );
+        let running =
+            fixture("sagemaker-training-completed.json").replace("\"Completed\"", "\"InProgress\"");
+        assert_eq!(parse(&running).unwrap().completion, None);
+    }
+
+    #[test]
+    fn other_events_and_bad_json_are_refused() {
+        assert!(
+            parse("{")
+                .unwrap_err()
+                .starts_with("not an EventBridge event")
+        );
+        let other = r#"{"source": "aws.s3", "detail-type": "Object Created", "detail": {}}"#;
+        assert_eq!(
+            parse(other).unwrap_err(),
+            "unexpected event `Object Created` from `aws.s3`"
+        );
+    }
+}
