@@ -18,7 +18,7 @@ use updraft_core::state::{
     ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
-use updraft_engine::ports::{DagMeta, PortError, PortResult, RunQuery, StateStore};
+use updraft_engine::ports::{DagMeta, HandleRef, PortError, PortResult, RunQuery, StateStore};
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
 
@@ -474,6 +474,23 @@ impl StateStore for DynamoStore {
             .into_iter()
             .map(decode)
             .collect()
+    }
+
+    async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
+        self.put(encode(
+            try_ref,
+            keys::handle_pk(handle),
+            "HANDLE".into(),
+            "handle",
+        )?)
+        .await
+    }
+
+    async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
+        self.get(keys::handle_pk(handle), "HANDLE".into())
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {

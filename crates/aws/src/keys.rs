@@ -7,6 +7,7 @@
 //! | run | `DAG#<dag>` | `RUN#<run_id>` |
 //! | task instance | `RUN#<dag>#<run_id>` | `TASK#<task_id>#<map_index:05>` (`-` unmapped) |
 //! | attempt | `RUN#<dag>#<run_id>` | `TRY#<task_id>#<map_index:05>#<try:03>` |
+//! | launch handle | `HANDLE#<arn or job name>` | `HANDLE` |
 //! | artifact, by URI | `ARTIFACT#<uri>` | `<at>#<dag>#<run_id>#<task>#<index>#<try>#<use>` |
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
@@ -58,6 +59,11 @@ pub fn task_sk(key: &TaskKey) -> String {
 /// `TRY#<task_id>#<map_index:05>#<try:03>`.
 pub fn try_sk(key: &TaskKey, try_number: u32) -> String {
     format!("TRY#{}#{}#{try_number:03}", key.task_id, index(key))
+}
+
+/// `HANDLE#<arn or job name>`: which try a launch handle belongs to.
+pub fn handle_pk(handle: &str) -> String {
+    format!("HANDLE#{handle}")
 }
 
 /// `ARTIFACT#<uri>`.

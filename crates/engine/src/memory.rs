@@ -12,7 +12,7 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    Clock, DagMeta, Delivery, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
+    Clock, DagMeta, Delivery, HandleRef, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
 };
 
 type RunKey = (String, String);
@@ -25,6 +25,7 @@ struct Tables {
     instances: BTreeMap<RunKey, Vec<TaskInstance>>,
     attempts: BTreeMap<(RunKey, TaskKey, u32), Attempt>,
     artifacts: Vec<ArtifactRecord>,
+    handles: BTreeMap<String, HandleRef>,
 }
 
 /// A [`StateStore`] in a mutex.
@@ -185,6 +186,15 @@ impl StateStore for MemoryStore {
             .filter(|((r, _, _), _)| *r == k)
             .map(|(_, a)| a.clone())
             .collect())
+    }
+    async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
+        self.tables()
+            .handles
+            .insert(handle.to_string(), try_ref.clone());
+        Ok(())
+    }
+    async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
+        Ok(self.tables().handles.get(handle).cloned())
     }
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
         let mut tables = self.tables();

@@ -60,6 +60,20 @@ impl DagMeta {
     }
 }
 
+/// Which try a launch handle belongs to: what an ECS or SageMaker event
+/// names is the handle, and the recorder needs the task instance.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandleRef {
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try.
+    pub try_number: u32,
+}
+
 /// Which runs to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunQuery {
@@ -144,6 +158,11 @@ pub trait StateStore: Send + Sync {
     ) -> PortResult<Option<Attempt>>;
     /// Every try of every task of a run.
     async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>>;
+
+    /// Remembers which try a launch handle belongs to.
+    async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()>;
+    /// The try a launch handle belongs to.
+    async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>>;
 
     /// Records that tries produced or consumed artifacts; recording the
     /// same record twice keeps one.

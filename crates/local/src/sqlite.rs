@@ -16,7 +16,8 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, Delivery, PortError, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
+    DagMeta, Delivery, HandleRef, PortError, PortResult, RunQuery, StateStore, TaskMessage,
+    TaskQueue,
 };
 
 const SCHEMA: &str = "
@@ -46,6 +47,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     at TEXT NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (uri, used, dag, run_id, task_id, map_index, try_number));
 CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
+CREATE TABLE IF NOT EXISTS handles (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
 ";
 
 /// One connection to the state file.
@@ -425,6 +427,28 @@ impl StateStore for SqliteStore {
             .map_err(db("reading attempts"))?;
         rows.map(|row| from_json(&row.map_err(db("reading attempts"))?))
             .collect()
+    }
+
+    async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
+        let body = to_json(try_ref)?;
+        self.0
+            .conn()
+            .execute(
+                "INSERT OR REPLACE INTO handles (handle, body) VALUES (?1, ?2)",
+                params![handle, body],
+            )
+            .map_err(db("recording a launch handle"))?;
+        Ok(())
+    }
+
+    async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
+        Ok(self
+            .bodies(
+                "reading a launch handle",
+                "SELECT body FROM handles WHERE handle = ?1",
+                &[handle],
+            )?
+            .pop())
     }
 
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {

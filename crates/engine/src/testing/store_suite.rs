@@ -11,7 +11,7 @@ use updraft_core::state::{
 };
 
 use super::fixtures::{run, t0};
-use crate::ports::{DagMeta, RunQuery, StateStore};
+use crate::ports::{DagMeta, HandleRef, RunQuery, StateStore};
 
 /// Several handles on one fresh, empty store: for a database, one
 /// connection each, so races go through the database.
@@ -31,6 +31,21 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     mapped_instances_are_created_once(fresh()).await;
     artifacts_are_found_by_uri_and_by_run(&fresh()[0]).await;
     queries_filter_by_params_and_until(&fresh()[0]).await;
+    launch_handles_lead_back_to_their_try(&fresh()[0]).await;
+}
+
+async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task/updraft/9f1bd8e4";
+    assert_eq!(store.handle(arn).await.unwrap(), None);
+    let try_ref = HandleRef {
+        dag: "d".into(),
+        run_id: "r1".into(),
+        key: key("a"),
+        try_number: 2,
+    };
+    store.put_handle(arn, &try_ref).await.unwrap();
+    store.put_handle(arn, &try_ref).await.unwrap();
+    assert_eq!(store.handle(arn).await.unwrap(), Some(try_ref));
 }
 
 async fn mapped_instances_are_created_once(handles: StoreHandles) {

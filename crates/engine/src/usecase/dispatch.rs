@@ -8,7 +8,7 @@ use updraft_core::state::{Attempt, TaskState};
 use updraft_core::template::{Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
-use crate::ports::{Completion, LaunchRequest, TaskMessage};
+use crate::ports::{Completion, HandleRef, LaunchRequest, TaskMessage};
 use crate::{Engine, EngineResult};
 
 /// What became of a message.
@@ -132,6 +132,13 @@ impl Engine {
                     .await;
             }
         };
+        let try_ref = HandleRef {
+            dag: dag.to_string(),
+            run_id: run_id.to_string(),
+            key: message.key.clone(),
+            try_number: message.try_number,
+        };
+        store.put_handle(&launched.handle, &try_ref).await?;
         attempt.handle = Some(launched.handle.clone());
         attempt.log = launched.log;
         attempt.state = TaskState::Running;

@@ -109,6 +109,20 @@ impl Engine {
         }
     }
 
+    /// Records what an ECS or SageMaker event says about a launch handle,
+    /// and advances its run: the recorder's use case. `false` if the handle
+    /// is unknown or the completion stale.
+    pub async fn record_handle(&self, handle: &str, completion: Completion) -> EngineResult<bool> {
+        let Some(at) = self.ports.store.handle(handle).await? else {
+            self.emit(Event::Dropped {
+                what: format!("event for unknown launch handle {handle}"),
+            });
+            return Ok(false);
+        };
+        self.record_and_advance(&at.dag, &at.run_id, &at.key, at.try_number, completion)
+            .await
+    }
+
     /// Records a completion and advances its run at once: what the recorder
     /// does per event.
     pub async fn record_and_advance(
