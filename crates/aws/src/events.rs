@@ -79,21 +79,34 @@ pub fn parse(json: &str) -> Result<StateChange, String> {
     }
 }
 
-fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
-    let task: EcsTask =
-        serde_json::from_value(detail).map_err(|e| format!("ECS Task State Change: {e}"))?;
-    if task.last_status != "STOPPED" {
-        return Ok(StateChange {
-            handle: task.task_arn,
-            completion: None,
-        });
+/// How one container of a task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContainerEnd {
+    /// Its name in the task definition.
+    pub name: String,
+    /// Its exit code, if it ran.
+    pub exit_code: Option<i32>,
+    /// Why it stopped, if ECS says.
+    pub reason: Option<String>,
+}
+
+/// The completion of an ECS task, from an event or DescribeTasks: `None`
+/// until it is `STOPPED`; then the exit code of the `main` container (else
+/// the first), or the stop code and reasons when it never ran.
+pub fn ecs_completion(
+    last_status: &str,
+    stop_code: Option<String>,
+    stopped_reason: Option<String>,
+    containers: &[ContainerEnd],
+) -> Option<Completion> {
+    if last_status != "STOPPED" {
+        return None;
     }
-    let main = task
-        .containers
+    let main = containers
         .iter()
         .find(|c| c.name == MAIN_CONTAINER)
-        .or_else(|| task.containers.first());
-    let completion = match main.and_then(|c| c.exit_code) {
+        .or_else(|| containers.first());
+    Some(match main.and_then(|c| c.exit_code) {
         Some(0) => Completion {
             outcome: Outcome::Succeeded,
             exit_code: Some(0),
@@ -107,8 +120,8 @@ fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
         None => {
             let mut parts: Vec<String> = Vec::new();
             for part in [
-                task.stop_code.clone(),
-                task.stopped_reason.clone(),
+                stop_code,
+                stopped_reason,
                 main.and_then(|c| c.reason.clone()),
             ]
             .into_iter()
@@ -118,21 +131,40 @@ fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
                     parts.push(part);
                 }
             }
-            let why = parts.join(": ");
-            let why = if why.is_empty() {
+            let why = if parts.is_empty() {
                 "the task stopped without an exit code".to_string()
             } else {
-                why
+                parts.join(": ")
             };
             Completion {
                 outcome: Outcome::Failed { reason: why },
                 exit_code: None,
             }
         }
-    };
+    })
+}
+
+fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
+    let task: EcsTask =
+        serde_json::from_value(detail).map_err(|e| format!("ECS Task State Change: {e}"))?;
+    let containers: Vec<ContainerEnd> = task
+        .containers
+        .into_iter()
+        .map(|c| ContainerEnd {
+            name: c.name,
+            exit_code: c.exit_code,
+            reason: c.reason,
+        })
+        .collect();
+    let completion = ecs_completion(
+        &task.last_status,
+        task.stop_code,
+        task.stopped_reason,
+        &containers,
+    );
     Ok(StateChange {
         handle: task.task_arn,
-        completion: Some(completion),
+        completion,
     })
 }
 

@@ -6,6 +6,7 @@
 //! - [`keys`]: the single-table key design, readable in the console.
 //! - [`dynamo`]: the `StateStore` over DynamoDB, every transition a
 //!   conditional write.
+//! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
@@ -13,6 +14,7 @@
 
 pub mod connect;
 pub mod dynamo;
+pub mod ecs;
 pub mod events;
 pub mod keys;
 pub mod schema;

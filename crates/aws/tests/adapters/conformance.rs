@@ -1,8 +1,6 @@
 //! The DynamoDB store and the SQS queue pass the engine's port conformance
 //! suites against a moto server, racing callers included.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,12 +12,12 @@ use updraft_engine::testing::{StoreHandles, run_queue_suite, run_store_suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_store_conforms() {
-    let config = support::sdk();
+    let config = crate::support::sdk();
     let client = aws_sdk_dynamodb::Client::new(&config);
     let mut tables = Vec::new();
     // One table per suite case (the suite runs fewer than this).
     for _ in 0..20 {
-        let table = support::unique("state");
+        let table = crate::support::unique("state");
         create_table(&client, &table).await.unwrap();
         tables.push(table);
     }
@@ -37,11 +35,11 @@ async fn dynamodb_store_conforms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqs_queue_conforms() {
-    let config = support::sdk();
+    let config = crate::support::sdk();
     let client = aws_sdk_sqs::Client::new(&config);
     let mut urls = Vec::new();
     for _ in 0..4 {
-        let url = create_queues(&client, &support::unique("tasks"))
+        let url = create_queues(&client, &crate::support::unique("tasks"))
             .await
             .unwrap();
         // The suite waits out a short visibility timeout.

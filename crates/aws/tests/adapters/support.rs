@@ -72,6 +72,61 @@ fn start() -> Moto {
     );
 }
 
+/// A raw request to the test server; returns the response body.
+pub fn raw(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let port = MOTO.get_or_init(start).port;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("moto answers");
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        request += &format!("{name}: {value}\r\n");
+    }
+    request += "\r\n";
+    request += body;
+    stream.write_all(request.as_bytes()).expect("request sent");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).expect("response read");
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+/// The default VPC's subnets and `default` security group (moto's ids
+/// change with every server), read with the EC2 query API.
+pub fn default_network() -> (Vec<String>, Vec<String>) {
+    let auth = (
+        "Authorization",
+        "AWS4-HMAC-SHA256 Credential=test/20261122/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
+    );
+    let form = ("Content-Type", "application/x-www-form-urlencoded");
+    let ids = |xml: String, tag: &str| -> Vec<String> {
+        xml.split(&format!("<{tag}>"))
+            .skip(1)
+            .filter_map(|rest| rest.split('<').next().map(str::to_string))
+            .collect()
+    };
+    let subnets = raw(
+        "POST",
+        "/",
+        &[auth, form],
+        "Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true",
+    );
+    let groups = raw(
+        "POST",
+        "/",
+        &[auth, form],
+        "Action=DescribeSecurityGroups&Version=2016-11-15&Filter.1.Name=group-name&Filter.1.Value.1=default",
+    );
+    let mut subnets = ids(subnets, "subnetId");
+    subnets.truncate(2);
+    let mut groups = ids(groups, "groupId");
+    groups.truncate(1);
+    (subnets, groups)
+}
+
 /// SDK configuration for the test server.
 pub fn sdk() -> SdkConfig {
     let moto = MOTO.get_or_init(start);

@@ -1,0 +1,246 @@
+//! Tries as ECS Fargate tasks: `RunTask` with the compute profile's task
+//! definition, the rendered command and environment as container
+//! overrides, the task-instance key in tags, and a client token derived
+//! from (run, task, map index, try) so a retried launch cannot start a
+//! second task.
+
+use async_trait::async_trait;
+use aws_sdk_ecs::Client;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, EphemeralStorage, KeyValuePair,
+    LaunchType, NetworkConfiguration, Tag, TaskOverride,
+};
+use sha2::{Digest, Sha256};
+use updraft_core::spec::{ComputeProfile, EcsProfile};
+use updraft_core::state::Attempt;
+use updraft_engine::ports::{
+    HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+};
+
+use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
+
+/// Where ECS tasks run.
+#[derive(Clone, Debug)]
+pub struct EcsConfig {
+    /// The cluster.
+    pub cluster: String,
+    /// Subnets for the tasks' network interfaces.
+    pub subnets: Vec<String>,
+    /// Security groups for them.
+    pub security_groups: Vec<String>,
+    /// Give tasks a public IP (subnets without a NAT gateway need one to pull images).
+    pub assign_public_ip: bool,
+    /// The task definition for tasks that name no compute profile.
+    pub default_task_definition: String,
+}
+
+/// The ECS launcher.
+#[derive(Clone)]
+pub struct EcsLauncher {
+    client: Client,
+    config: EcsConfig,
+}
+
+fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    doing: &str,
+) -> impl Fn(aws_sdk_ecs::error::SdkError<E, R>) -> PortError + '_ {
+    move |e| {
+        PortError(format!(
+            "ECS {doing}: {}",
+            aws_sdk_ecs::error::DisplayErrorContext(e)
+        ))
+    }
+}
+
+fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> PortResult<T> {
+    built.map_err(|e| PortError::new("building an ECS request", e))
+}
+
+/// The idempotency token of one try: the same for every launch of it, at
+/// most 64 characters as ECS allows.
+pub fn client_token(request: &LaunchRequest) -> String {
+    let key = format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        request.dag,
+        request.run_id,
+        request.key.task_id,
+        request.key.map_index.map_or(-1, i64::from),
+        request.try_number
+    );
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().take(24).map(|b| format!("{b:02x}")).collect()
+}
+
+fn tag(key: &str, value: impl Into<String>) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+impl EcsLauncher {
+    /// A launcher on `config.cluster`.
+    pub fn new(client: Client, config: EcsConfig) -> EcsLauncher {
+        EcsLauncher { client, config }
+    }
+
+    fn profile<'a>(
+        &'a self,
+        request: &'a LaunchRequest,
+    ) -> PortResult<(&'a str, Option<&'a EcsProfile>)> {
+        match &request.compute {
+            Some(ComputeProfile::Ecs(profile)) => Ok((&profile.task_definition, Some(profile))),
+            Some(ComputeProfile::Sagemaker(_)) => Err(PortError(
+                "a SageMaker task reached the ECS launcher".into(),
+            )),
+            None => Ok((&self.config.default_task_definition, None)),
+        }
+    }
+}
+
+#[async_trait]
+impl Launcher for EcsLauncher {
+    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+        let (task_definition, profile) = self.profile(request)?;
+        let mut environment: Vec<KeyValuePair> = request
+            .task
+            .environment
+            .iter()
+            .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+            .collect();
+        let index = request.key.map_index.map(|i| i.to_string());
+        for (name, value) in [
+            ("UPDRAFT_DAG", Some(request.dag.clone())),
+            ("UPDRAFT_RUN_ID", Some(request.run_id.clone())),
+            ("UPDRAFT_TASK_ID", Some(request.key.task_id.to_string())),
+            ("UPDRAFT_TRY_NUMBER", Some(request.try_number.to_string())),
+            ("UPDRAFT_MAP_INDEX", index.clone()),
+        ] {
+            if let Some(value) = value {
+                environment.push(KeyValuePair::builder().name(name).value(value).build());
+            }
+        }
+        let container = ContainerOverride::builder()
+            .name(MAIN_CONTAINER)
+            .set_command(request.task.command.clone())
+            .set_environment(Some(environment))
+            .build();
+        let mut overrides = TaskOverride::builder().container_overrides(container);
+        if let Some(profile) = profile {
+            overrides = overrides
+                .set_cpu(profile.cpu.map(|c| c.to_string()))
+                .set_memory(profile.memory.map(|m| m.to_string()));
+            if let Some(gib) = profile.ephemeral_storage {
+                overrides = overrides
+                    .ephemeral_storage(EphemeralStorage::builder().size_in_gib(gib as i32).build());
+            }
+        }
+        let network = build(
+            AwsVpcConfiguration::builder()
+                .set_subnets(Some(self.config.subnets.clone()))
+                .set_security_groups(Some(self.config.security_groups.clone()))
+                .assign_public_ip(if self.config.assign_public_ip {
+                    AssignPublicIp::Enabled
+                } else {
+                    AssignPublicIp::Disabled
+                })
+                .build(),
+        )?;
+        let mut tags = vec![
+            tag("updraft:dag", &request.dag),
+            tag("updraft:run", &request.run_id),
+            tag("updraft:task", request.key.task_id.as_str()),
+            tag("updraft:try", request.try_number.to_string()),
+        ];
+        if let Some(index) = index {
+            tags.push(tag("updraft:map-index", index));
+        }
+        let out = self
+            .client
+            .run_task()
+            .cluster(&self.config.cluster)
+            .task_definition(task_definition)
+            .launch_type(LaunchType::Fargate)
+            .count(1)
+            .started_by("updraft")
+            .client_token(client_token(request))
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(network)
+                    .build(),
+            )
+            .overrides(overrides.build())
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(fail("RunTask"))?;
+        if let Some(failure) = out.failures().first() {
+            return Err(PortError(format!(
+                "ECS RunTask failed: {} {}",
+                failure.reason().unwrap_or("unknown reason"),
+                failure.detail().unwrap_or_default()
+            )));
+        }
+        let arn = out
+            .tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .ok_or_else(|| PortError("ECS RunTask returned no task".into()))?;
+        Ok(Launched {
+            handle: arn.to_string(),
+            log: None,
+        })
+    }
+
+    async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
+        let out = self
+            .client
+            .describe_tasks()
+            .cluster(&self.config.cluster)
+            .tasks(handle)
+            .send()
+            .await
+            .map_err(fail("DescribeTasks"))?;
+        let Some(task) = out.tasks().first() else {
+            return Ok(HandleStatus::Lost);
+        };
+        let containers: Vec<ContainerEnd> = task
+            .containers()
+            .iter()
+            .map(|c| ContainerEnd {
+                name: c.name().unwrap_or_default().to_string(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_string),
+            })
+            .collect();
+        let stop_code = task.stop_code().map(|c| c.as_str().to_string());
+        let completion = ecs_completion(
+            task.last_status().unwrap_or_default(),
+            stop_code,
+            task.stopped_reason().map(str::to_string),
+            &containers,
+        );
+        Ok(completion.map_or(HandleStatus::Running, HandleStatus::Ended))
+    }
+
+    async fn stop(&self, handle: &str) -> PortResult<()> {
+        self.client
+            .stop_task()
+            .cluster(&self.config.cluster)
+            .task(handle)
+            .reason("updraft: the try timed out, was rerun or was marked")
+            .send()
+            .await
+            .map_err(fail("StopTask"))?;
+        Ok(())
+    }
+
+    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+        Err(PortError(format!(
+            "reading an ECS task's CloudWatch log is not built yet; find task {} in the ECS console",
+            attempt.handle.as_deref().unwrap_or("?")
+        )))
+    }
+
+    async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
+        // Outputs of ECS tasks (an S3 object per try) are not read yet.
+        Ok(None)
+    }
+}

@@ -1,0 +1,182 @@
+//! The ECS launcher against moto: RunTask carries the rendered command,
+//! environment, profile sizes and the task-instance key; describe and stop
+//! find the task again.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+use updraft_aws::ecs::{EcsConfig, EcsLauncher, client_token};
+use updraft_core::ids::TaskId;
+use updraft_core::spec::{ComputeProfile, EcsProfile};
+use updraft_core::state::TaskKey;
+use updraft_core::template::RenderedTask;
+use updraft_engine::ports::{HandleStatus, LaunchRequest, Launcher};
+
+async fn launcher() -> (EcsLauncher, aws_sdk_ecs::Client, String) {
+    let config = crate::support::sdk();
+    let client = aws_sdk_ecs::Client::new(&config);
+    let cluster = crate::support::unique("cluster");
+    client
+        .create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .unwrap();
+    let container = ContainerDefinition::builder()
+        .name("main")
+        .image("busybox")
+        .memory_reservation(128)
+        .essential(true)
+        .build();
+    client
+        .register_task_definition()
+        .family("updraft-runner")
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("1024")
+        .memory("2048")
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap();
+    // Keep tasks RUNNING until stopped: moto otherwise moves them on by itself.
+    crate::support::raw(
+        "POST",
+        "/moto-api/state-manager/set-transition",
+        &[("Content-Type", "application/json")],
+        r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
+    );
+    let (subnets, security_groups) = crate::support::default_network();
+    assert!(
+        !subnets.is_empty() && !security_groups.is_empty(),
+        "moto's default VPC"
+    );
+    let ecs = EcsConfig {
+        cluster: cluster.clone(),
+        subnets,
+        security_groups,
+        assign_public_ip: false,
+        default_task_definition: "updraft-runner".into(),
+    };
+    (EcsLauncher::new(client.clone(), ecs), client, cluster)
+}
+
+fn request(try_number: u32) -> LaunchRequest {
+    LaunchRequest {
+        dag: "etl".into(),
+        run_id: "scheduled__2026-11-21T00:00:00+09:00".into(),
+        key: TaskKey {
+            task_id: TaskId::parse("featurize").unwrap(),
+            map_index: Some(7),
+        },
+        try_number,
+        task: RenderedTask {
+            image: None,
+            command: Some(vec![
+                "python".into(),
+                "featurize.py".into(),
+                "--day".into(),
+                "2026-11-20".into(),
+            ]),
+            environment: BTreeMap::from([("MODE".into(), "full".into())]),
+        },
+        compute: Some(ComputeProfile::Ecs(EcsProfile {
+            task_definition: "updraft-runner".into(),
+            cpu: Some(2048),
+            memory: Some(4096),
+            ephemeral_storage: Some(50),
+        })),
+        timeout: None,
+    }
+}
+
+#[tokio::test]
+async fn run_task_carries_the_try_and_can_be_described_and_stopped() {
+    let (launcher, client, cluster) = launcher().await;
+    let launched = launcher.launch(&request(2)).await.unwrap();
+    assert!(
+        launched.handle.starts_with("arn:aws:ecs:us-east-1:"),
+        "{}",
+        launched.handle
+    );
+
+    let tasks = client
+        .describe_tasks()
+        .cluster(&cluster)
+        .tasks(&launched.handle)
+        .include(aws_sdk_ecs::types::TaskField::Tags)
+        .send()
+        .await
+        .unwrap();
+    let task = &tasks.tasks()[0];
+    assert_eq!(task.started_by(), Some("updraft"));
+    let overrides = task.overrides().unwrap();
+    assert_eq!(
+        (overrides.cpu(), overrides.memory()),
+        (Some("2048"), Some("4096"))
+    );
+    let main = &overrides.container_overrides()[0];
+    assert_eq!(main.name(), Some("main"));
+    assert_eq!(
+        main.command(),
+        ["python", "featurize.py", "--day", "2026-11-20"]
+    );
+    let env: BTreeMap<&str, &str> = main
+        .environment()
+        .iter()
+        .map(|kv| (kv.name().unwrap(), kv.value().unwrap()))
+        .collect();
+    assert_eq!(env["MODE"], "full");
+    assert_eq!(env["UPDRAFT_TRY_NUMBER"], "2");
+    assert_eq!(env["UPDRAFT_MAP_INDEX"], "7");
+    assert_eq!(
+        env["UPDRAFT_RUN_ID"],
+        "scheduled__2026-11-21T00:00:00+09:00"
+    );
+    let tags: BTreeMap<&str, &str> = task
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags["updraft:task"], "featurize");
+    assert_eq!(tags["updraft:map-index"], "7");
+
+    assert_eq!(
+        launcher.describe(&launched.handle).await.unwrap(),
+        HandleStatus::Running
+    );
+    launcher.stop(&launched.handle).await.unwrap();
+    // moto gives a stopped task's containers exit code 0; on AWS a stopped
+    // container reports 137 or 143. Either way the try has ended.
+    assert!(matches!(
+        launcher.describe(&launched.handle).await.unwrap(),
+        HandleStatus::Ended(_)
+    ));
+    let stopped = client
+        .describe_tasks()
+        .cluster(&cluster)
+        .tasks(&launched.handle)
+        .send()
+        .await
+        .unwrap();
+    let task = &stopped.tasks()[0];
+    assert_eq!(task.last_status(), Some("STOPPED"));
+    assert_eq!(
+        task.stopped_reason(),
+        Some("updraft: the try timed out, was rerun or was marked")
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_task_is_lost() {
+    let (launcher, _, cluster) = launcher().await;
+    let arn = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster}/0000");
+    assert_eq!(launcher.describe(&arn).await.unwrap(), HandleStatus::Lost);
+}
+
+#[test]
+fn the_client_token_is_one_per_try() {
+    assert_eq!(client_token(&request(1)), client_token(&request(1)));
+    assert_ne!(client_token(&request(1)), client_token(&request(2)));
+    assert!(client_token(&request(1)).len() <= 64);
+}

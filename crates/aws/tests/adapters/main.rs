@@ -1,0 +1,6 @@
+//! The AWS adapters against one moto server on 127.0.0.1, one module per
+//! area; each test makes its own uniquely named resources.
+
+mod conformance;
+mod ecs;
+mod support;
