@@ -89,6 +89,8 @@ impl DynamoStore {
     }
 
     /// Every item of a partition whose sort key starts with `prefix`.
+    /// Every item of a partition whose sort key starts with `prefix` (all
+    /// of them for an empty prefix).
     async fn query_prefix(
         &self,
         pk: String,
@@ -98,15 +100,21 @@ impl DynamoStore {
         let mut items = Vec::new();
         let mut start = None;
         loop {
-            let out = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
                 .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(prefix))
+                .expression_attribute_values(":pk", s(pk.clone()));
+            query = if prefix.is_empty() {
+                query.key_condition_expression("#pk = :pk")
+            } else {
+                query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", SK)
+                    .expression_attribute_values(":prefix", s(prefix))
+            };
+            let out = query
                 .scan_index_forward(!newest_first)
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
@@ -277,24 +285,20 @@ impl StateStore for DynamoStore {
     }
 
     async fn dags(&self) -> PortResult<Vec<DagMeta>> {
-        let mut dags: Vec<DagMeta> = self
-            .scan_prefix("META")
+        // One query of the registry partition, however many runs the table holds.
+        self.query_prefix(keys::DAGS.into(), "", false)
             .await?
             .into_iter()
             .map(decode)
-            .collect::<PortResult<_>>()?;
-        dags.sort_by(|a, b| a.dag.cmp(&b.dag));
-        Ok(dags)
+            .collect()
     }
 
     async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
-        self.put(encode(
-            meta,
-            keys::dag_pk(meta.dag.as_str()),
-            "META".into(),
-            "dag",
-        )?)
-        .await
+        let dag = meta.dag.as_str();
+        self.put(encode(meta, keys::dag_pk(dag), "META".into(), "dag")?)
+            .await?;
+        self.put(encode(meta, keys::DAGS.into(), dag.into(), "dag")?)
+            .await
     }
 
     async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
@@ -513,7 +517,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
-        self.query_prefix(keys::artifact_pk(uri), "2", true)
+        self.query_prefix(keys::artifact_pk(uri), "", true)
             .await?
             .into_iter()
             .map(decode)

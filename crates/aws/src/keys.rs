@@ -3,6 +3,7 @@
 //! | item | PK | SK |
 //! | --- | --- | --- |
 //! | DAG metadata | `DAG#<dag>` | `META` |
+//! | DAG registry (a copy of the metadata) | `DAGS` | `<dag>` |
 //! | spec version | `DAG#<dag>` | `SPEC#<sha256>` |
 //! | run | `DAG#<dag>` | `RUN#<run_id>` |
 //! | task instance | `RUN#<dag>#<run_id>` | `TASK#<task_id>#<map_index:05>` (`-` unmapped) |
@@ -12,6 +13,10 @@
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
 use updraft_core::state::TaskKey;
+
+/// The partition listing every DAG (sort key: the DAG id), so a tick finds
+/// the DAGs with one query.
+pub const DAGS: &str = "DAGS";
 
 /// The partition key attribute.
 pub const PK: &str = "PK";

@@ -10,6 +10,8 @@
 //! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
+//! - [`specs`]: specs in S3, served from the table so an idle tick reads
+//!   no S3; `deploy` and upload notifications record new versions.
 //! - [`sqs`]: the `TaskQueue` over SQS.
 
 pub mod connect;
@@ -18,4 +20,5 @@ pub mod ecs;
 pub mod events;
 pub mod keys;
 pub mod schema;
+pub mod specs;
 pub mod sqs;

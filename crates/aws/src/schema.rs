@@ -116,3 +116,27 @@ pub async fn create_queues(client: &aws_sdk_sqs::Client, queue: &str) -> PortRes
         .map_err(fail("creating the task queue"))?;
     Ok(created.queue_url.unwrap_or_default())
 }
+
+/// Creates the spec and artifact bucket, with versioning on.
+pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> PortResult<()> {
+    let fail = |what: &'static str| move |e: String| PortError(format!("{what} {bucket}: {e}"));
+    client
+        .create_bucket()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+        .map_err(fail("creating bucket"))?;
+    let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
+        .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+        .build();
+    client
+        .put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(versioning)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+        .map_err(fail("turning on versioning of"))?;
+    Ok(())
+}

@@ -43,6 +43,10 @@ pub struct DagMeta {
     pub current_version: Option<String>,
     /// Why the current spec file could not be loaded, if it could not.
     pub import_error: Option<String>,
+    /// The version of the spec file in its store (an S3 object version id),
+    /// where the store keeps versions.
+    #[serde(default)]
+    pub source_version: Option<String>,
     /// The latest schedule point a run was created for.
     pub last_point: Option<DateTime<Utc>>,
 }
@@ -55,6 +59,7 @@ impl DagMeta {
             paused: false,
             current_version: None,
             import_error: None,
+            source_version: None,
             last_point: None,
         }
     }

@@ -140,6 +140,14 @@ pub fn sdk() -> SdkConfig {
         .build()
 }
 
+/// An S3 client for the test server (path-style addressing, as moto needs).
+pub fn s3() -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(&sdk())
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(config)
+}
+
 /// A name no other test of this process uses.
 pub fn unique(prefix: &str) -> String {
     format!(

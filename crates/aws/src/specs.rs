@@ -1,0 +1,329 @@
+//! Specs on AWS. They live as `specs/<dag>.yaml` in a versioned bucket, but
+//! a tick reads them from the state table: each DAG's metadata names its
+//! current spec version, whose text the table keeps. So an idle tick makes
+//! no S3 request at all; S3 is read only when a spec is uploaded — by
+//! [`deploy`], or by [`sync_object`] when the bucket notifies an upload
+//! made with plain `aws s3 cp`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use updraft_core::ids::DagId;
+use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, parse_spec, validate_set};
+use updraft_core::yaml::{self, Pos, Value};
+use updraft_engine::ports::{DagMeta, LoadedSpecs, PortError, PortResult, SpecSource, StateStore};
+
+/// Where spec files go in the bucket.
+pub const PREFIX: &str = "specs/";
+
+/// The key of a DAG's spec file.
+pub fn spec_key(dag: &str) -> String {
+    format!("{PREFIX}{dag}.yaml")
+}
+
+fn s3_fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
+    doing: &str,
+) -> impl Fn(aws_sdk_s3::error::SdkError<E, R>) -> PortError + '_ {
+    move |e| {
+        PortError(format!(
+            "S3 {doing}: {}",
+            aws_sdk_s3::error::DisplayErrorContext(e)
+        ))
+    }
+}
+
+/// The current specs, from the state table.
+pub struct TableSpecs {
+    store: Arc<dyn StateStore>,
+    parsed: Mutex<HashMap<(String, String), (DagSpec, String)>>,
+}
+
+impl TableSpecs {
+    /// Specs as the table's DAG metadata names them.
+    pub fn new(store: Arc<dyn StateStore>) -> TableSpecs {
+        TableSpecs {
+            store,
+            parsed: Mutex::default(),
+        }
+    }
+}
+
+#[async_trait]
+impl SpecSource for TableSpecs {
+    async fn load(&self) -> PortResult<LoadedSpecs> {
+        let mut loaded = LoadedSpecs::default();
+        for meta in self.store.dags().await? {
+            let dag = meta.dag.to_string();
+            if let Some(error) = &meta.import_error {
+                loaded.errors.push(Diagnostic {
+                    file: spec_key(&dag),
+                    pos: Pos { line: 1, col: 1 },
+                    message: error.clone(),
+                });
+                continue;
+            }
+            let Some(version) = meta.current_version.clone() else {
+                continue;
+            };
+            let key = (dag.clone(), version.clone());
+            let cached = self
+                .parsed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned();
+            let entry = match cached {
+                Some(entry) => entry,
+                None => {
+                    let source = self.store.spec_version(&dag, &version).await?.ok_or_else(
+                        || {
+                            PortError(format!(
+                                "spec version {version} of DAG `{dag}` is missing from the table"
+                            ))
+                        },
+                    )?;
+                    let spec = parse_spec(&spec_key(&dag), &source)
+                        .map_err(|e| PortError(e.to_string()))?;
+                    let entry = (spec, source);
+                    self.parsed
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(key, entry.clone());
+                    entry
+                }
+            };
+            loaded.dags.push(entry);
+        }
+        Ok(loaded)
+    }
+}
+
+/// Why specs were not deployed.
+#[derive(Debug)]
+pub enum DeployError {
+    /// The specs are invalid or clash with the bucket: nothing was uploaded.
+    Rejected(Vec<String>),
+    /// S3 or the table failed.
+    Port(PortError),
+}
+
+impl From<PortError> for DeployError {
+    fn from(e: PortError) -> Self {
+        DeployError::Port(e)
+    }
+}
+
+/// The DAG id a spec text declares, if it declares one.
+fn declared_id(text: &str) -> Option<String> {
+    let root = yaml::parse(text).ok()?;
+    let Value::Map(entries) = root.value else {
+        return None;
+    };
+    entries
+        .into_iter()
+        .find(|e| e.key == "dag")
+        .and_then(|e| match e.value.value {
+            Value::Str(id) => Some(id),
+            _ => None,
+        })
+}
+
+/// Validates `files` as a set, refuses a DAG id that another file in the
+/// bucket already declares, then uploads each as `specs/<dag>.yaml` and
+/// records its version on the DAG's metadata. Returns the DAG ids deployed.
+pub async fn deploy(
+    s3: &Client,
+    bucket: &str,
+    store: &dyn StateStore,
+    files: &[SpecFile],
+) -> Result<Vec<String>, DeployError> {
+    let set = validate_set(files);
+    if !set.errors.is_empty() {
+        return Err(DeployError::Rejected(
+            set.errors.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    let ours: BTreeSet<String> = set.dags.keys().cloned().collect();
+    let mut clashes = Vec::new();
+    for key in list_specs(s3, bucket).await? {
+        let stem = key
+            .strip_prefix(PREFIX)
+            .and_then(|k| k.strip_suffix(".yaml"))
+            .unwrap_or_default();
+        if ours.contains(stem) {
+            continue;
+        }
+        let text = get_text(s3, bucket, &key, None).await?.0;
+        if let Some(id) = declared_id(&text).filter(|id| ours.contains(id)) {
+            clashes.push(format!("DAG `{id}` is already declared by s3://{bucket}/{key}; remove or rename that file first"));
+        }
+    }
+    if !clashes.is_empty() {
+        return Err(DeployError::Rejected(clashes));
+    }
+    for (id, spec) in &set.dags {
+        let text = files
+            .iter()
+            .find(|f| f.name == spec.file)
+            .map(|f| f.text.clone())
+            .unwrap_or_default();
+        let out = s3
+            .put_object()
+            .bucket(bucket)
+            .key(spec_key(id))
+            .body(ByteStream::from(text.clone().into_bytes()))
+            .content_type("application/yaml")
+            .send()
+            .await
+            .map_err(s3_fail("PutObject"))?;
+        record(store, spec, &text, out.version_id).await?;
+    }
+    Ok(ours.into_iter().collect())
+}
+
+/// Stores a valid spec's version and makes it the DAG's current one.
+async fn record(
+    store: &dyn StateStore,
+    spec: &DagSpec,
+    text: &str,
+    object_version: Option<String>,
+) -> PortResult<()> {
+    let dag = spec.id.as_str();
+    store.put_spec_version(dag, &spec.version, text).await?;
+    let mut meta = store
+        .dag(dag)
+        .await?
+        .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
+    meta.current_version = Some(spec.version.clone());
+    meta.source_version = object_version;
+    meta.import_error = None;
+    store.put_dag(&meta).await
+}
+
+/// What an upload notification led to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Synced {
+    /// The DAG's current spec is now this version.
+    Current {
+        /// The DAG.
+        dag: String,
+        /// The spec version.
+        version: String,
+    },
+    /// The file does not validate; the DAG is skipped until it does.
+    ImportError {
+        /// The DAG the file is named after.
+        dag: String,
+        /// Every problem.
+        errors: Vec<String>,
+    },
+    /// Not a spec file, or already current.
+    Ignored,
+}
+
+/// Reads an uploaded spec object (a version of it) and records it: its
+/// spec version, or an import error on the DAG it is named after.
+pub async fn sync_object(
+    s3: &Client,
+    bucket: &str,
+    store: &dyn StateStore,
+    key: &str,
+    version_id: Option<&str>,
+) -> PortResult<Synced> {
+    let Some(stem) = key
+        .strip_prefix(PREFIX)
+        .and_then(|k| k.strip_suffix(".yaml"))
+    else {
+        return Ok(Synced::Ignored);
+    };
+    let Ok(dag_id) = DagId::parse(stem) else {
+        return Ok(Synced::Ignored);
+    };
+    let mut meta = store
+        .dag(stem)
+        .await?
+        .unwrap_or_else(|| DagMeta::new(dag_id.clone()));
+    let (text, object_version) = get_text(s3, bucket, key, version_id).await?;
+    if object_version.is_some()
+        && meta.source_version == object_version
+        && meta.import_error.is_none()
+    {
+        return Ok(Synced::Ignored);
+    }
+    let file = format!("s3://{bucket}/{key}");
+    let problems = match parse_spec(&file, &text) {
+        Ok(spec) if spec.id == dag_id => {
+            record(store, &spec, &text, object_version).await?;
+            return Ok(Synced::Current {
+                dag: stem.to_string(),
+                version: spec.version,
+            });
+        }
+        Ok(spec) => vec![format!(
+            "{file}:1:1: the file declares DAG `{}`; name it {}",
+            spec.id,
+            spec_key(spec.id.as_str())
+        )],
+        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+    };
+    meta.import_error = Some(problems.join("\n"));
+    meta.source_version = object_version;
+    store.put_dag(&meta).await?;
+    Ok(Synced::ImportError {
+        dag: stem.to_string(),
+        errors: problems,
+    })
+}
+
+async fn list_specs(s3: &Client, bucket: &str) -> PortResult<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let out = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(PREFIX)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(s3_fail("ListObjectsV2"))?;
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_string)),
+        );
+        token = out.next_continuation_token;
+        if token.is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
+async fn get_text(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> PortResult<(String, Option<String>)> {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_version_id(version_id.map(str::to_string))
+        .send()
+        .await
+        .map_err(s3_fail("GetObject"))?;
+    let version = out.version_id.clone();
+    let bytes = out
+        .body
+        .collect()
+        .await
+        .map_err(|e| PortError::new("reading an S3 object", e))?
+        .into_bytes();
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|_| PortError(format!("s3://{bucket}/{key} is not UTF-8 text")))?;
+    Ok((text, version))
+}

@@ -1,0 +1,205 @@
+//! Specs on AWS: deploy validates and uploads, refuses a DAG another file
+//! in the bucket declares; upload notifications record a new version or an
+//! import error; the tick's spec source reads only the table.
+
+use std::sync::Arc;
+
+use aws_sdk_s3::primitives::ByteStream;
+use updraft_aws::dynamo::DynamoStore;
+use updraft_aws::schema::{create_bucket, create_table};
+use updraft_aws::specs::{DeployError, Synced, TableSpecs, deploy, spec_key, sync_object};
+use updraft_core::spec::SpecFile;
+use updraft_engine::ports::{SpecSource, StateStore};
+
+use crate::support;
+
+const ETL: &str = "dag: etl\nschedule: '@daily'\ntasks:\n  - id: load\n    command: [echo]\n";
+const ML: &str = "dag: ml\ntasks:\n  - id: train\n    command: [echo]\n";
+
+async fn world() -> (aws_sdk_s3::Client, String, Arc<dyn StateStore>) {
+    let s3 = support::s3();
+    let bucket = support::unique("specs");
+    create_bucket(&s3, &bucket).await.unwrap();
+    let dynamo = aws_sdk_dynamodb::Client::new(&support::sdk());
+    let table = support::unique("state");
+    create_table(&dynamo, &table).await.unwrap();
+    (s3, bucket, Arc::new(DynamoStore::new(dynamo, table)))
+}
+
+fn file(name: &str, text: &str) -> SpecFile {
+    SpecFile {
+        name: name.into(),
+        text: text.into(),
+    }
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, text: &str) -> Option<String> {
+    let out = s3
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(text.as_bytes().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    out.version_id
+}
+
+#[tokio::test]
+async fn deploy_uploads_and_the_table_serves_the_specs() {
+    let (s3, bucket, store) = world().await;
+    let deployed = deploy(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        &[file("etl.yaml", ETL), file("ml.yaml", ML)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(deployed, ["etl", "ml"]);
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(spec_key("etl"))
+        .send()
+        .await
+        .unwrap();
+    assert!(object.version_id.is_some(), "the bucket is versioned");
+    let meta = store.dag("etl").await.unwrap().unwrap();
+    assert_eq!(meta.source_version, object.version_id);
+
+    // The tick's source has no S3 client: it reads the table alone.
+    let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
+    let mut ids: Vec<String> = loaded.dags.iter().map(|(s, _)| s.id.to_string()).collect();
+    ids.sort();
+    assert_eq!(ids, ["etl", "ml"]);
+    assert_eq!(
+        loaded
+            .dags
+            .iter()
+            .find(|(s, _)| s.id.as_str() == "etl")
+            .unwrap()
+            .0
+            .version,
+        meta.current_version.unwrap()
+    );
+}
+
+#[tokio::test]
+async fn deploy_refuses_invalid_specs_and_ids_declared_by_other_files() {
+    let (s3, bucket, store) = world().await;
+    let Err(DeployError::Rejected(errors)) = deploy(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        &[file(
+            "bad.yaml",
+            "dag: bad\ntasks:\n  - id: a\n    after: [b]\n",
+        )],
+    )
+    .await
+    else {
+        panic!("an invalid spec is rejected");
+    };
+    assert_eq!(errors, ["bad.yaml:4:13: `after` names unknown task `b`"]);
+    put(&s3, &bucket, "specs/old-name.yaml", ETL).await;
+    let Err(DeployError::Rejected(errors)) =
+        deploy(&s3, &bucket, store.as_ref(), &[file("etl.yaml", ETL)]).await
+    else {
+        panic!("a clash is rejected");
+    };
+    assert_eq!(
+        errors,
+        [format!(
+            "DAG `etl` is already declared by s3://{bucket}/specs/old-name.yaml; remove or rename that file first"
+        )]
+    );
+    assert!(
+        store.dag("etl").await.unwrap().is_none(),
+        "nothing was recorded"
+    );
+}
+
+#[tokio::test]
+async fn an_uploaded_file_becomes_current_or_an_import_error() {
+    let (s3, bucket, store) = world().await;
+    let source = TableSpecs::new(store.clone());
+    let first = put(&s3, &bucket, "specs/etl.yaml", ETL).await;
+    let synced = sync_object(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        "specs/etl.yaml",
+        first.as_deref(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(synced, Synced::Current { ref dag, .. } if dag == "etl"),
+        "{synced:?}"
+    );
+    assert_eq!(
+        sync_object(
+            &s3,
+            &bucket,
+            store.as_ref(),
+            "specs/etl.yaml",
+            first.as_deref()
+        )
+        .await
+        .unwrap(),
+        Synced::Ignored,
+        "the same version twice"
+    );
+
+    let broken = put(
+        &s3,
+        &bucket,
+        "specs/etl.yaml",
+        "dag: etl\nschedule: '61 * * * *'\ntasks:\n  - id: load\n",
+    )
+    .await;
+    let synced = sync_object(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        "specs/etl.yaml",
+        broken.as_deref(),
+    )
+    .await
+    .unwrap();
+    let expected = format!(
+        "s3://{bucket}/specs/etl.yaml:2:11: cron `61 * * * *`: minute field `61`: 61 is outside 0-59"
+    );
+    assert_eq!(
+        synced,
+        Synced::ImportError {
+            dag: "etl".into(),
+            errors: vec![expected.clone()]
+        }
+    );
+    let loaded = source.load().await.unwrap();
+    assert!(
+        loaded.dags.is_empty(),
+        "a DAG with an import error is skipped"
+    );
+    assert_eq!(loaded.errors[0].message, expected);
+
+    let fixed = put(&s3, &bucket, "specs/etl.yaml", ETL).await;
+    sync_object(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        "specs/etl.yaml",
+        fixed.as_deref(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(source.load().await.unwrap().dags.len(), 1);
+    assert_eq!(
+        sync_object(&s3, &bucket, store.as_ref(), "notes/readme.txt", None)
+            .await
+            .unwrap(),
+        Synced::Ignored
+    );
+}
