@@ -31,6 +31,7 @@ pub fn binary() -> PathBuf {
 /// One test's world.
 pub struct World {
     dir: tempfile::TempDir,
+    env: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 /// What a command did.
@@ -92,7 +93,17 @@ impl World {
     pub fn new() -> World {
         let dir = tempfile::tempdir().expect("a temporary directory");
         std::fs::create_dir(dir.path().join("specs")).expect("the spec directory");
-        World { dir }
+        World {
+            dir,
+            env: Default::default(),
+        }
+    }
+
+    /// Sets an environment variable for every later command.
+    pub fn set_env(&self, name: &str, value: &str) {
+        self.env
+            .borrow_mut()
+            .push((name.to_string(), value.to_string()));
     }
 
     /// The temporary directory.
@@ -120,7 +131,13 @@ impl World {
             .arg(self.path().join("specs"))
             .current_dir(self.path())
             .env_remove("UPDRAFT_BACKEND")
-            .env("WORLD", self.path());
+            .env("WORLD", self.path())
+            .envs(
+                self.env
+                    .borrow()
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            );
         command
     }
 

@@ -85,8 +85,8 @@ fn user_errors_exit_1_with_one_line() {
             "updraft: unrecognized subcommand 'frobnicate' (see `updraft --help`)",
         ),
         (
-            &["--backend", "aws", "runs"],
-            "updraft: --backend aws is not available in this build yet; use --backend local",
+            &["--backend", "aws", "dev"],
+            "updraft: `dev` and `run` execute on this machine (--backend local); on AWS the planner, dispatcher and recorder functions do their work",
         ),
     ];
     for (args, message) in cases {

@@ -20,7 +20,7 @@ use updraft_engine::ports::{
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
 
 /// Where ECS tasks run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EcsConfig {
     /// The cluster.
     pub cluster: String,

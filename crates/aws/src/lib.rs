@@ -10,9 +10,11 @@
 //! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
+//! - [`settings`]: a deployment's resources from `UPDRAFT_*` variables.
 //! - [`specs`]: specs in S3, served from the table so an idle tick reads
 //!   no S3; `deploy` and upload notifications record new versions.
 //! - [`sqs`]: the `TaskQueue` over SQS.
+//! - `testing` (feature `test-util`): a moto server for tests.
 
 pub mod connect;
 pub mod dynamo;
@@ -20,5 +22,8 @@ pub mod ecs;
 pub mod events;
 pub mod keys;
 pub mod schema;
+pub mod settings;
 pub mod specs;
 pub mod sqs;
+#[cfg(feature = "test-util")]
+pub mod testing;

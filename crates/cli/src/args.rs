@@ -35,6 +35,15 @@ pub struct Global {
         default_value = "dag-specs"
     )]
     pub specs: PathBuf,
+    /// An AWS-compatible endpoint (moto, LocalStack); the SDK also reads AWS_ENDPOINT_URL.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// The AWS region (else the standard chain: AWS_REGION, the profile).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// A named AWS profile.
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
     /// How read commands print. (No environment variable: UPDRAFT_OUTPUT
     /// is where a task writes its output.)
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
@@ -229,6 +238,17 @@ pub enum Command {
         /// The DAG.
         dag: String,
     },
+    /// Validate specs, then upload them to the stack's bucket (--backend aws).
+    Deploy {
+        /// Spec files or directories (default: the spec directory).
+        paths: Vec<PathBuf>,
+    },
+    /// Work with AWS resources.
+    Aws {
+        /// What to do.
+        #[command(subcommand)]
+        command: AwsCommand,
+    },
     /// Runs one try and records its exit status (used by `updraft dev`).
     #[command(name = "__supervise", hide = true)]
     Supervise {
@@ -238,5 +258,16 @@ pub enum Command {
         /// The argv.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
+    },
+}
+
+/// `updraft aws ...`.
+#[derive(Debug, Subcommand)]
+pub enum AwsCommand {
+    /// Create the table, queues, bucket and cluster on an AWS-compatible endpoint.
+    Init {
+        /// Prefix of the resource names.
+        #[arg(long, default_value = "updraft")]
+        name: String,
     },
 }

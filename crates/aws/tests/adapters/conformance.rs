@@ -12,12 +12,12 @@ use updraft_engine::testing::{StoreHandles, run_queue_suite, run_store_suite};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dynamodb_store_conforms() {
-    let config = crate::support::sdk();
+    let config = updraft_aws::testing::sdk();
     let client = aws_sdk_dynamodb::Client::new(&config);
     let mut tables = Vec::new();
     // One table per suite case (the suite runs fewer than this).
     for _ in 0..20 {
-        let table = crate::support::unique("state");
+        let table = updraft_aws::testing::unique("state");
         create_table(&client, &table).await.unwrap();
         tables.push(table);
     }
@@ -35,11 +35,11 @@ async fn dynamodb_store_conforms() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqs_queue_conforms() {
-    let config = crate::support::sdk();
+    let config = updraft_aws::testing::sdk();
     let client = aws_sdk_sqs::Client::new(&config);
     let mut urls = Vec::new();
     for _ in 0..4 {
-        let url = create_queues(&client, &crate::support::unique("tasks"))
+        let url = create_queues(&client, &updraft_aws::testing::unique("tasks"))
             .await
             .unwrap();
         // The suite waits out a short visibility timeout.

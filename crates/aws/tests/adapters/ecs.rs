@@ -13,9 +13,9 @@ use updraft_core::template::RenderedTask;
 use updraft_engine::ports::{HandleStatus, LaunchRequest, Launcher};
 
 async fn launcher() -> (EcsLauncher, aws_sdk_ecs::Client, String) {
-    let config = crate::support::sdk();
+    let config = updraft_aws::testing::sdk();
     let client = aws_sdk_ecs::Client::new(&config);
-    let cluster = crate::support::unique("cluster");
+    let cluster = updraft_aws::testing::unique("cluster");
     client
         .create_cluster()
         .cluster_name(&cluster)
@@ -40,13 +40,13 @@ async fn launcher() -> (EcsLauncher, aws_sdk_ecs::Client, String) {
         .await
         .unwrap();
     // Keep tasks RUNNING until stopped: moto otherwise moves them on by itself.
-    crate::support::raw(
+    updraft_aws::testing::raw(
         "POST",
         "/moto-api/state-manager/set-transition",
         &[("Content-Type", "application/json")],
         r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
     );
-    let (subnets, security_groups) = crate::support::default_network();
+    let (subnets, security_groups) = updraft_aws::testing::default_network();
     assert!(
         !subnets.is_empty() && !security_groups.is_empty(),
         "moto's default VPC"

@@ -4,4 +4,3 @@
 mod conformance;
 mod ecs;
 mod specs;
-mod support;

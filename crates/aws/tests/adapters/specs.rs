@@ -11,7 +11,7 @@ use updraft_aws::specs::{DeployError, Synced, TableSpecs, deploy, spec_key, sync
 use updraft_core::spec::SpecFile;
 use updraft_engine::ports::{SpecSource, StateStore};
 
-use crate::support;
+use updraft_aws::testing as support;
 
 const ETL: &str = "dag: etl\nschedule: '@daily'\ntasks:\n  - id: load\n    command: [echo]\n";
 const ML: &str = "dag: ml\ntasks:\n  - id: train\n    command: [echo]\n";

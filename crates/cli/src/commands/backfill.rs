@@ -12,7 +12,7 @@ pub async fn backfill(
     to: &str,
     rerun_failed: bool,
 ) -> CliResult<ExitCode> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine().await?;
     let report = engine.backfill(dag, from, to, rerun_failed).await?;
     for id in &report.created {
         println!("created {id}");

@@ -50,7 +50,7 @@ fn runs_json(runs: &std::collections::BTreeSet<(String, String)>) -> Value {
 }
 
 pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
-    let engine = ctx.engine()?;
+    let engine = ctx.engine().await?;
     match target {
         [uri] => {
             let lineage = engine.artifact_lineage(uri).await?;

@@ -13,7 +13,11 @@ pub async fn logs(
     task: &str,
     try_number: Option<u32>,
 ) -> CliResult<ExitCode> {
-    let (attempt, text) = ctx.engine()?.logs(dag, run_id, task, try_number).await?;
+    let (attempt, text) = ctx
+        .engine()
+        .await?
+        .logs(dag, run_id, task, try_number)
+        .await?;
     let mut out = std::io::stdout();
     if text.is_empty() {
         eprintln!("(try {} of {task} wrote no output)", attempt.try_number);

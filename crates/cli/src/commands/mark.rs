@@ -29,7 +29,7 @@ pub async fn mark(
         task_id: TaskId::parse(task).map_err(CliError::User)?,
         map_index,
     };
-    let engine = ctx.engine()?;
+    let engine = ctx.engine().await?;
     engine.mark(dag, run_id, &key, to).await?;
     let run = engine
         .ports()

@@ -1,7 +1,9 @@
 //! One module per command; each parses nothing (clap did), calls one use
 //! case and prints.
 
+mod aws;
 mod backfill;
+mod deploy;
 mod dev;
 mod lineage;
 mod logs;
@@ -26,114 +28,118 @@ use updraft_engine::Engine;
 use updraft_local::lock::DevLock;
 use updraft_local::{Local, LocalConfig, QueueKind};
 
-use crate::args::{Backend, Cli, Command, Global, Output};
+use crate::args::{AwsCommand, Backend, Cli, Command, Global, Output};
 use crate::error::{CliError, CliResult};
 use crate::progress::Progress;
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> CliResult<ExitCode> {
-    let ctx = Context { global: cli.global };
+    let ctx = Context {
+        global: cli.global,
+        aws: tokio::sync::OnceCell::new(),
+    };
+    if ctx.global.backend == Backend::Aws
+        && matches!(cli.command, Command::Dev { .. } | Command::Run { .. })
+    {
+        return Err(CliError::User(
+            "`dev` and `run` execute on this machine (--backend local); on AWS the planner, dispatcher and recorder functions do their work".into(),
+        ));
+    }
     match cli.command {
         Command::Validate { paths } => validate::validate(&ctx, paths),
         Command::Supervise { exit_file, argv } => {
             let code = updraft_local::process::supervise(&exit_file, &argv);
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
-        command => {
-            if ctx.global.backend == Backend::Aws {
-                return Err(CliError::User(
-                    "--backend aws is not available in this build yet; use --backend local".into(),
-                ));
-            }
-            match command {
-                Command::Dev { workers, tick } => dev::dev(&ctx, workers, tick).await,
-                Command::Run {
-                    dag,
-                    params,
-                    labels,
-                    workers,
-                } => run::run(&ctx, &dag, &params, labels, workers).await,
-                Command::Trigger {
-                    dag,
-                    params,
-                    labels,
-                    wait,
-                } => trigger::trigger(&ctx, &dag, &params, labels, wait).await,
-                Command::Rerun {
-                    dag,
-                    run_id,
-                    tasks,
-                    downstream,
-                    upstream,
-                    failed,
-                    map_index,
-                    wait,
-                } => {
-                    let request = rerun::request(tasks, downstream, upstream, failed, map_index)?;
-                    rerun::rerun(&ctx, &dag, &run_id, &request, wait).await
-                }
-                Command::Runs {
-                    dag,
-                    states,
-                    label,
-                    since,
-                    until,
-                    params,
-                    produced,
-                    limit,
-                } => {
-                    let filters = runs::Filters {
-                        dag,
-                        states,
-                        label,
-                        since,
-                        until,
-                        params,
-                        produced,
-                        limit,
-                    };
-                    runs::runs(&ctx, filters).await
-                }
-                Command::Output {
-                    dag,
-                    run_id,
-                    task,
-                    map_index,
-                } => output::output(&ctx, &dag, &run_id, &task, map_index).await,
-                Command::Lineage { target } => lineage::lineage(&ctx, &target).await,
-                Command::Show { dag, run_id } => show::show(&ctx, &dag, &run_id).await,
-                Command::Logs {
-                    dag,
-                    run_id,
-                    task,
-                    try_number,
-                } => logs::logs(&ctx, &dag, &run_id, &task, try_number).await,
-                Command::Mark {
-                    dag,
-                    run_id,
-                    task,
-                    state,
-                    map_index,
-                } => mark::mark(&ctx, &dag, &run_id, &task, &state, map_index).await,
-                Command::Backfill {
-                    dag,
-                    from,
-                    to,
-                    rerun_failed,
-                } => backfill::backfill(&ctx, &dag, &from, &to, rerun_failed).await,
-                Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
-                Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
-                Command::Validate { .. } | Command::Supervise { .. } => {
-                    unreachable!("handled above")
-                }
-            }
+        Command::Aws {
+            command: AwsCommand::Init { name },
+        } => aws::init(&ctx, &name).await,
+        Command::Deploy { paths } => deploy::deploy(&ctx, paths).await,
+        Command::Dev { workers, tick } => dev::dev(&ctx, workers, tick).await,
+        Command::Run {
+            dag,
+            params,
+            labels,
+            workers,
+        } => run::run(&ctx, &dag, &params, labels, workers).await,
+        Command::Trigger {
+            dag,
+            params,
+            labels,
+            wait,
+        } => trigger::trigger(&ctx, &dag, &params, labels, wait).await,
+        Command::Rerun {
+            dag,
+            run_id,
+            tasks,
+            downstream,
+            upstream,
+            failed,
+            map_index,
+            wait,
+        } => {
+            let request = rerun::request(tasks, downstream, upstream, failed, map_index)?;
+            rerun::rerun(&ctx, &dag, &run_id, &request, wait).await
         }
+        Command::Runs {
+            dag,
+            states,
+            label,
+            since,
+            until,
+            params,
+            produced,
+            limit,
+        } => {
+            let filters = runs::Filters {
+                dag,
+                states,
+                label,
+                since,
+                until,
+                params,
+                produced,
+                limit,
+            };
+            runs::runs(&ctx, filters).await
+        }
+        Command::Output {
+            dag,
+            run_id,
+            task,
+            map_index,
+        } => output::output(&ctx, &dag, &run_id, &task, map_index).await,
+        Command::Lineage { target } => lineage::lineage(&ctx, &target).await,
+        Command::Show { dag, run_id } => show::show(&ctx, &dag, &run_id).await,
+        Command::Logs {
+            dag,
+            run_id,
+            task,
+            try_number,
+        } => logs::logs(&ctx, &dag, &run_id, &task, try_number).await,
+        Command::Mark {
+            dag,
+            run_id,
+            task,
+            state,
+            map_index,
+        } => mark::mark(&ctx, &dag, &run_id, &task, &state, map_index).await,
+        Command::Backfill {
+            dag,
+            from,
+            to,
+            rerun_failed,
+        } => backfill::backfill(&ctx, &dag, &from, &to, rerun_failed).await,
+        Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
+        Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
     }
 }
 
-/// What every command has: the global options.
+/// What every command has: the global options, and the AWS engine once
+/// built.
 pub struct Context {
     global: Global,
+    aws: tokio::sync::OnceCell<Arc<Engine>>,
 }
 
 impl Context {
@@ -158,12 +164,24 @@ impl Context {
         Ok(Local::open(&self.config(), queue, progress)?)
     }
 
-    /// An engine for commands that only read or change state.
-    fn engine(&self) -> CliResult<Arc<Engine>> {
-        Ok(self.local(QueueKind::Shared)?.engine)
+    /// An engine for commands that only read or change state, on the
+    /// chosen backend.
+    async fn engine(&self) -> CliResult<Arc<Engine>> {
+        match self.global.backend {
+            Backend::Local => Ok(self.local(QueueKind::Shared)?.engine),
+            Backend::Aws => {
+                let engine = self.aws.get_or_try_init(|| aws::engine(self)).await?;
+                Ok(engine.clone())
+            }
+        }
     }
 
+    /// Whether something executes queued tries: a `dev` loop on the state
+    /// directory, or on AWS the functions, always.
     fn dev_running(&self) -> CliResult<bool> {
+        if self.global.backend == Backend::Aws {
+            return Ok(true);
+        }
         DevLock::is_held(&self.global.state_dir).map_err(|e| {
             CliError::Infra(format!(
                 "checking {}/dev.lock: {e}",

@@ -12,7 +12,11 @@ pub async fn output(
     task: &str,
     map_index: Option<u32>,
 ) -> CliResult<ExitCode> {
-    let output = ctx.engine()?.output(dag, run_id, task, map_index).await?;
+    let output = ctx
+        .engine()
+        .await?
+        .output(dag, run_id, task, map_index)
+        .await?;
     print_json(&output)?;
     Ok(ExitCode::SUCCESS)
 }

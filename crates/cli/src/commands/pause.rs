@@ -6,7 +6,7 @@ use super::Context;
 use crate::error::CliResult;
 
 pub async fn set_paused(ctx: &Context, dag: &str, paused: bool) -> CliResult<ExitCode> {
-    ctx.engine()?.set_paused(dag, paused).await?;
+    ctx.engine().await?.set_paused(dag, paused).await?;
     println!(
         "{dag} {}",
         if paused {

@@ -44,7 +44,7 @@ pub async fn rerun(
             ctx.state_dir().display()
         )));
     }
-    let engine = ctx.engine()?;
+    let engine = ctx.engine().await?;
     let cleared = engine.rerun(dag, run_id, request).await?;
     if cleared.is_empty() {
         println!("nothing to rerun: no task of {run_id} matched");

@@ -58,7 +58,7 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
         params: parse_params(&filters.params)?.into_iter().collect(),
         limit: Some(filters.limit),
     };
-    let engine = ctx.engine()?;
+    let engine = ctx.engine().await?;
     let runs = engine.runs(&query, filters.produced.as_deref()).await?;
     if ctx.json() {
         let list: Vec<_> = runs

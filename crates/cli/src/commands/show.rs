@@ -7,7 +7,7 @@ use crate::error::CliResult;
 use crate::render::{detail_json, detail_text};
 
 pub async fn show(ctx: &Context, dag: &str, run_id: &str) -> CliResult<ExitCode> {
-    let detail = ctx.engine()?.run_detail(dag, run_id).await?;
+    let detail = ctx.engine().await?.run_detail(dag, run_id).await?;
     if ctx.json() {
         print_json(&detail_json(&detail))?;
     } else {

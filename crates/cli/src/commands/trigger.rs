@@ -20,7 +20,7 @@ pub async fn trigger(
             ctx.state_dir().display()
         )));
     }
-    let engine = ctx.engine()?;
+    let engine = ctx.engine().await?;
     let run = engine.trigger(dag, params, labels).await?;
     let run = if wait {
         wait_for_run(ctx, &engine, dag, &run.run_id).await?

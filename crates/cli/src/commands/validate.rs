@@ -9,7 +9,8 @@ use updraft_local::specdir::{is_spec_file, read_spec_files};
 use super::Context;
 use crate::error::{CliError, CliResult};
 
-pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
+/// The spec files under `paths` (the spec directory by default), in order.
+fn spec_paths(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<Vec<PathBuf>> {
     let paths = if paths.is_empty() {
         vec![ctx.global.specs.clone()]
     } else {
@@ -40,6 +41,19 @@ pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
             )));
         }
     }
+    Ok(files)
+}
+
+/// The spec files under `paths`, read; an unreadable file is an error.
+pub fn spec_files(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<Vec<SpecFile>> {
+    read_spec_files(&spec_paths(ctx, paths)?)
+        .into_iter()
+        .map(|read| read.map_err(CliError::User))
+        .collect()
+}
+
+pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
+    let files = spec_paths(ctx, paths)?;
     let mut specs: Vec<SpecFile> = Vec::new();
     let mut problems = Vec::new();
     for read in read_spec_files(&files) {

@@ -1,6 +1,7 @@
-//! A moto server for this test binary, started once on 127.0.0.1 (it exits
-//! with the test process), and SDK clients pointed at it. Each test makes
-//! its own uniquely named table and queue.
+//! For tests (feature `test-util`): a moto server for the test process,
+//! started once on 127.0.0.1 from `tests/moto/server.py` (it exits with the
+//! test process), and SDK clients pointed at it. Each test makes its own
+//! uniquely named resources.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -125,6 +126,11 @@ pub fn default_network() -> (Vec<String>, Vec<String>) {
     let mut groups = ids(groups, "groupId");
     groups.truncate(1);
     (subnets, groups)
+}
+
+/// The test server's address, for `--endpoint-url`.
+pub fn endpoint() -> String {
+    format!("http://127.0.0.1:{}", MOTO.get_or_init(start).port)
 }
 
 /// SDK configuration for the test server.

@@ -1,0 +1,155 @@
+//! Where a deployment's resources are, from `UPDRAFT_*` environment
+//! variables: what the CLI and every function read.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use updraft_engine::ports::{Clock, SystemClock};
+use updraft_engine::{Engine, Ports};
+
+use crate::dynamo::DynamoStore;
+use crate::ecs::{EcsConfig, EcsLauncher};
+use crate::specs::TableSpecs;
+use crate::sqs::SqsQueue;
+
+/// The names of a deployment's resources.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `UPDRAFT_TABLE`: the state table.
+    pub table: String,
+    /// `UPDRAFT_QUEUE_URL`: the task queue.
+    pub queue_url: String,
+    /// `UPDRAFT_BUCKET`: specs and outputs.
+    pub bucket: String,
+    /// `UPDRAFT_CLUSTER`, `UPDRAFT_SUBNETS`, `UPDRAFT_SECURITY_GROUPS`,
+    /// `UPDRAFT_ASSIGN_PUBLIC_IP`, `UPDRAFT_TASK_DEFINITION`: where ECS tasks run.
+    pub ecs: EcsConfig,
+}
+
+/// Every variable [`Settings::from_env`] reads.
+pub const VARIABLES: &[&str] = &[
+    "UPDRAFT_TABLE",
+    "UPDRAFT_QUEUE_URL",
+    "UPDRAFT_BUCKET",
+    "UPDRAFT_CLUSTER",
+    "UPDRAFT_SUBNETS",
+    "UPDRAFT_SECURITY_GROUPS",
+    "UPDRAFT_ASSIGN_PUBLIC_IP",
+    "UPDRAFT_TASK_DEFINITION",
+];
+
+impl Settings {
+    /// Reads the settings through `var` (the process environment, or a
+    /// map in tests); names every missing variable.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Settings, String> {
+        let mut missing = Vec::new();
+        let mut required = |name: &str| {
+            var(name).filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                missing.push(name.to_string());
+                String::new()
+            })
+        };
+        let table = required("UPDRAFT_TABLE");
+        let queue_url = required("UPDRAFT_QUEUE_URL");
+        let bucket = required("UPDRAFT_BUCKET");
+        let cluster = required("UPDRAFT_CLUSTER");
+        if !missing.is_empty() {
+            return Err(format!(
+                "set {} (the stack's outputs; `updraft aws init` prints them for an emulator)",
+                missing.join(", ")
+            ));
+        }
+        let list = |name: &str| -> Vec<String> {
+            var(name)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        Ok(Settings {
+            table,
+            queue_url,
+            bucket,
+            ecs: EcsConfig {
+                cluster,
+                subnets: list("UPDRAFT_SUBNETS"),
+                security_groups: list("UPDRAFT_SECURITY_GROUPS"),
+                assign_public_ip: var("UPDRAFT_ASSIGN_PUBLIC_IP")
+                    .is_some_and(|v| v == "true" || v == "ENABLED"),
+                default_task_definition: var("UPDRAFT_TASK_DEFINITION")
+                    .unwrap_or_else(|| "updraft-runner".into()),
+            },
+        })
+    }
+
+    /// The engine over this deployment. Builds clients only: no request
+    /// is made until a use case needs one.
+    pub fn engine(&self, sdk: &SdkConfig) -> Engine {
+        let store = Arc::new(DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(sdk),
+            self.table.clone(),
+        ));
+        let ports = Ports {
+            store: store.clone(),
+            queue: Arc::new(SqsQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                self.queue_url.clone(),
+            )),
+            specs: Arc::new(TableSpecs::new(store)),
+            launcher: Arc::new(EcsLauncher::new(
+                aws_sdk_ecs::Client::new(sdk),
+                self.ecs.clone(),
+            )),
+            clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+        };
+        Engine::new(ports)
+    }
+}
+
+/// An S3 client; path-style addressing when an endpoint is given, as
+/// emulators need.
+pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
+    let path_style = sdk.endpoint_url().is_some();
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(sdk)
+            .force_path_style(path_style)
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_variables_are_named() {
+        let err = Settings::from_env(|name| (name == "UPDRAFT_TABLE").then(|| "t".to_string()))
+            .unwrap_err();
+        assert!(
+            err.starts_with("set UPDRAFT_QUEUE_URL, UPDRAFT_BUCKET, UPDRAFT_CLUSTER"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lists_are_comma_separated() {
+        let settings = Settings::from_env(|name| match name {
+            "UPDRAFT_SUBNETS" => Some("subnet-a, subnet-b".into()),
+            "UPDRAFT_SECURITY_GROUPS" => Some("sg-1".into()),
+            other
+                if other.starts_with("UPDRAFT_")
+                    && other != "UPDRAFT_TASK_DEFINITION"
+                    && other != "UPDRAFT_ASSIGN_PUBLIC_IP" =>
+            {
+                Some("x".into())
+            }
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(settings.ecs.subnets, ["subnet-a", "subnet-b"]);
+        assert_eq!(settings.ecs.default_task_definition, "updraft-runner");
+        assert!(!settings.ecs.assign_public_ip);
+    }
+}

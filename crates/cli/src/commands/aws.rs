@@ -1,0 +1,79 @@
+//! The AWS backend for the CLI: the engine over a deployment named by
+//! `UPDRAFT_*` variables, and `updraft aws init` for emulators.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use updraft_aws::connect::{Endpoint, load};
+use updraft_aws::schema::{create_bucket, create_queues, create_table};
+use updraft_aws::settings::{Settings, s3_client};
+use updraft_engine::Engine;
+
+use super::Context;
+use crate::error::{CliError, CliResult};
+use crate::progress::Progress;
+
+async fn sdk(ctx: &Context) -> aws_config::SdkConfig {
+    let endpoint = Endpoint {
+        url: ctx.global.endpoint_url.clone(),
+        region: ctx.global.region.clone(),
+        profile: ctx.global.profile.clone(),
+    };
+    load(&endpoint).await
+}
+
+/// The deployment's settings from the environment.
+pub fn settings() -> CliResult<Settings> {
+    Settings::from_env(|name| std::env::var(name).ok()).map_err(CliError::User)
+}
+
+/// The engine over the deployment.
+pub async fn engine(ctx: &Context) -> CliResult<Arc<Engine>> {
+    let settings = settings()?;
+    let progress = Arc::new(Progress::new(
+        ctx.json(),
+        std::env::var_os("UPDRAFT_VERBOSE").is_some(),
+    ));
+    Ok(Arc::new(
+        settings.engine(&sdk(ctx).await).with_observer(progress),
+    ))
+}
+
+/// An S3 client for the deployment.
+pub async fn s3(ctx: &Context) -> aws_sdk_s3::Client {
+    s3_client(&sdk(ctx).await)
+}
+
+/// `updraft aws init`: the resources `infra/template.yaml` declares, on an
+/// AWS-compatible endpoint, named `<name>-state`, `<name>-tasks` (and
+/// `-dlq`), `<name>-specs` and `<name>`.
+pub async fn init(ctx: &Context, name: &str) -> CliResult<ExitCode> {
+    if ctx.global.endpoint_url.is_none() && std::env::var_os("AWS_ENDPOINT_URL").is_none() {
+        return Err(CliError::User(
+            "`updraft aws init` creates resources on an emulator: give --endpoint-url (on AWS, deploy infra/template.yaml with SAM)".into(),
+        ));
+    }
+    let config = sdk(ctx).await;
+    let table = format!("{name}-state");
+    let queue = format!("{name}-tasks");
+    let bucket = format!("{name}-specs");
+    create_table(&aws_sdk_dynamodb::Client::new(&config), &table).await?;
+    let queue_url = create_queues(&aws_sdk_sqs::Client::new(&config), &queue).await?;
+    create_bucket(&s3_client(&config), &bucket).await?;
+    aws_sdk_ecs::Client::new(&config)
+        .create_cluster()
+        .cluster_name(name)
+        .send()
+        .await
+        .map_err(|e| {
+            CliError::Infra(format!(
+                "creating ECS cluster {name}: {}",
+                aws_sdk_ecs::error::DisplayErrorContext(e)
+            ))
+        })?;
+    println!("export UPDRAFT_TABLE={table}");
+    println!("export UPDRAFT_QUEUE_URL={queue_url}");
+    println!("export UPDRAFT_BUCKET={bucket}");
+    println!("export UPDRAFT_CLUSTER={name}");
+    Ok(ExitCode::SUCCESS)
+}

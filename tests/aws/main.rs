@@ -1,0 +1,123 @@
+//! The CLI with `--backend aws` against a moto server: `aws init` creates
+//! the resources, `deploy` validates and uploads specs, and trigger, runs,
+//! show, pause and mark work on the DynamoDB table and SQS queue.
+
+use updraft_e2e::World;
+
+/// A world whose `updraft` talks to moto, with freshly created resources.
+fn aws_world() -> World {
+    let world = World::new();
+    let endpoint = updraft_aws::testing::endpoint();
+    world.set_env("AWS_ACCESS_KEY_ID", "test");
+    world.set_env("AWS_SECRET_ACCESS_KEY", "test");
+    world.set_env("AWS_REGION", "us-east-1");
+    world.set_env("AWS_ENDPOINT_URL", &endpoint);
+    world.set_env("UPDRAFT_BACKEND", "aws");
+    let name = updraft_aws::testing::unique("e2e");
+    let init = world.run(&["aws", "init", "--name", &name]).expect(0);
+    for line in init.stdout.lines() {
+        let (key, value) = line
+            .strip_prefix("export ")
+            .and_then(|l| l.split_once('='))
+            .expect("export lines");
+        world.set_env(key, value);
+    }
+    world
+}
+
+#[test]
+fn deploy_then_trigger_creates_the_run_in_dynamodb() {
+    let world = aws_world();
+    world.spec("etl.yaml", "dag: etl\nschedule: '@daily'\ntimezone: Asia/Tokyo\ntasks:\n  - id: extract\n    command: [echo]\n  - id: load\n    after: [extract]\n    command: [echo]\n");
+    let deployed = world.run(&["--backend", "aws", "deploy"]).expect(0);
+    assert!(
+        deployed.stdout.starts_with("deployed 1 to s3://"),
+        "{}",
+        deployed.stdout
+    );
+
+    let run = world
+        .run(&[
+            "--backend",
+            "aws",
+            "trigger",
+            "etl",
+            "--label",
+            "e2e",
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(run["state"], "running");
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    let runs = world
+        .run(&[
+            "--backend",
+            "aws",
+            "runs",
+            "etl",
+            "--label",
+            "e2e",
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(runs[0]["run_id"], run_id.as_str());
+    let show = world.show("etl", &run_id);
+    assert_eq!(
+        World::task(&show, "extract"),
+        ("queued".into(), 1),
+        "the first task waits on the SQS queue"
+    );
+    assert_eq!(World::task(&show, "load"), ("pending".into(), 0));
+
+    world
+        .run(&[
+            "--backend",
+            "aws",
+            "mark",
+            "etl",
+            &run_id,
+            "extract",
+            "success",
+        ])
+        .expect(0);
+    let show = world.show("etl", &run_id);
+    assert_eq!(
+        World::task(&show, "load"),
+        ("queued".into(), 1),
+        "marking the upstream queued the downstream"
+    );
+    world.run(&["--backend", "aws", "pause", "etl"]).expect(0);
+    world.run(&["--backend", "aws", "unpause", "etl"]).expect(0);
+}
+
+#[test]
+fn deploy_refuses_invalid_specs_and_the_aws_backend_needs_its_settings() {
+    let world = aws_world();
+    world.spec(
+        "bad.yaml",
+        "dag: bad\ntasks:\n  - id: a\n    after: [ghost]\n",
+    );
+    let ran = world.run(&["--backend", "aws", "deploy"]).expect(1);
+    assert!(
+        ran.stdout
+            .contains("bad.yaml:4:13: `after` names unknown task `ghost`"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(ran.stderr.trim(), "updraft: nothing deployed: 1 problem(s)");
+
+    let bare = World::new();
+    bare.set_env("UPDRAFT_BACKEND", "aws");
+    let ran = bare.run(&["runs"]).expect(1);
+    assert!(
+        ran.stderr.starts_with(
+            "updraft: set UPDRAFT_TABLE, UPDRAFT_QUEUE_URL, UPDRAFT_BUCKET, UPDRAFT_CLUSTER"
+        ),
+        "{}",
+        ran.stderr
+    );
+}
