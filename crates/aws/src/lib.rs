@@ -8,6 +8,7 @@
 //!   conditional write.
 //! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
+//! - [`functions`]: what the planner, dispatcher and recorder do per event.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
 //! - [`settings`]: a deployment's resources from `UPDRAFT_*` variables.
@@ -20,6 +21,7 @@ pub mod connect;
 pub mod dynamo;
 pub mod ecs;
 pub mod events;
+pub mod functions;
 pub mod keys;
 pub mod schema;
 pub mod settings;

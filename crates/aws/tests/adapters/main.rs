@@ -3,4 +3,5 @@
 
 mod conformance;
 mod ecs;
+mod functions;
 mod specs;

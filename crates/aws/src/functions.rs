@@ -1,0 +1,163 @@
+//! What the three functions do, per invocation, over an engine built once
+//! at init. The `functions/*` mains only wire these to the Lambda runtime.
+//!
+//! - planner: an EventBridge schedule tick → [`Engine::tick`]; an S3 upload
+//!   notification → [`sync_object`] for each spec file.
+//! - dispatcher: an SQS batch → [`Engine::dispatch`] per message, reporting
+//!   the messages that failed so only they are delivered again; a message
+//!   on its last delivery marks its try failed with the reason instead.
+//! - recorder: an ECS or SageMaker state-change event → the completion of
+//!   its try, recorded, and its run planned at once.
+
+use serde_json::{Value, json};
+use updraft_core::plan::Outcome;
+use updraft_engine::ports::Completion;
+use updraft_engine::{Engine, EngineError};
+
+use crate::events;
+use crate::schema::MAX_RECEIVE_COUNT;
+use crate::specs::{Synced, sync_object};
+use crate::sqs::decode_message;
+
+/// A failed invocation; the runtime reports it and the event is retried.
+pub type FunctionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The planner: a tick, or S3 upload notifications.
+pub async fn planner(
+    engine: &Engine,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    event: &Value,
+) -> Result<Value, FunctionError> {
+    let Some(records) = event.get("Records").and_then(Value::as_array) else {
+        let report = engine.tick().await?;
+        return Ok(
+            json!({ "created": report.created.len(), "advanced": report.advanced, "import_errors": report.import_errors.len() }),
+        );
+    };
+    let mut synced = Vec::new();
+    for record in records {
+        let key = record
+            .pointer("/s3/object/key")
+            .and_then(Value::as_str)
+            .map(decode_s3_key)
+            .unwrap_or_default();
+        let version = record
+            .pointer("/s3/object/versionId")
+            .and_then(Value::as_str);
+        let outcome = sync_object(s3, bucket, engine.ports().store.as_ref(), &key, version).await?;
+        synced.push(match outcome {
+            Synced::Current { dag, version } => json!({ "dag": dag, "version": version }),
+            Synced::ImportError { dag, errors } => json!({ "dag": dag, "import_errors": errors }),
+            Synced::Ignored => json!({ "ignored": key }),
+        });
+    }
+    Ok(json!({ "synced": synced }))
+}
+
+/// S3 notifications URL-encode object keys, with `+` for spaces.
+fn decode_s3_key(key: &str) -> String {
+    let bytes = key.replace('+', " ").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The dispatcher: one SQS batch. Returns the partial batch response.
+pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, FunctionError> {
+    let mut failures = Vec::new();
+    for record in event
+        .get("Records")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let id = record
+            .get("messageId")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let body = record
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let deliveries: u32 = record
+            .pointer("/attributes/ApproximateReceiveCount")
+            .and_then(Value::as_str)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(1);
+        let Ok(message) = decode_message(body) else {
+            // Not a task message: nothing to retry; let it go.
+            engine.report(updraft_engine::events::Event::Dropped {
+                what: format!("SQS message {id} is not a task message"),
+            });
+            continue;
+        };
+        let error = match engine.dispatch(&message).await {
+            Ok(_) | Err(EngineError::User(_)) => continue,
+            Err(EngineError::Port(e)) => e,
+        };
+        if deliveries >= MAX_RECEIVE_COUNT {
+            // Its last delivery: fail the try with the reason rather than
+            // leave it launching forever.
+            let reason = format!("could not be dispatched after {deliveries} deliveries: {error}");
+            let completion = Completion {
+                outcome: Outcome::Failed { reason },
+                exit_code: None,
+            };
+            engine
+                .record_and_advance(
+                    &message.dag,
+                    &message.run_id,
+                    &message.key,
+                    message.try_number,
+                    completion,
+                )
+                .await?;
+            continue;
+        }
+        failures.push(json!({ "itemIdentifier": id }));
+    }
+    Ok(json!({ "batchItemFailures": failures }))
+}
+
+/// The recorder: one EventBridge event.
+pub async fn recorder(engine: &Engine, event: &Value) -> Result<Value, FunctionError> {
+    let change = events::parse(&event.to_string())?;
+    let recorded = match change.completion {
+        Some(completion) => engine.record_handle(&change.handle, completion).await?,
+        None => false,
+    };
+    Ok(json!({ "handle": change.handle, "recorded": recorded }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_keys_are_url_decoded() {
+        assert_eq!(
+            decode_s3_key("specs/my+dag%2Bv2.yaml"),
+            "specs/my dag+v2.yaml"
+        );
+        assert_eq!(decode_s3_key("specs/etl.yaml"), "specs/etl.yaml");
+        assert_eq!(decode_s3_key("bad%zz"), "bad%zz");
+    }
+}
