@@ -9,6 +9,7 @@
 //! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`functions`]: what the planner, dispatcher and recorder do per event.
+//! - [`runtime`]: a function's cold start: logs, settings, engine.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
 //! - [`settings`]: a deployment's resources from `UPDRAFT_*` variables.
@@ -23,6 +24,7 @@ pub mod ecs;
 pub mod events;
 pub mod functions;
 pub mod keys;
+pub mod runtime;
 pub mod schema;
 pub mod settings;
 pub mod specs;

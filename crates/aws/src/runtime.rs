@@ -1,0 +1,95 @@
+//! What every function does at cold start: JSON logs through `tracing`,
+//! the SDK configuration, the settings from `UPDRAFT_*` variables, and the
+//! engine. Building clients makes no network call.
+
+use aws_config::SdkConfig;
+use updraft_engine::Engine;
+use updraft_engine::events::{Event, Observer};
+
+use crate::connect::{Endpoint, load};
+use crate::settings::Settings;
+
+/// Logs engine events as structured `tracing` events.
+pub struct LogEvents;
+
+impl Observer for LogEvents {
+    fn on(&self, event: &Event) {
+        match event {
+            Event::RunCreated(run) => {
+                tracing::info!(dag = %run.dag, run_id = %run.run_id, "run created")
+            }
+            Event::RunEnded(run) => {
+                tracing::info!(dag = %run.dag, run_id = %run.run_id, state = %run.state, "run ended")
+            }
+            Event::TaskQueued {
+                dag,
+                run_id,
+                key,
+                try_number,
+            } => {
+                tracing::info!(%dag, %run_id, task = %key, try_number, "task queued")
+            }
+            Event::TaskStarted {
+                dag,
+                run_id,
+                key,
+                try_number,
+                handle,
+            } => {
+                tracing::info!(%dag, %run_id, task = %key, try_number, %handle, "task started")
+            }
+            Event::TaskEnded {
+                dag,
+                run_id,
+                key,
+                try_number,
+                state,
+                reason,
+                ..
+            } => {
+                tracing::info!(%dag, %run_id, task = %key, try_number, %state, reason = reason.as_deref().unwrap_or(""), "task ended")
+            }
+            Event::Dropped { what } => {
+                tracing::info!(%what, "dropped a stale or duplicate message or event")
+            }
+            Event::ImportErrors(errors) => {
+                for error in errors {
+                    tracing::warn!(error = %error, "spec import error");
+                }
+            }
+        }
+    }
+}
+
+/// A function's state, built once at cold start.
+pub struct FunctionState {
+    /// The SDK configuration (`AWS_ENDPOINT_URL` honoured).
+    pub sdk: SdkConfig,
+    /// Where the deployment's resources are.
+    pub settings: Settings,
+    /// The use cases.
+    pub engine: Engine,
+}
+
+/// Initializes logging and builds the function's state; an error names the
+/// missing configuration.
+pub async fn init() -> Result<FunctionState, String> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let settings = Settings::from_env(|name| std::env::var(name).ok())?;
+    let sdk = load(&Endpoint::default()).await;
+    let engine = settings
+        .engine(&sdk)
+        .with_observer(std::sync::Arc::new(LogEvents));
+    Ok(FunctionState {
+        sdk,
+        settings,
+        engine,
+    })
+}

@@ -1,0 +1,17 @@
+//! The dispatcher function: SQS batches of task messages, answered with
+//! the partial batch failures.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use updraft_aws::functions::dispatcher;
+use updraft_aws::runtime::init;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let state = init().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        dispatcher(&state.engine, &event.payload).await
+    }))
+    .await
+}

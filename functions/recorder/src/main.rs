@@ -1,0 +1,16 @@
+//! The recorder function: ECS and SageMaker state-change events.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use updraft_aws::functions::recorder;
+use updraft_aws::runtime::init;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    let state = init().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        recorder(&state.engine, &event.payload).await
+    }))
+    .await
+}
