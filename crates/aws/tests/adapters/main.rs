@@ -5,3 +5,4 @@ mod conformance;
 mod ecs;
 mod functions;
 mod specs;
+mod template;
