@@ -401,3 +401,21 @@ async fn ticks_create_each_scheduled_run_once_and_respect_max_active_runs() {
         "scheduled__2026-11-20T23:00:00+00:00"
     );
 }
+
+/// A run whose creation died after writing the run but before its task
+/// instances is completed by the next advance.
+#[tokio::test]
+async fn a_run_missing_task_instances_gets_them_on_advance() {
+    let world = world(CHAIN);
+    let run = world.engine.trigger("d", Default::default(), vec![]).await.unwrap();
+    let store = world.engine.ports().store.clone();
+    let mut half = run.clone();
+    half.run_id = "manual__half".into();
+    half.state = RunState::Queued;
+    assert!(store.create_run(&half, &[]).await.unwrap());
+    world.engine.advance("d", "manual__half").await.unwrap();
+    let instances = store.instances("d", "manual__half").await.unwrap();
+    assert_eq!(instances.len(), 2);
+    let a = store.instance("d", "manual__half", &key("a")).await.unwrap().unwrap();
+    assert_eq!(a.state, TaskState::Queued);
+}

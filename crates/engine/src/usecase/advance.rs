@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use updraft_core::plan::plan;
+use updraft_core::plan::{initial_instances, plan};
 use updraft_core::state::{
     Attempt, Run, RunState, TaskInstance, TaskState, TaskTransition, Transition,
 };
@@ -30,7 +30,17 @@ impl Engine {
                 return Ok(Some(current));
             }
             let spec = self.spec_of(&current).await?;
-            let instances = store.instances(dag, run_id).await?;
+            let mut instances = store.instances(dag, run_id).await?;
+            if instances.iter().filter(|i| i.key.map_index.is_none()).count() < spec.tasks.len() {
+                // A run's creation wrote the run but died before all its
+                // task instances (DynamoDB writes them in batches after).
+                let missing: Vec<_> = initial_instances(&spec)
+                    .into_iter()
+                    .filter(|new| !instances.iter().any(|i| i.key == new.key))
+                    .collect();
+                store.create_instances(dag, run_id, &missing).await?;
+                instances = store.instances(dag, run_id).await?;
+            }
             let now = self.ports.clock.now();
             let transitions = plan(&spec, &current, &instances, now);
             if transitions.is_empty() {
