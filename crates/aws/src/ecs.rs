@@ -39,6 +39,7 @@ pub struct EcsConfig {
 pub struct EcsLauncher {
     client: Client,
     config: EcsConfig,
+    outputs: Option<(aws_sdk_s3::Client, String)>,
 }
 
 fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -71,6 +72,18 @@ pub fn client_token(request: &LaunchRequest) -> String {
     digest.iter().take(24).map(|b| format!("{b:02x}")).collect()
 }
 
+/// Where one try's output goes in the bucket.
+pub fn output_key(request: &LaunchRequest) -> String {
+    let task = match request.key.map_index {
+        Some(i) => format!("{}[{i}]", request.key.task_id),
+        None => request.key.task_id.to_string(),
+    };
+    format!(
+        "outputs/{}/{}/{task}/{}.json",
+        request.dag, request.run_id, request.try_number
+    )
+}
+
 fn tag(key: &str, value: impl Into<String>) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
@@ -78,7 +91,22 @@ fn tag(key: &str, value: impl Into<String>) -> Tag {
 impl EcsLauncher {
     /// A launcher on `config.cluster`.
     pub fn new(client: Client, config: EcsConfig) -> EcsLauncher {
-        EcsLauncher { client, config }
+        EcsLauncher {
+            client,
+            config,
+            outputs: None,
+        }
+    }
+
+    /// Tries write their output to `s3://<bucket>/outputs/...` (named by
+    /// `UPDRAFT_OUTPUT`), read back when they succeed.
+    pub fn with_outputs(
+        mut self,
+        s3: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+    ) -> EcsLauncher {
+        self.outputs = Some((s3, bucket.into()));
+        self
     }
 
     fn profile<'a>(
@@ -116,6 +144,18 @@ impl Launcher for EcsLauncher {
             if let Some(value) = value {
                 environment.push(KeyValuePair::builder().name(name).value(value).build());
             }
+        }
+        let output = self
+            .outputs
+            .as_ref()
+            .map(|(_, bucket)| format!("s3://{bucket}/{}", output_key(request)));
+        if let Some(uri) = &output {
+            environment.push(
+                KeyValuePair::builder()
+                    .name("UPDRAFT_OUTPUT")
+                    .value(uri)
+                    .build(),
+            );
         }
         let container = ContainerOverride::builder()
             .name(MAIN_CONTAINER)
@@ -186,6 +226,7 @@ impl Launcher for EcsLauncher {
         Ok(Launched {
             handle: arn.to_string(),
             log: None,
+            output,
         })
     }
 
@@ -239,8 +280,32 @@ impl Launcher for EcsLauncher {
         )))
     }
 
-    async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
-        // Outputs of ECS tasks (an S3 object per try) are not read yet.
-        Ok(None)
+    async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
+        let (Some((s3, _)), Some(uri)) = (&self.outputs, &attempt.output_location) else {
+            return Ok(None);
+        };
+        let Some((bucket, key)) = uri
+            .strip_prefix("s3://")
+            .and_then(|rest| rest.split_once('/'))
+        else {
+            return Err(PortError(format!("`{uri}` is not an S3 URI")));
+        };
+        let object = match s3.get_object().bucket(bucket).key(key).send().await {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => {
+                return Err(PortError(format!(
+                    "S3 GetObject {uri}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(e)
+                )));
+            }
+        };
+        let bytes = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| PortError::new("reading an output", e))?
+            .into_bytes();
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 }

@@ -98,10 +98,10 @@ impl Settings {
                 self.queue_url.clone(),
             )),
             specs: Arc::new(TableSpecs::new(store)),
-            launcher: Arc::new(EcsLauncher::new(
-                aws_sdk_ecs::Client::new(sdk),
-                self.ecs.clone(),
-            )),
+            launcher: Arc::new(
+                EcsLauncher::new(aws_sdk_ecs::Client::new(sdk), self.ecs.clone())
+                    .with_outputs(s3_client(sdk), self.bucket.clone()),
+            ),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         };
         Engine::new(ports)

@@ -253,6 +253,9 @@ pub struct Attempt {
     pub reason: Option<String>,
     /// Where its log is.
     pub log: Option<String>,
+    /// Where it may write its output (a file path, an S3 URI).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_location: Option<String>,
     /// The JSON object it wrote as its output.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,

@@ -258,6 +258,8 @@ pub struct Launched {
     pub handle: String,
     /// Where its log is.
     pub log: Option<String>,
+    /// Where it may write its output (`UPDRAFT_OUTPUT`).
+    pub output: Option<String>,
 }
 
 /// What a launcher knows about a handle.

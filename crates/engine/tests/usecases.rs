@@ -53,7 +53,11 @@ impl Launcher for CountingLauncher {
             .unwrap()
             .entry(handle.clone())
             .or_default() += 1;
-        Ok(Launched { handle, log: None })
+        Ok(Launched {
+            handle,
+            log: None,
+            output: None,
+        })
     }
     async fn describe(&self, _: &str) -> PortResult<HandleStatus> {
         Ok(HandleStatus::Running)
@@ -407,7 +411,11 @@ async fn ticks_create_each_scheduled_run_once_and_respect_max_active_runs() {
 #[tokio::test]
 async fn a_run_missing_task_instances_gets_them_on_advance() {
     let world = world(CHAIN);
-    let run = world.engine.trigger("d", Default::default(), vec![]).await.unwrap();
+    let run = world
+        .engine
+        .trigger("d", Default::default(), vec![])
+        .await
+        .unwrap();
     let store = world.engine.ports().store.clone();
     let mut half = run.clone();
     half.run_id = "manual__half".into();
@@ -416,6 +424,10 @@ async fn a_run_missing_task_instances_gets_them_on_advance() {
     world.engine.advance("d", "manual__half").await.unwrap();
     let instances = store.instances("d", "manual__half").await.unwrap();
     assert_eq!(instances.len(), 2);
-    let a = store.instance("d", "manual__half", &key("a")).await.unwrap().unwrap();
+    let a = store
+        .instance("d", "manual__half", &key("a"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(a.state, TaskState::Queued);
 }

@@ -191,6 +191,7 @@ impl Launcher for ProcessLauncher {
             return Ok(Launched {
                 handle: handle_of(pid, &base),
                 log: Some(log.display().to_string()),
+                output: Some(with_ext(&base, "output.json").display().to_string()),
             });
         }
         let argv = match &request.task.command {
@@ -304,6 +305,7 @@ impl Launcher for ProcessLauncher {
         Ok(Launched {
             handle,
             log: Some(log.display().to_string()),
+            output: Some(with_ext(&base, "output.json").display().to_string()),
         })
     }
 

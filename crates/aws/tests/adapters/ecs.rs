@@ -180,3 +180,69 @@ fn the_client_token_is_one_per_try() {
     assert_ne!(client_token(&request(1)), client_token(&request(2)));
     assert!(client_token(&request(1)).len() <= 64);
 }
+
+#[tokio::test]
+async fn outputs_go_to_s3_and_are_read_back() {
+    let (launcher, client, cluster) = launcher().await;
+    let s3 = updraft_aws::testing::s3();
+    let bucket = updraft_aws::testing::unique("outputs");
+    updraft_aws::schema::create_bucket(&s3, &bucket)
+        .await
+        .unwrap();
+    let launcher = launcher.with_outputs(s3.clone(), bucket.clone());
+    let launched = launcher.launch(&request(1)).await.unwrap();
+    let uri = launched.output.clone().unwrap();
+    assert_eq!(
+        uri,
+        format!(
+            "s3://{bucket}/outputs/etl/scheduled__2026-11-21T00:00:00+09:00/featurize[7]/1.json"
+        )
+    );
+    let tasks = client
+        .describe_tasks()
+        .cluster(&cluster)
+        .tasks(&launched.handle)
+        .send()
+        .await
+        .unwrap();
+    let env = tasks.tasks()[0].overrides().unwrap().container_overrides()[0]
+        .environment()
+        .to_vec();
+    assert!(
+        env.iter()
+            .any(|kv| kv.name() == Some("UPDRAFT_OUTPUT") && kv.value() == Some(uri.as_str()))
+    );
+
+    let attempt = updraft_core::state::Attempt {
+        key: request(1).key,
+        try_number: 1,
+        state: updraft_core::state::TaskState::Running,
+        handle: Some(launched.handle.clone()),
+        started_at: None,
+        ended_at: None,
+        exit_code: None,
+        reason: None,
+        log: None,
+        output_location: Some(uri.clone()),
+        output: None,
+        produced: Vec::new(),
+        consumed: Vec::new(),
+    };
+    assert_eq!(
+        launcher.read_output(&attempt).await.unwrap(),
+        None,
+        "no output written"
+    );
+    let key = uri.strip_prefix(&format!("s3://{bucket}/")).unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(br#"{"rows": 42}"#.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        launcher.read_output(&attempt).await.unwrap().as_deref(),
+        Some(r#"{"rows": 42}"#)
+    );
+}

@@ -420,6 +420,7 @@ async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
         exit_code: None,
         reason: None,
         log: None,
+        output_location: Some(format!("s3://b/outputs/{try_number}.json")),
         output: Some(serde_json::json!({ "try": try_number })),
         produced: vec!["s3://b/model.tar.gz".into()],
         consumed: Vec::new(),

@@ -31,7 +31,12 @@ impl Engine {
             }
             let spec = self.spec_of(&current).await?;
             let mut instances = store.instances(dag, run_id).await?;
-            if instances.iter().filter(|i| i.key.map_index.is_none()).count() < spec.tasks.len() {
+            if instances
+                .iter()
+                .filter(|i| i.key.map_index.is_none())
+                .count()
+                < spec.tasks.len()
+            {
                 // A run's creation wrote the run but died before all its
                 // task instances (DynamoDB writes them in batches after).
                 let missing: Vec<_> = initial_instances(&spec)

@@ -64,6 +64,7 @@ impl Engine {
             exit_code: None,
             reason: None,
             log: None,
+            output_location: None,
             output: None,
             produced: Vec::new(),
             consumed: Vec::new(),
@@ -141,6 +142,7 @@ impl Engine {
         store.put_handle(&launched.handle, &try_ref).await?;
         attempt.handle = Some(launched.handle.clone());
         attempt.log = launched.log;
+        attempt.output_location = launched.output;
         attempt.state = TaskState::Running;
         store.put_attempt(dag, run_id, &attempt).await?;
         // The launch may already have ended and been recorded; then this
