@@ -162,3 +162,40 @@ pub fn unique(prefix: &str) -> String {
         NAMES.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A cluster named `cluster` with the `updraft-runner` Fargate task
+/// definition (container `main`), whose tasks stay RUNNING until stopped:
+/// moto otherwise moves them on by itself.
+pub async fn ecs_runner(client: &aws_sdk_ecs::Client, cluster: &str) {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+    client
+        .create_cluster()
+        .cluster_name(cluster)
+        .send()
+        .await
+        .expect("cluster created");
+    // moto needs container-level memory.
+    let container = ContainerDefinition::builder()
+        .name("main")
+        .image("busybox")
+        .memory_reservation(128)
+        .essential(true)
+        .build();
+    client
+        .register_task_definition()
+        .family("updraft-runner")
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("1024")
+        .memory("2048")
+        .container_definitions(container)
+        .send()
+        .await
+        .expect("task definition registered");
+    raw(
+        "POST",
+        "/moto-api/state-manager/set-transition",
+        &[("Content-Type", "application/json")],
+        r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
+    );
+}

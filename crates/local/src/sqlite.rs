@@ -95,6 +95,36 @@ fn timestamp(run: &Run) -> String {
     run.created_at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// Inserts task instances that do not exist yet; returns how many it did.
+fn insert_instances(
+    tx: &rusqlite::Transaction<'_>,
+    dag: &str,
+    run_id: &str,
+    instances: &[TaskInstance],
+) -> PortResult<usize> {
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO task_instances (dag, run_id, task_id, map_index, state, try_number, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .map_err(db("creating task instances"))?;
+    let mut created = 0;
+    for instance in instances {
+        created += stmt
+            .execute(params![
+                dag,
+                run_id,
+                instance.key.task_id.as_str(),
+                map_index(&instance.key),
+                instance.state.as_str(),
+                instance.try_number,
+                to_json(instance)?
+            ])
+            .map_err(db("creating task instances"))?;
+    }
+    Ok(created)
+}
+
 /// The state store over [`Sqlite`].
 pub struct SqliteStore(pub Sqlite);
 
@@ -188,26 +218,7 @@ impl StateStore for SqliteStore {
         if inserted == 0 {
             return Ok(false);
         }
-        {
-            let mut stmt = tx
-                .prepare(
-                    "INSERT INTO task_instances (dag, run_id, task_id, map_index, state, try_number, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(db("creating task instances"))?;
-            for instance in instances {
-                stmt.execute(params![
-                    run.dag.as_str(),
-                    run.run_id,
-                    instance.key.task_id.as_str(),
-                    map_index(&instance.key),
-                    instance.state.as_str(),
-                    instance.try_number,
-                    to_json(instance)?
-                ])
-                .map_err(db("creating task instances"))?;
-            }
-        }
+        insert_instances(&tx, run.dag.as_str(), &run.run_id, instances)?;
         tx.commit().map_err(db("creating a run"))?;
         Ok(true)
     }
@@ -222,28 +233,7 @@ impl StateStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("creating task instances"))?;
-        let mut created = 0;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT OR IGNORE INTO task_instances (dag, run_id, task_id, map_index, state, try_number, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(db("creating task instances"))?;
-            for instance in instances {
-                created += stmt
-                    .execute(params![
-                        dag,
-                        run_id,
-                        instance.key.task_id.as_str(),
-                        map_index(&instance.key),
-                        instance.state.as_str(),
-                        instance.try_number,
-                        to_json(instance)?
-                    ])
-                    .map_err(db("creating task instances"))?;
-            }
-        }
+        let created = insert_instances(&tx, dag, run_id, instances)?;
         tx.commit().map_err(db("creating task instances"))?;
         Ok(created)
     }

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use updraft_aws::ecs::{EcsConfig, EcsLauncher, client_token};
 use updraft_core::ids::TaskId;
 use updraft_core::spec::{ComputeProfile, EcsProfile};
@@ -16,36 +15,7 @@ async fn launcher() -> (EcsLauncher, aws_sdk_ecs::Client, String) {
     let config = updraft_aws::testing::sdk();
     let client = aws_sdk_ecs::Client::new(&config);
     let cluster = updraft_aws::testing::unique("cluster");
-    client
-        .create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .unwrap();
-    let container = ContainerDefinition::builder()
-        .name("main")
-        .image("busybox")
-        .memory_reservation(128)
-        .essential(true)
-        .build();
-    client
-        .register_task_definition()
-        .family("updraft-runner")
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("1024")
-        .memory("2048")
-        .container_definitions(container)
-        .send()
-        .await
-        .unwrap();
-    // Keep tasks RUNNING until stopped: moto otherwise moves them on by itself.
-    updraft_aws::testing::raw(
-        "POST",
-        "/moto-api/state-manager/set-transition",
-        &[("Content-Type", "application/json")],
-        r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
-    );
+    updraft_aws::testing::ecs_runner(&client, &cluster).await;
     let (subnets, security_groups) = updraft_aws::testing::default_network();
     assert!(
         !subnets.is_empty() && !security_groups.is_empty(),

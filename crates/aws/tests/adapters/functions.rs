@@ -3,14 +3,13 @@
 //! A chain runs to success with one ECS task per try; a failed run is rerun
 //! from its failed task without launching its upstream again.
 
-use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use updraft_aws::functions::{dispatcher, planner, recorder};
 use updraft_aws::schema::{create_bucket, create_queues, create_table};
 use updraft_aws::settings::Settings;
 use updraft_aws::specs::deploy;
-use updraft_aws::testing::{default_network, raw, s3, sdk, unique};
+use updraft_aws::testing::{default_network, s3, sdk, unique};
 use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
 use updraft_core::spec::SpecFile;
@@ -39,32 +38,7 @@ async fn world(spec: &str) -> World {
     create_bucket(&s3(), &format!("{name}-specs"))
         .await
         .unwrap();
-    ecs.create_cluster()
-        .cluster_name(&name)
-        .send()
-        .await
-        .unwrap();
-    let container = ContainerDefinition::builder()
-        .name("main")
-        .image("busybox")
-        .memory_reservation(128)
-        .build();
-    ecs.register_task_definition()
-        .family("updraft-runner")
-        .network_mode(NetworkMode::Awsvpc)
-        .requires_compatibilities(Compatibility::Fargate)
-        .cpu("256")
-        .memory("512")
-        .container_definitions(container)
-        .send()
-        .await
-        .unwrap();
-    raw(
-        "POST",
-        "/moto-api/state-manager/set-transition",
-        &[("Content-Type", "application/json")],
-        r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
-    );
+    updraft_aws::testing::ecs_runner(&ecs, &name).await;
     let (subnets, groups) = default_network();
     let vars = BTreeMap::from([
         ("UPDRAFT_TABLE", format!("{name}-state")),
