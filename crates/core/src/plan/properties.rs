@@ -15,6 +15,8 @@ struct RandomTask {
     after: Vec<usize>,
     rule: &'static str,
     retries: u32,
+    /// For a mapped task: (list size, max_parallel).
+    map: Option<(usize, Option<u32>)>,
 }
 
 fn random_dag(max_tasks: usize) -> impl Strategy<Value = Vec<RandomTask>> {
@@ -48,6 +50,7 @@ fn random_dag(max_tasks: usize) -> impl Strategy<Value = Vec<RandomTask>> {
                     after: after.into_iter().collect(),
                     rule,
                     retries,
+                    map: None,
                 }
             })
             .collect()
@@ -64,6 +67,13 @@ fn to_yaml(tasks: &[RandomTask]) -> String {
         if !task.after.is_empty() {
             let names: Vec<String> = task.after.iter().map(|a| format!("t{a}")).collect();
             yaml += &format!("    after: [{}]\n", names.join(", "));
+        }
+        if let Some((size, parallel)) = task.map {
+            let items: Vec<String> = (0..size).map(|n| n.to_string()).collect();
+            yaml += &format!("    map_over: [{}]\n", items.join(", "));
+            if let Some(p) = parallel {
+                yaml += &format!("    max_parallel: {p}\n");
+            }
         }
     }
     yaml
@@ -307,16 +317,7 @@ mod mapped {
     use super::*;
     use crate::state::TaskKey;
 
-    #[derive(Clone, Debug)]
-    struct Task {
-        after: Vec<usize>,
-        rule: &'static str,
-        retries: u32,
-        /// (list size, max_parallel)
-        map: Option<(usize, Option<u32>)>,
-    }
-
-    fn dags() -> impl Strategy<Value = Vec<Task>> {
+    fn dags() -> impl Strategy<Value = Vec<RandomTask>> {
         let rules = prop::sample::select(vec![
             "all_success",
             "all_success",
@@ -344,7 +345,7 @@ mod mapped {
                     } else {
                         ups.iter().map(|x| x.index(i)).collect()
                     };
-                    Task {
+                    RandomTask {
                         after: after.into_iter().collect(),
                         rule,
                         retries,
@@ -353,28 +354,6 @@ mod mapped {
                 })
                 .collect()
         })
-    }
-
-    fn yaml(tasks: &[Task]) -> String {
-        let mut yaml = String::from("dag: mapped\ntasks:\n");
-        for (i, task) in tasks.iter().enumerate() {
-            yaml += &format!(
-                "  - id: t{i}\n    trigger_rule: {}\n    retries: {}\n    retry_delay: 1m\n",
-                task.rule, task.retries
-            );
-            if !task.after.is_empty() {
-                let names: Vec<String> = task.after.iter().map(|a| format!("t{a}")).collect();
-                yaml += &format!("    after: [{}]\n", names.join(", "));
-            }
-            if let Some((size, parallel)) = task.map {
-                let items: Vec<String> = (0..size).map(|n| n.to_string()).collect();
-                yaml += &format!("    map_over: [{}]\n", items.join(", "));
-                if let Some(p) = parallel {
-                    yaml += &format!("    max_parallel: {p}\n");
-                }
-            }
-        }
-        yaml
     }
 
     fn task_of(key: &TaskKey) -> usize {
@@ -428,7 +407,7 @@ mod mapped {
     /// Drives to the end; returns every (instance, try) queued.
     fn drive(
         story: &mut Story,
-        tasks: &[Task],
+        tasks: &[RandomTask],
         dice: &mut Dice,
         fail_percent: usize,
     ) -> Vec<(TaskKey, u32)> {
@@ -529,7 +508,7 @@ mod mapped {
         /// instances ended (their rule sees every instance).
         #[test]
         fn mapped_runs_terminate_and_respect_rules(tasks in dags(), seed in any::<u64>(), fail_percent in 0usize..30) {
-            let mut story = Story::new(&yaml(&tasks));
+            let mut story = Story::new(&to_yaml(&tasks));
             let queued = drive(&mut story, &tasks, &mut Dice(seed), fail_percent);
             for (t, task) in tasks.iter().enumerate() {
                 let main = story.instance(&format!("t{t}")).clone();
@@ -548,7 +527,7 @@ mod mapped {
         /// re-executes only it.
         #[test]
         fn rerun_of_one_instance_re_executes_only_it(tasks in dags(), seed in any::<u64>(), pick in any::<prop::sample::Index>()) {
-            let mut story = Story::new(&yaml(&tasks));
+            let mut story = Story::new(&to_yaml(&tasks));
             let mut dice = Dice(seed);
             drive(&mut story, &tasks, &mut dice, 0);
             let candidates: Vec<TaskKey> = story.instances.iter().filter(|i| i.key.map_index.is_some() && i.state == TaskState::Succeeded).map(|i| i.key.clone()).collect();

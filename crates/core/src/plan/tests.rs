@@ -504,6 +504,24 @@ mod mapping {
         panic!("the run did not end");
     }
 
+    /// featurize mapped over two shards: instance 0 failed, 1 succeeded.
+    fn one_of_two_instances_failed() -> Story {
+        let mut story = Story::new(SPLIT);
+        split_with(&mut story, json!(["a", "b"]));
+        story.plan();
+        story.plan();
+        story.run_key(
+            &story.mapped("featurize", 0).key.clone(),
+            failed("bad shard"),
+        );
+        story.run_key(
+            &story.mapped("featurize", 1).key.clone(),
+            Outcome::Succeeded,
+        );
+        story.plan();
+        story
+    }
+
     fn queued(story: &Story) -> Vec<String> {
         story
             .instances
@@ -590,38 +608,14 @@ mod mapping {
 
     #[test]
     fn one_failed_instance_fails_the_downstream_rule_and_the_run() {
-        let mut story = Story::new(SPLIT);
-        split_with(&mut story, json!(["a", "b"]));
-        story.plan();
-        story.plan();
-        story.run_key(
-            &story.mapped("featurize", 0).key.clone(),
-            failed("bad shard"),
-        );
-        story.run_key(
-            &story.mapped("featurize", 1).key.clone(),
-            Outcome::Succeeded,
-        );
-        story.plan();
+        let story = one_of_two_instances_failed();
         assert_eq!(story.state("combine").0, TaskState::UpstreamFailed);
         assert_eq!(story.run.state, RunState::Failed);
     }
 
     #[test]
     fn rerun_of_one_instance_reruns_only_it() {
-        let mut story = Story::new(SPLIT);
-        split_with(&mut story, json!(["a", "b"]));
-        story.plan();
-        story.plan();
-        story.run_key(
-            &story.mapped("featurize", 0).key.clone(),
-            failed("bad shard"),
-        );
-        story.run_key(
-            &story.mapped("featurize", 1).key.clone(),
-            Outcome::Succeeded,
-        );
-        story.plan();
+        let mut story = one_of_two_instances_failed();
         let request = Rerun {
             tasks: vec![TaskId::parse("featurize").unwrap()],
             map_index: Some(0),
