@@ -1,14 +1,14 @@
 //! Tries as ECS Fargate tasks: `RunTask` with the compute profile's task
 //! definition, the rendered command and environment as container
-//! overrides, the task-instance key in tags, and a client token derived
-//! from (run, task, map index, try) so a retried launch cannot start a
-//! second task.
+//! overrides, the task-instance key in tags, and a token derived from (run,
+//! task, map index, try) as both `clientToken` and `startedBy`, so a
+//! retried launch finds the task instead of starting a second one.
 
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, EphemeralStorage, KeyValuePair,
-    LaunchType, NetworkConfiguration, Tag, TaskOverride,
+    AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, EphemeralStorage,
+    KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
 use sha2::{Digest, Sha256};
 use updraft_core::spec::{ComputeProfile, EcsProfile};
@@ -109,6 +109,25 @@ impl EcsLauncher {
         self
     }
 
+    /// A task this try already started, running or stopped.
+    async fn started_by(&self, token: &str) -> PortResult<Option<String>> {
+        for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+            let out = self
+                .client
+                .list_tasks()
+                .cluster(&self.config.cluster)
+                .started_by(token)
+                .desired_status(status)
+                .send()
+                .await
+                .map_err(fail("ListTasks"))?;
+            if let Some(arn) = out.task_arns.unwrap_or_default().into_iter().next() {
+                return Ok(Some(arn));
+            }
+        }
+        Ok(None)
+    }
+
     fn profile<'a>(
         &'a self,
         request: &'a LaunchRequest,
@@ -127,6 +146,22 @@ impl EcsLauncher {
 impl Launcher for EcsLauncher {
     async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
         let (task_definition, profile) = self.profile(request)?;
+        // A dispatcher that died after RunTask but before recording the task
+        // leaves it running (or ended) under this try's token: find it
+        // rather than start a second one. (RunTask's own client token only
+        // covers a short window, and emulators ignore it.)
+        let token = client_token(request);
+        let output = self
+            .outputs
+            .as_ref()
+            .map(|(_, bucket)| format!("s3://{bucket}/{}", output_key(request)));
+        if let Some(arn) = self.started_by(&token).await? {
+            return Ok(Launched {
+                handle: arn,
+                log: None,
+                output,
+            });
+        }
         let mut environment: Vec<KeyValuePair> = request
             .task
             .environment
@@ -199,8 +234,8 @@ impl Launcher for EcsLauncher {
             .task_definition(task_definition)
             .launch_type(LaunchType::Fargate)
             .count(1)
-            .started_by("updraft")
-            .client_token(client_token(request))
+            .started_by(&token)
+            .client_token(&token)
             .network_configuration(
                 NetworkConfiguration::builder()
                     .awsvpc_configuration(network)

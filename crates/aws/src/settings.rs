@@ -87,11 +87,16 @@ impl Settings {
     /// The engine over this deployment. Builds clients only: no request
     /// is made until a use case needs one.
     pub fn engine(&self, sdk: &SdkConfig) -> Engine {
+        Engine::new(self.ports(sdk))
+    }
+
+    /// The adapters over this deployment.
+    pub fn ports(&self, sdk: &SdkConfig) -> Ports {
         let store = Arc::new(DynamoStore::new(
             aws_sdk_dynamodb::Client::new(sdk),
             self.table.clone(),
         ));
-        let ports = Ports {
+        Ports {
             store: store.clone(),
             queue: Arc::new(SqsQueue::new(
                 aws_sdk_sqs::Client::new(sdk),
@@ -103,8 +108,7 @@ impl Settings {
                     .with_outputs(s3_client(sdk), self.bucket.clone()),
             ),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
-        };
-        Engine::new(ports)
+        }
     }
 }
 

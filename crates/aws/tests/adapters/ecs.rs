@@ -79,7 +79,7 @@ async fn run_task_carries_the_try_and_can_be_described_and_stopped() {
         .await
         .unwrap();
     let task = &tasks.tasks()[0];
-    assert_eq!(task.started_by(), Some("updraft"));
+    assert_eq!(task.started_by(), Some(client_token(&request(2)).as_str()));
     let overrides = task.overrides().unwrap();
     assert_eq!(
         (overrides.cpu(), overrides.memory()),
@@ -214,5 +214,33 @@ async fn outputs_go_to_s3_and_are_read_back() {
     assert_eq!(
         launcher.read_output(&attempt).await.unwrap().as_deref(),
         Some(r#"{"rows": 42}"#)
+    );
+}
+
+/// A launch retried for the same try (its dispatcher died after RunTask)
+/// finds the task it started: moto ignores RunTask's client token, so this
+/// is updraft's own guard.
+#[tokio::test]
+async fn launching_the_same_try_twice_starts_one_task() {
+    let (launcher, client, cluster) = launcher().await;
+    let first = launcher.launch(&request(1)).await.unwrap();
+    let again = launcher.launch(&request(1)).await.unwrap();
+    assert_eq!(first.handle, again.handle);
+    let other = launcher.launch(&request(2)).await.unwrap();
+    assert_ne!(first.handle, other.handle, "another try is another task");
+    let tasks = client
+        .list_tasks()
+        .cluster(&cluster)
+        .send()
+        .await
+        .unwrap()
+        .task_arns
+        .unwrap_or_default();
+    assert_eq!(tasks.len(), 2);
+    launcher.stop(&first.handle).await.unwrap();
+    assert_eq!(
+        launcher.launch(&request(1)).await.unwrap().handle,
+        first.handle,
+        "also once it stopped"
     );
 }

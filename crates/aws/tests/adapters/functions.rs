@@ -16,16 +16,34 @@ use updraft_core::spec::SpecFile;
 use updraft_core::state::RunState;
 use updraft_engine::Engine;
 
-struct World {
-    engine: Engine,
-    settings: Settings,
-    sqs: aws_sdk_sqs::Client,
-    ecs: aws_sdk_ecs::Client,
-    /// Task ARN → the task id it ran and the exit code the test gives it.
-    launched: BTreeMap<String, String>,
+pub(crate) struct World {
+    pub(crate) engine: Engine,
+    pub(crate) settings: Settings,
+    pub(crate) sqs: aws_sdk_sqs::Client,
+    pub(crate) ecs: aws_sdk_ecs::Client,
+    /// Task ARN → the task id it ran.
+    pub(crate) launched: BTreeMap<String, String>,
 }
 
-async fn world(spec: &str) -> World {
+/// An ECS `STOPPED` event for a task of `cluster`.
+pub(crate) fn stopped_event(cluster: &str, arn: &str, last_status: &str, exit: i32) -> Value {
+    json!({
+        "version": "0", "id": unique("event"), "detail-type": "ECS Task State Change", "source": "aws.ecs",
+        "time": "2026-11-21T15:04:10Z", "region": "us-east-1", "resources": [arn],
+        "detail": {
+            "clusterArn": format!("arn:aws:ecs:us-east-1:123456789012:cluster/{cluster}"),
+            "taskArn": arn, "lastStatus": last_status, "desiredStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "main", "exitCode": exit, "lastStatus": last_status, "taskArn": arn}],
+        }
+    })
+}
+
+pub(crate) async fn world(spec: &str) -> World {
+    world_with(spec, updraft_engine::Settings::default()).await
+}
+
+pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Settings) -> World {
     let config = sdk();
     let name = unique("fn");
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
@@ -49,7 +67,7 @@ async fn world(spec: &str) -> World {
         ("UPDRAFT_SECURITY_GROUPS", groups.join(",")),
     ]);
     let settings = Settings::from_env(|k| vars.get(k).cloned()).unwrap();
-    let engine = settings.engine(&config);
+    let engine = Engine::new(settings.ports(&config)).with_settings(engine_settings);
     let file = SpecFile {
         name: "spec.yaml".into(),
         text: spec.into(),
@@ -74,7 +92,7 @@ async fn world(spec: &str) -> World {
 impl World {
     /// Delivers queued messages to the dispatcher as SQS would, deleting
     /// those it did not report as failed. Returns how many it delivered.
-    async fn deliver(&mut self) -> usize {
+    pub(crate) async fn deliver(&mut self) -> usize {
         let out = self
             .sqs
             .receive_message()
@@ -118,7 +136,7 @@ impl World {
 
     /// Ends every running ECS task the way ECS would report it: the task
     /// named `failing` exits 1, every other 0.
-    async fn finish_tasks(&mut self, failing: Option<&str>) -> usize {
+    pub(crate) async fn finish_tasks(&mut self, failing: Option<&str>) -> usize {
         let cluster = &self.settings.ecs.cluster;
         let arns = self
             .ecs
@@ -162,17 +180,7 @@ impl World {
             } else {
                 0
             };
-            let event = json!({
-                "version": "0", "id": unique("event"), "detail-type": "ECS Task State Change", "source": "aws.ecs",
-                "time": "2026-11-21T15:04:10Z", "region": "us-east-1", "resources": [arn],
-                "detail": {
-                    "clusterArn": format!("arn:aws:ecs:us-east-1:123456789012:cluster/{cluster}"),
-                    "taskArn": arn, "lastStatus": "STOPPED", "desiredStatus": "STOPPED",
-                    "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
-                    "startedBy": "updraft",
-                    "containers": [{"name": "main", "exitCode": exit, "lastStatus": "STOPPED", "taskArn": arn}],
-                }
-            });
+            let event = stopped_event(cluster, &arn, "STOPPED", exit);
             let out = recorder(&self.engine, &event).await.unwrap();
             assert_eq!(out["recorded"], true, "{out}");
             // A duplicate event is dropped.
@@ -204,7 +212,7 @@ impl World {
             .state
     }
 
-    fn launches_of(&self, task: &str) -> usize {
+    pub(crate) fn launches_of(&self, task: &str) -> usize {
         self.launched
             .values()
             .filter(|t| t.as_str() == task)
@@ -212,7 +220,7 @@ impl World {
     }
 }
 
-const CHAIN: &str = "dag: chain\ntasks:\n  - id: a\n    command: [echo, a]\n  - id: b\n    after: [a]\n    command: [echo, b]\n  - id: c\n    after: [b]\n    command: [echo, c]\n";
+pub(crate) const CHAIN: &str = "dag: chain\ntasks:\n  - id: a\n    command: [echo, a]\n  - id: b\n    after: [a]\n    command: [echo, b]\n  - id: c\n    after: [b]\n    command: [echo, c]\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_runs_through_dispatcher_ecs_and_recorder() {

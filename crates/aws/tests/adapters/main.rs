@@ -4,5 +4,6 @@
 mod conformance;
 mod ecs;
 mod functions;
+mod idempotency;
 mod specs;
 mod template;

@@ -1,0 +1,228 @@
+//! Idempotency on AWS: the same SQS message twice, and twice at once; the
+//! same event twice, out of order, or for an old try; a dispatcher that dies
+//! between RunTask and its state write. Exactly one ECS task per try.
+
+use std::time::Duration;
+
+use serde_json::json;
+use updraft_aws::functions::{dispatcher, recorder};
+use updraft_core::ids::TaskId;
+use updraft_core::plan::start_launch;
+use updraft_core::state::{TaskKey, TaskState};
+use updraft_engine::ports::LaunchRequest;
+
+use crate::functions::{CHAIN, World, stopped_event, world, world_with};
+
+fn key(task: &str) -> TaskKey {
+    TaskKey::task(TaskId::parse(task).unwrap())
+}
+
+async fn tasks_started(world: &World) -> usize {
+    let cluster = &world.settings.ecs.cluster;
+    let mut arns = Vec::new();
+    for status in [
+        aws_sdk_ecs::types::DesiredStatus::Running,
+        aws_sdk_ecs::types::DesiredStatus::Stopped,
+    ] {
+        let out = world
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .send()
+            .await
+            .unwrap();
+        arns.extend(out.task_arns.unwrap_or_default());
+    }
+    arns.len()
+}
+
+/// The SQS event with the queue's next message, left on the queue.
+async fn next_event(world: &World) -> serde_json::Value {
+    let out = world
+        .sqs
+        .receive_message()
+        .queue_url(&world.settings.queue_url)
+        .send()
+        .await
+        .unwrap();
+    let m = &out.messages.unwrap()[0];
+    json!({"Records": [{"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body, "attributes": {"ApproximateReceiveCount": "1"}}]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_message_twice_and_at_once_launches_once() {
+    let world = world(CHAIN).await;
+    let run = world
+        .engine
+        .trigger("chain", Default::default(), vec![])
+        .await
+        .unwrap();
+    let event = next_event(&world).await;
+    let (first, second) = tokio::join!(
+        dispatcher(&world.engine, &event),
+        dispatcher(&world.engine, &event)
+    );
+    assert_eq!(first.unwrap()["batchItemFailures"], json!([]));
+    assert_eq!(second.unwrap()["batchItemFailures"], json!([]));
+    dispatcher(&world.engine, &event).await.unwrap();
+    assert_eq!(tasks_started(&world).await, 1);
+    let a = world
+        .engine
+        .ports()
+        .store
+        .instance("chain", &run.run_id, &key("a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.state, a.try_number), (TaskState::Running, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_twice_out_of_order_or_for_an_old_try_are_dropped() {
+    let spec = "dag: retry\ndefaults: { retries: 1, retry_delay: 0s }\ntasks:\n  - id: a\n    command: [echo]\n";
+    let mut world = world(spec).await;
+    let run = world
+        .engine
+        .trigger("retry", Default::default(), vec![])
+        .await
+        .unwrap();
+    let cluster = world.settings.ecs.cluster.clone();
+    world.deliver().await;
+    let first = world
+        .engine
+        .ports()
+        .store
+        .attempt("retry", &run.run_id, &key("a"), 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .handle
+        .unwrap();
+    assert_eq!(
+        recorder(
+            &world.engine,
+            &stopped_event(&cluster, &first, "STOPPED", 1)
+        )
+        .await
+        .unwrap()["recorded"],
+        true
+    );
+    world.engine.tick().await.unwrap();
+    world.deliver().await;
+    let second = world
+        .engine
+        .ports()
+        .store
+        .attempt("retry", &run.run_id, &key("a"), 2)
+        .await
+        .unwrap()
+        .unwrap()
+        .handle
+        .unwrap();
+    assert_ne!(first, second);
+    let old = stopped_event(&cluster, &first, "STOPPED", 0);
+    assert_eq!(
+        recorder(&world.engine, &old).await.unwrap()["recorded"],
+        false,
+        "an event for the old try"
+    );
+    let early = stopped_event(&cluster, &second, "RUNNING", 0);
+    assert_eq!(
+        recorder(&world.engine, &early).await.unwrap()["recorded"],
+        false,
+        "not an end"
+    );
+    let done = stopped_event(&cluster, &second, "STOPPED", 0);
+    assert_eq!(
+        recorder(&world.engine, &done).await.unwrap()["recorded"],
+        true
+    );
+    assert_eq!(
+        recorder(&world.engine, &done).await.unwrap()["recorded"],
+        false,
+        "the same event twice"
+    );
+    let late = stopped_event(&cluster, &second, "RUNNING", 0);
+    assert_eq!(
+        recorder(&world.engine, &late).await.unwrap()["recorded"],
+        false,
+        "a RUNNING event after the end"
+    );
+    let run = world
+        .engine
+        .ports()
+        .store
+        .run("retry", &run.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, updraft_core::state::RunState::Succeeded);
+    assert_eq!(tasks_started(&world).await, 2, "one task per try");
+}
+
+/// The dispatcher moved the try to `launching` and called RunTask, then
+/// died. Reconciliation queues the try again; the retried launch finds the
+/// task by its token instead of starting another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
+    let settings = updraft_engine::Settings {
+        relaunch_after: Duration::ZERO,
+        ..updraft_engine::Settings::default()
+    };
+    let mut world = world_with(CHAIN, settings).await;
+    let run = world
+        .engine
+        .trigger("chain", Default::default(), vec![])
+        .await
+        .unwrap();
+    let event = next_event(&world).await;
+    let store = world.engine.ports().store.clone();
+    let queued = store
+        .instance("chain", &run.run_id, &key("a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .update_instance("chain", &run.run_id, &start_launch(&queued, 1).unwrap())
+            .await
+            .unwrap()
+    );
+    let request = LaunchRequest {
+        dag: "chain".into(),
+        run_id: run.run_id.clone(),
+        key: key("a"),
+        try_number: 1,
+        task: updraft_core::template::RenderedTask {
+            image: None,
+            command: Some(vec!["echo".into(), "a".into()]),
+            environment: Default::default(),
+        },
+        compute: None,
+        timeout: None,
+    };
+    world
+        .engine
+        .ports()
+        .launcher
+        .launch(&request)
+        .await
+        .unwrap();
+    drop(event); // the dying dispatcher's message is never acknowledged here; its redelivery is stale
+    world.engine.tick().await.unwrap();
+    assert!(world.deliver().await >= 1, "the try was queued again");
+    assert_eq!(
+        tasks_started(&world).await,
+        1,
+        "the retry found the task RunTask started"
+    );
+    let a = store
+        .instance("chain", &run.run_id, &key("a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.state, a.try_number), (TaskState::Running, 1));
+    assert_eq!(world.finish_tasks(None).await, 1);
+    assert_eq!(world.launches_of("a"), 1);
+}
