@@ -4,6 +4,9 @@
 //! task, map index, try) as both `clientToken` and `startedBy`, so a
 //! retried launch finds the task instead of starting a second one.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{
@@ -34,12 +37,18 @@ pub struct EcsConfig {
     pub default_task_definition: String,
 }
 
+/// Per task definition, where its `main` container logs: (group, stream prefix).
+type LogConfigs = Arc<Mutex<HashMap<String, Option<(String, String)>>>>;
+
 /// The ECS launcher.
 #[derive(Clone)]
 pub struct EcsLauncher {
     client: Client,
     config: EcsConfig,
     outputs: Option<(aws_sdk_s3::Client, String)>,
+    logs: Option<aws_sdk_cloudwatchlogs::Client>,
+    /// Where each task definition's `main` container logs: (group, stream prefix).
+    log_config: LogConfigs,
 }
 
 fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
@@ -95,6 +104,8 @@ impl EcsLauncher {
             client,
             config,
             outputs: None,
+            logs: None,
+            log_config: Arc::default(),
         }
     }
 
@@ -107,6 +118,60 @@ impl EcsLauncher {
     ) -> EcsLauncher {
         self.outputs = Some((s3, bucket.into()));
         self
+    }
+
+    /// Tries' logs are read from CloudWatch Logs, where the task
+    /// definition's `awslogs` driver sends them.
+    pub fn with_logs(mut self, logs: aws_sdk_cloudwatchlogs::Client) -> EcsLauncher {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// `cloudwatch:<group>:<stream>` of a task, from its task definition's
+    /// `awslogs` options (the stream is `<prefix>/main/<task id>`).
+    async fn log_location(&self, task_definition: &str, arn: &str) -> PortResult<Option<String>> {
+        let cached = self
+            .log_config
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(task_definition)
+            .cloned();
+        let config = match cached {
+            Some(config) => config,
+            None => {
+                let out = self
+                    .client
+                    .describe_task_definition()
+                    .task_definition(task_definition)
+                    .send()
+                    .await
+                    .map_err(fail("DescribeTaskDefinition"))?;
+                let options = out
+                    .task_definition()
+                    .and_then(|d| {
+                        d.container_definitions()
+                            .iter()
+                            .find(|c| c.name() == Some(MAIN_CONTAINER))
+                    })
+                    .and_then(|c| c.log_configuration())
+                    .and_then(|l| l.options());
+                let config = options.and_then(|o| {
+                    Some((
+                        o.get("awslogs-group")?.clone(),
+                        o.get("awslogs-stream-prefix")?.clone(),
+                    ))
+                });
+                self.log_config
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(task_definition.to_string(), config.clone());
+                config
+            }
+        };
+        let task_id = arn.rsplit('/').next().unwrap_or(arn);
+        Ok(config.map(|(group, prefix)| {
+            format!("cloudwatch:{group}:{prefix}/{MAIN_CONTAINER}/{task_id}")
+        }))
     }
 
     /// A task this try already started, running or stopped.
@@ -156,9 +221,10 @@ impl Launcher for EcsLauncher {
             .as_ref()
             .map(|(_, bucket)| format!("s3://{bucket}/{}", output_key(request)));
         if let Some(arn) = self.started_by(&token).await? {
+            let log = self.log_location(task_definition, &arn).await?;
             return Ok(Launched {
                 handle: arn,
-                log: None,
+                log,
                 output,
             });
         }
@@ -258,9 +324,10 @@ impl Launcher for EcsLauncher {
             .first()
             .and_then(|t| t.task_arn())
             .ok_or_else(|| PortError("ECS RunTask returned no task".into()))?;
+        let log = self.log_location(task_definition, arn).await?;
         Ok(Launched {
             handle: arn.to_string(),
-            log: None,
+            log,
             output,
         })
     }
@@ -309,10 +376,49 @@ impl Launcher for EcsLauncher {
     }
 
     async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
-        Err(PortError(format!(
-            "reading an ECS task's CloudWatch log is not built yet; find task {} in the ECS console",
-            attempt.handle.as_deref().unwrap_or("?")
-        )))
+        let location = attempt
+            .log
+            .as_deref()
+            .and_then(|l| l.strip_prefix("cloudwatch:"))
+            .and_then(|l| l.split_once(':'));
+        let (Some(logs), Some((group, stream))) = (&self.logs, location) else {
+            return Err(PortError(format!(
+                "try {} has no CloudWatch log: its task definition's `main` container does not use the awslogs driver",
+                attempt.try_number
+            )));
+        };
+        let mut lines = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = logs
+                .get_log_events()
+                .log_group_name(group)
+                .log_stream_name(stream)
+                .start_from_head(true)
+                .set_next_token(token.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    PortError(format!(
+                        "CloudWatch Logs GetLogEvents {group} {stream}: {}",
+                        aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e)
+                    ))
+                })?;
+            lines.extend(
+                out.events()
+                    .iter()
+                    .filter_map(|e| e.message().map(str::to_string)),
+            );
+            // The stream is read to its end when the token stops changing.
+            if out.events().is_empty()
+                || out.next_forward_token.is_none()
+                || out.next_forward_token == token
+            {
+                break;
+            }
+            token = out.next_forward_token;
+        }
+        Ok(lines.iter().map(|l| format!("{l}\n")).collect())
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

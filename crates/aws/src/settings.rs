@@ -105,7 +105,8 @@ impl Settings {
             specs: Arc::new(TableSpecs::new(store)),
             launcher: Arc::new(
                 EcsLauncher::new(aws_sdk_ecs::Client::new(sdk), self.ecs.clone())
-                    .with_outputs(s3_client(sdk), self.bucket.clone()),
+                    .with_outputs(s3_client(sdk), self.bucket.clone())
+                    .with_logs(aws_sdk_cloudwatchlogs::Client::new(sdk)),
             ),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         }

@@ -175,11 +175,19 @@ pub async fn ecs_runner(client: &aws_sdk_ecs::Client, cluster: &str) {
         .await
         .expect("cluster created");
     // moto needs container-level memory.
+    let logs = aws_sdk_ecs::types::LogConfiguration::builder()
+        .log_driver(aws_sdk_ecs::types::LogDriver::Awslogs)
+        .options("awslogs-group", "/updraft/runner")
+        .options("awslogs-stream-prefix", "updraft")
+        .options("awslogs-region", "us-east-1")
+        .build()
+        .expect("log configuration");
     let container = ContainerDefinition::builder()
         .name("main")
         .image("busybox")
         .memory_reservation(128)
         .essential(true)
+        .log_configuration(logs)
         .build();
     client
         .register_task_definition()

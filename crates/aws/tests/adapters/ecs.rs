@@ -244,3 +244,66 @@ async fn launching_the_same_try_twice_starts_one_task() {
         "also once it stopped"
     );
 }
+
+/// The log location comes from the task definition's awslogs options, and
+/// `logs` reads the stream the container wrote.
+#[tokio::test]
+async fn logs_are_read_from_the_tasks_cloudwatch_stream() {
+    let (launcher, _, _) = launcher().await;
+    let cloudwatch = aws_sdk_cloudwatchlogs::Client::new(&updraft_aws::testing::sdk());
+    let launcher = launcher.with_logs(cloudwatch.clone());
+    let launched = launcher.launch(&request(3)).await.unwrap();
+    let task_id = launched.handle.rsplit('/').next().unwrap();
+    let stream = format!("updraft/main/{task_id}");
+    assert_eq!(
+        launched.log.as_deref(),
+        Some(format!("cloudwatch:/updraft/runner:{stream}").as_str())
+    );
+    let _ = cloudwatch
+        .create_log_group()
+        .log_group_name("/updraft/runner")
+        .send()
+        .await;
+    cloudwatch
+        .create_log_stream()
+        .log_group_name("/updraft/runner")
+        .log_stream_name(&stream)
+        .send()
+        .await
+        .unwrap();
+    let event = |n: i64, text: &str| {
+        aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(chrono::Utc::now().timestamp_millis() + n)
+            .message(text)
+            .build()
+            .unwrap()
+    };
+    cloudwatch
+        .put_log_events()
+        .log_group_name("/updraft/runner")
+        .log_stream_name(&stream)
+        .log_events(event(0, "featurizing shard 7"))
+        .log_events(event(1, "wrote 42 rows"))
+        .send()
+        .await
+        .unwrap();
+    let attempt = updraft_core::state::Attempt {
+        key: request(3).key,
+        try_number: 3,
+        state: updraft_core::state::TaskState::Succeeded,
+        handle: Some(launched.handle.clone()),
+        started_at: None,
+        ended_at: None,
+        exit_code: Some(0),
+        reason: None,
+        log: launched.log.clone(),
+        output_location: None,
+        output: None,
+        produced: Vec::new(),
+        consumed: Vec::new(),
+    };
+    assert_eq!(
+        launcher.logs(&attempt).await.unwrap(),
+        "featurizing shard 7\nwrote 42 rows\n"
+    );
+}
