@@ -37,6 +37,20 @@ async fn tasks_started(world: &World) -> usize {
     arns.len()
 }
 
+/// The launch handle of try `n` of task `a`.
+async fn handle_of_try(world: &World, run_id: &str, n: u32) -> String {
+    let attempt = world
+        .engine
+        .ports()
+        .store
+        .attempt("retry", run_id, &key("a"), n)
+        .await
+        .unwrap();
+    attempt
+        .and_then(|a| a.handle)
+        .expect("the try was launched")
+}
+
 /// The SQS event with the queue's next message, left on the queue.
 async fn next_event(world: &World) -> serde_json::Value {
     let out = world
@@ -89,16 +103,7 @@ async fn events_twice_out_of_order_or_for_an_old_try_are_dropped() {
         .unwrap();
     let cluster = world.settings.ecs.cluster.clone();
     world.deliver().await;
-    let first = world
-        .engine
-        .ports()
-        .store
-        .attempt("retry", &run.run_id, &key("a"), 1)
-        .await
-        .unwrap()
-        .unwrap()
-        .handle
-        .unwrap();
+    let first = handle_of_try(&world, &run.run_id, 1).await;
     assert_eq!(
         recorder(
             &world.engine,
@@ -110,16 +115,7 @@ async fn events_twice_out_of_order_or_for_an_old_try_are_dropped() {
     );
     world.engine.tick().await.unwrap();
     world.deliver().await;
-    let second = world
-        .engine
-        .ports()
-        .store
-        .attempt("retry", &run.run_id, &key("a"), 2)
-        .await
-        .unwrap()
-        .unwrap()
-        .handle
-        .unwrap();
+    let second = handle_of_try(&world, &run.run_id, 2).await;
     assert_ne!(first, second);
     let old = stopped_event(&cluster, &first, "STOPPED", 0);
     assert_eq!(

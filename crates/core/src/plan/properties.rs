@@ -40,21 +40,23 @@ fn random_dag(max_tasks: usize) -> impl Strategy<Value = Vec<RandomTask>> {
         tasks
             .into_iter()
             .enumerate()
-            .map(|(i, (ups, rule, retries))| {
-                let after: BTreeSet<usize> = if i == 0 {
-                    BTreeSet::new()
-                } else {
-                    ups.iter().map(|x| x.index(i)).collect()
-                };
-                RandomTask {
-                    after: after.into_iter().collect(),
-                    rule,
-                    retries,
-                    map: None,
-                }
+            .map(|(i, (ups, rule, retries))| RandomTask {
+                after: upstreams(i, &ups),
+                rule,
+                retries,
+                map: None,
             })
             .collect()
     })
+}
+
+/// Task `i`'s upstreams: distinct earlier tasks, so the graph has no cycle.
+fn upstreams(i: usize, picks: &[prop::sample::Index]) -> Vec<usize> {
+    if i == 0 {
+        return Vec::new();
+    }
+    let distinct: BTreeSet<usize> = picks.iter().map(|x| x.index(i)).collect();
+    distinct.into_iter().collect()
 }
 
 fn to_yaml(tasks: &[RandomTask]) -> String {
@@ -339,18 +341,11 @@ mod mapped {
             tasks
                 .into_iter()
                 .enumerate()
-                .map(|(i, (ups, rule, retries, map))| {
-                    let after: BTreeSet<usize> = if i == 0 {
-                        BTreeSet::new()
-                    } else {
-                        ups.iter().map(|x| x.index(i)).collect()
-                    };
-                    RandomTask {
-                        after: after.into_iter().collect(),
-                        rule,
-                        retries,
-                        map,
-                    }
+                .map(|(i, (ups, rule, retries, map))| RandomTask {
+                    after: upstreams(i, &ups),
+                    rule,
+                    retries,
+                    map,
                 })
                 .collect()
         })
