@@ -13,14 +13,15 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, EphemeralStorage,
     KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
-use sha2::{Digest, Sha256};
 use updraft_core::spec::{ComputeProfile, EcsProfile};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
     HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
 };
 
+use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
+use crate::launch::{try_digest, try_prefix};
 
 /// Where ECS tasks run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,28 +70,7 @@ fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> PortResult<T> {
 /// The idempotency token of one try: the same for every launch of it, at
 /// most 64 characters as ECS allows.
 pub fn client_token(request: &LaunchRequest) -> String {
-    let key = format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-        request.dag,
-        request.run_id,
-        request.key.task_id,
-        request.key.map_index.map_or(-1, i64::from),
-        request.try_number
-    );
-    let digest = Sha256::digest(key.as_bytes());
-    digest.iter().take(24).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Where one try's output goes in the bucket.
-pub fn output_key(request: &LaunchRequest) -> String {
-    let task = match request.key.map_index {
-        Some(i) => format!("{}[{i}]", request.key.task_id),
-        None => request.key.task_id.to_string(),
-    };
-    format!(
-        "outputs/{}/{}/{task}/{}.json",
-        request.dag, request.run_id, request.try_number
-    )
+    try_digest(request)[..48].to_string()
 }
 
 fn tag(key: &str, value: impl Into<String>) -> Tag {
@@ -170,7 +150,7 @@ impl EcsLauncher {
         };
         let task_id = arn.rsplit('/').next().unwrap_or(arn);
         Ok(config.map(|(group, prefix)| {
-            format!("cloudwatch:{group}:{prefix}/{MAIN_CONTAINER}/{task_id}")
+            cloudwatch::stream(&group, &format!("{prefix}/{MAIN_CONTAINER}/{task_id}"))
         }))
     }
 
@@ -219,7 +199,7 @@ impl Launcher for EcsLauncher {
         let output = self
             .outputs
             .as_ref()
-            .map(|(_, bucket)| format!("s3://{bucket}/{}", output_key(request)));
+            .map(|(_, bucket)| format!("s3://{bucket}/{}.json", try_prefix(request)));
         if let Some(arn) = self.started_by(&token).await? {
             let log = self.log_location(task_definition, &arn).await?;
             return Ok(Launched {
@@ -246,10 +226,6 @@ impl Launcher for EcsLauncher {
                 environment.push(KeyValuePair::builder().name(name).value(value).build());
             }
         }
-        let output = self
-            .outputs
-            .as_ref()
-            .map(|(_, bucket)| format!("s3://{bucket}/{}", output_key(request)));
         if let Some(uri) = &output {
             environment.push(
                 KeyValuePair::builder()
@@ -376,49 +352,13 @@ impl Launcher for EcsLauncher {
     }
 
     async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
-        let location = attempt
-            .log
-            .as_deref()
-            .and_then(|l| l.strip_prefix("cloudwatch:"))
-            .and_then(|l| l.split_once(':'));
-        let (Some(logs), Some((group, stream))) = (&self.logs, location) else {
-            return Err(PortError(format!(
+        match (&self.logs, &attempt.log) {
+            (Some(logs), Some(location)) => cloudwatch::read(logs, location).await,
+            _ => Err(PortError(format!(
                 "try {} has no CloudWatch log: its task definition's `main` container does not use the awslogs driver",
                 attempt.try_number
-            )));
-        };
-        let mut lines = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let out = logs
-                .get_log_events()
-                .log_group_name(group)
-                .log_stream_name(stream)
-                .start_from_head(true)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    PortError(format!(
-                        "CloudWatch Logs GetLogEvents {group} {stream}: {}",
-                        aws_sdk_cloudwatchlogs::error::DisplayErrorContext(e)
-                    ))
-                })?;
-            lines.extend(
-                out.events()
-                    .iter()
-                    .filter_map(|e| e.message().map(str::to_string)),
-            );
-            // The stream is read to its end when the token stops changing.
-            if out.events().is_empty()
-                || out.next_forward_token.is_none()
-                || out.next_forward_token == token
-            {
-                break;
-            }
-            token = out.next_forward_token;
+            ))),
         }
-        Ok(lines.iter().map(|l| format!("{l}\n")).collect())
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

@@ -168,27 +168,31 @@ fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
     })
 }
 
+/// The completion of a training job, from an event or
+/// DescribeTrainingJob: `None` while it is not over.
+pub fn training_completion(status: &str, failure_reason: Option<String>) -> Option<Completion> {
+    let outcome = match status {
+        "Completed" => Outcome::Succeeded,
+        "Failed" => Outcome::Failed {
+            reason: failure_reason.unwrap_or_else(|| "the training job failed".into()),
+        },
+        "Stopped" => Outcome::Failed {
+            reason: "the training job was stopped".into(),
+        },
+        _ => return None,
+    };
+    Some(Completion {
+        outcome,
+        exit_code: None,
+    })
+}
+
 fn sagemaker(detail: serde_json::Value) -> Result<StateChange, String> {
     let job: TrainingJob = serde_json::from_value(detail)
         .map_err(|e| format!("SageMaker Training Job State Change: {e}"))?;
-    let outcome = match job.training_job_status.as_str() {
-        "Completed" => Some(Outcome::Succeeded),
-        "Failed" => Some(Outcome::Failed {
-            reason: job
-                .failure_reason
-                .unwrap_or_else(|| "the training job failed".into()),
-        }),
-        "Stopped" => Some(Outcome::Failed {
-            reason: "the training job was stopped".into(),
-        }),
-        _ => None,
-    };
     Ok(StateChange {
+        completion: training_completion(&job.training_job_status, job.failure_reason),
         handle: job.training_job_name,
-        completion: outcome.map(|outcome| Completion {
-            outcome,
-            exit_code: None,
-        }),
     })
 }
 

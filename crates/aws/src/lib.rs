@@ -1,6 +1,7 @@
 //! updraft-aws: the AWS adapters of DESIGN §7.
 //!
 //! # Layout
+//! - [`cloudwatch`]: tries' logs from CloudWatch Logs.
 //! - [`connect`]: SDK configuration, honouring `AWS_ENDPOINT_URL` so the
 //!   whole AWS path runs against moto or LocalStack.
 //! - [`keys`]: the single-table key design, readable in the console.
@@ -8,8 +9,11 @@
 //!   conditional write.
 //! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
+//! - [`launch`]: one launcher routing tries to ECS or SageMaker, and the
+//!   names both derive from a try.
 //! - [`functions`]: what the planner, dispatcher and recorder do per event.
 //! - [`runtime`]: a function's cold start: logs, settings, engine.
+//! - [`sagemaker`]: tries as SageMaker training jobs.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
 //! - [`settings`]: a deployment's resources from `UPDRAFT_*` variables.
@@ -18,13 +22,16 @@
 //! - [`sqs`]: the `TaskQueue` over SQS.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
+pub mod cloudwatch;
 pub mod connect;
 pub mod dynamo;
 pub mod ecs;
 pub mod events;
 pub mod functions;
 pub mod keys;
+pub mod launch;
 pub mod runtime;
+pub mod sagemaker;
 pub mod schema;
 pub mod settings;
 pub mod specs;

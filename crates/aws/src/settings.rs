@@ -9,6 +9,8 @@ use updraft_engine::{Engine, Ports};
 
 use crate::dynamo::DynamoStore;
 use crate::ecs::{EcsConfig, EcsLauncher};
+use crate::launch::AwsLauncher;
+use crate::sagemaker::{SageMakerConfig, SageMakerLauncher};
 use crate::specs::TableSpecs;
 use crate::sqs::SqsQueue;
 
@@ -24,6 +26,9 @@ pub struct Settings {
     /// `UPDRAFT_CLUSTER`, `UPDRAFT_SUBNETS`, `UPDRAFT_SECURITY_GROUPS`,
     /// `UPDRAFT_ASSIGN_PUBLIC_IP`, `UPDRAFT_TASK_DEFINITION`: where ECS tasks run.
     pub ecs: EcsConfig,
+    /// `UPDRAFT_SAGEMAKER_ROLE`: the execution role of training jobs; unset,
+    /// tasks on a SageMaker profile cannot launch.
+    pub sagemaker_role: Option<String>,
 }
 
 /// Every variable [`Settings::from_env`] reads.
@@ -36,6 +41,7 @@ pub const VARIABLES: &[&str] = &[
     "UPDRAFT_SECURITY_GROUPS",
     "UPDRAFT_ASSIGN_PUBLIC_IP",
     "UPDRAFT_TASK_DEFINITION",
+    "UPDRAFT_SAGEMAKER_ROLE",
 ];
 
 impl Settings {
@@ -81,6 +87,7 @@ impl Settings {
                 default_task_definition: var("UPDRAFT_TASK_DEFINITION")
                     .unwrap_or_else(|| "updraft-runner".into()),
             },
+            sagemaker_role: var("UPDRAFT_SAGEMAKER_ROLE").filter(|v| !v.is_empty()),
         })
     }
 
@@ -103,13 +110,29 @@ impl Settings {
                 self.queue_url.clone(),
             )),
             specs: Arc::new(TableSpecs::new(store)),
-            launcher: Arc::new(
-                EcsLauncher::new(aws_sdk_ecs::Client::new(sdk), self.ecs.clone())
-                    .with_outputs(s3_client(sdk), self.bucket.clone())
-                    .with_logs(aws_sdk_cloudwatchlogs::Client::new(sdk)),
-            ),
+            launcher: Arc::new(self.launcher(sdk)),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         }
+    }
+
+    /// ECS, and SageMaker when a role is set; outputs in the bucket, logs
+    /// from CloudWatch.
+    pub fn launcher(&self, sdk: &SdkConfig) -> AwsLauncher {
+        let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
+        let ecs = EcsLauncher::new(aws_sdk_ecs::Client::new(sdk), self.ecs.clone())
+            .with_outputs(s3_client(sdk), self.bucket.clone())
+            .with_logs(logs.clone());
+        let sagemaker = self.sagemaker_role.as_ref().map(|role| {
+            SageMakerLauncher::new(
+                aws_sdk_sagemaker::Client::new(sdk),
+                SageMakerConfig {
+                    role_arn: role.clone(),
+                    bucket: self.bucket.clone(),
+                },
+            )
+            .with_logs(logs)
+        });
+        AwsLauncher::new(ecs, sagemaker)
     }
 }
 

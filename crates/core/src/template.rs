@@ -173,7 +173,7 @@ impl Renderer {
 }
 
 /// A task's templated fields, rendered for one attempt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RenderedTask {
     /// The container image.
     pub image: Option<String>,
@@ -181,6 +181,8 @@ pub struct RenderedTask {
     pub command: Option<Vec<String>>,
     /// The environment variables.
     pub environment: BTreeMap<String, String>,
+    /// SageMaker training hyperparameters.
+    pub hyperparameters: BTreeMap<String, String>,
 }
 
 /// Renders every templated field of a task; an error names the field.
@@ -211,6 +213,11 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
             .environment
             .iter()
             .map(|(k, v)| Ok((k.clone(), field(format!("environment {k}"), v)?)))
+            .collect::<Result<_, String>>()?,
+        hyperparameters: task
+            .hyperparameters
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), field(format!("hyperparameters {k}"), v)?)))
             .collect::<Result<_, String>>()?,
     })
 }

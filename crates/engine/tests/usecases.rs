@@ -326,7 +326,7 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
         task: updraft_core::template::RenderedTask {
             image: None,
             command: Some(vec!["x".into()]),
-            environment: Default::default(),
+            ..Default::default()
         },
         compute: None,
         timeout: None,

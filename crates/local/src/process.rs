@@ -251,6 +251,12 @@ impl Launcher for ProcessLauncher {
         if let Some(i) = request.key.map_index {
             command.env("UPDRAFT_MAP_INDEX", i.to_string());
         }
+        if !request.task.hyperparameters.is_empty() {
+            // As the SageMaker training toolkit passes them, so one script
+            // reads them in both places.
+            let json = serde_json::to_string(&request.task.hyperparameters).unwrap_or_default();
+            command.env("SM_HPS", json);
+        }
         let mut child = command
             .spawn()
             .map_err(|e| PortError(format!("cannot start `{}`: {e}", argv[0])))?;

@@ -49,6 +49,7 @@ fn request(try_number: u32) -> LaunchRequest {
                 "2026-11-20".into(),
             ]),
             environment: BTreeMap::from([("MODE".into(), "full".into())]),
+            ..Default::default()
         },
         compute: Some(ComputeProfile::Ecs(EcsProfile {
             task_definition: "updraft-runner".into(),

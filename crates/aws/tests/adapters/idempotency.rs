@@ -193,7 +193,7 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         task: updraft_core::template::RenderedTask {
             image: None,
             command: Some(vec!["echo".into(), "a".into()]),
-            environment: Default::default(),
+            ..Default::default()
         },
         compute: None,
         timeout: None,

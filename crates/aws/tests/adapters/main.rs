@@ -5,5 +5,6 @@ mod conformance;
 mod ecs;
 mod functions;
 mod idempotency;
+mod sagemaker;
 mod specs;
 mod template;

@@ -102,6 +102,8 @@ pub struct TaskSpec {
     pub command: Option<Vec<String>>,
     /// Environment variables (values are templates).
     pub environment: BTreeMap<String, String>,
+    /// SageMaker training hyperparameters (values are templates).
+    pub hyperparameters: BTreeMap<String, String>,
     /// When the task may run given its upstreams' states.
     pub trigger_rule: TriggerRule,
     /// Retries after a failed try.

@@ -41,6 +41,7 @@ const TASK_KEYS: &[&str] = &[
     "image",
     "command",
     "environment",
+    "hyperparameters",
     "trigger_rule",
     "retries",
     "retry_delay",
@@ -97,7 +98,38 @@ struct Draft {
     id_pos: Pos,
     after: Vec<(String, Pos)>,
     compute_pos: Pos,
+    hyperparameters_pos: Pos,
     templates: Vec<(String, Pos)>,
+}
+
+/// Reads a mapping of names to templated strings (`environment`,
+/// `hyperparameters`).
+fn template_map(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    key: &str,
+    templates: &mut Vec<(String, Pos)>,
+) -> BTreeMap<String, String> {
+    let mut map = BTreeMap::new();
+    let Some(node) = fields.get(key) else {
+        return map;
+    };
+    let Value::Map(entries) = &node.value else {
+        reader.error(
+            node.pos,
+            format!("`{key}` must be a mapping, not {}", node.kind()),
+        );
+        return map;
+    };
+    for entry in entries {
+        if let Some(value) = reader.text(&entry.value, &format!("`{key}` `{}`", entry.key)) {
+            if is_template(&value) {
+                templates.push((value.clone(), entry.value.pos));
+            }
+            map.insert(entry.key.clone(), value);
+        }
+    }
+    map
 }
 
 /// Reads a list of templated strings (`produces`, `consumes`).
@@ -224,8 +256,17 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         }
     };
     for draft in &drafts {
+        let profile = draft.spec.compute.as_ref().and_then(|n| compute.get(n));
+        if !draft.spec.hyperparameters.is_empty()
+            && !matches!(profile, Some(ComputeProfile::Sagemaker(_)))
+        {
+            reader.error(
+                draft.hyperparameters_pos,
+                "`hyperparameters` are for a task on a `kind: sagemaker` compute profile",
+            );
+        }
         if let Some(name) = &draft.spec.compute
-            && !compute.contains_key(name)
+            && profile.is_none()
         {
             let known: Vec<&str> = compute.keys().map(String::as_str).collect();
             let known = if known.is_empty() {
@@ -528,27 +569,8 @@ fn read_task(
         templates.extend(args.iter().filter(|(a, _)| is_template(a)).cloned());
         args.into_iter().map(|(a, _)| a).collect()
     });
-    let mut environment = BTreeMap::new();
-    if let Some(node) = fields.get("environment") {
-        if let Value::Map(entries) = &node.value {
-            for entry in entries {
-                if let Some(value) = reader.text(
-                    &entry.value,
-                    &format!("environment variable `{}`", entry.key),
-                ) {
-                    if is_template(&value) {
-                        templates.push((value.clone(), entry.value.pos));
-                    }
-                    environment.insert(entry.key.clone(), value);
-                }
-            }
-        } else {
-            reader.error(
-                node.pos,
-                format!("`environment` must be a mapping, not {}", node.kind()),
-            );
-        }
-    }
+    let environment = template_map(reader, &fields, "environment", &mut templates);
+    let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);
     let trigger_rule = fields.get("trigger_rule").and_then(|n| {
         let text = reader.string(n, "`trigger_rule`")?;
         let rule = TriggerRule::ALL
@@ -601,6 +623,7 @@ fn read_task(
             image,
             command,
             environment,
+            hyperparameters,
             trigger_rule: trigger_rule.unwrap_or_default(),
             retry,
             timeout,
@@ -614,6 +637,7 @@ fn read_task(
         id_pos: id_node.pos,
         after,
         compute_pos: compute_node.map_or(node.pos, |n| n.pos),
+        hyperparameters_pos: fields.get("hyperparameters").map_or(node.pos, |n| n.pos),
         templates,
     })
 }

@@ -249,6 +249,37 @@ fn unknown_compute_profiles_list_the_defined_ones() {
 }
 
 #[test]
+fn hyperparameters_are_templates_of_a_sagemaker_task_only() {
+    let spec = parse_spec(
+        "x.yaml",
+        &with_line(
+            22,
+            "    retries: 0\n    hyperparameters: { epochs: \"{{ params.epochs }}\", lr: \"0.1\" }",
+        ),
+    )
+    .unwrap();
+    let train = spec.task("train").unwrap();
+    assert_eq!(train.hyperparameters["epochs"], "{{ params.epochs }}");
+    assert_eq!(train.hyperparameters["lr"], "0.1");
+    assert_eq!(
+        errors(&with_line(
+            17,
+            "    compute: cpu-small\n    hyperparameters: { epochs: \"3\" }"
+        )),
+        ["18:22: `hyperparameters` are for a task on a `kind: sagemaker` compute profile"]
+    );
+    assert_eq!(
+        errors(&with_line(
+            22,
+            "    retries: 0\n    hyperparameters: { lr: \"{{ outputs.report.lr }}\" }"
+        )),
+        [
+            "23:28: template reads `outputs.report`, but `report` is not upstream of `train`; add it to `after`"
+        ]
+    );
+}
+
+#[test]
 fn durations_that_do_not_parse_are_rejected() {
     assert_eq!(
         errors(&with_line(11, "defaults: { retry_delay: 2 minutes }")),

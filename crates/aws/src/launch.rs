@@ -1,0 +1,113 @@
+//! One launcher for a deployment: ECS for tasks on an ECS profile or none,
+//! SageMaker for tasks on a SageMaker profile. A handle says which service
+//! owns it (an ECS task ARN, or a training job name), so describe, stop,
+//! logs and outputs of a try go back to the service that ran it.
+
+use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+use updraft_core::spec::ComputeProfile;
+use updraft_core::state::Attempt;
+use updraft_engine::ports::{
+    HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+};
+
+use crate::ecs::EcsLauncher;
+use crate::sagemaker::SageMakerLauncher;
+
+/// The hex SHA-256 of one try's identity (run, task, map index, try): the
+/// same for every launch of it.
+pub fn try_digest(request: &LaunchRequest) -> String {
+    let key = format!(
+        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+        request.dag,
+        request.run_id,
+        request.key.task_id,
+        request.key.map_index.map_or(-1, i64::from),
+        request.try_number
+    );
+    Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Where one try's files go in the bucket: `outputs/<dag>/<run>/<task>/<try>`
+/// (`<task>[<i>]` for a mapped instance).
+pub fn try_prefix(request: &LaunchRequest) -> String {
+    let task = match request.key.map_index {
+        Some(i) => format!("{}[{i}]", request.key.task_id),
+        None => request.key.task_id.to_string(),
+    };
+    format!(
+        "outputs/{}/{}/{task}/{}",
+        request.dag, request.run_id, request.try_number
+    )
+}
+
+/// Whether a handle is an ECS task ARN (else it is a training job name,
+/// which cannot contain `:`).
+fn is_ecs(handle: &str) -> bool {
+    handle.starts_with("arn:")
+}
+
+/// Routes each try to the service its compute profile names.
+pub struct AwsLauncher {
+    ecs: EcsLauncher,
+    sagemaker: Option<SageMakerLauncher>,
+}
+
+impl AwsLauncher {
+    /// A launcher over ECS and, when a SageMaker role is configured,
+    /// SageMaker.
+    pub fn new(ecs: EcsLauncher, sagemaker: Option<SageMakerLauncher>) -> AwsLauncher {
+        AwsLauncher { ecs, sagemaker }
+    }
+
+    fn sagemaker(&self) -> PortResult<&SageMakerLauncher> {
+        self.sagemaker.as_ref().ok_or_else(|| {
+            PortError(
+                "a task runs on a SageMaker profile but UPDRAFT_SAGEMAKER_ROLE is not set".into(),
+            )
+        })
+    }
+}
+
+#[async_trait]
+impl Launcher for AwsLauncher {
+    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+        match &request.compute {
+            Some(ComputeProfile::Sagemaker(_)) => self.sagemaker()?.launch(request).await,
+            _ => self.ecs.launch(request).await,
+        }
+    }
+
+    async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
+        if is_ecs(handle) {
+            self.ecs.describe(handle).await
+        } else {
+            self.sagemaker()?.describe(handle).await
+        }
+    }
+
+    async fn stop(&self, handle: &str) -> PortResult<()> {
+        if is_ecs(handle) {
+            self.ecs.stop(handle).await
+        } else {
+            self.sagemaker()?.stop(handle).await
+        }
+    }
+
+    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+        match attempt.handle.as_deref() {
+            Some(handle) if !is_ecs(handle) => self.sagemaker()?.logs(attempt).await,
+            _ => self.ecs.logs(attempt).await,
+        }
+    }
+
+    async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
+        match attempt.handle.as_deref() {
+            Some(handle) if !is_ecs(handle) => self.sagemaker()?.read_output(attempt).await,
+            _ => self.ecs.read_output(attempt).await,
+        }
+    }
+}
