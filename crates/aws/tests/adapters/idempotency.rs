@@ -11,7 +11,8 @@ use updraft_core::plan::start_launch;
 use updraft_core::state::{TaskKey, TaskState};
 use updraft_engine::ports::LaunchRequest;
 
-use crate::functions::{CHAIN, World, stopped_event, world, world_with};
+use crate::functions::{CHAIN, World, failing, world, world_with};
+use updraft_aws::testing::ecs_event;
 
 fn key(task: &str) -> TaskKey {
     TaskKey::task(TaskId::parse(task).unwrap())
@@ -25,6 +26,7 @@ async fn tasks_started(world: &World) -> usize {
         aws_sdk_ecs::types::DesiredStatus::Stopped,
     ] {
         let out = world
+            .player
             .ecs
             .list_tasks()
             .cluster(cluster)
@@ -54,6 +56,7 @@ async fn handle_of_try(world: &World, run_id: &str, n: u32) -> String {
 /// The SQS event with the queue's next message, left on the queue.
 async fn next_event(world: &World) -> serde_json::Value {
     let out = world
+        .player
         .sqs
         .receive_message()
         .queue_url(&world.settings.queue_url)
@@ -95,41 +98,38 @@ async fn the_same_message_twice_and_at_once_launches_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_twice_out_of_order_or_for_an_old_try_are_dropped() {
     let spec = "dag: retry\ndefaults: { retries: 1, retry_delay: 0s }\ntasks:\n  - id: a\n    command: [echo]\n";
-    let mut world = world(spec).await;
+    let world = world(spec).await;
     let run = world
         .engine
         .trigger("retry", Default::default(), vec![])
         .await
         .unwrap();
     let cluster = world.settings.ecs.cluster.clone();
-    world.deliver().await;
+    world.player.deliver(&world.engine).await;
     let first = handle_of_try(&world, &run.run_id, 1).await;
     assert_eq!(
-        recorder(
-            &world.engine,
-            &stopped_event(&cluster, &first, "STOPPED", 1)
-        )
-        .await
-        .unwrap()["recorded"],
+        recorder(&world.engine, &ecs_event(&cluster, &first, "STOPPED", 1))
+            .await
+            .unwrap()["recorded"],
         true
     );
     world.engine.tick().await.unwrap();
-    world.deliver().await;
+    world.player.deliver(&world.engine).await;
     let second = handle_of_try(&world, &run.run_id, 2).await;
     assert_ne!(first, second);
-    let old = stopped_event(&cluster, &first, "STOPPED", 0);
+    let old = ecs_event(&cluster, &first, "STOPPED", 0);
     assert_eq!(
         recorder(&world.engine, &old).await.unwrap()["recorded"],
         false,
         "an event for the old try"
     );
-    let early = stopped_event(&cluster, &second, "RUNNING", 0);
+    let early = ecs_event(&cluster, &second, "RUNNING", 0);
     assert_eq!(
         recorder(&world.engine, &early).await.unwrap()["recorded"],
         false,
         "not an end"
     );
-    let done = stopped_event(&cluster, &second, "STOPPED", 0);
+    let done = ecs_event(&cluster, &second, "STOPPED", 0);
     assert_eq!(
         recorder(&world.engine, &done).await.unwrap()["recorded"],
         true
@@ -139,7 +139,7 @@ async fn events_twice_out_of_order_or_for_an_old_try_are_dropped() {
         false,
         "the same event twice"
     );
-    let late = stopped_event(&cluster, &second, "RUNNING", 0);
+    let late = ecs_event(&cluster, &second, "RUNNING", 0);
     assert_eq!(
         recorder(&world.engine, &late).await.unwrap()["recorded"],
         false,
@@ -207,7 +207,10 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         .unwrap();
     drop(event); // the dying dispatcher's message is never acknowledged here; its redelivery is stale
     world.engine.tick().await.unwrap();
-    assert!(world.deliver().await >= 1, "the try was queued again");
+    assert!(
+        world.player.deliver(&world.engine).await >= 1,
+        "the try was queued again"
+    );
     assert_eq!(
         tasks_started(&world).await,
         1,
@@ -219,6 +222,6 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         .unwrap()
         .unwrap();
     assert_eq!((a.state, a.try_number), (TaskState::Running, 1));
-    assert_eq!(world.finish_tasks(None).await, 1);
-    assert_eq!(world.launches_of("a"), 1);
+    assert_eq!(world.player.finish(&world.engine, failing(None)).await, 1);
+    assert_eq!(world.player.launches_of("a"), 1);
 }

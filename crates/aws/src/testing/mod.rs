@@ -1,7 +1,8 @@
 //! For tests (feature `test-util`): a moto server for the test process,
 //! started once on 127.0.0.1 from `tests/moto/server.py` (it exits with the
 //! test process), and SDK clients pointed at it. Each test makes its own
-//! uniquely named resources.
+//! uniquely named resources. A [`Player`] plays SQS, ECS and SageMaker
+//! around the functions.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -10,6 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+
+mod player;
+
+pub use player::{Ending, Player, Started, ecs_event, training_event};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;

@@ -1,0 +1,350 @@
+//! The harness's stand-ins for what AWS does around the functions: SQS's
+//! event source delivering batches to the dispatcher, and ECS and
+//! SageMaker ending what was launched and sending their state-change
+//! events to the recorder, in the JSON shape AWS documents.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+use updraft_engine::Engine;
+
+use super::{s3, sdk, unique};
+use crate::functions::{dispatcher, recorder};
+use crate::settings::Settings;
+
+/// One launched try as the harness sees it.
+#[derive(Clone, Debug)]
+pub struct Started {
+    /// The ECS task ARN or training job name.
+    pub handle: String,
+    /// `UPDRAFT_TASK_ID`.
+    pub task_id: String,
+    /// `UPDRAFT_MAP_INDEX`.
+    pub map_index: Option<u32>,
+    /// The container command (the argv after the image's entrypoint).
+    pub command: Vec<String>,
+    /// `UPDRAFT_OUTPUT`, where an ECS task writes its output.
+    pub output: Option<String>,
+}
+
+/// How the harness ends a try: an exit code (a training job fails on any
+/// but 0) and, for an ECS task, the output it writes first.
+#[derive(Clone, Debug, Default)]
+pub struct Ending {
+    /// 0 succeeds.
+    pub exit_code: i32,
+    /// Written to `UPDRAFT_OUTPUT` before the task stops.
+    pub output: Option<Value>,
+}
+
+/// Plays SQS, ECS and SageMaker for one deployment.
+pub struct Player {
+    settings: Settings,
+    /// For tests that send or receive messages themselves.
+    pub sqs: aws_sdk_sqs::Client,
+    /// For tests that look at tasks themselves.
+    pub ecs: aws_sdk_ecs::Client,
+    sagemaker: aws_sdk_sagemaker::Client,
+    /// Every try ended so far, in order.
+    pub ended: Vec<Started>,
+}
+
+/// An ECS `Task State Change` event for a task of `cluster`.
+pub fn ecs_event(cluster: &str, arn: &str, last_status: &str, exit: i32) -> Value {
+    json!({
+        "version": "0", "id": unique("event"), "detail-type": "ECS Task State Change", "source": "aws.ecs",
+        "time": "2026-11-21T15:04:10Z", "region": "us-east-1", "resources": [arn],
+        "detail": {
+            "clusterArn": format!("arn:aws:ecs:us-east-1:123456789012:cluster/{cluster}"),
+            "taskArn": arn, "lastStatus": last_status, "desiredStatus": "STOPPED",
+            "stopCode": "EssentialContainerExited", "stoppedReason": "Essential container in task exited",
+            "containers": [{"name": "main", "exitCode": exit, "lastStatus": last_status, "taskArn": arn}],
+        }
+    })
+}
+
+/// A `SageMaker Training Job State Change` event.
+pub fn training_event(job: &str, status: &str, failure: Option<&str>) -> Value {
+    let arn = format!("arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}");
+    let mut detail = json!({
+        "TrainingJobName": job, "TrainingJobArn": arn, "TrainingJobStatus": status,
+        "SecondaryStatus": status, "CreationTime": 1_763_734_200_000_u64,
+        "LastModifiedTime": 1_763_755_807_000_u64,
+    });
+    if let Some(reason) = failure {
+        detail["FailureReason"] = json!(reason);
+    }
+    json!({
+        "version": "0", "id": unique("event"), "detail-type": "SageMaker Training Job State Change",
+        "source": "aws.sagemaker", "account": "123456789012", "time": "2026-11-21T20:10:07Z",
+        "region": "us-east-1", "resources": [arn], "detail": detail,
+    })
+}
+
+impl Player {
+    /// A player for the deployment `settings` names.
+    pub fn new(settings: &Settings) -> Player {
+        let config = sdk();
+        Player {
+            settings: settings.clone(),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            ecs: aws_sdk_ecs::Client::new(&config),
+            sagemaker: aws_sdk_sagemaker::Client::new(&config),
+            ended: Vec::new(),
+        }
+    }
+
+    /// How many tries of `task` ended.
+    pub fn launches_of(&self, task: &str) -> usize {
+        self.ended.iter().filter(|s| s.task_id == task).count()
+    }
+
+    /// Delivers one batch of queued messages to the dispatcher as SQS's
+    /// event source would, deleting those it did not report as failed.
+    /// Returns how many it delivered.
+    pub async fn deliver(&self, engine: &Engine) -> usize {
+        use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(&self.settings.queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(ApproximateReceiveCount)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return 0;
+        }
+        let records: Vec<Value> = messages
+            .iter()
+            .map(|m| {
+                let count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&ApproximateReceiveCount))
+                    .cloned()
+                    .unwrap_or_else(|| "1".into());
+                json!({
+                    "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+                    "attributes": {"ApproximateReceiveCount": count}, "eventSource": "aws:sqs",
+                })
+            })
+            .collect();
+        let response = dispatcher(engine, &json!({ "Records": records }))
+            .await
+            .expect("dispatcher");
+        let failed: Vec<&str> = response["batchItemFailures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["itemIdentifier"].as_str())
+            .collect();
+        for m in &messages {
+            if failed.contains(&m.message_id().unwrap_or_default()) {
+                continue;
+            }
+            self.sqs
+                .delete_message()
+                .queue_url(&self.settings.queue_url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await
+                .expect("DeleteMessage");
+        }
+        messages.len()
+    }
+
+    /// Ends every running ECS task and training job not ended before, as
+    /// `end` says, and sends each event to the recorder (twice: the second,
+    /// a duplicate, must be dropped). Returns how many it ended.
+    pub async fn finish(&mut self, engine: &Engine, end: impl Fn(&Started) -> Ending) -> usize {
+        let mut ended = 0;
+        for started in self.running_tasks().await {
+            let ending = end(&started);
+            if let (Some(output), Some(uri)) = (&ending.output, &started.output) {
+                let (bucket, key) = uri
+                    .strip_prefix("s3://")
+                    .and_then(|r| r.split_once('/'))
+                    .expect("an S3 output URI");
+                s3().put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(output.to_string().into_bytes().into())
+                    .send()
+                    .await
+                    .expect("output written");
+            }
+            self.ecs
+                .stop_task()
+                .cluster(&self.settings.ecs.cluster)
+                .task(&started.handle)
+                .send()
+                .await
+                .expect("StopTask");
+            let event = ecs_event(
+                &self.settings.ecs.cluster,
+                &started.handle,
+                "STOPPED",
+                ending.exit_code,
+            );
+            self.record(engine, &event).await;
+            self.ended.push(started);
+            ended += 1;
+        }
+        for started in self.new_training_jobs().await {
+            let event = match end(&started).exit_code {
+                0 => training_event(&started.handle, "Completed", None),
+                code => training_event(
+                    &started.handle,
+                    "Failed",
+                    Some(&format!("AlgorithmError: exit code {code}")),
+                ),
+            };
+            self.record(engine, &event).await;
+            self.ended.push(started);
+            ended += 1;
+        }
+        ended
+    }
+
+    /// Delivers and finishes until nothing moves (at most `rounds` times).
+    pub async fn run_until_idle(
+        &mut self,
+        engine: &Engine,
+        rounds: usize,
+        end: impl Fn(&Started) -> Ending,
+    ) {
+        for _ in 0..rounds {
+            let moved = self.deliver(engine).await + self.finish(engine, &end).await;
+            if moved == 0 {
+                return;
+            }
+        }
+    }
+
+    async fn record(&self, engine: &Engine, event: &Value) {
+        let first = recorder(engine, event).await.expect("recorder");
+        assert_eq!(first["recorded"], true, "{first}");
+        let again = recorder(engine, event).await.expect("recorder");
+        assert_eq!(again["recorded"], false, "a duplicate event is dropped");
+    }
+
+    fn is_new(&self, handle: &str) -> bool {
+        !self.ended.iter().any(|s| s.handle == handle)
+    }
+
+    async fn running_tasks(&self) -> Vec<Started> {
+        let cluster = &self.settings.ecs.cluster;
+        let arns = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .send()
+            .await
+            .expect("ListTasks")
+            .task_arns
+            .unwrap_or_default();
+        let arns: Vec<String> = arns.into_iter().filter(|a| self.is_new(a)).collect();
+        if arns.is_empty() {
+            return Vec::new();
+        }
+        let described = self
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .expect("DescribeTasks");
+        described
+            .tasks()
+            .iter()
+            .map(|task| {
+                let main = task
+                    .overrides()
+                    .and_then(|o| o.container_overrides().first());
+                let env: BTreeMap<&str, &str> = main
+                    .map(|m| m.environment())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|kv| Some((kv.name()?, kv.value()?)))
+                    .collect();
+                Started {
+                    handle: task.task_arn().unwrap_or_default().to_string(),
+                    task_id: env.get("UPDRAFT_TASK_ID").unwrap_or(&"").to_string(),
+                    map_index: env.get("UPDRAFT_MAP_INDEX").and_then(|i| i.parse().ok()),
+                    command: main.map(|m| m.command().to_vec()).unwrap_or_default(),
+                    output: env.get("UPDRAFT_OUTPUT").map(|o| o.to_string()),
+                }
+            })
+            .collect()
+    }
+
+    async fn new_training_jobs(&self) -> Vec<Started> {
+        let mut names = Vec::new();
+        let mut token = None;
+        for _ in 0..100 {
+            let page = self
+                .sagemaker
+                .list_training_jobs()
+                .set_next_token(token)
+                .send()
+                .await
+                .expect("ListTrainingJobs");
+            names.extend(
+                page.training_job_summaries()
+                    .iter()
+                    .filter_map(|j| j.training_job_name().map(str::to_string))
+                    .filter(|name| self.is_new(name)),
+            );
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut started = Vec::new();
+        for name in names {
+            let job = self
+                .sagemaker
+                .describe_training_job()
+                .training_job_name(&name)
+                .send()
+                .await
+                .expect("DescribeTrainingJob");
+            // Jobs of other tests (moto's account is shared) write to
+            // other buckets.
+            let ours = job
+                .output_data_config()
+                .and_then(|o| o.s3_output_path())
+                .is_some_and(|p| p.starts_with(&format!("s3://{}/", self.settings.bucket)));
+            if !ours {
+                continue;
+            }
+            // moto keeps a job's tags but not its environment.
+            let tags: BTreeMap<String, String> = self
+                .sagemaker
+                .list_tags()
+                .resource_arn(job.training_job_arn().unwrap_or_default())
+                .send()
+                .await
+                .expect("ListTags")
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect();
+            started.push(Started {
+                handle: name,
+                task_id: tags.get("updraft:task").cloned().unwrap_or_default(),
+                map_index: tags.get("updraft:map-index").and_then(|i| i.parse().ok()),
+                command: job
+                    .algorithm_specification()
+                    .map(|a| a.container_entrypoint().to_vec())
+                    .unwrap_or_default(),
+                output: None,
+            });
+        }
+        started
+    }
+}
