@@ -106,6 +106,16 @@ impl World {
             .push((name.to_string(), value.to_string()));
     }
 
+    /// The value [`World::set_env`] last gave a variable.
+    pub fn env(&self, name: &str) -> Option<String> {
+        self.env
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
     /// The temporary directory.
     pub fn path(&self) -> &Path {
         self.dir.path()

@@ -2,6 +2,8 @@
 //! the resources, `deploy` validates and uploads specs, and trigger, runs,
 //! show, pause and mark work on the DynamoDB table and SQS queue.
 
+mod pipeline;
+
 use updraft_e2e::World;
 
 /// A world whose `updraft` talks to moto, with freshly created resources.

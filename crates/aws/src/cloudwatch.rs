@@ -2,8 +2,8 @@
 //! `cloudwatch:<group>:<stream>`, or `cloudwatch:<group>:<prefix>*` for
 //! every stream under a prefix (a training job writes one per instance).
 
+use crate::sdk_error::describe;
 use aws_sdk_cloudwatchlogs::Client;
-use aws_sdk_cloudwatchlogs::error::DisplayErrorContext;
 use updraft_engine::ports::{PortError, PortResult};
 
 /// The location of one stream.
@@ -48,7 +48,7 @@ async fn stream_names(client: &Client, group: &str, prefix: &str) -> PortResult<
         .map_err(|e| {
             PortError(format!(
                 "CloudWatch Logs DescribeLogStreams {group} {prefix}: {}",
-                DisplayErrorContext(e)
+                describe(&e)
             ))
         })?;
     Ok(out
@@ -73,7 +73,7 @@ async fn read_stream(client: &Client, group: &str, stream: &str) -> PortResult<V
             .map_err(|e| {
                 PortError(format!(
                     "CloudWatch Logs GetLogEvents {group} {stream}: {}",
-                    DisplayErrorContext(e)
+                    describe(&e)
                 ))
             })?;
         lines.extend(

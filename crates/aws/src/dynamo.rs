@@ -21,6 +21,7 @@ use updraft_engine::memory::matches;
 use updraft_engine::ports::{DagMeta, HandleRef, PortError, PortResult, RunQuery, StateStore};
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
+use crate::sdk_error::fail;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -36,17 +37,6 @@ pub struct DynamoStore {
 
 fn s(text: impl Into<String>) -> AttributeValue {
     AttributeValue::S(text.into())
-}
-
-fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    doing: &str,
-) -> impl Fn(SdkError<E, R>) -> PortError + '_ {
-    move |e| {
-        PortError(format!(
-            "DynamoDB {doing}: {}",
-            aws_sdk_dynamodb::error::DisplayErrorContext(e)
-        ))
-    }
 }
 
 fn encode<T: Serialize>(value: &T, pk: String, sk: String, kind: &str) -> PortResult<Item> {
@@ -84,7 +74,7 @@ impl DynamoStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(fail("GetItem"))?;
+            .map_err(fail("DynamoDB GetItem"))?;
         Ok(out.item)
     }
 
@@ -120,7 +110,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(fail("Query"))?;
+                .map_err(fail("DynamoDB Query"))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -145,7 +135,7 @@ impl DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(fail("Scan"))?;
+                .map_err(fail("DynamoDB Scan"))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {
@@ -161,7 +151,7 @@ impl DynamoStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(fail("PutItem"))?;
+            .map_err(fail("DynamoDB PutItem"))?;
         Ok(())
     }
 
@@ -179,7 +169,7 @@ impl DynamoStore {
         match result {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(fail("PutItem")(e)),
+            Err(e) => Err(fail("DynamoDB PutItem")(e)),
         }
     }
 
@@ -203,7 +193,7 @@ impl DynamoStore {
                     .request_items(&self.table, requests)
                     .send()
                     .await
-                    .map_err(fail("BatchWriteItem"))?;
+                    .map_err(fail("DynamoDB BatchWriteItem"))?;
                 requests = out
                     .unprocessed_items
                     .and_then(|mut u| u.remove(&self.table))
@@ -270,7 +260,7 @@ impl DynamoStore {
         match request.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(fail("conditional PutItem")(e)),
+            Err(e) => Err(fail("DynamoDB conditional PutItem")(e)),
         }
     }
 }
@@ -375,7 +365,7 @@ impl StateStore for DynamoStore {
                 .set_exclusive_start_key(start)
                 .send()
                 .await
-                .map_err(fail("Query active runs"))?;
+                .map_err(fail("DynamoDB Query active runs"))?;
             items.extend(out.items.unwrap_or_default());
             start = out.last_evaluated_key;
             if start.is_none() {

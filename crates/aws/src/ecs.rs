@@ -22,6 +22,7 @@ use updraft_engine::ports::{
 use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
 use crate::launch::{try_digest, try_prefix};
+use crate::sdk_error::fail;
 
 /// Where ECS tasks run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,17 +51,6 @@ pub struct EcsLauncher {
     logs: Option<aws_sdk_cloudwatchlogs::Client>,
     /// Where each task definition's `main` container logs: (group, stream prefix).
     log_config: LogConfigs,
-}
-
-fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    doing: &str,
-) -> impl Fn(aws_sdk_ecs::error::SdkError<E, R>) -> PortError + '_ {
-    move |e| {
-        PortError(format!(
-            "ECS {doing}: {}",
-            aws_sdk_ecs::error::DisplayErrorContext(e)
-        ))
-    }
 }
 
 fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> PortResult<T> {
@@ -125,7 +115,7 @@ impl EcsLauncher {
                     .task_definition(task_definition)
                     .send()
                     .await
-                    .map_err(fail("DescribeTaskDefinition"))?;
+                    .map_err(fail("ECS DescribeTaskDefinition"))?;
                 let options = out
                     .task_definition()
                     .and_then(|d| {
@@ -165,7 +155,7 @@ impl EcsLauncher {
                 .desired_status(status)
                 .send()
                 .await
-                .map_err(fail("ListTasks"))?;
+                .map_err(fail("ECS ListTasks"))?;
             if let Some(arn) = out.task_arns.unwrap_or_default().into_iter().next() {
                 return Ok(Some(arn));
             }
@@ -191,6 +181,11 @@ impl EcsLauncher {
 impl Launcher for EcsLauncher {
     async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
         let (task_definition, profile) = self.profile(request)?;
+        if self.config.subnets.is_empty() {
+            return Err(PortError(
+                "UPDRAFT_SUBNETS is not set: Fargate tasks need subnets".into(),
+            ));
+        }
         // A dispatcher that died after RunTask but before recording the task
         // leaves it running (or ended) under this try's token: find it
         // rather than start a second one. (RunTask's own client token only
@@ -287,7 +282,7 @@ impl Launcher for EcsLauncher {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(fail("RunTask"))?;
+            .map_err(fail("ECS RunTask"))?;
         if let Some(failure) = out.failures().first() {
             return Err(PortError(format!(
                 "ECS RunTask failed: {} {}",
@@ -316,7 +311,7 @@ impl Launcher for EcsLauncher {
             .tasks(handle)
             .send()
             .await
-            .map_err(fail("DescribeTasks"))?;
+            .map_err(fail("ECS DescribeTasks"))?;
         let Some(task) = out.tasks().first() else {
             return Ok(HandleStatus::Lost);
         };
@@ -347,7 +342,7 @@ impl Launcher for EcsLauncher {
             .reason("updraft: the try timed out, was rerun or was marked")
             .send()
             .await
-            .map_err(fail("StopTask"))?;
+            .map_err(fail("ECS StopTask"))?;
         Ok(())
     }
 
@@ -377,7 +372,7 @@ impl Launcher for EcsLauncher {
             Err(e) => {
                 return Err(PortError(format!(
                     "S3 GetObject {uri}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
+                    crate::sdk_error::describe(&e)
                 )));
             }
         };

@@ -16,6 +16,7 @@
 //! - [`sagemaker`]: tries as SageMaker training jobs.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
 //!   queue and its dead-letter queue, as `updraft aws init` creates them.
+//! - [`sdk_error`]: AWS errors as one line.
 //! - [`settings`]: a deployment's resources from `UPDRAFT_*` variables.
 //! - [`specs`]: specs in S3, served from the table so an idle tick reads
 //!   no S3; `deploy` and upload notifications record new versions.
@@ -33,6 +34,7 @@ pub mod launch;
 pub mod runtime;
 pub mod sagemaker;
 pub mod schema;
+pub mod sdk_error;
 pub mod settings;
 pub mod specs;
 pub mod sqs;

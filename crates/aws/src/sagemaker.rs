@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_sagemaker::Client;
-use aws_sdk_sagemaker::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::types::{
     AlgorithmSpecification, OutputDataConfig, ResourceConfig, StoppingCondition, Tag,
@@ -23,6 +23,7 @@ use updraft_engine::ports::{
 use crate::cloudwatch;
 use crate::events::training_completion;
 use crate::launch::{try_digest, try_prefix};
+use crate::sdk_error::fail;
 
 /// Where SageMaker sends training jobs' logs.
 pub const LOG_GROUP: &str = "/aws/sagemaker/TrainingJobs";
@@ -65,12 +66,6 @@ pub fn job_name(request: &LaunchRequest) -> String {
         request.try_number,
         &try_digest(request)[..12]
     )
-}
-
-fn fail<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    doing: &str,
-) -> impl Fn(SdkError<E, R>) -> PortError + '_ {
-    move |e| PortError(format!("SageMaker {doing}: {}", DisplayErrorContext(e)))
 }
 
 /// SageMaker answers a job it does not know with `ResourceNotFound` or,
@@ -116,7 +111,7 @@ impl SageMakerLauncher {
         {
             Ok(out) => Ok(Some(out)),
             Err(e) if is_unknown_job(&e) => Ok(None),
-            Err(e) => Err(fail("DescribeTrainingJob")(e)),
+            Err(e) => Err(fail("SageMaker DescribeTrainingJob")(e)),
         }
     }
 }
@@ -210,7 +205,7 @@ impl Launcher for SageMakerLauncher {
             Ok(_) => Ok(launched),
             // Another delivery of this try created it meanwhile.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use()) => Ok(launched),
-            Err(e) => Err(fail("CreateTrainingJob")(e)),
+            Err(e) => Err(fail("SageMaker CreateTrainingJob")(e)),
         }
     }
 
@@ -241,11 +236,11 @@ impl Launcher for SageMakerLauncher {
                 tracing::info!(
                     job = handle,
                     "training job not stopped: {}",
-                    DisplayErrorContext(&e)
+                    crate::sdk_error::describe(&e)
                 );
                 Ok(())
             }
-            Err(e) => Err(fail("StopTrainingJob")(e)),
+            Err(e) => Err(fail("SageMaker StopTrainingJob")(e)),
         }
     }
 

@@ -9,6 +9,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use updraft_engine::ports::{PortError, PortResult};
 
 use crate::keys::{ACTIVE, ACTIVE_INDEX, CREATED_AT, PK, SK};
+use crate::sdk_error::fail;
 
 /// How often SQS delivers a message that keeps failing before moving it to
 /// the dead-letter queue.
@@ -59,24 +60,8 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Por
         .global_secondary_indexes(gsi)
         .send()
         .await
-        .map_err(|e| {
-            PortError(format!(
-                "creating table {table}: {}",
-                aws_sdk_dynamodb::error::DisplayErrorContext(e)
-            ))
-        })?;
+        .map_err(fail(&format!("creating table {table}")))?;
     Ok(())
-}
-
-fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    what: &str,
-) -> impl Fn(aws_sdk_sqs::error::SdkError<E, R>) -> PortError + '_ {
-    move |e| {
-        PortError(format!(
-            "{what}: {}",
-            aws_sdk_sqs::error::DisplayErrorContext(e)
-        ))
-    }
 }
 
 /// Creates the task queue and its dead-letter queue; returns the task
@@ -119,14 +104,12 @@ pub async fn create_queues(client: &aws_sdk_sqs::Client, queue: &str) -> PortRes
 
 /// Creates the spec and artifact bucket, with versioning on.
 pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> PortResult<()> {
-    let fail = |what: &'static str| move |e: String| PortError(format!("{what} {bucket}: {e}"));
     client
         .create_bucket()
         .bucket(bucket)
         .send()
         .await
-        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
-        .map_err(fail("creating bucket"))?;
+        .map_err(fail(&format!("creating bucket {bucket}")))?;
     let versioning = aws_sdk_s3::types::VersioningConfiguration::builder()
         .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
         .build();
@@ -136,7 +119,6 @@ pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) -> PortRes
         .versioning_configuration(versioning)
         .send()
         .await
-        .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())
-        .map_err(fail("turning on versioning of"))?;
+        .map_err(fail(&format!("turning on versioning of {bucket}")))?;
     Ok(())
 }

@@ -8,6 +8,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
+use crate::sdk_error::fail;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
@@ -22,17 +23,6 @@ pub const PREFIX: &str = "specs/";
 /// The key of a DAG's spec file.
 pub fn spec_key(dag: &str) -> String {
     format!("{PREFIX}{dag}.yaml")
-}
-
-fn s3_fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    doing: &str,
-) -> impl Fn(aws_sdk_s3::error::SdkError<E, R>) -> PortError + '_ {
-    move |e| {
-        PortError(format!(
-            "S3 {doing}: {}",
-            aws_sdk_s3::error::DisplayErrorContext(e)
-        ))
-    }
 }
 
 /// The current specs, from the state table.
@@ -178,7 +168,7 @@ pub async fn deploy(
             .content_type("application/yaml")
             .send()
             .await
-            .map_err(s3_fail("PutObject"))?;
+            .map_err(fail("S3 PutObject"))?;
         record(store, spec, &text, out.version_id).await?;
     }
     Ok(ours.into_iter().collect())
@@ -289,7 +279,7 @@ async fn list_specs(s3: &Client, bucket: &str) -> PortResult<Vec<String>> {
             .set_continuation_token(token)
             .send()
             .await
-            .map_err(s3_fail("ListObjectsV2"))?;
+            .map_err(fail("S3 ListObjectsV2"))?;
         keys.extend(
             out.contents()
                 .iter()
@@ -315,7 +305,7 @@ async fn get_text(
         .set_version_id(version_id.map(str::to_string))
         .send()
         .await
-        .map_err(s3_fail("GetObject"))?;
+        .map_err(fail("S3 GetObject"))?;
     let version = out.version_id.clone();
     let bytes = out
         .body

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::sdk_error::fail;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -16,17 +17,6 @@ pub const MAX_DELAY: Duration = Duration::from_secs(900);
 pub struct SqsQueue {
     client: Client,
     url: String,
-}
-
-fn fail<E: std::error::Error + 'static, R: std::fmt::Debug>(
-    doing: &str,
-) -> impl Fn(aws_sdk_sqs::error::SdkError<E, R>) -> PortError + '_ {
-    move |e| {
-        PortError(format!(
-            "SQS {doing}: {}",
-            aws_sdk_sqs::error::DisplayErrorContext(e)
-        ))
-    }
 }
 
 impl SqsQueue {
@@ -57,7 +47,7 @@ impl TaskQueue for SqsQueue {
             .delay_seconds(delay.min(MAX_DELAY).as_secs_f64().ceil() as i32)
             .send()
             .await
-            .map_err(fail("SendMessage"))?;
+            .map_err(fail("SQS SendMessage"))?;
         Ok(())
     }
 
@@ -71,7 +61,7 @@ impl TaskQueue for SqsQueue {
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
-            .map_err(fail("ReceiveMessage"))?;
+            .map_err(fail("SQS ReceiveMessage"))?;
         out.messages
             .unwrap_or_default()
             .into_iter()
@@ -108,7 +98,7 @@ impl TaskQueue for SqsQueue {
             {
                 Ok(())
             }
-            Err(e) => Err(fail("DeleteMessage")(e)),
+            Err(e) => Err(fail("SQS DeleteMessage")(e)),
         }
     }
 
@@ -120,7 +110,7 @@ impl TaskQueue for SqsQueue {
             .visibility_timeout(by.as_secs() as i32)
             .send()
             .await
-            .map_err(fail("ChangeMessageVisibility"))?;
+            .map_err(fail("SQS ChangeMessageVisibility"))?;
         Ok(())
     }
 }

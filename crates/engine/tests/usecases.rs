@@ -431,3 +431,67 @@ async fn a_run_missing_task_instances_gets_them_on_advance() {
         .unwrap();
     assert_eq!(a.state, TaskState::Queued);
 }
+
+#[tokio::test]
+async fn a_retry_is_woken_by_a_delayed_message_when_it_is_due() {
+    let world = world(
+        "dag: d\ndefaults: { retries: 1, retry_delay: 1s }\ntasks:\n  - id: a\n    command: [x]\n",
+    );
+    let run = world
+        .engine
+        .trigger("d", Default::default(), vec![])
+        .await
+        .unwrap();
+    let id = run.run_id.as_str();
+    let first = next_message(&world).await;
+    world.engine.dispatch(&first).await.unwrap();
+    let failed = Completion {
+        outcome: Outcome::Failed {
+            reason: "exit code 1".into(),
+        },
+        exit_code: Some(1),
+    };
+    assert!(
+        world
+            .engine
+            .record_and_advance("d", id, &key("a"), 1, failed)
+            .await
+            .unwrap()
+    );
+    assert!(
+        world.queue.receive(10).await.unwrap().is_empty(),
+        "the wake-up is delayed until the retry is due"
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let wake = next_message(&world).await;
+    assert_eq!(wake.try_number, 2);
+
+    // Early by the engine's clock: sent again for the rest of the wait.
+    assert_eq!(
+        world.engine.dispatch(&wake).await.unwrap(),
+        Dispatched::Woken
+    );
+    let a = world
+        .engine
+        .ports()
+        .store
+        .instance("d", id, &key("a"))
+        .await;
+    assert_eq!(a.unwrap().unwrap().state, TaskState::RetryWait);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let again = next_message(&world).await;
+    assert_eq!(again, wake);
+
+    world.clock.set(t("2026-11-21T00:00:31Z"));
+    assert_eq!(
+        world.engine.dispatch(&again).await.unwrap(),
+        Dispatched::Woken
+    );
+    let queued = next_message(&world).await;
+    assert_eq!(queued.try_number, 2);
+    assert!(matches!(
+        world.engine.dispatch(&queued).await.unwrap(),
+        Dispatched::Launched(_)
+    ));
+    assert_eq!(world.launcher.starts(), 2);
+}

@@ -17,6 +17,8 @@ use crate::settings::Settings;
 pub struct Started {
     /// The ECS task ARN or training job name.
     pub handle: String,
+    /// `UPDRAFT_RUN_ID`.
+    pub run_id: String,
     /// `UPDRAFT_TASK_ID`.
     pub task_id: String,
     /// `UPDRAFT_MAP_INDEX`.
@@ -273,6 +275,7 @@ impl Player {
                     .collect();
                 Started {
                     handle: task.task_arn().unwrap_or_default().to_string(),
+                    run_id: env.get("UPDRAFT_RUN_ID").unwrap_or(&"").to_string(),
                     task_id: env.get("UPDRAFT_TASK_ID").unwrap_or(&"").to_string(),
                     map_index: env.get("UPDRAFT_MAP_INDEX").and_then(|i| i.parse().ok()),
                     command: main.map(|m| m.command().to_vec()).unwrap_or_default(),
@@ -336,6 +339,7 @@ impl Player {
                 .collect();
             started.push(Started {
                 handle: name,
+                run_id: tags.get("updraft:run").cloned().unwrap_or_default(),
                 task_id: tags.get("updraft:task").cloned().unwrap_or_default(),
                 map_index: tags.get("updraft:map-index").and_then(|i| i.parse().ok()),
                 command: job

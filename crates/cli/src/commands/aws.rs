@@ -68,7 +68,7 @@ pub async fn init(ctx: &Context, name: &str) -> CliResult<ExitCode> {
         .map_err(|e| {
             CliError::Infra(format!(
                 "creating ECS cluster {name}: {}",
-                aws_sdk_ecs::error::DisplayErrorContext(e)
+                updraft_aws::sdk_error::describe(&e)
             ))
         })?;
     println!("export UPDRAFT_TABLE={table}");

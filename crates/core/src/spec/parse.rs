@@ -265,6 +265,12 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
                 "`hyperparameters` are for a task on a `kind: sagemaker` compute profile",
             );
         }
+        if matches!(profile, Some(ComputeProfile::Sagemaker(_))) && draft.spec.image.is_none() {
+            reader.error(
+                draft.compute_pos,
+                "a task on a `kind: sagemaker` profile needs an `image` (SageMaker has no default)",
+            );
+        }
         if let Some(name) = &draft.spec.compute
             && profile.is_none()
         {

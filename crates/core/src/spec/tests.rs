@@ -26,6 +26,7 @@ tasks:
     compute: gpu-train
     retries: 0
     environment: { LR: "{{ params.lr }}", SHARDS: "{{ outputs.extract.count }}" }
+    image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/train:2
   - id: report
     after: [train]
     trigger_rule: all_done
@@ -124,9 +125,9 @@ fn bad_ids_are_rejected() {
         ]
     );
     assert_eq!(
-        errors(&with_line(24, "  - id: Report")),
+        errors(&with_line(25, "  - id: Report")),
         [
-            "24:9: `Report` is not a valid task id: use 1-64 characters a-z, 0-9, `_` or `-`, starting with a letter",
+            "25:9: `Report` is not a valid task id: use 1-64 characters a-z, 0-9, `_` or `-`, starting with a letter",
         ],
     );
 }
@@ -275,6 +276,16 @@ fn hyperparameters_are_templates_of_a_sagemaker_task_only() {
         )),
         [
             "23:28: template reads `outputs.report`, but `report` is not upstream of `train`; add it to `after`"
+        ]
+    );
+}
+
+#[test]
+fn a_sagemaker_task_needs_an_image() {
+    assert_eq!(
+        errors(&with_line(24, "    description: no image")),
+        [
+            "21:14: a task on a `kind: sagemaker` profile needs an `image` (SageMaker has no default)"
         ]
     );
 }

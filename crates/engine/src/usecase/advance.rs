@@ -16,6 +16,9 @@ use crate::{Engine, EngineResult};
 /// the bound only guards against a store that never agrees.
 const MAX_ROUNDS: usize = 8;
 
+/// The longest delay a queue gives a message (SQS: 15 minutes).
+pub(crate) const MAX_WAKE_DELAY: Duration = Duration::from_secs(15 * 60);
+
 impl Engine {
     /// Plans the run and applies the plan, again while a change raced or
     /// made more work due now. Returns the run as it stands after.
@@ -181,6 +184,9 @@ impl Engine {
             | TaskState::RetryWait
                 if change.expect_state != next.state =>
             {
+                if next.state == TaskState::RetryWait {
+                    self.wake_for_retry(dag, run_id, next).await?;
+                }
                 self.emit(Event::TaskEnded {
                     dag: dag.to_string(),
                     run_id: run_id.to_string(),
@@ -194,6 +200,33 @@ impl Engine {
             _ => {}
         }
         Ok(true)
+    }
+
+    /// Sends the try after a failed one as a message delayed until its
+    /// retry is due, so the retry starts then rather than at the next tick.
+    /// Dispatch treats it as a wake-up: it plans the run, which queues the
+    /// try as usual. Longer waits than the queue can delay are left to ticks.
+    pub(crate) async fn wake_for_retry(
+        &self,
+        dag: &str,
+        run_id: &str,
+        waiting: &TaskInstance,
+    ) -> EngineResult<()> {
+        let Some(at) = waiting.retry_at else {
+            return Ok(());
+        };
+        let delay = (at - self.ports.clock.now()).to_std().unwrap_or_default();
+        if delay.is_zero() || delay > MAX_WAKE_DELAY {
+            return Ok(());
+        }
+        let message = TaskMessage {
+            dag: dag.to_string(),
+            run_id: run_id.to_string(),
+            key: waiting.key.clone(),
+            try_number: waiting.try_number + 1,
+        };
+        self.ports.queue.send(&message, delay).await?;
+        Ok(())
     }
 
     /// Stops the attempt a transition took over, and closes its record.

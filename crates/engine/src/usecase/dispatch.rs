@@ -4,11 +4,12 @@
 
 use serde_json::Map;
 use updraft_core::plan::{Outcome, mark_running, outputs_of, start_launch};
-use updraft_core::state::{Attempt, TaskState};
+use updraft_core::state::{Attempt, TaskInstance, TaskState};
 use updraft_core::template::{Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
 use crate::ports::{Completion, HandleRef, LaunchRequest, TaskMessage};
+use crate::usecase::advance::MAX_WAKE_DELAY;
 use crate::{Engine, EngineResult};
 
 /// What became of a message.
@@ -20,9 +21,36 @@ pub enum Dispatched {
     Failed(String),
     /// The message was stale or a duplicate.
     Stale,
+    /// A retry's wake-up: the run was planned, or the wake-up sent again
+    /// for the rest of the wait.
+    Woken,
 }
 
 impl Engine {
+    /// A retry's wake-up message: plans the run once the retry is due (which
+    /// queues the try as usual); one that came early is sent again for the
+    /// rest of the wait.
+    async fn wake(
+        &self,
+        message: &TaskMessage,
+        waiting: &TaskInstance,
+    ) -> EngineResult<Dispatched> {
+        let now = self.ports.clock.now();
+        match waiting.retry_at.filter(|at| *at > now) {
+            None => {
+                self.advance(&message.dag, &message.run_id).await?;
+            }
+            Some(at) => {
+                let rest = (at - now).to_std().unwrap_or_default();
+                self.ports
+                    .queue
+                    .send(message, rest.min(MAX_WAKE_DELAY))
+                    .await?;
+            }
+        }
+        Ok(Dispatched::Woken)
+    }
+
     /// Handles one task message. Safe to call twice with the same message:
     /// the second call finds the instance no longer `queued` for that try.
     pub async fn dispatch(&self, message: &TaskMessage) -> EngineResult<Dispatched> {
@@ -38,6 +66,9 @@ impl Engine {
             self.emit(stale("no such task instance"));
             return Ok(Dispatched::Stale);
         };
+        if instance.state == TaskState::RetryWait && message.try_number == instance.try_number + 1 {
+            return self.wake(message, &instance).await;
+        }
         let Some(launching) = start_launch(&instance, message.try_number) else {
             self.emit(stale(&format!(
                 "instance is {} (try {})",

@@ -61,6 +61,9 @@ impl Engine {
             self.emit(dropped("the instance changed while recording".into()));
             return Ok(false);
         }
+        if change.next.state == TaskState::RetryWait {
+            self.wake_for_retry(dag, run_id, &change.next).await?;
+        }
         if let Some(attempt) = attempt.as_mut() {
             let (state, reason) = match &outcome {
                 Outcome::Succeeded => (TaskState::Succeeded, None),

@@ -1,0 +1,32 @@
+//! AWS errors as one line a user can act on: a service's own code and
+//! message (`ClientException: Unable to describe task definition.`), or,
+//! when no answer came, the chain of causes.
+
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use updraft_engine::ports::PortError;
+
+/// One line for an SDK error of any AWS client.
+pub fn describe<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match error.as_service_error() {
+        Some(service) => match (service.code(), service.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_string(),
+            _ => DisplayErrorContext(error).to_string(),
+        },
+        None => DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// Maps an SDK error to a port error that says what was being done
+/// (`"ECS RunTask"`).
+pub fn fail<E, R>(doing: &str) -> impl Fn(SdkError<E, R>) -> PortError + '_
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| PortError(format!("{doing}: {}", describe(&e)))
+}
