@@ -33,9 +33,11 @@ fmt:
 	$(CARGO) fmt --all
 
 ## bench: the speed targets (criterion for the core; the release binary for
-## local-mode throughput); figures are printed
-bench:
+## local-mode throughput; AWS API calls per attempt against moto); figures
+## are printed
+bench: $(MOTO_STAMP)
 	$(CARGO) bench --locked -p updraft-core
+	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench api_calls
 	$(CARGO) build --locked --release -p updraft-cli
 	UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench throughput
 

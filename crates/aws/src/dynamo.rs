@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
 use chrono::SecondsFormat;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -18,7 +19,9 @@ use updraft_core::state::{
     ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
-use updraft_engine::ports::{DagMeta, HandleRef, PortError, PortResult, RunQuery, StateStore};
+use updraft_engine::ports::{
+    DagMeta, HandleRef, LaunchRecord, PortError, PortResult, RunQuery, StateStore,
+};
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
 use crate::sdk_error::fail;
@@ -27,6 +30,8 @@ type Item = HashMap<String, AttributeValue>;
 
 /// DynamoDB's limit on one BatchWriteItem call.
 const BATCH: usize = 25;
+/// DynamoDB's limit of items in one transaction.
+const MAX_TRANSACTION: usize = 100;
 
 /// The state store.
 #[derive(Clone)]
@@ -240,6 +245,91 @@ impl DynamoStore {
         )
     }
 
+    fn attempt_item(dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<Item> {
+        encode(
+            attempt,
+            keys::run_pk(dag, run_id),
+            keys::try_sk(&attempt.key, attempt.try_number),
+            "try",
+        )
+    }
+
+    fn handle_item(handle: &str, try_ref: &HandleRef) -> PortResult<Item> {
+        encode(try_ref, keys::handle_pk(handle), "HANDLE".into(), "handle")
+    }
+
+    /// Each record twice: under its artifact (lineage by URI) and under
+    /// its run (lineage by run).
+    fn artifact_items(records: &[ArtifactRecord]) -> PortResult<Vec<Item>> {
+        let mut items = Vec::with_capacity(records.len() * 2);
+        for r in records {
+            let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+            let used = r.used.as_str();
+            let by_uri =
+                keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
+            items.push(encode(r, keys::artifact_pk(&r.uri), by_uri, "artifact")?);
+            let by_run = keys::run_artifact_sk(used, &r.uri, &r.key, r.try_number);
+            items.push(encode(
+                r,
+                keys::run_pk(r.dag.as_str(), &r.run_id),
+                by_run,
+                "artifact",
+            )?);
+        }
+        Ok(items)
+    }
+
+    /// A transaction's put of an instance that holds only if it is still in
+    /// the transition's expected state and try.
+    fn conditional(&self, item: Item, change: &TaskTransition) -> PortResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#state = :state AND #try = :try")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#try", "try_number")
+            .expression_attribute_values(":state", s(change.expect_state.as_str()))
+            .expression_attribute_values(":try", AttributeValue::N(change.expect_try.to_string()))
+            .build()
+            .map_err(|e| PortError::new("building a transaction", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// A transaction's unconditional put.
+    fn plain(&self, item: Item) -> PortResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(|e| PortError::new("building a transaction", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Writes all or nothing; `false` if a condition failed.
+    async fn transact(&self, writes: Vec<TransactWriteItem>) -> PortResult<bool> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(TransactWriteItemsError::TransactionCanceledException(c))
+                        if c.cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(fail("DynamoDB TransactWriteItems")(e)),
+        }
+    }
+
     /// A put that holds only if the item's `state` (and `try_number`) are
     /// as expected.
     async fn put_if(&self, item: Item, state: &str, try_number: Option<u32>) -> PortResult<bool> {
@@ -440,13 +530,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
-        let item = encode(
-            attempt,
-            keys::run_pk(dag, run_id),
-            keys::try_sk(&attempt.key, attempt.try_number),
-            "try",
-        )?;
-        self.put(item).await
+        self.put(Self::attempt_item(dag, run_id, attempt)?).await
     }
 
     async fn attempt(
@@ -471,13 +555,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
-        self.put(encode(
-            try_ref,
-            keys::handle_pk(handle),
-            "HANDLE".into(),
-            "handle",
-        )?)
-        .await
+        self.put(Self::handle_item(handle, try_ref)?).await
     }
 
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
@@ -488,22 +566,7 @@ impl StateStore for DynamoStore {
     }
 
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
-        let mut items = Vec::with_capacity(records.len() * 2);
-        for r in records {
-            let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
-            let used = r.used.as_str();
-            let by_uri =
-                keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
-            items.push(encode(r, keys::artifact_pk(&r.uri), by_uri, "artifact")?);
-            let by_run = keys::run_artifact_sk(used, &r.uri, &r.key, r.try_number);
-            items.push(encode(
-                r,
-                keys::run_pk(r.dag.as_str(), &r.run_id),
-                by_run,
-                "artifact",
-            )?);
-        }
-        self.batch_put(items).await
+        self.batch_put(Self::artifact_items(records)?).await
     }
 
     async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
@@ -523,5 +586,50 @@ impl StateStore for DynamoStore {
             .collect::<PortResult<_>>()?;
         records.sort_by(|a, b| (a.at, &a.uri).cmp(&(b.at, &b.uri)));
         Ok(records)
+    }
+
+    async fn record_launch(
+        &self,
+        launch: &LaunchRecord<'_>,
+        running: &TaskTransition,
+    ) -> PortResult<bool> {
+        let (dag, run_id) = (&launch.try_ref.dag, &launch.try_ref.run_id);
+        self.transact(vec![
+            self.conditional(Self::instance_item(dag, run_id, &running.next)?, running)?,
+            self.plain(Self::handle_item(launch.handle, launch.try_ref)?)?,
+            self.plain(Self::attempt_item(dag, run_id, launch.attempt)?)?,
+        ])
+        .await
+    }
+
+    async fn record_end(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+        attempt: Option<&Attempt>,
+        lineage: &[ArtifactRecord],
+    ) -> PortResult<bool> {
+        let mut writes =
+            vec![self.conditional(Self::instance_item(dag, run_id, &change.next)?, change)?];
+        if let Some(attempt) = attempt {
+            writes.push(self.plain(Self::attempt_item(dag, run_id, attempt)?)?);
+        }
+        let artifacts = Self::artifact_items(lineage)?;
+        if writes.len() + artifacts.len() > MAX_TRANSACTION {
+            // Too many lineage records for one transaction: in turn.
+            if !self.update_instance(dag, run_id, change).await? {
+                return Ok(false);
+            }
+            self.batch_put(artifacts).await?;
+            if let Some(attempt) = attempt {
+                self.put_attempt(dag, run_id, attempt).await?;
+            }
+            return Ok(true);
+        }
+        for item in artifacts {
+            writes.push(self.plain(item)?);
+        }
+        self.transact(writes).await
     }
 }

@@ -1,6 +1,7 @@
 //! updraft-aws: the AWS adapters of DESIGN §7.
 //!
 //! # Layout
+//! - [`clients`]: one client per service, from one SDK configuration.
 //! - [`cloudwatch`]: tries' logs from CloudWatch Logs.
 //! - [`connect`]: SDK configuration, honouring `AWS_ENDPOINT_URL` so the
 //!   whole AWS path runs against moto or LocalStack.
@@ -23,6 +24,7 @@
 //! - [`sqs`]: the `TaskQueue` over SQS.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
+pub mod clients;
 pub mod cloudwatch;
 pub mod connect;
 pub mod dynamo;

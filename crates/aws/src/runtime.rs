@@ -2,7 +2,7 @@
 //! the SDK configuration, the settings from `UPDRAFT_*` variables, and the
 //! engine. Building clients makes no network call.
 
-use aws_config::SdkConfig;
+use crate::clients::Clients;
 use updraft_engine::Engine;
 use updraft_engine::events::{Event, Observer};
 
@@ -63,8 +63,8 @@ impl Observer for LogEvents {
 
 /// A function's state, built once at cold start.
 pub struct FunctionState {
-    /// The SDK configuration (`AWS_ENDPOINT_URL` honoured).
-    pub sdk: SdkConfig,
+    /// The clients (`AWS_ENDPOINT_URL` honoured).
+    pub clients: Clients,
     /// Where the deployment's resources are.
     pub settings: Settings,
     /// The use cases.
@@ -83,12 +83,11 @@ pub async fn init() -> Result<FunctionState, String> {
         .without_time()
         .init();
     let settings = Settings::from_env(|name| std::env::var(name).ok())?;
-    let sdk = load(&Endpoint::default()).await;
-    let engine = settings
-        .engine(&sdk)
-        .with_observer(std::sync::Arc::new(LogEvents));
+    let clients = Clients::new(&load(&Endpoint::default()).await);
+    let engine =
+        Engine::new(settings.ports(&clients)).with_observer(std::sync::Arc::new(LogEvents));
     Ok(FunctionState {
-        sdk,
+        clients,
         settings,
         engine,
     })

@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use updraft_engine::ports::{Clock, SystemClock};
 use updraft_engine::{Engine, Ports};
 
+use crate::clients::Clients;
 use crate::dynamo::DynamoStore;
 use crate::ecs::{EcsConfig, EcsLauncher};
 use crate::launch::AwsLauncher;
@@ -94,57 +95,42 @@ impl Settings {
     /// The engine over this deployment. Builds clients only: no request
     /// is made until a use case needs one.
     pub fn engine(&self, sdk: &SdkConfig) -> Engine {
-        Engine::new(self.ports(sdk))
+        Engine::new(self.ports(&Clients::new(sdk)))
     }
 
     /// The adapters over this deployment.
-    pub fn ports(&self, sdk: &SdkConfig) -> Ports {
+    pub fn ports(&self, clients: &Clients) -> Ports {
         let store = Arc::new(DynamoStore::new(
-            aws_sdk_dynamodb::Client::new(sdk),
+            clients.dynamodb.clone(),
             self.table.clone(),
         ));
         Ports {
             store: store.clone(),
-            queue: Arc::new(SqsQueue::new(
-                aws_sdk_sqs::Client::new(sdk),
-                self.queue_url.clone(),
-            )),
+            queue: Arc::new(SqsQueue::new(clients.sqs.clone(), self.queue_url.clone())),
             specs: Arc::new(TableSpecs::new(store)),
-            launcher: Arc::new(self.launcher(sdk)),
+            launcher: Arc::new(self.launcher(clients)),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
         }
     }
 
     /// ECS, and SageMaker when a role is set; outputs in the bucket, logs
     /// from CloudWatch.
-    pub fn launcher(&self, sdk: &SdkConfig) -> AwsLauncher {
-        let logs = aws_sdk_cloudwatchlogs::Client::new(sdk);
-        let ecs = EcsLauncher::new(aws_sdk_ecs::Client::new(sdk), self.ecs.clone())
-            .with_outputs(s3_client(sdk), self.bucket.clone())
-            .with_logs(logs.clone());
+    pub fn launcher(&self, clients: &Clients) -> AwsLauncher {
+        let ecs = EcsLauncher::new(clients.ecs.clone(), self.ecs.clone())
+            .with_outputs(clients.s3.clone(), self.bucket.clone())
+            .with_logs(clients.logs.clone());
         let sagemaker = self.sagemaker_role.as_ref().map(|role| {
             SageMakerLauncher::new(
-                aws_sdk_sagemaker::Client::new(sdk),
+                clients.sagemaker.clone(),
                 SageMakerConfig {
                     role_arn: role.clone(),
                     bucket: self.bucket.clone(),
                 },
             )
-            .with_logs(logs)
+            .with_logs(clients.logs.clone())
         });
         AwsLauncher::new(ecs, sagemaker)
     }
-}
-
-/// An S3 client; path-style addressing when an endpoint is given, as
-/// emulators need.
-pub fn s3_client(sdk: &SdkConfig) -> aws_sdk_s3::Client {
-    let path_style = sdk.endpoint_url().is_some();
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(path_style)
-            .build(),
-    )
 }
 
 #[cfg(test)]

@@ -45,7 +45,8 @@ impl TableSpecs {
 impl SpecSource for TableSpecs {
     async fn load(&self) -> PortResult<LoadedSpecs> {
         let mut loaded = LoadedSpecs::default();
-        for meta in self.store.dags().await? {
+        let metas = self.store.dags().await?;
+        for meta in &metas {
             let dag = meta.dag.to_string();
             if let Some(error) = &meta.import_error {
                 loaded.errors.push(Diagnostic {
@@ -87,6 +88,7 @@ impl SpecSource for TableSpecs {
             };
             loaded.dags.push(entry);
         }
+        loaded.metas = Some(metas);
         Ok(loaded)
     }
 }

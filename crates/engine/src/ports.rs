@@ -176,6 +176,56 @@ pub trait StateStore: Send + Sync {
     async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>>;
     /// Every artifact record of one run.
     async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>>;
+
+    /// Records a launched try: its handle, its attempt and the instance's
+    /// `launching → running` compare-and-set. `false` if the instance moved
+    /// on. A store that can writes all three in one request, and then none
+    /// if the compare-and-set fails.
+    async fn record_launch(
+        &self,
+        launch: &LaunchRecord<'_>,
+        running: &TaskTransition,
+    ) -> PortResult<bool> {
+        self.put_handle(launch.handle, launch.try_ref).await?;
+        self.put_attempt(&launch.try_ref.dag, &launch.try_ref.run_id, launch.attempt)
+            .await?;
+        self.update_instance(&launch.try_ref.dag, &launch.try_ref.run_id, running)
+            .await
+    }
+
+    /// Records a try's end: the instance's compare-and-set and, if it
+    /// holds, the closed attempt and lineage records. `false` if the
+    /// instance moved on. A store that can writes them in one request.
+    async fn record_end(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+        attempt: Option<&Attempt>,
+        lineage: &[ArtifactRecord],
+    ) -> PortResult<bool> {
+        if !self.update_instance(dag, run_id, change).await? {
+            return Ok(false);
+        }
+        if !lineage.is_empty() {
+            self.put_artifacts(lineage).await?;
+        }
+        if let Some(attempt) = attempt {
+            self.put_attempt(dag, run_id, attempt).await?;
+        }
+        Ok(true)
+    }
+}
+
+/// What [`StateStore::record_launch`] writes besides the transition.
+#[derive(Clone, Copy, Debug)]
+pub struct LaunchRecord<'a> {
+    /// The launcher's handle.
+    pub handle: &'a str,
+    /// The try it belongs to.
+    pub try_ref: &'a HandleRef,
+    /// The try's record, with the handle.
+    pub attempt: &'a Attempt,
 }
 
 /// The message that asks a worker to launch one try.
@@ -223,6 +273,9 @@ pub struct LoadedSpecs {
     pub dags: Vec<(DagSpec, String)>,
     /// Problems of the files that are not valid.
     pub errors: Vec<Diagnostic>,
+    /// Every DAG's metadata, when the source read it on the way (the table
+    /// source does), so a tick need not read it again.
+    pub metas: Option<Vec<DagMeta>>,
 }
 
 /// Where the current specs come from.

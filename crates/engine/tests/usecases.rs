@@ -111,6 +111,7 @@ fn world(yaml: &str) -> World {
             .map(|s| (s, yaml.to_string()))
             .collect(),
         errors: vec![],
+        metas: None,
     };
     let queue = Arc::new(MemoryQueue::new(Duration::from_secs(60)));
     let launcher = Arc::new(CountingLauncher::default());

@@ -102,6 +102,7 @@ impl SpecSource for SpecDir {
                 })
                 .collect(),
             errors: set.errors,
+            metas: None,
         };
         *cache = Some((fingerprint, loaded.clone()));
         Ok(loaded)

@@ -5,14 +5,12 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use updraft_aws::functions::planner;
 use updraft_aws::runtime::init;
-use updraft_aws::settings::s3_client;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     let state = init().await?;
-    let s3 = s3_client(&state.sdk);
     let state = &state;
-    let s3 = &s3;
+    let s3 = &state.clients.s3;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         planner(&state.engine, s3, &state.settings.bucket, &event.payload).await
     }))

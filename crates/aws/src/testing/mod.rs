@@ -12,8 +12,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod calls;
 mod player;
 
+pub use calls::CallCounter;
 pub use player::{Ending, Player, Started, ecs_event, training_event};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

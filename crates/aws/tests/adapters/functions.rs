@@ -58,7 +58,8 @@ pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Sett
         ("UPDRAFT_SECURITY_GROUPS", groups.join(",")),
     ]);
     let settings = Settings::from_env(|k| vars.get(k).cloned()).unwrap();
-    let engine = Engine::new(settings.ports(&config)).with_settings(engine_settings);
+    let engine = Engine::new(settings.ports(&updraft_aws::clients::Clients::new(&config)))
+        .with_settings(engine_settings);
     let file = SpecFile {
         name: "spec.yaml".into(),
         text: spec.into(),

@@ -4,9 +4,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use updraft_aws::clients::Clients;
 use updraft_aws::connect::{Endpoint, load};
 use updraft_aws::schema::{create_bucket, create_queues, create_table};
-use updraft_aws::settings::{Settings, s3_client};
+use updraft_aws::settings::Settings;
 use updraft_engine::Engine;
 
 use super::Context;
@@ -41,7 +42,7 @@ pub async fn engine(ctx: &Context) -> CliResult<Arc<Engine>> {
 
 /// An S3 client for the deployment.
 pub async fn s3(ctx: &Context) -> aws_sdk_s3::Client {
-    s3_client(&sdk(ctx).await)
+    Clients::new(&sdk(ctx).await).s3
 }
 
 /// `updraft aws init`: the resources `infra/template.yaml` declares, on an
@@ -59,7 +60,7 @@ pub async fn init(ctx: &Context, name: &str) -> CliResult<ExitCode> {
     let bucket = format!("{name}-specs");
     create_table(&aws_sdk_dynamodb::Client::new(&config), &table).await?;
     let queue_url = create_queues(&aws_sdk_sqs::Client::new(&config), &queue).await?;
-    create_bucket(&s3_client(&config), &bucket).await?;
+    create_bucket(&Clients::new(&config).s3, &bucket).await?;
     aws_sdk_ecs::Client::new(&config)
         .create_cluster()
         .cluster_name(name)

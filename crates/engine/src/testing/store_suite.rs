@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use updraft_core::ids::{DagId, TaskId};
-use updraft_core::plan::{initial_instances, start_launch};
+use updraft_core::plan::{initial_instances, mark_running, start_launch};
 use updraft_core::spec::parse_spec;
 use updraft_core::state::{
     ArtifactRecord, ArtifactUse, Attempt, RunState, TaskInstance, TaskKey, TaskState,
@@ -11,7 +11,7 @@ use updraft_core::state::{
 };
 
 use super::fixtures::{run, t0};
-use crate::ports::{DagMeta, HandleRef, RunQuery, StateStore};
+use crate::ports::{DagMeta, HandleRef, LaunchRecord, RunQuery, StateStore};
 
 /// Several handles on one fresh, empty store: for a database, one
 /// connection each, so races go through the database.
@@ -32,6 +32,101 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     artifacts_are_found_by_uri_and_by_run(&fresh()[0]).await;
     queries_filter_by_params_and_until(&fresh()[0]).await;
     launch_handles_lead_back_to_their_try(&fresh()[0]).await;
+    launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
+}
+
+async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn StateStore>) {
+    store
+        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .await
+        .unwrap();
+    let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
+    let queued = queue(&pending);
+    store.update_instance("d", "r1", &queued).await.unwrap();
+    let launching = start_launch(&queued.next, 1).unwrap();
+    store.update_instance("d", "r1", &launching).await.unwrap();
+    let running = mark_running(&launching.next, 1, t0()).unwrap();
+    let try_ref = HandleRef {
+        dag: "d".into(),
+        run_id: "r1".into(),
+        key: key("a"),
+        try_number: 1,
+    };
+    let mut attempt = Attempt {
+        key: key("a"),
+        try_number: 1,
+        state: TaskState::Running,
+        handle: Some("task/1".into()),
+        started_at: Some(t0()),
+        ended_at: None,
+        exit_code: None,
+        reason: None,
+        log: None,
+        output_location: None,
+        output: None,
+        produced: vec!["s3://b/model".into()],
+        consumed: Vec::new(),
+    };
+    let launch = LaunchRecord {
+        handle: "task/1",
+        try_ref: &try_ref,
+        attempt: &attempt,
+    };
+    assert!(store.record_launch(&launch, &running).await.unwrap());
+    assert_eq!(store.handle("task/1").await.unwrap(), Some(try_ref.clone()));
+    assert_eq!(
+        store
+            .attempt("d", "r1", &key("a"), 1)
+            .await
+            .unwrap()
+            .as_ref(),
+        Some(&attempt)
+    );
+    assert_eq!(
+        store.instance("d", "r1", &key("a")).await.unwrap().unwrap(),
+        running.next
+    );
+    assert!(
+        !store.record_launch(&launch, &running).await.unwrap(),
+        "a launch of an instance that moved on is refused"
+    );
+
+    let mut succeeded = running.clone();
+    succeeded.expect_state = TaskState::Running;
+    succeeded.next.state = TaskState::Succeeded;
+    attempt.state = TaskState::Succeeded;
+    let lineage = [ArtifactRecord {
+        uri: "s3://b/model".into(),
+        used: ArtifactUse::Produced,
+        dag: DagId::parse("d").unwrap(),
+        run_id: "r1".into(),
+        key: key("a"),
+        try_number: 1,
+        at: t0(),
+    }];
+    assert!(
+        store
+            .record_end("d", "r1", &succeeded, Some(&attempt), &lineage)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .attempt("d", "r1", &key("a"), 1)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        TaskState::Succeeded
+    );
+    assert_eq!(store.artifact("s3://b/model").await.unwrap().len(), 1);
+    assert!(
+        !store
+            .record_end("d", "r1", &succeeded, Some(&attempt), &lineage)
+            .await
+            .unwrap(),
+        "an end recorded twice applies once"
+    );
 }
 
 async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {

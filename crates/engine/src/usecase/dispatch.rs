@@ -8,7 +8,7 @@ use updraft_core::state::{Attempt, TaskInstance, TaskState};
 use updraft_core::template::{Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
-use crate::ports::{Completion, HandleRef, LaunchRequest, TaskMessage};
+use crate::ports::{Completion, HandleRef, LaunchRecord, LaunchRequest, TaskMessage};
 use crate::usecase::advance::MAX_WAKE_DELAY;
 use crate::{Engine, EngineResult};
 
@@ -170,16 +170,24 @@ impl Engine {
             key: message.key.clone(),
             try_number: message.try_number,
         };
-        store.put_handle(&launched.handle, &try_ref).await?;
         attempt.handle = Some(launched.handle.clone());
         attempt.log = launched.log;
         attempt.output_location = launched.output;
         attempt.state = TaskState::Running;
-        store.put_attempt(dag, run_id, &attempt).await?;
-        // The launch may already have ended and been recorded; then this
-        // compare-and-set finds the instance moved on, which is fine.
-        if let Some(running) = mark_running(&launching.next, message.try_number, now) {
-            store.update_instance(dag, run_id, &running).await?;
+        let record = LaunchRecord {
+            handle: &launched.handle,
+            try_ref: &try_ref,
+            attempt: &attempt,
+        };
+        // Another dispatcher's relaunch, a rerun or a mark may have moved
+        // the instance on: then this try is not the one that counts.
+        let recorded = match mark_running(&launching.next, message.try_number, now) {
+            Some(running) => store.record_launch(&record, &running).await?,
+            None => false,
+        };
+        if !recorded {
+            self.emit(stale("the instance moved on while launching"));
+            return Ok(Dispatched::Stale);
         }
         self.emit(Event::TaskStarted {
             dag: dag.to_string(),

@@ -57,13 +57,7 @@ impl Engine {
             return Ok(false);
         };
         change.next.output = output.clone().or(change.next.output);
-        if !store.update_instance(dag, run_id, &change).await? {
-            self.emit(dropped("the instance changed while recording".into()));
-            return Ok(false);
-        }
-        if change.next.state == TaskState::RetryWait {
-            self.wake_for_retry(dag, run_id, &change.next).await?;
-        }
+        let mut records = Vec::new();
         if let Some(attempt) = attempt.as_mut() {
             let (state, reason) = match &outcome {
                 Outcome::Succeeded => (TaskState::Succeeded, None),
@@ -75,11 +69,18 @@ impl Engine {
                     attempt.produced.extend(output_artifacts(output));
                     attempt.output = Some(output.clone());
                 }
-                store
-                    .put_artifacts(&lineage(dag, run_id, attempt, now))
-                    .await?;
+                records = lineage(dag, run_id, attempt, now);
             }
-            store.put_attempt(dag, run_id, attempt).await?;
+        }
+        if !store
+            .record_end(dag, run_id, &change, attempt.as_ref(), &records)
+            .await?
+        {
+            self.emit(dropped("the instance changed while recording".into()));
+            return Ok(false);
+        }
+        if change.next.state == TaskState::RetryWait {
+            self.wake_for_retry(dag, run_id, &change.next).await?;
         }
         self.emit(Event::TaskEnded {
             dag: dag.to_string(),

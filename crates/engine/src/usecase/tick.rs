@@ -19,7 +19,8 @@ pub struct TickReport {
 }
 
 impl Engine {
-    /// One scheduler tick.
+    /// One scheduler tick. With nothing due and no active run it reads the
+    /// DAGs' metadata and the active runs, nothing else.
     pub async fn tick(&self) -> EngineResult<TickReport> {
         let loaded = self.sync_specs().await?;
         let store = &self.ports.store;
@@ -29,8 +30,9 @@ impl Engine {
             ..TickReport::default()
         };
         let active = store.active_runs().await?;
+        let metas = loaded.metas.clone().unwrap_or_default();
         for (spec, _) in &loaded.dags {
-            let Some(mut meta) = store.dag(spec.id.as_str()).await? else {
+            let Some(mut meta) = metas.iter().find(|m| m.dag == spec.id).cloned() else {
                 continue;
             };
             if meta.paused || spec.schedule.is_none() {
@@ -56,7 +58,11 @@ impl Engine {
                 store.put_dag(&meta).await?;
             }
         }
-        let mut active = store.active_runs().await?;
+        let mut active = if report.created.is_empty() {
+            active
+        } else {
+            store.active_runs().await?
+        };
         active.sort_by_key(|r| r.created_at);
         for run in &active {
             self.advance(run.dag.as_str(), &run.run_id).await?;

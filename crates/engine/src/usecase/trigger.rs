@@ -63,15 +63,20 @@ impl Engine {
     }
 
     /// Loads the current specs, stores new versions and notes them (and
-    /// clears import errors) on each DAG's metadata.
+    /// clears import errors) on each DAG's metadata; the result carries
+    /// every DAG's metadata as it now stands.
     pub async fn sync_specs(&self) -> EngineResult<LoadedSpecs> {
-        let loaded = self.ports.specs.load().await?;
+        let mut loaded = self.ports.specs.load().await?;
         let store = &self.ports.store;
+        let mut metas = match loaded.metas.take() {
+            Some(metas) => metas,
+            None => store.dags().await?,
+        };
         for (spec, source) in &loaded.dags {
             let dag = spec.id.as_str();
-            let mut meta = store
-                .dag(dag)
-                .await?
+            let known = metas.iter().position(|m| m.dag == spec.id);
+            let mut meta = known
+                .map(|i| metas[i].clone())
                 .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
             if meta.current_version.as_deref() != Some(&spec.version) || meta.import_error.is_some()
             {
@@ -80,8 +85,13 @@ impl Engine {
                 meta.import_error = None;
                 store.put_dag(&meta).await?;
             }
+            match known {
+                Some(i) => metas[i] = meta,
+                None => metas.push(meta),
+            }
             self.remember_spec(spec);
         }
+        loaded.metas = Some(metas);
         if !loaded.errors.is_empty() {
             self.emit(Event::ImportErrors(loaded.errors.clone()));
         }
