@@ -123,3 +123,59 @@ fn deploy_refuses_invalid_specs_and_the_aws_backend_needs_its_settings() {
         ran.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_reads_the_deployment_from_the_stack_outputs() {
+    let world = aws_world();
+    world.spec(
+        "etl.yaml",
+        "dag: etl\ntasks:\n  - id: extract\n    command: [echo]\n",
+    );
+    world.run(&["deploy"]).expect(0);
+    let outputs: Vec<serde_json::Value> = updraft_aws::settings::STACK_OUTPUTS
+        .iter()
+        .filter_map(|(output, var)| {
+            let value = world.env(var)?;
+            Some(serde_json::json!({ "key": output, "value": value }))
+        })
+        .collect();
+    let template = serde_json::json!({
+        "Resources": { "Marker": { "Type": "AWS::SQS::Queue" } },
+        "Outputs": outputs
+            .iter()
+            .map(|o| (o["key"].as_str().unwrap().to_string(), serde_json::json!({ "Value": o["value"] })))
+            .collect::<serde_json::Map<_, _>>(),
+    });
+    let stack = updraft_aws::testing::unique("stack");
+    aws_sdk_cloudformation::Client::new(&updraft_aws::testing::sdk())
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let bare = World::new();
+    for var in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "AWS_ENDPOINT_URL",
+    ] {
+        bare.set_env(var, &world.env(var).unwrap());
+    }
+    bare.set_env("UPDRAFT_BACKEND", "aws");
+    let run = bare
+        .run(&["--stack", &stack, "trigger", "etl", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(run["dag"], "etl", "{run}");
+    let missing = bare.run(&["--stack", "no-such-stack", "runs"]).expect(1);
+    assert!(
+        missing
+            .stderr
+            .starts_with("updraft: reading the outputs of stack `no-such-stack`: "),
+        "{}",
+        missing.stderr
+    );
+}

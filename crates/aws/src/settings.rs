@@ -45,6 +45,20 @@ pub const VARIABLES: &[&str] = &[
     "UPDRAFT_SAGEMAKER_ROLE",
 ];
 
+/// The stack outputs of `infra/template.yaml` that stand for each
+/// variable, for `--stack`.
+pub const STACK_OUTPUTS: &[(&str, &str)] = &[
+    ("TableName", "UPDRAFT_TABLE"),
+    ("TaskQueueUrl", "UPDRAFT_QUEUE_URL"),
+    ("BucketName", "UPDRAFT_BUCKET"),
+    ("ClusterName", "UPDRAFT_CLUSTER"),
+    ("Subnets", "UPDRAFT_SUBNETS"),
+    ("SecurityGroups", "UPDRAFT_SECURITY_GROUPS"),
+    ("AssignPublicIp", "UPDRAFT_ASSIGN_PUBLIC_IP"),
+    ("RunnerTaskDefinition", "UPDRAFT_TASK_DEFINITION"),
+    ("SageMakerRoleArn", "UPDRAFT_SAGEMAKER_ROLE"),
+];
+
 impl Settings {
     /// Reads the settings through `var` (the process environment, or a
     /// map in tests); names every missing variable.
@@ -62,7 +76,7 @@ impl Settings {
         let cluster = required("UPDRAFT_CLUSTER");
         if !missing.is_empty() {
             return Err(format!(
-                "set {} (the stack's outputs; `updraft aws init` prints them for an emulator)",
+                "set {} (the stack's outputs: `--stack NAME` reads them; `updraft aws init` prints them for an emulator)",
                 missing.join(", ")
             ));
         }

@@ -35,6 +35,10 @@ pub struct Global {
         default_value = "dag-specs"
     )]
     pub specs: PathBuf,
+    /// The CloudFormation stack whose outputs name the deployment's
+    /// resources (--backend aws); UPDRAFT_* variables override them.
+    #[arg(long, global = true, env = "UPDRAFT_STACK")]
+    pub stack: Option<String>,
     /// An AWS-compatible endpoint (moto, LocalStack); the SDK also reads AWS_ENDPOINT_URL.
     #[arg(long, global = true)]
     pub endpoint_url: Option<String>,

@@ -1,13 +1,14 @@
 //! The AWS backend for the CLI: the engine over a deployment named by
 //! `UPDRAFT_*` variables, and `updraft aws init` for emulators.
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use updraft_aws::clients::Clients;
 use updraft_aws::connect::{Endpoint, load};
 use updraft_aws::schema::{create_bucket, create_queues, create_table};
-use updraft_aws::settings::Settings;
+use updraft_aws::settings::{STACK_OUTPUTS, Settings};
 use updraft_engine::Engine;
 
 use super::Context;
@@ -23,14 +24,48 @@ async fn sdk(ctx: &Context) -> aws_config::SdkConfig {
     load(&endpoint).await
 }
 
-/// The deployment's settings from the environment.
-pub fn settings() -> CliResult<Settings> {
-    Settings::from_env(|name| std::env::var(name).ok()).map_err(CliError::User)
+/// The deployment's settings: `UPDRAFT_*` variables, else the outputs of
+/// the `--stack`.
+pub async fn settings(ctx: &Context) -> CliResult<Settings> {
+    let outputs = match &ctx.global.stack {
+        Some(stack) => stack_outputs(ctx, stack).await?,
+        None => BTreeMap::new(),
+    };
+    let from_stack = |name: &str| {
+        let output = STACK_OUTPUTS.iter().find(|(_, var)| *var == name)?.0;
+        outputs.get(output).cloned()
+    };
+    Settings::from_env(|name| std::env::var(name).ok().or_else(|| from_stack(name)))
+        .map_err(CliError::User)
+}
+
+/// A stack's outputs, by key.
+async fn stack_outputs(ctx: &Context, stack: &str) -> CliResult<BTreeMap<String, String>> {
+    let client = aws_sdk_cloudformation::Client::new(&sdk(ctx).await);
+    let described = client
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| {
+            CliError::User(format!(
+                "reading the outputs of stack `{stack}`: {}",
+                updraft_aws::sdk_error::describe(&e)
+            ))
+        })?;
+    Ok(described
+        .stacks()
+        .first()
+        .map(|s| s.outputs())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
+        .collect())
 }
 
 /// The engine over the deployment.
 pub async fn engine(ctx: &Context) -> CliResult<Arc<Engine>> {
-    let settings = settings()?;
+    let settings = settings(ctx).await?;
     let progress = Arc::new(Progress::new(
         ctx.json(),
         std::env::var_os("UPDRAFT_VERBOSE").is_some(),

@@ -17,7 +17,7 @@ pub async fn deploy(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
         ));
     }
     let files = spec_files(ctx, paths)?;
-    let settings = super::aws::settings()?;
+    let settings = super::aws::settings(ctx).await?;
     let engine = ctx.engine().await?;
     let s3 = super::aws::s3(ctx).await;
     match upload(&s3, &settings.bucket, engine.ports().store.as_ref(), &files).await {
