@@ -5,13 +5,12 @@
 //!   notification → [`sync_object`] for each spec file.
 //! - dispatcher: an SQS batch → [`Engine::dispatch`] per message, reporting
 //!   the messages that failed so only they are delivered again; a message
-//!   on its last delivery marks its try failed with the reason instead.
+//!   on its last delivery also marks its try failed with the reason (SQS
+//!   then moves it to the dead-letter queue).
 //! - recorder: an ECS or SageMaker state-change event → the completion of
 //!   its try, recorded, and its run planned at once.
 
 use serde_json::{Value, json};
-use updraft_core::plan::Outcome;
-use updraft_engine::ports::Completion;
 use updraft_engine::{Engine, EngineError};
 
 use crate::events;
@@ -115,22 +114,10 @@ pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, Functio
         };
         if deliveries >= MAX_RECEIVE_COUNT {
             // Its last delivery: fail the try with the reason rather than
-            // leave it launching forever.
+            // leave it launching forever, and still report the message, so
+            // SQS moves it to the dead-letter queue for a person to see.
             let reason = format!("could not be dispatched after {deliveries} deliveries: {error}");
-            let completion = Completion {
-                outcome: Outcome::Failed { reason },
-                exit_code: None,
-            };
-            engine
-                .record_and_advance(
-                    &message.dag,
-                    &message.run_id,
-                    &message.key,
-                    message.try_number,
-                    completion,
-                )
-                .await?;
-            continue;
+            engine.give_up(&message, reason).await?;
         }
         failures.push(json!({ "itemIdentifier": id }));
     }

@@ -96,6 +96,10 @@ impl World {
     }
 }
 
+pub(crate) fn key(task: &str) -> updraft_core::state::TaskKey {
+    updraft_core::state::TaskKey::task(TaskId::parse(task).unwrap())
+}
+
 pub(crate) const CHAIN: &str = "dag: chain\ntasks:\n  - id: a\n    command: [echo, a]\n  - id: b\n    after: [a]\n    command: [echo, b]\n  - id: c\n    after: [b]\n    command: [echo, c]\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

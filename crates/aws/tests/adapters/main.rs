@@ -2,6 +2,7 @@
 //! area; each test makes its own uniquely named resources.
 
 mod conformance;
+mod dead_letters;
 mod ecs;
 mod functions;
 mod idempotency;

@@ -99,6 +99,21 @@ pub fn complete(
         .then(|| finish(task, instance, outcome, now))
 }
 
+/// A try whose message could not be dispatched however often it was
+/// delivered: `queued|launching(n) → failed` (or `retry_wait`). `None` if
+/// the instance moved on from that try.
+pub fn abandon(
+    task: &TaskSpec,
+    instance: &TaskInstance,
+    try_number: u32,
+    reason: String,
+    now: DateTime<Utc>,
+) -> Option<TaskTransition> {
+    let undispatched = matches!(instance.state, TaskState::Queued | TaskState::Launching);
+    (undispatched && instance.try_number == try_number)
+        .then(|| finish(task, instance, Outcome::Failed { reason }, now))
+}
+
 pub(crate) fn finish(
     task: &TaskSpec,
     instance: &TaskInstance,

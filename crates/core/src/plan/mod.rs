@@ -21,7 +21,7 @@ use crate::state::{
     Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
 };
 
-pub use lifecycle::{Outcome, complete, mark, mark_running, requeue, start_launch};
+pub use lifecycle::{Outcome, abandon, complete, mark, mark_running, requeue, start_launch};
 pub use outputs::{MAX_OUTPUT_BYTES, output_artifacts, outputs_of, parse_output};
 pub use rerun::{Rerun, RerunError, rerun};
 pub use trigger::{Decision, UpstreamCounts, decide};

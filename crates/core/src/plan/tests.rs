@@ -727,3 +727,35 @@ mod mapping {
         );
     }
 }
+
+#[test]
+fn an_undispatchable_try_is_abandoned_only_while_queued_or_launching() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    let task = story.spec.task("a").unwrap().clone();
+    let queued = story.instance("a").clone();
+    let why = || "could not be dispatched".to_string();
+    assert!(
+        abandon(&task, &queued, 2, why(), story.now).is_none(),
+        "another try"
+    );
+    let change = abandon(&task, &queued, 1, why(), story.now).unwrap();
+    assert_eq!(change.next.state, TaskState::Failed);
+    assert_eq!(
+        change.next.reason.as_deref(),
+        Some("could not be dispatched")
+    );
+    story.apply(&[Transition::Task(change)]);
+    story.plan();
+    assert_eq!(story.state("b").0, TaskState::UpstreamFailed);
+    assert_eq!(story.run.state, RunState::Failed);
+
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    story.run_task("a", Outcome::Succeeded);
+    let done = story.instance("a").clone();
+    assert!(
+        abandon(&task, &done, 1, why(), story.now).is_none(),
+        "a try that ran is not abandoned"
+    );
+}

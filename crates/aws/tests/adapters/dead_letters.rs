@@ -1,0 +1,112 @@
+//! A message whose dispatch keeps failing: redelivered until its last
+//! delivery, which fails its try with the reason; SQS then moves it to the
+//! dead-letter queue. The failure is injected by an SDK interceptor that
+//! refuses every write marking a try `launching` (a DynamoDB outage for
+//! that one write), so everything else still talks to moto.
+
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedInterceptor};
+use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use serde_json::{Value, json};
+use updraft_aws::clients::Clients;
+use updraft_aws::functions::dispatcher;
+use updraft_aws::schema::MAX_RECEIVE_COUNT;
+use updraft_aws::testing::sdk;
+use updraft_core::state::{RunState, TaskState};
+use updraft_engine::Engine;
+
+use crate::functions::{CHAIN, world};
+
+/// Refuses DynamoDB writes of a task instance in state `launching`.
+#[derive(Debug)]
+struct RefuseLaunching;
+
+impl Intercept for RefuseLaunching {
+    fn name(&self) -> &'static str {
+        "RefuseLaunching"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        let text = String::from_utf8_lossy(body);
+        if text.contains(r#""state":{"S":"launching"}"#) {
+            return Err("injected: DynamoDB is unavailable".into());
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_keeps_failing_fails_its_try_and_lands_in_the_dead_letter_queue() {
+    let world = world(CHAIN).await;
+    let faulty = Engine::new(world.settings.ports(&Clients::with_interceptors(
+        &sdk(),
+        &[SharedInterceptor::new(RefuseLaunching)],
+    )));
+    let run = world
+        .engine
+        .trigger("chain", Default::default(), vec![])
+        .await
+        .unwrap();
+    let sqs = &world.player.sqs;
+    let queue = &world.settings.queue_url;
+    for delivery in 1..=MAX_RECEIVE_COUNT {
+        let received = sqs
+            .receive_message()
+            .queue_url(queue)
+            .visibility_timeout(0)
+            .message_system_attribute_names(ApproximateReceiveCount)
+            .send()
+            .await
+            .unwrap();
+        let message = &received.messages()[0];
+        let count = &message.attributes().unwrap()[&ApproximateReceiveCount];
+        assert_eq!(count, &delivery.to_string());
+        let event = json!({ "Records": [{
+            "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+            "body": message.body(), "attributes": {"ApproximateReceiveCount": count},
+            "eventSource": "aws:sqs",
+        }]});
+        let response = dispatcher(&faulty, &event).await.unwrap();
+        assert_eq!(
+            response["batchItemFailures"][0]["itemIdentifier"],
+            Value::from(message.message_id()),
+            "delivery {delivery} is reported as failed"
+        );
+    }
+    let again = sqs.receive_message().queue_url(queue).send().await.unwrap();
+    assert!(
+        again.messages().is_empty(),
+        "moved on to the dead-letter queue"
+    );
+    let dlq_url = queue.replace("-tasks", "-tasks-dlq");
+    let dead = sqs
+        .receive_message()
+        .queue_url(&dlq_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dead.messages().len(), 1);
+
+    let store = world.engine.ports().store.clone();
+    let a = store
+        .instance("chain", &run.run_id, &crate::functions::key("a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.state, TaskState::Failed);
+    let reason = a.reason.unwrap_or_default();
+    assert!(
+        reason.starts_with("could not be dispatched after 5 deliveries: ")
+            && reason.contains("injected: DynamoDB is unavailable"),
+        "{reason}"
+    );
+    let run = store.run("chain", &run.run_id).await.unwrap().unwrap();
+    assert_eq!(run.state, RunState::Failed);
+}
