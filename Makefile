@@ -13,9 +13,9 @@ MOTO_VENV := .venv-moto
 MOTO_STAMP := $(MOTO_VENV)/.moto-$(MOTO_VERSION)
 
 ## test: formatting, lints and every test of the workspace (the end-to-end
-## tests run the real binary, so it is built first)
+## tests run the real binaries, so they are built first)
 test: lint $(MOTO_STAMP)
-	$(CARGO) build --locked -p updraft-cli
+	$(CARGO) build --locked -p updraft-cli -p updraft-planner -p updraft-dispatcher -p updraft-recorder
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
 
 $(MOTO_STAMP):

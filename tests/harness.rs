@@ -8,21 +8,30 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "lambda_runtime_api.rs"]
+pub mod lambda;
+
 /// The `updraft` binary: `UPDRAFT_BIN`, or the one `cargo build` put next
 /// to this test's target directory.
 pub fn binary() -> PathBuf {
     if let Some(path) = std::env::var_os("UPDRAFT_BIN") {
         return PathBuf::from(path);
     }
+    built("updraft", "updraft-cli")
+}
+
+/// A binary `cargo build -p PACKAGE` put next to this test's target
+/// directory.
+pub fn built(name: &str, package: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     let debug = exe
         .parent()
         .and_then(Path::parent)
         .expect("target/debug/deps/<test>");
-    let bin = debug.join("updraft");
+    let bin = debug.join(name);
     assert!(
         bin.exists(),
-        "{} is missing: run `cargo build -p updraft-cli` first (make test does)",
+        "{} is missing: run `cargo build -p {package}` first (make test does)",
         bin.display()
     );
     bin
@@ -104,6 +113,11 @@ impl World {
         self.env
             .borrow_mut()
             .push((name.to_string(), value.to_string()));
+    }
+
+    /// Every variable [`World::set_env`] set, in order.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        self.env.borrow().clone()
     }
 
     /// The value [`World::set_env`] last gave a variable.
