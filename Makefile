@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
 
-.PHONY: test lint fmt bench demo
+.PHONY: test lint infra-lint fmt bench demo lambdas deploy upload-specs
 
 # The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
 # numbers the Rust SDK rejects) installed in a virtualenv of the clone.
@@ -12,16 +12,75 @@ MOTO_VERSION := 5.2.5
 MOTO_VENV := .venv-moto
 MOTO_STAMP := $(MOTO_VENV)/.moto-$(MOTO_VERSION)
 
-## test: formatting, lints and every test of the workspace (the end-to-end
-## tests run the real binaries, so they are built first)
-test: lint $(MOTO_STAMP)
-	$(CARGO) build --locked -p updraft-cli -p updraft-planner -p updraft-dispatcher -p updraft-recorder
+# The template's linters, pinned, in a virtualenv of the clone.
+CFN_LINT_VERSION := 1.58.0
+CHECKOV_VERSION := 3.3.30
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.infra-$(CFN_LINT_VERSION)-$(CHECKOV_VERSION)
+
+# cargo-lambda (with zig, to cross-compile for arm64) and the SAM CLI.
+CARGO_LAMBDA_VERSION := 1.9.2
+SAM_VERSION := 1.170.0
+LAMBDA_VENV := .venv-lambda
+LAMBDA_STAMP := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.sam-$(SAM_VERSION)
+FUNCTIONS := -p updraft-planner -p updraft-dispatcher -p updraft-recorder
+STACK ?= updraft
+
+## test: formatting, lints (code and template) and every test of the
+## workspace (the end-to-end tests run the real binaries, built first)
+test: lint infra-lint $(MOTO_STAMP)
+	$(CARGO) build --locked -p updraft-cli $(FUNCTIONS)
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
 
 $(MOTO_STAMP):
 	python3 -m venv $(MOTO_VENV)
 	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
 	touch $@
+
+## infra-lint: cfn-lint and checkov on infra/template.yaml (no network:
+## checkov's --skip-download)
+infra-lint: $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/cfn-lint infra/template.yaml
+	$(INFRA_VENV)/bin/checkov --file infra/template.yaml --framework cloudformation --skip-download --quiet --compact
+
+$(INFRA_STAMP):
+	python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)' 'checkov==$(CHECKOV_VERSION)'
+	touch $@
+
+## lambdas: the three functions as arm64 bootstrap zips in target/lambda/
+lambdas: $(LAMBDA_STAMP)
+	rustup target add aarch64-unknown-linux-gnu
+	PATH=$(CURDIR)/$(LAMBDA_VENV)/bin:$$PATH cargo lambda build --locked --release --arm64 --output-format zip $(FUNCTIONS)
+	ls -l target/lambda/*/bootstrap.zip
+
+$(LAMBDA_STAMP):
+	python3 -m venv $(LAMBDA_VENV)
+	$(LAMBDA_VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
+	touch $@
+
+## deploy: sam build and deploy the stack (guided the first time, when
+## infra/samconfig.toml does not exist yet)
+deploy: $(LAMBDA_STAMP) $(SAM_STAMP)
+	rustup target add aarch64-unknown-linux-gnu
+	cd infra && PATH=$(CURDIR)/$(LAMBDA_VENV)/bin:$(CURDIR)/$(SAM_VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 sam build
+	cd infra && if [ -f samconfig.toml ]; then \
+		PATH=$(CURDIR)/$(SAM_VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 sam deploy; \
+	else \
+		PATH=$(CURDIR)/$(SAM_VENV)/bin:$$PATH SAM_CLI_TELEMETRY=0 sam deploy --guided --stack-name $(STACK) --capabilities CAPABILITY_IAM; \
+	fi
+
+$(SAM_STAMP):
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==$(SAM_VERSION)'
+	touch $@
+
+## upload-specs: validate dag-specs/ and upload it to the stack's bucket
+upload-specs:
+	$(CARGO) build --locked -p updraft-cli
+	./target/debug/updraft deploy dag-specs/ --backend aws --stack $(STACK)
 
 ## lint: rustfmt check and clippy with warnings as errors
 lint:

@@ -63,6 +63,17 @@ struct TrainingJob {
     failure_reason: Option<String>,
 }
 
+/// The source and detail type of the events of ECS tasks the recorder
+/// takes (the template's rule matches them).
+pub const ECS_TASK_STATE_CHANGE: (&str, &str) = ("aws.ecs", "ECS Task State Change");
+/// The ECS task status that ends a try.
+pub const ECS_STOPPED: &str = "STOPPED";
+/// The source and detail type of training jobs' events.
+pub const TRAINING_JOB_STATE_CHANGE: (&str, &str) =
+    ("aws.sagemaker", "SageMaker Training Job State Change");
+/// The training job statuses that end a try.
+pub const TRAINING_JOB_ENDED: [&str; 3] = ["Completed", "Failed", "Stopped"];
+
 /// The container a try's command runs in: the one the runner task
 /// definition names `main`, else the first.
 pub const MAIN_CONTAINER: &str = "main";
@@ -72,10 +83,13 @@ pub const MAIN_CONTAINER: &str = "main";
 pub fn parse(json: &str) -> Result<StateChange, String> {
     let envelope: Envelope =
         serde_json::from_str(json).map_err(|e| format!("not an EventBridge event: {e}"))?;
-    match (envelope.source.as_str(), envelope.detail_type.as_str()) {
-        ("aws.ecs", "ECS Task State Change") => ecs(envelope.detail),
-        ("aws.sagemaker", "SageMaker Training Job State Change") => sagemaker(envelope.detail),
-        (source, kind) => Err(format!("unexpected event `{kind}` from `{source}`")),
+    let kind = (envelope.source.as_str(), envelope.detail_type.as_str());
+    if kind == ECS_TASK_STATE_CHANGE {
+        ecs(envelope.detail)
+    } else if kind == TRAINING_JOB_STATE_CHANGE {
+        sagemaker(envelope.detail)
+    } else {
+        Err(format!("unexpected event `{}` from `{}`", kind.1, kind.0))
     }
 }
 
@@ -99,7 +113,7 @@ pub fn ecs_completion(
     stopped_reason: Option<String>,
     containers: &[ContainerEnd],
 ) -> Option<Completion> {
-    if last_status != "STOPPED" {
+    if last_status != ECS_STOPPED {
         return None;
     }
     let main = containers
@@ -171,15 +185,19 @@ fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
 /// The completion of a training job, from an event or
 /// DescribeTrainingJob: `None` while it is not over.
 pub fn training_completion(status: &str, failure_reason: Option<String>) -> Option<Completion> {
-    let outcome = match status {
-        "Completed" => Outcome::Succeeded,
-        "Failed" => Outcome::Failed {
+    let [completed, failed, stopped] = TRAINING_JOB_ENDED;
+    let outcome = if status == completed {
+        Outcome::Succeeded
+    } else if status == failed {
+        Outcome::Failed {
             reason: failure_reason.unwrap_or_else(|| "the training job failed".into()),
-        },
-        "Stopped" => Outcome::Failed {
+        }
+    } else if status == stopped {
+        Outcome::Failed {
             reason: "the training job was stopped".into(),
-        },
-        _ => return None,
+        }
+    } else {
+        return None;
     };
     Some(Completion {
         outcome,

@@ -2,7 +2,8 @@
 //! at init. The `functions/*` mains only wire these to the Lambda runtime.
 //!
 //! - planner: an EventBridge schedule tick → [`Engine::tick`]; an S3 upload
-//!   notification → [`sync_object`] for each spec file.
+//!   (`Object Created` through EventBridge, or a notification record) →
+//!   [`sync_object`] for each spec file.
 //! - dispatcher: an SQS batch → [`Engine::dispatch`] per message, reporting
 //!   the messages that failed so only they are delivered again; a message
 //!   on its last delivery also marks its try failed with the reason (SQS
@@ -21,30 +22,25 @@ use crate::sqs::decode_message;
 /// A failed invocation; the runtime reports it and the event is retried.
 pub type FunctionError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The planner: a tick, or S3 upload notifications.
+/// The planner: a tick, or uploads of spec files (S3 `Object Created`
+/// events through EventBridge, or S3 notification records).
 pub async fn planner(
     engine: &Engine,
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     event: &Value,
 ) -> Result<Value, FunctionError> {
-    let Some(records) = event.get("Records").and_then(Value::as_array) else {
+    let uploads = uploaded_objects(event);
+    if uploads.is_empty() {
         let report = engine.tick().await?;
         return Ok(
             json!({ "created": report.created.len(), "advanced": report.advanced, "import_errors": report.import_errors.len() }),
         );
-    };
+    }
     let mut synced = Vec::new();
-    for record in records {
-        let key = record
-            .pointer("/s3/object/key")
-            .and_then(Value::as_str)
-            .map(decode_s3_key)
-            .unwrap_or_default();
-        let version = record
-            .pointer("/s3/object/versionId")
-            .and_then(Value::as_str);
-        let outcome = sync_object(s3, bucket, engine.ports().store.as_ref(), &key, version).await?;
+    for (key, version) in uploads {
+        let store = engine.ports().store.as_ref();
+        let outcome = sync_object(s3, bucket, store, &key, version.as_deref()).await?;
         synced.push(match outcome {
             Synced::Current { dag, version } => json!({ "dag": dag, "version": version }),
             Synced::ImportError { dag, errors } => json!({ "dag": dag, "import_errors": errors }),
@@ -52,6 +48,38 @@ pub async fn planner(
         });
     }
     Ok(json!({ "synced": synced }))
+}
+
+/// The source and detail type of S3 uploads delivered by EventBridge.
+pub const OBJECT_CREATED: (&str, &str) = ("aws.s3", "Object Created");
+
+/// The (key, version id) of each object an upload event names; none for
+/// a schedule tick.
+fn uploaded_objects(event: &Value) -> Vec<(String, Option<String>)> {
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+    let kind = (
+        event.get("source").and_then(Value::as_str),
+        event.get("detail-type").and_then(Value::as_str),
+    );
+    if kind == (Some(OBJECT_CREATED.0), Some(OBJECT_CREATED.1)) {
+        let detail = &event["detail"];
+        return text(detail.pointer("/object/key"))
+            .map(|key| (key, text(detail.pointer("/object/version-id"))))
+            .into_iter()
+            .collect();
+    }
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|record| {
+            let key = text(record.pointer("/s3/object/key"))
+                .map(|k| decode_s3_key(&k))
+                .unwrap_or_default();
+            (key, text(record.pointer("/s3/object/versionId")))
+        })
+        .collect()
 }
 
 /// S3 notifications URL-encode object keys, with `+` for spaces.
@@ -137,6 +165,25 @@ pub async fn recorder(engine: &Engine, event: &Value) -> Result<Value, FunctionE
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploads_come_from_eventbridge_or_notification_records() {
+        let eventbridge = json!({
+            "source": "aws.s3", "detail-type": "Object Created",
+            "detail": {"bucket": {"name": "b"}, "object": {"key": "specs/etl.yaml", "version-id": "v2"}}
+        });
+        assert_eq!(
+            uploaded_objects(&eventbridge),
+            [("specs/etl.yaml".to_string(), Some("v2".to_string()))]
+        );
+        let records = json!({"Records": [{"s3": {"object": {"key": "specs/my+etl.yaml"}}}]});
+        assert_eq!(
+            uploaded_objects(&records),
+            [("specs/my etl.yaml".to_string(), None)]
+        );
+        let tick = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"});
+        assert!(uploaded_objects(&tick).is_empty());
+    }
 
     #[test]
     fn s3_keys_are_url_decoded() {

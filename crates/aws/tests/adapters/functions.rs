@@ -181,10 +181,17 @@ async fn the_planner_ticks_and_syncs_uploaded_specs() {
         .send()
         .await
         .unwrap();
-    let notification = json!({"Records": [{
-        "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": world.settings.bucket}, "object": {"key": "specs/hourly.yaml"}}
-    }]});
+    // As the template delivers it: S3's EventBridge notification.
+    let notification = json!({
+        "version": "0", "id": unique("event"), "detail-type": "Object Created", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-11-22T04:50:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{}", world.settings.bucket)],
+        "detail": {
+            "version": "0", "bucket": {"name": world.settings.bucket},
+            "object": {"key": "specs/hourly.yaml", "size": changed.len()},
+            "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject"
+        }
+    });
     let synced = planner(&world.engine, &s3(), &world.settings.bucket, &notification)
         .await
         .unwrap();

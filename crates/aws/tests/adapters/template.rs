@@ -18,6 +18,205 @@ fn resource(name: &str) -> Value {
     template()["Resources"][name].clone()
 }
 
+fn names(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// CloudFormation's short-form tags are dropped by the parser: `!Ref X`
+/// reads as `"X"`, `!GetAtt X.Arn` as `"X.Arn"`.
+#[test]
+fn the_functions_get_every_variable_the_settings_read_and_the_cli_every_output() {
+    let template = template();
+    let variables = &template["Globals"]["Function"]["Environment"]["Variables"];
+    let mut expected: Vec<String> = updraft_aws::settings::VARIABLES
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    expected.push("RUST_LOG".into());
+    expected.sort();
+    assert_eq!(names(variables), expected);
+    for (variable, resource) in [
+        ("UPDRAFT_TABLE", "StateTable"),
+        ("UPDRAFT_QUEUE_URL", "TaskQueue"),
+        ("UPDRAFT_BUCKET", "SpecBucket"),
+        ("UPDRAFT_CLUSTER", "Cluster"),
+        ("UPDRAFT_TASK_DEFINITION", "RunnerTaskDefinition"),
+        ("UPDRAFT_SAGEMAKER_ROLE", "SageMakerRole.Arn"),
+    ] {
+        assert_eq!(variables[variable], resource, "{variable}");
+    }
+    let mut outputs: Vec<String> = updraft_aws::settings::STACK_OUTPUTS
+        .iter()
+        .map(|(output, _)| output.to_string())
+        .collect();
+    outputs.sort();
+    assert_eq!(names(&template["Outputs"]), outputs);
+}
+
+#[test]
+fn each_function_is_an_arm64_cargo_lambda_binary_of_the_workspace() {
+    for (function, binary) in [
+        ("PlannerFunction", "planner"),
+        ("DispatcherFunction", "dispatcher"),
+        ("RecorderFunction", "recorder"),
+    ] {
+        let f = resource(function);
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda");
+        assert_eq!(f["Metadata"]["BuildProperties"]["Binary"], binary);
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../functions")
+            .join(binary)
+            .join("Cargo.toml");
+        let manifest = std::fs::read_to_string(&manifest).unwrap();
+        assert!(
+            manifest.contains(&format!("[[bin]]\nname = \"{binary}\"")),
+            "functions/{binary} builds `{binary}`"
+        );
+        let role = f["Properties"]["Role"].as_str().unwrap();
+        assert_eq!(
+            resource(role.trim_end_matches(".Arn"))["Type"],
+            "AWS::IAM::Role"
+        );
+    }
+    let globals = &template()["Globals"]["Function"];
+    assert_eq!(globals["Runtime"], "provided.al2023");
+    assert_eq!(globals["Architectures"], json!(["arm64"]));
+}
+
+#[test]
+fn the_event_patterns_match_what_the_functions_parse() {
+    use updraft_aws::events::{
+        ECS_STOPPED, ECS_TASK_STATE_CHANGE, TRAINING_JOB_ENDED, TRAINING_JOB_STATE_CHANGE,
+    };
+    let events = &resource("RecorderFunction")["Properties"]["Events"];
+    let ecs = &events["EcsTaskStopped"]["Properties"]["Pattern"];
+    assert_eq!(ecs["source"], json!([ECS_TASK_STATE_CHANGE.0]));
+    assert_eq!(ecs["detail-type"], json!([ECS_TASK_STATE_CHANGE.1]));
+    assert_eq!(ecs["detail"]["lastStatus"], json!([ECS_STOPPED]));
+    assert_eq!(ecs["detail"]["clusterArn"], json!(["Cluster.Arn"]));
+    let training = &events["TrainingJobEnded"]["Properties"]["Pattern"];
+    assert_eq!(training["source"], json!([TRAINING_JOB_STATE_CHANGE.0]));
+    assert_eq!(
+        training["detail-type"],
+        json!([TRAINING_JOB_STATE_CHANGE.1])
+    );
+    assert_eq!(
+        training["detail"]["TrainingJobStatus"],
+        json!(TRAINING_JOB_ENDED)
+    );
+
+    let planner = &resource("PlannerFunction")["Properties"]["Events"];
+    let uploads = &planner["SpecUploaded"]["Properties"]["Pattern"];
+    let created = updraft_aws::functions::OBJECT_CREATED;
+    assert_eq!(uploads["source"], json!([created.0]));
+    assert_eq!(uploads["detail-type"], json!([created.1]));
+    assert_eq!(
+        uploads["detail"]["object"]["key"],
+        json!([{ "prefix": updraft_aws::specs::PREFIX }])
+    );
+    assert_eq!(
+        resource("SpecBucket")["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]
+            ["EventBridgeEnabled"],
+        true
+    );
+    assert_eq!(planner["Tick"]["Type"], "ScheduleV2");
+
+    let tasks = &resource("DispatcherFunction")["Properties"]["Events"]["Tasks"]["Properties"];
+    assert_eq!(tasks["Queue"], "TaskQueue.Arn");
+    assert_eq!(
+        tasks["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+}
+
+#[test]
+fn the_runner_logs_its_main_container_where_updraft_logs_reads() {
+    let definition = &resource("RunnerTaskDefinition")["Properties"];
+    let main = &definition["ContainerDefinitions"][0];
+    assert_eq!(main["Name"], updraft_aws::events::MAIN_CONTAINER);
+    assert_eq!(main["LogConfiguration"]["LogDriver"], "awslogs");
+    assert_eq!(
+        main["LogConfiguration"]["Options"]["awslogs-group"],
+        "RunnerLogGroup"
+    );
+}
+
+#[test]
+fn the_dispatcher_passes_only_the_runner_and_training_roles() {
+    let statements =
+        &resource("DispatcherRole")["Properties"]["Policies"][0]["PolicyDocument"]["Statement"];
+    let pass: Vec<&Value> = statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["Action"] == "iam:PassRole")
+        .collect();
+    assert_eq!(pass.len(), 2);
+    assert_eq!(
+        pass[0]["Resource"],
+        json!(["RunnerTaskRole.Arn", "RunnerExecutionRole.Arn"])
+    );
+    assert_eq!(
+        pass[0]["Condition"]["StringEquals"]["iam:PassedToService"],
+        "ecs-tasks.amazonaws.com"
+    );
+    assert_eq!(pass[1]["Resource"], "SageMakerRole.Arn");
+    assert_eq!(
+        pass[1]["Condition"]["StringEquals"]["iam:PassedToService"],
+        "sagemaker.amazonaws.com"
+    );
+}
+
+/// Every allowed action is named (no `*`, no `service:*`), and a resource
+/// of `*` comes only with actions that have no resource-level permissions.
+#[test]
+fn roles_name_their_actions_and_resources() {
+    const NO_RESOURCE_LEVEL: [&str; 3] = [
+        "ecr:GetAuthorizationToken",
+        "ecs:DescribeTaskDefinition",
+        "cloudwatch:PutMetricData",
+    ];
+    let template = template();
+    let mut checked = 0;
+    for (name, role) in template["Resources"].as_object().unwrap() {
+        if role["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in role["Properties"]["Policies"].as_array().unwrap() {
+            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+                let actions: Vec<&str> = match &statement["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    list => list
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap())
+                        .collect(),
+                };
+                for action in &actions {
+                    assert!(
+                        action.contains(':') && !action.ends_with('*'),
+                        "{name}: {action}"
+                    );
+                }
+                if statement["Resource"] == "*" {
+                    assert!(
+                        actions.iter().all(|a| NO_RESOURCE_LEVEL.contains(a)),
+                        "{name}: {actions:?} on every resource"
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 20, "{checked} statements");
+}
+
 #[test]
 fn the_table_has_the_keys_and_index_the_store_uses() {
     let table = resource("StateTable");
@@ -50,6 +249,13 @@ fn the_queues_have_the_redrive_and_visibility_the_dispatcher_counts_on() {
     assert_eq!(
         queue["Properties"]["VisibilityTimeout"],
         VISIBILITY_TIMEOUT_SECS
+    );
+    let timeout = resource("DispatcherFunction")["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        6 * timeout <= VISIBILITY_TIMEOUT_SECS as u64,
+        "the visibility timeout is at least six dispatcher timeouts"
     );
     assert_eq!(
         queue["Properties"]["RedrivePolicy"]["maxReceiveCount"],
