@@ -12,10 +12,8 @@ use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::json;
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
-use updraft_aws::schema::{create_bucket, create_queues, create_table};
-use updraft_aws::settings::Settings;
 use updraft_aws::specs::deploy;
-use updraft_aws::testing::{CallCounter, Ending, Player, default_network, ecs_runner, sdk, unique};
+use updraft_aws::testing::{CallCounter, Ending, Player, deployment, sdk};
 use updraft_core::spec::SpecFile;
 use updraft_engine::Engine;
 
@@ -50,27 +48,7 @@ async fn main() {
     let counter = CallCounter::default();
     let sdk = sdk();
     let clients = Clients::with_interceptors(&sdk, &[SharedInterceptor::new(counter.clone())]);
-    let name = unique("bench");
-    create_table(&clients.dynamodb, &format!("{name}-state"))
-        .await
-        .unwrap();
-    let queue_url = create_queues(&clients.sqs, &format!("{name}-tasks"))
-        .await
-        .unwrap();
-    create_bucket(&clients.s3, &format!("{name}-specs"))
-        .await
-        .unwrap();
-    ecs_runner(&clients.ecs, &name).await;
-    let (subnets, groups) = default_network();
-    let vars = BTreeMap::from([
-        ("UPDRAFT_TABLE", format!("{name}-state")),
-        ("UPDRAFT_QUEUE_URL", queue_url),
-        ("UPDRAFT_BUCKET", format!("{name}-specs")),
-        ("UPDRAFT_CLUSTER", name.clone()),
-        ("UPDRAFT_SUBNETS", subnets.join(",")),
-        ("UPDRAFT_SECURITY_GROUPS", groups.join(",")),
-    ]);
-    let settings = Settings::from_env(|k| vars.get(k).cloned()).unwrap();
+    let settings = deployment(&clients).await;
     let engine = Engine::new(settings.ports(&clients));
     let spec = SpecFile {
         name: "chain.yaml".into(),

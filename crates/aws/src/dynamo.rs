@@ -21,6 +21,7 @@ use updraft_core::state::{
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
     DagMeta, HandleRef, LaunchRecord, PortError, PortResult, RunQuery, StateStore,
+    record_end_in_turn,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -618,14 +619,7 @@ impl StateStore for DynamoStore {
         let artifacts = Self::artifact_items(lineage)?;
         if writes.len() + artifacts.len() > MAX_TRANSACTION {
             // Too many lineage records for one transaction: in turn.
-            if !self.update_instance(dag, run_id, change).await? {
-                return Ok(false);
-            }
-            self.batch_put(artifacts).await?;
-            if let Some(attempt) = attempt {
-                self.put_attempt(dag, run_id, attempt).await?;
-            }
-            return Ok(true);
+            return record_end_in_turn(self, dag, run_id, change, attempt, lineage).await;
         }
         for item in artifacts {
             writes.push(self.plain(item)?);

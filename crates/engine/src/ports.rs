@@ -204,17 +204,30 @@ pub trait StateStore: Send + Sync {
         attempt: Option<&Attempt>,
         lineage: &[ArtifactRecord],
     ) -> PortResult<bool> {
-        if !self.update_instance(dag, run_id, change).await? {
-            return Ok(false);
-        }
-        if !lineage.is_empty() {
-            self.put_artifacts(lineage).await?;
-        }
-        if let Some(attempt) = attempt {
-            self.put_attempt(dag, run_id, attempt).await?;
-        }
-        Ok(true)
+        record_end_in_turn(self, dag, run_id, change, attempt, lineage).await
     }
+}
+
+/// [`StateStore::record_end`] as separate writes: the compare-and-set,
+/// then (if it held) the lineage and the attempt.
+pub async fn record_end_in_turn<S: StateStore + ?Sized>(
+    store: &S,
+    dag: &str,
+    run_id: &str,
+    change: &TaskTransition,
+    attempt: Option<&Attempt>,
+    lineage: &[ArtifactRecord],
+) -> PortResult<bool> {
+    if !store.update_instance(dag, run_id, change).await? {
+        return Ok(false);
+    }
+    if !lineage.is_empty() {
+        store.put_artifacts(lineage).await?;
+    }
+    if let Some(attempt) = attempt {
+        store.put_attempt(dag, run_id, attempt).await?;
+    }
+    Ok(true)
 }
 
 /// What [`StateStore::record_launch`] writes besides the transition.

@@ -214,3 +214,31 @@ pub async fn ecs_runner(client: &aws_sdk_ecs::Client, cluster: &str) {
         r#"{"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}"#,
     );
 }
+
+/// A fresh deployment on the test server, as the stack makes it: table,
+/// task queue and dead-letter queue, bucket, and a cluster with the runner
+/// task definition; returns its settings.
+pub async fn deployment(clients: &crate::clients::Clients) -> crate::settings::Settings {
+    use crate::schema::{create_bucket, create_queues, create_table};
+    let name = unique("deployment");
+    create_table(&clients.dynamodb, &format!("{name}-state"))
+        .await
+        .expect("table created");
+    let queue_url = create_queues(&clients.sqs, &format!("{name}-tasks"))
+        .await
+        .expect("queues created");
+    create_bucket(&clients.s3, &format!("{name}-specs"))
+        .await
+        .expect("bucket created");
+    ecs_runner(&clients.ecs, &name).await;
+    let (subnets, groups) = default_network();
+    let vars = std::collections::BTreeMap::from([
+        ("UPDRAFT_TABLE", format!("{name}-state")),
+        ("UPDRAFT_QUEUE_URL", queue_url),
+        ("UPDRAFT_BUCKET", format!("{name}-specs")),
+        ("UPDRAFT_CLUSTER", name.clone()),
+        ("UPDRAFT_SUBNETS", subnets.join(",")),
+        ("UPDRAFT_SECURITY_GROUPS", groups.join(",")),
+    ]);
+    crate::settings::Settings::from_env(|k| vars.get(k).cloned()).expect("settings")
+}

@@ -4,12 +4,11 @@
 //! from its failed task without launching its upstream again.
 
 use serde_json::json;
-use std::collections::BTreeMap;
+use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
-use updraft_aws::schema::{create_bucket, create_queues, create_table};
 use updraft_aws::settings::Settings;
 use updraft_aws::specs::deploy;
-use updraft_aws::testing::{Ending, Player, Started, default_network, s3, sdk, unique};
+use updraft_aws::testing::{Ending, Player, Started, deployment, s3, sdk, unique};
 use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
 use updraft_core::spec::SpecFile;
@@ -35,31 +34,9 @@ pub(crate) async fn world(spec: &str) -> World {
 }
 
 pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Settings) -> World {
-    let config = sdk();
-    let name = unique("fn");
-    let dynamo = aws_sdk_dynamodb::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let ecs = aws_sdk_ecs::Client::new(&config);
-    create_table(&dynamo, &format!("{name}-state"))
-        .await
-        .unwrap();
-    let queue_url = create_queues(&sqs, &format!("{name}-tasks")).await.unwrap();
-    create_bucket(&s3(), &format!("{name}-specs"))
-        .await
-        .unwrap();
-    updraft_aws::testing::ecs_runner(&ecs, &name).await;
-    let (subnets, groups) = default_network();
-    let vars = BTreeMap::from([
-        ("UPDRAFT_TABLE", format!("{name}-state")),
-        ("UPDRAFT_QUEUE_URL", queue_url),
-        ("UPDRAFT_BUCKET", format!("{name}-specs")),
-        ("UPDRAFT_CLUSTER", name.clone()),
-        ("UPDRAFT_SUBNETS", subnets.join(",")),
-        ("UPDRAFT_SECURITY_GROUPS", groups.join(",")),
-    ]);
-    let settings = Settings::from_env(|k| vars.get(k).cloned()).unwrap();
-    let engine = Engine::new(settings.ports(&updraft_aws::clients::Clients::new(&config)))
-        .with_settings(engine_settings);
+    let clients = Clients::new(&sdk());
+    let settings = deployment(&clients).await;
+    let engine = Engine::new(settings.ports(&clients)).with_settings(engine_settings);
     let file = SpecFile {
         name: "spec.yaml".into(),
         text: spec.into(),
