@@ -534,6 +534,16 @@ impl StateStore for DynamoStore {
         self.put(Self::attempt_item(dag, run_id, attempt)?).await
     }
 
+    async fn put_new_attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        attempt: &Attempt,
+    ) -> PortResult<bool> {
+        self.put_new(Self::attempt_item(dag, run_id, attempt)?)
+            .await
+    }
+
     async fn attempt(
         &self,
         dag: &str,

@@ -187,15 +187,19 @@ impl Launcher for EcsLauncher {
             ));
         }
         // A dispatcher that died after RunTask but before recording the task
-        // leaves it running (or ended) under this try's token: find it
-        // rather than start a second one. (RunTask's own client token only
-        // covers a short window, and emulators ignore it.)
+        // left it running (or ended) under this try's token: on a relaunch,
+        // find it rather than start a second one. (RunTask's own client
+        // token only covers a short window, and emulators ignore it.)
         let token = client_token(request);
         let output = self
             .outputs
             .as_ref()
             .map(|(_, bucket)| format!("s3://{bucket}/{}.json", try_prefix(request)));
-        if let Some(arn) = self.started_by(&token).await? {
+        let earlier = match request.relaunch {
+            true => self.started_by(&token).await?,
+            false => None,
+        };
+        if let Some(arn) = earlier {
             let log = self.log_location(task_definition, &arn).await?;
             return Ok(Launched {
                 handle: arn,

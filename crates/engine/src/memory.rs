@@ -164,6 +164,20 @@ impl StateStore for MemoryStore {
         self.tables().attempts.insert(k, attempt.clone());
         Ok(())
     }
+    async fn put_new_attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        attempt: &Attempt,
+    ) -> PortResult<bool> {
+        let k = (key(dag, run_id), attempt.key.clone(), attempt.try_number);
+        let mut tables = self.tables();
+        if tables.attempts.contains_key(&k) {
+            return Ok(false);
+        }
+        tables.attempts.insert(k, attempt.clone());
+        Ok(true)
+    }
     async fn attempt(
         &self,
         dag: &str,

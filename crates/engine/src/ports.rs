@@ -153,6 +153,10 @@ pub trait StateStore: Send + Sync {
 
     /// Creates or replaces the record of one try.
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()>;
+    /// Creates the record of one try if it has none; `false` if it had one
+    /// (the try is being launched again) and it was left as it was.
+    async fn put_new_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt)
+    -> PortResult<bool>;
     /// One try.
     async fn attempt(
         &self,
@@ -315,6 +319,9 @@ pub struct LaunchRequest {
     pub compute: Option<ComputeProfile>,
     /// How long the try may run.
     pub timeout: Option<Duration>,
+    /// The try was launched before (its dispatcher died or hung): the
+    /// launcher must look for what that launch started.
+    pub relaunch: bool,
 }
 
 /// A started try.

@@ -331,6 +331,7 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
         },
         compute: None,
         timeout: None,
+        relaunch: false,
     };
     world.launcher.launch(&request).await.unwrap();
     drop(message);

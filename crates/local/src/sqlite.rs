@@ -144,6 +144,35 @@ impl SqliteStore {
         rows.map(|row| from_json(&row.map_err(db(doing))?))
             .collect()
     }
+
+    /// Writes an attempt with `verb` (`INSERT OR REPLACE`, `INSERT OR
+    /// IGNORE`); returns how many rows changed.
+    fn write_attempt(
+        &self,
+        verb: &str,
+        dag: &str,
+        run_id: &str,
+        attempt: &Attempt,
+    ) -> PortResult<usize> {
+        let body = to_json(attempt)?;
+        self.0
+            .conn()
+            .prepare_cached(&format!(
+                "{verb} INTO attempts (dag, run_id, task_id, map_index, try_number, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))
+            .and_then(|mut s| {
+                s.execute(params![
+                    dag,
+                    run_id,
+                    attempt.key.task_id.as_str(),
+                    map_index(&attempt.key),
+                    attempt.try_number,
+                    body
+                ])
+            })
+            .map_err(db("writing an attempt"))
+    }
 }
 
 #[async_trait]
@@ -365,25 +394,17 @@ impl StateStore for SqliteStore {
     }
 
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
-        let body = to_json(attempt)?;
-        self.0
-            .conn()
-            .prepare_cached(
-                "INSERT OR REPLACE INTO attempts (dag, run_id, task_id, map_index, try_number, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    dag,
-                    run_id,
-                    attempt.key.task_id.as_str(),
-                    map_index(&attempt.key),
-                    attempt.try_number,
-                    body
-                ])
-            })
-            .map_err(db("writing an attempt"))?;
+        self.write_attempt("INSERT OR REPLACE", dag, run_id, attempt)?;
         Ok(())
+    }
+
+    async fn put_new_attempt(
+        &self,
+        dag: &str,
+        run_id: &str,
+        attempt: &Attempt,
+    ) -> PortResult<bool> {
+        Ok(self.write_attempt("INSERT OR IGNORE", dag, run_id, attempt)? == 1)
     }
 
     async fn attempt(

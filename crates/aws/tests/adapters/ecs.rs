@@ -58,6 +58,7 @@ fn request(try_number: u32) -> LaunchRequest {
             ephemeral_storage: Some(50),
         })),
         timeout: None,
+        relaunch: false,
     }
 }
 
@@ -224,8 +225,12 @@ async fn outputs_go_to_s3_and_are_read_back() {
 #[tokio::test]
 async fn launching_the_same_try_twice_starts_one_task() {
     let (launcher, client, cluster) = launcher().await;
+    let relaunch = |try_number| LaunchRequest {
+        relaunch: true,
+        ..request(try_number)
+    };
     let first = launcher.launch(&request(1)).await.unwrap();
-    let again = launcher.launch(&request(1)).await.unwrap();
+    let again = launcher.launch(&relaunch(1)).await.unwrap();
     assert_eq!(first.handle, again.handle);
     let other = launcher.launch(&request(2)).await.unwrap();
     assert_ne!(first.handle, other.handle, "another try is another task");
@@ -240,7 +245,7 @@ async fn launching_the_same_try_twice_starts_one_task() {
     assert_eq!(tasks.len(), 2);
     launcher.stop(&first.handle).await.unwrap();
     assert_eq!(
-        launcher.launch(&request(1)).await.unwrap().handle,
+        launcher.launch(&relaunch(1)).await.unwrap().handle,
         first.handle,
         "also once it stopped"
     );

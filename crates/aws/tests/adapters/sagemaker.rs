@@ -51,6 +51,7 @@ fn request(dag: &str, try_number: u32) -> LaunchRequest {
             max_runtime: Some(Duration::from_secs(6 * 3600)),
         })),
         timeout: None,
+        relaunch: false,
     }
 }
 

@@ -67,6 +67,30 @@ async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn State
         produced: vec!["s3://b/model".into()],
         consumed: Vec::new(),
     };
+    let launching_attempt = Attempt {
+        state: TaskState::Launching,
+        handle: None,
+        ..attempt.clone()
+    };
+    assert!(
+        store
+            .put_new_attempt("d", "r1", &launching_attempt)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store.put_new_attempt("d", "r1", &attempt).await.unwrap(),
+        "a try's record is new only once"
+    );
+    assert_eq!(
+        store
+            .attempt("d", "r1", &key("a"), 1)
+            .await
+            .unwrap()
+            .unwrap(),
+        launching_attempt,
+        "and the first record is left as it was"
+    );
     let launch = LaunchRecord {
         handle: "task/1",
         try_ref: &try_ref,

@@ -100,7 +100,9 @@ impl Engine {
             produced: Vec::new(),
             consumed: Vec::new(),
         };
-        store.put_attempt(dag, run_id, &attempt).await?;
+        // A record already there means an earlier launch of this try got as
+        // far as writing it (its dispatcher died or hung).
+        let relaunch = !store.put_new_attempt(dag, run_id, &attempt).await?;
 
         let Some(task) = spec.task(message.key.task_id.as_str()) else {
             return self
@@ -155,6 +157,7 @@ impl Engine {
             task: rendered,
             compute: spec.compute_of(task).cloned(),
             timeout: task.timeout,
+            relaunch,
         };
         let launched = match self.ports.launcher.launch(&request).await {
             Ok(launched) => launched,
