@@ -3,13 +3,13 @@
 //! acknowledged without doing anything.
 
 use serde_json::Map;
-use updraft_core::plan::{Outcome, abandon, mark_running, outputs_of, start_launch};
+use updraft_core::plan::{Outcome, mark_running, outputs_of, start_launch};
 use updraft_core::state::{Attempt, TaskInstance, TaskState};
 use updraft_core::template::{Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
 use crate::ports::{Completion, HandleRef, LaunchRecord, LaunchRequest, TaskMessage};
-use crate::usecase::advance::{MAX_WAKE_DELAY, close_attempt};
+use crate::usecase::advance::MAX_WAKE_DELAY;
 use crate::{Engine, EngineResult};
 
 /// What became of a message.
@@ -200,45 +200,6 @@ impl Engine {
             handle: launched.handle.clone(),
         });
         Ok(Dispatched::Launched(launched.handle))
-    }
-
-    /// Fails a try whose message could not be dispatched however often it
-    /// was delivered (its last delivery), and advances its run. `false` if
-    /// the instance had moved on from that try.
-    pub async fn give_up(&self, message: &TaskMessage, reason: String) -> EngineResult<bool> {
-        let store = &self.ports.store;
-        let (dag, run_id) = (message.dag.as_str(), message.run_id.as_str());
-        let (Some(run), Some(instance)) = (
-            store.run(dag, run_id).await?,
-            store.instance(dag, run_id, &message.key).await?,
-        ) else {
-            return Ok(false);
-        };
-        let spec = self.spec_of(&run).await?;
-        let now = self.ports.clock.now();
-        let Some(change) = spec
-            .task(message.key.task_id.as_str())
-            .and_then(|task| abandon(task, &instance, message.try_number, reason.clone(), now))
-        else {
-            return Ok(false);
-        };
-        let mut attempt = store
-            .attempt(dag, run_id, &message.key, message.try_number)
-            .await?;
-        if let Some(attempt) = attempt.as_mut() {
-            close_attempt(attempt, TaskState::Failed, Some(reason), None, now);
-        }
-        if !store
-            .record_end(dag, run_id, &change, attempt.as_ref(), &[])
-            .await?
-        {
-            return Ok(false);
-        }
-        if change.next.state == TaskState::RetryWait {
-            self.wake_for_retry(dag, run_id, &change.next).await?;
-        }
-        self.advance(dag, run_id).await?;
-        Ok(true)
     }
 
     async fn fail_launch(&self, message: &TaskMessage, reason: String) -> EngineResult<Dispatched> {

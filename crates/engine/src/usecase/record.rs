@@ -1,16 +1,38 @@
 //! Record: a try ended → `launching|running(n) → succeeded | failed |
 //! retry_wait`, by compare-and-set. A completion for another try, or for
-//! an instance no longer in flight, is dropped.
+//! an instance no longer in flight, is dropped. A try whose message could
+//! not be dispatched ends the same way, from `queued|launching(n)`.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use updraft_core::plan::{Outcome, complete, output_artifacts, parse_output};
-use updraft_core::state::{ArtifactRecord, ArtifactUse, Attempt, TaskKey, TaskState};
+use updraft_core::plan::{Outcome, abandon, complete, output_artifacts, parse_output};
+use updraft_core::spec::TaskSpec;
+use updraft_core::state::{
+    ArtifactRecord, ArtifactUse, Attempt, TaskInstance, TaskKey, TaskState, TaskTransition,
+};
 
 use super::advance::{close_attempt, duration};
 use crate::events::Event;
-use crate::ports::Completion;
+use crate::ports::{Completion, TaskMessage};
 use crate::{Engine, EngineResult};
+
+/// How an end moves a task instance: `None` if it is not at that try in a
+/// state the end applies to.
+type Ending = fn(&TaskSpec, &TaskInstance, u32, Outcome, DateTime<Utc>) -> Option<TaskTransition>;
+
+/// A try that could not be dispatched ends only as failed.
+fn abandoned(
+    task: &TaskSpec,
+    instance: &TaskInstance,
+    try_number: u32,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Option<TaskTransition> {
+    match outcome {
+        Outcome::Failed { reason } => abandon(task, instance, try_number, reason, now),
+        Outcome::Succeeded => None,
+    }
+}
 
 impl Engine {
     /// Applies one completion; `false` if it was stale or a duplicate.
@@ -22,6 +44,47 @@ impl Engine {
         key: &TaskKey,
         try_number: u32,
         completion: Completion,
+    ) -> EngineResult<bool> {
+        self.end_try(dag, run_id, key, try_number, completion, complete)
+            .await
+    }
+
+    /// Fails a try whose message could not be dispatched however often it
+    /// was delivered (its last delivery), and advances its run. `false` if
+    /// the instance had moved on from that try.
+    pub async fn give_up(&self, message: &TaskMessage, reason: String) -> EngineResult<bool> {
+        let (dag, run_id) = (message.dag.as_str(), message.run_id.as_str());
+        let completion = Completion {
+            outcome: Outcome::Failed { reason },
+            exit_code: None,
+        };
+        let ended = self
+            .end_try(
+                dag,
+                run_id,
+                &message.key,
+                message.try_number,
+                completion,
+                abandoned,
+            )
+            .await?;
+        if ended {
+            self.advance(dag, run_id).await?;
+        }
+        Ok(ended)
+    }
+
+    /// Ends a try as `ending` says, by compare-and-set: the instance, the
+    /// closed attempt (with its output and lineage when it succeeded), and a
+    /// wake-up for a retry.
+    async fn end_try(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+        try_number: u32,
+        completion: Completion,
+        ending: Ending,
     ) -> EngineResult<bool> {
         let store = &self.ports.store;
         let dropped = |why: String| Event::Dropped {
@@ -42,7 +105,8 @@ impl Engine {
             return Ok(false);
         };
         let now = self.ports.clock.now();
-        if !(instance.state.is_active() && instance.try_number == try_number) {
+        // Checked before the output is read: a stale end reads nothing.
+        if ending(task, &instance, try_number, completion.outcome.clone(), now).is_none() {
             self.emit(dropped(format!(
                 "duplicate or stale completion: instance is {} (try {})",
                 instance.state, instance.try_number
@@ -53,7 +117,7 @@ impl Engine {
         let (outcome, output) = self
             .checked_output(completion.outcome, attempt.as_ref())
             .await?;
-        let Some(mut change) = complete(task, &instance, try_number, outcome.clone(), now) else {
+        let Some(mut change) = ending(task, &instance, try_number, outcome.clone(), now) else {
             return Ok(false);
         };
         change.next.output = output.clone().or(change.next.output);
