@@ -57,6 +57,22 @@ fn decode<T: DeserializeOwned>(item: Item) -> PortResult<T> {
     from_item(item).map_err(|e| PortError::new("decoding a stored item", e))
 }
 
+/// The condition of a compare-and-set: the item's `state` (and
+/// `try_number`) are as expected. (Expression, names, values.)
+fn state_condition(
+    state: &str,
+    try_number: Option<u32>,
+) -> (&'static str, HashMap<String, String>, Item) {
+    let mut names = HashMap::from([("#state".to_string(), "state".to_string())]);
+    let mut values = Item::from([(":state".to_string(), s(state))]);
+    let Some(n) = try_number else {
+        return ("#state = :state", names, values);
+    };
+    names.insert("#try".into(), "try_number".into());
+    values.insert(":try".into(), AttributeValue::N(n.to_string()));
+    ("#state = :state AND #try = :try", names, values)
+}
+
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
@@ -283,14 +299,14 @@ impl DynamoStore {
     /// A transaction's put of an instance that holds only if it is still in
     /// the transition's expected state and try.
     fn conditional(&self, item: Item, change: &TaskTransition) -> PortResult<TransactWriteItem> {
+        let (condition, names, values) =
+            state_condition(change.expect_state.as_str(), Some(change.expect_try));
         let put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("#state = :state AND #try = :try")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#try", "try_number")
-            .expression_attribute_values(":state", s(change.expect_state.as_str()))
-            .expression_attribute_values(":try", AttributeValue::N(change.expect_try.to_string()))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| PortError::new("building a transaction", e))?;
         Ok(TransactWriteItem::builder().put(put).build())
@@ -334,20 +350,15 @@ impl DynamoStore {
     /// A put that holds only if the item's `state` (and `try_number`) are
     /// as expected.
     async fn put_if(&self, item: Item, state: &str, try_number: Option<u32>) -> PortResult<bool> {
-        let mut request = self
+        let (condition, names, values) = state_condition(state, try_number);
+        let request = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":state", s(state));
-        request = match try_number {
-            Some(n) => request
-                .condition_expression("#state = :state AND #try = :try")
-                .expression_attribute_names("#try", "try_number")
-                .expression_attribute_values(":try", AttributeValue::N(n.to_string())),
-            None => request.condition_expression("#state = :state"),
-        };
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values));
         match request.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_condition_failure(&e) => Ok(false),
