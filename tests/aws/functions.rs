@@ -6,7 +6,7 @@
 
 use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
 use serde_json::json;
-use updraft_aws::testing::{default_network, ecs_event, ecs_runner, sdk};
+use updraft_aws::testing::{default_network, ecs_event, ecs_runner, sdk, sqs_record};
 use updraft_e2e::lambda::{Answer, invoke};
 use updraft_e2e::{World, built};
 
@@ -48,11 +48,7 @@ async fn the_built_functions_run_under_the_lambda_runtime_api() {
         .await
         .unwrap();
     let message = &received.messages()[0];
-    let batch = json!({ "Records": [{
-        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
-        "body": message.body(), "attributes": {"ApproximateReceiveCount": "1"},
-        "eventSource": "aws:sqs",
-    }]});
+    let batch = json!({ "Records": [sqs_record(message)] });
     let dispatched = response(invoke(
         &built("dispatcher", "updraft-dispatcher"),
         &env,

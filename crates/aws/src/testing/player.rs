@@ -53,6 +53,21 @@ pub struct Player {
     pub duplicate_events: bool,
 }
 
+/// A received message as the SQS event source hands it to the dispatcher
+/// (its receive count, when it was asked for, else 1).
+pub fn sqs_record(message: &aws_sdk_sqs::types::Message) -> Value {
+    use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
+    let count = message
+        .attributes()
+        .and_then(|a| a.get(&ApproximateReceiveCount))
+        .map_or("1", String::as_str);
+    json!({
+        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+        "body": message.body(), "attributes": {"ApproximateReceiveCount": count},
+        "eventSource": "aws:sqs",
+    })
+}
+
 /// An ECS `Task State Change` event for a task of `cluster`.
 pub fn ecs_event(cluster: &str, arn: &str, last_status: &str, exit: i32) -> Value {
     json!({
@@ -122,21 +137,7 @@ impl Player {
         if messages.is_empty() {
             return 0;
         }
-        let records: Vec<Value> = messages
-            .iter()
-            .map(|m| {
-                let count = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&ApproximateReceiveCount))
-                    .cloned()
-                    .unwrap_or_else(|| "1".into());
-                json!({
-                    "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
-                    "attributes": {"ApproximateReceiveCount": count}, "eventSource": "aws:sqs",
-                })
-            })
-            .collect();
+        let records: Vec<Value> = messages.iter().map(sqs_record).collect();
         let response = dispatcher(engine, &json!({ "Records": records }))
             .await
             .expect("dispatcher");

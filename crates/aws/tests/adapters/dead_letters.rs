@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::dispatcher;
 use updraft_aws::schema::MAX_RECEIVE_COUNT;
-use updraft_aws::testing::sdk;
+use updraft_aws::testing::{sdk, sqs_record};
 use updraft_core::state::{RunState, TaskState};
 use updraft_engine::Engine;
 
@@ -68,11 +68,7 @@ async fn a_message_that_keeps_failing_fails_its_try_and_lands_in_the_dead_letter
         let message = &received.messages()[0];
         let count = &message.attributes().unwrap()[&ApproximateReceiveCount];
         assert_eq!(count, &delivery.to_string());
-        let event = json!({ "Records": [{
-            "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
-            "body": message.body(), "attributes": {"ApproximateReceiveCount": count},
-            "eventSource": "aws:sqs",
-        }]});
+        let event = json!({ "Records": [sqs_record(message)] });
         let response = dispatcher(&faulty, &event).await.unwrap();
         assert_eq!(
             response["batchItemFailures"][0]["itemIdentifier"],

@@ -12,7 +12,7 @@ use updraft_core::state::{TaskKey, TaskState};
 use updraft_engine::ports::LaunchRequest;
 
 use crate::functions::{CHAIN, World, failing, world, world_with};
-use updraft_aws::testing::ecs_event;
+use updraft_aws::testing::{ecs_event, sqs_record};
 
 fn key(task: &str) -> TaskKey {
     TaskKey::task(TaskId::parse(task).unwrap())
@@ -63,8 +63,7 @@ async fn next_event(world: &World) -> serde_json::Value {
         .send()
         .await
         .unwrap();
-    let m = &out.messages.unwrap()[0];
-    json!({"Records": [{"messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body, "attributes": {"ApproximateReceiveCount": "1"}}]})
+    json!({ "Records": [sqs_record(&out.messages()[0])] })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
