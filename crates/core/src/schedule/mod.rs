@@ -13,12 +13,25 @@ use chrono_tz::Tz;
 
 pub use cron::Cron;
 
-/// A DAG's schedule: a cron expression (or preset) in a time zone, or none.
+/// A DAG's schedule: a cron expression (or preset) in a time zone, a fixed
+/// interval from `start`, or none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Schedule {
     text: String,
-    cron: Option<Cron>,
+    rule: Rule,
     tz: Tz,
+}
+
+/// What makes the points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Rule {
+    None,
+    Cron(Cron),
+    /// Every `step` from `anchor`, in real time (DST does not stretch it).
+    Every {
+        step: Duration,
+        anchor: DateTime<Utc>,
+    },
 }
 
 /// The times a run is about; see DESIGN §4.
@@ -51,25 +64,37 @@ const MAX_LOOKBACK_DAYS: i64 = 366 * 9;
 
 impl Schedule {
     /// Parses a 5-field cron expression, a preset (`@hourly`, `@daily`,
-    /// `@weekly`, `@monthly`, `@yearly`) or `none`.
+    /// `@weekly`, `@monthly`, `@quarterly`, `@yearly`) or `none`.
     pub fn parse(text: &str, tz: Tz) -> Result<Schedule, String> {
-        let expr = match text.trim() {
-            "none" => None,
-            "@hourly" => Some("0 * * * *"),
-            "@daily" | "@midnight" => Some("0 0 * * *"),
-            "@weekly" => Some("0 0 * * 0"),
-            "@monthly" => Some("0 0 1 * *"),
-            "@yearly" | "@annually" => Some("0 0 1 1 *"),
-            preset if preset.starts_with('@') => {
-                return Err(format!(
-                    "unknown schedule preset `{preset}`; use @hourly, @daily, @weekly, @monthly, @yearly, a 5-field cron expression or none"
-                ));
-            }
-            expr => Some(expr),
-        };
+        Schedule::parse_from(text, tz, None)
+    }
+
+    /// Parses a schedule whose DAG starts at `start`: also `every 90m`, a
+    /// fixed interval counted from `start`.
+    pub fn parse_from(
+        text: &str,
+        tz: Tz,
+        start: Option<DateTime<Utc>>,
+    ) -> Result<Schedule, String> {
+        let text = text.trim();
+        let cron = |expr: &str| Cron::parse(expr).map(Rule::Cron);
+        let rule = match text {
+            "none" => Ok(Rule::None),
+            "@hourly" => cron("0 * * * *"),
+            "@daily" | "@midnight" => cron("0 0 * * *"),
+            "@weekly" => cron("0 0 * * 0"),
+            "@monthly" => cron("0 0 1 * *"),
+            "@quarterly" => cron("0 0 1 */3 *"),
+            "@yearly" | "@annually" => cron("0 0 1 1 *"),
+            preset if preset.starts_with('@') => Err(format!(
+                "unknown schedule preset `{preset}`; use @hourly, @daily, @weekly, @monthly, @quarterly, @yearly, every <duration>, a 5-field cron expression or none"
+            )),
+            every if every.starts_with("every ") => every_rule(&every[6..], start),
+            expr => cron(expr),
+        }?;
         Ok(Schedule {
-            text: text.trim().to_string(),
-            cron: expr.map(Cron::parse).transpose()?,
+            text: text.to_string(),
+            rule,
             tz,
         })
     }
@@ -78,7 +103,7 @@ impl Schedule {
     pub fn none(tz: Tz) -> Schedule {
         Schedule {
             text: "none".into(),
-            cron: None,
+            rule: Rule::None,
             tz,
         }
     }
@@ -95,20 +120,33 @@ impl Schedule {
 
     /// Whether the DAG runs only when triggered.
     pub fn is_none(&self) -> bool {
-        self.cron.is_none()
+        self.rule == Rule::None
     }
 
     /// Every point strictly after `after`, in order.
     pub fn points_after(&self, after: DateTime<Utc>) -> Points<'_> {
-        // Start a day and more before, in local time, so that no offset
-        // change can hide a point whose instant is after `after`.
-        let cursor = after.with_timezone(&self.tz).naive_local() - Duration::hours(26);
-        Points {
-            cron: self.cron.as_ref(),
-            tz: self.tz,
-            cursor: Some(cursor),
-            last: after,
-        }
+        let next = match &self.rule {
+            Rule::None => Next::Never,
+            Rule::Cron(cron) => Next::Cron {
+                cron,
+                tz: self.tz,
+                // Start a day and more before, in local time, so that no
+                // offset change can hide a point whose instant is after
+                // `after`.
+                cursor: Some(after.with_timezone(&self.tz).naive_local() - Duration::hours(26)),
+            },
+            Rule::Every { step, anchor } => {
+                // The last point at or before `after`, or the one just past.
+                let size = step.num_seconds();
+                let steps = (after - *anchor).num_seconds().div_euclid(size);
+                let point = steps
+                    .checked_mul(size)
+                    .and_then(Duration::try_seconds)
+                    .and_then(|offset| anchor.checked_add_signed(offset));
+                Next::Every { step: *step, point }
+            }
+        };
+        Points { next, last: after }
     }
 
     /// The first point strictly after `t`.
@@ -118,7 +156,16 @@ impl Schedule {
 
     /// The last point strictly before `t`.
     pub fn previous_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.as_ref()?;
+        match &self.rule {
+            Rule::None => return None,
+            Rule::Every { step, .. } => {
+                return self
+                    .points_after(t - *step - *step)
+                    .take_while(|p| *p < t)
+                    .last();
+            }
+            Rule::Cron(_) => {}
+        }
         let mut days = 2;
         while days <= MAX_LOOKBACK_DAYS * 2 {
             let found = self
@@ -234,21 +281,42 @@ impl Schedule {
 
 /// An iterator over schedule points, in order, each once.
 pub struct Points<'a> {
-    cron: Option<&'a Cron>,
-    tz: Tz,
-    cursor: Option<NaiveDateTime>,
+    next: Next<'a>,
     last: DateTime<Utc>,
+}
+
+/// Where the next point comes from.
+enum Next<'a> {
+    Never,
+    Cron {
+        cron: &'a Cron,
+        tz: Tz,
+        cursor: Option<NaiveDateTime>,
+    },
+    Every {
+        step: Duration,
+        point: Option<DateTime<Utc>>,
+    },
 }
 
 impl Iterator for Points<'_> {
     type Item = DateTime<Utc>;
 
     fn next(&mut self) -> Option<DateTime<Utc>> {
-        let cron = self.cron?;
         loop {
-            let local = cron.next_match(self.cursor?)?;
-            self.cursor = local.checked_add_signed(Duration::minutes(1));
-            let instant = resolve_local(self.tz, local);
+            let instant = match &mut self.next {
+                Next::Never => return None,
+                Next::Cron { cron, tz, cursor } => {
+                    let local = cron.next_match((*cursor)?)?;
+                    *cursor = local.checked_add_signed(Duration::minutes(1));
+                    resolve_local(*tz, local)
+                }
+                Next::Every { step, point } => {
+                    let current = (*point)?;
+                    *point = current.checked_add_signed(*step);
+                    current
+                }
+            };
             // Instants never decrease as local time increases, so skipping
             // the ones not after the last keeps each point exactly once.
             if instant > self.last {
@@ -257,6 +325,21 @@ impl Iterator for Points<'_> {
             }
         }
     }
+}
+
+/// `every <duration>`: at least a minute, in whole minutes, from `start`.
+fn every_rule(text: &str, start: Option<DateTime<Utc>>) -> Result<Rule, String> {
+    let step = crate::duration::parse_duration(text)?;
+    if step.as_secs() < 60 || step.as_secs() % 60 != 0 {
+        return Err(format!(
+            "`every {text}`: the interval must be whole minutes, at least 1m"
+        ));
+    }
+    let anchor = start.ok_or_else(|| {
+        format!("`every {text}` needs a `start`: the points are `start`, `start` + {text}, ...")
+    })?;
+    let step = Duration::seconds(step.as_secs() as i64);
+    Ok(Rule::Every { step, anchor })
 }
 
 /// The instant a local wall-clock time happens in `tz`: the first

@@ -447,3 +447,107 @@ mod backfill {
         assert!(err.contains("is not a date or time"), "{err}");
     }
 }
+
+/// The rows of issue 16's table: December 2026 in UTC, the days each
+/// schedule fires on (Airflow's croniter agrees).
+mod issue_16 {
+    use super::*;
+    use chrono::Datelike;
+
+    fn december_days(cron: &str) -> Vec<u32> {
+        let schedule = Schedule::parse(cron, chrono_tz::UTC).unwrap();
+        let (from, to) = (
+            LocalTime::parse("2026-12-01", chrono_tz::UTC).unwrap(),
+            LocalTime::parse("2026-12-31", chrono_tz::UTC).unwrap(),
+        );
+        schedule
+            .backfill_points(from, to)
+            .iter()
+            .map(|p| {
+                assert_eq!(p.format("%H:%M").to_string(), "12:00");
+                p.day()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_15_days_from_the_first() {
+        assert_eq!(december_days("0 12 */15 * *"), [1, 16, 31]);
+    }
+
+    #[test]
+    fn every_fourth_weekday_from_sunday_is_sundays_and_thursdays() {
+        assert_eq!(
+            december_days("0 12 * * */4"),
+            [3, 6, 10, 13, 17, 20, 24, 27, 31]
+        );
+    }
+
+    #[test]
+    fn odd_days_or_mondays() {
+        let expected: Vec<u32> = (1..=31)
+            .filter(|d| d % 2 == 1 || [7, 14, 21, 28].contains(d))
+            .collect();
+        assert_eq!(december_days("0 12 */2 * 1"), expected);
+    }
+
+    #[test]
+    fn a_stepped_range_as_before() {
+        assert_eq!(december_days("0 12 1-31/15 * *"), [1, 16, 31]);
+    }
+}
+
+mod presets_and_intervals {
+    use super::*;
+
+    #[test]
+    fn quarterly_is_the_first_of_every_third_month() {
+        assert_eq!(
+            points(
+                "@quarterly",
+                Tokyo,
+                "2026-01-01T00:00:00Z",
+                "2027-01-01T00:00:00Z"
+            ),
+            [
+                "03-31T15:00Z",
+                "06-30T15:00Z",
+                "09-30T15:00Z",
+                "12-31T15:00Z"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_90m_counts_real_time_from_start_across_fall_back() {
+        let start = z("2026-10-31T22:00:00-04:00");
+        let schedule = Schedule::parse_from("every 90m", New_York, Some(start)).unwrap();
+        let got: Vec<String> = schedule
+            .points_between(z("2026-11-01T03:00:00Z"), z("2026-11-01T09:00:00Z"))
+            .map(|p| p.format("%H:%MZ").to_string())
+            .collect();
+        assert_eq!(got, ["03:30Z", "05:00Z", "06:30Z", "08:00Z"]);
+        let point = z("2026-11-01T06:30:00Z");
+        assert_eq!(
+            schedule.previous_before(point),
+            Some(z("2026-11-01T05:00:00Z"))
+        );
+        let run = schedule.run_for_point(start);
+        assert_eq!(run.data_interval_start, start - Duration::minutes(90));
+    }
+
+    #[test]
+    fn every_needs_a_start_and_whole_minutes() {
+        let err = Schedule::parse("every 90m", Tokyo).unwrap_err();
+        assert!(err.contains("`every 90m` needs a `start`"), "{err}");
+        let start = Some(z("2026-11-01T00:00:00Z"));
+        for (text, expected) in [
+            ("every 30s", "whole minutes, at least 1m"),
+            ("every 90s", "whole minutes, at least 1m"),
+            ("every soon", "is not a duration"),
+        ] {
+            let err = Schedule::parse_from(text, Tokyo, start).unwrap_err();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 
+use chrono::DateTime;
 use chrono_tz::Tz;
 
 use crate::ids::{DagId, TaskId};
@@ -201,15 +202,20 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         }
     };
     let tz = read_timezone(reader, &fields);
+    let policy = read_policy(reader, &fields, tz);
+    // When `start` itself is wrong (reported already), any start will do to
+    // check the schedule's own syntax.
+    let start = policy
+        .as_ref()
+        .map_or(Some(DateTime::UNIX_EPOCH), |p| p.start);
     let schedule = match fields.get("schedule") {
         Some(node) => reader.text(node, "`schedule`").and_then(|text| {
-            Schedule::parse(&text, tz)
+            Schedule::parse_from(&text, tz, start)
                 .map_err(|why| reader.error(node.pos, why))
                 .ok()
         }),
         None => Some(Schedule::none(tz)),
     };
-    let policy = read_policy(reader, &fields, tz);
     let params = match fields.get("params") {
         Some(node) if matches!(node.value, Value::Map(_)) => node.to_json().as_object().cloned(),
         Some(node) => {

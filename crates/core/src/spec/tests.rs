@@ -188,6 +188,26 @@ fn bad_cron_expressions_are_explained() {
 }
 
 #[test]
+fn malformed_day_fields_and_intervals_are_explained() {
+    assert_eq!(
+        errors(&with_line(5, "schedule: \"0 0 * * MON#6\"")),
+        [
+            "5:11: cron `0 0 * * MON#6`: day-of-week field `MON#6`: `#6` must be #1 to #5: MON#1 is a month's first Monday"
+        ]
+    );
+    assert_eq!(
+        errors(&with_line(5, "schedule: \"0 0 LW * *\"")),
+        ["5:11: cron `0 0 LW * *`: day-of-month field `LW`: `LW` is not a number"]
+    );
+    assert!(errors(&with_line(5, "schedule: every 90m")).is_empty());
+    let no_start = with_line(5, "schedule: every 90m").replace("start: 2026-11-01\n", "");
+    assert_eq!(
+        errors(&no_start),
+        ["5:11: `every 90m` needs a `start`: the points are `start`, `start` + 90m, ..."]
+    );
+}
+
+#[test]
 fn unknown_time_zones_are_rejected() {
     assert_eq!(
         errors(&with_line(6, "timezone: Asia/Tokio")),
