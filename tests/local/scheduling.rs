@@ -180,3 +180,137 @@ fn old_runs_keep_the_graph_they_ran() {
         "a rerun uses the run's own version"
     );
 }
+
+/// `updraft schedule` (issue 16) lists the points of a range without
+/// creating runs: a daily Asia/Tokyo DAG and an hourly America/New_York DAG
+/// across 2026-11-01, whose 01:00 hour happens twice and fires once.
+#[test]
+fn schedule_lists_points_and_intervals_across_the_fall_back_hour() {
+    let world = World::new();
+    world.spec(
+        "tokyo.yaml",
+        "dag: tokyo\nschedule: '@daily'\ntimezone: Asia/Tokyo\ntasks:\n  - id: a\n    command: [echo, a]\n",
+    );
+    world.spec(
+        "ny.yaml",
+        "dag: ny\nschedule: '0 * * * *'\ntimezone: America/New_York\ntasks:\n  - id: a\n    command: [echo, a]\n",
+    );
+    let columns = |json: &serde_json::Value, keys: &[&str]| -> Vec<Vec<String>> {
+        json["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                keys.iter()
+                    .map(|k| r[*k].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let tokyo = world
+        .run(&[
+            "schedule",
+            "tokyo",
+            "--from",
+            "2026-11-01",
+            "--to",
+            "2026-11-02",
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(
+        columns(
+            &tokyo,
+            &[
+                "run_id",
+                "logical_date_utc",
+                "data_interval_start",
+                "data_interval_end"
+            ]
+        ),
+        [
+            [
+                "scheduled__2026-11-01T00:00:00+09:00",
+                "2026-10-31T15:00:00Z",
+                "2026-10-31T00:00:00+09:00",
+                "2026-11-01T00:00:00+09:00"
+            ],
+            [
+                "scheduled__2026-11-02T00:00:00+09:00",
+                "2026-11-01T15:00:00Z",
+                "2026-11-01T00:00:00+09:00",
+                "2026-11-02T00:00:00+09:00"
+            ]
+        ]
+    );
+    assert_eq!(tokyo["offset_changes"], serde_json::json!([]));
+
+    let args = [
+        "schedule",
+        "ny",
+        "--from",
+        "2026-11-01T00:00",
+        "--to",
+        "2026-11-01T03:00",
+    ];
+    let ny = world
+        .run(&[&args[..], &["--output", "json"]].concat())
+        .expect(0)
+        .json();
+    assert_eq!(
+        columns(
+            &ny,
+            &[
+                "logical_date_utc",
+                "logical_date",
+                "data_interval_start_utc"
+            ]
+        ),
+        [
+            [
+                "2026-11-01T04:00:00Z",
+                "2026-11-01T00:00:00-04:00",
+                "2026-11-01T03:00:00Z"
+            ],
+            [
+                "2026-11-01T05:00:00Z",
+                "2026-11-01T01:00:00-04:00",
+                "2026-11-01T04:00:00Z"
+            ],
+            [
+                "2026-11-01T07:00:00Z",
+                "2026-11-01T02:00:00-05:00",
+                "2026-11-01T05:00:00Z"
+            ],
+            [
+                "2026-11-01T08:00:00Z",
+                "2026-11-01T03:00:00-05:00",
+                "2026-11-01T07:00:00Z"
+            ]
+        ],
+        "01:00 EST (06:00Z) is the second 01:00 and does not fire"
+    );
+    assert_eq!(
+        ny["offset_changes"],
+        serde_json::json!([{"at": "2026-11-01T06:00:00Z", "before": "-04:00", "after": "-05:00"}])
+    );
+    let text = world.run(&args).expect(0).stdout;
+    let lines: Vec<&str> = text.lines().collect();
+    let marker = "~~ 2026-11-01T06:00:00Z: clocks go back 1h (-04:00 EDT to -05:00 EST)";
+    let at = lines
+        .iter()
+        .position(|l| *l == marker)
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        lines[at - 1].starts_with("scheduled__2026-11-01T01:00:00-04:00"),
+        "{text}"
+    );
+    assert!(
+        lines[at + 1].starts_with("scheduled__2026-11-01T02:00:00-05:00"),
+        "{text}"
+    );
+    let runs = world.run(&["runs", "--output", "json"]).expect(0).json();
+    assert_eq!(runs, serde_json::json!([]), "schedule creates no runs");
+}

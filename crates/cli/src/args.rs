@@ -232,6 +232,21 @@ pub enum Command {
         #[arg(long)]
         rerun_failed: bool,
     },
+    /// List the runs a DAG's schedule makes, without creating any: run id,
+    /// logical date and data interval, DST changes marked.
+    Schedule {
+        /// The DAG.
+        dag: String,
+        /// How many points after now (default 10).
+        #[arg(long, conflicts_with = "from")]
+        next: Option<usize>,
+        /// First date (or date-time) of a range, included; with --to.
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Last date (or date-time) of a range, included; with --from.
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+    },
     /// Stop creating scheduled runs of a DAG.
     Pause {
         /// The DAG.

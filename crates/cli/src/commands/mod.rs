@@ -13,6 +13,7 @@ mod pause;
 mod rerun;
 mod run;
 mod runs;
+mod schedule;
 mod show;
 mod trigger;
 mod validate;
@@ -130,6 +131,15 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             to,
             rerun_failed,
         } => backfill::backfill(&ctx, &dag, &from, &to, rerun_failed).await,
+        Command::Schedule {
+            dag,
+            next,
+            from,
+            to,
+        } => {
+            let range = from.as_deref().zip(to.as_deref());
+            schedule::schedule(&ctx, &dag, next.unwrap_or(10), range).await
+        }
         Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
         Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
     }

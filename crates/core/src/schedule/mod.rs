@@ -7,11 +7,13 @@
 //! in the fall-back hour fires once, at its first occurrence.
 
 mod cron;
+mod preview;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 pub use cron::Cron;
+pub use preview::{OffsetChange, PlannedRun, Preview, PreviewRange, offset_changes};
 
 /// A DAG's schedule: a cron expression (or preset) in a time zone, a fixed
 /// interval from `start`, or none.

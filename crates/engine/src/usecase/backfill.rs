@@ -2,6 +2,7 @@
 //! skipping points that already have a run unless asked to rerun the
 //! failed ones.
 
+use chrono_tz::Tz;
 use updraft_core::plan::Rerun;
 use updraft_core::schedule::LocalTime;
 use updraft_core::state::{RunKind, RunState, run_id};
@@ -37,13 +38,7 @@ impl Engine {
                 "DAG `{dag}` has `schedule: none`; backfill needs schedule points"
             )));
         }
-        let bound = |text: &str, name: &str| {
-            LocalTime::parse(text, tz).map_err(|why| EngineError::user(format!("--{name}: {why}")))
-        };
-        let (from, to) = (bound(from, "from")?, bound(to, "to")?);
-        if from.first_instant(tz) > to.last_instant(tz) {
-            return Err(EngineError::user("--from is after --to"));
-        }
+        let (from, to) = date_range(from, to, tz)?;
         let mut report = BackfillReport::default();
         let store = &self.ports.store;
         for point in spec.schedule.backfill_points(from, to) {
@@ -94,4 +89,16 @@ impl Engine {
         }
         Ok(report)
     }
+}
+
+/// `--from` and `--to` as bounds in the DAG's zone, `from` not after `to`.
+pub(crate) fn date_range(from: &str, to: &str, tz: Tz) -> EngineResult<(LocalTime, LocalTime)> {
+    let bound = |text: &str, name: &str| {
+        LocalTime::parse(text, tz).map_err(|why| EngineError::user(format!("--{name}: {why}")))
+    };
+    let (from, to) = (bound(from, "from")?, bound(to, "to")?);
+    if from.first_instant(tz) > to.last_instant(tz) {
+        return Err(EngineError::user("--from is after --to"));
+    }
+    Ok((from, to))
 }

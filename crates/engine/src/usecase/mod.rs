@@ -9,10 +9,12 @@ mod queries;
 mod reconcile;
 mod record;
 mod rerun;
+mod schedule;
 mod tick;
 mod trigger;
 
 pub use backfill::BackfillReport;
 pub use dispatch::Dispatched;
 pub use queries::{ArtifactLineage, RunDetail, RunLineage};
+pub use schedule::MAX_PREVIEW_POINTS;
 pub use tick::TickReport;

@@ -39,27 +39,7 @@ impl Engine {
 
     /// The DAG's current spec, with its version stored.
     pub async fn current_spec(&self, dag: &str) -> EngineResult<Arc<DagSpec>> {
-        let loaded = self.sync_specs().await?;
-        let found = loaded.dags.iter().find(|(spec, _)| spec.id.as_str() == dag);
-        match found {
-            Some((spec, _)) => Ok(Arc::new(spec.clone())),
-            None => {
-                let broken: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
-                let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
-                let mut message = format!(
-                    "unknown DAG `{dag}`; known DAGs: {}",
-                    if known.is_empty() {
-                        "none".to_string()
-                    } else {
-                        known.join(", ")
-                    }
-                );
-                if !broken.is_empty() {
-                    message += &format!(" ({} spec error(s), first: {})", broken.len(), broken[0]);
-                }
-                Err(EngineError::user(message))
-            }
-        }
+        find_spec(&self.sync_specs().await?, dag)
     }
 
     /// Loads the current specs, stores new versions and notes them (and
@@ -136,4 +116,25 @@ impl Engine {
         self.emit(Event::RunCreated(run.clone()));
         Ok(Some(run))
     }
+}
+
+/// The DAG among the loaded specs, or an error naming the known ones (and
+/// the first spec error, which may be why it is missing).
+pub(crate) fn find_spec(loaded: &LoadedSpecs, dag: &str) -> EngineResult<Arc<DagSpec>> {
+    if let Some((spec, _)) = loaded.dags.iter().find(|(spec, _)| spec.id.as_str() == dag) {
+        return Ok(Arc::new(spec.clone()));
+    }
+    let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
+    let mut message = format!(
+        "unknown DAG `{dag}`; known DAGs: {}",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    );
+    if let Some(first) = loaded.errors.first() {
+        message += &format!(" ({} spec error(s), first: {first})", loaded.errors.len());
+    }
+    Err(EngineError::user(message))
 }
