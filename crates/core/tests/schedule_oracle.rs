@@ -469,7 +469,7 @@ fn window() -> impl Strategy<Value = Window> {
 fn as_regression(text: &str, w: &Window) -> String {
     format!(
         "points({text:?}, {}, {:?}, {:?})",
-        w.tz.name().replace('/', "::"),
+        format!("chrono_tz::{}", w.tz.name().replace('/', "::")),
         w.from.to_rfc3339(),
         w.to.to_rfc3339()
     )
