@@ -468,8 +468,8 @@ fn window() -> impl Strategy<Value = Window> {
 /// How a failing case reads as a regression test of `schedule/tests.rs`.
 fn as_regression(text: &str, w: &Window) -> String {
     format!(
-        "points({text:?}, {}, {:?}, {:?})",
-        format!("chrono_tz::{}", w.tz.name().replace('/', "::")),
+        "points({text:?}, chrono_tz::{}, {:?}, {:?})",
+        w.tz.name().replace('/', "::"),
         w.from.to_rfc3339(),
         w.to.to_rfc3339()
     )
