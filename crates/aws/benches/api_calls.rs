@@ -7,6 +7,7 @@
 //! attempt, at most 2 requests per idle tick.
 
 use std::collections::BTreeMap;
+use updraft_engine::usecase::RunRequest;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::json;
@@ -75,7 +76,7 @@ async fn main() {
     let idle_tick = counter.take();
 
     let run = engine
-        .trigger("chain", Default::default(), vec![])
+        .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     let trigger = counter.take();

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use updraft_core::state::{
-    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+    ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
@@ -570,6 +570,20 @@ impl StateStore for DynamoStore {
 
     async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
         self.query_prefix(keys::run_pk(dag, run_id), "TRY#", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
+        let sk = keys::audit_sk(entry.at, &entry.by);
+        self.put(encode(entry, keys::run_pk(dag, run_id), sk, "audit")?)
+            .await
+    }
+
+    async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
+        self.query_prefix(keys::run_pk(dag, run_id), "AUDIT#", false)
             .await?
             .into_iter()
             .map(decode)

@@ -8,10 +8,12 @@
 //! | run | `DAG#<dag>` | `RUN#<run_id>` |
 //! | task instance | `RUN#<dag>#<run_id>` | `TASK#<task_id>#<map_index:05>` (`-` unmapped) |
 //! | attempt | `RUN#<dag>#<run_id>` | `TRY#<task_id>#<map_index:05>#<try:03>` |
+//! | audit entry | `RUN#<dag>#<run_id>` | `AUDIT#<at, UTC to the nanosecond>#<by>` |
 //! | launch handle | `HANDLE#<arn or job name>` | `HANDLE` |
 //! | artifact, by URI | `ARTIFACT#<uri>` | `<at>#<dag>#<run_id>#<task>#<index>#<try>#<use>` |
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use updraft_core::state::TaskKey;
 
 /// The partition listing every DAG (sort key: the DAG id), so a tick finds
@@ -64,6 +66,14 @@ pub fn task_sk(key: &TaskKey) -> String {
 /// `TRY#<task_id>#<map_index:05>#<try:03>`.
 pub fn try_sk(key: &TaskKey, try_number: u32) -> String {
     format!("TRY#{}#{}#{try_number:03}", key.task_id, index(key))
+}
+
+/// `AUDIT#<at>#<by>`: sorts a run's audit entries oldest first.
+pub fn audit_sk(at: DateTime<Utc>, by: &str) -> String {
+    format!(
+        "AUDIT#{}#{by}",
+        at.to_rfc3339_opts(SecondsFormat::Nanos, true)
+    )
 }
 
 /// `HANDLE#<arn or job name>`: which try a launch handle belongs to.

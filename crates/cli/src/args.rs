@@ -99,6 +99,9 @@ pub enum Command {
         /// Labels for finding the run later.
         #[arg(long = "label")]
         labels: Vec<String>,
+        /// A free-text line kept on the run, shown by `runs` and `show`.
+        #[arg(long)]
+        note: Option<String>,
         /// Tries that run at once (default: the number of cores).
         #[arg(long)]
         workers: Option<usize>,
@@ -113,6 +116,9 @@ pub enum Command {
         /// Labels for finding the run later.
         #[arg(long = "label")]
         labels: Vec<String>,
+        /// A free-text line kept on the run, shown by `runs` and `show`.
+        #[arg(long)]
+        note: Option<String>,
         /// Wait until the run ends; exit 0 if it succeeded, 1 if it failed.
         #[arg(long)]
         wait: bool,
@@ -137,6 +143,9 @@ pub enum Command {
         /// Only this mapped instance of the named tasks.
         #[arg(long)]
         map_index: Option<u32>,
+        /// A free-text line that becomes the run's note (kept in its audit entry too).
+        #[arg(long)]
+        note: Option<String>,
         /// Wait until the run ends; exit 0 if it succeeded, 1 if it failed.
         #[arg(long)]
         wait: bool,
@@ -163,6 +172,12 @@ pub enum Command {
         /// Only runs that produced this artifact URI.
         #[arg(long)]
         produced: Option<String>,
+        /// Only runs made by this caller (`user@host`, an AWS ARN, `schedule`).
+        #[arg(long)]
+        triggered_by: Option<String>,
+        /// Only runs whose note contains this text (in any case).
+        #[arg(long)]
+        note_contains: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,

@@ -58,6 +58,9 @@ pub fn run_json(run: &Run, tz: Tz) -> Value {
         "created_at": json_time(run.created_at, tz),
         "started_at": opt_time(run.started_at, tz),
         "ended_at": opt_time(run.ended_at, tz),
+        "triggered_by": run.triggered_by,
+        "note": run.note,
+        "metrics": run.metrics,
     })
 }
 
@@ -97,7 +100,21 @@ pub fn detail_json(detail: &RunDetail) -> Value {
             })
         })
         .collect();
-    json!({ "run": run_json(&detail.run, tz), "tasks": tasks })
+    let audit: Vec<Value> = detail
+        .audit
+        .iter()
+        .map(|entry| {
+            json!({
+                "at": json_time(entry.at, tz),
+                "by": entry.by,
+                "action": entry.action,
+                "tasks": entry.tasks,
+                "options": entry.options,
+                "note": entry.note,
+            })
+        })
+        .collect();
+    json!({ "run": run_json(&detail.run, tz), "tasks": tasks, "audit": audit })
 }
 
 /// Left-aligned columns.
@@ -132,7 +149,7 @@ pub fn detail_text(detail: &RunDetail) -> String {
         .map(|d| format!(" in {}", duration(d)))
         .unwrap_or_default();
     let mut out = format!(
-        "{} {} {}{took}\nlogical date {}, data interval {} .. {}, spec {}\n\n",
+        "{} {} {}{took}\nlogical date {}, data interval {} .. {}, spec {}\ntriggered by {}\n",
         run.dag,
         run.run_id,
         run.state,
@@ -140,7 +157,12 @@ pub fn detail_text(detail: &RunDetail) -> String {
         time(run.data_interval_start, tz),
         time(run.data_interval_end, tz),
         &run.spec_version[..run.spec_version.len().min(12)],
+        or_dash(&run.triggered_by),
     );
+    if let Some(note) = &run.note {
+        out.push_str(&format!("note: {note}\n"));
+    }
+    out.push('\n');
     let mut rows: Vec<Vec<String>> = Vec::new();
     for i in &detail.instances {
         if i.key.map_index.is_some() && !shown_alone(detail, i) {
@@ -189,7 +211,28 @@ pub fn detail_text(detail: &RunDetail) -> String {
         &["TASK", "STATE", "TRY", "STARTED", "DURATION", "NOTE"],
         &rows,
     ));
+    if !detail.audit.is_empty() {
+        out.push_str("\n\nchanges by hand:");
+        for entry in &detail.audit {
+            let mut what = vec![entry.action.to_string(), entry.tasks.join(", ")];
+            what.extend(entry.options.iter().cloned());
+            out.push_str(&format!(
+                "\n  {} {} {}",
+                time(entry.at, tz),
+                entry.by,
+                what.join(" ")
+            ));
+            if let Some(note) = &entry.note {
+                out.push_str(&format!(" ({note})"));
+            }
+        }
+    }
     out
+}
+
+/// A value, or `-` when there is none.
+pub fn or_dash(text: &str) -> &str {
+    if text.is_empty() { "-" } else { text }
 }
 
 /// Mapped instances of a big fan-out are summed up on their task's line;

@@ -63,6 +63,9 @@ fn run_of(spec: &DagSpec) -> Run {
         created_at: now(),
         started_at: Some(now()),
         ended_at: None,
+        triggered_by: String::new(),
+        note: None,
+        metrics: Default::default(),
     }
 }
 

@@ -6,6 +6,7 @@
 //! state and try, which is what makes duplicate messages, overlapping ticks
 //! and replayed events harmless.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -325,6 +326,51 @@ pub struct Run {
     pub started_at: Option<DateTime<Utc>>,
     /// When it last ended.
     pub ended_at: Option<DateTime<Utc>>,
+    /// Who made the run: [`SCHEDULE`] for the scheduler, else the caller
+    /// (`user@host`, an AWS identity ARN). Empty for runs made before it
+    /// was kept.
+    #[serde(default)]
+    pub triggered_by: String,
+    /// A free-text line about the run (`trigger --note`, `rerun --note`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The metrics its tasks reported, as `<task>.<name>` (`<task>[i].<name>`
+    /// for mapped instances), as of the run's last state change.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// [`Run::triggered_by`] of the runs the scheduler makes.
+pub const SCHEDULE: &str = "schedule";
+
+string_enum!(
+    /// What a person did to a run after it was made.
+    AuditAction, "audit action" {
+        /// Cleared tasks to run again.
+        Rerun = "rerun",
+        /// Set a task's state by hand.
+        Mark = "mark",
+    }
+);
+
+/// One change a person made to a run: who, when, what. Kept apart from
+/// the run, one record each, so that `show` can say why a try exists.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When it was asked for.
+    pub at: DateTime<Utc>,
+    /// Who asked (as [`Run::triggered_by`]).
+    pub by: String,
+    /// Rerun or mark.
+    pub action: AuditAction,
+    /// The task instances it named, or the ones it cleared.
+    pub tasks: Vec<String>,
+    /// The options as given: `--downstream`, `--failed`, `success`, ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// The note given with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Run {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use updraft_core::state::{
-    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+    ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 
 use crate::ports::{
@@ -26,6 +26,7 @@ struct Tables {
     attempts: BTreeMap<(RunKey, TaskKey, u32), Attempt>,
     artifacts: Vec<ArtifactRecord>,
     handles: BTreeMap<String, HandleRef>,
+    audit: BTreeMap<RunKey, Vec<AuditEntry>>,
 }
 
 /// A [`StateStore`] in a mutex.
@@ -109,6 +110,21 @@ impl StateStore for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+    async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
+        let mut tables = self.tables();
+        let entries = tables.audit.entry(key(dag, run_id)).or_default();
+        entries.push(entry.clone());
+        entries.sort_by_key(|e| e.at);
+        Ok(())
+    }
+    async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
+        Ok(self
+            .tables()
+            .audit
+            .get(&key(dag, run_id))
+            .cloned()
+            .unwrap_or_default())
     }
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
         Ok(self
@@ -252,6 +268,15 @@ pub fn matches(query: &RunQuery, run: &Run) -> bool {
             .params
             .iter()
             .all(|(k, v)| run.params.get(k) == Some(v))
+        && query
+            .triggered_by
+            .as_ref()
+            .is_none_or(|by| run.triggered_by == *by)
+        && query.note_contains.as_ref().is_none_or(|text| {
+            run.note
+                .as_ref()
+                .is_some_and(|note| note.to_lowercase().contains(&text.to_lowercase()))
+        })
 }
 
 struct Held {

@@ -12,7 +12,7 @@ use updraft_core::ids::DagId;
 use updraft_core::plan::Outcome;
 use updraft_core::spec::{ComputeProfile, DagSpec, Diagnostic};
 use updraft_core::state::{
-    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+    ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_core::template::RenderedTask;
 
@@ -94,6 +94,10 @@ pub struct RunQuery {
     pub until: Option<DateTime<Utc>>,
     /// Only runs whose params have these values.
     pub params: Vec<(String, Value)>,
+    /// Only runs made by this caller (see `Run::triggered_by`).
+    pub triggered_by: Option<String>,
+    /// Only runs whose note contains this text, in any case.
+    pub note_contains: Option<String>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
 }
@@ -125,6 +129,11 @@ pub trait StateStore: Send + Sync {
     async fn active_runs(&self) -> PortResult<Vec<Run>>;
     /// Writes `next` if the run is still in `expect`.
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool>;
+
+    /// Keeps one audit entry of a run; entries are only ever added.
+    async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()>;
+    /// A run's audit entries, oldest first.
+    async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>>;
 
     /// A run's task instances.
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>>;

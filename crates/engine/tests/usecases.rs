@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use updraft_engine::usecase::RunRequest;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -161,7 +162,7 @@ async fn the_same_message_delivered_twice_launches_once() {
     let world = world(CHAIN);
     let run = world
         .engine
-        .trigger("d", Default::default(), vec![])
+        .trigger("d", RunRequest::by("tester"))
         .await
         .unwrap();
     let message = next_message(&world).await;
@@ -195,7 +196,7 @@ async fn the_same_message_delivered_concurrently_launches_once() {
     let world = world(CHAIN);
     world
         .engine
-        .trigger("d", Default::default(), vec![])
+        .trigger("d", RunRequest::by("tester"))
         .await
         .unwrap();
     let message = next_message(&world).await;
@@ -219,7 +220,7 @@ async fn completions_twice_out_of_order_or_for_an_old_try_are_dropped() {
     );
     let run = world
         .engine
-        .trigger("d", Default::default(), vec![])
+        .trigger("d", RunRequest::by("tester"))
         .await
         .unwrap();
     let id = run.run_id.as_str();
@@ -309,7 +310,7 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
     let world = world(CHAIN);
     let run = world
         .engine
-        .trigger("d", Default::default(), vec![])
+        .trigger("d", RunRequest::by("tester"))
         .await
         .unwrap();
     let id = run.run_id.as_str();
@@ -415,7 +416,7 @@ async fn a_run_missing_task_instances_gets_them_on_advance() {
     let world = world(CHAIN);
     let run = world
         .engine
-        .trigger("d", Default::default(), vec![])
+        .trigger("d", RunRequest::by("tester"))
         .await
         .unwrap();
     let store = world.engine.ports().store.clone();
@@ -441,7 +442,7 @@ async fn a_retry_is_woken_by_a_delayed_message_when_it_is_due() {
     );
     let run = world
         .engine
-        .trigger("d", Default::default(), vec![])
+        .trigger("d", RunRequest::by("tester"))
         .await
         .unwrap();
     let id = run.run_id.as_str();
@@ -496,4 +497,79 @@ async fn a_retry_is_woken_by_a_delayed_message_when_it_is_due() {
         Dispatched::Launched(_)
     ));
     assert_eq!(world.launcher.starts(), 2);
+}
+
+/// Issue 10: a run keeps who made it and its note; each rerun and mark
+/// adds an audit entry naming who did what, and a rerun's note becomes the
+/// run's note.
+#[tokio::test]
+async fn runs_keep_who_made_them_and_every_rerun_and_mark() {
+    let world = world(CHAIN);
+    let engine = &world.engine;
+    let request = RunRequest {
+        note: Some("lr 0.02 on last week".into()),
+        ..RunRequest::by("ana@laptop")
+    };
+    let run = engine.trigger("d", request).await.unwrap();
+    assert_eq!(run.triggered_by, "ana@laptop");
+    let id = run.run_id.as_str();
+    for _ in 0..2 {
+        engine.dispatch(&next_message(&world).await).await.unwrap();
+        let task = if engine.run_detail("d", id).await.unwrap().instances[0].state
+            == TaskState::Running
+        {
+            "a"
+        } else {
+            "b"
+        };
+        engine.record("d", id, &key(task), 1, ok()).await.unwrap();
+        engine.advance("d", id).await.unwrap();
+    }
+    assert_eq!(
+        engine.run_detail("d", id).await.unwrap().run.state,
+        RunState::Succeeded
+    );
+    let rerun = updraft_core::plan::Rerun {
+        tasks: vec![updraft_core::ids::TaskId::parse("b").unwrap()],
+        ..Default::default()
+    };
+    let note = Some("b again with the fixed loader".to_string());
+    let cleared = engine
+        .rerun("d", id, &rerun, "bob@desk", note.clone())
+        .await
+        .unwrap();
+    assert_eq!(cleared, [key("b")]);
+    world.clock.set(t("2026-11-21T00:01:00Z"));
+    engine
+        .mark("d", id, &key("b"), TaskState::Succeeded, "carol@ops")
+        .await
+        .unwrap();
+    let detail = engine.run_detail("d", id).await.unwrap();
+    assert_eq!(detail.run.triggered_by, "ana@laptop");
+    assert_eq!(detail.run.note, note);
+    let audit: Vec<(String, String, Vec<String>, Vec<String>)> = detail
+        .audit
+        .iter()
+        .map(|e| {
+            (
+                e.by.clone(),
+                e.action.to_string(),
+                e.tasks.clone(),
+                e.options.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            ("bob@desk".into(), "rerun".into(), vec!["b".into()], vec![]),
+            (
+                "carol@ops".into(),
+                "mark".into(),
+                vec!["b".into()],
+                vec!["succeeded".into()]
+            ),
+        ]
+    );
+    assert_eq!(detail.audit[0].note, note);
 }

@@ -8,6 +8,7 @@
 //! - [`lock`]: one loop per state directory.
 //! - [`dev`]: the loop behind `updraft dev` and `updraft run`.
 //! - [`Local`]: all of it wired to an engine.
+//! - [`caller`]: who is asking, as runs and audit entries name them.
 
 pub mod dev;
 pub mod lock;
@@ -15,7 +16,7 @@ pub mod process;
 pub mod specdir;
 pub mod sqlite;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +30,25 @@ use crate::dev::DevLoop;
 use crate::process::{LocalCompletion, ProcessLauncher};
 use crate::specdir::SpecDir;
 use crate::sqlite::{Sqlite, SqliteQueue, SqliteStore};
+
+/// The person at this machine as `user@host`: what local runs record as
+/// `triggered_by` and audit entries as `by`.
+pub fn caller() -> String {
+    let user = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "unknown".into());
+    let host = ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .find_map(|file| {
+            std::fs::read_to_string(Path::new(file))
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".into());
+    format!("{user}@{host}")
+}
 
 /// How long a received task message stays hidden before another worker may
 /// take it (a worker launches a try in well under a second).

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use updraft_core::state::{
-    ArtifactRecord, Attempt, Run, RunState, TaskInstance, TaskKey, TaskTransition,
+    ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (uri, used, dag, run_id, task_id, map_index, try_number));
 CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
 CREATE TABLE IF NOT EXISTS handles (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, dag TEXT NOT NULL, run_id TEXT NOT NULL,
+    at TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_run ON audit (dag, run_id, at);
 ";
 
 /// One connection to the state file.
@@ -437,6 +441,30 @@ impl StateStore for SqliteStore {
             .query_map([dag, run_id], |r| r.get::<_, String>(0))
             .map_err(db("reading attempts"))?;
         rows.map(|row| from_json(&row.map_err(db("reading attempts"))?))
+            .collect()
+    }
+
+    async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
+        let at = entry.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+        self.0
+            .conn()
+            .execute(
+                "INSERT INTO audit (dag, run_id, at, body) VALUES (?1, ?2, ?3, ?4)",
+                params![dag, run_id, at, to_json(entry)?],
+            )
+            .map_err(db("keeping an audit entry"))?;
+        Ok(())
+    }
+
+    async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare("SELECT body FROM audit WHERE dag = ?1 AND run_id = ?2 ORDER BY at, seq")
+            .map_err(db("reading audit entries"))?;
+        let rows = stmt
+            .query_map([dag, run_id], |r| r.get::<_, String>(0))
+            .map_err(db("reading audit entries"))?;
+        rows.map(|row| from_json(&row.map_err(db("reading audit entries"))?))
             .collect()
     }
 

@@ -15,6 +15,7 @@ use updraft_aws::schema::MAX_RECEIVE_COUNT;
 use updraft_aws::testing::{sdk, sqs_record};
 use updraft_core::state::{RunState, TaskState};
 use updraft_engine::Engine;
+use updraft_engine::usecase::RunRequest;
 
 use crate::functions::{CHAIN, world};
 
@@ -51,7 +52,7 @@ async fn a_message_that_keeps_failing_fails_its_try_and_lands_in_the_dead_letter
     )));
     let run = world
         .engine
-        .trigger("chain", Default::default(), vec![])
+        .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     let sqs = &world.player.sqs;

@@ -14,6 +14,7 @@ use updraft_core::plan::Rerun;
 use updraft_core::spec::SpecFile;
 use updraft_core::state::RunState;
 use updraft_engine::Engine;
+use updraft_engine::usecase::RunRequest;
 
 pub(crate) struct World {
     pub(crate) engine: Engine,
@@ -84,7 +85,7 @@ async fn a_chain_runs_through_dispatcher_ecs_and_recorder() {
     let mut world = world(CHAIN).await;
     let run = world
         .engine
-        .trigger("chain", Default::default(), vec![])
+        .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     assert_eq!(
@@ -106,7 +107,7 @@ async fn a_failed_run_is_rerun_from_its_failed_task_only() {
     let mut world = world(CHAIN).await;
     let run = world
         .engine
-        .trigger("chain", Default::default(), vec![])
+        .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     assert_eq!(
@@ -120,7 +121,7 @@ async fn a_failed_run_is_rerun_from_its_failed_task_only() {
     };
     world
         .engine
-        .rerun("chain", &run.run_id, &request)
+        .rerun("chain", &run.run_id, &request, "tester", None)
         .await
         .unwrap();
     assert_eq!(

@@ -3,6 +3,7 @@
 //! between RunTask and its state write. Exactly one ECS task per try.
 
 use std::time::Duration;
+use updraft_engine::usecase::RunRequest;
 
 use serde_json::json;
 use updraft_aws::functions::{dispatcher, recorder};
@@ -71,7 +72,7 @@ async fn the_same_message_twice_and_at_once_launches_once() {
     let world = world(CHAIN).await;
     let run = world
         .engine
-        .trigger("chain", Default::default(), vec![])
+        .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     let event = next_event(&world).await;
@@ -100,7 +101,7 @@ async fn events_twice_out_of_order_or_for_an_old_try_are_dropped() {
     let world = world(spec).await;
     let run = world
         .engine
-        .trigger("retry", Default::default(), vec![])
+        .trigger("retry", RunRequest::by("tester"))
         .await
         .unwrap();
     let cluster = world.settings.ecs.cluster.clone();
@@ -168,7 +169,7 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
     let mut world = world_with(CHAIN, settings).await;
     let run = world
         .engine
-        .trigger("chain", Default::default(), vec![])
+        .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     let event = next_event(&world).await;

@@ -39,6 +39,22 @@ pub async fn settings(ctx: &Context) -> CliResult<Settings> {
         .map_err(CliError::User)
 }
 
+/// The caller's identity ARN (STS GetCallerIdentity): who runs and audit
+/// entries name on AWS.
+pub async fn caller(ctx: &Context) -> CliResult<String> {
+    let client = aws_sdk_sts::Client::new(&sdk(ctx).await);
+    let identity = client.get_caller_identity().send().await.map_err(|e| {
+        CliError::Infra(format!(
+            "asking STS who is calling: {}",
+            updraft_aws::sdk_error::describe(&e)
+        ))
+    })?;
+    identity
+        .arn()
+        .map(str::to_string)
+        .ok_or_else(|| CliError::Infra("STS GetCallerIdentity returned no ARN".into()))
+}
+
 /// A stack's outputs, by key.
 async fn stack_outputs(ctx: &Context, stack: &str) -> CliResult<BTreeMap<String, String>> {
     let client = aws_sdk_cloudformation::Client::new(&sdk(ctx).await);

@@ -13,7 +13,8 @@ pub async fn backfill(
     rerun_failed: bool,
 ) -> CliResult<ExitCode> {
     let engine = ctx.engine().await?;
-    let report = engine.backfill(dag, from, to, rerun_failed).await?;
+    let by = ctx.caller().await?;
+    let report = engine.backfill(dag, from, to, rerun_failed, &by).await?;
     for id in &report.created {
         println!("created {id}");
     }

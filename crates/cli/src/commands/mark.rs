@@ -30,7 +30,9 @@ pub async fn mark(
         map_index,
     };
     let engine = ctx.engine().await?;
-    engine.mark(dag, run_id, &key, to).await?;
+    engine
+        .mark(dag, run_id, &key, to, &ctx.caller().await?)
+        .await?;
     let run = engine
         .ports()
         .store

@@ -26,6 +26,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use updraft_core::state::{Run, RunState};
 use updraft_engine::Engine;
+use updraft_engine::usecase::RunRequest;
 use updraft_local::lock::DevLock;
 use updraft_local::{Local, LocalConfig, QueueKind};
 
@@ -38,6 +39,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
     let ctx = Context {
         global: cli.global,
         aws: tokio::sync::OnceCell::new(),
+        caller: tokio::sync::OnceCell::new(),
     };
     if ctx.global.backend == Backend::Aws
         && matches!(cli.command, Command::Dev { .. } | Command::Run { .. })
@@ -61,14 +63,22 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             dag,
             params,
             labels,
+            note,
             workers,
-        } => run::run(&ctx, &dag, &params, labels, workers).await,
+        } => {
+            let request = ctx.run_request(&params, labels, note).await?;
+            run::run(&ctx, &dag, request, workers).await
+        }
         Command::Trigger {
             dag,
             params,
             labels,
+            note,
             wait,
-        } => trigger::trigger(&ctx, &dag, &params, labels, wait).await,
+        } => {
+            let request = ctx.run_request(&params, labels, note).await?;
+            trigger::trigger(&ctx, &dag, request, wait).await
+        }
         Command::Rerun {
             dag,
             run_id,
@@ -77,10 +87,11 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             upstream,
             failed,
             map_index,
+            note,
             wait,
         } => {
             let request = rerun::request(tasks, downstream, upstream, failed, map_index)?;
-            rerun::rerun(&ctx, &dag, &run_id, &request, wait).await
+            rerun::rerun(&ctx, &dag, &run_id, &request, note, wait).await
         }
         Command::Runs {
             dag,
@@ -90,9 +101,13 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             until,
             params,
             produced,
+            triggered_by,
+            note_contains,
             limit,
         } => {
             let filters = runs::Filters {
+                triggered_by,
+                note_contains,
                 dag,
                 states,
                 label,
@@ -150,6 +165,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
 pub struct Context {
     global: Global,
     aws: tokio::sync::OnceCell<Arc<Engine>>,
+    caller: tokio::sync::OnceCell<String>,
 }
 
 impl Context {
@@ -184,6 +200,36 @@ impl Context {
                 Ok(engine.clone())
             }
         }
+    }
+
+    /// Who is asking, fetched once per call: `user@host` locally, the
+    /// identity ARN on AWS.
+    async fn caller(&self) -> CliResult<String> {
+        let who = self
+            .caller
+            .get_or_try_init(|| async {
+                match self.global.backend {
+                    Backend::Local => Ok(updraft_local::caller()),
+                    Backend::Aws => aws::caller(self).await,
+                }
+            })
+            .await?;
+        Ok(who.clone())
+    }
+
+    /// A run made by the caller, as `trigger` and `run` were asked.
+    async fn run_request(
+        &self,
+        params: &[String],
+        labels: Vec<String>,
+        note: Option<String>,
+    ) -> CliResult<RunRequest> {
+        Ok(RunRequest {
+            params: parse_params(params)?,
+            labels,
+            note,
+            triggered_by: self.caller().await?,
+        })
     }
 
     /// Whether something executes queued tries: a `dev` loop on the state

@@ -36,6 +36,7 @@ pub async fn rerun(
     dag: &str,
     run_id: &str,
     request: &Rerun,
+    note: Option<String>,
     wait: bool,
 ) -> CliResult<ExitCode> {
     if wait && !ctx.dev_running()? {
@@ -45,7 +46,9 @@ pub async fn rerun(
         )));
     }
     let engine = ctx.engine().await?;
-    let cleared = engine.rerun(dag, run_id, request).await?;
+    let cleared = engine
+        .rerun(dag, run_id, request, &ctx.caller().await?, note)
+        .await?;
     if cleared.is_empty() {
         println!("nothing to rerun: no task of {run_id} matched");
         return Ok(ExitCode::SUCCESS);

@@ -7,25 +7,25 @@ use updraft_local::QueueKind;
 use updraft_local::dev::Scope;
 
 use super::dev::{default_workers, hold_lock, shutdown_signal};
-use super::{Context, parse_params, print_json, run_exit};
+use updraft_engine::usecase::RunRequest;
+
+use super::{Context, print_json, run_exit};
 use crate::error::{CliError, CliResult};
 use crate::render::{detail_json, detail_text};
 
 pub async fn run(
     ctx: &Context,
     dag: &str,
-    params: &[String],
-    labels: Vec<String>,
+    request: RunRequest,
     workers: Option<usize>,
 ) -> CliResult<ExitCode> {
-    let params = parse_params(params)?;
     let _lock = hold_lock(
         ctx,
         "an `updraft dev` is running (use `updraft trigger --wait` instead)",
     )?;
     let local = ctx.local(QueueKind::Private)?;
     let engine = local.engine.clone();
-    let run = engine.trigger(dag, params, labels).await?;
+    let run = engine.trigger(dag, request).await?;
     let mut runner = local.into_loop(
         workers.unwrap_or_else(default_workers),
         Duration::from_millis(500),

@@ -9,7 +9,7 @@ use updraft_engine::ports::RunQuery;
 
 use super::{Context, parse_params, print_json};
 use crate::error::{CliError, CliResult};
-use crate::render::{duration, run_json, span, table, time};
+use crate::render::{duration, or_dash, run_json, span, table, time};
 
 /// What `runs` was asked to show.
 pub struct Filters {
@@ -20,6 +20,8 @@ pub struct Filters {
     pub until: Option<String>,
     pub params: Vec<String>,
     pub produced: Option<String>,
+    pub triggered_by: Option<String>,
+    pub note_contains: Option<String>,
     pub limit: usize,
 }
 
@@ -56,6 +58,8 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
         since: bound(filters.since, "since", false)?,
         until: bound(filters.until, "until", true)?,
         params: parse_params(&filters.params)?.into_iter().collect(),
+        triggered_by: filters.triggered_by,
+        note_contains: filters.note_contains,
         limit: Some(filters.limit),
     };
     let engine = ctx.engine().await?;
@@ -85,12 +89,14 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
                 span(run.started_at, run.ended_at)
                     .map(duration)
                     .unwrap_or_default(),
+                or_dash(&run.triggered_by).to_string(),
                 run.labels.join(","),
                 if run.params.is_empty() {
                     String::new()
                 } else {
                     params.to_string()
                 },
+                run.note.clone().unwrap_or_default(),
             ]
         })
         .collect();
@@ -103,8 +109,10 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
                 "STATE",
                 "LOGICAL DATE",
                 "DURATION",
+                "TRIGGERED BY",
                 "LABELS",
-                "PARAMS"
+                "PARAMS",
+                "NOTE"
             ],
             &rows
         )

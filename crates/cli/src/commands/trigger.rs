@@ -2,18 +2,18 @@
 
 use std::process::ExitCode;
 
-use super::{Context, parse_params, print_json, run_exit, wait_for_run};
+use updraft_engine::usecase::RunRequest;
+
+use super::{Context, print_json, run_exit, wait_for_run};
 use crate::error::{CliError, CliResult};
 use crate::render::run_json;
 
 pub async fn trigger(
     ctx: &Context,
     dag: &str,
-    params: &[String],
-    labels: Vec<String>,
+    request: RunRequest,
     wait: bool,
 ) -> CliResult<ExitCode> {
-    let params = parse_params(params)?;
     if wait && !ctx.dev_running()? {
         return Err(CliError::Infra(format!(
             "no `updraft dev` is running on {}; start one, or use `updraft run {dag}`",
@@ -21,7 +21,7 @@ pub async fn trigger(
         )));
     }
     let engine = ctx.engine().await?;
-    let run = engine.trigger(dag, params, labels).await?;
+    let run = engine.trigger(dag, request).await?;
     let run = if wait {
         wait_for_run(ctx, &engine, dag, &run.run_id).await?
     } else {

@@ -39,6 +39,9 @@ impl Story {
             created_at: t0(),
             started_at: None,
             ended_at: None,
+            triggered_by: String::new(),
+            note: None,
+            metrics: Default::default(),
         };
         let instances = initial_instances(&spec);
         Story {

@@ -29,6 +29,9 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         created_at: t0() + Duration::minutes(minutes),
         started_at: None,
         ended_at: None,
+        triggered_by: String::new(),
+        note: None,
+        metrics: Default::default(),
     }
 }
 

@@ -6,8 +6,8 @@ use updraft_core::ids::{DagId, TaskId};
 use updraft_core::plan::{initial_instances, mark_running, start_launch};
 use updraft_core::spec::parse_spec;
 use updraft_core::state::{
-    ArtifactRecord, ArtifactUse, Attempt, RunState, TaskInstance, TaskKey, TaskState,
-    TaskTransition,
+    ArtifactRecord, ArtifactUse, Attempt, AuditAction, AuditEntry, RunState, TaskInstance, TaskKey,
+    TaskState, TaskTransition,
 };
 
 use super::fixtures::{run, t0};
@@ -33,6 +33,51 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     queries_filter_by_params_and_until(&fresh()[0]).await;
     launch_handles_lead_back_to_their_try(&fresh()[0]).await;
     launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
+    who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
+}
+
+async fn who_notes_metrics_and_audit_entries_are_kept(store: &Arc<dyn StateStore>) {
+    let mut mine = run("d", "r0", 0, &[]);
+    mine.triggered_by = "ana@laptop".into();
+    mine.note = Some("LR 0.02 on last week's data".into());
+    mine.metrics.insert("evaluate.accuracy".into(), 0.93);
+    let mut theirs = run("d", "r1", 10, &[]);
+    theirs.triggered_by = "schedule".into();
+    store.create_run(&mine, &instances()).await.unwrap();
+    store.create_run(&theirs, &instances()).await.unwrap();
+    assert_eq!(store.run("d", "r0").await.unwrap(), Some(mine.clone()));
+    let ids = |runs: Vec<updraft_core::state::Run>| {
+        runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
+    };
+    let by_who = RunQuery {
+        triggered_by: Some("schedule".into()),
+        ..RunQuery::default()
+    };
+    assert_eq!(ids(store.runs(&by_who).await.unwrap()), ["r1"]);
+    let by_note = RunQuery {
+        note_contains: Some("last WEEK".into()),
+        ..RunQuery::default()
+    };
+    assert_eq!(ids(store.runs(&by_note).await.unwrap()), ["r0"]);
+
+    let entry = |minutes: i64, action: AuditAction| AuditEntry {
+        at: t0() + chrono::Duration::minutes(minutes),
+        by: "ana@laptop".into(),
+        action,
+        tasks: vec!["b".into()],
+        options: vec!["--downstream".into()],
+        note: Some("again".into()),
+    };
+    let (first, second) = (entry(1, AuditAction::Rerun), entry(2, AuditAction::Mark));
+    store.put_audit("d", "r0", &second).await.unwrap();
+    store.put_audit("d", "r0", &first).await.unwrap();
+    assert_eq!(store.audit("d", "r0").await.unwrap(), [first, second]);
+    assert!(store.audit("d", "r1").await.unwrap().is_empty());
+    assert!(
+        store.instances("d", "r0").await.unwrap().len() == 2
+            && store.attempts("d", "r0").await.unwrap().is_empty(),
+        "audit entries are neither instances nor attempts"
+    );
 }
 
 async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn StateStore>) {

@@ -7,6 +7,7 @@ use updraft_core::plan::Rerun;
 use updraft_core::schedule::LocalTime;
 use updraft_core::state::{RunKind, RunState, run_id};
 
+use super::RunRequest;
 use crate::{Engine, EngineError, EngineResult};
 
 /// What a backfill did.
@@ -23,13 +24,14 @@ pub struct BackfillReport {
 impl Engine {
     /// Creates `backfill__<logical date>` runs for every schedule point
     /// whose local date lies between `from` and `to` (both included; a
-    /// date-time bound is that instant).
+    /// date-time bound is that instant), made by `by`.
     pub async fn backfill(
         &self,
         dag: &str,
         from: &str,
         to: &str,
         rerun_failed: bool,
+        by: &str,
     ) -> EngineResult<BackfillReport> {
         let spec = self.current_spec(dag).await?;
         let tz = spec.schedule.tz();
@@ -62,6 +64,8 @@ impl Engine {
                             only_failed: true,
                             ..Rerun::default()
                         },
+                        by,
+                        None,
                     )
                     .await?;
                     report.rerun.push(run.run_id);
@@ -71,14 +75,7 @@ impl Engine {
                     let [_, id] = candidates;
                     let timing = spec.schedule.run_for_point(point);
                     if let Some(run) = self
-                        .create_run(
-                            &spec,
-                            RunKind::Backfill,
-                            id,
-                            timing,
-                            Default::default(),
-                            Vec::new(),
-                        )
+                        .create_run(&spec, RunKind::Backfill, id, timing, RunRequest::by(by))
                         .await?
                     {
                         self.advance(dag, &run.run_id).await?;

@@ -1,20 +1,21 @@
 //! Mark a task instance succeeded or failed by hand.
 
 use updraft_core::plan::mark;
-use updraft_core::state::{RunState, RunTransition, TaskKey, TaskState};
+use updraft_core::state::{AuditAction, AuditEntry, RunState, RunTransition, TaskKey, TaskState};
 
 use crate::{Engine, EngineError, EngineResult};
 
 impl Engine {
     /// Sets one task instance's state (stopping a try in flight), reopens
     /// its run if it had ended, and advances the run, which may end it
-    /// again with the new outcome.
+    /// again with the new outcome. `by` is kept in the run's audit entries.
     pub async fn mark(
         &self,
         dag: &str,
         run_id: &str,
         key: &TaskKey,
         to: TaskState,
+        by: &str,
     ) -> EngineResult<()> {
         if !matches!(to, TaskState::Succeeded | TaskState::Failed) {
             return Err(EngineError::user(format!(
@@ -31,6 +32,15 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::user(format!("run `{run_id}` has no task `{key}`")))?;
         let now = self.ports.clock.now();
+        let entry = AuditEntry {
+            at: now,
+            by: by.to_string(),
+            action: AuditAction::Mark,
+            tasks: vec![key.to_string()],
+            options: vec![to.to_string()],
+            note: None,
+        };
+        store.put_audit(dag, run_id, &entry).await?;
         if !self.apply_task(&run, &mark(&instance, to, now)).await? {
             return Err(EngineError::user(format!(
                 "task `{key}` changed while marking it; try again"

@@ -18,3 +18,4 @@ pub use dispatch::Dispatched;
 pub use queries::{ArtifactLineage, RunDetail, RunLineage};
 pub use schedule::MAX_PREVIEW_POINTS;
 pub use tick::TickReport;
+pub use trigger::RunRequest;

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use updraft_core::spec::DagSpec;
-use updraft_core::state::{ArtifactRecord, ArtifactUse, Attempt, Run, TaskInstance, TaskKey};
+use updraft_core::state::{
+    ArtifactRecord, ArtifactUse, Attempt, AuditEntry, Run, TaskInstance, TaskKey,
+};
 
 use crate::ports::RunQuery;
 use crate::{Engine, EngineError, EngineResult};
@@ -22,6 +24,8 @@ pub struct RunDetail {
     pub instances: Vec<TaskInstance>,
     /// Every try, oldest first per task.
     pub attempts: Vec<Attempt>,
+    /// What people did to the run after it was made, oldest first.
+    pub audit: Vec<AuditEntry>,
 }
 
 impl Engine {
@@ -92,11 +96,13 @@ impl Engine {
         instances.sort_by_key(order);
         let mut attempts = store.attempts(dag, run_id).await?;
         attempts.sort_by(|a, b| (&a.key, a.try_number).cmp(&(&b.key, b.try_number)));
+        let audit = store.audit(dag, run_id).await?;
         Ok(RunDetail {
             run,
             spec,
             instances,
             attempts,
+            audit,
         })
     }
 

@@ -3,8 +3,9 @@
 //! reconcile tries whose events may have been lost.
 
 use updraft_core::spec::Diagnostic;
-use updraft_core::state::{Run, RunKind, run_id};
+use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
+use super::RunRequest;
 use crate::{Engine, EngineResult};
 
 /// What a tick did.
@@ -45,9 +46,9 @@ impl Engine {
             for point in &due {
                 let id = run_id(RunKind::Scheduled, *point, spec.schedule.tz());
                 let timing = spec.schedule.run_for_point(*point);
-                let params = Default::default();
+                let request = RunRequest::by(SCHEDULE);
                 if let Some(run) = self
-                    .create_run(spec, RunKind::Scheduled, id, timing, params, Vec::new())
+                    .create_run(spec, RunKind::Scheduled, id, timing, request)
                     .await?
                 {
                     report.created.push(run);

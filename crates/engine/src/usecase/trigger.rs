@@ -13,21 +13,39 @@ use crate::events::Event;
 use crate::ports::{DagMeta, LoadedSpecs};
 use crate::{Engine, EngineError, EngineResult};
 
+/// What the maker of a run says about it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunRequest {
+    /// Params overriding the spec's.
+    pub params: Map<String, Value>,
+    /// Labels for finding the run.
+    pub labels: Vec<String>,
+    /// A free-text line about the run.
+    pub note: Option<String>,
+    /// Who makes it (see [`Run::triggered_by`]).
+    pub triggered_by: String,
+}
+
+impl RunRequest {
+    /// A run made by `who` with nothing else said.
+    pub fn by(who: &str) -> RunRequest {
+        RunRequest {
+            triggered_by: who.to_string(),
+            ..RunRequest::default()
+        }
+    }
+}
+
 impl Engine {
-    /// Creates a manual run of the DAG's current spec, with `params`
-    /// overriding the spec's, and starts it.
-    pub async fn trigger(
-        &self,
-        dag: &str,
-        params: Map<String, Value>,
-        labels: Vec<String>,
-    ) -> EngineResult<Run> {
+    /// Creates a manual run of the DAG's current spec, with the request's
+    /// params overriding the spec's, and starts it.
+    pub async fn trigger(&self, dag: &str, request: RunRequest) -> EngineResult<Run> {
         let spec = self.current_spec(dag).await?;
         let now = self.ports.clock.now();
         let timing = spec.schedule.run_for_trigger(now);
         let id = run_id(RunKind::Manual, now, spec.schedule.tz());
         let run = self
-            .create_run(&spec, RunKind::Manual, id.clone(), timing, params, labels)
+            .create_run(&spec, RunKind::Manual, id.clone(), timing, request)
             .await?
             .ok_or_else(|| {
                 EngineError::user(format!(
@@ -85,11 +103,10 @@ impl Engine {
         kind: RunKind,
         run_id: String,
         timing: RunTiming,
-        overrides: Map<String, Value>,
-        labels: Vec<String>,
+        request: RunRequest,
     ) -> EngineResult<Option<Run>> {
         let mut params = spec.params.clone();
-        params.extend(overrides);
+        params.extend(request.params);
         let run = Run {
             dag: spec.id.clone(),
             run_id,
@@ -100,10 +117,13 @@ impl Engine {
             data_interval_start: timing.data_interval_start,
             data_interval_end: timing.data_interval_end,
             params,
-            labels,
+            labels: request.labels,
             created_at: self.ports.clock.now(),
             started_at: None,
             ended_at: None,
+            triggered_by: request.triggered_by,
+            note: request.note,
+            metrics: Default::default(),
         };
         if !self
             .ports
