@@ -515,13 +515,12 @@ async fn runs_keep_who_made_them_and_every_rerun_and_mark() {
     let id = run.run_id.as_str();
     for _ in 0..2 {
         engine.dispatch(&next_message(&world).await).await.unwrap();
-        let task = if engine.run_detail("d", id).await.unwrap().instances[0].state
-            == TaskState::Running
-        {
-            "a"
-        } else {
-            "b"
-        };
+        let task =
+            if engine.run_detail("d", id).await.unwrap().instances[0].state == TaskState::Running {
+                "a"
+            } else {
+                "b"
+            };
         engine.record("d", id, &key(task), 1, ok()).await.unwrap();
         engine.advance("d", id).await.unwrap();
     }

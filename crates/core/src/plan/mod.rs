@@ -22,7 +22,10 @@ use crate::state::{
 };
 
 pub use lifecycle::{Outcome, abandon, complete, mark, mark_running, requeue, start_launch};
-pub use outputs::{MAX_OUTPUT_BYTES, output_artifacts, outputs_of, parse_output};
+pub use outputs::{
+    MAX_METRICS, MAX_OUTPUT_BYTES, output_artifacts, output_metrics, outputs_of, parse_output,
+    run_metrics,
+};
 pub use rerun::{Rerun, RerunError, rerun};
 pub use trigger::{Decision, UpstreamCounts, decide};
 
@@ -198,12 +201,18 @@ pub fn plan(
         (true, false) => RunState::Failed,
         (false, _) => RunState::Running,
     };
-    if run_state != run.state {
+    // The run's metrics follow its instances: written with a state change,
+    // or alone when a task reported new ones.
+    let metrics = run_metrics(instances);
+    if run_state != run.state || metrics != run.metrics {
         let mut next = run.clone();
         next.state = run_state;
-        next.started_at = next.started_at.or(Some(now));
-        if run_state.is_terminal() {
-            next.ended_at = Some(now);
+        next.metrics = metrics;
+        if run_state != run.state {
+            next.started_at = next.started_at.or(Some(now));
+            if run_state.is_terminal() {
+                next.ended_at = Some(now);
+            }
         }
         out.push(Transition::Run(RunTransition {
             expect_state: run.state,

@@ -762,3 +762,31 @@ fn an_undispatchable_try_is_abandoned_only_while_queued_or_launching() {
         "a try that ran is not abandoned"
     );
 }
+
+/// Issue 10: a task's metrics reach the run as soon as the task succeeds,
+/// while the run goes on, and stay when it ends.
+#[test]
+fn a_tasks_metrics_become_the_runs_while_it_runs() {
+    let mut story = Story::new(CHAIN);
+    story.plan();
+    story.start("a");
+    let instance = story.instance("a").clone();
+    let task = story.spec.task("a").unwrap().clone();
+    let mut change = complete(&task, &instance, 1, Outcome::Succeeded, story.now).unwrap();
+    change.next.output = Some(serde_json::json!({"metrics": {"accuracy": 0.9}}));
+    story.apply(&[Transition::Task(change)]);
+    assert_eq!(story.plan(), ["b"]);
+    assert_eq!(story.run.state, RunState::Running);
+    let expected = std::collections::BTreeMap::from([("a.accuracy".to_string(), 0.9)]);
+    assert_eq!(story.run.metrics, expected);
+    assert!(
+        plan(&story.spec, &story.run, &story.instances, story.now).is_empty(),
+        "unchanged metrics are not written again"
+    );
+    for task in ["b", "c"] {
+        story.run_task(task, Outcome::Succeeded);
+        story.plan();
+    }
+    assert_eq!(story.run.state, RunState::Succeeded);
+    assert_eq!(story.run.metrics, expected);
+}
