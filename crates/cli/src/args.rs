@@ -178,6 +178,15 @@ pub enum Command {
         /// Only runs whose note contains this text (in any case).
         #[arg(long)]
         note_contains: Option<String>,
+        /// Columns to show: run_id, state, duration, params.KEY, metrics.TASK.NAME, ... (comma-separated).
+        #[arg(long)]
+        columns: Option<String>,
+        /// Only runs where COLUMN OP VALUE holds (OP: = != < <= > >=); repeatable.
+        #[arg(long = "where", value_name = "COLUMN OP VALUE")]
+        wheres: Vec<String>,
+        /// Order by these columns (comma-separated; `-column` for largest first).
+        #[arg(long, allow_hyphen_values = true)]
+        sort: Option<String>,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: usize,

@@ -4,6 +4,7 @@
 //! - [`yaml`]: a YAML tree whose nodes know their line and column.
 //! - [`schedule`]: cron points in a time zone, run intervals, due runs.
 //! - [`duration`]: `90s` / `2m` / `2h` / `1d`.
+//! - [`runs_view`]: runs as experiments: columns, filters and sort keys.
 //!
 //! Nothing here does I/O, spawns, sleeps or names an AWS type: callers pass
 //! text and snapshots in and get values and transitions out.
@@ -11,6 +12,7 @@
 pub mod duration;
 pub mod ids;
 pub mod plan;
+pub mod runs_view;
 pub mod schedule;
 pub mod spec;
 pub mod state;

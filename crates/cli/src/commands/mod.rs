@@ -103,11 +103,17 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             produced,
             triggered_by,
             note_contains,
+            columns,
+            wheres,
+            sort,
             limit,
         } => {
             let filters = runs::Filters {
                 triggered_by,
                 note_contains,
+                columns,
+                wheres,
+                sort,
                 dag,
                 states,
                 label,

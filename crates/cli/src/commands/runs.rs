@@ -3,13 +3,14 @@
 use std::process::ExitCode;
 
 use chrono_tz::Tz;
+use updraft_core::runs_view::{Cell, Column, RunsView};
 use updraft_core::schedule::LocalTime;
-use updraft_core::state::RunState;
+use updraft_core::state::{Run, RunState};
 use updraft_engine::ports::RunQuery;
 
 use super::{Context, parse_params, print_json};
 use crate::error::{CliError, CliResult};
-use crate::render::{duration, or_dash, run_json, span, table, time};
+use crate::render::{duration, run_json, table, time};
 
 /// What `runs` was asked to show.
 pub struct Filters {
@@ -22,6 +23,9 @@ pub struct Filters {
     pub produced: Option<String>,
     pub triggered_by: Option<String>,
     pub note_contains: Option<String>,
+    pub columns: Option<String>,
+    pub wheres: Vec<String>,
+    pub sort: Option<String>,
     pub limit: usize,
 }
 
@@ -51,6 +55,8 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
                 .map_err(|why| CliError::User(format!("--state: {why}")))
         })
         .collect::<CliResult<Vec<_>>>()?;
+    // Filters and order of the view come after the store's; so does the limit.
+    let viewed = !filters.wheres.is_empty() || filters.sort.is_some();
     let query = RunQuery {
         dag: filters.dag,
         states,
@@ -60,62 +66,64 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
         params: parse_params(&filters.params)?.into_iter().collect(),
         triggered_by: filters.triggered_by,
         note_contains: filters.note_contains,
-        limit: Some(filters.limit),
+        limit: (!viewed).then_some(filters.limit),
     };
     let engine = ctx.engine().await?;
-    let runs = engine.runs(&query, filters.produced.as_deref()).await?;
-    if ctx.json() {
-        let list: Vec<_> = runs
+    let found = engine.runs(&query, filters.produced.as_deref()).await?;
+    let listed: Vec<Run> = found.iter().map(|(run, _)| run.clone()).collect();
+    let view = RunsView::parse(
+        filters.columns.as_deref(),
+        &filters.wheres,
+        filters.sort.as_deref(),
+        &listed,
+    )
+    .map_err(CliError::User)?;
+    let mut shown = view.apply(listed);
+    shown.truncate(filters.limit);
+    let zone = |run: &Run| {
+        found
             .iter()
-            .map(|(run, spec)| run_json(run, spec.schedule.tz()))
-            .collect();
+            .find(|(r, _)| r.dag == run.dag && r.run_id == run.run_id)
+            .map_or(Tz::UTC, |(_, spec)| spec.schedule.tz())
+    };
+    if ctx.json() {
+        let list: Vec<_> = shown.iter().map(|run| run_json(run, zone(run))).collect();
         print_json(&serde_json::Value::Array(list))?;
         return Ok(ExitCode::SUCCESS);
     }
-    if runs.is_empty() {
+    if shown.is_empty() {
         println!("no runs");
         return Ok(ExitCode::SUCCESS);
     }
-    let rows: Vec<Vec<String>> = runs
+    let header: Vec<String> = view
+        .columns
         .iter()
-        .map(|(run, spec)| {
-            let tz = spec.schedule.tz();
-            let params = serde_json::Value::Object(run.params.clone());
-            vec![
-                run.dag.to_string(),
-                run.run_id.clone(),
-                run.state.to_string(),
-                time(run.logical_date, tz),
-                span(run.started_at, run.ended_at)
-                    .map(duration)
-                    .unwrap_or_default(),
-                or_dash(&run.triggered_by).to_string(),
-                run.labels.join(","),
-                if run.params.is_empty() {
-                    String::new()
-                } else {
-                    params.to_string()
-                },
-                run.note.clone().unwrap_or_default(),
-            ]
+        .map(|c| c.name().to_uppercase())
+        .collect();
+    let rows: Vec<Vec<String>> = shown
+        .iter()
+        .map(|run| {
+            view.columns
+                .iter()
+                .map(|column| cell_text(column, column.cell(run), zone(run)))
+                .collect()
         })
         .collect();
-    println!(
-        "{}",
-        table(
-            &[
-                "DAG",
-                "RUN ID",
-                "STATE",
-                "LOGICAL DATE",
-                "DURATION",
-                "TRIGGERED BY",
-                "LABELS",
-                "PARAMS",
-                "NOTE"
-            ],
-            &rows
-        )
-    );
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    println!("{}", table(&header, &rows));
     Ok(ExitCode::SUCCESS)
+}
+
+/// A cell as people read it: times in the DAG's zone, durations as `2m03s`.
+fn cell_text(column: &Column, cell: Cell, tz: Tz) -> String {
+    match cell {
+        Cell::Empty if *column == Column::TriggeredBy => "-".into(),
+        Cell::Empty => String::new(),
+        Cell::Number(seconds) if *column == Column::Duration => {
+            duration(std::time::Duration::from_secs_f64(seconds.max(0.0)))
+        }
+        Cell::Number(n) => n.to_string(),
+        Cell::Text(text) => text,
+        Cell::Time(t) => time(t, tz),
+    }
 }
