@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
@@ -20,7 +20,7 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, HandleRef, LaunchRecord, PortError, PortResult, RunQuery, StateStore,
+    DagMeta, HandleRef, LaunchRecord, PortError, PortResult, RunQuery, StateStore, StoredVersion,
     record_end_in_turn,
 };
 
@@ -393,13 +393,42 @@ impl StateStore for DynamoStore {
             .await
     }
 
-    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
+    async fn put_spec_version(
+        &self,
+        dag: &str,
+        version: &str,
+        source: &str,
+        seen_at: DateTime<Utc>,
+    ) -> PortResult<()> {
         let mut item = Item::new();
         item.insert(PK.into(), s(keys::dag_pk(dag)));
         item.insert(SK.into(), s(keys::spec_sk(version)));
         item.insert("item_type".into(), s("spec"));
         item.insert("source".into(), s(source));
+        item.insert(
+            "first_seen".into(),
+            s(seen_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
+        );
         self.put_new(item).await.map(|_| ())
+    }
+
+    async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>> {
+        let items = self.query_prefix(keys::dag_pk(dag), "SPEC#", false).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(text)) => Some(text.clone()),
+                    _ => None,
+                };
+                Some(StoredVersion {
+                    version: text(SK)?.strip_prefix("SPEC#")?.to_string(),
+                    first_seen: text("first_seen")
+                        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                        .map(|t| t.with_timezone(&Utc)),
+                })
+            })
+            .collect())
     }
 
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {

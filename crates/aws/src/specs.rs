@@ -184,7 +184,9 @@ async fn record(
     object_version: Option<String>,
 ) -> PortResult<()> {
     let dag = spec.id.as_str();
-    store.put_spec_version(dag, &spec.version, text).await?;
+    store
+        .put_spec_version(dag, &spec.version, text, chrono::Utc::now())
+        .await?;
     let mut meta = store
         .dag(dag)
         .await?

@@ -271,6 +271,29 @@ pub enum Command {
         #[arg(long, requires = "from")]
         to: Option<String>,
     },
+    /// Runs side by side: who, note, params, metrics, tasks, artifacts and
+    /// how their specs differ.
+    Compare {
+        /// The DAG.
+        dag: String,
+        /// Two runs or more; the first is the baseline.
+        #[arg(required = true, num_args = 2..)]
+        run_ids: Vec<String>,
+    },
+    /// A DAG's stored spec versions: when each was first seen, how many runs used it.
+    Versions {
+        /// The DAG.
+        dag: String,
+    },
+    /// What changed between two stored spec versions (short prefixes accepted).
+    Diff {
+        /// The DAG.
+        dag: String,
+        /// The version to compare from.
+        from: String,
+        /// The version to compare to.
+        to: String,
+    },
     /// Stop creating scheduled runs of a DAG.
     Pause {
         /// The DAG.

@@ -12,7 +12,8 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    Clock, DagMeta, Delivery, HandleRef, PortResult, RunQuery, StateStore, TaskMessage, TaskQueue,
+    Clock, DagMeta, Delivery, HandleRef, PortResult, RunQuery, StateStore, StoredVersion,
+    TaskMessage, TaskQueue,
 };
 
 type RunKey = (String, String);
@@ -20,7 +21,7 @@ type RunKey = (String, String);
 #[derive(Default)]
 struct Tables {
     dags: BTreeMap<String, DagMeta>,
-    specs: BTreeMap<(String, String), String>,
+    specs: BTreeMap<(String, String), (String, DateTime<Utc>)>,
     runs: BTreeMap<RunKey, Run>,
     instances: BTreeMap<RunKey, Vec<TaskInstance>>,
     attempts: BTreeMap<(RunKey, TaskKey, u32), Attempt>,
@@ -57,15 +58,37 @@ impl StateStore for MemoryStore {
             .insert(meta.dag.to_string(), meta.clone());
         Ok(())
     }
-    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
+    async fn put_spec_version(
+        &self,
+        dag: &str,
+        version: &str,
+        source: &str,
+        seen_at: DateTime<Utc>,
+    ) -> PortResult<()> {
         self.tables()
             .specs
             .entry(key(dag, version))
-            .or_insert_with(|| source.to_string());
+            .or_insert_with(|| (source.to_string(), seen_at));
         Ok(())
     }
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
-        Ok(self.tables().specs.get(&key(dag, version)).cloned())
+        Ok(self
+            .tables()
+            .specs
+            .get(&key(dag, version))
+            .map(|(source, _)| source.clone()))
+    }
+    async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>> {
+        Ok(self
+            .tables()
+            .specs
+            .iter()
+            .filter(|((d, _), _)| d == dag)
+            .map(|((_, version), (_, seen))| StoredVersion {
+                version: version.clone(),
+                first_seen: Some(*seen),
+            })
+            .collect())
     }
     async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
         let mut tables = self.tables();

@@ -79,6 +79,16 @@ pub struct HandleRef {
     pub try_number: u32,
 }
 
+/// A stored spec version, without its source.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredVersion {
+    /// The version (SHA-256 of the canonical spec).
+    pub version: String,
+    /// When it was first stored; unknown for versions stored before this
+    /// was kept.
+    pub first_seen: Option<DateTime<Utc>>,
+}
+
 /// Which runs to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunQuery {
@@ -113,10 +123,19 @@ pub trait StateStore: Send + Sync {
     /// Creates or replaces a DAG's metadata.
     async fn put_dag(&self, meta: &DagMeta) -> PortResult<()>;
 
-    /// Keeps a spec version's source; storing one twice is harmless.
-    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()>;
+    /// Keeps a spec version's source, first seen at `seen_at`; storing one
+    /// twice is harmless and keeps the first time.
+    async fn put_spec_version(
+        &self,
+        dag: &str,
+        version: &str,
+        source: &str,
+        seen_at: DateTime<Utc>,
+    ) -> PortResult<()>;
     /// The source of a stored spec version.
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>>;
+    /// Every stored version of a DAG's spec, in no particular order.
+    async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>>;
 
     /// Creates a run with its task instances if no run has its id; `false`
     /// if one already does (put-if-absent).

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -16,14 +16,15 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, Delivery, HandleRef, PortError, PortResult, RunQuery, StateStore, TaskMessage,
-    TaskQueue,
+    DagMeta, Delivery, HandleRef, PortError, PortResult, RunQuery, StateStore, StoredVersion,
+    TaskMessage, TaskQueue,
 };
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS dags (dag TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS spec_versions (
-    dag TEXT NOT NULL, version TEXT NOT NULL, source TEXT NOT NULL, PRIMARY KEY (dag, version));
+    dag TEXT NOT NULL, version TEXT NOT NULL, source TEXT NOT NULL, first_seen TEXT,
+    PRIMARY KEY (dag, version));
 CREATE TABLE IF NOT EXISTS runs (
     dag TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL,
     body TEXT NOT NULL, PRIMARY KEY (dag, run_id));
@@ -71,6 +72,18 @@ impl Sqlite {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        // State files from before versions kept when they were first seen.
+        let has_first_seen: bool = conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('spec_versions') WHERE name = 'first_seen'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(fail)?;
+        if !has_first_seen {
+            conn.execute("ALTER TABLE spec_versions ADD COLUMN first_seen TEXT", [])
+                .map_err(fail)?;
+        }
         Ok(Sqlite(Arc::new(Mutex::new(conn))))
     }
 
@@ -214,15 +227,44 @@ impl StateStore for SqliteStore {
         Ok(())
     }
 
-    async fn put_spec_version(&self, dag: &str, version: &str, source: &str) -> PortResult<()> {
+    async fn put_spec_version(
+        &self,
+        dag: &str,
+        version: &str,
+        source: &str,
+        seen_at: DateTime<Utc>,
+    ) -> PortResult<()> {
+        let seen_at = seen_at.to_rfc3339_opts(SecondsFormat::Micros, true);
         self.0
             .conn()
             .execute(
-                "INSERT OR IGNORE INTO spec_versions (dag, version, source) VALUES (?1, ?2, ?3)",
-                params![dag, version, source],
+                "INSERT OR IGNORE INTO spec_versions (dag, version, source, first_seen) VALUES (?1, ?2, ?3, ?4)",
+                params![dag, version, source, seen_at],
             )
             .map_err(db("storing a spec version"))?;
         Ok(())
+    }
+
+    async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>> {
+        let conn = self.0.conn();
+        let mut stmt = conn
+            .prepare("SELECT version, first_seen FROM spec_versions WHERE dag = ?1")
+            .map_err(db("listing spec versions"))?;
+        let rows = stmt
+            .query_map([dag], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
+            .map_err(db("listing spec versions"))?;
+        rows.map(|row| {
+            let (version, seen) = row.map_err(db("listing spec versions"))?;
+            Ok(StoredVersion {
+                version,
+                first_seen: seen
+                    .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                    .map(|t| t.with_timezone(&Utc)),
+            })
+        })
+        .collect()
     }
 
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {

@@ -3,6 +3,7 @@
 
 mod aws;
 mod backfill;
+mod compare;
 mod deploy;
 mod dev;
 mod lineage;
@@ -17,6 +18,7 @@ mod schedule;
 mod show;
 mod trigger;
 mod validate;
+mod versions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -161,6 +163,9 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             let range = from.as_deref().zip(to.as_deref());
             schedule::schedule(&ctx, &dag, next.unwrap_or(10), range).await
         }
+        Command::Compare { dag, run_ids } => compare::compare(&ctx, &dag, &run_ids).await,
+        Command::Versions { dag } => versions::versions(&ctx, &dag).await,
+        Command::Diff { dag, from, to } => versions::diff(&ctx, &dag, &from, &to).await,
         Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
         Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
     }

@@ -2,6 +2,7 @@
 //! every problem of the file as `file:line:col: reason`.
 
 mod diagnostic;
+mod diff;
 mod graph;
 mod parse;
 mod read;
@@ -18,6 +19,7 @@ use crate::schedule::{Schedule, SchedulePolicy};
 use crate::yaml::Pos;
 
 pub use diagnostic::{Diagnostic, SpecErrors};
+pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use parse::parse_spec;
 pub use set::{SpecFile, SpecSet, validate_set};
 pub use version::{spec_version, write_canonical};

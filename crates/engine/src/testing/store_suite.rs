@@ -11,7 +11,7 @@ use updraft_core::state::{
 };
 
 use super::fixtures::{run, t0};
-use crate::ports::{DagMeta, HandleRef, LaunchRecord, RunQuery, StateStore};
+use crate::ports::{DagMeta, HandleRef, LaunchRecord, RunQuery, StateStore, StoredVersion};
 
 /// Several handles on one fresh, empty store: for a database, one
 /// connection each, so races go through the database.
@@ -625,11 +625,42 @@ async fn dag_metadata_and_spec_versions_round_trip(store: &Arc<dyn StateStore>) 
     meta.paused = false;
     store.put_dag(&meta).await.unwrap();
     assert_eq!(store.dags().await.unwrap(), vec![meta]);
-    store.put_spec_version("d", "v1", "dag: d\n").await.unwrap();
-    store.put_spec_version("d", "v1", "dag: d\n").await.unwrap();
+    let later = t0() + chrono::Duration::minutes(1);
+    store
+        .put_spec_version("d", "v1", "dag: d\n", t0())
+        .await
+        .unwrap();
+    store
+        .put_spec_version("d", "v1", "dag: d\n", later)
+        .await
+        .unwrap();
+    store
+        .put_spec_version("d", "v2", "dag: d\n# 2\n", later)
+        .await
+        .unwrap();
+    store
+        .put_spec_version("e", "v9", "dag: e\n", later)
+        .await
+        .unwrap();
     assert_eq!(
         store.spec_version("d", "v1").await.unwrap().as_deref(),
         Some("dag: d\n")
     );
-    assert_eq!(store.spec_version("d", "v2").await.unwrap(), None);
+    assert_eq!(store.spec_version("d", "v3").await.unwrap(), None);
+    let mut versions = store.spec_versions("d").await.unwrap();
+    versions.sort_by(|a, b| a.version.cmp(&b.version));
+    assert_eq!(
+        versions,
+        [
+            StoredVersion {
+                version: "v1".into(),
+                first_seen: Some(t0())
+            },
+            StoredVersion {
+                version: "v2".into(),
+                first_seen: Some(later)
+            }
+        ],
+        "a version stored twice keeps when it was first seen"
+    );
 }

@@ -3,6 +3,7 @@
 mod advance;
 mod backfill;
 mod dispatch;
+mod experiments;
 mod mark;
 mod pause;
 mod queries;
@@ -15,6 +16,7 @@ mod trigger;
 
 pub use backfill::BackfillReport;
 pub use dispatch::Dispatched;
+pub use experiments::{ComparedRun, Comparison, VersionUse};
 pub use queries::{ArtifactLineage, RunDetail, RunLineage};
 pub use schedule::MAX_PREVIEW_POINTS;
 pub use tick::TickReport;

@@ -78,7 +78,9 @@ impl Engine {
                 .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
             if meta.current_version.as_deref() != Some(&spec.version) || meta.import_error.is_some()
             {
-                store.put_spec_version(dag, &spec.version, source).await?;
+                store
+                    .put_spec_version(dag, &spec.version, source, self.ports.clock.now())
+                    .await?;
                 meta.current_version = Some(spec.version.clone());
                 meta.import_error = None;
                 store.put_dag(&meta).await?;
