@@ -4,6 +4,7 @@
 mod dev_loop;
 mod errors;
 mod examples;
+mod experiments;
 mod mapping;
 mod reruns;
 mod scheduling;
