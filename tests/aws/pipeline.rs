@@ -38,18 +38,19 @@ fn example_tasks(failing: Option<&'static str>) -> impl Fn(&Started) -> Ending {
     }
 }
 
-/// Delivers messages and ends tries until the run is over (retries wait a
-/// few seconds in SQS); bounded in rounds and time.
-async fn drive(
+/// Delivers messages and ends tries until the run of `dag` is over
+/// (retries wait a few seconds in SQS); bounded in rounds and time.
+pub(crate) async fn drive(
     player: &mut Player,
     engine: &updraft_engine::Engine,
+    dag: &str,
     run_id: &str,
     end: impl Fn(&Started) -> Ending,
 ) -> String {
     for _ in 0..120 {
         let moved = player.deliver(engine).await + player.finish(engine, &end).await;
         if moved == 0 {
-            let run = engine.ports().store.run("ml_pipeline", run_id).await;
+            let run = engine.ports().store.run(dag, run_id).await;
             let state = run.unwrap().unwrap().state.to_string();
             if state == "succeeded" || state == "failed" {
                 return state;
@@ -57,7 +58,7 @@ async fn drive(
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
-    let instances = engine.ports().store.instances("ml_pipeline", run_id).await;
+    let instances = engine.ports().store.instances(dag, run_id).await;
     let states: Vec<String> = instances
         .unwrap()
         .iter()
@@ -114,7 +115,14 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
 
     let run_id = trigger(&world);
     assert_eq!(
-        drive(&mut player, &engine, &run_id, example_tasks(None)).await,
+        drive(
+            &mut player,
+            &engine,
+            "ml_pipeline",
+            &run_id,
+            example_tasks(None)
+        )
+        .await,
         "succeeded"
     );
     let counts: Vec<usize> = ["prepare", "featurize", "train", "evaluate", "report"]
@@ -160,6 +168,7 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
         drive(
             &mut player,
             &engine,
+            "ml_pipeline",
             &failed,
             example_tasks(Some("evaluate"))
         )
@@ -175,7 +184,14 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
         .run(&["rerun", "ml_pipeline", &failed, "evaluate", "--downstream"])
         .expect(0);
     assert_eq!(
-        drive(&mut player, &engine, &failed, example_tasks(None)).await,
+        drive(
+            &mut player,
+            &engine,
+            "ml_pipeline",
+            &failed,
+            example_tasks(None)
+        )
+        .await,
         "succeeded"
     );
     let counts: Vec<usize> = ["prepare", "featurize", "train", "evaluate", "report"]

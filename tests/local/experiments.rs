@@ -33,7 +33,14 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
     world.spec("ml.yaml", &example());
     let baseline = run_id(
         world
-            .run(&["run", "ml_pipeline", "--note", "baseline", "--output", "json"])
+            .run(&[
+                "run",
+                "ml_pipeline",
+                "--note",
+                "baseline",
+                "--output",
+                "json",
+            ])
             .expect(0)
             .json(),
     );
@@ -57,7 +64,14 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
     // Sorted by the metric evaluate writes: lr 0.02 scores better.
     let columns = "run_id,params.lr,metrics.evaluate.accuracy,note";
     let listed = world
-        .run(&["runs", "ml_pipeline", "--columns", columns, "--sort", "-metrics.evaluate.accuracy"])
+        .run(&[
+            "runs",
+            "ml_pipeline",
+            "--columns",
+            columns,
+            "--sort",
+            "-metrics.evaluate.accuracy",
+        ])
         .expect(0)
         .stdout;
     let lines: Vec<&str> = listed.lines().collect();
@@ -65,10 +79,25 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
         lines[0].split_whitespace().collect::<Vec<_>>(),
         ["RUN_ID", "PARAMS.LR", "METRICS.EVALUATE.ACCURACY", "NOTE"]
     );
-    assert!(lines[1].starts_with(&faster) && lines[1].contains("0.744"), "{listed}");
-    assert!(lines[2].starts_with(&baseline) && lines[2].contains("0.6355"), "{listed}");
+    assert!(
+        lines[1].starts_with(&faster) && lines[1].contains("0.744"),
+        "{listed}"
+    );
+    assert!(
+        lines[2].starts_with(&baseline) && lines[2].contains("0.6355"),
+        "{listed}"
+    );
     let ascending = world
-        .run(&["runs", "ml_pipeline", "--columns", "run_id", "--sort", "metrics.evaluate.accuracy", "--output", "json"])
+        .run(&[
+            "runs",
+            "ml_pipeline",
+            "--columns",
+            "run_id",
+            "--sort",
+            "metrics.evaluate.accuracy",
+            "--output",
+            "json",
+        ])
         .expect(0)
         .json();
     let order: Vec<&str> = ascending
@@ -79,7 +108,14 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
         .collect();
     assert_eq!(order, [baseline.as_str(), faster.as_str()]);
     let good = world
-        .run(&["runs", "ml_pipeline", "--where", "metrics.evaluate.accuracy>=0.7", "--output", "json"])
+        .run(&[
+            "runs",
+            "ml_pipeline",
+            "--where",
+            "metrics.evaluate.accuracy>=0.7",
+            "--output",
+            "json",
+        ])
         .expect(0)
         .json();
     assert_eq!(good.as_array().unwrap().len(), 1);
@@ -89,10 +125,9 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
         .run(&["runs", "ml_pipeline", "--columns", "metrics.evaluate.acc"])
         .expect(1);
     assert!(
-        unknown
-            .stderr
-            .starts_with("updraft: --columns: unknown column `metrics.evaluate.acc`; known: dag, run_id,")
-            && unknown.stderr.contains("metrics.evaluate.accuracy"),
+        unknown.stderr.starts_with(
+            "updraft: --columns: unknown column `metrics.evaluate.acc`; known: dag, run_id,"
+        ) && unknown.stderr.contains("metrics.evaluate.accuracy"),
         "{}",
         unknown.stderr
     );
@@ -100,11 +135,20 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
     // compare: the param and metric differences, and exactly the edited
     // and the added task.
     let compared = world
-        .run(&["compare", "ml_pipeline", &baseline, &faster, "--output", "json"])
+        .run(&[
+            "compare",
+            "ml_pipeline",
+            &baseline,
+            &faster,
+            "--output",
+            "json",
+        ])
         .expect(0)
         .json();
     assert_eq!(compared["differing_params"], serde_json::json!(["lr"]));
-    let delta = compared["metric_deltas"]["evaluate.accuracy"][1].as_f64().unwrap();
+    let delta = compared["metric_deltas"]["evaluate.accuracy"][1]
+        .as_f64()
+        .unwrap();
     assert!((delta - 0.1085).abs() < 1e-9, "{delta}");
     assert_eq!(
         compared["spec_diffs"][1],
@@ -119,7 +163,10 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
         .run(&["compare", "ml_pipeline", &baseline, &faster])
         .expect(0)
         .stdout;
-    assert!(text.contains("+ publish (added)") && text.contains("~ prepare: command"), "{text}");
+    assert!(
+        text.contains("+ publish (added)") && text.contains("~ prepare: command"),
+        "{text}"
+    );
     let lr_row = text.lines().find(|l| l.starts_with("params.lr")).unwrap();
     assert!(lr_row.ends_with("0.02 *"), "{text}");
 
@@ -134,7 +181,14 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
     assert_eq!(versions[0]["current"], true, "newest first");
     let short = |v: &Value| v["version"].as_str().unwrap()[..8].to_string();
     let diff = world
-        .run(&["diff", "ml_pipeline", &short(&versions[1]), &short(&versions[0]), "--output", "json"])
+        .run(&[
+            "diff",
+            "ml_pipeline",
+            &short(&versions[1]),
+            &short(&versions[0]),
+            "--output",
+            "json",
+        ])
         .expect(0)
         .json();
     assert_eq!(diff["difference"], compared["spec_diffs"][1]);
@@ -153,24 +207,51 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
         assert_eq!(runs.as_array().unwrap().len(), count, "{who}");
     }
     let noted = world
-        .run(&["runs", "--note-contains", "publish STEP", "--output", "json"])
+        .run(&[
+            "runs",
+            "--note-contains",
+            "publish STEP",
+            "--output",
+            "json",
+        ])
         .expect(0)
         .json();
     assert_eq!(noted[0]["run_id"], faster.as_str());
 
     // A rerun is kept as an audit entry with its caller and note.
     world
-        .run(&["rerun", "ml_pipeline", &baseline, "evaluate", "--note", "after the fix"])
+        .run(&[
+            "rerun",
+            "ml_pipeline",
+            &baseline,
+            "evaluate",
+            "--note",
+            "after the fix",
+        ])
         .expect(0);
     let shown = world.show("ml_pipeline", &baseline);
     assert_eq!(shown["run"]["note"], "after the fix");
     let audit = &shown["audit"][0];
     assert_eq!(
-        (audit["by"].as_str(), audit["action"].as_str(), &audit["tasks"]),
-        (Some(me.as_str()), Some("rerun"), &serde_json::json!(["evaluate"]))
+        (
+            audit["by"].as_str(),
+            audit["action"].as_str(),
+            &audit["tasks"]
+        ),
+        (
+            Some(me.as_str()),
+            Some("rerun"),
+            &serde_json::json!(["evaluate"])
+        )
     );
-    let text = world.run(&["show", "ml_pipeline", &baseline]).expect(0).stdout;
-    assert!(text.contains(&format!("{me} rerun evaluate (after the fix)")), "{text}");
+    let text = world
+        .run(&["show", "ml_pipeline", &baseline])
+        .expect(0)
+        .stdout;
+    assert!(
+        text.contains(&format!("{me} rerun evaluate (after the fix)")),
+        "{text}"
+    );
 }
 
 /// A task whose metrics are not numbers fails, saying why.
@@ -181,7 +262,10 @@ fn a_task_with_bad_metrics_fails_with_the_reason() {
         "m.yaml",
         "dag: m\ntasks:\n  - id: score\n    command: [python3, -c, \"import json, os; json.dump({'metrics': {'accuracy': 'high'}}, open(os.environ['UPDRAFT_OUTPUT'], 'w'))\"]\n",
     );
-    let ran = world.run(&["run", "m", "--output", "json"]).expect(1).json();
+    let ran = world
+        .run(&["run", "m", "--output", "json"])
+        .expect(1)
+        .json();
     let task = &ran["tasks"][0];
     assert_eq!(task["state"], "failed");
     assert_eq!(

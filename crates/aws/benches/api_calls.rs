@@ -139,6 +139,7 @@ async fn main() {
         "  (the SQS event source's ReceiveMessage and DeleteMessage come on top, batched up to 10 messages each)"
     );
     println!("trigger (CLI): {} requests", total(&trigger, |_, _| true));
+    experiment_queries(&settings, &clients, &counter, &run.run_id).await;
     println!(
         "planner tick, no active runs: first after a deploy {} requests, then {} (target <= 2): {:?}",
         total(&first_tick, |_, _| true),
@@ -147,5 +148,57 @@ async fn main() {
             .keys()
             .map(|(s, o)| format!("{s} {o}"))
             .collect::<Vec<_>>()
+    );
+}
+
+/// The requests of the experiment commands, each on a fresh engine as a
+/// CLI call has (nothing cached): `runs DAG --columns ...` is one Query of
+/// the DAG's partition per page and one GetItem per spec version its runs
+/// use; nothing scans the table.
+async fn experiment_queries(
+    settings: &updraft_aws::settings::Settings,
+    clients: &Clients,
+    counter: &CallCounter,
+    run_id: &str,
+) {
+    let fresh = || Engine::new(settings.ports(clients));
+    counter.take();
+    let query = updraft_engine::ports::RunQuery {
+        dag: Some("chain".into()),
+        ..Default::default()
+    };
+    let runs = fresh().runs(&query, None).await.unwrap();
+    let listed = counter.take();
+    fresh().versions("chain").await.unwrap();
+    let versions = counter.take();
+    let ids = [run_id.to_string(), run_id.to_string()];
+    fresh().compare("chain", &ids).await.unwrap();
+    let compare = counter.take();
+    let scans = [&listed, &versions, &compare]
+        .iter()
+        .map(|c| total(c, |s, o| s == "DynamoDB" && o == "Scan"))
+        .sum::<usize>();
+    assert_eq!(scans, 0, "no experiment query scans the table");
+    let show = |c: &Counts| {
+        c.iter()
+            .map(|((s, o), n)| format!("{s} {o} x{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!(
+        "runs chain --columns (CLI), {} run(s): {} requests: {}",
+        runs.len(),
+        total(&listed, |_, _| true),
+        show(&listed)
+    );
+    println!(
+        "versions chain (CLI): {} requests: {}",
+        total(&versions, |_, _| true),
+        show(&versions)
+    );
+    println!(
+        "compare chain RUN RUN (CLI): {} requests: {}",
+        total(&compare, |_, _| true),
+        show(&compare)
     );
 }

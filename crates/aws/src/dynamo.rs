@@ -141,31 +141,6 @@ impl DynamoStore {
         }
     }
 
-    /// Every item whose sort key starts with `prefix` (a scan: for listing
-    /// across DAGs only).
-    async fn scan_prefix(&self, prefix: &str) -> PortResult<Vec<Item>> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.table)
-                .filter_expression("begins_with(#sk, :prefix)")
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":prefix", s(prefix))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(fail("DynamoDB Scan"))?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
-    }
-
     async fn put(&self, item: Item) -> PortResult<()> {
         self.client
             .put_item()
@@ -460,17 +435,21 @@ impl StateStore for DynamoStore {
     }
 
     async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
-        let items = match &query.dag {
-            Some(dag) => self.query_prefix(keys::dag_pk(dag), "RUN#", false).await?,
+        // One query of each DAG's partition (the registry names the DAGs):
+        // the table is never scanned.
+        let dags = match &query.dag {
+            Some(dag) => vec![dag.clone()],
             None => self
-                .scan_prefix("RUN#")
+                .dags()
                 .await?
                 .into_iter()
-                .filter(
-                    |i| matches!(i.get(PK), Some(AttributeValue::S(pk)) if pk.starts_with("DAG#")),
-                )
+                .map(|m| m.dag.to_string())
                 .collect(),
         };
+        let mut items = Vec::new();
+        for dag in dags {
+            items.extend(self.query_prefix(keys::dag_pk(&dag), "RUN#", false).await?);
+        }
         let mut runs: Vec<Run> = items
             .into_iter()
             .map(decode)

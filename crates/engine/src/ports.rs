@@ -142,7 +142,8 @@ pub trait StateStore: Send + Sync {
     async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool>;
     /// One run.
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>>;
-    /// Runs matching a query, newest first.
+    /// Runs matching a query, newest first. Without a DAG, the runs of every
+    /// DAG whose metadata is stored (runs are made only for those).
     async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>>;
     /// Runs that are queued or running.
     async fn active_runs(&self) -> PortResult<Vec<Run>>;
