@@ -1,6 +1,7 @@
 //! The AWS adapters against one moto server on 127.0.0.1, one module per
 //! area; each test makes its own uniquely named resources.
 
+mod audit;
 mod conformance;
 mod dead_letters;
 mod ecs;
