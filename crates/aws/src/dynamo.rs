@@ -326,6 +326,17 @@ impl DynamoStore {
     /// as expected.
     async fn put_if(&self, item: Item, state: &str, try_number: Option<u32>) -> PortResult<bool> {
         let (condition, names, values) = state_condition(state, try_number);
+        self.put_when(item, condition, names, values).await
+    }
+
+    /// A put that holds only if `condition` does; `false` if it did not.
+    async fn put_when(
+        &self,
+        item: Item,
+        condition: &str,
+        names: HashMap<String, String>,
+        values: Item,
+    ) -> PortResult<bool> {
         let request = self
             .client
             .put_item()
@@ -498,7 +509,21 @@ impl StateStore for DynamoStore {
     }
 
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        self.put_if(Self::run_item(next)?, expect.as_str(), None)
+        let mut stored = next.clone();
+        stored.revision += 1;
+        let (state, mut names, mut values) = state_condition(expect.as_str(), None);
+        names.insert("#revision".into(), "revision".into());
+        values.insert(
+            ":revision".into(),
+            AttributeValue::N(next.revision.to_string()),
+        );
+        // Runs written before revisions were kept have none: revision 0.
+        let condition = if next.revision == 0 {
+            format!("{state} AND (#revision = :revision OR attribute_not_exists(#revision))")
+        } else {
+            format!("{state} AND #revision = :revision")
+        };
+        self.put_when(Self::run_item(&stored)?, &condition, names, values)
             .await
     }
 

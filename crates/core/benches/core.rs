@@ -66,6 +66,7 @@ fn run_of(spec: &DagSpec) -> Run {
         triggered_by: String::new(),
         note: None,
         metrics: Default::default(),
+        revision: 0,
     }
 }
 

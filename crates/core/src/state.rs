@@ -338,6 +338,12 @@ pub struct Run {
     /// for mapped instances), as of the run's last state change.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, f64>,
+    /// How often the run's record was changed since it was made. Every
+    /// change expects the revision it read, so no writer undoes another's
+    /// change of a field the state alone does not guard (the note, the
+    /// metrics).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 /// [`Run::triggered_by`] of the runs the scheduler makes.

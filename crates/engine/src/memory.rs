@@ -127,8 +127,9 @@ impl StateStore for MemoryStore {
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
         let mut tables = self.tables();
         match tables.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
-            Some(run) if run.state == expect => {
+            Some(run) if run.state == expect && run.revision == next.revision => {
                 *run = next.clone();
+                run.revision += 1;
                 Ok(true)
             }
             _ => Ok(false),

@@ -147,7 +147,8 @@ pub trait StateStore: Send + Sync {
     async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>>;
     /// Runs that are queued or running.
     async fn active_runs(&self) -> PortResult<Vec<Run>>;
-    /// Writes `next` if the run is still in `expect`.
+    /// Writes `next`, one revision up, if the stored run is still in state
+    /// `expect` at revision `next.revision` (the one read).
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool>;
 
     /// Keeps one audit entry of a run; entries are only ever added.

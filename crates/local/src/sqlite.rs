@@ -369,12 +369,23 @@ impl StateStore for SqliteStore {
     }
 
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
+        let mut stored = next.clone();
+        stored.revision += 1;
+        // Runs written before revisions were kept have none: revision 0.
         let changed = self
             .0
             .conn()
             .execute(
-                "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = ?5",
-                params![next.state.as_str(), to_json(next)?, next.dag.as_str(), next.run_id, expect.as_str()],
+                "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = ?5
+                 AND IFNULL(json_extract(body, '$.revision'), 0) = ?6",
+                params![
+                    next.state.as_str(),
+                    to_json(&stored)?,
+                    next.dag.as_str(),
+                    next.run_id,
+                    expect.as_str(),
+                    next.revision as i64
+                ],
             )
             .map_err(db("updating a run"))?;
         Ok(changed == 1)

@@ -43,3 +43,29 @@ impl Intercept for CallCounter {
         Ok(())
     }
 }
+
+/// Refuses every request whose body writes an item in state `.0` (say
+/// `launching`): a DynamoDB outage for exactly that write, while everything
+/// else still reaches the server.
+#[derive(Debug)]
+pub struct RefuseState(pub &'static str);
+
+impl Intercept for RefuseState {
+    fn name(&self) -> &'static str {
+        "RefuseState"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let body = context.request().body().bytes().unwrap_or_default();
+        let state = format!(r#""state":{{"S":"{}"}}"#, self.0);
+        if String::from_utf8_lossy(body).contains(&state) {
+            return Err("injected: DynamoDB is unavailable".into());
+        }
+        Ok(())
+    }
+}

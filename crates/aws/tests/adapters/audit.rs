@@ -4,11 +4,9 @@
 //! was asked and the run as it was; asked again, the rerun goes through
 //! and adds its own entry.
 
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedInterceptor};
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use updraft_aws::clients::Clients;
-use updraft_aws::testing::sdk;
+use updraft_aws::testing::{RefuseState, sdk};
 use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
 use updraft_core::state::TaskState;
@@ -17,35 +15,12 @@ use updraft_engine::usecase::RunRequest;
 
 use crate::functions::{CHAIN, world};
 
-/// Refuses DynamoDB writes of a task instance in state `pending`.
-#[derive(Debug)]
-struct RefusePending;
-
-impl Intercept for RefusePending {
-    fn name(&self) -> &'static str {
-        "RefusePending"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        if String::from_utf8_lossy(body).contains(r#""state":{"S":"pending"}"#) {
-            return Err("injected: DynamoDB is unavailable".into());
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rerun_that_fails_after_its_audit_entry_changes_nothing_else_and_can_be_asked_again() {
     let world = world(CHAIN).await;
     let faulty = Engine::new(world.settings.ports(&Clients::with_interceptors(
         &sdk(),
-        &[SharedInterceptor::new(RefusePending)],
+        &[SharedInterceptor::new(RefuseState("pending"))],
     )));
     let run = world
         .engine

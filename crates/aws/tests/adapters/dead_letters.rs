@@ -4,51 +4,25 @@
 //! refuses every write marking a try `launching` (a DynamoDB outage for
 //! that one write), so everything else still talks to moto.
 
-use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents, SharedInterceptor};
+use aws_sdk_dynamodb::config::SharedInterceptor;
 use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use serde_json::{Value, json};
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::dispatcher;
 use updraft_aws::schema::MAX_RECEIVE_COUNT;
-use updraft_aws::testing::{sdk, sqs_record};
+use updraft_aws::testing::{RefuseState, sdk, sqs_record};
 use updraft_core::state::{RunState, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
 
 use crate::functions::{CHAIN, world};
 
-/// Refuses DynamoDB writes of a task instance in state `launching`.
-#[derive(Debug)]
-struct RefuseLaunching;
-
-impl Intercept for RefuseLaunching {
-    fn name(&self) -> &'static str {
-        "RefuseLaunching"
-    }
-
-    fn read_before_transmit(
-        &self,
-        context: &BeforeTransmitInterceptorContextRef<'_>,
-        _: &RuntimeComponents,
-        _: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        let body = context.request().body().bytes().unwrap_or_default();
-        let text = String::from_utf8_lossy(body);
-        if text.contains(r#""state":{"S":"launching"}"#) {
-            return Err("injected: DynamoDB is unavailable".into());
-        }
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_keeps_failing_fails_its_try_and_lands_in_the_dead_letter_queue() {
     let world = world(CHAIN).await;
     let faulty = Engine::new(world.settings.ports(&Clients::with_interceptors(
         &sdk(),
-        &[SharedInterceptor::new(RefuseLaunching)],
+        &[SharedInterceptor::new(RefuseState("launching"))],
     )));
     let run = world
         .engine

@@ -42,6 +42,7 @@ impl Story {
             triggered_by: String::new(),
             note: None,
             metrics: Default::default(),
+            revision: 0,
         };
         let instances = initial_instances(&spec);
         Story {

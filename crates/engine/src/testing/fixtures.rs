@@ -32,6 +32,7 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         triggered_by: String::new(),
         note: None,
         metrics: Default::default(),
+        revision: 0,
     }
 }
 

@@ -414,7 +414,21 @@ async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     running.started_at = Some(t0());
     assert!(store.update_run(RunState::Queued, &running).await.unwrap());
     assert!(!store.update_run(RunState::Queued, &running).await.unwrap());
-    assert_eq!(store.run("d", "r1").await.unwrap().unwrap(), running);
+    let stored = store.run("d", "r1").await.unwrap().unwrap();
+    assert_eq!(stored.revision, 1, "each write is one revision up");
+    running.revision = 1;
+    assert_eq!(stored, running);
+
+    // Two writers read revision 1; the first writes a note, the second,
+    // whose copy is stale though the state still matches, is refused.
+    let (mut first, mut stale) = (stored.clone(), stored);
+    first.note = Some("from the first writer".into());
+    stale.metrics.insert("a.loss".into(), 0.5);
+    assert!(store.update_run(RunState::Running, &first).await.unwrap());
+    assert!(!store.update_run(RunState::Running, &stale).await.unwrap());
+    let kept = store.run("d", "r1").await.unwrap().unwrap();
+    assert_eq!((kept.note, kept.revision), (first.note, 2));
+    assert!(kept.metrics.is_empty());
 }
 
 async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles) {

@@ -10,7 +10,7 @@ use updraft_core::state::{
 
 use crate::events::Event;
 use crate::ports::TaskMessage;
-use crate::{Engine, EngineResult};
+use crate::{Engine, EngineError, EngineResult};
 
 /// Re-planning after a lost compare-and-set race settles in a round or two;
 /// the bound only guards against a store that never agrees.
@@ -120,20 +120,48 @@ impl Engine {
                         && change.next.retry_at.is_none_or(|at| at <= now);
                 }
                 Transition::Run(change) if all_applied => {
-                    if self
+                    let written = self
                         .ports
                         .store
                         .update_run(change.expect_state, &change.next)
-                        .await?
-                        && change.next.state.is_terminal()
-                    {
+                        .await?;
+                    if written && change.next.state.is_terminal() {
                         self.emit(Event::RunEnded(change.next));
                     }
+                    // Another writer changed the run since it was read:
+                    // plan again from what it wrote.
+                    again |= !written;
                 }
                 Transition::Run(_) | Transition::Create(_) => {}
             }
         }
         Ok(again || !all_applied)
+    }
+
+    /// Reads the run and writes what `change` makes of it, by
+    /// compare-and-set, reading again when another writer got there first
+    /// (a few times at most). `change` returns whether it changed anything.
+    pub(crate) async fn modify_run(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: impl Fn(&mut Run) -> bool,
+    ) -> EngineResult<()> {
+        let store = &self.ports.store;
+        for _ in 0..MAX_ROUNDS {
+            let Some(run) = store.run(dag, run_id).await? else {
+                return Err(EngineError::user(format!(
+                    "DAG `{dag}` has no run `{run_id}`"
+                )));
+            };
+            let mut next = run.clone();
+            if !change(&mut next) || store.update_run(run.state, &next).await? {
+                return Ok(());
+            }
+        }
+        Err(EngineError::user(format!(
+            "run `{run_id}` kept changing while it was being changed; try again"
+        )))
     }
 
     /// Applies one task transition and carries out what it implies.

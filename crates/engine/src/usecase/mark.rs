@@ -1,7 +1,9 @@
 //! Mark a task instance succeeded or failed by hand.
 
 use updraft_core::plan::mark;
-use updraft_core::state::{AuditAction, AuditEntry, RunState, RunTransition, TaskKey, TaskState};
+use updraft_core::state::{AuditAction, AuditEntry, TaskKey, TaskState};
+
+use super::rerun::reopen;
 
 use crate::{Engine, EngineError, EngineResult};
 
@@ -46,16 +48,14 @@ impl Engine {
                 "task `{key}` changed while marking it; try again"
             )));
         }
-        if run.state.is_terminal() {
-            let mut next = run.clone();
-            next.state = RunState::Running;
-            next.ended_at = None;
-            let reopen = RunTransition {
-                expect_state: run.state,
-                next,
-            };
-            store.update_run(reopen.expect_state, &reopen.next).await?;
-        }
+        self.modify_run(dag, run_id, |run| {
+            let ended = run.state.is_terminal();
+            if ended {
+                reopen(run);
+            }
+            ended
+        })
+        .await?;
         self.advance(dag, run_id).await?;
         Ok(())
     }

@@ -1,7 +1,7 @@
 //! Rerun ("clear") chosen tasks of a run, from any state of the run.
 
 use updraft_core::plan::{Rerun, rerun};
-use updraft_core::state::{AuditAction, AuditEntry, RunTransition, TaskKey, Transition};
+use updraft_core::state::{AuditAction, AuditEntry, Run, RunState, TaskKey, Transition};
 
 use crate::{Engine, EngineError, EngineResult};
 
@@ -25,7 +25,7 @@ impl Engine {
             .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
         let spec = self.spec_of(&run).await?;
         let instances = store.instances(dag, run_id).await?;
-        let mut transitions = rerun(&spec, &run, &instances, request)
+        let transitions = rerun(&spec, &run, &instances, request)
             .map_err(|e| EngineError::user(e.to_string()))?;
         let cleared: Vec<TaskKey> = transitions
             .iter()
@@ -36,9 +36,6 @@ impl Engine {
             .collect();
         if cleared.is_empty() {
             return Ok(cleared);
-        }
-        if note.is_some() {
-            with_note(&mut transitions, &run, note.clone());
         }
         // Kept before the change, so that no cleared try lacks its reason;
         // if the change then fails, the entry says what was asked.
@@ -52,33 +49,30 @@ impl Engine {
         };
         store.put_audit(dag, run_id, &entry).await?;
         self.apply(&run, transitions).await?;
+        // The reopening (and the note) hold even if the run changed since
+        // it was read.
+        self.modify_run(dag, run_id, |run| {
+            let mut changed = false;
+            if run.state.is_terminal() {
+                reopen(run);
+                changed = true;
+            }
+            if entry.note.is_some() && run.note != entry.note {
+                run.note = entry.note.clone();
+                changed = true;
+            }
+            changed
+        })
+        .await?;
         self.advance(dag, run_id).await?;
         Ok(cleared)
     }
 }
 
-/// The run's own transition carries the note: the reopening of an ended
-/// run, or one that keeps the run's state.
-fn with_note(
-    transitions: &mut Vec<Transition>,
-    run: &updraft_core::state::Run,
-    note: Option<String>,
-) {
-    let reopen = transitions.iter_mut().find_map(|t| match t {
-        Transition::Run(change) => Some(change),
-        _ => None,
-    });
-    match reopen {
-        Some(change) => change.next.note = note,
-        None => {
-            let mut next = run.clone();
-            next.note = note;
-            transitions.push(Transition::Run(RunTransition {
-                expect_state: run.state,
-                next,
-            }));
-        }
-    }
+/// An ended run runs again.
+pub(crate) fn reopen(run: &mut Run) {
+    run.state = RunState::Running;
+    run.ended_at = None;
 }
 
 /// A rerun's options as the CLI spells them.

@@ -126,6 +126,7 @@ impl Engine {
             triggered_by: request.triggered_by,
             note: request.note,
             metrics: Default::default(),
+            revision: 0,
         };
         if !self
             .ports
