@@ -193,6 +193,19 @@ fn two_runs_compared_by_params_metrics_and_the_spec_they_ran() {
         .json();
     assert_eq!(diff["difference"], compared["spec_diffs"][1]);
 
+    // The metrics are kept with the try that reported them.
+    let shown = world.show("ml_pipeline", &faster);
+    let evaluate = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task_id"] == "evaluate")
+        .unwrap();
+    assert_eq!(
+        evaluate["attempts"][0]["metrics"],
+        serde_json::json!({"accuracy": 0.744})
+    );
+
     // Who: the caller made both runs; the scheduler made none.
     let me = world.show("ml_pipeline", &baseline)["run"]["triggered_by"]
         .as_str()

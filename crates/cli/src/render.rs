@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use updraft_core::plan::output_metrics;
 use updraft_core::state::{Run, TaskState};
 use updraft_engine::usecase::RunDetail;
 
@@ -85,6 +86,7 @@ pub fn detail_json(detail: &RunDetail) -> Value {
                         "reason": a.reason,
                         "handle": a.handle,
                         "log": a.log,
+                        "metrics": a.output.as_ref().map(|o| output_metrics(o).unwrap_or_default()).unwrap_or_default(),
                     })
                 })
                 .collect();
