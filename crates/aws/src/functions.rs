@@ -34,7 +34,7 @@ pub async fn planner(
     if uploads.is_empty() {
         let report = engine.tick().await?;
         return Ok(
-            json!({ "created": report.created.len(), "advanced": report.advanced, "import_errors": report.import_errors.len() }),
+            json!({ "created": report.created.len(), "advanced": report.advanced, "import_errors": report.import_errors.len(), "failures": report.failures.len() }),
         );
     }
     let mut synced = Vec::new();

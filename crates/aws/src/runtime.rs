@@ -57,6 +57,9 @@ impl Observer for LogEvents {
                     tracing::warn!(error = %error, "spec import error");
                 }
             }
+            Event::Isolated { what, error } => {
+                tracing::error!(%what, %error, "failed; the tick went on with the others")
+            }
         }
     }
 }

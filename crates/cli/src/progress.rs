@@ -105,6 +105,9 @@ impl Observer for Progress {
                     *last = lines;
                 }
             }
+            Event::Isolated { what, error } => {
+                self.print(&format!("error {what}: {error} (the others go on)"))
+            }
             Event::TaskQueued { .. } | Event::Dropped { .. } => {}
         }
     }

@@ -61,6 +61,14 @@ pub enum Event {
     },
     /// Spec files that could not be loaded.
     ImportErrors(Vec<Diagnostic>),
+    /// Scheduling one DAG or advancing one run failed; the tick went on
+    /// with the others and tries it again next time.
+    Isolated {
+        /// The DAG, or the DAG and run (`dag/run_id`).
+        what: String,
+        /// What went wrong.
+        error: String,
+    },
 }
 
 /// Receives events.

@@ -572,3 +572,48 @@ async fn runs_keep_who_made_them_and_every_rerun_and_mark() {
     );
     assert_eq!(detail.audit[0].note, note);
 }
+
+/// Issue 11, isolation: a run whose pinned spec version is missing fails to
+/// advance; the tick reports it and still advances the run after it.
+#[tokio::test]
+async fn one_failing_run_does_not_stop_the_tick() {
+    let world = world(CHAIN);
+    let healthy = world
+        .engine
+        .trigger("d", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    let store = world.engine.ports().store.clone();
+    let mut broken = healthy.clone();
+    broken.run_id = "manual__broken".into();
+    broken.spec_version = "no-such-version".into();
+    broken.created_at -= chrono::Duration::minutes(1);
+    assert!(store.create_run(&broken, &[]).await.unwrap());
+    let mut waiting = healthy.clone();
+    waiting.run_id = "manual__waiting".into();
+    waiting.state = RunState::Queued;
+    let spec = world.engine.spec_of(&healthy).await.unwrap();
+    let pending = updraft_core::plan::initial_instances(&spec);
+    assert!(store.create_run(&waiting, &pending).await.unwrap());
+
+    let report = world.engine.tick().await.unwrap();
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    assert_eq!(report.failures[0].0, "d/manual__broken");
+    assert!(
+        report.failures[0]
+            .1
+            .contains("spec version no-such-version"),
+        "{:?}",
+        report.failures
+    );
+    let a = store
+        .instance("d", "manual__waiting", &key("a"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        a.state,
+        TaskState::Queued,
+        "the run after the broken one advanced"
+    );
+}

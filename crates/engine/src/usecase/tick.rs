@@ -1,12 +1,16 @@
 //! Tick: create due scheduled runs, then advance every active run (which
-//! releases retries, stops timed-out tries and starts queued runs), then
-//! reconcile tries whose events may have been lost.
+//! releases retries, stops timed-out tries and starts queued runs) and
+//! reconcile tries whose events may have been lost. A failure of one DAG or
+//! run is reported and the tick goes on with the others.
 
-use updraft_core::spec::Diagnostic;
+use chrono::{DateTime, Utc};
+use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
 use super::RunRequest;
-use crate::{Engine, EngineResult};
+use crate::events::Event;
+use crate::ports::DagMeta;
+use crate::{Engine, EngineError, EngineResult};
 
 /// What a tick did.
 #[derive(Clone, Debug, Default)]
@@ -17,6 +21,9 @@ pub struct TickReport {
     pub advanced: usize,
     /// Spec files that could not be loaded.
     pub import_errors: Vec<Diagnostic>,
+    /// DAGs (`dag`) and runs (`dag/run_id`) whose scheduling or advance
+    /// failed this time, with the error; the others went on.
+    pub failures: Vec<(String, String)>,
 }
 
 impl Engine {
@@ -33,30 +40,19 @@ impl Engine {
         let active = store.active_runs().await?;
         let metas = loaded.metas.clone().unwrap_or_default();
         for (spec, _) in &loaded.dags {
-            let Some(mut meta) = metas.iter().find(|m| m.dag == spec.id).cloned() else {
+            let Some(meta) = metas.iter().find(|m| m.dag == spec.id) else {
                 continue;
             };
             if meta.paused || spec.schedule.is_none() {
                 continue;
             }
             let active_here = active.iter().filter(|r| r.dag == spec.id).count();
-            let due = spec
-                .schedule
-                .due_points(&spec.policy, meta.last_point, active_here, now);
-            for point in &due {
-                let id = run_id(RunKind::Scheduled, *point, spec.schedule.tz());
-                let timing = spec.schedule.run_for_point(*point);
-                let request = RunRequest::by(SCHEDULE);
-                if let Some(run) = self
-                    .create_run(spec, RunKind::Scheduled, id, timing, request)
-                    .await?
-                {
-                    report.created.push(run);
-                }
-            }
-            if let Some(last) = due.last() {
-                meta.last_point = Some(*last);
-                store.put_dag(&meta).await?;
+            match self
+                .schedule_dag(spec, meta.clone(), active_here, now)
+                .await
+            {
+                Ok(created) => report.created.extend(created),
+                Err(e) => self.isolate(&mut report, spec.id.to_string(), e),
             }
         }
         let mut active = if report.created.is_empty() {
@@ -66,11 +62,56 @@ impl Engine {
         };
         active.sort_by_key(|r| r.created_at);
         for run in &active {
-            self.advance(run.dag.as_str(), &run.run_id).await?;
-            report.advanced += 1;
+            let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+            let advanced = async {
+                self.advance(dag, run_id).await?;
+                self.reconcile(std::slice::from_ref(run)).await
+            };
+            match advanced.await {
+                Ok(()) => report.advanced += 1,
+                Err(e) => self.isolate(&mut report, format!("{dag}/{run_id}"), e),
+            }
         }
-        self.reconcile(&active).await?;
         Ok(report)
+    }
+
+    /// Creates the due scheduled runs of one DAG and notes the latest point.
+    async fn schedule_dag(
+        &self,
+        spec: &DagSpec,
+        mut meta: DagMeta,
+        active_here: usize,
+        now: DateTime<Utc>,
+    ) -> EngineResult<Vec<Run>> {
+        let due = spec
+            .schedule
+            .due_points(&spec.policy, meta.last_point, active_here, now);
+        let mut created = Vec::new();
+        for point in &due {
+            let id = run_id(RunKind::Scheduled, *point, spec.schedule.tz());
+            let timing = spec.schedule.run_for_point(*point);
+            let request = RunRequest::by(SCHEDULE);
+            if let Some(run) = self
+                .create_run(spec, RunKind::Scheduled, id, timing, request)
+                .await?
+            {
+                created.push(run);
+            }
+        }
+        if let Some(last) = due.last() {
+            meta.last_point = Some(*last);
+            self.ports.store.put_dag(&meta).await?;
+        }
+        Ok(created)
+    }
+
+    /// Keeps a failure of one DAG or run from stopping the tick.
+    fn isolate(&self, report: &mut TickReport, what: String, error: EngineError) {
+        self.emit(Event::Isolated {
+            what: what.clone(),
+            error: error.to_string(),
+        });
+        report.failures.push((what, error.to_string()));
     }
 
     /// A tick for one run only: advance it and reconcile its tries.
