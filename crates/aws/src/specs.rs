@@ -69,21 +69,36 @@ impl SpecSource for TableSpecs {
             let entry = match cached {
                 Some(entry) => entry,
                 None => {
-                    let source = self.store.spec_version(&dag, &version).await?.ok_or_else(
-                        || {
-                            PortError(format!(
-                                "spec version {version} of DAG `{dag}` is missing from the table"
-                            ))
-                        },
-                    )?;
-                    let spec = parse_spec(&spec_key(&dag), &source)
-                        .map_err(|e| PortError(e.to_string()))?;
-                    let entry = (spec, source);
-                    self.parsed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .insert(key, entry.clone());
-                    entry
+                    // A version that is missing or no longer parses (a newer
+                    // updraft, a hand-edited item) is that DAG's import
+                    // error; the other DAGs load.
+                    let parsed = match self.store.spec_version(&dag, &version).await? {
+                        None => Err(format!(
+                            "spec version {version} of DAG `{dag}` is missing from the table"
+                        )),
+                        Some(source) => parse_spec(&spec_key(&dag), &source)
+                            .map(|spec| (spec, source))
+                            .map_err(|e| {
+                                format!("stored spec version {version} no longer parses: {e}")
+                            }),
+                    };
+                    match parsed {
+                        Ok(entry) => {
+                            self.parsed
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(key, entry.clone());
+                            entry
+                        }
+                        Err(message) => {
+                            loaded.errors.push(Diagnostic {
+                                file: spec_key(&dag),
+                                pos: Pos { line: 1, col: 1 },
+                                message,
+                            });
+                            continue;
+                        }
+                    }
                 }
             };
             loaded.dags.push(entry);

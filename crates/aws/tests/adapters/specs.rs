@@ -203,3 +203,53 @@ async fn an_uploaded_file_becomes_current_or_an_import_error() {
         Synced::Ignored
     );
 }
+
+/// Issue 11, isolation: a DAG whose current stored version no longer
+/// parses, or is missing, is that DAG's import error; the others load.
+#[tokio::test]
+async fn a_stored_spec_that_no_longer_parses_is_its_dags_error_alone() {
+    let (s3, bucket, store) = world().await;
+    deploy(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        &[file("etl.yaml", ETL), file("ml.yaml", ML)],
+    )
+    .await
+    .unwrap();
+    let mut etl = store.dag("etl").await.unwrap().unwrap();
+    etl.current_version = Some("broken".into());
+    store
+        .put_spec_version(
+            "etl",
+            "broken",
+            "dag: etl\ntasks: nope\n",
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    store.put_dag(&etl).await.unwrap();
+    let mut ml = store.dag("ml").await.unwrap().unwrap();
+    let ml_version = ml.current_version.clone();
+    let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
+    let ids: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
+    assert_eq!(ids, ["ml"]);
+    assert_eq!(loaded.errors.len(), 1);
+    let error = loaded.errors[0].to_string();
+    assert!(
+        error.starts_with("specs/etl.yaml:1:1: stored spec version broken no longer parses: "),
+        "{error}"
+    );
+
+    ml.current_version = Some("gone".into());
+    store.put_dag(&ml).await.unwrap();
+    let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
+    assert!(loaded.dags.is_empty());
+    let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.ends_with("spec version gone of DAG `ml` is missing from the table")),
+        "{errors:?} (ml was {ml_version:?})"
+    );
+}
