@@ -143,3 +143,29 @@ fn a_second_dev_on_the_same_state_refuses_to_start() {
         ran.stderr
     );
 }
+
+/// Issue 11: `runs` warns of a spec file with errors (its DAG is not
+/// scheduled) on stderr, and its JSON on stdout stays one document.
+#[test]
+fn runs_warns_of_spec_errors_on_stderr() {
+    let world = World::new();
+    world.spec(
+        "good.yaml",
+        "dag: good\ntasks:\n  - id: a\n    command: [echo]\n",
+    );
+    world.run(&["run", "good"]).expect(0);
+    world.spec(
+        "bad.yaml",
+        "dag: bad\ntasks:\n  - id: a\n    after: [ghost]\n",
+    );
+    let ran = world.run(&["runs", "--output", "json"]).expect(0);
+    assert_eq!(ran.json().as_array().map(Vec::len), Some(1));
+    let file = world.path().join("specs/bad.yaml");
+    assert_eq!(
+        ran.stderr.trim_end(),
+        format!(
+            "updraft: spec error, the DAG is not scheduled until fixed: {}:4:13: `after` names unknown task `ghost`",
+            file.display()
+        )
+    );
+}

@@ -167,7 +167,9 @@ async fn experiment_queries(
         dag: Some("chain".into()),
         ..Default::default()
     };
-    let runs = fresh().runs(&query, None).await.unwrap();
+    let engine = fresh();
+    let runs = engine.runs(&query, None).await.unwrap();
+    engine.import_errors().await.unwrap();
     let listed = counter.take();
     fresh().versions("chain").await.unwrap();
     let versions = counter.take();

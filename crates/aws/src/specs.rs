@@ -48,12 +48,8 @@ impl SpecSource for TableSpecs {
         let metas = self.store.dags().await?;
         for meta in &metas {
             let dag = meta.dag.to_string();
-            if let Some(error) = &meta.import_error {
-                loaded.errors.push(Diagnostic {
-                    file: spec_key(&dag),
-                    pos: Pos { line: 1, col: 1 },
-                    message: error.clone(),
-                });
+            if let Some(error) = import_error(meta) {
+                loaded.errors.push(error);
                 continue;
             }
             let Some(version) = meta.current_version.clone() else {
@@ -91,11 +87,7 @@ impl SpecSource for TableSpecs {
                             entry
                         }
                         Err(message) => {
-                            loaded.errors.push(Diagnostic {
-                                file: spec_key(&dag),
-                                pos: Pos { line: 1, col: 1 },
-                                message,
-                            });
+                            loaded.errors.push(dag_error(&dag, message));
                             continue;
                         }
                     }
@@ -105,6 +97,31 @@ impl SpecSource for TableSpecs {
         }
         loaded.metas = Some(metas);
         Ok(loaded)
+    }
+
+    async fn import_errors(&self) -> PortResult<Vec<Diagnostic>> {
+        Ok(self
+            .store
+            .dags()
+            .await?
+            .iter()
+            .filter_map(import_error)
+            .collect())
+    }
+}
+
+/// The import error an upload left on a DAG's metadata.
+fn import_error(meta: &DagMeta) -> Option<Diagnostic> {
+    let message = meta.import_error.clone()?;
+    Some(dag_error(meta.dag.as_str(), message))
+}
+
+/// A problem of a DAG's spec file as a whole.
+fn dag_error(dag: &str, message: String) -> Diagnostic {
+    Diagnostic {
+        file: spec_key(dag),
+        pos: Pos { line: 1, col: 1 },
+        message,
     }
 }
 

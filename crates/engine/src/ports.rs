@@ -330,6 +330,12 @@ pub struct LoadedSpecs {
 pub trait SpecSource: Send + Sync {
     /// The current specs.
     async fn load(&self) -> PortResult<LoadedSpecs>;
+
+    /// Only the problems of the current spec files: what `runs` warns of.
+    /// A source that keeps them apart answers without loading every spec.
+    async fn import_errors(&self) -> PortResult<Vec<Diagnostic>> {
+        Ok(self.load().await?.errors)
+    }
 }
 
 /// Everything a launcher needs to start one try.

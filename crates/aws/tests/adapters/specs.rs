@@ -184,6 +184,11 @@ async fn an_uploaded_file_becomes_current_or_an_import_error() {
         "a DAG with an import error is skipped"
     );
     assert_eq!(loaded.errors[0].message, expected);
+    let warned = source.import_errors().await.unwrap();
+    assert_eq!(
+        warned, loaded.errors,
+        "what `runs` warns of, from the metadata alone"
+    );
 
     let fixed = put(&s3, &bucket, "specs/etl.yaml", ETL).await;
     sync_object(

@@ -70,6 +70,10 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
     };
     let engine = ctx.engine().await?;
     let found = engine.runs(&query, filters.produced.as_deref()).await?;
+    // On stderr, so that JSON on stdout stays one document.
+    for error in engine.import_errors().await? {
+        eprintln!("updraft: spec error, the DAG is not scheduled until fixed: {error}");
+    }
     let listed: Vec<Run> = found.iter().map(|(run, _)| run.clone()).collect();
     let view = RunsView::parse(
         filters.columns.as_deref(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use updraft_core::spec::DagSpec;
+use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{
     ArtifactRecord, ArtifactUse, Attempt, AuditEntry, Run, TaskInstance, TaskKey,
 };
@@ -71,6 +71,12 @@ impl Engine {
             out.push((run, spec));
         }
         Ok(out)
+    }
+
+    /// The problems of the current spec files (the DAGs they declare are
+    /// not scheduled until fixed; their runs go on with their own version).
+    pub async fn import_errors(&self) -> EngineResult<Vec<Diagnostic>> {
+        Ok(self.ports.specs.import_errors().await?)
     }
 
     /// One run in full.
