@@ -617,3 +617,31 @@ async fn one_failing_run_does_not_stop_the_tick() {
         "the run after the broken one advanced"
     );
 }
+
+/// Issue 11: a scheduled point that a backfill already ran is not created
+/// again by the scheduler.
+#[tokio::test]
+async fn a_point_a_backfill_ran_is_not_scheduled_again() {
+    let world = world(
+        "dag: d\nschedule: '@hourly'\nstart: 2026-11-20T22:00:00Z\ncatchup: true\ntasks:\n  - id: a\n    command: [x]\n",
+    );
+    let report = world
+        .engine
+        .backfill(
+            "d",
+            "2026-11-20T22:00:00Z",
+            "2026-11-20T23:00:00Z",
+            false,
+            "ana",
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.created.len(), 2, "{report:?}");
+    let ticked = world.engine.tick().await.unwrap();
+    let ids: Vec<&str> = ticked.created.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["scheduled__2026-11-21T00:00:00+00:00"],
+        "only the point no backfill covered"
+    );
+}

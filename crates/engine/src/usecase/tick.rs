@@ -87,8 +87,15 @@ impl Engine {
             .schedule
             .due_points(&spec.policy, meta.last_point, active_here, now);
         let mut created = Vec::new();
+        let (dag, tz) = (spec.id.as_str(), spec.schedule.tz());
         for point in &due {
-            let id = run_id(RunKind::Scheduled, *point, spec.schedule.tz());
+            // A point a backfill already ran is not run again. (A backfill
+            // racing this tick can still make both; it checks the same.)
+            let backfilled = run_id(RunKind::Backfill, *point, tz);
+            if self.ports.store.run(dag, &backfilled).await?.is_some() {
+                continue;
+            }
+            let id = run_id(RunKind::Scheduled, *point, tz);
             let timing = spec.schedule.run_for_point(*point);
             let request = RunRequest::by(SCHEDULE);
             if let Some(run) = self
