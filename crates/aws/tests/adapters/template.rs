@@ -217,6 +217,37 @@ fn roles_name_their_actions_and_resources() {
     assert!(checked > 20, "{checked} statements");
 }
 
+/// Issue 11: each function advances runs, and a plan may stop a try (a
+/// timeout, a rerun of a running try), so each may stop ECS tasks and
+/// training jobs.
+#[test]
+fn every_function_may_stop_the_tries_its_plans_stop() {
+    for role in ["PlannerRole", "DispatcherRole", "RecorderRole"] {
+        let statements = resource(role)["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let allowed: Vec<String> = statements
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(a) => vec![a.clone()],
+                list => list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
+            })
+            .collect();
+        for action in ["ecs:StopTask", "sagemaker:StopTrainingJob"] {
+            assert!(
+                allowed.iter().any(|a| a == action),
+                "{role} may not {action}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_table_has_the_keys_and_index_the_store_uses() {
     let table = resource("StateTable");
