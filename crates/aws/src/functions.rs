@@ -16,7 +16,7 @@ use updraft_engine::{Engine, EngineError};
 
 use crate::events;
 use crate::schema::MAX_RECEIVE_COUNT;
-use crate::specs::{Synced, sync_object};
+use crate::specs::{Synced, sync_object, sync_removed};
 use crate::sqs::decode_message;
 
 /// A failed invocation; the runtime reports it and the event is retried.
@@ -30,20 +30,26 @@ pub async fn planner(
     bucket: &str,
     event: &Value,
 ) -> Result<Value, FunctionError> {
-    let uploads = uploaded_objects(event);
-    if uploads.is_empty() {
+    let changes = spec_objects(event);
+    if changes.is_empty() {
         let report = engine.tick().await?;
         return Ok(
             json!({ "created": report.created.len(), "advanced": report.advanced, "import_errors": report.import_errors.len(), "failures": report.failures.len() }),
         );
     }
     let mut synced = Vec::new();
-    for (key, version) in uploads {
+    for change in changes {
         let store = engine.ports().store.as_ref();
-        let outcome = sync_object(s3, bucket, store, &key, version.as_deref()).await?;
+        let key = change.key;
+        let outcome = if change.removed {
+            sync_removed(s3, bucket, store, &key).await?
+        } else {
+            sync_object(s3, bucket, store, &key, change.version.as_deref()).await?
+        };
         synced.push(match outcome {
             Synced::Current { dag, version } => json!({ "dag": dag, "version": version }),
             Synced::ImportError { dag, errors } => json!({ "dag": dag, "import_errors": errors }),
+            Synced::Removed { dag } => json!({ "dag": dag, "removed": true }),
             Synced::Ignored => json!({ "ignored": key }),
         });
     }
@@ -52,32 +58,48 @@ pub async fn planner(
 
 /// The source and detail type of S3 uploads delivered by EventBridge.
 pub const OBJECT_CREATED: (&str, &str) = ("aws.s3", "Object Created");
+/// The source and detail type of S3 deletions delivered by EventBridge.
+pub const OBJECT_DELETED: (&str, &str) = ("aws.s3", "Object Deleted");
 
-/// The (key, version id) of each object an upload event names; none for
-/// a schedule tick.
-fn uploaded_objects(event: &Value) -> Vec<(String, Option<String>)> {
+/// An object an S3 event names: uploaded (a version of it) or deleted.
+struct ObjectChange {
+    key: String,
+    version: Option<String>,
+    removed: bool,
+}
+
+/// The objects an S3 event (EventBridge, or notification records) names
+/// as uploaded or deleted; none for a schedule tick.
+fn spec_objects(event: &Value) -> Vec<ObjectChange> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let kind = (
         event.get("source").and_then(Value::as_str),
         event.get("detail-type").and_then(Value::as_str),
     );
-    if kind == (Some(OBJECT_CREATED.0), Some(OBJECT_CREATED.1)) {
-        let detail = &event["detail"];
-        return text(detail.pointer("/object/key"))
-            .map(|key| (key, text(detail.pointer("/object/version-id"))))
-            .into_iter()
-            .collect();
+    for (expected, removed) in [(OBJECT_CREATED, false), (OBJECT_DELETED, true)] {
+        if kind == (Some(expected.0), Some(expected.1)) {
+            let detail = &event["detail"];
+            return text(detail.pointer("/object/key"))
+                .map(|key| ObjectChange {
+                    key,
+                    version: text(detail.pointer("/object/version-id")),
+                    removed,
+                })
+                .into_iter()
+                .collect();
+        }
     }
     event
         .get("Records")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|record| {
-            let key = text(record.pointer("/s3/object/key"))
+        .map(|record| ObjectChange {
+            key: text(record.pointer("/s3/object/key"))
                 .map(|k| decode_s3_key(&k))
-                .unwrap_or_default();
-            (key, text(record.pointer("/s3/object/versionId")))
+                .unwrap_or_default(),
+            version: text(record.pointer("/s3/object/versionId")),
+            removed: text(record.get("eventName")).is_some_and(|e| e.starts_with("ObjectRemoved")),
         })
         .collect()
 }

@@ -246,8 +246,52 @@ pub enum Synced {
         /// Every problem.
         errors: Vec<String>,
     },
+    /// The file is gone: the DAG is no longer scheduled (its runs go on).
+    Removed {
+        /// The DAG the file was named after.
+        dag: String,
+    },
     /// Not a spec file, or already current.
     Ignored,
+}
+
+/// A spec object was deleted: if it is really gone (not uploaded again
+/// since, whatever order the events come in), its DAG is no longer
+/// scheduled, as when its file leaves a local spec directory.
+pub async fn sync_removed(
+    s3: &Client,
+    bucket: &str,
+    store: &dyn StateStore,
+    key: &str,
+) -> PortResult<Synced> {
+    let Some(stem) = dag_of(key) else {
+        return Ok(Synced::Ignored);
+    };
+    let head = s3.head_object().bucket(bucket).key(key).send().await;
+    match head {
+        Ok(_) => return Ok(Synced::Ignored),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {}
+        Err(e) => return Err(fail("S3 HeadObject")(e)),
+    }
+    let Some(mut meta) = store.dag(stem).await? else {
+        return Ok(Synced::Ignored);
+    };
+    if meta.current_version.is_none() && meta.import_error.is_none() {
+        return Ok(Synced::Ignored);
+    }
+    meta.current_version = None;
+    meta.import_error = None;
+    meta.source_version = None;
+    store.put_dag(&meta).await?;
+    Ok(Synced::Removed {
+        dag: stem.to_string(),
+    })
+}
+
+/// The DAG a key under `specs/` is named after.
+fn dag_of(key: &str) -> Option<&str> {
+    let stem = key.strip_prefix(PREFIX)?.strip_suffix(".yaml")?;
+    DagId::parse(stem).ok().map(|_| stem)
 }
 
 /// Reads an uploaded spec object (a version of it) and records it: its
@@ -259,15 +303,10 @@ pub async fn sync_object(
     key: &str,
     version_id: Option<&str>,
 ) -> PortResult<Synced> {
-    let Some(stem) = key
-        .strip_prefix(PREFIX)
-        .and_then(|k| k.strip_suffix(".yaml"))
-    else {
+    let Some(stem) = dag_of(key) else {
         return Ok(Synced::Ignored);
     };
-    let Ok(dag_id) = DagId::parse(stem) else {
-        return Ok(Synced::Ignored);
-    };
+    let dag_id = DagId::parse(stem).map_err(PortError)?;
     let mut meta = store
         .dag(stem)
         .await?

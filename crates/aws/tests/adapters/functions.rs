@@ -186,3 +186,79 @@ async fn the_planner_ticks_and_syncs_uploaded_specs() {
         .unwrap();
     assert_eq!(synced["synced"][0]["version"], current.as_str());
 }
+
+/// Issue 11: deleting `specs/<dag>.yaml` unschedules the DAG (its runs go
+/// on), as leaving a local spec directory does; a deletion event that
+/// arrives after the file was uploaded again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_spec_file_unschedules_its_dag() {
+    const HOURLY: &str =
+        "dag: hourly\nschedule: '@hourly'\ntasks:\n  - id: a\n    command: [echo]\n";
+    let world = world(HOURLY).await;
+    let (bucket, key) = (world.settings.bucket.clone(), "specs/hourly.yaml");
+    let deleted = json!({
+        "version": "0", "id": unique("event"), "detail-type": "Object Deleted", "source": "aws.s3",
+        "account": "123456789012", "time": "2026-11-22T04:50:00Z", "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0", "bucket": {"name": bucket},
+            "object": {"key": key}, "reason": "DeleteObject", "deletion-type": "Delete Marker Created"
+        }
+    });
+    let store = world.engine.ports().store.clone();
+    let scheduled = || async { world.engine.current_spec("hourly").await.is_ok() };
+    assert!(scheduled().await);
+
+    // Uploaded again before the (late) deletion event is handled: kept.
+    s3().delete_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    s3().put_object()
+        .bucket(&bucket)
+        .key(key)
+        .body(HOURLY.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let synced = planner(&world.engine, &s3(), &bucket, &deleted)
+        .await
+        .unwrap();
+    assert_eq!(synced["synced"][0]["ignored"], key, "{synced}");
+    assert!(scheduled().await);
+
+    s3().delete_object()
+        .bucket(&bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap();
+    let synced = planner(&world.engine, &s3(), &bucket, &deleted)
+        .await
+        .unwrap();
+    assert_eq!(
+        synced["synced"][0],
+        json!({"dag": "hourly", "removed": true})
+    );
+    let meta = store.dag("hourly").await.unwrap().unwrap();
+    assert_eq!(meta.current_version, None);
+    assert!(!scheduled().await, "no longer scheduled");
+    let tick = planner(
+        &world.engine,
+        &s3(),
+        &bucket,
+        &json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(tick["created"], 0, "{tick}");
+
+    // The same as an S3 notification record, delivered twice: nothing more.
+    let record = json!({"Records": [{"eventName": "ObjectRemoved:DeleteMarkerCreated", "s3": {"object": {"key": key}}}]});
+    let again = planner(&world.engine, &s3(), &bucket, &record)
+        .await
+        .unwrap();
+    assert_eq!(again["synced"][0]["ignored"], key, "{again}");
+}

@@ -112,9 +112,13 @@ fn the_event_patterns_match_what_the_functions_parse() {
 
     let planner = &resource("PlannerFunction")["Properties"]["Events"];
     let uploads = &planner["SpecUploaded"]["Properties"]["Pattern"];
-    let created = updraft_aws::functions::OBJECT_CREATED;
+    let (created, deleted) = (
+        updraft_aws::functions::OBJECT_CREATED,
+        updraft_aws::functions::OBJECT_DELETED,
+    );
     assert_eq!(uploads["source"], json!([created.0]));
-    assert_eq!(uploads["detail-type"], json!([created.1]));
+    assert_eq!(deleted.0, created.0);
+    assert_eq!(uploads["detail-type"], json!([created.1, deleted.1]));
     assert_eq!(
         uploads["detail"]["object"]["key"],
         json!([{ "prefix": updraft_aws::specs::PREFIX }])
