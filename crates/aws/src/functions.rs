@@ -188,23 +188,45 @@ pub async fn recorder(engine: &Engine, event: &Value) -> Result<Value, FunctionE
 mod tests {
     use super::*;
 
+    /// (key, version, removed) of each object an event names.
+    fn objects(event: &Value) -> Vec<(String, Option<String>, bool)> {
+        spec_objects(event)
+            .into_iter()
+            .map(|c| (c.key, c.version, c.removed))
+            .collect()
+    }
+
     #[test]
-    fn uploads_come_from_eventbridge_or_notification_records() {
+    fn uploads_and_deletions_come_from_eventbridge_or_notification_records() {
         let eventbridge = json!({
             "source": "aws.s3", "detail-type": "Object Created",
             "detail": {"bucket": {"name": "b"}, "object": {"key": "specs/etl.yaml", "version-id": "v2"}}
         });
         assert_eq!(
-            uploaded_objects(&eventbridge),
-            [("specs/etl.yaml".to_string(), Some("v2".to_string()))]
+            objects(&eventbridge),
+            [("specs/etl.yaml".to_string(), Some("v2".to_string()), false)]
         );
-        let records = json!({"Records": [{"s3": {"object": {"key": "specs/my+etl.yaml"}}}]});
+        let deleted = json!({
+            "source": "aws.s3", "detail-type": "Object Deleted",
+            "detail": {"bucket": {"name": "b"}, "object": {"key": "specs/etl.yaml"}}
+        });
         assert_eq!(
-            uploaded_objects(&records),
-            [("specs/my etl.yaml".to_string(), None)]
+            objects(&deleted),
+            [("specs/etl.yaml".to_string(), None, true)]
+        );
+        let records = json!({"Records": [
+            {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": "specs/my+etl.yaml"}}},
+            {"eventName": "ObjectRemoved:Delete", "s3": {"object": {"key": "specs/old.yaml"}}}
+        ]});
+        assert_eq!(
+            objects(&records),
+            [
+                ("specs/my etl.yaml".to_string(), None, false),
+                ("specs/old.yaml".to_string(), None, true)
+            ]
         );
         let tick = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"});
-        assert!(uploaded_objects(&tick).is_empty());
+        assert!(objects(&tick).is_empty());
     }
 
     #[test]
