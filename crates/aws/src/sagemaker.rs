@@ -23,6 +23,14 @@ use updraft_engine::ports::{
 use crate::cloudwatch;
 use crate::events::training_completion;
 use crate::launch::{try_digest, try_prefix};
+
+/// One try's digest within one deployment.
+fn scoped_digest(request: &LaunchRequest, deployment: &str) -> String {
+    try_digest(&LaunchRequest {
+        dag: format!("{deployment}\u{0}{}", request.dag),
+        ..request.clone()
+    })
+}
 use crate::sdk_error::fail;
 
 /// Where SageMaker sends training jobs' logs.
@@ -51,8 +59,11 @@ pub struct SageMakerLauncher {
 
 /// The training job name of one try: `<dag>-<task>-<try>-<digest>`,
 /// readable in the console, at most 63 characters of `[a-zA-Z0-9-]`, and
-/// unique per try (and map index) through the digest.
-pub fn job_name(request: &LaunchRequest) -> String {
+/// unique per try (and map index) and per deployment (`deployment`, its
+/// bucket) through the digest: job names are unique in an account and
+/// region, and two stacks running the same DAG must not adopt each other's
+/// jobs.
+pub fn job_name(request: &LaunchRequest, deployment: &str) -> String {
     let clean = |text: &str| -> String {
         text.chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -64,7 +75,7 @@ pub fn job_name(request: &LaunchRequest) -> String {
         clean(&request.dag),
         clean(request.key.task_id.as_str()),
         request.try_number,
-        &try_digest(request)[..12]
+        &scoped_digest(request, deployment)[..12]
     )
 }
 
@@ -124,7 +135,7 @@ impl Launcher for SageMakerLauncher {
                 "a task without a SageMaker profile reached the SageMaker launcher".into(),
             ));
         };
-        let name = job_name(request);
+        let name = job_name(request, &self.config.bucket);
         let launched = Launched {
             handle: name.clone(),
             log: Some(cloudwatch::streams(LOG_GROUP, &format!("{name}/"))),

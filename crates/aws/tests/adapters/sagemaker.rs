@@ -16,6 +16,8 @@ use updraft_core::template::RenderedTask;
 use updraft_engine::ports::{HandleStatus, LaunchRequest, Launcher};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/updraft-sagemaker";
+/// The deployment's bucket, which also scopes its job names.
+const BUCKET: &str = "models";
 
 fn launcher(bucket: &str) -> (SageMakerLauncher, aws_sdk_sagemaker::Client) {
     let client = aws_sdk_sagemaker::Client::new(&updraft_aws::testing::sdk());
@@ -58,9 +60,9 @@ fn request(dag: &str, try_number: u32) -> LaunchRequest {
 #[tokio::test]
 async fn create_training_job_carries_the_try_and_its_model_becomes_the_output() {
     let dag = updraft_aws::testing::unique("ml");
-    let (launcher, client) = launcher("models");
+    let (launcher, client) = launcher(BUCKET);
     let launched = launcher.launch(&request(&dag, 2)).await.unwrap();
-    assert_eq!(launched.handle, job_name(&request(&dag, 2)));
+    assert_eq!(launched.handle, job_name(&request(&dag, 2), BUCKET));
 
     let job = client
         .describe_training_job()
@@ -126,7 +128,7 @@ async fn create_training_job_carries_the_try_and_its_model_becomes_the_output() 
 #[tokio::test]
 async fn a_second_launch_of_a_try_finds_its_job() {
     let dag = updraft_aws::testing::unique("ml");
-    let (launcher, client) = launcher("models");
+    let (launcher, client) = launcher(BUCKET);
     let first = launcher.launch(&request(&dag, 1)).await.unwrap();
     let created = |name: String| {
         let client = client.clone();
@@ -155,7 +157,7 @@ async fn a_second_launch_of_a_try_finds_its_job() {
 
 #[tokio::test]
 async fn an_unknown_job_is_lost() {
-    let (launcher, _) = launcher("models");
+    let (launcher, _) = launcher(BUCKET);
     assert_eq!(
         launcher.describe("no-such-job-0").await.unwrap(),
         HandleStatus::Lost
@@ -180,9 +182,9 @@ async fn the_router_sends_each_profile_to_its_service() {
         },
     );
     let dag = updraft_aws::testing::unique("ml");
-    let router = AwsLauncher::new(ecs.clone(), Some(launcher("models").0));
+    let router = AwsLauncher::new(ecs.clone(), Some(launcher(BUCKET).0));
     let training = router.launch(&request(&dag, 1)).await.unwrap();
-    assert_eq!(training.handle, job_name(&request(&dag, 1)));
+    assert_eq!(training.handle, job_name(&request(&dag, 1), BUCKET));
     assert!(matches!(
         router.describe(&training.handle).await.unwrap(),
         HandleStatus::Ended(_)
@@ -208,7 +210,7 @@ fn job_names_are_valid_and_one_per_try() {
     let long = "a_very_long_dag_name_that_goes_on_and_on_for_sixty_chars_xx";
     for dag in ["ml", long] {
         for try_number in [1, 4_000_000_000] {
-            let name = job_name(&request(dag, try_number));
+            let name = job_name(&request(dag, try_number), BUCKET);
             assert!(name.len() <= 63, "{name}");
             assert!(name.starts_with(|c: char| c.is_ascii_alphanumeric()));
             assert!(
@@ -217,13 +219,25 @@ fn job_names_are_valid_and_one_per_try() {
             );
         }
     }
-    assert_eq!(job_name(&request("ml", 1)), job_name(&request("ml", 1)));
-    assert_ne!(job_name(&request("ml", 1)), job_name(&request("ml", 2)));
+    assert_eq!(
+        job_name(&request("ml", 1), BUCKET),
+        job_name(&request("ml", 1), BUCKET)
+    );
+    assert_ne!(
+        job_name(&request("ml", 1), BUCKET),
+        job_name(&request("ml", 2), BUCKET)
+    );
     let mapped = |i| {
         let mut r = request("ml", 1);
         r.key.map_index = Some(i);
-        job_name(&r)
+        job_name(&r, BUCKET)
     };
     assert_ne!(mapped(0), mapped(1));
-    assert!(job_name(&request("ml_pipeline", 1)).starts_with("ml-pipeline-train-1-"));
+    assert!(job_name(&request("ml_pipeline", 1), BUCKET).starts_with("ml-pipeline-train-1-"));
+    // Issue 11: two stacks (their buckets) running the same DAG never
+    // share a job name, so neither adopts the other's job.
+    assert_ne!(
+        job_name(&request("ml", 1), "staging-bucket"),
+        job_name(&request("ml", 1), "prod-bucket")
+    );
 }
