@@ -317,7 +317,8 @@ impl Launcher for ProcessLauncher {
 
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
         let (pid, base) = parse_handle(handle)?;
-        if let Some(code) = read_exit_file(&with_ext(&base, "exit")) {
+        let exit_file = with_ext(&base, "exit");
+        if let Some(code) = read_exit_file(&exit_file) {
             return Ok(HandleStatus::Ended(completion_of_code(code)));
         }
         let ours = self
@@ -325,10 +326,15 @@ impl Launcher for ProcessLauncher {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .contains(handle);
-        Ok(if ours || alive(pid) {
-            HandleStatus::Running
-        } else {
-            HandleStatus::Lost
+        if ours || alive(pid) {
+            return Ok(HandleStatus::Running);
+        }
+        // The try may have ended between the first look and now: it writes
+        // its exit status before it is gone, so look again before calling
+        // it lost.
+        Ok(match read_exit_file(&exit_file) {
+            Some(code) => HandleStatus::Ended(completion_of_code(code)),
+            None => HandleStatus::Lost,
         })
     }
 
