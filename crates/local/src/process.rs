@@ -391,3 +391,36 @@ pub fn supervise(exit_file: &Path, argv: &[String]) -> i32 {
     let _ = write_exit_file(exit_file, code);
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A try whose process is gone is ended if it left its exit status
+    /// (written before it exits), lost only if it did not.
+    #[tokio::test]
+    async fn a_gone_try_is_ended_by_its_exit_status_or_lost_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ended, _) = tokio::sync::mpsc::unbounded_channel();
+        let launcher = ProcessLauncher::new(dir.path().to_path_buf(), None, ended);
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        gone.wait().unwrap();
+        let base = dir.path().join("a/1");
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        let handle = handle_of(gone.id(), &base);
+        assert_eq!(
+            launcher.describe(&handle).await.unwrap(),
+            HandleStatus::Lost
+        );
+        write_exit_file(&with_ext(&base, "exit"), 3).unwrap();
+        let HandleStatus::Ended(completion) = launcher.describe(&handle).await.unwrap() else {
+            panic!("ended");
+        };
+        assert_eq!(completion.exit_code, Some(3));
+        let own = handle_of(std::process::id(), &dir.path().join("b/1"));
+        assert_eq!(
+            launcher.describe(&own).await.unwrap(),
+            HandleStatus::Running
+        );
+    }
+}
