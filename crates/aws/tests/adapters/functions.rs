@@ -207,15 +207,18 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
     });
     let store = world.engine.ports().store.clone();
     let scheduled = || async { world.engine.current_spec("hourly").await.is_ok() };
+    let delete = || async {
+        s3().delete_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+    };
     assert!(scheduled().await);
 
     // Uploaded again before the (late) deletion event is handled: kept.
-    s3().delete_object()
-        .bucket(&bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
+    delete().await;
     s3().put_object()
         .bucket(&bucket)
         .key(key)
@@ -229,12 +232,7 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
     assert_eq!(synced["synced"][0]["ignored"], key, "{synced}");
     assert!(scheduled().await);
 
-    s3().delete_object()
-        .bucket(&bucket)
-        .key(key)
-        .send()
-        .await
-        .unwrap();
+    delete().await;
     let synced = planner(&world.engine, &s3(), &bucket, &deleted)
         .await
         .unwrap();
