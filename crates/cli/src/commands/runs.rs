@@ -107,9 +107,10 @@ pub async fn runs(ctx: &Context, filters: Filters) -> CliResult<ExitCode> {
     let rows: Vec<Vec<String>> = shown
         .iter()
         .map(|run| {
+            let tz = zone(run);
             view.columns
                 .iter()
-                .map(|column| cell_text(column, column.cell(run), zone(run)))
+                .map(|column| cell_text(column, column.cell(run), tz))
                 .collect()
         })
         .collect();
