@@ -20,8 +20,8 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, HandleRef, LaunchRecord, PortError, PortResult, RunQuery, StateStore, StoredVersion,
-    record_end_in_turn,
+    DagMeta, HandleRef, LaunchRecord, PendingStop, PortError, PortResult, RunQuery, StateStore,
+    StoredVersion, record_end_in_turn,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -632,6 +632,31 @@ impl StateStore for DynamoStore {
             .await?
             .map(decode)
             .transpose()
+    }
+
+    async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
+        let item = encode(stop, keys::STOPS.into(), stop.handle.clone(), "stop")?;
+        self.put_new(item).await.map(drop)
+    }
+
+    async fn stops(&self) -> PortResult<Vec<PendingStop>> {
+        self.query_prefix(keys::STOPS.into(), "", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn clear_stop(&self, handle: &str) -> PortResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::STOPS))
+            .key(SK, s(handle))
+            .send()
+            .await
+            .map_err(fail("DynamoDB DeleteItem"))?;
+        Ok(())
     }
 
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {

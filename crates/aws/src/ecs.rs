@@ -16,13 +16,34 @@ use aws_sdk_ecs::types::{
 use updraft_core::spec::{ComputeProfile, EcsProfile};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
 };
 
 use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
 use crate::launch::{try_digest, try_prefix};
-use crate::sdk_error::fail;
+use crate::sdk_error::{fail, fail_launch};
+
+/// RunTask errors that say the request itself is wrong (a missing task
+/// definition or cluster, a bad parameter, no permission): the try fails
+/// at once rather than on its last delivery.
+const REFUSALS: &[&str] = &[
+    "ClientException",
+    "InvalidParameterException",
+    "ClusterNotFoundException",
+    "AccessDeniedException",
+    "PlatformUnknownException",
+    "PlatformTaskDefinitionIncompatibilityException",
+    "UnsupportedFeatureException",
+    "BlockedException",
+];
+
+/// Whether a RunTask `failures` entry is a want of capacity, which passes
+/// (`RESOURCE:*`, `AGENT`, Fargate's "Capacity is unavailable at this
+/// time"), rather than a wrong request (`MISSING`, `ATTRIBUTE`).
+fn is_capacity_failure(reason: &str) -> bool {
+    reason.starts_with("RESOURCE") || reason == "AGENT" || reason.contains("apacity")
+}
 
 /// Where ECS tasks run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,8 +74,8 @@ pub struct EcsLauncher {
     log_config: LogConfigs,
 }
 
-fn build<T, E: std::fmt::Display>(built: Result<T, E>) -> PortResult<T> {
-    built.map_err(|e| PortError::new("building an ECS request", e))
+fn build_launch<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, LaunchError> {
+    built.map_err(|e| LaunchError::Refused(format!("building an ECS request: {e}")))
 }
 
 /// The idempotency token of one try: the same for every launch of it, at
@@ -95,6 +116,19 @@ impl EcsLauncher {
     pub fn with_logs(mut self, logs: aws_sdk_cloudwatchlogs::Client) -> EcsLauncher {
         self.logs = Some(logs);
         self
+    }
+
+    /// Where a started task logs. Nothing after a successful launch may fail
+    /// its try: a task definition that cannot be read now leaves the
+    /// try without a log location (reported), not a second launch.
+    async fn log_of(&self, task_definition: &str, arn: &str) -> Option<String> {
+        match self.log_location(task_definition, arn).await {
+            Ok(log) => log,
+            Err(e) => {
+                tracing::warn!(task = arn, "no log location for the task: {e}");
+                None
+            }
+        }
     }
 
     /// `cloudwatch:<group>:<stream>` of a task, from its task definition's
@@ -179,10 +213,12 @@ impl EcsLauncher {
 
 #[async_trait]
 impl Launcher for EcsLauncher {
-    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
-        let (task_definition, profile) = self.profile(request)?;
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
+        let (task_definition, profile) = self
+            .profile(request)
+            .map_err(|e| LaunchError::Refused(e.0))?;
         if self.config.subnets.is_empty() {
-            return Err(PortError(
+            return Err(LaunchError::Refused(
                 "UPDRAFT_SUBNETS is not set: Fargate tasks need subnets".into(),
             ));
         }
@@ -200,7 +236,7 @@ impl Launcher for EcsLauncher {
             false => None,
         };
         if let Some(arn) = earlier {
-            let log = self.log_location(task_definition, &arn).await?;
+            let log = self.log_of(task_definition, &arn).await;
             return Ok(Launched {
                 handle: arn,
                 log,
@@ -248,7 +284,7 @@ impl Launcher for EcsLauncher {
                     .ephemeral_storage(EphemeralStorage::builder().size_in_gib(gib as i32).build());
             }
         }
-        let network = build(
+        let network = build_launch(
             AwsVpcConfiguration::builder()
                 .set_subnets(Some(self.config.subnets.clone()))
                 .set_security_groups(Some(self.config.security_groups.clone()))
@@ -286,20 +322,24 @@ impl Launcher for EcsLauncher {
             .set_tags(Some(tags))
             .send()
             .await
-            .map_err(fail("ECS RunTask"))?;
+            .map_err(fail_launch("ECS RunTask", REFUSALS))?;
         if let Some(failure) = out.failures().first() {
-            return Err(PortError(format!(
-                "ECS RunTask failed: {} {}",
-                failure.reason().unwrap_or("unknown reason"),
+            let reason = failure.reason().unwrap_or("unknown reason");
+            let line = format!(
+                "ECS RunTask failed: {reason} {}",
                 failure.detail().unwrap_or_default()
-            )));
+            );
+            return Err(match is_capacity_failure(reason) {
+                true => LaunchError::Unavailable(PortError(line)),
+                false => LaunchError::Refused(line),
+            });
         }
         let arn = out
             .tasks()
             .first()
             .and_then(|t| t.task_arn())
             .ok_or_else(|| PortError("ECS RunTask returned no task".into()))?;
-        let log = self.log_location(task_definition, arn).await?;
+        let log = self.log_of(task_definition, arn).await;
         Ok(Launched {
             handle: arn.to_string(),
             log,

@@ -4,18 +4,21 @@
 //! - planner: an EventBridge schedule tick → [`Engine::tick`]; an S3 upload
 //!   (`Object Created` through EventBridge, or a notification record) →
 //!   [`sync_object`] for each spec file.
-//! - dispatcher: an SQS batch → [`Engine::dispatch`] per message, reporting
-//!   the messages that failed so only they are delivered again; a message
-//!   on its last delivery also marks its try failed with the reason (SQS
-//!   then moves it to the dead-letter queue).
+//! - dispatcher: an SQS batch → [`Engine::settle`] per message, reporting
+//!   the messages that failed so only they are delivered again, after a
+//!   doubling wait (their visibility is changed); a message on its last
+//!   delivery also marks its try failed with the reason (SQS then moves it
+//!   to the dead-letter queue).
 //! - recorder: an ECS or SageMaker state-change event → the completion of
 //!   its try, recorded, and its run planned at once.
 
 use serde_json::{Value, json};
-use updraft_engine::{Engine, EngineError};
+use updraft_engine::Engine;
+use updraft_engine::events::Event;
+use updraft_engine::ports::Delivery;
+use updraft_engine::usecase::Settled;
 
 use crate::events;
-use crate::schema::MAX_RECEIVE_COUNT;
 use crate::specs::{Synced, sync_object, sync_removed};
 use crate::sqs::decode_message;
 
@@ -138,40 +141,48 @@ pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, Functio
         .map(Vec::as_slice)
         .unwrap_or_default()
     {
-        let id = record
-            .get("messageId")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let body = record
-            .get("body")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        let deliveries: u32 = record
-            .pointer("/attributes/ApproximateReceiveCount")
-            .and_then(Value::as_str)
-            .and_then(|c| c.parse().ok())
+        let (id, body) = (text(record, "/messageId"), text(record, "/body"));
+        let deliveries: u32 = text(record, "/attributes/ApproximateReceiveCount")
+            .parse()
             .unwrap_or(1);
         let Ok(message) = decode_message(body) else {
             // Not a task message: nothing to retry; let it go.
-            engine.report(updraft_engine::events::Event::Dropped {
+            engine.report(Event::Dropped {
                 what: format!("SQS message {id} is not a task message"),
             });
             continue;
         };
-        let error = match engine.dispatch(&message).await {
-            Ok(_) | Err(EngineError::User(_)) => continue,
-            Err(EngineError::Port(e)) => e,
-        };
-        if deliveries >= MAX_RECEIVE_COUNT {
-            // Its last delivery: fail the try with the reason rather than
-            // leave it launching forever, and still report the message, so
-            // SQS moves it to the dead-letter queue for a person to see.
-            let reason = format!("could not be dispatched after {deliveries} deliveries: {error}");
-            engine.give_up(&message, reason).await?;
+        match engine.settle(&message, deliveries).await? {
+            Settled::Done => continue,
+            Settled::Again(after) => {
+                let delivery = Delivery {
+                    message,
+                    receipt: text(record, "/receiptHandle").to_string(),
+                    receive_count: deliveries,
+                };
+                // Without the change the queue's own visibility timeout
+                // applies: a shorter or longer wait, never a lost message.
+                if let Err(e) = engine.ports().queue.extend(&delivery, after).await {
+                    engine.report(Event::Dropped {
+                        what: format!("backoff of SQS message {id}: {e}"),
+                    });
+                }
+            }
+            // Still reported, so SQS moves it to the dead-letter queue for
+            // a person to see.
+            Settled::GaveUp(_) => {}
         }
         failures.push(json!({ "itemIdentifier": id }));
     }
     Ok(json!({ "batchItemFailures": failures }))
+}
+
+/// A string field of a JSON value, empty if it has none.
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 /// The recorder: one EventBridge event.

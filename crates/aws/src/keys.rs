@@ -10,6 +10,7 @@
 //! | attempt | `RUN#<dag>#<run_id>` | `TRY#<task_id>#<map_index:05>#<try:03>` |
 //! | audit entry | `RUN#<dag>#<run_id>` | `AUDIT#<at, UTC to the nanosecond>#<by>` |
 //! | launch handle | `HANDLE#<arn or job name>` | `HANDLE` |
+//! | stop not yet carried out | `STOPS` | `<arn or job name>` |
 //! | artifact, by URI | `ARTIFACT#<uri>` | `<at>#<dag>#<run_id>#<task>#<index>#<try>#<use>` |
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
@@ -19,6 +20,10 @@ use updraft_core::state::TaskKey;
 /// The partition listing every DAG (sort key: the DAG id), so a tick finds
 /// the DAGs with one query.
 pub const DAGS: &str = "DAGS";
+
+/// The partition of stops asked for and not yet carried out (sort key:
+/// the handle), which every tick reads with one query.
+pub const STOPS: &str = "STOPS";
 
 /// The partition key attribute.
 pub const PK: &str = "PK";

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
 };
 
 use crate::ecs::EcsLauncher;
@@ -74,9 +74,12 @@ impl AwsLauncher {
 
 #[async_trait]
 impl Launcher for AwsLauncher {
-    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         match &request.compute {
-            Some(ComputeProfile::Sagemaker(_)) => self.sagemaker()?.launch(request).await,
+            Some(ComputeProfile::Sagemaker(_)) => {
+                let sagemaker = self.sagemaker().map_err(|e| LaunchError::Refused(e.0))?;
+                sagemaker.launch(request).await
+            }
             _ => self.ecs.launch(request).await,
         }
     }

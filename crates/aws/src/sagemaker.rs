@@ -17,12 +17,18 @@ use serde_json::json;
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
 };
 
 use crate::cloudwatch;
 use crate::events::training_completion;
 use crate::launch::{try_digest, try_prefix};
+use crate::sdk_error::{fail, fail_launch};
+
+/// CreateTrainingJob errors that say the request itself is wrong (a bad
+/// image, instance type or role): the try fails at once. A full quota
+/// (`ResourceLimitExceeded`) passes, and is delivered again.
+const REFUSALS: &[&str] = &["ValidationException", "AccessDeniedException"];
 
 /// One try's digest within one deployment.
 fn scoped_digest(request: &LaunchRequest, deployment: &str) -> String {
@@ -31,7 +37,6 @@ fn scoped_digest(request: &LaunchRequest, deployment: &str) -> String {
         ..request.clone()
     })
 }
-use crate::sdk_error::fail;
 
 /// Where SageMaker sends training jobs' logs.
 pub const LOG_GROUP: &str = "/aws/sagemaker/TrainingJobs";
@@ -129,9 +134,9 @@ impl SageMakerLauncher {
 
 #[async_trait]
 impl Launcher for SageMakerLauncher {
-    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let Some(ComputeProfile::Sagemaker(profile)) = &request.compute else {
-            return Err(PortError(
+            return Err(LaunchError::Refused(
                 "a task without a SageMaker profile reached the SageMaker launcher".into(),
             ));
         };
@@ -147,7 +152,7 @@ impl Launcher for SageMakerLauncher {
             return Ok(launched);
         }
         let Some(image) = &request.task.image else {
-            return Err(PortError(format!(
+            return Err(LaunchError::Refused(format!(
                 "task `{}` runs on SageMaker and needs an `image`",
                 request.key.task_id
             )));
@@ -216,7 +221,7 @@ impl Launcher for SageMakerLauncher {
             Ok(_) => Ok(launched),
             // Another delivery of this try created it meanwhile.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use()) => Ok(launched),
-            Err(e) => Err(fail("SageMaker CreateTrainingJob")(e)),
+            Err(e) => Err(fail_launch("SageMaker CreateTrainingJob", REFUSALS)(e)),
         }
     }
 

@@ -13,7 +13,7 @@ use crate::sdk_error::fail;
 
 /// How often SQS delivers a message that keeps failing before moving it to
 /// the dead-letter queue.
-pub const MAX_RECEIVE_COUNT: u32 = 5;
+pub const MAX_RECEIVE_COUNT: u32 = updraft_engine::usecase::MAX_DELIVERIES;
 /// How long a received task message stays hidden: longer than a dispatch.
 pub const VISIBILITY_TIMEOUT_SECS: u32 = 120;
 

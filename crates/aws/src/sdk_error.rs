@@ -3,7 +3,7 @@
 //! when no answer came, the chain of causes.
 
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use updraft_engine::ports::PortError;
+use updraft_engine::ports::{LaunchError, PortError};
 
 /// One line for an SDK error of any AWS client.
 pub fn describe<E, R>(error: &SdkError<E, R>) -> String
@@ -29,4 +29,25 @@ where
     R: std::fmt::Debug,
 {
     move |e| PortError(format!("{doing}: {}", describe(&e)))
+}
+
+/// Maps an SDK error of a launch call to a launch error: refused when the
+/// service named one of `refusals` (the request itself is wrong: a later
+/// delivery would get the same answer), unavailable otherwise (throttling,
+/// a 5xx, no answer), which is delivered again.
+pub fn fail_launch<'a, E, R>(
+    doing: &'a str,
+    refusals: &'a [&'a str],
+) -> impl Fn(SdkError<E, R>) -> LaunchError + 'a
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    move |e| {
+        let line = format!("{doing}: {}", describe(&e));
+        match e.code() {
+            Some(code) if refusals.contains(&code) => LaunchError::Refused(line),
+            _ => LaunchError::Unavailable(PortError(line)),
+        }
+    }
 }

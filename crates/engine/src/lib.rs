@@ -60,6 +60,9 @@ pub struct Settings {
     /// A try `queued` this long has its message sent again (a message can
     /// be lost with the process that held it).
     pub resend_after: Duration,
+    /// The wait before a message that could not be handled is delivered
+    /// again; it doubles with every delivery.
+    pub redelivery_backoff: Duration,
 }
 
 impl Default for Settings {
@@ -68,6 +71,7 @@ impl Default for Settings {
             reconcile_after: Duration::from_secs(300),
             relaunch_after: Duration::from_secs(120),
             resend_after: Duration::from_secs(600),
+            redelivery_backoff: Duration::from_secs(30),
         }
     }
 }

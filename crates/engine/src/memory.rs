@@ -12,8 +12,8 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    Clock, DagMeta, Delivery, HandleRef, PortResult, RunQuery, StateStore, StoredVersion,
-    TaskMessage, TaskQueue,
+    Clock, DagMeta, Delivery, HandleRef, PendingStop, PortResult, RunQuery, StateStore,
+    StoredVersion, TaskMessage, TaskQueue,
 };
 
 type RunKey = (String, String);
@@ -27,6 +27,7 @@ struct Tables {
     attempts: BTreeMap<(RunKey, TaskKey, u32), Attempt>,
     artifacts: Vec<ArtifactRecord>,
     handles: BTreeMap<String, HandleRef>,
+    stops: BTreeMap<String, PendingStop>,
     audit: BTreeMap<RunKey, Vec<AuditEntry>>,
 }
 
@@ -249,6 +250,20 @@ impl StateStore for MemoryStore {
     }
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
         Ok(self.tables().handles.get(handle).cloned())
+    }
+    async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
+        self.tables()
+            .stops
+            .entry(stop.handle.clone())
+            .or_insert_with(|| stop.clone());
+        Ok(())
+    }
+    async fn stops(&self) -> PortResult<Vec<PendingStop>> {
+        Ok(self.tables().stops.values().cloned().collect())
+    }
+    async fn clear_stop(&self, handle: &str) -> PortResult<()> {
+        self.tables().stops.remove(handle);
+        Ok(())
     }
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
         let mut tables = self.tables();

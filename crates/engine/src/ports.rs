@@ -32,6 +32,26 @@ impl PortError {
 /// Port results.
 pub type PortResult<T> = Result<T, PortError>;
 
+/// Why a launch started nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    /// The service could not take the launch now (a 5xx, throttling, no
+    /// Fargate capacity): the message is delivered again, with backoff,
+    /// without using up a retry of the task.
+    #[error("{0}")]
+    Unavailable(PortError),
+    /// The launch cannot work as asked (no such task definition, no
+    /// subnets, a command that does not exist): the try fails saying why.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<PortError> for LaunchError {
+    fn from(error: PortError) -> LaunchError {
+        LaunchError::Unavailable(error)
+    }
+}
+
 /// What the scheduler keeps per DAG.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DagMeta {
@@ -87,6 +107,21 @@ pub struct StoredVersion {
     /// When it was first stored; unknown for versions stored before this
     /// was kept.
     pub first_seen: Option<DateTime<Utc>>,
+}
+
+/// A stop asked for and not yet carried out: written before the change
+/// that asks for it, cleared once the launcher took the stop, so a process
+/// that dies in between leaves it for the next tick.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingStop {
+    /// What to stop.
+    pub handle: String,
+    /// The try it is.
+    pub try_ref: HandleRef,
+    /// Why, for the try's record.
+    pub reason: String,
+    /// When it was asked for.
+    pub at: DateTime<Utc>,
 }
 
 /// Which runs to list.
@@ -202,6 +237,14 @@ pub trait StateStore: Send + Sync {
     async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()>;
     /// The try a launch handle belongs to.
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>>;
+
+    /// Keeps a stop until [`StateStore::clear_stop`]; keeping one twice
+    /// keeps one.
+    async fn put_stop(&self, stop: &PendingStop) -> PortResult<()>;
+    /// Every stop not yet cleared.
+    async fn stops(&self) -> PortResult<Vec<PendingStop>>;
+    /// Forgets a carried-out stop.
+    async fn clear_stop(&self, handle: &str) -> PortResult<()>;
 
     /// Records that tries produced or consumed artifacts; recording the
     /// same record twice keeps one.
@@ -394,11 +437,13 @@ pub struct Completion {
 /// Starts, inspects and stops tries, and reads their logs.
 #[async_trait]
 pub trait Launcher: Send + Sync {
-    /// Starts a try. Launching the same try twice must not start it twice.
-    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched>;
+    /// Starts a try. Launching the same try twice must not start it twice,
+    /// and nothing may fail once the try started.
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError>;
     /// What became of a launched try (for reconciliation).
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus>;
-    /// Stops a try (timeout, rerun of a running task).
+    /// Stops a try (timeout, rerun of a running task, cancel). Stopping
+    /// one that already ended does nothing.
     async fn stop(&self, handle: &str) -> PortResult<()>;
     /// The log of a try.
     async fn logs(&self, attempt: &Attempt) -> PortResult<String>;

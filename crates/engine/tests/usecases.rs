@@ -2,96 +2,15 @@
 //! counts what it starts: duplicate messages, duplicate and stale
 //! completions, a dispatcher that dies mid-launch, ticks, max_active_runs.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use updraft_engine::usecase::RunRequest;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use updraft_core::plan::Outcome;
-use updraft_core::spec::{SpecFile, validate_set};
-use updraft_core::state::{Attempt, RunState, TaskKey, TaskState};
-use updraft_engine::events::{Event, Observer};
-use updraft_engine::memory::{ManualClock, MemoryQueue, MemoryStore};
-use updraft_engine::ports::{
-    Completion, HandleStatus, LaunchRequest, Launched, Launcher, LoadedSpecs, PortResult,
-    SpecSource, TaskMessage, TaskQueue,
-};
-use updraft_engine::usecase::Dispatched;
-use updraft_engine::{Engine, Ports, Settings};
-
-/// Specs given as text.
-struct Specs(LoadedSpecs);
-
-#[async_trait]
-impl SpecSource for Specs {
-    async fn load(&self) -> PortResult<LoadedSpecs> {
-        Ok(self.0.clone())
-    }
-}
-
-/// Starts nothing; counts launches, and like ECS's client token or a
-/// SageMaker job name, returns the same handle for the same try.
-#[derive(Default)]
-struct CountingLauncher {
-    launches: Mutex<HashMap<String, usize>>,
-}
-
-impl CountingLauncher {
-    fn starts(&self) -> usize {
-        self.launches.lock().unwrap().len()
-    }
-}
-
-#[async_trait]
-impl Launcher for CountingLauncher {
-    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
-        let handle = format!("{}/{}/{}", request.run_id, request.key, request.try_number);
-        *self
-            .launches
-            .lock()
-            .unwrap()
-            .entry(handle.clone())
-            .or_default() += 1;
-        Ok(Launched {
-            handle,
-            log: None,
-            output: None,
-        })
-    }
-    async fn describe(&self, _: &str) -> PortResult<HandleStatus> {
-        Ok(HandleStatus::Running)
-    }
-    async fn stop(&self, _: &str) -> PortResult<()> {
-        Ok(())
-    }
-    async fn logs(&self, _: &Attempt) -> PortResult<String> {
-        Ok(String::new())
-    }
-    async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
-        Ok(None)
-    }
-}
-
-#[derive(Default)]
-struct Dropped(Mutex<Vec<String>>);
-
-impl Observer for Dropped {
-    fn on(&self, event: &Event) {
-        if let Event::Dropped { what } = event {
-            self.0.lock().unwrap().push(what.clone());
-        }
-    }
-}
-
-struct World {
-    engine: Arc<Engine>,
-    queue: Arc<MemoryQueue>,
-    launcher: Arc<CountingLauncher>,
-    clock: Arc<ManualClock>,
-    dropped: Arc<Dropped>,
-}
+use updraft_core::state::{RunState, TaskKey, TaskState};
+use updraft_engine::Settings;
+use updraft_engine::ports::{Completion, LaunchRequest, Launcher, TaskMessage, TaskQueue};
+use updraft_engine::testing::World;
+use updraft_engine::usecase::{Dispatched, RunRequest};
 
 fn t(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -100,50 +19,14 @@ fn t(text: &str) -> DateTime<Utc> {
 }
 
 fn world(yaml: &str) -> World {
-    let set = validate_set(&[SpecFile {
-        name: "s.yaml".into(),
-        text: yaml.into(),
-    }]);
-    assert!(set.errors.is_empty(), "{:?}", set.errors);
-    let loaded = LoadedSpecs {
-        dags: set
-            .dags
-            .into_values()
-            .map(|s| (s, yaml.to_string()))
-            .collect(),
-        errors: vec![],
-        metas: None,
-    };
-    let queue = Arc::new(MemoryQueue::new(Duration::from_secs(60)));
-    let launcher = Arc::new(CountingLauncher::default());
-    let clock = Arc::new(ManualClock::new(t("2026-11-21T00:00:30Z")));
-    let dropped = Arc::new(Dropped::default());
-    let ports = Ports {
-        store: Arc::new(MemoryStore::default()),
-        queue: queue.clone(),
-        specs: Arc::new(Specs(loaded)),
-        launcher: launcher.clone(),
-        clock: clock.clone(),
-    };
-    let engine = Engine::new(ports)
-        .with_observer(dropped.clone())
-        .with_settings(Settings::default());
-    World {
-        engine: Arc::new(engine),
-        queue,
-        launcher,
-        clock,
-        dropped,
-    }
+    World::new(yaml, None, Settings::default())
 }
 
 const CHAIN: &str =
     "dag: d\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    after: [a]\n    command: [x]\n";
 
 async fn next_message(world: &World) -> TaskMessage {
-    let got = world.queue.receive(1).await.unwrap();
-    world.queue.ack(&got[0]).await.unwrap();
-    got[0].message.clone()
+    world.next_message().await.expect("a queued message")
 }
 
 fn key(task: &str) -> TaskKey {
@@ -184,11 +67,7 @@ async fn the_same_message_delivered_twice_launches_once() {
         .unwrap()
         .unwrap();
     assert_eq!((a.state, a.try_number), (TaskState::Running, 1));
-    assert_eq!(
-        world.dropped.0.lock().unwrap().len(),
-        1,
-        "the duplicate is reported"
-    );
+    assert_eq!(world.events.dropped().len(), 1, "the duplicate is reported");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -352,13 +231,7 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
     ));
     assert_eq!(world.launcher.starts(), 1, "one process for try 1");
     assert_eq!(
-        world
-            .launcher
-            .launches
-            .lock()
-            .unwrap()
-            .values()
-            .sum::<usize>(),
+        world.launcher.launches().values().sum::<usize>(),
         2,
         "launched twice, started once"
     );

@@ -11,7 +11,8 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use updraft_core::state::Run;
 use updraft_engine::events::Event;
 use updraft_engine::ports::TaskQueue;
-use updraft_engine::{Engine, EngineError, EngineResult};
+use updraft_engine::usecase::Settled;
+use updraft_engine::{Engine, EngineResult};
 
 use crate::process::{LocalCompletion, ProcessLauncher};
 
@@ -65,14 +66,16 @@ impl DevLoop {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_advance = Instant::now();
         loop {
-            let queue_drained = self.dispatch_ready().await?;
+            let drained = self.dispatch_ready().await;
+            let queue_drained = self.survive(&scope, drained)?.unwrap_or(true);
             // Advancing a run plans all of it; while queued tries wait for
             // workers, ends are recorded at once but planned in batches.
             if !self.dirty.is_empty()
                 && (queue_drained || last_advance.elapsed() >= MAX_ADVANCE_DELAY)
             {
                 for (dag, run_id) in std::mem::take(&mut self.dirty) {
-                    self.engine.advance(&dag, &run_id).await?;
+                    let advanced = self.engine.advance(&dag, &run_id).await;
+                    self.survive(&scope, advanced)?;
                 }
                 last_advance = Instant::now();
                 continue;
@@ -85,10 +88,14 @@ impl DevLoop {
             }
             tokio::select! {
                 () = &mut shutdown => return Ok(None),
-                Some(first) = self.ended.recv() => self.record_batch(first).await?,
+                Some(first) = self.ended.recv() => {
+                    let recorded = self.record_batch(first).await;
+                    self.survive(&scope, recorded)?;
+                }
                 _ = ticker.tick() => match &scope {
                     Scope::All => {
-                        self.engine.tick().await?;
+                        let ticked = self.engine.tick().await;
+                        self.survive(&scope, ticked)?;
                     }
                     Scope::Run { dag, run_id } => {
                         self.engine.tick_run(dag, run_id).await?;
@@ -96,6 +103,22 @@ impl DevLoop {
                 },
                 () = tokio::time::sleep(self.poll_every) => {}
             }
+        }
+    }
+
+    /// `dev` reports a failure and goes on (what failed is tried again by
+    /// the next tick or delivery); `run` ends with it.
+    fn survive<T>(&self, scope: &Scope, result: EngineResult<T>) -> EngineResult<Option<T>> {
+        match (result, scope) {
+            (Ok(value), _) => Ok(Some(value)),
+            (Err(e), Scope::All) => {
+                self.engine.report(Event::Isolated {
+                    what: "updraft dev".into(),
+                    error: e.to_string(),
+                });
+                Ok(None)
+            }
+            (Err(e), Scope::Run { .. }) => Err(e),
         }
     }
 
@@ -137,15 +160,13 @@ impl DevLoop {
                 return Ok(true);
             }
             for delivery in deliveries {
-                match self.engine.dispatch(&delivery.message).await {
-                    Ok(_) => self.queue.ack(&delivery).await?,
-                    Err(EngineError::User(why)) => {
-                        self.engine.report(Event::Dropped {
-                            what: format!("message for {}: {why}", delivery.message.run_id),
-                        });
-                        self.queue.ack(&delivery).await?;
-                    }
-                    Err(port) => return Err(port),
+                match self
+                    .engine
+                    .settle(&delivery.message, delivery.receive_count)
+                    .await?
+                {
+                    Settled::Done | Settled::GaveUp(_) => self.queue.ack(&delivery).await?,
+                    Settled::Again(after) => self.queue.extend(&delivery, after).await?,
                 }
             }
         }

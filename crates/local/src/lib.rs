@@ -138,6 +138,7 @@ impl Local {
             reconcile_after: Duration::ZERO,
             relaunch_after: Duration::from_secs(30),
             resend_after: Duration::from_secs(120),
+            redelivery_backoff: Duration::from_secs(1),
         };
         let engine = Arc::new(
             Engine::new(ports)

@@ -22,7 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use updraft_core::plan::Outcome;
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
-    Completion, HandleStatus, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
 };
 
 /// A try that ended, for the loop that records it.
@@ -180,7 +180,7 @@ fn signal_group(pid: i32, signal: i32) {
 
 #[async_trait]
 impl Launcher for ProcessLauncher {
-    async fn launch(&self, request: &LaunchRequest) -> PortResult<Launched> {
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let base = self.base(request);
         let log = with_ext(&base, "log");
         let pid_file = with_ext(&base, "pid");
@@ -197,7 +197,7 @@ impl Launcher for ProcessLauncher {
         let argv = match &request.task.command {
             Some(argv) if !argv.is_empty() => argv.clone(),
             _ => {
-                return Err(PortError(
+                return Err(LaunchError::Refused(
                     "the task has no `command`; in local mode every task needs one".into(),
                 ));
             }
@@ -257,12 +257,21 @@ impl Launcher for ProcessLauncher {
             let json = serde_json::to_string(&request.task.hyperparameters).unwrap_or_default();
             command.env("SM_HPS", json);
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| PortError(format!("cannot start `{}`: {e}", argv[0])))?;
+        let mut child = command.spawn().map_err(|e| {
+            let line = format!("cannot start `{}`: {e}", argv[0]);
+            match e.kind() {
+                // Too many processes or open files for now: that passes.
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => {
+                    LaunchError::Unavailable(PortError(line))
+                }
+                _ => LaunchError::Refused(line),
+            }
+        })?;
         let pid = child.id().unwrap_or_default();
-        fs::write(&pid_file, pid.to_string())
-            .map_err(|e| PortError::new("writing the pid file", e))?;
+        // Nothing may fail once the try started: without its pid file a
+        // relaunch of this try could not find it, which only matters if
+        // recording the launch fails too.
+        let _ = fs::write(&pid_file, pid.to_string());
         let handle = handle_of(pid, &base);
         self.running
             .lock()
@@ -339,7 +348,11 @@ impl Launcher for ProcessLauncher {
     }
 
     async fn stop(&self, handle: &str) -> PortResult<()> {
-        let (pid, _) = parse_handle(handle)?;
+        let (pid, base) = parse_handle(handle)?;
+        // An ended try's pid may be another process's by now.
+        if read_exit_file(&with_ext(&base, "exit")).is_some() {
+            return Ok(());
+        }
         signal_group(pid, libc::SIGTERM);
         tokio::spawn(async move {
             tokio::time::sleep(STOP_GRACE).await;

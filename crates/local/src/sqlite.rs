@@ -16,8 +16,8 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, Delivery, HandleRef, PortError, PortResult, RunQuery, StateStore, StoredVersion,
-    TaskMessage, TaskQueue,
+    DagMeta, Delivery, HandleRef, PendingStop, PortError, PortResult, RunQuery, StateStore,
+    StoredVersion, TaskMessage, TaskQueue,
 };
 
 const SCHEMA: &str = "
@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     PRIMARY KEY (uri, used, dag, run_id, task_id, map_index, try_number));
 CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
 CREATE TABLE IF NOT EXISTS handles (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS stops (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, dag TEXT NOT NULL, run_id TEXT NOT NULL,
     at TEXT NOT NULL, body TEXT NOT NULL);
@@ -541,6 +542,34 @@ impl StateStore for SqliteStore {
                 &[handle],
             )?
             .pop())
+    }
+
+    async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
+        let body = to_json(stop)?;
+        self.0
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO stops (handle, body) VALUES (?1, ?2)",
+                params![stop.handle, body],
+            )
+            .map_err(db("recording a stop"))?;
+        Ok(())
+    }
+
+    async fn stops(&self) -> PortResult<Vec<PendingStop>> {
+        self.bodies(
+            "reading stops",
+            "SELECT body FROM stops ORDER BY handle",
+            &[],
+        )
+    }
+
+    async fn clear_stop(&self, handle: &str) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute("DELETE FROM stops WHERE handle = ?1", [handle])
+            .map_err(db("clearing a stop"))?;
+        Ok(())
     }
 
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {

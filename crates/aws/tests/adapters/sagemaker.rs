@@ -13,7 +13,7 @@ use updraft_core::ids::TaskId;
 use updraft_core::spec::{ComputeProfile, SagemakerProfile};
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_core::template::RenderedTask;
-use updraft_engine::ports::{HandleStatus, LaunchRequest, Launcher};
+use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, Launcher};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/updraft-sagemaker";
 /// The deployment's bucket, which also scopes its job names.
@@ -202,7 +202,10 @@ async fn the_router_sends_each_profile_to_its_service() {
 
     let without_role = AwsLauncher::new(ecs, None);
     let err = without_role.launch(&request(&dag, 3)).await.unwrap_err();
-    assert!(err.0.contains("UPDRAFT_SAGEMAKER_ROLE"), "{err}");
+    assert!(
+        matches!(&err, LaunchError::Refused(why) if why.contains("UPDRAFT_SAGEMAKER_ROLE")),
+        "{err:?}"
+    );
 }
 
 #[test]

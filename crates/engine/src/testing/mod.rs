@@ -1,10 +1,13 @@
 //! For adapter crates' tests (feature `test-util`): the conformance suites
-//! every `StateStore` and `TaskQueue` must pass, and fixtures for them.
+//! every `StateStore` and `TaskQueue` must pass, fixtures for them, and a
+//! world of in-memory adapters for use-case stories.
 
 mod fixtures;
 mod queue_suite;
 mod store_suite;
+mod world;
 
 pub use fixtures::{message, run, t0};
 pub use queue_suite::run_queue_suite;
 pub use store_suite::{StoreHandles, run_store_suite};
+pub use world::{CountingLauncher, FixedSpecs, Interference, Recorded, World, world_start};

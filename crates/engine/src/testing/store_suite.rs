@@ -11,7 +11,9 @@ use updraft_core::state::{
 };
 
 use super::fixtures::{run, t0};
-use crate::ports::{DagMeta, HandleRef, LaunchRecord, RunQuery, StateStore, StoredVersion};
+use crate::ports::{
+    DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, StateStore, StoredVersion,
+};
 
 /// Several handles on one fresh, empty store: for a database, one
 /// connection each, so races go through the database.
@@ -32,6 +34,7 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     artifacts_are_found_by_uri_and_by_run(&fresh()[0]).await;
     queries_filter_by_params_and_until(&fresh()[0]).await;
     launch_handles_lead_back_to_their_try(&fresh()[0]).await;
+    stops_are_kept_until_cleared(&fresh()[0]).await;
     launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
     who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
 }
@@ -197,6 +200,32 @@ async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn State
             .unwrap(),
         "an end recorded twice applies once"
     );
+}
+
+async fn stops_are_kept_until_cleared(store: &Arc<dyn StateStore>) {
+    assert_eq!(store.stops().await.unwrap(), []);
+    let stop = |handle: &str, reason: &str| PendingStop {
+        handle: handle.into(),
+        try_ref: HandleRef {
+            dag: "d".into(),
+            run_id: "r1".into(),
+            key: key("a"),
+            try_number: 1,
+        },
+        reason: reason.into(),
+        at: t0(),
+    };
+    let (first, second) = (stop("arn:task/1", "timed out"), stop("arn:task/2", "rerun"));
+    store.put_stop(&first).await.unwrap();
+    store.put_stop(&second).await.unwrap();
+    // Keeping one twice keeps the first.
+    store.put_stop(&stop("arn:task/1", "again")).await.unwrap();
+    let mut kept = store.stops().await.unwrap();
+    kept.sort_by(|a, b| a.handle.cmp(&b.handle));
+    assert_eq!(kept, [first, second.clone()]);
+    store.clear_stop("arn:task/1").await.unwrap();
+    store.clear_stop("arn:task/1").await.unwrap();
+    assert_eq!(store.stops().await.unwrap(), [second]);
 }
 
 async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {

@@ -9,7 +9,7 @@ use updraft_core::state::{
 };
 
 use crate::events::Event;
-use crate::ports::TaskMessage;
+use crate::ports::{PendingStop, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};
 
 /// Re-planning after a lost compare-and-set race settles in a round or two;
@@ -171,6 +171,12 @@ impl Engine {
         change: &TaskTransition,
     ) -> EngineResult<bool> {
         let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        // The stop is kept before the change, so a process that dies right
+        // after the change still leaves it for the next tick.
+        let stop = match change.stop_attempt {
+            true => self.keep_stop_of(dag, run_id, change).await?,
+            false => None,
+        };
         if !self
             .ports
             .store
@@ -186,8 +192,10 @@ impl Engine {
             return Ok(false);
         }
         let next = &change.next;
-        if change.stop_attempt {
-            self.stop_attempt(dag, run_id, change).await?;
+        match stop {
+            Some(stop) => self.stop_now(&stop).await,
+            None if change.stop_attempt => self.close_unlaunched(dag, run_id, change).await?,
+            None => {}
         }
         match next.state {
             TaskState::Queued => {
@@ -257,32 +265,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Stops the attempt a transition took over, and closes its record.
-    async fn stop_attempt(
+    /// Keeps a stop of the attempt a transition takes over.
+    async fn keep_stop_of(
         &self,
         dag: &str,
         run_id: &str,
         change: &TaskTransition,
-    ) -> EngineResult<()> {
-        let store = &self.ports.store;
-        let Some(mut attempt) = store
+    ) -> EngineResult<Option<PendingStop>> {
+        let attempt = self
+            .ports
+            .store
             .attempt(dag, run_id, &change.next.key, change.expect_try)
-            .await?
-        else {
-            return Ok(());
-        };
-        if let Some(handle) = &attempt.handle {
-            self.ports.launcher.stop(handle).await?;
+            .await?;
+        let reason = change.next.reason.as_deref().unwrap_or("stopped");
+        match attempt {
+            Some(attempt) => self.keep_stop(dag, run_id, &attempt, reason).await,
+            None => Ok(None),
         }
-        close_attempt(
-            &mut attempt,
-            TaskState::Failed,
-            change.next.reason.clone().or(Some("stopped".into())),
-            None,
-            self.ports.clock.now(),
-        );
-        store.put_attempt(dag, run_id, &attempt).await?;
-        Ok(())
     }
 }
 

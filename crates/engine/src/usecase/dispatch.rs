@@ -2,15 +2,42 @@
 //! `running(n)`. A message whose compare-and-set fails is stale and is
 //! acknowledged without doing anything.
 
+use std::time::Duration;
+
 use serde_json::Map;
-use updraft_core::plan::{Outcome, mark_running, outputs_of, start_launch};
+use updraft_core::plan::{Outcome, mark_running, outputs_of, requeue, start_launch};
 use updraft_core::state::{Attempt, TaskInstance, TaskState};
 use updraft_core::template::{Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
-use crate::ports::{Completion, HandleRef, LaunchRecord, LaunchRequest, TaskMessage};
+use crate::ports::{
+    Completion, HandleRef, LaunchError, LaunchRecord, LaunchRequest, PortError, TaskMessage,
+};
 use crate::usecase::advance::MAX_WAKE_DELAY;
-use crate::{Engine, EngineResult};
+use crate::{Engine, EngineError, EngineResult};
+
+/// How often a task message is delivered before its try is failed (and,
+/// on AWS, the message moved to the dead-letter queue).
+pub const MAX_DELIVERIES: u32 = 5;
+
+/// What the queue should do with a delivered message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// It was handled, or was stale: delete it.
+    Done,
+    /// It could not be handled now: deliver it again after this long.
+    Again(Duration),
+    /// It could not be handled on its last delivery: its try was failed
+    /// with this reason.
+    GaveUp(String),
+}
+
+/// The wait before delivery `deliveries + 1`: doubling from `base`, at
+/// most 15 minutes (what a queue can delay).
+pub fn redelivery_delay(base: Duration, deliveries: u32) -> Duration {
+    let doublings = deliveries.saturating_sub(1).min(16);
+    base.saturating_mul(1 << doublings).min(MAX_WAKE_DELAY)
+}
 
 /// What became of a message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,6 +76,36 @@ impl Engine {
             }
         }
         Ok(Dispatched::Woken)
+    }
+
+    /// Dispatches a delivered message and says what the queue should do
+    /// with it. A failure of the infrastructure (a launch the service could
+    /// not take, a store that did not answer) is delivered again with
+    /// backoff and uses up no retry; on the last delivery the try fails
+    /// with the reason.
+    pub async fn settle(&self, message: &TaskMessage, deliveries: u32) -> EngineResult<Settled> {
+        let error = match self.dispatch(message).await {
+            Ok(_) => return Ok(Settled::Done),
+            Err(EngineError::User(why)) => {
+                self.emit(Event::Dropped {
+                    what: format!(
+                        "{}/{}/{} try {}: {why}",
+                        message.dag, message.run_id, message.key, message.try_number
+                    ),
+                });
+                return Ok(Settled::Done);
+            }
+            Err(EngineError::Port(error)) => error,
+        };
+        if deliveries >= MAX_DELIVERIES {
+            let reason = format!("could not be dispatched after {deliveries} deliveries: {error}");
+            self.give_up(message, reason.clone()).await?;
+            return Ok(Settled::GaveUp(reason));
+        }
+        Ok(Settled::Again(redelivery_delay(
+            self.settings.redelivery_backoff,
+            deliveries,
+        )))
     }
 
     /// Handles one task message. Safe to call twice with the same message:
@@ -161,10 +218,21 @@ impl Engine {
         };
         let launched = match self.ports.launcher.launch(&request).await {
             Ok(launched) => launched,
-            Err(why) => {
+            Err(LaunchError::Refused(why)) => {
                 return self
                     .fail_launch(message, format!("launch failed: {why}"))
                     .await;
+            }
+            Err(LaunchError::Unavailable(why)) => {
+                // Back to `queued`, so the message's next delivery takes the
+                // try again (and, as a relaunch, finds anything the launch
+                // started after all).
+                if let Some(back) = requeue(&launching.next, self.ports.clock.now()) {
+                    store.update_instance(dag, run_id, &back).await?;
+                }
+                return Err(EngineError::Port(PortError(format!(
+                    "launch failed: {why}"
+                ))));
             }
         };
         let try_ref = HandleRef {
@@ -190,6 +258,14 @@ impl Engine {
         };
         if !recorded {
             self.emit(stale("the instance moved on while launching"));
+            self.stop_unrecorded(
+                dag,
+                run_id,
+                &message.key,
+                message.try_number,
+                &launched.handle,
+            )
+            .await?;
             return Ok(Dispatched::Stale);
         }
         self.emit(Event::TaskStarted {

@@ -11,11 +11,12 @@ mod reconcile;
 mod record;
 mod rerun;
 mod schedule;
+mod stop;
 mod tick;
 mod trigger;
 
 pub use backfill::BackfillReport;
-pub use dispatch::Dispatched;
+pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
 pub use experiments::{ComparedRun, Comparison, VersionUse};
 pub use queries::{ArtifactLineage, RunDetail, RunLineage};
 pub use schedule::MAX_PREVIEW_POINTS;

@@ -1,6 +1,7 @@
-//! Tick: create due scheduled runs, then advance every active run (which
-//! releases retries, stops timed-out tries and starts queued runs) and
-//! reconcile tries whose events may have been lost. A failure of one DAG or
+//! Tick: create due scheduled runs, carry out stops a crash left undone,
+//! then advance every active run (which releases retries, stops timed-out
+//! tries and starts queued runs) and reconcile tries whose events may have
+//! been lost. A failure of one DAG or
 //! run is reported and the tick goes on with the others.
 
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
 use super::RunRequest;
 use crate::events::Event;
-use crate::ports::DagMeta;
+use crate::ports::{DagMeta, PortError};
 use crate::{Engine, EngineError, EngineResult};
 
 /// What a tick did.
@@ -54,6 +55,10 @@ impl Engine {
                 Ok(created) => report.created.extend(created),
                 Err(e) => self.isolate(&mut report, spec.id.to_string(), e),
             }
+        }
+        // Stops whose process died before the launcher took them.
+        for (what, error) in self.carry_out_stops().await? {
+            self.isolate(&mut report, what, EngineError::Port(PortError(error)));
         }
         let mut active = if report.created.is_empty() {
             active

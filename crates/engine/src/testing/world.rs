@@ -1,0 +1,288 @@
+//! An engine over the in-memory adapters and a launcher that starts
+//! nothing but keeps count, for use-case stories and fault injection.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use updraft_core::plan::Outcome;
+use updraft_core::spec::{SpecFile, validate_set};
+use updraft_core::state::{Attempt, TaskKey, TaskTransition};
+
+use crate::events::{Event, Observer};
+use crate::memory::{ManualClock, MemoryQueue, MemoryStore};
+use crate::ports::{
+    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LoadedSpecs,
+    PortError, PortResult, SpecSource, StateStore, TaskMessage, TaskQueue,
+};
+use crate::{Engine, Ports, Settings};
+
+/// Specs given as text.
+pub struct FixedSpecs(pub LoadedSpecs);
+
+#[async_trait]
+impl SpecSource for FixedSpecs {
+    async fn load(&self) -> PortResult<LoadedSpecs> {
+        Ok(self.0.clone())
+    }
+}
+
+/// A change another writer makes while a launch is under way (a rerun or
+/// mark racing the dispatcher).
+pub struct Interference {
+    /// The store it writes to.
+    pub store: Arc<dyn StateStore>,
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The change.
+    pub change: TaskTransition,
+}
+
+#[derive(Default)]
+struct Books {
+    launches: BTreeMap<String, usize>,
+    running: BTreeSet<String>,
+    stopped: Vec<String>,
+    unavailable: u32,
+    refusal: Option<String>,
+    failing_stops: u32,
+    interference: Option<Interference>,
+}
+
+/// Starts nothing. Like ECS's client token or a SageMaker job name, it
+/// gives the same handle for the same try, and it counts how often each
+/// try was started, which are still running, and what was stopped. It can
+/// be told to answer launches "unavailable" or "refused" and to fail
+/// stops.
+#[derive(Default)]
+pub struct CountingLauncher(Mutex<Books>);
+
+impl CountingLauncher {
+    fn books(&self) -> std::sync::MutexGuard<'_, Books> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many tries were started.
+    pub fn starts(&self) -> usize {
+        self.books().launches.len()
+    }
+
+    /// How many launch calls each try's handle had.
+    pub fn launches(&self) -> BTreeMap<String, usize> {
+        self.books().launches.clone()
+    }
+
+    /// Handles started and neither stopped nor ended by [`Self::end`].
+    pub fn running(&self) -> BTreeSet<String> {
+        self.books().running.clone()
+    }
+
+    /// Every stop taken, in order.
+    pub fn stopped(&self) -> Vec<String> {
+        self.books().stopped.clone()
+    }
+
+    /// The next `n` launches find the service unavailable.
+    pub fn make_unavailable(&self, n: u32) {
+        self.books().unavailable = n;
+    }
+
+    /// Every launch is refused with `why` (`None`: accepted again).
+    pub fn refuse(&self, why: Option<&str>) {
+        self.books().refusal = why.map(str::to_string);
+    }
+
+    /// The next `n` stops fail.
+    pub fn fail_stops(&self, n: u32) {
+        self.books().failing_stops = n;
+    }
+
+    /// The next launch, once started, lets `interference` change the store.
+    pub fn interfere(&self, interference: Interference) {
+        self.books().interference = Some(interference);
+    }
+
+    /// A started try ended on its own.
+    pub fn end(&self, handle: &str) {
+        self.books().running.remove(handle);
+    }
+
+    /// The handle this launcher gives a try.
+    pub fn handle_of(run_id: &str, key: &TaskKey, try_number: u32) -> String {
+        format!("{run_id}/{key}/{try_number}")
+    }
+}
+
+#[async_trait]
+impl Launcher for CountingLauncher {
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
+        let handle = Self::handle_of(&request.run_id, &request.key, request.try_number);
+        let interference = {
+            let mut books = self.books();
+            if let Some(why) = &books.refusal {
+                return Err(LaunchError::Refused(why.clone()));
+            }
+            if books.unavailable > 0 {
+                books.unavailable -= 1;
+                return Err(LaunchError::Unavailable(PortError(
+                    "RunTask: ServerException: service unavailable".into(),
+                )));
+            }
+            *books.launches.entry(handle.clone()).or_default() += 1;
+            if !books.stopped.contains(&handle) {
+                books.running.insert(handle.clone());
+            }
+            books.interference.take()
+        };
+        if let Some(i) = interference {
+            i.store
+                .update_instance(&i.dag, &i.run_id, &i.change)
+                .await
+                .expect("the interfering change");
+        }
+        Ok(Launched {
+            handle,
+            log: None,
+            output: None,
+        })
+    }
+    async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
+        Ok(match self.books().running.contains(handle) {
+            true => HandleStatus::Running,
+            false => HandleStatus::Ended(Completion {
+                outcome: Outcome::Failed {
+                    reason: "stopped".into(),
+                },
+                exit_code: None,
+            }),
+        })
+    }
+    async fn stop(&self, handle: &str) -> PortResult<()> {
+        let mut books = self.books();
+        if books.failing_stops > 0 {
+            books.failing_stops -= 1;
+            return Err(PortError(
+                "StopTask: ThrottlingException: rate exceeded".into(),
+            ));
+        }
+        books.running.remove(handle);
+        books.stopped.push(handle.to_string());
+        Ok(())
+    }
+    async fn logs(&self, _: &Attempt) -> PortResult<String> {
+        Ok(String::new())
+    }
+    async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
+        Ok(None)
+    }
+}
+
+/// Keeps every event.
+#[derive(Default)]
+pub struct Recorded(pub Mutex<Vec<Event>>);
+
+impl Recorded {
+    /// What every `Dropped` event said.
+    pub fn dropped(&self) -> Vec<String> {
+        self.events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Dropped { what } => Some(what),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Observer for Recorded {
+    fn on(&self, event: &Event) {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event.clone());
+    }
+}
+
+/// An engine with its in-memory parts at hand.
+pub struct World {
+    /// The use cases.
+    pub engine: Arc<Engine>,
+    /// The store behind them.
+    pub store: Arc<dyn StateStore>,
+    /// The queue behind them.
+    pub queue: Arc<MemoryQueue>,
+    /// The launcher behind them.
+    pub launcher: Arc<CountingLauncher>,
+    /// The time.
+    pub clock: Arc<ManualClock>,
+    /// What they reported.
+    pub events: Arc<Recorded>,
+}
+
+/// `2026-11-21T00:00:30Z`, when every world starts.
+pub fn world_start() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-21T00:00:30Z")
+        .expect("a valid time")
+        .with_timezone(&Utc)
+}
+
+impl World {
+    /// A world with one spec file, over `store` (a fresh memory store if
+    /// `None`).
+    pub fn new(yaml: &str, store: Option<Arc<dyn StateStore>>, settings: Settings) -> World {
+        let set = validate_set(&[SpecFile {
+            name: "s.yaml".into(),
+            text: yaml.into(),
+        }]);
+        assert!(set.errors.is_empty(), "{:?}", set.errors);
+        let loaded = LoadedSpecs {
+            dags: set
+                .dags
+                .into_values()
+                .map(|s| (s, yaml.to_string()))
+                .collect(),
+            errors: vec![],
+            metas: None,
+        };
+        let store = store.unwrap_or_else(|| Arc::new(MemoryStore::default()));
+        let queue = Arc::new(MemoryQueue::new(Duration::from_secs(60)));
+        let launcher = Arc::new(CountingLauncher::default());
+        let clock = Arc::new(ManualClock::new(world_start()));
+        let events = Arc::new(Recorded::default());
+        let ports = Ports {
+            store: store.clone(),
+            queue: queue.clone(),
+            specs: Arc::new(FixedSpecs(loaded)),
+            launcher: launcher.clone(),
+            clock: clock.clone(),
+        };
+        let engine = Engine::new(ports)
+            .with_observer(events.clone())
+            .with_settings(settings);
+        World {
+            engine: Arc::new(engine),
+            store,
+            queue,
+            launcher,
+            clock,
+            events,
+        }
+    }
+
+    /// Receives and deletes the next visible message.
+    pub async fn next_message(&self) -> Option<TaskMessage> {
+        let got = self.queue.receive(1).await.expect("the memory queue");
+        let delivery = got.into_iter().next()?;
+        self.queue.ack(&delivery).await.expect("the memory queue");
+        Some(delivery.message)
+    }
+}
