@@ -429,3 +429,23 @@ impl Launcher for EcsLauncher {
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::is_capacity_failure;
+
+    #[test]
+    fn a_want_of_capacity_passes_and_a_wrong_request_does_not() {
+        for passing in [
+            "RESOURCE:MEMORY",
+            "RESOURCE:ENI",
+            "AGENT",
+            "Capacity is unavailable at this time. Please try again later or in a different availability zone",
+        ] {
+            assert!(is_capacity_failure(passing), "{passing}");
+        }
+        for wrong in ["MISSING", "ATTRIBUTE", "INACTIVE"] {
+            assert!(!is_capacity_failure(wrong), "{wrong}");
+        }
+    }
+}

@@ -69,3 +69,45 @@ impl Intercept for RefuseState {
         Ok(())
     }
 }
+
+/// Fails the next `times` requests of one operation (`"RunTask"`) as a
+/// service that did not answer would, retries included: an outage of
+/// exactly that call.
+#[derive(Debug)]
+pub struct FailOperation {
+    operation: &'static str,
+    left: Mutex<usize>,
+}
+
+impl FailOperation {
+    /// Fails the next `times` requests of `operation`.
+    pub fn new(operation: &'static str, times: usize) -> FailOperation {
+        FailOperation {
+            operation,
+            left: Mutex::new(times),
+        }
+    }
+}
+
+impl Intercept for FailOperation {
+    fn name(&self) -> &'static str {
+        "FailOperation"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let mut left = self.left.lock().unwrap_or_else(|e| e.into_inner());
+        if metadata.name() == self.operation && *left > 0 {
+            *left -= 1;
+            return Err(format!("injected: {} is unavailable", self.operation).into());
+        }
+        Ok(())
+    }
+}

@@ -223,7 +223,7 @@ fn roles_name_their_actions_and_resources() {
 
 /// Issue 11: each function advances runs, and a plan may stop a try (a
 /// timeout, a rerun of a running try), so each may stop ECS tasks and
-/// training jobs.
+/// training jobs, and clear the stop it kept (DeleteItem).
 #[test]
 fn every_function_may_stop_the_tries_its_plans_stop() {
     for role in ["PlannerRole", "DispatcherRole", "RecorderRole"] {
@@ -243,7 +243,11 @@ fn every_function_may_stop_the_tries_its_plans_stop() {
                     .collect(),
             })
             .collect();
-        for action in ["ecs:StopTask", "sagemaker:StopTrainingJob"] {
+        for action in [
+            "ecs:StopTask",
+            "sagemaker:StopTrainingJob",
+            "dynamodb:DeleteItem",
+        ] {
             assert!(
                 allowed.iter().any(|a| a == action),
                 "{role} may not {action}"
