@@ -123,3 +123,84 @@ fn dev_killed_mid_run_resumes_without_running_a_try_twice() {
         "each task ran once, at try 1"
     );
 }
+
+/// Issue 11: `updraft cancel` stops a running try (its process is
+/// killed), skips what waits, and the run ends cancelled; a DAG's
+/// `run_timeout` fails a run that runs too long, saying why.
+#[test]
+fn cancel_and_run_timeout_end_a_run_and_kill_its_processes() {
+    let world = World::new();
+    let sleepy = "    command: [sh, -c, 'echo $$ > \"$WORLD/pid-$UPDRAFT_DAG\"; sleep 60']\n";
+    world.spec(
+        "long.yaml",
+        &format!("dag: long\ntasks:\n  - id: sleepy\n{sleepy}  - id: after\n    after: [sleepy]\n    command: [true]\n"),
+    );
+    world.spec(
+        "bounded.yaml",
+        &format!("dag: bounded\nrun_timeout: 2s\ntasks:\n  - id: sleepy\n{sleepy}"),
+    );
+    let _dev = world.dev();
+    let pid_of = |dag: &str| {
+        let path = world.path().join(format!("pid-{dag}"));
+        let mut pid = None;
+        eventually(Duration::from_secs(20), || {
+            pid = std::fs::read_to_string(&path)
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok());
+            pid.is_some()
+        });
+        pid.unwrap_or_else(|| panic!("{dag}'s task never started"))
+    };
+
+    let run = world
+        .run(&["trigger", "long", "--output", "json"])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap();
+    let pid = pid_of("long");
+    let cancelled = world
+        .run(&["cancel", "long", run_id, "--note", "wrong input"])
+        .expect(0);
+    assert_eq!(
+        cancelled.stdout.lines().last(),
+        Some(format!("cancelled {run_id}; the run is cancelled").as_str()),
+        "{}",
+        cancelled.stdout
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(pid)),
+        "the cancelled try's process {pid} was not killed"
+    );
+    let show = world.show("long", run_id);
+    assert_eq!(show["run"]["state"], "cancelled", "{show}");
+    assert!(
+        show["run"]["reason"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{show}"))
+            .starts_with("cancelled by "),
+        "{show}"
+    );
+    assert_eq!(World::task(&show, "sleepy").0, "failed");
+    assert_eq!(World::task(&show, "after").0, "skipped");
+    let again = world.run(&["cancel", "long", run_id]).expect(1);
+    assert!(
+        again.stderr.contains("already ended (cancelled)"),
+        "{}",
+        again.stderr
+    );
+
+    let ran = world
+        .run_for(
+            &["trigger", "bounded", "--wait", "--output", "json"],
+            Duration::from_secs(30),
+        )
+        .expect(1);
+    let run = ran.json();
+    assert_eq!(run["state"], "failed");
+    assert_eq!(run["reason"], "the run timed out after 2s (run_timeout)");
+    let pid = pid_of("bounded");
+    assert!(
+        eventually(Duration::from_secs(10), || !alive(pid)),
+        "the timed-out run's process {pid} was not killed"
+    );
+}

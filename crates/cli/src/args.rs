@@ -242,6 +242,17 @@ pub enum Command {
         #[arg(long)]
         map_index: Option<u32>,
     },
+    /// Stop a run: its tries in flight are stopped, what waits is skipped,
+    /// and the run ends cancelled.
+    Cancel {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+        /// Why, kept with the run's audit entries.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Create runs for the schedule points between two dates.
     Backfill {
         /// The DAG.

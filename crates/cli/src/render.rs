@@ -61,6 +61,7 @@ pub fn run_json(run: &Run, tz: Tz) -> Value {
         "ended_at": opt_time(run.ended_at, tz),
         "triggered_by": run.triggered_by,
         "note": run.note,
+        "reason": run.reason,
         "metrics": run.metrics,
     })
 }
@@ -161,6 +162,9 @@ pub fn detail_text(detail: &RunDetail) -> String {
         &run.spec_version[..run.spec_version.len().min(12)],
         or_dash(&run.triggered_by),
     );
+    if let Some(reason) = &run.reason {
+        out.push_str(&format!("ended: {reason}\n"));
+    }
     if let Some(note) = &run.note {
         out.push_str(&format!("note: {note}\n"));
     }

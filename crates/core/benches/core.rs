@@ -65,6 +65,7 @@ fn run_of(spec: &DagSpec) -> Run {
         ended_at: None,
         triggered_by: String::new(),
         note: None,
+        reason: None,
         metrics: Default::default(),
         revision: 0,
     }

@@ -331,6 +331,9 @@ pub struct Run {
     /// was kept.
     #[serde(default)]
     pub triggered_by: String,
+    /// Why the run ended before its tasks did (`cancel`, `run_timeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// A free-text line about the run (`trigger --note`, `rerun --note`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -356,6 +359,8 @@ string_enum!(
         Rerun = "rerun",
         /// Set a task's state by hand.
         Mark = "mark",
+        /// Stopped the run.
+        Cancel = "cancel",
     }
 );
 
@@ -367,7 +372,7 @@ pub struct AuditEntry {
     pub at: DateTime<Utc>,
     /// Who asked (as [`Run::triggered_by`]).
     pub by: String,
-    /// Rerun or mark.
+    /// Rerun, mark or cancel.
     pub action: AuditAction,
     /// The task instances it named, or the ones it cleared.
     pub tasks: Vec<String>,

@@ -1,7 +1,7 @@
 //! Launches and stops that survive failures: a service that cannot take a
-//! launch now, one that refuses it, a rerun racing a launch, a stop the
-//! launcher does not take, and a process dying between a timeout and its
-//! stop.
+//! launch now, one that refuses it, a mark racing a launch, a stop the
+//! launcher does not take; and the two ways a run ends early, `cancel` and
+//! `run_timeout`.
 
 use std::time::Duration;
 
@@ -206,5 +206,122 @@ async fn a_stop_the_launcher_refused_is_kept_and_carried_out_by_the_next_tick() 
             .as_deref()
             .is_some_and(|r| r.contains("timed out")),
         "{attempt:?}"
+    );
+}
+
+const FAN: &str = "dag: d\nrun_timeout: 30m\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    command: [x]\n  - id: c\n    after: [a, b]\n    command: [x]\n";
+
+fn key(task: &str) -> TaskKey {
+    TaskKey::task(TaskId::parse(task).unwrap())
+}
+
+async fn states(world: &World, run: &Run) -> Vec<(String, TaskState)> {
+    let mut out: Vec<_> = world
+        .store
+        .instances("d", &run.run_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.key.to_string(), i.state))
+        .collect();
+    out.sort_by(|x, y| x.0.cmp(&y.0));
+    out
+}
+
+#[tokio::test]
+async fn cancel_stops_what_runs_skips_what_waits_and_ends_the_run_cancelled() {
+    let world = World::new(FAN, None, Settings::default());
+    let run = world
+        .engine
+        .trigger("d", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    // a runs; b's message is still on the queue.
+    let first = world.next_message().await.unwrap();
+    assert_eq!(first.key, key("a"));
+    world.engine.dispatch(&first).await.unwrap();
+    let b_message = world.next_message().await.unwrap();
+
+    let cancelled = world
+        .engine
+        .cancel("d", &run.run_id, "ops@host", Some("wrong params".into()))
+        .await
+        .unwrap();
+    assert_eq!(cancelled.state, RunState::Cancelled);
+    assert_eq!(cancelled.reason.as_deref(), Some("cancelled by ops@host"));
+    assert_eq!(
+        states(&world, &run).await,
+        [
+            ("a".to_string(), TaskState::Failed),
+            ("b".to_string(), TaskState::Skipped),
+            ("c".to_string(), TaskState::Skipped)
+        ]
+    );
+    assert_eq!(
+        world.launcher.stopped(),
+        [CountingLauncher::handle_of(&run.run_id, &key("a"), 1)]
+    );
+    assert!(world.launcher.running().is_empty());
+    assert_eq!(
+        world.engine.settle(&b_message, 1).await.unwrap(),
+        Settled::Done,
+        "b's message is stale now"
+    );
+    assert_eq!(world.launcher.starts(), 1, "b never started");
+    let audit = world.store.audit("d", &run.run_id).await.unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].by.as_str(), audit[0].note.as_deref()),
+        ("ops@host", Some("wrong params"))
+    );
+    world.clock.set(at("2026-11-21T01:00:00Z"));
+    world.engine.tick().await.unwrap();
+    let after = world.store.run("d", &run.run_id).await.unwrap().unwrap();
+    assert_eq!(after.state, RunState::Cancelled, "no tick revives it");
+    let again = world
+        .engine
+        .cancel("d", &run.run_id, "ops@host", None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.to_string(),
+        format!(
+            "run `{}` already ended (cancelled); nothing to cancel",
+            run.run_id
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_run_past_its_run_timeout_fails_and_its_tries_are_stopped() {
+    let world = World::new(FAN, None, Settings::default());
+    let run = world
+        .engine
+        .trigger("d", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    while let Some(message) = world.next_message().await {
+        world.engine.dispatch(&message).await.unwrap();
+    }
+    assert_eq!(world.launcher.running().len(), 2);
+    world.clock.set(at("2026-11-21T00:30:29Z"));
+    world.engine.tick().await.unwrap();
+    assert_eq!(world.launcher.running().len(), 2, "not yet");
+    world.clock.set(at("2026-11-21T00:30:30Z"));
+    world.engine.tick().await.unwrap();
+    let run = world.store.run("d", &run.run_id).await.unwrap().unwrap();
+    assert_eq!(run.state, RunState::Failed);
+    assert_eq!(
+        run.reason.as_deref(),
+        Some("the run timed out after 30m (run_timeout)")
+    );
+    assert!(world.launcher.running().is_empty(), "both tries stopped");
+    assert_eq!(
+        states(&world, &run).await,
+        [
+            ("a".to_string(), TaskState::Failed),
+            ("b".to_string(), TaskState::Failed),
+            ("c".to_string(), TaskState::Skipped)
+        ]
     );
 }

@@ -260,3 +260,50 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
         .unwrap();
     assert_eq!(again["synced"][0]["ignored"], key, "{again}");
 }
+
+/// Issue 11: `cancel` on AWS stops the running ECS task (StopTask), clears
+/// the stop it kept, skips what waits and ends the run cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_stops_the_running_ecs_task_and_ends_the_run() {
+    let world = world(CHAIN).await;
+    let run = world
+        .engine
+        .trigger("chain", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    assert_eq!(world.player.deliver(&world.engine).await, 1);
+    let store = world.engine.ports().store.clone();
+    let handle = store
+        .attempt("chain", &run.run_id, &key("a"), 1)
+        .await
+        .unwrap()
+        .and_then(|a| a.handle)
+        .expect("a launched");
+    let cancelled = world
+        .engine
+        .cancel("chain", &run.run_id, "ops", None)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.state, RunState::Cancelled);
+    let task = world
+        .player
+        .ecs
+        .describe_tasks()
+        .cluster(&world.settings.ecs.cluster)
+        .tasks(&handle)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        task.tasks()[0].desired_status(),
+        Some("STOPPED"),
+        "StopTask was called"
+    );
+    assert_eq!(store.stops().await.unwrap(), [], "and the stop cleared");
+    let b = store
+        .instance("chain", &run.run_id, &key("b"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.state, updraft_core::state::TaskState::Skipped);
+}

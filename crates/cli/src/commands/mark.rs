@@ -1,4 +1,5 @@
-//! `updraft mark DAG RUN_ID TASK success|failed`.
+//! `updraft mark DAG RUN_ID TASK success|failed` and `updraft cancel DAG
+//! RUN_ID`: a person ends what the scheduler would not.
 
 use std::process::ExitCode;
 
@@ -41,5 +42,19 @@ pub async fn mark(
         .map(|r| r.state.to_string())
         .unwrap_or_default();
     println!("marked {key} of {run_id} {to}; the run is {run}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cancel(
+    ctx: &Context,
+    dag: &str,
+    run_id: &str,
+    note: Option<String>,
+) -> CliResult<ExitCode> {
+    let engine = ctx.engine().await?;
+    let run = engine
+        .cancel(dag, run_id, &ctx.caller().await?, note)
+        .await?;
+    println!("cancelled {run_id}; the run is {}", run.state);
     Ok(ExitCode::SUCCESS)
 }

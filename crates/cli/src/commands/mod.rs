@@ -148,6 +148,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             state,
             map_index,
         } => mark::mark(&ctx, &dag, &run_id, &task, &state, map_index).await,
+        Command::Cancel { dag, run_id, note } => mark::cancel(&ctx, &dag, &run_id, note).await,
         Command::Backfill {
             dag,
             from,

@@ -1,11 +1,13 @@
 //! The planner: a run's state in, the transitions it needs out (DESIGN §5).
 //!
 //! [`plan`] decides readiness by trigger rule, releases retries whose time
-//! has come, fails tries past their timeout, propagates `upstream_failed`
+//! has come, fails tries past their timeout (and the whole run past its
+//! `run_timeout`), propagates `upstream_failed`
 //! and `skipped` down the graph in one pass, and ends the run. It reads
 //! nothing but its arguments and changes nothing: the caller applies each
 //! transition as a compare-and-set.
 
+mod end;
 mod lifecycle;
 mod mapping;
 mod outputs;
@@ -21,6 +23,7 @@ use crate::state::{
     Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
 };
 
+pub use end::{end_run, reopen, run_deadline};
 pub use lifecycle::{Outcome, abandon, complete, mark, mark_running, requeue, start_launch};
 pub use outputs::{
     MAX_METRICS, MAX_OUTPUT_BYTES, output_artifacts, output_metrics, outputs_of, parse_output,
@@ -53,6 +56,11 @@ pub fn plan(
 ) -> Vec<Transition> {
     if run.state.is_terminal() {
         return Vec::new();
+    }
+    if let Some((deadline, reason)) = run_deadline(spec, run)
+        && deadline <= now
+    {
+        return end_run(run, instances, RunState::Failed, &reason, now);
     }
     let slots = Slots::new(spec, instances);
     let mut state: Vec<TaskState> = instances.iter().map(|i| i.state).collect();

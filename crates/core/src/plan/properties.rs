@@ -289,7 +289,7 @@ proptest! {
                 ..Rerun::default()
             };
             let expected = expected_selection(&dags, &named, downstream, upstream);
-            let cleared = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+            let cleared = rerun(&story.spec, &story.run, &story.instances, &request, story.now).unwrap();
             story.apply(&cleared);
             let trace = drive(&mut story, &dags, &mut dice, 0);
             check_run_end(&story);
@@ -530,7 +530,7 @@ mod mapped {
             let chosen = candidates[pick.index(candidates.len())].clone();
             let tries_before: Vec<(TaskKey, u32)> = story.instances.iter().map(|i| (i.key.clone(), i.try_number)).collect();
             let request = Rerun { tasks: vec![chosen.task_id.clone()], map_index: chosen.map_index, ..Rerun::default() };
-            let cleared = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+            let cleared = rerun(&story.spec, &story.run, &story.instances, &request, story.now).unwrap();
             story.apply(&cleared);
             let queued = drive(&mut story, &tasks, &mut dice, 0);
             prop_assert_eq!(queued, vec![(chosen.clone(), 2)]);

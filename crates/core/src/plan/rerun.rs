@@ -5,11 +5,12 @@
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+
 use crate::ids::TaskId;
+use crate::plan::reopen;
 use crate::spec::DagSpec;
-use crate::state::{
-    Run, RunState, RunTransition, TaskInstance, TaskState, TaskTransition, Transition,
-};
+use crate::state::{Run, RunTransition, TaskInstance, TaskState, TaskTransition, Transition};
 
 /// What to rerun.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -48,6 +49,7 @@ pub fn rerun(
     run: &Run,
     instances: &[TaskInstance],
     request: &Rerun,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Transition>, RerunError> {
     let named = request
         .tasks
@@ -108,8 +110,7 @@ pub fn rerun(
     }
     if !out.is_empty() && run.state.is_terminal() {
         let mut next = run.clone();
-        next.state = RunState::Running;
-        next.ended_at = None;
+        reopen(&mut next, now);
         out.push(Transition::Run(RunTransition {
             expect_state: run.state,
             next,

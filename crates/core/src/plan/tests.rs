@@ -41,6 +41,7 @@ impl Story {
             ended_at: None,
             triggered_by: String::new(),
             note: None,
+            reason: None,
             metrics: Default::default(),
             revision: 0,
         };
@@ -353,7 +354,14 @@ fn rerun_of_a_failed_task_keeps_upstream_tries_and_resumes_the_run() {
         downstream: true,
         ..Rerun::default()
     };
-    let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+    let transitions = rerun(
+        &story.spec,
+        &story.run,
+        &story.instances,
+        &request,
+        story.now,
+    )
+    .unwrap();
     story.apply(&transitions);
     assert_eq!(story.run.state, RunState::Running);
     assert_eq!(
@@ -386,30 +394,49 @@ fn rerun_selects_upstream_failed_only_and_unknown_tasks() {
         only_failed: true,
         ..Rerun::default()
     };
-    let transitions = rerun(&story.spec, &story.run, &story.instances, &only_failed).unwrap();
+    let transitions = rerun(
+        &story.spec,
+        &story.run,
+        &story.instances,
+        &only_failed,
+        story.now,
+    )
+    .unwrap();
     assert_eq!(transitions.len(), 4, "a, b, c and the run");
     let upstream = Rerun {
         tasks: vec![TaskId::parse("c").unwrap()],
         upstream: true,
         ..Rerun::default()
     };
-    let keys: Vec<String> = rerun(&story.spec, &story.run, &story.instances, &upstream)
-        .unwrap()
-        .iter()
-        .filter_map(|t| match t {
-            Transition::Task(c) => Some(c.next.key.to_string()),
-            _ => None,
-        })
-        .collect();
+    let keys: Vec<String> = rerun(
+        &story.spec,
+        &story.run,
+        &story.instances,
+        &upstream,
+        story.now,
+    )
+    .unwrap()
+    .iter()
+    .filter_map(|t| match t {
+        Transition::Task(c) => Some(c.next.key.to_string()),
+        _ => None,
+    })
+    .collect();
     assert_eq!(keys, ["a", "b", "c"]);
     let unknown = Rerun {
         tasks: vec![TaskId::parse("z").unwrap()],
         ..Rerun::default()
     };
     assert_eq!(
-        rerun(&story.spec, &story.run, &story.instances, &unknown)
-            .unwrap_err()
-            .to_string(),
+        rerun(
+            &story.spec,
+            &story.run,
+            &story.instances,
+            &unknown,
+            story.now
+        )
+        .unwrap_err()
+        .to_string(),
         "run `manual__test` has no task `z` (its spec version has: a, b, c)"
     );
 }
@@ -423,7 +450,14 @@ fn rerun_of_a_running_task_stops_its_attempt() {
         tasks: vec![TaskId::parse("a").unwrap()],
         ..Rerun::default()
     };
-    let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+    let transitions = rerun(
+        &story.spec,
+        &story.run,
+        &story.instances,
+        &request,
+        story.now,
+    )
+    .unwrap();
     let Transition::Task(change) = &transitions[0] else {
         panic!()
     };
@@ -626,7 +660,14 @@ mod mapping {
             downstream: true,
             ..Rerun::default()
         };
-        let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+        let transitions = rerun(
+            &story.spec,
+            &story.run,
+            &story.instances,
+            &request,
+            story.now,
+        )
+        .unwrap();
         story.apply(&transitions);
         assert_eq!(queued(&story), Vec::<String>::new());
         assert_eq!(story.plan(), ["featurize[0]"]);
@@ -655,7 +696,14 @@ mod mapping {
             downstream: true,
             ..Rerun::default()
         };
-        let transitions = rerun(&story.spec, &story.run, &story.instances, &request).unwrap();
+        let transitions = rerun(
+            &story.spec,
+            &story.run,
+            &story.instances,
+            &request,
+            story.now,
+        )
+        .unwrap();
         story.apply(&transitions);
         assert_eq!(story.plan(), ["split"]);
         story.start("split");
@@ -790,4 +838,91 @@ fn a_tasks_metrics_become_the_runs_while_it_runs() {
     }
     assert_eq!(story.run.state, RunState::Succeeded);
     assert_eq!(story.run.metrics, expected);
+}
+
+const THREE: &str = "dag: story\nrun_timeout: 1h\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    command: [x]\n  - id: c\n    after: [a]\n    command: [x]\n";
+
+#[test]
+fn a_run_past_its_run_timeout_fails_stopping_what_runs_and_skipping_what_waits() {
+    let mut story = Story::new(THREE);
+    story.plan();
+    story.start("a");
+    story.run_key(
+        &TaskKey::task(TaskId::parse("b").unwrap()),
+        Outcome::Succeeded,
+    );
+    story.now = t0() + Duration::minutes(59);
+    assert!(
+        plan(&story.spec, &story.run, &story.instances, story.now)
+            .iter()
+            .all(|t| !matches!(t, Transition::Run(r) if r.next.state.is_terminal())),
+        "not yet"
+    );
+    story.now = t0() + Duration::hours(1);
+    let transitions = plan(&story.spec, &story.run, &story.instances, story.now);
+    story.apply(&transitions);
+    assert_eq!(story.run.state, RunState::Failed);
+    assert_eq!(
+        story.run.reason.as_deref(),
+        Some("the run timed out after 1h (run_timeout)")
+    );
+    assert_eq!(story.state("a"), (TaskState::Failed, 1));
+    assert_eq!(
+        story.state("b"),
+        (TaskState::Succeeded, 1),
+        "ended ones stay"
+    );
+    assert_eq!(story.state("c").0, TaskState::Skipped);
+    let stopped: Vec<_> = transitions
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Task(c) if c.stop_attempt => Some(c.next.key.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stopped, ["a"], "the running try is stopped");
+    assert!(
+        matches!(transitions.last(), Some(Transition::Run(_))),
+        "the run last"
+    );
+}
+
+#[test]
+fn a_cancelled_run_stays_cancelled_until_a_rerun_reopens_it_with_a_fresh_deadline() {
+    let mut story = Story::new(THREE);
+    story.plan();
+    story.start("a");
+    let transitions = end_run(
+        &story.run,
+        &story.instances,
+        RunState::Cancelled,
+        "cancelled by me",
+        story.now,
+    );
+    story.apply(&transitions);
+    assert_eq!(story.run.state, RunState::Cancelled);
+    assert_eq!(
+        (story.state("a").0, story.state("b").0),
+        (TaskState::Failed, TaskState::Skipped)
+    );
+    story.now = t0() + Duration::hours(5);
+    assert!(plan(&story.spec, &story.run, &story.instances, story.now).is_empty());
+    let request = Rerun {
+        tasks: vec![TaskId::parse("a").unwrap()],
+        downstream: true,
+        ..Rerun::default()
+    };
+    let cleared = rerun(
+        &story.spec,
+        &story.run,
+        &story.instances,
+        &request,
+        story.now,
+    )
+    .unwrap();
+    story.apply(&cleared);
+    assert_eq!(story.run.state, RunState::Running);
+    assert_eq!(story.run.reason, None);
+    assert_eq!(story.plan(), ["a"], "the run's hour counts from the rerun");
+    assert_eq!(story.run.state, RunState::Running);
 }

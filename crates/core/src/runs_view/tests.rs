@@ -28,6 +28,7 @@ fn run(id: &str, lr: f64, accuracy: Option<f64>, seconds: i64) -> Run {
         ended_at: Some(t0 + Duration::seconds(seconds)),
         triggered_by: "ana@laptop".into(),
         note: None,
+        reason: None,
         metrics: accuracy
             .map(|a| [("evaluate.accuracy".to_string(), a)].into())
             .unwrap_or_default(),

@@ -43,6 +43,9 @@ pub struct DagSpec {
     pub schedule: Schedule,
     /// `start`, `end`, `catchup`, `max_active_runs`.
     pub policy: SchedulePolicy,
+    /// How long a run may take from its start before it is failed and its
+    /// tries stopped (Airflow's `dagrun_timeout`).
+    pub run_timeout: Option<std::time::Duration>,
     /// Default params; a trigger may override them.
     pub params: Map<String, Value>,
     /// Named compute profiles.

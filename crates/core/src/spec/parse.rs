@@ -28,6 +28,7 @@ const DAG_KEYS: &[&str] = &[
     "end",
     "catchup",
     "max_active_runs",
+    "run_timeout",
     "params",
     "defaults",
     "compute",
@@ -244,6 +245,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         }
         None => (RetryPolicy::default(), None),
     };
+    let run_timeout = read_longer_than_zero(reader, &fields, "run_timeout");
     let compute = read_compute(reader, fields.get("compute"));
     let mut drafts = match fields.get("tasks") {
         Some(node) => {
@@ -322,6 +324,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         tags: tags.into_iter().map(|(t, _)| t).collect(),
         schedule: schedule?,
         policy: policy?,
+        run_timeout,
         params: params?,
         compute,
         tasks: drafts.into_iter().map(|d| d.spec).collect(),
@@ -416,18 +419,24 @@ fn read_retry(
             None => {}
         }
     }
-    let timeout = match fields.get("timeout") {
-        Some(node) => match reader.duration(node, "`timeout`") {
-            Some(d) if d.is_zero() => {
-                reader.error(node.pos, "`timeout` must be longer than 0s");
-                timeout
-            }
-            Some(d) => Some(d),
-            None => timeout,
-        },
-        None => timeout,
-    };
+    let timeout = read_longer_than_zero(reader, fields, "timeout").or(timeout);
     (retry, timeout)
+}
+
+/// A duration that must be longer than zero (`timeout`, `run_timeout`).
+fn read_longer_than_zero(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    key: &str,
+) -> Option<std::time::Duration> {
+    let node = fields.get(key)?;
+    match reader.duration(node, &format!("`{key}`")) {
+        Some(d) if d.is_zero() => {
+            reader.error(node.pos, format!("`{key}` must be longer than 0s"));
+            None
+        }
+        other => other,
+    }
 }
 
 fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> BTreeMap<String, ComputeProfile> {

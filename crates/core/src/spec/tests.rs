@@ -421,3 +421,14 @@ fn retry_delays_grow_by_the_backoff() {
     assert_eq!(retry.delay_after(3), Duration::from_secs(480));
     assert_eq!(retry.delay_after(900), MAX_RETRY_DELAY);
 }
+
+#[test]
+fn run_timeout_is_a_duration_longer_than_zero() {
+    let spec = parse_spec("x.yaml", &with_line(3, "run_timeout: 2h")).unwrap();
+    assert_eq!(spec.run_timeout, Some(std::time::Duration::from_secs(7200)));
+    assert_eq!(parse_spec("x.yaml", GOOD).unwrap().run_timeout, None);
+    assert_eq!(
+        errors(&with_line(3, "run_timeout: 0s")),
+        ["3:14: `run_timeout` must be longer than 0s"]
+    );
+}

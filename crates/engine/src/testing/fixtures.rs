@@ -31,6 +31,7 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         ended_at: None,
         triggered_by: String::new(),
         note: None,
+        reason: None,
         metrics: Default::default(),
         revision: 0,
     }

@@ -14,7 +14,7 @@ use crate::{Engine, EngineError, EngineResult};
 
 /// Re-planning after a lost compare-and-set race settles in a round or two;
 /// the bound only guards against a store that never agrees.
-const MAX_ROUNDS: usize = 8;
+pub(crate) const MAX_ROUNDS: usize = 8;
 
 /// The longest delay a queue gives a message (SQS: 15 minutes).
 pub(crate) const MAX_WAKE_DELAY: Duration = Duration::from_secs(15 * 60);

@@ -1,9 +1,7 @@
 //! Mark a task instance succeeded or failed by hand.
 
-use updraft_core::plan::mark;
+use updraft_core::plan::{mark, reopen};
 use updraft_core::state::{AuditAction, AuditEntry, TaskKey, TaskState};
-
-use super::rerun::reopen;
 
 use crate::{Engine, EngineError, EngineResult};
 
@@ -51,7 +49,7 @@ impl Engine {
         self.modify_run(dag, run_id, |run| {
             let ended = run.state.is_terminal();
             if ended {
-                reopen(run);
+                reopen(run, now);
             }
             ended
         })

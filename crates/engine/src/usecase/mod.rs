@@ -2,6 +2,7 @@
 
 mod advance;
 mod backfill;
+mod cancel;
 mod dispatch;
 mod experiments;
 mod mark;

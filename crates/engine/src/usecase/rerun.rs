@@ -1,7 +1,7 @@
 //! Rerun ("clear") chosen tasks of a run, from any state of the run.
 
-use updraft_core::plan::{Rerun, rerun};
-use updraft_core::state::{AuditAction, AuditEntry, Run, RunState, TaskKey, Transition};
+use updraft_core::plan::{Rerun, reopen, rerun};
+use updraft_core::state::{AuditAction, AuditEntry, TaskKey, Transition};
 
 use crate::{Engine, EngineError, EngineResult};
 
@@ -25,7 +25,8 @@ impl Engine {
             .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
         let spec = self.spec_of(&run).await?;
         let instances = store.instances(dag, run_id).await?;
-        let transitions = rerun(&spec, &run, &instances, request)
+        let now = self.ports.clock.now();
+        let transitions = rerun(&spec, &run, &instances, request, now)
             .map_err(|e| EngineError::user(e.to_string()))?;
         let cleared: Vec<TaskKey> = transitions
             .iter()
@@ -40,7 +41,7 @@ impl Engine {
         // Kept before the change, so that no cleared try lacks its reason;
         // if the change then fails, the entry says what was asked.
         let entry = AuditEntry {
-            at: self.ports.clock.now(),
+            at: now,
             by: by.to_string(),
             action: AuditAction::Rerun,
             tasks: cleared.iter().map(ToString::to_string).collect(),
@@ -54,7 +55,7 @@ impl Engine {
         self.modify_run(dag, run_id, |run| {
             let mut changed = false;
             if run.state.is_terminal() {
-                reopen(run);
+                reopen(run, now);
                 changed = true;
             }
             if entry.note.is_some() && run.note != entry.note {
@@ -67,12 +68,6 @@ impl Engine {
         self.advance(dag, run_id).await?;
         Ok(cleared)
     }
-}
-
-/// An ended run runs again.
-pub(crate) fn reopen(run: &mut Run) {
-    run.state = RunState::Running;
-    run.ended_at = None;
 }
 
 /// A rerun's options as the CLI spells them.

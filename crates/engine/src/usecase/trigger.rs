@@ -125,6 +125,7 @@ impl Engine {
             ended_at: None,
             triggered_by: request.triggered_by,
             note: request.note,
+            reason: None,
             metrics: Default::default(),
             revision: 0,
         };
