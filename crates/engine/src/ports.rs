@@ -254,7 +254,7 @@ pub trait StateStore: Send + Sync {
     /// Every artifact record of one run.
     async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>>;
 
-    /// Records a launched try: its handle, its attempt and the instance's
+    /// Records a launched try: its attempt, its handle and the instance's
     /// `launching → running` compare-and-set. `false` if the instance moved
     /// on. A store that can writes all three in one request, and then none
     /// if the compare-and-set fails.
@@ -263,9 +263,13 @@ pub trait StateStore: Send + Sync {
         launch: &LaunchRecord<'_>,
         running: &TaskTransition,
     ) -> PortResult<bool> {
-        self.put_handle(launch.handle, launch.try_ref).await?;
+        // The attempt first: a process that dies after it leaves the try
+        // with its handle and output location, which a relaunch or the end
+        // of the try then finds; a handle alone would let the end be
+        // recorded against an attempt that does not know where its output is.
         self.put_attempt(&launch.try_ref.dag, &launch.try_ref.run_id, launch.attempt)
             .await?;
+        self.put_handle(launch.handle, launch.try_ref).await?;
         self.update_instance(&launch.try_ref.dag, &launch.try_ref.run_id, running)
             .await
     }

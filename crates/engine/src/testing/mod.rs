@@ -2,11 +2,15 @@
 //! every `StateStore` and `TaskQueue` must pass, fixtures for them, and a
 //! world of in-memory adapters for use-case stories.
 
+mod crash_points;
+mod faults;
 mod fixtures;
 mod queue_suite;
 mod store_suite;
 mod world;
 
+pub use crash_points::{Tally, every_crash_point_of_every_use_case};
+pub use faults::{Fault, Faults, FaultyLauncher, FaultyQueue, FaultyStore};
 pub use fixtures::{message, run, t0};
 pub use queue_suite::run_queue_suite;
 pub use store_suite::{StoreHandles, run_store_suite};

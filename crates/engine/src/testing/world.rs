@@ -11,6 +11,7 @@ use updraft_core::plan::Outcome;
 use updraft_core::spec::{SpecFile, validate_set};
 use updraft_core::state::{Attempt, TaskKey, TaskTransition};
 
+use super::faults::{Faults, FaultyLauncher, FaultyQueue, FaultyStore};
 use crate::events::{Event, Observer};
 use crate::memory::{ManualClock, MemoryQueue, MemoryStore};
 use crate::ports::{
@@ -46,6 +47,8 @@ pub struct Interference {
 struct Books {
     launches: BTreeMap<String, usize>,
     running: BTreeSet<String>,
+    ended: BTreeSet<String>,
+    overlaps: usize,
     stopped: Vec<String>,
     unavailable: u32,
     refusal: Option<String>,
@@ -106,9 +109,18 @@ impl CountingLauncher {
         self.books().interference = Some(interference);
     }
 
-    /// A started try ended on its own.
+    /// A started try ended well on its own.
     pub fn end(&self, handle: &str) {
-        self.books().running.remove(handle);
+        let mut books = self.books();
+        if books.running.remove(handle) {
+            books.ended.insert(handle.to_string());
+        }
+    }
+
+    /// How often a try started while another try of the same task
+    /// instance still ran.
+    pub fn overlaps(&self) -> usize {
+        self.books().overlaps
     }
 
     /// The handle this launcher gives a try.
@@ -132,8 +144,14 @@ impl Launcher for CountingLauncher {
                     "RunTask: ServerException: service unavailable".into(),
                 )));
             }
-            *books.launches.entry(handle.clone()).or_default() += 1;
-            if !books.stopped.contains(&handle) {
+            let launches = books.launches.entry(handle.clone()).or_default();
+            *launches += 1;
+            // A try launched again is found, not started again.
+            if *launches == 1 {
+                let instance = instance_of(&handle).to_string();
+                if books.running.iter().any(|h| instance_of(h) == instance) {
+                    books.overlaps += 1;
+                }
                 books.running.insert(handle.clone());
             }
             books.interference.take()
@@ -151,14 +169,23 @@ impl Launcher for CountingLauncher {
         })
     }
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
-        Ok(match self.books().running.contains(handle) {
-            true => HandleStatus::Running,
-            false => HandleStatus::Ended(Completion {
+        let books = self.books();
+        Ok(if books.running.contains(handle) {
+            HandleStatus::Running
+        } else if books.ended.contains(handle) {
+            HandleStatus::Ended(Completion {
+                outcome: Outcome::Succeeded,
+                exit_code: Some(0),
+            })
+        } else if books.stopped.iter().any(|h| h == handle) {
+            HandleStatus::Ended(Completion {
                 outcome: Outcome::Failed {
                     reason: "stopped".into(),
                 },
                 exit_code: None,
-            }),
+            })
+        } else {
+            HandleStatus::Lost
         })
     }
     async fn stop(&self, handle: &str) -> PortResult<()> {
@@ -169,8 +196,9 @@ impl Launcher for CountingLauncher {
                 "StopTask: ThrottlingException: rate exceeded".into(),
             ));
         }
-        books.running.remove(handle);
-        books.stopped.push(handle.to_string());
+        if books.running.remove(handle) {
+            books.stopped.push(handle.to_string());
+        }
         Ok(())
     }
     async fn logs(&self, _: &Attempt) -> PortResult<String> {
@@ -179,6 +207,13 @@ impl Launcher for CountingLauncher {
     async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
         Ok(None)
     }
+}
+
+/// The task instance part of a handle (`<run>/<key>`).
+fn instance_of(handle: &str) -> &str {
+    handle
+        .rsplit_once('/')
+        .map_or(handle, |(instance, _)| instance)
 }
 
 /// Keeps every event.
@@ -239,6 +274,26 @@ impl World {
     /// A world with one spec file, over `store` (a fresh memory store if
     /// `None`).
     pub fn new(yaml: &str, store: Option<Arc<dyn StateStore>>, settings: Settings) -> World {
+        World::build(yaml, store, settings, None)
+    }
+
+    /// A world whose engine reaches its store, queue and launcher through
+    /// `faults` (the world's own fields are the ports behind them).
+    pub fn with_faults(
+        yaml: &str,
+        store: Option<Arc<dyn StateStore>>,
+        settings: Settings,
+        faults: &Faults,
+    ) -> World {
+        World::build(yaml, store, settings, Some(faults))
+    }
+
+    fn build(
+        yaml: &str,
+        store: Option<Arc<dyn StateStore>>,
+        settings: Settings,
+        faults: Option<&Faults>,
+    ) -> World {
         let set = validate_set(&[SpecFile {
             name: "s.yaml".into(),
             text: yaml.into(),
@@ -254,17 +309,36 @@ impl World {
             metas: None,
         };
         let store = store.unwrap_or_else(|| Arc::new(MemoryStore::default()));
-        let queue = Arc::new(MemoryQueue::new(Duration::from_secs(60)));
+        // Faulty worlds redeliver at once: their tests drive the time.
+        let visibility = match faults {
+            Some(_) => Duration::ZERO,
+            None => Duration::from_secs(60),
+        };
+        let queue = Arc::new(MemoryQueue::new(visibility));
         let launcher = Arc::new(CountingLauncher::default());
         let clock = Arc::new(ManualClock::new(world_start()));
         let events = Arc::new(Recorded::default());
-        let ports = Ports {
+        let mut ports = Ports {
             store: store.clone(),
             queue: queue.clone(),
             specs: Arc::new(FixedSpecs(loaded)),
             launcher: launcher.clone(),
             clock: clock.clone(),
         };
+        if let Some(faults) = faults {
+            ports.store = Arc::new(FaultyStore {
+                inner: ports.store,
+                faults: faults.clone(),
+            });
+            ports.queue = Arc::new(FaultyQueue {
+                inner: ports.queue,
+                faults: faults.clone(),
+            });
+            ports.launcher = Arc::new(FaultyLauncher {
+                inner: ports.launcher,
+                faults: faults.clone(),
+            });
+        }
         let engine = Engine::new(ports)
             .with_observer(events.clone())
             .with_settings(settings);
