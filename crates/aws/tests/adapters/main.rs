@@ -3,6 +3,7 @@
 
 mod audit;
 mod conformance;
+mod crash_points;
 mod dead_letters;
 mod ecs;
 mod functions;

@@ -193,7 +193,7 @@ enum Then {
 async fn every_crash_point<S, C>(
     name: &str,
     (expected, then): (RunState, Then),
-    (fresh, tally): (&dyn Fn() -> Arc<dyn StateStore>, &mut Tally),
+    (fresh, tally): (&FreshStore<'_>, &mut Tally),
     setup: S,
     case: C,
 ) where
@@ -203,7 +203,7 @@ async fn every_crash_point<S, C>(
     for fault in [Fault::Error, Fault::Crash] {
         for n in 1.. {
             let faults = Faults::default();
-            let world = World::with_faults(SPEC, Some(fresh()), settings(), &faults);
+            let world = World::with_faults(SPEC, fresh(&faults), settings(), &faults);
             let run_id = setup(&world).await;
             faults.arm(n, fault);
             case(&world, &run_id).await;
@@ -243,9 +243,14 @@ async fn a_running(world: &World) -> String {
     run_id
 }
 
+/// Makes an empty store and the same store failing as the faults say
+/// (a [`FaultyStore`](super::FaultyStore) around it, or a client whose
+/// requests an SDK interceptor fails).
+pub type FreshStore<'a> = dyn Fn(&Faults) -> (Arc<dyn StateStore>, Arc<dyn StateStore>) + 'a;
+
 /// Tries every crash point of trigger, dispatch, record, tick, rerun and
 /// cancel, each on a world over a fresh store from `fresh`.
-pub async fn every_crash_point_of_every_use_case(fresh: &dyn Fn() -> Arc<dyn StateStore>) -> Tally {
+pub async fn every_crash_point_of_every_use_case(fresh: &FreshStore<'_>) -> Tally {
     let mut tally = Tally::default();
     let ends_well = (RunState::Succeeded, Then::Leave);
     every_crash_point(

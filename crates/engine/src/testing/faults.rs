@@ -80,7 +80,9 @@ impl Faults {
         self.armed().log.clone()
     }
 
-    fn before(&self, name: &str) -> PortResult<()> {
+    /// Called before request `name` goes out: fails it if it is the chosen
+    /// one (an error) or the process died.
+    pub fn before(&self, name: &str) -> PortResult<()> {
         let mut armed = self.armed();
         let Some((n, fault)) = armed.at else {
             return Ok(());
@@ -101,7 +103,9 @@ impl Faults {
         Ok(())
     }
 
-    fn after(&self, name: &str) -> PortResult<()> {
+    /// Called once request `name` took effect: fails it if it is the
+    /// chosen one and the process dies here.
+    pub fn after(&self, name: &str) -> PortResult<()> {
         let mut armed = self.armed();
         match armed.at {
             Some((n, Fault::Crash)) if armed.calls == n && !armed.dead => {
@@ -348,5 +352,20 @@ impl Launcher for FaultyLauncher {
         self.faults
             .call("read_output", self.inner.read_output(attempt))
             .await
+    }
+}
+
+impl FaultyStore {
+    /// `store`, and `store` failing as `faults` say: what
+    /// [`super::every_crash_point_of_every_use_case`] needs of a store.
+    pub fn pair(
+        store: Arc<dyn StateStore>,
+        faults: &Faults,
+    ) -> (Arc<dyn StateStore>, Arc<dyn StateStore>) {
+        let faulty = Arc::new(FaultyStore {
+            inner: store.clone(),
+            faults: faults.clone(),
+        });
+        (store, faulty)
     }
 }

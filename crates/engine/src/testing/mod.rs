@@ -9,7 +9,7 @@ mod queue_suite;
 mod store_suite;
 mod world;
 
-pub use crash_points::{Tally, every_crash_point_of_every_use_case};
+pub use crash_points::{FreshStore, Tally, every_crash_point_of_every_use_case};
 pub use faults::{Fault, Faults, FaultyLauncher, FaultyQueue, FaultyStore};
 pub use fixtures::{message, run, t0};
 pub use queue_suite::run_queue_suite;

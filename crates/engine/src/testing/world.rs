@@ -11,7 +11,7 @@ use updraft_core::plan::Outcome;
 use updraft_core::spec::{SpecFile, validate_set};
 use updraft_core::state::{Attempt, TaskKey, TaskTransition};
 
-use super::faults::{Faults, FaultyLauncher, FaultyQueue, FaultyStore};
+use super::faults::{Faults, FaultyLauncher, FaultyQueue};
 use crate::events::{Event, Observer};
 use crate::memory::{ManualClock, MemoryQueue, MemoryStore};
 use crate::ports::{
@@ -277,22 +277,24 @@ impl World {
         World::build(yaml, store, settings, None)
     }
 
-    /// A world whose engine reaches its store, queue and launcher through
-    /// `faults` (the world's own fields are the ports behind them).
+    /// A world whose engine reaches its store as `store.1` (one that fails
+    /// as `faults` says) and its queue and launcher through `faults`; the
+    /// world's own fields are the ports behind them (`store.0`).
     pub fn with_faults(
         yaml: &str,
-        store: Option<Arc<dyn StateStore>>,
+        store: (Arc<dyn StateStore>, Arc<dyn StateStore>),
         settings: Settings,
         faults: &Faults,
     ) -> World {
-        World::build(yaml, store, settings, Some(faults))
+        let (raw, faulty) = store;
+        World::build(yaml, Some(raw), settings, Some((faults, faulty)))
     }
 
     fn build(
         yaml: &str,
         store: Option<Arc<dyn StateStore>>,
         settings: Settings,
-        faults: Option<&Faults>,
+        faults: Option<(&Faults, Arc<dyn StateStore>)>,
     ) -> World {
         let set = validate_set(&[SpecFile {
             name: "s.yaml".into(),
@@ -325,11 +327,8 @@ impl World {
             launcher: launcher.clone(),
             clock: clock.clone(),
         };
-        if let Some(faults) = faults {
-            ports.store = Arc::new(FaultyStore {
-                inner: ports.store,
-                faults: faults.clone(),
-            });
+        if let Some((faults, store)) = faults {
+            ports.store = store;
             ports.queue = Arc::new(FaultyQueue {
                 inner: ports.queue,
                 faults: faults.clone(),
