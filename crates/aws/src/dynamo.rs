@@ -15,13 +15,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use updraft_core::ids::DagId;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, HandleRef, LaunchRecord, PendingStop, PortError, PortResult, RunQuery, StateStore,
-    StoredVersion, record_end_in_turn,
+    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PortError, PortResult, RunQuery,
+    StateStore, StoredVersion, record_end_in_turn,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -75,6 +76,93 @@ fn state_condition(
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
+}
+
+/// An UpdateItem of a DAG's metadata item: its expression, condition,
+/// names and values.
+struct DagUpdate {
+    expression: String,
+    condition: Option<String>,
+    names: HashMap<String, String>,
+    values: Item,
+}
+
+/// Sets only the fields `change` names (and, on a new item, what every
+/// item has), under the change's condition.
+fn dag_update(dag: &DagId, change: &DagChange) -> DagUpdate {
+    let mut sets = vec!["#dag = :dag".to_string(), "item_type = :type".to_string()];
+    let mut removes = Vec::new();
+    let names = HashMap::from([("#dag".to_string(), "dag".to_string())]);
+    let mut values = Item::from([
+        (":dag".to_string(), s(dag.as_str())),
+        (":type".to_string(), s("dag")),
+    ]);
+    let mut condition = None;
+    let null_or_missing =
+        |field: &str| format!("(attribute_not_exists({field}) OR attribute_type({field}, :null))");
+    match change {
+        DagChange::Paused(paused) => {
+            sets.push("paused = :paused".into());
+            values.insert(":paused".into(), AttributeValue::Bool(*paused));
+        }
+        DagChange::LastPoint(point) => {
+            sets.push("paused = if_not_exists(paused, :false)".into());
+            sets.push("last_point = :point".into());
+            values.insert(":false".into(), AttributeValue::Bool(false));
+            // The format the records' own serialization uses, so that the
+            // strings order as the times do.
+            let text = point.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            values.insert(":point".into(), s(text));
+            values.insert(":null".into(), s("NULL"));
+            condition = Some(format!(
+                "{} OR last_point < :point",
+                null_or_missing("last_point")
+            ));
+        }
+        DagChange::Source {
+            current_version,
+            import_error,
+            source_version,
+            expect,
+        } => {
+            sets.push("paused = if_not_exists(paused, :false)".into());
+            values.insert(":false".into(), AttributeValue::Bool(false));
+            for (field, value) in [
+                ("current_version", current_version),
+                ("import_error", import_error),
+                ("source_version", source_version),
+            ] {
+                match value {
+                    Some(v) => {
+                        sets.push(format!("{field} = :{field}"));
+                        values.insert(format!(":{field}"), s(v.clone()));
+                    }
+                    None => removes.push(field.to_string()),
+                }
+            }
+            condition = match expect {
+                None => None,
+                Some(None) => {
+                    values.insert(":null".into(), s("NULL"));
+                    Some(null_or_missing("source_version"))
+                }
+                Some(Some(version)) => {
+                    values.insert(":expect".into(), s(version.clone()));
+                    Some("source_version = :expect".into())
+                }
+            };
+        }
+    }
+    let mut expression = format!("SET {}", sets.join(", "));
+    if !removes.is_empty() {
+        expression.push_str(&format!(" REMOVE {}", removes.join(", ")));
+    }
+    DagUpdate {
+        expression,
+        condition,
+        names,
+        values,
+    }
 }
 
 impl DynamoStore {
@@ -356,7 +444,7 @@ impl DynamoStore {
 #[async_trait]
 impl StateStore for DynamoStore {
     async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>> {
-        self.get(keys::dag_pk(dag), "META".into())
+        self.get(keys::DAGS.into(), dag.into())
             .await?
             .map(decode)
             .transpose()
@@ -371,12 +459,25 @@ impl StateStore for DynamoStore {
             .collect()
     }
 
-    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
-        let dag = meta.dag.as_str();
-        self.put(encode(meta, keys::dag_pk(dag), "META".into(), "dag")?)
-            .await?;
-        self.put(encode(meta, keys::DAGS.into(), dag.into(), "dag")?)
-            .await
+    async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool> {
+        let update = dag_update(dag, change);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::DAGS))
+            .key(SK, s(dag.as_str()))
+            .update_expression(update.expression)
+            .set_condition_expression(update.condition)
+            .set_expression_attribute_names(Some(update.names))
+            .set_expression_attribute_values(Some(update.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(fail("DynamoDB UpdateItem")(e)),
+        }
     }
 
     async fn put_spec_version(

@@ -3,7 +3,7 @@
 //!
 //! - planner: an EventBridge schedule tick → [`Engine::tick`]; an S3 upload
 //!   (`Object Created` through EventBridge, or a notification record) →
-//!   [`sync_object`] for each spec file.
+//!   [`sync_key`] for each spec file.
 //! - dispatcher: an SQS batch → [`Engine::settle`] per message, reporting
 //!   the messages that failed so only they are delivered again, after a
 //!   doubling wait (their visibility is changed); a message on its last
@@ -19,7 +19,7 @@ use updraft_engine::ports::Delivery;
 use updraft_engine::usecase::Settled;
 
 use crate::events;
-use crate::specs::{Synced, sync_object, sync_removed};
+use crate::specs::{Synced, sync_key};
 use crate::sqs::decode_message;
 
 /// A failed invocation; the runtime reports it and the event is retried.
@@ -41,14 +41,11 @@ pub async fn planner(
         );
     }
     let mut synced = Vec::new();
-    for change in changes {
+    for key in changes {
         let store = engine.ports().store.as_ref();
-        let key = change.key;
-        let outcome = if change.removed {
-            sync_removed(s3, bucket, store, &key).await?
-        } else {
-            sync_object(s3, bucket, store, &key, change.version.as_deref()).await?
-        };
+        // An event says only that the object changed: what it is now is
+        // read from S3, so late and replayed events change nothing.
+        let outcome = sync_key(s3, bucket, store, &key).await?;
         synced.push(match outcome {
             Synced::Current { dag, version } => json!({ "dag": dag, "version": version }),
             Synced::ImportError { dag, errors } => json!({ "dag": dag, "import_errors": errors }),
@@ -64,46 +61,28 @@ pub const OBJECT_CREATED: (&str, &str) = ("aws.s3", "Object Created");
 /// The source and detail type of S3 deletions delivered by EventBridge.
 pub const OBJECT_DELETED: (&str, &str) = ("aws.s3", "Object Deleted");
 
-/// An object an S3 event names: uploaded (a version of it) or deleted.
-struct ObjectChange {
-    key: String,
-    version: Option<String>,
-    removed: bool,
-}
-
-/// The objects an S3 event (EventBridge, or notification records) names
-/// as uploaded or deleted; none for a schedule tick.
-fn spec_objects(event: &Value) -> Vec<ObjectChange> {
+/// The keys of the objects an S3 event (EventBridge, or notification
+/// records) names as uploaded or deleted; none for a schedule tick.
+fn spec_objects(event: &Value) -> Vec<String> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let kind = (
         event.get("source").and_then(Value::as_str),
         event.get("detail-type").and_then(Value::as_str),
     );
-    for (expected, removed) in [(OBJECT_CREATED, false), (OBJECT_DELETED, true)] {
-        if kind == (Some(expected.0), Some(expected.1)) {
-            let detail = &event["detail"];
-            return text(detail.pointer("/object/key"))
-                .map(|key| ObjectChange {
-                    key,
-                    version: text(detail.pointer("/object/version-id")),
-                    removed,
-                })
-                .into_iter()
-                .collect();
-        }
+    if [OBJECT_CREATED, OBJECT_DELETED]
+        .contains(&(kind.0.unwrap_or_default(), kind.1.unwrap_or_default()))
+    {
+        return text(event.pointer("/detail/object/key"))
+            .into_iter()
+            .collect();
     }
     event
         .get("Records")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .map(|record| ObjectChange {
-            key: text(record.pointer("/s3/object/key"))
-                .map(|k| decode_s3_key(&k))
-                .unwrap_or_default(),
-            version: text(record.pointer("/s3/object/versionId")),
-            removed: text(record.get("eventName")).is_some_and(|e| e.starts_with("ObjectRemoved")),
-        })
+        .filter_map(|record| text(record.pointer("/s3/object/key")))
+        .map(|key| decode_s3_key(&key))
         .collect()
 }
 
@@ -199,12 +178,8 @@ pub async fn recorder(engine: &Engine, event: &Value) -> Result<Value, FunctionE
 mod tests {
     use super::*;
 
-    /// (key, version, removed) of each object an event names.
-    fn objects(event: &Value) -> Vec<(String, Option<String>, bool)> {
+    fn objects(event: &Value) -> Vec<String> {
         spec_objects(event)
-            .into_iter()
-            .map(|c| (c.key, c.version, c.removed))
-            .collect()
     }
 
     #[test]
@@ -213,29 +188,17 @@ mod tests {
             "source": "aws.s3", "detail-type": "Object Created",
             "detail": {"bucket": {"name": "b"}, "object": {"key": "specs/etl.yaml", "version-id": "v2"}}
         });
-        assert_eq!(
-            objects(&eventbridge),
-            [("specs/etl.yaml".to_string(), Some("v2".to_string()), false)]
-        );
+        assert_eq!(objects(&eventbridge), ["specs/etl.yaml"]);
         let deleted = json!({
             "source": "aws.s3", "detail-type": "Object Deleted",
             "detail": {"bucket": {"name": "b"}, "object": {"key": "specs/etl.yaml"}}
         });
-        assert_eq!(
-            objects(&deleted),
-            [("specs/etl.yaml".to_string(), None, true)]
-        );
+        assert_eq!(objects(&deleted), ["specs/etl.yaml"]);
         let records = json!({"Records": [
             {"eventName": "ObjectCreated:Put", "s3": {"object": {"key": "specs/my+etl.yaml"}}},
             {"eventName": "ObjectRemoved:Delete", "s3": {"object": {"key": "specs/old.yaml"}}}
         ]});
-        assert_eq!(
-            objects(&records),
-            [
-                ("specs/my etl.yaml".to_string(), None, false),
-                ("specs/old.yaml".to_string(), None, true)
-            ]
-        );
+        assert_eq!(objects(&records), ["specs/my etl.yaml", "specs/old.yaml"]);
         let tick = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"});
         assert!(objects(&tick).is_empty());
     }

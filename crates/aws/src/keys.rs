@@ -2,8 +2,7 @@
 //!
 //! | item | PK | SK |
 //! | --- | --- | --- |
-//! | DAG metadata | `DAG#<dag>` | `META` |
-//! | DAG registry (a copy of the metadata) | `DAGS` | `<dag>` |
+//! | DAG metadata (one item per DAG, so one listing query) | `DAGS` | `<dag>` |
 //! | spec version | `DAG#<dag>` | `SPEC#<sha256>` |
 //! | run | `DAG#<dag>` | `RUN#<run_id>` |
 //! | task instance | `RUN#<dag>#<run_id>` | `TASK#<task_id>#<map_index:05>` (`-` unmapped) |

@@ -15,7 +15,9 @@ use aws_sdk_s3::primitives::ByteStream;
 use updraft_core::ids::DagId;
 use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, parse_spec, validate_set};
 use updraft_core::yaml::{self, Pos, Value};
-use updraft_engine::ports::{DagMeta, LoadedSpecs, PortError, PortResult, SpecSource, StateStore};
+use updraft_engine::ports::{
+    DagChange, DagMeta, LoadedSpecs, PortError, PortResult, SpecSource, StateStore,
+};
 
 /// Where spec files go in the bucket.
 pub const PREFIX: &str = "specs/";
@@ -180,7 +182,9 @@ pub async fn deploy(
         if ours.contains(stem) {
             continue;
         }
-        let text = get_text(s3, bucket, &key, None).await?.0;
+        let Some((text, _)) = latest_text(s3, bucket, &key).await? else {
+            continue;
+        };
         if let Some(id) = declared_id(&text).filter(|id| ours.contains(id)) {
             clashes.push(format!("DAG `{id}` is already declared by s3://{bucket}/{key}; remove or rename that file first"));
         }
@@ -203,30 +207,12 @@ pub async fn deploy(
             .send()
             .await
             .map_err(fail("S3 PutObject"))?;
-        record(store, spec, &text, out.version_id).await?;
+        // The object's latest version, recorded as an upload event would
+        // (whichever of the two comes second changes nothing).
+        let _ = out;
+        sync_key(s3, bucket, store, &spec_key(id)).await?;
     }
     Ok(ours.into_iter().collect())
-}
-
-/// Stores a valid spec's version and makes it the DAG's current one.
-async fn record(
-    store: &dyn StateStore,
-    spec: &DagSpec,
-    text: &str,
-    object_version: Option<String>,
-) -> PortResult<()> {
-    let dag = spec.id.as_str();
-    store
-        .put_spec_version(dag, &spec.version, text, chrono::Utc::now())
-        .await?;
-    let mut meta = store
-        .dag(dag)
-        .await?
-        .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
-    meta.current_version = Some(spec.version.clone());
-    meta.source_version = object_version;
-    meta.import_error = None;
-    store.put_dag(&meta).await
 }
 
 /// What an upload notification led to.
@@ -255,77 +241,108 @@ pub enum Synced {
     Ignored,
 }
 
-/// A spec object was deleted: if it is really gone (not uploaded again
-/// since, whatever order the events come in), its DAG is no longer
-/// scheduled, as when its file leaves a local spec directory.
-pub async fn sync_removed(
-    s3: &Client,
-    bucket: &str,
-    store: &dyn StateStore,
-    key: &str,
-) -> PortResult<Synced> {
-    let Some(stem) = dag_of(key) else {
-        return Ok(Synced::Ignored);
-    };
-    let head = s3.head_object().bucket(bucket).key(key).send().await;
-    match head {
-        Ok(_) => return Ok(Synced::Ignored),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_not_found()) => {}
-        Err(e) => return Err(fail("S3 HeadObject")(e)),
-    }
-    let Some(mut meta) = store.dag(stem).await? else {
-        return Ok(Synced::Ignored);
-    };
-    if meta.current_version.is_none() && meta.import_error.is_none() {
-        return Ok(Synced::Ignored);
-    }
-    meta.current_version = None;
-    meta.import_error = None;
-    meta.source_version = None;
-    store.put_dag(&meta).await?;
-    Ok(Synced::Removed {
-        dag: stem.to_string(),
-    })
-}
-
 /// The DAG a key under `specs/` is named after.
 fn dag_of(key: &str) -> Option<&str> {
     let stem = key.strip_prefix(PREFIX)?.strip_suffix(".yaml")?;
     DagId::parse(stem).ok().map(|_| stem)
 }
 
-/// Reads an uploaded spec object (a version of it) and records it: its
-/// spec version, or an import error on the DAG it is named after.
-pub async fn sync_object(
+/// How often a sync reads again after another writer changed the DAG's
+/// metadata between its read and its write.
+const MAX_SYNC_ROUNDS: usize = 4;
+
+/// Brings a DAG's metadata to what its spec object now is, whichever
+/// upload or deletion event (late, replayed or out of order) or deploy
+/// asks: the object's latest version becomes the DAG's current spec (or
+/// its import error), and a deleted object unschedules the DAG. The write
+/// is a compare-and-set on the stored object version, and a version older
+/// than the stored one (in the order S3 lists them) is never written, so
+/// nothing rolls a DAG back.
+pub async fn sync_key(
     s3: &Client,
     bucket: &str,
     store: &dyn StateStore,
     key: &str,
-    version_id: Option<&str>,
 ) -> PortResult<Synced> {
     let Some(stem) = dag_of(key) else {
         return Ok(Synced::Ignored);
     };
     let dag_id = DagId::parse(stem).map_err(PortError)?;
-    let mut meta = store
-        .dag(stem)
-        .await?
-        .unwrap_or_else(|| DagMeta::new(dag_id.clone()));
-    let (text, object_version) = get_text(s3, bucket, key, version_id).await?;
-    if object_version.is_some()
-        && meta.source_version == object_version
-        && meta.import_error.is_none()
-    {
-        return Ok(Synced::Ignored);
+    for _ in 0..MAX_SYNC_ROUNDS {
+        let meta = store
+            .dag(stem)
+            .await?
+            .unwrap_or_else(|| DagMeta::new(dag_id.clone()));
+        let (change, synced) = match latest_text(s3, bucket, key).await? {
+            None => {
+                if meta.current_version.is_none() && meta.import_error.is_none() {
+                    return Ok(Synced::Ignored);
+                }
+                let removed = Synced::Removed {
+                    dag: stem.to_string(),
+                };
+                (source(None, None, None), removed)
+            }
+            Some((text, version)) => {
+                if let (Some(stored), Some(latest)) = (&meta.source_version, &version) {
+                    if stored == latest {
+                        return Ok(Synced::Ignored);
+                    }
+                    if newer(s3, bucket, key, stored, latest).await? {
+                        return Ok(Synced::Ignored);
+                    }
+                }
+                read_source(store, bucket, key, &dag_id, &text, version).await?
+            }
+        };
+        let mut change = change;
+        if let DagChange::Source { expect, .. } = &mut change {
+            *expect = Some(meta.source_version.clone());
+        }
+        if store.update_dag(&dag_id, &change).await? {
+            return Ok(synced);
+        }
     }
+    Err(PortError(format!(
+        "the metadata of DAG `{stem}` kept changing while {key} was synced; the next event or deploy tries again"
+    )))
+}
+
+/// A spec source change that applies whatever is stored.
+fn source(
+    current_version: Option<String>,
+    import_error: Option<String>,
+    source_version: Option<String>,
+) -> DagChange {
+    DagChange::Source {
+        current_version,
+        import_error,
+        source_version,
+        expect: None,
+    }
+}
+
+/// Parses a spec object's text: a valid spec is stored as a version and
+/// becomes current; anything else is the DAG's import error.
+async fn read_source(
+    store: &dyn StateStore,
+    bucket: &str,
+    key: &str,
+    dag_id: &DagId,
+    text: &str,
+    version: Option<String>,
+) -> PortResult<(DagChange, Synced)> {
     let file = format!("s3://{bucket}/{key}");
-    let problems = match parse_spec(&file, &text) {
-        Ok(spec) if spec.id == dag_id => {
-            record(store, &spec, &text, object_version).await?;
-            return Ok(Synced::Current {
-                dag: stem.to_string(),
-                version: spec.version,
-            });
+    let problems = match parse_spec(&file, text) {
+        Ok(spec) if spec.id == *dag_id => {
+            store
+                .put_spec_version(dag_id.as_str(), &spec.version, text, chrono::Utc::now())
+                .await?;
+            let synced = Synced::Current {
+                dag: dag_id.to_string(),
+                version: spec.version.clone(),
+            };
+            return Ok((source(Some(spec.version), None, version), synced));
         }
         Ok(spec) => vec![format!(
             "{file}:1:1: the file declares DAG `{}`; name it {}",
@@ -334,13 +351,57 @@ pub async fn sync_object(
         )],
         Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
     };
-    meta.import_error = Some(problems.join("\n"));
-    meta.source_version = object_version;
-    store.put_dag(&meta).await?;
-    Ok(Synced::ImportError {
-        dag: stem.to_string(),
+    let change = source(None, Some(problems.join("\n")), version);
+    let synced = Synced::ImportError {
+        dag: dag_id.to_string(),
         errors: problems,
-    })
+    };
+    Ok((change, synced))
+}
+
+/// The latest version of an object: its text and version id; `None` if it
+/// is deleted.
+async fn latest_text(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+) -> PortResult<Option<(String, Option<String>)>> {
+    let out = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+        Err(e) => return Err(fail("S3 GetObject")(e)),
+    };
+    let version = out.version_id.clone();
+    Ok(Some((object_text(out.body, bucket, key).await?, version)))
+}
+
+/// Whether object version `a` of `key` is newer than version `b`, in the
+/// order S3 lists a key's versions (newest first). A version no longer
+/// listed counts as older.
+async fn newer(s3: &Client, bucket: &str, key: &str, a: &str, b: &str) -> PortResult<bool> {
+    let mut marker: Option<(String, String)> = None;
+    loop {
+        let mut list = s3.list_object_versions().bucket(bucket).prefix(key);
+        if let Some((key_marker, version_marker)) = &marker {
+            list = list
+                .key_marker(key_marker)
+                .version_id_marker(version_marker);
+        }
+        let out = list.send().await.map_err(fail("S3 ListObjectVersions"))?;
+        for version in out.versions().iter().filter(|v| v.key() == Some(key)) {
+            match version.version_id() {
+                Some(id) if id == a => return Ok(true),
+                Some(id) if id == b => return Ok(false),
+                _ => {}
+            }
+        }
+        match (out.next_key_marker(), out.next_version_id_marker()) {
+            (Some(k), Some(v)) if out.is_truncated() == Some(true) => {
+                marker = Some((k.to_string(), v.to_string()));
+            }
+            _ => return Ok(false),
+        }
+    }
 }
 
 async fn list_specs(s3: &Client, bucket: &str) -> PortResult<Vec<String>> {
@@ -367,28 +428,12 @@ async fn list_specs(s3: &Client, bucket: &str) -> PortResult<Vec<String>> {
     }
 }
 
-async fn get_text(
-    s3: &Client,
-    bucket: &str,
-    key: &str,
-    version_id: Option<&str>,
-) -> PortResult<(String, Option<String>)> {
-    let out = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .set_version_id(version_id.map(str::to_string))
-        .send()
-        .await
-        .map_err(fail("S3 GetObject"))?;
-    let version = out.version_id.clone();
-    let bytes = out
-        .body
+async fn object_text(body: ByteStream, bucket: &str, key: &str) -> PortResult<String> {
+    let bytes = body
         .collect()
         .await
         .map_err(|e| PortError::new("reading an S3 object", e))?
         .into_bytes();
-    let text = String::from_utf8(bytes.to_vec())
-        .map_err(|_| PortError(format!("s3://{bucket}/{key} is not UTF-8 text")))?;
-    Ok((text, version))
+    String::from_utf8(bytes.to_vec())
+        .map_err(|_| PortError(format!("s3://{bucket}/{key} is not UTF-8 text")))
 }

@@ -7,12 +7,13 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use updraft_core::ids::DagId;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 
 use crate::ports::{
-    Clock, DagMeta, Delivery, HandleRef, PendingStop, PortResult, RunQuery, StateStore,
+    Clock, DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortResult, RunQuery, StateStore,
     StoredVersion, TaskMessage, TaskQueue,
 };
 
@@ -53,11 +54,13 @@ impl StateStore for MemoryStore {
     async fn dags(&self) -> PortResult<Vec<DagMeta>> {
         Ok(self.tables().dags.values().cloned().collect())
     }
-    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
-        self.tables()
+    async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool> {
+        let mut tables = self.tables();
+        let meta = tables
             .dags
-            .insert(meta.dag.to_string(), meta.clone());
-        Ok(())
+            .entry(dag.to_string())
+            .or_insert_with(|| DagMeta::new(dag.clone()));
+        Ok(change.apply(meta))
     }
     async fn put_spec_version(
         &self,

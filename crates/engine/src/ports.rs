@@ -85,6 +85,60 @@ impl DagMeta {
     }
 }
 
+/// A change to some fields of a DAG's metadata, written without touching
+/// the others, so that a tick, a deploy, an upload event and a pause never
+/// undo one another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DagChange {
+    /// Pause (`true`) or unpause the schedule.
+    Paused(bool),
+    /// The scheduler made the runs up to this point; kept only if it is
+    /// later than the stored one.
+    LastPoint(DateTime<Utc>),
+    /// What the DAG's spec file now is.
+    Source {
+        /// Its valid version, or none (the file does not load, or is gone).
+        current_version: Option<String>,
+        /// Why it does not load.
+        import_error: Option<String>,
+        /// The file's object version, where the store keeps versions.
+        source_version: Option<String>,
+        /// Applied only if the stored object version is still this one
+        /// (`Some(None)`: none stored): a compare-and-set. `None`: always.
+        expect: Option<Option<String>>,
+    },
+}
+
+impl DagChange {
+    /// Applies the change to `meta` as a store must; `false` if its
+    /// condition does not hold (and `meta` is left as it was).
+    pub fn apply(&self, meta: &mut DagMeta) -> bool {
+        match self {
+            DagChange::Paused(paused) => meta.paused = *paused,
+            DagChange::LastPoint(point) => {
+                if meta.last_point.is_some_and(|last| last >= *point) {
+                    return false;
+                }
+                meta.last_point = Some(*point);
+            }
+            DagChange::Source {
+                current_version,
+                import_error,
+                source_version,
+                expect,
+            } => {
+                if expect.as_ref().is_some_and(|e| *e != meta.source_version) {
+                    return false;
+                }
+                meta.current_version = current_version.clone();
+                meta.import_error = import_error.clone();
+                meta.source_version = source_version.clone();
+            }
+        }
+        true
+    }
+}
+
 /// Which try a launch handle belongs to: what an ECS or SageMaker event
 /// names is the handle, and the recorder needs the task instance.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,8 +209,10 @@ pub trait StateStore: Send + Sync {
     async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>>;
     /// Every DAG's metadata.
     async fn dags(&self) -> PortResult<Vec<DagMeta>>;
-    /// Creates or replaces a DAG's metadata.
-    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()>;
+    /// Applies a change to a DAG's metadata in one write, creating the
+    /// metadata if there is none; `false` if the change's condition did
+    /// not hold.
+    async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool>;
 
     /// Keeps a spec version's source, first seen at `seen_at`; storing one
     /// twice is harmless and keeps the first time.

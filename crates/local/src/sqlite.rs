@@ -11,13 +11,14 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use updraft_core::ids::DagId;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagMeta, Delivery, HandleRef, PendingStop, PortError, PortResult, RunQuery, StateStore,
-    StoredVersion, TaskMessage, TaskQueue,
+    DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortError, PortResult, RunQuery,
+    StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 const SCHEMA: &str = "
@@ -217,15 +218,33 @@ impl StateStore for SqliteStore {
             .collect()
     }
 
-    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
-        self.0
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO dags (dag, body) VALUES (?1, ?2)",
-                params![meta.dag.as_str(), to_json(meta)?],
+    async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool> {
+        let mut conn = self.0.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("changing a DAG"))?;
+        let body: Option<String> = tx
+            .query_row(
+                "SELECT body FROM dags WHERE dag = ?1",
+                [dag.as_str()],
+                |r| r.get(0),
             )
-            .map_err(db("writing a DAG"))?;
-        Ok(())
+            .optional()
+            .map_err(db("changing a DAG"))?;
+        let mut meta = match body {
+            Some(body) => from_json(&body)?,
+            None => DagMeta::new(dag.clone()),
+        };
+        if !change.apply(&mut meta) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO dags (dag, body) VALUES (?1, ?2)",
+            params![dag.as_str(), to_json(&meta)?],
+        )
+        .map_err(db("changing a DAG"))?;
+        tx.commit().map_err(db("changing a DAG"))?;
+        Ok(true)
     }
 
     async fn put_spec_version(

@@ -217,7 +217,8 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
     };
     assert!(scheduled().await);
 
-    // Uploaded again before the (late) deletion event is handled: kept.
+    // Uploaded again before the (late) deletion event is handled: the
+    // event syncs the DAG to what the file now is, so it is kept.
     delete().await;
     s3().put_object()
         .bucket(&bucket)
@@ -229,7 +230,12 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
     let synced = planner(&world.engine, &s3(), &bucket, &deleted)
         .await
         .unwrap();
-    assert_eq!(synced["synced"][0]["ignored"], key, "{synced}");
+    assert_eq!(synced["synced"][0]["dag"], "hourly", "{synced}");
+    assert_eq!(
+        synced["synced"][0]["removed"],
+        serde_json::Value::Null,
+        "{synced}"
+    );
     assert!(scheduled().await);
 
     delete().await;

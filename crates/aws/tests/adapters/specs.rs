@@ -7,9 +7,10 @@ use std::sync::Arc;
 use aws_sdk_s3::primitives::ByteStream;
 use updraft_aws::dynamo::DynamoStore;
 use updraft_aws::schema::{create_bucket, create_table};
-use updraft_aws::specs::{DeployError, Synced, TableSpecs, deploy, spec_key, sync_object};
+use updraft_aws::specs::{DeployError, Synced, TableSpecs, deploy, spec_key, sync_key};
+use updraft_core::ids::DagId;
 use updraft_core::spec::SpecFile;
-use updraft_engine::ports::{SpecSource, StateStore};
+use updraft_engine::ports::{DagChange, SpecSource, StateStore};
 
 use updraft_aws::testing as support;
 
@@ -124,50 +125,32 @@ async fn deploy_refuses_invalid_specs_and_ids_declared_by_other_files() {
 async fn an_uploaded_file_becomes_current_or_an_import_error() {
     let (s3, bucket, store) = world().await;
     let source = TableSpecs::new(store.clone());
-    let first = put(&s3, &bucket, "specs/etl.yaml", ETL).await;
-    let synced = sync_object(
-        &s3,
-        &bucket,
-        store.as_ref(),
-        "specs/etl.yaml",
-        first.as_deref(),
-    )
-    .await
-    .unwrap();
+    put(&s3, &bucket, "specs/etl.yaml", ETL).await;
+    let synced = sync_key(&s3, &bucket, store.as_ref(), "specs/etl.yaml")
+        .await
+        .unwrap();
     assert!(
         matches!(synced, Synced::Current { ref dag, .. } if dag == "etl"),
         "{synced:?}"
     );
     assert_eq!(
-        sync_object(
-            &s3,
-            &bucket,
-            store.as_ref(),
-            "specs/etl.yaml",
-            first.as_deref()
-        )
-        .await
-        .unwrap(),
+        sync_key(&s3, &bucket, store.as_ref(), "specs/etl.yaml")
+            .await
+            .unwrap(),
         Synced::Ignored,
         "the same version twice"
     );
 
-    let broken = put(
+    put(
         &s3,
         &bucket,
         "specs/etl.yaml",
         "dag: etl\nschedule: '61 * * * *'\ntasks:\n  - id: load\n",
     )
     .await;
-    let synced = sync_object(
-        &s3,
-        &bucket,
-        store.as_ref(),
-        "specs/etl.yaml",
-        broken.as_deref(),
-    )
-    .await
-    .unwrap();
+    let synced = sync_key(&s3, &bucket, store.as_ref(), "specs/etl.yaml")
+        .await
+        .unwrap();
     let expected = format!(
         "s3://{bucket}/specs/etl.yaml:2:11: cron `61 * * * *`: minute field `61`: 61 is outside 0-59"
     );
@@ -190,23 +173,28 @@ async fn an_uploaded_file_becomes_current_or_an_import_error() {
         "what `runs` warns of, from the metadata alone"
     );
 
-    let fixed = put(&s3, &bucket, "specs/etl.yaml", ETL).await;
-    sync_object(
-        &s3,
-        &bucket,
-        store.as_ref(),
-        "specs/etl.yaml",
-        fixed.as_deref(),
-    )
-    .await
-    .unwrap();
+    put(&s3, &bucket, "specs/etl.yaml", ETL).await;
+    sync_key(&s3, &bucket, store.as_ref(), "specs/etl.yaml")
+        .await
+        .unwrap();
     assert_eq!(source.load().await.unwrap().dags.len(), 1);
     assert_eq!(
-        sync_object(&s3, &bucket, store.as_ref(), "notes/readme.txt", None)
+        sync_key(&s3, &bucket, store.as_ref(), "notes/readme.txt")
             .await
             .unwrap(),
         Synced::Ignored
     );
+}
+
+/// Makes `version` a DAG's current spec version, whatever it is.
+async fn set_current(store: &Arc<dyn StateStore>, dag: &DagId, version: &str) {
+    let change = DagChange::Source {
+        current_version: Some(version.into()),
+        import_error: None,
+        source_version: None,
+        expect: None,
+    };
+    assert!(store.update_dag(dag, &change).await.unwrap());
 }
 
 /// Issue 11, isolation: a DAG whose current stored version no longer
@@ -222,8 +210,7 @@ async fn a_stored_spec_that_no_longer_parses_is_its_dags_error_alone() {
     )
     .await
     .unwrap();
-    let mut etl = store.dag("etl").await.unwrap().unwrap();
-    etl.current_version = Some("broken".into());
+    let etl = store.dag("etl").await.unwrap().unwrap();
     store
         .put_spec_version(
             "etl",
@@ -233,8 +220,8 @@ async fn a_stored_spec_that_no_longer_parses_is_its_dags_error_alone() {
         )
         .await
         .unwrap();
-    store.put_dag(&etl).await.unwrap();
-    let mut ml = store.dag("ml").await.unwrap().unwrap();
+    set_current(&store, &etl.dag, "broken").await;
+    let ml = store.dag("ml").await.unwrap().unwrap();
     let ml_version = ml.current_version.clone();
     let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
     let ids: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
@@ -246,8 +233,7 @@ async fn a_stored_spec_that_no_longer_parses_is_its_dags_error_alone() {
         "{error}"
     );
 
-    ml.current_version = Some("gone".into());
-    store.put_dag(&ml).await.unwrap();
+    set_current(&store, &ml.dag, "gone").await;
     let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
     assert!(loaded.dags.is_empty());
     let errors: Vec<String> = loaded.errors.iter().map(ToString::to_string).collect();
@@ -257,4 +243,55 @@ async fn a_stored_spec_that_no_longer_parses_is_its_dags_error_alone() {
             .any(|e| e.ends_with("spec version gone of DAG `ml` is missing from the table")),
         "{errors:?} (ml was {ml_version:?})"
     );
+}
+
+/// Issue 11: a late or replayed upload event, and an older sync that
+/// lost a race with a newer one, never roll a DAG back to an older spec.
+#[tokio::test]
+async fn a_late_or_replayed_upload_never_rolls_a_dag_back() {
+    let (s3, bucket, store) = world().await;
+    let key = "specs/etl.yaml";
+    let first = put(&s3, &bucket, key, ETL)
+        .await
+        .expect("a versioned bucket");
+    sync_key(&s3, &bucket, store.as_ref(), key).await.unwrap();
+    let v1 = store.dag("etl").await.unwrap().unwrap().current_version;
+    let edited = ETL.replace("@daily", "@hourly");
+    let second = put(&s3, &bucket, key, &edited).await.unwrap();
+    sync_key(&s3, &bucket, store.as_ref(), key).await.unwrap();
+    let meta = store.dag("etl").await.unwrap().unwrap();
+    assert_ne!(meta.current_version, v1);
+    assert_eq!(meta.source_version.as_deref(), Some(second.as_str()));
+
+    // The first upload's event, late or replayed: what the file is now
+    // stays current.
+    assert_eq!(
+        sync_key(&s3, &bucket, store.as_ref(), key).await.unwrap(),
+        Synced::Ignored
+    );
+    // A sync that read the first version, losing the race to the second's
+    // sync, does not write it: its compare-and-set expects what it read,
+    // and once it reads again the stored version is newer.
+    let stale = DagChange::Source {
+        current_version: v1.clone(),
+        import_error: None,
+        source_version: Some(first.clone()),
+        expect: Some(None),
+    };
+    let etl = DagId::parse("etl").unwrap();
+    assert!(!store.update_dag(&etl, &stale).await.unwrap());
+    let after = store.dag("etl").await.unwrap().unwrap();
+    assert_eq!(after, meta, "still the second version");
+
+    // A pause meanwhile is not undone by a sync (only the source fields
+    // are written).
+    store
+        .update_dag(&etl, &DagChange::Paused(true))
+        .await
+        .unwrap();
+    put(&s3, &bucket, key, ETL).await;
+    sync_key(&s3, &bucket, store.as_ref(), key).await.unwrap();
+    let synced = store.dag("etl").await.unwrap().unwrap();
+    assert!(synced.paused, "the pause stays");
+    assert_eq!(synced.current_version, v1, "the third upload is current");
 }

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use updraft_core::ids::DagId;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 
 use crate::ports::{
-    DagMeta, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher,
-    PendingStop, PortError, PortResult, RunQuery, StateStore, StoredVersion, TaskMessage,
+    DagChange, DagMeta, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRequest, Launched,
+    Launcher, PendingStop, PortError, PortResult, RunQuery, StateStore, StoredVersion, TaskMessage,
     TaskQueue,
 };
 
@@ -148,8 +149,9 @@ impl StateStore for FaultyStore {
     async fn dags(&self) -> PortResult<Vec<DagMeta>> {
         self.faults.call("dags", self.inner.dags()).await
     }
-    async fn put_dag(&self, meta: &DagMeta) -> PortResult<()> {
-        self.faults.call("put_dag", self.inner.put_dag(meta)).await
+    async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool> {
+        let request = self.inner.update_dag(dag, change);
+        self.faults.call("update_dag", request).await
     }
     async fn put_spec_version(
         &self,

@@ -12,7 +12,7 @@ use updraft_core::state::{
 
 use super::fixtures::{run, t0};
 use crate::ports::{
-    DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, StateStore, StoredVersion,
+    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, StateStore, StoredVersion,
 };
 
 /// Several handles on one fresh, empty store: for a database, one
@@ -347,8 +347,11 @@ async fn queries_filter_by_params_and_until(store: &Arc<dyn StateStore>) {
 /// Stores the DAGs' metadata: runs are made only for DAGs that have it.
 async fn register(store: &Arc<dyn StateStore>, dags: &[&str]) {
     for dag in dags {
-        let meta = DagMeta::new(DagId::parse(dag).unwrap());
-        store.put_dag(&meta).await.unwrap();
+        let dag = DagId::parse(dag).unwrap();
+        store
+            .update_dag(&dag, &DagChange::Paused(false))
+            .await
+            .unwrap();
     }
 }
 
@@ -671,14 +674,61 @@ async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
 
 async fn dag_metadata_and_spec_versions_round_trip(store: &Arc<dyn StateStore>) {
     assert!(store.dag("d").await.unwrap().is_none());
-    let mut meta = DagMeta::new(DagId::parse("d").unwrap());
-    meta.paused = true;
-    meta.last_point = Some(t0());
-    store.put_dag(&meta).await.unwrap();
+    let d = DagId::parse("d").unwrap();
+    let mut meta = DagMeta::new(d.clone());
+    assert!(
+        store
+            .update_dag(&d, &DagChange::Paused(true))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .update_dag(&d, &DagChange::LastPoint(t0()))
+            .await
+            .unwrap()
+    );
+    (meta.paused, meta.last_point) = (true, Some(t0()));
     assert_eq!(store.dag("d").await.unwrap(), Some(meta.clone()));
+    assert!(
+        !store
+            .update_dag(&d, &DagChange::LastPoint(t0()))
+            .await
+            .unwrap(),
+        "the last point only moves on"
+    );
+    let v1 = |expect: Option<Option<String>>| DagChange::Source {
+        current_version: Some("v1".into()),
+        import_error: None,
+        source_version: Some("s1".into()),
+        expect,
+    };
+    assert!(store.update_dag(&d, &v1(Some(None))).await.unwrap());
+    assert!(
+        !store.update_dag(&d, &v1(Some(None))).await.unwrap(),
+        "a compare-and-set on the object version"
+    );
+    let broken = DagChange::Source {
+        current_version: None,
+        import_error: Some("x.yaml:1:1: bad".into()),
+        source_version: Some("s2".into()),
+        expect: Some(Some("s1".into())),
+    };
+    assert!(store.update_dag(&d, &broken).await.unwrap());
+    assert!(
+        store
+            .update_dag(&d, &DagChange::Paused(false))
+            .await
+            .unwrap()
+    );
     meta.paused = false;
-    store.put_dag(&meta).await.unwrap();
-    assert_eq!(store.dags().await.unwrap(), vec![meta]);
+    meta.import_error = Some("x.yaml:1:1: bad".into());
+    meta.source_version = Some("s2".into());
+    assert_eq!(
+        store.dags().await.unwrap(),
+        vec![meta],
+        "each change kept the others' fields"
+    );
     let later = t0() + chrono::Duration::minutes(1);
     store
         .put_spec_version("d", "v1", "dag: d\n", t0())

@@ -1,6 +1,6 @@
 //! Pause and unpause a DAG's schedule.
 
-use crate::ports::DagMeta;
+use crate::ports::DagChange;
 use crate::{Engine, EngineResult};
 
 impl Engine {
@@ -8,13 +8,10 @@ impl Engine {
     /// DAG. Runs already created go on.
     pub async fn set_paused(&self, dag: &str, paused: bool) -> EngineResult<()> {
         let spec = self.current_spec(dag).await?;
-        let store = &self.ports.store;
-        let mut meta = store
-            .dag(dag)
-            .await?
-            .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
-        meta.paused = paused;
-        store.put_dag(&meta).await?;
+        self.ports
+            .store
+            .update_dag(&spec.id, &DagChange::Paused(paused))
+            .await?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
 use super::RunRequest;
 use crate::events::Event;
-use crate::ports::{DagMeta, PortError};
+use crate::ports::{DagChange, DagMeta, PortError};
 use crate::{Engine, EngineError, EngineResult};
 
 /// What a tick did.
@@ -84,7 +84,7 @@ impl Engine {
     async fn schedule_dag(
         &self,
         spec: &DagSpec,
-        mut meta: DagMeta,
+        meta: DagMeta,
         active_here: usize,
         now: DateTime<Utc>,
     ) -> EngineResult<Vec<Run>> {
@@ -111,8 +111,11 @@ impl Engine {
             }
         }
         if let Some(last) = due.last() {
-            meta.last_point = Some(*last);
-            self.ports.store.put_dag(&meta).await?;
+            // Only this field: a pause or deploy meanwhile stays.
+            self.ports
+                .store
+                .update_dag(&spec.id, &DagChange::LastPoint(*last))
+                .await?;
         }
         Ok(created)
     }

@@ -10,7 +10,7 @@ use updraft_core::spec::DagSpec;
 use updraft_core::state::{Run, RunKind, RunState, run_id};
 
 use crate::events::Event;
-use crate::ports::{DagMeta, LoadedSpecs};
+use crate::ports::{DagChange, DagMeta, LoadedSpecs};
 use crate::{Engine, EngineError, EngineResult};
 
 /// What the maker of a run says about it.
@@ -81,9 +81,16 @@ impl Engine {
                 store
                     .put_spec_version(dag, &spec.version, source, self.ports.clock.now())
                     .await?;
-                meta.current_version = Some(spec.version.clone());
-                meta.import_error = None;
-                store.put_dag(&meta).await?;
+                // The spec directory is read afresh every time, so the
+                // file's latest content always wins in the end.
+                let change = DagChange::Source {
+                    current_version: Some(spec.version.clone()),
+                    import_error: None,
+                    source_version: meta.source_version.clone(),
+                    expect: None,
+                };
+                store.update_dag(&spec.id, &change).await?;
+                change.apply(&mut meta);
             }
             match known {
                 Some(i) => metas[i] = meta,
