@@ -10,7 +10,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, PutRequest, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -165,7 +167,90 @@ fn dag_update(dag: &DagId, change: &DagChange) -> DagUpdate {
     }
 }
 
+/// The attribute of a DAG's metadata item counting its running runs,
+/// changed in the same transaction as every run that starts or stops
+/// running, so `max_active_runs` holds however many start at once.
+const RUNNING_RUNS: &str = "running_runs";
+
 impl DynamoStore {
+    /// Writes a run by compare-and-set on its state and revision; a write
+    /// that makes it start or stop running also counts it on its DAG's
+    /// metadata item in the same transaction, and with `limit`, only while
+    /// fewer than that many run.
+    async fn write_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        limit: Option<u32>,
+    ) -> PortResult<bool> {
+        let mut stored = next.clone();
+        stored.revision += 1;
+        let (state, mut names, mut values) = state_condition(expect.as_str(), None);
+        names.insert("#revision".into(), "revision".into());
+        values.insert(
+            ":revision".into(),
+            AttributeValue::N(next.revision.to_string()),
+        );
+        // Runs written before revisions were kept have none: revision 0.
+        let condition = if next.revision == 0 {
+            format!("{state} AND (#revision = :revision OR attribute_not_exists(#revision))")
+        } else {
+            format!("{state} AND #revision = :revision")
+        };
+        let running = |s: RunState| i64::from(s == RunState::Running);
+        let delta = running(next.state) - running(expect);
+        if delta == 0 {
+            return self
+                .put_when(Self::run_item(&stored)?, &condition, names, values)
+                .await;
+        }
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(Self::run_item(&stored)?))
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| PortError::new("building a transaction", e))?;
+        let count = self.count_running(next.dag.as_str(), delta, limit)?;
+        let writes = vec![TransactWriteItem::builder().put(put).build(), count];
+        self.transact(writes).await
+    }
+
+    /// The transaction's change of a DAG's running-runs count.
+    fn count_running(
+        &self,
+        dag: &str,
+        delta: i64,
+        limit: Option<u32>,
+    ) -> PortResult<TransactWriteItem> {
+        let mut values = Item::from([
+            (":delta".to_string(), AttributeValue::N(delta.to_string())),
+            (":dag".to_string(), s(dag)),
+            (":type".to_string(), s("dag")),
+            (":false".to_string(), AttributeValue::Bool(false)),
+        ]);
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::DAGS))
+            .key(SK, s(dag))
+            .update_expression(format!(
+                "SET #dag = if_not_exists(#dag, :dag), item_type = :type, paused = if_not_exists(paused, :false) ADD {RUNNING_RUNS} :delta"
+            ))
+            .expression_attribute_names("#dag", "dag");
+        if let Some(limit) = limit {
+            values.insert(":limit".into(), AttributeValue::N(limit.to_string()));
+            update = update.condition_expression(format!(
+                "attribute_not_exists({RUNNING_RUNS}) OR {RUNNING_RUNS} < :limit"
+            ));
+        }
+        let update = update
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| PortError::new("building a transaction", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
     /// A store over `table`.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
@@ -375,6 +460,17 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// A transaction's put of an item no item has the key of yet.
+    fn absent(&self, item: Item) -> PortResult<TransactWriteItem> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|e| PortError::new("building a transaction", e))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
     /// A transaction's unconditional put.
     fn plain(&self, item: Item) -> PortResult<TransactWriteItem> {
         let put = Put::builder()
@@ -527,10 +623,17 @@ impl StateStore for DynamoStore {
     }
 
     async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
-        if !self.put_new(Self::run_item(run)?).await? {
+        // The run and the claim of its logical date, or neither.
+        let dag = run.dag.as_str();
+        let mut claim = Item::new();
+        claim.insert(PK.into(), s(keys::dag_pk(dag)));
+        claim.insert(SK.into(), s(keys::date_sk(run.logical_date)));
+        claim.insert("item_type".into(), s("date"));
+        claim.insert("run_id".into(), s(run.run_id.clone()));
+        let writes = vec![self.absent(Self::run_item(run)?)?, self.absent(claim)?];
+        if !self.transact(writes).await? {
             return Ok(false);
         }
-        let dag = run.dag.as_str();
         let items = instances
             .iter()
             .map(|i| Self::instance_item(dag, &run.run_id, i))
@@ -610,22 +713,11 @@ impl StateStore for DynamoStore {
     }
 
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        let mut stored = next.clone();
-        stored.revision += 1;
-        let (state, mut names, mut values) = state_condition(expect.as_str(), None);
-        names.insert("#revision".into(), "revision".into());
-        values.insert(
-            ":revision".into(),
-            AttributeValue::N(next.revision.to_string()),
-        );
-        // Runs written before revisions were kept have none: revision 0.
-        let condition = if next.revision == 0 {
-            format!("{state} AND (#revision = :revision OR attribute_not_exists(#revision))")
-        } else {
-            format!("{state} AND #revision = :revision")
-        };
-        self.put_when(Self::run_item(&stored)?, &condition, names, values)
-            .await
+        self.write_run(expect, next, None).await
+    }
+
+    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
+        self.write_run(RunState::Queued, next, Some(limit)).await
     }
 
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {

@@ -13,6 +13,7 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, EphemeralStorage,
     KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
+use updraft_core::plan::MAX_OUTPUT_BYTES;
 use updraft_core::spec::{ComputeProfile, EcsProfile};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
@@ -21,7 +22,7 @@ use updraft_engine::ports::{
 
 use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
-use crate::launch::{try_digest, try_prefix};
+use crate::launch::{deployment_digest, try_prefix};
 use crate::sdk_error::{fail, fail_launch};
 
 /// RunTask errors that say the request itself is wrong (a missing task
@@ -78,10 +79,10 @@ fn build_launch<T, E: std::fmt::Display>(built: Result<T, E>) -> Result<T, Launc
     built.map_err(|e| LaunchError::Refused(format!("building an ECS request: {e}")))
 }
 
-/// The idempotency token of one try: the same for every launch of it, at
-/// most 64 characters as ECS allows.
-pub fn client_token(request: &LaunchRequest) -> String {
-    try_digest(request)[..48].to_string()
+/// The idempotency token of one try on one cluster: the same for every
+/// launch of it, at most 64 characters as ECS allows.
+pub fn client_token(request: &LaunchRequest, cluster: &str) -> String {
+    deployment_digest(request, cluster)[..48].to_string()
 }
 
 fn tag(key: &str, value: impl Into<String>) -> Tag {
@@ -226,7 +227,7 @@ impl Launcher for EcsLauncher {
         // left it running (or ended) under this try's token: on a relaunch,
         // find it rather than start a second one. (RunTask's own client
         // token only covers a short window, and emulators ignore it.)
-        let token = client_token(request);
+        let token = client_token(request, &self.config.cluster);
         let output = self
             .outputs
             .as_ref()
@@ -420,12 +421,18 @@ impl Launcher for EcsLauncher {
                 )));
             }
         };
-        let bytes = object
-            .body
-            .collect()
-            .await
-            .map_err(|e| PortError::new("reading an output", e))?
-            .into_bytes();
+        // One byte past the limit is enough to refuse it: a huge output
+        // is never held in memory.
+        let mut body = object.body;
+        let mut bytes = Vec::new();
+        while bytes.len() <= MAX_OUTPUT_BYTES {
+            match body.try_next().await {
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return Err(PortError::new("reading an output", e)),
+            }
+        }
+        bytes.truncate(MAX_OUTPUT_BYTES + 1);
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 }

@@ -5,6 +5,7 @@
 //! | DAG metadata (one item per DAG, so one listing query) | `DAGS` | `<dag>` |
 //! | spec version | `DAG#<dag>` | `SPEC#<sha256>` |
 //! | run | `DAG#<dag>` | `RUN#<run_id>` |
+//! | a run's claim of its logical date | `DAG#<dag>` | `DATE#<logical date, UTC>` |
 //! | task instance | `RUN#<dag>#<run_id>` | `TASK#<task_id>#<map_index:05>` (`-` unmapped) |
 //! | attempt | `RUN#<dag>#<run_id>` | `TRY#<task_id>#<map_index:05>#<try:03>` |
 //! | audit entry | `RUN#<dag>#<run_id>` | `AUDIT#<at, UTC to the nanosecond>#<by>` |
@@ -50,6 +51,15 @@ pub fn spec_sk(version: &str) -> String {
 /// `RUN#<run_id>`.
 pub fn run_sk(run_id: &str) -> String {
     format!("RUN#{run_id}")
+}
+
+/// `DATE#<logical date>`: at most one run per DAG and logical date,
+/// whichever made it (the scheduler, a backfill, a trigger).
+pub fn date_sk(logical_date: DateTime<Utc>) -> String {
+    format!(
+        "DATE#{}",
+        logical_date.to_rfc3339_opts(SecondsFormat::Micros, true)
+    )
 }
 
 /// `RUN#<dag>#<run_id>`: the partition of a run's tasks and tries.

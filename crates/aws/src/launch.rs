@@ -31,6 +31,15 @@ pub fn try_digest(request: &LaunchRequest) -> String {
         .collect()
 }
 
+/// One try's digest within one deployment (a stack's bucket or cluster):
+/// two stacks running the same DAG never share a job name or a token.
+pub fn deployment_digest(request: &LaunchRequest, deployment: &str) -> String {
+    try_digest(&LaunchRequest {
+        dag: format!("{deployment}\u{0}{}", request.dag),
+        ..request.clone()
+    })
+}
+
 /// Where one try's files go in the bucket: `outputs/<dag>/<run>/<task>/<try>`
 /// (`<task>[<i>]` for a mapped instance).
 pub fn try_prefix(request: &LaunchRequest) -> String {

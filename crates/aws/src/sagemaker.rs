@@ -22,7 +22,7 @@ use updraft_engine::ports::{
 
 use crate::cloudwatch;
 use crate::events::training_completion;
-use crate::launch::{try_digest, try_prefix};
+use crate::launch::{deployment_digest, try_prefix};
 use crate::sdk_error::{fail, fail_launch};
 
 /// CreateTrainingJob errors that say the request itself is wrong (a bad
@@ -30,13 +30,9 @@ use crate::sdk_error::{fail, fail_launch};
 /// (`ResourceLimitExceeded`) passes, and is delivered again.
 const REFUSALS: &[&str] = &["ValidationException", "AccessDeniedException"];
 
-/// One try's digest within one deployment.
-fn scoped_digest(request: &LaunchRequest, deployment: &str) -> String {
-    try_digest(&LaunchRequest {
-        dag: format!("{deployment}\u{0}{}", request.dag),
-        ..request.clone()
-    })
-}
+/// The tag naming the deployment (its bucket) a training job belongs to:
+/// the stack's event rule matches only its own jobs by it.
+pub const DEPLOYMENT_TAG: &str = "updraft:deployment";
 
 /// Where SageMaker sends training jobs' logs.
 pub const LOG_GROUP: &str = "/aws/sagemaker/TrainingJobs";
@@ -80,7 +76,7 @@ pub fn job_name(request: &LaunchRequest, deployment: &str) -> String {
         clean(&request.dag),
         clean(request.key.task_id.as_str()),
         request.try_number,
-        &scoped_digest(request, deployment)[..12]
+        &deployment_digest(request, deployment)[..12]
     )
 }
 
@@ -173,6 +169,7 @@ impl Launcher for SageMakerLauncher {
             tag("updraft:run", &request.run_id),
             tag("updraft:task", request.key.task_id.as_str()),
             tag("updraft:try", request.try_number.to_string()),
+            tag(DEPLOYMENT_TAG, &self.config.bucket),
         ];
         if let Some(index) = request.key.map_index {
             environment.insert("UPDRAFT_MAP_INDEX".into(), index.to_string());

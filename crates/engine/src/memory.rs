@@ -97,7 +97,11 @@ impl StateStore for MemoryStore {
     async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
         let mut tables = self.tables();
         let k = key(run.dag.as_str(), &run.run_id);
-        if tables.runs.contains_key(&k) {
+        let date_taken = tables
+            .runs
+            .values()
+            .any(|r| r.dag == run.dag && r.logical_date == run.logical_date);
+        if tables.runs.contains_key(&k) || date_taken {
             return Ok(false);
         }
         tables.runs.insert(k.clone(), run.clone());
@@ -132,6 +136,25 @@ impl StateStore for MemoryStore {
         let mut tables = self.tables();
         match tables.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
             Some(run) if run.state == expect && run.revision == next.revision => {
+                *run = next.clone();
+                run.revision += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
+        let mut tables = self.tables();
+        let running = tables
+            .runs
+            .values()
+            .filter(|r| r.dag == next.dag && r.state == RunState::Running)
+            .count();
+        if running >= limit as usize {
+            return Ok(false);
+        }
+        match tables.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
+            Some(run) if run.state == RunState::Queued && run.revision == next.revision => {
                 *run = next.clone();
                 run.revision += 1;
                 Ok(true)

@@ -228,8 +228,10 @@ pub trait StateStore: Send + Sync {
     /// Every stored version of a DAG's spec, in no particular order.
     async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>>;
 
-    /// Creates a run with its task instances if no run has its id; `false`
-    /// if one already does (put-if-absent).
+    /// Creates a run with its task instances if no run of its DAG has its
+    /// id or its logical date; `false` if one already does (put-if-absent),
+    /// so the scheduler, a backfill and a trigger never make two runs of
+    /// one date.
     async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool>;
     /// One run.
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>>;
@@ -241,6 +243,11 @@ pub trait StateStore: Send + Sync {
     /// Writes `next`, one revision up, if the stored run is still in state
     /// `expect` at revision `next.revision` (the one read).
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool>;
+    /// Starts a queued run: writes `next` (`running`) as
+    /// [`StateStore::update_run`] from `queued` would, and only while fewer
+    /// than `limit` runs of its DAG are running, checked in the same write,
+    /// so that concurrent starters never pass `max_active_runs`.
+    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool>;
 
     /// Keeps one audit entry of a run; entries are only ever added.
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()>;

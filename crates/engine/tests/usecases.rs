@@ -296,6 +296,7 @@ async fn a_run_missing_task_instances_gets_them_on_advance() {
     let mut half = run.clone();
     half.run_id = "manual__half".into();
     half.state = RunState::Queued;
+    half.logical_date += chrono::TimeDelta::minutes(1);
     assert!(store.create_run(&half, &[]).await.unwrap());
     world.engine.advance("d", "manual__half").await.unwrap();
     let instances = store.instances("d", "manual__half").await.unwrap();
@@ -461,10 +462,12 @@ async fn one_failing_run_does_not_stop_the_tick() {
     broken.run_id = "manual__broken".into();
     broken.spec_version = "no-such-version".into();
     broken.created_at -= chrono::Duration::minutes(1);
+    broken.logical_date = broken.created_at;
     assert!(store.create_run(&broken, &[]).await.unwrap());
     let mut waiting = healthy.clone();
     waiting.run_id = "manual__waiting".into();
     waiting.state = RunState::Queued;
+    waiting.logical_date += chrono::Duration::minutes(1);
     let spec = world.engine.spec_of(&healthy).await.unwrap();
     let pending = updraft_core::plan::initial_instances(&spec);
     assert!(store.create_run(&waiting, &pending).await.unwrap());

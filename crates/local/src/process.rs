@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio::sync::mpsc::UnboundedSender;
-use updraft_core::plan::Outcome;
+use updraft_core::plan::{MAX_OUTPUT_BYTES, Outcome};
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
     Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
@@ -369,11 +369,18 @@ impl Launcher for ProcessLauncher {
         };
         let (_, base) = parse_handle(handle)?;
         let path = with_ext(&base, "output.json");
-        match fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(PortError::new(&format!("reading {}", path.display()), e)),
-        }
+        let reading = |e| PortError::new(&format!("reading {}", path.display()), e);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(reading(e)),
+        };
+        // One byte past the limit is enough to refuse it.
+        let mut bytes = Vec::new();
+        file.take(MAX_OUTPUT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(reading)?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
@@ -434,6 +441,41 @@ mod tests {
         assert_eq!(
             launcher.describe(&own).await.unwrap(),
             HandleStatus::Running
+        );
+    }
+
+    /// Issue 11: a huge output is not read whole: one byte past the limit,
+    /// and the try fails saying why.
+    #[tokio::test]
+    async fn a_huge_output_is_read_only_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ended, _) = tokio::sync::mpsc::unbounded_channel();
+        let launcher = ProcessLauncher::new(dir.path().to_path_buf(), None, ended);
+        let base = dir.path().join("a/1");
+        fs::create_dir_all(dir.path().join("a")).unwrap();
+        let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(8 * 1024 * 1024));
+        fs::write(with_ext(&base, "output.json"), huge).unwrap();
+        let attempt = Attempt {
+            key: TaskKey::task(updraft_core::ids::TaskId::parse("a").unwrap()),
+            try_number: 1,
+            state: updraft_core::state::TaskState::Running,
+            handle: Some(handle_of(1, &base)),
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            reason: None,
+            log: None,
+            output_location: None,
+            output: None,
+            produced: Vec::new(),
+            consumed: Vec::new(),
+        };
+        let read = launcher.read_output(&attempt).await.unwrap().unwrap();
+        assert_eq!(read.len(), MAX_OUTPUT_BYTES + 1);
+        let why = updraft_core::plan::parse_output(&read).unwrap_err();
+        assert!(
+            why.starts_with("output is larger than 262144 bytes"),
+            "{why}"
         );
     }
 }

@@ -304,6 +304,18 @@ impl StateStore for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db("creating a run"))?;
+        // One run per DAG and logical date, whichever made it.
+        let logical_date = to_json(&run.logical_date)?;
+        let taken: bool = tx
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM runs WHERE dag = ?1 AND json_extract(body, '$.logical_date') = json_extract(?2, '$')",
+                params![run.dag.as_str(), logical_date],
+                |r| r.get(0),
+            )
+            .map_err(db("creating a run"))?;
+        if taken {
+            return Ok(false);
+        }
         let inserted = tx
             .execute(
                 "INSERT OR IGNORE INTO runs (dag, run_id, state, created_at, body) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -408,6 +420,40 @@ impl StateStore for SqliteStore {
                 ],
             )
             .map_err(db("updating a run"))?;
+        Ok(changed == 1)
+    }
+
+    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
+        let mut conn = self.0.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("starting a run"))?;
+        let running: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM runs WHERE dag = ?1 AND state = 'running'",
+                [next.dag.as_str()],
+                |r| r.get(0),
+            )
+            .map_err(db("starting a run"))?;
+        if running >= i64::from(limit) {
+            return Ok(false);
+        }
+        let mut stored = next.clone();
+        stored.revision += 1;
+        let changed = tx
+            .execute(
+                "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = 'queued'
+                 AND IFNULL(json_extract(body, '$.revision'), 0) = ?5",
+                params![
+                    next.state.as_str(),
+                    to_json(&stored)?,
+                    next.dag.as_str(),
+                    next.run_id,
+                    next.revision as i64
+                ],
+            )
+            .map_err(db("starting a run"))?;
+        tx.commit().map_err(db("starting a run"))?;
         Ok(changed == 1)
     }
 

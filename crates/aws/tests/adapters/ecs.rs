@@ -81,7 +81,10 @@ async fn run_task_carries_the_try_and_can_be_described_and_stopped() {
         .await
         .unwrap();
     let task = &tasks.tasks()[0];
-    assert_eq!(task.started_by(), Some(client_token(&request(2)).as_str()));
+    assert_eq!(
+        task.started_by(),
+        Some(client_token(&request(2), &cluster).as_str())
+    );
     let overrides = task.overrides().unwrap();
     assert_eq!(
         (overrides.cpu(), overrides.memory()),
@@ -147,10 +150,16 @@ async fn an_unknown_task_is_lost() {
 }
 
 #[test]
-fn the_client_token_is_one_per_try() {
-    assert_eq!(client_token(&request(1)), client_token(&request(1)));
-    assert_ne!(client_token(&request(1)), client_token(&request(2)));
-    assert!(client_token(&request(1)).len() <= 64);
+fn the_client_token_is_one_per_try_and_cluster() {
+    let token = |try_number, cluster| client_token(&request(try_number), cluster);
+    assert_eq!(token(1, "prod"), token(1, "prod"));
+    assert_ne!(token(1, "prod"), token(2, "prod"));
+    assert_ne!(
+        token(1, "prod"),
+        token(1, "staging"),
+        "one stack's task is not another's"
+    );
+    assert!(token(1, "prod").len() <= 64);
 }
 
 #[tokio::test]

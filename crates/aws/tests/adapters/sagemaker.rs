@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use updraft_aws::ecs::{EcsConfig, EcsLauncher};
 use updraft_aws::launch::AwsLauncher;
-use updraft_aws::sagemaker::{SageMakerConfig, SageMakerLauncher, job_name};
+use updraft_aws::sagemaker::{DEPLOYMENT_TAG, SageMakerConfig, SageMakerLauncher, job_name};
 use updraft_core::ids::TaskId;
 use updraft_core::spec::{ComputeProfile, SagemakerProfile};
 use updraft_core::state::{Attempt, TaskKey};
@@ -71,6 +71,19 @@ async fn create_training_job_carries_the_try_and_its_model_becomes_the_output() 
         .await
         .unwrap();
     assert_eq!(job.role_arn(), Some(ROLE));
+    let tags = client
+        .list_tags()
+        .resource_arn(job.training_job_arn().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == Some(DEPLOYMENT_TAG) && t.value() == Some(BUCKET)),
+        "tagged with its deployment, which the stack's event rule matches: {:?}",
+        tags.tags()
+    );
     let algorithm = job.algorithm_specification().unwrap();
     assert_eq!(
         algorithm.training_image(),

@@ -109,6 +109,11 @@ fn the_event_patterns_match_what_the_functions_parse() {
         training["detail"]["TrainingJobStatus"],
         json!(TRAINING_JOB_ENDED)
     );
+    assert_eq!(
+        training["detail"]["Tags"][updraft_aws::sagemaker::DEPLOYMENT_TAG],
+        json!(["SpecBucket"]),
+        "the rule matches only this stack's training jobs"
+    );
 
     let planner = &resource("PlannerFunction")["Properties"]["Events"];
     let uploads = &planner["SpecUploaded"]["Properties"]["Pattern"];

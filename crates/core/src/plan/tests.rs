@@ -771,7 +771,7 @@ mod mapping {
         assert!(
             parse_output(&big)
                 .unwrap_err()
-                .contains("at most 262144 (256 KiB)")
+                .contains("larger than 262144 bytes; at most 262144 (256 KiB)")
         );
         assert_eq!(
             output_artifacts(&json!({"artifacts": ["s3://b/k", 3]})),

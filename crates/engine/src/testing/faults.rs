@@ -191,6 +191,10 @@ impl StateStore for FaultyStore {
         let request = self.inner.update_run(expect, next);
         self.faults.call("update_run", request).await
     }
+    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
+        let request = self.inner.start_run(next, limit);
+        self.faults.call("start_run", request).await
+    }
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
         let request = self.inner.put_audit(dag, run_id, entry);
         self.faults.call("put_audit", request).await

@@ -21,7 +21,8 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         kind: RunKind::Manual,
         state: RunState::Queued,
         spec_version: "v1".into(),
-        logical_date: t0(),
+        // One run per DAG and logical date: each run has its own.
+        logical_date: t0() + Duration::minutes(minutes),
         data_interval_start: t0(),
         data_interval_end: t0(),
         params: Default::default(),

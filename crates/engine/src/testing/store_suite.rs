@@ -27,6 +27,7 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     racing_callers_win_a_task_transition_exactly_once(fresh()).await;
     racing_callers_win_a_run_transition_exactly_once(fresh()).await;
     racing_creators_create_a_run_once(fresh()).await;
+    racing_starters_keep_max_active_runs(fresh()).await;
     queries_filter_and_order_runs(&fresh()[0]).await;
     attempts_keep_the_history_of_every_try(&fresh()[0]).await;
     dag_metadata_and_spec_versions_round_trip(&fresh()[0]).await;
@@ -400,6 +401,15 @@ async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
             .state,
         TaskState::Pending
     );
+    let mut same_date = run("d", "r2", 0, &[]);
+    same_date.kind = updraft_core::state::RunKind::Backfill;
+    assert!(
+        !store.create_run(&same_date, &[]).await.unwrap(),
+        "one run per DAG and logical date, whatever made it"
+    );
+    assert!(store.run("d", "r2").await.unwrap().is_none());
+    let other_dag = run("e", "r2", 0, &[]);
+    assert!(store.create_run(&other_dag, &[]).await.unwrap());
     assert!(store.run("d", "missing").await.unwrap().is_none());
     assert!(
         store
@@ -524,11 +534,18 @@ async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles)
 
 async fn racing_creators_create_a_run_once(handles: StoreHandles) {
     let mut racers = Vec::new();
-    for store in handles.iter().cycle().take(8) {
+    // Half race for one id, half for one logical date under other ids (a
+    // tick and a backfill making the same date).
+    for (i, store) in handles.iter().cycle().take(8).enumerate() {
         let store = store.clone();
+        let id = if i % 2 == 0 {
+            "same".to_string()
+        } else {
+            format!("backfill{i}")
+        };
         racers.push(tokio::spawn(async move {
             store
-                .create_run(&run("d", "same", 0, &[]), &instances())
+                .create_run(&run("d", &id, 0, &[]), &instances())
                 .await
                 .unwrap()
         }));
@@ -537,8 +554,59 @@ async fn racing_creators_create_a_run_once(handles: StoreHandles) {
     for racer in racers {
         wins += usize::from(racer.await.unwrap());
     }
-    assert_eq!(wins, 1, "two ticks create a run once");
-    assert_eq!(handles[0].instances("d", "same").await.unwrap().len(), 2);
+    assert_eq!(wins, 1, "racing creators make one run of one date");
+    let query = RunQuery {
+        dag: Some("d".into()),
+        ..RunQuery::default()
+    };
+    let runs = handles[0].runs(&query).await.unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let made = &runs[0].run_id;
+    assert_eq!(handles[0].instances("d", made).await.unwrap().len(), 2);
+}
+
+async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
+    register(&handles[0], &["d"]).await;
+    let queued: Vec<_> = (0..4).map(|i| run("d", &format!("r{i}"), i, &[])).collect();
+    for r in &queued {
+        assert!(handles[0].create_run(r, &[]).await.unwrap());
+    }
+    let started = |r: &updraft_core::state::Run| {
+        let mut next = r.clone();
+        next.state = RunState::Running;
+        next
+    };
+    let mut racers = Vec::new();
+    for (r, store) in queued.iter().zip(handles.iter().cycle()) {
+        let (store, next) = (store.clone(), started(r));
+        racers.push(tokio::spawn(async move {
+            store.start_run(&next, 2).await.unwrap()
+        }));
+    }
+    let mut wins = Vec::new();
+    for (r, racer) in queued.iter().zip(racers) {
+        if racer.await.unwrap() {
+            wins.push(r.clone());
+        }
+    }
+    assert_eq!(
+        wins.len(),
+        2,
+        "max_active_runs: 2 under four racing starters"
+    );
+    let waiting: Vec<_> = queued.iter().filter(|r| !wins.contains(r)).collect();
+    let store = &handles[0];
+    assert!(!store.start_run(&started(waiting[0]), 2).await.unwrap());
+    // One ends: its slot is free again.
+    let mut ended = store.run("d", &wins[0].run_id).await.unwrap().unwrap();
+    let running = ended.clone();
+    ended.state = RunState::Succeeded;
+    assert!(store.update_run(running.state, &ended).await.unwrap());
+    assert!(store.start_run(&started(waiting[0]), 2).await.unwrap());
+    assert!(
+        !store.start_run(&started(waiting[0]), 5).await.unwrap(),
+        "only a queued run starts"
+    );
 }
 
 async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {

@@ -29,8 +29,16 @@ impl Engine {
             let Some(current) = store.run(dag, run_id).await? else {
                 return Ok(None);
             };
-            if current.state.is_terminal() || !self.may_start(&current).await? {
+            if current.state.is_terminal() {
                 return Ok(Some(current));
+            }
+            if current.state == RunState::Queued {
+                // Started (a slot of max_active_runs taken) before any of
+                // its tasks is queued, or left queued.
+                if !self.start(&current).await? {
+                    return Ok(store.run(dag, run_id).await?);
+                }
+                continue;
             }
             let spec = self.spec_of(&current).await?;
             let mut instances = store.instances(dag, run_id).await?;
@@ -66,22 +74,21 @@ impl Engine {
         }
     }
 
-    /// A queued run starts only while its DAG has fewer running runs than
-    /// `max_active_runs`.
-    async fn may_start(&self, run: &Run) -> EngineResult<bool> {
-        if run.state != RunState::Queued {
+    /// Starts a queued run if its DAG has fewer running runs than
+    /// `max_active_runs`, checked in the same write as the start, so
+    /// concurrent starters (ticks, triggers, backfills, recorders) never
+    /// pass it. `true` if the run is running now, whoever started it.
+    async fn start(&self, run: &Run) -> EngineResult<bool> {
+        let limit = self.spec_of(run).await?.policy.max_active_runs;
+        let mut next = run.clone();
+        next.state = RunState::Running;
+        next.started_at = next.started_at.or(Some(self.ports.clock.now()));
+        let store = &self.ports.store;
+        if store.start_run(&next, limit).await? {
             return Ok(true);
         }
-        let spec = self.spec_of(run).await?;
-        let running = self
-            .ports
-            .store
-            .active_runs()
-            .await?
-            .iter()
-            .filter(|r| r.dag == run.dag && r.state == RunState::Running)
-            .count();
-        Ok(running < spec.policy.max_active_runs as usize)
+        let now = store.run(run.dag.as_str(), &run.run_id).await?;
+        Ok(now.is_some_and(|r| r.state == RunState::Running))
     }
 
     /// Applies a plan; `true` if planning again may find more to do now.

@@ -92,14 +92,10 @@ impl Engine {
             .schedule
             .due_points(&spec.policy, meta.last_point, active_here, now);
         let mut created = Vec::new();
-        let (dag, tz) = (spec.id.as_str(), spec.schedule.tz());
+        let tz = spec.schedule.tz();
         for point in &due {
-            // A point a backfill already ran is not run again. (A backfill
-            // racing this tick can still make both; it checks the same.)
-            let backfilled = run_id(RunKind::Backfill, *point, tz);
-            if self.ports.store.run(dag, &backfilled).await?.is_some() {
-                continue;
-            }
+            // A point a backfill already ran is not run again: the store
+            // makes one run per logical date, whoever asks first.
             let id = run_id(RunKind::Scheduled, *point, tz);
             let timing = spec.schedule.run_for_point(*point);
             let request = RunRequest::by(SCHEDULE);
