@@ -150,6 +150,7 @@ async fn main() {
             .map(|(s, o)| format!("{s} {o}"))
             .collect::<Vec<_>>()
     );
+    scale(&clients, &counter).await;
 }
 
 /// The requests of the experiment commands, each on a fresh engine as a
@@ -203,5 +204,128 @@ async fn experiment_queries(
         "compare chain RUN RUN (CLI): {} requests: {}",
         total(&compare, |_, _| true),
         show(&compare)
+    );
+}
+
+/// Issue 11's scale figures: a tick with 1,000 active runs (the tick that
+/// starts them, then one with all of them running), and the recorder
+/// expanding a mapped task into 10,000 instances, each against the
+/// function's timeout.
+async fn scale(clients: &Clients, counter: &CallCounter) {
+    let settings = deployment(clients).await;
+    let engine = Engine::new(settings.ports(clients));
+    let wide = "dag: wide\nmax_active_runs: 1000\ntasks:\n  - id: only\n    command: [echo]\n";
+    let fan = "dag: fan\nparams: { items: [] }\ntasks:\n  - id: first\n    command: [echo]\n  - id: each\n    after: [first]\n    map_over: \"{{ params.items }}\"\n    command: [echo]\n";
+    let files = [("wide.yaml", wide), ("fan.yaml", fan)].map(|(name, text)| SpecFile {
+        name: name.into(),
+        text: text.into(),
+    });
+    deploy(
+        &clients.s3,
+        &settings.bucket,
+        engine.ports().store.as_ref(),
+        &files,
+    )
+    .await
+    .unwrap();
+    let spec = engine.current_spec("wide").await.unwrap();
+    let store = engine.ports().store.clone();
+    let base = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for i in 0..1000 {
+        let at = base + chrono::TimeDelta::minutes(i);
+        let run = updraft_core::state::Run {
+            dag: spec.id.clone(),
+            run_id: format!("manual__{i:04}"),
+            kind: updraft_core::state::RunKind::Manual,
+            state: updraft_core::state::RunState::Queued,
+            spec_version: spec.version.clone(),
+            logical_date: at,
+            data_interval_start: at,
+            data_interval_end: at,
+            params: Default::default(),
+            labels: Vec::new(),
+            created_at: at,
+            started_at: None,
+            ended_at: None,
+            triggered_by: "bench".into(),
+            note: None,
+            reason: None,
+            metrics: Default::default(),
+            revision: 0,
+        };
+        let instances = updraft_core::plan::initial_instances(&spec);
+        assert!(store.create_run(&run, &instances).await.unwrap());
+    }
+    let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
+    // Each invocation gets the function's timeout as its budget, as in
+    // Lambda: what does not fit is left to the next one.
+    let budget =
+        |seconds| Some(std::time::Instant::now() + std::time::Duration::from_secs(seconds));
+    for label in ["starting 1,000 queued runs", "1,000 running runs"] {
+        counter.take();
+        let started = std::time::Instant::now();
+        engine.set_deadline(budget(60));
+        let report = planner(&engine, &clients.s3, &settings.bucket, &tick)
+            .await
+            .unwrap();
+        let took = started.elapsed();
+        let calls = counter.take();
+        println!(
+            "planner tick, {label}: {} requests in {:.1} s (budget 60 s): {} runs advanced, {} left to the next tick",
+            total(&calls, |_, _| true),
+            took.as_secs_f64(),
+            report["advanced"],
+            report["deferred"]
+        );
+    }
+
+    let items: Vec<usize> = (0..10_000).collect();
+    let request = RunRequest {
+        params: serde_json::Map::from_iter([("items".to_string(), json!(items))]),
+        ..RunRequest::by("bench")
+    };
+    let run = engine.trigger("fan", request).await.unwrap();
+    let mut player = Player::new(&settings);
+    player.duplicate_events = false;
+    // Only the fan DAG's first task: the wide DAG's messages stay queued.
+    let first = loop {
+        player.deliver(&engine).await;
+        let attempt = store
+            .attempt(
+                "fan",
+                &run.run_id,
+                &updraft_core::state::TaskKey::task(
+                    updraft_core::ids::TaskId::parse("first").unwrap(),
+                ),
+                1,
+            )
+            .await
+            .unwrap();
+        if let Some(handle) = attempt.and_then(|a| a.handle) {
+            break handle;
+        }
+    };
+    counter.take();
+    let started = std::time::Instant::now();
+    engine.set_deadline(budget(30));
+    let done = updraft_engine::ports::Completion {
+        outcome: updraft_core::plan::Outcome::Succeeded,
+        exit_code: Some(0),
+    };
+    engine.record_handle(&first, done).await.unwrap();
+    let took = started.elapsed();
+    let calls = counter.take();
+    let instances = store.instances("fan", &run.run_id).await.unwrap();
+    let queued = instances
+        .iter()
+        .filter(|i| i.state == updraft_core::state::TaskState::Queued)
+        .count();
+    println!(
+        "recorder, expanding a mapped task into 10,000 instances (budget 30 s): {} instances made, {queued} queued, {} requests in {:.1} s; the rest is queued by the next ticks",
+        instances.len() - 2,
+        total(&calls, |_, _| true),
+        took.as_secs_f64(),
     );
 }

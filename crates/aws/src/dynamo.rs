@@ -734,12 +734,26 @@ impl StateStore for DynamoStore {
         run_id: &str,
         instances: &[TaskInstance],
     ) -> PortResult<usize> {
+        // A hundred at a time, all new or none: an expansion of 10,000
+        // mapped instances is 100 requests. A chunk with an instance that
+        // already exists (an expansion repeated after a crash) is written
+        // one by one instead, skipping those.
         let mut created = 0;
-        for instance in instances {
-            created += usize::from(
-                self.put_new(Self::instance_item(dag, run_id, instance)?)
-                    .await?,
-            );
+        for chunk in instances.chunks(MAX_TRANSACTION) {
+            let items = chunk
+                .iter()
+                .map(|i| self.absent(Self::instance_item(dag, run_id, i)?))
+                .collect::<PortResult<Vec<_>>>()?;
+            if self.transact(items).await? {
+                created += chunk.len();
+                continue;
+            }
+            for instance in chunk {
+                created += usize::from(
+                    self.put_new(Self::instance_item(dag, run_id, instance)?)
+                        .await?,
+                );
+            }
         }
         Ok(created)
     }

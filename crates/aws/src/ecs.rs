@@ -25,6 +25,30 @@ use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
 use crate::launch::{deployment_digest, try_prefix};
 use crate::sdk_error::{fail, fail_launch};
 
+/// The most tasks one DescribeTasks may name.
+const MAX_DESCRIBE: usize = 100;
+
+/// What a described task says of its try.
+fn status_of(task: &aws_sdk_ecs::types::Task) -> HandleStatus {
+    let containers: Vec<ContainerEnd> = task
+        .containers()
+        .iter()
+        .map(|c| ContainerEnd {
+            name: c.name().unwrap_or_default().to_string(),
+            exit_code: c.exit_code(),
+            reason: c.reason().map(str::to_string),
+        })
+        .collect();
+    let stop_code = task.stop_code().map(|c| c.as_str().to_string());
+    let completion = ecs_completion(
+        task.last_status().unwrap_or_default(),
+        stop_code,
+        task.stopped_reason().map(str::to_string),
+        &containers,
+    );
+    completion.map_or(HandleStatus::Running, HandleStatus::Ended)
+}
+
 /// RunTask errors that say the request itself is wrong (a missing task
 /// definition or cluster, a bad parameter, no permission): the try fails
 /// at once rather than on its last delivery.
@@ -349,34 +373,32 @@ impl Launcher for EcsLauncher {
     }
 
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
-        let out = self
-            .client
-            .describe_tasks()
-            .cluster(&self.config.cluster)
-            .tasks(handle)
-            .send()
-            .await
-            .map_err(fail("ECS DescribeTasks"))?;
-        let Some(task) = out.tasks().first() else {
-            return Ok(HandleStatus::Lost);
-        };
-        let containers: Vec<ContainerEnd> = task
-            .containers()
+        let mut statuses = self.describe_many(&[handle.to_string()]).await?;
+        Ok(statuses.pop().unwrap_or(HandleStatus::Lost))
+    }
+
+    async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {
+        let mut found = HashMap::new();
+        for chunk in handles.chunks(MAX_DESCRIBE) {
+            let out = self
+                .client
+                .describe_tasks()
+                .cluster(&self.config.cluster)
+                .set_tasks(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(fail("ECS DescribeTasks"))?;
+            for task in out.tasks() {
+                if let Some(arn) = task.task_arn() {
+                    found.insert(arn.to_string(), status_of(task));
+                }
+            }
+        }
+        // A task ECS no longer knows is gone without a trace.
+        Ok(handles
             .iter()
-            .map(|c| ContainerEnd {
-                name: c.name().unwrap_or_default().to_string(),
-                exit_code: c.exit_code(),
-                reason: c.reason().map(str::to_string),
-            })
-            .collect();
-        let stop_code = task.stop_code().map(|c| c.as_str().to_string());
-        let completion = ecs_completion(
-            task.last_status().unwrap_or_default(),
-            stop_code,
-            task.stopped_reason().map(str::to_string),
-            &containers,
-        );
-        Ok(completion.map_or(HandleStatus::Running, HandleStatus::Ended))
+            .map(|h| found.remove(h).unwrap_or(HandleStatus::Lost))
+            .collect())
     }
 
     async fn stop(&self, handle: &str) -> PortResult<()> {

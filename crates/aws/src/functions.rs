@@ -37,7 +37,7 @@ pub async fn planner(
     if changes.is_empty() {
         let report = engine.tick().await?;
         return Ok(
-            json!({ "created": report.created.len(), "advanced": report.advanced, "import_errors": report.import_errors.len(), "failures": report.failures.len() }),
+            json!({ "created": report.created.len(), "advanced": report.advanced, "deferred": report.deferred, "import_errors": report.import_errors.len(), "failures": report.failures.len() }),
         );
     }
     let mut synced = Vec::new();
@@ -63,7 +63,7 @@ pub const OBJECT_DELETED: (&str, &str) = ("aws.s3", "Object Deleted");
 
 /// The keys of the objects an S3 event (EventBridge, or notification
 /// records) names as uploaded or deleted; none for a schedule tick.
-fn spec_objects(event: &Value) -> Vec<String> {
+pub fn spec_objects(event: &Value) -> Vec<String> {
     let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
     let kind = (
         event.get("source").and_then(Value::as_str),
@@ -121,6 +121,11 @@ pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, Functio
         .unwrap_or_default()
     {
         let (id, body) = (text(record, "/messageId"), text(record, "/body"));
+        if engine.out_of_time() {
+            // Left for a later delivery rather than cut off mid-launch.
+            failures.push(json!({ "itemIdentifier": id }));
+            continue;
+        }
         let deliveries: u32 = text(record, "/attributes/ApproximateReceiveCount")
             .parse()
             .unwrap_or(1);

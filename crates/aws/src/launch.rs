@@ -101,6 +101,22 @@ impl Launcher for AwsLauncher {
         }
     }
 
+    async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {
+        // ECS tasks in batches; training jobs one by one (SageMaker has no
+        // batch describe).
+        let tasks: Vec<String> = handles.iter().filter(|h| is_ecs(h)).cloned().collect();
+        let mut tasks = self.ecs.describe_many(&tasks).await?.into_iter();
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            let status = match is_ecs(handle) {
+                true => tasks.next().unwrap_or(HandleStatus::Lost),
+                false => self.sagemaker()?.describe(handle).await?,
+            };
+            out.push(status);
+        }
+        Ok(out)
+    }
+
     async fn stop(&self, handle: &str) -> PortResult<()> {
         if is_ecs(handle) {
             self.ecs.stop(handle).await

@@ -31,6 +31,7 @@ pub mod dynamo;
 pub mod ecs;
 pub mod events;
 pub mod functions;
+pub mod fuzz;
 pub mod keys;
 pub mod launch;
 pub mod runtime;

@@ -60,8 +60,22 @@ impl Observer for LogEvents {
             Event::Isolated { what, error } => {
                 tracing::error!(%what, %error, "failed; the tick went on with the others")
             }
+            Event::Deferred { what } => {
+                tracing::warn!(%what, "out of time: left to the next invocation")
+            }
         }
     }
+}
+
+/// The instant an invocation must have answered by, from the Lambda
+/// context's deadline (milliseconds since the epoch): the engine's work
+/// budget.
+pub fn deadline(epoch_millis: u64) -> std::time::Instant {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let left = std::time::Duration::from_millis(epoch_millis).saturating_sub(now);
+    std::time::Instant::now() + left
 }
 
 /// A function's state, built once at cold start.

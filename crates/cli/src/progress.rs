@@ -108,7 +108,7 @@ impl Observer for Progress {
             Event::Isolated { what, error } => {
                 self.print(&format!("error {what}: {error} (the others go on)"))
             }
-            Event::TaskQueued { .. } | Event::Dropped { .. } => {}
+            Event::TaskQueued { .. } | Event::Dropped { .. } | Event::Deferred { .. } => {}
         }
     }
 }

@@ -10,6 +10,7 @@
 //! text and snapshots in and get values and transitions out.
 
 pub mod duration;
+pub mod fuzz;
 pub mod ids;
 pub mod plan;
 pub mod runs_view;

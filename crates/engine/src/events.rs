@@ -61,6 +61,11 @@ pub enum Event {
     },
     /// Spec files that could not be loaded.
     ImportErrors(Vec<Diagnostic>),
+    /// The invocation's time ran out: this is left to the next one.
+    Deferred {
+        /// What was left.
+        what: String,
+    },
     /// Scheduling one DAG or advancing one run failed; the tick went on
     /// with the others and tries it again next time.
     Isolated {

@@ -25,7 +25,7 @@ pub mod usecase;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use error::{EngineError, EngineResult};
 use events::{Event, Observer, Quiet};
@@ -82,7 +82,12 @@ pub struct Engine {
     settings: Settings,
     observer: Arc<dyn Observer>,
     specs: Mutex<HashMap<(String, String), Arc<DagSpec>>>,
+    deadline: Mutex<Option<Instant>>,
 }
+
+/// How long before its deadline an invocation stops taking new work: room
+/// to finish the change in hand and answer.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 
 impl Engine {
     /// An engine that reports nothing.
@@ -92,6 +97,7 @@ impl Engine {
             settings: Settings::default(),
             observer: Arc::new(Quiet),
             specs: Mutex::default(),
+            deadline: Mutex::default(),
         }
     }
 
@@ -105,6 +111,21 @@ impl Engine {
     pub fn with_settings(mut self, settings: Settings) -> Engine {
         self.settings = settings;
         self
+    }
+
+    /// The work budget of the current invocation: when a Lambda function
+    /// must have answered. Near it, a tick stops before the next DAG or run
+    /// and a plan before its next change, leaving the rest to the next
+    /// invocation; each change is a whole compare-and-set, so nothing is
+    /// left half-applied. `None` (local mode): no budget.
+    pub fn set_deadline(&self, deadline: Option<Instant>) {
+        *self.deadline.lock().unwrap_or_else(|e| e.into_inner()) = deadline;
+    }
+
+    /// Whether the invocation's budget is spent.
+    pub fn out_of_time(&self) -> bool {
+        let deadline = *self.deadline.lock().unwrap_or_else(|e| e.into_inner());
+        deadline.is_some_and(|d| Instant::now() + DEADLINE_MARGIN >= d)
     }
 
     /// The ports, for adapters that need them beside the use cases.

@@ -509,6 +509,15 @@ pub trait Launcher: Send + Sync {
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError>;
     /// What became of a launched try (for reconciliation).
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus>;
+    /// What became of each of several tries, in order: a launcher that
+    /// can asks about many in one request (ECS: 100 per DescribeTasks).
+    async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(self.describe(handle).await?);
+        }
+        Ok(out)
+    }
     /// Stops a try (timeout, rerun of a running task, cancel). Stopping
     /// one that already ended does nothing.
     async fn stop(&self, handle: &str) -> PortResult<()>;

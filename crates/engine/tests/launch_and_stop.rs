@@ -325,3 +325,37 @@ async fn a_run_past_its_run_timeout_fails_and_its_tries_are_stopped() {
         ]
     );
 }
+
+/// Issue 11: an invocation whose time is nearly up takes no new work: the
+/// tick leaves its runs to the next one (reporting how many), and nothing
+/// is half-applied.
+#[tokio::test]
+async fn a_tick_out_of_time_leaves_the_rest_to_the_next_one() {
+    let world = World::new(FAN, None, Settings::default());
+    let mut ids = Vec::new();
+    for minute in 0..3 {
+        world
+            .clock
+            .set(at("2026-11-21T00:00:00Z") + chrono::TimeDelta::minutes(minute));
+        let run = world
+            .engine
+            .trigger("d", RunRequest::by("tester"))
+            .await
+            .unwrap();
+        ids.push(run.run_id);
+    }
+    world.engine.set_deadline(Some(std::time::Instant::now()));
+    assert!(world.engine.out_of_time());
+    let report = world.engine.tick().await.unwrap();
+    assert_eq!((report.advanced, report.deferred), (0, 3));
+    assert!(
+        world
+            .events
+            .events()
+            .iter()
+            .any(|e| matches!(e, updraft_engine::events::Event::Deferred { .. }))
+    );
+    world.engine.set_deadline(None);
+    let report = world.engine.tick().await.unwrap();
+    assert_eq!((report.advanced, report.deferred), (3, 0));
+}

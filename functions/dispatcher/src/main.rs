@@ -11,6 +11,8 @@ async fn main() -> Result<(), Error> {
     let state = init().await?;
     let state = &state;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let budget = updraft_aws::runtime::deadline(event.context.deadline);
+        state.engine.set_deadline(Some(budget));
         dispatcher(&state.engine, &event.payload).await
     }))
     .await

@@ -12,6 +12,8 @@ async fn main() -> Result<(), Error> {
     let state = &state;
     let s3 = &state.clients.s3;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let budget = updraft_aws::runtime::deadline(event.context.deadline);
+        state.engine.set_deadline(Some(budget));
         planner(&state.engine, s3, &state.settings.bucket, &event.payload).await
     }))
     .await

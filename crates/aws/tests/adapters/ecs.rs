@@ -16,19 +16,23 @@ async fn launcher() -> (EcsLauncher, aws_sdk_ecs::Client, String) {
     let client = aws_sdk_ecs::Client::new(&config);
     let cluster = updraft_aws::testing::unique("cluster");
     updraft_aws::testing::ecs_runner(&client, &cluster).await;
-    let (subnets, security_groups) = updraft_aws::testing::default_network();
+    let ecs = launcher_config(&cluster);
     assert!(
-        !subnets.is_empty() && !security_groups.is_empty(),
+        !ecs.subnets.is_empty() && !ecs.security_groups.is_empty(),
         "moto's default VPC"
     );
-    let ecs = EcsConfig {
-        cluster: cluster.clone(),
+    (EcsLauncher::new(client.clone(), ecs), client, cluster)
+}
+
+fn launcher_config(cluster: &str) -> EcsConfig {
+    let (subnets, security_groups) = updraft_aws::testing::default_network();
+    EcsConfig {
+        cluster: cluster.to_string(),
         subnets,
         security_groups,
         assign_public_ip: false,
         default_task_definition: "updraft-runner".into(),
-    };
-    (EcsLauncher::new(client.clone(), ecs), client, cluster)
+    }
 }
 
 fn request(try_number: u32) -> LaunchRequest {
@@ -321,4 +325,38 @@ async fn logs_are_read_from_the_tasks_cloudwatch_stream() {
         launcher.logs(&attempt).await.unwrap(),
         "featurizing shard 7\nwrote 42 rows\n"
     );
+}
+
+/// Issue 11: reconciliation asks about many tasks in one DescribeTasks
+/// (up to 100 each), in order, a task ECS does not know being lost.
+#[tokio::test]
+async fn many_tasks_are_described_in_one_request() {
+    let (launcher, _, cluster) = launcher().await;
+    let mut handles = Vec::new();
+    for try_number in 1..=3 {
+        handles.push(launcher.launch(&request(try_number)).await.unwrap().handle);
+    }
+    launcher.stop(&handles[1]).await.unwrap();
+    handles.push(format!(
+        "arn:aws:ecs:us-east-1:123456789012:task/{cluster}/0000"
+    ));
+    let counter = updraft_aws::testing::CallCounter::default();
+    let counted = aws_sdk_ecs::Client::from_conf(
+        aws_sdk_ecs::config::Builder::from(&updraft_aws::testing::sdk())
+            .interceptor(counter.clone())
+            .build(),
+    );
+    let statuses = EcsLauncher::new(counted, launcher_config(&cluster))
+        .describe_many(&handles)
+        .await
+        .unwrap();
+    assert_eq!(statuses[0], HandleStatus::Running);
+    assert!(
+        matches!(statuses[1], HandleStatus::Ended(_)),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[2], HandleStatus::Running);
+    assert_eq!(statuses[3], HandleStatus::Lost);
+    let calls = counter.take();
+    assert_eq!(calls.values().sum::<usize>(), 1, "{calls:?}");
 }

@@ -117,6 +117,14 @@ impl Engine {
             again = true;
         }
         for transition in changes {
+            if self.out_of_time() {
+                // The rest (and the run's own change, which needs all of
+                // it) is planned again next time.
+                self.emit(Event::Deferred {
+                    what: format!("the rest of the plan of {}/{}", run.dag, run.run_id),
+                });
+                return Ok(false);
+            }
             match transition {
                 Transition::Task(change) => {
                     if !self.apply_task(run, &change).await? {

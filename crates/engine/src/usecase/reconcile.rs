@@ -19,10 +19,10 @@ impl Engine {
         let now = self.ports.clock.now();
         for run in runs {
             let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
-            let mut touched = false;
-            for instance in self.ports.store.instances(dag, run_id).await? {
+            let instances = self.ports.store.instances(dag, run_id).await?;
+            let mut touched = self.reconcile_running(run, &instances, now).await?;
+            for instance in instances {
                 touched |= match instance.state {
-                    TaskState::Running => self.reconcile_running(run, &instance, now).await?,
                     TaskState::Launching => {
                         let attempt = self
                             .ports
@@ -59,36 +59,52 @@ impl Engine {
         Ok(())
     }
 
+    /// Asks the launcher about every try of the run that ran a while
+    /// without news, all in one go (a hundred per ECS request), and records
+    /// those that ended.
     async fn reconcile_running(
         &self,
         run: &Run,
-        instance: &TaskInstance,
+        instances: &[TaskInstance],
         now: DateTime<Utc>,
     ) -> EngineResult<bool> {
-        if !older_than(instance.started_at, now, self.settings.reconcile_after) {
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let mut quiet = Vec::new();
+        for instance in instances.iter().filter(|i| {
+            i.state == TaskState::Running
+                && older_than(i.started_at, now, self.settings.reconcile_after)
+        }) {
+            let attempt = self
+                .ports
+                .store
+                .attempt(dag, run_id, &instance.key, instance.try_number)
+                .await?;
+            if let Some(handle) = attempt.and_then(|a| a.handle) {
+                quiet.push((instance, handle));
+            }
+        }
+        if quiet.is_empty() {
             return Ok(false);
         }
-        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
-        let attempt = self
-            .ports
-            .store
-            .attempt(dag, run_id, &instance.key, instance.try_number)
-            .await?;
-        let Some(handle) = attempt.and_then(|a| a.handle) else {
-            return Ok(false);
-        };
-        let completion = match self.ports.launcher.describe(&handle).await? {
-            HandleStatus::Running => return Ok(false),
-            HandleStatus::Ended(completion) => completion,
-            HandleStatus::Lost => Completion {
-                outcome: Outcome::Failed {
-                    reason: format!("lost: `{handle}` is gone and left no exit status"),
+        let handles: Vec<String> = quiet.iter().map(|(_, h)| h.clone()).collect();
+        let statuses = self.ports.launcher.describe_many(&handles).await?;
+        let mut touched = false;
+        for ((instance, handle), status) in quiet.into_iter().zip(statuses) {
+            let completion = match status {
+                HandleStatus::Running => continue,
+                HandleStatus::Ended(completion) => completion,
+                HandleStatus::Lost => Completion {
+                    outcome: Outcome::Failed {
+                        reason: format!("lost: `{handle}` is gone and left no exit status"),
+                    },
+                    exit_code: None,
                 },
-                exit_code: None,
-            },
-        };
-        self.record(dag, run_id, &instance.key, instance.try_number, completion)
-            .await
+            };
+            touched |= self
+                .record(dag, run_id, &instance.key, instance.try_number, completion)
+                .await?;
+        }
+        Ok(touched)
     }
 
     async fn reconcile_stuck(

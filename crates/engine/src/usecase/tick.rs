@@ -5,6 +5,7 @@
 //! run is reported and the tick goes on with the others.
 
 use chrono::{DateTime, Utc};
+use futures_util::future::join_all;
 use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
@@ -12,6 +13,9 @@ use super::RunRequest;
 use crate::events::Event;
 use crate::ports::{DagChange, DagMeta, PortError};
 use crate::{Engine, EngineError, EngineResult};
+
+/// How many runs a tick advances at once.
+const TICK_CONCURRENCY: usize = 16;
 
 /// What a tick did.
 #[derive(Clone, Debug, Default)]
@@ -25,6 +29,8 @@ pub struct TickReport {
     /// DAGs (`dag`) and runs (`dag/run_id`) whose scheduling or advance
     /// failed this time, with the error; the others went on.
     pub failures: Vec<(String, String)>,
+    /// Active runs left to the next tick: the invocation's time ran out.
+    pub deferred: usize,
 }
 
 impl Engine {
@@ -66,15 +72,31 @@ impl Engine {
             store.active_runs().await?
         };
         active.sort_by_key(|r| r.created_at);
-        for run in &active {
-            let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
-            let advanced = async {
-                self.advance(dag, run_id).await?;
+        // Each tick starts somewhere else, so that when time runs out every
+        // run still gets its turn.
+        if !active.is_empty() {
+            let turn = (now.timestamp() / 60).rem_euclid(active.len() as i64) as usize;
+            active.rotate_left(turn);
+        }
+        // A few runs at a time: their requests wait on the store, not on
+        // each other.
+        for (chunk_index, chunk) in active.chunks(TICK_CONCURRENCY).enumerate() {
+            if self.out_of_time() {
+                report.deferred = active.len() - chunk_index * TICK_CONCURRENCY;
+                self.emit(Event::Deferred {
+                    what: format!("{} active runs", report.deferred),
+                });
+                break;
+            }
+            let advanced = chunk.iter().map(|run| async move {
+                self.advance(run.dag.as_str(), &run.run_id).await?;
                 self.reconcile(std::slice::from_ref(run)).await
-            };
-            match advanced.await {
-                Ok(()) => report.advanced += 1,
-                Err(e) => self.isolate(&mut report, format!("{dag}/{run_id}"), e),
+            });
+            for (run, result) in chunk.iter().zip(join_all(advanced).await) {
+                match result {
+                    Ok(()) => report.advanced += 1,
+                    Err(e) => self.isolate(&mut report, format!("{}/{}", run.dag, run.run_id), e),
+                }
             }
         }
         Ok(report)
