@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
 
-.PHONY: test lint infra-lint fmt bench demo lambdas deploy upload-specs
+.PHONY: test lint infra-lint fmt bench fuzz demo lambdas deploy upload-specs
 
 # The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
 # numbers the Rust SDK rejects) installed in a virtualenv of the clone.
@@ -99,6 +99,19 @@ bench: $(MOTO_STAMP)
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench api_calls
 	$(CARGO) build --locked --release -p updraft-cli
 	UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench throughput
+
+## fuzz: each fuzz target under fuzz/ for FUZZ_SECONDS (default 60) with
+## cargo-fuzz on the nightly toolchain, from the seeds in fuzz/corpus/ (which
+## make test runs as regression tests); a crash stops it, its input saved in
+## fuzz/artifacts/ (add it to fuzz/corpus/ once fixed)
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := spec template state_change s3_event sqs_body
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		mkdir -p target/corpus/$$target; \
+		$(CARGO) +nightly fuzz run $$target target/corpus/$$target corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 ## demo: build, run the ML example in the foreground, show the finished run
 demo:

@@ -261,6 +261,38 @@ fn every_function_may_stop_the_tries_its_plans_stop() {
     }
 }
 
+/// Issue 11: what tasks run as (ECS tasks, training jobs) may write only
+/// outputs, never `specs/`: a task cannot redeploy a DAG.
+#[test]
+fn tasks_may_write_only_outputs() {
+    for role in ["RunnerTaskRole", "SageMakerRole"] {
+        let policies = resource(role)["Properties"]["Policies"].clone();
+        let mut writes = 0;
+        for statement in policies[0]["PolicyDocument"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            let actions = match &statement["Action"] {
+                Value::String(a) => vec![a.clone()],
+                list => list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
+            };
+            if actions.iter().any(|a| a == "s3:PutObject") {
+                writes += 1;
+                assert_eq!(
+                    statement["Resource"], "${SpecBucket.Arn}/outputs/*",
+                    "{role} writes outside outputs/"
+                );
+            }
+        }
+        assert_eq!(writes, 1, "{role} writes its outputs");
+    }
+}
+
 #[test]
 fn the_table_has_the_keys_and_index_the_store_uses() {
     let table = resource("StateTable");
