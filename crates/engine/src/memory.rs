@@ -42,6 +42,21 @@ impl MemoryStore {
     }
 }
 
+impl Tables {
+    /// Writes `next`, one revision up, if the stored run is still in state
+    /// `expect` at revision `next.revision`.
+    fn write_run(&mut self, expect: RunState, next: &Run) -> bool {
+        match self.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
+            Some(run) if run.state == expect && run.revision == next.revision => {
+                *run = next.clone();
+                run.revision += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 fn key(dag: &str, run_id: &str) -> RunKey {
     (dag.to_string(), run_id.to_string())
 }
@@ -133,15 +148,7 @@ impl StateStore for MemoryStore {
             .collect())
     }
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        let mut tables = self.tables();
-        match tables.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
-            Some(run) if run.state == expect && run.revision == next.revision => {
-                *run = next.clone();
-                run.revision += 1;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(self.tables().write_run(expect, next))
     }
     async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
         let mut tables = self.tables();
@@ -153,14 +160,7 @@ impl StateStore for MemoryStore {
         if running >= limit as usize {
             return Ok(false);
         }
-        match tables.runs.get_mut(&key(next.dag.as_str(), &next.run_id)) {
-            Some(run) if run.state == RunState::Queued && run.revision == next.revision => {
-                *run = next.clone();
-                run.revision += 1;
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        Ok(tables.write_run(RunState::Queued, next))
     }
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
         let mut tables = self.tables();

@@ -57,6 +57,29 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_by_run ON audit (dag, run_id, at);
 ";
 
+/// Writes `next`, one revision up, if the stored run is still in state
+/// `expect` at revision `next.revision`. Runs written before revisions
+/// were kept have none: revision 0.
+fn write_run(conn: &Connection, expect: RunState, next: &Run) -> PortResult<bool> {
+    let mut stored = next.clone();
+    stored.revision += 1;
+    let changed = conn
+        .execute(
+            "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = ?5
+             AND IFNULL(json_extract(body, '$.revision'), 0) = ?6",
+            params![
+                next.state.as_str(),
+                to_json(&stored)?,
+                next.dag.as_str(),
+                next.run_id,
+                expect.as_str(),
+                next.revision as i64
+            ],
+        )
+        .map_err(db("updating a run"))?;
+    Ok(changed == 1)
+}
+
 /// One connection to the state file.
 #[derive(Clone)]
 pub struct Sqlite(Arc<Mutex<Connection>>);
@@ -401,26 +424,7 @@ impl StateStore for SqliteStore {
     }
 
     async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        let mut stored = next.clone();
-        stored.revision += 1;
-        // Runs written before revisions were kept have none: revision 0.
-        let changed = self
-            .0
-            .conn()
-            .execute(
-                "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = ?5
-                 AND IFNULL(json_extract(body, '$.revision'), 0) = ?6",
-                params![
-                    next.state.as_str(),
-                    to_json(&stored)?,
-                    next.dag.as_str(),
-                    next.run_id,
-                    expect.as_str(),
-                    next.revision as i64
-                ],
-            )
-            .map_err(db("updating a run"))?;
-        Ok(changed == 1)
+        write_run(&self.0.conn(), expect, next)
     }
 
     async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
@@ -438,23 +442,9 @@ impl StateStore for SqliteStore {
         if running >= i64::from(limit) {
             return Ok(false);
         }
-        let mut stored = next.clone();
-        stored.revision += 1;
-        let changed = tx
-            .execute(
-                "UPDATE runs SET state = ?1, body = ?2 WHERE dag = ?3 AND run_id = ?4 AND state = 'queued'
-                 AND IFNULL(json_extract(body, '$.revision'), 0) = ?5",
-                params![
-                    next.state.as_str(),
-                    to_json(&stored)?,
-                    next.dag.as_str(),
-                    next.run_id,
-                    next.revision as i64
-                ],
-            )
-            .map_err(db("starting a run"))?;
+        let written = write_run(&tx, RunState::Queued, next)?;
         tx.commit().map_err(db("starting a run"))?;
-        Ok(changed == 1)
+        Ok(written)
     }
 
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
