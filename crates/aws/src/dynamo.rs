@@ -29,6 +29,7 @@ use updraft_engine::ports::{
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
 use crate::sdk_error::fail;
+use crate::spec_objects::{INLINE_LIMIT, SpecObjects};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -42,6 +43,7 @@ const MAX_TRANSACTION: usize = 100;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    large_specs: Option<SpecObjects>,
 }
 
 fn s(text: impl Into<String>) -> AttributeValue {
@@ -256,7 +258,15 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
+            large_specs: None,
         }
+    }
+
+    /// Keeps spec versions too large for an item in `objects`; without it
+    /// storing one fails, saying so.
+    pub fn with_large_specs(mut self, objects: SpecObjects) -> DynamoStore {
+        self.large_specs = Some(objects);
+        self
     }
 
     async fn get(&self, pk: String, sk: String) -> PortResult<Option<Item>> {
@@ -587,7 +597,18 @@ impl StateStore for DynamoStore {
         item.insert(PK.into(), s(keys::dag_pk(dag)));
         item.insert(SK.into(), s(keys::spec_sk(version)));
         item.insert("item_type".into(), s("spec"));
-        item.insert("source".into(), s(source));
+        if source.len() <= INLINE_LIMIT {
+            item.insert("source".into(), s(source));
+        } else {
+            let Some(objects) = &self.large_specs else {
+                return Err(PortError(format!(
+                    "the spec of `{dag}` is {} bytes; a version over {INLINE_LIMIT} bytes is kept in the bucket, and this store has none",
+                    source.len()
+                )));
+            };
+            let key = objects.put(dag, version, source).await?;
+            item.insert("source_object".into(), s(key));
+        }
         item.insert(
             "first_seen".into(),
             s(seen_at.to_rfc3339_opts(SecondsFormat::Micros, true)),
@@ -615,11 +636,19 @@ impl StateStore for DynamoStore {
     }
 
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
-        let item = self.get(keys::dag_pk(dag), keys::spec_sk(version)).await?;
-        Ok(item.and_then(|mut i| match i.remove("source") {
-            Some(AttributeValue::S(text)) => Some(text),
-            _ => None,
-        }))
+        let Some(mut item) = self.get(keys::dag_pk(dag), keys::spec_sk(version)).await? else {
+            return Ok(None);
+        };
+        match (item.remove("source"), item.remove("source_object")) {
+            (Some(AttributeValue::S(text)), _) => Ok(Some(text)),
+            (_, Some(AttributeValue::S(key))) => match &self.large_specs {
+                Some(objects) => objects.get(&key).await.map(Some),
+                None => Err(PortError(format!(
+                    "spec version {version} of `{dag}` is kept in the bucket ({key}), and this store has none"
+                ))),
+            },
+            _ => Ok(None),
+        }
     }
 
     async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {

@@ -13,6 +13,8 @@
 //! - [`launch`]: one launcher routing tries to ECS or SageMaker, and the
 //!   names both derive from a try.
 //! - [`functions`]: what the planner, dispatcher and recorder do per event.
+//! - [`permissions`]: the IAM actions each request needs, to check the
+//!   roles against the requests the functions send.
 //! - [`runtime`]: a function's cold start: logs, settings, engine.
 //! - [`sagemaker`]: tries as SageMaker training jobs.
 //! - [`schema`]: the table (with its sparse GSI of active runs), the task
@@ -21,6 +23,7 @@
 //! - [`settings`]: a deployment's resources from `UPDRAFT_*` variables.
 //! - [`specs`]: specs in S3, served from the table so an idle tick reads
 //!   no S3; `deploy` and upload notifications record new versions.
+//! - [`spec_objects`]: spec versions too large for an item, in S3.
 //! - [`sqs`]: the `TaskQueue` over SQS.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
@@ -34,11 +37,13 @@ pub mod functions;
 pub mod fuzz;
 pub mod keys;
 pub mod launch;
+pub mod permissions;
 pub mod runtime;
 pub mod sagemaker;
 pub mod schema;
 pub mod sdk_error;
 pub mod settings;
+pub mod spec_objects;
 pub mod specs;
 pub mod sqs;
 #[cfg(feature = "test-util")]

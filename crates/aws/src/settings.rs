@@ -12,6 +12,7 @@ use crate::dynamo::DynamoStore;
 use crate::ecs::{EcsConfig, EcsLauncher};
 use crate::launch::AwsLauncher;
 use crate::sagemaker::{SageMakerConfig, SageMakerLauncher};
+use crate::spec_objects::SpecObjects;
 use crate::specs::TableSpecs;
 use crate::sqs::SqsQueue;
 
@@ -114,10 +115,10 @@ impl Settings {
 
     /// The adapters over this deployment.
     pub fn ports(&self, clients: &Clients) -> Ports {
-        let store = Arc::new(DynamoStore::new(
-            clients.dynamodb.clone(),
-            self.table.clone(),
-        ));
+        let store = Arc::new(
+            DynamoStore::new(clients.dynamodb.clone(), self.table.clone())
+                .with_large_specs(SpecObjects::new(clients.s3.clone(), self.bucket.clone())),
+        );
         Ports {
             store: store.clone(),
             queue: Arc::new(SqsQueue::new(clients.sqs.clone(), self.queue_url.clone())),

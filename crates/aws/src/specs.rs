@@ -70,11 +70,14 @@ impl SpecSource for TableSpecs {
                     // A version that is missing or no longer parses (a newer
                     // updraft, a hand-edited item) is that DAG's import
                     // error; the other DAGs load.
-                    let parsed = match self.store.spec_version(&dag, &version).await? {
-                        None => Err(format!(
+                    let parsed = match self.store.spec_version(&dag, &version).await {
+                        Err(e) => Err(format!(
+                            "spec version {version} of DAG `{dag}` could not be read: {e}"
+                        )),
+                        Ok(None) => Err(format!(
                             "spec version {version} of DAG `{dag}` is missing from the table"
                         )),
-                        Some(source) => parse_spec(&spec_key(&dag), &source)
+                        Ok(Some(source)) => parse_spec(&spec_key(&dag), &source)
                             .map(|spec| (spec, source))
                             .map_err(|e| {
                                 format!("stored spec version {version} no longer parses: {e}")

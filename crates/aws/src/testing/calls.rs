@@ -1,7 +1,7 @@
 //! Counting the requests the SDK sends, per service and operation, with an
 //! interceptor on every client: the figures behind "API calls per attempt".
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -39,6 +39,46 @@ impl Intercept for CallCounter {
                 .unwrap_or_else(|e| e.into_inner())
                 .entry(key)
                 .or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
+/// The IAM actions of every request sent (see [`crate::permissions`]):
+/// on one function's clients, what that function's role must allow.
+#[derive(Clone, Debug, Default)]
+pub struct ActionRecorder(Arc<Mutex<BTreeSet<String>>>);
+
+impl ActionRecorder {
+    /// The actions needed so far.
+    pub fn actions(&self) -> BTreeSet<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+impl Intercept for ActionRecorder {
+    fn name(&self) -> &'static str {
+        "ActionRecorder"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(metadata) = cfg.load::<Metadata>() {
+            let request = context.request();
+            let needed = crate::permissions::actions(
+                metadata.service(),
+                metadata.name(),
+                request.uri(),
+                request.body().bytes().unwrap_or_default(),
+            );
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(needed);
         }
         Ok(())
     }

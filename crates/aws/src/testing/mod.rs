@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod calls;
 mod player;
 
-pub use calls::{CallCounter, FailOperation, RefuseState};
+pub use calls::{ActionRecorder, CallCounter, FailOperation, RefuseState};
 pub use player::{Ending, Player, Started, ecs_event, sqs_record, training_event};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

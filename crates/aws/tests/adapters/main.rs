@@ -8,6 +8,7 @@ mod dead_letters;
 mod ecs;
 mod functions;
 mod idempotency;
+mod permissions;
 mod sagemaker;
 mod specs;
 mod template;

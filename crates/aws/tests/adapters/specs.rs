@@ -295,3 +295,49 @@ async fn a_late_or_replayed_upload_never_rolls_a_dag_back() {
     assert!(synced.paused, "the pause stays");
     assert_eq!(synced.current_version, v1, "the third upload is current");
 }
+
+/// Issue 11: a spec version over 350 KB does not fit its DynamoDB item; it
+/// is kept in S3 under `spec-versions/` and its item points there, so the
+/// bucket and the table agree and every function reads it back whole.
+#[tokio::test]
+async fn a_spec_version_over_350_kb_is_kept_in_s3_behind_its_item() {
+    use updraft_aws::spec_objects::{INLINE_LIMIT, SpecObjects, object_key};
+    let (s3, bucket, _) = world().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&support::sdk());
+    let table = support::unique("state");
+    create_table(&dynamo, &table).await.unwrap();
+    let large = format!("{ML}{}", "# a long comment line\n".repeat(20_000));
+    assert!(large.len() > INLINE_LIMIT);
+
+    // Without a bucket the store says why it cannot keep it.
+    let inline_only = DynamoStore::new(dynamo.clone(), table.clone());
+    let refused = deploy(&s3, &bucket, &inline_only, &[file("ml.yaml", &large)])
+        .await
+        .unwrap_err();
+    let refused = format!("{refused:?}");
+    assert!(refused.contains("is kept in the bucket"), "{refused}");
+
+    let store = DynamoStore::new(dynamo.clone(), table.clone())
+        .with_large_specs(SpecObjects::new(s3.clone(), bucket.clone()));
+    deploy(&s3, &bucket, &store, &[file("ml.yaml", &large)])
+        .await
+        .unwrap();
+    let meta = store.dag("ml").await.unwrap().unwrap();
+    let version = meta.current_version.expect("a current version");
+    assert_eq!(
+        store.spec_version("ml", &version).await.unwrap().as_deref(),
+        Some(large.as_str())
+    );
+    let object = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(object_key("ml", &version))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.content_length(), Some(large.len() as i64));
+    let loaded = TableSpecs::new(Arc::new(store)).load().await.unwrap();
+    assert_eq!(loaded.errors, []);
+    assert_eq!(loaded.dags[0].0.id.as_str(), "ml");
+    assert_eq!(loaded.dags[0].1, large);
+}

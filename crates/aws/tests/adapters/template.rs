@@ -2,6 +2,7 @@
 //! init` and the adapters make and use them: one source of names and
 //! numbers, checked here.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::{Value, json};
@@ -16,6 +17,30 @@ fn template() -> Value {
 
 fn resource(name: &str) -> Value {
     template()["Resources"][name].clone()
+}
+
+/// The actions a statement allows (one, or a list).
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        list => list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect(),
+    }
+}
+
+/// Every action a role of the template allows.
+pub(crate) fn allowed(role: &str) -> BTreeSet<String> {
+    resource(role)["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
+        .flat_map(|s| actions(&s))
+        .collect()
 }
 
 fn names(list: &Value) -> Vec<String> {
@@ -198,15 +223,7 @@ fn roles_name_their_actions_and_resources() {
         }
         for policy in role["Properties"]["Policies"].as_array().unwrap() {
             for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
-                let actions: Vec<&str> = match &statement["Action"] {
-                    Value::String(a) => vec![a.as_str()],
-                    list => list
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|a| a.as_str().unwrap())
-                        .collect(),
-                };
+                let actions = actions(statement);
                 for action in &actions {
                     assert!(
                         action.contains(':') && !action.ends_with('*'),
@@ -215,7 +232,9 @@ fn roles_name_their_actions_and_resources() {
                 }
                 if statement["Resource"] == "*" {
                     assert!(
-                        actions.iter().all(|a| NO_RESOURCE_LEVEL.contains(a)),
+                        actions
+                            .iter()
+                            .all(|a| NO_RESOURCE_LEVEL.contains(&a.as_str())),
                         "{name}: {actions:?} on every resource"
                     );
                 }
@@ -232,31 +251,13 @@ fn roles_name_their_actions_and_resources() {
 #[test]
 fn every_function_may_stop_the_tries_its_plans_stop() {
     for role in ["PlannerRole", "DispatcherRole", "RecorderRole"] {
-        let statements = resource(role)["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-            .as_array()
-            .unwrap()
-            .clone();
-        let allowed: Vec<String> = statements
-            .iter()
-            .flat_map(|s| match &s["Action"] {
-                Value::String(a) => vec![a.clone()],
-                list => list
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_string())
-                    .collect(),
-            })
-            .collect();
+        let allowed = allowed(role);
         for action in [
             "ecs:StopTask",
             "sagemaker:StopTrainingJob",
             "dynamodb:DeleteItem",
         ] {
-            assert!(
-                allowed.iter().any(|a| a == action),
-                "{role} may not {action}"
-            );
+            assert!(allowed.contains(action), "{role} may not {action}");
         }
     }
 }
@@ -272,16 +273,7 @@ fn tasks_may_write_only_outputs() {
             .as_array()
             .unwrap()
         {
-            let actions = match &statement["Action"] {
-                Value::String(a) => vec![a.clone()],
-                list => list
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_string())
-                    .collect(),
-            };
-            if actions.iter().any(|a| a == "s3:PutObject") {
+            if actions(statement).iter().any(|a| a == "s3:PutObject") {
                 writes += 1;
                 assert_eq!(
                     statement["Resource"], "${SpecBucket.Arn}/outputs/*",
