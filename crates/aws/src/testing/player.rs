@@ -27,6 +27,9 @@ pub struct Started {
     pub command: Vec<String>,
     /// `UPDRAFT_OUTPUT`, where an ECS task writes its output.
     pub output: Option<String>,
+    /// updraft asked ECS to stop it (a timeout, a cancel, a launch that
+    /// lost its compare-and-set): its try was closed when it was stopped.
+    pub stopped: bool,
 }
 
 /// How the harness ends a try: an exit code (a training job fails on any
@@ -49,6 +52,8 @@ pub struct Player {
     sagemaker: aws_sdk_sagemaker::Client,
     /// Every try ended so far, in order.
     pub ended: Vec<Started>,
+    /// Every ECS task updraft stopped, whose event then recorded nothing.
+    pub stopped: Vec<Started>,
     /// Send each event twice, and check the second is dropped (default).
     pub duplicate_events: bool,
 }
@@ -110,6 +115,7 @@ impl Player {
             ecs: aws_sdk_ecs::Client::new(&config),
             sagemaker: aws_sdk_sagemaker::Client::new(&config),
             ended: Vec::new(),
+            stopped: Vec::new(),
             duplicate_events: true,
         }
     }
@@ -168,6 +174,14 @@ impl Player {
     pub async fn finish(&mut self, engine: &Engine, end: impl Fn(&Started) -> Ending) -> usize {
         let mut ended = 0;
         for started in self.running_tasks().await {
+            if started.stopped {
+                // ECS sends its STOPPED event; its try is already closed.
+                let event = ecs_event(&self.settings.ecs.cluster, &started.handle, "STOPPED", 137);
+                let out = recorder(engine, &event).await.expect("recorder");
+                assert_eq!(out["recorded"], false, "a stopped try's event: {out}");
+                self.stopped.push(started);
+                continue;
+            }
             let ending = end(&started);
             if let (Some(output), Some(uri)) = (&ending.output, &started.output) {
                 let (bucket, key) = uri
@@ -241,7 +255,11 @@ impl Player {
     }
 
     fn is_new(&self, handle: &str) -> bool {
-        !self.ended.iter().any(|s| s.handle == handle)
+        !self
+            .ended
+            .iter()
+            .chain(&self.stopped)
+            .any(|s| s.handle == handle)
     }
 
     async fn running_tasks(&self) -> Vec<Started> {
@@ -287,6 +305,7 @@ impl Player {
                     map_index: env.get("UPDRAFT_MAP_INDEX").and_then(|i| i.parse().ok()),
                     command: main.map(|m| m.command().to_vec()).unwrap_or_default(),
                     output: env.get("UPDRAFT_OUTPUT").map(|o| o.to_string()),
+                    stopped: task.desired_status() == Some("STOPPED"),
                 }
             })
             .collect()
@@ -354,6 +373,7 @@ impl Player {
                     .map(|a| a.container_entrypoint().to_vec())
                     .unwrap_or_default(),
                 output: None,
+                stopped: false,
             });
         }
         started

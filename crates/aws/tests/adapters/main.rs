@@ -9,6 +9,7 @@ mod ecs;
 mod functions;
 mod idempotency;
 mod permissions;
+mod races;
 mod sagemaker;
 mod specs;
 mod template;

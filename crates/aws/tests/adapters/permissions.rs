@@ -8,11 +8,9 @@
 //! the actions those requests need, plus what AWS needs on the function's
 //! behalf, and nothing else.
 
-use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::json;
 use updraft_aws::clients::Clients;
@@ -22,14 +20,13 @@ use updraft_aws::settings::Settings;
 use updraft_aws::testing::{
     ActionRecorder, FailOperation, Player, deployment, ecs_event, s3, sdk, training_event,
 };
-use updraft_core::state::{Attempt, RunState, TaskState};
+use updraft_core::state::{RunState, TaskState};
 use updraft_engine::Engine;
-use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortResult,
-};
+use updraft_engine::ports::Launcher;
 use updraft_engine::usecase::RunRequest;
 
 use crate::functions::key;
+use crate::races::{Meanwhile, WhileLaunching};
 use crate::template::allowed;
 
 const TRAINING_ROLE: &str = "arn:aws:iam::123456789012:role/updraft-sagemaker";
@@ -103,54 +100,6 @@ fn role(
         engine: Engine::new(ports).with_settings(timings()),
         actions,
         s3: clients.s3,
-    }
-}
-
-/// The real launcher, except that right after it launched a task of
-/// `moved` whose id starts with `m`, an operator marks that task
-/// succeeded: the dispatcher's launch then loses its compare-and-set.
-struct MarkWhileLaunching {
-    inner: Arc<dyn Launcher>,
-    operator: Arc<Engine>,
-    marked: Mutex<BTreeSet<String>>,
-}
-
-#[async_trait]
-impl Launcher for MarkWhileLaunching {
-    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
-        let launched = self.inner.launch(request).await?;
-        let task = request.key.task_id.as_str().to_string();
-        let first = request.dag == "moved"
-            && task.starts_with('m')
-            && self.marked.lock().unwrap().insert(task);
-        if first {
-            self.operator
-                .mark(
-                    &request.dag,
-                    &request.run_id,
-                    &request.key,
-                    TaskState::Succeeded,
-                    "ops",
-                )
-                .await
-                .expect("marked while launching");
-        }
-        Ok(launched)
-    }
-    async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
-        self.inner.describe(handle).await
-    }
-    async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {
-        self.inner.describe_many(handles).await
-    }
-    async fn stop(&self, handle: &str) -> PortResult<()> {
-        self.inner.stop(handle).await
-    }
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
-        self.inner.logs(attempt).await
-    }
-    async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
-        self.inner.read_output(attempt).await
     }
 }
 
@@ -230,10 +179,14 @@ async fn each_role_allows_exactly_what_its_function_sends() {
         SharedInterceptor::new(FailOperation::new("CreateTrainingJob", 1)),
     ];
     let dispatcher_role = role(&settings, &outages, |inner| {
-        Arc::new(MarkWhileLaunching {
+        Arc::new(WhileLaunching {
             inner,
             operator: operator.clone(),
-            marked: Mutex::default(),
+            meanwhile: Meanwhile::Mark,
+            chosen: |request| {
+                request.dag == "moved" && request.key.task_id.as_str().starts_with('m')
+            },
+            done: Mutex::default(),
         })
     });
     let recorder_role = role(&settings, &[], |l| l);

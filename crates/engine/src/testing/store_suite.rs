@@ -28,6 +28,7 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     racing_callers_win_a_run_transition_exactly_once(fresh()).await;
     racing_creators_create_a_run_once(fresh()).await;
     racing_starters_keep_max_active_runs(fresh()).await;
+    racing_dag_changes_keep_each_others_fields(fresh()).await;
     queries_filter_and_order_runs(&fresh()[0]).await;
     attempts_keep_the_history_of_every_try(&fresh()[0]).await;
     dag_metadata_and_spec_versions_round_trip(&fresh()[0]).await;
@@ -606,6 +607,48 @@ async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
     assert!(
         !store.start_run(&started(waiting[0]), 5).await.unwrap(),
         "only a queued run starts"
+    );
+}
+
+/// Ticks noting their last point, a pause and two deploys, all at once on
+/// one DAG: the pause holds, the last point is the latest, and exactly one
+/// deploy's source wins its compare-and-set (the other must read again).
+async fn racing_dag_changes_keep_each_others_fields(handles: StoreHandles) {
+    let d = DagId::parse("d").unwrap();
+    let deploy = |n: u32| DagChange::Source {
+        current_version: Some(format!("v{n}")),
+        import_error: None,
+        source_version: Some(format!("s{n}")),
+        expect: Some(None),
+    };
+    let mut changes = vec![DagChange::Paused(true), deploy(1), deploy(2)];
+    changes.extend((1..=5).map(|m| DagChange::LastPoint(t0() + chrono::Duration::minutes(m))));
+    let mut racers = Vec::new();
+    for (change, store) in changes.into_iter().zip(handles.iter().cycle()) {
+        let (store, d) = (store.clone(), d.clone());
+        racers.push(tokio::spawn(async move {
+            let held = store.update_dag(&d, &change).await.unwrap();
+            (change, held)
+        }));
+    }
+    let mut deploys_held = Vec::new();
+    for racer in racers {
+        let (change, held) = racer.await.unwrap();
+        match change {
+            DagChange::Source { source_version, .. } if held => deploys_held.push(source_version),
+            DagChange::Paused(_) => assert!(held, "a pause always holds"),
+            _ => {}
+        }
+    }
+    assert_eq!(deploys_held.len(), 1, "one deploy wins: {deploys_held:?}");
+    let meta = handles[0].dag("d").await.unwrap().unwrap();
+    assert!(meta.paused, "the pause was not undone");
+    assert_eq!(meta.last_point, Some(t0() + chrono::Duration::minutes(5)));
+    assert_eq!(meta.source_version, deploys_held[0]);
+    let version = meta.source_version.as_deref().map(|s| s.replace('s', "v"));
+    assert_eq!(
+        meta.current_version, version,
+        "the winner's version is current"
     );
 }
 
