@@ -201,8 +201,7 @@ pub async fn deploy(
             .find(|f| f.name == spec.file)
             .map(|f| f.text.clone())
             .unwrap_or_default();
-        let out = s3
-            .put_object()
+        s3.put_object()
             .bucket(bucket)
             .key(spec_key(id))
             .body(ByteStream::from(text.clone().into_bytes()))
@@ -212,7 +211,6 @@ pub async fn deploy(
             .map_err(fail("S3 PutObject"))?;
         // The object's latest version, recorded as an upload event would
         // (whichever of the two comes second changes nothing).
-        let _ = out;
         sync_key(s3, bucket, store, &spec_key(id)).await?;
     }
     Ok(ours.into_iter().collect())
