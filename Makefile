@@ -105,12 +105,15 @@ bench: $(MOTO_STAMP)
 ## make test runs as regression tests); a crash stops it, its input saved in
 ## fuzz/artifacts/ (add it to fuzz/corpus/ once fixed)
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := spec template state_change s3_event sqs_body
+# The event targets build the AWS crate (feature `aws`); the others only core.
+FUZZ_CORE_TARGETS := spec template
+FUZZ_AWS_TARGETS := state_change s3_event sqs_body
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd fuzz && for target in $(FUZZ_TARGETS); do \
+	cd fuzz && for target in $(FUZZ_CORE_TARGETS) $(FUZZ_AWS_TARGETS); do \
+		features=$$(case " $(FUZZ_AWS_TARGETS) " in *" $$target "*) echo "--features aws";; esac); \
 		mkdir -p target/corpus/$$target; \
-		$(CARGO) +nightly fuzz run $$target target/corpus/$$target corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+		$(CARGO) +nightly fuzz run $$features $$target target/corpus/$$target corpus/$$target -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
 	done
 
 ## demo: build, run the ML example in the foreground, show the finished run

@@ -212,22 +212,40 @@ async fn experiment_queries(
 /// expanding a mapped task into 10,000 instances, each against the
 /// function's timeout.
 async fn scale(clients: &Clients, counter: &CallCounter) {
+    expansion(clients, counter).await;
+    ticks(clients, counter).await;
+}
+
+/// A deployment with `spec` deployed, and its engine.
+async fn deployed(clients: &Clients, spec: &str) -> (updraft_aws::settings::Settings, Engine) {
     let settings = deployment(clients).await;
     let engine = Engine::new(settings.ports(clients));
-    let wide = "dag: wide\nmax_active_runs: 1000\ntasks:\n  - id: only\n    command: [echo]\n";
-    let fan = "dag: fan\nparams: { items: [] }\ntasks:\n  - id: first\n    command: [echo]\n  - id: each\n    after: [first]\n    map_over: \"{{ params.items }}\"\n    command: [echo]\n";
-    let files = [("wide.yaml", wide), ("fan.yaml", fan)].map(|(name, text)| SpecFile {
-        name: name.into(),
-        text: text.into(),
-    });
+    let file = SpecFile {
+        name: "spec.yaml".into(),
+        text: spec.into(),
+    };
     deploy(
         &clients.s3,
         &settings.bucket,
         engine.ports().store.as_ref(),
-        &files,
+        &[file],
     )
     .await
     .unwrap();
+    (settings, engine)
+}
+
+/// Each invocation gets the function's timeout as its budget, as in
+/// Lambda: what does not fit is left to the next one.
+fn budget(seconds: u64) -> Option<std::time::Instant> {
+    Some(std::time::Instant::now() + std::time::Duration::from_secs(seconds))
+}
+
+/// A tick over 1,000 queued runs (it starts them), then one over the same
+/// 1,000 runs running.
+async fn ticks(clients: &Clients, counter: &CallCounter) {
+    let wide = "dag: wide\nmax_active_runs: 1000\ntasks:\n  - id: only\n    command: [echo]\n";
+    let (settings, engine) = deployed(clients, wide).await;
     let spec = engine.current_spec("wide").await.unwrap();
     let store = engine.ports().store.clone();
     let base = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
@@ -259,10 +277,6 @@ async fn scale(clients: &Clients, counter: &CallCounter) {
         assert!(store.create_run(&run, &instances).await.unwrap());
     }
     let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
-    // Each invocation gets the function's timeout as its budget, as in
-    // Lambda: what does not fit is left to the next one.
-    let budget =
-        |seconds| Some(std::time::Instant::now() + std::time::Duration::from_secs(seconds));
     for label in ["over 1,000 queued runs", "again"] {
         counter.take();
         let started = std::time::Instant::now();
@@ -280,7 +294,13 @@ async fn scale(clients: &Clients, counter: &CallCounter) {
             report["deferred"]
         );
     }
+}
 
+/// The recorder ending a task that a mapped task of 10,000 items follows.
+async fn expansion(clients: &Clients, counter: &CallCounter) {
+    let fan = "dag: fan\nparams: { items: [] }\ntasks:\n  - id: first\n    command: [echo]\n  - id: each\n    after: [first]\n    map_over: \"{{ params.items }}\"\n    command: [echo]\n";
+    let (settings, engine) = deployed(clients, fan).await;
+    let store = engine.ports().store.clone();
     let items: Vec<usize> = (0..10_000).collect();
     let request = RunRequest {
         params: serde_json::Map::from_iter([("items".to_string(), json!(items))]),
@@ -289,7 +309,6 @@ async fn scale(clients: &Clients, counter: &CallCounter) {
     let run = engine.trigger("fan", request).await.unwrap();
     let mut player = Player::new(&settings);
     player.duplicate_events = false;
-    // Only the fan DAG's first task: the wide DAG's messages stay queued.
     let first = loop {
         player.deliver(&engine).await;
         let attempt = store

@@ -23,20 +23,31 @@ impl Engine {
     /// Plans the run and applies the plan, again while a change raced or
     /// made more work due now. Returns the run as it stands after.
     pub async fn advance(&self, dag: &str, run_id: &str) -> EngineResult<Option<Run>> {
+        Ok(self.advance_seeing(dag, run_id).await?.0)
+    }
+
+    /// [`Engine::advance`], also returning the run's task instances when
+    /// its last plan found nothing to do (they are current as of then), so
+    /// a tick reconciles without reading them again.
+    pub(crate) async fn advance_seeing(
+        &self,
+        dag: &str,
+        run_id: &str,
+    ) -> EngineResult<(Option<Run>, Option<Vec<TaskInstance>>)> {
         let store = &self.ports.store;
         let mut run = None;
         for _ in 0..MAX_ROUNDS {
             let Some(current) = store.run(dag, run_id).await? else {
-                return Ok(None);
+                return Ok((None, None));
             };
             if current.state.is_terminal() {
-                return Ok(Some(current));
+                return Ok((Some(current), None));
             }
             if current.state == RunState::Queued {
                 // Started (a slot of max_active_runs taken) before any of
                 // its tasks is queued, or left queued.
                 if !self.start(&current).await? {
-                    return Ok(store.run(dag, run_id).await?);
+                    return Ok((store.run(dag, run_id).await?, None));
                 }
                 continue;
             }
@@ -60,7 +71,7 @@ impl Engine {
             let now = self.ports.clock.now();
             let transitions = plan(&spec, &current, &instances, now);
             if transitions.is_empty() {
-                return Ok(Some(current));
+                return Ok((Some(current), Some(instances)));
             }
             let again = self.apply(&current, transitions).await?;
             run = Some(current);
@@ -69,8 +80,8 @@ impl Engine {
             }
         }
         match run {
-            Some(run) => Ok(store.run(dag, &run.run_id).await?),
-            None => Ok(None),
+            Some(run) => Ok((store.run(dag, &run.run_id).await?, None)),
+            None => Ok((None, None)),
         }
     }
 

@@ -14,47 +14,56 @@ use crate::ports::{Completion, HandleStatus, TaskMessage};
 use crate::{Engine, EngineResult};
 
 impl Engine {
-    /// Reconciles the tries of the given runs.
-    pub(crate) async fn reconcile(&self, runs: &[Run]) -> EngineResult<()> {
+    /// Advances a run, then reconciles its tries if it is still going
+    /// (with the instances the advance read, when it changed nothing).
+    pub(crate) async fn advance_and_reconcile(&self, dag: &str, run_id: &str) -> EngineResult<()> {
+        match self.advance_seeing(dag, run_id).await? {
+            (Some(run), seen) if !run.state.is_terminal() => self.reconcile(&run, seen).await,
+            _ => Ok(()),
+        }
+    }
+
+    /// Reconciles the tries of a run, from its instances as just read if
+    /// given.
+    pub(crate) async fn reconcile(
+        &self,
+        run: &Run,
+        seen: Option<Vec<TaskInstance>>,
+    ) -> EngineResult<()> {
         let now = self.ports.clock.now();
-        for run in runs {
-            let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
-            let instances = self.ports.store.instances(dag, run_id).await?;
-            let mut touched = self.reconcile_running(run, &instances, now).await?;
-            for instance in instances {
-                touched |= match instance.state {
-                    TaskState::Launching => {
-                        let attempt = self
-                            .ports
-                            .store
-                            .attempt(dag, run_id, &instance.key, instance.try_number)
-                            .await?;
-                        let since = attempt.and_then(|a| a.started_at).or(instance.queued_at);
-                        self.reconcile_stuck(
-                            run,
-                            &instance,
-                            since,
-                            now,
-                            self.settings.relaunch_after,
-                        )
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let instances = match seen {
+            Some(instances) => instances,
+            None => self.ports.store.instances(dag, run_id).await?,
+        };
+        let mut touched = self.reconcile_running(run, &instances, now).await?;
+        for instance in instances {
+            touched |= match instance.state {
+                TaskState::Launching => {
+                    let attempt = self
+                        .ports
+                        .store
+                        .attempt(dag, run_id, &instance.key, instance.try_number)
+                        .await?;
+                    let since = attempt.and_then(|a| a.started_at).or(instance.queued_at);
+                    self.reconcile_stuck(run, &instance, since, now, self.settings.relaunch_after)
                         .await?
-                    }
-                    TaskState::Queued => {
-                        self.reconcile_stuck(
-                            run,
-                            &instance,
-                            instance.queued_at,
-                            now,
-                            self.settings.resend_after,
-                        )
-                        .await?
-                    }
-                    _ => false,
-                };
-            }
-            if touched {
-                self.advance(dag, run_id).await?;
-            }
+                }
+                TaskState::Queued => {
+                    self.reconcile_stuck(
+                        run,
+                        &instance,
+                        instance.queued_at,
+                        now,
+                        self.settings.resend_after,
+                    )
+                    .await?
+                }
+                _ => false,
+            };
+        }
+        if touched {
+            self.advance(dag, run_id).await?;
         }
         Ok(())
     }

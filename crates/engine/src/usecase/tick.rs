@@ -88,10 +88,9 @@ impl Engine {
                 });
                 break;
             }
-            let advanced = chunk.iter().map(|run| async move {
-                self.advance(run.dag.as_str(), &run.run_id).await?;
-                self.reconcile(std::slice::from_ref(run)).await
-            });
+            let advanced = chunk
+                .iter()
+                .map(|run| self.advance_and_reconcile(run.dag.as_str(), &run.run_id));
             for (run, result) in chunk.iter().zip(join_all(advanced).await) {
                 match result {
                     Ok(()) => report.advanced += 1,
@@ -149,11 +148,7 @@ impl Engine {
 
     /// A tick for one run only: advance it and reconcile its tries.
     pub async fn tick_run(&self, dag: &str, run_id: &str) -> EngineResult<Option<Run>> {
-        let run = self.advance(dag, run_id).await?;
-        if let Some(run) = run.as_ref().filter(|r| !r.state.is_terminal()) {
-            self.reconcile(std::slice::from_ref(run)).await?;
-            return self.advance(dag, run_id).await;
-        }
-        Ok(run)
+        self.advance_and_reconcile(dag, run_id).await?;
+        self.advance(dag, run_id).await
     }
 }
