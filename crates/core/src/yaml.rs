@@ -112,7 +112,17 @@ fn pos_of(mark: Mark) -> Pos {
 
 /// Parses a single-document YAML text.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
-    let mut input = text.as_bytes();
+    // libyaml-safer 0.3 panics on a block scalar that ends the text without
+    // a line break (`a: |\n  x`, found by fuzzing): such a text is parsed
+    // with one added, and the scalar that took it gives it back.
+    let padded;
+    let (source, added_at) = if text.is_empty() || text.ends_with('\n') {
+        (text, None)
+    } else {
+        padded = format!("{text}\n");
+        (padded.as_str(), Some(text.len() as u64))
+    };
+    let mut input = source.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
     let mut builder = Builder::default();
@@ -124,10 +134,24 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 .unwrap_or(Pos { line: 1, col: 1 }),
             message: format!("YAML syntax error: {}", e.problem()),
         })?;
-        if event.data == EventData::StreamEnd {
+        let mut data = event.data;
+        if data == EventData::StreamEnd {
             break;
         }
-        builder.on_event(event.data, pos_of(event.start_mark))?;
+        if let (
+            Some(at),
+            EventData::Scalar {
+                value,
+                style: ScalarStyle::Literal | ScalarStyle::Folded,
+                ..
+            },
+        ) = (added_at, &mut data)
+        {
+            if event.end_mark.index > at && value.ends_with('\n') {
+                value.pop();
+            }
+        }
+        builder.on_event(data, pos_of(event.start_mark))?;
     }
     builder.root.ok_or(YamlError {
         pos: Pos { line: 1, col: 1 },
@@ -384,5 +408,29 @@ mod tests {
     fn a_second_document_is_rejected() {
         let err = parse("dag: a\n---\ndag: b\n").unwrap_err();
         assert_eq!(err.pos.line, 2);
+    }
+
+    /// Fuzzing found libyaml-safer panicking on these; the values are
+    /// those PyYAML and libyaml give.
+    #[test]
+    fn a_block_scalar_may_end_the_text_without_a_line_break() {
+        let value = |text: &str| match parse(text).unwrap().value {
+            Value::Map(entries) => entries[0].value.value.clone(),
+            other => other,
+        };
+        let text = |t: &str| Value::Str(t.into());
+        assert_eq!(value("a: |\n  x"), text("x"));
+        assert_eq!(value("a: |+\n  x"), text("x"));
+        assert_eq!(value("a: |-\n  x"), text("x"));
+        assert_eq!(value("a: >\n  x\n  y"), text("x y"));
+        assert_eq!(value("a: |\n  x\n"), text("x\n"), "as before");
+        assert_eq!(value("|\n R"), text("R"));
+        assert_eq!(
+            value("- |\n x"),
+            Value::Seq(vec![Node {
+                pos: Pos { line: 1, col: 3 },
+                value: text("x")
+            }])
+        );
     }
 }

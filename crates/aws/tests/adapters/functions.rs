@@ -38,6 +38,16 @@ pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Sett
     let clients = Clients::new(&sdk());
     let settings = deployment(&clients).await;
     let engine = Engine::new(settings.ports(&clients)).with_settings(engine_settings);
+    deploy_spec(&settings, &engine, spec).await;
+    World {
+        engine,
+        player: Player::new(&settings),
+        settings,
+    }
+}
+
+/// Deploys one spec file to `settings`' deployment through `engine`'s store.
+pub(crate) async fn deploy_spec(settings: &Settings, engine: &Engine, spec: &str) {
     let file = SpecFile {
         name: "spec.yaml".into(),
         text: spec.into(),
@@ -50,11 +60,6 @@ pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Sett
     )
     .await
     .unwrap();
-    World {
-        engine,
-        player: Player::new(&settings),
-        settings,
-    }
 }
 
 impl World {

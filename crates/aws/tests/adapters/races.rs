@@ -11,10 +11,8 @@ use updraft_aws::clients::Clients;
 use updraft_aws::functions::{planner, recorder};
 use updraft_aws::sagemaker::DEPLOYMENT_TAG;
 use updraft_aws::settings::Settings;
-use updraft_aws::specs::deploy;
 use updraft_aws::testing::{Player, deployment, s3, sdk, training_event};
 use updraft_core::plan::Rerun;
-use updraft_core::spec::SpecFile;
 use updraft_core::state::{Attempt, RunState, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::ports::{
@@ -22,7 +20,7 @@ use updraft_engine::ports::{
 };
 use updraft_engine::usecase::RunRequest;
 
-use crate::functions::{CHAIN, failing, key};
+use crate::functions::{CHAIN, deploy_spec, failing, key};
 
 /// What an operator does while a try launches.
 #[derive(Clone, Copy, Debug)]
@@ -98,18 +96,7 @@ async fn chain_with(meanwhile: Meanwhile) -> (Engine, Arc<Engine>, Settings) {
     let clients = Clients::new(&sdk());
     let settings = deployment(&clients).await;
     let operator = Arc::new(Engine::new(settings.ports(&clients)));
-    let file = SpecFile {
-        name: "chain.yaml".into(),
-        text: CHAIN.into(),
-    };
-    deploy(
-        &s3(),
-        &settings.bucket,
-        operator.ports().store.as_ref(),
-        &[file],
-    )
-    .await
-    .unwrap();
+    deploy_spec(&settings, &operator, CHAIN).await;
     let mut ports = settings.ports(&clients);
     ports.launcher = Arc::new(WhileLaunching {
         inner: ports.launcher,
@@ -214,18 +201,7 @@ async fn stack() -> (Engine, Settings, Player) {
     let mut settings = deployment(&clients).await;
     settings.sagemaker_role = Some("arn:aws:iam::123456789012:role/updraft-sagemaker".into());
     let engine = Engine::new(settings.ports(&clients));
-    let file = SpecFile {
-        name: "twin.yaml".into(),
-        text: TWIN.into(),
-    };
-    deploy(
-        &s3(),
-        &settings.bucket,
-        engine.ports().store.as_ref(),
-        &[file],
-    )
-    .await
-    .unwrap();
+    deploy_spec(&settings, &engine, TWIN).await;
     let player = Player::new(&settings);
     (engine, settings, player)
 }
