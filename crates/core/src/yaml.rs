@@ -146,10 +146,10 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
                 ..
             },
         ) = (added_at, &mut data)
+            && event.end_mark.index > at
+            && value.ends_with('\n')
         {
-            if event.end_mark.index > at && value.ends_with('\n') {
-                value.pop();
-            }
+            value.pop();
         }
         builder.on_event(data, pos_of(event.start_mark))?;
     }
