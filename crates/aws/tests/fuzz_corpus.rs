@@ -61,8 +61,12 @@ fn the_valid_seeds_parse() {
             path.display()
         );
     }
+    // `crash-*` seeds are what fuzzing found; they need only return.
     for (path, bytes) in seeds("spec") {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.starts_with("crash-") {
+            continue;
+        }
         let parsed = updraft_core::spec::parse_spec(&name, &String::from_utf8(bytes).unwrap());
         assert_eq!(parsed.is_ok(), name != "cycle.yaml", "{name}: {parsed:?}");
     }
