@@ -103,7 +103,7 @@ bench: $(MOTO_STAMP)
 ## fuzz: each fuzz target under fuzz/ for FUZZ_SECONDS (default 60) with
 ## cargo-fuzz on the nightly toolchain, from the seeds in fuzz/corpus/ (which
 ## make test runs as regression tests); a crash stops it, its input saved in
-## fuzz/artifacts/ (add it to fuzz/corpus/ once fixed)
+## fuzz/artifacts/ (add it to fuzz/corpus/<target>/ as crash-<what> once fixed)
 FUZZ_SECONDS ?= 60
 # The event targets build the AWS crate (feature `aws`); the others only core.
 FUZZ_CORE_TARGETS := spec template

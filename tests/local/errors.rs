@@ -48,6 +48,31 @@ fn validate_prints_every_error_with_file_line_and_column() {
         .expect(0);
 }
 
+/// Fuzzing found texts the YAML library panics on: a block scalar ending
+/// the file without a line break is read as YAML says, and a text it
+/// cannot read is a syntax error of that file — never a panic.
+#[test]
+fn texts_the_yaml_library_panicked_on_validate_cleanly() {
+    let world = World::new();
+    world.spec(
+        "last.yaml",
+        "dag: last\ntasks:\n  - id: a\n    command:\n      - sh\n      - -c\n      - |\n        echo hi",
+    );
+    world.run(&["validate"]).expect(0);
+    world.spec("flow.yaml", "dag: flow\ntags: [!,\n");
+    let ran = world.run(&["validate"]).expect(1);
+    let file = world.path().join("specs/flow.yaml");
+    assert!(
+        ran.stdout
+            .starts_with(&format!("{}:2:7: YAML syntax error", file.display())),
+        "{}",
+        ran.stdout
+    );
+    for bad in ["panicked", "internal error", "backtrace"] {
+        assert!(!ran.stderr.contains(bad), "{}", ran.stderr);
+    }
+}
+
 #[test]
 fn user_errors_exit_1_with_one_line() {
     let world = World::new();

@@ -18,6 +18,14 @@ use crate::args::Cli;
 fn main() -> ExitCode {
     // A bug must not show a user a panic message and a backtrace.
     std::panic::set_hook(Box::new(|info| {
+        // The YAML library's panics are caught and reported as syntax
+        // errors of the file (updraft_core::yaml::parse).
+        if info
+            .location()
+            .is_some_and(|l| l.file().contains("libyaml-safer"))
+        {
+            return;
+        }
         let at = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
