@@ -521,3 +521,41 @@ async fn a_point_a_backfill_ran_is_not_scheduled_again() {
         "only the point no backfill covered"
     );
 }
+
+/// The dashboard's first page: each current DAG, paused or when it next
+/// runs, and its latest runs newest first.
+#[tokio::test]
+async fn the_dags_overview_shows_each_dag_its_next_point_and_latest_runs() {
+    let world = world(
+        "dag: d\nschedule: '@hourly'\nstart: 2026-11-20T22:00:00Z\ntasks:\n  - id: a\n    command: [x]\n",
+    );
+    let first = world
+        .engine
+        .trigger("d", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    world.clock.set(t("2026-11-21T00:00:31Z"));
+    let second = world
+        .engine
+        .trigger("d", RunRequest::by("ben"))
+        .await
+        .unwrap();
+    let overview = world.engine.dags_overview(25).await.unwrap();
+    assert_eq!(overview.dags.len(), 1);
+    let d = &overview.dags[0];
+    assert!(!d.paused);
+    assert_eq!(d.next_run, Some(t("2026-11-21T01:00:00Z")));
+    let ids: Vec<&str> = d.recent.iter().map(|r| r.run_id.as_str()).collect();
+    assert_eq!(ids, [second.run_id.as_str(), first.run_id.as_str()]);
+    assert_eq!(
+        world.engine.dags_overview(1).await.unwrap().dags[0]
+            .recent
+            .len(),
+        1
+    );
+
+    world.engine.set_paused("d", true).await.unwrap();
+    let paused = &world.engine.dags_overview(25).await.unwrap().dags[0];
+    assert!(paused.paused);
+    assert_eq!(paused.next_run, None, "a paused DAG does not run next");
+}
