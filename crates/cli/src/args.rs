@@ -88,6 +88,27 @@ pub enum Command {
         /// Seconds between scheduler ticks.
         #[arg(long, default_value_t = 2.0)]
         tick: f64,
+        /// The port of the dashboard served beside the loop (0: any free port).
+        #[arg(long, default_value_t = 8080, conflicts_with = "no_ui")]
+        ui_port: u16,
+        /// Serve no dashboard.
+        #[arg(long)]
+        no_ui: bool,
+    },
+    /// Serve the dashboard over the selected backend until Ctrl-C.
+    Ui {
+        /// The port (0: any free port; the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to listen on; anything but loopback is announced with a warning.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: std::net::IpAddr,
+        /// Show no action and refuse every change (403).
+        #[arg(long)]
+        read_only: bool,
+        /// Open the dashboard in the default browser.
+        #[arg(long)]
+        open: bool,
     },
     /// Trigger a run and execute it here, in the foreground; exit 0 if it succeeds.
     Run {

@@ -1,123 +1,16 @@
 //! How runs and tasks print: text for people, JSON for programs. Times are
 //! RFC 3339 in the DAG's time zone.
 
-use std::time::Duration;
-
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use serde_json::{Value, json};
-use updraft_core::plan::output_metrics;
-use updraft_core::state::{Run, TaskState};
+use updraft_core::state::TaskState;
 use updraft_engine::usecase::RunDetail;
+pub use updraft_ui::json::{detail_json, duration, run_json, span};
 
 /// A time in the DAG's zone, to the second, for people.
 pub fn time(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz)
         .to_rfc3339_opts(SecondsFormat::Secs, false)
-}
-
-/// A time in the DAG's zone for JSON, with fractions of a second when it
-/// has them.
-fn json_time(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::AutoSi, false)
-}
-
-fn opt_time(t: Option<DateTime<Utc>>, tz: Tz) -> Value {
-    t.map_or(Value::Null, |t| Value::String(json_time(t, tz)))
-}
-
-/// `350ms`, `4.2s`, `2m03s`, `1h02m`.
-pub fn duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    match ms {
-        0..1_000 => format!("{ms}ms"),
-        1_000..60_000 => format!("{:.1}s", d.as_secs_f64()),
-        60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60),
-        _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
-    }
-}
-
-/// How long between two times, if both are known.
-pub fn span(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Option<Duration> {
-    (end? - start?).to_std().ok()
-}
-
-/// A run as JSON.
-pub fn run_json(run: &Run, tz: Tz) -> Value {
-    json!({
-        "dag": run.dag,
-        "run_id": run.run_id,
-        "kind": run.kind,
-        "state": run.state,
-        "logical_date": json_time(run.logical_date, tz),
-        "data_interval_start": json_time(run.data_interval_start, tz),
-        "data_interval_end": json_time(run.data_interval_end, tz),
-        "spec_version": run.spec_version,
-        "labels": run.labels,
-        "params": run.params,
-        "created_at": json_time(run.created_at, tz),
-        "started_at": opt_time(run.started_at, tz),
-        "ended_at": opt_time(run.ended_at, tz),
-        "triggered_by": run.triggered_by,
-        "note": run.note,
-        "reason": run.reason,
-        "metrics": run.metrics,
-    })
-}
-
-/// A run with its tasks and their tries, as JSON.
-pub fn detail_json(detail: &RunDetail) -> Value {
-    let tz = detail.spec.schedule.tz();
-    let tasks: Vec<Value> = detail
-        .instances
-        .iter()
-        .map(|instance| {
-            let attempts: Vec<Value> = detail
-                .attempts
-                .iter()
-                .filter(|a| a.key == instance.key)
-                .map(|a| {
-                    json!({
-                        "try_number": a.try_number,
-                        "state": a.state,
-                        "started_at": opt_time(a.started_at, tz),
-                        "ended_at": opt_time(a.ended_at, tz),
-                        "exit_code": a.exit_code,
-                        "reason": a.reason,
-                        "handle": a.handle,
-                        "log": a.log,
-                        "metrics": a.output.as_ref().map(|o| output_metrics(o).unwrap_or_default()).unwrap_or_default(),
-                    })
-                })
-                .collect();
-            json!({
-                "task_id": instance.key.task_id,
-                "map_index": instance.key.map_index,
-                "state": instance.state,
-                "try_number": instance.try_number,
-                "reason": instance.reason,
-                "output": instance.output,
-                "map_count": instance.map_count,
-                "attempts": attempts,
-            })
-        })
-        .collect();
-    let audit: Vec<Value> = detail
-        .audit
-        .iter()
-        .map(|entry| {
-            json!({
-                "at": json_time(entry.at, tz),
-                "by": entry.by,
-                "action": entry.action,
-                "tasks": entry.tasks,
-                "options": entry.options,
-                "note": entry.note,
-            })
-        })
-        .collect();
-    json!({ "run": run_json(&detail.run, tz), "tasks": tasks, "audit": audit })
 }
 
 /// Left-aligned columns.

@@ -2,35 +2,14 @@
 //! owner, tags, schedule and next run, whether it is paused, and a strip of
 //! its latest runs; the spec files that do not validate as a banner.
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
-use updraft_core::state::{Run, RunState};
+use updraft_core::state::Run;
 use updraft_engine::Engine;
 use updraft_engine::usecase::DagOverview;
 
-use crate::html::{escape, page as frame};
+use crate::html::{dag_path, escape, page as frame, run_letter, run_path, time};
 use crate::{RECENT_RUNS, Request, Response};
-
-/// A run's state told by a letter as well as a colour.
-fn letter(state: RunState) -> char {
-    match state {
-        RunState::Queued => 'Q',
-        RunState::Running => 'R',
-        RunState::Succeeded => 'S',
-        RunState::Failed => 'F',
-        RunState::Cancelled => 'C',
-    }
-}
-
-/// A time in the DAG's zone, with UTC on hover.
-fn time(at: DateTime<Utc>, tz: Tz) -> String {
-    format!(
-        "<time datetime=\"{utc}\" title=\"{utc}\">{local}</time>",
-        utc = at.format("%Y-%m-%d %H:%M:%S UTC"),
-        local = at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
-    )
-}
 
 /// Whether a DAG passes the page's filters (`q`: id or description,
 /// `tag`, `owner`).
@@ -59,14 +38,15 @@ fn strip(runs: &[Run], tz: Tz) -> String {
         .rev()
         .map(|run| {
             format!(
-                "<span class=\"run {state}\" title=\"{id} · {state} · {date}\">{letter}</span>",
+                "<a class=\"run {state}\" href=\"{href}\" title=\"{id} · {state} · {date}\">{letter}</a>",
+                href = escape(&run_path(run.dag.as_str(), &run.run_id)),
                 state = run.state,
                 id = escape(&run.run_id),
                 date = run
                     .logical_date
                     .with_timezone(&tz)
                     .format("%Y-%m-%d %H:%M %Z"),
-                letter = letter(run.state),
+                letter = run_letter(run.state),
             )
         })
         .collect()
@@ -86,10 +66,11 @@ fn row(dag: &DagOverview) -> String {
         (None, false) => "<span class=\"muted\">—</span>".to_string(),
     };
     format!(
-        "<tr data-dag=\"{id}\"><td><strong>{id}</strong><div class=\"muted\">{description}</div></td>\
+        "<tr data-dag=\"{id}\"><td><strong><a href=\"{grid}\">{id}</a></strong><div class=\"muted\">{description}</div></td>\
          <td>{owner}</td><td>{tags}</td><td><code>{schedule}</code> <span class=\"muted\">{tz}</span></td>\
          <td>{next}</td><td>{paused}</td><td><div class=\"strip\">{strip}</div></td></tr>",
         id = escape(spec.id.as_str()),
+        grid = escape(&dag_path(spec.id.as_str())),
         description = escape(spec.description.as_deref().unwrap_or_default()),
         owner = escape(spec.owner.as_deref().unwrap_or_default()),
         schedule = escape(spec.schedule.text()),
@@ -140,7 +121,7 @@ pub(crate) async fn page(engine: &Engine, request: &Request) -> Response {
          <th>schedule</th><th>next run</th><th>schedule state</th><th>last {RECENT_RUNS} runs</th></tr></thead>\
          <tbody>{rows}</tbody></table>"
     );
-    Response::html(frame("DAGs", &body))
+    Response::html(frame("DAGs", &body, false))
 }
 
 /// `/api/v1/dags`.

@@ -8,8 +8,13 @@ pub struct Request {
     pub method: String,
     /// The path, without the query.
     pub path: String,
+    /// The path's segments, each decoded on its own (so an encoded `/`
+    /// stays inside its segment).
+    pub segments: Vec<String>,
     /// The query's pairs, decoded, in order.
     pub query: Vec<(String, String)>,
+    /// A posted form's pairs, decoded, in order.
+    pub form: Vec<(String, String)>,
 }
 
 impl Request {
@@ -19,7 +24,21 @@ impl Request {
         Request {
             method: method.to_string(),
             path: decode(path),
+            segments: path
+                .split('/')
+                .filter(|s| !s.is_empty())
+                .map(decode)
+                .collect(),
             query: form_pairs(query),
+            form: Vec::new(),
+        }
+    }
+
+    /// A `POST` of the form `form` (`a=1&b=2`) to `target`.
+    pub fn post(target: &str, form: &str) -> Request {
+        Request {
+            form: form_pairs(form),
+            ..Request::new("POST", target)
         }
     }
 
@@ -35,6 +54,23 @@ impl Request {
             .find(|(k, v)| k == name && !v.is_empty())
             .map(|(_, v)| v.as_str())
     }
+
+    /// The first non-empty value of form field `name`.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.form
+            .iter()
+            .find(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every non-empty value of form field `name`, in order.
+    pub fn fields(&self, name: &str) -> Vec<&str> {
+        self.form
+            .iter()
+            .filter(|(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
 }
 
 /// One HTTP response.
@@ -46,6 +82,8 @@ pub struct Response {
     pub content_type: &'static str,
     /// The body.
     pub body: String,
+    /// Where a redirect points.
+    pub location: Option<String>,
 }
 
 impl Response {
@@ -55,6 +93,7 @@ impl Response {
             status: 200,
             content_type: "text/html; charset=utf-8",
             body,
+            location: None,
         }
     }
 
@@ -64,6 +103,7 @@ impl Response {
             status: 200,
             content_type: "application/json",
             body: value.to_string(),
+            location: None,
         }
     }
 
@@ -73,6 +113,27 @@ impl Response {
             status,
             content_type: "text/plain; charset=utf-8",
             body: format!("{line}\n"),
+            location: None,
+        }
+    }
+
+    /// `303 See Other` to `to`: where a browser goes after a POST.
+    pub fn redirect(to: &str) -> Response {
+        Response {
+            status: 303,
+            content_type: "text/plain; charset=utf-8",
+            body: format!("see {to}\n"),
+            location: Some(to.to_string()),
+        }
+    }
+
+    /// A file the dashboard ships (its script).
+    pub fn asset(content_type: &'static str, body: &str) -> Response {
+        Response {
+            status: 200,
+            content_type,
+            body: body.to_string(),
+            location: None,
         }
     }
 }
@@ -89,6 +150,20 @@ pub fn form_pairs(text: &str) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// `text` safe as one path segment or query value of a link.
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char);
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// Percent-decoding; a `%` not followed by two hex digits stays as it is.
@@ -132,5 +207,8 @@ mod tests {
         );
         assert_eq!(request.param("flag"), None);
         assert_eq!(form_pairs("a=%zz"), [("a".to_string(), "%zz".to_string())]);
+        let id = "scheduled__2026-11-21T02:00:00+09:00 a/b";
+        let target = format!("/dags/etl/runs/{}", encode(id));
+        assert_eq!(Request::get(&target).segments, ["dags", "etl", "runs", id]);
     }
 }

@@ -5,18 +5,18 @@
 use std::collections::BTreeSet;
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use updraft_engine::usecase::{ComparedRun, Comparison};
 
 use super::versions::{diff_text, short};
 use super::{Context, print_json};
 use crate::error::CliResult;
-use crate::render::{duration, or_dash, run_json, span, table};
+use crate::render::{duration, or_dash, span, table};
 
 pub async fn compare(ctx: &Context, dag: &str, run_ids: &[String]) -> CliResult<ExitCode> {
     let comparison = ctx.engine().await?.compare(dag, run_ids).await?;
     if ctx.json() {
-        print_json(&comparison_json(&comparison))?;
+        print_json(&updraft_ui::json::comparison_json(&comparison))?;
     } else {
         println!("{}", comparison_text(&comparison));
     }
@@ -183,57 +183,3 @@ fn comparison_text(c: &Comparison) -> String {
     out
 }
 
-fn comparison_json(c: &Comparison) -> Value {
-    let runs: Vec<Value> = c
-        .runs
-        .iter()
-        .map(|r| {
-            let tz = r.detail.spec.schedule.tz();
-            let tasks: Vec<Value> = r
-                .detail
-                .instances
-                .iter()
-                .map(|i| {
-                    json!({
-                        "task": i.key.to_string(),
-                        "state": i.state,
-                        "duration_seconds": span(i.started_at, i.ended_at).map(|d| d.as_secs_f64()),
-                    })
-                })
-                .collect();
-            json!({
-                "run": run_json(&r.detail.run, tz),
-                "duration_seconds": span(r.detail.run.started_at, r.detail.run.ended_at).map(|d| d.as_secs_f64()),
-                "tasks": tasks,
-                "produced": r.produced,
-            })
-        })
-        .collect();
-    let first = &c.runs[0].detail.run;
-    let differing_params: Vec<String> = param_keys(c)
-        .into_iter()
-        .filter(|k| {
-            c.runs
-                .iter()
-                .any(|r| r.detail.run.params.get(k) != first.params.get(k))
-        })
-        .collect();
-    let metric_deltas: serde_json::Map<String, Value> = metric_names(c)
-        .into_iter()
-        .map(|name| {
-            let base = first.metrics.get(&name).copied();
-            let deltas: Vec<Option<f64>> = c
-                .runs
-                .iter()
-                .map(|r| delta(r.detail.run.metrics.get(&name).copied(), base))
-                .collect();
-            (name, json!(deltas))
-        })
-        .collect();
-    json!({
-        "runs": runs,
-        "differing_params": differing_params,
-        "metric_deltas": metric_deltas,
-        "spec_diffs": c.spec_diffs,
-    })
-}

@@ -8,9 +8,15 @@ use updraft_local::dev::Scope;
 use updraft_local::lock::DevLock;
 
 use super::Context;
+use super::ui::Serving;
 use crate::error::{CliError, CliResult};
 
-pub async fn dev(ctx: &Context, workers: Option<usize>, tick: f64) -> CliResult<ExitCode> {
+pub async fn dev(
+    ctx: &Context,
+    workers: Option<usize>,
+    tick: f64,
+    ui: Option<Serving>,
+) -> CliResult<ExitCode> {
     let _lock = hold_lock(ctx, "another `updraft dev` (or `updraft run`) is running")?;
     if !(0.05..=3600.0).contains(&tick) {
         return Err(CliError::User(format!(
@@ -24,8 +30,18 @@ pub async fn dev(ctx: &Context, workers: Option<usize>, tick: f64) -> CliResult<
         ctx.global.specs.display(),
         ctx.global.state_dir.display()
     );
+    let dashboard = match &ui {
+        Some(serving) => Some(tokio::spawn(
+            super::ui::start(ctx, local.engine.clone(), serving, "--ui-port (or --no-ui)").await?,
+        )),
+        None => None,
+    };
     let mut dev = local.into_loop(workers, Duration::from_secs_f64(tick));
-    dev.run(Scope::All, shutdown_signal()).await?;
+    let ran = dev.run(Scope::All, shutdown_signal()).await;
+    if let Some(dashboard) = dashboard {
+        dashboard.abort();
+    }
+    ran?;
     println!("updraft dev: stopped; tries still running are recorded by the next `updraft dev`");
     Ok(ExitCode::SUCCESS)
 }

@@ -4,24 +4,11 @@
 
 use std::process::ExitCode;
 
-use serde_json::{Value, json};
 use updraft_core::state::ArtifactRecord;
 
 use super::{Context, print_json};
 use crate::error::{CliError, CliResult};
 use crate::render::table;
-
-fn record_json(r: &ArtifactRecord) -> Value {
-    json!({
-        "uri": r.uri,
-        "dag": r.dag,
-        "run_id": r.run_id,
-        "task_id": r.key.task_id,
-        "map_index": r.key.map_index,
-        "try_number": r.try_number,
-        "at": r.at.to_rfc3339(),
-    })
-}
 
 fn rows(records: &[ArtifactRecord], with_uri: bool) -> Vec<Vec<String>> {
     records
@@ -41,25 +28,13 @@ fn rows(records: &[ArtifactRecord], with_uri: bool) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn runs_json(runs: &std::collections::BTreeSet<(String, String)>) -> Value {
-    Value::Array(
-        runs.iter()
-            .map(|(dag, run_id)| json!({"dag": dag, "run_id": run_id}))
-            .collect(),
-    )
-}
-
 pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
     let engine = ctx.engine().await?;
     match target {
         [uri] => {
             let lineage = engine.artifact_lineage(uri).await?;
             if ctx.json() {
-                print_json(&json!({
-                    "uri": uri,
-                    "produced_by": lineage.produced_by.iter().map(record_json).collect::<Vec<_>>(),
-                    "consumed_by": lineage.consumed_by.iter().map(record_json).collect::<Vec<_>>(),
-                }))?;
+                print_json(&updraft_ui::json::artifact_lineage_json(uri, &lineage))?;
                 return Ok(ExitCode::SUCCESS);
             }
             if lineage.produced_by.is_empty() && lineage.consumed_by.is_empty() {
@@ -86,14 +61,7 @@ pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
         [dag, run_id] => {
             let lineage = engine.run_lineage(dag, run_id).await?;
             if ctx.json() {
-                print_json(&json!({
-                    "dag": dag,
-                    "run_id": run_id,
-                    "produced": lineage.produced.iter().map(record_json).collect::<Vec<_>>(),
-                    "consumed": lineage.consumed.iter().map(record_json).collect::<Vec<_>>(),
-                    "upstream_runs": runs_json(&lineage.upstream),
-                    "downstream_runs": runs_json(&lineage.downstream),
-                }))?;
+                print_json(&updraft_ui::json::run_lineage_json(dag, run_id, &lineage))?;
                 return Ok(ExitCode::SUCCESS);
             }
             let header = ["URI", "DAG", "RUN ID", "TASK", "TRY"];

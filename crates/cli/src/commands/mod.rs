@@ -17,6 +17,7 @@ mod runs;
 mod schedule;
 mod show;
 mod trigger;
+mod ui;
 mod validate;
 mod versions;
 
@@ -60,7 +61,28 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             command: AwsCommand::Init { name },
         } => aws::init(&ctx, &name).await,
         Command::Deploy { paths } => deploy::deploy(&ctx, paths).await,
-        Command::Dev { workers, tick } => dev::dev(&ctx, workers, tick).await,
+        Command::Dev {
+            workers,
+            tick,
+            ui_port,
+            no_ui,
+        } => {
+            let ui = (!no_ui).then(|| ui::Serving::local(ui_port));
+            dev::dev(&ctx, workers, tick, ui).await
+        }
+        Command::Ui {
+            port,
+            bind,
+            read_only,
+            open,
+        } => {
+            let serving = ui::Serving {
+                addr: std::net::SocketAddr::new(bind, port),
+                read_only,
+                open,
+            };
+            ui::ui(&ctx, serving).await
+        }
         Command::Run {
             dag,
             params,
@@ -110,7 +132,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             sort,
             limit,
         } => {
-            let filters = runs::Filters {
+            let filters = updraft_engine::usecase::RunFilters {
                 triggered_by,
                 note_contains,
                 columns,
@@ -275,12 +297,8 @@ fn print_json(value: &Value) -> CliResult<()> {
 fn parse_params(pairs: &[String]) -> CliResult<Map<String, Value>> {
     let mut params = Map::new();
     for pair in pairs {
-        let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-            return Err(CliError::User(format!("--param `{pair}`: write key=value")));
-        };
-        let value =
-            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
-        params.insert(key.to_string(), value);
+        let (key, value) = updraft_engine::usecase::param_pair(pair, "--param")?;
+        params.insert(key, value);
     }
     Ok(params)
 }

@@ -2,10 +2,14 @@
 //! skipping points that already have a run unless asked to rerun the
 //! failed ones.
 
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use updraft_core::plan::Rerun;
 use updraft_core::schedule::LocalTime;
-use updraft_core::state::{RunKind, RunState, run_id};
+use updraft_core::spec::DagSpec;
+use updraft_core::state::{Run, RunKind, RunState, run_id};
 
 use super::RunRequest;
 use crate::{Engine, EngineError, EngineResult};
@@ -33,29 +37,10 @@ impl Engine {
         rerun_failed: bool,
         by: &str,
     ) -> EngineResult<BackfillReport> {
-        let spec = self.current_spec(dag).await?;
-        let tz = spec.schedule.tz();
-        if spec.schedule.is_none() {
-            return Err(EngineError::user(format!(
-                "DAG `{dag}` has `schedule: none`; backfill needs schedule points"
-            )));
-        }
-        let (from, to) = date_range(from, to, tz)?;
+        let (spec, steps) = self.plan_backfill(dag, from, to).await?;
         let mut report = BackfillReport::default();
-        let store = &self.ports.store;
-        for point in spec.schedule.backfill_points(from, to) {
-            let candidates = [
-                run_id(RunKind::Scheduled, point, tz),
-                run_id(RunKind::Backfill, point, tz),
-            ];
-            let mut existing = None;
-            for id in &candidates {
-                if let Some(run) = store.run(dag, id).await? {
-                    existing = Some(run);
-                    break;
-                }
-            }
-            match existing {
+        for step in steps {
+            match step.existing {
                 Some(run) if rerun_failed && run.state == RunState::Failed => {
                     self.rerun(
                         dag,
@@ -72,10 +57,9 @@ impl Engine {
                 }
                 Some(run) => report.skipped.push(run.run_id),
                 None => {
-                    let [_, id] = candidates;
-                    let timing = spec.schedule.run_for_point(point);
+                    let timing = spec.schedule.run_for_point(step.point);
                     if let Some(run) = self
-                        .create_run(&spec, RunKind::Backfill, id, timing, RunRequest::by(by))
+                        .create_run(&spec, RunKind::Backfill, step.run_id, timing, RunRequest::by(by))
                         .await?
                     {
                         self.advance(dag, &run.run_id).await?;
@@ -85,6 +69,59 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+}
+
+/// One schedule point of a backfill's range.
+#[derive(Clone, Debug)]
+pub struct BackfillStep {
+    /// The point (the run's logical date).
+    pub point: DateTime<Utc>,
+    /// The id a run created for it gets.
+    pub run_id: String,
+    /// The run the point already has (scheduled or backfilled), if any.
+    pub existing: Option<Run>,
+}
+
+impl Engine {
+    /// What a backfill of the range would do, changing nothing: each
+    /// point, and the run it already has.
+    pub async fn plan_backfill(
+        &self,
+        dag: &str,
+        from: &str,
+        to: &str,
+    ) -> EngineResult<(Arc<DagSpec>, Vec<BackfillStep>)> {
+        let spec = self.current_spec(dag).await?;
+        let tz = spec.schedule.tz();
+        if spec.schedule.is_none() {
+            return Err(EngineError::user(format!(
+                "DAG `{dag}` has `schedule: none`; backfill needs schedule points"
+            )));
+        }
+        let (from, to) = date_range(from, to, tz)?;
+        let store = &self.ports.store;
+        let mut steps = Vec::new();
+        for point in spec.schedule.backfill_points(from, to) {
+            let candidates = [
+                run_id(RunKind::Scheduled, point, tz),
+                run_id(RunKind::Backfill, point, tz),
+            ];
+            let mut existing = None;
+            for id in &candidates {
+                if let Some(run) = store.run(dag, id).await? {
+                    existing = Some(run);
+                    break;
+                }
+            }
+            let [_, run_id] = candidates;
+            steps.push(BackfillStep {
+                point,
+                run_id,
+                existing,
+            });
+        }
+        Ok((spec, steps))
     }
 }
 

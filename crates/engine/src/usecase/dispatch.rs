@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use serde_json::Map;
 use updraft_core::plan::{Outcome, mark_running, outputs_of, requeue, start_launch};
-use updraft_core::state::{Attempt, TaskInstance, TaskState};
-use updraft_core::template::{Renderer, TemplateVars, render_task};
+use updraft_core::spec::{DagSpec, TaskSpec};
+use updraft_core::state::{Attempt, Run, TaskInstance, TaskState};
+use updraft_core::template::{RenderedTask, Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
 use crate::ports::{
@@ -171,35 +172,7 @@ impl Engine {
         } else {
             Map::new()
         };
-        let vars = TemplateVars {
-            dag,
-            run_id,
-            task_id: task.id.as_str(),
-            try_number: message.try_number,
-            timing: run.timing(),
-            tz: spec.schedule.tz(),
-            params: &run.params,
-            outputs: &outputs,
-            item: instance.item.as_ref(),
-        };
-        let rendered = render_task(task, &vars).and_then(|rendered| {
-            let renderer = Renderer::new(&vars);
-            let list = |sources: &[String], name: &str| {
-                sources
-                    .iter()
-                    .map(|s| {
-                        renderer
-                            .render(s)
-                            .map_err(|why| format!("task `{}` {name}: {why}", task.id))
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            };
-            Ok((
-                rendered,
-                list(&task.produces, "produces")?,
-                list(&task.consumes, "consumes")?,
-            ))
-        });
+        let rendered = render_try(&spec, &run, task, instance.item.as_ref(), &outputs, message.try_number);
         let (rendered, produced, consumed) = match rendered {
             Ok(rendered) => rendered,
             Err(why) => return self.fail_launch(message, why).await,
@@ -296,4 +269,44 @@ impl Engine {
         self.advance(&message.dag, &message.run_id).await?;
         Ok(Dispatched::Failed(reason))
     }
+}
+
+/// What a try of `task` runs: its rendered fields, and the artifacts it
+/// produces and consumes; an error names the field that does not render.
+pub(crate) fn render_try(
+    spec: &DagSpec,
+    run: &Run,
+    task: &TaskSpec,
+    item: Option<&serde_json::Value>,
+    outputs: &Map<String, serde_json::Value>,
+    try_number: u32,
+) -> Result<(RenderedTask, Vec<String>, Vec<String>), String> {
+    let vars = TemplateVars {
+        dag: run.dag.as_str(),
+        run_id: &run.run_id,
+        task_id: task.id.as_str(),
+        try_number,
+        timing: run.timing(),
+        tz: spec.schedule.tz(),
+        params: &run.params,
+        outputs,
+        item,
+    };
+    let rendered = render_task(task, &vars)?;
+    let renderer = Renderer::new(&vars);
+    let list = |sources: &[String], name: &str| {
+        sources
+            .iter()
+            .map(|s| {
+                renderer
+                    .render(s)
+                    .map_err(|why| format!("task `{}` {name}: {why}", task.id))
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    Ok((
+        rendered,
+        list(&task.produces, "produces")?,
+        list(&task.consumes, "consumes")?,
+    ))
 }

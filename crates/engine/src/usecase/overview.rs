@@ -1,9 +1,11 @@
 //! The DAGs at a glance: what the dashboard's first page shows, one query
 //! of the DAG registry and one of each DAG's runs.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use updraft_core::spec::{DagSpec, Diagnostic};
-use updraft_core::state::Run;
+use updraft_core::state::{Run, TaskInstance};
 
 use crate::ports::RunQuery;
 use crate::{Engine, EngineResult};
@@ -30,7 +32,33 @@ pub struct DagsOverview {
     pub import_errors: Vec<Diagnostic>,
 }
 
+/// A DAG's latest runs with their task instances: the dashboard's grid.
+#[derive(Clone, Debug)]
+pub struct DagGrid {
+    /// The DAG's current spec: its tasks are the grid's rows.
+    pub spec: Arc<DagSpec>,
+    /// Its latest runs, oldest first, each with its instances.
+    pub runs: Vec<(Run, Vec<TaskInstance>)>,
+}
+
 impl Engine {
+    /// The grid of DAG `dag`: its `count` latest runs, one query of runs
+    /// and one of each run's instances.
+    pub async fn dag_grid(&self, dag: &str, count: usize) -> EngineResult<DagGrid> {
+        let spec = self.current_spec(dag).await?;
+        let query = RunQuery {
+            dag: Some(dag.to_string()),
+            limit: Some(count),
+            ..RunQuery::default()
+        };
+        let mut runs = Vec::new();
+        for run in self.ports.store.runs(&query).await?.into_iter().rev() {
+            let instances = self.ports.store.instances(dag, &run.run_id).await?;
+            runs.push((run, instances));
+        }
+        Ok(DagGrid { spec, runs })
+    }
+
     /// Every current DAG with its `recent` latest runs.
     pub async fn dags_overview(&self, recent: usize) -> EngineResult<DagsOverview> {
         let loaded = self.ports.specs.load().await?;

@@ -15,3 +15,15 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// Whether a DAG's schedule is paused.
+    pub async fn is_paused(&self, dag: &str) -> EngineResult<bool> {
+        Ok(self
+            .ports
+            .store
+            .dag(dag)
+            .await?
+            .is_some_and(|meta| meta.paused))
+    }
+}

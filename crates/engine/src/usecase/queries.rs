@@ -10,6 +10,10 @@ use updraft_core::state::{
     ArtifactRecord, ArtifactUse, Attempt, AuditEntry, Run, TaskInstance, TaskKey,
 };
 
+use updraft_core::plan::outputs_of;
+use updraft_core::template::RenderedTask;
+
+use super::dispatch::render_try;
 use crate::ports::RunQuery;
 use crate::{Engine, EngineError, EngineResult};
 
@@ -204,6 +208,36 @@ impl Engine {
                 instance.state
             ))
         })
+    }
+
+    /// What the current try of a task instance runs (its command,
+    /// environment, hyperparameters and artifacts), rendered again from the
+    /// run's params, dates and upstream outputs; `Err` inside says which
+    /// field does not render.
+    pub async fn rendered_try(
+        &self,
+        detail: &RunDetail,
+        key: &TaskKey,
+    ) -> EngineResult<Result<(RenderedTask, Vec<String>, Vec<String>), String>> {
+        let task = detail.spec.task(key.task_id.as_str()).ok_or_else(|| {
+            EngineError::user(format!(
+                "run `{}` has no task `{}`",
+                detail.run.run_id, key.task_id
+            ))
+        })?;
+        let instance = detail.instances.iter().find(|i| &i.key == key);
+        let outputs = match task.reads_outputs {
+            true => outputs_of(&detail.spec, &detail.instances),
+            false => serde_json::Map::new(),
+        };
+        Ok(render_try(
+            &detail.spec,
+            &detail.run,
+            task,
+            instance.and_then(|i| i.item.as_ref()),
+            &outputs,
+            instance.map_or(1, |i| i.try_number.max(1)),
+        ))
     }
 
     /// Who produced and consumed an artifact.

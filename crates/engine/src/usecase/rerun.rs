@@ -1,7 +1,7 @@
 //! Rerun ("clear") chosen tasks of a run, from any state of the run.
 
 use updraft_core::plan::{Rerun, reopen, rerun};
-use updraft_core::state::{AuditAction, AuditEntry, TaskKey, Transition};
+use updraft_core::state::{AuditAction, AuditEntry, Run, TaskKey, Transition};
 
 use crate::{Engine, EngineError, EngineResult};
 
@@ -19,22 +19,9 @@ impl Engine {
         note: Option<String>,
     ) -> EngineResult<Vec<TaskKey>> {
         let store = &self.ports.store;
-        let run = store
-            .run(dag, run_id)
-            .await?
-            .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
-        let spec = self.spec_of(&run).await?;
-        let instances = store.instances(dag, run_id).await?;
         let now = self.ports.clock.now();
-        let transitions = rerun(&spec, &run, &instances, request, now)
-            .map_err(|e| EngineError::user(e.to_string()))?;
-        let cleared: Vec<TaskKey> = transitions
-            .iter()
-            .filter_map(|t| match t {
-                Transition::Task(change) => Some(change.next.key.clone()),
-                Transition::Run(_) | Transition::Create(_) => None,
-            })
-            .collect();
+        let (run, transitions) = self.plan_rerun(dag, run_id, request).await?;
+        let cleared = cleared_keys(&transitions);
         if cleared.is_empty() {
             return Ok(cleared);
         }
@@ -68,6 +55,48 @@ impl Engine {
         self.advance(dag, run_id).await?;
         Ok(cleared)
     }
+}
+
+impl Engine {
+    /// The task instances a rerun would clear, changing nothing: what the
+    /// dashboard lists before the rerun is confirmed.
+    pub async fn rerun_preview(
+        &self,
+        dag: &str,
+        run_id: &str,
+        request: &Rerun,
+    ) -> EngineResult<Vec<TaskKey>> {
+        let (_, transitions) = self.plan_rerun(dag, run_id, request).await?;
+        Ok(cleared_keys(&transitions))
+    }
+
+    async fn plan_rerun(
+        &self,
+        dag: &str,
+        run_id: &str,
+        request: &Rerun,
+    ) -> EngineResult<(Run, Vec<Transition>)> {
+        let store = &self.ports.store;
+        let run = store
+            .run(dag, run_id)
+            .await?
+            .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
+        let spec = self.spec_of(&run).await?;
+        let instances = store.instances(dag, run_id).await?;
+        let transitions = rerun(&spec, &run, &instances, request, self.ports.clock.now())
+            .map_err(|e| EngineError::user(e.to_string()))?;
+        Ok((run, transitions))
+    }
+}
+
+fn cleared_keys(transitions: &[Transition]) -> Vec<TaskKey> {
+    transitions
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Task(change) => Some(change.next.key.clone()),
+            Transition::Run(_) | Transition::Create(_) => None,
+        })
+        .collect()
 }
 
 /// A rerun's options as the CLI spells them.

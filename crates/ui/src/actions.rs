@@ -1,0 +1,433 @@
+//! The dashboard's actions, each through the same use case as the CLI:
+//! trigger, rerun, mark, cancel, pause, backfill. Each says what it will
+//! do before it is confirmed — a form, a preview of the task instances a
+//! rerun clears or of the runs a backfill makes, or the browser's confirm
+//! — and is a POST carrying the page's action token.
+
+use std::fmt::Write;
+
+use serde_json::{Map, Value};
+use updraft_core::ids::TaskId;
+use updraft_core::plan::Rerun;
+use updraft_core::state::{TaskKey, TaskState};
+use updraft_engine::Engine;
+use updraft_engine::usecase::RunRequest;
+
+use crate::html::{dag_path, escape, form, page, run_path, task_path, time};
+use crate::{Request, Response};
+
+/// Who acts, with which token; `None` when the dashboard is read-only.
+#[derive(Clone, Copy)]
+pub(crate) struct Actor<'a> {
+    pub by: &'a str,
+    pub token: &'a str,
+}
+
+fn button(action: &str, token: &str, label: &str, confirm: &str, fields: &[(&str, &str)]) -> String {
+    let mut out = form(action, token, Some(confirm));
+    for (name, value) in fields {
+        let _ = write!(
+            out,
+            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+            escape(name),
+            escape(value)
+        );
+    }
+    let _ = write!(out, "<button>{}</button></form>", escape(label));
+    out
+}
+
+/// The buttons of a DAG's grid.
+pub(crate) fn dag_nav(dag: &str, paused: bool, actor: Option<Actor<'_>>) -> String {
+    let Some(actor) = actor else {
+        return String::new();
+    };
+    let base = dag_path(dag);
+    let pause = if paused {
+        button(
+            &format!("{base}/unpause"),
+            actor.token,
+            "▶ Unpause",
+            &format!("Unpause {dag}? Its schedule makes runs again."),
+            &[],
+        )
+    } else {
+        button(
+            &format!("{base}/pause"),
+            actor.token,
+            "⏸ Pause",
+            &format!("Pause {dag}? Its schedule makes no runs until unpaused; runs in flight go on."),
+            &[],
+        )
+    };
+    format!(
+        "<nav class=\"actions\"><a class=\"button\" href=\"{t}\">Trigger…</a>\
+         <a class=\"button\" href=\"{b}\">Backfill…</a>{pause}</nav>",
+        t = escape(&format!("{base}/trigger")),
+        b = escape(&format!("{base}/backfill")),
+    )
+}
+
+/// The buttons of a run's page.
+pub(crate) fn run_nav(dag: &str, run_id: &str, ended: bool, actor: Option<Actor<'_>>) -> String {
+    let Some(actor) = actor else {
+        return String::new();
+    };
+    let base = run_path(dag, run_id);
+    let mut out = format!(
+        "<nav class=\"actions\"><a class=\"button\" href=\"{}\">Rerun failed + downstream…</a>\
+         <a class=\"button\" href=\"{}\">Rerun…</a>",
+        escape(&format!("{base}/rerun?failed=1&downstream=1")),
+        escape(&format!("{base}/rerun")),
+    );
+    if !ended {
+        out.push_str(&button(
+            &format!("{base}/cancel"),
+            actor.token,
+            "✕ Cancel run",
+            &format!("Cancel run {run_id}? Its tries in flight are stopped and what waits is skipped."),
+            &[],
+        ));
+    }
+    out.push_str("</nav>");
+    out
+}
+
+/// The buttons of a task's panel.
+pub(crate) fn task_nav(dag: &str, run_id: &str, key: &TaskKey, actor: Option<Actor<'_>>) -> String {
+    let Some(actor) = actor else {
+        return String::new();
+    };
+    let base = run_path(dag, run_id);
+    let task = key.task_id.as_str();
+    let index = key.map_index.map(|i| i.to_string()).unwrap_or_default();
+    let mut rerun = format!("{base}/rerun?task={}&downstream=1", crate::http::encode(task));
+    if !index.is_empty() {
+        rerun.push_str(&format!("&map_index={index}"));
+    }
+    let mut out = format!(
+        "<nav class=\"actions\"><a class=\"button\" href=\"{}\">Rerun this and downstream…</a>",
+        escape(&rerun)
+    );
+    for (state, label) in [("success", "✓ Mark success"), ("failed", "✗ Mark failed")] {
+        out.push_str(&button(
+            &format!("{base}/mark"),
+            actor.token,
+            label,
+            &format!("Mark {key} of run {run_id} {state}? Its downstream tasks follow from it."),
+            &[("task", task), ("map_index", &index), ("state", state)],
+        ));
+    }
+    out.push_str("</nav>");
+    out
+}
+
+fn failed(engine_error: &updraft_engine::EngineError) -> Response {
+    crate::failure(engine_error)
+}
+
+/// A param's form value: JSON if it parses as JSON, else the text (as
+/// `--param key=value` reads it).
+fn param_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+/// `GET /dags/{dag}/trigger`: the form, the spec's params as defaults.
+pub(crate) async fn trigger_form(engine: &Engine, dag: &str, actor: Actor<'_>) -> Response {
+    let spec = match engine.current_spec(dag).await {
+        Ok(spec) => spec,
+        Err(e) => return failed(&e),
+    };
+    let mut fields = String::new();
+    for (name, default) in &spec.params {
+        let _ = write!(
+            fields,
+            "<label>{n} <input name=\"param.{n}\" value=\"{v}\"></label>",
+            n = escape(name),
+            v = escape(&serde_json::to_string(default).unwrap_or_default()),
+        );
+    }
+    let body = format!(
+        "<h1>Trigger {dag}</h1><p>A manual run of the current spec, made by {by}. \
+         Values are JSON when they parse as JSON, else text.</p>{form}<div class=\"fields\">{fields}\
+         <label>labels <input name=\"labels\" placeholder=\"comma-separated\"></label>\
+         <label>note <input name=\"note\"></label></div><button>Trigger</button></form>",
+        dag = escape(dag),
+        by = escape(actor.by),
+        form = form(&format!("{}/trigger", dag_path(dag)), actor.token, None),
+    );
+    Response::html(page(&format!("trigger {dag}"), &body, false))
+}
+
+/// `POST /dags/{dag}/trigger`.
+pub(crate) async fn trigger(engine: &Engine, dag: &str, request: &Request, actor: Actor<'_>) -> Response {
+    let mut params = Map::new();
+    for (name, value) in &request.form {
+        if let Some(key) = name.strip_prefix("param.") {
+            params.insert(key.to_string(), param_value(value));
+        }
+    }
+    let labels = request
+        .field("labels")
+        .map(|l| l.split(',').map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .unwrap_or_default();
+    let run_request = RunRequest {
+        params,
+        labels,
+        note: request.field("note").map(String::from),
+        triggered_by: actor.by.to_string(),
+    };
+    match engine.trigger(dag, run_request).await {
+        Ok(run) => Response::redirect(&run_path(dag, &run.run_id)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// What a rerun request asks, from a query or a form.
+fn rerun_request(pairs: &[(String, String)]) -> Result<Rerun, String> {
+    let on = |name: &str| pairs.iter().any(|(k, v)| k == name && !v.is_empty() && v != "0");
+    let tasks = pairs
+        .iter()
+        .filter(|(k, v)| k == "task" && !v.is_empty())
+        .map(|(_, v)| TaskId::parse(v))
+        .collect::<Result<Vec<_>, _>>()?;
+    let map_index = match pairs.iter().find(|(k, v)| k == "map_index" && !v.is_empty()) {
+        Some((_, v)) => Some(v.parse().map_err(|_| format!("map index `{v}` is not a number"))?),
+        None => None,
+    };
+    Ok(Rerun {
+        tasks,
+        map_index,
+        downstream: on("downstream"),
+        upstream: on("upstream"),
+        only_failed: on("failed"),
+    })
+}
+
+/// `GET /dags/{dag}/runs/{run}/rerun`: the options, and exactly the task
+/// instances they clear.
+pub(crate) async fn rerun_dialog(
+    engine: &Engine,
+    dag: &str,
+    run_id: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
+    let detail = match engine.run_detail(dag, run_id).await {
+        Ok(detail) => detail,
+        Err(e) => return failed(&e),
+    };
+    let asked = match rerun_request(&request.query) {
+        Ok(asked) => asked,
+        Err(why) => return Response::text(400, &why),
+    };
+    let cleared = match engine.rerun_preview(dag, run_id, &asked).await {
+        Ok(cleared) => cleared,
+        Err(e) => return failed(&e),
+    };
+    let checked = |on: bool| if on { " checked" } else { "" };
+    let mut tasks = String::new();
+    for task in &detail.spec.tasks {
+        let id = task.id.as_str();
+        let _ = write!(
+            tasks,
+            "<label><input type=\"checkbox\" name=\"task\" value=\"{id}\"{}> {id}</label> ",
+            checked(asked.tasks.iter().any(|t| t.as_str() == id)),
+            id = escape(id),
+        );
+    }
+    let options = format!(
+        "<form method=\"get\" class=\"rerun\"><fieldset><legend>tasks (none: every task)</legend>{tasks}</fieldset>\
+         <label><input type=\"checkbox\" name=\"downstream\" value=\"1\"{}> downstream</label> \
+         <label><input type=\"checkbox\" name=\"upstream\" value=\"1\"{}> upstream</label> \
+         <label><input type=\"checkbox\" name=\"failed\" value=\"1\"{}> failed only</label> \
+         <label>map index <input name=\"map_index\" size=\"5\" value=\"{}\"></label> <button>Preview</button></form>",
+        checked(asked.downstream),
+        checked(asked.upstream),
+        checked(asked.only_failed),
+        asked.map_index.map(|i| i.to_string()).unwrap_or_default(),
+    );
+    let listed: String = cleared
+        .iter()
+        .map(|key| format!("<li data-cleared=\"{k}\">{k}</li>", k = escape(&key.to_string())))
+        .collect();
+    let confirm = if cleared.is_empty() {
+        "<p class=\"muted\">Nothing matches: no task instance would be cleared.</p>".to_string()
+    } else {
+        let mut out = form(&format!("{}/rerun", run_path(dag, run_id)), actor.token, None);
+        for (name, value) in &request.query {
+            let _ = write!(
+                out,
+                "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                escape(name),
+                escape(value)
+            );
+        }
+        let _ = write!(
+            out,
+            "<label>note <input name=\"note\"></label> <button>Rerun these {}</button></form>",
+            cleared.len()
+        );
+        out
+    };
+    let body = format!(
+        "<h1>Rerun in <a href=\"{run}\">{id}</a></h1>{options}<h2>Will be cleared and run again</h2>\
+         <ul class=\"cleared\">{listed}</ul>{confirm}",
+        run = escape(&run_path(dag, run_id)),
+        id = escape(run_id),
+    );
+    Response::html(page(&format!("rerun {run_id}"), &body, false))
+}
+
+/// `POST /dags/{dag}/runs/{run}/rerun`.
+pub(crate) async fn rerun(
+    engine: &Engine,
+    dag: &str,
+    run_id: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
+    let asked = match rerun_request(&request.form) {
+        Ok(asked) => asked,
+        Err(why) => return Response::text(400, &why),
+    };
+    let note = request.field("note").map(String::from);
+    match engine.rerun(dag, run_id, &asked, actor.by, note).await {
+        Ok(_) => Response::redirect(&run_path(dag, run_id)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `POST /dags/{dag}/runs/{run}/mark`.
+pub(crate) async fn mark(
+    engine: &Engine,
+    dag: &str,
+    run_id: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
+    let to = match request.field("state") {
+        Some("success" | "succeeded") => TaskState::Succeeded,
+        Some("failed") => TaskState::Failed,
+        other => {
+            return Response::text(
+                400,
+                &format!("mark as `{}`: give success or failed", other.unwrap_or_default()),
+            );
+        }
+    };
+    let task = match TaskId::parse(request.field("task").unwrap_or_default()) {
+        Ok(task) => task,
+        Err(why) => return Response::text(400, &why),
+    };
+    let map_index = match request.field("map_index").map(str::parse::<u32>).transpose() {
+        Ok(index) => index,
+        Err(_) => return Response::text(400, "the map index is not a number"),
+    };
+    let key = TaskKey {
+        task_id: task,
+        map_index,
+    };
+    match engine.mark(dag, run_id, &key, to, actor.by).await {
+        Ok(()) => Response::redirect(&task_path(dag, run_id, key.task_id.as_str(), map_index)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `POST /dags/{dag}/runs/{run}/cancel`.
+pub(crate) async fn cancel(
+    engine: &Engine,
+    dag: &str,
+    run_id: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
+    let note = request.field("note").map(String::from);
+    match engine.cancel(dag, run_id, actor.by, note).await {
+        Ok(_) => Response::redirect(&run_path(dag, run_id)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `POST /dags/{dag}/pause` and `/unpause`.
+pub(crate) async fn pause(engine: &Engine, dag: &str, paused: bool) -> Response {
+    match engine.set_paused(dag, paused).await {
+        Ok(()) => Response::redirect(&dag_path(dag)),
+        Err(e) => failed(&e),
+    }
+}
+
+/// `GET /dags/{dag}/backfill`: the range, and the runs it would make.
+pub(crate) async fn backfill_dialog(
+    engine: &Engine,
+    dag: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
+    let (from, to) = (request.param("from"), request.param("to"));
+    let rerun_failed = request.param("rerun_failed").is_some();
+    let range = format!(
+        "<form method=\"get\" class=\"backfill\"><label>from <input name=\"from\" value=\"{}\" placeholder=\"2026-11-01\"></label> \
+         <label>to <input name=\"to\" value=\"{}\" placeholder=\"2026-11-03\"></label> \
+         <label><input type=\"checkbox\" name=\"rerun_failed\" value=\"1\"{}> rerun the failed tasks of failed runs</label> \
+         <button>Preview</button></form><p class=\"muted\">Dates are in the DAG's time zone; both are included.</p>",
+        escape(from.unwrap_or_default()),
+        escape(to.unwrap_or_default()),
+        if rerun_failed { " checked" } else { "" },
+    );
+    let mut body = format!("<h1>Backfill <a href=\"{}\">{}</a></h1>{range}", escape(&dag_path(dag)), escape(dag));
+    if let (Some(from), Some(to)) = (from, to) {
+        let (spec, steps) = match engine.plan_backfill(dag, from, to).await {
+            Ok(plan) => plan,
+            Err(e) => return failed(&e),
+        };
+        let tz = spec.schedule.tz();
+        body.push_str(
+            "<table class=\"preview\"><thead><tr><th>logical date</th><th>run</th><th>what happens</th></tr></thead><tbody>",
+        );
+        let mut creates = 0;
+        for step in &steps {
+            let what = match &step.existing {
+                Some(run) if rerun_failed && run.state == updraft_core::state::RunState::Failed => {
+                    format!("its failed tasks run again in {}", escape(&run.run_id))
+                }
+                Some(run) => format!("skipped: {} exists ({})", escape(&run.run_id), run.state),
+                None => {
+                    creates += 1;
+                    "created".to_string()
+                }
+            };
+            let _ = write!(
+                body,
+                "<tr data-point=\"{iso}\"><td>{when}</td><td>{id}</td><td>{what}</td></tr>",
+                iso = step.point.with_timezone(&tz).to_rfc3339(),
+                when = time(step.point, tz),
+                id = escape(&step.run_id),
+            );
+        }
+        body.push_str("</tbody></table>");
+        let mut confirm = form(&format!("{}/backfill", dag_path(dag)), actor.token, None);
+        let _ = write!(
+            confirm,
+            "<input type=\"hidden\" name=\"from\" value=\"{}\"><input type=\"hidden\" name=\"to\" value=\"{}\">\
+             <input type=\"hidden\" name=\"rerun_failed\" value=\"{}\"><button>Backfill: create {creates} run(s)</button></form>",
+            escape(from),
+            escape(to),
+            if rerun_failed { "1" } else { "" },
+        );
+        body.push_str(&confirm);
+    }
+    Response::html(page(&format!("backfill {dag}"), &body, false))
+}
+
+/// `POST /dags/{dag}/backfill`.
+pub(crate) async fn backfill(engine: &Engine, dag: &str, request: &Request, actor: Actor<'_>) -> Response {
+    let (Some(from), Some(to)) = (request.field("from"), request.field("to")) else {
+        return Response::text(400, "a backfill needs from and to");
+    };
+    let rerun_failed = request.field("rerun_failed").is_some();
+    match engine.backfill(dag, from, to, rerun_failed, actor.by).await {
+        Ok(_) => Response::redirect(&dag_path(dag)),
+        Err(e) => failed(&e),
+    }
+}

@@ -1,0 +1,85 @@
+//! `/api/v1/`: what the pages show, as JSON in the shapes `updraft
+//! --output json` prints, for scripts. Read-only: changes go through the
+//! CLI (or the pages' forms).
+
+use serde_json::json;
+use updraft_engine::{Engine, EngineError};
+
+use crate::json::{artifact_lineage_json, comparison_json, detail_json, run_lineage_json, run_json};
+use crate::{Request, Response};
+
+fn error(e: &EngineError) -> Response {
+    let status = match e {
+        EngineError::User(_) => 404,
+        EngineError::Port(_) => 502,
+    };
+    Response {
+        status,
+        ..Response::json(&json!({ "error": e.to_string() }))
+    }
+}
+
+/// Answers `GET /api/v1/{rest}`.
+pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) -> Response {
+    match rest {
+        ["dags"] => crate::dags::api(engine).await,
+        ["runs"] => match engine.runs_table(&crate::runs::filters(request)).await {
+            Ok(table) => Response::json(&serde_json::Value::Array(
+                table.runs.iter().map(|(run, tz)| run_json(run, *tz)).collect(),
+            )),
+            Err(e) => error(&e),
+        },
+        ["dags", dag, "runs", run] => match engine.run_detail(dag, run).await {
+            Ok(detail) => Response::json(&detail_json(&detail)),
+            Err(e) => error(&e),
+        },
+        ["dags", dag, "runs", run, "lineage"] => match engine.run_lineage(dag, run).await {
+            Ok(lineage) => Response::json(&run_lineage_json(dag, run, &lineage)),
+            Err(e) => error(&e),
+        },
+        ["dags", dag, "runs", run, "tasks", task, "log"] => {
+            let try_number = request.param("try").and_then(|t| t.parse().ok());
+            match engine.logs(dag, run, task, try_number).await {
+                Ok((attempt, text)) => Response::json(&json!({
+                    "task": attempt.key.to_string(),
+                    "try_number": attempt.try_number,
+                    "state": attempt.state,
+                    "log": text,
+                })),
+                Err(e) => error(&e),
+            }
+        }
+        ["dags", dag, "runs", run, "tasks", task, "output"] => {
+            let map_index = request.param("map_index").and_then(|i| i.parse().ok());
+            match engine.output(dag, run, task, map_index).await {
+                Ok(output) => Response::json(&output),
+                Err(e) => error(&e),
+            }
+        }
+        ["dags", dag, "compare"] => {
+            let ids: Vec<String> = request
+                .query
+                .iter()
+                .filter(|(k, _)| k == "run")
+                .map(|(_, v)| v.clone())
+                .collect();
+            match engine.compare(dag, &ids).await {
+                Ok(c) => Response::json(&comparison_json(&c)),
+                Err(e) => error(&e),
+            }
+        }
+        ["lineage"] => {
+            let Some(uri) = request.param("uri") else {
+                return Response::text(400, "give the artifact: /api/v1/lineage?uri=URI");
+            };
+            match engine.artifact_lineage(uri).await {
+                Ok(lineage) => Response::json(&artifact_lineage_json(uri, &lineage)),
+                Err(e) => error(&e),
+            }
+        }
+        _ => Response {
+            status: 404,
+            ..Response::json(&json!({ "error": format!("no API at {}", request.path) }))
+        },
+    }
+}

@@ -1,0 +1,294 @@
+//! A run's page: what it is (dates in the DAG's zone, spec version, who
+//! made it, note, labels, params, audit entries), the graph of the spec
+//! version it ran, coloured by state, the Gantt of every try, and its
+//! tasks, mapped instances summed up and paged.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, Utc};
+use updraft_core::state::{TaskInstance, TaskState};
+use updraft_engine::usecase::RunDetail;
+
+use crate::grid::summed_up;
+use crate::html::{
+    artifact_path, escape, opt_time, run_badge, run_path, task_badge, task_letter, task_path, time,
+};
+use crate::json::{duration, span};
+use crate::svg::{Bar, Node, gantt, graph};
+
+/// The most bars one page of a Gantt shows.
+pub const GANTT_PAGE: usize = 200;
+
+fn facts(detail: &RunDetail) -> String {
+    let run = &detail.run;
+    let tz = detail.spec.schedule.tz();
+    let json = |v: &serde_json::Value| escape(&serde_json::to_string(v).unwrap_or_default());
+    let mut rows = vec![
+        ("state", run_badge(run.state)),
+        ("logical date", time(run.logical_date, tz)),
+        (
+            "data interval",
+            format!(
+                "{} → {}",
+                time(run.data_interval_start, tz),
+                time(run.data_interval_end, tz)
+            ),
+        ),
+        (
+            "spec version",
+            format!(
+                "<code title=\"{v}\">{}</code>",
+                &run.spec_version[..run.spec_version.len().min(12)],
+                v = escape(&run.spec_version)
+            ),
+        ),
+        (
+            "triggered by",
+            format!("{} ({})", escape(&run.triggered_by), run.kind),
+        ),
+        ("created", time(run.created_at, tz)),
+        ("started", opt_time(run.started_at, tz)),
+        ("ended", opt_time(run.ended_at, tz)),
+    ];
+    if let Some(took) = span(run.started_at, run.ended_at) {
+        rows.push(("duration", duration(took)));
+    }
+    if let Some(reason) = &run.reason {
+        rows.push(("reason", escape(reason)));
+    }
+    if let Some(note) = &run.note {
+        rows.push(("note", escape(note)));
+    }
+    if !run.labels.is_empty() {
+        let labels: String = run
+            .labels
+            .iter()
+            .map(|l| format!("<span class=\"tag\">{}</span>", escape(l)))
+            .collect();
+        rows.push(("labels", labels));
+    }
+    let params: String = run
+        .params
+        .iter()
+        .map(|(k, v)| format!("<div><code>{}</code> = <code>{}</code></div>", escape(k), json(v)))
+        .collect();
+    if !params.is_empty() {
+        rows.push(("params", params));
+    }
+    let metrics: String = run
+        .metrics
+        .iter()
+        .map(|(k, v)| format!("<div><code>{}</code> = {v}</div>", escape(k)))
+        .collect();
+    if !metrics.is_empty() {
+        rows.push(("metrics", metrics));
+    }
+    let mut out = String::from("<dl class=\"facts\">");
+    for (name, value) in rows {
+        let _ = write!(out, "<dt>{name}</dt><dd>{value}</dd>");
+    }
+    out.push_str("</dl>");
+    out
+}
+
+fn main_instance<'a>(detail: &'a RunDetail, task: &str) -> Option<&'a TaskInstance> {
+    detail
+        .instances
+        .iter()
+        .find(|i| i.key.task_id.as_str() == task && i.key.map_index.is_none())
+}
+
+fn drawn_graph(detail: &RunDetail) -> String {
+    let run = &detail.run;
+    graph(&detail.spec, |t| {
+        let task = detail.spec.tasks[t].id.as_str();
+        let href = task_path(run.dag.as_str(), &run.run_id, task, None);
+        match main_instance(detail, task) {
+            Some(main) if main.state == TaskState::Mapped => {
+                let (worst, done, count) = summed_up(&detail.instances, main);
+                Node {
+                    state: worst.to_string(),
+                    letter: task_letter(worst),
+                    counts: Some(format!("{done}/{count}")),
+                    href,
+                }
+            }
+            Some(main) => Node {
+                state: main.state.to_string(),
+                letter: task_letter(main.state),
+                counts: None,
+                href,
+            },
+            None => Node {
+                state: TaskState::Pending.to_string(),
+                letter: task_letter(TaskState::Pending),
+                counts: None,
+                href,
+            },
+        }
+    })
+}
+
+/// The Gantt's bars: every try that started, in order of start.
+fn bars(detail: &RunDetail) -> Vec<Bar> {
+    let run = &detail.run;
+    let mut bars: Vec<Bar> = detail
+        .attempts
+        .iter()
+        .filter_map(|a| {
+            let start = a.started_at?;
+            let instance = detail.instances.iter().find(|i| i.key == a.key);
+            let queued = instance
+                .filter(|i| i.try_number == a.try_number)
+                .and_then(|i| i.queued_at);
+            Some(Bar {
+                label: format!("{} try {}", a.key, a.try_number),
+                queued,
+                start,
+                end: a.ended_at,
+                state: a.state.to_string(),
+                href: format!(
+                    "{}{}try={}",
+                    task_path(run.dag.as_str(), &run.run_id, a.key.task_id.as_str(), a.key.map_index),
+                    if a.key.map_index.is_some() { "&" } else { "?" },
+                    a.try_number
+                ),
+            })
+        })
+        .collect();
+    bars.sort_by_key(|b| (b.start, b.label.clone()));
+    bars
+}
+
+/// One row per task; a mapped task's instances summed up on its row.
+fn tasks(detail: &RunDetail) -> String {
+    let run = &detail.run;
+    let tz = detail.spec.schedule.tz();
+    let mut out = String::from(
+        "<table class=\"tasks\"><thead><tr><th>task</th><th>state</th><th>try</th><th>started</th>\
+         <th>duration</th><th>note</th></tr></thead><tbody>",
+    );
+    for i in detail.instances.iter().filter(|i| i.key.map_index.is_none()) {
+        let task = i.key.task_id.as_str();
+        let (state, note) = if i.state == TaskState::Mapped {
+            let (worst, done, count) = summed_up(&detail.instances, i);
+            (
+                format!("{} {}", task_badge(TaskState::Mapped), task_badge(worst)),
+                format!("{done} of {count} instances succeeded"),
+            )
+        } else {
+            let note = match i.state {
+                TaskState::RetryWait => format!(
+                    "retry at {}: {}",
+                    opt_time(i.retry_at, tz),
+                    escape(i.reason.as_deref().unwrap_or_default())
+                ),
+                _ => escape(i.reason.as_deref().unwrap_or_default()),
+            };
+            (task_badge(i.state), note)
+        };
+        let _ = write!(
+            out,
+            "<tr data-task=\"{t}\" data-state=\"{s}\" data-try=\"{try_}\"><td><a href=\"{href}\">{t}</a></td><td>{state}</td>\
+             <td>{try_}</td><td>{started}</td><td>{took}</td><td>{note}</td></tr>",
+            t = escape(task),
+            s = i.state,
+            try_ = i.try_number,
+            href = escape(&task_path(run.dag.as_str(), &run.run_id, task, None)),
+            started = opt_time(i.started_at, tz),
+            took = span(i.started_at, i.ended_at).map(duration).unwrap_or_default(),
+        );
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
+fn audit(detail: &RunDetail) -> String {
+    if detail.audit.is_empty() {
+        return String::new();
+    }
+    let tz = detail.spec.schedule.tz();
+    let mut out = String::from(
+        "<section><h2>Changes by hand</h2><table><thead><tr><th>at</th><th>by</th><th>what</th>\
+         <th>tasks</th><th>note</th></tr></thead><tbody>",
+    );
+    for entry in &detail.audit {
+        let mut what = vec![entry.action.to_string()];
+        what.extend(entry.options.iter().cloned());
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            time(entry.at, tz),
+            escape(&entry.by),
+            escape(&what.join(" ")),
+            escape(&entry.tasks.join(", ")),
+            escape(entry.note.as_deref().unwrap_or_default()),
+        );
+    }
+    out.push_str("</tbody></table></section>");
+    out
+}
+
+/// The run's page body; `page` is the Gantt's page, `actions` the
+/// buttons (empty when read-only).
+pub fn render(detail: &RunDetail, now: DateTime<Utc>, page: usize, actions: &str) -> String {
+    let run = &detail.run;
+    let tz = detail.spec.schedule.tz();
+    let all = bars(detail);
+    let pages = all.len().div_ceil(GANTT_PAGE).max(1);
+    let page = page.min(pages - 1);
+    let shown: Vec<Bar> = all
+        .into_iter()
+        .skip(page * GANTT_PAGE)
+        .take(GANTT_PAGE)
+        .collect();
+    let pager = if pages > 1 {
+        let href = |p: usize| {
+            format!("{}?gantt={p}", run_path(run.dag.as_str(), &run.run_id))
+        };
+        format!(
+            "<p class=\"muted\">tries {}–{} of {}: {}{}</p>",
+            page * GANTT_PAGE + 1,
+            page * GANTT_PAGE + shown.len(),
+            detail.attempts.iter().filter(|a| a.started_at.is_some()).count(),
+            if page > 0 {
+                format!("<a href=\"{}\">earlier</a> ", escape(&href(page - 1)))
+            } else {
+                String::new()
+            },
+            if page + 1 < pages {
+                format!("<a href=\"{}\">later</a>", escape(&href(page + 1)))
+            } else {
+                String::new()
+            },
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "<h1><a href=\"{grid}\">{dag}</a> · {id}</h1>{actions}{facts}\
+         <p><a href=\"{lineage}\">lineage of this run</a></p>\
+         <section><h2>Graph</h2><div class=\"scroll\">{graph}</div></section>\
+         <section><h2>Gantt</h2>{pager}<div class=\"scroll\">{gantt}</div></section>\
+         <section><h2>Tasks</h2>{tasks}</section>{audit}",
+        grid = escape(&crate::html::dag_path(run.dag.as_str())),
+        dag = escape(run.dag.as_str()),
+        id = escape(&run.run_id),
+        facts = facts(detail),
+        lineage = escape(&format!("{}/lineage", run_path(run.dag.as_str(), &run.run_id))),
+        graph = drawn_graph(detail),
+        gantt = gantt(&shown, now, tz),
+        tasks = tasks(detail),
+        audit = audit(detail),
+    )
+}
+
+/// Artifacts of a try as links to their lineage.
+pub fn artifact_links(uris: &[String]) -> String {
+    if uris.is_empty() {
+        return "<span class=\"muted\">none</span>".to_string();
+    }
+    uris.iter()
+        .map(|uri| format!("<div><a href=\"{}\">{}</a></div>", escape(&artifact_path(uri)), escape(uri)))
+        .collect()
+}
