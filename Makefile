@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
 
-.PHONY: test lint infra-lint fmt bench fuzz demo lambdas deploy upload-specs
+.PHONY: test lint infra-lint fmt bench fuzz demo lambdas deploy upload-specs screenshots
 
 # The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
 # numbers the Rust SDK rejects) installed in a virtualenv of the clone.
@@ -28,11 +28,25 @@ SAM_STAMP := $(SAM_VENV)/.sam-$(SAM_VERSION)
 FUNCTIONS := -p updraft-planner -p updraft-dispatcher -p updraft-recorder
 STACK ?= updraft
 
+# The dashboard's browser tests drive Debian's headless Chromium through
+# chromedriver (system packages; sudo when not root).
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium chromium-driver
+
 ## test: formatting, lints (code and template) and every test of the
 ## workspace (the end-to-end tests run the real binaries, built first)
-test: lint infra-lint $(MOTO_STAMP)
+test: lint infra-lint $(MOTO_STAMP) $(CHROMEDRIVER)
 	$(CARGO) build --locked -p updraft-cli $(FUNCTIONS)
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
+
+$(CHROMEDRIVER):
+	$(APT_INSTALL) || ($(SUDO) apt-get update -q && $(APT_INSTALL))
+
+## screenshots: the browser tests, keeping their screenshots in docs/images/
+screenshots: $(CHROMEDRIVER)
+	$(CARGO) build --locked -p updraft-cli
+	UPDRAFT_UPDATE_SCREENSHOTS=1 $(CARGO) test --locked -p updraft-e2e --test browser
 
 $(MOTO_STAMP):
 	python3 -m venv $(MOTO_VENV)
@@ -91,11 +105,13 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-## bench: the speed targets (criterion for the core; the release binary for
+## bench: the speed targets (criterion for the core and the dashboard's
+## pages; the release binary for
 ## local-mode throughput; AWS API calls per attempt against moto); figures
 ## are printed
 bench: $(MOTO_STAMP)
 	$(CARGO) bench --locked -p updraft-core
+	$(CARGO) bench --locked -p updraft-ui --bench render
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench api_calls
 	$(CARGO) build --locked --release -p updraft-cli
 	UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench throughput

@@ -189,9 +189,54 @@ impl World {
 
     /// Starts `updraft dev` in the background, and waits until it holds its lock.
     pub fn dev(&self) -> Dev {
-        let log = std::fs::File::create(self.path().join("dev.out")).expect("dev log");
+        self.dev_with(&["--no-ui"])
+    }
+
+    /// Starts `updraft dev` with its dashboard on a free port; gives the
+    /// dashboard's address (`http://127.0.0.1:PORT`).
+    pub fn dev_with_ui(&self) -> (Dev, String) {
+        let dev = self.dev_with(&["--ui-port", "0"]);
+        let mut url = None;
+        let found = eventually(Duration::from_secs(20), || {
+            url = served_at(&self.dev_output());
+            url.is_some()
+        });
+        assert!(
+            found,
+            "updraft dev served no dashboard: {}",
+            self.dev_output()
+        );
+        (dev, url.unwrap_or_default())
+    }
+
+    /// Starts `updraft ui ARGS` on a free port; gives it and its address.
+    pub fn ui(&self, args: &[&str]) -> (Dev, String) {
+        let log = std::fs::File::create(self.path().join("ui.out")).expect("ui log");
+        let mut all = vec!["ui", "--port", "0"];
+        all.extend_from_slice(args);
         let child = self
-            .command(&["dev", "--tick", "0.3", "--workers", "4"])
+            .command(&all)
+            .stdout(log.try_clone().expect("ui log"))
+            .stderr(log)
+            .spawn()
+            .expect("updraft ui starts");
+        let ui = Dev { child };
+        let output = || std::fs::read_to_string(self.path().join("ui.out")).unwrap_or_default();
+        let mut url = None;
+        let found = eventually(Duration::from_secs(20), || {
+            url = served_at(&output());
+            url.is_some()
+        });
+        assert!(found, "updraft ui did not start: {}", output());
+        (ui, url.unwrap_or_default())
+    }
+
+    fn dev_with(&self, extra: &[&str]) -> Dev {
+        let log = std::fs::File::create(self.path().join("dev.out")).expect("dev log");
+        let mut args = vec!["dev", "--tick", "0.3", "--workers", "4"];
+        args.extend_from_slice(extra);
+        let child = self
+            .command(&args)
             .stdout(log.try_clone().expect("dev log"))
             .stderr(log)
             .spawn()
@@ -237,6 +282,18 @@ impl World {
             entry["try_number"].as_u64().unwrap_or_default(),
         )
     }
+}
+
+/// The address a `updraft ui: http://HOST:PORT/ ...` line names.
+fn served_at(output: &str) -> Option<String> {
+    let line = output
+        .lines()
+        .find(|l| l.starts_with("updraft ui: http://"))?;
+    let url = line
+        .strip_prefix("updraft ui: ")?
+        .split_whitespace()
+        .next()?;
+    Some(url.trim_end_matches('/').to_string())
 }
 
 /// Polls `ready` every 50 ms until it holds or `limit` passes.

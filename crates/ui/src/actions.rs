@@ -23,7 +23,13 @@ pub(crate) struct Actor<'a> {
     pub token: &'a str,
 }
 
-fn button(action: &str, token: &str, label: &str, confirm: &str, fields: &[(&str, &str)]) -> String {
+fn button(
+    action: &str,
+    token: &str,
+    label: &str,
+    confirm: &str,
+    fields: &[(&str, &str)],
+) -> String {
     let mut out = form(action, token, Some(confirm));
     for (name, value) in fields {
         let _ = write!(
@@ -37,13 +43,10 @@ fn button(action: &str, token: &str, label: &str, confirm: &str, fields: &[(&str
     out
 }
 
-/// The buttons of a DAG's grid.
-pub(crate) fn dag_nav(dag: &str, paused: bool, actor: Option<Actor<'_>>) -> String {
-    let Some(actor) = actor else {
-        return String::new();
-    };
+/// The paused switch of a DAG: a button that flips it, after a confirm.
+pub(crate) fn pause_button(dag: &str, paused: bool, actor: Actor<'_>) -> String {
     let base = dag_path(dag);
-    let pause = if paused {
+    if paused {
         button(
             &format!("{base}/unpause"),
             actor.token,
@@ -55,16 +58,28 @@ pub(crate) fn dag_nav(dag: &str, paused: bool, actor: Option<Actor<'_>>) -> Stri
         button(
             &format!("{base}/pause"),
             actor.token,
-            "⏸ Pause",
-            &format!("Pause {dag}? Its schedule makes no runs until unpaused; runs in flight go on."),
+            "■ Pause",
+            &format!(
+                "Pause {dag}? Its schedule makes no runs until unpaused; runs in flight go on."
+            ),
             &[],
         )
+    }
+}
+
+/// The buttons of a DAG's grid.
+pub(crate) fn dag_nav(dag: &str, paused: bool, actor: Option<Actor<'_>>) -> String {
+    let Some(actor) = actor else {
+        return String::new();
     };
+    let base = dag_path(dag);
     format!(
         "<nav class=\"actions\"><a class=\"button\" href=\"{t}\">Trigger…</a>\
-         <a class=\"button\" href=\"{b}\">Backfill…</a>{pause}</nav>",
+         <a class=\"button\" href=\"{b}\">Backfill…</a>{pause}<a class=\"button\" href=\"{r}\">Runs list</a></nav>",
         t = escape(&format!("{base}/trigger")),
         b = escape(&format!("{base}/backfill")),
+        r = escape(&format!("/runs?dag={}", crate::http::encode(dag))),
+        pause = pause_button(dag, paused, actor),
     )
 }
 
@@ -85,7 +100,9 @@ pub(crate) fn run_nav(dag: &str, run_id: &str, ended: bool, actor: Option<Actor<
             &format!("{base}/cancel"),
             actor.token,
             "✕ Cancel run",
-            &format!("Cancel run {run_id}? Its tries in flight are stopped and what waits is skipped."),
+            &format!(
+                "Cancel run {run_id}? Its tries in flight are stopped and what waits is skipped."
+            ),
             &[],
         ));
     }
@@ -101,7 +118,10 @@ pub(crate) fn task_nav(dag: &str, run_id: &str, key: &TaskKey, actor: Option<Act
     let base = run_path(dag, run_id);
     let task = key.task_id.as_str();
     let index = key.map_index.map(|i| i.to_string()).unwrap_or_default();
-    let mut rerun = format!("{base}/rerun?task={}&downstream=1", crate::http::encode(task));
+    let mut rerun = format!(
+        "{base}/rerun?task={}&downstream=1",
+        crate::http::encode(task)
+    );
     if !index.is_empty() {
         rerun.push_str(&format!("&map_index={index}"));
     }
@@ -160,7 +180,12 @@ pub(crate) async fn trigger_form(engine: &Engine, dag: &str, actor: Actor<'_>) -
 }
 
 /// `POST /dags/{dag}/trigger`.
-pub(crate) async fn trigger(engine: &Engine, dag: &str, request: &Request, actor: Actor<'_>) -> Response {
+pub(crate) async fn trigger(
+    engine: &Engine,
+    dag: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
     let mut params = Map::new();
     for (name, value) in &request.form {
         if let Some(key) = name.strip_prefix("param.") {
@@ -169,7 +194,13 @@ pub(crate) async fn trigger(engine: &Engine, dag: &str, request: &Request, actor
     }
     let labels = request
         .field("labels")
-        .map(|l| l.split(',').map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect())
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from)
+                .collect()
+        })
         .unwrap_or_default();
     let run_request = RunRequest {
         params,
@@ -185,14 +216,24 @@ pub(crate) async fn trigger(engine: &Engine, dag: &str, request: &Request, actor
 
 /// What a rerun request asks, from a query or a form.
 fn rerun_request(pairs: &[(String, String)]) -> Result<Rerun, String> {
-    let on = |name: &str| pairs.iter().any(|(k, v)| k == name && !v.is_empty() && v != "0");
+    let on = |name: &str| {
+        pairs
+            .iter()
+            .any(|(k, v)| k == name && !v.is_empty() && v != "0")
+    };
     let tasks = pairs
         .iter()
         .filter(|(k, v)| k == "task" && !v.is_empty())
         .map(|(_, v)| TaskId::parse(v))
         .collect::<Result<Vec<_>, _>>()?;
-    let map_index = match pairs.iter().find(|(k, v)| k == "map_index" && !v.is_empty()) {
-        Some((_, v)) => Some(v.parse().map_err(|_| format!("map index `{v}` is not a number"))?),
+    let map_index = match pairs
+        .iter()
+        .find(|(k, v)| k == "map_index" && !v.is_empty())
+    {
+        Some((_, v)) => Some(
+            v.parse()
+                .map_err(|_| format!("map index `{v}` is not a number"))?,
+        ),
         None => None,
     };
     Ok(Rerun {
@@ -249,12 +290,21 @@ pub(crate) async fn rerun_dialog(
     );
     let listed: String = cleared
         .iter()
-        .map(|key| format!("<li data-cleared=\"{k}\">{k}</li>", k = escape(&key.to_string())))
+        .map(|key| {
+            format!(
+                "<li data-cleared=\"{k}\">{k}</li>",
+                k = escape(&key.to_string())
+            )
+        })
         .collect();
     let confirm = if cleared.is_empty() {
         "<p class=\"muted\">Nothing matches: no task instance would be cleared.</p>".to_string()
     } else {
-        let mut out = form(&format!("{}/rerun", run_path(dag, run_id)), actor.token, None);
+        let mut out = form(
+            &format!("{}/rerun", run_path(dag, run_id)),
+            actor.token,
+            None,
+        );
         for (name, value) in &request.query {
             let _ = write!(
                 out,
@@ -312,7 +362,10 @@ pub(crate) async fn mark(
         other => {
             return Response::text(
                 400,
-                &format!("mark as `{}`: give success or failed", other.unwrap_or_default()),
+                &format!(
+                    "mark as `{}`: give success or failed",
+                    other.unwrap_or_default()
+                ),
             );
         }
     };
@@ -320,7 +373,11 @@ pub(crate) async fn mark(
         Ok(task) => task,
         Err(why) => return Response::text(400, &why),
     };
-    let map_index = match request.field("map_index").map(str::parse::<u32>).transpose() {
+    let map_index = match request
+        .field("map_index")
+        .map(str::parse::<u32>)
+        .transpose()
+    {
         Ok(index) => index,
         Err(_) => return Response::text(400, "the map index is not a number"),
     };
@@ -375,7 +432,11 @@ pub(crate) async fn backfill_dialog(
         escape(to.unwrap_or_default()),
         if rerun_failed { " checked" } else { "" },
     );
-    let mut body = format!("<h1>Backfill <a href=\"{}\">{}</a></h1>{range}", escape(&dag_path(dag)), escape(dag));
+    let mut body = format!(
+        "<h1>Backfill <a href=\"{}\">{}</a></h1>{range}",
+        escape(&dag_path(dag)),
+        escape(dag)
+    );
     if let (Some(from), Some(to)) = (from, to) {
         let (spec, steps) = match engine.plan_backfill(dag, from, to).await {
             Ok(plan) => plan,
@@ -421,7 +482,12 @@ pub(crate) async fn backfill_dialog(
 }
 
 /// `POST /dags/{dag}/backfill`.
-pub(crate) async fn backfill(engine: &Engine, dag: &str, request: &Request, actor: Actor<'_>) -> Response {
+pub(crate) async fn backfill(
+    engine: &Engine,
+    dag: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
     let (Some(from), Some(to)) = (request.field("from"), request.field("to")) else {
         return Response::text(400, "a backfill needs from and to");
     };

@@ -5,7 +5,9 @@
 use serde_json::json;
 use updraft_engine::{Engine, EngineError};
 
-use crate::json::{artifact_lineage_json, comparison_json, detail_json, run_lineage_json, run_json};
+use crate::json::{
+    artifact_lineage_json, comparison_json, detail_json, run_json, run_lineage_json,
+};
 use crate::{Request, Response};
 
 fn error(e: &EngineError) -> Response {
@@ -25,7 +27,11 @@ pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) ->
         ["dags"] => crate::dags::api(engine).await,
         ["runs"] => match engine.runs_table(&crate::runs::filters(request)).await {
             Ok(table) => Response::json(&serde_json::Value::Array(
-                table.runs.iter().map(|(run, tz)| run_json(run, *tz)).collect(),
+                table
+                    .runs
+                    .iter()
+                    .map(|(run, tz)| run_json(run, *tz))
+                    .collect(),
             )),
             Err(e) => error(&e),
         },

@@ -8,6 +8,7 @@ use updraft_core::state::Run;
 use updraft_engine::Engine;
 use updraft_engine::usecase::DagOverview;
 
+use crate::actions::{Actor, pause_button};
 use crate::html::{dag_path, escape, page as frame, run_letter, run_path, time};
 use crate::{RECENT_RUNS, Request, Response};
 
@@ -52,7 +53,7 @@ fn strip(runs: &[Run], tz: Tz) -> String {
         .collect()
 }
 
-fn row(dag: &DagOverview) -> String {
+fn row(dag: &DagOverview, actor: Option<Actor<'_>>) -> String {
     let spec = &dag.spec;
     let tz = spec.schedule.tz();
     let tags: String = spec
@@ -65,6 +66,17 @@ fn row(dag: &DagOverview) -> String {
         (Some(at), false) => time(*at, tz),
         (None, false) => "<span class=\"muted\">—</span>".to_string(),
     };
+    let paused_cell = format!(
+        "{} {}",
+        if dag.paused {
+            "■ paused"
+        } else {
+            "▶ active"
+        },
+        actor
+            .map(|actor| pause_button(spec.id.as_str(), dag.paused, actor))
+            .unwrap_or_default()
+    );
     format!(
         "<tr data-dag=\"{id}\"><td><strong><a href=\"{grid}\">{id}</a></strong><div class=\"muted\">{description}</div></td>\
          <td>{owner}</td><td>{tags}</td><td><code>{schedule}</code> <span class=\"muted\">{tz}</span></td>\
@@ -75,17 +87,13 @@ fn row(dag: &DagOverview) -> String {
         owner = escape(spec.owner.as_deref().unwrap_or_default()),
         schedule = escape(spec.schedule.text()),
         tz = escape(tz.name()),
-        paused = if dag.paused {
-            "⏸ paused"
-        } else {
-            "▶ active"
-        },
+        paused = paused_cell,
         strip = strip(&dag.recent, tz),
     )
 }
 
 /// The DAGs page.
-pub(crate) async fn page(engine: &Engine, request: &Request) -> Response {
+pub(crate) async fn page(engine: &Engine, request: &Request, actor: Option<Actor<'_>>) -> Response {
     let overview = match engine.dags_overview(RECENT_RUNS).await {
         Ok(overview) => overview,
         Err(e) => return Response::text(502, &format!("the DAGs could not be read: {e}")),
@@ -114,7 +122,7 @@ pub(crate) async fn page(engine: &Engine, request: &Request) -> Response {
         .dags
         .iter()
         .filter(|dag| shown(dag, request))
-        .map(row)
+        .map(|dag| row(dag, actor))
         .collect();
     let body = format!(
         "<h1>DAGs</h1>{banners}{filter}<table><thead><tr><th>DAG</th><th>owner</th><th>tags</th>\

@@ -8,9 +8,7 @@ use updraft_core::state::{TaskInstance, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::DagGrid;
 
-use crate::html::{
-    dag_path, escape, page, run_letter, run_path, task_letter, task_path, time,
-};
+use crate::html::{dag_path, escape, page, run_letter, run_path, task_letter, task_path, time};
 use crate::json::span;
 use crate::svg::{Duration, durations};
 use crate::{Request, Response};
@@ -116,11 +114,14 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
             state: run.state.to_string(),
         })
         .collect();
-    let mut out = format!(
-        "<section><h2>Durations</h2><div class=\"chart\" style=\"margin-left:220px\">{}</div></section>",
-        durations(&bars)
+    let mut out = String::from(
+        "<section><table class=\"grid\"><thead><tr class=\"durations\"><th class=\"task\">durations \
+         <span class=\"muted\">(- - median)</span></th>",
     );
-    out.push_str("<section><h2>Grid</h2><table class=\"grid\"><thead><tr><th style=\"width:220px\">task</th>");
+    for drawing in durations(&bars) {
+        let _ = write!(out, "<th class=\"cell\">{drawing}</th>");
+    }
+    out.push_str("</tr><tr><th class=\"task\">task</th>");
     for (run, _) in &grid.runs {
         let _ = write!(
             out,
@@ -128,7 +129,10 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
             state = run.state,
             href = escape(&run_path(dag, &run.run_id)),
             id = escape(&run.run_id),
-            date = run.logical_date.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z"),
+            date = run
+                .logical_date
+                .with_timezone(&tz)
+                .format("%Y-%m-%d %H:%M %Z"),
             letter = run_letter(run.state),
         );
     }
@@ -156,7 +160,11 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
             ),
             None => escape(&task),
         };
-        let _ = write!(out, "<tr data-task=\"{}\"><th class=\"task\">{name}</th>", escape(&task));
+        let _ = write!(
+            out,
+            "<tr data-task=\"{}\"><th class=\"task\">{name}</th>",
+            escape(&task)
+        );
         for run in 0..grid.runs.len() {
             out.push_str(&cell(grid, run, &task, None));
         }
@@ -196,7 +204,12 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
 }
 
 /// `/dags/{dag}`.
-pub(crate) async fn page_of(engine: &Engine, dag: &str, request: &Request, actions: &str) -> Response {
+pub(crate) async fn page_of(
+    engine: &Engine,
+    dag: &str,
+    request: &Request,
+    actions: &str,
+) -> Response {
     let count = request
         .param("runs")
         .and_then(|n| n.parse().ok())

@@ -142,20 +142,24 @@ pub fn form(action: &str, token: &str, confirm: Option<&str>) -> String {
 pub fn error_page(what: &str) -> String {
     page(
         "error",
-        &format!("<div class=\"banner\" role=\"alert\">{}</div>", escape(what)),
+        &format!(
+            "<div class=\"banner\" role=\"alert\">{}</div>",
+            escape(what)
+        ),
         false,
     )
 }
 
 const STYLE: &str = "\
 header a{margin-right:16px}nav.actions{display:flex;gap:8px;margin:8px 0 16px;flex-wrap:wrap}\
-nav.actions form,nav.actions a.button{display:inline}button,a.button{font:inherit;padding:3px 10px;border:1px solid #9aa3b2;\
+nav.actions form,nav.actions a.button,td form{display:inline}button,a.button{font:inherit;padding:3px 10px;border:1px solid #9aa3b2;\
 border-radius:4px;background:#fff;color:#1d2330;cursor:pointer;text-decoration:none}\
 dl.facts{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px}dl.facts dt{color:#505a6b}dl.facts dd{margin:0}\
 .badge{display:inline-block;border-radius:3px;padding:0 5px;color:#fff;font-size:12px}\
 .pending{background:#b0b7c3}.launching{background:#4f83cc}.retry_wait{background:#ef8f00}\
 .upstream_failed{background:#e57373}.skipped{background:#bdbdbd;color:#333}.mapped{background:#6a5acd}\
-.grid td.cell{padding:2px;text-align:center}.grid td.cell a{display:block;min-width:20px;border-radius:2px;color:#fff;\
+.grid{width:auto}.grid .cell{width:20px;padding:2px 1px;text-align:center;vertical-align:bottom}\
+.grid th.task{width:220px}.grid tr.durations th{border-bottom:0}.grid td.cell a{display:block;min-width:20px;border-radius:2px;color:#fff;\
 text-decoration:none;font-size:11px;font-weight:700}.grid th.task{white-space:nowrap}\
 pre.log{background:#10141c;color:#d8dee9;padding:10px;overflow:auto;max-height:480px;white-space:pre-wrap}\
 svg text{font:12px system-ui,sans-serif}svg .label{fill:#fff}svg .edge{stroke:#9aa3b2;fill:none;stroke-width:1.5}\

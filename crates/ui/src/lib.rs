@@ -24,10 +24,10 @@ mod actions;
 mod api;
 mod dags;
 mod grid;
-mod lineage;
 pub mod html;
 pub mod http;
 pub mod json;
+mod lineage;
 mod run;
 mod runs;
 pub mod serve;
@@ -99,9 +99,15 @@ impl Ui {
                 ["dags", dag, "backfill"] => actions::backfill(engine, dag, request, actor).await,
                 ["dags", dag, "pause"] => actions::pause(engine, dag, true).await,
                 ["dags", dag, "unpause"] => actions::pause(engine, dag, false).await,
-                ["dags", dag, "runs", run, "rerun"] => actions::rerun(engine, dag, run, request, actor).await,
-                ["dags", dag, "runs", run, "mark"] => actions::mark(engine, dag, run, request, actor).await,
-                ["dags", dag, "runs", run, "cancel"] => actions::cancel(engine, dag, run, request, actor).await,
+                ["dags", dag, "runs", run, "rerun"] => {
+                    actions::rerun(engine, dag, run, request, actor).await
+                }
+                ["dags", dag, "runs", run, "mark"] => {
+                    actions::mark(engine, dag, run, request, actor).await
+                }
+                ["dags", dag, "runs", run, "cancel"] => {
+                    actions::cancel(engine, dag, run, request, actor).await
+                }
                 _ => Response::text(404, &format!("no action at {}", request.path)),
             };
         }
@@ -109,12 +115,18 @@ impl Ui {
             return Response::text(405, &format!("{} is not answered here", request.method));
         }
         match segments.as_slice() {
-            [] => dags::page(engine, request).await,
+            [] => dags::page(engine, request, self.actor()).await,
             ["static", "app.js"] => Response::asset("text/javascript; charset=utf-8", SCRIPT),
             ["api", "v1", rest @ ..] => api::answer(engine, rest, request).await,
             ["dags", dag] => {
                 let paused = engine.is_paused(dag).await.unwrap_or(false);
-                grid::page_of(engine, dag, request, &actions::dag_nav(dag, paused, self.actor())).await
+                grid::page_of(
+                    engine,
+                    dag,
+                    request,
+                    &actions::dag_nav(dag, paused, self.actor()),
+                )
+                .await
             }
             ["dags", dag, "trigger"] => match self.actor() {
                 Some(actor) => actions::trigger_form(engine, dag, actor).await,
@@ -137,9 +149,11 @@ impl Ui {
                 None => read_only(),
             },
             ["dags", dag, "runs", run, "tasks", task] => {
-                let key = updraft_core::ids::TaskId::parse(task).map(|task_id| updraft_core::state::TaskKey {
-                    task_id,
-                    map_index: request.param("map_index").and_then(|i| i.parse().ok()),
+                let key = updraft_core::ids::TaskId::parse(task).map(|task_id| {
+                    updraft_core::state::TaskKey {
+                        task_id,
+                        map_index: request.param("map_index").and_then(|i| i.parse().ok()),
+                    }
                 });
                 let nav = match key {
                     Ok(key) => actions::task_nav(dag, run, &key, self.actor()),
@@ -158,7 +172,10 @@ impl Ui {
         };
         let ended = detail.run.state.is_terminal();
         let nav = actions::run_nav(dag, run_id, ended, self.actor());
-        let gantt_page = request.param("gantt").and_then(|p| p.parse().ok()).unwrap_or(0);
+        let gantt_page = request
+            .param("gantt")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
         let now = self.engine.ports().clock.now();
         let body = run::render(&detail, now, gantt_page, &nav);
         Response::html(html::page(&format!("{dag} {run_id}"), &body, !ended))

@@ -6,13 +6,17 @@ use std::fmt::Write;
 use updraft_core::state::ArtifactRecord;
 use updraft_engine::Engine;
 
+use crate::Response;
 use crate::html::{artifact_path, escape, page, run_path};
 use crate::svg::shorten;
-use crate::Response;
 
 /// Three columns of boxes joined left to right: `left` → `middle` →
 /// `right`, each box a label and a link.
-fn three_columns(left: &[(String, String)], middle: &[(String, String)], right: &[(String, String)]) -> String {
+fn three_columns(
+    left: &[(String, String)],
+    middle: &[(String, String)],
+    right: &[(String, String)],
+) -> String {
     const W: usize = 240;
     const H: usize = 30;
     const GAP: usize = 12;
@@ -31,7 +35,11 @@ fn three_columns(left: &[(String, String)], middle: &[(String, String)], right: 
                 for from in 0..[left, middle, right][column - 1].len() {
                     let (x1, y1) = (x(column - 1) + W, y(from) + H / 2);
                     let (x2, y2) = (x(column), y(row) + H / 2);
-                    let _ = write!(out, "<path class=\"edge\" d=\"M{x1},{y1} C{m},{y1} {m},{y2} {x2},{y2}\"/>", m = (x1 + x2) / 2);
+                    let _ = write!(
+                        out,
+                        "<path class=\"edge\" d=\"M{x1},{y1} C{m},{y1} {m},{y2} {x2},{y2}\"/>",
+                        m = (x1 + x2) / 2
+                    );
                 }
             }
             let _ = write!(
@@ -102,7 +110,13 @@ pub(crate) async fn run_page(engine: &Engine, dag: &str, run_id: &str) -> Respon
         let mut uris: Vec<&str> = records.iter().map(|r| r.uri.as_str()).collect();
         uris.dedup();
         uris.iter()
-            .map(|u| format!("<li><a href=\"{}\">{}</a></li>", escape(&artifact_path(u)), escape(u)))
+            .map(|u| {
+                format!(
+                    "<li><a href=\"{}\">{}</a></li>",
+                    escape(&artifact_path(u)),
+                    escape(u)
+                )
+            })
             .collect()
     };
     let body = format!(

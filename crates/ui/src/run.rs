@@ -70,7 +70,13 @@ fn facts(detail: &RunDetail) -> String {
     let params: String = run
         .params
         .iter()
-        .map(|(k, v)| format!("<div><code>{}</code> = <code>{}</code></div>", escape(k), json(v)))
+        .map(|(k, v)| {
+            format!(
+                "<div><code>{}</code> = <code>{}</code></div>",
+                escape(k),
+                json(v)
+            )
+        })
         .collect();
     if !params.is_empty() {
         rows.push(("params", params));
@@ -149,7 +155,12 @@ fn bars(detail: &RunDetail) -> Vec<Bar> {
                 state: a.state.to_string(),
                 href: format!(
                     "{}{}try={}",
-                    task_path(run.dag.as_str(), &run.run_id, a.key.task_id.as_str(), a.key.map_index),
+                    task_path(
+                        run.dag.as_str(),
+                        &run.run_id,
+                        a.key.task_id.as_str(),
+                        a.key.map_index
+                    ),
                     if a.key.map_index.is_some() { "&" } else { "?" },
                     a.try_number
                 ),
@@ -168,7 +179,11 @@ fn tasks(detail: &RunDetail) -> String {
         "<table class=\"tasks\"><thead><tr><th>task</th><th>state</th><th>try</th><th>started</th>\
          <th>duration</th><th>note</th></tr></thead><tbody>",
     );
-    for i in detail.instances.iter().filter(|i| i.key.map_index.is_none()) {
+    for i in detail
+        .instances
+        .iter()
+        .filter(|i| i.key.map_index.is_none())
+    {
         let task = i.key.task_id.as_str();
         let (state, note) = if i.state == TaskState::Mapped {
             let (worst, done, count) = summed_up(&detail.instances, i);
@@ -196,7 +211,9 @@ fn tasks(detail: &RunDetail) -> String {
             try_ = i.try_number,
             href = escape(&task_path(run.dag.as_str(), &run.run_id, task, None)),
             started = opt_time(i.started_at, tz),
-            took = span(i.started_at, i.ended_at).map(duration).unwrap_or_default(),
+            took = span(i.started_at, i.ended_at)
+                .map(duration)
+                .unwrap_or_default(),
         );
     }
     out.push_str("</tbody></table>");
@@ -243,14 +260,16 @@ pub fn render(detail: &RunDetail, now: DateTime<Utc>, page: usize, actions: &str
         .take(GANTT_PAGE)
         .collect();
     let pager = if pages > 1 {
-        let href = |p: usize| {
-            format!("{}?gantt={p}", run_path(run.dag.as_str(), &run.run_id))
-        };
+        let href = |p: usize| format!("{}?gantt={p}", run_path(run.dag.as_str(), &run.run_id));
         format!(
             "<p class=\"muted\">tries {}–{} of {}: {}{}</p>",
             page * GANTT_PAGE + 1,
             page * GANTT_PAGE + shown.len(),
-            detail.attempts.iter().filter(|a| a.started_at.is_some()).count(),
+            detail
+                .attempts
+                .iter()
+                .filter(|a| a.started_at.is_some())
+                .count(),
             if page > 0 {
                 format!("<a href=\"{}\">earlier</a> ", escape(&href(page - 1)))
             } else {
@@ -275,7 +294,10 @@ pub fn render(detail: &RunDetail, now: DateTime<Utc>, page: usize, actions: &str
         dag = escape(run.dag.as_str()),
         id = escape(&run.run_id),
         facts = facts(detail),
-        lineage = escape(&format!("{}/lineage", run_path(run.dag.as_str(), &run.run_id))),
+        lineage = escape(&format!(
+            "{}/lineage",
+            run_path(run.dag.as_str(), &run.run_id)
+        )),
         graph = drawn_graph(detail),
         gantt = gantt(&shown, now, tz),
         tasks = tasks(detail),
@@ -289,6 +311,12 @@ pub fn artifact_links(uris: &[String]) -> String {
         return "<span class=\"muted\">none</span>".to_string();
     }
     uris.iter()
-        .map(|uri| format!("<div><a href=\"{}\">{}</a></div>", escape(&artifact_path(uri)), escape(uri)))
+        .map(|uri| {
+            format!(
+                "<div><a href=\"{}\">{}</a></div>",
+                escape(&artifact_path(uri)),
+                escape(uri)
+            )
+        })
         .collect()
 }

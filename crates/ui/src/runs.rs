@@ -100,18 +100,27 @@ pub(crate) async fn page_of(engine: &Engine, request: &Request) -> Response {
         value("produced"),
         value("columns"),
     );
-    let compare = asked.dag.as_deref().map(|dag| format!("/dags/{}/compare", encode(dag)));
+    let compare = asked
+        .dag
+        .as_deref()
+        .map(|dag| format!("/dags/{}/compare", encode(dag)));
     match &compare {
         Some(action) => {
             let _ = write!(body, "<form method=\"get\" action=\"{}\">", escape(action));
         }
-        None => body.push_str("<p class=\"muted\">Filter by one DAG to select runs and compare them.</p><form>"),
+        None => body.push_str(
+            "<p class=\"muted\">Filter by one DAG to select runs and compare them.</p><form>",
+        ),
     }
     body.push_str("<table class=\"runs\"><thead><tr><th></th>");
     let current = request.param("sort").unwrap_or_default();
     for column in &table.view.columns {
         let name = column.name();
-        let next = if current == name { format!("-{name}") } else { name.clone() };
+        let next = if current == name {
+            format!("-{name}")
+        } else {
+            name.clone()
+        };
         let arrow = match current {
             c if c == name => " ▲",
             c if c.strip_prefix('-') == Some(name.as_str()) => " ▼",
@@ -135,7 +144,10 @@ pub(crate) async fn page_of(engine: &Engine, request: &Request) -> Response {
         for column in &table.view.columns {
             let cell = cell_html(column, column.cell(run), *tz);
             let cell = match column {
-                Column::RunId => format!("<a href=\"{}\">{cell}</a>", escape(&run_path(run.dag.as_str(), &run.run_id))),
+                Column::RunId => format!(
+                    "<a href=\"{}\">{cell}</a>",
+                    escape(&run_path(run.dag.as_str(), &run.run_id))
+                ),
                 Column::State => format!("<span class=\"badge {}\">{cell}</span>", run.state),
                 _ => cell,
             };
@@ -170,12 +182,18 @@ fn compare_html(c: &Comparison) -> String {
             "<tr{}><th>{}</th>{}</tr>",
             if differs { " class=\"differs\"" } else { "" },
             escape(name),
-            cells.iter().map(|c| format!("<td>{c}</td>")).collect::<String>()
+            cells
+                .iter()
+                .map(|c| format!("<td>{c}</td>"))
+                .collect::<String>()
         );
     };
     row(
         "state",
-        c.runs.iter().map(|r| r.detail.run.state.to_string()).collect(),
+        c.runs
+            .iter()
+            .map(|r| r.detail.run.state.to_string())
+            .collect(),
         false,
     );
     row(
@@ -190,8 +208,11 @@ fn compare_html(c: &Comparison) -> String {
             .collect(),
         false,
     );
-    let params: std::collections::BTreeSet<&String> =
-        c.runs.iter().flat_map(|r| r.detail.run.params.keys()).collect();
+    let params: std::collections::BTreeSet<&String> = c
+        .runs
+        .iter()
+        .flat_map(|r| r.detail.run.params.keys())
+        .collect();
     for key in params {
         let values: Vec<String> = c
             .runs
@@ -205,18 +226,26 @@ fn compare_html(c: &Comparison) -> String {
                     .unwrap_or_default()
             })
             .collect();
-        let differs = c.runs.iter().any(|r| r.detail.run.params.get(key) != first.params.get(key));
+        let differs = c
+            .runs
+            .iter()
+            .any(|r| r.detail.run.params.get(key) != first.params.get(key));
         row(&format!("params.{key}"), values, differs);
     }
-    let metrics: std::collections::BTreeSet<&String> =
-        c.runs.iter().flat_map(|r| r.detail.run.metrics.keys()).collect();
+    let metrics: std::collections::BTreeSet<&String> = c
+        .runs
+        .iter()
+        .flat_map(|r| r.detail.run.metrics.keys())
+        .collect();
     for name in metrics {
         let base = first.metrics.get(name).copied();
         let values: Vec<String> = c
             .runs
             .iter()
             .map(|r| match (r.detail.run.metrics.get(name), base) {
-                (Some(v), Some(b)) if r.detail.run.run_id != first.run_id => format!("{v} ({:+})", v - b),
+                (Some(v), Some(b)) if r.detail.run.run_id != first.run_id => {
+                    format!("{v} ({:+})", v - b)
+                }
                 (Some(v), _) => v.to_string(),
                 (None, _) => String::new(),
             })

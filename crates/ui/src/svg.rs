@@ -132,7 +132,9 @@ pub fn gantt(bars: &[Bar], now: DateTime<Utc>, tz: Tz) -> String {
         .unwrap_or(now)
         .max(first);
     let total = ((last - first).num_milliseconds()).max(1) as f64;
-    let x = |t: DateTime<Utc>| LABEL_W + ((t - first).num_milliseconds() as f64 / total * CHART_W as f64) as i64;
+    let x = |t: DateTime<Utc>| {
+        LABEL_W + ((t - first).num_milliseconds() as f64 / total * CHART_W as f64) as i64
+    };
     let height = bars.len() as i64 * ROW_H + 24;
     let width = LABEL_W + CHART_W + 10;
     let mut out = format!(
@@ -202,45 +204,48 @@ pub struct Duration {
     pub state: String,
 }
 
-const COLUMN_W: i64 = 22;
+const COLUMN_W: i64 = 20;
 const BARS_H: i64 = 80;
 
-/// Bars of run durations (oldest left) with their median marked; columns
-/// line up with the grid's.
-pub fn durations(runs: &[Duration]) -> String {
+/// Bars of run durations (oldest first) with their median marked, one
+/// small drawing per run so that each sits in its grid column; the median
+/// is a dashed line through all of them.
+pub fn durations(runs: &[Duration]) -> Vec<String> {
     let mut known: Vec<f64> = runs.iter().filter_map(|r| r.seconds).collect();
     known.sort_by(f64::total_cmp);
     let longest = known.last().copied().unwrap_or(0.0).max(0.001);
-    let width = runs.len() as i64 * COLUMN_W;
-    let mut out = format!(
-        "<svg class=\"durations\" role=\"img\" aria-label=\"run durations\" width=\"{width}\" height=\"{h}\" \
-         viewBox=\"0 0 {width} {h}\" xmlns=\"http://www.w3.org/2000/svg\">",
-        h = BARS_H + 2
-    );
-    for (i, run) in runs.iter().enumerate() {
-        let Some(seconds) = run.seconds else { continue };
-        let h = ((seconds / longest) * BARS_H as f64).round().max(1.0) as i64;
-        let _ = write!(
-            out,
-            "<rect class=\"{state}\" x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\"><title>{label}: {took}</title></rect>",
-            state = escape(&run.state),
-            x = i as i64 * COLUMN_W + 3,
-            y = BARS_H - h,
-            w = COLUMN_W - 6,
-            label = escape(&run.label),
-            took = crate::json::duration(std::time::Duration::from_secs_f64(seconds)),
-        );
-    }
-    if let Some(median) = median(&known) {
-        let y = BARS_H - ((median / longest) * BARS_H as f64).round() as i64;
-        let _ = write!(
-            out,
-            "<line class=\"median\" x1=\"0\" x2=\"{width}\" y1=\"{y}\" y2=\"{y}\"><title>median {}</title></line>",
-            crate::json::duration(std::time::Duration::from_secs_f64(median)),
-        );
-    }
-    out.push_str("</svg>");
-    out
+    let median = median(&known);
+    let height = |seconds: f64| ((seconds / longest) * BARS_H as f64).round() as i64;
+    runs.iter()
+        .map(|run| {
+            let mut out = format!(
+                "<svg class=\"duration\" width=\"{COLUMN_W}\" height=\"{BARS_H}\" viewBox=\"0 0 {COLUMN_W} {BARS_H}\" \
+                 xmlns=\"http://www.w3.org/2000/svg\">"
+            );
+            if let Some(seconds) = run.seconds {
+                let h = height(seconds).max(1);
+                let _ = write!(
+                    out,
+                    "<rect class=\"{state}\" x=\"3\" y=\"{y}\" width=\"{w}\" height=\"{h}\"><title>{label}: {took}</title></rect>",
+                    state = escape(&run.state),
+                    y = BARS_H - h,
+                    w = COLUMN_W - 6,
+                    label = escape(&run.label),
+                    took = crate::json::duration(std::time::Duration::from_secs_f64(seconds)),
+                );
+            }
+            if let Some(median) = median {
+                let y = (BARS_H - height(median)).clamp(1, BARS_H - 1);
+                let _ = write!(
+                    out,
+                    "<line class=\"median\" x1=\"0\" x2=\"{COLUMN_W}\" y1=\"{y}\" y2=\"{y}\"><title>median {}</title></line>",
+                    crate::json::duration(std::time::Duration::from_secs_f64(median)),
+                );
+            }
+            out.push_str("</svg>");
+            out
+        })
+        .collect()
 }
 
 /// The median of sorted values.

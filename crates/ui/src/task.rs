@@ -33,26 +33,47 @@ fn instances(detail: &RunDetail, task: &str, page: usize) -> String {
         children.len(),
         page + 1
     );
-    for i in children.iter().skip(page * INSTANCES_PAGE).take(INSTANCES_PAGE) {
+    for i in children
+        .iter()
+        .skip(page * INSTANCES_PAGE)
+        .take(INSTANCES_PAGE)
+    {
         let _ = write!(
             out,
             "<tr data-instance=\"{key}\"><td><a href=\"{href}\">{key}</a></td><td>{state}</td><td>{try_}</td>\
              <td>{took}</td><td>{note}</td></tr>",
             key = escape(&i.key.to_string()),
-            href = escape(&task_path(run.dag.as_str(), &run.run_id, task, i.key.map_index)),
+            href = escape(&task_path(
+                run.dag.as_str(),
+                &run.run_id,
+                task,
+                i.key.map_index
+            )),
             state = task_badge(i.state),
             try_ = i.try_number,
-            took = span(i.started_at, i.ended_at).map(duration).unwrap_or_default(),
+            took = span(i.started_at, i.ended_at)
+                .map(duration)
+                .unwrap_or_default(),
             note = escape(i.reason.as_deref().unwrap_or_default()),
         );
     }
     out.push_str("</tbody></table>");
     let base = task_path(run.dag.as_str(), &run.run_id, task, None);
     if page > 0 {
-        let _ = write!(out, "<a href=\"{}?page={}\">previous</a> ", escape(&base), page - 1);
+        let _ = write!(
+            out,
+            "<a href=\"{}?page={}\">previous</a> ",
+            escape(&base),
+            page - 1
+        );
     }
     if page + 1 < pages {
-        let _ = write!(out, "<a href=\"{}?page={}\">next</a>", escape(&base), page + 1);
+        let _ = write!(
+            out,
+            "<a href=\"{}?page={}\">next</a>",
+            escape(&base),
+            page + 1
+        );
     }
     out
 }
@@ -68,7 +89,12 @@ fn tries(detail: &RunDetail, tries: &[&Attempt], chosen: u32) -> String {
         let mark = if a.try_number == chosen { " ◂" } else { "" };
         let href = format!(
             "{}{}try={}",
-            task_path(run.dag.as_str(), &run.run_id, a.key.task_id.as_str(), a.key.map_index),
+            task_path(
+                run.dag.as_str(),
+                &run.run_id,
+                a.key.task_id.as_str(),
+                a.key.map_index
+            ),
             if a.key.map_index.is_some() { "&" } else { "?" },
             a.try_number
         );
@@ -81,7 +107,9 @@ fn tries(detail: &RunDetail, tries: &[&Attempt], chosen: u32) -> String {
             state = task_badge(a.state),
             start = opt_time(a.started_at, tz),
             end = opt_time(a.ended_at, tz),
-            took = span(a.started_at, a.ended_at).map(duration).unwrap_or_default(),
+            took = span(a.started_at, a.ended_at)
+                .map(duration)
+                .unwrap_or_default(),
             code = a.exit_code.map(|c| c.to_string()).unwrap_or_default(),
             reason = escape(a.reason.as_deref().unwrap_or_default()),
         );
@@ -102,7 +130,11 @@ async fn rendered(engine: &Engine, detail: &RunDetail, key: &TaskKey) -> String 
     }
     if let Some(command) = &task.command {
         let argv = serde_json::to_string(command).unwrap_or_default();
-        let _ = write!(out, "<dt>command</dt><dd><code class=\"argv\">{}</code></dd>", escape(&argv));
+        let _ = write!(
+            out,
+            "<dt>command</dt><dd><code class=\"argv\">{}</code></dd>",
+            escape(&argv)
+        );
     }
     for (name, map) in [
         ("environment", &task.environment),
@@ -144,7 +176,10 @@ pub(crate) async fn page_of(
         .iter()
         .find(|i| i.key.task_id.as_str() == task && i.key.map_index == map_index)
     else {
-        return Response::text(404, &format!("run `{run_id}` has no task instance `{task}`"));
+        return Response::text(
+            404,
+            &format!("run `{run_id}` has no task instance `{task}`"),
+        );
     };
     let key = instance.key.clone();
     let title = format!("{key} · {run_id}");
@@ -158,9 +193,19 @@ pub(crate) async fn page_of(
         try_ = instance.try_number,
     );
     if instance.state == TaskState::Mapped {
-        let page = request.param("page").and_then(|p| p.parse().ok()).unwrap_or(0);
-        let body = format!("{head}<section><h2>Instances</h2>{}</section>", instances(&detail, task, page));
-        return Response::html(crate::html::page(&title, &body, !detail.run.state.is_terminal()));
+        let page = request
+            .param("page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let body = format!(
+            "{head}<section><h2>Instances</h2>{}</section>",
+            instances(&detail, task, page)
+        );
+        return Response::html(crate::html::page(
+            &title,
+            &body,
+            !detail.run.state.is_terminal(),
+        ));
     }
     let all: Vec<&Attempt> = detail.attempts.iter().filter(|a| a.key == key).collect();
     let chosen = request
@@ -169,7 +214,11 @@ pub(crate) async fn page_of(
         .or(all.last().map(|a| a.try_number))
         .unwrap_or(0);
     let mut body = head;
-    let _ = write!(body, "<section><h2>Tries</h2>{}</section>", tries(&detail, &all, chosen));
+    let _ = write!(
+        body,
+        "<section><h2>Tries</h2>{}</section>",
+        tries(&detail, &all, chosen)
+    );
     if let Some(attempt) = all.iter().find(|a| a.try_number == chosen) {
         let log = match engine.ports().launcher.logs(attempt).await {
             Ok(text) => text,
@@ -183,10 +232,16 @@ pub(crate) async fn page_of(
         );
         if let Some(output) = &attempt.output {
             let pretty = serde_json::to_string_pretty(output).unwrap_or_default();
-            let _ = write!(body, "<section><h2>Output</h2><pre class=\"output\">{}</pre>", escape(&pretty));
+            let _ = write!(
+                body,
+                "<section><h2>Output</h2><pre class=\"output\">{}</pre>",
+                escape(&pretty)
+            );
             let metrics = output_metrics(output).unwrap_or_default();
             if !metrics.is_empty() {
-                body.push_str("<table><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>");
+                body.push_str(
+                    "<table><thead><tr><th>metric</th><th>value</th></tr></thead><tbody>",
+                );
                 for (name, value) in metrics {
                     let _ = write!(body, "<tr><td>{}</td><td>{value}</td></tr>", escape(&name));
                 }
@@ -207,5 +262,9 @@ pub(crate) async fn page_of(
         "<section><h2>Rendered</h2>{}</section>",
         rendered(engine, &detail, &key).await
     );
-    Response::html(crate::html::page(&title, &body, !detail.run.state.is_terminal()))
+    Response::html(crate::html::page(
+        &title,
+        &body,
+        !detail.run.state.is_terminal(),
+    ))
 }

@@ -96,3 +96,136 @@ async fn a_read_only_dashboard_refuses_every_post() {
     assert_eq!(refused.status, 403);
     assert_eq!(ui.handle(&Request::get("/nowhere")).await.status, 404);
 }
+
+/// The run of `ui`'s world, with its first try dispatched (so it has a bar).
+async fn started(world: &World) -> String {
+    let message = world.next_message().await.expect("a queued try");
+    world.engine.dispatch(&message).await.unwrap();
+    message.run_id
+}
+
+fn path(dag: &str, run_id: &str) -> String {
+    format!("/dags/{dag}/runs/{}", updraft_ui::http::encode(run_id))
+}
+
+#[tokio::test]
+async fn an_action_without_the_pages_token_is_refused_and_with_it_is_done() {
+    let (world, ui) = ui(false).await;
+    let forged = ui
+        .handle(&Request::post("/dags/etl/pause", "token=guess"))
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(!world.engine.is_paused("etl").await.unwrap());
+    let form = format!("token={}", ui.action_token());
+    let done = ui.handle(&Request::post("/dags/etl/pause", &form)).await;
+    assert_eq!(
+        (done.status, done.location.as_deref()),
+        (303, Some("/dags/etl"))
+    );
+    assert!(world.engine.is_paused("etl").await.unwrap());
+    let page = ui.handle(&Request::get("/")).await.body;
+    assert!(page.contains("■ paused") && page.contains(ui.action_token()));
+}
+
+#[tokio::test]
+async fn the_run_page_draws_the_graph_and_a_bar_per_started_try() {
+    let (world, ui) = ui(false).await;
+    let run_id = started(&world).await;
+    let page = ui.handle(&Request::get(&path("etl", &run_id))).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("<svg class=\"graph\""));
+    assert!(page.body.contains("data-task=\"a\""));
+    assert_eq!(
+        page.body.matches("class=\"bar\"").count(),
+        1,
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(" data-live=\"1\""),
+        "a running run refreshes itself"
+    );
+    let grid = ui.handle(&Request::get("/dags/etl")).await.body;
+    assert!(grid.contains("<svg class=\"duration\""), "{grid}");
+    assert!(grid.contains("tr data-task=\"a\""));
+}
+
+#[tokio::test]
+async fn the_rerun_dialog_lists_what_it_clears_before_anything_is_cleared() {
+    let (world, ui) = ui(false).await;
+    let run_id = started(&world).await;
+    let dialog = ui
+        .handle(&Request::get(&format!(
+            "{}/rerun?task=a",
+            path("etl", &run_id)
+        )))
+        .await
+        .body;
+    assert!(dialog.contains("data-cleared=\"a\""), "{dialog}");
+    let detail = world.engine.run_detail("etl", &run_id).await.unwrap();
+    assert_eq!(
+        detail.instances[0].try_number, 1,
+        "a preview changes nothing"
+    );
+    let form = format!("token={}&task=a", ui.action_token());
+    let done = ui
+        .handle(&Request::post(
+            &format!("{}/rerun", path("etl", &run_id)),
+            &form,
+        ))
+        .await;
+    assert_eq!(done.status, 303);
+    let detail = world.engine.run_detail("etl", &run_id).await.unwrap();
+    assert_eq!(detail.audit.len(), 1, "the rerun was recorded");
+    assert_eq!(detail.audit[0].by, "updraft ui");
+}
+
+#[tokio::test]
+async fn the_api_answers_in_the_clis_json_shapes() {
+    let (world, ui) = ui(false).await;
+    let run_id = started(&world).await;
+    let answer = ui
+        .handle(&Request::get(&format!("/api/v1{}", path("etl", &run_id))))
+        .await;
+    let detail = world.engine.run_detail("etl", &run_id).await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body, updraft_ui::json::detail_json(&detail));
+    let runs: serde_json::Value =
+        serde_json::from_str(&ui.handle(&Request::get("/api/v1/runs?dag=etl")).await.body).unwrap();
+    assert_eq!(runs[0]["run_id"], run_id.as_str());
+    let missing = ui.handle(&Request::get("/api/v1/dags/etl/runs/nope")).await;
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.body.contains("has no run `nope`"),
+        "{}",
+        missing.body
+    );
+}
+
+#[tokio::test]
+async fn a_backfill_is_previewed_then_made() {
+    let (world, ui) = ui(false).await;
+    let preview = ui
+        .handle(&Request::get(
+            "/dags/etl/backfill?from=2026-11-01&to=2026-11-03",
+        ))
+        .await
+        .body;
+    assert_eq!(preview.matches("<tr data-point=").count(), 3, "{preview}");
+    assert!(preview.contains("2026-11-01 02:00:00 JST"));
+    assert!(preview.contains("create 3 run(s)"));
+    let form = format!("token={}&from=2026-11-01&to=2026-11-03", ui.action_token());
+    let made = ui.handle(&Request::post("/dags/etl/backfill", &form)).await;
+    assert_eq!(made.status, 303);
+    let runs = world
+        .engine
+        .runs(&updraft_engine::ports::RunQuery::default(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        runs.iter()
+            .filter(|(r, _)| r.run_id.starts_with("backfill__"))
+            .count(),
+        3
+    );
+}

@@ -242,3 +242,40 @@ pub async fn deployment(clients: &crate::clients::Clients) -> crate::settings::S
     ]);
     crate::settings::Settings::from_env(|k| vars.get(k).cloned()).expect("settings")
 }
+
+/// Every IAM action a role or managed policy of `infra/template.yaml`
+/// allows.
+pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
+    use serde_json::Value;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+    let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
+    let template = updraft_core::yaml::parse(&text)
+        .expect("the template parses")
+        .to_json();
+    let properties = &template["Resources"][resource]["Properties"];
+    let documents: Vec<Value> = match properties["Policies"].as_array() {
+        Some(policies) => policies
+            .iter()
+            .map(|p| p["PolicyDocument"].clone())
+            .collect(),
+        None => vec![properties["PolicyDocument"].clone()],
+    };
+    let mut actions = std::collections::BTreeSet::new();
+    for statement in documents
+        .iter()
+        .flat_map(|d| d["Statement"].as_array().cloned().unwrap_or_default())
+    {
+        match &statement["Action"] {
+            Value::String(a) => {
+                actions.insert(a.clone());
+            }
+            list => actions.extend(
+                list.as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|a| a.as_str().map(String::from)),
+            ),
+        }
+    }
+    actions
+}

@@ -34,13 +34,7 @@ fn actions(statement: &Value) -> Vec<String> {
 
 /// Every action a role of the template allows.
 pub(crate) fn allowed(role: &str) -> BTreeSet<String> {
-    resource(role)["Properties"]["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap().clone())
-        .flat_map(|s| actions(&s))
-        .collect()
+    updraft_aws::testing::template_actions(role)
 }
 
 fn names(list: &Value) -> Vec<String> {

@@ -182,4 +182,3 @@ fn comparison_text(c: &Comparison) -> String {
     }
     out
 }
-

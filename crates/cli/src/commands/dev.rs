@@ -30,10 +30,17 @@ pub async fn dev(
         ctx.global.specs.display(),
         ctx.global.state_dir.display()
     );
+    // A busy port costs the dashboard, not the loop.
     let dashboard = match &ui {
-        Some(serving) => Some(tokio::spawn(
-            super::ui::start(ctx, local.engine.clone(), serving, "--ui-port (or --no-ui)").await?,
-        )),
+        Some(serving) => {
+            match super::ui::start(ctx, local.engine.clone(), serving, "--ui-port").await {
+                Ok(served) => Some(tokio::spawn(served)),
+                Err(e) => {
+                    eprintln!("updraft dev: warning: no dashboard: {e}");
+                    None
+                }
+            }
+        }
         None => None,
     };
     let mut dev = local.into_loop(workers, Duration::from_secs_f64(tick));

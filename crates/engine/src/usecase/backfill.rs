@@ -59,7 +59,13 @@ impl Engine {
                 None => {
                     let timing = spec.schedule.run_for_point(step.point);
                     if let Some(run) = self
-                        .create_run(&spec, RunKind::Backfill, step.run_id, timing, RunRequest::by(by))
+                        .create_run(
+                            &spec,
+                            RunKind::Backfill,
+                            step.run_id,
+                            timing,
+                            RunRequest::by(by),
+                        )
                         .await?
                     {
                         self.advance(dag, &run.run_id).await?;

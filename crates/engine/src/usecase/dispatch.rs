@@ -172,7 +172,14 @@ impl Engine {
         } else {
             Map::new()
         };
-        let rendered = render_try(&spec, &run, task, instance.item.as_ref(), &outputs, message.try_number);
+        let rendered = render_try(
+            &spec,
+            &run,
+            task,
+            instance.item.as_ref(),
+            &outputs,
+            message.try_number,
+        );
         let (rendered, produced, consumed) = match rendered {
             Ok(rendered) => rendered,
             Err(why) => return self.fail_launch(message, why).await,

@@ -55,7 +55,9 @@ pub struct RunsTable {
 /// `key=value`, the value JSON if it parses as JSON, else text.
 pub fn param_pair(pair: &str, what: &str) -> EngineResult<(String, Value)> {
     let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-        return Err(EngineError::user(format!("{what} `{pair}`: write key=value")));
+        return Err(EngineError::user(format!(
+            "{what} `{pair}`: write key=value"
+        )));
     };
     let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
     Ok((key.to_string(), value))

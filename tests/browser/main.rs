@@ -1,0 +1,288 @@
+//! The dashboard in a real browser: headless Chromium driven through
+//! chromedriver, over `updraft dev` or `updraft ui` on a temporary state
+//! directory. Screenshots go to `target/screenshots/`, or to `docs/images/`
+//! with `UPDRAFT_UPDATE_SCREENSHOTS=1` (`make screenshots`).
+
+mod webdriver;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use updraft_e2e::World;
+use webdriver::Browser;
+
+/// How long a run in these stories may take.
+const RUN_LIMIT: Duration = Duration::from_secs(60);
+
+/// A world holding the three example specs.
+fn examples() -> World {
+    let world = World::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dag-specs");
+    for entry in std::fs::read_dir(dir).expect("dag-specs/") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read_to_string(&path).expect("a spec");
+        world.spec(path.file_name().unwrap().to_str().unwrap(), &text);
+    }
+    world
+}
+
+fn screenshot(browser: &Browser, name: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let dir: PathBuf = match std::env::var_os("UPDRAFT_UPDATE_SCREENSHOTS") {
+        Some(_) => root.join("docs/images"),
+        None => root.join("target/screenshots"),
+    };
+    std::fs::create_dir_all(&dir).expect("the screenshot directory");
+    browser.screenshot(&dir.join(name));
+}
+
+/// One plain HTTP request to the dashboard: (status, body).
+fn http(url: &str, method: &str, path: &str, form: &str) -> (u16, String) {
+    let host = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(host).expect("the dashboard listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a timeout");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).expect("a request");
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).expect("an answer");
+    let status = raw
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn run_page(url: &str, dag: &str, run_id: &str) -> String {
+    format!("{url}/dags/{dag}/runs/{}", encode(run_id))
+}
+
+/// Waits until the run page's state badge says `state`, without reloading.
+fn wait_for_state(browser: &Browser, state: &str) -> bool {
+    browser.wait_for(&format!("dl.facts .badge.{state}"), RUN_LIMIT)
+}
+
+#[test]
+fn the_dags_page_shows_the_three_examples() {
+    let world = examples();
+    let (_dev, url) = world.dev_with_ui();
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/"));
+    let rows = browser.all("tr[data-dag]");
+    assert_eq!(rows.len(), 3);
+    let table = browser.text("table");
+    for dag in ["daily_etl", "flaky_retries", "ml_pipeline"] {
+        assert!(table.contains(dag), "{table}");
+    }
+    assert!(
+        table.contains("JST"),
+        "daily_etl's next run is in its zone: {table}"
+    );
+    screenshot(&browser, "dags.png");
+}
+
+#[test]
+fn a_run_triggered_from_the_form_updates_live_and_its_gantt_has_five_featurize_bars() {
+    let world = examples();
+    let (_dev, url) = world.dev_with_ui();
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/dags/ml_pipeline/trigger"));
+    browser.fill("input[name='param.shards']", "5");
+    browser.click("form[method=post] button");
+    assert!(
+        browser.url().contains("/dags/ml_pipeline/runs/manual__"),
+        "the form leads to the run's page: {}",
+        browser.url()
+    );
+    // A mark the page keeps only if it is never reloaded.
+    browser.script("window.__same_page = 42;");
+    assert!(
+        wait_for_state(&browser, "succeeded"),
+        "{}",
+        world.dev_output()
+    );
+    assert_eq!(
+        browser.script("return window.__same_page;"),
+        serde_json::json!(42),
+        "the page updated in place"
+    );
+    let bars = browser.all("svg.gantt a.bar[data-label^='featurize[']");
+    assert_eq!(bars.len(), 5, "one bar per featurize instance");
+    assert!(!browser.all("svg.graph a[data-task='featurize']").is_empty());
+    browser.resize(1400, 1300);
+    screenshot(&browser, "run.png");
+    browser.resize(1400, 1000);
+    browser.goto(&format!("{url}/dags/ml_pipeline"));
+    assert!(
+        !browser
+            .all("tr[data-task='featurize'] td.cell a.succeeded")
+            .is_empty()
+    );
+    screenshot(&browser, "grid.png");
+}
+
+const SHAKY: &str = "dag: shaky\nschedule: none\ntasks:\n  - id: a\n    command: [echo, a]\n  - id: b\n    after: [a]\n    command: [sh, -c, 'test -f \"$WORLD/fixed\" || { echo \"b broke\"; exit 3; }']\n  - id: c\n    after: [b]\n    command: [echo, c]\n  - id: d\n    after: [a]\n    command: [echo, d]\n";
+
+#[test]
+fn a_failed_task_shows_in_grid_graph_and_log_and_a_rerun_of_it_and_downstream_succeeds() {
+    let world = World::new();
+    world.spec("shaky.yaml", SHAKY);
+    let (_dev, url) = world.dev_with_ui();
+    let run = world
+        .run(&["trigger", "shaky", "--wait", "--output", "json"])
+        .expect(1)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/dags/shaky"));
+    assert!(!browser.all("tr[data-task='b'] td.cell a.failed").is_empty());
+    browser.goto(&run_page(&url, "shaky", &run_id));
+    assert!(
+        !browser
+            .all("svg.graph a[data-task='b'] rect.failed")
+            .is_empty()
+    );
+    browser.click("table.tasks tr[data-task='b'] a");
+    assert!(browser.text("pre.log").contains("b broke"));
+    browser.goto(&run_page(&url, "shaky", &run_id));
+    browser.click("nav.actions a[href$='rerun?failed=1&downstream=1']");
+    let cleared: Vec<String> = browser
+        .all("ul.cleared li")
+        .iter()
+        .enumerate()
+        .map(|(i, _)| browser.text(&format!("ul.cleared li:nth-child({})", i + 1)))
+        .collect();
+    assert_eq!(
+        cleared,
+        ["b", "c"],
+        "exactly the failed task and its downstream"
+    );
+    std::fs::write(world.path().join("fixed"), "").unwrap();
+    browser.click("form[method=post] button");
+    assert!(
+        wait_for_state(&browser, "succeeded"),
+        "{}",
+        world.dev_output()
+    );
+    let show = world.show("shaky", &run_id);
+    assert_eq!(World::task(&show, "a"), ("succeeded".into(), 1));
+    assert_eq!(World::task(&show, "d"), ("succeeded".into(), 1));
+    assert_eq!(World::task(&show, "b"), ("succeeded".into(), 2));
+    assert_eq!(show["audit"][0]["action"], "rerun");
+}
+
+#[test]
+fn a_backfill_preview_lists_three_logical_dates_in_tokyo_and_creates_nothing() {
+    let world = examples();
+    let (_dev, url) = world.ui(&[]);
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/dags/daily_etl/backfill"));
+    browser.fill("input[name=from]", "2026-11-01");
+    browser.fill("input[name=to]", "2026-11-03");
+    browser.click("form.backfill button");
+    let points = browser.all("tr[data-point]");
+    assert_eq!(points.len(), 3);
+    for (i, day) in ["01", "02", "03"].iter().enumerate() {
+        let row = browser.text(&format!("tr[data-point]:nth-child({})", i + 1));
+        assert!(
+            row.contains(&format!("2026-11-{day} 02:30:00 JST")),
+            "{row}"
+        );
+    }
+    let runs = world
+        .run(&["runs", "daily_etl", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(runs, serde_json::json!([]), "a preview creates no run");
+}
+
+#[test]
+fn a_script_in_a_param_and_in_a_log_line_renders_as_text() {
+    let world = World::new();
+    world.spec(
+        "echoer.yaml",
+        "dag: echoer\nschedule: none\nparams: { msg: hi }\ntasks:\n  - id: a\n    command: [sh, -c, 'echo \"<script>window.__pwned=1</script> {{ params.msg }}\"']\n",
+    );
+    let (_dev, url) = world.dev_with_ui();
+    let run = world
+        .run(&[
+            "trigger",
+            "echoer",
+            "--param",
+            "msg=<script>window.__pwned=2</script>",
+            "--wait",
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap();
+    let browser = Browser::start();
+    browser.goto(&run_page(&url, "echoer", run_id));
+    assert!(
+        browser
+            .text("dl.facts")
+            .contains("<script>window.__pwned=2</script>")
+    );
+    browser.goto(&format!("{}/tasks/a", run_page(&url, "echoer", run_id)));
+    assert!(
+        browser
+            .text("pre.log")
+            .contains("<script>window.__pwned=1</script>")
+    );
+    assert_eq!(
+        browser.script("return typeof window.__pwned;"),
+        serde_json::json!("undefined"),
+        "no script ran"
+    );
+}
+
+#[test]
+fn a_read_only_dashboard_shows_no_action_and_refuses_a_forged_post() {
+    let world = examples();
+    world.run(&["run", "daily_etl"]).expect(0);
+    let run_id = world.latest_run("daily_etl")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_ui, url) = world.ui(&["--read-only"]);
+    let browser = Browser::start();
+    for page in [
+        format!("{url}/"),
+        format!("{url}/dags/daily_etl"),
+        run_page(&url, "daily_etl", &run_id),
+        format!("{}/tasks/load", run_page(&url, "daily_etl", &run_id)),
+    ] {
+        browser.goto(&page);
+        assert!(browser.all("form[method=post]").is_empty(), "{page}");
+        assert!(browser.all("nav.actions").is_empty(), "{page}");
+    }
+    let (status, _) = http(&url, "POST", "/dags/daily_etl/pause", "token=guessed");
+    assert_eq!(status, 403);
+    let (status, _) = http(&url, "GET", "/dags/daily_etl/trigger", "");
+    assert_eq!(status, 403);
+    let (_, dags) = http(&url, "GET", "/api/v1/dags", "");
+    let dags: serde_json::Value = serde_json::from_str(&dags).unwrap();
+    assert_eq!(dags["dags"][0]["paused"], false, "nothing changed");
+}
