@@ -84,8 +84,12 @@ fn wait_for_state(browser: &Browser, state: &str) -> bool {
 }
 
 #[test]
-fn the_dags_page_shows_the_three_examples() {
+fn the_dags_page_shows_the_three_examples_and_a_broken_file_as_a_banner() {
     let world = examples();
+    world.spec(
+        "broken.yaml",
+        "dag: broken\ntasks:\n  - id: a\n    command: [x]\n    after: [nowhere]\n",
+    );
     let (_dev, url) = world.dev_with_ui();
     let browser = Browser::start();
     browser.goto(&format!("{url}/"));
@@ -99,7 +103,17 @@ fn the_dags_page_shows_the_three_examples() {
         table.contains("JST"),
         "daily_etl's next run is in its zone: {table}"
     );
+    let banner = browser.text("div.banner[role=alert]");
+    assert!(
+        banner.contains("broken.yaml:5:"),
+        "the file and line: {banner}"
+    );
     screenshot(&browser, "dags.png");
+    // The paused switch asks first.
+    browser.click("tr[data-dag=daily_etl] form button");
+    assert!(browser.accept_confirm().starts_with("Pause daily_etl?"));
+    assert!(browser.wait_for("tr[data-dag=daily_etl] form[action$='/unpause']", RUN_LIMIT));
+    assert!(browser.text("tr[data-dag=daily_etl]").contains("■ paused"));
 }
 
 #[test]
@@ -111,7 +125,7 @@ fn a_run_triggered_from_the_form_updates_live_and_its_gantt_has_five_featurize_b
     browser.fill("input[name='param.shards']", "5");
     browser.click("form[method=post] button");
     assert!(
-        browser.url().contains("/dags/ml_pipeline/runs/manual__"),
+        browser.wait_for_url("/dags/ml_pipeline/runs/manual__", RUN_LIMIT),
         "the form leads to the run's page: {}",
         browser.url()
     );
@@ -164,9 +178,11 @@ fn a_failed_task_shows_in_grid_graph_and_log_and_a_rerun_of_it_and_downstream_su
             .is_empty()
     );
     browser.click("table.tasks tr[data-task='b'] a");
+    assert!(browser.wait_for("pre.log", RUN_LIMIT));
     assert!(browser.text("pre.log").contains("b broke"));
     browser.goto(&run_page(&url, "shaky", &run_id));
     browser.click("nav.actions a[href$='rerun?failed=1&downstream=1']");
+    assert!(browser.wait_for("ul.cleared", RUN_LIMIT));
     let cleared: Vec<String> = browser
         .all("ul.cleared li")
         .iter()
@@ -201,6 +217,7 @@ fn a_backfill_preview_lists_three_logical_dates_in_tokyo_and_creates_nothing() {
     browser.fill("input[name=from]", "2026-11-01");
     browser.fill("input[name=to]", "2026-11-03");
     browser.click("form.backfill button");
+    assert!(browser.wait_for("tr[data-point]", RUN_LIMIT));
     let points = browser.all("tr[data-point]");
     assert_eq!(points.len(), 3);
     for (i, day) in ["01", "02", "03"].iter().enumerate() {

@@ -198,6 +198,13 @@ impl Browser {
         );
     }
 
+    /// The text of an open confirm dialog, which is then accepted.
+    pub fn accept_confirm(&self) -> String {
+        let text = self.call("GET", &self.session_path("/alert/text"), None);
+        self.call("POST", &self.session_path("/alert/accept"), Some(json!({})));
+        text.as_str().unwrap_or_default().to_string()
+    }
+
     /// Runs `script` (a function body) in the page; its return value.
     pub fn script(&self, script: &str) -> Value {
         self.call(
@@ -217,6 +224,19 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(200));
         }
         !self.all(css).is_empty()
+    }
+
+    /// Waits until the address contains `part` (a click's navigation may
+    /// still be under way when the click returns), at most `limit`.
+    pub fn wait_for_url(&self, part: &str, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if self.url().contains(part) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.url().contains(part)
     }
 
     /// Saves a PNG of the window.

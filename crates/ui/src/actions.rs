@@ -43,8 +43,9 @@ fn button(
     out
 }
 
-/// The paused switch of a DAG: a button that flips it, after a confirm.
-pub(crate) fn pause_button(dag: &str, paused: bool, actor: Actor<'_>) -> String {
+/// The paused switch of a DAG: a button that flips it, after a confirm,
+/// and comes back to the page `back`.
+pub(crate) fn pause_button(dag: &str, paused: bool, actor: Actor<'_>, back: &str) -> String {
     let base = dag_path(dag);
     if paused {
         button(
@@ -52,7 +53,7 @@ pub(crate) fn pause_button(dag: &str, paused: bool, actor: Actor<'_>) -> String 
             actor.token,
             "▶ Unpause",
             &format!("Unpause {dag}? Its schedule makes runs again."),
-            &[],
+            &[("back", back)],
         )
     } else {
         button(
@@ -62,7 +63,7 @@ pub(crate) fn pause_button(dag: &str, paused: bool, actor: Actor<'_>) -> String 
             &format!(
                 "Pause {dag}? Its schedule makes no runs until unpaused; runs in flight go on."
             ),
-            &[],
+            &[("back", back)],
         )
     }
 }
@@ -79,7 +80,7 @@ pub(crate) fn dag_nav(dag: &str, paused: bool, actor: Option<Actor<'_>>) -> Stri
         t = escape(&format!("{base}/trigger")),
         b = escape(&format!("{base}/backfill")),
         r = escape(&format!("/runs?dag={}", crate::http::encode(dag))),
-        pause = pause_button(dag, paused, actor),
+        pause = pause_button(dag, paused, actor, &base),
     )
 }
 
@@ -142,10 +143,6 @@ pub(crate) fn task_nav(dag: &str, run_id: &str, key: &TaskKey, actor: Option<Act
     out
 }
 
-fn failed(engine_error: &updraft_engine::EngineError) -> Response {
-    crate::failure(engine_error)
-}
-
 /// A param's form value: JSON if it parses as JSON, else the text (as
 /// `--param key=value` reads it).
 fn param_value(text: &str) -> Value {
@@ -156,7 +153,7 @@ fn param_value(text: &str) -> Value {
 pub(crate) async fn trigger_form(engine: &Engine, dag: &str, actor: Actor<'_>) -> Response {
     let spec = match engine.current_spec(dag).await {
         Ok(spec) => spec,
-        Err(e) => return failed(&e),
+        Err(e) => return crate::failure(&e),
     };
     let mut fields = String::new();
     for (name, default) in &spec.params {
@@ -210,7 +207,7 @@ pub(crate) async fn trigger(
     };
     match engine.trigger(dag, run_request).await {
         Ok(run) => Response::redirect(&run_path(dag, &run.run_id)),
-        Err(e) => failed(&e),
+        Err(e) => crate::failure(&e),
     }
 }
 
@@ -256,7 +253,7 @@ pub(crate) async fn rerun_dialog(
 ) -> Response {
     let detail = match engine.run_detail(dag, run_id).await {
         Ok(detail) => detail,
-        Err(e) => return failed(&e),
+        Err(e) => return crate::failure(&e),
     };
     let asked = match rerun_request(&request.query) {
         Ok(asked) => asked,
@@ -264,7 +261,7 @@ pub(crate) async fn rerun_dialog(
     };
     let cleared = match engine.rerun_preview(dag, run_id, &asked).await {
         Ok(cleared) => cleared,
-        Err(e) => return failed(&e),
+        Err(e) => return crate::failure(&e),
     };
     let checked = |on: bool| if on { " checked" } else { "" };
     let mut tasks = String::new();
@@ -344,7 +341,7 @@ pub(crate) async fn rerun(
     let note = request.field("note").map(String::from);
     match engine.rerun(dag, run_id, &asked, actor.by, note).await {
         Ok(_) => Response::redirect(&run_path(dag, run_id)),
-        Err(e) => failed(&e),
+        Err(e) => crate::failure(&e),
     }
 }
 
@@ -387,7 +384,7 @@ pub(crate) async fn mark(
     };
     match engine.mark(dag, run_id, &key, to, actor.by).await {
         Ok(()) => Response::redirect(&task_path(dag, run_id, key.task_id.as_str(), map_index)),
-        Err(e) => failed(&e),
+        Err(e) => crate::failure(&e),
     }
 }
 
@@ -402,15 +399,20 @@ pub(crate) async fn cancel(
     let note = request.field("note").map(String::from);
     match engine.cancel(dag, run_id, actor.by, note).await {
         Ok(_) => Response::redirect(&run_path(dag, run_id)),
-        Err(e) => failed(&e),
+        Err(e) => crate::failure(&e),
     }
 }
 
-/// `POST /dags/{dag}/pause` and `/unpause`.
-pub(crate) async fn pause(engine: &Engine, dag: &str, paused: bool) -> Response {
+/// `POST /dags/{dag}/pause` and `/unpause`; back to the page that asked
+/// (a path of this dashboard only).
+pub(crate) async fn pause(engine: &Engine, dag: &str, paused: bool, request: &Request) -> Response {
+    let back = request
+        .field("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .map_or_else(|| dag_path(dag), String::from);
     match engine.set_paused(dag, paused).await {
-        Ok(()) => Response::redirect(&dag_path(dag)),
-        Err(e) => failed(&e),
+        Ok(()) => Response::redirect(&back),
+        Err(e) => crate::failure(&e),
     }
 }
 
@@ -440,7 +442,7 @@ pub(crate) async fn backfill_dialog(
     if let (Some(from), Some(to)) = (from, to) {
         let (spec, steps) = match engine.plan_backfill(dag, from, to).await {
             Ok(plan) => plan,
-            Err(e) => return failed(&e),
+            Err(e) => return crate::failure(&e),
         };
         let tz = spec.schedule.tz();
         body.push_str(
@@ -494,6 +496,6 @@ pub(crate) async fn backfill(
     let rerun_failed = request.field("rerun_failed").is_some();
     match engine.backfill(dag, from, to, rerun_failed, actor.by).await {
         Ok(_) => Response::redirect(&dag_path(dag)),
-        Err(e) => failed(&e),
+        Err(e) => crate::failure(&e),
     }
 }

@@ -11,12 +11,8 @@ use crate::json::{
 use crate::{Request, Response};
 
 fn error(e: &EngineError) -> Response {
-    let status = match e {
-        EngineError::User(_) => 404,
-        EngineError::Port(_) => 502,
-    };
     Response {
-        status,
+        status: crate::status_of(e),
         ..Response::json(&json!({ "error": e.to_string() }))
     }
 }

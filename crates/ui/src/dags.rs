@@ -74,7 +74,7 @@ fn row(dag: &DagOverview, actor: Option<Actor<'_>>) -> String {
             "▶ active"
         },
         actor
-            .map(|actor| pause_button(spec.id.as_str(), dag.paused, actor))
+            .map(|actor| pause_button(spec.id.as_str(), dag.paused, actor, "/"))
             .unwrap_or_default()
     );
     format!(

@@ -86,7 +86,7 @@ impl Ui {
         let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
         if request.method == "POST" {
             let Some(actor) = self.actor() else {
-                return Response::text(403, "this dashboard is read-only (updraft ui --read-only)");
+                return read_only();
             };
             if request.field("token") != Some(self.token.as_str()) {
                 return Response::text(
@@ -97,8 +97,8 @@ impl Ui {
             return match segments.as_slice() {
                 ["dags", dag, "trigger"] => actions::trigger(engine, dag, request, actor).await,
                 ["dags", dag, "backfill"] => actions::backfill(engine, dag, request, actor).await,
-                ["dags", dag, "pause"] => actions::pause(engine, dag, true).await,
-                ["dags", dag, "unpause"] => actions::pause(engine, dag, false).await,
+                ["dags", dag, "pause"] => actions::pause(engine, dag, true, request).await,
+                ["dags", dag, "unpause"] => actions::pause(engine, dag, false, request).await,
                 ["dags", dag, "runs", run, "rerun"] => {
                     actions::rerun(engine, dag, run, request, actor).await
                 }
@@ -189,13 +189,17 @@ fn read_only() -> Response {
 /// A use case's error as a page: the user's mistake (an unknown DAG or
 /// run) is a 404 that says what is missing, the backend's a 502.
 pub(crate) fn failure(error: &EngineError) -> Response {
-    let status = match error {
+    Response {
+        status: status_of(error),
+        ..Response::html(html::error_page(&error.to_string()))
+    }
+}
+
+/// The status of a use case's error.
+pub(crate) fn status_of(error: &EngineError) -> u16 {
+    match error {
         EngineError::User(_) => 404,
         EngineError::Port(_) => 502,
-    };
-    Response {
-        status,
-        ..Response::html(html::error_page(&error.to_string()))
     }
 }
 

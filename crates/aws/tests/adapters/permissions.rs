@@ -55,12 +55,12 @@ const SPECS: [(&str, &str); 6] = [
     // Times out; the recorder sees it when `quick` ends.
     (
         "recorder_timeout",
-        "dag: recorder_timeout\nrun_timeout: 1s\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: quick\n    command: [quick]\n  - id: long\n    command: [long]\n  - id: train\n    compute: gpu\n    image: trainer:1\n",
+        "dag: recorder_timeout\nrun_timeout: 3s\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: quick\n    command: [quick]\n  - id: long\n    command: [long]\n  - id: train\n    compute: gpu\n    image: trainer:1\n",
     ),
     // Times out; the planner sees it at its tick.
     (
         "planner_timeout",
-        "dag: planner_timeout\nrun_timeout: 1s\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: long\n    command: [long]\n  - id: train\n    compute: gpu\n    image: trainer:1\n",
+        "dag: planner_timeout\nrun_timeout: 3s\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: long\n    command: [long]\n  - id: train\n    compute: gpu\n    image: trainer:1\n",
     ),
     // Its tries' events are lost: the planner asks ECS and SageMaker.
     (
@@ -271,9 +271,10 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     )
     .await
     .unwrap();
-    // Past both run timeouts: the recorder ends one run when `quick` ends,
-    // stopping its ECS task and training job.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Past both run timeouts (3 s, long enough for every first try to
+    // launch on a loaded machine): the recorder ends one run when `quick`
+    // ends, stopping its ECS task and training job.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
     let quick = end_ecs(
         &player,
         &settings,
