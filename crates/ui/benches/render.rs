@@ -60,14 +60,16 @@ fn attempt_of(instance: &TaskInstance) -> Attempt {
 fn grid_world(runtime: &tokio::runtime::Runtime) -> (World, Ui) {
     let world = World::new(&chain_yaml(), None, Settings::default());
     runtime.block_on(async {
+        let first = world
+            .engine
+            .trigger("wide", RunRequest::by("bench"))
+            .await
+            .unwrap();
         for r in 0..RUNS {
-            let mut run = world
-                .engine
-                .trigger("wide", RunRequest::by("bench"))
-                .await
-                .unwrap();
+            let mut run = first.clone();
             run.run_id = format!("manual__{r:02}");
             run.logical_date += Duration::days(r as i64 + 1);
+            run.created_at += Duration::days(r as i64 + 1);
             run.state = RunState::Succeeded;
             run.started_at = Some(run.logical_date);
             run.ended_at = Some(run.logical_date + Duration::minutes(10 + r as i64));

@@ -6,7 +6,7 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
-use updraft_core::state::{TaskInstance, TaskState};
+use updraft_core::state::{TaskInstance, TaskKey, TaskState};
 use updraft_engine::usecase::RunDetail;
 
 use crate::grid::summed_up;
@@ -138,12 +138,14 @@ fn drawn_graph(detail: &RunDetail) -> String {
 /// The Gantt's bars: every try that started, in order of start.
 fn bars(detail: &RunDetail) -> Vec<Bar> {
     let run = &detail.run;
+    let instances: std::collections::HashMap<&TaskKey, &TaskInstance> =
+        detail.instances.iter().map(|i| (&i.key, i)).collect();
     let mut bars: Vec<Bar> = detail
         .attempts
         .iter()
         .filter_map(|a| {
             let start = a.started_at?;
-            let instance = detail.instances.iter().find(|i| i.key == a.key);
+            let instance = instances.get(&a.key);
             let queued = instance
                 .filter(|i| i.try_number == a.try_number)
                 .and_then(|i| i.queued_at);

@@ -4,6 +4,7 @@
 mod audit;
 mod conformance;
 mod crash_points;
+mod dashboard;
 mod dead_letters;
 mod ecs;
 mod functions;

@@ -1,4 +1,4 @@
-//! The dashboard over the AWS backend (DynamoDB, S3, SQS, ECS on moto,
+//! Issue 12: the dashboard over the AWS backend (DynamoDB, S3, SQS, ECS on moto,
 //! through the real SDK): the DAGs page within its request budget, a run's
 //! page, and a rerun from it; no page scans the table.
 
@@ -10,7 +10,7 @@ use updraft_aws::clients::Clients;
 use updraft_aws::settings::Settings;
 use updraft_aws::specs::deploy;
 use updraft_aws::testing::{
-    ActionRecorder, CallCounter, Ending, Player, Started, deployment, s3, sdk, template_actions,
+    ActionRecorder, CallCounter, Player, deployment, s3, sdk, template_actions,
 };
 use updraft_core::spec::SpecFile;
 use updraft_core::state::{Run, RunState};
@@ -18,7 +18,8 @@ use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
 use updraft_ui::{Request, Ui};
 
-const CHAIN: &str = "dag: chain\ntasks:\n  - id: a\n    command: [echo, a]\n  - id: b\n    after: [a]\n    command: [echo, b]\n  - id: c\n    after: [b]\n    command: [echo, c]\n";
+use crate::functions::{CHAIN, failing};
+
 const NIGHTLY: &str = "dag: nightly\ntimezone: Asia/Tokyo\nschedule: '0 2 * * *'\ntasks:\n  - id: load\n    command: [echo, load]\n";
 
 fn dynamodb_calls(counter: &CallCounter) -> BTreeMap<String, usize> {
@@ -55,16 +56,8 @@ async fn failed_chain(clients: &Clients) -> (Settings, Arc<Engine>, Player, Run)
         .await
         .unwrap();
     let mut player = Player::new(&settings);
-    player.run_until_idle(&engine, 30, failing("b")).await;
+    player.run_until_idle(&engine, 30, failing(Some("b"))).await;
     (settings, engine, player, run)
-}
-
-/// Every try succeeds but those of `task`.
-fn failing(task: &str) -> impl Fn(&Started) -> Ending + '_ {
-    move |started| Ending {
-        exit_code: i32::from(started.task_id == task),
-        output: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,7 +100,7 @@ async fn the_dags_page_a_run_page_and_a_rerun_over_dynamodb() {
         .handle(&Request::post(&format!("{run_page}/rerun"), &form))
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
-    player.run_until_idle(&engine, 30, failing("none")).await;
+    player.run_until_idle(&engine, 30, failing(None)).await;
     let detail = engine.run_detail("chain", &run.run_id).await.unwrap();
     assert_eq!(detail.run.state, RunState::Succeeded);
     assert_eq!(player.launches_of("a"), 1, "upstream not launched again");
