@@ -231,7 +231,8 @@ impl World {
         (ui, url.unwrap_or_default())
     }
 
-    fn dev_with(&self, extra: &[&str]) -> Dev {
+    /// Starts `updraft dev` with extra options.
+    pub fn dev_with(&self, extra: &[&str]) -> Dev {
         let log = std::fs::File::create(self.path().join("dev.out")).expect("dev log");
         let mut args = vec!["dev", "--tick", "0.3", "--workers", "4"];
         args.extend_from_slice(extra);

@@ -194,3 +194,37 @@ fn runs_warns_of_spec_errors_on_stderr() {
         )
     );
 }
+
+/// A dashboard port already in use is the user's to change, said in one
+/// line; `dev` says so too but runs without the dashboard.
+#[test]
+fn a_taken_dashboard_port_is_named_and_dev_runs_without_it() {
+    let world = World::new();
+    world.spec(
+        "hello.yaml",
+        "dag: hello\ntasks:\n  - id: a\n    command: [echo, hi]\n",
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let ran = world.run(&["ui", "--port", &port]).expect(1);
+    one_clean_line(&ran);
+    assert_eq!(
+        ran.stderr.trim(),
+        format!("updraft: 127.0.0.1:{port} is in use; pick another --port")
+    );
+    let ran = world
+        .run(&["ui", "--bind", "localhost", "--port", "1"])
+        .expect(1);
+    one_clean_line(&ran);
+    assert!(ran.stderr.contains("--bind"), "{}", ran.stderr);
+    let dev = world.dev_with(&["--ui-port", &port]);
+    let started = updraft_e2e::eventually(std::time::Duration::from_secs(20), || {
+        world.dev_output().contains("no dashboard")
+    });
+    assert!(started, "{}", world.dev_output());
+    assert!(world.dev_output().contains(&format!(
+        "updraft dev: warning: no dashboard: 127.0.0.1:{port} is in use; pick another --ui-port"
+    )));
+    world.run(&["trigger", "hello", "--wait"]).expect(0);
+    drop(dev);
+}

@@ -220,7 +220,7 @@ pub(crate) async fn page_of(
         tries(&detail, &all, chosen)
     );
     if let Some(attempt) = all.iter().find(|a| a.try_number == chosen) {
-        let log = match engine.ports().launcher.logs(attempt).await {
+        let log = match engine.attempt_log(attempt).await {
             Ok(text) => text,
             Err(e) => format!("(the log could not be read: {e})"),
         };

@@ -229,3 +229,76 @@ async fn a_backfill_is_previewed_then_made() {
         3
     );
 }
+
+#[tokio::test]
+async fn the_runs_list_filters_sorts_and_compares_like_updraft_runs() {
+    let (world, ui) = ui(false).await;
+    let first = world.engine.runs(&Default::default(), None).await.unwrap()[0]
+        .0
+        .run_id
+        .clone();
+    world
+        .clock
+        .set(updraft_engine::testing::world_start() + chrono::Duration::seconds(60));
+    let mut request = RunRequest::by("bo");
+    request.labels = vec!["nightly-fix".into()];
+    let second = world.engine.trigger("etl", request).await.unwrap().run_id;
+    let list = ui
+        .handle(&Request::get(
+            "/runs?dag=etl&columns=run_id,triggered_by&sort=triggered_by",
+        ))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let ana = list.body.find(&format!("data-run=\"{first}\"")).unwrap();
+    let bo = list.body.find(&format!("data-run=\"{second}\"")).unwrap();
+    assert!(ana < bo, "sorted by triggered_by: ana before bo");
+    assert!(
+        list.body.contains("sort=-triggered_by"),
+        "a second click sorts largest first"
+    );
+    let labelled = ui
+        .handle(&Request::get("/runs?label=nightly-fix"))
+        .await
+        .body;
+    assert_eq!(labelled.matches("<tr data-run=").count(), 1);
+    let bad = ui.handle(&Request::get("/runs?state=done")).await;
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.body.contains("unknown run state `done`"),
+        "{}",
+        bad.body
+    );
+
+    let compare = ui
+        .handle(&Request::get(&format!(
+            "/dags/etl/compare?run={}&run={}",
+            updraft_ui::http::encode(&first),
+            updraft_ui::http::encode(&second)
+        )))
+        .await;
+    assert_eq!(compare.status, 200, "{}", compare.body);
+    assert!(compare.body.contains("<table class=\"compare\">"));
+    assert_eq!(
+        ui.handle(&Request::get("/dags/etl/compare?run=x"))
+            .await
+            .status,
+        400,
+        "two runs or more"
+    );
+}
+
+#[tokio::test]
+async fn lineage_pages_answer_for_an_artifact_and_a_run() {
+    let (world, ui) = ui(false).await;
+    let run_id = started(&world).await;
+    let artifact = ui
+        .handle(&Request::get("/lineage?uri=s3%3A%2F%2Fb%2Fx.parquet"))
+        .await;
+    assert_eq!(artifact.status, 200);
+    assert!(artifact.body.contains("<code>s3://b/x.parquet</code>"));
+    let run = ui
+        .handle(&Request::get(&format!("{}/lineage", path("etl", &run_id))))
+        .await;
+    assert_eq!(run.status, 200);
+    assert!(run.body.contains("<svg class=\"lineage\""));
+}

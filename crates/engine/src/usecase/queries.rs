@@ -153,8 +153,13 @@ impl Engine {
                 })?,
             None => tries[tries.len() - 1],
         };
-        let text = self.ports.launcher.logs(attempt).await?;
+        let text = self.attempt_log(attempt).await?;
         Ok((attempt.clone(), text))
+    }
+
+    /// The log of one try already read (local file or CloudWatch).
+    pub async fn attempt_log(&self, attempt: &Attempt) -> EngineResult<String> {
+        Ok(self.ports.launcher.logs(attempt).await?)
     }
 }
 
