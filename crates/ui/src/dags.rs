@@ -9,7 +9,7 @@ use updraft_engine::Engine;
 use updraft_engine::usecase::DagOverview;
 
 use crate::actions::{Actor, pause_button};
-use crate::html::{dag_path, escape, page as frame, run_letter, run_path, time};
+use crate::html::{dag_path, escape, page as frame, run_square, time};
 use crate::{RECENT_RUNS, Request, Response};
 
 /// Whether a DAG passes the page's filters (`q`: id or description,
@@ -35,22 +35,7 @@ fn shown(dag: &DagOverview, request: &Request) -> bool {
 
 fn strip(runs: &[Run], tz: Tz) -> String {
     // Oldest left, newest right, as in the grid.
-    runs.iter()
-        .rev()
-        .map(|run| {
-            format!(
-                "<a class=\"run {state}\" href=\"{href}\" title=\"{id} · {state} · {date}\">{letter}</a>",
-                href = escape(&run_path(run.dag.as_str(), &run.run_id)),
-                state = run.state,
-                id = escape(&run.run_id),
-                date = run
-                    .logical_date
-                    .with_timezone(&tz)
-                    .format("%Y-%m-%d %H:%M %Z"),
-                letter = run_letter(run.state),
-            )
-        })
-        .collect()
+    runs.iter().rev().map(|run| run_square(run, tz)).collect()
 }
 
 fn row(dag: &DagOverview, actor: Option<Actor<'_>>) -> String {

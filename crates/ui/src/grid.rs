@@ -8,7 +8,7 @@ use updraft_core::state::{TaskInstance, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::DagGrid;
 
-use crate::html::{dag_path, escape, page, run_letter, run_path, task_letter, task_path, time};
+use crate::html::{dag_path, escape, page, run_square, task_letter, task_path, time};
 use crate::json::span;
 use crate::svg::{Duration, durations};
 use crate::{Request, Response};
@@ -123,18 +123,7 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
     }
     out.push_str("</tr><tr><th class=\"task\">task</th>");
     for (run, _) in &grid.runs {
-        let _ = write!(
-            out,
-            "<th class=\"cell\"><a class=\"run {state}\" href=\"{href}\" title=\"{id} · {state} · {date}\">{letter}</a></th>",
-            state = run.state,
-            href = escape(&run_path(dag, &run.run_id)),
-            id = escape(&run.run_id),
-            date = run
-                .logical_date
-                .with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M %Z"),
-            letter = run_letter(run.state),
-        );
+        let _ = write!(out, "<th class=\"cell\">{}</th>", run_square(run, tz));
     }
     out.push_str("</tr></thead><tbody>");
     for task in row_tasks(grid) {

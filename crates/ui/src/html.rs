@@ -96,6 +96,22 @@ pub fn task_badge(state: TaskState) -> String {
     )
 }
 
+/// A run as a small square linking to its page: its state's letter and
+/// colour, its id, state and logical date (in `tz`) on hover.
+pub fn run_square(run: &updraft_core::state::Run, tz: Tz) -> String {
+    format!(
+        "<a class=\"run {state}\" href=\"{href}\" title=\"{id} · {state} · {date}\">{letter}</a>",
+        href = escape(&run_path(run.dag.as_str(), &run.run_id)),
+        state = run.state,
+        id = escape(&run.run_id),
+        date = run
+            .logical_date
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M %Z"),
+        letter = run_letter(run.state),
+    )
+}
+
 /// The path of a DAG's grid.
 pub fn dag_path(dag: &str) -> String {
     format!("/dags/{}", encode(dag))
@@ -113,6 +129,18 @@ pub fn task_path(dag: &str, run_id: &str, task: &str, map_index: Option<u32>) ->
         path.push_str(&format!("?map_index={i}"));
     }
     path
+}
+
+/// The path of one try of a task instance in its panel.
+pub fn try_path(
+    dag: &str,
+    run_id: &str,
+    key: &updraft_core::state::TaskKey,
+    try_number: u32,
+) -> String {
+    let path = task_path(dag, run_id, key.task_id.as_str(), key.map_index);
+    let joint = if key.map_index.is_some() { '&' } else { '?' };
+    format!("{path}{joint}try={try_number}")
 }
 
 /// The path of an artifact's lineage.

@@ -173,14 +173,16 @@ pub fn comparison_json(c: &Comparison) -> Value {
     })
 }
 
-fn param_keys(c: &Comparison) -> BTreeSet<String> {
+/// Every param any of the compared runs has.
+pub fn param_keys(c: &Comparison) -> BTreeSet<String> {
     c.runs
         .iter()
         .flat_map(|r| r.detail.run.params.keys().cloned())
         .collect()
 }
 
-fn metric_names(c: &Comparison) -> BTreeSet<String> {
+/// Every metric any of the compared runs has.
+pub fn metric_names(c: &Comparison) -> BTreeSet<String> {
     c.runs
         .iter()
         .flat_map(|r| r.detail.run.metrics.keys().cloned())

@@ -12,6 +12,7 @@ use updraft_engine::usecase::RunDetail;
 use crate::grid::summed_up;
 use crate::html::{
     artifact_path, escape, opt_time, run_badge, run_path, task_badge, task_letter, task_path, time,
+    try_path,
 };
 use crate::json::{duration, span};
 use crate::svg::{Bar, Node, gantt, graph};
@@ -155,17 +156,7 @@ fn bars(detail: &RunDetail) -> Vec<Bar> {
                 start,
                 end: a.ended_at,
                 state: a.state.to_string(),
-                href: format!(
-                    "{}{}try={}",
-                    task_path(
-                        run.dag.as_str(),
-                        &run.run_id,
-                        a.key.task_id.as_str(),
-                        a.key.map_index
-                    ),
-                    if a.key.map_index.is_some() { "&" } else { "?" },
-                    a.try_number
-                ),
+                href: try_path(run.dag.as_str(), &run.run_id, &a.key, a.try_number),
             })
         })
         .collect();

@@ -10,7 +10,7 @@ use updraft_core::state::{Attempt, TaskKey, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunDetail;
 
-use crate::html::{escape, opt_time, run_path, task_badge, task_path};
+use crate::html::{escape, opt_time, run_path, task_badge, task_path, try_path};
 use crate::json::{duration, span};
 use crate::run::artifact_links;
 use crate::{Request, Response};
@@ -87,17 +87,7 @@ fn tries(detail: &RunDetail, tries: &[&Attempt], chosen: u32) -> String {
     );
     for a in tries {
         let mark = if a.try_number == chosen { " ◂" } else { "" };
-        let href = format!(
-            "{}{}try={}",
-            task_path(
-                run.dag.as_str(),
-                &run.run_id,
-                a.key.task_id.as_str(),
-                a.key.map_index
-            ),
-            if a.key.map_index.is_some() { "&" } else { "?" },
-            a.try_number
-        );
+        let href = try_path(run.dag.as_str(), &run.run_id, &a.key, a.try_number);
         let _ = write!(
             out,
             "<tr data-try=\"{n}\"><td><a href=\"{href}\">{n}</a>{mark}</td><td>{state}</td><td>{start}</td><td>{end}</td>\

@@ -2,11 +2,11 @@
 //! the baseline — params (differences marked `*`), metrics (with the
 //! difference to the first run), tasks, artifacts, and the spec difference.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use serde_json::Value;
 use updraft_engine::usecase::{ComparedRun, Comparison};
+use updraft_ui::json::{metric_names, param_keys};
 
 use super::versions::{diff_text, short};
 use super::{Context, print_json};
@@ -21,20 +21,6 @@ pub async fn compare(ctx: &Context, dag: &str, run_ids: &[String]) -> CliResult<
         println!("{}", comparison_text(&comparison));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn param_keys(c: &Comparison) -> BTreeSet<String> {
-    c.runs
-        .iter()
-        .flat_map(|r| r.detail.run.params.keys().cloned())
-        .collect()
-}
-
-fn metric_names(c: &Comparison) -> BTreeSet<String> {
-    c.runs
-        .iter()
-        .flat_map(|r| r.detail.run.metrics.keys().cloned())
-        .collect()
 }
 
 /// Task instances in the first run's order, then any only later runs have;
