@@ -5,6 +5,7 @@
 //! - [`schedule`]: cron points in a time zone, run intervals, due runs.
 //! - [`duration`]: `90s` / `2m` / `2h` / `1d`.
 //! - [`runs_view`]: runs as experiments: columns, filters and sort keys.
+//! - [`notify`]: the events others react to, read off transitions.
 //!
 //! Nothing here does I/O, spawns, sleeps or names an AWS type: callers pass
 //! text and snapshots in and get values and transitions out.
@@ -12,6 +13,7 @@
 pub mod duration;
 pub mod fuzz;
 pub mod ids;
+pub mod notify;
 pub mod plan;
 pub mod runs_view;
 pub mod schedule;

@@ -1,0 +1,247 @@
+//! The events updraft emits for others to react to (an EventBridge bus,
+//! `updraft dev --on-event`): each run state change, and each try that
+//! fails — retried or given up. They are read off the transitions a plan
+//! or a use case applies, and each carries an id derived from its
+//! transition, so a replayed transition gives the same id and a consumer
+//! can drop the duplicates that at-least-once delivery allows.
+
+use chrono::SecondsFormat;
+use chrono_tz::Tz;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::state::{Run, TaskInstance, TaskState, Transition};
+
+/// The `source` of every event.
+pub const SOURCE: &str = "updraft";
+/// The `detail-type` of a run's state change.
+pub const RUN_STATE_CHANGE: &str = "updraft Run State Change";
+/// The `detail-type` of a try that failed.
+pub const TASK_STATE_CHANGE: &str = "updraft Task State Change";
+
+/// One event to emit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    /// Derived from the transition: the same change, the same id.
+    pub id: String,
+    /// [`RUN_STATE_CHANGE`] or [`TASK_STATE_CHANGE`].
+    pub detail_type: &'static str,
+    /// What a consumer matches on and reads.
+    pub detail: Value,
+}
+
+fn digest(parts: &[&str]) -> String {
+    let mut hash = Sha256::new();
+    for part in parts {
+        hash.update(part.as_bytes());
+        hash.update([0]);
+    }
+    hash.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// What every event says of its run.
+fn run_fields(run: &Run, tz: Tz) -> serde_json::Map<String, Value> {
+    let mut fields = serde_json::Map::new();
+    fields.insert("dag".into(), json!(run.dag.as_str()));
+    fields.insert("run_id".into(), json!(run.run_id));
+    fields.insert(
+        "logical_date".into(),
+        json!(
+            run.logical_date
+                .with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, false)
+        ),
+    );
+    fields.insert("triggered_by".into(), json!(run.triggered_by));
+    fields.insert("spec_version".into(), json!(run.spec_version));
+    fields
+}
+
+/// The event of a run now in `run.state` (at `run.revision`, the revision
+/// its change wrote).
+pub fn run_notice(run: &Run, tz: Tz) -> Notice {
+    let mut detail = run_fields(run, tz);
+    detail.insert("state".into(), json!(run.state));
+    detail.insert("reason".into(), json!(run.reason));
+    Notice {
+        id: digest(&[
+            run.dag.as_str(),
+            &run.run_id,
+            "run",
+            run.state.as_str(),
+            &run.revision.to_string(),
+        ]),
+        detail_type: RUN_STATE_CHANGE,
+        detail: Value::Object(detail),
+    }
+}
+
+/// The event of a try of `instance` that failed: `retry_wait` (it will be
+/// tried again) or `failed` (it gave up); none for any other state.
+pub fn task_notice(run: &Run, instance: &TaskInstance, tz: Tz) -> Option<Notice> {
+    let gave_up = match instance.state {
+        TaskState::RetryWait => false,
+        TaskState::Failed => true,
+        _ => return None,
+    };
+    let mut detail = run_fields(run, tz);
+    detail.insert("task".into(), json!(instance.key.task_id.as_str()));
+    detail.insert("map_index".into(), json!(instance.key.map_index));
+    detail.insert("try".into(), json!(instance.try_number));
+    detail.insert("state".into(), json!(instance.state));
+    detail.insert("gave_up".into(), json!(gave_up));
+    detail.insert("reason".into(), json!(instance.reason));
+    let map_index = instance.key.map_index.map(|i| i.to_string());
+    Some(Notice {
+        id: digest(&[
+            run.dag.as_str(),
+            &run.run_id,
+            instance.key.task_id.as_str(),
+            map_index.as_deref().unwrap_or("-"),
+            &instance.try_number.to_string(),
+            instance.state.as_str(),
+        ]),
+        detail_type: TASK_STATE_CHANGE,
+        detail: Value::Object(detail),
+    })
+}
+
+/// The events of transitions applied to `run`: each run whose state
+/// changed, each try that failed. A transition that changes nothing an
+/// event tells gives none.
+pub fn notices(run: &Run, transitions: &[Transition], tz: Tz) -> Vec<Notice> {
+    transitions
+        .iter()
+        .filter_map(|transition| match transition {
+            Transition::Run(change) if change.expect_state != change.next.state => {
+                let mut next = change.next.clone();
+                // The change writes the revision after the one it read.
+                next.revision += 1;
+                Some(run_notice(&next, tz))
+            }
+            Transition::Task(change) if change.expect_state != change.next.state => {
+                task_notice(run, &change.next, tz)
+            }
+            Transition::Run(_) | Transition::Task(_) | Transition::Create(_) => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{DagId, TaskId};
+    use crate::state::{RunKind, RunState, RunTransition, TaskKey, TaskTransition};
+    use chrono::{DateTime, Utc};
+
+    fn at() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-21T17:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn run() -> Run {
+        Run {
+            dag: DagId::parse("etl").unwrap(),
+            run_id: "scheduled__2026-11-22T02:00:00+09:00".into(),
+            kind: RunKind::Scheduled,
+            state: RunState::Running,
+            spec_version: "abc123".into(),
+            logical_date: at(),
+            data_interval_start: at(),
+            data_interval_end: at(),
+            params: Default::default(),
+            labels: Vec::new(),
+            created_at: at(),
+            started_at: Some(at()),
+            ended_at: None,
+            triggered_by: "schedule".into(),
+            reason: None,
+            note: None,
+            metrics: Default::default(),
+            revision: 3,
+        }
+    }
+
+    fn failed_try(state: TaskState, try_number: u32) -> TaskTransition {
+        let mut next = TaskInstance::pending(TaskKey::task(TaskId::parse("load").unwrap()));
+        next.state = state;
+        next.try_number = try_number;
+        next.reason = Some("exit code 3".into());
+        TaskTransition {
+            expect_state: TaskState::Running,
+            expect_try: try_number,
+            next,
+            stop_attempt: false,
+        }
+    }
+
+    #[test]
+    fn a_run_ending_and_a_try_giving_up_are_told_in_the_dags_zone() {
+        let run = run();
+        let mut ended = run.clone();
+        ended.state = RunState::Failed;
+        ended.reason = Some("task load failed".into());
+        let transitions = vec![
+            Transition::Task(failed_try(TaskState::Failed, 2)),
+            Transition::Run(RunTransition {
+                expect_state: RunState::Running,
+                next: ended,
+            }),
+        ];
+        let notices = notices(&run, &transitions, chrono_tz::Asia::Tokyo);
+        assert_eq!(notices.len(), 2);
+        let task = &notices[0];
+        assert_eq!(task.detail_type, TASK_STATE_CHANGE);
+        assert_eq!(task.detail["task"], "load");
+        assert_eq!(task.detail["try"], 2);
+        assert_eq!(task.detail["gave_up"], true);
+        assert_eq!(task.detail["logical_date"], "2026-11-22T02:00:00+09:00");
+        let run_event = &notices[1];
+        assert_eq!(run_event.detail_type, RUN_STATE_CHANGE);
+        assert_eq!(run_event.detail["state"], "failed");
+        assert_eq!(run_event.detail["reason"], "task load failed");
+        assert_eq!(run_event.detail["triggered_by"], "schedule");
+        assert_eq!(run_event.detail["spec_version"], "abc123");
+    }
+
+    #[test]
+    fn the_same_transition_gives_the_same_id_and_another_another() {
+        let run = run();
+        let retry = [Transition::Task(failed_try(TaskState::RetryWait, 1))];
+        let first = notices(&run, &retry, chrono_tz::UTC);
+        assert_eq!(first, notices(&run, &retry, chrono_tz::UTC), "a replay");
+        assert_eq!(first[0].detail["gave_up"], false);
+        let next_try = [Transition::Task(failed_try(TaskState::RetryWait, 2))];
+        assert_ne!(first[0].id, notices(&run, &next_try, chrono_tz::UTC)[0].id);
+        // A run that runs again after a rerun is a new change: a new id.
+        let mut again = run.clone();
+        again.revision = 9;
+        assert_ne!(
+            run_notice(&run, chrono_tz::UTC).id,
+            run_notice(&again, chrono_tz::UTC).id
+        );
+    }
+
+    #[test]
+    fn changes_an_event_does_not_tell_give_none() {
+        let run = run();
+        let mut started = failed_try(TaskState::Running, 1);
+        started.expect_state = TaskState::Launching;
+        let same_state = Transition::Run(RunTransition {
+            expect_state: RunState::Running,
+            next: run.clone(),
+        });
+        assert!(
+            notices(
+                &run,
+                &[Transition::Task(started), same_state],
+                chrono_tz::UTC
+            )
+            .is_empty()
+        );
+    }
+}
