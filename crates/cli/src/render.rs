@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use updraft_core::state::TaskState;
 use updraft_engine::usecase::RunDetail;
 pub use updraft_ui::json::{detail_json, duration, run_json, span};
+use updraft_ui::svg::shorten;
 
 /// A time in the DAG's zone, to the second, for people.
 pub fn time(t: DateTime<Utc>, tz: Tz) -> String {
@@ -93,7 +94,7 @@ pub fn detail_text(detail: &RunDetail) -> String {
             TaskState::Mapped => mapped_summary(detail, i),
             _ => match (&i.reason, &i.output) {
                 (Some(reason), _) => reason.clone(),
-                (None, Some(output)) => short(&output.to_string(), 60),
+                (None, Some(output)) => shorten(&output.to_string(), 60),
                 (None, None) => String::new(),
             },
         };
@@ -164,13 +165,4 @@ fn mapped_summary(detail: &RunDetail, main: &updraft_core::state::TaskInstance) 
         .map(|(state, n)| format!("{n} {state}"))
         .collect();
     format!("{count} instances: {}", parts.join(", "))
-}
-
-/// At most `max` characters, with an ellipsis if cut.
-fn short(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max - 1).collect();
-    format!("{cut}…")
 }

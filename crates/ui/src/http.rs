@@ -63,12 +63,12 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Every non-empty value of form field `name`, in order.
-    pub fn fields(&self, name: &str) -> Vec<&str> {
-        self.form
+    /// Every non-empty value of query parameter `name`, in order.
+    pub fn params(&self, name: &str) -> Vec<String> {
+        self.query
             .iter()
             .filter(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| v.clone())
             .collect()
     }
 }

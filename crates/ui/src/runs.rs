@@ -16,14 +16,7 @@ use crate::{Request, Response};
 /// What the page's query asks, as `updraft runs` options.
 pub(crate) fn filters(request: &Request) -> RunFilters {
     let one = |name: &str| request.param(name).map(String::from);
-    let all = |name: &str| {
-        request
-            .query
-            .iter()
-            .filter(|(k, v)| k == name && !v.is_empty())
-            .map(|(_, v)| v.clone())
-            .collect::<Vec<_>>()
-    };
+    let all = |name: &str| request.params(name);
     RunFilters {
         dag: one("dag"),
         states: all("state"),
@@ -271,12 +264,7 @@ fn compare_html(c: &Comparison) -> String {
 
 /// `/dags/{dag}/compare?run=A&run=B`.
 pub(crate) async fn compare_page(engine: &Engine, dag: &str, request: &Request) -> Response {
-    let ids: Vec<String> = request
-        .query
-        .iter()
-        .filter(|(k, v)| k == "run" && !v.is_empty())
-        .map(|(_, v)| v.clone())
-        .collect();
+    let ids = request.params("run");
     if ids.len() < 2 {
         return Response::text(400, "select two runs or more to compare");
     }
