@@ -274,7 +274,7 @@ async fn ticks(clients: &Clients, counter: &CallCounter) {
             revision: 0,
         };
         let instances = updraft_core::plan::initial_instances(&spec);
-        assert!(store.create_run(&run, &instances).await.unwrap());
+        assert!(store.create_run(&run, &instances, &[]).await.unwrap());
     }
     let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
     for label in ["over 1,000 queued runs", "again"] {

@@ -18,13 +18,14 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 use updraft_core::ids::DagId;
+use updraft_core::notify::Notice;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
     DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PortError, PortResult, RunQuery,
-    StateStore, StoredVersion, record_end_in_turn,
+    StateStore, StoredVersion, TryEnd, record_end_in_turn,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -178,12 +179,13 @@ impl DynamoStore {
     /// Writes a run by compare-and-set on its state and revision; a write
     /// that makes it start or stop running also counts it on its DAG's
     /// metadata item in the same transaction, and with `limit`, only while
-    /// fewer than that many run.
+    /// fewer than that many run. Its events go in the same transaction.
     async fn write_run(
         &self,
         expect: RunState,
         next: &Run,
         limit: Option<u32>,
+        notices: &[Notice],
     ) -> PortResult<bool> {
         let mut stored = next.clone();
         stored.revision += 1;
@@ -201,7 +203,7 @@ impl DynamoStore {
         };
         let running = |s: RunState| i64::from(s == RunState::Running);
         let delta = running(next.state) - running(expect);
-        if delta == 0 {
+        if delta == 0 && notices.is_empty() {
             return self
                 .put_when(Self::run_item(&stored)?, &condition, names, values)
                 .await;
@@ -214,8 +216,11 @@ impl DynamoStore {
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| PortError::new("building a transaction", e))?;
-        let count = self.count_running(next.dag.as_str(), delta, limit)?;
-        let writes = vec![TransactWriteItem::builder().put(put).build(), count];
+        let mut writes = vec![TransactWriteItem::builder().put(put).build()];
+        if delta != 0 {
+            writes.push(self.count_running(next.dag.as_str(), delta, limit)?);
+        }
+        writes.extend(self.notice_puts(notices)?);
         self.transact(writes).await
     }
 
@@ -481,6 +486,24 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// The transaction's puts of a change's events into the outbox.
+    fn notice_puts(&self, notices: &[Notice]) -> PortResult<Vec<TransactWriteItem>> {
+        notices
+            .iter()
+            .map(|notice| {
+                let body = serde_json::to_string(notice)
+                    .map_err(|e| PortError::new("encoding an event", e))?;
+                let item = Item::from([
+                    (PK.to_string(), s(keys::OUTBOX)),
+                    (SK.to_string(), s(notice.id.clone())),
+                    ("item_type".to_string(), s("event")),
+                    ("body".to_string(), s(body)),
+                ]);
+                self.plain(item)
+            })
+            .collect()
+    }
+
     /// A transaction's unconditional put.
     fn plain(&self, item: Item) -> PortResult<TransactWriteItem> {
         let put = Put::builder()
@@ -651,7 +674,12 @@ impl StateStore for DynamoStore {
         }
     }
 
-    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
+    async fn create_run(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+        notices: &[Notice],
+    ) -> PortResult<bool> {
         // The run and the claim of its logical date, or neither.
         let dag = run.dag.as_str();
         let mut claim = Item::new();
@@ -659,7 +687,8 @@ impl StateStore for DynamoStore {
         claim.insert(SK.into(), s(keys::date_sk(run.logical_date)));
         claim.insert("item_type".into(), s("date"));
         claim.insert("run_id".into(), s(run.run_id.clone()));
-        let writes = vec![self.absent(Self::run_item(run)?)?, self.absent(claim)?];
+        let mut writes = vec![self.absent(Self::run_item(run)?)?, self.absent(claim)?];
+        writes.extend(self.notice_puts(notices)?);
         if !self.transact(writes).await? {
             return Ok(false);
         }
@@ -741,12 +770,18 @@ impl StateStore for DynamoStore {
         Ok(runs)
     }
 
-    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        self.write_run(expect, next, None).await
+    async fn update_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        self.write_run(expect, next, None, notices).await
     }
 
-    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
-        self.write_run(RunState::Queued, next, Some(limit)).await
+    async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
+        self.write_run(RunState::Queued, next, Some(limit), notices)
+            .await
     }
 
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
@@ -804,10 +839,17 @@ impl StateStore for DynamoStore {
         dag: &str,
         run_id: &str,
         change: &TaskTransition,
+        notices: &[Notice],
     ) -> PortResult<bool> {
         let item = Self::instance_item(dag, run_id, &change.next)?;
-        self.put_if(item, change.expect_state.as_str(), Some(change.expect_try))
-            .await
+        if notices.is_empty() {
+            return self
+                .put_if(item, change.expect_state.as_str(), Some(change.expect_try))
+                .await;
+        }
+        let mut writes = vec![self.conditional(item, change)?];
+        writes.extend(self.notice_puts(notices)?);
+        self.transact(writes).await
     }
 
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
@@ -875,6 +917,37 @@ impl StateStore for DynamoStore {
         self.put_new(item).await.map(drop)
     }
 
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
+        let mut notices = self
+            .query_prefix(keys::OUTBOX.into(), "", false)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let body = item.get("body").and_then(|b| b.as_s().ok());
+                let body = body.ok_or_else(|| PortError("an outbox item without a body".into()))?;
+                serde_json::from_str::<Notice>(body)
+                    .map_err(|e| PortError::new("decoding a kept event", e))
+            })
+            .collect::<PortResult<Vec<_>>>()?;
+        notices.sort_by(|a, b| (a.time, &a.id).cmp(&(b.time, &b.id)));
+        notices.truncate(limit);
+        Ok(notices)
+    }
+
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
+        for id in ids {
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key(PK, s(keys::OUTBOX))
+                .key(SK, s(id.clone()))
+                .send()
+                .await
+                .map_err(fail("DynamoDB DeleteItem"))?;
+        }
+        Ok(())
+    }
+
     async fn stops(&self) -> PortResult<Vec<PendingStop>> {
         self.query_prefix(keys::STOPS.into(), "", false)
             .await?
@@ -932,23 +1005,20 @@ impl StateStore for DynamoStore {
         .await
     }
 
-    async fn record_end(
-        &self,
-        dag: &str,
-        run_id: &str,
-        change: &TaskTransition,
-        attempt: Option<&Attempt>,
-        lineage: &[ArtifactRecord],
-    ) -> PortResult<bool> {
-        let mut writes =
-            vec![self.conditional(Self::instance_item(dag, run_id, &change.next)?, change)?];
-        if let Some(attempt) = attempt {
+    async fn record_end(&self, end: &TryEnd<'_>) -> PortResult<bool> {
+        let (dag, run_id) = (end.dag, end.run_id);
+        let mut writes = vec![self.conditional(
+            Self::instance_item(dag, run_id, &end.change.next)?,
+            end.change,
+        )?];
+        writes.extend(self.notice_puts(end.notices)?);
+        if let Some(attempt) = end.attempt {
             writes.push(self.plain(Self::attempt_item(dag, run_id, attempt)?)?);
         }
-        let artifacts = Self::artifact_items(lineage)?;
+        let artifacts = Self::artifact_items(end.lineage)?;
         if writes.len() + artifacts.len() > MAX_TRANSACTION {
             // Too many lineage records for one transaction: in turn.
-            return record_end_in_turn(self, dag, run_id, change, attempt, lineage).await;
+            return record_end_in_turn(self, end).await;
         }
         for item in artifacts {
             writes.push(self.plain(item)?);

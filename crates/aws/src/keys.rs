@@ -11,6 +11,7 @@
 //! | audit entry | `RUN#<dag>#<run_id>` | `AUDIT#<at, UTC to the nanosecond>#<by>` |
 //! | launch handle | `HANDLE#<arn or job name>` | `HANDLE` |
 //! | stop not yet carried out | `STOPS` | `<arn or job name>` |
+//! | event not yet published | `OUTBOX` | `<event id>` |
 //! | artifact, by URI | `ARTIFACT#<uri>` | `<at>#<dag>#<run_id>#<task>#<index>#<try>#<use>` |
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
@@ -24,6 +25,10 @@ pub const DAGS: &str = "DAGS";
 /// The partition of stops asked for and not yet carried out (sort key:
 /// the handle), which every tick reads with one query.
 pub const STOPS: &str = "STOPS";
+
+/// The partition of events kept with their changes and not yet published
+/// (sort key: the event id), which every tick reads with one query.
+pub const OUTBOX: &str = "OUTBOX";
 
 /// The partition key attribute.
 pub const PK: &str = "PK";

@@ -5,6 +5,7 @@
 //! - [`schedule`]: cron points in a time zone, run intervals, due runs.
 //! - [`duration`]: `90s` / `2m` / `2h` / `1d`.
 //! - [`runs_view`]: runs as experiments: columns, filters and sort keys.
+//! - [`links`]: the dashboard's paths, shared with the events' links.
 //! - [`notify`]: the events others react to, read off transitions.
 //!
 //! Nothing here does I/O, spawns, sleeps or names an AWS type: callers pass
@@ -13,6 +14,7 @@
 pub mod duration;
 pub mod fuzz;
 pub mod ids;
+pub mod links;
 pub mod notify;
 pub mod plan;
 pub mod runs_view;

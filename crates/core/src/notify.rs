@@ -5,8 +5,9 @@
 //! transition, so a replayed transition gives the same id and a consumer
 //! can drop the duplicates that at-least-once delivery allows.
 
-use chrono::SecondsFormat;
+use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -20,14 +21,53 @@ pub const RUN_STATE_CHANGE: &str = "updraft Run State Change";
 pub const TASK_STATE_CHANGE: &str = "updraft Task State Change";
 
 /// One event to emit.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notice {
     /// Derived from the transition: the same change, the same id.
     pub id: String,
     /// [`RUN_STATE_CHANGE`] or [`TASK_STATE_CHANGE`].
-    pub detail_type: &'static str,
+    pub detail_type: String,
+    /// When the change was made.
+    pub time: DateTime<Utc>,
     /// What a consumer matches on and reads.
     pub detail: Value,
+}
+
+impl Notice {
+    /// The event as a consumer receives it: EventBridge's envelope, also
+    /// what `updraft dev --on-event` writes to its command's stdin.
+    pub fn envelope(&self, account: &str, region: &str) -> Value {
+        json!({
+            "version": "0",
+            "id": self.id,
+            "detail-type": self.detail_type,
+            "source": SOURCE,
+            "account": account,
+            "time": self.time.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "region": region,
+            "resources": [],
+            "detail": self.detail,
+        })
+    }
+
+    /// Adds the link to the run's dashboard page under `base` (the URL the
+    /// dashboard is served at).
+    pub fn link_under(&mut self, base: &str) {
+        let (Some(dag), Some(run_id)) = (
+            self.detail["dag"].as_str(),
+            self.detail["run_id"].as_str(),
+        ) else {
+            return;
+        };
+        let link = format!(
+            "{}{}",
+            base.trim_end_matches('/'),
+            crate::links::run_path(dag, run_id)
+        );
+        if let Value::Object(detail) = &mut self.detail {
+            detail.insert("ui".into(), json!(link));
+        }
+    }
 }
 
 fn digest(parts: &[&str]) -> String {
@@ -61,8 +101,8 @@ fn run_fields(run: &Run, tz: Tz) -> serde_json::Map<String, Value> {
 }
 
 /// The event of a run now in `run.state` (at `run.revision`, the revision
-/// its change wrote).
-pub fn run_notice(run: &Run, tz: Tz) -> Notice {
+/// its change wrote), changed at `time`.
+pub fn run_notice(run: &Run, tz: Tz, time: DateTime<Utc>) -> Notice {
     let mut detail = run_fields(run, tz);
     detail.insert("state".into(), json!(run.state));
     detail.insert("reason".into(), json!(run.reason));
@@ -74,14 +114,20 @@ pub fn run_notice(run: &Run, tz: Tz) -> Notice {
             run.state.as_str(),
             &run.revision.to_string(),
         ]),
-        detail_type: RUN_STATE_CHANGE,
+        detail_type: RUN_STATE_CHANGE.into(),
+        time,
         detail: Value::Object(detail),
     }
 }
 
 /// The event of a try of `instance` that failed: `retry_wait` (it will be
 /// tried again) or `failed` (it gave up); none for any other state.
-pub fn task_notice(run: &Run, instance: &TaskInstance, tz: Tz) -> Option<Notice> {
+pub fn task_notice(
+    run: &Run,
+    instance: &TaskInstance,
+    tz: Tz,
+    time: DateTime<Utc>,
+) -> Option<Notice> {
     let gave_up = match instance.state {
         TaskState::RetryWait => false,
         TaskState::Failed => true,
@@ -104,7 +150,8 @@ pub fn task_notice(run: &Run, instance: &TaskInstance, tz: Tz) -> Option<Notice>
             &instance.try_number.to_string(),
             instance.state.as_str(),
         ]),
-        detail_type: TASK_STATE_CHANGE,
+        detail_type: TASK_STATE_CHANGE.into(),
+        time,
         detail: Value::Object(detail),
     })
 }
@@ -112,7 +159,12 @@ pub fn task_notice(run: &Run, instance: &TaskInstance, tz: Tz) -> Option<Notice>
 /// The events of transitions applied to `run`: each run whose state
 /// changed, each try that failed. A transition that changes nothing an
 /// event tells gives none.
-pub fn notices(run: &Run, transitions: &[Transition], tz: Tz) -> Vec<Notice> {
+pub fn notices(
+    run: &Run,
+    transitions: &[Transition],
+    tz: Tz,
+    time: DateTime<Utc>,
+) -> Vec<Notice> {
     transitions
         .iter()
         .filter_map(|transition| match transition {
@@ -120,10 +172,10 @@ pub fn notices(run: &Run, transitions: &[Transition], tz: Tz) -> Vec<Notice> {
                 let mut next = change.next.clone();
                 // The change writes the revision after the one it read.
                 next.revision += 1;
-                Some(run_notice(&next, tz))
+                Some(run_notice(&next, tz, time))
             }
             Transition::Task(change) if change.expect_state != change.next.state => {
-                task_notice(run, &change.next, tz)
+                task_notice(run, &change.next, tz, time)
             }
             Transition::Run(_) | Transition::Task(_) | Transition::Create(_) => None,
         })
@@ -192,7 +244,7 @@ mod tests {
                 next: ended,
             }),
         ];
-        let notices = notices(&run, &transitions, chrono_tz::Asia::Tokyo);
+        let notices = notices(&run, &transitions, chrono_tz::Asia::Tokyo, at());
         assert_eq!(notices.len(), 2);
         let task = &notices[0];
         assert_eq!(task.detail_type, TASK_STATE_CHANGE);
@@ -206,23 +258,40 @@ mod tests {
         assert_eq!(run_event.detail["reason"], "task load failed");
         assert_eq!(run_event.detail["triggered_by"], "schedule");
         assert_eq!(run_event.detail["spec_version"], "abc123");
+        assert!(run_event.detail.get("ui").is_none());
+    }
+
+    #[test]
+    fn the_envelope_is_eventbridges_and_the_link_opens_the_run() {
+        let mut notice = run_notice(&run(), chrono_tz::UTC, at());
+        notice.link_under("http://localhost:8080/");
+        assert_eq!(
+            notice.detail["ui"],
+            "http://localhost:8080/dags/etl/runs/scheduled__2026-11-22T02%3A00%3A00%2B09%3A00"
+        );
+        let envelope = notice.envelope("000000000000", "local");
+        assert_eq!(envelope["source"], SOURCE);
+        assert_eq!(envelope["detail-type"], RUN_STATE_CHANGE);
+        assert_eq!(envelope["id"], notice.id.as_str());
+        assert_eq!(envelope["time"], "2026-11-21T17:00:00Z");
+        assert_eq!(envelope["detail"]["state"], "running");
     }
 
     #[test]
     fn the_same_transition_gives_the_same_id_and_another_another() {
         let run = run();
         let retry = [Transition::Task(failed_try(TaskState::RetryWait, 1))];
-        let first = notices(&run, &retry, chrono_tz::UTC);
-        assert_eq!(first, notices(&run, &retry, chrono_tz::UTC), "a replay");
+        let first = notices(&run, &retry, chrono_tz::UTC, at());
+        assert_eq!(first, notices(&run, &retry, chrono_tz::UTC, at()), "a replay");
         assert_eq!(first[0].detail["gave_up"], false);
         let next_try = [Transition::Task(failed_try(TaskState::RetryWait, 2))];
-        assert_ne!(first[0].id, notices(&run, &next_try, chrono_tz::UTC)[0].id);
+        assert_ne!(first[0].id, notices(&run, &next_try, chrono_tz::UTC, at())[0].id);
         // A run that runs again after a rerun is a new change: a new id.
         let mut again = run.clone();
         again.revision = 9;
         assert_ne!(
-            run_notice(&run, chrono_tz::UTC).id,
-            run_notice(&again, chrono_tz::UTC).id
+            run_notice(&run, chrono_tz::UTC, at()).id,
+            run_notice(&again, chrono_tz::UTC, at()).id
         );
     }
 
@@ -239,7 +308,8 @@ mod tests {
             notices(
                 &run,
                 &[Transition::Task(started), same_state],
-                chrono_tz::UTC
+                chrono_tz::UTC,
+                at()
             )
             .is_empty()
         );

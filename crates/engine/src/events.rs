@@ -66,6 +66,14 @@ pub enum Event {
         /// What was left.
         what: String,
     },
+    /// Events kept in the outbox could not be published now; the next
+    /// tick publishes them.
+    Unpublished {
+        /// How many.
+        count: usize,
+        /// Why.
+        error: String,
+    },
     /// Scheduling one DAG or advancing one run failed; the tick went on
     /// with the others and tries it again next time.
     Isolated {

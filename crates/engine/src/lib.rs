@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 pub use error::{EngineError, EngineResult};
 use events::{Event, Observer, Quiet};
-use ports::{Clock, Launcher, SpecSource, StateStore, TaskQueue};
+use ports::{Clock, Launcher, Publisher, SpecSource, StateStore, TaskQueue};
 use updraft_core::spec::{DagSpec, parse_spec};
 use updraft_core::state::Run;
 
@@ -81,6 +81,8 @@ pub struct Engine {
     ports: Ports,
     settings: Settings,
     observer: Arc<dyn Observer>,
+    publisher: Option<Arc<dyn Publisher>>,
+    ui_url: Option<String>,
     specs: Mutex<HashMap<(String, String), Arc<DagSpec>>>,
     deadline: Mutex<Option<Instant>>,
 }
@@ -96,6 +98,8 @@ impl Engine {
             ports,
             settings: Settings::default(),
             observer: Arc::new(Quiet),
+            publisher: None,
+            ui_url: None,
             specs: Mutex::default(),
             deadline: Mutex::default(),
         }
@@ -104,6 +108,20 @@ impl Engine {
     /// Reports events to `observer`.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Engine {
         self.observer = observer;
+        self
+    }
+
+    /// Announces every run state change and failed try through
+    /// `publisher` (see [`updraft_core::notify`]), linking each event to
+    /// the run's page under `ui_url` when there is one. Without a
+    /// publisher no event is made or kept.
+    pub fn with_publisher(
+        mut self,
+        publisher: Arc<dyn Publisher>,
+        ui_url: Option<String>,
+    ) -> Engine {
+        self.publisher = Some(publisher);
+        self.ui_url = ui_url;
         self
     }
 

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use updraft_core::ids::DagId;
+use updraft_core::notify::Notice;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
@@ -29,6 +30,7 @@ struct Tables {
     artifacts: Vec<ArtifactRecord>,
     handles: BTreeMap<String, HandleRef>,
     stops: BTreeMap<String, PendingStop>,
+    outbox: Vec<Notice>,
     audit: BTreeMap<RunKey, Vec<AuditEntry>>,
 }
 
@@ -54,6 +56,18 @@ impl Tables {
             }
             _ => false,
         }
+    }
+
+    /// Keeps `notices` in the outbox if `applied`; passes `applied` on.
+    fn announce(&mut self, applied: bool, notices: &[Notice]) -> bool {
+        if applied {
+            for notice in notices {
+                if !self.outbox.iter().any(|n| n.id == notice.id) {
+                    self.outbox.push(notice.clone());
+                }
+            }
+        }
+        applied
     }
 }
 
@@ -109,7 +123,12 @@ impl StateStore for MemoryStore {
             })
             .collect())
     }
-    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
+    async fn create_run(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+        notices: &[Notice],
+    ) -> PortResult<bool> {
         let mut tables = self.tables();
         let k = key(run.dag.as_str(), &run.run_id);
         let date_taken = tables
@@ -121,7 +140,7 @@ impl StateStore for MemoryStore {
         }
         tables.runs.insert(k.clone(), run.clone());
         tables.instances.insert(k, instances.to_vec());
-        Ok(true)
+        Ok(tables.announce(true, notices))
     }
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
         Ok(self.tables().runs.get(&key(dag, run_id)).cloned())
@@ -147,10 +166,17 @@ impl StateStore for MemoryStore {
             .cloned()
             .collect())
     }
-    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        Ok(self.tables().write_run(expect, next))
+    async fn update_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        let mut tables = self.tables();
+        let written = tables.write_run(expect, next);
+        Ok(tables.announce(written, notices))
     }
-    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
+    async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
         let mut tables = self.tables();
         let running = tables
             .runs
@@ -160,7 +186,8 @@ impl StateStore for MemoryStore {
         if running >= limit as usize {
             return Ok(false);
         }
-        Ok(tables.write_run(RunState::Queued, next))
+        let written = tables.write_run(RunState::Queued, next);
+        Ok(tables.announce(written, notices))
     }
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
         let mut tables = self.tables();
@@ -219,12 +246,14 @@ impl StateStore for MemoryStore {
         dag: &str,
         run_id: &str,
         change: &TaskTransition,
+        notices: &[Notice],
     ) -> PortResult<bool> {
         let mut tables = self.tables();
         let Some(list) = tables.instances.get_mut(&key(dag, run_id)) else {
             return Ok(false);
         };
-        Ok(updraft_core::plan::apply(list, change))
+        let applied = updraft_core::plan::apply(list, change);
+        Ok(tables.announce(applied, notices))
     }
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
         let k = (key(dag, run_id), attempt.key.clone(), attempt.try_number);
@@ -282,6 +311,13 @@ impl StateStore for MemoryStore {
             .stops
             .entry(stop.handle.clone())
             .or_insert_with(|| stop.clone());
+        Ok(())
+    }
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
+        Ok(self.tables().outbox.iter().take(limit).cloned().collect())
+    }
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
+        self.tables().outbox.retain(|n| !ids.contains(&n.id));
         Ok(())
     }
     async fn stops(&self) -> PortResult<Vec<PendingStop>> {

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use updraft_core::ids::DagId;
+use updraft_core::notify::Notice;
 use updraft_core::plan::Outcome;
 use updraft_core::spec::{ComputeProfile, DagSpec, Diagnostic};
 use updraft_core::state::{
@@ -203,6 +204,12 @@ pub struct RunQuery {
 
 /// Runs, task instances, attempts, spec versions and DAG metadata. Every
 /// change to a run or task instance is a compare-and-set.
+///
+/// The events a change makes (`notices`) are kept in an outbox in the same
+/// write as the change, both or neither, and taken out once published: a
+/// process that dies between the two leaves them for the next tick, so no
+/// event of an applied change is lost and none is told of a change that
+/// was not applied.
 #[async_trait]
 pub trait StateStore: Send + Sync {
     /// One DAG's metadata.
@@ -232,7 +239,12 @@ pub trait StateStore: Send + Sync {
     /// id or its logical date; `false` if one already does (put-if-absent),
     /// so the scheduler, a backfill and a trigger never make two runs of
     /// one date.
-    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool>;
+    async fn create_run(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+        notices: &[Notice],
+    ) -> PortResult<bool>;
     /// One run.
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>>;
     /// Runs matching a query, newest first. Without a DAG, the runs of every
@@ -242,12 +254,13 @@ pub trait StateStore: Send + Sync {
     async fn active_runs(&self) -> PortResult<Vec<Run>>;
     /// Writes `next`, one revision up, if the stored run is still in state
     /// `expect` at revision `next.revision` (the one read).
-    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool>;
+    async fn update_run(&self, expect: RunState, next: &Run, notices: &[Notice])
+    -> PortResult<bool>;
     /// Starts a queued run: writes `next` (`running`) as
     /// [`StateStore::update_run`] from `queued` would, and only while fewer
     /// than `limit` runs of its DAG are running, checked in the same write,
     /// so that concurrent starters never pass `max_active_runs`.
-    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool>;
+    async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool>;
 
     /// Keeps one audit entry of a run; entries are only ever added.
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()>;
@@ -277,6 +290,7 @@ pub trait StateStore: Send + Sync {
         dag: &str,
         run_id: &str,
         change: &TaskTransition,
+        notices: &[Notice],
     ) -> PortResult<bool>;
 
     /// Creates or replaces the record of one try.
@@ -309,6 +323,12 @@ pub trait StateStore: Send + Sync {
     /// Forgets a carried-out stop.
     async fn clear_stop(&self, handle: &str) -> PortResult<()>;
 
+    /// Events kept with their changes and not yet published, oldest first,
+    /// at most `limit`.
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>>;
+    /// Takes published events out of the outbox.
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()>;
+
     /// Records that tries produced or consumed artifacts; recording the
     /// same record twice keeps one.
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()>;
@@ -333,42 +353,52 @@ pub trait StateStore: Send + Sync {
         self.put_attempt(&launch.try_ref.dag, &launch.try_ref.run_id, launch.attempt)
             .await?;
         self.put_handle(launch.handle, launch.try_ref).await?;
-        self.update_instance(&launch.try_ref.dag, &launch.try_ref.run_id, running)
+        self.update_instance(&launch.try_ref.dag, &launch.try_ref.run_id, running, &[])
             .await
     }
 
-    /// Records a try's end: the instance's compare-and-set and, if it
-    /// holds, the closed attempt and lineage records. `false` if the
-    /// instance moved on. A store that can writes them in one request.
-    async fn record_end(
-        &self,
-        dag: &str,
-        run_id: &str,
-        change: &TaskTransition,
-        attempt: Option<&Attempt>,
-        lineage: &[ArtifactRecord],
-    ) -> PortResult<bool> {
-        record_end_in_turn(self, dag, run_id, change, attempt, lineage).await
+    /// Records a try's end: the instance's compare-and-set with its events
+    /// and, if it holds, the closed attempt and lineage records. `false` if
+    /// the instance moved on. A store that can writes them in one request.
+    async fn record_end(&self, end: &TryEnd<'_>) -> PortResult<bool> {
+        record_end_in_turn(self, end).await
     }
 }
 
-/// [`StateStore::record_end`] as separate writes: the compare-and-set,
-/// then (if it held) the lineage and the attempt.
+/// What [`StateStore::record_end`] writes.
+#[derive(Clone, Copy, Debug)]
+pub struct TryEnd<'a> {
+    /// The DAG.
+    pub dag: &'a str,
+    /// The run.
+    pub run_id: &'a str,
+    /// The instance's compare-and-set.
+    pub change: &'a TaskTransition,
+    /// The closed try's record.
+    pub attempt: Option<&'a Attempt>,
+    /// What the try produced and consumed.
+    pub lineage: &'a [ArtifactRecord],
+    /// The events the end makes.
+    pub notices: &'a [Notice],
+}
+
+/// [`StateStore::record_end`] as separate writes: the compare-and-set with
+/// its events, then (if it held) the lineage and the attempt.
 pub async fn record_end_in_turn<S: StateStore + ?Sized>(
     store: &S,
-    dag: &str,
-    run_id: &str,
-    change: &TaskTransition,
-    attempt: Option<&Attempt>,
-    lineage: &[ArtifactRecord],
+    end: &TryEnd<'_>,
 ) -> PortResult<bool> {
-    if !store.update_instance(dag, run_id, change).await? {
+    let (dag, run_id) = (end.dag, end.run_id);
+    if !store
+        .update_instance(dag, run_id, end.change, end.notices)
+        .await?
+    {
         return Ok(false);
     }
-    if !lineage.is_empty() {
-        store.put_artifacts(lineage).await?;
+    if !end.lineage.is_empty() {
+        store.put_artifacts(end.lineage).await?;
     }
-    if let Some(attempt) = attempt {
+    if let Some(attempt) = end.attempt {
         store.put_attempt(dag, run_id, attempt).await?;
     }
     Ok(true)
@@ -525,6 +555,15 @@ pub trait Launcher: Send + Sync {
     async fn logs(&self, attempt: &Attempt) -> PortResult<String>;
     /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
+}
+
+/// Where events go for others to react to: an EventBridge bus, a local
+/// command.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes events; returns the ids of those it took. The others stay
+    /// in the outbox and are published again later.
+    async fn publish(&self, notices: &[Notice]) -> PortResult<Vec<String>>;
 }
 
 /// The time. Tests use a manual clock.

@@ -198,7 +198,7 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
     let store = world.engine.ports().store.clone();
     let queued = store.instance("d", id, &key("a")).await.unwrap().unwrap();
     let launching = updraft_core::plan::start_launch(&queued, 1).unwrap();
-    assert!(store.update_instance("d", id, &launching).await.unwrap());
+    assert!(store.update_instance("d", id, &launching, &[]).await.unwrap());
     let request = LaunchRequest {
         dag: "d".into(),
         run_id: id.into(),
@@ -297,7 +297,7 @@ async fn a_run_missing_task_instances_gets_them_on_advance() {
     half.run_id = "manual__half".into();
     half.state = RunState::Queued;
     half.logical_date += chrono::TimeDelta::minutes(1);
-    assert!(store.create_run(&half, &[]).await.unwrap());
+    assert!(store.create_run(&half, &[], &[]).await.unwrap());
     world.engine.advance("d", "manual__half").await.unwrap();
     let instances = store.instances("d", "manual__half").await.unwrap();
     assert_eq!(instances.len(), 2);
@@ -463,14 +463,14 @@ async fn one_failing_run_does_not_stop_the_tick() {
     broken.spec_version = "no-such-version".into();
     broken.created_at -= chrono::Duration::minutes(1);
     broken.logical_date = broken.created_at;
-    assert!(store.create_run(&broken, &[]).await.unwrap());
+    assert!(store.create_run(&broken, &[], &[]).await.unwrap());
     let mut waiting = healthy.clone();
     waiting.run_id = "manual__waiting".into();
     waiting.state = RunState::Queued;
     waiting.logical_date += chrono::Duration::minutes(1);
     let spec = world.engine.spec_of(&healthy).await.unwrap();
     let pending = updraft_core::plan::initial_instances(&spec);
-    assert!(store.create_run(&waiting, &pending).await.unwrap());
+    assert!(store.create_run(&waiting, &pending, &[]).await.unwrap());
 
     let report = world.engine.tick().await.unwrap();
     assert_eq!(report.failures.len(), 1, "{:?}", report.failures);

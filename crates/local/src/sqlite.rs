@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use updraft_core::ids::DagId;
+use updraft_core::notify::Notice;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
@@ -51,6 +52,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
 CREATE TABLE IF NOT EXISTS handles (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stops (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, dag TEXT NOT NULL, run_id TEXT NOT NULL,
     at TEXT NOT NULL, body TEXT NOT NULL);
@@ -78,6 +81,17 @@ fn write_run(conn: &Connection, expect: RunState, next: &Run) -> PortResult<bool
         )
         .map_err(db("updating a run"))?;
     Ok(changed == 1)
+}
+
+/// Keeps the events of a change in the outbox, in the change's transaction.
+fn keep_notices(conn: &Connection, notices: &[Notice]) -> PortResult<()> {
+    for notice in notices {
+        let body = to_json(notice)?;
+        conn.prepare_cached("INSERT OR IGNORE INTO outbox (id, body) VALUES (?1, ?2)")
+            .and_then(|mut s| s.execute(params![notice.id, body]))
+            .map_err(db("keeping an event"))?;
+    }
+    Ok(())
 }
 
 /// One connection to the state file.
@@ -322,7 +336,12 @@ impl StateStore for SqliteStore {
             .map_err(db("reading a spec version"))
     }
 
-    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
+    async fn create_run(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+        notices: &[Notice],
+    ) -> PortResult<bool> {
         let mut conn = self.0.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -349,6 +368,7 @@ impl StateStore for SqliteStore {
             return Ok(false);
         }
         insert_instances(&tx, run.dag.as_str(), &run.run_id, instances)?;
+        keep_notices(&tx, notices)?;
         tx.commit().map_err(db("creating a run"))?;
         Ok(true)
     }
@@ -423,11 +443,23 @@ impl StateStore for SqliteStore {
             .collect()
     }
 
-    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        write_run(&self.0.conn(), expect, next)
+    async fn update_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        let mut conn = self.0.conn();
+        let tx = conn.transaction().map_err(db("updating a run"))?;
+        let written = write_run(&tx, expect, next)?;
+        if written {
+            keep_notices(&tx, notices)?;
+        }
+        tx.commit().map_err(db("updating a run"))?;
+        Ok(written)
     }
 
-    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
+    async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
         let mut conn = self.0.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -443,6 +475,9 @@ impl StateStore for SqliteStore {
             return Ok(false);
         }
         let written = write_run(&tx, RunState::Queued, next)?;
+        if written {
+            keep_notices(&tx, notices)?;
+        }
         tx.commit().map_err(db("starting a run"))?;
         Ok(written)
     }
@@ -479,12 +514,15 @@ impl StateStore for SqliteStore {
         dag: &str,
         run_id: &str,
         change: &TaskTransition,
+        notices: &[Notice],
     ) -> PortResult<bool> {
         let next = &change.next;
         let body = to_json(next)?;
-        let changed = self
-            .0
-            .conn()
+        let mut conn = self.0.conn();
+        let tx = conn
+            .transaction()
+            .map_err(db("updating a task instance"))?;
+        let changed = tx
             .prepare_cached(
                 "UPDATE task_instances SET state = ?1, try_number = ?2, body = ?3
                  WHERE dag = ?4 AND run_id = ?5 AND task_id = ?6 AND map_index = ?7 AND state = ?8 AND try_number = ?9",
@@ -503,6 +541,10 @@ impl StateStore for SqliteStore {
                 ])
             })
             .map_err(db("updating a task instance"))?;
+        if changed == 1 {
+            keep_notices(&tx, notices)?;
+        }
+        tx.commit().map_err(db("updating a task instance"))?;
         Ok(changed == 1)
     }
 
@@ -608,6 +650,26 @@ impl StateStore for SqliteStore {
                 params![stop.handle, body],
             )
             .map_err(db("recording a stop"))?;
+        Ok(())
+    }
+
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
+        self.bodies(
+            "reading the event outbox",
+            "SELECT body FROM outbox ORDER BY seq LIMIT ?1",
+            &[&limit.to_string()],
+        )
+    }
+
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
+        let mut conn = self.0.conn();
+        let tx = conn.transaction().map_err(db("clearing events"))?;
+        for id in ids {
+            tx.prepare_cached("DELETE FROM outbox WHERE id = ?1")
+                .and_then(|mut s| s.execute([id]))
+                .map_err(db("clearing events"))?;
+        }
+        tx.commit().map_err(db("clearing events"))?;
         Ok(())
     }
 

@@ -82,7 +82,7 @@ fn grid_world(runtime: &tokio::runtime::Runtime) -> (World, Ui) {
                     )
                 })
                 .collect();
-            world.store.create_run(&run, &instances).await.unwrap();
+            world.store.create_run(&run, &instances, &[]).await.unwrap();
         }
     });
     let ui = Ui::new(world.engine.clone(), false);
@@ -120,7 +120,7 @@ fn fan_out_world(runtime: &tokio::runtime::Runtime) -> (World, Ui, String) {
                 at + Duration::milliseconds(i64::from(i)),
             ));
         }
-        world.store.create_run(&run, &instances).await.unwrap();
+        world.store.create_run(&run, &instances, &[]).await.unwrap();
         for instance in &instances {
             if instance.started_at.is_some() {
                 world

@@ -6,6 +6,7 @@ use chrono_tz::Tz;
 use updraft_core::state::{RunState, TaskState};
 
 use crate::http::encode;
+pub use updraft_core::links::{dag_path, run_path};
 
 /// `text` safe inside HTML text and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -110,16 +111,6 @@ pub fn run_square(run: &updraft_core::state::Run, tz: Tz) -> String {
             .format("%Y-%m-%d %H:%M %Z"),
         letter = run_letter(run.state),
     )
-}
-
-/// The path of a DAG's grid.
-pub fn dag_path(dag: &str) -> String {
-    format!("/dags/{}", encode(dag))
-}
-
-/// The path of a run's page.
-pub fn run_path(dag: &str, run_id: &str) -> String {
-    format!("/dags/{}/runs/{}", encode(dag), encode(run_id))
 }
 
 /// The path of a task's panel in a run.

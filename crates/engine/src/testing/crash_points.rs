@@ -5,8 +5,9 @@
 //! Then, as on a real deployment, messages are delivered again, events
 //! arrive again and ticks run, until nothing moves. Each time, every run
 //! ends, no try is left running or started without a record, no task
-//! instance stays in flight, no two tries of one instance run at once, and
-//! no retry is used up by the fault.
+//! instance stays in flight, no two tries of one instance run at once, no
+//! retry is used up by the fault, and every state the run went through was
+//! published.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +99,7 @@ async fn recover(world: &World) {
         if quiet
             && world.launcher.running().is_empty()
             && runs.iter().all(|r| r.state.is_terminal())
+            && world.store.outbox(1).await.unwrap().is_empty()
         {
             return;
         }
@@ -145,7 +147,19 @@ async fn check(world: &World, expected: RunState, what: &str, tally: &mut Tally)
     tally.double_launches += world.launcher.overlaps();
     tally.stranded += world.launcher.running().len();
     let launched = world.launcher.launches();
+    let published = world.bus.published();
     for run in store.runs(&Default::default()).await.unwrap() {
+        for state in [RunState::Queued, RunState::Running, run.state] {
+            let told = published.iter().any(|n| {
+                n.detail["run_id"] == run.run_id.as_str() && n.detail["state"] == state.as_str()
+            });
+            if !told {
+                tally.violations.push(format!(
+                    "{what}: no event told that run {} was {state}",
+                    run.run_id
+                ));
+            }
+        }
         if run.state != expected {
             tally
                 .violations

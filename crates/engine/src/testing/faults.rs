@@ -11,14 +11,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use updraft_core::ids::DagId;
+use updraft_core::notify::Notice;
 use updraft_core::state::{
     ArtifactRecord, Attempt, AuditEntry, Run, RunState, TaskInstance, TaskKey, TaskTransition,
 };
 
 use crate::ports::{
     DagChange, DagMeta, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRequest, Launched,
-    Launcher, PendingStop, PortError, PortResult, RunQuery, StateStore, StoredVersion, TaskMessage,
-    TaskQueue,
+    Launcher, PendingStop, PortError, PortResult, Publisher, RunQuery, StateStore, StoredVersion,
+    TaskMessage, TaskQueue,
 };
 
 /// How the chosen request fails.
@@ -172,8 +173,13 @@ impl StateStore for FaultyStore {
             .call("spec_versions", self.inner.spec_versions(dag))
             .await
     }
-    async fn create_run(&self, run: &Run, instances: &[TaskInstance]) -> PortResult<bool> {
-        let request = self.inner.create_run(run, instances);
+    async fn create_run(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        let request = self.inner.create_run(run, instances, notices);
         self.faults.call("create_run", request).await
     }
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
@@ -187,12 +193,17 @@ impl StateStore for FaultyStore {
             .call("active_runs", self.inner.active_runs())
             .await
     }
-    async fn update_run(&self, expect: RunState, next: &Run) -> PortResult<bool> {
-        let request = self.inner.update_run(expect, next);
+    async fn update_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        let request = self.inner.update_run(expect, next, notices);
         self.faults.call("update_run", request).await
     }
-    async fn start_run(&self, next: &Run, limit: u32) -> PortResult<bool> {
-        let request = self.inner.start_run(next, limit);
+    async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
+        let request = self.inner.start_run(next, limit, notices);
         self.faults.call("start_run", request).await
     }
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
@@ -232,8 +243,9 @@ impl StateStore for FaultyStore {
         dag: &str,
         run_id: &str,
         change: &TaskTransition,
+        notices: &[Notice],
     ) -> PortResult<bool> {
-        let request = self.inner.update_instance(dag, run_id, change);
+        let request = self.inner.update_instance(dag, run_id, change, notices);
         self.faults.call("update_instance", request).await
     }
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
@@ -274,6 +286,14 @@ impl StateStore for FaultyStore {
     async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
         self.faults
             .call("put_stop", self.inner.put_stop(stop))
+            .await
+    }
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
+        self.faults.call("outbox", self.inner.outbox(limit)).await
+    }
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
+        self.faults
+            .call("clear_outbox", self.inner.clear_outbox(ids))
             .await
     }
     async fn stops(&self) -> PortResult<Vec<PendingStop>> {
@@ -357,6 +377,23 @@ impl Launcher for FaultyLauncher {
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
         self.faults
             .call("read_output", self.inner.read_output(attempt))
+            .await
+    }
+}
+
+/// A publisher whose requests go through [`Faults`].
+pub struct FaultyPublisher {
+    /// The publisher behind it.
+    pub inner: Arc<dyn Publisher>,
+    /// The switch.
+    pub faults: Faults,
+}
+
+#[async_trait]
+impl Publisher for FaultyPublisher {
+    async fn publish(&self, notices: &[Notice]) -> PortResult<Vec<String>> {
+        self.faults
+            .call("publish", self.inner.publish(notices))
             .await
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use updraft_core::ids::{DagId, TaskId};
+use updraft_core::notify::Notice;
 use updraft_core::plan::{initial_instances, mark_running, start_launch};
 use updraft_core::spec::parse_spec;
 use updraft_core::state::{
@@ -11,8 +12,10 @@ use updraft_core::state::{
 };
 
 use super::fixtures::{run, t0};
+
 use crate::ports::{
     DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, StateStore, StoredVersion,
+    TryEnd,
 };
 
 /// Several handles on one fresh, empty store: for a database, one
@@ -39,6 +42,109 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     stops_are_kept_until_cleared(&fresh()[0]).await;
     launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
     who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
+    events_are_kept_with_the_change_that_made_them(&fresh()[0]).await;
+}
+
+/// An event as a change would make it: what the outbox keeps is opaque.
+fn notice(id: &str) -> Notice {
+    Notice {
+        id: id.into(),
+        detail_type: updraft_core::notify::RUN_STATE_CHANGE.into(),
+        time: t0(),
+        detail: serde_json::json!({ "dag": "d", "state": id }),
+    }
+}
+
+async fn events_are_kept_with_the_change_that_made_them(store: &Arc<dyn StateStore>) {
+    register(store, &["d"]).await;
+    let queued = run("d", "r1", 0, &[]);
+    assert!(
+        store
+            .create_run(&queued, &instances(), &[notice("queued")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .create_run(&queued, &instances(), &[notice("queued again")])
+            .await
+            .unwrap()
+    );
+    let mut running = queued.clone();
+    running.state = RunState::Running;
+    assert!(
+        store
+            .start_run(&running, 1, &[notice("running")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .start_run(&running, 1, &[notice("running twice")])
+            .await
+            .unwrap(),
+        "a refused change keeps no event"
+    );
+    let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
+    let change = queue(&pending);
+    assert!(
+        store
+            .update_instance("d", "r1", &change, &[notice("a queued")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_instance("d", "r1", &change, &[notice("a queued twice")])
+            .await
+            .unwrap()
+    );
+    let mut failed = running.clone();
+    failed.revision = 1;
+    failed.state = RunState::Failed;
+    assert!(
+        store
+            .update_run(RunState::Running, &failed, &[notice("failed"), notice("b")])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_run(RunState::Running, &failed, &[notice("failed twice")])
+            .await
+            .unwrap()
+    );
+    let mut kept: Vec<String> = store
+        .outbox(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["a queued", "b", "failed", "queued", "running"]);
+    assert_eq!(store.outbox(2).await.unwrap().len(), 2, "a page");
+    store
+        .clear_outbox(&["queued".into(), "b".into(), "unknown".into()])
+        .await
+        .unwrap();
+    let mut left: Vec<String> = store
+        .outbox(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| n.id)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["a queued", "failed", "running"]);
+    let failed_event = store
+        .outbox(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|n| n.id == "failed")
+        .unwrap();
+    assert_eq!(failed_event, notice("failed"), "kept whole");
 }
 
 async fn who_notes_metrics_and_audit_entries_are_kept(store: &Arc<dyn StateStore>) {
@@ -49,8 +155,8 @@ async fn who_notes_metrics_and_audit_entries_are_kept(store: &Arc<dyn StateStore
     mine.metrics.insert("evaluate.accuracy".into(), 0.93);
     let mut theirs = run("d", "r1", 10, &[]);
     theirs.triggered_by = "schedule".into();
-    store.create_run(&mine, &instances()).await.unwrap();
-    store.create_run(&theirs, &instances()).await.unwrap();
+    store.create_run(&mine, &instances(), &[]).await.unwrap();
+    store.create_run(&theirs, &instances(), &[]).await.unwrap();
     assert_eq!(store.run("d", "r0").await.unwrap(), Some(mine.clone()));
     let ids = |runs: Vec<updraft_core::state::Run>| {
         runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
@@ -88,14 +194,14 @@ async fn who_notes_metrics_and_audit_entries_are_kept(store: &Arc<dyn StateStore
 
 async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn StateStore>) {
     store
-        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
         .unwrap();
     let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
     let queued = queue(&pending);
-    store.update_instance("d", "r1", &queued).await.unwrap();
+    store.update_instance("d", "r1", &queued, &[]).await.unwrap();
     let launching = start_launch(&queued.next, 1).unwrap();
-    store.update_instance("d", "r1", &launching).await.unwrap();
+    store.update_instance("d", "r1", &launching, &[]).await.unwrap();
     let running = mark_running(&launching.next, 1, t0()).unwrap();
     let try_ref = HandleRef {
         dag: "d".into(),
@@ -181,7 +287,14 @@ async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn State
     }];
     assert!(
         store
-            .record_end("d", "r1", &succeeded, Some(&attempt), &lineage)
+            .record_end(&TryEnd {
+                dag: "d",
+                run_id: "r1",
+                change: &succeeded,
+                attempt: Some(&attempt),
+                lineage: &lineage,
+                notices: &[],
+            })
             .await
             .unwrap()
     );
@@ -197,7 +310,14 @@ async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn State
     assert_eq!(store.artifact("s3://b/model").await.unwrap().len(), 1);
     assert!(
         !store
-            .record_end("d", "r1", &succeeded, Some(&attempt), &lineage)
+            .record_end(&TryEnd {
+                dag: "d",
+                run_id: "r1",
+                change: &succeeded,
+                attempt: Some(&attempt),
+                lineage: &lineage,
+                notices: &[],
+            })
             .await
             .unwrap(),
         "an end recorded twice applies once"
@@ -246,7 +366,7 @@ async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {
 
 async fn mapped_instances_are_created_once(handles: StoreHandles) {
     handles[0]
-        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
         .unwrap();
     let mapped: Vec<TaskInstance> = (0..3)
@@ -329,7 +449,7 @@ async fn queries_filter_by_params_and_until(store: &Arc<dyn StateStore>) {
     for (i, lr) in [0.1, 0.2].into_iter().enumerate() {
         let mut r = run("d", &format!("r{i}"), i as i64 * 10, &[]);
         r.params.insert("lr".into(), serde_json::json!(lr));
-        store.create_run(&r, &instances()).await.unwrap();
+        store.create_run(&r, &instances(), &[]).await.unwrap();
     }
     let ids = |runs: Vec<updraft_core::state::Run>| {
         runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
@@ -381,13 +501,13 @@ fn queue(instance: &TaskInstance) -> TaskTransition {
 async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
     let first = run("d", "r1", 0, &[]);
     assert!(
-        store.create_run(&first, &instances()).await.unwrap(),
+        store.create_run(&first, &instances(), &[]).await.unwrap(),
         "the first create wins"
     );
     let mut second = first.clone();
     second.labels = vec!["overwrite".into()];
     assert!(
-        !store.create_run(&second, &[]).await.unwrap(),
+        !store.create_run(&second, &[], &[]).await.unwrap(),
         "a second create of the same id loses"
     );
     let stored = store.run("d", "r1").await.unwrap().expect("run stored");
@@ -405,12 +525,12 @@ async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
     let mut same_date = run("d", "r2", 0, &[]);
     same_date.kind = updraft_core::state::RunKind::Backfill;
     assert!(
-        !store.create_run(&same_date, &[]).await.unwrap(),
+        !store.create_run(&same_date, &[], &[]).await.unwrap(),
         "one run per DAG and logical date, whatever made it"
     );
     assert!(store.run("d", "r2").await.unwrap().is_none());
     let other_dag = run("e", "r2", 0, &[]);
-    assert!(store.create_run(&other_dag, &[]).await.unwrap());
+    assert!(store.create_run(&other_dag, &[], &[]).await.unwrap());
     assert!(store.run("d", "missing").await.unwrap().is_none());
     assert!(
         store
@@ -423,14 +543,14 @@ async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
 
 async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     store
-        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
         .unwrap();
     let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
     let queued = queue(&pending);
-    assert!(store.update_instance("d", "r1", &queued).await.unwrap());
+    assert!(store.update_instance("d", "r1", &queued, &[]).await.unwrap());
     assert!(
-        !store.update_instance("d", "r1", &queued).await.unwrap(),
+        !store.update_instance("d", "r1", &queued, &[]).await.unwrap(),
         "the same change twice applies once"
     );
     let stored = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
@@ -438,25 +558,25 @@ async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     let mut wrong_try = start_launch(&stored, 1).unwrap();
     wrong_try.expect_try = 2;
     assert!(
-        !store.update_instance("d", "r1", &wrong_try).await.unwrap(),
+        !store.update_instance("d", "r1", &wrong_try, &[]).await.unwrap(),
         "a change for another try is refused"
     );
     let launch = start_launch(&stored, 1).unwrap();
-    assert!(store.update_instance("d", "r1", &launch).await.unwrap());
+    assert!(store.update_instance("d", "r1", &launch, &[]).await.unwrap());
     assert!(
-        !store.update_instance("d", "other", &launch).await.unwrap(),
+        !store.update_instance("d", "other", &launch, &[]).await.unwrap(),
         "no such run"
     );
 }
 
 async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     let queued = run("d", "r1", 0, &[]);
-    store.create_run(&queued, &instances()).await.unwrap();
+    store.create_run(&queued, &instances(), &[]).await.unwrap();
     let mut running = queued.clone();
     running.state = RunState::Running;
     running.started_at = Some(t0());
-    assert!(store.update_run(RunState::Queued, &running).await.unwrap());
-    assert!(!store.update_run(RunState::Queued, &running).await.unwrap());
+    assert!(store.update_run(RunState::Queued, &running, &[]).await.unwrap());
+    assert!(!store.update_run(RunState::Queued, &running, &[]).await.unwrap());
     let stored = store.run("d", "r1").await.unwrap().unwrap();
     assert_eq!(stored.revision, 1, "each write is one revision up");
     running.revision = 1;
@@ -467,8 +587,8 @@ async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     let (mut first, mut stale) = (stored.clone(), stored);
     first.note = Some("from the first writer".into());
     stale.metrics.insert("a.loss".into(), 0.5);
-    assert!(store.update_run(RunState::Running, &first).await.unwrap());
-    assert!(!store.update_run(RunState::Running, &stale).await.unwrap());
+    assert!(store.update_run(RunState::Running, &first, &[]).await.unwrap());
+    assert!(!store.update_run(RunState::Running, &stale, &[]).await.unwrap());
     let kept = store.run("d", "r1").await.unwrap().unwrap();
     assert_eq!((kept.note, kept.revision), (first.note, 2));
     assert!(kept.metrics.is_empty());
@@ -476,7 +596,7 @@ async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
 
 async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles) {
     handles[0]
-        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
         .unwrap();
     for round in 0..20 {
@@ -490,7 +610,7 @@ async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles
         for store in handles.iter().cycle().take(8) {
             let (store, change) = (store.clone(), change.clone());
             racers.push(tokio::spawn(async move {
-                store.update_instance("d", "r1", &change).await.unwrap()
+                store.update_instance("d", "r1", &change, &[]).await.unwrap()
             }));
         }
         let mut wins = 0;
@@ -515,7 +635,7 @@ async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles
 
 async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles) {
     let queued = run("d", "r1", 0, &[]);
-    handles[0].create_run(&queued, &instances()).await.unwrap();
+    handles[0].create_run(&queued, &instances(), &[]).await.unwrap();
     let mut racers = Vec::new();
     for (i, store) in handles.iter().cycle().take(8).enumerate() {
         let mut next = queued.clone();
@@ -523,7 +643,7 @@ async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles)
         next.labels = vec![format!("winner-{i}")];
         let store = store.clone();
         racers.push(tokio::spawn(async move {
-            store.update_run(RunState::Queued, &next).await.unwrap()
+            store.update_run(RunState::Queued, &next, &[]).await.unwrap()
         }));
     }
     let mut wins = 0;
@@ -546,7 +666,7 @@ async fn racing_creators_create_a_run_once(handles: StoreHandles) {
         };
         racers.push(tokio::spawn(async move {
             store
-                .create_run(&run("d", &id, 0, &[]), &instances())
+                .create_run(&run("d", &id, 0, &[]), &instances(), &[])
                 .await
                 .unwrap()
         }));
@@ -570,7 +690,7 @@ async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
     register(&handles[0], &["d"]).await;
     let queued: Vec<_> = (0..4).map(|i| run("d", &format!("r{i}"), i, &[])).collect();
     for r in &queued {
-        assert!(handles[0].create_run(r, &[]).await.unwrap());
+        assert!(handles[0].create_run(r, &[], &[]).await.unwrap());
     }
     let started = |r: &updraft_core::state::Run| {
         let mut next = r.clone();
@@ -581,7 +701,7 @@ async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
     for (r, store) in queued.iter().zip(handles.iter().cycle()) {
         let (store, next) = (store.clone(), started(r));
         racers.push(tokio::spawn(async move {
-            store.start_run(&next, 2).await.unwrap()
+            store.start_run(&next, 2, &[]).await.unwrap()
         }));
     }
     let mut wins = Vec::new();
@@ -597,15 +717,15 @@ async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
     );
     let waiting: Vec<_> = queued.iter().filter(|r| !wins.contains(r)).collect();
     let store = &handles[0];
-    assert!(!store.start_run(&started(waiting[0]), 2).await.unwrap());
+    assert!(!store.start_run(&started(waiting[0]), 2, &[]).await.unwrap());
     // One ends: its slot is free again.
     let mut ended = store.run("d", &wins[0].run_id).await.unwrap().unwrap();
     let running = ended.clone();
     ended.state = RunState::Succeeded;
-    assert!(store.update_run(running.state, &ended).await.unwrap());
-    assert!(store.start_run(&started(waiting[0]), 2).await.unwrap());
+    assert!(store.update_run(running.state, &ended, &[]).await.unwrap());
+    assert!(store.start_run(&started(waiting[0]), 2, &[]).await.unwrap());
     assert!(
-        !store.start_run(&started(waiting[0]), 5).await.unwrap(),
+        !store.start_run(&started(waiting[0]), 5, &[]).await.unwrap(),
         "only a queued run starts"
     );
 }
@@ -663,13 +783,13 @@ async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {
     .enumerate()
     {
         store
-            .create_run(&run(dag, id, i as i64 * 10, &labels), &instances())
+            .create_run(&run(dag, id, i as i64 * 10, &labels), &instances(), &[])
             .await
             .unwrap();
     }
     let mut done = store.run("d", "r2").await.unwrap().unwrap();
     done.state = RunState::Failed;
-    store.update_run(RunState::Queued, &done).await.unwrap();
+    store.update_run(RunState::Queued, &done, &[]).await.unwrap();
     let ids = |runs: Vec<updraft_core::state::Run>| {
         runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
     };
@@ -739,7 +859,7 @@ async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {
 
 async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
     store
-        .create_run(&run("d", "r1", 0, &[]), &instances())
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
         .unwrap();
     let attempt = |try_number, state| Attempt {

@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use updraft_core::notify::Notice;
 use updraft_core::plan::Outcome;
 use updraft_core::spec::{SpecFile, validate_set};
 use updraft_core::state::{Attempt, TaskKey, TaskTransition};
 
-use super::faults::{Faults, FaultyLauncher, FaultyQueue};
+use super::faults::{Faults, FaultyLauncher, FaultyPublisher, FaultyQueue};
 use crate::events::{Event, Observer};
 use crate::memory::{ManualClock, MemoryQueue, MemoryStore};
 use crate::ports::{
     Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LoadedSpecs,
-    PortError, PortResult, SpecSource, StateStore, TaskMessage, TaskQueue,
+    PortError, PortResult, Publisher, SpecSource, StateStore, TaskMessage, TaskQueue,
 };
 use crate::{Engine, Ports, Settings};
 
@@ -158,7 +159,7 @@ impl Launcher for CountingLauncher {
         };
         if let Some(i) = interference {
             i.store
-                .update_instance(&i.dag, &i.run_id, &i.change)
+                .update_instance(&i.dag, &i.run_id, &i.change, &[])
                 .await
                 .expect("the interfering change");
         }
@@ -216,6 +217,47 @@ fn instance_of(handle: &str) -> &str {
         .map_or(handle, |(instance, _)| instance)
 }
 
+/// A bus that keeps every event published to it, duplicates too, and
+/// refuses the next `fail` publishes.
+#[derive(Default)]
+pub struct RecordingBus {
+    published: Mutex<Vec<Notice>>,
+    fail: Mutex<u32>,
+}
+
+impl RecordingBus {
+    /// Every event published so far, in order.
+    pub fn published(&self) -> Vec<Notice> {
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Refuses the next `times` publishes.
+    pub fn fail_next(&self, times: u32) {
+        *self.fail.lock().unwrap_or_else(|e| e.into_inner()) = times;
+    }
+}
+
+#[async_trait]
+impl Publisher for RecordingBus {
+    async fn publish(&self, notices: &[Notice]) -> PortResult<Vec<String>> {
+        {
+            let mut fail = self.fail.lock().unwrap_or_else(|e| e.into_inner());
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(PortError("PutEvents: InternalFailure".into()));
+            }
+        }
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(notices.iter().cloned());
+        Ok(notices.iter().map(|n| n.id.clone()).collect())
+    }
+}
+
 /// Keeps every event.
 #[derive(Default)]
 pub struct Recorded(pub Mutex<Vec<Event>>);
@@ -261,6 +303,8 @@ pub struct World {
     pub clock: Arc<ManualClock>,
     /// What they reported.
     pub events: Arc<Recorded>,
+    /// What they published.
+    pub bus: Arc<RecordingBus>,
 }
 
 /// `2026-11-21T00:00:30Z`, when every world starts.
@@ -320,6 +364,8 @@ impl World {
         let launcher = Arc::new(CountingLauncher::default());
         let clock = Arc::new(ManualClock::new(world_start()));
         let events = Arc::new(Recorded::default());
+        let bus = Arc::new(RecordingBus::default());
+        let mut publisher: Arc<dyn Publisher> = bus.clone();
         let mut ports = Ports {
             store: store.clone(),
             queue: queue.clone(),
@@ -337,10 +383,15 @@ impl World {
                 inner: ports.launcher,
                 faults: faults.clone(),
             });
+            publisher = Arc::new(FaultyPublisher {
+                inner: publisher,
+                faults: faults.clone(),
+            });
         }
         let engine = Engine::new(ports)
             .with_observer(events.clone())
-            .with_settings(settings);
+            .with_settings(settings)
+            .with_publisher(publisher, Some("http://localhost:8080".into()));
         World {
             engine: Arc::new(engine),
             store,
@@ -348,6 +399,7 @@ impl World {
             launcher,
             clock,
             events,
+            bus,
         }
     }
 

@@ -95,7 +95,11 @@ impl Engine {
         next.state = RunState::Running;
         next.started_at = next.started_at.or(Some(self.ports.clock.now()));
         let store = &self.ports.store;
-        if store.start_run(&next, limit).await? {
+        let notices = self
+            .run_change_notices(Some(run.state), &next, run.revision + 1)
+            .await?;
+        if store.start_run(&next, limit, &notices).await? {
+            self.publish_kept(&notices).await;
             return Ok(true);
         }
         let now = store.run(run.dag.as_str(), &run.run_id).await?;
@@ -146,11 +150,21 @@ impl Engine {
                         && change.next.retry_at.is_none_or(|at| at <= now);
                 }
                 Transition::Run(change) if all_applied => {
+                    let notices = self
+                        .run_change_notices(
+                            Some(change.expect_state),
+                            &change.next,
+                            change.next.revision + 1,
+                        )
+                        .await?;
                     let written = self
                         .ports
                         .store
-                        .update_run(change.expect_state, &change.next)
+                        .update_run(change.expect_state, &change.next, &notices)
                         .await?;
+                    if written {
+                        self.publish_kept(&notices).await;
+                    }
                     if written && change.next.state.is_terminal() {
                         self.emit(Event::RunEnded(change.next));
                     }
@@ -181,7 +195,14 @@ impl Engine {
                 )));
             };
             let mut next = run.clone();
-            if !change(&mut next) || store.update_run(run.state, &next).await? {
+            if !change(&mut next) {
+                return Ok(());
+            }
+            let notices = self
+                .run_change_notices(Some(run.state), &next, run.revision + 1)
+                .await?;
+            if store.update_run(run.state, &next, &notices).await? {
+                self.publish_kept(&notices).await;
                 return Ok(());
             }
         }
@@ -203,10 +224,11 @@ impl Engine {
             true => self.keep_stop_of(dag, run_id, change).await?,
             false => None,
         };
+        let notices = self.task_change_notices(run, change).await?;
         if !self
             .ports
             .store
-            .update_instance(dag, run_id, change)
+            .update_instance(dag, run_id, change, &notices)
             .await?
         {
             self.emit(Event::Dropped {
@@ -217,6 +239,7 @@ impl Engine {
             });
             return Ok(false);
         }
+        self.publish_kept(&notices).await;
         let next = &change.next;
         match stop {
             Some(stop) => self.stop_now(&stop).await,

@@ -134,7 +134,7 @@ impl Engine {
             )));
             return Ok(Dispatched::Stale);
         };
-        if !store.update_instance(dag, run_id, &launching).await? {
+        if !store.update_instance(dag, run_id, &launching, &[]).await? {
             self.emit(stale("another worker took it"));
             return Ok(Dispatched::Stale);
         }
@@ -208,7 +208,7 @@ impl Engine {
                 // try again (and, as a relaunch, finds anything the launch
                 // started after all).
                 if let Some(back) = requeue(&launching.next, self.ports.clock.now()) {
-                    store.update_instance(dag, run_id, &back).await?;
+                    store.update_instance(dag, run_id, &back, &[]).await?;
                 }
                 return Err(EngineError::Port(PortError(format!(
                     "launch failed: {why}"

@@ -1,6 +1,7 @@
 //! The use cases, one per module. Each is a method on [`crate::Engine`].
 
 mod advance;
+mod announce;
 mod backfill;
 mod cancel;
 mod dispatch;

@@ -134,7 +134,7 @@ impl Engine {
         if !self
             .ports
             .store
-            .update_instance(dag, run_id, &change)
+            .update_instance(dag, run_id, &change, &[])
             .await?
         {
             return Ok(false);

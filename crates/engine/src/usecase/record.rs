@@ -13,7 +13,7 @@ use updraft_core::state::{
 
 use super::advance::{close_attempt, duration};
 use crate::events::Event;
-use crate::ports::{Completion, TaskMessage};
+use crate::ports::{Completion, TaskMessage, TryEnd};
 use crate::{Engine, EngineResult};
 
 /// How an end moves a task instance: `None` if it is not at that try in a
@@ -136,13 +136,20 @@ impl Engine {
                 records = lineage(dag, run_id, attempt, now);
             }
         }
-        if !store
-            .record_end(dag, run_id, &change, attempt.as_ref(), &records)
-            .await?
-        {
+        let notices = self.task_change_notices(&run, &change).await?;
+        let end = TryEnd {
+            dag,
+            run_id,
+            change: &change,
+            attempt: attempt.as_ref(),
+            lineage: &records,
+            notices: &notices,
+        };
+        if !store.record_end(&end).await? {
             self.emit(dropped("the instance changed while recording".into()));
             return Ok(false);
         }
+        self.publish_kept(&notices).await;
         if change.next.state == TaskState::RetryWait {
             self.wake_for_retry(dag, run_id, &change.next).await?;
         }

@@ -1,5 +1,5 @@
 //! Tick: create due scheduled runs, carry out stops a crash left undone,
-//! then advance every active run (which releases retries, stops timed-out
+//! publish events a failure left in the outbox, then advance every active run (which releases retries, stops timed-out
 //! tries and starts queued runs) and reconcile tries whose events may have
 //! been lost. A failure of one DAG or
 //! run is reported and the tick goes on with the others.
@@ -65,6 +65,11 @@ impl Engine {
         // Stops whose process died before the launcher took them.
         for (what, error) in self.carry_out_stops().await? {
             self.isolate(&mut report, what, EngineError::Port(PortError(error)));
+        }
+        // Events whose publishing failed, or whose process died after the
+        // change that made them.
+        if let Err(e) = self.publish_outbox().await {
+            self.isolate(&mut report, "the event outbox".into(), e);
         }
         let mut active = if report.created.is_empty() {
             active

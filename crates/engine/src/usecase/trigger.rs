@@ -136,14 +136,16 @@ impl Engine {
             metrics: Default::default(),
             revision: 0,
         };
+        let notices = self.run_change_notices(None, &run, run.revision).await?;
         if !self
             .ports
             .store
-            .create_run(&run, &initial_instances(spec))
+            .create_run(&run, &initial_instances(spec), &notices)
             .await?
         {
             return Ok(None);
         }
+        self.publish_kept(&notices).await;
         self.emit(Event::RunCreated(run.clone()));
         Ok(Some(run))
     }

@@ -1,0 +1,117 @@
+//! Announce changes: the events a change makes are kept in the store's
+//! outbox in the same write as the change, published right after it, and
+//! taken out once the publisher took them. What a failed publish or a dead
+//! process leaves in the outbox, the next tick publishes.
+
+use updraft_core::notify::{Notice, run_notice, task_notice};
+use updraft_core::state::{Run, RunState, TaskTransition};
+
+use crate::events::Event;
+use crate::{Engine, EngineResult};
+
+/// How many events a tick publishes from the outbox at most.
+const OUTBOX_PAGE: usize = 100;
+
+impl Engine {
+    /// The event of a run's change from state `before` (none: the run is
+    /// new) to `next`, stored at `revision`, if someone listens and the
+    /// state changed.
+    pub(crate) async fn run_change_notices(
+        &self,
+        before: Option<RunState>,
+        next: &Run,
+        revision: u64,
+    ) -> EngineResult<Vec<Notice>> {
+        if self.publisher.is_none() || before == Some(next.state) {
+            return Ok(Vec::new());
+        }
+        let tz = self.spec_of(next).await?.schedule.tz();
+        let mut written = next.clone();
+        written.revision = revision;
+        Ok(vec![self.linked(run_notice(&written, tz, self.ports.clock.now()))])
+    }
+
+    /// The event of a task transition of `run`, if someone listens and it
+    /// is one an event tells (a try that failed).
+    pub(crate) async fn task_change_notices(
+        &self,
+        run: &Run,
+        change: &TaskTransition,
+    ) -> EngineResult<Vec<Notice>> {
+        if self.publisher.is_none() || change.expect_state == change.next.state {
+            return Ok(Vec::new());
+        }
+        let tz = self.spec_of(run).await?.schedule.tz();
+        let now = self.ports.clock.now();
+        Ok(task_notice(run, &change.next, tz, now)
+            .map(|notice| self.linked(notice))
+            .into_iter()
+            .collect())
+    }
+
+    fn linked(&self, mut notice: Notice) -> Notice {
+        if let Some(base) = &self.ui_url {
+            notice.link_under(base);
+        }
+        notice
+    }
+
+    /// Publishes events a change just kept in the outbox and takes out
+    /// those the publisher took. A failure is reported, never returned:
+    /// the change stands, and the tick publishes the rest.
+    pub(crate) async fn publish_kept(&self, notices: &[Notice]) {
+        if notices.is_empty() {
+            return;
+        }
+        if let Err(error) = self.publish_and_clear(notices).await {
+            self.emit(Event::Unpublished {
+                count: notices.len(),
+                error,
+            });
+        }
+    }
+
+    async fn publish_and_clear(&self, notices: &[Notice]) -> Result<usize, String> {
+        let Some(publisher) = &self.publisher else {
+            return Ok(0);
+        };
+        let taken = publisher
+            .publish(notices)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !taken.is_empty() {
+            self.ports
+                .store
+                .clear_outbox(&taken)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        match notices.len() - taken.len() {
+            0 => Ok(taken.len()),
+            left => Err(format!("{left} event(s) not taken by the bus")),
+        }
+    }
+
+    /// Publishes what the outbox holds (a page at a time, up to
+    /// `OUTBOX_PAGE`): events whose publishing failed or whose process died
+    /// after the change. Returns how many were published.
+    pub async fn publish_outbox(&self) -> EngineResult<usize> {
+        if self.publisher.is_none() {
+            return Ok(0);
+        }
+        let pending = self.ports.store.outbox(OUTBOX_PAGE).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        match self.publish_and_clear(&pending).await {
+            Ok(published) => Ok(published),
+            Err(error) => {
+                self.emit(Event::Unpublished {
+                    count: pending.len(),
+                    error,
+                });
+                Ok(0)
+            }
+        }
+    }
+}
