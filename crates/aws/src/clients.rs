@@ -19,6 +19,8 @@ pub struct Clients {
     pub sagemaker: aws_sdk_sagemaker::Client,
     /// Tries' logs.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// Events out.
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 /// A service's client from `sdk` with `interceptors` on it.
@@ -56,6 +58,9 @@ impl Clients {
             ),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(
                 client!(aws_sdk_cloudwatchlogs, sdk, interceptors).build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                client!(aws_sdk_eventbridge, sdk, interceptors).build(),
             ),
         }
     }

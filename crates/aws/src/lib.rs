@@ -10,6 +10,7 @@
 //!   conditional write.
 //! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
+//! - [`eventbridge`]: updraft's own events out, on the stack's bus.
 //! - [`launch`]: one launcher routing tries to ECS or SageMaker, and the
 //!   names both derive from a try.
 //! - [`functions`]: what the planner, dispatcher and recorder do per event.
@@ -32,6 +33,7 @@ pub mod cloudwatch;
 pub mod connect;
 pub mod dynamo;
 pub mod ecs;
+pub mod eventbridge;
 pub mod events;
 pub mod functions;
 pub mod fuzz;

@@ -70,6 +70,7 @@ impl Function {
 pub fn actions(service: &str, operation: &str, uri: &str, body: &[u8]) -> BTreeSet<String> {
     let prefix = match service {
         "CloudWatch Logs" => "logs".to_string(),
+        "EventBridge" => "events".to_string(),
         other => other.to_ascii_lowercase(),
     };
     let json = || serde_json::from_slice::<Value>(body).unwrap_or(Value::Null);

@@ -104,8 +104,9 @@ pub async fn init() -> Result<FunctionState, String> {
         .init();
     let settings = Settings::from_env(|name| std::env::var(name).ok())?;
     let clients = Clients::new(&load(&Endpoint::default()).await);
-    let engine =
-        Engine::new(settings.ports(&clients)).with_observer(std::sync::Arc::new(LogEvents));
+    let engine = settings
+        .engine_over(&clients)
+        .with_observer(std::sync::Arc::new(LogEvents));
     Ok(FunctionState {
         clients,
         settings,

@@ -10,6 +10,7 @@ use updraft_engine::{Engine, Ports};
 use crate::clients::Clients;
 use crate::dynamo::DynamoStore;
 use crate::ecs::{EcsConfig, EcsLauncher};
+use crate::eventbridge::EventBridgePublisher;
 use crate::launch::AwsLauncher;
 use crate::sagemaker::{SageMakerConfig, SageMakerLauncher};
 use crate::spec_objects::SpecObjects;
@@ -31,6 +32,12 @@ pub struct Settings {
     /// `UPDRAFT_SAGEMAKER_ROLE`: the execution role of training jobs; unset,
     /// tasks on a SageMaker profile cannot launch.
     pub sagemaker_role: Option<String>,
+    /// `UPDRAFT_EVENT_BUS`: the bus updraft's events go to (`default`
+    /// unless set).
+    pub event_bus: String,
+    /// `UPDRAFT_UI_URL`: where the dashboard is served, for the `ui` link
+    /// of each event; none if unset.
+    pub ui_url: Option<String>,
 }
 
 /// Every variable [`Settings::from_env`] reads.
@@ -44,6 +51,8 @@ pub const VARIABLES: &[&str] = &[
     "UPDRAFT_ASSIGN_PUBLIC_IP",
     "UPDRAFT_TASK_DEFINITION",
     "UPDRAFT_SAGEMAKER_ROLE",
+    "UPDRAFT_EVENT_BUS",
+    "UPDRAFT_UI_URL",
 ];
 
 /// The stack outputs of `infra/template.yaml` that stand for each
@@ -58,6 +67,7 @@ pub const STACK_OUTPUTS: &[(&str, &str)] = &[
     ("AssignPublicIp", "UPDRAFT_ASSIGN_PUBLIC_IP"),
     ("RunnerTaskDefinition", "UPDRAFT_TASK_DEFINITION"),
     ("SageMakerRoleArn", "UPDRAFT_SAGEMAKER_ROLE"),
+    ("EventBusName", "UPDRAFT_EVENT_BUS"),
 ];
 
 impl Settings {
@@ -104,13 +114,24 @@ impl Settings {
                     .unwrap_or_else(|| "updraft-runner".into()),
             },
             sagemaker_role: var("UPDRAFT_SAGEMAKER_ROLE").filter(|v| !v.is_empty()),
+            event_bus: var("UPDRAFT_EVENT_BUS")
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "default".into()),
+            ui_url: var("UPDRAFT_UI_URL").filter(|v| !v.is_empty()),
         })
     }
 
     /// The engine over this deployment. Builds clients only: no request
     /// is made until a use case needs one.
     pub fn engine(&self, sdk: &SdkConfig) -> Engine {
-        Engine::new(self.ports(&Clients::new(sdk)))
+        self.engine_over(&Clients::new(sdk))
+    }
+
+    /// The engine over this deployment through `clients`, publishing its
+    /// events to the stack's bus.
+    pub fn engine_over(&self, clients: &Clients) -> Engine {
+        let publisher = EventBridgePublisher::new(clients.events.clone(), self.event_bus.clone());
+        Engine::new(self.ports(clients)).with_publisher(Arc::new(publisher), self.ui_url.clone())
     }
 
     /// The adapters over this deployment.

@@ -34,6 +34,23 @@ pub struct Notice {
 }
 
 impl Notice {
+    /// An event whose detail also carries its id: EventBridge gives each
+    /// event an id of its own, so consumers drop duplicates by `detail.id`.
+    fn new(
+        id: String,
+        detail_type: &str,
+        time: DateTime<Utc>,
+        mut detail: serde_json::Map<String, Value>,
+    ) -> Notice {
+        detail.insert("id".into(), json!(id));
+        Notice {
+            id,
+            detail_type: detail_type.into(),
+            time,
+            detail: Value::Object(detail),
+        }
+    }
+
     /// The event as a consumer receives it: EventBridge's envelope, also
     /// what `updraft dev --on-event` writes to its command's stdin.
     pub fn envelope(&self, account: &str, region: &str) -> Value {
@@ -53,10 +70,9 @@ impl Notice {
     /// Adds the link to the run's dashboard page under `base` (the URL the
     /// dashboard is served at).
     pub fn link_under(&mut self, base: &str) {
-        let (Some(dag), Some(run_id)) = (
-            self.detail["dag"].as_str(),
-            self.detail["run_id"].as_str(),
-        ) else {
+        let (Some(dag), Some(run_id)) =
+            (self.detail["dag"].as_str(), self.detail["run_id"].as_str())
+        else {
             return;
         };
         let link = format!(
@@ -106,18 +122,14 @@ pub fn run_notice(run: &Run, tz: Tz, time: DateTime<Utc>) -> Notice {
     let mut detail = run_fields(run, tz);
     detail.insert("state".into(), json!(run.state));
     detail.insert("reason".into(), json!(run.reason));
-    Notice {
-        id: digest(&[
-            run.dag.as_str(),
-            &run.run_id,
-            "run",
-            run.state.as_str(),
-            &run.revision.to_string(),
-        ]),
-        detail_type: RUN_STATE_CHANGE.into(),
-        time,
-        detail: Value::Object(detail),
-    }
+    let id = digest(&[
+        run.dag.as_str(),
+        &run.run_id,
+        "run",
+        run.state.as_str(),
+        &run.revision.to_string(),
+    ]);
+    Notice::new(id, RUN_STATE_CHANGE, time, detail)
 }
 
 /// The event of a try of `instance` that failed: `retry_wait` (it will be
@@ -141,30 +153,21 @@ pub fn task_notice(
     detail.insert("gave_up".into(), json!(gave_up));
     detail.insert("reason".into(), json!(instance.reason));
     let map_index = instance.key.map_index.map(|i| i.to_string());
-    Some(Notice {
-        id: digest(&[
-            run.dag.as_str(),
-            &run.run_id,
-            instance.key.task_id.as_str(),
-            map_index.as_deref().unwrap_or("-"),
-            &instance.try_number.to_string(),
-            instance.state.as_str(),
-        ]),
-        detail_type: TASK_STATE_CHANGE.into(),
-        time,
-        detail: Value::Object(detail),
-    })
+    let id = digest(&[
+        run.dag.as_str(),
+        &run.run_id,
+        instance.key.task_id.as_str(),
+        map_index.as_deref().unwrap_or("-"),
+        &instance.try_number.to_string(),
+        instance.state.as_str(),
+    ]);
+    Some(Notice::new(id, TASK_STATE_CHANGE, time, detail))
 }
 
 /// The events of transitions applied to `run`: each run whose state
 /// changed, each try that failed. A transition that changes nothing an
 /// event tells gives none.
-pub fn notices(
-    run: &Run,
-    transitions: &[Transition],
-    tz: Tz,
-    time: DateTime<Utc>,
-) -> Vec<Notice> {
+pub fn notices(run: &Run, transitions: &[Transition], tz: Tz, time: DateTime<Utc>) -> Vec<Notice> {
     transitions
         .iter()
         .filter_map(|transition| match transition {
@@ -275,6 +278,7 @@ mod tests {
         assert_eq!(envelope["id"], notice.id.as_str());
         assert_eq!(envelope["time"], "2026-11-21T17:00:00Z");
         assert_eq!(envelope["detail"]["state"], "running");
+        assert_eq!(envelope["detail"]["id"], notice.id.as_str());
     }
 
     #[test]
@@ -282,10 +286,17 @@ mod tests {
         let run = run();
         let retry = [Transition::Task(failed_try(TaskState::RetryWait, 1))];
         let first = notices(&run, &retry, chrono_tz::UTC, at());
-        assert_eq!(first, notices(&run, &retry, chrono_tz::UTC, at()), "a replay");
+        assert_eq!(
+            first,
+            notices(&run, &retry, chrono_tz::UTC, at()),
+            "a replay"
+        );
         assert_eq!(first[0].detail["gave_up"], false);
         let next_try = [Transition::Task(failed_try(TaskState::RetryWait, 2))];
-        assert_ne!(first[0].id, notices(&run, &next_try, chrono_tz::UTC, at())[0].id);
+        assert_ne!(
+            first[0].id,
+            notices(&run, &next_try, chrono_tz::UTC, at())[0].id
+        );
         // A run that runs again after a rerun is a new change: a new id.
         let mut again = run.clone();
         again.revision = 9;

@@ -254,8 +254,12 @@ pub trait StateStore: Send + Sync {
     async fn active_runs(&self) -> PortResult<Vec<Run>>;
     /// Writes `next`, one revision up, if the stored run is still in state
     /// `expect` at revision `next.revision` (the one read).
-    async fn update_run(&self, expect: RunState, next: &Run, notices: &[Notice])
-    -> PortResult<bool>;
+    async fn update_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        notices: &[Notice],
+    ) -> PortResult<bool>;
     /// Starts a queued run: writes `next` (`running`) as
     /// [`StateStore::update_run`] from `queued` would, and only while fewer
     /// than `limit` runs of its DAG are running, checked in the same write,

@@ -198,7 +198,12 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
     let store = world.engine.ports().store.clone();
     let queued = store.instance("d", id, &key("a")).await.unwrap().unwrap();
     let launching = updraft_core::plan::start_launch(&queued, 1).unwrap();
-    assert!(store.update_instance("d", id, &launching, &[]).await.unwrap());
+    assert!(
+        store
+            .update_instance("d", id, &launching, &[])
+            .await
+            .unwrap()
+    );
     let request = LaunchRequest {
         dag: "d".into(),
         run_id: id.into(),

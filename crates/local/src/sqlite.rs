@@ -519,9 +519,7 @@ impl StateStore for SqliteStore {
         let next = &change.next;
         let body = to_json(next)?;
         let mut conn = self.0.conn();
-        let tx = conn
-            .transaction()
-            .map_err(db("updating a task instance"))?;
+        let tx = conn.transaction().map_err(db("updating a task instance"))?;
         let changed = tx
             .prepare_cached(
                 "UPDATE task_instances SET state = ?1, try_number = ?2, body = ?3

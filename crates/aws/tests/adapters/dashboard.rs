@@ -123,7 +123,7 @@ async fn the_read_only_and_operator_policies_cover_what_the_dashboard_sends() {
     let as_user = |recorder: &ActionRecorder| {
         let clients =
             Clients::with_interceptors(&sdk(), &[SharedInterceptor::new(recorder.clone())]);
-        Arc::new(Engine::new(settings.ports(&clients)))
+        Arc::new(settings.engine_over(&clients))
     };
     let run_page = format!("/dags/chain/runs/{}", updraft_ui::http::encode(&run.run_id));
 

@@ -37,7 +37,9 @@ pub(crate) async fn world(spec: &str) -> World {
 pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Settings) -> World {
     let clients = Clients::new(&sdk());
     let settings = deployment(&clients).await;
-    let engine = Engine::new(settings.ports(&clients)).with_settings(engine_settings);
+    let engine = settings
+        .engine_over(&clients)
+        .with_settings(engine_settings);
     deploy_spec(&settings, &engine, spec).await;
     World {
         engine,

@@ -181,7 +181,12 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         .unwrap();
     assert!(
         store
-            .update_instance("chain", &run.run_id, &start_launch(&queued, 1).unwrap(), &[])
+            .update_instance(
+                "chain",
+                &run.run_id,
+                &start_launch(&queued, 1).unwrap(),
+                &[]
+            )
             .await
             .unwrap()
     );

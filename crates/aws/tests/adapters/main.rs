@@ -9,6 +9,7 @@ mod dead_letters;
 mod ecs;
 mod functions;
 mod idempotency;
+mod notices;
 mod permissions;
 mod races;
 mod sagemaker;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::json;
 use updraft_aws::clients::Clients;
+use updraft_aws::eventbridge::EventBridgePublisher;
 use updraft_aws::functions::{planner, recorder};
 use updraft_aws::permissions::Function;
 use updraft_aws::settings::Settings;
@@ -96,8 +97,11 @@ fn role(
     let clients = Clients::with_interceptors(&sdk(), &interceptors);
     let mut ports = settings.ports(&clients);
     ports.launcher = wrap(ports.launcher);
+    let bus = EventBridgePublisher::new(clients.events.clone(), settings.event_bus.clone());
     Role {
-        engine: Engine::new(ports).with_settings(timings()),
+        engine: Engine::new(ports)
+            .with_settings(timings())
+            .with_publisher(Arc::new(bus), None),
         actions,
         s3: clients.s3,
     }
@@ -171,8 +175,11 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     let operator_clients = Clients::new(&sdk());
     let mut settings = deployment(&operator_clients).await;
     settings.sagemaker_role = Some(TRAINING_ROLE.into());
-    let operator =
-        Arc::new(Engine::new(settings.ports(&operator_clients)).with_settings(timings()));
+    let operator = Arc::new(
+        settings
+            .engine_over(&operator_clients)
+            .with_settings(timings()),
+    );
     let planner_role = role(&settings, &[], |l| l);
     let outages = [
         SharedInterceptor::new(FailOperation::new("RunTask", 1)),

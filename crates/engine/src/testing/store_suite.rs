@@ -199,9 +199,15 @@ async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn State
         .unwrap();
     let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
     let queued = queue(&pending);
-    store.update_instance("d", "r1", &queued, &[]).await.unwrap();
+    store
+        .update_instance("d", "r1", &queued, &[])
+        .await
+        .unwrap();
     let launching = start_launch(&queued.next, 1).unwrap();
-    store.update_instance("d", "r1", &launching, &[]).await.unwrap();
+    store
+        .update_instance("d", "r1", &launching, &[])
+        .await
+        .unwrap();
     let running = mark_running(&launching.next, 1, t0()).unwrap();
     let try_ref = HandleRef {
         dag: "d".into(),
@@ -548,9 +554,17 @@ async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
         .unwrap();
     let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
     let queued = queue(&pending);
-    assert!(store.update_instance("d", "r1", &queued, &[]).await.unwrap());
     assert!(
-        !store.update_instance("d", "r1", &queued, &[]).await.unwrap(),
+        store
+            .update_instance("d", "r1", &queued, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_instance("d", "r1", &queued, &[])
+            .await
+            .unwrap(),
         "the same change twice applies once"
     );
     let stored = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
@@ -558,13 +572,24 @@ async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     let mut wrong_try = start_launch(&stored, 1).unwrap();
     wrong_try.expect_try = 2;
     assert!(
-        !store.update_instance("d", "r1", &wrong_try, &[]).await.unwrap(),
+        !store
+            .update_instance("d", "r1", &wrong_try, &[])
+            .await
+            .unwrap(),
         "a change for another try is refused"
     );
     let launch = start_launch(&stored, 1).unwrap();
-    assert!(store.update_instance("d", "r1", &launch, &[]).await.unwrap());
     assert!(
-        !store.update_instance("d", "other", &launch, &[]).await.unwrap(),
+        store
+            .update_instance("d", "r1", &launch, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_instance("d", "other", &launch, &[])
+            .await
+            .unwrap(),
         "no such run"
     );
 }
@@ -575,8 +600,18 @@ async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     let mut running = queued.clone();
     running.state = RunState::Running;
     running.started_at = Some(t0());
-    assert!(store.update_run(RunState::Queued, &running, &[]).await.unwrap());
-    assert!(!store.update_run(RunState::Queued, &running, &[]).await.unwrap());
+    assert!(
+        store
+            .update_run(RunState::Queued, &running, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_run(RunState::Queued, &running, &[])
+            .await
+            .unwrap()
+    );
     let stored = store.run("d", "r1").await.unwrap().unwrap();
     assert_eq!(stored.revision, 1, "each write is one revision up");
     running.revision = 1;
@@ -587,8 +622,18 @@ async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     let (mut first, mut stale) = (stored.clone(), stored);
     first.note = Some("from the first writer".into());
     stale.metrics.insert("a.loss".into(), 0.5);
-    assert!(store.update_run(RunState::Running, &first, &[]).await.unwrap());
-    assert!(!store.update_run(RunState::Running, &stale, &[]).await.unwrap());
+    assert!(
+        store
+            .update_run(RunState::Running, &first, &[])
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .update_run(RunState::Running, &stale, &[])
+            .await
+            .unwrap()
+    );
     let kept = store.run("d", "r1").await.unwrap().unwrap();
     assert_eq!((kept.note, kept.revision), (first.note, 2));
     assert!(kept.metrics.is_empty());
@@ -610,7 +655,10 @@ async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles
         for store in handles.iter().cycle().take(8) {
             let (store, change) = (store.clone(), change.clone());
             racers.push(tokio::spawn(async move {
-                store.update_instance("d", "r1", &change, &[]).await.unwrap()
+                store
+                    .update_instance("d", "r1", &change, &[])
+                    .await
+                    .unwrap()
             }));
         }
         let mut wins = 0;
@@ -635,7 +683,10 @@ async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles
 
 async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles) {
     let queued = run("d", "r1", 0, &[]);
-    handles[0].create_run(&queued, &instances(), &[]).await.unwrap();
+    handles[0]
+        .create_run(&queued, &instances(), &[])
+        .await
+        .unwrap();
     let mut racers = Vec::new();
     for (i, store) in handles.iter().cycle().take(8).enumerate() {
         let mut next = queued.clone();
@@ -643,7 +694,10 @@ async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles)
         next.labels = vec![format!("winner-{i}")];
         let store = store.clone();
         racers.push(tokio::spawn(async move {
-            store.update_run(RunState::Queued, &next, &[]).await.unwrap()
+            store
+                .update_run(RunState::Queued, &next, &[])
+                .await
+                .unwrap()
         }));
     }
     let mut wins = 0;
@@ -789,7 +843,10 @@ async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {
     }
     let mut done = store.run("d", "r2").await.unwrap().unwrap();
     done.state = RunState::Failed;
-    store.update_run(RunState::Queued, &done, &[]).await.unwrap();
+    store
+        .update_run(RunState::Queued, &done, &[])
+        .await
+        .unwrap();
     let ids = |runs: Vec<updraft_core::state::Run>| {
         runs.into_iter().map(|r| r.run_id).collect::<Vec<_>>()
     };

@@ -28,7 +28,11 @@ impl Engine {
         let tz = self.spec_of(next).await?.schedule.tz();
         let mut written = next.clone();
         written.revision = revision;
-        Ok(vec![self.linked(run_notice(&written, tz, self.ports.clock.now()))])
+        Ok(vec![self.linked(run_notice(
+            &written,
+            tz,
+            self.ports.clock.now(),
+        ))])
     }
 
     /// The event of a task transition of `run`, if someone listens and it
