@@ -3,6 +3,7 @@
 
 mod dev_loop;
 mod errors;
+mod events;
 mod examples;
 mod experiments;
 mod mapping;

@@ -63,6 +63,9 @@ impl Observer for LogEvents {
             Event::Deferred { what } => {
                 tracing::warn!(%what, "out of time: left to the next invocation")
             }
+            Event::EventCommandFailed { what, error } => {
+                tracing::warn!(%what, %error, "an event command failed")
+            }
             Event::Unpublished { count, error } => {
                 tracing::warn!(count, %error, "events not published; the next tick publishes them")
             }

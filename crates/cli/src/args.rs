@@ -94,6 +94,10 @@ pub enum Command {
         /// Serve no dashboard.
         #[arg(long)]
         no_ui: bool,
+        /// Run COMMAND (with `sh -c`) for each run state change and failed
+        /// try, the event's JSON on its stdin.
+        #[arg(long, value_name = "COMMAND")]
+        on_event: Option<String>,
     },
     /// Serve the dashboard over the selected backend until Ctrl-C.
     Ui {

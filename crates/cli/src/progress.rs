@@ -108,6 +108,9 @@ impl Observer for Progress {
             Event::Isolated { what, error } => {
                 self.print(&format!("error {what}: {error} (the others go on)"))
             }
+            Event::EventCommandFailed { what, error } => {
+                self.print(&format!("warning: {what} failed: {error}"))
+            }
             Event::Unpublished { count, error } => self.print(&format!(
                 "warning: {count} event(s) not published, tried again next tick: {error}"
             )),

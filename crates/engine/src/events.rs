@@ -74,6 +74,13 @@ pub enum Event {
         /// Why.
         error: String,
     },
+    /// An `--on-event` command failed for one event.
+    EventCommandFailed {
+        /// Which event.
+        what: String,
+        /// How it failed.
+        error: String,
+    },
     /// Scheduling one DAG or advancing one run failed; the tick went on
     /// with the others and tries it again next time.
     Isolated {

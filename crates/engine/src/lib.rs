@@ -81,10 +81,21 @@ pub struct Engine {
     ports: Ports,
     settings: Settings,
     observer: Arc<dyn Observer>,
-    publisher: Option<Arc<dyn Publisher>>,
-    ui_url: Option<String>,
+    announce: Announce,
+    ui_url: Mutex<Option<String>>,
     specs: Mutex<HashMap<(String, String), Arc<DagSpec>>>,
     deadline: Mutex<Option<Instant>>,
+}
+
+/// What becomes of the events of changes.
+#[derive(Clone)]
+enum Announce {
+    /// None are made.
+    Off,
+    /// Kept in the outbox for another process to publish.
+    Keep,
+    /// Kept, and published through this.
+    Publish(Arc<dyn Publisher>),
 }
 
 /// How long before its deadline an invocation stops taking new work: room
@@ -98,8 +109,8 @@ impl Engine {
             ports,
             settings: Settings::default(),
             observer: Arc::new(Quiet),
-            publisher: None,
-            ui_url: None,
+            announce: Announce::Off,
+            ui_url: Mutex::default(),
             specs: Mutex::default(),
             deadline: Mutex::default(),
         }
@@ -114,14 +125,27 @@ impl Engine {
     /// Announces every run state change and failed try through
     /// `publisher` (see [`updraft_core::notify`]), linking each event to
     /// the run's page under `ui_url` when there is one. Without a
-    /// publisher no event is made or kept.
+    /// publisher (or [`Engine::keeping_events`]) no event is made or kept.
     pub fn with_publisher(
         mut self,
         publisher: Arc<dyn Publisher>,
         ui_url: Option<String>,
     ) -> Engine {
-        self.publisher = Some(publisher);
-        self.ui_url = ui_url;
+        self.announce = Announce::Publish(publisher);
+        self.set_ui_url(ui_url);
+        self
+    }
+
+    /// Where the dashboard is served, once it is (`updraft ui`, `updraft
+    /// dev`): the events of later changes link to their run's page there.
+    pub fn set_ui_url(&self, url: Option<String>) {
+        *self.ui_url.lock().unwrap_or_else(|e| e.into_inner()) = url;
+    }
+
+    /// Makes the events of every change and keeps them in the outbox for
+    /// another process to publish (the `updraft dev` of the same state).
+    pub fn keeping_events(mut self) -> Engine {
+        self.announce = Announce::Keep;
         self
     }
 

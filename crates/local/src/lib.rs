@@ -7,11 +7,13 @@
 //!   process-group kills.
 //! - [`lock`]: one loop per state directory.
 //! - [`dev`]: the loop behind `updraft dev` and `updraft run`.
+//! - [`on_event`]: events out: `dev --on-event COMMAND`.
 //! - [`Local`]: all of it wired to an engine.
 //! - [`caller`]: who is asking, as runs and audit entries name them.
 
 pub mod dev;
 pub mod lock;
+pub mod on_event;
 pub mod process;
 pub mod specdir;
 pub mod sqlite;
@@ -27,6 +29,7 @@ use updraft_engine::ports::{PortResult, SystemClock, TaskQueue};
 use updraft_engine::{Engine, Ports, Settings};
 
 use crate::dev::DevLoop;
+use crate::on_event::{CommandPublisher, DropEvents};
 use crate::process::{LocalCompletion, ProcessLauncher};
 use crate::specdir::SpecDir;
 use crate::sqlite::{Sqlite, SqliteQueue, SqliteStore};
@@ -81,6 +84,21 @@ pub struct LocalConfig {
     pub specs: PathBuf,
     /// The `updraft` binary, to supervise tries; `None` runs them directly.
     pub supervisor: Option<PathBuf>,
+    /// What becomes of the events of changes.
+    pub events: LocalEvents,
+}
+
+/// What becomes of the events of changes in local mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LocalEvents {
+    /// Kept in the state for the `updraft dev` of the same state (every
+    /// command but `dev`).
+    #[default]
+    Keep,
+    /// Published by dropping them (`dev` without `--on-event`).
+    Drop,
+    /// Published by running this command for each (`dev --on-event`).
+    Command(String),
 }
 
 /// Which queue an engine uses.
@@ -140,11 +158,17 @@ impl Local {
             resend_after: Duration::from_secs(120),
             redelivery_backoff: Duration::from_secs(1),
         };
-        let engine = Arc::new(
-            Engine::new(ports)
-                .with_observer(observer)
-                .with_settings(settings),
-        );
+        let engine = Engine::new(ports)
+            .with_observer(observer.clone())
+            .with_settings(settings);
+        let engine = Arc::new(match &config.events {
+            LocalEvents::Keep => engine.keeping_events(),
+            LocalEvents::Drop => engine.with_publisher(Arc::new(DropEvents), None),
+            LocalEvents::Command(command) => engine.with_publisher(
+                Arc::new(CommandPublisher::new(command.clone(), observer)),
+                None,
+            ),
+        });
         Ok(Local {
             engine,
             queue,

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use updraft_local::QueueKind;
 use updraft_local::dev::Scope;
 use updraft_local::lock::DevLock;
+use updraft_local::{LocalEvents, QueueKind};
 
 use super::Context;
 use super::ui::Serving;
@@ -16,6 +16,7 @@ pub async fn dev(
     workers: Option<usize>,
     tick: f64,
     ui: Option<Serving>,
+    events: LocalEvents,
 ) -> CliResult<ExitCode> {
     let _lock = hold_lock(ctx, "another `updraft dev` (or `updraft run`) is running")?;
     if !(0.05..=3600.0).contains(&tick) {
@@ -24,7 +25,7 @@ pub async fn dev(
         )));
     }
     let workers = workers.unwrap_or_else(default_workers);
-    let local = ctx.local(QueueKind::Shared)?;
+    let local = ctx.local_with(QueueKind::Shared, events)?;
     println!(
         "updraft dev: specs {}, state {}, {workers} worker(s); Ctrl-C to stop",
         ctx.global.specs.display(),

@@ -31,7 +31,7 @@ use updraft_core::state::{Run, RunState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
 use updraft_local::lock::DevLock;
-use updraft_local::{Local, LocalConfig, QueueKind};
+use updraft_local::{Local, LocalConfig, LocalEvents, QueueKind};
 
 use crate::args::{AwsCommand, Backend, Cli, Command, Global, Output};
 use crate::error::{CliError, CliResult};
@@ -66,9 +66,14 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             tick,
             ui_port,
             no_ui,
+            on_event,
         } => {
             let ui = (!no_ui).then(|| ui::Serving::local(ui_port));
-            dev::dev(&ctx, workers, tick, ui).await
+            let events = match on_event {
+                Some(command) => LocalEvents::Command(command),
+                None => LocalEvents::Drop,
+            };
+            dev::dev(&ctx, workers, tick, ui, events).await
         }
         Command::Ui {
             port,
@@ -207,21 +212,28 @@ impl Context {
         self.global.output == Output::Json
     }
 
-    fn config(&self) -> LocalConfig {
+    fn config(&self, events: LocalEvents) -> LocalConfig {
         LocalConfig {
             state: self.global.state_dir.clone(),
             specs: self.global.specs.clone(),
             supervisor: std::env::current_exe().ok(),
+            events,
         }
     }
 
-    /// Local mode with progress lines.
+    /// Local mode with progress lines, keeping the events of its changes
+    /// for `updraft dev`.
     fn local(&self, queue: QueueKind) -> CliResult<Local> {
+        self.local_with(queue, LocalEvents::Keep)
+    }
+
+    /// Local mode with progress lines, its events going as `events` says.
+    fn local_with(&self, queue: QueueKind, events: LocalEvents) -> CliResult<Local> {
         let progress = Arc::new(Progress::new(
             self.json(),
             std::env::var_os("UPDRAFT_VERBOSE").is_some(),
         ));
-        Ok(Local::open(&self.config(), queue, progress)?)
+        Ok(Local::open(&self.config(events), queue, progress)?)
     }
 
     /// An engine for commands that only read or change state, on the

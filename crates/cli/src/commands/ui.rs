@@ -72,6 +72,11 @@ pub async fn start(
     if serving.open {
         open_browser(&url);
     }
+    // Local events link here; on AWS the stack's UPDRAFT_UI_URL says where
+    // the team's dashboard is.
+    if ctx.global.backend == crate::args::Backend::Local {
+        engine.set_ui_url(Some(url.trim_end_matches('/').to_string()));
+    }
     let ui = Arc::new(Ui::new(engine, serving.read_only).acting_as(&ctx.caller().await?));
     Ok(async move {
         updraft_ui::serve::serve(ui, listener, shutdown_signal())

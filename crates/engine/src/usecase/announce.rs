@@ -7,7 +7,7 @@ use updraft_core::notify::{Notice, run_notice, task_notice};
 use updraft_core::state::{Run, RunState, TaskTransition};
 
 use crate::events::Event;
-use crate::{Engine, EngineResult};
+use crate::{Announce, Engine, EngineResult};
 
 /// How many events a tick publishes from the outbox at most.
 const OUTBOX_PAGE: usize = 100;
@@ -22,7 +22,7 @@ impl Engine {
         next: &Run,
         revision: u64,
     ) -> EngineResult<Vec<Notice>> {
-        if self.publisher.is_none() || before == Some(next.state) {
+        if matches!(self.announce, Announce::Off) || before == Some(next.state) {
             return Ok(Vec::new());
         }
         let tz = self.spec_of(next).await?.schedule.tz();
@@ -42,7 +42,7 @@ impl Engine {
         run: &Run,
         change: &TaskTransition,
     ) -> EngineResult<Vec<Notice>> {
-        if self.publisher.is_none() || change.expect_state == change.next.state {
+        if matches!(self.announce, Announce::Off) || change.expect_state == change.next.state {
             return Ok(Vec::new());
         }
         let tz = self.spec_of(run).await?.schedule.tz();
@@ -54,8 +54,13 @@ impl Engine {
     }
 
     fn linked(&self, mut notice: Notice) -> Notice {
-        if let Some(base) = &self.ui_url {
-            notice.link_under(base);
+        let base = self
+            .ui_url
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(base) = base {
+            notice.link_under(&base);
         }
         notice
     }
@@ -64,7 +69,7 @@ impl Engine {
     /// those the publisher took. A failure is reported, never returned:
     /// the change stands, and the tick publishes the rest.
     pub(crate) async fn publish_kept(&self, notices: &[Notice]) {
-        if notices.is_empty() {
+        if notices.is_empty() || !matches!(self.announce, Announce::Publish(_)) {
             return;
         }
         if let Err(error) = self.publish_and_clear(notices).await {
@@ -76,7 +81,7 @@ impl Engine {
     }
 
     async fn publish_and_clear(&self, notices: &[Notice]) -> Result<usize, String> {
-        let Some(publisher) = &self.publisher else {
+        let Announce::Publish(publisher) = &self.announce else {
             return Ok(0);
         };
         let taken = publisher
@@ -100,7 +105,7 @@ impl Engine {
     /// `OUTBOX_PAGE`): events whose publishing failed or whose process died
     /// after the change. Returns how many were published.
     pub async fn publish_outbox(&self) -> EngineResult<usize> {
-        if self.publisher.is_none() {
+        if !matches!(self.announce, Announce::Publish(_)) {
             return Ok(0);
         }
         let pending = self.ports.store.outbox(OUTBOX_PAGE).await?;
