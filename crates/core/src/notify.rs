@@ -112,6 +112,7 @@ fn run_fields(run: &Run, tz: Tz) -> serde_json::Map<String, Value> {
         ),
     );
     fields.insert("triggered_by".into(), json!(run.triggered_by));
+    fields.insert("labels".into(), json!(run.labels));
     fields.insert("spec_version".into(), json!(run.spec_version));
     fields
 }
@@ -209,7 +210,7 @@ mod tests {
             data_interval_start: at(),
             data_interval_end: at(),
             params: Default::default(),
-            labels: Vec::new(),
+            labels: vec!["team-ml".into()],
             created_at: at(),
             started_at: Some(at()),
             ended_at: None,
@@ -261,6 +262,7 @@ mod tests {
         assert_eq!(run_event.detail["reason"], "task load failed");
         assert_eq!(run_event.detail["triggered_by"], "schedule");
         assert_eq!(run_event.detail["spec_version"], "abc123");
+        assert_eq!(run_event.detail["labels"], json!(["team-ml"]));
         assert!(run_event.detail.get("ui").is_none());
     }
 

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
 use updraft_aws::settings::Settings;
-use updraft_aws::testing::{FailOperation, Player, deployment, sdk, unique};
+use updraft_aws::specs::deploy;
+use updraft_aws::testing::{FailOperation, Player, deployment, s3, sdk, unique};
+use updraft_core::spec::SpecFile;
 use updraft_core::state::RunState;
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
@@ -260,4 +262,90 @@ async fn a_put_events_outage_leaves_the_change_and_the_tick_publishes_it_with_it
         received(&clients, &queues["all"]).await.is_empty(),
         "published once"
     );
+}
+
+/// The event patterns docs/events.md shows, in order.
+fn documented_patterns() -> Vec<Value> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/events.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut patterns = Vec::new();
+    let mut block: Option<String> = None;
+    for line in text.lines() {
+        match block.as_mut() {
+            None if line.trim() == "```json" => block = Some(String::new()),
+            Some(body) if line.trim() == "```" => {
+                if body.trim_start().starts_with("{ \"source\"") {
+                    patterns.push(serde_json::from_str(body).unwrap());
+                }
+                block = None;
+            }
+            Some(body) => body.push_str(line),
+            None => {}
+        }
+    }
+    patterns
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rules_docs_show_receive_the_events_they_say() {
+    let patterns = documented_patterns();
+    assert_eq!(patterns.len(), 5, "{patterns:?}");
+    assert_eq!(patterns[0], alert_pattern("FailedRunAlertRule"));
+    assert_eq!(patterns[1], alert_pattern("FailedTryAlertRule"));
+    let names = ["runs", "tries", "slack", "one_dag", "label"];
+    let rules: Vec<(&str, Value)> = names.iter().copied().zip(patterns).collect();
+    let clients = Clients::new(&sdk());
+    let mut settings = deployment(&clients).await;
+    let queues = bus_with_rules(&clients, &mut settings, &rules).await;
+    let engine = settings.engine_over(&clients);
+    let nightly = CHAIN.replace("dag: chain", "dag: nightly");
+    let other = CHAIN.replace("dag: chain", "dag: other");
+    let files = [("nightly.yaml", nightly), ("other.yaml", other)].map(|(name, text)| SpecFile {
+        name: name.into(),
+        text,
+    });
+    deploy(
+        &s3(),
+        &settings.bucket,
+        engine.ports().store.as_ref(),
+        &files,
+    )
+    .await
+    .unwrap();
+    let mut request = RunRequest::by("ana");
+    request.labels = vec!["team-ml".into()];
+    engine.trigger("nightly", request).await.unwrap();
+    engine
+        .trigger("other", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let mut player = Player::new(&settings);
+    player.run_until_idle(&engine, 40, failing(Some("b"))).await;
+
+    let mut seen = BTreeMap::new();
+    for name in names {
+        let events = received(&clients, &queues[name]).await;
+        let mut told: Vec<String> = told(&events)
+            .into_iter()
+            .zip(&events)
+            .map(|(t, e)| format!("{} {t}", e["detail"]["dag"].as_str().unwrap()))
+            .collect();
+        told.sort();
+        seen.insert(name, told);
+    }
+    let expected = BTreeMap::from([
+        ("runs", vec!["nightly Run failed -", "other Run failed -"]),
+        (
+            "tries",
+            vec!["nightly Task failed b", "other Task failed b"],
+        ),
+        ("slack", vec!["nightly Run failed -", "other Run failed -"]),
+        ("one_dag", vec!["nightly Run failed -"]),
+        ("label", vec!["nightly Task failed b"]),
+    ]);
+    let expected: BTreeMap<&str, Vec<String>> = expected
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(String::from).collect()))
+        .collect();
+    assert_eq!(seen, expected);
 }
