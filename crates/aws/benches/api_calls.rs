@@ -271,6 +271,7 @@ async fn ticks(clients: &Clients, counter: &CallCounter) {
             note: None,
             reason: None,
             metrics: Default::default(),
+            deadline_missed_at: None,
             revision: 0,
         };
         let instances = updraft_core::plan::initial_instances(&spec);

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
+use updraft_core::plan::sla_deadline;
 use updraft_core::state::TaskState;
 use updraft_engine::usecase::RunDetail;
 pub use updraft_ui::json::{detail_json, duration, run_json, span};
@@ -58,6 +59,14 @@ pub fn detail_text(detail: &RunDetail) -> String {
     );
     if let Some(reason) = &run.reason {
         out.push_str(&format!("ended: {reason}\n"));
+    }
+    if let Some(at) = run.deadline_missed_at {
+        let deadline = sla_deadline(&detail.spec, run).unwrap_or(at);
+        out.push_str(&format!(
+            "missed its sla deadline {} (noted {})\n",
+            time(deadline, tz),
+            time(at, tz)
+        ));
     }
     if let Some(note) = &run.note {
         out.push_str(&format!("note: {note}\n"));

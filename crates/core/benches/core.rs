@@ -67,6 +67,7 @@ fn run_of(spec: &DagSpec) -> Run {
         note: None,
         reason: None,
         metrics: Default::default(),
+        deadline_missed_at: None,
         revision: 0,
     }
 }

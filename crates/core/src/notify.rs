@@ -1,6 +1,6 @@
 //! The events updraft emits for others to react to (an EventBridge bus,
-//! `updraft dev --on-event`): each run state change, and each try that
-//! fails — retried or given up. They are read off the transitions a plan
+//! `updraft dev --on-event`): each run state change, each try that
+//! fails — retried or given up — and each run that missed its `sla`. They are read off the transitions a plan
 //! or a use case applies, and each carries an id derived from its
 //! transition, so a replayed transition gives the same id and a consumer
 //! can drop the duplicates that at-least-once delivery allows.
@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::state::{Run, TaskInstance, TaskState, Transition};
+use crate::state::{Run, TaskInstance, TaskState};
 
 /// The `source` of every event.
 pub const SOURCE: &str = "updraft";
@@ -19,6 +19,8 @@ pub const SOURCE: &str = "updraft";
 pub const RUN_STATE_CHANGE: &str = "updraft Run State Change";
 /// The `detail-type` of a try that failed.
 pub const TASK_STATE_CHANGE: &str = "updraft Task State Change";
+/// The `detail-type` of a run not succeeded by its DAG's `sla`.
+pub const RUN_DEADLINE_MISSED: &str = "updraft Run Deadline Missed";
 
 /// One event to emit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,6 +135,37 @@ pub fn run_notice(run: &Run, tz: Tz, time: DateTime<Utc>) -> Notice {
     Notice::new(id, RUN_STATE_CHANGE, time, detail)
 }
 
+/// The events of a run's change from `before` (none: the run is new) to
+/// `written` (as stored, at the revision the change wrote): its state
+/// change, and its missed deadline when the change notes one. `deadline`
+/// is when the run should have succeeded.
+pub fn run_notices(
+    before: Option<&Run>,
+    written: &Run,
+    deadline: Option<DateTime<Utc>>,
+    tz: Tz,
+    time: DateTime<Utc>,
+) -> Vec<Notice> {
+    let mut out = Vec::new();
+    if before.is_none_or(|b| b.state != written.state) {
+        out.push(run_notice(written, tz, time));
+    }
+    let newly_missed = written.deadline_missed_at.is_some()
+        && before.is_none_or(|b| b.deadline_missed_at.is_none());
+    if newly_missed {
+        let mut detail = run_fields(written, tz);
+        detail.insert("state".into(), json!(written.state));
+        let local = |t: DateTime<Utc>| {
+            t.with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, false)
+        };
+        detail.insert("deadline".into(), json!(deadline.map(local)));
+        let id = digest(&[written.dag.as_str(), &written.run_id, "deadline"]);
+        out.push(Notice::new(id, RUN_DEADLINE_MISSED, time, detail));
+    }
+    out
+}
+
 /// The event of a try of `instance` that failed: `retry_wait` (it will be
 /// tried again) or `failed` (it gave up); none for any other state.
 pub fn task_notice(
@@ -165,33 +198,32 @@ pub fn task_notice(
     Some(Notice::new(id, TASK_STATE_CHANGE, time, detail))
 }
 
-/// The events of transitions applied to `run`: each run whose state
-/// changed, each try that failed. A transition that changes nothing an
-/// event tells gives none.
-pub fn notices(run: &Run, transitions: &[Transition], tz: Tz, time: DateTime<Utc>) -> Vec<Notice> {
-    transitions
-        .iter()
-        .filter_map(|transition| match transition {
-            Transition::Run(change) if change.expect_state != change.next.state => {
-                let mut next = change.next.clone();
-                // The change writes the revision after the one it read.
-                next.revision += 1;
-                Some(run_notice(&next, tz, time))
-            }
-            Transition::Task(change) if change.expect_state != change.next.state => {
-                task_notice(run, &change.next, tz, time)
-            }
-            Transition::Run(_) | Transition::Task(_) | Transition::Create(_) => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ids::{DagId, TaskId};
-    use crate::state::{RunKind, RunState, RunTransition, TaskKey, TaskTransition};
+    use crate::state::{RunKind, RunState, RunTransition, TaskKey, TaskTransition, Transition};
     use chrono::{DateTime, Utc};
+
+    /// The events of transitions applied to `run`, as the engine reads
+    /// them off a plan.
+    fn notices(run: &Run, transitions: &[Transition], tz: Tz, time: DateTime<Utc>) -> Vec<Notice> {
+        let mut out = Vec::new();
+        for transition in transitions {
+            match transition {
+                Transition::Run(change) => {
+                    let mut written = change.next.clone();
+                    written.revision += 1;
+                    out.extend(run_notices(Some(run), &written, None, tz, time));
+                }
+                Transition::Task(change) if change.expect_state != change.next.state => {
+                    out.extend(task_notice(run, &change.next, tz, time));
+                }
+                Transition::Task(_) | Transition::Create(_) => {}
+            }
+        }
+        out
+    }
 
     fn at() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-21T17:00:00Z")
@@ -218,6 +250,7 @@ mod tests {
             reason: None,
             note: None,
             metrics: Default::default(),
+            deadline_missed_at: None,
             revision: 3,
         }
     }
@@ -264,6 +297,35 @@ mod tests {
         assert_eq!(run_event.detail["spec_version"], "abc123");
         assert_eq!(run_event.detail["labels"], json!(["team-ml"]));
         assert!(run_event.detail.get("ui").is_none());
+    }
+
+    #[test]
+    fn a_missed_deadline_is_told_once_beside_the_state_change() {
+        let run = run();
+        let mut late = run.clone();
+        late.deadline_missed_at = Some(at());
+        late.revision += 1;
+        let deadline = Some(at() - chrono::Duration::hours(1));
+        let told = run_notices(Some(&run), &late, deadline, chrono_tz::Asia::Tokyo, at());
+        assert_eq!(told.len(), 1, "no state change: only the deadline");
+        assert_eq!(told[0].detail_type, RUN_DEADLINE_MISSED);
+        assert_eq!(told[0].detail["deadline"], "2026-11-22T01:00:00+09:00");
+        assert_eq!(told[0].detail["state"], "running");
+        let mut later = late.clone();
+        later.state = RunState::Failed;
+        later.revision += 1;
+        let again = run_notices(Some(&late), &later, deadline, chrono_tz::UTC, at());
+        assert_eq!(
+            again
+                .iter()
+                .map(|n| n.detail_type.as_str())
+                .collect::<Vec<_>>(),
+            [RUN_STATE_CHANGE],
+            "noted before: not told again"
+        );
+        let created = run_notices(None, &run, None, chrono_tz::UTC, at());
+        assert_eq!(created.len(), 1);
+        assert_eq!(created[0].detail["state"], "running");
     }
 
     #[test]

@@ -341,6 +341,10 @@ pub struct Run {
     /// for mapped instances), as of the run's last state change.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metrics: BTreeMap<String, f64>,
+    /// When the run was found not to have succeeded by its DAG's `sla`
+    /// (its data interval's end plus the `sla`); told once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_missed_at: Option<DateTime<Utc>>,
     /// How often the run's record was changed since it was made. Every
     /// change expects the revision it read, so no writer undoes another's
     /// change of a field the state alone does not guard (the note, the

@@ -3,12 +3,12 @@
 //! that fails neither fails nor undoes the change, and the tick publishes
 //! what it left behind.
 
-use updraft_core::notify::{RUN_STATE_CHANGE, TASK_STATE_CHANGE};
+use updraft_core::notify::{RUN_DEADLINE_MISSED, RUN_STATE_CHANGE, TASK_STATE_CHANGE};
 use updraft_core::plan::Outcome;
 use updraft_core::state::{RunState, TaskKey};
 use updraft_engine::Settings;
 use updraft_engine::events::Event;
-use updraft_engine::ports::Completion;
+use updraft_engine::ports::{Clock, Completion};
 use updraft_engine::testing::World;
 use updraft_engine::usecase::RunRequest;
 
@@ -134,4 +134,110 @@ async fn a_bus_that_fails_leaves_the_change_and_the_tick_publishes_it_later() {
     assert!(world.store.outbox(10).await.unwrap().is_empty());
     world.engine.tick().await.unwrap();
     assert_eq!(world.bus.published().len(), 5, "published once");
+}
+
+/// A run still going an hour after its data interval ended (`sla: 1h`)
+/// is told once by the tick; a run that succeeded in time never.
+#[tokio::test]
+async fn a_run_past_its_sla_is_told_once_and_one_in_time_never() {
+    let sla = "dag: d\nsla: 1h\ntasks:\n  - id: a\n    command: [x]\n";
+    let world = World::new(sla, None, Settings::default());
+    let late = world
+        .engine
+        .trigger("d", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let message = world.next_message().await.expect("a queued try");
+    world.engine.dispatch(&message).await.unwrap();
+    let missed = |w: &World| {
+        w.bus
+            .published()
+            .into_iter()
+            .filter(|n| n.detail_type == RUN_DEADLINE_MISSED)
+            .collect::<Vec<_>>()
+    };
+    world.engine.tick().await.unwrap();
+    assert!(missed(&world).is_empty(), "not yet");
+    world
+        .clock
+        .set(late.data_interval_end + chrono::Duration::hours(1));
+    world.engine.tick().await.unwrap();
+    world
+        .clock
+        .set(world.clock.now() + chrono::Duration::minutes(5));
+    world.engine.tick().await.unwrap();
+    let told = missed(&world);
+    assert_eq!(told.len(), 1, "once: {told:?}");
+    assert_eq!(told[0].detail["run_id"], late.run_id.as_str());
+    assert_eq!(told[0].detail["state"], "running");
+    let run = world.store.run("d", &late.run_id).await.unwrap().unwrap();
+    assert!(run.deadline_missed_at.is_some(), "the run says so");
+    assert_eq!(run.state, RunState::Running);
+
+    let in_time = World::new(sla, None, Settings::default());
+    let run = in_time
+        .engine
+        .trigger("d", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let message = in_time.next_message().await.expect("a queued try");
+    in_time.engine.dispatch(&message).await.unwrap();
+    in_time
+        .engine
+        .record_and_advance("d", &run.run_id, &key(), 1, ok())
+        .await
+        .unwrap();
+    in_time
+        .clock
+        .set(run.data_interval_end + chrono::Duration::hours(2));
+    in_time.engine.tick().await.unwrap();
+    assert!(missed(&in_time).is_empty());
+}
+
+/// A queued run waiting for `max_active_runs` past its deadline is late too.
+#[tokio::test]
+async fn a_run_still_queued_past_its_sla_is_told() {
+    let spec = "dag: d\nsla: 1h\nmax_active_runs: 1\ntasks:\n  - id: a\n    command: [x]\n";
+    let world = World::new(spec, None, Settings::default());
+    world
+        .engine
+        .trigger("d", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    world
+        .clock
+        .set(world.clock.now() + chrono::Duration::seconds(1));
+    let waiting = world
+        .engine
+        .trigger("d", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    world
+        .clock
+        .set(waiting.data_interval_end + chrono::Duration::hours(1));
+    world.engine.tick().await.unwrap();
+    let run = world
+        .store
+        .run("d", &waiting.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, RunState::Queued);
+    assert!(run.deadline_missed_at.is_some());
+    let told: Vec<_> = world
+        .bus
+        .published()
+        .into_iter()
+        .filter(|n| n.detail_type == RUN_DEADLINE_MISSED)
+        .map(|n| n.detail["run_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(told.len(), 2, "both runs are late: {told:?}");
+    assert!(told.contains(&waiting.run_id));
+}
+
+fn ok() -> Completion {
+    Completion {
+        outcome: Outcome::Succeeded,
+        exit_code: Some(0),
+    }
 }

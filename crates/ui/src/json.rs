@@ -60,6 +60,7 @@ pub fn run_json(run: &Run, tz: Tz) -> Value {
         "note": run.note,
         "reason": run.reason,
         "metrics": run.metrics,
+        "deadline_missed_at": opt_time(run.deadline_missed_at, tz),
     })
 }
 

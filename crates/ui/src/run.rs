@@ -6,6 +6,7 @@
 use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
+use updraft_core::plan::sla_deadline;
 use updraft_core::state::{TaskInstance, TaskKey, TaskState};
 use updraft_engine::usecase::RunDetail;
 
@@ -56,6 +57,16 @@ fn facts(detail: &RunDetail) -> String {
     }
     if let Some(reason) = &run.reason {
         rows.push(("reason", escape(reason)));
+    }
+    if let Some(deadline) = sla_deadline(&detail.spec, run) {
+        let missed = match run.deadline_missed_at {
+            Some(at) => format!(
+                " <span class=\"badge failed\">missed</span> (noted {})",
+                time(at, tz)
+            ),
+            None => String::new(),
+        };
+        rows.push(("sla deadline", format!("{}{missed}", time(deadline, tz))));
     }
     if let Some(note) = &run.note {
         rows.push(("note", escape(note)));

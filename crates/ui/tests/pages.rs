@@ -302,3 +302,37 @@ async fn lineage_pages_answer_for_an_artifact_and_a_run() {
     assert_eq!(run.status, 200);
     assert!(run.body.contains("<svg class=\"lineage\""));
 }
+
+/// Issue 13: a run past its DAG's `sla` says so on its page and in the API.
+#[tokio::test]
+async fn a_run_past_its_sla_says_so() {
+    use updraft_engine::ports::Clock;
+    let world = World::new(
+        "dag: etl\nsla: 30m\ntasks:\n  - id: a\n    command: [x]\n",
+        None,
+        Settings::default(),
+    );
+    let run = world
+        .engine
+        .trigger("etl", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let ui = Ui::new(world.engine.clone(), false);
+    let run_page = Request::get(&path("etl", &run.run_id));
+    let before = ui.handle(&run_page).await.body;
+    assert!(before.contains("sla deadline") && !before.contains(">missed<"));
+    world
+        .clock
+        .set(world.clock.now() + chrono::Duration::minutes(31));
+    world.engine.tick().await.unwrap();
+    let after = ui.handle(&run_page).await.body;
+    assert!(after.contains(">missed</span>"), "{after}");
+    let api = ui
+        .handle(&Request::get(&format!(
+            "/api/v1{}",
+            path("etl", &run.run_id)
+        )))
+        .await;
+    let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
+    assert!(json["run"]["deadline_missed_at"].is_string(), "{json}");
+}

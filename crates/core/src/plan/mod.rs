@@ -57,11 +57,64 @@ pub fn plan(
     if run.state.is_terminal() {
         return Vec::new();
     }
-    if let Some((deadline, reason)) = run_deadline(spec, run)
-        && deadline <= now
-    {
-        return end_run(run, instances, RunState::Failed, &reason, now);
+    let mut out = match run_deadline(spec, run) {
+        Some((deadline, reason)) if deadline <= now => {
+            end_run(run, instances, RunState::Failed, &reason, now)
+        }
+        _ => plan_tasks(spec, run, instances, now),
+    };
+    note_missed_sla(spec, run, now, &mut out);
+    out
+}
+
+/// When a run should have succeeded by under its DAG's `sla`: its data
+/// interval's end plus the `sla`.
+pub fn sla_deadline(spec: &DagSpec, run: &Run) -> Option<DateTime<Utc>> {
+    Some(run.data_interval_end + to_delta(spec.sla?))
+}
+
+/// A run still going at its `sla` deadline is noted as having missed it,
+/// once: with the run's own change in this plan, or alone.
+fn note_missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>, out: &mut Vec<Transition>) {
+    let Some(missed) = missed_sla(spec, run, now) else {
+        return;
+    };
+    let own = out.iter_mut().find_map(|t| match t {
+        Transition::Run(change) => Some(change),
+        _ => None,
+    });
+    match own {
+        Some(change) => change.next.deadline_missed_at = missed.next.deadline_missed_at,
+        None => out.push(Transition::Run(missed)),
     }
+}
+
+/// The change noting that a run not ended has missed its `sla` deadline
+/// by `now`, unless it was noted before: for a plan, and for a run still
+/// queued (waiting for `max_active_runs`), which is not planned.
+pub fn missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> Option<RunTransition> {
+    if run.state.is_terminal()
+        || run.deadline_missed_at.is_some()
+        || sla_deadline(spec, run).is_none_or(|d| d > now)
+    {
+        return None;
+    }
+    let mut next = run.clone();
+    next.deadline_missed_at = Some(now);
+    Some(RunTransition {
+        expect_state: run.state,
+        next,
+    })
+}
+
+/// The plan of a run that has not run out of time: what its tasks do next,
+/// and its own change.
+fn plan_tasks(
+    spec: &DagSpec,
+    run: &Run,
+    instances: &[TaskInstance],
+    now: DateTime<Utc>,
+) -> Vec<Transition> {
     let slots = Slots::new(spec, instances);
     let mut state: Vec<TaskState> = instances.iter().map(|i| i.state).collect();
     let mut map_count: Vec<Option<u32>> = instances.iter().map(|i| i.map_count).collect();

@@ -43,6 +43,7 @@ impl Story {
             note: None,
             reason: None,
             metrics: Default::default(),
+            deadline_missed_at: None,
             revision: 0,
         };
         let instances = initial_instances(&spec);
@@ -925,4 +926,77 @@ fn a_cancelled_run_stays_cancelled_until_a_rerun_reopens_it_with_a_fresh_deadlin
     assert_eq!(story.run.reason, None);
     assert_eq!(story.plan(), ["a"], "the run's hour counts from the rerun");
     assert_eq!(story.run.state, RunState::Running);
+}
+
+/// Issue 13: a run not succeeded by its data interval's end plus `sla` is
+/// noted once, with its own change or alone; one that succeeded in time,
+/// never.
+#[test]
+fn a_run_past_its_sla_is_noted_once_and_one_in_time_never() {
+    let sla = "dag: story\nsla: 2h\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    after: [a]\n    command: [x]\n";
+    let mut story = Story::new(sla);
+    story.plan();
+    story.start("a");
+    assert_eq!(
+        sla_deadline(&story.spec, &story.run),
+        Some(t0() + Duration::hours(2))
+    );
+    story.now = t0() + Duration::minutes(119);
+    assert!(
+        plan(&story.spec, &story.run, &story.instances, story.now).is_empty(),
+        "not yet"
+    );
+    story.now = t0() + Duration::hours(2);
+    let transitions = plan(&story.spec, &story.run, &story.instances, story.now);
+    assert_eq!(transitions.len(), 1, "the note alone: {transitions:?}");
+    story.apply(&transitions);
+    assert_eq!(story.run.deadline_missed_at, Some(story.now));
+    assert_eq!(story.run.state, RunState::Running);
+    story.now += Duration::minutes(1);
+    assert!(
+        plan(&story.spec, &story.run, &story.instances, story.now).is_empty(),
+        "noted once"
+    );
+    story.end("a", Outcome::Succeeded);
+    story.plan();
+    story.run_task("b", Outcome::Succeeded);
+    story.plan();
+    assert_eq!(story.run.state, RunState::Succeeded);
+    assert_eq!(
+        story.run.deadline_missed_at,
+        Some(t0() + Duration::hours(2))
+    );
+
+    // In time: never noted, not even once it has ended.
+    let mut in_time = Story::new(sla);
+    in_time.plan();
+    in_time.run_task("a", Outcome::Succeeded);
+    in_time.plan();
+    in_time.run_task("b", Outcome::Succeeded);
+    in_time.plan();
+    assert_eq!(in_time.run.state, RunState::Succeeded);
+    in_time.now = t0() + Duration::hours(3);
+    assert!(plan(&in_time.spec, &in_time.run, &in_time.instances, in_time.now).is_empty());
+    assert!(missed_sla(&in_time.spec, &in_time.run, in_time.now).is_none());
+    assert_eq!(in_time.run.deadline_missed_at, None);
+
+    // Ending late, in the plan that notes it: one change says both.
+    let mut late = Story::new(sla);
+    late.plan();
+    late.run_task("a", Outcome::Succeeded);
+    late.plan();
+    late.start("b");
+    late.now = t0() + Duration::hours(5);
+    late.end("b", Outcome::Succeeded);
+    let transitions = plan(&late.spec, &late.run, &late.instances, late.now);
+    let runs: Vec<&RunTransition> = transitions
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Run(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].next.state, RunState::Succeeded);
+    assert_eq!(runs[0].next.deadline_missed_at, Some(late.now));
 }

@@ -32,6 +32,7 @@ fn run(id: &str, lr: f64, accuracy: Option<f64>, seconds: i64) -> Run {
         metrics: accuracy
             .map(|a| [("evaluate.accuracy".to_string(), a)].into())
             .unwrap_or_default(),
+        deadline_missed_at: None,
         revision: 0,
     }
 }

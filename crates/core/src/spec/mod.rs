@@ -46,6 +46,9 @@ pub struct DagSpec {
     /// How long a run may take from its start before it is failed and its
     /// tries stopped (Airflow's `dagrun_timeout`).
     pub run_timeout: Option<std::time::Duration>,
+    /// How long after its data interval ends a run should have succeeded;
+    /// past it, an `updraft Run Deadline Missed` event is told once.
+    pub sla: Option<std::time::Duration>,
     /// Default params; a trigger may override them.
     pub params: Map<String, Value>,
     /// Named compute profiles.

@@ -29,6 +29,7 @@ const DAG_KEYS: &[&str] = &[
     "catchup",
     "max_active_runs",
     "run_timeout",
+    "sla",
     "params",
     "defaults",
     "compute",
@@ -246,6 +247,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         None => (RetryPolicy::default(), None),
     };
     let run_timeout = read_longer_than_zero(reader, &fields, "run_timeout");
+    let sla = read_longer_than_zero(reader, &fields, "sla");
     let compute = read_compute(reader, fields.get("compute"));
     let mut drafts = match fields.get("tasks") {
         Some(node) => {
@@ -325,6 +327,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         schedule: schedule?,
         policy: policy?,
         run_timeout,
+        sla,
         params: params?,
         compute,
         tasks: drafts.into_iter().map(|d| d.spec).collect(),

@@ -423,6 +423,22 @@ fn retry_delays_grow_by_the_backoff() {
 }
 
 #[test]
+fn sla_is_a_duration_longer_than_zero() {
+    let spec = parse_spec("x.yaml", &with_line(3, "sla: 90m")).unwrap();
+    assert_eq!(spec.sla, Some(std::time::Duration::from_secs(5400)));
+    assert_eq!(parse_spec("x.yaml", GOOD).unwrap().sla, None);
+    assert_eq!(
+        errors(&with_line(3, "sla: 0s")),
+        ["3:6: `sla` must be longer than 0s"]
+    );
+    let bad = errors(&with_line(3, "sla: soon"));
+    assert!(
+        bad.len() == 1 && bad[0].starts_with("3:6: `sla`"),
+        "a bad duration is an error at the value: {bad:?}"
+    );
+}
+
+#[test]
 fn run_timeout_is_a_duration_longer_than_zero() {
     let spec = parse_spec("x.yaml", &with_line(3, "run_timeout: 2h")).unwrap();
     assert_eq!(spec.run_timeout, Some(std::time::Duration::from_secs(7200)));

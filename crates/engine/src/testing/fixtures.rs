@@ -34,6 +34,7 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         note: None,
         reason: None,
         metrics: Default::default(),
+        deadline_missed_at: None,
         revision: 0,
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use updraft_core::plan::{initial_instances, plan};
+use updraft_core::plan::{initial_instances, missed_sla, plan};
 use updraft_core::state::{
     Attempt, Run, RunState, TaskInstance, TaskState, TaskTransition, Transition,
 };
@@ -47,6 +47,7 @@ impl Engine {
                 // Started (a slot of max_active_runs taken) before any of
                 // its tasks is queued, or left queued.
                 if !self.start(&current).await? {
+                    self.note_missed_sla(&current).await?;
                     return Ok((store.run(dag, run_id).await?, None));
                 }
                 continue;
@@ -96,7 +97,7 @@ impl Engine {
         next.started_at = next.started_at.or(Some(self.ports.clock.now()));
         let store = &self.ports.store;
         let notices = self
-            .run_change_notices(Some(run.state), &next, run.revision + 1)
+            .run_change_notices(Some(run), &next, run.revision + 1)
             .await?;
         if store.start_run(&next, limit, &notices).await? {
             self.publish_kept(&notices).await;
@@ -104,6 +105,23 @@ impl Engine {
         }
         let now = store.run(run.dag.as_str(), &run.run_id).await?;
         Ok(now.is_some_and(|r| r.state == RunState::Running))
+    }
+
+    /// Notes that a run still queued (waiting for `max_active_runs`) missed
+    /// its `sla` deadline; a run that is planned has it noted by its plan.
+    async fn note_missed_sla(&self, run: &Run) -> EngineResult<()> {
+        let spec = self.spec_of(run).await?;
+        let Some(change) = missed_sla(&spec, run, self.ports.clock.now()) else {
+            return Ok(());
+        };
+        let notices = self
+            .run_change_notices(Some(run), &change.next, run.revision + 1)
+            .await?;
+        let store = &self.ports.store;
+        if store.update_run(run.state, &change.next, &notices).await? {
+            self.publish_kept(&notices).await;
+        }
+        Ok(())
     }
 
     /// Applies a plan; `true` if planning again may find more to do now.
@@ -151,11 +169,7 @@ impl Engine {
                 }
                 Transition::Run(change) if all_applied => {
                     let notices = self
-                        .run_change_notices(
-                            Some(change.expect_state),
-                            &change.next,
-                            change.next.revision + 1,
-                        )
+                        .run_change_notices(Some(run), &change.next, change.next.revision + 1)
                         .await?;
                     let written = self
                         .ports
@@ -199,7 +213,7 @@ impl Engine {
                 return Ok(());
             }
             let notices = self
-                .run_change_notices(Some(run.state), &next, run.revision + 1)
+                .run_change_notices(Some(&run), &next, run.revision + 1)
                 .await?;
             if store.update_run(run.state, &next, &notices).await? {
                 self.publish_kept(&notices).await;

@@ -3,8 +3,9 @@
 //! taken out once the publisher took them. What a failed publish or a dead
 //! process leaves in the outbox, the next tick publishes.
 
-use updraft_core::notify::{Notice, run_notice, task_notice};
-use updraft_core::state::{Run, RunState, TaskTransition};
+use updraft_core::notify::{Notice, run_notices, task_notice};
+use updraft_core::plan::sla_deadline;
+use updraft_core::state::{Run, TaskTransition};
 
 use crate::events::Event;
 use crate::{Announce, Engine, EngineResult};
@@ -13,26 +14,25 @@ use crate::{Announce, Engine, EngineResult};
 const OUTBOX_PAGE: usize = 100;
 
 impl Engine {
-    /// The event of a run's change from state `before` (none: the run is
-    /// new) to `next`, stored at `revision`, if someone listens and the
-    /// state changed.
+    /// The events of a run's change from `before` (none: the run is new)
+    /// to `next`, stored at `revision`, if someone listens: its state
+    /// change, its missed `sla` deadline.
     pub(crate) async fn run_change_notices(
         &self,
-        before: Option<RunState>,
+        before: Option<&Run>,
         next: &Run,
         revision: u64,
     ) -> EngineResult<Vec<Notice>> {
-        if matches!(self.announce, Announce::Off) || before == Some(next.state) {
+        if matches!(self.announce, Announce::Off) {
             return Ok(Vec::new());
         }
-        let tz = self.spec_of(next).await?.schedule.tz();
+        let spec = self.spec_of(next).await?;
         let mut written = next.clone();
         written.revision = revision;
-        Ok(vec![self.linked(run_notice(
-            &written,
-            tz,
-            self.ports.clock.now(),
-        ))])
+        let deadline = sla_deadline(&spec, next);
+        let now = self.ports.clock.now();
+        let notices = run_notices(before, &written, deadline, spec.schedule.tz(), now);
+        Ok(notices.into_iter().map(|n| self.linked(n)).collect())
     }
 
     /// The event of a task transition of `run`, if someone listens and it

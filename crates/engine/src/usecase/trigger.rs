@@ -134,6 +134,7 @@ impl Engine {
             note: request.note,
             reason: None,
             metrics: Default::default(),
+            deadline_missed_at: None,
             revision: 0,
         };
         let notices = self.run_change_notices(None, &run, run.revision).await?;
