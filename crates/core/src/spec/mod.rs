@@ -7,6 +7,7 @@ mod graph;
 mod parse;
 mod read;
 mod set;
+mod triggers;
 mod version;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +23,7 @@ pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use parse::parse_spec;
 pub use set::{SpecFile, SpecSet, validate_set};
+pub use triggers::{ArtifactPattern, Trigger, TriggerOn, UpstreamEnd};
 pub use version::{spec_version, write_canonical};
 
 /// A validated DAG: what the planner, the scheduler and the launchers read.
@@ -49,6 +51,8 @@ pub struct DagSpec {
     /// How long after its data interval ends a run should have succeeded;
     /// past it, an `updraft Run Deadline Missed` event is told once.
     pub sla: Option<std::time::Duration>,
+    /// What starts runs besides the schedule.
+    pub triggers: Vec<Trigger>,
     /// Default params; a trigger may override them.
     pub params: Map<String, Value>,
     /// Named compute profiles.

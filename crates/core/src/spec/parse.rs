@@ -11,8 +11,9 @@ use crate::schedule::{LocalTime, Schedule, SchedulePolicy};
 use crate::spec::graph::{self, Graph};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
-    ComputeProfile, DEFAULT_MAX_MAP, DagSpec, EcsProfile, MapOver, RetryPolicy, SagemakerProfile,
-    SpecErrors, TaskSpec, TriggerRule, spec_version,
+    ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DagSpec, EcsProfile, MapOver, RetryPolicy,
+    SagemakerProfile, SpecErrors, TaskSpec, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
+    spec_version,
 };
 use crate::template::{TemplateChecker, TemplateUse};
 use crate::yaml::{self, Node, Pos, Value};
@@ -30,11 +31,13 @@ const DAG_KEYS: &[&str] = &[
     "max_active_runs",
     "run_timeout",
     "sla",
+    "triggers",
     "params",
     "defaults",
     "compute",
     "tasks",
 ];
+const TRIGGER_KEYS: &[&str] = &["dag", "state", "artifact", "debounce"];
 const DEFAULT_KEYS: &[&str] = &["retries", "retry_delay", "retry_backoff", "timeout"];
 const TASK_KEYS: &[&str] = &[
     "id",
@@ -248,6 +251,10 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     };
     let run_timeout = read_longer_than_zero(reader, &fields, "run_timeout");
     let sla = read_longer_than_zero(reader, &fields, "sla");
+    let triggers = fields
+        .get("triggers")
+        .map(|node| read_triggers(reader, node))
+        .unwrap_or_default();
     let compute = read_compute(reader, fields.get("compute"));
     let mut drafts = match fields.get("tasks") {
         Some(node) => {
@@ -328,6 +335,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         policy: policy?,
         run_timeout,
         sla,
+        triggers,
         params: params?,
         compute,
         tasks: drafts.into_iter().map(|d| d.spec).collect(),
@@ -335,6 +343,72 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         downstream,
         order,
     })
+}
+
+/// `triggers:`, a list of `{dag, state}` or `{artifact}` items, each with an
+/// optional `debounce`.
+fn read_triggers(reader: &mut Reader<'_>, node: &Node) -> Vec<Trigger> {
+    let mut triggers = Vec::new();
+    for item in reader.list(node, "`triggers`") {
+        let fields = reader.fields(item, "a trigger", TRIGGER_KEYS);
+        let debounce = read_longer_than_zero(reader, &fields, "debounce");
+        let on = match (fields.get("dag"), fields.get("artifact")) {
+            (Some(dag), None) => {
+                let when = match fields.get("state") {
+                    Some(state) => reader.string(state, "`state`").and_then(|text| {
+                        UpstreamEnd::parse(&text).or_else(|| {
+                            reader.error(
+                                state.pos,
+                                format!("`state: {text}`: expected succeeded, failed or any"),
+                            );
+                            None
+                        })
+                    }),
+                    None => Some(UpstreamEnd::Succeeded),
+                };
+                let dag = reader.string(dag, "`dag`").and_then(|text| {
+                    DagId::parse(&text)
+                        .map_err(|why| reader.error(dag.pos, why))
+                        .ok()
+                });
+                dag.zip(when)
+                    .map(|(dag, when)| TriggerOn::Dag { dag, when })
+            }
+            (None, Some(artifact)) => {
+                if let Some(state) = fields.get("state") {
+                    reader.error(state.pos, "`state` is for a `dag:` trigger");
+                }
+                reader.string(artifact, "`artifact`").and_then(|text| {
+                    ArtifactPattern::parse(&text)
+                        .map_err(|why| reader.error(artifact.pos, why))
+                        .ok()
+                        .map(TriggerOn::Artifact)
+                })
+            }
+            (Some(_), Some(artifact)) => {
+                reader.error(
+                    artifact.pos,
+                    "a trigger waits for a `dag` or an `artifact`, not both",
+                );
+                None
+            }
+            (None, None) => {
+                reader.error(
+                    item.pos,
+                    "a trigger needs `dag: OTHER_DAG` or `artifact: PATTERN`",
+                );
+                None
+            }
+        };
+        if let Some(on) = on {
+            triggers.push(Trigger {
+                on,
+                debounce,
+                pos: item.pos,
+            });
+        }
+    }
+    triggers
 }
 
 fn read_timezone(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Tz {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::{DagSpec, Diagnostic, SpecErrors, parse_spec};
+use crate::spec::{DagSpec, Diagnostic, SpecErrors, TriggerOn, parse_spec};
 use crate::yaml::Pos;
 
 /// One spec file's name and text, as read by the caller.
@@ -53,7 +53,96 @@ pub fn validate_set(files: &[SpecFile]) -> SpecSet {
             });
         }
     }
+    let wrong = check_triggers(&set.dags);
+    for diagnostic in wrong {
+        set.dags.retain(|_, spec| spec.file != diagnostic.file);
+        set.errors.push(diagnostic);
+    }
     set.errors
         .sort_by(|a, b| (&a.file, a.pos).cmp(&(&b.file, b.pos)));
     set
+}
+
+/// The problems of `dag:` triggers across the set: a DAG that is not
+/// there, and DAGs that trigger each other in a cycle (each DAG of the
+/// cycle is told, naming it).
+fn check_triggers(dags: &BTreeMap<String, DagSpec>) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    let upstreams = |spec: &DagSpec| -> Vec<(String, Pos)> {
+        spec.triggers
+            .iter()
+            .filter_map(|t| match &t.on {
+                TriggerOn::Dag { dag, .. } => Some((dag.to_string(), t.pos)),
+                TriggerOn::Artifact(_) => None,
+            })
+            .collect()
+    };
+    for spec in dags.values() {
+        for (upstream, pos) in upstreams(spec) {
+            if !dags.contains_key(&upstream) {
+                let known: Vec<&str> = dags.keys().map(String::as_str).collect();
+                errors.push(Diagnostic {
+                    file: spec.file.clone(),
+                    pos,
+                    message: format!(
+                        "unknown DAG `{upstream}` in `triggers`; known DAGs: {}",
+                        known.join(", ")
+                    ),
+                });
+            }
+        }
+    }
+    // A run of `a` ending starts one of `b` when `b` triggers on `a`: the
+    // edge a → b. A cycle would start runs forever.
+    for start in dags.keys() {
+        if let Some(cycle) = cycle_through(dags, start, &upstreams) {
+            let spec = &dags[start];
+            let pos = upstreams(spec)
+                .into_iter()
+                .find(|(up, _)| Some(up) == cycle.get(cycle.len() - 2))
+                .map_or(Pos { line: 1, col: 1 }, |(_, pos)| pos);
+            errors.push(Diagnostic {
+                file: spec.file.clone(),
+                pos,
+                message: format!(
+                    "DAG triggers form a cycle: {}; a run would start the next forever",
+                    cycle.join(" → ")
+                ),
+            });
+        }
+    }
+    errors
+}
+
+/// The shortest path of triggers from `start` back to itself, as DAG ids
+/// in the order runs would start (`a → b → a`).
+fn cycle_through(
+    dags: &BTreeMap<String, DagSpec>,
+    start: &str,
+    upstreams: &dyn Fn(&DagSpec) -> Vec<(String, Pos)>,
+) -> Option<Vec<String>> {
+    // Breadth-first over "is triggered by" from `start`: reaching `start`
+    // again closes a cycle; the path read backwards is the order of runs.
+    let mut paths: Vec<Vec<String>> = vec![vec![start.to_string()]];
+    let mut seen = std::collections::BTreeSet::new();
+    while !paths.is_empty() {
+        let mut next = Vec::new();
+        for path in paths {
+            let last = path.last().map(String::as_str).unwrap_or(start);
+            let Some(spec) = dags.get(last) else { continue };
+            for (up, _) in upstreams(spec) {
+                let mut longer = path.clone();
+                longer.push(up.clone());
+                if up == start {
+                    longer.reverse();
+                    return Some(longer);
+                }
+                if seen.insert(up) {
+                    next.push(longer);
+                }
+            }
+        }
+        paths = next;
+    }
+    None
 }

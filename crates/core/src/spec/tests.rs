@@ -448,3 +448,112 @@ fn run_timeout_is_a_duration_longer_than_zero() {
         ["3:14: `run_timeout` must be longer than 0s"]
     );
 }
+
+/// Issue 13: `triggers:` of DAGs and artifacts, with file:line errors.
+#[test]
+fn triggers_wait_for_a_dag_or_an_artifact() {
+    let text = "dag: load\ntriggers:\n  - dag: extract\n  - dag: audit\n    state: any\n  - artifact: \"s3://lake/raw/{date}/*.parquet\"\n    debounce: 5m\ntasks: [{id: a}]\n";
+    let spec = parse_spec("load.yaml", text).unwrap();
+    assert_eq!(spec.triggers.len(), 3);
+    assert_eq!(
+        spec.triggers[0].on,
+        TriggerOn::Dag {
+            dag: DagId::parse("extract").unwrap(),
+            when: UpstreamEnd::Succeeded
+        }
+    );
+    assert_eq!(spec.triggers[0].pos.line, 3);
+    assert!(matches!(
+        spec.triggers[1].on,
+        TriggerOn::Dag {
+            when: UpstreamEnd::Any,
+            ..
+        }
+    ));
+    let TriggerOn::Artifact(pattern) = &spec.triggers[2].on else {
+        panic!("an artifact trigger");
+    };
+    assert_eq!(pattern.names(), ["date"]);
+    assert_eq!(spec.triggers[2].debounce, Some(Duration::from_secs(300)));
+    let broken = |item: &str| {
+        let text = format!("dag: load\ntriggers:\n  - {item}\ntasks: [{{id: a}}]\n");
+        match parse_spec("x.yaml", &text) {
+            Ok(_) => Vec::new(),
+            Err(SpecErrors(list)) => list
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
+                .collect(),
+        }
+    };
+    assert_eq!(
+        broken("{dag: extract, state: done}"),
+        ["3:27: `state: done`: expected succeeded, failed or any"]
+    );
+    assert_eq!(
+        broken("{artifact: \"s3://b/{x\"}"),
+        ["3:16: `{` without its `}` in `s3://b/{x`"]
+    );
+    assert_eq!(
+        broken("{dag: a, artifact: \"s3://b/x\"}"),
+        ["3:24: a trigger waits for a `dag` or an `artifact`, not both"]
+    );
+    assert_eq!(
+        broken("{debounce: 5m}"),
+        ["3:5: a trigger needs `dag: OTHER_DAG` or `artifact: PATTERN`"]
+    );
+    assert_eq!(
+        broken("{artifact: \"s3://b/x\", state: failed}"),
+        ["3:35: `state` is for a `dag:` trigger"]
+    );
+    assert_eq!(
+        broken("{dag: a, debounce: 0s}"),
+        ["3:24: `debounce` must be longer than 0s"]
+    );
+    assert_eq!(
+        broken("{dag: a, when: later}").len(),
+        1,
+        "unknown keys are named"
+    );
+}
+
+#[test]
+fn dag_triggers_name_known_dags_and_form_no_cycle() {
+    let file = |name: &str, text: &str| SpecFile {
+        name: name.into(),
+        text: text.into(),
+    };
+    let set = validate_set(&[
+        file(
+            "a.yaml",
+            "dag: a\ntriggers:\n  - dag: c\ntasks: [{id: t}]\n",
+        ),
+        file(
+            "b.yaml",
+            "dag: b\ntriggers:\n  - dag: a\ntasks: [{id: t}]\n",
+        ),
+        file(
+            "c.yaml",
+            "dag: c\ntriggers:\n  - dag: b\ntasks: [{id: t}]\n",
+        ),
+        file(
+            "d.yaml",
+            "dag: d\ntriggers:\n  - dag: a\n  - dag: nope\ntasks: [{id: t}]\n",
+        ),
+        file(
+            "e.yaml",
+            "dag: e\ntriggers:\n  - dag: f\ntasks: [{id: t}]\n",
+        ),
+        file("f.yaml", "dag: f\ntasks: [{id: t}]\n"),
+    ]);
+    let errs: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errs,
+        [
+            "a.yaml:3:5: DAG triggers form a cycle: a → b → c → a; a run would start the next forever",
+            "b.yaml:3:5: DAG triggers form a cycle: b → c → a → b; a run would start the next forever",
+            "c.yaml:3:5: DAG triggers form a cycle: c → a → b → c; a run would start the next forever",
+            "d.yaml:4:5: unknown DAG `nope` in `triggers`; known DAGs: a, b, c, d, e, f",
+        ]
+    );
+    assert_eq!(set.dags.keys().collect::<Vec<_>>(), ["e", "f"]);
+}
