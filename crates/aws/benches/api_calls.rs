@@ -272,6 +272,7 @@ async fn ticks(clients: &Clients, counter: &CallCounter) {
             reason: None,
             metrics: Default::default(),
             deadline_missed_at: None,
+            trigger: None,
             revision: 0,
         };
         let instances = updraft_core::plan::initial_instances(&spec);

@@ -68,6 +68,7 @@ fn run_of(spec: &DagSpec) -> Run {
         reason: None,
         metrics: Default::default(),
         deadline_missed_at: None,
+        trigger: None,
         revision: 0,
     }
 }

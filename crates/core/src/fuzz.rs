@@ -66,6 +66,7 @@ pub fn template(data: &[u8]) {
         params: &params,
         outputs: &outputs,
         item: Some(&item),
+        trigger: None,
     };
     let _ = Renderer::new(&vars).render(text);
     if let Ok(schedule) = Schedule::parse(text, chrono_tz::America::New_York) {

@@ -1,6 +1,7 @@
 //! The events updraft emits for others to react to (an EventBridge bus,
 //! `updraft dev --on-event`): each run state change, each try that
-//! fails — retried or given up — and each run that missed its `sla`. They are read off the transitions a plan
+//! fails — retried or given up — each artifact a try produced, and each
+//! run that missed its `sla`. They are read off the transitions a plan
 //! or a use case applies, and each carries an id derived from its
 //! transition, so a replayed transition gives the same id and a consumer
 //! can drop the duplicates that at-least-once delivery allows.
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::state::{Run, TaskInstance, TaskState};
+use crate::state::{Run, TaskInstance, TaskKey, TaskState};
 
 /// The `source` of every event.
 pub const SOURCE: &str = "updraft";
@@ -19,6 +20,8 @@ pub const SOURCE: &str = "updraft";
 pub const RUN_STATE_CHANGE: &str = "updraft Run State Change";
 /// The `detail-type` of a try that failed.
 pub const TASK_STATE_CHANGE: &str = "updraft Task State Change";
+/// The `detail-type` of an artifact a succeeded try produced.
+pub const ARTIFACT_PRODUCED: &str = "updraft Artifact Produced";
 /// The `detail-type` of a run not succeeded by its DAG's `sla`.
 pub const RUN_DEADLINE_MISSED: &str = "updraft Run Deadline Missed";
 
@@ -166,6 +169,34 @@ pub fn run_notices(
     out
 }
 
+/// The event of an artifact (`uri`) that try `try_number` of `key` in `run`
+/// produced: what `artifact:` triggers start runs on.
+pub fn artifact_notice(
+    run: &Run,
+    key: &TaskKey,
+    try_number: u32,
+    uri: &str,
+    tz: Tz,
+    time: DateTime<Utc>,
+) -> Notice {
+    let mut detail = run_fields(run, tz);
+    detail.insert("task".into(), json!(key.task_id.as_str()));
+    detail.insert("map_index".into(), json!(key.map_index));
+    detail.insert("try".into(), json!(try_number));
+    detail.insert("uri".into(), json!(uri));
+    let map_index = key.map_index.map(|i| i.to_string());
+    let id = digest(&[
+        run.dag.as_str(),
+        &run.run_id,
+        key.task_id.as_str(),
+        map_index.as_deref().unwrap_or("-"),
+        &try_number.to_string(),
+        "artifact",
+        uri,
+    ]);
+    Notice::new(id, ARTIFACT_PRODUCED, time, detail)
+}
+
 /// The event of a try of `instance` that failed: `retry_wait` (it will be
 /// tried again) or `failed` (it gave up); none for any other state.
 pub fn task_notice(
@@ -202,7 +233,7 @@ pub fn task_notice(
 mod tests {
     use super::*;
     use crate::ids::{DagId, TaskId};
-    use crate::state::{RunKind, RunState, RunTransition, TaskKey, TaskTransition, Transition};
+    use crate::state::{RunKind, RunState, RunTransition, TaskTransition, Transition};
     use chrono::{DateTime, Utc};
 
     /// The events of transitions applied to `run`, as the engine reads
@@ -251,6 +282,7 @@ mod tests {
             note: None,
             metrics: Default::default(),
             deadline_missed_at: None,
+            trigger: None,
             revision: 3,
         }
     }

@@ -109,6 +109,8 @@ string_enum!(
         Manual = "manual",
         /// Made by `backfill`.
         Backfill = "backfill",
+        /// Made by one of the DAG's `triggers:`.
+        Triggered = "triggered",
     }
 );
 
@@ -345,6 +347,9 @@ pub struct Run {
     /// (its data interval's end plus the `sla`); told once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_missed_at: Option<DateTime<Utc>>,
+    /// What started it, if one of its DAG's `triggers:` did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<RunTrigger>,
     /// How often the run's record was changed since it was made. Every
     /// change expects the revision it read, so no writer undoes another's
     /// change of a field the state alone does not guard (the note, the
@@ -413,6 +418,58 @@ pub fn run_id(kind: RunKind, logical_date: DateTime<Utc>, tz: Tz) -> String {
             "manual__{}",
             logical_date.to_rfc3339_opts(SecondsFormat::Millis, true)
         ),
+        RunKind::Triggered => format!(
+            "triggered__{}",
+            logical_date.to_rfc3339_opts(SecondsFormat::Millis, true)
+        ),
+    }
+}
+
+/// What started a triggered run: the events of one of its DAG's
+/// `triggers:`, which tasks read as `{{ trigger }}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunTrigger {
+    /// The trigger's place in its DAG's `triggers:`, from 0.
+    pub index: usize,
+    /// Each event: `{dag, run_id, state, logical_date}` of an upstream run,
+    /// or `{uri, version, producer}` of an artifact. One, or with
+    /// `debounce` every event of the window.
+    pub events: Vec<Value>,
+    /// With `debounce`: the run gathers events and starts only then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gather_until: Option<DateTime<Utc>>,
+}
+
+impl RunTrigger {
+    /// `{{ trigger }}`: the first event's fields, and `events`, all of them.
+    pub fn template_value(&self) -> Value {
+        let mut value = match self.events.first() {
+            Some(Value::Object(first)) => first.clone(),
+            _ => serde_json::Map::new(),
+        };
+        value.insert("events".into(), Value::Array(self.events.clone()));
+        Value::Object(value)
+    }
+
+    /// One line for `runs` and `show`: what the first event was, and how
+    /// many there were.
+    pub fn describe(&self) -> String {
+        let first = self.events.first();
+        let field = |name: &str| first.and_then(|e| e.get(name)).and_then(Value::as_str);
+        let what = match (field("uri"), field("dag"), field("run_id")) {
+            (Some(uri), _, _) => format!("artifact {uri}"),
+            (None, Some(dag), Some(run_id)) => {
+                format!(
+                    "run {run_id} of {dag} ({})",
+                    field("state").unwrap_or("ended")
+                )
+            }
+            _ => "an event".to_string(),
+        };
+        match self.events.len() {
+            0 | 1 => what,
+            n => format!("{what} and {} more", n - 1),
+        }
     }
 }
 

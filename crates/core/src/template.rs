@@ -32,6 +32,7 @@ pub const VARIABLES: &[&str] = &[
     "ts",
     "params",
     "outputs",
+    "trigger",
 ];
 
 /// Functions minijinja provides that a template may call.
@@ -126,6 +127,8 @@ pub struct TemplateVars<'a> {
     pub outputs: &'a Map<String, Value>,
     /// A mapped instance's item.
     pub item: Option<&'a Value>,
+    /// What started a triggered run (see `RunTrigger::template_value`).
+    pub trigger: Option<&'a Value>,
 }
 
 /// Renders one task's templates with one set of variables.
@@ -154,6 +157,7 @@ impl Renderer {
             "params": vars.params,
             "outputs": vars.outputs,
             "item": vars.item,
+            "trigger": vars.trigger,
         });
         Renderer {
             env: environment(tz),

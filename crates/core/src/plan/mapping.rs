@@ -113,6 +113,7 @@ fn items(
         params: &run.params,
         outputs: &outputs,
         item: None,
+        trigger: None,
     };
     Renderer::new(&vars).render_list(source)
 }

@@ -44,6 +44,7 @@ impl Story {
             reason: None,
             metrics: Default::default(),
             deadline_missed_at: None,
+            trigger: None,
             revision: 0,
         };
         let instances = initial_instances(&spec);

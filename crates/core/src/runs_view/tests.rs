@@ -33,6 +33,7 @@ fn run(id: &str, lr: f64, accuracy: Option<f64>, seconds: i64) -> Run {
             .map(|a| [("evaluate.accuracy".to_string(), a)].into())
             .unwrap_or_default(),
         deadline_missed_at: None,
+        trigger: None,
         revision: 0,
     }
 }

@@ -26,6 +26,7 @@ fn render_in(tz: Tz, point: &str, start: &str, source: &str) -> Result<String, S
         params: params.as_object().unwrap(),
         outputs: outputs.as_object().unwrap(),
         item: None,
+        trigger: None,
     };
     Renderer::new(&vars).render(source)
 }
@@ -166,6 +167,7 @@ fn a_tasks_fields_render_together_and_errors_name_the_field() {
         params: params.as_object().unwrap(),
         outputs: &outputs,
         item: None,
+        trigger: None,
     };
     let rendered = render_task(spec.task("load").unwrap(), &vars).unwrap();
     assert_eq!(rendered.image.as_deref(), Some("etl:1.4"));
@@ -199,6 +201,7 @@ fn lists_render_as_lists() {
         params: params.as_object().unwrap(),
         outputs: outputs.as_object().unwrap(),
         item: Some(&item),
+        trigger: None,
     };
     let renderer = Renderer::new(&vars);
     assert_eq!(

@@ -35,6 +35,7 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         reason: None,
         metrics: Default::default(),
         deadline_missed_at: None,
+        trigger: None,
         revision: 0,
     }
 }

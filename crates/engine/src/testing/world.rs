@@ -318,7 +318,12 @@ impl World {
     /// A world with one spec file, over `store` (a fresh memory store if
     /// `None`).
     pub fn new(yaml: &str, store: Option<Arc<dyn StateStore>>, settings: Settings) -> World {
-        World::build(yaml, store, settings, None)
+        World::build(&[yaml], store, settings, None)
+    }
+
+    /// A world with several spec files (DAGs that trigger one another).
+    pub fn of_specs(yamls: &[&str]) -> World {
+        World::build(yamls, None, Settings::default(), None)
     }
 
     /// A world whose engine reaches its store as `store.1` (one that fails
@@ -331,25 +336,36 @@ impl World {
         faults: &Faults,
     ) -> World {
         let (raw, faulty) = store;
-        World::build(yaml, Some(raw), settings, Some((faults, faulty)))
+        World::build(&[yaml], Some(raw), settings, Some((faults, faulty)))
     }
 
     fn build(
-        yaml: &str,
+        yamls: &[&str],
         store: Option<Arc<dyn StateStore>>,
         settings: Settings,
         faults: Option<(&Faults, Arc<dyn StateStore>)>,
     ) -> World {
-        let set = validate_set(&[SpecFile {
-            name: "s.yaml".into(),
-            text: yaml.into(),
-        }]);
+        let files: Vec<SpecFile> = yamls
+            .iter()
+            .enumerate()
+            .map(|(i, yaml)| SpecFile {
+                name: format!("s{i}.yaml"),
+                text: yaml.to_string(),
+            })
+            .collect();
+        let set = validate_set(&files);
         assert!(set.errors.is_empty(), "{:?}", set.errors);
         let loaded = LoadedSpecs {
             dags: set
                 .dags
                 .into_values()
-                .map(|s| (s, yaml.to_string()))
+                .map(|s| {
+                    let source = files
+                        .iter()
+                        .find(|f| f.name == s.file)
+                        .map(|f| f.text.clone());
+                    (s, source.unwrap_or_default())
+                })
                 .collect(),
             errors: vec![],
             metas: None,

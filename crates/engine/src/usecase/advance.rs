@@ -44,6 +44,10 @@ impl Engine {
                 return Ok((Some(current), None));
             }
             if current.state == RunState::Queued {
+                if self.still_gathering(&current) {
+                    // Its debounce window is open: more events may join.
+                    return Ok((Some(current), None));
+                }
                 // Started (a slot of max_active_runs taken) before any of
                 // its tasks is queued, or left queued.
                 if !self.start(&current).await? {

@@ -1,11 +1,12 @@
 //! Announce changes: the events a change makes are kept in the store's
-//! outbox in the same write as the change, published right after it, and
-//! taken out once the publisher took them. What a failed publish or a dead
-//! process leaves in the outbox, the next tick publishes.
+//! outbox in the same write as the change, reacted to (the runs their
+//! `triggers:` start) and published right after it, and taken out once
+//! the publisher took them. What a failure or a dead process leaves in the
+//! outbox, the next tick publishes.
 
-use updraft_core::notify::{Notice, run_notices, task_notice};
+use updraft_core::notify::{Notice, artifact_notice, run_notices, task_notice};
 use updraft_core::plan::sla_deadline;
-use updraft_core::state::{Run, TaskTransition};
+use updraft_core::state::{ArtifactRecord, ArtifactUse, Run, TaskTransition};
 
 use crate::events::Event;
 use crate::{Announce, Engine, EngineResult};
@@ -53,6 +54,25 @@ impl Engine {
             .collect())
     }
 
+    /// The events of the artifacts a succeeded try produced, if someone
+    /// listens: what `artifact:` triggers start runs on.
+    pub(crate) async fn artifact_notices(
+        &self,
+        run: &Run,
+        produced: &[ArtifactRecord],
+    ) -> EngineResult<Vec<Notice>> {
+        if matches!(self.announce, Announce::Off) || produced.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tz = self.spec_of(run).await?.schedule.tz();
+        let now = self.ports.clock.now();
+        Ok(produced
+            .iter()
+            .filter(|r| r.used == ArtifactUse::Produced)
+            .map(|r| self.linked(artifact_notice(run, &r.key, r.try_number, &r.uri, tz, now)))
+            .collect())
+    }
+
     fn linked(&self, mut notice: Notice) -> Notice {
         let base = self
             .ui_url
@@ -84,6 +104,9 @@ impl Engine {
         let Announce::Publish(publisher) = &self.announce else {
             return Ok(0);
         };
+        // The runs the changes start come first: what fails here stays in
+        // the outbox, published and reacted to again by the next tick.
+        self.react(notices).await.map_err(|e| e.to_string())?;
         let taken = publisher
             .publish(notices)
             .await

@@ -65,6 +65,7 @@ impl Engine {
                             step.run_id,
                             timing,
                             RunRequest::by(by),
+                            None,
                         )
                         .await?
                     {

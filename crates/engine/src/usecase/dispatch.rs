@@ -288,6 +288,7 @@ pub(crate) fn render_try(
     outputs: &Map<String, serde_json::Value>,
     try_number: u32,
 ) -> Result<(RenderedTask, Vec<String>, Vec<String>), String> {
+    let trigger = run.trigger.as_ref().map(|t| t.template_value());
     let vars = TemplateVars {
         dag: run.dag.as_str(),
         run_id: &run.run_id,
@@ -298,6 +299,7 @@ pub(crate) fn render_try(
         params: &run.params,
         outputs,
         item,
+        trigger: trigger.as_ref(),
     };
     let rendered = render_task(task, &vars)?;
     let renderer = Renderer::new(&vars);

@@ -18,6 +18,7 @@ mod schedule;
 mod stop;
 mod tick;
 mod trigger;
+mod triggers;
 
 pub use backfill::{BackfillReport, BackfillStep};
 pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
@@ -28,3 +29,4 @@ pub use runs_table::{RunFilters, RunsTable, param_pair};
 pub use schedule::MAX_PREVIEW_POINTS;
 pub use tick::TickReport;
 pub use trigger::RunRequest;
+pub use triggers::TRIGGER;

@@ -136,7 +136,8 @@ impl Engine {
                 records = lineage(dag, run_id, attempt, now);
             }
         }
-        let notices = self.task_change_notices(&run, &change).await?;
+        let mut notices = self.task_change_notices(&run, &change).await?;
+        notices.extend(self.artifact_notices(&run, &records).await?);
         let end = TryEnd {
             dag,
             run_id,

@@ -126,7 +126,7 @@ impl Engine {
             let timing = spec.schedule.run_for_point(*point);
             let request = RunRequest::by(SCHEDULE);
             if let Some(run) = self
-                .create_run(spec, RunKind::Scheduled, id, timing, request)
+                .create_run(spec, RunKind::Scheduled, id, timing, request, None)
                 .await?
             {
                 created.push(run);

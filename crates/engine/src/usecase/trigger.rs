@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
 use updraft_core::schedule::RunTiming;
 use updraft_core::spec::DagSpec;
-use updraft_core::state::{Run, RunKind, RunState, run_id};
+use updraft_core::state::{Run, RunKind, RunState, RunTrigger, run_id};
 
 use crate::events::Event;
 use crate::ports::{DagChange, DagMeta, LoadedSpecs};
@@ -45,7 +45,7 @@ impl Engine {
         let timing = spec.schedule.run_for_trigger(now);
         let id = run_id(RunKind::Manual, now, spec.schedule.tz());
         let run = self
-            .create_run(&spec, RunKind::Manual, id.clone(), timing, request)
+            .create_run(&spec, RunKind::Manual, id.clone(), timing, request, None)
             .await?
             .ok_or_else(|| {
                 EngineError::user(format!(
@@ -113,6 +113,7 @@ impl Engine {
         run_id: String,
         timing: RunTiming,
         request: RunRequest,
+        trigger: Option<RunTrigger>,
     ) -> EngineResult<Option<Run>> {
         let mut params = spec.params.clone();
         params.extend(request.params);
@@ -135,6 +136,7 @@ impl Engine {
             reason: None,
             metrics: Default::default(),
             deadline_missed_at: None,
+            trigger,
             revision: 0,
         };
         let notices = self.run_change_notices(None, &run, run.revision).await?;

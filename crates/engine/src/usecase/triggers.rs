@@ -1,0 +1,341 @@
+//! Data-driven and cross-DAG runs: a run of another DAG that ended, or an
+//! artifact that appeared (produced by a run, or an object created in a
+//! watched bucket), starts a run of each DAG whose `triggers:` wait for it.
+//!
+//! Run endings and produced artifacts reach this through the outbox, so a
+//! process that dies after the change still starts the runs it implies (the
+//! next tick publishes the outbox, and reacts first). Every start is
+//! idempotent: the run's id derives from the event (from the upstream
+//! run's logical date, the event's time, or with `debounce` the start of
+//! its window), so an event delivered twice starts one run.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::future::BoxFuture;
+use serde_json::{Map, Value, json};
+use updraft_core::notify::{ARTIFACT_PRODUCED, Notice, RUN_STATE_CHANGE};
+use updraft_core::schedule::RunTiming;
+use updraft_core::spec::{DagSpec, TriggerOn};
+use updraft_core::state::{
+    ArtifactRecord, ArtifactUse, Run, RunKind, RunState, RunTrigger, TaskKey, run_id,
+};
+
+use super::RunRequest;
+use crate::events::Event;
+use crate::{Engine, EngineResult};
+
+/// [`Run::triggered_by`] of the runs triggers make.
+pub const TRIGGER: &str = "trigger";
+
+/// An event a trigger may start a run on.
+#[derive(Clone, Debug, PartialEq)]
+enum TriggerEvent {
+    /// A run ended.
+    RunEnded {
+        /// The run as it ended.
+        run: Box<Run>,
+    },
+    /// An artifact appeared.
+    Artifact {
+        /// Its URI.
+        uri: String,
+        /// Its object version, where the store keeps versions.
+        version: Option<String>,
+        /// When it appeared.
+        at: DateTime<Utc>,
+        /// The run and task that produced it, if an updraft run did.
+        producer: Option<Value>,
+    },
+}
+
+impl Engine {
+    /// Starts the runs the events of changes imply: `triggers:` on runs
+    /// that ended and on artifacts runs produced.
+    pub(crate) fn react<'a>(&'a self, notices: &'a [Notice]) -> BoxFuture<'a, EngineResult<()>> {
+        // Boxed with its type named: starting a run announces it, which
+        // reacts again, and an unnamed future could not be proven Send.
+        Box::pin(async move {
+            let mut events = Vec::new();
+            for notice in notices {
+                let detail = &notice.detail;
+                let text = |name: &str| detail[name].as_str().unwrap_or_default().to_string();
+                if notice.detail_type == RUN_STATE_CHANGE {
+                    let terminal = text("state")
+                        .parse::<RunState>()
+                        .is_ok_and(RunState::is_terminal);
+                    if !terminal {
+                        continue;
+                    }
+                    let stored = self.ports.store.run(&text("dag"), &text("run_id")).await?;
+                    if let Some(mut run) = stored {
+                        // As it ended, though a rerun may have opened it since.
+                        run.state = text("state").parse().unwrap_or(run.state);
+                        events.push(TriggerEvent::RunEnded { run: Box::new(run) });
+                    }
+                } else if notice.detail_type == ARTIFACT_PRODUCED {
+                    let producer = json!({
+                        "dag": detail["dag"],
+                        "run_id": detail["run_id"],
+                        "task": detail["task"],
+                        "map_index": detail["map_index"],
+                        "try": detail["try"],
+                    });
+                    events.push(TriggerEvent::Artifact {
+                        uri: text("uri"),
+                        version: None,
+                        at: notice.time,
+                        producer: Some(producer),
+                    });
+                }
+            }
+            if events.is_empty() {
+                return Ok(());
+            }
+            let loaded = self.sync_specs().await?;
+            for event in &events {
+                for (spec, _) in &loaded.dags {
+                    self.start_triggered(spec, event).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// An object created in a watched bucket (on AWS, its S3 event through
+    /// EventBridge): starts the runs whose `artifact:` triggers match it.
+    /// Returns the runs started or joined.
+    pub async fn artifact_appeared(
+        &self,
+        uri: &str,
+        version: Option<String>,
+        at: DateTime<Utc>,
+    ) -> EngineResult<Vec<Run>> {
+        let event = TriggerEvent::Artifact {
+            uri: uri.to_string(),
+            version,
+            at,
+            producer: None,
+        };
+        let loaded = self.sync_specs().await?;
+        let mut started = Vec::new();
+        for (spec, _) in &loaded.dags {
+            started.extend(self.start_triggered(spec, &event).await?);
+        }
+        Ok(started)
+    }
+
+    /// Starts (or, with `debounce`, joins) a run of `spec` for each of its
+    /// triggers that `event` matches; paused DAGs start none.
+    async fn start_triggered(
+        &self,
+        spec: &DagSpec,
+        event: &TriggerEvent,
+    ) -> EngineResult<Vec<Run>> {
+        let mut started = Vec::new();
+        for (index, trigger) in spec.triggers.iter().enumerate() {
+            let Some((record, params, timing)) = matched(&trigger.on, event) else {
+                continue;
+            };
+            if self.is_paused(spec.id.as_str()).await? {
+                return Ok(started);
+            }
+            let run = match trigger.debounce {
+                None => {
+                    let id = run_id(RunKind::Triggered, timing.logical_date, spec.schedule.tz());
+                    let trigger = RunTrigger {
+                        index,
+                        events: vec![record.clone()],
+                        gather_until: None,
+                    };
+                    let made = self
+                        .make_triggered(spec, id.clone(), timing, params, trigger)
+                        .await?;
+                    if made.is_none() {
+                        self.emit(Event::Dropped {
+                            what: format!("{}/{id}: already started by the same event", spec.id),
+                        });
+                    }
+                    made
+                }
+                Some(window) => {
+                    let at = timing.logical_date;
+                    let width = TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
+                    let width_ms = width.num_milliseconds().max(1);
+                    let start_ms = at.timestamp_millis().div_euclid(width_ms) * width_ms;
+                    let start = DateTime::from_timestamp_millis(start_ms).unwrap_or(at);
+                    let timing = RunTiming {
+                        logical_date: start,
+                        data_interval_start: start,
+                        data_interval_end: start + width,
+                    };
+                    self.gather(spec, index, timing, params, record).await?
+                }
+            };
+            if let Some(run) = run {
+                if let TriggerEvent::Artifact { uri, .. } = event {
+                    self.record_consumed(spec, &run, uri).await?;
+                }
+                started.push(run);
+            }
+        }
+        Ok(started)
+    }
+
+    /// Creates a triggered run unless its id exists (the event came twice).
+    async fn make_triggered(
+        &self,
+        spec: &DagSpec,
+        id: String,
+        timing: RunTiming,
+        params: Map<String, Value>,
+        trigger: RunTrigger,
+    ) -> EngineResult<Option<Run>> {
+        let request = RunRequest {
+            params,
+            triggered_by: TRIGGER.to_string(),
+            ..RunRequest::default()
+        };
+        let created = self
+            .create_run(
+                spec,
+                RunKind::Triggered,
+                id.clone(),
+                timing,
+                request,
+                Some(trigger),
+            )
+            .await?;
+        let Some(run) = created else {
+            return Ok(None);
+        };
+        Ok(self
+            .advance(spec.id.as_str(), &run.run_id)
+            .await?
+            .or(Some(run)))
+    }
+
+    /// Adds an event to the run of its `debounce` window, creating the run
+    /// with the window's first event; an event already listed adds
+    /// nothing, and one arriving after its window's run started is
+    /// dropped (reported). Returns the window's run if it lists the event.
+    async fn gather(
+        &self,
+        spec: &DagSpec,
+        index: usize,
+        timing: RunTiming,
+        params: Map<String, Value>,
+        record: Value,
+    ) -> EngineResult<Option<Run>> {
+        let dag = spec.id.as_str();
+        let id = run_id(RunKind::Triggered, timing.logical_date, spec.schedule.tz());
+        let trigger = RunTrigger {
+            index,
+            events: vec![record.clone()],
+            gather_until: Some(timing.data_interval_end),
+        };
+        if let Some(run) = self
+            .make_triggered(spec, id.clone(), timing, params, trigger)
+            .await?
+        {
+            return Ok(Some(run));
+        }
+        self.modify_run(dag, &id, |run| {
+            let Some(trigger) = run.trigger.as_mut() else {
+                return false;
+            };
+            let open = run.state == RunState::Queued && trigger.gather_until.is_some();
+            if !open || trigger.events.contains(&record) {
+                return false;
+            }
+            trigger.events.push(record.clone());
+            true
+        })
+        .await?;
+        let run = self.ports.store.run(dag, &id).await?;
+        let listed = run.as_ref().is_some_and(|r| {
+            r.trigger
+                .as_ref()
+                .is_some_and(|t| t.events.contains(&record))
+        });
+        if !listed {
+            self.emit(Event::Dropped {
+                what: format!("{dag}/{id}: an event after its debounce window's run started"),
+            });
+        }
+        Ok(run.filter(|_| listed))
+    }
+
+    /// Records that a triggered run consumes the artifact that started it,
+    /// as each of its first tasks' first try: lineage then links the run
+    /// that produced it to this one.
+    async fn record_consumed(&self, spec: &DagSpec, run: &Run, uri: &str) -> EngineResult<()> {
+        let records: Vec<ArtifactRecord> = spec
+            .tasks
+            .iter()
+            .filter(|t| t.upstream.is_empty())
+            .map(|t| ArtifactRecord {
+                uri: uri.to_string(),
+                used: ArtifactUse::Consumed,
+                dag: spec.id.clone(),
+                run_id: run.run_id.clone(),
+                key: TaskKey::task(t.id.clone()),
+                try_number: 1,
+                at: self.ports.clock.now(),
+            })
+            .collect();
+        self.ports.store.put_artifacts(&records).await?;
+        Ok(())
+    }
+
+    /// Whether a queued triggered run still gathers events (its `debounce`
+    /// window is open) and must not start yet.
+    pub(crate) fn still_gathering(&self, run: &Run) -> bool {
+        run.trigger
+            .as_ref()
+            .and_then(|t| t.gather_until)
+            .is_some_and(|until| until > self.ports.clock.now())
+    }
+}
+
+/// What `on` makes of `event`, if it matches: the event as the run lists
+/// it, the params it sets, and the run's timing (an upstream run's; an
+/// artifact's time).
+fn matched(on: &TriggerOn, event: &TriggerEvent) -> Option<(Value, Map<String, Value>, RunTiming)> {
+    match (on, event) {
+        (TriggerOn::Dag { dag, when }, TriggerEvent::RunEnded { run }) => {
+            if run.dag != *dag || !when.accepts(run.state) {
+                return None;
+            }
+            let record = json!({
+                "dag": run.dag.as_str(),
+                "run_id": run.run_id,
+                "state": run.state,
+                "logical_date": run.logical_date,
+            });
+            Some((record, Map::new(), run.timing()))
+        }
+        (
+            TriggerOn::Artifact(pattern),
+            TriggerEvent::Artifact {
+                uri,
+                version,
+                at,
+                producer,
+            },
+        ) => {
+            let params = pattern.matches(uri)?;
+            let record = json!({
+                "uri": uri,
+                "version": version,
+                "producer": producer,
+                "at": at,
+            });
+            let timing = RunTiming {
+                logical_date: *at,
+                data_interval_start: *at,
+                data_interval_end: *at,
+            };
+            Some((record, params, timing))
+        }
+        _ => None,
+    }
+}
