@@ -9,3 +9,4 @@ mod experiments;
 mod mapping;
 mod reruns;
 mod scheduling;
+mod triggers;

@@ -4,7 +4,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use updraft_core::plan::sla_deadline;
-use updraft_core::state::TaskState;
+use updraft_core::state::{RunState, TaskState};
 use updraft_engine::usecase::RunDetail;
 pub use updraft_ui::json::{detail_json, duration, run_json, span};
 use updraft_ui::svg::shorten;
@@ -57,6 +57,18 @@ pub fn detail_text(detail: &RunDetail) -> String {
         &run.spec_version[..run.spec_version.len().min(12)],
         or_dash(&run.triggered_by),
     );
+    if let Some(trigger) = &run.trigger {
+        out.push_str(&format!("started by {}\n", trigger.describe()));
+        if let Some(until) = trigger
+            .gather_until
+            .filter(|_| run.state == RunState::Queued)
+        {
+            out.push_str(&format!(
+                "gathering events until {} (debounce)\n",
+                time(until, tz)
+            ));
+        }
+    }
     if let Some(reason) = &run.reason {
         out.push_str(&format!("ended: {reason}\n"));
     }

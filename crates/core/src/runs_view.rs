@@ -104,7 +104,12 @@ impl Column {
                 }
                 _ => Cell::Empty,
             },
-            Column::TriggeredBy => text(&run.triggered_by),
+            Column::TriggeredBy => match &run.trigger {
+                Some(trigger) => {
+                    Cell::Text(format!("{}: {}", run.triggered_by, trigger.describe()))
+                }
+                None => text(&run.triggered_by),
+            },
             Column::Note => text(run.note.as_deref().unwrap_or_default()),
             Column::Labels => text(&run.labels.join(",")),
             Column::Params if run.params.is_empty() => Cell::Empty,

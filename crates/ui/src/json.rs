@@ -61,6 +61,7 @@ pub fn run_json(run: &Run, tz: Tz) -> Value {
         "reason": run.reason,
         "metrics": run.metrics,
         "deadline_missed_at": opt_time(run.deadline_missed_at, tz),
+        "trigger": run.trigger,
     })
 }
 

@@ -58,6 +58,9 @@ fn facts(detail: &RunDetail) -> String {
     if let Some(reason) = &run.reason {
         rows.push(("reason", escape(reason)));
     }
+    if let Some(trigger) = &run.trigger {
+        rows.push(("started by", escape(&trigger.describe())));
+    }
     if let Some(deadline) = sla_deadline(&detail.spec, run) {
         let missed = match run.deadline_missed_at {
             Some(at) => format!(
