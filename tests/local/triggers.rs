@@ -59,16 +59,27 @@ fn a_run_ending_starts_the_dag_that_waits_for_it() {
     let upstream_id = upstream["run_id"].as_str().unwrap();
     assert_eq!(load["trigger"]["events"][0]["run_id"], upstream_id);
     let load_id = load["run_id"].as_str().unwrap();
-    let log = world.run(&["logs", "load", load_id, "push"]).expect(0).stdout;
-    assert!(log.starts_with(&format!("after {upstream_id} for ")), "{log}");
+    let log = world
+        .run(&["logs", "load", load_id, "push"])
+        .expect(0)
+        .stdout;
+    assert!(
+        log.starts_with(&format!("after {upstream_id} for ")),
+        "{log}"
+    );
     let shown = world.run(&["show", "load", load_id]).expect(0).stdout;
     assert!(
-        shown.contains(&format!("started by run {upstream_id} of extract (succeeded)")),
+        shown.contains(&format!(
+            "started by run {upstream_id} of extract (succeeded)"
+        )),
         "{shown}"
     );
     let table = world.run(&["runs", "load"]).expect(0).stdout;
     assert!(table.contains("trigger: run"), "{table}");
-    assert!(runs(&world, "cleanup").is_empty(), "cleanup waits for failures");
+    assert!(
+        runs(&world, "cleanup").is_empty(),
+        "cleanup waits for failures"
+    );
 
     world
         .run(&["trigger", "extract", "--param", "fail=yes", "--wait"])

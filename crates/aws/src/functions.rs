@@ -3,7 +3,8 @@
 //!
 //! - planner: an EventBridge schedule tick → [`Engine::tick`]; an S3 upload
 //!   (`Object Created` through EventBridge, or a notification record) →
-//!   [`sync_key`] for each spec file.
+//!   [`sync_key`] for each spec file; an object created in a watched
+//!   bucket → [`Engine::artifact_appeared`].
 //! - dispatcher: an SQS batch → [`Engine::settle`] per message, reporting
 //!   the messages that failed so only they are delivered again, after a
 //!   doubling wait (their visibility is changed); a message on its last
@@ -33,6 +34,13 @@ pub async fn planner(
     bucket: &str,
     event: &Value,
 ) -> Result<Value, FunctionError> {
+    if let Some(object) = watched_object(event, bucket) {
+        let runs = engine
+            .artifact_appeared(&object.uri, object.version, object.at)
+            .await?;
+        let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
+        return Ok(json!({ "artifact": object.uri, "runs": ids }));
+    }
     let changes = spec_objects(event);
     if changes.is_empty() {
         let report = engine.tick().await?;
@@ -60,6 +68,39 @@ pub async fn planner(
 pub const OBJECT_CREATED: (&str, &str) = ("aws.s3", "Object Created");
 /// The source and detail type of S3 deletions delivered by EventBridge.
 pub const OBJECT_DELETED: (&str, &str) = ("aws.s3", "Object Deleted");
+
+/// An object created in a watched bucket, as its EventBridge event tells.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchedObject {
+    /// `s3://bucket/key`.
+    pub uri: String,
+    /// Its version id, in a versioned bucket.
+    pub version: Option<String>,
+    /// When it was created.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The object an `Object Created` event names, unless it is a spec file
+/// of the stack's own bucket (`spec_bucket`): what `artifact:` triggers
+/// wait for.
+pub fn watched_object(event: &Value, spec_bucket: &str) -> Option<WatchedObject> {
+    let text = |pointer: &str| event.pointer(pointer).and_then(Value::as_str);
+    if (text("/source")?, text("/detail-type")?) != OBJECT_CREATED {
+        return None;
+    }
+    let (bucket, key) = (text("/detail/bucket/name")?, text("/detail/object/key")?);
+    if bucket == spec_bucket && key.starts_with(crate::specs::PREFIX) {
+        return None;
+    }
+    let at = text("/time")
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))?;
+    Some(WatchedObject {
+        uri: format!("s3://{bucket}/{key}"),
+        version: text("/detail/object/version-id").map(str::to_string),
+        at,
+    })
+}
 
 /// The keys of the objects an S3 event (EventBridge, or notification
 /// records) names as uploaded or deleted; none for a schedule tick.

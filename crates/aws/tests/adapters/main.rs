@@ -15,3 +15,4 @@ mod races;
 mod sagemaker;
 mod specs;
 mod template;
+mod watched;

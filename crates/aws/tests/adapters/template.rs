@@ -153,6 +153,14 @@ fn the_event_patterns_match_what_the_functions_parse() {
         true
     );
     assert_eq!(planner["Tick"]["Type"], "ScheduleV2");
+    let watched = &resource("WatchedObjectsRule")["Properties"];
+    assert_eq!(watched["EventPattern"]["source"], json!([created.0]));
+    assert_eq!(watched["EventPattern"]["detail-type"], json!([created.1]));
+    assert_eq!(
+        watched["EventPattern"]["detail"]["bucket"]["name"],
+        "WatchedBuckets"
+    );
+    assert_eq!(watched["Targets"][0]["Arn"], "PlannerFunction.Arn");
 
     let tasks = &resource("DispatcherFunction")["Properties"]["Events"]["Tasks"]["Properties"];
     assert_eq!(tasks["Queue"], "TaskQueue.Arn");
