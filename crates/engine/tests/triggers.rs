@@ -235,3 +235,24 @@ async fn a_paused_dag_starts_no_triggered_run() {
     run_to_end(&world, "a", true).await;
     assert!(runs_of(&world, "b").await.is_empty());
 }
+
+/// A run that ended in a process that published nothing (it died, or it is
+/// a command that leaves its events to `updraft dev`) still starts the run
+/// it implies: the next tick finds the end in the outbox.
+#[tokio::test]
+async fn an_end_left_in_the_outbox_starts_its_runs_at_the_next_tick() {
+    let world = World::of_specs(&[A, B]);
+    let quiet = updraft_engine::Engine::new(world.engine.ports().clone()).keeping_events();
+    let run = quiet.trigger("a", RunRequest::by("ana")).await.unwrap();
+    let message = world.next_message().await.expect("a's try");
+    quiet.dispatch(&message).await.unwrap();
+    quiet
+        .record_and_advance("a", &run.run_id, &key("t"), 1, ending(true))
+        .await
+        .unwrap();
+    assert!(runs_of(&world, "b").await.is_empty(), "nothing reacted yet");
+    world.engine.tick().await.unwrap();
+    assert_eq!(runs_of(&world, "b").await.len(), 1);
+    world.engine.tick().await.unwrap();
+    assert_eq!(runs_of(&world, "b").await.len(), 1, "and only once");
+}
