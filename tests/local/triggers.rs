@@ -128,3 +128,29 @@ fn an_artifact_a_run_produced_starts_the_dag_whose_pattern_it_matches() {
         .stdout;
     assert!(lineage.contains("orders.parquet"), "{lineage}");
 }
+
+#[test]
+fn a_debounce_window_gathers_the_artifacts_of_a_run_into_one_run() {
+    let world = World::new();
+    world.spec(
+        "ingest.yaml",
+        "dag: ingest\ntasks:\n  - id: land\n    command: [echo, landed]\n    produces: [\"s3://lake/raw/{{ ds }}/a.parquet\", \"s3://lake/raw/{{ ds }}/b.parquet\", \"s3://lake/raw/{{ ds }}/c.parquet\", \"s3://lake/raw/{{ ds }}/d.parquet\", \"s3://lake/raw/{{ ds }}/e.parquet\"]\n",
+    );
+    world.spec(
+        "report.yaml",
+        "dag: report\ntriggers:\n  - artifact: \"s3://lake/raw/{date}/*.parquet\"\n    debounce: 2s\ntasks:\n  - id: build\n    command: [echo, '{{ trigger.events | length }} files']\n",
+    );
+    let _dev = world.dev();
+    world.run(&["trigger", "ingest", "--wait"]).expect(0);
+    assert!(
+        eventually(Duration::from_secs(20), || ended(&world, "report", 1)),
+        "{:?}\n{}",
+        runs(&world, "report"),
+        world.dev_output()
+    );
+    let report = &runs(&world, "report")[0];
+    assert_eq!(report["trigger"]["events"].as_array().unwrap().len(), 5);
+    let id = report["run_id"].as_str().unwrap();
+    let log = world.run(&["logs", "report", id, "build"]).expect(0).stdout;
+    assert_eq!(log.trim(), "5 files");
+}

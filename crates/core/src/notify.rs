@@ -20,7 +20,7 @@ pub const SOURCE: &str = "updraft";
 pub const RUN_STATE_CHANGE: &str = "updraft Run State Change";
 /// The `detail-type` of a try that failed.
 pub const TASK_STATE_CHANGE: &str = "updraft Task State Change";
-/// The `detail-type` of an artifact a succeeded try produced.
+/// The `detail-type` of the artifacts a succeeded try produced.
 pub const ARTIFACT_PRODUCED: &str = "updraft Artifact Produced";
 /// The `detail-type` of a run not succeeded by its DAG's `sla`.
 pub const RUN_DEADLINE_MISSED: &str = "updraft Run Deadline Missed";
@@ -169,13 +169,14 @@ pub fn run_notices(
     out
 }
 
-/// The event of an artifact (`uri`) that try `try_number` of `key` in `run`
-/// produced: what `artifact:` triggers start runs on.
-pub fn artifact_notice(
+/// The event of the artifacts (`uris`) that try `try_number` of `key` in
+/// `run` produced: what `artifact:` triggers start runs on. One event per
+/// try, however many it produced, so a try's end stays one write.
+pub fn artifacts_notice(
     run: &Run,
     key: &TaskKey,
     try_number: u32,
-    uri: &str,
+    uris: &[String],
     tz: Tz,
     time: DateTime<Utc>,
 ) -> Notice {
@@ -183,7 +184,7 @@ pub fn artifact_notice(
     detail.insert("task".into(), json!(key.task_id.as_str()));
     detail.insert("map_index".into(), json!(key.map_index));
     detail.insert("try".into(), json!(try_number));
-    detail.insert("uri".into(), json!(uri));
+    detail.insert("uris".into(), json!(uris));
     let map_index = key.map_index.map(|i| i.to_string());
     let id = digest(&[
         run.dag.as_str(),
@@ -191,8 +192,7 @@ pub fn artifact_notice(
         key.task_id.as_str(),
         map_index.as_deref().unwrap_or("-"),
         &try_number.to_string(),
-        "artifact",
-        uri,
+        "artifacts",
     ]);
     Notice::new(id, ARTIFACT_PRODUCED, time, detail)
 }

@@ -4,7 +4,7 @@
 //! the publisher took them. What a failure or a dead process leaves in the
 //! outbox, the next tick publishes.
 
-use updraft_core::notify::{Notice, artifact_notice, run_notices, task_notice};
+use updraft_core::notify::{Notice, artifacts_notice, run_notices, task_notice};
 use updraft_core::plan::sla_deadline;
 use updraft_core::state::{ArtifactRecord, ArtifactUse, Run, TaskTransition};
 
@@ -54,23 +54,28 @@ impl Engine {
             .collect())
     }
 
-    /// The events of the artifacts a succeeded try produced, if someone
+    /// The event of the artifacts a succeeded try produced, if someone
     /// listens: what `artifact:` triggers start runs on.
     pub(crate) async fn artifact_notices(
         &self,
         run: &Run,
-        produced: &[ArtifactRecord],
+        records: &[ArtifactRecord],
     ) -> EngineResult<Vec<Notice>> {
-        if matches!(self.announce, Announce::Off) || produced.is_empty() {
+        let produced: Vec<&ArtifactRecord> = records
+            .iter()
+            .filter(|r| r.used == ArtifactUse::Produced)
+            .collect();
+        let Some(first) = produced.first() else {
+            return Ok(Vec::new());
+        };
+        if matches!(self.announce, Announce::Off) {
             return Ok(Vec::new());
         }
         let tz = self.spec_of(run).await?.schedule.tz();
+        let uris: Vec<String> = produced.iter().map(|r| r.uri.clone()).collect();
         let now = self.ports.clock.now();
-        Ok(produced
-            .iter()
-            .filter(|r| r.used == ArtifactUse::Produced)
-            .map(|r| self.linked(artifact_notice(run, &r.key, r.try_number, &r.uri, tz, now)))
-            .collect())
+        let notice = artifacts_notice(run, &first.key, first.try_number, &uris, tz, now);
+        Ok(vec![self.linked(notice)])
     }
 
     fn linked(&self, mut notice: Notice) -> Notice {

@@ -79,12 +79,15 @@ impl Engine {
                         "map_index": detail["map_index"],
                         "try": detail["try"],
                     });
-                    events.push(TriggerEvent::Artifact {
-                        uri: text("uri"),
-                        version: None,
-                        at: notice.time,
-                        producer: Some(producer),
-                    });
+                    let uris = detail["uris"].as_array().into_iter().flatten();
+                    for uri in uris.filter_map(Value::as_str) {
+                        events.push(TriggerEvent::Artifact {
+                            uri: uri.to_string(),
+                            version: None,
+                            at: notice.time,
+                            producer: Some(producer.clone()),
+                        });
+                    }
                 }
             }
             if events.is_empty() {
