@@ -6,6 +6,7 @@
 //! - [`duration`]: `90s` / `2m` / `2h` / `1d`.
 //! - [`runs_view`]: runs as experiments: columns, filters and sort keys.
 //! - [`links`]: the dashboard's paths, shared with the events' links.
+//! - [`pools`]: which waiting tries take a pool's free slots.
 //! - [`notify`]: the events others react to, read off transitions.
 //!
 //! Nothing here does I/O, spawns, sleeps or names an AWS type: callers pass
@@ -17,6 +18,7 @@ pub mod ids;
 pub mod links;
 pub mod notify;
 pub mod plan;
+pub mod pools;
 pub mod runs_view;
 pub mod schedule;
 pub mod spec;
