@@ -16,7 +16,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+use serde_dynamo::aws_sdk_dynamodb_1::{
+    from_attribute_value, from_item, to_attribute_value, to_item,
+};
 use updraft_core::ids::DagId;
 use updraft_core::notify::Notice;
 use updraft_core::state::{
@@ -25,7 +27,7 @@ use updraft_core::state::{
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
     DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PortError, PortResult, RunQuery,
-    StateStore, StoredVersion, TryEnd, record_end_in_turn,
+    SlotClaim, StateStore, StoredVersion, TryEnd, record_end_in_turn,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -504,6 +506,25 @@ impl DynamoStore {
             .collect()
     }
 
+    /// A pool's holders (its item's `used` is their slots' sum); none if no
+    /// slot of it was ever taken.
+    async fn pool_item(&self, pool: &str) -> PortResult<Option<Vec<SlotClaim>>> {
+        let Some(item) = self.get(keys::POOLS.into(), pool.to_string()).await? else {
+            return Ok(None);
+        };
+        let holders = match item.get("holders") {
+            Some(AttributeValue::M(map)) => map
+                .values()
+                .map(|v| {
+                    from_attribute_value(v.clone())
+                        .map_err(|e| PortError::new("decoding a slot claim", e))
+                })
+                .collect::<PortResult<Vec<SlotClaim>>>()?,
+            _ => Vec::new(),
+        };
+        Ok(Some(holders))
+    }
+
     /// A transaction's unconditional put.
     fn plain(&self, item: Item) -> PortResult<TransactWriteItem> {
         let put = Put::builder()
@@ -915,6 +936,83 @@ impl StateStore for DynamoStore {
     async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
         let item = encode(stop, keys::STOPS.into(), stop.handle.clone(), "stop")?;
         self.put_new(item).await.map(drop)
+    }
+
+    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
+        let Some(room) = size.checked_sub(claim.slots) else {
+            return Ok(false);
+        };
+        for _ in 0..2 {
+            let value = to_attribute_value(claim)
+                .map_err(|e| PortError::new("encoding a slot claim", e))?;
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(keys::POOLS))
+                .key(SK, s(claim.pool.clone()))
+                .update_expression("SET used = used + :n, holders.#h = :claim")
+                .condition_expression(
+                    "attribute_exists(holders) AND used <= :room AND attribute_not_exists(holders.#h)",
+                )
+                .expression_attribute_names("#h", claim.holder.clone())
+                .expression_attribute_values(":n", AttributeValue::N(claim.slots.to_string()))
+                .expression_attribute_values(":room", AttributeValue::N(room.to_string()))
+                .expression_attribute_values(":claim", value)
+                .send()
+                .await;
+            match result {
+                Ok(_) => return Ok(true),
+                Err(e) if is_condition_failure(&e) => {}
+                Err(e) => return Err(fail("DynamoDB UpdateItem")(e)),
+            }
+            // Full, held already, or the pool's item not made yet.
+            match self.pool_item(&claim.pool).await? {
+                Some(holders) => return Ok(holders.iter().any(|h| h.holder == claim.holder)),
+                None => {
+                    let empty = Item::from([
+                        (PK.to_string(), s(keys::POOLS)),
+                        (SK.to_string(), s(claim.pool.clone())),
+                        ("item_type".to_string(), s("pool")),
+                        ("used".to_string(), AttributeValue::N("0".into())),
+                        ("holders".to_string(), AttributeValue::M(HashMap::new())),
+                    ]);
+                    self.put_new(empty).await?;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
+        let Some(holders) = self.pool_item(pool).await? else {
+            return Ok(());
+        };
+        let Some(held) = holders.iter().find(|h| h.holder == holder) else {
+            return Ok(());
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::POOLS))
+            .key(SK, s(pool))
+            .update_expression("SET used = used - :n REMOVE holders.#h")
+            .condition_expression("attribute_exists(holders.#h)")
+            .expression_attribute_names("#h", holder)
+            .expression_attribute_values(":n", AttributeValue::N(held.slots.to_string()))
+            .send()
+            .await;
+        match result {
+            // Given back by another caller meanwhile: nothing to do.
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            Err(e) => Err(fail("DynamoDB UpdateItem")(e)),
+        }
+    }
+
+    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        Ok(self.pool_item(pool).await?.unwrap_or_default())
     }
 
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

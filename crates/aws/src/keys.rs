@@ -12,6 +12,7 @@
 //! | launch handle | `HANDLE#<arn or job name>` | `HANDLE` |
 //! | stop not yet carried out | `STOPS` | `<arn or job name>` |
 //! | event not yet published | `OUTBOX` | `<event id>` |
+//! | a pool's slots in use, by holder | `POOLS` | `<pool>` |
 //! | artifact, by URI | `ARTIFACT#<uri>` | `<at>#<dag>#<run_id>#<task>#<index>#<try>#<use>` |
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
@@ -29,6 +30,11 @@ pub const STOPS: &str = "STOPS";
 /// The partition of events kept with their changes and not yet published
 /// (sort key: the event id), which every tick reads with one query.
 pub const OUTBOX: &str = "OUTBOX";
+
+/// The partition of pools' slot accounting (sort key: the pool): one item
+/// per pool, its `used` count and its `holders` changed together by
+/// conditional writes.
+pub const POOLS: &str = "POOLS";
 
 /// The partition key attribute.
 pub const PK: &str = "PK";

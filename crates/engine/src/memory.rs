@@ -14,8 +14,8 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    Clock, DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortResult, RunQuery, StateStore,
-    StoredVersion, TaskMessage, TaskQueue,
+    Clock, DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortResult, RunQuery, SlotClaim,
+    StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 type RunKey = (String, String);
@@ -31,6 +31,7 @@ struct Tables {
     handles: BTreeMap<String, HandleRef>,
     stops: BTreeMap<String, PendingStop>,
     outbox: Vec<Notice>,
+    slots: BTreeMap<String, Vec<SlotClaim>>,
     audit: BTreeMap<RunKey, Vec<AuditEntry>>,
 }
 
@@ -312,6 +313,28 @@ impl StateStore for MemoryStore {
             .entry(stop.handle.clone())
             .or_insert_with(|| stop.clone());
         Ok(())
+    }
+    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
+        let mut tables = self.tables();
+        let holders = tables.slots.entry(claim.pool.clone()).or_default();
+        if holders.iter().any(|h| h.holder == claim.holder) {
+            return Ok(true);
+        }
+        let used: u32 = holders.iter().map(|h| h.slots).sum();
+        if used + claim.slots > size {
+            return Ok(false);
+        }
+        holders.push(claim.clone());
+        Ok(true)
+    }
+    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
+        if let Some(holders) = self.tables().slots.get_mut(pool) {
+            holders.retain(|h| h.holder != holder);
+        }
+        Ok(())
+    }
+    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        Ok(self.tables().slots.get(pool).cloned().unwrap_or_default())
     }
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
         Ok(self.tables().outbox.iter().take(limit).cloned().collect())

@@ -179,6 +179,20 @@ pub struct PendingStop {
     pub at: DateTime<Utc>,
 }
 
+/// A try's hold on slots of a pool, taken before it launches and given
+/// back when it ends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotClaim {
+    /// The pool.
+    pub pool: String,
+    /// The try holding them (`dag/run_id/task[index]#try`).
+    pub holder: String,
+    /// How many.
+    pub slots: u32,
+    /// When they were taken.
+    pub at: DateTime<Utc>,
+}
+
 /// Which runs to list.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunQuery {
@@ -326,6 +340,17 @@ pub trait StateStore: Send + Sync {
     async fn stops(&self) -> PortResult<Vec<PendingStop>>;
     /// Forgets a carried-out stop.
     async fn clear_stop(&self, handle: &str) -> PortResult<()>;
+
+    /// Takes `claim.slots` of a pool of `size` slots for `claim.holder` if
+    /// that many are free, checked in the same write, so racing takers
+    /// never hold more than `size`; `true` if the holder holds them now
+    /// (taking them twice takes them once).
+    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool>;
+    /// Gives a holder's slots back; giving back what is not held does
+    /// nothing.
+    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()>;
+    /// Who holds slots of a pool.
+    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>>;
 
     /// Events kept with their changes and not yet published, oldest first,
     /// at most `limit`.

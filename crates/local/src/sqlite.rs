@@ -19,7 +19,7 @@ use updraft_core::state::{
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
     DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortError, PortResult, RunQuery,
-    StateStore, StoredVersion, TaskMessage, TaskQueue,
+    SlotClaim, StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 const SCHEMA: &str = "
@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
 CREATE TABLE IF NOT EXISTS handles (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS stops (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pool_slots (
+    pool TEXT NOT NULL, holder TEXT NOT NULL, slots INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (pool, holder));
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
@@ -649,6 +652,52 @@ impl StateStore for SqliteStore {
             )
             .map_err(db("recording a stop"))?;
         Ok(())
+    }
+
+    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
+        let mut conn = self.0.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db("taking pool slots"))?;
+        let (held, used): (bool, i64) = tx
+            .query_row(
+                "SELECT COALESCE(SUM(holder = ?2), 0) > 0, COALESCE(SUM(slots), 0) FROM pool_slots WHERE pool = ?1",
+                params![claim.pool, claim.holder],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(db("taking pool slots"))?;
+        if held {
+            return Ok(true);
+        }
+        if used + i64::from(claim.slots) > i64::from(size) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO pool_slots (pool, holder, slots, body) VALUES (?1, ?2, ?3, ?4)",
+            params![claim.pool, claim.holder, claim.slots, to_json(claim)?],
+        )
+        .map_err(db("taking pool slots"))?;
+        tx.commit().map_err(db("taking pool slots"))?;
+        Ok(true)
+    }
+
+    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute(
+                "DELETE FROM pool_slots WHERE pool = ?1 AND holder = ?2",
+                [pool, holder],
+            )
+            .map_err(db("giving pool slots back"))?;
+        Ok(())
+    }
+
+    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        self.bodies(
+            "reading pool slots",
+            "SELECT body FROM pool_slots WHERE pool = ?1 ORDER BY holder",
+            &[pool],
+        )
     }
 
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

@@ -16,7 +16,7 @@ async fn dynamodb_store_conforms() {
     let client = aws_sdk_dynamodb::Client::new(&config);
     let mut tables = Vec::new();
     // One table per suite case (the suite runs fewer than this).
-    for _ in 0..20 {
+    for _ in 0..24 {
         let table = updraft_aws::testing::unique("state");
         create_table(&client, &table).await.unwrap();
         tables.push(table);

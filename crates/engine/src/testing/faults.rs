@@ -18,8 +18,8 @@ use updraft_core::state::{
 
 use crate::ports::{
     DagChange, DagMeta, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRequest, Launched,
-    Launcher, PendingStop, PortError, PortResult, Publisher, RunQuery, StateStore, StoredVersion,
-    TaskMessage, TaskQueue,
+    Launcher, PendingStop, PortError, PortResult, Publisher, RunQuery, SlotClaim, StateStore,
+    StoredVersion, TaskMessage, TaskQueue,
 };
 
 /// How the chosen request fails.
@@ -286,6 +286,19 @@ impl StateStore for FaultyStore {
     async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
         self.faults
             .call("put_stop", self.inner.put_stop(stop))
+            .await
+    }
+    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
+        let request = self.inner.take_slots(claim, size);
+        self.faults.call("take_slots", request).await
+    }
+    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
+        let request = self.inner.give_back_slots(pool, holder);
+        self.faults.call("give_back_slots", request).await
+    }
+    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        self.faults
+            .call("slot_holders", self.inner.slot_holders(pool))
             .await
     }
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

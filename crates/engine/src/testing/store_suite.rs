@@ -14,8 +14,8 @@ use updraft_core::state::{
 use super::fixtures::{run, t0};
 
 use crate::ports::{
-    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, StateStore, StoredVersion,
-    TryEnd,
+    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, SlotClaim, StateStore,
+    StoredVersion, TryEnd,
 };
 
 /// Several handles on one fresh, empty store: for a database, one
@@ -43,6 +43,74 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
     who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
     events_are_kept_with_the_change_that_made_them(&fresh()[0]).await;
+    slots_are_taken_and_given_back_once(&fresh()[0]).await;
+    racing_takers_never_hold_more_slots_than_a_pool_has(fresh()).await;
+}
+
+fn claim(holder: &str, slots: u32) -> SlotClaim {
+    SlotClaim {
+        pool: "gpu".into(),
+        holder: holder.into(),
+        slots,
+        at: t0(),
+    }
+}
+
+async fn slots_are_taken_and_given_back_once(store: &Arc<dyn StateStore>) {
+    assert!(store.slot_holders("gpu").await.unwrap().is_empty());
+    assert!(store.take_slots(&claim("d/r1/a#1", 2), 3).await.unwrap());
+    assert!(
+        store.take_slots(&claim("d/r1/a#1", 2), 3).await.unwrap(),
+        "taken twice: held once"
+    );
+    assert!(
+        !store.take_slots(&claim("d/r1/b#1", 2), 3).await.unwrap(),
+        "1 of 3 free"
+    );
+    assert!(store.take_slots(&claim("d/r1/c#1", 1), 3).await.unwrap());
+    let mut holders: Vec<(String, u32)> = store
+        .slot_holders("gpu")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.holder, c.slots))
+        .collect();
+    holders.sort();
+    assert_eq!(
+        holders,
+        [("d/r1/a#1".to_string(), 2), ("d/r1/c#1".to_string(), 1)]
+    );
+    store.give_back_slots("gpu", "d/r1/a#1").await.unwrap();
+    store.give_back_slots("gpu", "d/r1/a#1").await.unwrap();
+    store.give_back_slots("gpu", "nobody").await.unwrap();
+    store.give_back_slots("other", "nobody").await.unwrap();
+    assert!(
+        store.take_slots(&claim("d/r1/b#1", 2), 3).await.unwrap(),
+        "freed"
+    );
+    assert_eq!(store.slot_holders("gpu").await.unwrap().len(), 2);
+    assert!(store.slot_holders("other").await.unwrap().is_empty());
+}
+
+/// Eight takers through separate handles, racing for a pool of three:
+/// three hold a slot, whatever the interleaving.
+async fn racing_takers_never_hold_more_slots_than_a_pool_has(handles: StoreHandles) {
+    let mut racers = Vec::new();
+    for (i, store) in (0..8).zip(handles.iter().cycle()) {
+        let store = store.clone();
+        racers.push(tokio::spawn(async move {
+            store
+                .take_slots(&claim(&format!("d/r{i}/a#1"), 1), 3)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut taken = 0;
+    for racer in racers {
+        taken += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(taken, 3, "a pool of 3 under 8 racing takers");
+    assert_eq!(handles[0].slot_holders("gpu").await.unwrap().len(), 3);
 }
 
 /// An event as a change would make it: what the outbox keeps is opaque.
