@@ -20,6 +20,8 @@ pub const SOURCE: &str = "updraft";
 pub const RUN_STATE_CHANGE: &str = "updraft Run State Change";
 /// The `detail-type` of a try that failed.
 pub const TASK_STATE_CHANGE: &str = "updraft Task State Change";
+/// The most artifact URIs one event lists.
+pub const MAX_LISTED_URIS: usize = 100;
 /// The `detail-type` of the artifacts a succeeded try produced.
 pub const ARTIFACT_PRODUCED: &str = "updraft Artifact Produced";
 /// The `detail-type` of a run not succeeded by its DAG's `sla`.
@@ -171,7 +173,9 @@ pub fn run_notices(
 
 /// The event of the artifacts (`uris`) that try `try_number` of `key` in
 /// `run` produced: what `artifact:` triggers start runs on. One event per
-/// try, however many it produced, so a try's end stays one write.
+/// try, however many it produced, so a try's end stays one write; it lists
+/// the first [`MAX_LISTED_URIS`] and counts them all (`uri_count`), so it
+/// stays within EventBridge's 256 KB an entry.
 pub fn artifacts_notice(
     run: &Run,
     key: &TaskKey,
@@ -184,7 +188,9 @@ pub fn artifacts_notice(
     detail.insert("task".into(), json!(key.task_id.as_str()));
     detail.insert("map_index".into(), json!(key.map_index));
     detail.insert("try".into(), json!(try_number));
-    detail.insert("uris".into(), json!(uris));
+    let listed = &uris[..uris.len().min(MAX_LISTED_URIS)];
+    detail.insert("uris".into(), json!(listed));
+    detail.insert("uri_count".into(), json!(uris.len()));
     let map_index = key.map_index.map(|i| i.to_string());
     let id = digest(&[
         run.dag.as_str(),

@@ -256,3 +256,30 @@ async fn an_end_left_in_the_outbox_starts_its_runs_at_the_next_tick() {
     world.engine.tick().await.unwrap();
     assert_eq!(runs_of(&world, "b").await.len(), 1, "and only once");
 }
+
+/// A try producing more artifacts than an event lists: the event lists a
+/// hundred and counts them all, and the trigger still sees every one.
+#[tokio::test]
+async fn a_try_with_many_artifacts_triggers_on_every_one() {
+    let produces: Vec<String> = (0..150)
+        .map(|i| format!("\"s3://lake/raw/{{{{ ds }}}}/p{i}.parquet\""))
+        .collect();
+    let producer = format!(
+        "dag: producer\ntasks:\n  - id: t\n    command: [x]\n    produces: [{}]\n",
+        produces.join(", ")
+    );
+    let consumer = CONSUMER.replace("*.parquet\"\n", "*.parquet\"\n    debounce: 5m\n");
+    let world = World::of_specs(&[&producer, &consumer]);
+    run_to_end(&world, "producer", true).await;
+    let event = world
+        .bus
+        .published()
+        .into_iter()
+        .find(|n| n.detail_type == updraft_core::notify::ARTIFACT_PRODUCED)
+        .expect("the artifacts' event");
+    assert_eq!(event.detail["uris"].as_array().unwrap().len(), 100);
+    assert_eq!(event.detail["uri_count"], 150);
+    let runs = runs_of(&world, "consumer").await;
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger.as_ref().unwrap().events.len(), 150);
+}

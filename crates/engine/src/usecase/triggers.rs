@@ -79,10 +79,9 @@ impl Engine {
                         "map_index": detail["map_index"],
                         "try": detail["try"],
                     });
-                    let uris = detail["uris"].as_array().into_iter().flatten();
-                    for uri in uris.filter_map(Value::as_str) {
+                    for uri in self.produced_by(detail).await? {
                         events.push(TriggerEvent::Artifact {
-                            uri: uri.to_string(),
+                            uri,
                             version: None,
                             at: notice.time,
                             producer: Some(producer.clone()),
@@ -101,6 +100,37 @@ impl Engine {
             }
             Ok(())
         })
+    }
+
+    /// Every artifact the try an `Artifact Produced` event names produced:
+    /// the event lists the first hundred, the try's record all of them.
+    async fn produced_by(&self, detail: &Value) -> EngineResult<Vec<String>> {
+        let listed: Vec<String> = detail["uris"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|u| u.as_str().map(str::to_string))
+            .collect();
+        if detail["uri_count"].as_u64() == Some(listed.len() as u64) {
+            return Ok(listed);
+        }
+        let text = |name: &str| detail[name].as_str().unwrap_or_default();
+        let (Ok(task), Some(try_number)) = (
+            updraft_core::ids::TaskId::parse(text("task")),
+            detail["try"].as_u64(),
+        ) else {
+            return Ok(listed);
+        };
+        let key = TaskKey {
+            task_id: task,
+            map_index: detail["map_index"].as_u64().map(|i| i as u32),
+        };
+        let attempt = self
+            .ports
+            .store
+            .attempt(text("dag"), text("run_id"), &key, try_number as u32)
+            .await?;
+        Ok(attempt.map_or(listed, |a| a.produced))
     }
 
     /// An object created in a watched bucket (on AWS, its S3 event through
