@@ -32,7 +32,8 @@ pub const RUN_DEADLINE_MISSED: &str = "updraft Run Deadline Missed";
 pub struct Notice {
     /// Derived from the transition: the same change, the same id.
     pub id: String,
-    /// [`RUN_STATE_CHANGE`] or [`TASK_STATE_CHANGE`].
+    /// [`RUN_STATE_CHANGE`], [`TASK_STATE_CHANGE`], [`ARTIFACT_PRODUCED`]
+    /// or [`RUN_DEADLINE_MISSED`].
     pub detail_type: String,
     /// When the change was made.
     pub time: DateTime<Utc>,
@@ -105,19 +106,18 @@ fn digest(parts: &[&str]) -> String {
         .collect()
 }
 
+/// A time in the DAG's zone, as events tell it.
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
 /// What every event says of its run.
 fn run_fields(run: &Run, tz: Tz) -> serde_json::Map<String, Value> {
     let mut fields = serde_json::Map::new();
     fields.insert("dag".into(), json!(run.dag.as_str()));
     fields.insert("run_id".into(), json!(run.run_id));
-    fields.insert(
-        "logical_date".into(),
-        json!(
-            run.logical_date
-                .with_timezone(&tz)
-                .to_rfc3339_opts(SecondsFormat::Secs, false)
-        ),
-    );
+    fields.insert("logical_date".into(), json!(local(run.logical_date, tz)));
     fields.insert("triggered_by".into(), json!(run.triggered_by));
     fields.insert("labels".into(), json!(run.labels));
     fields.insert("spec_version".into(), json!(run.spec_version));
@@ -140,6 +140,29 @@ pub fn run_notice(run: &Run, tz: Tz, time: DateTime<Utc>) -> Notice {
     Notice::new(id, RUN_STATE_CHANGE, time, detail)
 }
 
+/// What every event of one try says: its run's fields, and the task,
+/// map index and try.
+fn try_fields(run: &Run, key: &TaskKey, try_number: u32, tz: Tz) -> serde_json::Map<String, Value> {
+    let mut fields = run_fields(run, tz);
+    fields.insert("task".into(), json!(key.task_id.as_str()));
+    fields.insert("map_index".into(), json!(key.map_index));
+    fields.insert("try".into(), json!(try_number));
+    fields
+}
+
+/// The id of an event of one try; `what` tells its kinds apart.
+fn try_id(run: &Run, key: &TaskKey, try_number: u32, what: &str) -> String {
+    let map_index = key.map_index.map(|i| i.to_string());
+    digest(&[
+        run.dag.as_str(),
+        &run.run_id,
+        key.task_id.as_str(),
+        map_index.as_deref().unwrap_or("-"),
+        &try_number.to_string(),
+        what,
+    ])
+}
+
 /// The events of a run's change from `before` (none: the run is new) to
 /// `written` (as stored, at the revision the change wrote): its state
 /// change, and its missed deadline when the change notes one. `deadline`
@@ -160,11 +183,7 @@ pub fn run_notices(
     if newly_missed {
         let mut detail = run_fields(written, tz);
         detail.insert("state".into(), json!(written.state));
-        let local = |t: DateTime<Utc>| {
-            t.with_timezone(&tz)
-                .to_rfc3339_opts(SecondsFormat::Secs, false)
-        };
-        detail.insert("deadline".into(), json!(deadline.map(local)));
+        detail.insert("deadline".into(), json!(deadline.map(|d| local(d, tz))));
         let id = digest(&[written.dag.as_str(), &written.run_id, "deadline"]);
         out.push(Notice::new(id, RUN_DEADLINE_MISSED, time, detail));
     }
@@ -184,22 +203,11 @@ pub fn artifacts_notice(
     tz: Tz,
     time: DateTime<Utc>,
 ) -> Notice {
-    let mut detail = run_fields(run, tz);
-    detail.insert("task".into(), json!(key.task_id.as_str()));
-    detail.insert("map_index".into(), json!(key.map_index));
-    detail.insert("try".into(), json!(try_number));
+    let mut detail = try_fields(run, key, try_number, tz);
     let listed = &uris[..uris.len().min(MAX_LISTED_URIS)];
     detail.insert("uris".into(), json!(listed));
     detail.insert("uri_count".into(), json!(uris.len()));
-    let map_index = key.map_index.map(|i| i.to_string());
-    let id = digest(&[
-        run.dag.as_str(),
-        &run.run_id,
-        key.task_id.as_str(),
-        map_index.as_deref().unwrap_or("-"),
-        &try_number.to_string(),
-        "artifacts",
-    ]);
+    let id = try_id(run, key, try_number, "artifacts");
     Notice::new(id, ARTIFACT_PRODUCED, time, detail)
 }
 
@@ -216,22 +224,12 @@ pub fn task_notice(
         TaskState::Failed => true,
         _ => return None,
     };
-    let mut detail = run_fields(run, tz);
-    detail.insert("task".into(), json!(instance.key.task_id.as_str()));
-    detail.insert("map_index".into(), json!(instance.key.map_index));
-    detail.insert("try".into(), json!(instance.try_number));
+    let (key, try_number) = (&instance.key, instance.try_number);
+    let mut detail = try_fields(run, key, try_number, tz);
     detail.insert("state".into(), json!(instance.state));
     detail.insert("gave_up".into(), json!(gave_up));
     detail.insert("reason".into(), json!(instance.reason));
-    let map_index = instance.key.map_index.map(|i| i.to_string());
-    let id = digest(&[
-        run.dag.as_str(),
-        &run.run_id,
-        instance.key.task_id.as_str(),
-        map_index.as_deref().unwrap_or("-"),
-        &instance.try_number.to_string(),
-        instance.state.as_str(),
-    ]);
+    let id = try_id(run, key, try_number, instance.state.as_str());
     Some(Notice::new(id, TASK_STATE_CHANGE, time, detail))
 }
 

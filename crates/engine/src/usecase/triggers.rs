@@ -59,16 +59,16 @@ impl Engine {
                 let detail = &notice.detail;
                 let text = |name: &str| detail[name].as_str().unwrap_or_default().to_string();
                 if notice.detail_type == RUN_STATE_CHANGE {
-                    let terminal = text("state")
-                        .parse::<RunState>()
-                        .is_ok_and(RunState::is_terminal);
-                    if !terminal {
+                    let Ok(ended) = text("state").parse::<RunState>() else {
+                        continue;
+                    };
+                    if !ended.is_terminal() {
                         continue;
                     }
                     let stored = self.ports.store.run(&text("dag"), &text("run_id")).await?;
                     if let Some(mut run) = stored {
                         // As it ended, though a rerun may have opened it since.
-                        run.state = text("state").parse().unwrap_or(run.state);
+                        run.state = ended;
                         events.push(TriggerEvent::RunEnded { run: Box::new(run) });
                     }
                 } else if notice.detail_type == ARTIFACT_PRODUCED {
@@ -89,17 +89,24 @@ impl Engine {
                     }
                 }
             }
-            if events.is_empty() {
-                return Ok(());
-            }
-            let loaded = self.sync_specs().await?;
-            for event in &events {
-                for (spec, _) in &loaded.dags {
-                    self.start_triggered(spec, event).await?;
-                }
+            if !events.is_empty() {
+                self.start_for(&events).await?;
             }
             Ok(())
         })
+    }
+
+    /// Starts (or joins) the runs of every DAG whose triggers `events`
+    /// match, over the current specs; returns them.
+    async fn start_for(&self, events: &[TriggerEvent]) -> EngineResult<Vec<Run>> {
+        let loaded = self.sync_specs().await?;
+        let mut started = Vec::new();
+        for event in events {
+            for (spec, _) in &loaded.dags {
+                started.extend(self.start_triggered(spec, event).await?);
+            }
+        }
+        Ok(started)
     }
 
     /// Every artifact the try an `Artifact Produced` event names produced:
@@ -148,12 +155,7 @@ impl Engine {
             at,
             producer: None,
         };
-        let loaded = self.sync_specs().await?;
-        let mut started = Vec::new();
-        for (spec, _) in &loaded.dags {
-            started.extend(self.start_triggered(spec, &event).await?);
-        }
-        Ok(started)
+        self.start_for(&[event]).await
     }
 
     /// Starts (or, with `debounce`, joins) a run of `spec` for each of its
@@ -228,14 +230,7 @@ impl Engine {
             ..RunRequest::default()
         };
         let created = self
-            .create_run(
-                spec,
-                RunKind::Triggered,
-                id.clone(),
-                timing,
-                request,
-                Some(trigger),
-            )
+            .create_run(spec, RunKind::Triggered, id, timing, request, Some(trigger))
             .await?;
         let Some(run) = created else {
             return Ok(None);
