@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use updraft_core::ids::DagId;
-use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, parse_spec, validate_set};
+use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, is_pools_file, parse_spec, validate_set};
 use updraft_core::yaml::{self, Pos, Value};
 use updraft_engine::ports::{
     DagChange, DagMeta, LoadedSpecs, PortError, PortResult, SpecSource, StateStore,
@@ -242,10 +242,11 @@ pub enum Synced {
     Ignored,
 }
 
-/// The DAG a key under `specs/` is named after.
+/// The DAG a key under `specs/` is named after; `specs/pools.yaml` is
+/// the pools file, not a DAG.
 fn dag_of(key: &str) -> Option<&str> {
     let stem = key.strip_prefix(PREFIX)?.strip_suffix(".yaml")?;
-    DagId::parse(stem).ok().map(|_| stem)
+    (!is_pools_file(key) && DagId::parse(stem).is_ok()).then_some(stem)
 }
 
 /// How often a sync reads again after another writer changed the DAG's

@@ -63,8 +63,56 @@ pub fn plan(
         }
         _ => plan_tasks(spec, run, instances, now),
     };
+    if let Some(limit) = spec.max_active_tasks_per_run {
+        hold_back_past(limit, spec, instances, &mut out);
+    }
     note_missed_sla(spec, run, now, &mut out);
     out
+}
+
+/// Keeps at most `limit` tries of the run queued or running: the tries the
+/// plan would queue past it stay where they are (highest `priority` goes
+/// first, then file order) and are queued by a later plan, when others end.
+fn hold_back_past(
+    limit: u32,
+    spec: &DagSpec,
+    instances: &[TaskInstance],
+    out: &mut Vec<Transition>,
+) {
+    let active = |state: TaskState| {
+        matches!(
+            state,
+            TaskState::Queued | TaskState::Launching | TaskState::Running
+        )
+    };
+    let running = instances.iter().filter(|i| active(i.state)).count();
+    let mut room = (limit as usize).saturating_sub(running);
+    let priority = |t: &TaskTransition| {
+        spec.task(t.next.key.task_id.as_str())
+            .map_or(0, |task| task.priority)
+    };
+    let mut queued: Vec<(usize, i32)> = out
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| match t {
+            Transition::Task(t) if t.next.state == TaskState::Queued && !active(t.expect_state) => {
+                Some((i, priority(t)))
+            }
+            _ => None,
+        })
+        .collect();
+    queued.sort_by_key(|&(i, priority)| (std::cmp::Reverse(priority), i));
+    let mut held = Vec::new();
+    for (i, _) in queued {
+        match room {
+            0 => held.push(i),
+            _ => room -= 1,
+        }
+    }
+    held.sort_unstable();
+    for i in held.into_iter().rev() {
+        out.remove(i);
+    }
 }
 
 /// When a run should have succeeded by under its DAG's `sla`: its data

@@ -1001,3 +1001,34 @@ fn a_run_past_its_sla_is_noted_once_and_one_in_time_never() {
     assert_eq!(runs[0].next.state, RunState::Succeeded);
     assert_eq!(runs[0].next.deadline_missed_at, Some(late.now));
 }
+
+#[test]
+fn max_active_tasks_per_run_queues_the_highest_priority_first_and_the_rest_later() {
+    let mut story = Story::new(
+        "dag: d\nmax_active_tasks_per_run: 2\ntasks:\n  - id: a\n  - id: b\n  - id: c\n    priority: 5\n  - id: d\n    after: [a, b, c]\n",
+    );
+    story.run.state = RunState::Running;
+    assert_eq!(
+        story.plan(),
+        ["a", "c"],
+        "c for its priority 5, then a by file order"
+    );
+    assert_eq!(
+        story.plan(),
+        Vec::<String>::new(),
+        "two are queued: b waits"
+    );
+    story.start("c");
+    assert_eq!(story.plan(), Vec::<String>::new(), "running counts too");
+    story.end("c", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["b"]);
+    for task in ["a", "b"] {
+        story.start(task);
+        story.end(task, Outcome::Succeeded);
+    }
+    assert_eq!(story.plan(), ["d"]);
+    story.start("d");
+    story.end("d", Outcome::Succeeded);
+    story.plan();
+    assert_eq!(story.run.state, RunState::Succeeded);
+}

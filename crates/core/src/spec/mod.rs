@@ -1,6 +1,7 @@
 //! DAG specs (DESIGN §3): one YAML file in, a validated [`DagSpec`] out, or
 //! every problem of the file as `file:line:col: reason`.
 
+mod capacity;
 mod diagnostic;
 mod diff;
 mod graph;
@@ -24,7 +25,7 @@ pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use parse::parse_spec;
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
-pub use set::{SpecFile, SpecSet, validate_set};
+pub use set::{SpecFile, SpecSet, is_pools_file, validate_set};
 pub use triggers::{ArtifactPattern, Trigger, TriggerOn, UpstreamEnd};
 pub use version::{spec_version, write_canonical};
 
@@ -55,6 +56,11 @@ pub struct DagSpec {
     pub sla: Option<std::time::Duration>,
     /// What starts runs besides the schedule.
     pub triggers: Vec<Trigger>,
+    /// At most this many tries of the DAG's tasks queued or running at
+    /// once, across all its runs.
+    pub max_active_tasks: Option<u32>,
+    /// At most this many tries queued or running at once in each run.
+    pub max_active_tasks_per_run: Option<u32>,
     /// Default params; a trigger may override them.
     pub params: Map<String, Value>,
     /// Named compute profiles.
@@ -137,6 +143,21 @@ pub struct TaskSpec {
     /// Whether any template of the task reads `outputs`, so launching it
     /// needs its upstreams' outputs.
     pub reads_outputs: bool,
+    /// The pool a try takes slots of before it launches.
+    pub pool: Option<PoolNeed>,
+    /// When slots are scarce, higher goes first (default 0).
+    pub priority: i32,
+}
+
+/// What a task takes of a pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolNeed {
+    /// The pool's name, declared in `pools.yaml`.
+    pub pool: String,
+    /// How many of its slots one try takes.
+    pub slots: u32,
+    /// Where `pool:` is written (the task, its profile or `defaults`).
+    pub pos: Pos,
 }
 
 /// What a mapped task maps over.

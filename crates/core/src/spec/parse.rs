@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use crate::ids::{DagId, TaskId};
 use crate::schedule::{LocalTime, Schedule, SchedulePolicy};
+use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
@@ -29,6 +30,8 @@ const DAG_KEYS: &[&str] = &[
     "end",
     "catchup",
     "max_active_runs",
+    "max_active_tasks",
+    "max_active_tasks_per_run",
     "run_timeout",
     "sla",
     "triggers",
@@ -38,7 +41,15 @@ const DAG_KEYS: &[&str] = &[
     "tasks",
 ];
 const TRIGGER_KEYS: &[&str] = &["dag", "state", "artifact", "debounce"];
-const DEFAULT_KEYS: &[&str] = &["retries", "retry_delay", "retry_backoff", "timeout"];
+const DEFAULT_KEYS: &[&str] = &[
+    "retries",
+    "retry_delay",
+    "retry_backoff",
+    "timeout",
+    "pool",
+    "pool_slots",
+    "priority",
+];
 const TASK_KEYS: &[&str] = &[
     "id",
     "description",
@@ -58,6 +69,9 @@ const TASK_KEYS: &[&str] = &[
     "max_map",
     "produces",
     "consumes",
+    "pool",
+    "pool_slots",
+    "priority",
 ];
 const ECS_KEYS: &[&str] = &[
     "kind",
@@ -65,6 +79,9 @@ const ECS_KEYS: &[&str] = &[
     "cpu",
     "memory",
     "ephemeral_storage",
+    "pool",
+    "pool_slots",
+    "priority",
 ];
 const SAGEMAKER_KEYS: &[&str] = &[
     "kind",
@@ -72,6 +89,9 @@ const SAGEMAKER_KEYS: &[&str] = &[
     "instance_count",
     "volume_size",
     "max_runtime",
+    "pool",
+    "pool_slots",
+    "priority",
 ];
 
 /// The default for `max_active_runs`, as in Airflow.
@@ -106,6 +126,7 @@ struct Draft {
     compute_pos: Pos,
     hyperparameters_pos: Pos,
     templates: Vec<(String, Pos)>,
+    capacity: CapacityKeys,
 }
 
 /// Reads a mapping of names to templated strings (`environment`,
@@ -242,20 +263,24 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     let owner = fields
         .get("owner")
         .and_then(|n| reader.string(n, "`owner`"));
-    let defaults = match fields.get("defaults") {
+    let (defaults, default_capacity) = match fields.get("defaults") {
         Some(node) => {
             let defaults = reader.fields(node, "`defaults`", DEFAULT_KEYS);
-            read_retry(reader, &defaults, RetryPolicy::default(), None)
+            let capacity = CapacityKeys::read(reader, &defaults);
+            let retry = read_retry(reader, &defaults, RetryPolicy::default(), None);
+            (retry, capacity)
         }
-        None => (RetryPolicy::default(), None),
+        None => ((RetryPolicy::default(), None), CapacityKeys::default()),
     };
+    let max_active_tasks = positive(reader, &fields, "max_active_tasks");
+    let max_active_tasks_per_run = positive(reader, &fields, "max_active_tasks_per_run");
     let run_timeout = read_longer_than_zero(reader, &fields, "run_timeout");
     let sla = read_longer_than_zero(reader, &fields, "sla");
     let triggers = fields
         .get("triggers")
         .map(|node| read_triggers(reader, node))
         .unwrap_or_default();
-    let compute = read_compute(reader, fields.get("compute"));
+    let (compute, profile_capacity) = read_compute(reader, fields.get("compute"));
     let mut drafts = match fields.get("tasks") {
         Some(node) => {
             let items = reader.list(node, "`tasks`");
@@ -272,6 +297,18 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
             Vec::new()
         }
     };
+    for draft in &mut drafts {
+        let base = match draft
+            .spec
+            .compute
+            .as_ref()
+            .and_then(|n| profile_capacity.get(n))
+        {
+            Some(profile) => profile.over(&default_capacity),
+            None => default_capacity.clone(),
+        };
+        (draft.spec.pool, draft.spec.priority) = draft.capacity.over(&base).resolve(reader);
+    }
     for draft in &drafts {
         let profile = draft.spec.compute.as_ref().and_then(|n| compute.get(n));
         if !draft.spec.hyperparameters.is_empty()
@@ -336,6 +373,8 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         run_timeout,
         sla,
         triggers,
+        max_active_tasks,
+        max_active_tasks_per_run,
         params: params?,
         compute,
         tasks: drafts.into_iter().map(|d| d.spec).collect(),
@@ -516,9 +555,18 @@ fn read_longer_than_zero(
     }
 }
 
-fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> BTreeMap<String, ComputeProfile> {
+/// The compute profiles, and the capacity keys each writes.
+type Profiles = (
+    BTreeMap<String, ComputeProfile>,
+    BTreeMap<String, CapacityKeys>,
+);
+
+fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
     let mut profiles = BTreeMap::new();
-    let Some(node) = node else { return profiles };
+    let mut capacities = BTreeMap::new();
+    let Some(node) = node else {
+        return (profiles, capacities);
+    };
     let Value::Map(entries) = &node.value else {
         reader.error(
             node.pos,
@@ -527,7 +575,7 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> BTreeMap<String
                 node.kind()
             ),
         );
-        return profiles;
+        return (profiles, capacities);
     };
     for entry in entries {
         let what = format!("compute profile `{}`", entry.key);
@@ -543,9 +591,15 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> BTreeMap<String
             continue;
         };
         let profile = match reader.string(kind_node, "`kind`").as_deref() {
-            Some("ecs") => read_ecs(reader, &entry.value, &what).map(ComputeProfile::Ecs),
+            Some("ecs") => {
+                let fields = reader.fields(&entry.value, &what, ECS_KEYS);
+                capacities.insert(entry.key.clone(), CapacityKeys::read(reader, &fields));
+                read_ecs(reader, &fields, &entry.value, &what).map(ComputeProfile::Ecs)
+            }
             Some("sagemaker") => {
-                read_sagemaker(reader, &entry.value, &what).map(ComputeProfile::Sagemaker)
+                let fields = reader.fields(&entry.value, &what, SAGEMAKER_KEYS);
+                capacities.insert(entry.key.clone(), CapacityKeys::read(reader, &fields));
+                read_sagemaker(reader, &fields, &entry.value, &what).map(ComputeProfile::Sagemaker)
             }
             Some(other) => {
                 reader.error(
@@ -560,7 +614,7 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> BTreeMap<String
             profiles.insert(entry.key.clone(), profile);
         }
     }
-    profiles
+    (profiles, capacities)
 }
 
 fn required_string(
@@ -585,10 +639,14 @@ fn optional_count(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Op
         .and_then(|n| reader.count(n, &format!("`{key}`")))
 }
 
-fn read_ecs(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<EcsProfile> {
-    let fields = reader.fields(node, what, ECS_KEYS);
-    let task_definition = required_string(reader, &fields, node, "task_definition", what);
-    let ephemeral_storage = optional_count(reader, &fields, "ephemeral_storage");
+fn read_ecs(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<EcsProfile> {
+    let task_definition = required_string(reader, fields, node, "task_definition", what);
+    let ephemeral_storage = optional_count(reader, fields, "ephemeral_storage");
     if let (Some(gib), Some(n)) = (ephemeral_storage, fields.get("ephemeral_storage"))
         && !(21..=200).contains(&gib)
     {
@@ -599,15 +657,19 @@ fn read_ecs(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<EcsProfi
     }
     Some(EcsProfile {
         task_definition: task_definition?,
-        cpu: optional_count(reader, &fields, "cpu"),
-        memory: optional_count(reader, &fields, "memory"),
+        cpu: optional_count(reader, fields, "cpu"),
+        memory: optional_count(reader, fields, "memory"),
         ephemeral_storage,
     })
 }
 
-fn read_sagemaker(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<SagemakerProfile> {
-    let fields = reader.fields(node, what, SAGEMAKER_KEYS);
-    let instance_type = required_string(reader, &fields, node, "instance_type", what);
+fn read_sagemaker(
+    reader: &mut Reader<'_>,
+    fields: &Fields<'_>,
+    node: &Node,
+    what: &str,
+) -> Option<SagemakerProfile> {
+    let instance_type = required_string(reader, fields, node, "instance_type", what);
     if let (Some(t), Some(n)) = (&instance_type, fields.get("instance_type"))
         && !t.starts_with("ml.")
     {
@@ -618,10 +680,10 @@ fn read_sagemaker(reader: &mut Reader<'_>, node: &Node, what: &str) -> Option<Sa
     }
     Some(SagemakerProfile {
         instance_type: instance_type?,
-        instance_count: optional_count(reader, &fields, "instance_count")
+        instance_count: optional_count(reader, fields, "instance_count")
             .unwrap_or(1)
             .max(1),
-        volume_size: optional_count(reader, &fields, "volume_size").unwrap_or(30),
+        volume_size: optional_count(reader, fields, "volume_size").unwrap_or(30),
         max_runtime: fields
             .get("max_runtime")
             .and_then(|n| reader.duration(n, "`max_runtime`")),
@@ -703,6 +765,7 @@ fn read_task(
             }
         }
     }
+    let capacity = CapacityKeys::read(reader, &fields);
     let produces = template_list(reader, &fields, "produces", &mut templates);
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
     Some(Draft {
@@ -731,12 +794,15 @@ fn read_task(
             produces,
             consumes,
             reads_outputs: false,
+            pool: None,
+            priority: 0,
         },
         id_pos: id_node.pos,
         after,
         compute_pos: compute_node.map_or(node.pos, |n| n.pos),
         hyperparameters_pos: fields.get("hyperparameters").map_or(node.pos, |n| n.pos),
         templates,
+        capacity,
     })
 }
 

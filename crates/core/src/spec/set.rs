@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::spec::{DagSpec, Diagnostic, SpecErrors, TriggerOn, parse_spec};
+use crate::spec::{
+    DagSpec, Diagnostic, POOLS_FILE, PoolSpec, SpecErrors, TriggerOn, parse_pools, parse_spec,
+};
 use crate::yaml::Pos;
 
 /// One spec file's name and text, as read by the caller.
@@ -22,15 +24,38 @@ pub struct SpecSet {
     pub dags: BTreeMap<String, DagSpec>,
     /// Every problem, file by file, in line order.
     pub errors: Vec<Diagnostic>,
+    /// The pools of the set's `pools.yaml`, if it has a valid one.
+    pub pools: Option<BTreeMap<String, PoolSpec>>,
+}
+
+/// Whether a file is the pools file rather than a DAG (by its name, in a
+/// directory, a bucket or alone).
+pub fn is_pools_file(name: &str) -> bool {
+    name.rsplit(['/', '\\']).next() == Some(POOLS_FILE)
 }
 
 /// Parses every file; DAG ids declared more than once are dropped from
-/// `dags` and reported in each file that declares them.
+/// `dags` and reported in each file that declares them. A `pools.yaml`
+/// among them declares the pools the DAGs may name.
 pub fn validate_set(files: &[SpecFile]) -> SpecSet {
     let mut set = SpecSet::default();
     let mut by_id: BTreeMap<String, Vec<DagSpec>> = BTreeMap::new();
+    let mut pools_file = None;
     for file in files {
+        if is_pools_file(&file.name) {
+            pools_file = Some(file.name.as_str());
+            match parse_pools(&file.name, &file.text) {
+                Ok(pools) => set.pools = Some(pools),
+                Err(SpecErrors(errors)) => set.errors.extend(errors),
+            }
+            continue;
+        }
         match parse_spec(&file.name, &file.text) {
+            Ok(spec) if spec.id.as_str() == "pools" => set.errors.push(Diagnostic {
+                file: file.name.clone(),
+                pos: Pos { line: 1, col: 1 },
+                message: format!("DAG id `pools` is kept for {POOLS_FILE}; name the DAG otherwise"),
+            }),
             Ok(spec) => by_id.entry(spec.id.to_string()).or_default().push(spec),
             Err(SpecErrors(errors)) => set.errors.extend(errors),
         }
@@ -53,7 +78,10 @@ pub fn validate_set(files: &[SpecFile]) -> SpecSet {
             });
         }
     }
-    let wrong = check_triggers(&set.dags);
+    let mut wrong = check_triggers(&set.dags);
+    if pools_file.is_none() || set.pools.is_some() {
+        wrong.extend(check_pools(&set.dags, set.pools.as_ref()));
+    }
     for diagnostic in wrong {
         set.dags.retain(|_, spec| spec.file != diagnostic.file);
         set.errors.push(diagnostic);
@@ -145,4 +173,50 @@ fn cycle_through(
         paths = next;
     }
     None
+}
+
+/// The pools the DAGs name that `pools` does not declare, or that have
+/// fewer slots than a try takes.
+fn check_pools(
+    dags: &BTreeMap<String, DagSpec>,
+    pools: Option<&BTreeMap<String, PoolSpec>>,
+) -> Vec<Diagnostic> {
+    let mut errors = Vec::new();
+    for spec in dags.values() {
+        for task in &spec.tasks {
+            let Some(need) = &task.pool else { continue };
+            let message = match pools.and_then(|p| p.get(&need.pool)) {
+                Some(pool) if need.slots > pool.slots => format!(
+                    "task `{}` takes {} slots of pool `{}`, which has {}",
+                    task.id, need.slots, need.pool, pool.slots
+                ),
+                Some(_) => continue,
+                None => match pools {
+                    Some(pools) => {
+                        let known: Vec<&str> = pools.keys().map(String::as_str).collect();
+                        format!(
+                            "unknown pool `{}`; {POOLS_FILE} declares: {}",
+                            need.pool,
+                            if known.is_empty() {
+                                "none".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        )
+                    }
+                    None => format!(
+                        "unknown pool `{}`: pools are declared in {POOLS_FILE} beside the specs",
+                        need.pool
+                    ),
+                },
+            };
+            errors.push(Diagnostic {
+                file: spec.file.clone(),
+                pos: need.pos,
+                message,
+            });
+        }
+    }
+    errors.dedup();
+    errors
 }

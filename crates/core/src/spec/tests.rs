@@ -104,7 +104,7 @@ fn unknown_keys_are_named_with_a_suggestion() {
     assert_eq!(
         errors(&with_line(11, "defaults: { retries: 2, backof: 2 }")),
         [
-            "11:25: unknown key `backof` in `defaults`; expected one of: retries, retry_delay, retry_backoff, timeout"
+            "11:25: unknown key `backof` in `defaults`; expected one of: retries, retry_delay, retry_backoff, timeout, pool, pool_slots, priority"
         ]
     );
     assert_eq!(
@@ -556,4 +556,98 @@ fn dag_triggers_name_known_dags_and_form_no_cycle() {
         ]
     );
     assert_eq!(set.dags.keys().collect::<Vec<_>>(), ["e", "f"]);
+}
+
+#[test]
+fn pool_keys_come_from_the_task_its_profile_or_defaults() {
+    let spec = parse_spec(
+        "x.yaml",
+        r#"dag: shared
+defaults: { pool: warehouse, priority: 1 }
+compute:
+  gpu: { kind: sagemaker, instance_type: ml.g5.2xlarge, pool: gpu, pool_slots: 2 }
+tasks:
+  - id: load
+  - id: train
+    compute: gpu
+    image: train:1
+  - id: urgent
+    compute: gpu
+    image: train:1
+    pool_slots: 1
+    priority: 10
+  - id: own
+    pool: api
+    priority: -5
+"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let pool = |id: &str| {
+        let task = spec.task(id).unwrap();
+        let need = task.pool.as_ref().unwrap();
+        (need.pool.as_str(), need.slots, task.priority)
+    };
+    assert_eq!(pool("load"), ("warehouse", 1, 1));
+    assert_eq!(pool("train"), ("gpu", 2, 1));
+    assert_eq!(pool("urgent"), ("gpu", 1, 10));
+    assert_eq!(pool("own"), ("api", 1, -5));
+    assert_eq!(spec.max_active_tasks, None);
+}
+
+#[test]
+fn bad_pool_keys_are_told_where_they_are() {
+    assert_eq!(
+        errors(
+            "dag: x\nmax_active_tasks: 0\nmax_active_tasks_per_run: 2\ntasks:\n  - id: a\n    pool_slots: 2\n  - id: b\n    pool: gpu\n    pool_slots: 0\n    priority: 1.5\n"
+        ),
+        [
+            "2:19: `max_active_tasks` must be at least 1",
+            "6:17: `pool_slots` needs a `pool` (on the task, its compute profile or `defaults`)",
+            "9:17: `pool_slots` must be at least 1",
+            "10:15: `priority` must be a whole number (higher goes first; default 0)",
+        ]
+    );
+}
+
+#[test]
+fn pools_named_by_tasks_are_declared_in_pools_yaml() {
+    let file = |name: &str, text: &str| SpecFile {
+        name: name.into(),
+        text: text.into(),
+    };
+    let a = file(
+        "specs/a.yaml",
+        "dag: a\ntasks:\n  - id: t\n    pool: gpu\n    pool_slots: 3\n  - id: u\n    pool: tpu\n",
+    );
+    let b = file("specs/b.yaml", "dag: b\ntasks:\n  - id: t\n    pool: gpu\n");
+    let pools = file("specs/pools.yaml", "pools:\n  gpu: 2\n  db: 4\n");
+    let set = validate_set(&[a.clone(), b.clone(), pools]);
+    let errs: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errs,
+        [
+            "specs/a.yaml:4:11: task `t` takes 3 slots of pool `gpu`, which has 2",
+            "specs/a.yaml:7:11: unknown pool `tpu`; pools.yaml declares: db, gpu",
+        ]
+    );
+    assert_eq!(set.dags.keys().collect::<Vec<_>>(), ["b"]);
+    assert_eq!(set.pools.as_ref().unwrap()["db"].slots, 4);
+
+    let alone = validate_set(std::slice::from_ref(&b));
+    assert_eq!(
+        alone.errors[0].to_string(),
+        "specs/b.yaml:4:11: unknown pool `gpu`: pools are declared in pools.yaml beside the specs"
+    );
+    // A pools file that does not parse is its own error, not one per task.
+    let broken = validate_set(&[b, file("pools.yaml", "pools: 3\n")]);
+    let errs: Vec<String> = broken.errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        errs,
+        ["pools.yaml:1:8: `pools` must be a mapping of pool names to slots"]
+    );
+    let reserved = validate_set(&[file("p.yaml", "dag: pools\ntasks: [{id: t}]\n")]);
+    assert_eq!(
+        reserved.errors[0].to_string(),
+        "p.yaml:1:1: DAG id `pools` is kept for pools.yaml; name the DAG otherwise"
+    );
 }
