@@ -4,7 +4,7 @@
 //! conditional write on its state (and try), and a failed condition is an
 //! ordinary `false`, not an error.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -26,8 +26,8 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PortError, PortResult, RunQuery,
-    SlotClaim, StateStore, StoredVersion, TryEnd, record_end_in_turn,
+    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PoolSize, PortError, PortResult,
+    RunQuery, SlotClaim, StateStore, StoredVersion, TryEnd, record_end_in_turn,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -525,6 +525,35 @@ impl DynamoStore {
         Ok(Some(holders))
     }
 
+    /// Sets or removes one size attribute of a pool's item, making the
+    /// item (with nothing held) if there is none.
+    async fn set_pool_size(
+        &self,
+        pool: &str,
+        attribute: &str,
+        slots: Option<u32>,
+    ) -> PortResult<()> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::POOLS))
+            .key(SK, s(pool))
+            .expression_attribute_names("#size", attribute)
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":none", AttributeValue::M(HashMap::new()))
+            .expression_attribute_values(":type", s("pool"));
+        let keep = "used = if_not_exists(used, :zero), holders = if_not_exists(holders, :none), item_type = :type";
+        let update = match slots {
+            Some(n) => update
+                .update_expression(format!("SET #size = :n, {keep}"))
+                .expression_attribute_values(":n", AttributeValue::N(n.to_string())),
+            None => update.update_expression(format!("SET {keep} REMOVE #size")),
+        };
+        update.send().await.map_err(fail("DynamoDB UpdateItem"))?;
+        Ok(())
+    }
+
     /// A transaction's unconditional put.
     fn plain(&self, item: Item) -> PortResult<TransactWriteItem> {
         let put = Put::builder()
@@ -1013,6 +1042,68 @@ impl StateStore for DynamoStore {
 
     async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
         Ok(self.pool_item(pool).await?.unwrap_or_default())
+    }
+
+    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
+        let pk = keys::pool_wait_pk(&waiter.pool);
+        let item = encode(waiter, pk, waiter.holder.clone(), "slot_waiter")?;
+        self.put_new(item).await.map(drop)
+    }
+
+    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        self.query_prefix(keys::pool_wait_pk(pool), "", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::pool_wait_pk(pool)))
+            .key(SK, s(holder))
+            .send()
+            .await
+            .map_err(fail("DynamoDB DeleteItem"))?;
+        Ok(())
+    }
+
+    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
+        for size in self.pool_sizes().await? {
+            if size.declared.is_some() && !declared.contains_key(&size.pool) {
+                self.set_pool_size(&size.pool, "declared", None).await?;
+            }
+        }
+        for (pool, &slots) in declared {
+            self.set_pool_size(pool, "declared", Some(slots)).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
+        self.set_pool_size(pool, "slots_set", slots).await
+    }
+
+    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
+        let number = |item: &Item, name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u32>().ok())
+        };
+        let items = self.query_prefix(keys::POOLS.into(), "", false).await?;
+        Ok(items
+            .iter()
+            .filter_map(|item| {
+                let size = PoolSize {
+                    pool: item.get(SK)?.as_s().ok()?.clone(),
+                    declared: number(item, "declared"),
+                    set: number(item, "slots_set"),
+                };
+                size.slots().map(|_| size)
+            })
+            .collect())
     }
 
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

@@ -12,7 +12,8 @@
 //! | launch handle | `HANDLE#<arn or job name>` | `HANDLE` |
 //! | stop not yet carried out | `STOPS` | `<arn or job name>` |
 //! | event not yet published | `OUTBOX` | `<event id>` |
-//! | a pool's slots in use, by holder | `POOLS` | `<pool>` |
+//! | a pool's size and slots in use, by holder | `POOLS` | `<pool>` |
+//! | a try waiting for slots of a pool | `POOLWAIT#<pool>` | `<dag>/<run_id>/<task>#<try>` |
 //! | artifact, by URI | `ARTIFACT#<uri>` | `<at>#<dag>#<run_id>#<task>#<index>#<try>#<use>` |
 //! | artifact, by run | `RUN#<dag>#<run_id>` | `ARTIFACT#<use>#<uri>#<task>#<index>#<try>` |
 
@@ -33,7 +34,7 @@ pub const OUTBOX: &str = "OUTBOX";
 
 /// The partition of pools' slot accounting (sort key: the pool): one item
 /// per pool, its `used` count and its `holders` changed together by
-/// conditional writes.
+/// conditional writes, beside its `declared` and `slots_set` sizes.
 pub const POOLS: &str = "POOLS";
 
 /// The partition key attribute.
@@ -99,6 +100,11 @@ pub fn audit_sk(at: DateTime<Utc>, by: &str) -> String {
         "AUDIT#{}#{by}",
         at.to_rfc3339_opts(SecondsFormat::Nanos, true)
     )
+}
+
+/// `POOLWAIT#<pool>`: the tries waiting for slots of a pool, one item each.
+pub fn pool_wait_pk(pool: &str) -> String {
+    format!("POOLWAIT#{pool}")
 }
 
 /// `HANDLE#<arn or job name>`: which try a launch handle belongs to.

@@ -14,8 +14,8 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    Clock, DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortResult, RunQuery, SlotClaim,
-    StateStore, StoredVersion, TaskMessage, TaskQueue,
+    Clock, DagChange, DagMeta, Delivery, HandleRef, PendingStop, PoolSize, PortResult, RunQuery,
+    SlotClaim, StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 type RunKey = (String, String);
@@ -32,6 +32,8 @@ struct Tables {
     stops: BTreeMap<String, PendingStop>,
     outbox: Vec<Notice>,
     slots: BTreeMap<String, Vec<SlotClaim>>,
+    waiters: BTreeMap<String, BTreeMap<String, SlotClaim>>,
+    pool_sizes: BTreeMap<String, PoolSize>,
     audit: BTreeMap<RunKey, Vec<AuditEntry>>,
 }
 
@@ -335,6 +337,67 @@ impl StateStore for MemoryStore {
     }
     async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
         Ok(self.tables().slots.get(pool).cloned().unwrap_or_default())
+    }
+    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
+        self.tables()
+            .waiters
+            .entry(waiter.pool.clone())
+            .or_default()
+            .entry(waiter.holder.clone())
+            .or_insert_with(|| waiter.clone());
+        Ok(())
+    }
+    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        let tables = self.tables();
+        Ok(tables
+            .waiters
+            .get(pool)
+            .map(|w| w.values().cloned().collect())
+            .unwrap_or_default())
+    }
+    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
+        if let Some(waiters) = self.tables().waiters.get_mut(pool) {
+            waiters.remove(holder);
+        }
+        Ok(())
+    }
+    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
+        let mut tables = self.tables();
+        for size in tables.pool_sizes.values_mut() {
+            size.declared = declared.get(&size.pool).copied();
+        }
+        for (pool, &slots) in declared {
+            let size = tables
+                .pool_sizes
+                .entry(pool.clone())
+                .or_insert_with(|| PoolSize {
+                    pool: pool.clone(),
+                    ..PoolSize::default()
+                });
+            size.declared = Some(slots);
+        }
+        Ok(())
+    }
+    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
+        let mut tables = self.tables();
+        let size = tables
+            .pool_sizes
+            .entry(pool.to_string())
+            .or_insert_with(|| PoolSize {
+                pool: pool.to_string(),
+                ..PoolSize::default()
+            });
+        size.set = slots;
+        Ok(())
+    }
+    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
+        Ok(self
+            .tables()
+            .pool_sizes
+            .values()
+            .filter(|s| s.slots().is_some())
+            .cloned()
+            .collect())
     }
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
         Ok(self.tables().outbox.iter().take(limit).cloned().collect())

@@ -2,6 +2,7 @@
 //! traits. Local adapters implement them over SQLite and processes, AWS
 //! adapters over DynamoDB, SQS, S3, ECS and SageMaker.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -187,10 +188,34 @@ pub struct SlotClaim {
     pub pool: String,
     /// The try holding them (`dag/run_id/task[index]#try`).
     pub holder: String,
+    /// That try.
+    pub of: HandleRef,
     /// How many.
     pub slots: u32,
-    /// When they were taken.
+    /// When they were taken (a holder) or asked for (a waiter).
     pub at: DateTime<Utc>,
+    /// The try's task's `priority`.
+    #[serde(default)]
+    pub priority: i32,
+}
+
+/// A pool's slots as the store keeps them: what `pools.yaml` declares and
+/// what `updraft pools set` changed them to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolSize {
+    /// The pool.
+    pub pool: String,
+    /// From the deployed `pools.yaml`.
+    pub declared: Option<u32>,
+    /// Set at run time; wins over `declared` until cleared.
+    pub set: Option<u32>,
+}
+
+impl PoolSize {
+    /// The slots that count now; none if the pool is neither declared nor set.
+    pub fn slots(&self) -> Option<u32> {
+        self.set.or(self.declared)
+    }
 }
 
 /// Which runs to list.
@@ -351,6 +376,22 @@ pub trait StateStore: Send + Sync {
     async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()>;
     /// Who holds slots of a pool.
     async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>>;
+    /// Keeps a try waiting for slots of a pool, so that it is admitted when
+    /// slots free up rather than asking again and again; keeping one twice
+    /// keeps one.
+    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()>;
+    /// The tries waiting for slots of a pool.
+    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>>;
+    /// Forgets a waiter (it took its slots, or waits no more).
+    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()>;
+    /// Makes `declared` the pools `pools.yaml` declares: others lose their
+    /// declared size (what was set at run time stays).
+    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()>;
+    /// Sets a pool's slots at run time, or with `None` goes back to the
+    /// declared size.
+    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()>;
+    /// Every pool declared or set.
+    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>>;
 
     /// Events kept with their changes and not yet published, oldest first,
     /// at most `limit`.

@@ -2,6 +2,7 @@
 //! every other `updraft` command on the same state directory. Records are
 //! JSON; the columns beside them are what compare-and-set and queries need.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,8 +19,8 @@ use updraft_core::state::{
 };
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
-    DagChange, DagMeta, Delivery, HandleRef, PendingStop, PortError, PortResult, RunQuery,
-    SlotClaim, StateStore, StoredVersion, TaskMessage, TaskQueue,
+    DagChange, DagMeta, Delivery, HandleRef, PendingStop, PoolSize, PortError, PortResult,
+    RunQuery, SlotClaim, StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 const SCHEMA: &str = "
@@ -55,6 +56,10 @@ CREATE TABLE IF NOT EXISTS stops (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pool_slots (
     pool TEXT NOT NULL, holder TEXT NOT NULL, slots INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (pool, holder));
+CREATE TABLE IF NOT EXISTS pool_waiters (
+    pool TEXT NOT NULL, holder TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (pool, holder));
+CREATE TABLE IF NOT EXISTS pool_sizes (
+    pool TEXT PRIMARY KEY, declared INTEGER, slots_set INTEGER);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
@@ -698,6 +703,86 @@ impl StateStore for SqliteStore {
             "SELECT body FROM pool_slots WHERE pool = ?1 ORDER BY holder",
             &[pool],
         )
+    }
+
+    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute(
+                "INSERT OR IGNORE INTO pool_waiters (pool, holder, body) VALUES (?1, ?2, ?3)",
+                params![waiter.pool, waiter.holder, to_json(waiter)?],
+            )
+            .map_err(db("keeping a try waiting for slots"))?;
+        Ok(())
+    }
+
+    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        self.bodies(
+            "reading the tries waiting for slots",
+            "SELECT body FROM pool_waiters WHERE pool = ?1 ORDER BY holder",
+            &[pool],
+        )
+    }
+
+    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute(
+                "DELETE FROM pool_waiters WHERE pool = ?1 AND holder = ?2",
+                [pool, holder],
+            )
+            .map_err(db("forgetting a waiting try"))?;
+        Ok(())
+    }
+
+    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
+        let mut conn = self.0.conn();
+        let tx = conn.transaction().map_err(db("declaring pools"))?;
+        tx.execute("UPDATE pool_sizes SET declared = NULL", [])
+            .map_err(db("declaring pools"))?;
+        for (pool, slots) in declared {
+            tx.execute(
+                "INSERT INTO pool_sizes (pool, declared) VALUES (?1, ?2)
+                 ON CONFLICT (pool) DO UPDATE SET declared = excluded.declared",
+                params![pool, slots],
+            )
+            .map_err(db("declaring pools"))?;
+        }
+        tx.commit().map_err(db("declaring pools"))?;
+        Ok(())
+    }
+
+    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
+        self.0
+            .conn()
+            .execute(
+                "INSERT INTO pool_sizes (pool, slots_set) VALUES (?1, ?2)
+                 ON CONFLICT (pool) DO UPDATE SET slots_set = excluded.slots_set",
+                params![pool, slots],
+            )
+            .map_err(db("setting a pool's slots"))?;
+        Ok(())
+    }
+
+    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
+        let conn = self.0.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT pool, declared, slots_set FROM pool_sizes
+                 WHERE declared IS NOT NULL OR slots_set IS NOT NULL ORDER BY pool",
+            )
+            .map_err(db("reading pools"))?;
+        let sizes = statement
+            .query_map([], |r| {
+                Ok(PoolSize {
+                    pool: r.get(0)?,
+                    declared: r.get(1)?,
+                    set: r.get(2)?,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(db("reading pools"))?;
+        Ok(sizes)
     }
 
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

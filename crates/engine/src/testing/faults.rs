@@ -4,6 +4,7 @@
 //! dying right after it (the request takes effect, and nothing after it in
 //! that invocation reaches the world).
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,8 +19,8 @@ use updraft_core::state::{
 
 use crate::ports::{
     DagChange, DagMeta, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRequest, Launched,
-    Launcher, PendingStop, PortError, PortResult, Publisher, RunQuery, SlotClaim, StateStore,
-    StoredVersion, TaskMessage, TaskQueue,
+    Launcher, PendingStop, PoolSize, PortError, PortResult, Publisher, RunQuery, SlotClaim,
+    StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 /// How the chosen request fails.
@@ -299,6 +300,31 @@ impl StateStore for FaultyStore {
     async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
         self.faults
             .call("slot_holders", self.inner.slot_holders(pool))
+            .await
+    }
+    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
+        let request = self.inner.wait_for_slots(waiter);
+        self.faults.call("wait_for_slots", request).await
+    }
+    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        let request = self.inner.slot_waiters(pool);
+        self.faults.call("slot_waiters", request).await
+    }
+    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
+        let request = self.inner.stop_waiting(pool, holder);
+        self.faults.call("stop_waiting", request).await
+    }
+    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
+        let request = self.inner.declare_pools(declared);
+        self.faults.call("declare_pools", request).await
+    }
+    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
+        let request = self.inner.set_pool_slots(pool, slots);
+        self.faults.call("set_pool_slots", request).await
+    }
+    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
+        self.faults
+            .call("pool_sizes", self.inner.pool_sizes())
             .await
     }
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

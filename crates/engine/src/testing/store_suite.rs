@@ -1,5 +1,6 @@
 //! The `StateStore` contract, as tests any implementation runs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use updraft_core::ids::{DagId, TaskId};
@@ -14,8 +15,8 @@ use updraft_core::state::{
 use super::fixtures::{run, t0};
 
 use crate::ports::{
-    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, RunQuery, SlotClaim, StateStore,
-    StoredVersion, TryEnd,
+    DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PoolSize, RunQuery, SlotClaim,
+    StateStore, StoredVersion, TryEnd,
 };
 
 /// Several handles on one fresh, empty store: for a database, one
@@ -44,6 +45,7 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
     events_are_kept_with_the_change_that_made_them(&fresh()[0]).await;
     slots_are_taken_and_given_back_once(&fresh()[0]).await;
+    waiters_and_pool_sizes_are_kept(&fresh()[0]).await;
     racing_takers_never_hold_more_slots_than_a_pool_has(fresh()).await;
 }
 
@@ -51,9 +53,76 @@ fn claim(holder: &str, slots: u32) -> SlotClaim {
     SlotClaim {
         pool: "gpu".into(),
         holder: holder.into(),
+        of: HandleRef {
+            dag: "d".into(),
+            run_id: "r1".into(),
+            key: TaskKey::task(TaskId::parse("t").unwrap()),
+            try_number: 1,
+        },
         slots,
         at: t0(),
+        priority: 0,
     }
+}
+
+async fn waiters_and_pool_sizes_are_kept(store: &Arc<dyn StateStore>) {
+    assert!(store.slot_waiters("gpu").await.unwrap().is_empty());
+    let mut urgent = claim("d/r1/b#1", 2);
+    urgent.priority = 10;
+    store.wait_for_slots(&claim("d/r1/a#1", 1)).await.unwrap();
+    store.wait_for_slots(&urgent).await.unwrap();
+    store.wait_for_slots(&urgent).await.unwrap();
+    let mut waiting = store.slot_waiters("gpu").await.unwrap();
+    waiting.sort_by(|a, b| a.holder.cmp(&b.holder));
+    assert_eq!(
+        waiting,
+        [claim("d/r1/a#1", 1), urgent],
+        "kept once, as written"
+    );
+    store.stop_waiting("gpu", "d/r1/a#1").await.unwrap();
+    store.stop_waiting("gpu", "nobody").await.unwrap();
+    assert_eq!(store.slot_waiters("gpu").await.unwrap().len(), 1);
+    assert!(store.slot_waiters("other").await.unwrap().is_empty());
+
+    let size = |pool: &str, declared, set| PoolSize {
+        pool: pool.into(),
+        declared,
+        set,
+    };
+    assert!(store.pool_sizes().await.unwrap().is_empty());
+    let declared = BTreeMap::from([("gpu".to_string(), 2), ("db".to_string(), 4)]);
+    store.declare_pools(&declared).await.unwrap();
+    store.set_pool_slots("gpu", Some(5)).await.unwrap();
+    store.set_pool_slots("adhoc", Some(1)).await.unwrap();
+    // Slots held before a size was declared stay held.
+    assert!(store.take_slots(&claim("d/r1/c#1", 1), 5).await.unwrap());
+    let mut sizes = store.pool_sizes().await.unwrap();
+    sizes.sort_by(|a, b| a.pool.cmp(&b.pool));
+    assert_eq!(
+        sizes,
+        [
+            size("adhoc", None, Some(1)),
+            size("db", Some(4), None),
+            size("gpu", Some(2), Some(5)),
+        ]
+    );
+    store
+        .declare_pools(&BTreeMap::from([("gpu".to_string(), 3)]))
+        .await
+        .unwrap();
+    store.set_pool_slots("gpu", None).await.unwrap();
+    let mut sizes = store.pool_sizes().await.unwrap();
+    sizes.sort_by(|a, b| a.pool.cmp(&b.pool));
+    assert_eq!(
+        sizes,
+        [size("adhoc", None, Some(1)), size("gpu", Some(3), None)],
+        "db no longer declared; gpu back to its declared size"
+    );
+    assert_eq!(sizes[1].slots(), Some(3));
+    assert_eq!(store.slot_holders("gpu").await.unwrap().len(), 1);
+    // Taking still works on an item the sizes made.
+    assert!(store.take_slots(&claim("d/r1/d#1", 2), 3).await.unwrap());
+    assert!(!store.take_slots(&claim("d/r1/e#1", 1), 3).await.unwrap());
 }
 
 async fn slots_are_taken_and_given_back_once(store: &Arc<dyn StateStore>) {
