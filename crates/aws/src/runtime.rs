@@ -52,6 +52,12 @@ impl Observer for LogEvents {
             Event::Dropped { what } => {
                 tracing::info!(%what, "dropped a stale or duplicate message or event")
             }
+            Event::WaitingForPool { holder, pool } => {
+                tracing::info!(%holder, %pool, "waiting for pool slots")
+            }
+            Event::SlotsReclaimed { holder, pool } => {
+                tracing::warn!(%holder, %pool, "gave back slots an ended try still held")
+            }
             Event::ImportErrors(errors) => {
                 for error in errors {
                     tracing::warn!(error = %error, "spec import error");

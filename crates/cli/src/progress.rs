@@ -92,6 +92,12 @@ impl Observer for Progress {
                 ));
             }
             Event::Dropped { what } if self.verbose => self.print(&format!("dropped {what}")),
+            Event::WaitingForPool { holder, pool } if self.verbose => {
+                self.print(&format!("waiting {holder} for pool {pool}"))
+            }
+            Event::SlotsReclaimed { holder, pool } => self.print(&format!(
+                "warning: gave back slots of pool {pool} that {holder} held after it ended"
+            )),
             Event::ImportErrors(errors) => {
                 let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
                 let mut last = self
@@ -114,7 +120,10 @@ impl Observer for Progress {
             Event::Unpublished { count, error } => self.print(&format!(
                 "warning: {count} event(s) not published, tried again next tick: {error}"
             )),
-            Event::TaskQueued { .. } | Event::Dropped { .. } | Event::Deferred { .. } => {}
+            Event::TaskQueued { .. }
+            | Event::Dropped { .. }
+            | Event::Deferred { .. }
+            | Event::WaitingForPool { .. } => {}
         }
     }
 }

@@ -59,6 +59,21 @@ pub enum Event {
         /// What and why.
         what: String,
     },
+    /// A queued try waits for slots of a pool.
+    WaitingForPool {
+        /// The try (`dag/run_id/task#try`).
+        holder: String,
+        /// The pool.
+        pool: String,
+    },
+    /// Slots held by a try that ended without giving them back were given
+    /// back.
+    SlotsReclaimed {
+        /// The try (`dag/run_id/task#try`).
+        holder: String,
+        /// The pool.
+        pool: String,
+    },
     /// Spec files that could not be loaded.
     ImportErrors(Vec<Diagnostic>),
     /// The invocation's time ran out: this is left to the next one.

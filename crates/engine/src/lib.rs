@@ -23,7 +23,7 @@ pub mod ports;
 pub mod testing;
 pub mod usecase;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,7 @@ pub struct Engine {
     announce: Announce,
     ui_url: Mutex<Option<String>>,
     specs: Mutex<HashMap<(String, String), Arc<DagSpec>>>,
+    declared_pools: Mutex<Option<BTreeMap<String, u32>>>,
     deadline: Mutex<Option<Instant>>,
 }
 
@@ -112,6 +113,7 @@ impl Engine {
             announce: Announce::Off,
             ui_url: Mutex::default(),
             specs: Mutex::default(),
+            declared_pools: Mutex::default(),
             deadline: Mutex::default(),
         }
     }

@@ -533,6 +533,9 @@ pub struct LoadedSpecs {
     /// Every DAG's metadata, when the source read it on the way (the table
     /// source does), so a tick need not read it again.
     pub metas: Option<Vec<DagMeta>>,
+    /// The slots of each pool the source's `pools.yaml` declares, when the
+    /// source has one that is valid.
+    pub pools: Option<BTreeMap<String, u32>>,
 }
 
 /// Where the current specs come from.

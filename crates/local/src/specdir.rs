@@ -88,6 +88,7 @@ impl SpecSource for SpecDir {
             files.push(read.map_err(PortError)?);
         }
         let set = validate_set(&files);
+        let pools = set.pool_slots();
         let loaded = LoadedSpecs {
             dags: set
                 .dags
@@ -103,6 +104,7 @@ impl SpecSource for SpecDir {
                 .collect(),
             errors: set.errors,
             metas: None,
+            pools,
         };
         *cache = Some((fingerprint, loaded.clone()));
         Ok(loaded)

@@ -28,6 +28,19 @@ pub struct SpecSet {
     pub pools: Option<BTreeMap<String, PoolSpec>>,
 }
 
+impl SpecSet {
+    /// Each declared pool's slots.
+    pub fn pool_slots(&self) -> Option<BTreeMap<String, u32>> {
+        let pools = self.pools.as_ref()?;
+        Some(
+            pools
+                .iter()
+                .map(|(name, p)| (name.clone(), p.slots))
+                .collect(),
+        )
+    }
+}
+
 /// Whether a file is the pools file rather than a DAG (by its name, in a
 /// directory, a bucket or alone).
 pub fn is_pools_file(name: &str) -> bool {

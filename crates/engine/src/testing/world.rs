@@ -349,12 +349,16 @@ impl World {
             .iter()
             .enumerate()
             .map(|(i, yaml)| SpecFile {
-                name: format!("s{i}.yaml"),
+                name: match yaml.starts_with("pools:") {
+                    true => "pools.yaml".to_string(),
+                    false => format!("s{i}.yaml"),
+                },
                 text: yaml.to_string(),
             })
             .collect();
         let set = validate_set(&files);
         assert!(set.errors.is_empty(), "{:?}", set.errors);
+        let pools = set.pool_slots();
         let loaded = LoadedSpecs {
             dags: set
                 .dags
@@ -369,6 +373,7 @@ impl World {
                 .collect(),
             errors: vec![],
             metas: None,
+            pools,
         };
         let store = store.unwrap_or_else(|| Arc::new(MemoryStore::default()));
         // Faulty worlds redeliver at once: their tests drive the time.

@@ -258,6 +258,7 @@ impl Engine {
             return Ok(false);
         }
         self.publish_kept(&notices).await;
+        self.release_after(run, change).await?;
         let next = &change.next;
         match stop {
             Some(stop) => self.stop_now(&stop).await,
@@ -266,13 +267,8 @@ impl Engine {
         }
         match next.state {
             TaskState::Queued => {
-                let message = TaskMessage {
-                    dag: dag.to_string(),
-                    run_id: run_id.to_string(),
-                    key: next.key.clone(),
-                    try_number: next.try_number,
-                };
-                self.ports.queue.send(&message, Duration::ZERO).await?;
+                self.queue_with_capacity(run, &next.key, next.try_number)
+                    .await?;
                 self.emit(Event::TaskQueued {
                     dag: dag.to_string(),
                     run_id: run_id.to_string(),

@@ -4,6 +4,7 @@ mod advance;
 mod announce;
 mod backfill;
 mod cancel;
+mod capacity;
 mod dispatch;
 mod experiments;
 mod mark;
@@ -21,6 +22,7 @@ mod trigger;
 mod triggers;
 
 pub use backfill::{BackfillReport, BackfillStep};
+pub use capacity::{DAG_LIMIT_POOL, holder_id};
 pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
 pub use experiments::{ComparedRun, Comparison, VersionUse};
 pub use overview::{DagGrid, DagOverview, DagsOverview};

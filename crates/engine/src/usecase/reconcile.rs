@@ -139,6 +139,9 @@ impl Engine {
         {
             return Ok(false);
         }
+        if instance.state == TaskState::Queued && self.requeue_for_capacity(run, instance).await? {
+            return Ok(false);
+        }
         let message = TaskMessage {
             dag: dag.to_string(),
             run_id: run_id.to_string(),

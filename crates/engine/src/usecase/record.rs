@@ -151,6 +151,7 @@ impl Engine {
             return Ok(false);
         }
         self.publish_kept(&notices).await;
+        self.release_after(&run, &change).await?;
         if change.next.state == TaskState::RetryWait {
             self.wake_for_retry(dag, run_id, &change.next).await?;
         }

@@ -71,6 +71,12 @@ impl Engine {
         if let Err(e) = self.publish_outbox().await {
             self.isolate(&mut report, "the event outbox".into(), e);
         }
+        // Slots whose try ended without giving them back, and waiters whose
+        // admission a dying process left undone.
+        let specs: Vec<&DagSpec> = loaded.dags.iter().map(|(spec, _)| spec).collect();
+        if let Err(e) = self.sweep_pools(&specs).await {
+            self.isolate(&mut report, "the pools".into(), e);
+        }
         let mut active = if report.created.is_empty() {
             active
         } else {

@@ -99,6 +99,9 @@ impl Engine {
             self.remember_spec(spec);
         }
         loaded.metas = Some(metas);
+        if let Some(pools) = &loaded.pools {
+            self.declare_pools(pools).await?;
+        }
         if !loaded.errors.is_empty() {
             self.emit(Event::ImportErrors(loaded.errors.clone()));
         }
