@@ -340,6 +340,12 @@ pub enum Command {
         /// The DAG.
         dag: String,
     },
+    /// Pools and DAG limits: slots, used, waiting, and the tries holding them.
+    Pools {
+        /// Change a pool (without: list them).
+        #[command(subcommand)]
+        command: Option<PoolsCommand>,
+    },
     /// Validate specs, then upload them to the stack's bucket (--backend aws).
     Deploy {
         /// Spec files or directories (default: the spec directory).
@@ -360,6 +366,23 @@ pub enum Command {
         /// The argv.
         #[arg(last = true, required = true)]
         argv: Vec<String>,
+    },
+}
+
+/// `updraft pools ...`.
+#[derive(Debug, Subcommand)]
+pub enum PoolsCommand {
+    /// Give a pool this many slots now, over what pools.yaml declares.
+    Set {
+        /// The pool.
+        name: String,
+        /// Its slots (at least 1).
+        slots: u32,
+    },
+    /// Give a pool back the slots pools.yaml declares.
+    Reset {
+        /// The pool.
+        name: String,
     },
 }
 

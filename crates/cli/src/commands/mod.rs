@@ -11,6 +11,7 @@ mod logs;
 mod mark;
 mod output;
 mod pause;
+mod pools;
 mod rerun;
 mod run;
 mod runs;
@@ -33,7 +34,7 @@ use updraft_engine::usecase::RunRequest;
 use updraft_local::lock::DevLock;
 use updraft_local::{Local, LocalConfig, LocalEvents, QueueKind};
 
-use crate::args::{AwsCommand, Backend, Cli, Command, Global, Output};
+use crate::args::{AwsCommand, Backend, Cli, Command, Global, Output, PoolsCommand};
 use crate::error::{CliError, CliResult};
 use crate::progress::Progress;
 
@@ -194,6 +195,11 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Compare { dag, run_ids } => compare::compare(&ctx, &dag, &run_ids).await,
         Command::Versions { dag } => versions::versions(&ctx, &dag).await,
         Command::Diff { dag, from, to } => versions::diff(&ctx, &dag, &from, &to).await,
+        Command::Pools { command } => match command {
+            None => pools::list(&ctx).await,
+            Some(PoolsCommand::Set { name, slots }) => pools::set(&ctx, &name, Some(slots)).await,
+            Some(PoolsCommand::Reset { name }) => pools::set(&ctx, &name, None).await,
+        },
         Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
         Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
     }

@@ -13,7 +13,7 @@
 //! the next tick ([`Engine::sweep_pools`]), and a queued try neither
 //! holding nor waiting is found by reconcile and queued for its slots again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use updraft_core::pools::{self, Holder, Waiter, waiting_reason};
@@ -22,7 +22,7 @@ use updraft_core::state::{Run, TaskInstance, TaskKey, TaskState, TaskTransition}
 
 use crate::events::Event;
 use crate::ports::{HandleRef, SlotClaim, TaskMessage};
-use crate::{Engine, EngineResult};
+use crate::{Engine, EngineError, EngineResult};
 
 /// The prefix of the pool that holds a DAG's `max_active_tasks`.
 pub const DAG_LIMIT_POOL: &str = "dag:";
@@ -271,38 +271,61 @@ impl Engine {
         run: &Run,
         instance: &TaskInstance,
     ) -> EngineResult<Option<String>> {
-        if instance.state != TaskState::Queued {
-            return Ok(None);
+        let mut reasons = self
+            .waiting_reasons(run, std::slice::from_ref(instance))
+            .await?;
+        Ok(reasons.remove(&instance.key))
+    }
+
+    /// Why each of these queued tries waits, for those waiting for a pool
+    /// (each pool read once).
+    pub(crate) async fn waiting_reasons(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+    ) -> EngineResult<HashMap<TaskKey, String>> {
+        let mut reasons = HashMap::new();
+        let queued: Vec<&TaskInstance> = instances
+            .iter()
+            .filter(|i| i.state == TaskState::Queued)
+            .collect();
+        if queued.is_empty() {
+            return Ok(reasons);
         }
         let spec = self.spec_of(run).await?;
-        let holder = holder_id(
-            run.dag.as_str(),
-            &run.run_id,
-            &instance.key,
-            instance.try_number,
-        );
         let store = &self.ports.store;
-        for need in needs_of(&spec, instance.key.task_id.as_str()) {
-            let waiting = store.slot_waiters(&need.pool).await?;
-            if !waiting.iter().any(|w| w.holder == holder) {
-                continue;
+        let mut pools: HashMap<String, (Vec<SlotClaim>, u32, Option<u32>)> = HashMap::new();
+        for instance in queued {
+            let holder = holder_id(
+                run.dag.as_str(),
+                &run.run_id,
+                &instance.key,
+                instance.try_number,
+            );
+            for need in needs_of(&spec, instance.key.task_id.as_str()) {
+                if !pools.contains_key(&need.pool) {
+                    let waiting = store.slot_waiters(&need.pool).await?;
+                    let holders = store.slot_holders(&need.pool).await?;
+                    let used = holders.iter().map(|h| h.slots).sum();
+                    let size = self.size_of(&need).await?;
+                    pools.insert(need.pool.clone(), (waiting, used, size));
+                }
+                let (waiting, used, size) = &pools[&need.pool];
+                if !waiting.iter().any(|w| w.holder == holder) {
+                    continue;
+                }
+                let reason = match size {
+                    Some(size) => waiting_reason(&need.pool, *size, *used),
+                    None => format!(
+                        "waiting for pool {}: it is not declared in pools.yaml",
+                        need.pool
+                    ),
+                };
+                reasons.insert(instance.key.clone(), reason);
+                break;
             }
-            let used = store
-                .slot_holders(&need.pool)
-                .await?
-                .iter()
-                .map(|h| h.slots)
-                .sum();
-            let reason = match self.size_of(&need).await? {
-                Some(size) => waiting_reason(&need.pool, size, used),
-                None => format!(
-                    "waiting for pool {}: it is not declared in pools.yaml",
-                    need.pool
-                ),
-            };
-            return Ok(Some(reason));
         }
-        Ok(None)
+        Ok(reasons)
     }
 
     /// Gives back the slots of holders whose tries ended without giving
@@ -381,6 +404,95 @@ impl Engine {
         self.queue_with_capacity(run, &instance.key, instance.try_number)
             .await?;
         Ok(true)
+    }
+}
+
+/// A pool as `updraft pools` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolReport {
+    /// The pool (`dag:<id>` for a DAG's `max_active_tasks`).
+    pub pool: String,
+    /// Its slots now; none if it is held or waited for but not declared.
+    pub slots: Option<u32>,
+    /// What `pools.yaml` (or the DAG's spec) declares.
+    pub declared: Option<u32>,
+    /// What `updraft pools set` set, winning over `declared`.
+    pub set: Option<u32>,
+    /// The tries holding slots.
+    pub holders: Vec<SlotClaim>,
+    /// The tries waiting for slots.
+    pub waiting: Vec<SlotClaim>,
+}
+
+impl PoolReport {
+    /// Slots held.
+    pub fn used(&self) -> u32 {
+        self.holders.iter().map(|h| h.slots).sum()
+    }
+}
+
+impl Engine {
+    /// Every pool and DAG limit: slots, who holds them, who waits.
+    pub async fn pools(&self) -> EngineResult<Vec<PoolReport>> {
+        let loaded = self.sync_specs().await?;
+        let store = &self.ports.store;
+        let mut reports: Vec<PoolReport> = store
+            .pool_sizes()
+            .await?
+            .into_iter()
+            .map(|s| PoolReport {
+                slots: s.slots(),
+                pool: s.pool,
+                declared: s.declared,
+                set: s.set,
+                holders: Vec::new(),
+                waiting: Vec::new(),
+            })
+            .collect();
+        for (spec, _) in &loaded.dags {
+            if let Some(limit) = spec.max_active_tasks {
+                reports.push(PoolReport {
+                    pool: format!("{DAG_LIMIT_POOL}{}", spec.id),
+                    slots: Some(limit),
+                    declared: Some(limit),
+                    set: None,
+                    holders: Vec::new(),
+                    waiting: Vec::new(),
+                });
+            }
+        }
+        for report in &mut reports {
+            report.holders = store.slot_holders(&report.pool).await?;
+            report.waiting = store.slot_waiters(&report.pool).await?;
+            report.waiting.sort_by(|a, b| {
+                (std::cmp::Reverse(a.priority), a.at).cmp(&(std::cmp::Reverse(b.priority), b.at))
+            });
+        }
+        reports.sort_by(|a, b| a.pool.cmp(&b.pool));
+        Ok(reports)
+    }
+
+    /// Changes a pool's slots at run time (`None`: back to what
+    /// `pools.yaml` declares); waiters are admitted at once if it grew.
+    pub async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> EngineResult<()> {
+        if pool.starts_with(DAG_LIMIT_POOL) {
+            return Err(EngineError::user(format!(
+                "`{pool}` is a DAG's max_active_tasks: change it in the DAG's spec"
+            )));
+        }
+        if slots == Some(0) {
+            return Err(EngineError::user("a pool needs at least 1 slot"));
+        }
+        updraft_core::ids::DagId::parse(pool)
+            .map_err(|why| EngineError::user(why.replace("DAG id", "pool name")))?;
+        self.sync_specs().await?;
+        self.ports.store.set_pool_slots(pool, slots).await?;
+        let need = Need {
+            pool: pool.to_string(),
+            slots: 1,
+            size: None,
+        };
+        self.admit(&need).await
     }
 }
 

@@ -22,7 +22,7 @@ mod trigger;
 mod triggers;
 
 pub use backfill::{BackfillReport, BackfillStep};
-pub use capacity::{DAG_LIMIT_POOL, holder_id};
+pub use capacity::{DAG_LIMIT_POOL, PoolReport, holder_id};
 pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
 pub use experiments::{ComparedRun, Comparison, VersionUse};
 pub use overview::{DagGrid, DagOverview, DagsOverview};

@@ -104,6 +104,13 @@ impl Engine {
             (rank, i.key.map_index)
         };
         instances.sort_by_key(order);
+        // Shown, not stored: a try waiting for a pool says so.
+        let mut waiting = self.waiting_reasons(&run, &instances).await?;
+        for instance in &mut instances {
+            if let Some(reason) = waiting.remove(&instance.key) {
+                instance.reason = Some(reason);
+            }
+        }
         let mut attempts = store.attempts(dag, run_id).await?;
         attempts.sort_by(|a, b| (&a.key, a.try_number).cmp(&(&b.key, b.try_number)));
         let audit = store.audit(dag, run_id).await?;
