@@ -13,7 +13,9 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
 use updraft_core::ids::DagId;
-use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, is_pools_file, parse_spec, validate_set};
+use updraft_core::spec::{
+    DagSpec, Diagnostic, POOLS_FILE, SpecFile, is_pools_file, parse_spec, validate_set,
+};
 use updraft_core::yaml::{self, Pos, Value};
 use updraft_engine::ports::{
     DagChange, DagMeta, LoadedSpecs, PortError, PortResult, SpecSource, StateStore,
@@ -212,6 +214,22 @@ pub async fn deploy(
         // The object's latest version, recorded as an upload event would
         // (whichever of the two comes second changes nothing).
         sync_key(s3, bucket, store, &spec_key(id)).await?;
+    }
+    // The pools file is kept beside the specs for people, and its sizes in
+    // the table, where dispatchers read them.
+    if let (Some(slots), Some(file)) = (
+        set.pool_slots(),
+        files.iter().find(|f| is_pools_file(&f.name)),
+    ) {
+        s3.put_object()
+            .bucket(bucket)
+            .key(format!("{PREFIX}{POOLS_FILE}"))
+            .body(ByteStream::from(file.text.clone().into_bytes()))
+            .content_type("application/yaml")
+            .send()
+            .await
+            .map_err(fail("S3 PutObject"))?;
+        store.declare_pools(&slots).await?;
     }
     Ok(ours.into_iter().collect())
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use updraft_core::spec::parse_spec;
+use updraft_core::spec::{parse_pools, parse_spec};
 
 /// The ```yaml blocks of a Markdown file that hold a whole spec, with the
 /// line each starts at.
@@ -15,7 +15,7 @@ fn spec_blocks(text: &str) -> Vec<(usize, String)> {
             None if line.trim() == "```yaml" => current = Some((n + 2, String::new())),
             Some(_) if line.trim() == "```" => {
                 let (start, body) = current.take().unwrap_or_default();
-                if body.starts_with("dag:") {
+                if body.starts_with("dag:") || body.starts_with("pools:") {
                     blocks.push((start, body));
                 }
             }
@@ -43,7 +43,11 @@ fn every_spec_example_in_the_docs_validates() {
     {
         let text = std::fs::read_to_string(file).expect("readable doc");
         for (line, block) in spec_blocks(&text) {
-            if let Err(errors) = parse_spec("example", &block) {
+            let parsed = match block.starts_with("pools:") {
+                true => parse_pools("pools.yaml", &block).map(drop),
+                false => parse_spec("example", &block).map(drop),
+            };
+            if let Err(errors) = parsed {
                 let first = &errors.0[0];
                 let at = line + first.pos.line as usize - 1;
                 panic!(
