@@ -7,6 +7,7 @@ mod events;
 mod examples;
 mod experiments;
 mod mapping;
+mod pools;
 mod reruns;
 mod scheduling;
 mod triggers;
