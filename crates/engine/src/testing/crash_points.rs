@@ -23,8 +23,11 @@ use crate::ports::{Clock, Completion, StateStore, TaskQueue};
 use crate::usecase::{RunRequest, Settled};
 use crate::{Engine, Settings};
 
-/// A fan-out with a join: a, then b and c, then d.
-const SPEC: &str = "dag: d\ndefaults: { retries: 1, retry_delay: 0s, timeout: 1h }\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    after: [a]\n    command: [x]\n  - id: c\n    after: [a]\n    command: [x]\n  - id: e\n    after: [b, c]\n    command: [x]\n";
+/// A fan-out with a join: a, then b and c, then d; every try takes the one
+/// slot of pool `gpu`, so b or c waits for the other.
+const SPEC: &str = "dag: d\ndefaults: { retries: 1, retry_delay: 0s, timeout: 1h, pool: gpu }\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    after: [a]\n    command: [x]\n  - id: c\n    after: [a]\n    command: [x]\n  - id: e\n    after: [b, c]\n    command: [x]\n";
+
+const POOLS: &str = "pools:\n  gpu: 1\n";
 
 fn settings() -> Settings {
     Settings {
@@ -63,8 +66,9 @@ async fn deliver(world: &World, engine: &Engine) -> bool {
 /// that try) well, telling the engine as the recorder would; an end the
 /// engine could not take is told again next time. A try that no longer
 /// counts runs on, as a stranded container would, until the engine stops
-/// it.
-async fn finish_running(world: &World) {
+/// it. Returns how many tries that count were running at once.
+async fn finish_running(world: &World) -> usize {
+    let mut counting = Vec::new();
     for handle in world.launcher.running() {
         let Some(at) = world.store.handle(&handle).await.unwrap() else {
             continue;
@@ -75,24 +79,32 @@ async fn finish_running(world: &World) {
             .await
             .unwrap();
         let counts = instance.is_some_and(|i| i.state.is_active() && i.try_number == at.try_number);
-        if counts
-            && world
-                .engine
-                .record_handle(&handle, succeeded())
-                .await
-                .is_ok()
+        if counts {
+            counting.push(handle);
+        }
+    }
+    let at_once = counting.len();
+    for handle in counting {
+        if world
+            .engine
+            .record_handle(&handle, succeeded())
+            .await
+            .is_ok()
         {
             world.launcher.end(&handle);
         }
     }
+    at_once
 }
 
 /// What a deployment does after a fault, until nothing moves: deliveries,
-/// events, ticks a few minutes apart.
-async fn recover(world: &World) {
+/// events, ticks a few minutes apart. Returns the most tries that count
+/// that ran at once.
+async fn recover(world: &World) -> usize {
+    let mut most = 0;
     for _ in 0..60 {
         while deliver(world, &world.engine).await {}
-        finish_running(world).await;
+        most = most.max(finish_running(world).await);
         while deliver(world, &world.engine).await {}
         let runs = world.store.runs(&Default::default()).await.unwrap();
         let quiet = world.queue.receive(1).await.unwrap().is_empty();
@@ -101,12 +113,13 @@ async fn recover(world: &World) {
             && runs.iter().all(|r| r.state.is_terminal())
             && world.store.outbox(1).await.unwrap().is_empty()
         {
-            return;
+            return most;
         }
         let later = world.clock.now() + TimeDelta::minutes(2);
         world.clock.set(later);
         let _ = world.engine.tick().await;
     }
+    most
 }
 
 /// What the crash points came to.
@@ -122,6 +135,10 @@ pub struct Tally {
     pub stranded: usize,
     /// Retries a fault used up.
     pub retries_used: usize,
+    /// Pool slots still held after recovery.
+    pub leaked_slots: usize,
+    /// Times more tries of the pool ran at once than it has slots.
+    pub over_booked: usize,
     /// Every violation, saying where.
     pub violations: Vec<String>,
 }
@@ -131,11 +148,18 @@ impl Tally {
     /// few crash points were tried to mean anything.
     pub fn assert_clean(&self) {
         println!(
-            "crash points: {}, double launches: {}, lost: {}, stranded: {}, retries used: {}",
-            self.points, self.double_launches, self.lost, self.stranded, self.retries_used
+            "crash points: {}, double launches: {}, lost: {}, stranded: {}, retries used: {}, slots leaked: {}, over-booked: {}",
+            self.points,
+            self.double_launches,
+            self.lost,
+            self.stranded,
+            self.retries_used,
+            self.leaked_slots,
+            self.over_booked
         );
         assert!(self.violations.is_empty(), "{:#?}", self.violations);
         assert_eq!((self.double_launches, self.lost, self.stranded), (0, 0, 0));
+        assert_eq!((self.leaked_slots, self.over_booked), (0, 0));
         assert!(self.points > 100, "{} crash points", self.points);
     }
 }
@@ -148,6 +172,17 @@ async fn check(world: &World, expected: RunState, what: &str, tally: &mut Tally)
     tally.stranded += world.launcher.running().len();
     let launched = world.launcher.launches();
     let published = world.bus.published();
+    // No slot left held or waited for once every run ended.
+    let holders = store.slot_holders("gpu").await.unwrap();
+    let waiters = store.slot_waiters("gpu").await.unwrap();
+    if !holders.is_empty() || !waiters.is_empty() {
+        tally.leaked_slots += holders.len();
+        tally.violations.push(format!(
+            "{what}: pool gpu still held by {:?}, waited for by {:?}",
+            holders.iter().map(|h| &h.holder).collect::<Vec<_>>(),
+            waiters.iter().map(|w| &w.holder).collect::<Vec<_>>()
+        ));
+    }
     for run in store.runs(&Default::default()).await.unwrap() {
         for state in [RunState::Queued, RunState::Running, run.state] {
             let told = published.iter().any(|n| {
@@ -217,7 +252,7 @@ async fn every_crash_point<S, C>(
     for fault in [Fault::Error, Fault::Crash] {
         for n in 1.. {
             let faults = Faults::default();
-            let world = World::with_faults(SPEC, fresh(&faults), settings(), &faults);
+            let world = World::with_faults(&[POOLS, SPEC], fresh(&faults), settings(), &faults);
             let run_id = setup(&world).await;
             faults.arm(n, fault);
             case(&world, &run_id).await;
@@ -232,8 +267,14 @@ async fn every_crash_point<S, C>(
             if then == Then::AskAgain {
                 case(&world, &run_id).await;
             }
-            recover(&world).await;
+            let at_once = recover(&world).await;
             let what = format!("{name}, {fault:?} at request {n} ({step})");
+            if at_once > 1 {
+                tally.over_booked += 1;
+                tally.violations.push(format!(
+                    "{what}: {at_once} tries of a pool of 1 ran at once"
+                ));
+            }
             check(&world, expected, &what, tally).await;
         }
     }

@@ -330,13 +330,13 @@ impl World {
     /// as `faults` says) and its queue and launcher through `faults`; the
     /// world's own fields are the ports behind them (`store.0`).
     pub fn with_faults(
-        yaml: &str,
+        yamls: &[&str],
         store: (Arc<dyn StateStore>, Arc<dyn StateStore>),
         settings: Settings,
         faults: &Faults,
     ) -> World {
         let (raw, faulty) = store;
-        World::build(&[yaml], Some(raw), settings, Some((faults, faulty)))
+        World::build(yamls, Some(raw), settings, Some((faults, faulty)))
     }
 
     fn build(
