@@ -297,6 +297,33 @@ fn served_at(output: &str) -> Option<String> {
     Some(url.trim_end_matches('/').to_string())
 }
 
+/// The `start end` lines tasks appended to `WORLD/spans`, by their own
+/// clocks.
+pub fn spans(world: &World) -> Vec<(f64, f64)> {
+    std::fs::read_to_string(world.path().join("spans"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (a, b) = l.split_once(' ').expect("a `start end` line");
+            (a.parse().expect("a start"), b.parse().expect("an end"))
+        })
+        .collect()
+}
+
+/// The most spans that overlapped at any one start.
+pub fn most_at_once(spans: &[(f64, f64)]) -> usize {
+    spans
+        .iter()
+        .map(|(start, _)| {
+            spans
+                .iter()
+                .filter(|(s, e)| s <= start && start < e)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 /// Polls `ready` every 50 ms until it holds or `limit` passes.
 pub fn eventually(limit: Duration, mut ready: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

@@ -1,6 +1,6 @@
 //! Data between tasks: outputs, dynamic fan-out over data, lineage.
 
-use updraft_e2e::World;
+use updraft_e2e::{World, most_at_once, spans};
 
 /// split writes 50 shards; featurize maps over them four at a time (from
 /// the tasks' own clocks); combine reads the list of 50 outputs.
@@ -39,32 +39,11 @@ tasks:
         .json();
     let run_id = run["run"]["run_id"].as_str().unwrap();
     assert_eq!(World::task(&run, "featurize").0, "mapped");
-    let spans: Vec<(f64, f64)> = std::fs::read_to_string(world.path().join("spans"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (a, b) = l.split_once(' ').unwrap();
-            (a.parse().unwrap(), b.parse().unwrap())
-        })
-        .collect();
+    let spans = spans(&world);
     assert_eq!(spans.len(), 50, "every shard ran once");
-    let most_at_once = spans
-        .iter()
-        .map(|(start, _)| {
-            spans
-                .iter()
-                .filter(|(s, e)| s <= start && start < e)
-                .count()
-        })
-        .max();
-    assert!(
-        most_at_once.unwrap() <= 4,
-        "at most 4 at once, saw {most_at_once:?}"
-    );
-    assert!(
-        most_at_once.unwrap() >= 2,
-        "ran in parallel, saw {most_at_once:?}"
-    );
+    let most_at_once = most_at_once(&spans);
+    assert!(most_at_once <= 4, "at most 4 at once, saw {most_at_once}");
+    assert!(most_at_once >= 2, "ran in parallel, saw {most_at_once}");
     let log = world
         .run(&["logs", "shards", run_id, "combine"])
         .expect(0)

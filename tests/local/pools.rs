@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use updraft_e2e::{World, eventually};
+use updraft_e2e::{World, eventually, most_at_once, spans};
 
 /// A task that notes when it ran, by its own clock.
 fn spanned(dag: &str, tasks: &[&str]) -> String {
@@ -39,25 +39,9 @@ fn two_dags_sharing_a_pool_of_two_never_run_more_than_two_at_once() {
         "{}",
         world.dev_output()
     );
-    let spans: Vec<(f64, f64)> = std::fs::read_to_string(world.path().join("spans"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let (a, b) = l.split_once(' ').unwrap();
-            (a.parse().unwrap(), b.parse().unwrap())
-        })
-        .collect();
+    let spans = spans(&world);
     assert_eq!(spans.len(), 6, "every task ran once");
-    let most_at_once = spans
-        .iter()
-        .map(|(start, _)| {
-            spans
-                .iter()
-                .filter(|(s, e)| s <= start && start < e)
-                .count()
-        })
-        .max()
-        .unwrap();
+    let most_at_once = most_at_once(&spans);
     assert!(most_at_once <= 2, "at most 2 at once, saw {most_at_once}");
     assert_eq!(most_at_once, 2, "the pool's two slots were used together");
     let pools = world.run(&["pools", "--output", "json"]).expect(0).json();

@@ -183,3 +183,90 @@ async fn max_active_tasks_holds_across_the_runs_of_a_dag() {
     assert_eq!(next.len(), 1);
     assert_eq!(next[0].run_id, second.run_id);
 }
+
+/// A 1,000-instance fan-out at priority 0 fills a pool of 2; a single
+/// task of another DAG then waits at most one slot's turnover: the next
+/// slot that frees is its, at priority 10 and at priority 0 alike (its run
+/// holds fewer of the pool's slots than the fan-out's).
+#[tokio::test]
+async fn a_huge_fan_out_holds_another_runs_single_task_back_one_turnover_at_most() {
+    let fan = "dag: fan\ntasks:\n  - id: each\n    pool: gpu\n    map_over: \"{{ params.items }}\"\n    command: [echo, \"{{ item }}\"]\nparams:\n  items: []\n";
+    for priority in [10, 0] {
+        let single =
+            format!("dag: single\ntasks:\n  - id: t\n    pool: gpu\n    priority: {priority}\n");
+        let world = World::of_specs(&[POOLS, fan, &single]);
+        world.engine.tick().await.unwrap();
+        let items: Vec<u32> = (0..1000).collect();
+        let mut request = RunRequest::by("ana");
+        request
+            .params
+            .insert("items".into(), serde_json::json!(items));
+        let fan_run = world.engine.trigger("fan", request).await.unwrap();
+        let first = messages(&world).await;
+        assert_eq!(first.len(), 2, "the pool's two slots");
+        for message in &first {
+            world.engine.dispatch(message).await.unwrap();
+        }
+        assert_eq!(world.store.slot_waiters("gpu").await.unwrap().len(), 998);
+        world
+            .clock
+            .set(world_start() + chrono::TimeDelta::seconds(60));
+        world
+            .engine
+            .trigger("single", RunRequest::by("ana"))
+            .await
+            .unwrap();
+        assert!(messages(&world).await.is_empty());
+        // One slot turns over.
+        world
+            .engine
+            .record_and_advance("fan", &fan_run.run_id, &first[0].key, 1, done())
+            .await
+            .unwrap();
+        let next = messages(&world).await;
+        assert_eq!(next.len(), 1);
+        assert_eq!(
+            next[0].dag, "single",
+            "priority {priority}: the single task is next"
+        );
+    }
+}
+
+/// A waiter whose try is gone (its process died before forgetting it)
+/// does not keep the slot that frees from the next in line.
+#[tokio::test]
+async fn a_waiter_whose_try_is_gone_is_passed_over_in_the_same_admission() {
+    let world = World::of_specs(&[POOLS, WIDE]);
+    world.engine.tick().await.unwrap();
+    let wide = world
+        .engine
+        .trigger("wide", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    assert_eq!(launch_all(&world).await, ["wide/a", "wide/b"]);
+    let gone = SlotClaim {
+        pool: "gpu".into(),
+        holder: "wide/gone/a#1".into(),
+        of: HandleRef {
+            dag: "wide".into(),
+            run_id: "gone".into(),
+            key: key("a"),
+            try_number: 1,
+        },
+        slots: 1,
+        at: world_start(),
+        priority: 99,
+    };
+    world.store.wait_for_slots(&gone).await.unwrap();
+    world
+        .engine
+        .record_and_advance("wide", &wide.run_id, &key("a"), 1, done())
+        .await
+        .unwrap();
+    assert_eq!(
+        launch_all(&world).await,
+        ["wide/c"],
+        "the gone waiter was first in line"
+    );
+    assert!(world.store.slot_waiters("gpu").await.unwrap().is_empty());
+}

@@ -11,6 +11,7 @@ mod functions;
 mod idempotency;
 mod notices;
 mod permissions;
+mod pools;
 mod races;
 mod sagemaker;
 mod specs;

@@ -20,6 +20,7 @@ use updraft_core::pools::{self, Holder, Waiter, waiting_reason};
 use updraft_core::spec::DagSpec;
 use updraft_core::state::{Run, TaskInstance, TaskKey, TaskState, TaskTransition};
 
+use super::advance::MAX_ROUNDS;
 use crate::events::Event;
 use crate::ports::{HandleRef, SlotClaim, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};
@@ -171,10 +172,23 @@ impl Engine {
     /// `updraft_core::pools::admit` decides, and lets each admitted try go
     /// on (to its next pool, or to the queue).
     async fn admit(&self, need: &Need) -> EngineResult<()> {
-        let store = &self.ports.store;
         let Some(size) = self.size_of(need).await? else {
             return Ok(());
         };
+        // Waiters whose try moved on are forgotten as they come up; the
+        // slots they would have had go to the next in line.
+        for _ in 0..MAX_ROUNDS {
+            if !self.admit_once(need, size).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// One round of [`Engine::admit`]; `true` if it forgot a waiter and
+    /// should look again.
+    async fn admit_once(&self, need: &Need, size: u32) -> EngineResult<bool> {
+        let store = &self.ports.store;
         let holders = store.slot_holders(&need.pool).await?;
         let waiters = store.slot_waiters(&need.pool).await?;
         // A waiter that holds already took its slots and died before it
@@ -205,6 +219,7 @@ impl Engine {
                 .iter()
                 .filter_map(|a| waiting.iter().find(|w| w.holder == a.id)),
         );
+        let mut forgot = false;
         for waiter in chosen {
             let of = &waiter.of;
             let instance = store.instance(&of.dag, &of.run_id, &of.key).await?;
@@ -212,12 +227,13 @@ impl Engine {
                 .is_some_and(|i| i.state == TaskState::Queued && i.try_number == of.try_number)
             {
                 store.stop_waiting(&need.pool, &waiter.holder).await?;
+                forgot = true;
                 continue;
             }
             if !store.take_slots(waiter, size).await? {
                 // Another process admitted meanwhile; the rest waits for
                 // the next release.
-                break;
+                return Ok(false);
             }
             store.stop_waiting(&need.pool, &waiter.holder).await?;
             let Some(run) = store.run(&of.dag, &of.run_id).await? else {
@@ -226,7 +242,7 @@ impl Engine {
             self.queue_with_capacity(&run, &of.key, of.try_number)
                 .await?;
         }
-        Ok(())
+        Ok(forgot)
     }
 
     /// Gives back what the try a transition took over held, if it held
