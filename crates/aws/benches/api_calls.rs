@@ -4,8 +4,9 @@
 //! requests of an idle planner tick. `make bench` runs it.
 //!
 //! Targets (issue #4): at most 6 DynamoDB writes and 3 SQS requests per
-//! attempt; an idle tick is 4 queries (issue 11 added the stops a crash
-//! left undone, issue 13 the events a failure left unpublished).
+//! attempt; an idle tick is 5 queries (issue 11 added the stops a crash
+//! left undone, issue 13 the events a failure left unpublished, issue 14
+//! the pools). Also what a pool adds to each try.
 
 use std::collections::BTreeMap;
 use updraft_engine::usecase::RunRequest;
@@ -143,7 +144,7 @@ async fn main() {
     println!("trigger (CLI): {} requests", total(&trigger, |_, _| true));
     experiment_queries(&settings, &clients, &counter, &run.run_id).await;
     println!(
-        "planner tick, no active runs: first after a deploy {} requests, then {} (target <= 4): {:?}",
+        "planner tick, no active runs: first after a deploy {} requests, then {} (target <= 5): {:?}",
         total(&first_tick, |_, _| true),
         total(&idle_tick, |_, _| true),
         idle_tick
@@ -151,6 +152,7 @@ async fn main() {
             .map(|(s, o)| format!("{s} {o}"))
             .collect::<Vec<_>>()
     );
+    pool_overhead(&clients, &counter).await;
     // `UPDRAFT_BENCH_SCALE=0` skips the runs at scale (many minutes on moto).
     if std::env::var("UPDRAFT_BENCH_SCALE").as_deref() != Ok("0") {
         scale(&clients, &counter).await;
@@ -218,6 +220,80 @@ async fn experiment_queries(
 async fn scale(clients: &Clients, counter: &CallCounter) {
     expansion(clients, counter).await;
     ticks(clients, counter).await;
+}
+
+/// The chain run through the dispatcher and recorder after `files` were
+/// deployed: its requests and how long it took.
+async fn chain_run(
+    clients: &Clients,
+    counter: &CallCounter,
+    files: &[SpecFile],
+) -> (Counts, std::time::Duration) {
+    let settings = deployment(clients).await;
+    let engine = settings.engine_over(clients);
+    deploy(
+        &clients.s3,
+        &settings.bucket,
+        engine.ports().store.as_ref(),
+        files,
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    counter.take();
+    engine
+        .trigger("chain", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    let mut player = Player::new(&settings);
+    player.duplicate_events = false;
+    let mut all = counter.take();
+    for _ in 0..20 {
+        let moved =
+            player.deliver(&engine).await + player.finish(&engine, |_| Ending::default()).await;
+        add(&mut all, counter.take());
+        if moved == 0 {
+            break;
+        }
+    }
+    assert_eq!(player.ended.len(), ATTEMPTS);
+    (all, started.elapsed())
+}
+
+/// What taking and giving back a pool's slot adds to each try: the chain
+/// with every task in a pool (never full), against the chain without.
+async fn pool_overhead(clients: &Clients, counter: &CallCounter) {
+    let chain = SpecFile {
+        name: "chain.yaml".into(),
+        text: CHAIN.into(),
+    };
+    let pooled = SpecFile {
+        name: "chain.yaml".into(),
+        text: CHAIN.replace("tasks:", "defaults: { pool: gpu }\ntasks:"),
+    };
+    let pools = SpecFile {
+        name: "pools.yaml".into(),
+        text: "pools:\n  gpu: 4\n".into(),
+    };
+    let (plain, plain_time) = chain_run(clients, counter, &[chain]).await;
+    let (with_pool, pool_time) = chain_run(clients, counter, &[pooled, pools]).await;
+    let per = |counts: &Counts, keep: &dyn Fn(&str, &str) -> bool| {
+        total(counts, keep) as f64 / ATTEMPTS as f64
+    };
+    let writes = |s: &str, o: &str| s == "DynamoDB" && is_dynamodb_write(o);
+    let reads = |s: &str, o: &str| s == "DynamoDB" && !is_dynamodb_write(o);
+    let any = |_: &str, _: &str| true;
+    println!(
+        "a pool's overhead per try (chain of {ATTEMPTS}, trigger to end, pool never full): requests {:.2} -> {:.2} (DynamoDB writes {:.2} -> {:.2}, reads {:.2} -> {:.2}); time {:.0} ms -> {:.0} ms per try",
+        per(&plain, &any),
+        per(&with_pool, &any),
+        per(&plain, &writes),
+        per(&with_pool, &writes),
+        per(&plain, &reads),
+        per(&with_pool, &reads),
+        plain_time.as_secs_f64() * 1000.0 / ATTEMPTS as f64,
+        pool_time.as_secs_f64() * 1000.0 / ATTEMPTS as f64,
+    );
 }
 
 /// A deployment with `spec` deployed, and its engine.
