@@ -48,6 +48,16 @@ impl MemoryStore {
 }
 
 impl Tables {
+    /// A pool's sizes, made empty if it has none yet.
+    fn pool_size(&mut self, pool: &str) -> &mut PoolSize {
+        self.pool_sizes
+            .entry(pool.to_string())
+            .or_insert_with(|| PoolSize {
+                pool: pool.to_string(),
+                ..PoolSize::default()
+            })
+    }
+
     /// Writes `next`, one revision up, if the stored run is still in state
     /// `expect` at revision `next.revision`.
     fn write_run(&mut self, expect: RunState, next: &Run) -> bool {
@@ -367,27 +377,12 @@ impl StateStore for MemoryStore {
             size.declared = declared.get(&size.pool).copied();
         }
         for (pool, &slots) in declared {
-            let size = tables
-                .pool_sizes
-                .entry(pool.clone())
-                .or_insert_with(|| PoolSize {
-                    pool: pool.clone(),
-                    ..PoolSize::default()
-                });
-            size.declared = Some(slots);
+            tables.pool_size(pool).declared = Some(slots);
         }
         Ok(())
     }
     async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
-        let mut tables = self.tables();
-        let size = tables
-            .pool_sizes
-            .entry(pool.to_string())
-            .or_insert_with(|| PoolSize {
-                pool: pool.to_string(),
-                ..PoolSize::default()
-            });
-        size.set = slots;
+        self.tables().pool_size(pool).set = slots;
         Ok(())
     }
     async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {

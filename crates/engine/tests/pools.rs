@@ -8,7 +8,7 @@ use updraft_core::plan::Outcome;
 use updraft_core::state::{RunState, TaskKey, TaskState};
 use updraft_engine::ports::{Completion, HandleRef, SlotClaim, TaskMessage};
 use updraft_engine::testing::{World, world_start};
-use updraft_engine::usecase::RunRequest;
+use updraft_engine::usecase::{RunRequest, holder_id};
 
 const POOLS: &str = "pools:\n  gpu: 2\n";
 const WIDE: &str = "dag: wide\ntasks:\n  - id: a\n    pool: gpu\n  - id: b\n    pool: gpu\n  - id: c\n    pool: gpu\n";
@@ -37,6 +37,25 @@ async fn messages(world: &World) -> Vec<TaskMessage> {
 async fn used(world: &World, pool: &str) -> u32 {
     let holders = world.store.slot_holders(pool).await.unwrap();
     holders.iter().map(|h| h.slots).sum()
+}
+
+/// A claim on one slot of gpu for try 1 of `task` in run `gone` of `dag`,
+/// a run that does not exist: what a process that died leaves behind.
+fn gone_try(dag: &str, task: &str, priority: i32) -> SlotClaim {
+    let of = HandleRef {
+        dag: dag.into(),
+        run_id: "gone".into(),
+        key: key(task),
+        try_number: 1,
+    };
+    SlotClaim {
+        pool: "gpu".into(),
+        holder: holder_id(dag, "gone", &of.key, 1),
+        of,
+        slots: 1,
+        at: world_start(),
+        priority,
+    }
 }
 
 async fn launch_all(world: &World) -> Vec<String> {
@@ -123,19 +142,7 @@ async fn slots_a_dead_process_left_held_are_given_back_by_the_next_tick() {
     assert_eq!(launch_all(&world).await, ["urgent/t"]);
     // A try that ended while its process died before giving back (here: a
     // holder of a try that is not there at all).
-    let ghost = SlotClaim {
-        pool: "gpu".into(),
-        holder: "urgent/gone/t#1".into(),
-        of: HandleRef {
-            dag: "urgent".into(),
-            run_id: "gone".into(),
-            key: key("t"),
-            try_number: 1,
-        },
-        slots: 1,
-        at: world_start(),
-        priority: 0,
-    };
+    let ghost = gone_try("urgent", "t", 0);
     assert!(world.store.take_slots(&ghost, 2).await.unwrap());
     assert_eq!(used(&world, "gpu").await, 2);
     world.engine.tick().await.unwrap();
@@ -244,19 +251,7 @@ async fn a_waiter_whose_try_is_gone_is_passed_over_in_the_same_admission() {
         .await
         .unwrap();
     assert_eq!(launch_all(&world).await, ["wide/a", "wide/b"]);
-    let gone = SlotClaim {
-        pool: "gpu".into(),
-        holder: "wide/gone/a#1".into(),
-        of: HandleRef {
-            dag: "wide".into(),
-            run_id: "gone".into(),
-            key: key("a"),
-            try_number: 1,
-        },
-        slots: 1,
-        at: world_start(),
-        priority: 99,
-    };
+    let gone = gone_try("wide", "a", 99);
     world.store.wait_for_slots(&gone).await.unwrap();
     world
         .engine

@@ -58,16 +58,7 @@ pub async fn list(ctx: &Context) -> CliResult<ExitCode> {
                 (Some(n), None) => n.to_string(),
                 (None, _) => "-".into(),
             };
-            let holders: Vec<String> = p
-                .holders
-                .iter()
-                .map(|h| {
-                    format!(
-                        "{}/{}/{}#{}",
-                        h.of.dag, h.of.run_id, h.of.key, h.of.try_number
-                    )
-                })
-                .collect();
+            let holders: Vec<&str> = p.holders.iter().map(|h| h.holder.as_str()).collect();
             vec![
                 p.pool.clone(),
                 slots,

@@ -37,16 +37,19 @@ pub(crate) struct Need {
     size: Option<u32>,
 }
 
+/// The pool that holds a DAG's `max_active_tasks`, if it has one: every
+/// try of the DAG takes one slot of it.
+fn dag_limit(spec: &DagSpec) -> Option<Need> {
+    Some(Need {
+        pool: format!("{DAG_LIMIT_POOL}{}", spec.id),
+        slots: 1,
+        size: Some(spec.max_active_tasks?),
+    })
+}
+
 /// The pools a task's tries take, in the order they are taken.
 pub(crate) fn needs_of(spec: &DagSpec, task_id: &str) -> Vec<Need> {
-    let mut needs = Vec::new();
-    if let Some(limit) = spec.max_active_tasks {
-        needs.push(Need {
-            pool: format!("{DAG_LIMIT_POOL}{}", spec.id),
-            slots: 1,
-            size: Some(limit),
-        });
-    }
+    let mut needs: Vec<Need> = dag_limit(spec).into_iter().collect();
     if let Some(need) = spec.task(task_id).and_then(|t| t.pool.as_ref()) {
         needs.push(Need {
             pool: need.pool.clone(),
@@ -360,13 +363,7 @@ impl Engine {
                 size: None,
             })
             .collect();
-        needs.extend(specs.iter().filter_map(|spec| {
-            Some(Need {
-                pool: format!("{DAG_LIMIT_POOL}{}", spec.id),
-                slots: 1,
-                size: Some(spec.max_active_tasks?),
-            })
-        }));
+        needs.extend(specs.iter().filter_map(|spec| dag_limit(spec)));
         for need in &needs {
             for holder in store.slot_holders(&need.pool).await? {
                 let of = &holder.of;
@@ -465,17 +462,15 @@ impl Engine {
                 waiting: Vec::new(),
             })
             .collect();
-        for (spec, _) in &loaded.dags {
-            if let Some(limit) = spec.max_active_tasks {
-                reports.push(PoolReport {
-                    pool: format!("{DAG_LIMIT_POOL}{}", spec.id),
-                    slots: Some(limit),
-                    declared: Some(limit),
-                    set: None,
-                    holders: Vec::new(),
-                    waiting: Vec::new(),
-                });
-            }
+        for limit in loaded.dags.iter().filter_map(|(spec, _)| dag_limit(spec)) {
+            reports.push(PoolReport {
+                pool: limit.pool,
+                slots: limit.size,
+                declared: limit.size,
+                set: None,
+                holders: Vec::new(),
+                waiting: Vec::new(),
+            });
         }
         for report in &mut reports {
             report.holders = store.slot_holders(&report.pool).await?;
