@@ -1,6 +1,7 @@
 //! End-to-end tests of local mode: the real `updraft` binary on a temporary
 //! spec and state directory. One module per area.
 
+mod authoring;
 mod dev_loop;
 mod errors;
 mod events;

@@ -1,4 +1,4 @@
-//! The single-table design (DESIGN §7). Keys read well in the console:
+//! The single-table design (docs/aws.md, "The table"). Keys read well in the console:
 //!
 //! | item | PK | SK |
 //! | --- | --- | --- |

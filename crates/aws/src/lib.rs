@@ -1,4 +1,4 @@
-//! updraft-aws: the AWS adapters of DESIGN §7.
+//! updraft-aws: the AWS adapters (docs/architecture.md, "What runs where on AWS").
 //!
 //! # Layout
 //! - [`clients`]: one client per service, from one SDK configuration.

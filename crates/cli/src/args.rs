@@ -1,4 +1,4 @@
-//! The command line (DESIGN §8). Global options are accepted before or
+//! The command line (docs/cli.md). Global options are accepted before or
 //! after the subcommand and each is also read from an environment variable.
 
 use std::path::PathBuf;
@@ -346,6 +346,38 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<PoolsCommand>,
     },
+    /// Print one task rendered for a run: command, environment,
+    /// hyperparameters, artifacts, and the run's dates in the DAG's zone.
+    Render(OneTask),
+    /// Run one task here in the foreground, its log on the terminal, and
+    /// print its output; records nothing.
+    Test(OneTask),
+    /// Draw a DAG's tasks and edges (mapped tasks marked).
+    Graph {
+        /// The DAG.
+        dag: String,
+        /// text for a terminal, mermaid for Markdown, dot for Graphviz.
+        #[arg(long, value_enum, default_value_t = GraphStyle::Text)]
+        format: GraphStyle,
+    },
+    /// Start a project: a commented example spec, the schema for editors
+    /// and a .gitignore for the state directory.
+    Init {
+        /// Where (default: here); created if missing.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Print a completion script for a shell (see docs/cli.md to install it).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the JSON Schema of a DAG spec (or of pools.yaml), for editors.
+    Schema {
+        /// The schema of pools.yaml instead.
+        #[arg(long)]
+        pools: bool,
+    },
     /// Validate specs, then upload them to the stack's bucket (--backend aws).
     Deploy {
         /// Spec files or directories (default: the spec directory).
@@ -367,6 +399,40 @@ pub enum Command {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+}
+
+/// One task of the spec directory, for the run a date makes.
+#[derive(Debug, Args)]
+pub struct OneTask {
+    /// The DAG.
+    pub dag: String,
+    /// The task.
+    pub task: String,
+    /// The run's logical date: the schedule point on that local date, or a
+    /// manual run at that instant (default: a manual run now).
+    #[arg(long)]
+    pub date: Option<String>,
+    /// Params overriding the spec's: key=value (the value is JSON if it parses as JSON).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Upstream outputs: a run id whose outputs to read, or a JSON file of
+    /// outputs by task id.
+    #[arg(long, value_name = "RUN_ID | FILE")]
+    pub outputs_from: Option<String>,
+    /// Which instance of a mapped task (default 0).
+    #[arg(long)]
+    pub map_index: Option<u32>,
+}
+
+/// How `updraft graph` draws.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum GraphStyle {
+    /// One line per task, after its upstreams.
+    Text,
+    /// A Mermaid flowchart.
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
 }
 
 /// `updraft pools ...`.

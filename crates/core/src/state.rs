@@ -1,4 +1,4 @@
-//! Runs, task instances and attempts (DESIGN §5), and the compare-and-set
+//! Runs, task instances and attempts (docs/architecture.md, "The state machine"), and the compare-and-set
 //! transitions every change to them is made of.
 //!
 //! A transition names the (state, try) it expects to find and the record to

@@ -1,5 +1,5 @@
 //! Templated spec fields (`command`, `environment`, `image`), rendered with
-//! minijinja and the variables and filters of DESIGN §3.
+//! minijinja and the variables and filters of docs/specs.md.
 //!
 //! Dates are passed to templates as RFC 3339 strings in the DAG's time zone
 //! (`2026-11-21T00:00:00+09:00`), so they print as people expect and the

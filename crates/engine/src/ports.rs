@@ -1,4 +1,4 @@
-//! The ports (DESIGN §6): what the use cases need from the world, as small
+//! The ports (docs/architecture.md, "Layers"): what the use cases need from the world, as small
 //! traits. Local adapters implement them over SQLite and processes, AWS
 //! adapters over DynamoDB, SQS, S3, ECS and SageMaker.
 

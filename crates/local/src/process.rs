@@ -87,6 +87,64 @@ impl ProcessLauncher {
     }
 }
 
+/// What a try finds in its environment: the task's own variables, then
+/// updraft's (`UPDRAFT_OUTPUT` names `output`).
+fn task_environment(request: &LaunchRequest, output: &Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = request
+        .task
+        .environment
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut set = |name: &str, value: String| env.push((name.to_string(), value));
+    set("UPDRAFT_DAG", request.dag.clone());
+    set("UPDRAFT_RUN_ID", request.run_id.clone());
+    set("UPDRAFT_TASK_ID", request.key.task_id.to_string());
+    set("UPDRAFT_TRY_NUMBER", request.try_number.to_string());
+    set("UPDRAFT_OUTPUT", output.display().to_string());
+    if let Some(i) = request.key.map_index {
+        set("UPDRAFT_MAP_INDEX", i.to_string());
+    }
+    if !request.task.hyperparameters.is_empty() {
+        // As the SageMaker training toolkit passes them, so one script
+        // reads them in both places.
+        let json = serde_json::to_string(&request.task.hyperparameters).unwrap_or_default();
+        set("SM_HPS", json);
+    }
+    env
+}
+
+/// Runs a try in the foreground, its log on this terminal, as `updraft
+/// dev` would run it but recording nothing (`updraft test`); `output` is
+/// the file it may write its output to.
+pub async fn run_in_foreground(
+    request: &LaunchRequest,
+    output: &Path,
+) -> Result<ExitStatus, String> {
+    let argv = match &request.task.command {
+        Some(argv) if !argv.is_empty() => argv,
+        _ => return Err("the task has no `command`; in local mode every task needs one".into()),
+    };
+    let mut child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .envs(task_environment(request, output))
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `{}`: {e}", argv[0]))?;
+    let limit = request.timeout.unwrap_or(Duration::MAX);
+    match tokio::time::timeout(limit, child.wait()).await {
+        Ok(status) => status.map_err(|e| format!("waiting for `{}`: {e}", argv[0])),
+        Err(_) => {
+            let _ = child.kill().await;
+            Err(format!(
+                "the task ran longer than its timeout ({}) and was stopped",
+                updraft_core::duration::format_duration(limit)
+            ))
+        }
+    }
+}
+
 fn with_ext(base: &Path, ext: &str) -> PathBuf {
     let mut path = base.as_os_str().to_owned();
     path.push(".");
@@ -237,26 +295,12 @@ impl Launcher for ProcessLauncher {
             }
         };
         command
-            .envs(&request.task.environment)
-            .env("UPDRAFT_DAG", &request.dag)
-            .env("UPDRAFT_RUN_ID", &request.run_id)
-            .env("UPDRAFT_TASK_ID", request.key.task_id.as_str())
-            .env("UPDRAFT_TRY_NUMBER", request.try_number.to_string())
-            .env("UPDRAFT_OUTPUT", with_ext(&base, "output.json"))
+            .envs(task_environment(request, &with_ext(&base, "output.json")))
             .stdin(Stdio::null())
             .stdout(log_file)
             .stderr(stderr)
             .process_group(0)
             .kill_on_drop(false);
-        if let Some(i) = request.key.map_index {
-            command.env("UPDRAFT_MAP_INDEX", i.to_string());
-        }
-        if !request.task.hyperparameters.is_empty() {
-            // As the SageMaker training toolkit passes them, so one script
-            // reads them in both places.
-            let json = serde_json::to_string(&request.task.hyperparameters).unwrap_or_default();
-            command.env("SM_HPS", json);
-        }
         let mut child = command.spawn().map_err(|e| {
             let line = format!("cannot start `{}`: {e}", argv[0]);
             match e.kind() {

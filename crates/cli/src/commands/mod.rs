@@ -6,9 +6,12 @@ mod backfill;
 mod compare;
 mod deploy;
 mod dev;
+mod graph;
+mod init;
 mod lineage;
 mod logs;
 mod mark;
+mod one_task;
 mod output;
 mod pause;
 mod pools;
@@ -16,6 +19,7 @@ mod rerun;
 mod run;
 mod runs;
 mod schedule;
+mod schema;
 mod show;
 mod trigger;
 mod ui;
@@ -54,6 +58,16 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
     }
     match cli.command {
         Command::Validate { paths } => validate::validate(&ctx, paths),
+        Command::Schema { pools } => schema::schema(pools),
+        Command::Init { dir } => init::init(&dir),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "updraft", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Graph { dag, format } => graph::graph(&ctx, &dag, format),
+        Command::Render(args) => one_task::render(&ctx, &args).await,
+        Command::Test(args) => one_task::test(&ctx, &args).await,
         Command::Supervise { exit_file, argv } => {
             let code = updraft_local::process::supervise(&exit_file, &argv);
             Ok(ExitCode::from(code.clamp(0, 255) as u8))

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use updraft_core::spec::{SpecFile, validate_set};
+use updraft_core::spec::{DagSpec, SpecFile, validate_set};
 use updraft_local::specdir::{is_spec_file, read_spec_files};
 
 use super::Context;
@@ -50,6 +50,29 @@ pub fn spec_files(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<Vec<SpecFile>
         .into_iter()
         .map(|read| read.map_err(CliError::User))
         .collect()
+}
+
+/// One DAG of the spec directory, validated with the others (`graph`,
+/// `render`, `test` read what is being written, not what was deployed).
+pub fn spec_in_directory(ctx: &Context, dag: &str) -> CliResult<DagSpec> {
+    let mut set = validate_set(&spec_files(ctx, Vec::new())?);
+    if let Some(spec) = set.dags.remove(dag) {
+        return Ok(spec);
+    }
+    let known: Vec<&str> = set.dags.keys().map(String::as_str).collect();
+    let mut message = format!(
+        "unknown DAG `{dag}` in {}; known DAGs: {}",
+        ctx.global.specs.display(),
+        if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        }
+    );
+    if let Some(first) = set.errors.first() {
+        message += &format!(" ({} spec error(s), first: {first})", set.errors.len());
+    }
+    Err(CliError::User(message))
 }
 
 pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {

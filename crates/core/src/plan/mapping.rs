@@ -27,7 +27,7 @@ pub(crate) fn expand(
     children: &BTreeMap<u32, usize>,
     now: DateTime<Utc>,
 ) -> Vec<Transition> {
-    let items = match items(spec, run, task, map_over, instances) {
+    let items = match map_items(spec, run, task, map_over, &outputs_of(spec, instances)) {
         Ok(items) => items,
         Err(why) => {
             return vec![Transition::Task(fail(
@@ -90,19 +90,18 @@ fn fail(main: &TaskInstance, why: &str, now: DateTime<Utc>) -> TaskTransition {
 }
 
 /// The list a mapped task maps over, rendered with the run's params and
-/// its upstreams' outputs.
-fn items(
+/// its upstreams' outputs (by task id).
+pub fn map_items(
     spec: &DagSpec,
     run: &Run,
     task: &TaskSpec,
     map_over: &MapOver,
-    instances: &[TaskInstance],
+    outputs: &serde_json::Map<String, Value>,
 ) -> Result<Vec<Value>, String> {
     let source = match map_over {
         MapOver::Items(items) => return Ok(items.clone()),
         MapOver::Template(source) => source,
     };
-    let outputs = outputs_of(spec, instances);
     let vars = TemplateVars {
         dag: run.dag.as_str(),
         run_id: &run.run_id,
@@ -111,7 +110,7 @@ fn items(
         timing: run.timing(),
         tz: spec.schedule.tz(),
         params: &run.params,
-        outputs: &outputs,
+        outputs,
         item: None,
         trigger: None,
     };

@@ -1,4 +1,4 @@
-//! The planner: a run's state in, the transitions it needs out (DESIGN §5).
+//! The planner: a run's state in, the transitions it needs out (docs/architecture.md, "The state machine").
 //!
 //! [`plan`] decides readiness by trigger rule, releases retries whose time
 //! has come, fails tries past their timeout (and the whole run past its
@@ -25,6 +25,7 @@ use crate::state::{
 
 pub use end::{end_run, reopen, run_deadline};
 pub use lifecycle::{Outcome, abandon, complete, mark, mark_running, requeue, start_launch};
+pub use mapping::map_items;
 pub use outputs::{
     MAX_METRICS, MAX_OUTPUT_BYTES, output_artifacts, output_metrics, outputs_of, parse_output,
     run_metrics,

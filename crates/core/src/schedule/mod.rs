@@ -1,5 +1,5 @@
 //! When a DAG runs: cron points in the DAG's time zone, the run each point
-//! makes, and which runs a tick creates (DESIGN §4).
+//! makes, and which runs a tick creates (docs/schedules.md).
 //!
 //! A point is a local wall-clock time that matches the cron expression. It
 //! fires at the instant that time happens in the DAG's zone; a time inside a
@@ -36,7 +36,7 @@ enum Rule {
     },
 }
 
-/// The times a run is about; see DESIGN §4.
+/// The times a run is about; see docs/schedules.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RunTiming {
     /// The schedule point (or trigger time) the run is for.

@@ -1,13 +1,15 @@
-//! DAG specs (DESIGN §3): one YAML file in, a validated [`DagSpec`] out, or
+//! DAG specs (docs/specs.md): one YAML file in, a validated [`DagSpec`] out, or
 //! every problem of the file as `file:line:col: reason`.
 
 mod capacity;
 mod diagnostic;
 mod diff;
+mod draw;
 mod graph;
 mod parse;
 mod pools;
 mod read;
+mod schema;
 mod set;
 mod triggers;
 mod version;
@@ -23,8 +25,10 @@ use crate::yaml::Pos;
 
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
+pub use draw::{GraphFormat, draw};
 pub use parse::parse_spec;
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
+pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
 pub use set::{SpecFile, SpecSet, is_pools_file, validate_set};
 pub use triggers::{ArtifactPattern, Trigger, TriggerOn, UpstreamEnd};
 pub use version::{spec_version, write_canonical};

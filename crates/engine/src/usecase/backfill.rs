@@ -1,4 +1,4 @@
-//! Backfill: runs for the schedule points of a date range (DESIGN §4),
+//! Backfill: runs for the schedule points of a date range,
 //! skipping points that already have a run unless asked to rerun the
 //! failed ones.
 

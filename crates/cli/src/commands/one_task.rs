@@ -1,0 +1,220 @@
+//! `updraft render DAG TASK` and `updraft test DAG TASK`: one task of the
+//! spec directory, rendered for the run a date makes, or run alone in the
+//! foreground; neither records anything.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use serde_json::{Map, Value, json};
+use updraft_core::plan::{outputs_of, parse_output};
+use updraft_core::spec::DagSpec;
+use updraft_core::state::TaskKey;
+use updraft_engine::ports::LaunchRequest;
+use updraft_engine::usecase::{TaskPreview, TaskPreviewRequest, preview_task};
+
+use super::{Context, parse_params, print_json};
+use crate::args::OneTask;
+use crate::error::{CliError, CliResult};
+use crate::render::time;
+
+/// Prints the task rendered for the run its date makes.
+pub async fn render(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
+    let (spec, preview) = preview(ctx, args).await?;
+    if ctx.json() {
+        print_json(&preview_json(&spec, &args.task, &preview))?;
+    } else {
+        print!("{}", preview_text(&spec, &args.task, &preview));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the task here with its log on the terminal, then prints its output;
+/// exit 0 if it succeeded, 1 if not.
+pub async fn test(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
+    let (spec, preview) = preview(ctx, args).await?;
+    eprint!("{}", preview_text(&spec, &args.task, &preview));
+    let task = spec.task(&args.task).expect("preview found the task");
+    let request = LaunchRequest {
+        dag: spec.id.to_string(),
+        run_id: preview.run.run_id.clone(),
+        key: TaskKey {
+            task_id: task.id.clone(),
+            map_index: preview.mapped.map(|(index, _)| index),
+        },
+        try_number: 1,
+        task: preview.rendered.clone(),
+        compute: None,
+        timeout: task.timeout,
+        relaunch: false,
+    };
+    let scratch = std::env::temp_dir().join(format!("updraft-test-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| CliError::Infra(format!("creating {}: {e}", scratch.display())))?;
+    let output_file = scratch.join("output.json");
+    eprintln!("--- log ---");
+    let ran = updraft_local::process::run_in_foreground(&request, &output_file).await;
+    let output = std::fs::read_to_string(&output_file).ok();
+    let _ = std::fs::remove_dir_all(&scratch);
+    let status = ran.map_err(CliError::User)?;
+    eprintln!("--- {} ---", exit_line(status));
+    let checked = output.as_deref().map(parse_output).transpose();
+    match checked {
+        Ok(Some(value)) => print_json(&value)?,
+        Ok(None) => eprintln!("(no output)"),
+        Err(why) => {
+            eprintln!("the output is not accepted: {why}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(match status.success() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(1),
+    })
+}
+
+fn exit_line(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => "succeeded (exit code 0)".into(),
+        (Some(code), _) => format!("failed (exit code {code})"),
+        (None, Some(signal)) => format!("failed (killed by signal {signal})"),
+        (None, None) => "failed".into(),
+    }
+}
+
+/// The DAG from the spec directory and its task rendered as asked.
+async fn preview(ctx: &Context, args: &OneTask) -> CliResult<(DagSpec, TaskPreview)> {
+    let spec = super::validate::spec_in_directory(ctx, &args.dag)?;
+    let outputs = match &args.outputs_from {
+        None => Map::new(),
+        Some(from) if Path::new(from).is_file() => outputs_file(Path::new(from))?,
+        Some(run_id) => {
+            let detail = ctx.engine().await?.run_detail(&args.dag, run_id).await?;
+            outputs_of(&detail.spec, &detail.instances)
+        }
+    };
+    let request = TaskPreviewRequest {
+        task: args.task.clone(),
+        date: args.date.clone(),
+        params: parse_params(&args.params)?,
+        outputs,
+        map_index: args.map_index,
+    };
+    let preview = preview_task(&spec, &request, chrono::Utc::now()).map_err(|e| {
+        let e = CliError::from(e);
+        match (&e, &args.outputs_from) {
+            (CliError::User(why), None) if why.contains("outputs.") => CliError::User(format!(
+                "{why} (upstream outputs come from --outputs-from RUN_ID or FILE)"
+            )),
+            _ => e,
+        }
+    })?;
+    Ok((spec, preview))
+}
+
+/// `{"task": {output}, ...}` from a JSON file.
+fn outputs_file(path: &Path) -> CliResult<Map<String, Value>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::User(format!("{}: cannot read: {e}", path.display())))?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(outputs)) => Ok(outputs),
+        Ok(_) => Err(CliError::User(format!(
+            "{}: expected a JSON object of outputs by task id, such as {{\"split\": {{\"shards\": [\"a\"]}}}}",
+            path.display()
+        ))),
+        Err(e) => Err(CliError::User(format!(
+            "{}:{}:{}: not JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        ))),
+    }
+}
+
+fn preview_json(spec: &DagSpec, task: &str, preview: &TaskPreview) -> Value {
+    let tz = spec.schedule.tz();
+    let run = &preview.run;
+    let rendered = &preview.rendered;
+    json!({
+        "dag": spec.id,
+        "task": task,
+        "run_id": run.run_id,
+        "timezone": tz.name(),
+        "logical_date": time(run.logical_date, tz),
+        "data_interval_start": time(run.data_interval_start, tz),
+        "data_interval_end": time(run.data_interval_end, tz),
+        "map_index": preview.mapped.map(|(index, _)| index),
+        "map_count": preview.mapped.map(|(_, count)| count),
+        "item": preview.item,
+        "command": rendered.command,
+        "environment": rendered.environment,
+        "image": rendered.image,
+        "hyperparameters": rendered.hyperparameters,
+        "produces": preview.produces,
+        "consumes": preview.consumes,
+    })
+}
+
+fn preview_text(spec: &DagSpec, task: &str, preview: &TaskPreview) -> String {
+    let tz = spec.schedule.tz();
+    let run = &preview.run;
+    let rendered = &preview.rendered;
+    let mut lines = vec![
+        format!("{}.{task} for run {}", spec.id, run.run_id),
+        format!(
+            "  logical date   {} ({})",
+            time(run.logical_date, tz),
+            tz.name()
+        ),
+        format!(
+            "  data interval  {} to {}",
+            time(run.data_interval_start, tz),
+            time(run.data_interval_end, tz)
+        ),
+    ];
+    if let (Some((index, count)), Some(item)) = (preview.mapped, &preview.item) {
+        lines.push(format!("  map index      {index} of {count}, item {item}"));
+    }
+    if let Some(image) = &rendered.image {
+        lines.push(format!("  image          {image}"));
+    }
+    match &rendered.command {
+        Some(argv) => lines.push(format!("  command        {}", shell_words(argv))),
+        None => lines.push("  command        (the image's own)".into()),
+    }
+    let mut map = |title: &str, entries: &std::collections::BTreeMap<String, String>| {
+        if !entries.is_empty() {
+            lines.push(format!("  {title}"));
+            lines.extend(entries.iter().map(|(k, v)| format!("    {k}={v}")));
+        }
+    };
+    map("environment", &rendered.environment);
+    map("hyperparameters", &rendered.hyperparameters);
+    for (title, uris) in [
+        ("produces", &preview.produces),
+        ("consumes", &preview.consumes),
+    ] {
+        if !uris.is_empty() {
+            lines.push(format!("  {title}"));
+            lines.extend(uris.iter().map(|u| format!("    {u}")));
+        }
+    }
+    lines.join("\n") + "\n"
+}
+
+/// The argv as a shell would need it typed, to copy and paste.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|arg| {
+            let plain = !arg.is_empty()
+                && arg
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c));
+            match plain {
+                true => arg.clone(),
+                false => format!("'{}'", arg.replace('\'', r"'\''")),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,372 @@
+//! JSON Schemas (draft 2020-12) of a DAG spec and of `pools.yaml`, for
+//! editors: completion, a description on hover and a squiggle under a
+//! misspelt key before `updraft validate` runs.
+//!
+//! The schema checks each value's form; `validate` stays the authority.
+//! What only the parser can tell — rules across fields (an `after` naming
+//! a task of the DAG, cycles, templates reading upstream outputs, a
+//! `compute` naming a profile, `catchup: true` needing `start`,
+//! `pool_slots` needing a `pool`, `hyperparameters` only on SageMaker,
+//! `max_parallel`/`max_map` only with `map_over`) and what a pattern cannot
+//! say (a cron field's values, a date that exists) — it leaves to `validate`.
+//! It is stricter in one way: an optional key written with no value
+//! (`owner:`), which `validate` reads as absent.
+
+use serde_json::{Value, json};
+
+use crate::spec::TriggerRule;
+
+/// Where editors find the schema of the DAG specs beside them.
+pub const SCHEMA_FILE: &str = "schema.json";
+
+/// Where editors find the schema of `pools.yaml`.
+pub const POOLS_SCHEMA_FILE: &str = "pools.schema.json";
+
+/// Ids of DAGs, tasks and pools.
+const ID_PATTERN: &str = "^[a-z][a-z0-9_-]{0,63}$";
+
+/// `90s`, `2m`, `2h`, `1d`, `1h30m`.
+const DURATION_PATTERN: &str = r"^\s*([0-9]+[smhd])+\s*$";
+
+/// A duration with at least one amount that is not zero.
+const POSITIVE_DURATION_PATTERN: &str =
+    r"^\s*([0-9]+[smhd])*0*[1-9][0-9]*[smhd]([0-9]+[smhd])*\s*$";
+
+/// A date, a local date-time, or an RFC 3339 time with its offset.
+const TIME_PATTERN: &str = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]+)?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$";
+
+/// `none`, a preset, `every <duration>` or five cron fields.
+const SCHEDULE_PATTERN: &str = r"^\s*(none|@(hourly|daily|midnight|weekly|monthly|quarterly|yearly|annually)|every\s+([0-9]+[smhd])+|\S+(\s+\S+){4})\s*$";
+
+/// The JSON Schema of one DAG spec file.
+pub fn dag_schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "updraft DAG spec",
+        "description": "One DAG: its schedule, defaults, compute profiles and tasks. `updraft validate` checks what this schema cannot (tasks named by `after`, cycles, templates).",
+        "type": "object",
+        "required": ["dag", "tasks"],
+        "additionalProperties": false,
+        "properties": {
+            "dag": id("The DAG id: 1-64 characters a-z 0-9 _ -, starting with a letter. Declared by exactly one file."),
+            "description": text("What the DAG does, for people."),
+            "owner": text("Who to ask about this DAG."),
+            "tags": {
+                "description": "Labels for finding DAGs (`updraft runs`, the dashboard's filters).",
+                "type": "array",
+                "items": scalar("A tag.")
+            },
+            "schedule": {
+                "description": "When the DAG runs, in `timezone`: a 5-field cron expression (`30 2 * * *`, with `L`, `5L`, `MON#1`), a preset (@hourly, @daily, @weekly, @monthly, @quarterly, @yearly), `every 90m` (from `start`), or `none` (only when triggered). Default: none.",
+                "type": "string",
+                "pattern": SCHEDULE_PATTERN,
+                "examples": ["0 3 * * *", "@daily", "every 90m", "none"]
+            },
+            "timezone": {
+                "description": "IANA time zone of the schedule, `start`/`end` and every date in templates (`ds` is the local date). Default: UTC.",
+                "type": "string",
+                "enum": time_zones()
+            },
+            "start": time("The first instant a schedule point may be at: a date (local midnight), a local date-time, or an RFC 3339 time with offset. Required with `catchup: true`."),
+            "end": time("The last instant a schedule point may be at; a date covers that whole local day."),
+            "catchup": {
+                "description": "true: a tick creates a run for every missed point since `start`; false (default): only the latest.",
+                "type": "boolean"
+            },
+            "max_active_runs": count(1, "Runs running at once; more wait queued. Default 16."),
+            "max_active_tasks": count(1, "Tries of the DAG queued or running at once, across all its runs."),
+            "max_active_tasks_per_run": count(1, "Tries queued or running at once in each run; the rest wait pending, the highest priority first."),
+            "run_timeout": positive_duration("How long a run may take from its start; past it the run fails and its tries are stopped (Airflow's dagrun_timeout)."),
+            "sla": positive_duration("When a run should have succeeded by, after its data interval ends; a run late past it is told once as `updraft Run Deadline Missed`."),
+            "triggers": {
+                "description": "What else starts runs: another DAG's runs ending, or artifacts appearing.",
+                "type": "array",
+                "items": trigger()
+            },
+            "params": {
+                "description": "Default params, read in templates as `params.<name>`; a trigger may override them.",
+                "type": "object"
+            },
+            "defaults": {
+                "description": "Keys every task takes unless it writes its own.",
+                "type": "object",
+                "additionalProperties": false,
+                "properties": retry_and_capacity()
+            },
+            "compute": {
+                "description": "Named compute profiles that tasks name in `compute`.",
+                "type": "object",
+                "propertyNames": { "pattern": r"^\S+$" },
+                "additionalProperties": profile()
+            },
+            "tasks": {
+                "description": "The tasks, at least one.",
+                "type": "array",
+                "minItems": 1,
+                "items": task()
+            }
+        }
+    })
+}
+
+/// The JSON Schema of `pools.yaml`.
+pub fn pools_schema() -> Value {
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "updraft pools",
+        "description": "Pools of slots shared by every DAG: a try of a task with `pool: NAME` takes `pool_slots` of them before it launches.",
+        "type": "object",
+        "required": ["pools"],
+        "additionalProperties": false,
+        "properties": {
+            "pools": {
+                "description": "Each pool's name (as a DAG id) and its slots.",
+                "type": "object",
+                "propertyNames": { "pattern": ID_PATTERN },
+                "additionalProperties": {
+                    "oneOf": [
+                        count(1, "How many slots the pool has."),
+                        {
+                            "type": "object",
+                            "required": ["slots"],
+                            "additionalProperties": false,
+                            "properties": {
+                                "slots": count(1, "How many slots the pool has."),
+                                "description": text("What the pool guards, for people.")
+                            }
+                        }
+                    ]
+                }
+            }
+        }
+    })
+}
+
+fn task() -> Value {
+    let mut properties = json!({
+        "id": id("Unique within the DAG: 1-64 characters a-z 0-9 _ -, starting with a letter."),
+        "description": text("What the task does, for people."),
+        "after": {
+            "description": "Tasks this one runs after.",
+            "type": "array",
+            "items": id("A task of this DAG.")
+        },
+        "compute": text("A profile name from `compute`. Default: the deployment's ECS task definition (locally, a process)."),
+        "image": text("Container image (a template). Required on a SageMaker profile; ignored locally."),
+        "command": {
+            "description": "The argv, a list; each element is a template rendered on its own, never passed through a shell (write [sh, -c, \"...\"] for a shell line).",
+            "type": "array",
+            "items": scalar("One argument (a template).")
+        },
+        "environment": templates("Environment variables; values are templates."),
+        "hyperparameters": templates("Only on a SageMaker profile: the training job's hyperparameters; values are templates."),
+        "trigger_rule": {
+            "description": "When the task may run, from its upstreams' ends. Default: all_success.",
+            "type": "string",
+            "enum": TriggerRule::ALL.iter().map(|(_, name)| *name).collect::<Vec<_>>()
+        },
+        "map_over": {
+            "description": "One instance of the task per item: a list, or a template that renders one (\"{{ outputs.split.shards }}\").",
+            "oneOf": [
+                { "type": "array" },
+                { "type": "string", "pattern": r"\{" }
+            ]
+        },
+        "max_parallel": count(1, "With map_over: at most this many instances queued or running at once."),
+        "max_map": count(1, "With map_over: a longer list fails the task. Default 10000."),
+        "produces": uris("Artifact URIs (templates) each succeeded try produced, for lineage and artifact triggers."),
+        "consumes": uris("Artifact URIs (templates) each succeeded try consumed, for lineage.")
+    });
+    extend(&mut properties, retry_and_capacity());
+    json!({
+        "description": "A task: one command on ECS, SageMaker or (locally) a process.",
+        "type": "object",
+        "required": ["id"],
+        "additionalProperties": false,
+        "properties": properties
+    })
+}
+
+/// The keys a task, `defaults` (and, for capacity, a profile) may write.
+fn retry_and_capacity() -> Value {
+    let mut keys = json!({
+        "retries": count(0, "Tries after the first failed one. Default 0."),
+        "retry_delay": duration("Wait before the first retry. Default 5m."),
+        "retry_backoff": {
+            "description": "Each further retry waits this many times longer (at most 7 days). Default 1.0.",
+            "type": "number",
+            "minimum": 1
+        },
+        "timeout": positive_duration("A try running longer is stopped and counts as failed.")
+    });
+    extend(&mut keys, capacity());
+    keys
+}
+
+fn capacity() -> Value {
+    json!({
+        "pool": id("A pool of pools.yaml whose slots each try takes before it launches."),
+        "pool_slots": count(1, "Slots of `pool` one try takes. Default 1."),
+        "priority": {
+            "description": "When slots are scarce (a pool, max_active_tasks_per_run), higher goes first. Default 0.",
+            "type": "integer",
+            "minimum": -1_000_000_000,
+            "maximum": 1_000_000_000
+        }
+    })
+}
+
+fn profile() -> Value {
+    let kind = |name: &str| json!({ "description": "Where the task runs.", "const": name });
+    let mut ecs = json!({
+        "kind": kind("ecs"),
+        "task_definition": text("The ECS task definition (family or ARN) to run."),
+        "cpu": count(0, "CPU units (1024 = one vCPU)."),
+        "memory": count(0, "Memory in MiB."),
+        "ephemeral_storage": {
+            "description": "Disk in GiB (21-200 on Fargate).",
+            "type": "integer",
+            "minimum": 21,
+            "maximum": 200
+        }
+    });
+    extend(&mut ecs, capacity());
+    let mut sagemaker = json!({
+        "kind": kind("sagemaker"),
+        "instance_type": {
+            "description": "A SageMaker instance type.",
+            "type": "string",
+            "pattern": r"^ml\.",
+            "examples": ["ml.g5.2xlarge", "ml.m5.xlarge"]
+        },
+        "instance_count": count(0, "Instances of the training job. Default 1."),
+        "volume_size": count(0, "Disk per instance in GiB. Default 30."),
+        "max_runtime": duration("The job's stopping condition; default the task's timeout, else 24h; at most 28 days.")
+    });
+    extend(&mut sagemaker, capacity());
+    json!({
+        "description": "A compute profile: `kind: ecs` (Fargate) or `kind: sagemaker` (a training job).",
+        "type": "object",
+        "required": ["kind"],
+        "properties": {
+            "kind": { "description": "ecs: a Fargate task; sagemaker: a training job.", "enum": ["ecs", "sagemaker"] }
+        },
+        "oneOf": [
+            {
+                "required": ["kind", "task_definition"],
+                "additionalProperties": false,
+                "properties": ecs
+            },
+            {
+                "required": ["kind", "instance_type"],
+                "additionalProperties": false,
+                "properties": sagemaker
+            }
+        ]
+    })
+}
+
+fn trigger() -> Value {
+    let debounce =
+        positive_duration("Gather the events of one window into one run, started when it ends.");
+    json!({
+        "description": "Another DAG's runs ending (`dag`), or artifacts appearing (`artifact`).",
+        "type": "object",
+        "oneOf": [
+            {
+                "required": ["dag"],
+                "additionalProperties": false,
+                "properties": {
+                    "dag": id("The DAG whose runs ending start one of this DAG."),
+                    "state": {
+                        "description": "Which ends start a run. Default: succeeded.",
+                        "type": "string",
+                        "enum": ["succeeded", "failed", "any"]
+                    },
+                    "debounce": debounce
+                }
+            },
+            {
+                "required": ["artifact"],
+                "additionalProperties": false,
+                "properties": {
+                    "artifact": {
+                        "description": "A URI pattern: `{name}` matches part of one path segment and becomes the param `name`; `*` matches any part of one segment.",
+                        "type": "string",
+                        "examples": ["s3://lake/raw/{date}/*.parquet"]
+                    },
+                    "debounce": debounce
+                }
+            }
+        ]
+    })
+}
+
+fn id(description: &str) -> Value {
+    json!({ "description": description, "type": "string", "pattern": ID_PATTERN })
+}
+
+fn text(description: &str) -> Value {
+    json!({ "description": description, "type": "string" })
+}
+
+/// A value read as text: `sleep 5` means the word "5".
+fn scalar(description: &str) -> Value {
+    json!({ "description": description, "type": ["string", "number", "boolean"] })
+}
+
+fn count(minimum: u32, description: &str) -> Value {
+    json!({
+        "description": description,
+        "type": "integer",
+        "minimum": minimum,
+        "maximum": u32::MAX
+    })
+}
+
+fn duration(description: &str) -> Value {
+    json!({
+        "description": format!("{description} A duration: 90s, 2m, 2h, 1d or 1h30m."),
+        "type": "string",
+        "pattern": DURATION_PATTERN
+    })
+}
+
+fn positive_duration(description: &str) -> Value {
+    json!({
+        "description": format!("{description} A duration longer than 0s: 90s, 2m, 2h, 1d or 1h30m."),
+        "type": "string",
+        "pattern": POSITIVE_DURATION_PATTERN
+    })
+}
+
+fn time(description: &str) -> Value {
+    json!({
+        "description": description,
+        "type": "string",
+        "pattern": TIME_PATTERN,
+        "examples": ["2026-11-01", "2026-11-01T09:00", "2026-11-01T09:00:00+09:00"]
+    })
+}
+
+fn templates(description: &str) -> Value {
+    json!({
+        "description": description,
+        "type": "object",
+        "additionalProperties": scalar("A value (a template).")
+    })
+}
+
+fn uris(description: &str) -> Value {
+    json!({ "description": description, "type": "array", "items": scalar("A URI (a template).") })
+}
+
+fn time_zones() -> Vec<&'static str> {
+    chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect()
+}
+
+fn extend(into: &mut Value, from: Value) {
+    if let (Value::Object(into), Value::Object(from)) = (into, from) {
+        into.extend(from);
+    }
+}
