@@ -274,8 +274,9 @@ fn graph_draws_the_ml_example() {
     assert!(dot.contains("  \"train\" -> \"evaluate\";\n"));
 }
 
-/// A new project outside this repository: init, validate, run, runs —
-/// with nothing but the binary and the default directories.
+/// A new project outside this repository, as the README starts one: init,
+/// validate, render, test, graph, run, runs — with nothing but the binary
+/// and the default directories.
 #[test]
 fn a_new_project_starts_with_init_in_an_empty_directory() {
     let home = tempfile::tempdir().unwrap();
@@ -318,6 +319,20 @@ fn a_new_project_starts_with_init_in_an_empty_directory() {
             .contains(".updraft/")
     );
     updraft(&["validate"]);
+    let rendered = updraft(&["render", "hello", "greet", "--date", "2026-12-01"]);
+    assert!(
+        rendered.contains("echo \"hello for 2026-11-30 (run of 2026-12-01)\""),
+        "{rendered}"
+    );
+    let tested = updraft(&["test", "hello", "each", "--map-index", "1"]);
+    assert!(tested.contains("\"name\": \"Grace\""), "{tested}");
+    assert!(
+        updraft(&["graph", "hello", "--format", "mermaid"]).contains("each[[\"each (mapped)\"]]")
+    );
+    assert!(
+        !project.join(".updraft").exists(),
+        "render and test record nothing"
+    );
     updraft(&["run", "hello"]);
     let runs: serde_json::Value =
         serde_json::from_str(&updraft(&["runs", "--output", "json"])).unwrap();
