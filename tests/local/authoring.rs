@@ -230,6 +230,38 @@ fn test_runs_one_task_with_outputs_from_a_file_and_records_nothing() {
     assert_eq!(runs.as_array().unwrap().len(), 1, "no run was made");
 }
 
+/// Upstream outputs read from a run of the DAG: the training step of the
+/// ML example rendered with the outputs its featurize instances wrote.
+#[test]
+fn render_reads_upstream_outputs_from_a_run() {
+    let world = World::new();
+    world.spec("ml_pipeline.yaml", &example("ml_pipeline.yaml"));
+    world
+        .run(&["run", "ml_pipeline", "--param", "shards=2"])
+        .expect(0);
+    let run_id = world.latest_run("ml_pipeline")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rendered = world
+        .run(&[
+            "render",
+            "ml_pipeline",
+            "train",
+            "--outputs-from",
+            &run_id,
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    assert_eq!(
+        rendered["command"][3],
+        r#"[{"rows": 100, "shard": "shard-0"}, {"rows": 110, "shard": "shard-1"}]"#
+    );
+    assert_eq!(rendered["hyperparameters"]["epochs"], "3");
+}
+
 /// A task that fails exits 1 with its exit code said.
 #[test]
 fn test_exits_1_when_the_task_fails() {
@@ -264,6 +296,11 @@ fn graph_draws_the_ml_example() {
     assert_eq!(
         mermaid,
         "flowchart LR\n  prepare[\"prepare\"]\n  featurize[[\"featurize (mapped)\"]]\n  train[\"train\"]\n  evaluate[\"evaluate\"]\n  report[\"report (all_done)\"]\n  prepare --> featurize\n  featurize --> train\n  train --> evaluate\n  evaluate --> report\n"
+    );
+    world.spec("daily_etl.yaml", &example("daily_etl.yaml"));
+    assert_eq!(
+        world.run(&["graph", "daily_etl"]).expect(0).stdout,
+        "daily_etl: 2 tasks\n  extract\n  load     after extract\n"
     );
     let dot = world
         .run(&["graph", "ml_pipeline", "--format", "dot"])
