@@ -902,6 +902,33 @@ impl StateStore for DynamoStore {
         self.transact(writes).await
     }
 
+    /// A hundred to a transaction; a transaction refused because one of
+    /// them lost its race is written again one by one.
+    async fn update_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        changes: &[TaskTransition],
+    ) -> PortResult<Vec<bool>> {
+        let mut applied = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(MAX_TRANSACTION) {
+            let writes = chunk
+                .iter()
+                .map(|change| {
+                    self.conditional(Self::instance_item(dag, run_id, &change.next)?, change)
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            if self.transact(writes).await? {
+                applied.extend(std::iter::repeat_n(true, chunk.len()));
+                continue;
+            }
+            for change in chunk {
+                applied.push(self.update_instance(dag, run_id, change, &[]).await?);
+            }
+        }
+        Ok(applied)
+    }
+
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
         self.put(Self::attempt_item(dag, run_id, attempt)?).await
     }
@@ -971,7 +998,9 @@ impl StateStore for DynamoStore {
         let Some(room) = size.checked_sub(claim.slots) else {
             return Ok(false);
         };
-        for _ in 0..2 {
+        // Each refusal with room left means another taker got a slot, so
+        // this ends within the pool's size (and one round to make its item).
+        for _ in 0..=size as usize + 1 {
             let value = to_attribute_value(claim)
                 .map_err(|e| PortError::new("encoding a slot claim", e))?;
             let result = self
@@ -995,9 +1024,18 @@ impl StateStore for DynamoStore {
                 Err(e) if is_condition_failure(&e) => {}
                 Err(e) => return Err(fail("DynamoDB UpdateItem")(e)),
             }
-            // Full, held already, or the pool's item not made yet.
+            // Full, held already, taken by another meanwhile, or the
+            // pool's item not made yet.
             match self.pool_item(&claim.pool).await? {
-                Some(holders) => return Ok(holders.iter().any(|h| h.holder == claim.holder)),
+                Some(holders) if holders.iter().any(|h| h.holder == claim.holder) => {
+                    return Ok(true);
+                }
+                Some(holders) => {
+                    let used: u32 = holders.iter().map(|h| h.slots).sum();
+                    if used > room {
+                        return Ok(false);
+                    }
+                }
                 None => {
                     let empty = Item::from([
                         (PK.to_string(), s(keys::POOLS)),

@@ -102,6 +102,10 @@ pub fn actions(service: &str, operation: &str, uri: &str, body: &[u8]) -> BTreeS
                 "GetObject"
             }));
         }
+        // A batch is allowed by the action of its single form.
+        ("SQS", "SendMessageBatch") => {
+            needed.insert(own("SendMessage"));
+        }
         ("S3", "ListObjectVersions") => {
             needed.insert(own("ListBucketVersions"));
         }

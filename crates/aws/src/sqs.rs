@@ -6,11 +6,14 @@ use std::time::Duration;
 use crate::sdk_error::fail;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::MessageSystemAttributeName;
+use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
 use updraft_engine::ports::{Delivery, PortError, PortResult, TaskMessage, TaskQueue};
 
 /// SQS's longest `DelaySeconds`.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
+
+/// The most messages one SQS batch request holds.
+const MAX_BATCH: usize = 10;
 
 /// A task queue.
 #[derive(Clone)]
@@ -48,6 +51,49 @@ impl TaskQueue for SqsQueue {
             .send()
             .await
             .map_err(fail("SQS SendMessage"))?;
+        Ok(())
+    }
+
+    /// Ten to a `SendMessageBatch`; an entry SQS did not take is sent
+    /// again on its own.
+    async fn send_many(&self, messages: &[TaskMessage]) -> PortResult<()> {
+        for chunk in messages.chunks(MAX_BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, message)| {
+                    let body = serde_json::to_string(message)
+                        .map_err(|e| PortError::new("encoding a task message", e))?;
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| PortError::new("building a message batch", e))
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(fail("SQS SendMessageBatch"))?;
+            for failed in out.failed() {
+                let message = failed
+                    .id()
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|i| chunk.get(i))
+                    .ok_or_else(|| {
+                        PortError(format!(
+                            "SQS SendMessageBatch: unknown entry `{}`",
+                            failed.id()
+                        ))
+                    })?;
+                self.send(message, Duration::ZERO).await?;
+            }
+        }
         Ok(())
     }
 

@@ -335,6 +335,22 @@ pub trait StateStore: Send + Sync {
         change: &TaskTransition,
         notices: &[Notice],
     ) -> PortResult<bool>;
+    /// Applies many transitions of one run that tell no events (a mapped
+    /// task's instances queued at once), each only if its instance still
+    /// has its expected state and try; which were applied. A store may
+    /// write them together (DynamoDB: 100 to a transaction).
+    async fn update_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        changes: &[TaskTransition],
+    ) -> PortResult<Vec<bool>> {
+        let mut applied = Vec::with_capacity(changes.len());
+        for change in changes {
+            applied.push(self.update_instance(dag, run_id, change, &[]).await?);
+        }
+        Ok(applied)
+    }
 
     /// Creates or replaces the record of one try.
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()>;
@@ -514,6 +530,14 @@ pub struct Delivery {
 pub trait TaskQueue: Send + Sync {
     /// Sends a message, visible after `delay`.
     async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()>;
+    /// Sends messages visible at once; a queue may send them together
+    /// (SQS: ten to a request).
+    async fn send_many(&self, messages: &[TaskMessage]) -> PortResult<()> {
+        for message in messages {
+            self.send(message, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
     /// Up to `max` visible messages; each is hidden until acknowledged or
     /// until its visibility timeout passes.
     async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>>;

@@ -38,7 +38,7 @@ async fn sqs_queue_conforms() {
     let config = updraft_aws::testing::sdk();
     let client = aws_sdk_sqs::Client::new(&config);
     let mut urls = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let url = create_queues(&client, &updraft_aws::testing::unique("tasks"))
             .await
             .unwrap();

@@ -56,7 +56,7 @@ async fn every_crash_point_over_dynamodb_leaves_nothing_lost_doubled_or_stranded
     let client = aws_sdk_dynamodb::Client::new(&sdk);
     let mut tables = Vec::new();
     // One table per crash point (fewer than this are tried).
-    for _ in 0..330 {
+    for _ in 0..450 {
         let table = updraft_aws::testing::unique("crash");
         create_table(&client, &table).await.unwrap();
         tables.push(table);

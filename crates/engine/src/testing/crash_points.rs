@@ -23,9 +23,14 @@ use crate::ports::{Clock, Completion, StateStore, TaskQueue};
 use crate::usecase::{RunRequest, Settled};
 use crate::{Engine, Settings};
 
-/// A fan-out with a join: a, then b and c, then d; every try takes the one
-/// slot of pool `gpu`, so b or c waits for the other.
-const SPEC: &str = "dag: d\ndefaults: { retries: 1, retry_delay: 0s, timeout: 1h, pool: gpu }\ntasks:\n  - id: a\n    command: [x]\n  - id: b\n    after: [a]\n    command: [x]\n  - id: c\n    after: [a]\n    command: [x]\n  - id: e\n    after: [b, c]\n    command: [x]\n";
+/// A fan-out with a join: a, then b, c and the three instances of m, then
+/// e. Every try of a, b, c and e takes the one slot of pool `gpu`, so b or
+/// c waits for the other; m's instances take none, so they are queued
+/// together (one batch).
+const SPEC: &str = "dag: d\ndefaults: { retries: 1, retry_delay: 0s, timeout: 1h }\ntasks:\n  - id: a\n    pool: gpu\n    command: [x]\n  - id: b\n    after: [a]\n    pool: gpu\n    command: [x]\n  - id: c\n    after: [a]\n    pool: gpu\n    command: [x]\n  - id: m\n    after: [a]\n    map_over: [1, 2, 3]\n    command: [x]\n  - id: e\n    after: [b, c, m]\n    pool: gpu\n    command: [x]\n";
+
+/// The task whose tries take no slot of the pool.
+const UNPOOLED: &str = "m";
 
 const POOLS: &str = "pools:\n  gpu: 1\n";
 
@@ -66,9 +71,10 @@ async fn deliver(world: &World, engine: &Engine) -> bool {
 /// that try) well, telling the engine as the recorder would; an end the
 /// engine could not take is told again next time. A try that no longer
 /// counts runs on, as a stranded container would, until the engine stops
-/// it. Returns how many tries that count were running at once.
+/// it. Returns how many tries of the pool that count were running at once.
 async fn finish_running(world: &World) -> usize {
     let mut counting = Vec::new();
+    let mut of_the_pool = 0;
     for handle in world.launcher.running() {
         let Some(at) = world.store.handle(&handle).await.unwrap() else {
             continue;
@@ -80,10 +86,11 @@ async fn finish_running(world: &World) -> usize {
             .unwrap();
         let counts = instance.is_some_and(|i| i.state.is_active() && i.try_number == at.try_number);
         if counts {
+            of_the_pool += usize::from(at.key.task_id.as_str() != UNPOOLED);
             counting.push(handle);
         }
     }
-    let at_once = counting.len();
+    let at_once = of_the_pool;
     for handle in counting {
         if world
             .engine

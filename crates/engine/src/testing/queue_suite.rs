@@ -14,6 +14,24 @@ pub async fn run_queue_suite<F: FnMut() -> Arc<dyn TaskQueue>>(mut fresh: F, vis
     a_delayed_message_waits(&fresh()).await;
     an_unacked_message_comes_back_after_the_visibility_timeout(&fresh(), visibility).await;
     racing_receivers_get_each_message_once(&fresh()).await;
+    many_messages_sent_together_each_arrive_once(&fresh()).await;
+}
+
+/// More messages than one SQS batch holds, sent together.
+async fn many_messages_sent_together_each_arrive_once(queue: &Arc<dyn TaskQueue>) {
+    let sent: Vec<_> = (1..=25).map(|n| message("r1", "a", n)).collect();
+    queue.send_many(&sent).await.unwrap();
+    let mut got = HashSet::new();
+    for _ in 0..20 {
+        for delivery in queue.receive(10).await.unwrap() {
+            assert!(got.insert(delivery.message.try_number), "once each");
+            queue.ack(&delivery).await.unwrap();
+        }
+        if got.len() == sent.len() {
+            break;
+        }
+    }
+    assert_eq!(got, (1..=25).collect::<HashSet<u32>>());
 }
 
 async fn a_message_is_received_then_hidden_then_acked(queue: &Arc<dyn TaskQueue>) {

@@ -27,6 +27,7 @@ pub type StoreHandles = Vec<Arc<dyn StateStore>>;
 pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     put_if_absent_creates_a_run_once(&fresh()[0]).await;
     task_transitions_are_compare_and_set(&fresh()[0]).await;
+    many_task_transitions_apply_those_still_as_expected(&fresh()[0]).await;
     run_transitions_are_compare_and_set(&fresh()[0]).await;
     racing_callers_win_a_task_transition_exactly_once(fresh()).await;
     racing_callers_win_a_run_transition_exactly_once(fresh()).await;
@@ -728,6 +729,58 @@ async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
             .await
             .unwrap(),
         "no such run"
+    );
+}
+
+/// Many instances queued at once (more than one DynamoDB transaction
+/// holds): each change holds only if its instance is still as expected,
+/// and one that lost its race does not undo the others.
+async fn many_task_transitions_apply_those_still_as_expected(store: &Arc<dyn StateStore>) {
+    store
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
+        .await
+        .unwrap();
+    let mapped: Vec<TaskInstance> = (0..150)
+        .map(|i| {
+            TaskInstance::pending(TaskKey {
+                task_id: TaskId::parse("b").unwrap(),
+                map_index: Some(i),
+            })
+        })
+        .collect();
+    store.create_instances("d", "r1", &mapped).await.unwrap();
+    let changes: Vec<TaskTransition> = mapped.iter().map(queue).collect();
+    // Another writer got to instance 120 first.
+    assert!(
+        store
+            .update_instance("d", "r1", &changes[120], &[])
+            .await
+            .unwrap()
+    );
+    let applied = store.update_instances("d", "r1", &changes).await.unwrap();
+    assert_eq!(applied.len(), 150);
+    assert!(!applied[120], "the change that lost its race is refused");
+    assert_eq!(
+        applied.iter().filter(|a| **a).count(),
+        149,
+        "every other change holds"
+    );
+    let queued = store
+        .instances("d", "r1")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.state == TaskState::Queued)
+        .count();
+    assert_eq!(queued, 150);
+    assert!(
+        store
+            .update_instances("d", "r1", &changes[..10])
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| !a),
+        "the same changes again apply none"
     );
 }
 

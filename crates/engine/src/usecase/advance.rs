@@ -8,6 +8,7 @@ use updraft_core::state::{
     Attempt, Run, RunState, TaskInstance, TaskState, TaskTransition, Transition,
 };
 
+use super::capacity::needs_of;
 use crate::events::Event;
 use crate::ports::{PendingStop, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};
@@ -15,6 +16,9 @@ use crate::{Engine, EngineError, EngineResult};
 /// Re-planning after a lost compare-and-set race settles in a round or two;
 /// the bound only guards against a store that never agrees.
 pub(crate) const MAX_ROUNDS: usize = 8;
+
+/// How many tries of one run are queued in one batch.
+const QUEUE_BATCH: usize = 100;
 
 /// The longest delay a queue gives a message (SQS: 15 minutes).
 pub(crate) const MAX_WAKE_DELAY: Duration = Duration::from_secs(15 * 60);
@@ -153,6 +157,16 @@ impl Engine {
             // The new instances are planned (queued) in the next round.
             again = true;
         }
+        let (bulk, changes) = self.split_off_bulk_queueings(run, changes).await?;
+        for chunk in bulk.chunks(QUEUE_BATCH) {
+            if self.out_of_time() {
+                self.emit(Event::Deferred {
+                    what: format!("the rest of the plan of {}/{}", run.dag, run.run_id),
+                });
+                return Ok(false);
+            }
+            all_applied &= self.queue_batch(run, chunk).await?;
+        }
         for transition in changes {
             if self.out_of_time() {
                 // The rest (and the run's own change, which needs all of
@@ -194,6 +208,81 @@ impl Engine {
             }
         }
         Ok(again || !all_applied)
+    }
+
+    /// Splits off the transitions that only queue a try that needs no slot
+    /// and tells no event, when there are many (a mapped task expanding):
+    /// those are written and sent in batches.
+    async fn split_off_bulk_queueings(
+        &self,
+        run: &Run,
+        changes: Vec<Transition>,
+    ) -> EngineResult<(Vec<TaskTransition>, Vec<Transition>)> {
+        let spec = self.spec_of(run).await?;
+        let alone = |change: &TaskTransition| {
+            change.next.state == TaskState::Queued
+                && change.expect_state != TaskState::Queued
+                && !change.stop_attempt
+                && needs_of(&spec, change.next.key.task_id.as_str()).is_empty()
+        };
+        let many = changes
+            .iter()
+            .filter(|t| matches!(t, Transition::Task(c) if alone(c)))
+            .count()
+            > 1;
+        if !many {
+            return Ok((Vec::new(), changes));
+        }
+        let (mut bulk, mut rest) = (Vec::new(), Vec::new());
+        for transition in changes {
+            match transition {
+                Transition::Task(change) if alone(&change) => bulk.push(change),
+                other => rest.push(other),
+            }
+        }
+        Ok((bulk, rest))
+    }
+
+    /// Queues tries of one run together: their changes in one write where
+    /// the store can, then their messages; `true` if every change held.
+    async fn queue_batch(&self, run: &Run, changes: &[TaskTransition]) -> EngineResult<bool> {
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let applied = self
+            .ports
+            .store
+            .update_instances(dag, run_id, changes)
+            .await?;
+        let mut messages = Vec::with_capacity(changes.len());
+        for (change, applied) in changes.iter().zip(&applied) {
+            let next = &change.next;
+            if !applied {
+                self.emit(Event::Dropped {
+                    what: format!(
+                        "{dag}/{run_id}/{}: expected {} (try {}), the store had moved on",
+                        next.key, change.expect_state, change.expect_try
+                    ),
+                });
+                continue;
+            }
+            messages.push(TaskMessage {
+                dag: dag.to_string(),
+                run_id: run_id.to_string(),
+                key: next.key.clone(),
+                try_number: next.try_number,
+            });
+        }
+        // A process that dies here leaves tries queued without a message:
+        // reconcile sends them again (`resend_after`).
+        self.ports.queue.send_many(&messages).await?;
+        for message in messages {
+            self.emit(Event::TaskQueued {
+                dag: message.dag,
+                run_id: message.run_id,
+                key: message.key,
+                try_number: message.try_number,
+            });
+        }
+        Ok(applied.iter().all(|a| *a))
     }
 
     /// Reads the run and writes what `change` makes of it, by
