@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use serde_json::{Map, Value, json};
 use updraft_core::plan::{outputs_of, parse_output};
 use updraft_core::spec::DagSpec;
-use updraft_core::state::TaskKey;
 use updraft_engine::ports::LaunchRequest;
 use updraft_engine::usecase::{TaskPreview, TaskPreviewRequest, preview_task};
 
@@ -33,18 +32,14 @@ pub async fn render(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
 pub async fn test(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
     let (spec, preview) = preview(ctx, args).await?;
     eprint!("{}", preview_text(&spec, &args.task, &preview));
-    let task = spec.task(&args.task).expect("preview found the task");
     let request = LaunchRequest {
         dag: spec.id.to_string(),
         run_id: preview.run.run_id.clone(),
-        key: TaskKey {
-            task_id: task.id.clone(),
-            map_index: preview.mapped.map(|(index, _)| index),
-        },
+        key: preview.key.clone(),
         try_number: 1,
         task: preview.rendered.clone(),
         compute: None,
-        timeout: task.timeout,
+        timeout: preview.timeout,
         relaunch: false,
     };
     let scratch = std::env::temp_dir().join(format!("updraft-test-{}", std::process::id()));

@@ -3,12 +3,14 @@
 //! dispatcher would render it. Nothing is read from or written to a store;
 //! upstream outputs are what the caller brings.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::map_items;
 use updraft_core::schedule::RunTiming;
 use updraft_core::spec::DagSpec;
-use updraft_core::state::{Run, RunKind, RunState, run_id};
+use updraft_core::state::{Run, RunKind, RunState, TaskKey, run_id};
 use updraft_core::template::RenderedTask;
 
 use super::backfill::date_range;
@@ -36,6 +38,10 @@ pub struct TaskPreviewRequest {
 pub struct TaskPreview {
     /// The run the date makes (never stored).
     pub run: Run,
+    /// The task instance: the task, and its map index if it is mapped.
+    pub key: TaskKey,
+    /// How long a try of it may run.
+    pub timeout: Option<Duration>,
     /// The instance and how many the mapped task has, if it is mapped.
     pub mapped: Option<(u32, usize)>,
     /// The mapped instance's item.
@@ -102,6 +108,11 @@ pub fn preview_task(
             .map_err(EngineError::user)?;
     Ok(TaskPreview {
         run,
+        key: TaskKey {
+            task_id: task.id.clone(),
+            map_index: mapped.map(|(index, _)| index),
+        },
+        timeout: task.timeout,
         mapped,
         item,
         rendered,
