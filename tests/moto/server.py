@@ -10,7 +10,10 @@ a transaction's time and memory grow with table size times items (a
 100-item transaction on a 10,000-item table copies a million items, and
 holds a hundred copies at once). Here a transaction keeps only the items
 it names, which is all its rollback needs to restore: what it does and
-answers is moto's own.
+answers is moto's own. Likewise moto computes all of a queue's attributes,
+counting its messages three times, for each message sent (to read one
+FIFO setting), so a send costs in proportion to the queue's length; here a
+send reads just that setting.
 """
 import copy
 import os
@@ -21,6 +24,7 @@ import time
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sqs import models as sqs_models
 from werkzeug.serving import make_server
 
 LOCK = threading.Lock()
@@ -91,6 +95,28 @@ def transact_write_items(self, transact_items):
 
 
 dynamodb_models.DynamoDBBackend.transact_write_items = transact_write_items
+
+
+def _attributes_a_send_reads(queue):
+    """The one attribute moto's send reads of its queue."""
+    if not queue.fifo_queue:
+        return {}
+    return {"ContentBasedDeduplication": str(queue.content_based_deduplication).lower()}
+
+
+_moto_send_message = sqs_models.SQSBackend.send_message
+_queue_attributes = sqs_models.Queue.attributes
+
+
+def send_message(self, *args, **kwargs):
+    sqs_models.Queue.attributes = property(_attributes_a_send_reads)
+    try:
+        return _moto_send_message(self, *args, **kwargs)
+    finally:
+        sqs_models.Queue.attributes = _queue_attributes
+
+
+sqs_models.SQSBackend.send_message = send_message
 
 
 def exit_with_parent(parent):

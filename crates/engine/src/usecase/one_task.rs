@@ -8,13 +8,14 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::map_items;
-use updraft_core::schedule::RunTiming;
 use updraft_core::spec::DagSpec;
-use updraft_core::state::{Run, RunKind, RunState, TaskKey, run_id};
+use updraft_core::state::{Run, RunKind, TaskKey, run_id};
 use updraft_core::template::RenderedTask;
 
+use super::RunRequest;
 use super::backfill::date_range;
 use super::dispatch::render_try;
+use super::trigger::queued_run;
 use crate::{EngineError, EngineResult};
 
 /// Which task to render, for which run.
@@ -86,7 +87,18 @@ pub fn preview_task(
             }
         }
     };
-    let run = run_of(spec, kind, timing, &request.params, now);
+    let overrides = RunRequest {
+        params: request.params.clone(),
+        ..RunRequest::by("")
+    };
+    let run = queued_run(
+        spec,
+        kind,
+        run_id(kind, timing.logical_date, tz),
+        timing,
+        overrides,
+        now,
+    );
     let (mapped, item) = match &task.map_over {
         None => (None, None),
         Some(map_over) => {
@@ -119,37 +131,4 @@ pub fn preview_task(
         produces,
         consumes,
     })
-}
-
-fn run_of(
-    spec: &DagSpec,
-    kind: RunKind,
-    timing: RunTiming,
-    overrides: &Map<String, Value>,
-    now: DateTime<Utc>,
-) -> Run {
-    let mut params = spec.params.clone();
-    params.extend(overrides.clone());
-    Run {
-        dag: spec.id.clone(),
-        run_id: run_id(kind, timing.logical_date, spec.schedule.tz()),
-        kind,
-        state: RunState::Queued,
-        spec_version: spec.version.clone(),
-        logical_date: timing.logical_date,
-        data_interval_start: timing.data_interval_start,
-        data_interval_end: timing.data_interval_end,
-        params,
-        labels: Vec::new(),
-        created_at: now,
-        started_at: None,
-        ended_at: None,
-        triggered_by: String::new(),
-        note: None,
-        reason: None,
-        metrics: Default::default(),
-        deadline_missed_at: None,
-        trigger: None,
-        revision: 0,
-    }
 }

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
 use updraft_core::schedule::RunTiming;
@@ -118,30 +119,8 @@ impl Engine {
         request: RunRequest,
         trigger: Option<RunTrigger>,
     ) -> EngineResult<Option<Run>> {
-        let mut params = spec.params.clone();
-        params.extend(request.params);
-        let run = Run {
-            dag: spec.id.clone(),
-            run_id,
-            kind,
-            state: RunState::Queued,
-            spec_version: spec.version.clone(),
-            logical_date: timing.logical_date,
-            data_interval_start: timing.data_interval_start,
-            data_interval_end: timing.data_interval_end,
-            params,
-            labels: request.labels,
-            created_at: self.ports.clock.now(),
-            started_at: None,
-            ended_at: None,
-            triggered_by: request.triggered_by,
-            note: request.note,
-            reason: None,
-            metrics: Default::default(),
-            deadline_missed_at: None,
-            trigger,
-            revision: 0,
-        };
+        let mut run = queued_run(spec, kind, run_id, timing, request, self.ports.clock.now());
+        run.trigger = trigger;
         let notices = self.run_change_notices(None, &run, run.revision).await?;
         if !self
             .ports
@@ -154,6 +133,41 @@ impl Engine {
         self.publish_kept(&notices).await;
         self.emit(Event::RunCreated(run.clone()));
         Ok(Some(run))
+    }
+}
+
+/// A new run of `spec`, queued: the request's params over the spec's.
+pub(crate) fn queued_run(
+    spec: &DagSpec,
+    kind: RunKind,
+    run_id: String,
+    timing: RunTiming,
+    request: RunRequest,
+    now: DateTime<Utc>,
+) -> Run {
+    let mut params = spec.params.clone();
+    params.extend(request.params);
+    Run {
+        dag: spec.id.clone(),
+        run_id,
+        kind,
+        state: RunState::Queued,
+        spec_version: spec.version.clone(),
+        logical_date: timing.logical_date,
+        data_interval_start: timing.data_interval_start,
+        data_interval_end: timing.data_interval_end,
+        params,
+        labels: request.labels,
+        created_at: now,
+        started_at: None,
+        ended_at: None,
+        triggered_by: request.triggered_by,
+        note: request.note,
+        reason: None,
+        metrics: Default::default(),
+        deadline_missed_at: None,
+        trigger: None,
+        revision: 0,
     }
 }
 
