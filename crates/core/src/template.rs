@@ -79,7 +79,14 @@ impl TemplateChecker {
         let template = self
             .env
             .template_from_str(source)
-            .map_err(|e| format!("template `{source}` does not parse: {}", error_text(&e)))?;
+            .map_err(|e| {
+                let hint = match source.contains("{#") {
+                    // A shell's `${#var}` (its length) opens a comment.
+                    true => "; `{#` starts a template comment: write a shell's ${#var} another way or inside {% raw %}...{% endraw %}",
+                    false => "",
+                };
+                format!("template `{source}` does not parse: {}{hint}", error_text(&e))
+            })?;
         let mut used = TemplateUse::default();
         let mut names: Vec<String> = template.undeclared_variables(true).into_iter().collect();
         names.sort();

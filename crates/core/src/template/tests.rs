@@ -127,6 +127,11 @@ fn the_checker_finds_syntax_errors_unknown_variables_and_output_reads() {
         err.starts_with("template `{{ ds }` does not parse: syntax error"),
         "{err}"
     );
+    let err = checker.check("n=${#1}").unwrap_err();
+    assert!(
+        err.ends_with("`{#` starts a template comment: write a shell's ${#var} another way or inside {% raw %}...{% endraw %}"),
+        "{err}"
+    );
     let err = checker.check("{{ execution_date }}").unwrap_err();
     assert!(
         err.ends_with("updraft writes it as `logical_date`"),

@@ -256,12 +256,7 @@ impl Engine {
         for (change, applied) in changes.iter().zip(&applied) {
             let next = &change.next;
             if !applied {
-                self.emit(Event::Dropped {
-                    what: format!(
-                        "{dag}/{run_id}/{}: expected {} (try {}), the store had moved on",
-                        next.key, change.expect_state, change.expect_try
-                    ),
-                });
+                self.emit(moved_on(dag, run_id, change));
                 continue;
             }
             messages.push(TaskMessage {
@@ -338,12 +333,7 @@ impl Engine {
             .update_instance(dag, run_id, change, &notices)
             .await?
         {
-            self.emit(Event::Dropped {
-                what: format!(
-                    "{dag}/{run_id}/{}: expected {} (try {}), the store had moved on",
-                    change.next.key, change.expect_state, change.expect_try
-                ),
-            });
+            self.emit(moved_on(dag, run_id, change));
             return Ok(false);
         }
         self.publish_kept(&notices).await;
@@ -434,6 +424,16 @@ impl Engine {
             Some(attempt) => self.keep_stop(dag, run_id, &attempt, reason).await,
             None => Ok(None),
         }
+    }
+}
+
+/// A task change dropped because another writer changed the instance first.
+fn moved_on(dag: &str, run_id: &str, change: &TaskTransition) -> Event {
+    Event::Dropped {
+        what: format!(
+            "{dag}/{run_id}/{}: expected {} (try {}), the store had moved on",
+            change.next.key, change.expect_state, change.expect_try
+        ),
     }
 }
 
