@@ -27,7 +27,7 @@ use updraft_core::state::{
 use updraft_engine::memory::matches;
 use updraft_engine::ports::{
     DagChange, DagMeta, HandleRef, LaunchRecord, PendingStop, PoolSize, PortError, PortResult,
-    RunQuery, SlotClaim, StateStore, StoredVersion, TryEnd, record_end_in_turn,
+    RunQuery, SlotClaim, StateStore, StoredVersion, TryEnd, record_end_in_turn, update_one_by_one,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
@@ -922,9 +922,7 @@ impl StateStore for DynamoStore {
                 applied.extend(std::iter::repeat_n(true, chunk.len()));
                 continue;
             }
-            for change in chunk {
-                applied.push(self.update_instance(dag, run_id, change, &[]).await?);
-            }
+            applied.extend(update_one_by_one(self, dag, run_id, chunk).await?);
         }
         Ok(applied)
     }

@@ -3,8 +3,11 @@
 //! and where the schema accepts what `validate` refuses, the reason is one
 //! of the rules across fields that docs/specs.md names.
 
+mod common;
+
 use std::path::Path;
 
+use common::{doc_files, spec_blocks};
 use serde_json::Value;
 use updraft_core::spec::{dag_schema, parse_pools, parse_spec, pools_schema};
 
@@ -67,36 +70,16 @@ fn every_example_passes_the_schema() {
 #[test]
 fn every_spec_in_the_docs_passes_the_schema() {
     let (dag, pools) = (Checker::new(dag_schema()), Checker::new(pools_schema()));
-    let mut files = vec![root().join("README.md")];
-    for entry in std::fs::read_dir(root().join("docs")).unwrap() {
-        files.push(entry.unwrap().path());
-    }
     let mut checked = 0;
-    for file in files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "md"))
-    {
-        let text = std::fs::read_to_string(file).unwrap();
-        let mut block: Option<(usize, String)> = None;
-        for (n, line) in text.lines().enumerate() {
-            match block.as_mut() {
-                None if line.trim() == "```yaml" => block = Some((n + 2, String::new())),
-                Some(_) if line.trim() == "```" => {
-                    let (at, body) = block.take().unwrap();
-                    let checker = match (body.starts_with("dag:"), body.starts_with("pools:")) {
-                        (true, _) => &dag,
-                        (_, true) => &pools,
-                        _ => continue,
-                    };
-                    assert_eq!(checker.refusal(&body), None, "{}:{at}", file.display());
-                    checked += 1;
-                }
-                Some((_, body)) => {
-                    body.push_str(line);
-                    body.push('\n');
-                }
-                None => {}
-            }
+    for file in doc_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (at, body) in spec_blocks(&text) {
+            let checker = match body.starts_with("pools:") {
+                true => &pools,
+                false => &dag,
+            };
+            assert_eq!(checker.refusal(&body), None, "{}:{at}", file.display());
+            checked += 1;
         }
     }
     assert!(checked >= 5, "found {checked} specs in the docs");

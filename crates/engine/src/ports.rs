@@ -345,11 +345,7 @@ pub trait StateStore: Send + Sync {
         run_id: &str,
         changes: &[TaskTransition],
     ) -> PortResult<Vec<bool>> {
-        let mut applied = Vec::with_capacity(changes.len());
-        for change in changes {
-            applied.push(self.update_instance(dag, run_id, change, &[]).await?);
-        }
-        Ok(applied)
+        update_one_by_one(self, dag, run_id, changes).await
     }
 
     /// Creates or replaces the record of one try.
@@ -466,6 +462,20 @@ pub struct TryEnd<'a> {
     pub lineage: &'a [ArtifactRecord],
     /// The events the end makes.
     pub notices: &'a [Notice],
+}
+
+/// [`StateStore::update_instances`] as one compare-and-set per change.
+pub async fn update_one_by_one<S: StateStore + ?Sized>(
+    store: &S,
+    dag: &str,
+    run_id: &str,
+    changes: &[TaskTransition],
+) -> PortResult<Vec<bool>> {
+    let mut applied = Vec::with_capacity(changes.len());
+    for change in changes {
+        applied.push(store.update_instance(dag, run_id, change, &[]).await?);
+    }
+    Ok(applied)
 }
 
 /// [`StateStore::record_end`] as separate writes: the compare-and-set with

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use updraft_core::spec::{DagSpec, SpecFile, validate_set};
+use updraft_engine::usecase::unknown_dag;
 use updraft_local::specdir::{is_spec_file, read_spec_files};
 
 use super::Context;
@@ -60,19 +61,13 @@ pub fn spec_in_directory(ctx: &Context, dag: &str) -> CliResult<DagSpec> {
         return Ok(spec);
     }
     let known: Vec<&str> = set.dags.keys().map(String::as_str).collect();
-    let mut message = format!(
-        "unknown DAG `{dag}` in {}; known DAGs: {}",
-        ctx.global.specs.display(),
-        if known.is_empty() {
-            "none".into()
-        } else {
-            known.join(", ")
-        }
-    );
-    if let Some(first) = set.errors.first() {
-        message += &format!(" ({} spec error(s), first: {first})", set.errors.len());
-    }
-    Err(CliError::User(message))
+    let within = ctx.global.specs.display().to_string();
+    Err(CliError::User(unknown_dag(
+        dag,
+        &within,
+        &known,
+        &set.errors,
+    )))
 }
 
 pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {

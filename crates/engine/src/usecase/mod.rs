@@ -32,5 +32,5 @@ pub use queries::{ArtifactLineage, RunDetail, RunLineage};
 pub use runs_table::{RunFilters, RunsTable, param_pair};
 pub use schedule::MAX_PREVIEW_POINTS;
 pub use tick::TickReport;
-pub use trigger::RunRequest;
+pub use trigger::{RunRequest, unknown_dag};
 pub use triggers::TRIGGER;

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
 use updraft_core::schedule::RunTiming;
-use updraft_core::spec::DagSpec;
+use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, RunState, RunTrigger, run_id};
 
 use crate::events::Event;
@@ -178,16 +178,28 @@ pub(crate) fn find_spec(loaded: &LoadedSpecs, dag: &str) -> EngineResult<Arc<Dag
         return Ok(Arc::new(spec.clone()));
     }
     let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
-    let mut message = format!(
-        "unknown DAG `{dag}`; known DAGs: {}",
-        if known.is_empty() {
-            "none".to_string()
-        } else {
-            known.join(", ")
-        }
-    );
-    if let Some(first) = loaded.errors.first() {
-        message += &format!(" ({} spec error(s), first: {first})", loaded.errors.len());
+    Err(EngineError::user(unknown_dag(
+        dag,
+        "",
+        &known,
+        &loaded.errors,
+    )))
+}
+
+/// Says that `dag` is not among the `known` DAGs (of `within`, when not
+/// empty), and the first spec error, which may be why it is missing.
+pub fn unknown_dag(dag: &str, within: &str, known: &[&str], errors: &[Diagnostic]) -> String {
+    let within = match within.is_empty() {
+        true => String::new(),
+        false => format!(" in {within}"),
+    };
+    let known = match known.is_empty() {
+        true => "none".to_string(),
+        false => known.join(", "),
+    };
+    let mut message = format!("unknown DAG `{dag}`{within}; known DAGs: {known}");
+    if let Some(first) = errors.first() {
+        message += &format!(" ({} spec error(s), first: {first})", errors.len());
     }
-    Err(EngineError::user(message))
+    message
 }
