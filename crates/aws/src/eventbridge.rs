@@ -1,6 +1,9 @@
 //! Events out: each notice becomes an EventBridge event on the stack's bus
 //! (`UPDRAFT_EVENT_BUS`), ten to a `PutEvents` request. EventBridge gives
 //! each event an id of its own; the transition's id is `detail.id`.
+//! Every event's detail also names the deployment (`deployment`: the
+//! stack's bucket), so a stack's rules on a bus that several stacks share
+//! take only its own events.
 
 use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
@@ -11,6 +14,9 @@ use updraft_engine::ports::{PortError, PortResult, Publisher};
 
 use crate::sdk_error::fail;
 
+/// The detail field naming the deployment an event comes from.
+pub const DEPLOYMENT: &str = "deployment";
+
 /// The most entries one `PutEvents` request takes.
 const MAX_ENTRIES: usize = 10;
 
@@ -19,20 +25,31 @@ const MAX_ENTRIES: usize = 10;
 pub struct EventBridgePublisher {
     client: Client,
     bus: String,
+    deployment: String,
 }
 
 impl EventBridgePublisher {
-    /// A publisher to the bus named (or with the ARN) `bus`.
-    pub fn new(client: Client, bus: impl Into<String>) -> EventBridgePublisher {
+    /// A publisher to the bus named (or with the ARN) `bus`, of the
+    /// deployment whose bucket is `deployment`.
+    pub fn new(
+        client: Client,
+        bus: impl Into<String>,
+        deployment: impl Into<String>,
+    ) -> EventBridgePublisher {
         EventBridgePublisher {
             client,
             bus: bus.into(),
+            deployment: deployment.into(),
         }
     }
 
     fn entry(&self, notice: &Notice) -> PortResult<PutEventsRequestEntry> {
-        let detail = serde_json::to_string(&notice.detail)
-            .map_err(|e| PortError::new("encoding an event", e))?;
+        let mut detail = notice.detail.clone();
+        if let Some(fields) = detail.as_object_mut() {
+            fields.insert(DEPLOYMENT.into(), self.deployment.clone().into());
+        }
+        let detail =
+            serde_json::to_string(&detail).map_err(|e| PortError::new("encoding an event", e))?;
         Ok(PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(SOURCE)

@@ -130,7 +130,11 @@ impl Settings {
     /// The engine over this deployment through `clients`, publishing its
     /// events to the stack's bus.
     pub fn engine_over(&self, clients: &Clients) -> Engine {
-        let publisher = EventBridgePublisher::new(clients.events.clone(), self.event_bus.clone());
+        let publisher = EventBridgePublisher::new(
+            clients.events.clone(),
+            self.event_bus.clone(),
+            self.bucket.clone(),
+        );
         Engine::new(self.ports(clients)).with_publisher(Arc::new(publisher), self.ui_url.clone())
     }
 

@@ -134,25 +134,36 @@ fn told(events: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn alert_pattern(rule: &str) -> Value {
+/// A rule's pattern in the template, for the stack whose bucket is
+/// `bucket` (the parser reads `!Ref SpecBucket` as `SpecBucket`).
+fn alert_pattern(rule: &str, bucket: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
     let template = updraft_core::yaml::parse(&std::fs::read_to_string(path).unwrap())
         .unwrap()
         .to_json();
-    template["Resources"][rule]["Properties"]["EventPattern"].clone()
+    let pattern = template["Resources"][rule]["Properties"]["EventPattern"].to_string();
+    serde_json::from_str(&pattern.replace("\"SpecBucket\"", &format!("\"{bucket}\""))).unwrap()
 }
+
+/// The bucket the docs' patterns name as a stack's.
+const DOCUMENTED_BUCKET: &str = "nightly-specbucket-1x2y3z4w5v6u";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_run_reaches_the_rules_on_the_stacks_bus_and_the_alert_rule_its_failure() {
     let clients = Clients::new(&sdk());
     let mut settings = deployment(&clients).await;
+    let bucket = settings.bucket.clone();
     let queues = bus_with_rules(
         &clients,
         &mut settings,
         &[
             ("all", json!({ "source": ["updraft"] })),
-            ("alert", alert_pattern("FailedRunAlertRule")),
-            ("tries", alert_pattern("FailedTryAlertRule")),
+            ("alert", alert_pattern("FailedRunAlertRule", &bucket)),
+            ("tries", alert_pattern("FailedTryAlertRule", &bucket)),
+            (
+                "another_stacks",
+                alert_pattern("FailedRunAlertRule", "another-stacks-bucket"),
+            ),
         ],
     )
     .await;
@@ -182,6 +193,7 @@ async fn a_failing_run_reaches_the_rules_on_the_stacks_bus_and_the_alert_rule_it
         assert_eq!(event["detail"]["triggered_by"], "ana");
         assert_eq!(event["detail"]["spec_version"], run.spec_version.as_str());
         assert_eq!(event["detail"]["id"].as_str().unwrap().len(), 32);
+        assert_eq!(event["detail"]["deployment"], settings.bucket.as_str());
     }
     let task = &all[2]["detail"];
     assert_eq!(
@@ -205,6 +217,11 @@ async fn a_failing_run_reaches_the_rules_on_the_stacks_bus_and_the_alert_rule_it
     assert_eq!(
         told(&received(&clients, &queues["tries"]).await),
         ["Task failed b"]
+    );
+    assert_eq!(
+        told(&received(&clients, &queues["another_stacks"]).await),
+        Vec::<String>::new(),
+        "another stack's alert rule on the same bus"
     );
 }
 
@@ -288,14 +305,26 @@ fn documented_patterns() -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rules_docs_show_receive_the_events_they_say() {
-    let patterns = documented_patterns();
-    assert_eq!(patterns.len(), 5, "{patterns:?}");
-    assert_eq!(patterns[0], alert_pattern("FailedRunAlertRule"));
-    assert_eq!(patterns[1], alert_pattern("FailedTryAlertRule"));
-    let names = ["runs", "tries", "slack", "one_dag", "label"];
-    let rules: Vec<(&str, Value)> = names.iter().copied().zip(patterns).collect();
     let clients = Clients::new(&sdk());
     let mut settings = deployment(&clients).await;
+    let patterns: Vec<Value> = documented_patterns()
+        .iter()
+        .map(|p| {
+            let text = p.to_string().replace(DOCUMENTED_BUCKET, &settings.bucket);
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    assert_eq!(patterns.len(), 5, "{patterns:?}");
+    assert_eq!(
+        patterns[0],
+        alert_pattern("FailedRunAlertRule", &settings.bucket)
+    );
+    assert_eq!(
+        patterns[1],
+        alert_pattern("FailedTryAlertRule", &settings.bucket)
+    );
+    let names = ["runs", "tries", "slack", "one_dag", "label"];
+    let rules: Vec<(&str, Value)> = names.iter().copied().zip(patterns).collect();
     let queues = bus_with_rules(&clients, &mut settings, &rules).await;
     let engine = settings.engine_over(&clients);
     let nightly = CHAIN.replace("dag: chain", "dag: nightly");

@@ -97,7 +97,11 @@ fn role(
     let clients = Clients::with_interceptors(&sdk(), &interceptors);
     let mut ports = settings.ports(&clients);
     ports.launcher = wrap(ports.launcher);
-    let bus = EventBridgePublisher::new(clients.events.clone(), settings.event_bus.clone());
+    let bus = EventBridgePublisher::new(
+        clients.events.clone(),
+        settings.event_bus.clone(),
+        settings.bucket.clone(),
+    );
     Role {
         engine: Engine::new(ports)
             .with_settings(timings())

@@ -73,6 +73,11 @@ fn the_functions_get_every_variable_the_settings_read_and_the_cli_every_output()
         .iter()
         .map(|(output, _)| output.to_string())
         .collect();
+    // And, for people, the policies to attach.
+    outputs.extend([
+        "DashboardOperatorPolicyArn".into(),
+        "DashboardReadOnlyPolicyArn".into(),
+    ]);
     outputs.sort();
     assert_eq!(names(&template["Outputs"]), outputs);
 }
@@ -152,7 +157,10 @@ fn the_event_patterns_match_what_the_functions_parse() {
             ["EventBridgeEnabled"],
         true
     );
-    assert_eq!(planner["Tick"]["Type"], "ScheduleV2");
+    // An EventBridge rule, named by CloudFormation after the stack (a
+    // Scheduler schedule of SAM's would be named after the logical id).
+    assert_eq!(planner["Tick"]["Type"], "Schedule");
+    assert_eq!(planner["Tick"]["Properties"]["Name"], Value::Null);
     let watched = &resource("WatchedObjectsRule")["Properties"];
     assert_eq!(watched["EventPattern"]["source"], json!([created.0]));
     assert_eq!(watched["EventPattern"]["detail-type"], json!([created.1]));
@@ -398,4 +406,38 @@ async fn aws_init_creates_what_the_template_declares() {
         redrive["maxReceiveCount"].to_string().trim_matches('"'),
         MAX_RECEIVE_COUNT.to_string()
     );
+}
+
+/// `make deploy` grants CAPABILITY_IAM alone (what `sam deploy --guided`
+/// saves): an IAM resource with a name of its own would need
+/// CAPABILITY_NAMED_IAM, and its name would be the same in every stack.
+#[test]
+fn make_deploy_grants_every_capability_the_template_needs() {
+    let makefile =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../Makefile"))
+            .unwrap();
+    assert!(
+        makefile
+            .contains("sam deploy --guided --stack-name $(STACK) --capabilities CAPABILITY_IAM;"),
+        "make deploy's capabilities changed: check this test"
+    );
+    let naming = [
+        "RoleName",
+        "ManagedPolicyName",
+        "UserName",
+        "GroupName",
+        "InstanceProfileName",
+    ];
+    let template = template();
+    for (name, resource) in template["Resources"].as_object().unwrap() {
+        if resource["Type"].as_str().unwrap().starts_with("AWS::IAM::") {
+            for property in naming {
+                assert_eq!(
+                    resource["Properties"][property],
+                    Value::Null,
+                    "{name} sets {property}: it needs CAPABILITY_NAMED_IAM"
+                );
+            }
+        }
+    }
 }
