@@ -9,8 +9,11 @@ export CARGO_PROFILE_DEV_DEBUG ?= 0
 # The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
 # numbers the Rust SDK rejects) installed in a virtualenv of the clone.
 MOTO_VERSION := 5.2.5
+# The deploy rehearsal translates the SAM template offline, as `sam deploy`
+# has CloudFormation do, with the SAM translator in the same virtualenv.
+SAM_TRANSLATOR_VERSION := 1.115.0
 MOTO_VENV := .venv-moto
-MOTO_STAMP := $(MOTO_VENV)/.moto-$(MOTO_VERSION)
+MOTO_STAMP := $(MOTO_VENV)/.moto-$(MOTO_VERSION)-sam-$(SAM_TRANSLATOR_VERSION)
 
 # The template's linters, pinned, in a virtualenv of the clone.
 CFN_LINT_VERSION := 1.58.0
@@ -50,7 +53,7 @@ screenshots: $(CHROMEDRIVER)
 
 $(MOTO_STAMP):
 	python3 -m venv $(MOTO_VENV)
-	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)'
+	$(MOTO_VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server]==$(MOTO_VERSION)' 'aws-sam-translator==$(SAM_TRANSLATOR_VERSION)'
 	touch $@
 
 ## infra-lint: cfn-lint and checkov on infra/template.yaml (no network:

@@ -5,6 +5,8 @@
 mod experiments;
 mod functions;
 mod pipeline;
+mod rehearsal;
+mod stack;
 
 use updraft_e2e::World;
 

@@ -15,6 +15,11 @@ counting its messages three times, for each message sent (to read one
 FIFO setting), so a send costs in proportion to the queue's length; here a
 send reads just that setting. And a Query of a table's partition looks at
 every item of the table in moto; here at the items of that partition.
+
+One fix of moto's CloudFormation, for the deploy rehearsal: `!Ref
+AWS::NoValue` as an element of a list (an `!If` choosing whether a rule
+has a target) removes the element in CloudFormation; moto kept it as a
+null, and failed creating the rule.
 """
 import copy
 import os
@@ -22,6 +27,7 @@ import sys
 import threading
 import time
 
+from moto.cloudformation import parsing as cloudformation_parsing
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -145,6 +151,21 @@ def send_message(self, *args, **kwargs):
 
 
 sqs_models.SQSBackend.send_message = send_message
+
+
+_moto_clean_json = cloudformation_parsing.clean_json
+
+
+def clean_json(resource_json, resources_map):
+    # moto's recursion calls this module-level name, so nested lists are
+    # cleaned too; only AWS::NoValue resolves to None.
+    if isinstance(resource_json, list):
+        cleaned = (clean_json(value, resources_map) for value in resource_json)
+        return [value for value in cleaned if value is not None]
+    return _moto_clean_json(resource_json, resources_map)
+
+
+cloudformation_parsing.clean_json = clean_json
 
 
 def exit_with_parent(parent):

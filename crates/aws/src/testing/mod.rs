@@ -31,7 +31,7 @@ static NAMES: AtomicUsize = AtomicUsize::new(0);
 
 /// The Python that has moto: `UPDRAFT_MOTO_PYTHON` (make test sets it to
 /// its virtualenv), else `python3`.
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("UPDRAFT_MOTO_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 

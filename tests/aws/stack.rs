@@ -1,0 +1,906 @@
+//! The deploy rehearsal's checks: the wiring of a stack created from
+//! `infra/template.yaml` on moto, read from what was created (functions'
+//! environments and roles, the dispatcher's event source, each rule's
+//! targets, permissions and pattern, tried with sample events), and what
+//! two stacks in one account would share. Each check also runs against a
+//! template broken on purpose, and must catch it.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::{Value, json};
+use updraft_aws::functions::{OBJECT_CREATED, OBJECT_DELETED, spec_objects, watched_object};
+use updraft_aws::sagemaker::DEPLOYMENT_TAG;
+use updraft_aws::schema::{
+    DISPATCH_BATCH_SIZE, DISPATCH_CONCURRENCY, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECS,
+};
+use updraft_aws::testing::{ecs_event, sdk, training_event, unique};
+
+use crate::rehearsal::{FUNCTIONS, Rehearsal, Stack};
+
+/// Which function each variable's resource is, in the template.
+const VARIABLE_RESOURCES: [(&str, &str); 5] = [
+    ("UPDRAFT_TABLE", "StateTable"),
+    ("UPDRAFT_QUEUE_URL", "TaskQueue"),
+    ("UPDRAFT_BUCKET", "SpecBucket"),
+    ("UPDRAFT_CLUSTER", "Cluster"),
+    ("UPDRAFT_TASK_DEFINITION", "RunnerTaskDefinition"),
+];
+
+/// Each rule of the template and the function it must invoke.
+const RULE_TARGETS: [(&str, &str); 5] = [
+    ("PlannerFunctionTick", "PlannerFunction"),
+    ("PlannerFunctionSpecUploaded", "PlannerFunction"),
+    ("WatchedObjectsRule", "PlannerFunction"),
+    ("RecorderFunctionEcsTaskStopped", "RecorderFunction"),
+    ("RecorderFunctionTrainingJobEnded", "RecorderFunction"),
+];
+
+struct Aws {
+    lambda: aws_sdk_lambda::Client,
+    events: aws_sdk_eventbridge::Client,
+    sqs: aws_sdk_sqs::Client,
+}
+
+impl Aws {
+    fn new() -> Aws {
+        let config = sdk();
+        Aws {
+            lambda: aws_sdk_lambda::Client::new(&config),
+            events: aws_sdk_eventbridge::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+        }
+    }
+
+    async fn queue_attributes(&self, url: &str) -> BTreeMap<String, String> {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        out.attributes()
+            .map(|a| {
+                a.iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The function's environment, as Lambda holds it.
+pub async fn environment(stack: &Stack, function: &str) -> BTreeMap<String, String> {
+    let config = Aws::new()
+        .lambda
+        .get_function_configuration()
+        .function_name(stack.physical(function))
+        .send()
+        .await
+        .unwrap();
+    config
+        .environment()
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
+}
+
+/// Everything wrong with the stack's wiring, one line each.
+async fn wiring_problems(stack: &Stack) -> Vec<String> {
+    let aws = Aws::new();
+    let mut problems = Vec::new();
+    let mut roles = BTreeMap::new();
+    let bus = stack.parameter("EventBusName");
+    for function in FUNCTIONS {
+        let config = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(stack.physical(function))
+            .send()
+            .await
+            .unwrap();
+        let variables = environment(stack, function).await;
+        let expect = |variable: &str, value: &str, what: &str| -> Option<String> {
+            let found = variables.get(variable).map(String::as_str);
+            (found != Some(value))
+                .then(|| format!("{function}: {variable} is {found:?}, not {what} {value:?}"))
+        };
+        for (variable, resource) in VARIABLE_RESOURCES {
+            problems.extend(expect(
+                variable,
+                stack.physical(resource),
+                &format!("this stack's {resource}"),
+            ));
+        }
+        let sagemaker_role = format!(
+            "arn:aws:iam::123456789012:role/{}",
+            stack.physical("SageMakerRole")
+        );
+        problems.extend(expect(
+            "UPDRAFT_SAGEMAKER_ROLE",
+            &sagemaker_role,
+            "this stack's SageMakerRole",
+        ));
+        problems.extend(expect("UPDRAFT_EVENT_BUS", &bus, "the EventBusName"));
+        problems.extend(expect(
+            "UPDRAFT_SUBNETS",
+            &stack.parameter("SubnetIds"),
+            "the SubnetIds",
+        ));
+        // Each output is what `--stack` sets its variable to: the value the
+        // functions run with.
+        for (output, variable) in updraft_aws::settings::STACK_OUTPUTS {
+            let output_value = stack.outputs.get(*output).cloned().unwrap_or_default();
+            problems.extend(expect(variable, &output_value, &format!("output {output}")));
+        }
+        let role = config.role().unwrap_or_default().to_string();
+        let own = function.replace("Function", "Role");
+        if !role.ends_with(&format!(":role/{}", stack.physical(&own))) {
+            problems.push(format!("{function} runs as {role}, not its own {own}"));
+        }
+        roles.insert(function, role);
+        // moto drops the logging configuration: checked in the translated
+        // template, resolved against what was created.
+        let log_group = &stack.template["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"]
+            ["Ref"];
+        let expected = function.replace("Function", "LogGroup");
+        if log_group != &json!(expected) {
+            problems.push(format!("{function} logs to {log_group}, not {expected}"));
+        }
+    }
+    let distinct: std::collections::BTreeSet<&String> = roles.values().collect();
+    if distinct.len() != FUNCTIONS.len() {
+        problems.push(format!("functions share a role: {roles:?}"));
+    }
+
+    problems.extend(event_source_problems(&aws, stack).await);
+    for (rule, function) in RULE_TARGETS {
+        if stack.resources.contains_key(rule) {
+            problems.extend(rule_problems(&aws, stack, rule, function, &bus).await);
+        } else if rule != "WatchedObjectsRule" || !stack.parameter("WatchedBuckets").is_empty() {
+            problems.push(format!("no {rule} was created"));
+        }
+    }
+    problems.extend(alert_problems(&aws, stack, &bus).await);
+    problems
+}
+
+/// The dispatcher takes the task queue, as the code counts on.
+async fn event_source_problems(aws: &Aws, stack: &Stack) -> Vec<String> {
+    let mut problems = Vec::new();
+    let queue = aws.queue_attributes(stack.physical("TaskQueue")).await;
+    let dead = aws
+        .queue_attributes(stack.physical("TaskDeadLetterQueue"))
+        .await;
+    let redrive: Value = serde_json::from_str(&queue["RedrivePolicy"]).unwrap_or_default();
+    // moto keeps the count as the template's number or as text.
+    let count = redrive["maxReceiveCount"].to_string().replace('"', "");
+    if redrive["deadLetterTargetArn"] != json!(dead["QueueArn"])
+        || count != MAX_RECEIVE_COUNT.to_string()
+    {
+        problems.push(format!(
+            "the task queue's redrive policy {redrive} is not its dead-letter queue after {MAX_RECEIVE_COUNT}"
+        ));
+    }
+    if queue["VisibilityTimeout"] != VISIBILITY_TIMEOUT_SECS.to_string() {
+        problems.push(format!(
+            "the task queue's visibility timeout is {}",
+            queue["VisibilityTimeout"]
+        ));
+    }
+    let mappings = aws
+        .lambda
+        .list_event_source_mappings()
+        .function_name(stack.physical("DispatcherFunction"))
+        .send()
+        .await
+        .unwrap();
+    let mappings = mappings.event_source_mappings();
+    let [mapping] = mappings else {
+        problems.push(format!(
+            "the dispatcher has {} event sources, not one",
+            mappings.len()
+        ));
+        return problems;
+    };
+    if mapping.event_source_arn() != Some(queue["QueueArn"].as_str()) {
+        problems.push(format!(
+            "the dispatcher takes {:?}, not the task queue",
+            mapping.event_source_arn()
+        ));
+    }
+    if mapping.batch_size() != Some(DISPATCH_BATCH_SIZE) {
+        problems.push(format!(
+            "the dispatcher's batch size is {:?}",
+            mapping.batch_size()
+        ));
+    }
+    let partial = mapping
+        .function_response_types()
+        .iter()
+        .any(|t| t.as_str() == "ReportBatchItemFailures");
+    if !partial {
+        problems.push("the dispatcher's event source ignores partial batch responses".into());
+    }
+    let concurrency = mapping
+        .scaling_config()
+        .and_then(|s| s.maximum_concurrency());
+    if concurrency != Some(DISPATCH_CONCURRENCY) {
+        problems.push(format!(
+            "the dispatcher's maximum concurrency is {concurrency:?}"
+        ));
+    }
+    problems
+}
+
+/// The ARN of a function of the stack.
+fn function_arn(stack: &Stack, function: &str) -> String {
+    format!(
+        "arn:aws:lambda:us-east-1:123456789012:function:{}",
+        stack.physical(function)
+    )
+}
+
+/// A rule invokes `function` alone, the function lets it, and its pattern
+/// takes the events the function parses and refuses its neighbours'.
+async fn rule_problems(
+    aws: &Aws,
+    stack: &Stack,
+    rule: &str,
+    function: &str,
+    bus: &str,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let name = stack.physical(rule);
+    // SAM's rules for functions' events go on the default bus.
+    let described = aws
+        .events
+        .describe_rule()
+        .name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{rule} ({name}) on the default bus of {bus}: {e:?}"));
+    if described.state().map(|s| s.as_str()) != Some("ENABLED") {
+        problems.push(format!("{rule} is not enabled"));
+    }
+    let targets = aws
+        .events
+        .list_targets_by_rule()
+        .rule(name)
+        .send()
+        .await
+        .unwrap();
+    let arns: Vec<&str> = targets.targets().iter().map(|t| t.arn()).collect();
+    let expected = function_arn(stack, function);
+    if arns != [expected.as_str()] {
+        problems.push(format!("{rule} targets {arns:?}, not {function}"));
+    }
+    let policy = aws
+        .lambda
+        .get_policy()
+        .function_name(stack.physical(function))
+        .send()
+        .await
+        .ok()
+        .and_then(|p| p.policy)
+        .unwrap_or_default();
+    let policy: Value = serde_json::from_str(&policy).unwrap_or_default();
+    let allowed = policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            s["Principal"]["Service"] == "events.amazonaws.com"
+                && s["Action"] == "lambda:InvokeFunction"
+                && s["Condition"]["ArnLike"]["AWS:SourceArn"] == json!(described.arn())
+        });
+    if !allowed {
+        problems.push(format!("{function} does not let {rule} invoke it"));
+    }
+    if rule == "PlannerFunctionTick" {
+        let schedule = stack.parameter("TickSchedule");
+        if described.schedule_expression() != Some(schedule.as_str()) {
+            problems.push(format!(
+                "the tick runs on {:?}, not {schedule}",
+                described.schedule_expression()
+            ));
+        }
+        let tick = json!({ "source": "aws.events", "detail-type": "Scheduled Event" });
+        let bucket = stack.physical("SpecBucket");
+        if !spec_objects(&tick).is_empty() || watched_object(&tick, bucket).is_some() {
+            problems.push("the planner does not take the tick's event for a tick".into());
+        }
+        return problems;
+    }
+    let samples = samples(stack, rule);
+    let pattern = described.event_pattern().unwrap_or_default();
+    problems.extend(pattern_problems(aws, rule, pattern, &samples).await);
+    for sample in samples.iter().filter(|s| s.taken) {
+        if let Some(wrong) = misread(rule, stack, &sample.event) {
+            problems.push(format!("{rule} takes {}, but {wrong}", sample.what));
+        }
+    }
+    problems
+}
+
+/// A sample event, whether the rule must take it, and whether its function
+/// reads it as what it is.
+struct Sample {
+    what: &'static str,
+    event: Value,
+    taken: bool,
+}
+
+fn sample(what: &'static str, event: Value, taken: bool) -> Sample {
+    Sample { what, event, taken }
+}
+
+fn s3_event(kind: (&str, &str), bucket: &str, key: &str) -> Value {
+    json!({
+        "version": "0", "id": unique("s3"), "detail-type": kind.1, "source": kind.0,
+        "time": "2026-12-06T08:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": { "bucket": { "name": bucket }, "object": { "key": key, "version-id": "v1" } },
+    })
+}
+
+fn updraft_event(detail_type: &str, state: &str, deployment: &str) -> Value {
+    json!({
+        "version": "0", "id": unique("updraft"), "detail-type": detail_type, "source": "updraft",
+        "time": "2026-12-06T08:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": { "dag": "nightly", "run_id": "manual__x", "state": state, "deployment": deployment },
+    })
+}
+
+/// The events a rule must take and those of its neighbours it must refuse.
+fn samples(stack: &Stack, rule: &str) -> Vec<Sample> {
+    let bucket = stack.physical("SpecBucket");
+    let cluster = stack.physical("Cluster");
+    let task = format!("arn:aws:ecs:us-east-1:123456789012:task/{cluster}/0123456789abcdef");
+    let training = |status: &str, deployment: &str| {
+        let mut event = training_event("nightly-train-1-abc", status, None);
+        event["detail"]["Tags"] = json!({ DEPLOYMENT_TAG: deployment });
+        event
+    };
+    match rule {
+        "PlannerFunctionSpecUploaded" => vec![
+            sample(
+                "a spec uploaded",
+                s3_event(OBJECT_CREATED, bucket, "specs/nightly.yaml"),
+                true,
+            ),
+            sample(
+                "a spec deleted",
+                s3_event(OBJECT_DELETED, bucket, "specs/nightly.yaml"),
+                true,
+            ),
+            sample(
+                "an output written",
+                s3_event(OBJECT_CREATED, bucket, "outputs/nightly/x.json"),
+                false,
+            ),
+            sample(
+                "a large spec version written",
+                s3_event(OBJECT_CREATED, bucket, "spec-versions/nightly/9f2c.yaml"),
+                false,
+            ),
+            sample(
+                "a spec of another bucket",
+                s3_event(
+                    OBJECT_CREATED,
+                    "another-stacks-bucket",
+                    "specs/nightly.yaml",
+                ),
+                false,
+            ),
+        ],
+        "WatchedObjectsRule" => {
+            let watched = stack.parameter("WatchedBuckets");
+            let first = watched.split(',').next().unwrap_or_default().to_string();
+            vec![
+                sample(
+                    "an object of a watched bucket",
+                    s3_event(OBJECT_CREATED, &first, "raw/2026-12-06/a.parquet"),
+                    true,
+                ),
+                sample(
+                    "an object of another bucket",
+                    s3_event(OBJECT_CREATED, "unwatched-bucket", "raw/a.parquet"),
+                    false,
+                ),
+            ]
+        }
+        "RecorderFunctionEcsTaskStopped" => vec![
+            sample(
+                "a task of its cluster stopped",
+                ecs_event(cluster, &task, "STOPPED", 0),
+                true,
+            ),
+            sample(
+                "a task of its cluster running",
+                ecs_event(cluster, &task, "RUNNING", 0),
+                false,
+            ),
+            sample(
+                "a task of another cluster stopped",
+                ecs_event("another-cluster", &task, "STOPPED", 0),
+                false,
+            ),
+        ],
+        "RecorderFunctionTrainingJobEnded" => vec![
+            sample(
+                "its training job completed",
+                training("Completed", bucket),
+                true,
+            ),
+            sample("its training job failed", training("Failed", bucket), true),
+            sample(
+                "its training job in progress",
+                training("InProgress", bucket),
+                false,
+            ),
+            sample(
+                "another stack's training job completed",
+                training("Completed", "another-stacks-bucket"),
+                false,
+            ),
+        ],
+        "FailedRunAlertRule" => vec![
+            sample(
+                "its run failed",
+                updraft_event("updraft Run State Change", "failed", bucket),
+                true,
+            ),
+            sample(
+                "its run succeeded",
+                updraft_event("updraft Run State Change", "succeeded", bucket),
+                false,
+            ),
+            sample(
+                "another stack's run failed",
+                updraft_event(
+                    "updraft Run State Change",
+                    "failed",
+                    "another-stacks-bucket",
+                ),
+                false,
+            ),
+        ],
+        "FailedTryAlertRule" => vec![
+            sample(
+                "its try failed",
+                updraft_event("updraft Task State Change", "failed", bucket),
+                true,
+            ),
+            sample(
+                "another stack's try failed",
+                updraft_event(
+                    "updraft Task State Change",
+                    "failed",
+                    "another-stacks-bucket",
+                ),
+                false,
+            ),
+        ],
+        other => panic!("no samples for {other}"),
+    }
+}
+
+/// What each function reads a sample it takes as, if not what it is.
+fn misread(rule: &str, stack: &Stack, event: &Value) -> Option<String> {
+    let bucket = stack.physical("SpecBucket");
+    match rule {
+        "PlannerFunctionSpecUploaded" => spec_objects(event)
+            .is_empty()
+            .then(|| "the planner finds no spec file in it".into()),
+        "WatchedObjectsRule" => watched_object(event, bucket)
+            .is_none()
+            .then(|| "the planner finds no watched object in it".into()),
+        "RecorderFunctionEcsTaskStopped" | "RecorderFunctionTrainingJobEnded" => {
+            match updraft_aws::events::parse(&event.to_string()) {
+                Ok(change) if change.completion.is_some() => None,
+                Ok(_) => Some("the recorder finds no completion in it".into()),
+                Err(e) => Some(format!("the recorder cannot read it: {e}")),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Puts `pattern` on a bus of its own with a queue as its target, sends
+/// the samples and compares what arrives (moto has no TestEventPattern).
+async fn pattern_problems(aws: &Aws, rule: &str, pattern: &str, samples: &[Sample]) -> Vec<String> {
+    let bus = unique("probe");
+    aws.events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let url = aws
+        .sqs
+        .create_queue()
+        .queue_name(unique("probe"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = aws.queue_attributes(&url).await["QueueArn"].clone();
+    let probe = unique("probe");
+    aws.events
+        .put_rule()
+        .name(&probe)
+        .event_bus_name(&bus)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .unwrap();
+    aws.events
+        .put_targets()
+        .rule(&probe)
+        .event_bus_name(&bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("probe")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut problems = Vec::new();
+    for sample in samples {
+        let event = &sample.event;
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&bus)
+            .source(event["source"].as_str().unwrap())
+            .detail_type(event["detail-type"].as_str().unwrap())
+            .detail(event["detail"].to_string())
+            .build();
+        aws.events.put_events().entries(entry).send().await.unwrap();
+        let received = aws
+            .sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let arrived = received.messages().len();
+        for message in received.messages() {
+            aws.sqs
+                .delete_message()
+                .queue_url(&url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        match (sample.taken, arrived) {
+            (true, 1) | (false, 0) => {}
+            (true, _) => problems.push(format!("{rule} does not take {}", sample.what)),
+            (false, _) => problems.push(format!("{rule} takes {}", sample.what)),
+        }
+    }
+    problems
+}
+
+/// The alert rules, present only with an address or topic, on the stack's
+/// bus, sending to them.
+async fn alert_problems(aws: &Aws, stack: &Stack, bus: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let email = !stack.parameter("AlertEmail").is_empty();
+    let topic = stack.parameter("AlertTopicArn");
+    let mut expected_targets = Vec::new();
+    if email {
+        expected_targets.push(stack.physical("AlertEmailTopic").to_string());
+    }
+    if !topic.is_empty() {
+        expected_targets.push(topic.clone());
+    }
+    expected_targets.sort();
+    let on_tries = stack.parameter("AlertOnFailedTries") == "true";
+    for (rule, wanted) in [
+        ("FailedRunAlertRule", !expected_targets.is_empty()),
+        (
+            "FailedTryAlertRule",
+            !expected_targets.is_empty() && on_tries,
+        ),
+    ] {
+        let Some(name) = stack.resources.get(rule) else {
+            if wanted {
+                problems.push(format!("no {rule} was created"));
+            }
+            continue;
+        };
+        if !wanted {
+            problems.push(format!("{rule} was created without alerts asked for"));
+            continue;
+        }
+        // moto names a rule on another bus `<bus>|<name>`.
+        let name = name.rsplit('|').next().unwrap_or(name);
+        let described = aws
+            .events
+            .describe_rule()
+            .name(name)
+            .event_bus_name(bus)
+            .send()
+            .await;
+        let Ok(described) = described else {
+            problems.push(format!("{rule} is not on the bus {bus}"));
+            continue;
+        };
+        let targets = aws
+            .events
+            .list_targets_by_rule()
+            .rule(name)
+            .event_bus_name(bus)
+            .send()
+            .await
+            .unwrap();
+        let mut arns: Vec<String> = targets
+            .targets()
+            .iter()
+            .map(|t| t.arn().to_string())
+            .collect();
+        arns.sort();
+        if arns != expected_targets {
+            problems.push(format!(
+                "{rule} sends to {arns:?}, not {expected_targets:?}"
+            ));
+        }
+        let pattern = described.event_pattern().unwrap_or_default();
+        problems.extend(pattern_problems(aws, rule, pattern, &samples(stack, rule)).await);
+    }
+    problems
+}
+
+/// A resource property's value in a stack, where the template fixes it:
+/// a literal, a parameter, or `Fn::Sub` of the stack's name; `None` where
+/// CloudFormation or the service makes the name.
+fn resolved(stack: &Stack, value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Object(o) => {
+            if let Some(Value::String(param)) = o.get("Ref") {
+                stack.template["Parameters"]
+                    .get(param)
+                    .map(|_| stack.parameter(param))
+            } else if let Some(Value::String(text)) = o.get("Fn::Sub") {
+                (!text.contains("${") || text.contains("${AWS::StackName}"))
+                    .then(|| text.replace("${AWS::StackName}", &stack.name))
+                    .filter(|t| !t.contains("${"))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The properties that name a resource (an account-wide name).
+const NAME_PROPERTIES: [&str; 10] = [
+    "Name",
+    "FunctionName",
+    "TableName",
+    "QueueName",
+    "BucketName",
+    "RoleName",
+    "ManagedPolicyName",
+    "LogGroupName",
+    "Family",
+    "AlarmName",
+];
+
+/// Names two stacks in one account would both claim: physical ids of what
+/// moto made, and the names the translated templates fix (for what moto
+/// skips, such as Scheduler schedules).
+fn shared_names(a: &Stack, b: &Stack) -> Vec<String> {
+    let mut shared = Vec::new();
+    for (logical, physical) in &a.resources {
+        if b.resources.get(logical) == Some(physical) && !physical.is_empty() {
+            shared.push(format!("{logical} is {physical} in both stacks"));
+        }
+    }
+    let resources = a.template["Resources"].as_object().unwrap();
+    for (logical, resource) in resources {
+        for property in NAME_PROPERTIES {
+            let value = &resource["Properties"][property];
+            let other = &b.template["Resources"][logical]["Properties"][property];
+            if let (Some(x), Some(y)) = (resolved(a, value), resolved(b, other))
+                && x == y
+            {
+                shared.push(format!(
+                    "{logical} ({}) is named {x:?} in both stacks",
+                    resource["Type"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    shared.sort();
+    shared.dedup();
+    shared
+}
+
+/// A custom bus for a stack's events.
+async fn custom_bus() -> String {
+    let bus = unique("bus");
+    Aws::new()
+        .events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    bus
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_stacks_in_one_account_are_each_wired_as_the_code_expects() {
+    let plain = Rehearsal::new("plain").create().await;
+    let bus = custom_bus().await;
+    let full = Rehearsal::new("full")
+        .parameter("AlertEmail", "oncall@example.com")
+        .parameter(
+            "AlertTopicArn",
+            "arn:aws:sns:us-east-1:123456789012:team-alerts",
+        )
+        .parameter("AlertOnFailedTries", "true")
+        .parameter("WatchedBuckets", "lake,landing")
+        .parameter("EventBusName", &bus)
+        .parameter("TickSchedule", "rate(5 minutes)")
+        .create()
+        .await;
+    let mail_only = Rehearsal::new("mail")
+        .parameter("AlertEmail", "oncall@example.com")
+        .create()
+        .await;
+    for stack in [&plain, &full, &mail_only] {
+        assert_eq!(
+            wiring_problems(stack).await,
+            Vec::<String>::new(),
+            "{}",
+            stack.name
+        );
+    }
+    for (a, b) in [(&plain, &full), (&plain, &mail_only), (&full, &mail_only)] {
+        assert_eq!(shared_names(a, b), Vec::<String>::new());
+    }
+    for absent in [
+        "WatchedObjectsRule",
+        "FailedRunAlertRule",
+        "AlertEmailTopic",
+    ] {
+        assert!(
+            !plain.resources.contains_key(absent),
+            "{absent} without its parameter"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rehearsal_fails_on_a_rule_pointed_at_the_wrong_function() {
+    let stack =
+        Rehearsal::new("wrongtarget")
+            .edit_translated(|template| {
+                template["Resources"]["RecorderFunctionEcsTaskStopped"]["Properties"]["Targets"]
+                    [0]["Arn"] = json!({ "Fn::GetAtt": ["PlannerFunction", "Arn"] });
+            })
+            .create()
+            .await;
+    let problems = wiring_problems(&stack).await;
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.starts_with("RecorderFunctionEcsTaskStopped targets")
+                && p.ends_with("not RecorderFunction")),
+        "{problems:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rehearsal_fails_on_a_shared_schedule_name() {
+    // The tick as it was: a Scheduler schedule, which SAM names after its
+    // logical id whatever the stack (and moto does not create).
+    let as_it_was = |text: String| {
+        let tick = "          Type: Schedule\n          Properties:\n            Schedule: !Ref TickSchedule\n";
+        assert!(text.contains(tick));
+        text.replace(
+            tick,
+            "          Type: ScheduleV2\n          Properties:\n            ScheduleExpression: !Ref TickSchedule\n",
+        )
+    };
+    let a = Rehearsal::new("schedule")
+        .edit_sam(as_it_was)
+        .create()
+        .await;
+    let b = Rehearsal::new("schedule")
+        .edit_sam(as_it_was)
+        .create()
+        .await;
+    assert_eq!(
+        shared_names(&a, &b),
+        [
+            "PlannerFunctionTick (AWS::Scheduler::Schedule) is named \"PlannerFunctionTick\" in both stacks"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rehearsal_fails_on_a_variable_naming_another_stacks_table() {
+    let first = Rehearsal::new("first").create().await;
+    let table = first.physical("StateTable").to_string();
+    let second = Rehearsal::new("second")
+        .edit_translated(move |template| {
+            template["Resources"]["DispatcherFunction"]["Properties"]["Environment"]["Variables"]
+                ["UPDRAFT_TABLE"] = json!(table);
+        })
+        .create()
+        .await;
+    let problems = wiring_problems(&second).await;
+    let expected = format!(
+        "DispatcherFunction: UPDRAFT_TABLE is Some({:?}), not this stack's StateTable {:?}",
+        first.physical("StateTable"),
+        second.physical("StateTable")
+    );
+    assert!(problems.contains(&expected), "{problems:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rehearsal_fails_on_every_other_miswiring_it_checks() {
+    let bus = custom_bus().await;
+    let stack = Rehearsal::new("miswired")
+        .parameter("AlertEmail", "oncall@example.com")
+        .parameter("EventBusName", &bus)
+        .edit_translated(|t| {
+            let resources = &mut t["Resources"];
+            let detail = |pattern: &mut Value| pattern["Properties"]["EventPattern"]["detail"].take();
+            let mut alert = detail(&mut resources["FailedRunAlertRule"]);
+            alert.as_object_mut().unwrap().remove("deployment");
+            resources["FailedRunAlertRule"]["Properties"]["EventPattern"]["detail"] = alert;
+            let mut ecs = detail(&mut resources["RecorderFunctionEcsTaskStopped"]);
+            ecs.as_object_mut().unwrap().remove("clusterArn");
+            resources["RecorderFunctionEcsTaskStopped"]["Properties"]["EventPattern"]["detail"] =
+                ecs;
+            resources["PlannerFunctionSpecUploaded"]["Properties"]["EventPattern"]["detail"]
+                ["object"]["key"] = json!([{ "prefix": "spec" }]);
+            resources["TaskQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] = json!(3);
+            resources["TaskQueue"]["Properties"]["VisibilityTimeout"] = json!(30);
+            let tasks = &mut resources["DispatcherFunctionTasks"]["Properties"];
+            tasks["BatchSize"] = json!(5);
+            tasks.as_object_mut().unwrap().remove("FunctionResponseTypes");
+            resources["PlannerFunctionTickPermission"]["Properties"]["FunctionName"] =
+                json!({ "Ref": "RecorderFunction" });
+            resources["RecorderFunction"]["Properties"]["Role"] =
+                json!({ "Fn::GetAtt": ["PlannerRole", "Arn"] });
+            resources["PlannerFunction"]["Properties"]["Environment"]["Variables"]
+                ["UPDRAFT_EVENT_BUS"] = json!("default");
+        })
+        .create()
+        .await;
+    let problems = wiring_problems(&stack).await;
+    let expected = [
+        "PlannerFunction: UPDRAFT_EVENT_BUS is Some(\"default\"), not the EventBusName",
+        "PlannerFunction: UPDRAFT_EVENT_BUS is Some(\"default\"), not output EventBusName",
+        "RecorderFunction runs as ",
+        "functions share a role",
+        "the task queue's redrive policy",
+        "the task queue's visibility timeout is 30",
+        "the dispatcher's batch size is Some(5)",
+        "the dispatcher's event source ignores partial batch responses",
+        "PlannerFunction does not let PlannerFunctionTick invoke it",
+        "PlannerFunctionSpecUploaded takes a large spec version written",
+        "RecorderFunctionEcsTaskStopped takes a task of another cluster stopped",
+        "FailedRunAlertRule takes another stack's run failed",
+    ];
+    assert_eq!(problems.len(), expected.len(), "{problems:#?}");
+    for (problem, start) in problems.iter().zip(expected) {
+        assert!(
+            problem.starts_with(start),
+            "{problem} (expected {start}...)"
+        );
+    }
+}
