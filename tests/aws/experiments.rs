@@ -59,14 +59,14 @@ async fn experiments_on_dynamodb_name_the_sts_caller_and_compare_across_a_spec_c
     world.run(&["deploy"]).expect(0);
     let first = trigger(&world, "0.01", "baseline");
     assert_eq!(
-        drive(&mut player, &engine, "exp", &first, evaluate).await,
+        drive(&mut player, &engine, &engine, "exp", &first, evaluate).await,
         "succeeded"
     );
     world.spec("exp.yaml", V2);
     world.run(&["deploy"]).expect(0);
     let second = trigger(&world, "0.02", "faster train");
     assert_eq!(
-        drive(&mut player, &engine, "exp", &second, evaluate).await,
+        drive(&mut player, &engine, &engine, "exp", &second, evaluate).await,
         "succeeded"
     );
 

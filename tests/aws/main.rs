@@ -4,6 +4,7 @@
 
 mod experiments;
 mod functions;
+mod on_the_stack;
 mod pipeline;
 mod rehearsal;
 mod stack;

@@ -3,14 +3,15 @@
 //! SageMaker training job, the harness ends them with the events ECS and
 //! SageMaker send, and the recorder moves the run on to success. A second
 //! run fails at `evaluate`; `updraft rerun` of that task finishes it
-//! without launching its upstream tasks again.
+//! without launching its upstream tasks again. The same story runs on a
+//! stack created from the template (`on_the_stack.rs`).
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use updraft_aws::functions::planner;
 use updraft_aws::settings::Settings;
-use updraft_aws::testing::{Ending, Player, Started, s3, sdk};
+use updraft_aws::testing::{Ending, Functions, Player, Started, s3, sdk};
 use updraft_e2e::World;
 
 use crate::aws_world;
@@ -38,17 +39,19 @@ fn example_tasks(failing: Option<&'static str>) -> impl Fn(&Started) -> Ending {
     }
 }
 
-/// Delivers messages and ends tries until the run of `dag` is over
-/// (retries wait a few seconds in SQS); bounded in rounds and time.
+/// Delivers messages to `functions` and ends tries until the run of `dag`
+/// is over (retries wait a few seconds in SQS), reading its state through
+/// `engine`; bounded in rounds and time.
 pub(crate) async fn drive(
     player: &mut Player,
+    functions: &(impl Functions + ?Sized),
     engine: &updraft_engine::Engine,
     dag: &str,
     run_id: &str,
     end: impl Fn(&Started) -> Ending,
 ) -> String {
     for _ in 0..120 {
-        let moved = player.deliver(engine).await + player.finish(engine, &end).await;
+        let moved = player.deliver(functions).await + player.finish(functions, &end).await;
         if moved == 0 {
             let run = engine.ports().store.run(dag, run_id).await;
             let state = run.unwrap().unwrap().state.to_string();
@@ -101,8 +104,6 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
     updraft_aws::testing::ecs_runner(&aws_sdk_ecs::Client::new(&sdk()), &settings.ecs.cluster)
         .await;
     let engine = settings.engine(&sdk());
-    let mut player = Player::new(&settings);
-
     let tick = planner(
         &engine,
         &s3(),
@@ -112,11 +113,25 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
     .await
     .unwrap();
     assert_eq!(tick["created"], 0, "ml_pipeline has no schedule: {tick}");
+    ml_example_story(&world, &settings, &engine).await;
+}
 
-    let run_id = trigger(&world);
+/// The ML example's runs over a deployment whose `updraft` is `world`,
+/// with `functions` taking the batches and events: one to success on ECS
+/// and SageMaker, with its model's lineage; one that fails at `evaluate`,
+/// rerun from there to success.
+pub(crate) async fn ml_example_story(
+    world: &World,
+    settings: &Settings,
+    functions: &(impl Functions + ?Sized),
+) {
+    let engine = settings.engine(&sdk());
+    let mut player = Player::new(settings);
+    let run_id = trigger(world);
     assert_eq!(
         drive(
             &mut player,
+            functions,
             &engine,
             "ml_pipeline",
             &run_id,
@@ -163,10 +178,11 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
     assert_eq!(tasks(&lineage["produced_by"]), ["train"]);
     assert_eq!(tasks(&lineage["consumed_by"]), ["evaluate"]);
 
-    let failed = trigger(&world);
+    let failed = trigger(world);
     assert_eq!(
         drive(
             &mut player,
+            functions,
             &engine,
             "ml_pipeline",
             &failed,
@@ -186,6 +202,7 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
     assert_eq!(
         drive(
             &mut player,
+            functions,
             &engine,
             "ml_pipeline",
             &failed,

@@ -16,10 +16,16 @@ FIFO setting), so a send costs in proportion to the queue's length; here a
 send reads just that setting. And a Query of a table's partition looks at
 every item of the table in moto; here at the items of that partition.
 
-One fix of moto's CloudFormation, for the deploy rehearsal: `!Ref
-AWS::NoValue` as an element of a list (an `!If` choosing whether a rule
-has a target) removes the element in CloudFormation; moto kept it as a
-null, and failed creating the rule.
+For the deploy rehearsal, four fixes where moto answers otherwise than
+AWS: RunTask of a Fargate task definition whose container sets no memory
+of its own (the task's is enough, as the template's runner does) failed
+with a 500 in moto's placement arithmetic. `!Ref AWS::NoValue` as an element of a list (an `!If` choosing
+whether a rule has a target) removes the element in CloudFormation; moto
+kept it as a null, and failed creating the rule. A scheduled rule (no
+event pattern) matches no event in EventBridge; moto sent it every event
+put on its bus. And Lambda runs nothing here (no Docker): moto invoked a
+queue's event-source function inside each SendMessage and failed the send,
+where the tests play the event source themselves.
 """
 import copy
 import os
@@ -30,6 +36,8 @@ import time
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.dynamodb import models as dynamodb_models
 from moto.dynamodb.models.table import Table
+from moto.ecs import models as ecs_models
+from moto.events import models as events_models
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.sqs import models as sqs_models
 from werkzeug.serving import make_server
@@ -166,6 +174,58 @@ def clean_json(resource_json, resources_map):
 
 
 cloudformation_parsing.clean_json = clean_json
+
+
+_MEMORY_KEYS = ("memory", "Memory", "memoryReservation", "MemoryReservation")
+_moto_requirements = ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements
+
+
+def _calculate_task_resource_requirements(task_definition):
+    # Containers without memory of their own count the task's, for the
+    # arithmetic only: what the task definition says is left as it was.
+    missing = [
+        c for c in task_definition.container_definitions
+        if not any(key in c for key in _MEMORY_KEYS)
+    ]
+    for container in missing:
+        container["memory"] = int(task_definition.memory or 0)
+    try:
+        return _moto_requirements(task_definition)
+    finally:
+        for container in missing:
+            del container["memory"]
+
+
+ecs_models.EC2ContainerServiceBackend._calculate_task_resource_requirements = staticmethod(
+    _calculate_task_resource_requirements
+)
+
+
+_moto_send_to_targets = events_models.Rule.send_to_targets
+
+
+def send_to_targets(self, original_event, transform_input=True):
+    if self.scheduled_expression and not self.event_pattern._pattern:
+        return None
+    return _moto_send_to_targets(self, original_event, transform_input)
+
+
+events_models.Rule.send_to_targets = send_to_targets
+
+
+_moto_add_message = sqs_models.Queue.add_message
+
+
+def add_message(self, message):
+    mappings = self.lambda_event_source_mappings
+    self.lambda_event_source_mappings = {}
+    try:
+        return _moto_add_message(self, message)
+    finally:
+        self.lambda_event_source_mappings = mappings
+
+
+sqs_models.Queue.add_message = add_message
 
 
 def exit_with_parent(parent):

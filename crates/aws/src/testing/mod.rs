@@ -16,7 +16,7 @@ mod calls;
 mod player;
 
 pub use calls::{ActionRecorder, CallCounter, FailOperation, RefuseState};
-pub use player::{Ending, Player, Started, ecs_event, sqs_record, training_event};
+pub use player::{Ending, Functions, Player, Started, ecs_event, sqs_record, training_event};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;

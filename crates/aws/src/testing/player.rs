@@ -5,12 +5,48 @@
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use serde_json::{Value, json};
 use updraft_engine::Engine;
 
 use super::{s3, sdk, unique};
-use crate::functions::{dispatcher, recorder};
 use crate::settings::Settings;
+
+/// Where the player sends SQS batches and state-change events: the
+/// handlers in this process over an engine, or the built functions.
+#[async_trait]
+pub trait Functions: Sync {
+    /// The dispatcher's answer to a batch of SQS records.
+    async fn dispatcher(&self, batch: &Value) -> Value;
+    /// The recorder's answer to a state-change event.
+    async fn recorder(&self, event: &Value) -> Value;
+}
+
+#[async_trait]
+impl<F: Functions + Send + ?Sized> Functions for std::sync::Arc<F> {
+    async fn dispatcher(&self, batch: &Value) -> Value {
+        self.as_ref().dispatcher(batch).await
+    }
+
+    async fn recorder(&self, event: &Value) -> Value {
+        self.as_ref().recorder(event).await
+    }
+}
+
+#[async_trait]
+impl Functions for Engine {
+    async fn dispatcher(&self, batch: &Value) -> Value {
+        crate::functions::dispatcher(self, batch)
+            .await
+            .expect("dispatcher")
+    }
+
+    async fn recorder(&self, event: &Value) -> Value {
+        crate::functions::recorder(self, event)
+            .await
+            .expect("recorder")
+    }
+}
 
 /// One launched try as the harness sees it.
 #[derive(Clone, Debug)]
@@ -128,7 +164,7 @@ impl Player {
     /// Delivers one batch of queued messages to the dispatcher as SQS's
     /// event source would, deleting those it did not report as failed.
     /// Returns how many it delivered.
-    pub async fn deliver(&self, engine: &Engine) -> usize {
+    pub async fn deliver(&self, functions: &(impl Functions + ?Sized)) -> usize {
         use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
         let out = self
             .sqs
@@ -144,9 +180,7 @@ impl Player {
             return 0;
         }
         let records: Vec<Value> = messages.iter().map(sqs_record).collect();
-        let response = dispatcher(engine, &json!({ "Records": records }))
-            .await
-            .expect("dispatcher");
+        let response = functions.dispatcher(&json!({ "Records": records })).await;
         let failed: Vec<&str> = response["batchItemFailures"]
             .as_array()
             .into_iter()
@@ -171,13 +205,17 @@ impl Player {
     /// Ends every running ECS task and training job not ended before, as
     /// `end` says, and sends each event to the recorder (twice: the second,
     /// a duplicate, must be dropped). Returns how many it ended.
-    pub async fn finish(&mut self, engine: &Engine, end: impl Fn(&Started) -> Ending) -> usize {
+    pub async fn finish(
+        &mut self,
+        functions: &(impl Functions + ?Sized),
+        end: impl Fn(&Started) -> Ending,
+    ) -> usize {
         let mut ended = 0;
         for started in self.running_tasks().await {
             if started.stopped {
                 // ECS sends its STOPPED event; its try is already closed.
                 let event = ecs_event(&self.settings.ecs.cluster, &started.handle, "STOPPED", 137);
-                let out = recorder(engine, &event).await.expect("recorder");
+                let out = functions.recorder(&event).await;
                 assert_eq!(out["recorded"], false, "a stopped try's event: {out}");
                 self.stopped.push(started);
                 continue;
@@ -209,7 +247,7 @@ impl Player {
                 "STOPPED",
                 ending.exit_code,
             );
-            self.record(engine, &event).await;
+            self.record(functions, &event).await;
             self.ended.push(started);
             ended += 1;
         }
@@ -222,7 +260,7 @@ impl Player {
                     Some(&format!("AlgorithmError: exit code {code}")),
                 ),
             };
-            self.record(engine, &event).await;
+            self.record(functions, &event).await;
             self.ended.push(started);
             ended += 1;
         }
@@ -232,25 +270,25 @@ impl Player {
     /// Delivers and finishes until nothing moves (at most `rounds` times).
     pub async fn run_until_idle(
         &mut self,
-        engine: &Engine,
+        functions: &(impl Functions + ?Sized),
         rounds: usize,
         end: impl Fn(&Started) -> Ending,
     ) {
         for _ in 0..rounds {
-            let moved = self.deliver(engine).await + self.finish(engine, &end).await;
+            let moved = self.deliver(functions).await + self.finish(functions, &end).await;
             if moved == 0 {
                 return;
             }
         }
     }
 
-    async fn record(&self, engine: &Engine, event: &Value) {
-        let first = recorder(engine, event).await.expect("recorder");
+    async fn record(&self, functions: &(impl Functions + ?Sized), event: &Value) {
+        let first = functions.recorder(event).await;
         assert_eq!(first["recorded"], true, "{first}");
         if !self.duplicate_events {
             return;
         }
-        let again = recorder(engine, event).await.expect("recorder");
+        let again = functions.recorder(event).await;
         assert_eq!(again["recorded"], false, "a duplicate event is dropped");
     }
 
