@@ -2,6 +2,7 @@
 //! the resources, `deploy` validates and uploads specs, and trigger, runs,
 //! show, pause and mark work on the DynamoDB table and SQS queue.
 
+mod doctor;
 mod experiments;
 mod functions;
 mod on_the_stack;

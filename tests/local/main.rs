@@ -3,6 +3,7 @@
 
 mod authoring;
 mod dev_loop;
+mod doctor;
 mod errors;
 mod events;
 mod examples;

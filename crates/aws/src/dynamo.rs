@@ -1122,6 +1122,38 @@ impl StateStore for DynamoStore {
         self.set_pool_size(pool, "slots_set", slots).await
     }
 
+    async fn note_tick(&self, at: DateTime<Utc>) -> PortResult<()> {
+        // RFC 3339 in UTC with fixed digits: later times compare greater.
+        let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::PLANNER))
+            .key(SK, s(keys::HEARTBEAT))
+            .update_expression("SET ticked_at = :at")
+            .condition_expression("attribute_not_exists(ticked_at) OR ticked_at < :at")
+            .expression_attribute_values(":at", s(at))
+            .send()
+            .await;
+        match result {
+            Err(e) if is_condition_failure(&e) => Ok(()),
+            other => other.map(|_| ()).map_err(fail("DynamoDB UpdateItem")),
+        }
+    }
+
+    async fn last_tick(&self) -> PortResult<Option<DateTime<Utc>>> {
+        let item = self
+            .get(keys::PLANNER.into(), keys::HEARTBEAT.into())
+            .await?;
+        Ok(item
+            .as_ref()
+            .and_then(|i| i.get("ticked_at"))
+            .and_then(|v| v.as_s().ok())
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc)))
+    }
+
     async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
         let number = |item: &Item, name: &str| {
             item.get(name)

@@ -37,6 +37,12 @@ pub const OUTBOX: &str = "OUTBOX";
 /// conditional writes, beside its `declared` and `slots_set` sizes.
 pub const POOLS: &str = "POOLS";
 
+/// The planner's heartbeat: one item (sort key [`HEARTBEAT`]) whose
+/// `ticked_at` says when its last tick ended.
+pub const PLANNER: &str = "PLANNER";
+/// The sort key of the planner's heartbeat.
+pub const HEARTBEAT: &str = "HEARTBEAT";
+
 /// The partition key attribute.
 pub const PK: &str = "PK";
 /// The sort key attribute.

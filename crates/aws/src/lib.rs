@@ -31,6 +31,7 @@
 pub mod clients;
 pub mod cloudwatch;
 pub mod connect;
+pub mod doctor;
 pub mod dynamo;
 pub mod ecs;
 pub mod eventbridge;
@@ -48,5 +49,6 @@ pub mod settings;
 pub mod spec_objects;
 pub mod specs;
 pub mod sqs;
+pub mod stack;
 #[cfg(feature = "test-util")]
 pub mod testing;

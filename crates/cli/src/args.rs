@@ -340,6 +340,12 @@ pub enum Command {
         /// The DAG.
         dag: String,
     },
+    /// Check a deployment, one line each: locally the state directory and
+    /// whether `dev` runs; on AWS the stack's outputs and rules, the
+    /// planner's last tick, the dead-letter queue and the functions'
+    /// errors; on both, import errors and tries past their timeout. Exits
+    /// 1 when something is wrong.
+    Doctor,
     /// Pools and DAG limits: slots, used, waiting, and the tries holding them.
     Pools {
         /// Change a pool (without: list them).

@@ -22,6 +22,7 @@ type RunKey = (String, String);
 
 #[derive(Default)]
 struct Tables {
+    last_tick: Option<DateTime<Utc>>,
     dags: BTreeMap<String, DagMeta>,
     specs: BTreeMap<(String, String), (String, DateTime<Utc>)>,
     runs: BTreeMap<RunKey, Run>,
@@ -393,6 +394,14 @@ impl StateStore for MemoryStore {
             .filter(|s| s.slots().is_some())
             .cloned()
             .collect())
+    }
+    async fn note_tick(&self, at: DateTime<Utc>) -> PortResult<()> {
+        let mut tables = self.tables();
+        tables.last_tick = tables.last_tick.max(Some(at));
+        Ok(())
+    }
+    async fn last_tick(&self) -> PortResult<Option<DateTime<Utc>>> {
+        Ok(self.tables().last_tick)
     }
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
         Ok(self.tables().outbox.iter().take(limit).cloned().collect())

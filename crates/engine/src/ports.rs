@@ -405,6 +405,18 @@ pub trait StateStore: Send + Sync {
     /// Every pool declared or set.
     async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>>;
 
+    /// Notes that a tick ended at `at`: the scheduler's heartbeat, which
+    /// `updraft doctor` holds against the schedule it runs on. A later
+    /// note never gives way to an earlier one. Stores without a heartbeat
+    /// keep nothing.
+    async fn note_tick(&self, _at: DateTime<Utc>) -> PortResult<()> {
+        Ok(())
+    }
+    /// When the last tick ended, as [`StateStore::note_tick`] noted it.
+    async fn last_tick(&self) -> PortResult<Option<DateTime<Utc>>> {
+        Ok(None)
+    }
+
     /// Events kept with their changes and not yet published, oldest first,
     /// at most `limit`.
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>>;

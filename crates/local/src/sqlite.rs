@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS pool_waiters (
     pool TEXT NOT NULL, holder TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (pool, holder));
 CREATE TABLE IF NOT EXISTS pool_sizes (
     pool TEXT PRIMARY KEY, declared INTEGER, slots_set INTEGER);
+CREATE TABLE IF NOT EXISTS heartbeat (name TEXT PRIMARY KEY, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
@@ -783,6 +784,34 @@ impl StateStore for SqliteStore {
             .and_then(Iterator::collect)
             .map_err(db("reading pools"))?;
         Ok(sizes)
+    }
+
+    async fn note_tick(&self, at: DateTime<Utc>) -> PortResult<()> {
+        // RFC 3339 in UTC with fixed digits: later times compare greater.
+        let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
+        self.0
+            .conn()
+            .execute(
+                "INSERT INTO heartbeat (name, at) VALUES ('tick', ?1)
+                 ON CONFLICT (name) DO UPDATE SET at = max(at, excluded.at)",
+                params![at],
+            )
+            .map_err(db("noting a tick"))?;
+        Ok(())
+    }
+
+    async fn last_tick(&self) -> PortResult<Option<DateTime<Utc>>> {
+        let at: Option<String> = self
+            .0
+            .conn()
+            .query_row("SELECT at FROM heartbeat WHERE name = 'tick'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db("reading the heartbeat"))?;
+        Ok(at
+            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.with_timezone(&Utc)))
     }
 
     async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {

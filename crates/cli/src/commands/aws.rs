@@ -57,26 +57,9 @@ pub async fn caller(ctx: &Context) -> CliResult<String> {
 
 /// A stack's outputs, by key.
 async fn stack_outputs(ctx: &Context, stack: &str) -> CliResult<BTreeMap<String, String>> {
-    let client = aws_sdk_cloudformation::Client::new(&sdk(ctx).await);
-    let described = client
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
+    updraft_aws::stack::stack_outputs(&sdk(ctx).await, stack)
         .await
-        .map_err(|e| {
-            CliError::User(format!(
-                "reading the outputs of stack `{stack}`: {}",
-                updraft_aws::sdk_error::describe(&e)
-            ))
-        })?;
-    Ok(described
-        .stacks()
-        .first()
-        .map(|s| s.outputs())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|o| Some((o.output_key()?.to_string(), o.output_value()?.to_string())))
-        .collect())
+        .map_err(|e| CliError::User(format!("reading the outputs of stack `{stack}`: {e}")))
 }
 
 /// The engine over the deployment.
@@ -128,4 +111,43 @@ pub async fn init(ctx: &Context, name: &str) -> CliResult<ExitCode> {
     println!("export UPDRAFT_BUCKET={bucket}");
     println!("export UPDRAFT_CLUSTER={name}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `updraft doctor` on AWS: the stack's outputs when `--stack` names one,
+/// then every check of the deployment they name.
+pub async fn doctor(ctx: &Context) -> Vec<updraft_engine::usecase::Finding> {
+    use updraft_engine::usecase::Finding;
+    let sdk = sdk(ctx).await;
+    let view = match &ctx.global.stack {
+        Some(stack) => match updraft_aws::stack::stack_view(&sdk, stack).await {
+            Ok(view) => Some((stack.as_str(), view)),
+            Err(e) => {
+                return vec![Finding::wrong(
+                    format!("stack {stack} cannot be read: {e}"),
+                    "check its name, the region and the credentials (the read-only policy allows it)",
+                )];
+            }
+        },
+        None => None,
+    };
+    let settings = match settings(ctx).await {
+        Ok(settings) => settings,
+        Err(e) => {
+            let mut findings: Vec<Finding> = view
+                .iter()
+                .map(|(name, view)| updraft_aws::doctor::outputs_finding(name, view))
+                .collect();
+            findings.push(Finding::wrong(
+                format!("the deployment is not named: {e}"),
+                "pass --stack NAME",
+            ));
+            return findings;
+        }
+    };
+    let engine = match engine(ctx).await {
+        Ok(engine) => engine,
+        Err(e) => return vec![Finding::wrong(e.to_string(), "check the settings")],
+    };
+    let stack = view.as_ref().map(|(name, view)| (*name, view));
+    updraft_aws::doctor::check(&sdk, stack, &settings, &engine).await
 }

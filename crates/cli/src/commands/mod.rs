@@ -6,6 +6,7 @@ mod backfill;
 mod compare;
 mod deploy;
 mod dev;
+mod doctor;
 mod graph;
 mod init;
 mod lineage;
@@ -209,6 +210,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Compare { dag, run_ids } => compare::compare(&ctx, &dag, &run_ids).await,
         Command::Versions { dag } => versions::versions(&ctx, &dag).await,
         Command::Diff { dag, from, to } => versions::diff(&ctx, &dag, &from, &to).await,
+        Command::Doctor => doctor::doctor(&ctx).await,
         Command::Pools { command } => match command {
             None => pools::list(&ctx).await,
             Some(PoolsCommand::Set { name, slots }) => pools::set(&ctx, &name, Some(slots)).await,

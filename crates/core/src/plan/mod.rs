@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::spec::DagSpec;
+use crate::spec::{DagSpec, TaskSpec};
 use crate::state::{
     Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
 };
@@ -116,6 +116,15 @@ fn hold_back_past(
     }
 }
 
+/// When a running try runs out of its task's `timeout` (none without
+/// one): the planner fails it then, and `updraft doctor` calls it stuck
+/// once the planner has had time to.
+pub fn try_deadline(task: &TaskSpec, instance: &TaskInstance) -> Option<DateTime<Utc>> {
+    task.timeout
+        .zip(instance.started_at)
+        .map(|(t, s)| s + to_delta(t))
+}
+
 /// When a run should have succeeded by under its DAG's `sla`: its data
 /// interval's end plus the `sla`.
 pub fn sla_deadline(spec: &DagSpec, run: &Run) -> Option<DateTime<Utc>> {
@@ -181,24 +190,18 @@ fn plan_tasks(
                 out.push(Transition::Task(lifecycle::queue(instance, now)));
                 state[i] = TaskState::Queued;
             }
-            TaskState::Running => {
-                let deadline = task
+            TaskState::Running if try_deadline(task, instance).is_some_and(|d| d <= now) => {
+                let timeout = task
                     .timeout
-                    .zip(instance.started_at)
-                    .map(|(t, s)| s + to_delta(t));
-                if deadline.is_some_and(|d| d <= now) {
-                    let timeout = task
-                        .timeout
-                        .map(crate::duration::format_duration)
-                        .unwrap_or_default();
-                    let outcome = Outcome::Failed {
-                        reason: format!("timed out after {timeout}"),
-                    };
-                    let mut change = lifecycle::finish(task, instance, outcome, now);
-                    change.stop_attempt = true;
-                    state[i] = change.next.state;
-                    out.push(Transition::Task(change));
-                }
+                    .map(crate::duration::format_duration)
+                    .unwrap_or_default();
+                let outcome = Outcome::Failed {
+                    reason: format!("timed out after {timeout}"),
+                };
+                let mut change = lifecycle::finish(task, instance, outcome, now);
+                change.stop_attempt = true;
+                state[i] = change.next.state;
+                out.push(Transition::Task(change));
             }
             _ => {}
         }

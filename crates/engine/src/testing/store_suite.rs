@@ -42,6 +42,7 @@ pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
     queries_filter_by_params_and_until(&fresh()[0]).await;
     launch_handles_lead_back_to_their_try(&fresh()[0]).await;
     stops_are_kept_until_cleared(&fresh()[0]).await;
+    the_heartbeat_keeps_the_latest_tick(&fresh()[0]).await;
     launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
     who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
     events_are_kept_with_the_change_that_made_them(&fresh()[0]).await;
@@ -492,6 +493,17 @@ async fn stops_are_kept_until_cleared(store: &Arc<dyn StateStore>) {
     store.clear_stop("arn:task/1").await.unwrap();
     store.clear_stop("arn:task/1").await.unwrap();
     assert_eq!(store.stops().await.unwrap(), [second]);
+}
+
+async fn the_heartbeat_keeps_the_latest_tick(store: &Arc<dyn StateStore>) {
+    assert_eq!(store.last_tick().await.unwrap(), None);
+    let later = t0() + chrono::Duration::seconds(61);
+    store.note_tick(t0()).await.unwrap();
+    assert_eq!(store.last_tick().await.unwrap(), Some(t0()));
+    store.note_tick(later).await.unwrap();
+    // A slow tick that ends after a later one began leaves the later.
+    store.note_tick(t0()).await.unwrap();
+    assert_eq!(store.last_tick().await.unwrap(), Some(later));
 }
 
 async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {

@@ -109,6 +109,9 @@ impl Engine {
                 }
             }
         }
+        if let Err(e) = store.note_tick(now).await {
+            self.isolate(&mut report, "the heartbeat".into(), e.into());
+        }
         Ok(report)
     }
 
