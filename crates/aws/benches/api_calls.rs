@@ -6,7 +6,8 @@
 //! Targets (issue #4): at most 6 DynamoDB writes and 3 SQS requests per
 //! attempt; an idle tick is 5 queries (issue 11 added the stops a crash
 //! left undone, issue 13 the events a failure left unpublished, issue 14
-//! the pools). Also what a pool adds to each try.
+//! the pools) and, since issue 24, the planner's heartbeat. Also what a
+//! pool adds to each try.
 
 use std::collections::BTreeMap;
 use updraft_engine::usecase::RunRequest;
@@ -144,7 +145,7 @@ async fn main() {
     println!("trigger (CLI): {} requests", total(&trigger, |_, _| true));
     experiment_queries(&settings, &clients, &counter, &run.run_id).await;
     println!(
-        "planner tick, no active runs: first after a deploy {} requests, then {} (target <= 5): {:?}",
+        "planner tick, no active runs: first after a deploy {} requests, then {} (target: 5 queries and the heartbeat): {:?}",
         total(&first_tick, |_, _| true),
         total(&idle_tick, |_, _| true),
         idle_tick
