@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
 
-.PHONY: test lint infra-lint fmt bench fuzz demo lambdas deploy upload-specs screenshots
+.PHONY: test lint infra-lint cdk-test cdk-template fmt bench fuzz demo lambdas deploy upload-specs screenshots
 
 # The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
 # numbers the Rust SDK rejects) installed in a virtualenv of the clone.
@@ -39,7 +39,7 @@ APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no
 
 ## test: formatting, lints (code and template) and every test of the
 ## workspace (the end-to-end tests run the real binaries, built first)
-test: lint infra-lint $(MOTO_STAMP) $(CHROMEDRIVER)
+test: lint infra-lint cdk-test $(MOTO_STAMP) $(CHROMEDRIVER)
 	$(CARGO) build --locked -p updraft-cli $(FUNCTIONS)
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
 
@@ -66,6 +66,24 @@ $(INFRA_STAMP):
 	python3 -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)' 'checkov==$(CHECKOV_VERSION)'
 	touch $@
+
+## cdk-test: build the CDK construct (infra/cdk, pinned in its
+## package-lock.json) and run its assertion tests, offline once installed;
+## the deploy rehearsal then creates the stack it synthesizes
+CDK_DIR := infra/cdk
+CDK_STAMP := $(CDK_DIR)/node_modules/.installed
+cdk-test: $(CDK_STAMP)
+	cd $(CDK_DIR) && npm test
+
+$(CDK_STAMP): $(CDK_DIR)/package-lock.json
+	cd $(CDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## cdk-template: the SAM template translated, as the CDK construct includes
+## it (make test fails when it is not up to date)
+CDK_TEMPLATE_REQUEST := {"template": "infra/template.yaml", "parameters": {}, "code": {"PlannerFunction": {"bucket": "updraft-code", "key": "PlannerFunction.zip"}, "DispatcherFunction": {"bucket": "updraft-code", "key": "DispatcherFunction.zip"}, "RecorderFunction": {"bucket": "updraft-code", "key": "RecorderFunction.zip"}}}
+cdk-template: $(MOTO_STAMP)
+	echo '$(CDK_TEMPLATE_REQUEST)' | $(MOTO_VENV)/bin/python tests/moto/translate.py > $(CDK_DIR)/template.json
 
 ## lambdas: the three functions as arm64 bootstrap zips in target/lambda/
 lambdas: $(LAMBDA_STAMP)

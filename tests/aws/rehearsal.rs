@@ -75,24 +75,11 @@ impl Rehearsal {
     /// Packages, translates and creates the stack; panics with moto's
     /// answer if it is not created.
     pub async fn create(self) -> Stack {
-        let config = sdk();
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&config)
-                .force_path_style(true)
-                .build(),
-        );
         let artifacts = unique("sam-artifacts");
-        s3.create_bucket().bucket(&artifacts).send().await.unwrap();
         let mut code = serde_json::Map::new();
         for function in FUNCTIONS {
             let key = format!("{}/{function}.zip", self.name);
-            s3.put_object()
-                .bucket(&artifacts)
-                .key(&key)
-                .body(EMPTY_ZIP.to_vec().into())
-                .send()
-                .await
-                .unwrap();
+            upload_code(&artifacts, &key).await;
             code.insert(function.into(), json!({ "bucket": artifacts, "key": key }));
         }
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -106,78 +93,108 @@ impl Rehearsal {
             "parameters": sam_parameter_values(&parameters),
         }));
         (self.edit_translated)(&mut template);
+        create_stack(self.name, template, parameters).await
+    }
+}
 
-        // moto answers a failing CreateStack with a bare 500, which the SDK
-        // would retry into "already exists".
-        let cloudformation = aws_sdk_cloudformation::Client::from_conf(
-            aws_sdk_cloudformation::config::Builder::from(&config)
-                .retry_config(aws_config::retry::RetryConfig::disabled())
+/// Puts a function's code (an empty zip) where a template says it is,
+/// making the bucket if it is new.
+pub async fn upload_code(bucket: &str, key: &str) {
+    let config = sdk();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    // Already made by an earlier stack of this test process: fine.
+    let _ = s3.create_bucket().bucket(bucket).send().await;
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(EMPTY_ZIP.to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Creates `template` as the stack `name` with `parameters`; panics with
+/// moto's answer if it is not created.
+pub async fn create_stack(
+    name: String,
+    template: Value,
+    parameters: BTreeMap<String, String>,
+) -> Stack {
+    let config = sdk();
+    // moto answers a failing CreateStack with a bare 500, which the SDK
+    // would retry into "already exists".
+    let cloudformation = aws_sdk_cloudformation::Client::from_conf(
+        aws_sdk_cloudformation::config::Builder::from(&config)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build(),
+    );
+    let mut create = cloudformation
+        .create_stack()
+        .stack_name(&name)
+        .template_body(template.to_string())
+        // What `make deploy` grants: no CAPABILITY_NAMED_IAM. (moto does
+        // not enforce capabilities; the template test checks no resource
+        // needs more.)
+        .capabilities(Capability::CapabilityIam);
+    for (key, value) in &parameters {
+        create = create.parameters(
+            Parameter::builder()
+                .parameter_key(key)
+                .parameter_value(value)
                 .build(),
         );
-        let mut create = cloudformation
-            .create_stack()
-            .stack_name(&self.name)
-            .template_body(template.to_string())
-            // What `make deploy` grants: no CAPABILITY_NAMED_IAM. (moto does
-            // not enforce capabilities; the template test checks no resource
-            // needs more.)
-            .capabilities(Capability::CapabilityIam);
-        for (key, value) in &parameters {
-            create = create.parameters(
-                Parameter::builder()
-                    .parameter_key(key)
-                    .parameter_value(value)
-                    .build(),
-            );
+    }
+    if let Err(e) = create.send().await {
+        panic!("creating stack {name}: {e:?}");
+    }
+    let described = cloudformation
+        .describe_stacks()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let stack = &described.stacks()[0];
+    assert_eq!(
+        stack.stack_status().map(|s| s.as_str()),
+        Some("CREATE_COMPLETE"),
+        "{stack:?}"
+    );
+    let outputs = stack
+        .outputs()
+        .iter()
+        .map(|o| {
+            (
+                o.output_key().unwrap_or_default().to_string(),
+                o.output_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut resources = BTreeMap::new();
+    let listed = cloudformation
+        .list_stack_resources()
+        .stack_name(&name)
+        .send()
+        .await
+        .unwrap();
+    for resource in listed.stack_resource_summaries() {
+        // moto lists the resource types it skips without ids.
+        if let (Some(logical), Some(physical)) = (
+            resource.logical_resource_id(),
+            resource.physical_resource_id(),
+        ) {
+            resources.insert(logical.to_string(), physical.to_string());
         }
-        if let Err(e) = create.send().await {
-            panic!("creating stack {}: {e:?}", self.name);
-        }
-        let described = cloudformation
-            .describe_stacks()
-            .stack_name(&self.name)
-            .send()
-            .await
-            .unwrap();
-        let stack = &described.stacks()[0];
-        assert_eq!(
-            stack.stack_status().map(|s| s.as_str()),
-            Some("CREATE_COMPLETE"),
-            "{stack:?}"
-        );
-        let outputs = stack
-            .outputs()
-            .iter()
-            .map(|o| {
-                (
-                    o.output_key().unwrap_or_default().to_string(),
-                    o.output_value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        let mut resources = BTreeMap::new();
-        let listed = cloudformation
-            .list_stack_resources()
-            .stack_name(&self.name)
-            .send()
-            .await
-            .unwrap();
-        for resource in listed.stack_resource_summaries() {
-            // moto lists the resource types it skips without ids.
-            if let (Some(logical), Some(physical)) = (
-                resource.logical_resource_id(),
-                resource.physical_resource_id(),
-            ) {
-                resources.insert(logical.to_string(), physical.to_string());
-            }
-        }
-        Stack {
-            name: self.name,
-            parameters,
-            template,
-            resources,
-            outputs,
-        }
+    }
+    Stack {
+        name,
+        parameters,
+        template,
+        resources,
+        outputs,
     }
 }
 
@@ -205,7 +222,7 @@ fn sam_parameter_values(parameters: &BTreeMap<String, String>) -> Value {
 }
 
 /// The translated template, from `tests/moto/translate.py`.
-fn translate(request: &Value) -> Value {
+pub fn translate(request: &Value) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("moto/translate.py");
     let mut child = Command::new(python())
         .arg(&script)

@@ -904,3 +904,94 @@ async fn the_rehearsal_fails_on_every_other_miswiring_it_checks() {
         );
     }
 }
+
+/// `infra/cdk/template.json`, which the CDK construct includes, is the SAM
+/// template as the translator translates it now (`make cdk-template`
+/// writes it): the two never drift.
+#[test]
+fn the_cdk_construct_includes_the_sam_template_as_translated_now() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let code: serde_json::Map<String, Value> = FUNCTIONS
+        .iter()
+        .map(|f| {
+            let location = json!({ "bucket": "updraft-code", "key": format!("{f}.zip") });
+            (f.to_string(), location)
+        })
+        .collect();
+    let fresh = crate::rehearsal::translate(&json!({
+        "template": root.join("infra/template.yaml"),
+        "code": code,
+        "parameters": {},
+    }));
+    let included: Value = serde_json::from_str(
+        &std::fs::read_to_string(root.join("infra/cdk/template.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        fresh == included,
+        "infra/cdk/template.json differs from infra/template.yaml translated: run make cdk-template"
+    );
+}
+
+/// The CDK construct's stack, synthesized by `infra/cdk` (built by `make
+/// test`), created on moto as `cdk deploy` would (its code assets put in
+/// the bootstrap bucket first), is wired as the SAM stack is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cdk_constructs_stack_is_wired_as_the_sam_stack() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let synth = root.join("infra/cdk/dist/bin/synth.js");
+    assert!(
+        synth.is_file(),
+        "{} is not built: run make test (it builds infra/cdk)",
+        synth.display()
+    );
+    let (subnets, groups) = updraft_aws::testing::default_network();
+    let code = tempfile::tempdir().unwrap();
+    std::fs::write(code.path().join("bootstrap"), "placeholder").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let name = unique("cdk");
+    let props = json!({
+        "subnets": subnets,
+        "securityGroups": groups,
+        "alertEmail": "oncall@example.com",
+        "code": { "planner": code.path(), "dispatcher": code.path(), "recorder": code.path() },
+    });
+    let synthesized = std::process::Command::new("node")
+        .arg(&synth)
+        .arg(out.path())
+        .arg(&name)
+        .arg(props.to_string())
+        .output()
+        .expect("node runs");
+    assert!(
+        synthesized.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synthesized.stderr)
+    );
+    let text = std::fs::read_to_string(out.path().join(format!("{name}.template.json"))).unwrap();
+    let template: Value = serde_json::from_str(&text).unwrap();
+    for function in FUNCTIONS {
+        let location = &template["Resources"][function]["Properties"]["Code"];
+        let bucket = location["S3Bucket"]["Fn::Sub"]
+            .as_str()
+            .unwrap()
+            .replace("${AWS::AccountId}", "123456789012")
+            .replace("${AWS::Region}", "us-east-1");
+        crate::rehearsal::upload_code(&bucket, location["S3Key"].as_str().unwrap()).await;
+    }
+    let mut stack = crate::rehearsal::create_stack(name, template, BTreeMap::new()).await;
+    // The props, as the parameters the checks read.
+    stack.parameters = BTreeMap::from([
+        ("SubnetIds".to_string(), subnets.join(",")),
+        ("SecurityGroupIds".to_string(), groups.join(",")),
+        ("AlertEmail".to_string(), "oncall@example.com".to_string()),
+        ("EventBusName".to_string(), "default".to_string()),
+        ("TickSchedule".to_string(), "rate(1 minute)".to_string()),
+        ("WatchedBuckets".to_string(), String::new()),
+        ("AlertTopicArn".to_string(), String::new()),
+        ("AlertOnFailedTries".to_string(), "false".to_string()),
+    ]);
+    assert_eq!(wiring_problems(&stack).await, Vec::<String>::new());
+    let sam = Rehearsal::new("besidecdk").create().await;
+    assert_eq!(shared_names(&stack, &sam), Vec::<String>::new());
+}

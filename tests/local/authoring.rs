@@ -419,10 +419,13 @@ fn nothing_in_the_repository_names_a_path_outside_it() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
             if path.is_dir() {
+                // Build output and installed packages are not ours.
                 if !(name.starts_with('.')
                     || name == "target"
                     || name == "corpus"
-                    || name == "artifacts")
+                    || name == "artifacts"
+                    || name == "node_modules"
+                    || name == "dist")
                 {
                     todo.push(path);
                 }

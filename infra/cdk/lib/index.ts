@@ -1,0 +1,1 @@
+export { Updraft, UpdraftProps, FunctionCode } from './updraft';
