@@ -359,3 +359,35 @@ async fn a_tick_out_of_time_leaves_the_rest_to_the_next_one() {
     let report = world.engine.tick().await.unwrap();
     assert_eq!((report.advanced, report.deferred), (3, 0));
 }
+
+/// Issue 24: `updraft doctor`'s view of the state. A try past its timeout
+/// that no tick has failed (ticks are not happening) is named once the
+/// grace has passed; the tick that fails it clears it, and notes itself.
+#[tokio::test]
+async fn health_names_a_try_past_its_timeout_until_a_tick_fails_it() {
+    let world = World::new(ONE, None, Settings::default());
+    let (run, message) = started(&world).await;
+    world.engine.dispatch(&message).await.unwrap();
+    let grace = chrono::Duration::minutes(2);
+    let health = world.engine.health(grace).await.unwrap();
+    assert_eq!((health.overdue.len(), health.last_tick), (0, None));
+
+    // The try started at world_start() with a 60 s timeout.
+    world.clock.set(at("2026-11-21T00:03:29Z"));
+    let health = world.engine.health(grace).await.unwrap();
+    assert_eq!(health.overdue, [], "within the grace");
+    world.clock.set(at("2026-11-21T00:03:31Z"));
+    let health = world.engine.health(grace).await.unwrap();
+    let overdue: Vec<(String, String)> = health
+        .overdue
+        .iter()
+        .map(|o| (o.run_id.clone(), o.task.clone()))
+        .collect();
+    assert_eq!(overdue, [(run.run_id.clone(), "a try 1".to_string())]);
+
+    world.engine.tick().await.unwrap();
+    let health = world.engine.health(grace).await.unwrap();
+    assert_eq!(health.overdue, []);
+    assert_eq!(health.last_tick, Some(at("2026-11-21T00:03:31Z")));
+    assert_eq!(state_of(&world, &run).await, (TaskState::Failed, 1));
+}
