@@ -6,25 +6,10 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{Duration, Utc};
 use serde_json::{Value, json};
-use updraft_aws::testing::{endpoint, sdk};
+use updraft_aws::testing::sdk;
 use updraft_e2e::World;
 
 use crate::rehearsal::{Rehearsal, Stack};
-
-fn world_on(stack: &Stack) -> World {
-    let world = World::new();
-    for (name, value) in [
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ENDPOINT_URL", endpoint()),
-        ("UPDRAFT_BACKEND", "aws".to_string()),
-        ("UPDRAFT_STACK", stack.name.clone()),
-    ] {
-        world.set_env(name, &value);
-    }
-    world
-}
 
 /// The doctor's findings that are wrong, and its exit code.
 fn wrong(world: &World) -> (Vec<String>, i32) {
@@ -60,7 +45,7 @@ async fn heartbeat(stack: &Stack, at: chrono::DateTime<Utc>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_tells_a_healthy_stack_from_each_thing_that_goes_wrong() {
     let stack = Rehearsal::new("doctor").create().await;
-    let world = world_on(&stack);
+    let world = stack.world();
     assert_eq!(
         wrong(&world),
         (vec!["the planner has never ticked".to_string()], 1)
@@ -131,7 +116,7 @@ async fn doctor_tells_a_healthy_stack_from_each_thing_that_goes_wrong() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_shows_a_functions_last_logged_error() {
     let stack = Rehearsal::new("doctorlog").create().await;
-    let world = world_on(&stack);
+    let world = stack.world();
     stack.settings().engine(&sdk()).tick().await.unwrap();
     let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk());
     let group = stack.physical("RecorderLogGroup");

@@ -7,12 +7,12 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use updraft_aws::testing::{Functions, ecs_runner, endpoint, sdk};
+use updraft_aws::testing::{Functions, ecs_runner, sdk};
+use updraft_e2e::built;
 use updraft_e2e::lambda::{Answer, invoke};
-use updraft_e2e::{World, built};
 
 use crate::pipeline::ml_example_story;
-use crate::rehearsal::{Rehearsal, Stack};
+use crate::rehearsal::{Rehearsal, Stack, emulator_env};
 use crate::stack::environment;
 
 /// The built functions, each with its function's environment on the
@@ -26,14 +26,7 @@ struct Built {
 
 async fn lambda_environment(stack: &Stack, function: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = environment(stack, function).await.into_iter().collect();
-    for (name, value) in [
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ENDPOINT_URL", endpoint()),
-    ] {
-        env.push((name.into(), value));
-    }
+    env.extend(emulator_env());
     env
 }
 
@@ -64,17 +57,7 @@ impl Functions for Built {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ml_example_runs_on_the_rehearsed_stack_through_the_built_functions() {
     let stack = Rehearsal::new("ml").create().await;
-    let world = World::new();
-    for (name, value) in [
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-        ("AWS_ENDPOINT_URL", endpoint()),
-        ("UPDRAFT_BACKEND", "aws".to_string()),
-        ("UPDRAFT_STACK", stack.name.clone()),
-    ] {
-        world.set_env(name, &value);
-    }
+    let world = stack.world();
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../dag-specs/ml_pipeline.yaml");
     let deployed = world.run(&["deploy", example]).expect(0);
     let bucket = stack.physical("SpecBucket");

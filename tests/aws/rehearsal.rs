@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use serde_json::{Value, json};
-use updraft_aws::testing::{default_network, python, sdk, unique};
+use updraft_aws::testing::{default_network, endpoint, python, sdk, unique};
+use updraft_e2e::World;
 
 /// The functions of the template, by logical id.
 pub const FUNCTIONS: [&str; 3] = ["PlannerFunction", "DispatcherFunction", "RecorderFunction"];
@@ -274,5 +275,31 @@ impl Stack {
             .collect();
         updraft_aws::settings::Settings::from_env(|name| variables.get(name).map(|v| v.to_string()))
             .unwrap()
+    }
+}
+
+/// What the emulator's clients need: test credentials, the region, the
+/// endpoint (what Lambda gives a function, and the emulator stands for).
+pub fn emulator_env() -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+        ("AWS_ENDPOINT_URL", endpoint()),
+    ]
+    .map(|(name, value)| (name.to_string(), value))
+    .to_vec()
+}
+
+impl Stack {
+    /// A world whose `updraft` reads this stack (`--backend aws --stack`).
+    pub fn world(&self) -> World {
+        let world = World::new();
+        for (name, value) in emulator_env() {
+            world.set_env(&name, &value);
+        }
+        world.set_env("UPDRAFT_BACKEND", "aws");
+        world.set_env("UPDRAFT_STACK", &self.name);
+        world
     }
 }
