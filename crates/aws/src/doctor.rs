@@ -107,7 +107,7 @@ async fn rules(sdk: &SdkConfig, view: &StackView) -> (Vec<Finding>, Option<Strin
 /// The dead-letter queue of the task queue empty, or what it holds.
 async fn dead_letters(sdk: &SdkConfig, settings: &Settings) -> Finding {
     let client = aws_sdk_sqs::Client::new(sdk);
-    let fix = "read its tries' reasons with updraft show; the dead-letter queue said where";
+    let fix = "check the credentials: doctor reads the queues with sqs:GetQueueAttributes and GetQueueUrl";
     let attributes = |url: String, names: Vec<QueueAttributeName>| {
         let client = client.clone();
         async move {

@@ -124,7 +124,7 @@ pub async fn doctor(ctx: &Context) -> Vec<updraft_engine::usecase::Finding> {
             Err(e) => {
                 return vec![Finding::wrong(
                     format!("stack {stack} cannot be read: {e}"),
-                    "check its name, the region and the credentials (the read-only policy allows it)",
+                    "check its name, the region and the credentials",
                 )];
             }
         },

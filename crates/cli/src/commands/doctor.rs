@@ -23,9 +23,10 @@ pub async fn doctor(ctx: &Context) -> CliResult<ExitCode> {
         print_json(&serde_json::Value::Array(list))?;
     } else {
         for finding in &findings {
-            match &finding.fix {
-                Some(fix) if !finding.ok => println!("✘ {}: {fix}", finding.what),
-                _ => println!("✔ {}", finding.what),
+            match (finding.ok, &finding.fix) {
+                (true, _) => println!("✔ {}", finding.what),
+                (false, Some(fix)) => println!("✘ {}: {fix}", finding.what),
+                (false, None) => println!("✘ {}", finding.what),
             }
         }
     }
