@@ -141,14 +141,29 @@ async fn wiring_problems(stack: &Stack) -> Vec<String> {
             problems.push(format!("{function} runs as {role}, not its own {own}"));
         }
         roles.insert(function, role);
-        // moto drops the logging configuration: checked in the translated
-        // template, resolved against what was created.
-        let log_group = &stack.template["Resources"][function]["Properties"]["LoggingConfig"]["LogGroup"]
-            ["Ref"];
+        // moto drops a function's logging configuration and architecture:
+        // checked in the translated template instead.
+        let properties = &stack.template["Resources"][function]["Properties"];
+        let log_group = &properties["LoggingConfig"]["LogGroup"]["Ref"];
         let expected = function.replace("Function", "LogGroup");
-        if log_group != &json!(expected) {
+        if log_group != &json!(expected) || !stack.resources.contains_key(&expected) {
             problems.push(format!("{function} logs to {log_group}, not {expected}"));
         }
+        if properties["Architectures"] != json!(["arm64"]) {
+            problems.push(format!(
+                "{function} is built for arm64 but runs on {}",
+                properties["Architectures"]
+            ));
+        }
+    }
+    // moto skips the alarm: it must watch the dead-letter queue.
+    let alarm = &stack.template["Resources"]["DeadLetterAlarm"]["Properties"];
+    if alarm["Dimensions"][0]["Value"]["Fn::GetAtt"] != json!(["TaskDeadLetterQueue", "QueueName"])
+    {
+        problems.push(format!(
+            "the dead-letter alarm watches {}",
+            alarm["Dimensions"]
+        ));
     }
     let distinct: std::collections::BTreeSet<&String> = roles.values().collect();
     if distinct.len() != FUNCTIONS.len() {
@@ -876,6 +891,9 @@ async fn the_rehearsal_fails_on_every_other_miswiring_it_checks() {
                 json!({ "Ref": "RecorderFunction" });
             resources["RecorderFunction"]["Properties"]["Role"] =
                 json!({ "Fn::GetAtt": ["PlannerRole", "Arn"] });
+            resources["RecorderFunction"]["Properties"]["Architectures"] = json!(["x86_64"]);
+            resources["DeadLetterAlarm"]["Properties"]["Dimensions"][0]["Value"] =
+                json!({ "Fn::GetAtt": ["TaskQueue", "QueueName"] });
             resources["PlannerFunction"]["Properties"]["Environment"]["Variables"]
                 ["UPDRAFT_EVENT_BUS"] = json!("default");
         })
@@ -886,6 +904,8 @@ async fn the_rehearsal_fails_on_every_other_miswiring_it_checks() {
         "PlannerFunction: UPDRAFT_EVENT_BUS is Some(\"default\"), not the EventBusName",
         "PlannerFunction: UPDRAFT_EVENT_BUS is Some(\"default\"), not output EventBusName",
         "RecorderFunction runs as ",
+        "RecorderFunction is built for arm64 but runs on [\"x86_64\"]",
+        "the dead-letter alarm watches",
         "functions share a role",
         "the task queue's redrive policy",
         "the task queue's visibility timeout is 30",
