@@ -269,12 +269,7 @@ impl Stack {
 impl Stack {
     /// The deployment as `updraft --stack NAME` reads it from the outputs.
     pub fn settings(&self) -> updraft_aws::settings::Settings {
-        let variables: BTreeMap<&str, &String> = updraft_aws::settings::STACK_OUTPUTS
-            .iter()
-            .filter_map(|(output, variable)| Some((*variable, self.outputs.get(*output)?)))
-            .collect();
-        updraft_aws::settings::Settings::from_env(|name| variables.get(name).map(|v| v.to_string()))
-            .unwrap()
+        updraft_aws::settings::Settings::from_env_or_outputs(|_| None, &self.outputs).unwrap()
     }
 }
 

@@ -195,6 +195,38 @@ async fn dead_letters(sdk: &SdkConfig, settings: &Settings) -> Finding {
     )
 }
 
+/// The newest event matching `ERROR` in `group` since `since`: its time
+/// (epoch milliseconds) and message.
+async fn last_error(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    group: &str,
+    since: chrono::DateTime<Utc>,
+) -> Result<Option<(i64, String)>, String> {
+    let mut last = None;
+    let mut token = None;
+    // The newest error is on the last page; a day of errors is bounded.
+    for _ in 0..20 {
+        let page = client
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(since.timestamp_millis())
+            .filter_pattern("ERROR")
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        if let Some(event) = page.events().last() {
+            let message = event.message.clone().unwrap_or_default();
+            last = Some((event.timestamp.unwrap_or_default(), message));
+        }
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    Ok(last)
+}
+
 /// The last error each function logged in the past day.
 async fn function_errors(sdk: &SdkConfig, view: &StackView) -> Vec<Finding> {
     let client = aws_sdk_cloudwatchlogs::Client::new(sdk);
@@ -204,60 +236,27 @@ async fn function_errors(sdk: &SdkConfig, view: &StackView) -> Vec<Finding> {
         let Some((group, _)) = view.resources.get(logical) else {
             continue;
         };
-        let mut last = None;
-        let mut token = None;
-        // The newest error is on the last page; a day of errors is bounded.
-        for _ in 0..20 {
-            let page = client
-                .filter_log_events()
-                .log_group_name(group)
-                .start_time((now - Duration::days(1)).timestamp_millis())
-                .filter_pattern("ERROR")
-                .set_next_token(token)
-                .send()
-                .await;
-            let page = match page {
-                Ok(page) => page,
-                Err(e) => {
-                    last = None;
-                    findings.push(Finding::wrong(
+        findings.push(
+            match last_error(&client, group, now - Duration::days(1)).await {
+                Ok(None) => Finding::ok(format!("the {function} logged no error in a day")),
+                Ok(Some((at, message))) => {
+                    let at = chrono::DateTime::from_timestamp_millis(at).unwrap_or(now);
+                    let message: String = message.chars().take(300).collect();
+                    Finding::wrong(
                         format!(
-                            "the {function}'s log {group} cannot be read: {}",
-                            describe(&e)
+                            "the {function} logged an error {} ago: {}",
+                            ago(now - at),
+                            message.trim()
                         ),
-                        "attach the read-only policy, or check the log group exists",
-                    ));
-                    break;
+                        format!("read its log group {group} around then"),
+                    )
                 }
-            };
-            if let Some(event) = page.events().last() {
-                last = Some((event.timestamp.unwrap_or_default(), event.message.clone()));
-            }
-            token = page.next_token;
-            if token.is_none() {
-                break;
-            }
-        }
-        match last {
-            Some((at, message)) => {
-                let at = chrono::DateTime::from_timestamp_millis(at).unwrap_or(now);
-                let message: String = message.unwrap_or_default().chars().take(300).collect();
-                findings.push(Finding::wrong(
-                    format!(
-                        "the {function} logged an error {} ago: {}",
-                        ago(now - at),
-                        message.trim()
-                    ),
-                    format!("read its log group {group} around then"),
-                ));
-            }
-            None if !findings.iter().any(|f| f.what.contains(group.as_str())) => {
-                findings.push(Finding::ok(format!(
-                    "the {function} logged no error in a day"
-                )));
-            }
-            None => {}
-        }
+                Err(e) => Finding::wrong(
+                    format!("the {function}'s log {group} cannot be read: {e}"),
+                    "attach the read-only policy, or check the log group exists",
+                ),
+            },
+        );
     }
     findings
 }

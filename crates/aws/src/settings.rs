@@ -121,6 +121,19 @@ impl Settings {
         })
     }
 
+    /// Reads the settings through `var`, each variable that is not set
+    /// taken from the stack output that stands for it (`--stack`).
+    pub fn from_env_or_outputs(
+        var: impl Fn(&str) -> Option<String>,
+        outputs: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Settings, String> {
+        let from_stack = |name: &str| {
+            let output = STACK_OUTPUTS.iter().find(|(_, v)| *v == name)?.0;
+            outputs.get(output).cloned()
+        };
+        Settings::from_env(|name| var(name).or_else(|| from_stack(name)))
+    }
+
     /// The engine over this deployment. Builds clients only: no request
     /// is made until a use case needs one.
     pub fn engine(&self, sdk: &SdkConfig) -> Engine {

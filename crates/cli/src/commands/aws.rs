@@ -8,7 +8,7 @@ use std::sync::Arc;
 use updraft_aws::clients::Clients;
 use updraft_aws::connect::{Endpoint, load};
 use updraft_aws::schema::{create_bucket, create_queues, create_table};
-use updraft_aws::settings::{STACK_OUTPUTS, Settings};
+use updraft_aws::settings::Settings;
 use updraft_engine::Engine;
 
 use super::Context;
@@ -31,12 +31,7 @@ pub async fn settings(ctx: &Context) -> CliResult<Settings> {
         Some(stack) => stack_outputs(ctx, stack).await?,
         None => BTreeMap::new(),
     };
-    let from_stack = |name: &str| {
-        let output = STACK_OUTPUTS.iter().find(|(_, var)| *var == name)?.0;
-        outputs.get(output).cloned()
-    };
-    Settings::from_env(|name| std::env::var(name).ok().or_else(|| from_stack(name)))
-        .map_err(CliError::User)
+    Settings::from_env_or_outputs(|name| std::env::var(name).ok(), &outputs).map_err(CliError::User)
 }
 
 /// The caller's identity ARN (STS GetCallerIdentity): who runs and audit
@@ -130,7 +125,12 @@ pub async fn doctor(ctx: &Context) -> Vec<updraft_engine::usecase::Finding> {
         },
         None => None,
     };
-    let settings = match settings(ctx).await {
+    // The outputs read once, for the checks and the settings alike.
+    let outputs = view
+        .as_ref()
+        .map(|(_, v)| v.outputs.clone())
+        .unwrap_or_default();
+    let settings = match Settings::from_env_or_outputs(|name| std::env::var(name).ok(), &outputs) {
         Ok(settings) => settings,
         Err(e) => {
             let mut findings: Vec<Finding> = view
@@ -144,10 +144,7 @@ pub async fn doctor(ctx: &Context) -> Vec<updraft_engine::usecase::Finding> {
             return findings;
         }
     };
-    let engine = match engine(ctx).await {
-        Ok(engine) => engine,
-        Err(e) => return vec![Finding::wrong(e.to_string(), "check the settings")],
-    };
+    let engine = settings.engine(&sdk);
     let stack = view.as_ref().map(|(name, view)| (*name, view));
     updraft_aws::doctor::check(&sdk, stack, &settings, &engine).await
 }
