@@ -14,7 +14,7 @@ use updraft_aws::sagemaker::DEPLOYMENT_TAG;
 use updraft_aws::schema::{
     DISPATCH_BATCH_SIZE, DISPATCH_CONCURRENCY, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECS,
 };
-use updraft_aws::testing::{ecs_event, sdk, training_event, unique};
+use updraft_aws::testing::{ecs_event, rule_into_queue, sdk, training_event, unique};
 
 use crate::rehearsal::{FUNCTIONS, Rehearsal, Stack};
 
@@ -533,39 +533,7 @@ async fn pattern_problems(aws: &Aws, rule: &str, pattern: &str, samples: &[Sampl
         .send()
         .await
         .unwrap();
-    let url = aws
-        .sqs
-        .create_queue()
-        .queue_name(unique("probe"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let arn = aws.queue_attributes(&url).await["QueueArn"].clone();
-    let probe = unique("probe");
-    aws.events
-        .put_rule()
-        .name(&probe)
-        .event_bus_name(&bus)
-        .event_pattern(pattern)
-        .send()
-        .await
-        .unwrap();
-    aws.events
-        .put_targets()
-        .rule(&probe)
-        .event_bus_name(&bus)
-        .targets(
-            aws_sdk_eventbridge::types::Target::builder()
-                .id("probe")
-                .arn(arn)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let url = rule_into_queue(&aws.events, &aws.sqs, &bus, "probe", pattern).await;
     let mut problems = Vec::new();
     for sample in samples {
         let event = &sample.event;

@@ -215,6 +215,59 @@ pub async fn ecs_runner(client: &aws_sdk_ecs::Client, cluster: &str) {
     );
 }
 
+/// A rule on `bus` with `pattern` whose target is a fresh queue (both
+/// named after `name`), to see which events a pattern takes: moto has no
+/// `TestEventPattern`. Returns the queue's URL.
+pub async fn rule_into_queue(
+    events: &aws_sdk_eventbridge::Client,
+    sqs: &aws_sdk_sqs::Client,
+    bus: &str,
+    name: &str,
+    pattern: &str,
+) -> String {
+    let url = sqs
+        .create_queue()
+        .queue_name(unique(name))
+        .send()
+        .await
+        .expect("queue created")
+        .queue_url
+        .expect("a queue URL");
+    let arn = sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("queue attributes")
+        .attributes
+        .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .expect("the queue's ARN");
+    let rule = unique(name);
+    events
+        .put_rule()
+        .name(&rule)
+        .event_bus_name(bus)
+        .event_pattern(pattern)
+        .send()
+        .await
+        .expect("rule put");
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn(arn)
+        .build()
+        .expect("a target");
+    events
+        .put_targets()
+        .rule(&rule)
+        .event_bus_name(bus)
+        .targets(target)
+        .send()
+        .await
+        .expect("target put");
+    url
+}
+
 /// A fresh deployment on the test server, as the stack makes it: table,
 /// task queue and dead-letter queue, bucket, and a cluster with the runner
 /// task definition; returns its settings.

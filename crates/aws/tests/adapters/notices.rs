@@ -11,7 +11,7 @@ use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
 use updraft_aws::settings::Settings;
 use updraft_aws::specs::deploy;
-use updraft_aws::testing::{FailOperation, Player, deployment, s3, sdk, unique};
+use updraft_aws::testing::{FailOperation, Player, deployment, rule_into_queue, s3, sdk, unique};
 use updraft_core::spec::SpecFile;
 use updraft_core::state::RunState;
 use updraft_engine::Engine;
@@ -37,50 +37,8 @@ async fn bus_with_rules(
     settings.event_bus = bus.clone();
     let mut queues = BTreeMap::new();
     for (name, pattern) in rules {
-        let url = clients
-            .sqs
-            .create_queue()
-            .queue_name(unique(name))
-            .send()
-            .await
-            .unwrap()
-            .queue_url
-            .unwrap();
-        let arn = clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .unwrap()
-            .attributes
-            .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-            .clone();
-        let rule = unique(name);
-        clients
-            .events
-            .put_rule()
-            .name(&rule)
-            .event_bus_name(&bus)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        let target = aws_sdk_eventbridge::types::Target::builder()
-            .id("queue")
-            .arn(arn)
-            .build()
-            .unwrap();
-        clients
-            .events
-            .put_targets()
-            .rule(&rule)
-            .event_bus_name(&bus)
-            .targets(target)
-            .send()
-            .await
-            .unwrap();
+        let pattern = pattern.to_string();
+        let url = rule_into_queue(&clients.events, &clients.sqs, &bus, name, &pattern).await;
         queues.insert(name.to_string(), url);
     }
     queues
