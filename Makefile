@@ -4,7 +4,7 @@ export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
 
-.PHONY: test lint infra-lint cdk-test cdk-template fmt bench fuzz demo lambdas deploy upload-specs screenshots
+.PHONY: test test-build check lint infra-lint cdk-test cdk-template fmt bench fuzz demo lambdas deploy upload-specs screenshots
 
 # The AWS adapters are tested against a moto server (pinned; 5.2.1 sends
 # numbers the Rust SDK rejects) installed in a virtualenv of the clone.
@@ -37,11 +37,34 @@ CHROMEDRIVER := /usr/bin/chromedriver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium chromium-driver
 
+TIMED := scripts/timed
+SUBMAKE := $(MAKE) --no-print-directory
+
 ## test: formatting, lints (code and template) and every test of the
-## workspace (the end-to-end tests run the real binaries, built first)
-test: lint infra-lint cdk-test $(MOTO_STAMP) $(CHROMEDRIVER)
-	$(CARGO) build --locked -p updraft-cli $(FUNCTIONS)
-	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
+## workspace (the end-to-end tests run the real binaries, built first);
+## prints how long each step took
+test:
+	@rm -f target/timings.txt
+	$(TIMED) setup $(SUBMAKE) $(MOTO_STAMP) $(CHROMEDRIVER)
+	$(TIMED) lint $(SUBMAKE) lint
+	$(TIMED) infra-lint $(SUBMAKE) infra-lint
+	$(TIMED) cdk-test $(SUBMAKE) cdk-test
+	$(TIMED) build $(SUBMAKE) test-build
+	$(TIMED) cargo-test env UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) test --workspace --locked
+	@$(TIMED) --report
+
+# The binaries the end-to-end tests run, built with the features `cargo test
+# --workspace` resolves (its tests' dev-dependencies included), so the test
+# step reuses every dependency instead of building the AWS SDK a second time.
+test-build:
+	$(CARGO) build --locked --workspace --bins --tests
+
+## check: the inner loop (formatting, clippy, and the core, engine and local
+## tests; under two minutes once built)
+check:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) test --locked -p updraft-core -p updraft-engine -p updraft-local
 
 $(CHROMEDRIVER):
 	$(APT_INSTALL) || ($(SUDO) apt-get update -q && $(APT_INSTALL))
