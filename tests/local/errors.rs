@@ -91,7 +91,7 @@ fn user_errors_exit_1_with_one_line() {
         ),
         (
             &["trigger", "good", "--param", "novalue"],
-            "updraft: --param `novalue`: write key=value",
+            "updraft: --param: `novalue` is not key=value",
         ),
         (
             &["runs", "--state", "done"],

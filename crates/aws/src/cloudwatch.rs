@@ -22,7 +22,9 @@ pub async fn read(client: &Client, location: &str) -> PortResult<String> {
         .strip_prefix("cloudwatch:")
         .and_then(|l| l.split_once(':'))
     else {
-        return Err(PortError(format!("`{location}` is not a CloudWatch log")));
+        return Err(PortError::msg(format!(
+            "`{location}` is not a CloudWatch log"
+        )));
     };
     let names = match stream.strip_suffix('*') {
         None => vec![stream.to_string()],
@@ -46,7 +48,7 @@ async fn stream_names(client: &Client, group: &str, prefix: &str) -> PortResult<
         .send()
         .await
         .map_err(|e| {
-            PortError(format!(
+            PortError::msg(format!(
                 "CloudWatch Logs DescribeLogStreams {group} {prefix}: {}",
                 describe(&e)
             ))
@@ -71,7 +73,7 @@ async fn read_stream(client: &Client, group: &str, stream: &str) -> PortResult<V
             .send()
             .await
             .map_err(|e| {
-                PortError(format!(
+                PortError::msg(format!(
                     "CloudWatch Logs GetLogEvents {group} {stream}: {}",
                     describe(&e)
                 ))

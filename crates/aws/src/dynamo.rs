@@ -391,7 +391,7 @@ impl DynamoStore {
                 tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
             }
             if !requests.is_empty() {
-                return Err(PortError(format!(
+                return Err(PortError::msg(format!(
                     "DynamoDB BatchWriteItem: {} items still unprocessed",
                     requests.len()
                 )));
@@ -674,7 +674,7 @@ impl StateStore for DynamoStore {
             item.insert("source".into(), s(source));
         } else {
             let Some(objects) = &self.large_specs else {
-                return Err(PortError(format!(
+                return Err(PortError::msg(format!(
                     "the spec of `{dag}` is {} bytes; a version over {INLINE_LIMIT} bytes is kept in the bucket, and this store has none",
                     source.len()
                 )));
@@ -716,7 +716,7 @@ impl StateStore for DynamoStore {
             (Some(AttributeValue::S(text)), _) => Ok(Some(text)),
             (_, Some(AttributeValue::S(key))) => match &self.large_specs {
                 Some(objects) => objects.get(&key).await.map(Some),
-                None => Err(PortError(format!(
+                None => Err(PortError::msg(format!(
                     "spec version {version} of `{dag}` is kept in the bucket ({key}), and this store has none"
                 ))),
             },
@@ -1181,7 +1181,7 @@ impl StateStore for DynamoStore {
             .into_iter()
             .map(|item| {
                 let body = item.get("body").and_then(|b| b.as_s().ok());
-                let body = body.ok_or_else(|| PortError("an outbox item without a body".into()))?;
+                let body = body.ok_or_else(|| PortError::msg("an outbox item without a body"))?;
                 serde_json::from_str::<Notice>(body)
                     .map_err(|e| PortError::new("decoding a kept event", e))
             })

@@ -228,9 +228,9 @@ impl EcsLauncher {
     ) -> PortResult<(&'a str, Option<&'a EcsProfile>)> {
         match &request.compute {
             Some(ComputeProfile::Ecs(profile)) => Ok((&profile.task_definition, Some(profile))),
-            Some(ComputeProfile::Sagemaker(_)) => Err(PortError(
-                "a SageMaker task reached the ECS launcher".into(),
-            )),
+            Some(ComputeProfile::Sagemaker(_)) => {
+                Err(PortError::msg("a SageMaker task reached the ECS launcher"))
+            }
             None => Ok((&self.config.default_task_definition, None)),
         }
     }
@@ -241,7 +241,7 @@ impl Launcher for EcsLauncher {
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let (task_definition, profile) = self
             .profile(request)
-            .map_err(|e| LaunchError::Refused(e.0))?;
+            .map_err(|e| LaunchError::Refused(e.to_string()))?;
         if self.config.subnets.is_empty() {
             return Err(LaunchError::Refused(
                 "UPDRAFT_SUBNETS is not set: Fargate tasks need subnets".into(),
@@ -355,7 +355,7 @@ impl Launcher for EcsLauncher {
                 failure.detail().unwrap_or_default()
             );
             return Err(match is_capacity_failure(reason) {
-                true => LaunchError::Unavailable(PortError(line)),
+                true => LaunchError::Unavailable(PortError::msg(line)),
                 false => LaunchError::Refused(line),
             });
         }
@@ -363,7 +363,7 @@ impl Launcher for EcsLauncher {
             .tasks()
             .first()
             .and_then(|t| t.task_arn())
-            .ok_or_else(|| PortError("ECS RunTask returned no task".into()))?;
+            .ok_or_else(|| PortError::msg("ECS RunTask returned no task"))?;
         let log = self.log_of(task_definition, arn).await;
         Ok(Launched {
             handle: arn.to_string(),
@@ -416,7 +416,7 @@ impl Launcher for EcsLauncher {
     async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
         match (&self.logs, &attempt.log) {
             (Some(logs), Some(location)) => cloudwatch::read(logs, location).await,
-            _ => Err(PortError(format!(
+            _ => Err(PortError::msg(format!(
                 "try {} has no CloudWatch log: its task definition's `main` container does not use the awslogs driver",
                 attempt.try_number
             ))),
@@ -431,13 +431,13 @@ impl Launcher for EcsLauncher {
             .strip_prefix("s3://")
             .and_then(|rest| rest.split_once('/'))
         else {
-            return Err(PortError(format!("`{uri}` is not an S3 URI")));
+            return Err(PortError::msg(format!("`{uri}` is not an S3 URI")));
         };
         let object = match s3.get_object().bucket(bucket).key(key).send().await {
             Ok(object) => object,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
             Err(e) => {
-                return Err(PortError(format!(
+                return Err(PortError::msg(format!(
                     "S3 GetObject {uri}: {}",
                     crate::sdk_error::describe(&e)
                 )));

@@ -74,8 +74,8 @@ impl AwsLauncher {
 
     fn sagemaker(&self) -> PortResult<&SageMakerLauncher> {
         self.sagemaker.as_ref().ok_or_else(|| {
-            PortError(
-                "a task runs on a SageMaker profile but UPDRAFT_SAGEMAKER_ROLE is not set".into(),
+            PortError::msg(
+                "a task runs on a SageMaker profile but UPDRAFT_SAGEMAKER_ROLE is not set",
             )
         })
     }
@@ -86,7 +86,9 @@ impl Launcher for AwsLauncher {
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         match &request.compute {
             Some(ComputeProfile::Sagemaker(_)) => {
-                let sagemaker = self.sagemaker().map_err(|e| LaunchError::Refused(e.0))?;
+                let sagemaker = self
+                    .sagemaker()
+                    .map_err(|e| LaunchError::Refused(e.to_string()))?;
                 sagemaker.launch(request).await
             }
             _ => self.ecs.launch(request).await,

@@ -260,7 +260,7 @@ impl Launcher for SageMakerLauncher {
     async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
         match (&self.logs, &attempt.log) {
             (Some(logs), Some(location)) => cloudwatch::read(logs, location).await,
-            _ => Err(PortError(format!(
+            _ => Err(PortError::msg(format!(
                 "try {} has no CloudWatch log location",
                 attempt.try_number
             ))),

@@ -22,13 +22,13 @@ where
 }
 
 /// Maps an SDK error to a port error that says what was being done
-/// (`"ECS RunTask"`).
+/// (`"ECS RunTask"`), the SDK error kept as its source.
 pub fn fail<E, R>(doing: &str) -> impl Fn(SdkError<E, R>) -> PortError + '_
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
-    move |e| PortError(format!("{doing}: {}", describe(&e)))
+    move |e| PortError::described(format!("{doing}: {}", describe(&e)), e)
 }
 
 /// Maps an SDK error of a launch call to a launch error: refused when the
@@ -40,14 +40,14 @@ pub fn fail_launch<'a, E, R>(
     refusals: &'a [&'a str],
 ) -> impl Fn(SdkError<E, R>) -> LaunchError + 'a
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
 {
     move |e| {
         let line = format!("{doing}: {}", describe(&e));
         match e.code() {
             Some(code) if refusals.contains(&code) => LaunchError::Refused(line),
-            _ => LaunchError::Unavailable(PortError(line)),
+            _ => LaunchError::Unavailable(PortError::described(line, e)),
         }
     }
 }

@@ -63,7 +63,7 @@ impl SpecObjects {
             .await
             .map_err(
                 |e| match e.as_service_error().is_some_and(|e| e.is_no_such_key()) {
-                    true => PortError(format!(
+                    true => PortError::msg(format!(
                         "spec version s3://{}/{key} is missing from the bucket",
                         self.bucket
                     )),

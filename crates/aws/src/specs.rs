@@ -287,7 +287,7 @@ pub async fn sync_key(
     let Some(stem) = dag_of(key) else {
         return Ok(Synced::Ignored);
     };
-    let dag_id = DagId::parse(stem).map_err(PortError)?;
+    let dag_id = DagId::parse(stem).map_err(PortError::msg)?;
     for _ in 0..MAX_SYNC_ROUNDS {
         let meta = store
             .dag(stem)
@@ -323,7 +323,7 @@ pub async fn sync_key(
             return Ok(synced);
         }
     }
-    Err(PortError(format!(
+    Err(PortError::msg(format!(
         "the metadata of DAG `{stem}` kept changing while {key} was synced; the next event or deploy tries again"
     )))
 }
@@ -455,5 +455,5 @@ async fn object_text(body: ByteStream, bucket: &str, key: &str) -> PortResult<St
         .map_err(|e| PortError::new("reading an S3 object", e))?
         .into_bytes();
     String::from_utf8(bytes.to_vec())
-        .map_err(|_| PortError(format!("s3://{bucket}/{key} is not UTF-8 text")))
+        .map_err(|_| PortError::msg(format!("s3://{bucket}/{key} is not UTF-8 text")))
 }

@@ -86,7 +86,7 @@ impl TaskQueue for SqsQueue {
                     .ok()
                     .and_then(|i| chunk.get(i))
                     .ok_or_else(|| {
-                        PortError(format!(
+                        PortError::msg(format!(
                             "SQS SendMessageBatch: unknown entry `{}`",
                             failed.id()
                         ))

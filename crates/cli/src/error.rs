@@ -33,18 +33,38 @@ impl fmt::Display for CliError {
     }
 }
 
+/// The use cases' fields that the commands take as flags: their errors
+/// name the flag (`--from: …`).
+const FLAG_FIELDS: &[&str] = &[
+    "from",
+    "to",
+    "since",
+    "until",
+    "state",
+    "param",
+    "map_index",
+];
+
 impl From<EngineError> for CliError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::User(m) => CliError::User(m),
-            EngineError::Port(p) => CliError::Infra(p.0),
+            EngineError::Invalid {
+                field: Some(field),
+                message,
+            } if FLAG_FIELDS.contains(&field) => {
+                CliError::User(format!("--{}: {message}", field.replace('_', "-")))
+            }
+            EngineError::Unavailable(_) | EngineError::Internal(_) => {
+                CliError::Infra(e.to_string())
+            }
+            _ => CliError::User(e.to_string()),
         }
     }
 }
 
 impl From<PortError> for CliError {
     fn from(e: PortError) -> Self {
-        CliError::Infra(e.0)
+        CliError::Infra(e.to_string())
     }
 }
 

@@ -202,7 +202,7 @@ impl Engine {
             .spec_version(dag, version)
             .await?
             .ok_or_else(|| {
-                EngineError::user(format!(
+                EngineError::internal(format!(
                     "spec version {version} of DAG `{dag}` is not in the store"
                 ))
             })?;
@@ -211,7 +211,7 @@ impl Engine {
             &source,
         )
         .map_err(|e| {
-            EngineError::user(format!("stored spec of DAG `{dag}` no longer parses: {e}"))
+            EngineError::internal(format!("stored spec of DAG `{dag}` no longer parses: {e}"))
         })?;
         let spec = Arc::new(spec);
         self.lock_specs().insert(key, spec.clone());

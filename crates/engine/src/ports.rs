@@ -3,6 +3,7 @@
 //! adapters over DynamoDB, SQS, S3, ECS and SageMaker.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,17 +20,71 @@ use updraft_core::state::{
 use updraft_core::template::RenderedTask;
 
 /// A failure of the infrastructure behind a port: worth retrying, never the
-/// user's fault.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct PortError(pub String);
+/// user's fault. Its message says what was being done; the error that
+/// caused it, when there was one, is its `source()`.
+#[derive(Clone, Debug)]
+pub struct PortError {
+    message: String,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
 
 impl PortError {
-    /// Wraps any error with what was being done.
-    pub fn new(doing: &str, err: impl std::fmt::Display) -> PortError {
-        PortError(format!("{doing}: {err}"))
+    /// A failure the adapter noticed itself (an answer it cannot use).
+    pub fn msg(message: impl Into<String>) -> PortError {
+        PortError {
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// Wraps an error with what was being done, keeping it as the source.
+    pub fn new(doing: &str, err: impl std::error::Error + Send + Sync + 'static) -> PortError {
+        PortError {
+            message: format!("{doing}: {err}"),
+            cause: Some(Arc::new(err)),
+        }
+    }
+
+    /// An error described by the adapter (`describe` of an SDK error) but
+    /// kept whole as the source.
+    pub fn described(
+        message: impl Into<String>,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> PortError {
+        PortError {
+            message: message.into(),
+            cause: Some(Arc::new(err)),
+        }
+    }
+
+    /// What failed, in one line.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
+
+impl std::fmt::Display for PortError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PortError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two port errors are alike when they say the same.
+impl PartialEq for PortError {
+    fn eq(&self, other: &PortError) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for PortError {}
 
 /// Port results.
 pub type PortResult<T> = Result<T, PortError>;

@@ -167,7 +167,7 @@ fn parse_handle(handle: &str) -> PortResult<(i32, PathBuf)> {
                 PathBuf::from(base),
             ))
         });
-    parsed.ok_or_else(|| PortError(format!("`{handle}` is not a local process handle")))
+    parsed.ok_or_else(|| PortError::msg(format!("`{handle}` is not a local process handle")))
 }
 
 /// The completion an exit status means.
@@ -306,7 +306,7 @@ impl Launcher for ProcessLauncher {
             match e.kind() {
                 // Too many processes or open files for now: that passes.
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => {
-                    LaunchError::Unavailable(PortError(line))
+                    LaunchError::Unavailable(PortError::msg(line))
                 }
                 _ => LaunchError::Refused(line),
             }

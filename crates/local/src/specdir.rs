@@ -30,7 +30,7 @@ impl SpecDir {
 
     fn fingerprint(&self) -> PortResult<Fingerprint> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| {
-            PortError(format!(
+            PortError::msg(format!(
                 "cannot read the spec directory {}: {e} (set --specs or UPDRAFT_SPECS)",
                 self.dir.display()
             ))
@@ -85,7 +85,7 @@ impl SpecSource for SpecDir {
         let paths: Vec<PathBuf> = fingerprint.iter().map(|(p, _, _)| p.clone()).collect();
         let mut files = Vec::new();
         for read in read_spec_files(&paths) {
-            files.push(read.map_err(PortError)?);
+            files.push(read.map_err(PortError::msg)?);
         }
         let set = validate_set(&files);
         let pools = set.pool_slots();

@@ -186,8 +186,10 @@ fn read_only() -> Response {
     Response::text(403, "this dashboard is read-only (updraft ui --read-only)")
 }
 
-/// A use case's error as a page: the user's mistake (an unknown DAG or
-/// run) is a 404 that says what is missing, the backend's a 502.
+/// A use case's error as a page that says what is wrong, with the status
+/// of its kind: 404 missing, 400 bad input, 409 a state that does not
+/// allow it or a lost race, 503 the backend failed, 500 stored state that
+/// cannot be right.
 pub(crate) fn failure(error: &EngineError) -> Response {
     Response {
         status: status_of(error),
@@ -198,8 +200,11 @@ pub(crate) fn failure(error: &EngineError) -> Response {
 /// The status of a use case's error.
 pub(crate) fn status_of(error: &EngineError) -> u16 {
     match error {
-        EngineError::User(_) => 404,
-        EngineError::Port(_) => 502,
+        EngineError::NotFound(_) => 404,
+        EngineError::Invalid { .. } => 400,
+        EngineError::Conflict(_) => 409,
+        EngineError::Unavailable(_) => 503,
+        EngineError::Internal(_) => 500,
     }
 }
 

@@ -67,12 +67,6 @@ pub(crate) async fn page_of(engine: &Engine, request: &Request) -> Response {
     let asked = filters(request);
     let table = match engine.runs_table(&asked).await {
         Ok(table) => table,
-        Err(updraft_engine::EngineError::User(why)) => {
-            return Response {
-                status: 400,
-                ..Response::html(crate::html::error_page(&why))
-            };
-        }
         Err(e) => return crate::failure(&e),
     };
     let value = |name: &str| escape(request.param(name).unwrap_or_default());

@@ -336,3 +336,37 @@ async fn a_run_past_its_sla_says_so() {
     let json: serde_json::Value = serde_json::from_str(&api.body).unwrap();
     assert!(json["run"]["deadline_missed_at"].is_string(), "{json}");
 }
+
+#[tokio::test]
+async fn each_kind_of_failed_action_answers_its_own_status() {
+    let (world, ui) = ui(false).await;
+    let token = ui.action_token().to_string();
+    let post = |target: &str, form: String| {
+        let (ui, target) = (&ui, target.to_string());
+        async move { ui.handle(&Request::post(&target, &form)).await }
+    };
+    let backwards = post(
+        "/dags/etl/backfill",
+        format!("token={token}&from=2026-11-10&to=2026-11-01"),
+    )
+    .await;
+    assert_eq!(backwards.status, 400, "{}", backwards.body);
+    assert!(
+        backwards.body.contains("from: 2026-11-10 is after"),
+        "names the field, not a flag: {}",
+        backwards.body
+    );
+    let unknown = post("/dags/etl/runs/nope/cancel", format!("token={token}")).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.body);
+    // The world's clock stands still: a second manual run at the instant
+    // of the first loses the race for its run id.
+    let lost = post("/dags/etl/trigger", format!("token={token}")).await;
+    assert_eq!(lost.status, 409, "{}", lost.body);
+    assert!(lost.body.contains("already exists"), "{}", lost.body);
+    let everything = updraft_engine::usecase::RunFilters {
+        limit: 100,
+        ..Default::default()
+    };
+    let runs = world.engine.runs_table(&everything).await.unwrap();
+    assert_eq!(runs.runs.len(), 1, "nothing made by the refused actions");
+}

@@ -331,7 +331,7 @@ fn print_json(value: &Value) -> CliResult<()> {
 fn parse_params(pairs: &[String]) -> CliResult<Map<String, Value>> {
     let mut params = Map::new();
     for pair in pairs {
-        let (key, value) = updraft_engine::usecase::param_pair(pair, "--param")?;
+        let (key, value) = updraft_engine::usecase::param_pair(pair)?;
         params.insert(key, value);
     }
     Ok(params)

@@ -91,7 +91,7 @@ impl Faults {
             return Ok(());
         };
         if armed.dead {
-            return Err(PortError(format!(
+            return Err(PortError::msg(format!(
                 "injected: the process died before {name}"
             )));
         }
@@ -100,7 +100,7 @@ impl Faults {
         if armed.calls == n {
             armed.hit = true;
             if fault == Fault::Error {
-                return Err(PortError(format!("injected: {name} failed")));
+                return Err(PortError::msg(format!("injected: {name} failed")));
             }
         }
         Ok(())
@@ -113,7 +113,7 @@ impl Faults {
         match armed.at {
             Some((n, Fault::Crash)) if armed.calls == n && !armed.dead => {
                 armed.dead = true;
-                Err(PortError(format!(
+                Err(PortError::msg(format!(
                     "injected: the process died after {name}"
                 )))
             }

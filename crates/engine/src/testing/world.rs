@@ -141,8 +141,8 @@ impl Launcher for CountingLauncher {
             }
             if books.unavailable > 0 {
                 books.unavailable -= 1;
-                return Err(LaunchError::Unavailable(PortError(
-                    "RunTask: ServerException: service unavailable".into(),
+                return Err(LaunchError::Unavailable(PortError::msg(
+                    "RunTask: ServerException: service unavailable",
                 )));
             }
             let launches = books.launches.entry(handle.clone()).or_default();
@@ -193,8 +193,8 @@ impl Launcher for CountingLauncher {
         let mut books = self.books();
         if books.failing_stops > 0 {
             books.failing_stops -= 1;
-            return Err(PortError(
-                "StopTask: ThrottlingException: rate exceeded".into(),
+            return Err(PortError::msg(
+                "StopTask: ThrottlingException: rate exceeded",
             ));
         }
         if books.running.remove(handle) {
@@ -247,7 +247,7 @@ impl Publisher for RecordingBus {
             let mut fail = self.fail.lock().unwrap_or_else(|e| e.into_inner());
             if *fail > 0 {
                 *fail -= 1;
-                return Err(PortError("PutEvents: InternalFailure".into()));
+                return Err(PortError::msg("PutEvents: InternalFailure"));
             }
         }
         self.published

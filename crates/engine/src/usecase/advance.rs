@@ -292,9 +292,7 @@ impl Engine {
         let store = &self.ports.store;
         for _ in 0..MAX_ROUNDS {
             let Some(run) = store.run(dag, run_id).await? else {
-                return Err(EngineError::user(format!(
-                    "DAG `{dag}` has no run `{run_id}`"
-                )));
+                return Err(EngineError::no_run(dag, run_id));
             };
             let mut next = run.clone();
             if !change(&mut next) {
@@ -308,7 +306,7 @@ impl Engine {
                 return Ok(());
             }
         }
-        Err(EngineError::user(format!(
+        Err(EngineError::conflict(format!(
             "run `{run_id}` kept changing while it was being changed; try again"
         )))
     }

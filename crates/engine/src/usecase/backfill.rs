@@ -102,7 +102,7 @@ impl Engine {
         let spec = self.current_spec(dag).await?;
         let tz = spec.schedule.tz();
         if spec.schedule.is_none() {
-            return Err(EngineError::user(format!(
+            return Err(EngineError::refused(format!(
                 "DAG `{dag}` has `schedule: none`; backfill needs schedule points"
             )));
         }
@@ -132,14 +132,17 @@ impl Engine {
     }
 }
 
-/// `--from` and `--to` as bounds in the DAG's zone, `from` not after `to`.
+/// `from` and `to` as bounds in the DAG's zone, `from` not after `to`.
 pub(crate) fn date_range(from: &str, to: &str, tz: Tz) -> EngineResult<(LocalTime, LocalTime)> {
-    let bound = |text: &str, name: &str| {
-        LocalTime::parse(text, tz).map_err(|why| EngineError::user(format!("--{name}: {why}")))
+    let bound = |text: &str, name: &'static str| {
+        LocalTime::parse(text, tz).map_err(|why| EngineError::invalid(name, why))
     };
-    let (from, to) = (bound(from, "from")?, bound(to, "to")?);
-    if from.first_instant(tz) > to.last_instant(tz) {
-        return Err(EngineError::user("--from is after --to"));
+    let (first, last) = (bound(from, "from")?, bound(to, "to")?);
+    if first.first_instant(tz) > last.last_instant(tz) {
+        return Err(EngineError::invalid(
+            "from",
+            format!("{from} is after the range's end, {to}"),
+        ));
     }
-    Ok((from, to))
+    Ok((first, last))
 }

@@ -21,10 +21,10 @@ impl Engine {
         note: Option<String>,
     ) -> EngineResult<Run> {
         let store = &self.ports.store;
-        let missing = || EngineError::user(format!("DAG `{dag}` has no run `{run_id}`"));
+        let missing = || EngineError::no_run(dag, run_id);
         let run = store.run(dag, run_id).await?.ok_or_else(missing)?;
         if run.state.is_terminal() {
-            return Err(EngineError::user(format!(
+            return Err(EngineError::conflict(format!(
                 "run `{run_id}` already ended ({}); nothing to cancel",
                 run.state
             )));
@@ -54,7 +54,7 @@ impl Engine {
         let run = store.run(dag, run_id).await?.ok_or_else(missing)?;
         match run.state.is_terminal() {
             true => Ok(run),
-            false => Err(EngineError::user(format!(
+            false => Err(EngineError::conflict(format!(
                 "run `{run_id}` kept changing while it was being cancelled; try again"
             ))),
         }

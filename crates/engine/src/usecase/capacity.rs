@@ -487,15 +487,19 @@ impl Engine {
     /// `pools.yaml` declares); waiters are admitted at once if it grew.
     pub async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> EngineResult<()> {
         if pool.starts_with(DAG_LIMIT_POOL) {
-            return Err(EngineError::user(format!(
-                "`{pool}` is a DAG's max_active_tasks: change it in the DAG's spec"
-            )));
+            return Err(EngineError::invalid(
+                "pool",
+                format!("`{pool}` is a DAG's max_active_tasks: change it in the DAG's spec"),
+            ));
         }
         if slots == Some(0) {
-            return Err(EngineError::user("a pool needs at least 1 slot"));
+            return Err(EngineError::invalid(
+                "slots",
+                "a pool needs at least 1 slot",
+            ));
         }
         updraft_core::ids::DagId::parse(pool)
-            .map_err(|why| EngineError::user(why.replace("DAG id", "pool name")))?;
+            .map_err(|why| EngineError::invalid("pool", why.replace("DAG id", "pool name")))?;
         self.sync_specs().await?;
         self.ports.store.set_pool_slots(pool, slots).await?;
         let need = Need {

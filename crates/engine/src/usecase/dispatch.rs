@@ -87,7 +87,8 @@ impl Engine {
     pub async fn settle(&self, message: &TaskMessage, deliveries: u32) -> EngineResult<Settled> {
         let error = match self.dispatch(message).await {
             Ok(_) => return Ok(Settled::Done),
-            Err(EngineError::User(why)) => {
+            Err(EngineError::Unavailable(error)) => error,
+            Err(why) => {
                 self.emit(Event::Dropped {
                     what: format!(
                         "{}/{}/{} try {}: {why}",
@@ -96,7 +97,6 @@ impl Engine {
                 });
                 return Ok(Settled::Done);
             }
-            Err(EngineError::Port(error)) => error,
         };
         if deliveries >= MAX_DELIVERIES {
             let reason = format!("could not be dispatched after {deliveries} deliveries: {error}");
@@ -210,9 +210,10 @@ impl Engine {
                 if let Some(back) = requeue(&launching.next, self.ports.clock.now()) {
                     store.update_instance(dag, run_id, &back, &[]).await?;
                 }
-                return Err(EngineError::Port(PortError(format!(
-                    "launch failed: {why}"
-                ))));
+                return Err(EngineError::Unavailable(PortError::described(
+                    format!("launch failed: {why}"),
+                    why,
+                )));
             }
         };
         let try_ref = HandleRef {

@@ -48,7 +48,7 @@ impl Engine {
         let store = &self.ports.store;
         let stored = store.spec_versions(dag).await?;
         if stored.is_empty() {
-            return Err(EngineError::user(format!(
+            return Err(EngineError::not_found(format!(
                 "DAG `{dag}` has no stored spec versions"
             )));
         }
@@ -82,13 +82,16 @@ impl Engine {
             .collect();
         match matching[..] {
             [one] => Ok(one.to_string()),
-            [] => Err(EngineError::user(format!(
+            [] => Err(EngineError::not_found(format!(
                 "DAG `{dag}` has no stored spec version starting `{prefix}`; `updraft versions {dag}` lists them"
             ))),
-            _ => Err(EngineError::user(format!(
-                "`{prefix}` names {} spec versions of `{dag}`; give more of it",
-                matching.len()
-            ))),
+            _ => Err(EngineError::invalid(
+                "version",
+                format!(
+                    "`{prefix}` names {} spec versions of `{dag}`; give more of it",
+                    matching.len()
+                ),
+            )),
         }
     }
 
@@ -120,19 +123,22 @@ impl Engine {
                     .spec_version(dag, &version)
                     .await?
                     .ok_or_else(|| {
-                        EngineError::user(format!(
+                        EngineError::internal(format!(
                             "spec version {version} of DAG `{dag}` is not in the store"
                         ))
                     })
             }
         };
-        spec_diff(&source(a).await?, &source(b).await?).map_err(EngineError::user)
+        spec_diff(&source(a).await?, &source(b).await?).map_err(EngineError::internal)
     }
 
     /// Two or more runs of a DAG side by side.
     pub async fn compare(&self, dag: &str, run_ids: &[String]) -> EngineResult<Comparison> {
         if run_ids.len() < 2 {
-            return Err(EngineError::user("compare needs two runs or more"));
+            return Err(EngineError::invalid(
+                "runs",
+                "compare needs two runs or more",
+            ));
         }
         let mut runs = Vec::with_capacity(run_ids.len());
         for run_id in run_ids {

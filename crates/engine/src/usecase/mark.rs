@@ -18,19 +18,20 @@ impl Engine {
         by: &str,
     ) -> EngineResult<()> {
         if !matches!(to, TaskState::Succeeded | TaskState::Failed) {
-            return Err(EngineError::user(format!(
-                "a task can be marked succeeded or failed, not {to}"
-            )));
+            return Err(EngineError::invalid(
+                "state",
+                format!("a task can be marked succeeded or failed, not {to}"),
+            ));
         }
         let store = &self.ports.store;
         let run = store
             .run(dag, run_id)
             .await?
-            .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
+            .ok_or_else(|| EngineError::no_run(dag, run_id))?;
         let instance = store
             .instance(dag, run_id, key)
             .await?
-            .ok_or_else(|| EngineError::user(format!("run `{run_id}` has no task `{key}`")))?;
+            .ok_or_else(|| EngineError::not_found(format!("run `{run_id}` has no task `{key}`")))?;
         let now = self.ports.clock.now();
         let entry = AuditEntry {
             at: now,
@@ -42,7 +43,7 @@ impl Engine {
         };
         store.put_audit(dag, run_id, &entry).await?;
         if !self.apply_task(&run, &mark(&instance, to, now)).await? {
-            return Err(EngineError::user(format!(
+            return Err(EngineError::conflict(format!(
                 "task `{key}` changed while marking it; try again"
             )));
         }

@@ -66,7 +66,7 @@ pub fn preview_task(
 ) -> EngineResult<TaskPreview> {
     let task = spec.task(&request.task).ok_or_else(|| {
         let known: Vec<&str> = spec.tasks.iter().map(|t| t.id.as_str()).collect();
-        EngineError::user(format!(
+        EngineError::not_found(format!(
             "DAG `{}` has no task `{}`; its tasks: {}",
             spec.id,
             request.task,
@@ -102,22 +102,26 @@ pub fn preview_task(
     let (mapped, item) = match &task.map_over {
         None => (None, None),
         Some(map_over) => {
-            let items = map_items(spec, &run, task, map_over, &request.outputs)
-                .map_err(|why| EngineError::user(format!("task `{}` map_over: {why}", task.id)))?;
+            let items = map_items(spec, &run, task, map_over, &request.outputs).map_err(|why| {
+                EngineError::refused(format!("task `{}` map_over: {why}", task.id))
+            })?;
             let index = request.map_index.unwrap_or(0);
             let item = items.get(index as usize).cloned().ok_or_else(|| {
-                EngineError::user(format!(
-                    "task `{}` maps over {} items; there is no --map-index {index}",
-                    task.id,
-                    items.len()
-                ))
+                EngineError::invalid(
+                    "map_index",
+                    format!(
+                        "task `{}` maps over {} items; there is no item {index}",
+                        task.id,
+                        items.len()
+                    ),
+                )
             })?;
             (Some((index, items.len())), Some(item))
         }
     };
     let (rendered, produces, consumes) =
         render_try(spec, &run, task, item.as_ref(), &request.outputs, 1)
-            .map_err(EngineError::user)?;
+            .map_err(EngineError::refused)?;
     Ok(TaskPreview {
         run,
         key: TaskKey {

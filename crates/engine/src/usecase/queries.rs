@@ -89,7 +89,7 @@ impl Engine {
         let run = store
             .run(dag, run_id)
             .await?
-            .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
+            .ok_or_else(|| EngineError::no_run(dag, run_id))?;
         let spec = self.spec_of(&run).await?;
         let mut instances = store.instances(dag, run_id).await?;
         let order = |i: &TaskInstance| {
@@ -139,7 +139,7 @@ impl Engine {
             .collect();
         if tries.is_empty() {
             let known = detail.spec.task(task).is_some();
-            return Err(EngineError::user(if known {
+            return Err(EngineError::not_found(if known {
                 format!("task `{task}` of run `{run_id}` has not run yet")
             } else {
                 format!("run `{run_id}` has no task `{task}`")
@@ -153,7 +153,7 @@ impl Engine {
                 .ok_or_else(|| {
                     let known: Vec<String> =
                         tries.iter().map(|a| a.try_number.to_string()).collect();
-                    EngineError::user(format!(
+                    EngineError::not_found(format!(
                         "task `{task}` has no try {n}; its tries: {}",
                         known.join(", ")
                     ))
@@ -204,7 +204,8 @@ impl Engine {
     ) -> EngineResult<Value> {
         let detail = self.run_detail(dag, run_id).await?;
         let key = TaskKey {
-            task_id: updraft_core::ids::TaskId::parse(task).map_err(EngineError::user)?,
+            task_id: updraft_core::ids::TaskId::parse(task)
+                .map_err(|why| EngineError::invalid("task", why))?,
             map_index,
         };
         let instance = detail
@@ -212,10 +213,10 @@ impl Engine {
             .iter()
             .find(|i| i.key == key)
             .ok_or_else(|| {
-                EngineError::user(format!("run `{run_id}` has no task instance `{key}`"))
+                EngineError::not_found(format!("run `{run_id}` has no task instance `{key}`"))
             })?;
         instance.output.clone().ok_or_else(|| {
-            EngineError::user(format!(
+            EngineError::not_found(format!(
                 "task `{key}` of run `{run_id}` has no output (it is {})",
                 instance.state
             ))
@@ -232,7 +233,7 @@ impl Engine {
         key: &TaskKey,
     ) -> EngineResult<Result<(RenderedTask, Vec<String>, Vec<String>), String>> {
         let task = detail.spec.task(key.task_id.as_str()).ok_or_else(|| {
-            EngineError::user(format!(
+            EngineError::not_found(format!(
                 "run `{}` has no task `{}`",
                 detail.run.run_id, key.task_id
             ))
@@ -268,9 +269,7 @@ impl Engine {
     pub async fn run_lineage(&self, dag: &str, run_id: &str) -> EngineResult<RunLineage> {
         let store = &self.ports.store;
         if store.run(dag, run_id).await?.is_none() {
-            return Err(EngineError::user(format!(
-                "DAG `{dag}` has no run `{run_id}`"
-            )));
+            return Err(EngineError::no_run(dag, run_id));
         }
         let (produced, consumed): (Vec<_>, Vec<_>) = store
             .run_artifacts(dag, run_id)

@@ -80,11 +80,11 @@ impl Engine {
         let run = store
             .run(dag, run_id)
             .await?
-            .ok_or_else(|| EngineError::user(format!("DAG `{dag}` has no run `{run_id}`")))?;
+            .ok_or_else(|| EngineError::no_run(dag, run_id))?;
         let spec = self.spec_of(&run).await?;
         let instances = store.instances(dag, run_id).await?;
         let transitions = rerun(&spec, &run, &instances, request, self.ports.clock.now())
-            .map_err(|e| EngineError::user(e.to_string()))?;
+            .map_err(|e| EngineError::not_found(e.to_string()))?;
         Ok((run, transitions))
     }
 }

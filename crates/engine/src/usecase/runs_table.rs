@@ -53,20 +53,24 @@ pub struct RunsTable {
 }
 
 /// `key=value`, the value JSON if it parses as JSON, else text.
-pub fn param_pair(pair: &str, what: &str) -> EngineResult<(String, Value)> {
+pub fn param_pair(pair: &str) -> EngineResult<(String, Value)> {
     let Some((key, value)) = pair.split_once('=').filter(|(k, _)| !k.is_empty()) else {
-        return Err(EngineError::user(format!(
-            "{what} `{pair}`: write key=value"
-        )));
+        return Err(EngineError::invalid(
+            "param",
+            format!("`{pair}` is not key=value"),
+        ));
     };
     let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
     Ok((key.to_string(), value))
 }
 
-fn bound(text: Option<&str>, name: &str, last: bool) -> EngineResult<Option<DateTime<Utc>>> {
+fn bound(
+    text: Option<&str>,
+    name: &'static str,
+    last: bool,
+) -> EngineResult<Option<DateTime<Utc>>> {
     text.map(|s| {
-        let t = LocalTime::parse(s, Tz::UTC)
-            .map_err(|why| EngineError::user(format!("--{name}: {why}")))?;
+        let t = LocalTime::parse(s, Tz::UTC).map_err(|why| EngineError::invalid(name, why))?;
         Ok(if last {
             t.last_instant(Tz::UTC)
         } else {
@@ -84,7 +88,7 @@ impl Engine {
             .iter()
             .map(|s| {
                 s.parse::<RunState>()
-                    .map_err(|why| EngineError::user(format!("--state: {why}")))
+                    .map_err(|why| EngineError::invalid("state", why))
             })
             .collect::<EngineResult<Vec<_>>>()?;
         // The view's filters and order come after the store's; so does the
@@ -99,7 +103,7 @@ impl Engine {
             params: filters
                 .params
                 .iter()
-                .map(|p| param_pair(p, "--param"))
+                .map(|p| param_pair(p))
                 .collect::<EngineResult<_>>()?,
             triggered_by: filters.triggered_by.clone(),
             note_contains: filters.note_contains.clone(),
@@ -113,7 +117,7 @@ impl Engine {
             filters.sort.as_deref(),
             &listed,
         )
-        .map_err(EngineError::user)?;
+        .map_err(EngineError::refused)?;
         let mut shown = view.apply(listed);
         shown.truncate(filters.limit);
         let runs = shown

@@ -24,7 +24,7 @@ impl Engine {
     ) -> EngineResult<(Arc<DagSpec>, Preview)> {
         let spec = find_spec(&self.ports.specs.load().await?, dag)?;
         if spec.schedule.is_none() {
-            return Err(EngineError::user(format!(
+            return Err(EngineError::refused(format!(
                 "DAG `{dag}` has `schedule: none`: it runs only when triggered"
             )));
         }

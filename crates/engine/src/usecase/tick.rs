@@ -64,7 +64,11 @@ impl Engine {
         }
         // Stops whose process died before the launcher took them.
         for (what, error) in self.carry_out_stops().await? {
-            self.isolate(&mut report, what, EngineError::Port(PortError(error)));
+            self.isolate(
+                &mut report,
+                what,
+                EngineError::Unavailable(PortError::msg(error)),
+            );
         }
         // Events whose publishing failed, or whose process died after the
         // change that made them.

@@ -49,7 +49,7 @@ impl Engine {
             .create_run(&spec, RunKind::Manual, id.clone(), timing, request, None)
             .await?
             .ok_or_else(|| {
-                EngineError::user(format!(
+                EngineError::conflict(format!(
                     "run `{id}` of DAG `{dag}` already exists; trigger again"
                 ))
             })?;
@@ -178,7 +178,7 @@ pub(crate) fn find_spec(loaded: &LoadedSpecs, dag: &str) -> EngineResult<Arc<Dag
         return Ok(Arc::new(spec.clone()));
     }
     let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
-    Err(EngineError::user(unknown_dag(
+    Err(EngineError::not_found(unknown_dag(
         dag,
         "",
         &known,
