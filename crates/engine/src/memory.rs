@@ -14,8 +14,9 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    Clock, DagChange, DagMeta, Delivery, HandleRef, PendingStop, PoolSize, PortResult, RunQuery,
-    SlotClaim, StateStore, StoredVersion, TaskMessage, TaskQueue,
+    ArtifactStore, AttemptStore, Clock, DagChange, DagMeta, DagStore, Delivery, HandleRef,
+    LeftoverStore, PendingStop, PoolSize, PoolStore, PortResult, RunQuery, RunStore, SlotClaim,
+    StoredVersion, TaskMessage, TaskQueue,
 };
 
 type RunKey = (String, String);
@@ -90,13 +91,15 @@ fn key(dag: &str, run_id: &str) -> RunKey {
 }
 
 #[async_trait]
-impl StateStore for MemoryStore {
+impl DagStore for MemoryStore {
     async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>> {
         Ok(self.tables().dags.get(dag).cloned())
     }
+
     async fn dags(&self) -> PortResult<Vec<DagMeta>> {
         Ok(self.tables().dags.values().cloned().collect())
     }
+
     async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool> {
         let mut tables = self.tables();
         let meta = tables
@@ -105,6 +108,7 @@ impl StateStore for MemoryStore {
             .or_insert_with(|| DagMeta::new(dag.clone()));
         Ok(change.apply(meta))
     }
+
     async fn put_spec_version(
         &self,
         dag: &str,
@@ -118,6 +122,7 @@ impl StateStore for MemoryStore {
             .or_insert_with(|| (source.to_string(), seen_at));
         Ok(())
     }
+
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
         Ok(self
             .tables()
@@ -125,6 +130,7 @@ impl StateStore for MemoryStore {
             .get(&key(dag, version))
             .map(|(source, _)| source.clone()))
     }
+
     async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>> {
         Ok(self
             .tables()
@@ -137,6 +143,10 @@ impl StateStore for MemoryStore {
             })
             .collect())
     }
+}
+
+#[async_trait]
+impl RunStore for MemoryStore {
     async fn create_run(
         &self,
         run: &Run,
@@ -156,21 +166,24 @@ impl StateStore for MemoryStore {
         tables.instances.insert(k, instances.to_vec());
         Ok(tables.announce(true, notices))
     }
+
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
         Ok(self.tables().runs.get(&key(dag, run_id)).cloned())
     }
+
     async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
         let mut runs: Vec<Run> = self
             .tables()
             .runs
             .values()
-            .filter(|r| matches(query, r))
+            .filter(|r| query.matches(r))
             .cloned()
             .collect();
         runs.sort_by(|a, b| (b.created_at, &b.run_id).cmp(&(a.created_at, &a.run_id)));
         runs.truncate(query.limit.unwrap_or(usize::MAX));
         Ok(runs)
     }
+
     async fn active_runs(&self) -> PortResult<Vec<Run>> {
         Ok(self
             .tables()
@@ -180,6 +193,7 @@ impl StateStore for MemoryStore {
             .cloned()
             .collect())
     }
+
     async fn update_run(
         &self,
         expect: RunState,
@@ -190,6 +204,7 @@ impl StateStore for MemoryStore {
         let written = tables.write_run(expect, next);
         Ok(tables.announce(written, notices))
     }
+
     async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
         let mut tables = self.tables();
         let running = tables
@@ -203,6 +218,7 @@ impl StateStore for MemoryStore {
         let written = tables.write_run(RunState::Queued, next);
         Ok(tables.announce(written, notices))
     }
+
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
         let mut tables = self.tables();
         let entries = tables.audit.entry(key(dag, run_id)).or_default();
@@ -210,6 +226,7 @@ impl StateStore for MemoryStore {
         entries.sort_by_key(|e| e.at);
         Ok(())
     }
+
     async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
         Ok(self
             .tables()
@@ -218,6 +235,7 @@ impl StateStore for MemoryStore {
             .cloned()
             .unwrap_or_default())
     }
+
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
         Ok(self
             .tables()
@@ -226,6 +244,7 @@ impl StateStore for MemoryStore {
             .cloned()
             .unwrap_or_default())
     }
+
     async fn create_instances(
         &self,
         dag: &str,
@@ -245,6 +264,7 @@ impl StateStore for MemoryStore {
         }
         Ok(created)
     }
+
     async fn instance(
         &self,
         dag: &str,
@@ -255,6 +275,7 @@ impl StateStore for MemoryStore {
         let list = tables.instances.get(&key(dag, run_id));
         Ok(list.and_then(|l| l.iter().find(|i| &i.key == task).cloned()))
     }
+
     async fn update_instance(
         &self,
         dag: &str,
@@ -269,11 +290,16 @@ impl StateStore for MemoryStore {
         let applied = updraft_core::plan::apply(list, change);
         Ok(tables.announce(applied, notices))
     }
+}
+
+#[async_trait]
+impl AttemptStore for MemoryStore {
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
         let k = (key(dag, run_id), attempt.key.clone(), attempt.try_number);
         self.tables().attempts.insert(k, attempt.clone());
         Ok(())
     }
+
     async fn put_new_attempt(
         &self,
         dag: &str,
@@ -288,6 +314,7 @@ impl StateStore for MemoryStore {
         tables.attempts.insert(k, attempt.clone());
         Ok(true)
     }
+
     async fn attempt(
         &self,
         dag: &str,
@@ -301,6 +328,7 @@ impl StateStore for MemoryStore {
             .get(&(key(dag, run_id), task.clone(), try_number))
             .cloned())
     }
+
     async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
         let k = key(dag, run_id);
         Ok(self
@@ -311,15 +339,21 @@ impl StateStore for MemoryStore {
             .map(|(_, a)| a.clone())
             .collect())
     }
+
     async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
         self.tables()
             .handles
             .insert(handle.to_string(), try_ref.clone());
         Ok(())
     }
+
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
         Ok(self.tables().handles.get(handle).cloned())
     }
+}
+
+#[async_trait]
+impl LeftoverStore for MemoryStore {
     async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
         self.tables()
             .stops
@@ -327,6 +361,38 @@ impl StateStore for MemoryStore {
             .or_insert_with(|| stop.clone());
         Ok(())
     }
+
+    async fn stops(&self) -> PortResult<Vec<PendingStop>> {
+        Ok(self.tables().stops.values().cloned().collect())
+    }
+
+    async fn clear_stop(&self, handle: &str) -> PortResult<()> {
+        self.tables().stops.remove(handle);
+        Ok(())
+    }
+
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
+        Ok(self.tables().outbox.iter().take(limit).cloned().collect())
+    }
+
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
+        self.tables().outbox.retain(|n| !ids.contains(&n.id));
+        Ok(())
+    }
+
+    async fn note_tick(&self, at: DateTime<Utc>) -> PortResult<()> {
+        let mut tables = self.tables();
+        tables.last_tick = tables.last_tick.max(Some(at));
+        Ok(())
+    }
+
+    async fn last_tick(&self) -> PortResult<Option<DateTime<Utc>>> {
+        Ok(self.tables().last_tick)
+    }
+}
+
+#[async_trait]
+impl PoolStore for MemoryStore {
     async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
         let mut tables = self.tables();
         let holders = tables.slots.entry(claim.pool.clone()).or_default();
@@ -340,15 +406,18 @@ impl StateStore for MemoryStore {
         holders.push(claim.clone());
         Ok(true)
     }
+
     async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
         if let Some(holders) = self.tables().slots.get_mut(pool) {
             holders.retain(|h| h.holder != holder);
         }
         Ok(())
     }
+
     async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
         Ok(self.tables().slots.get(pool).cloned().unwrap_or_default())
     }
+
     async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
         self.tables()
             .waiters
@@ -358,6 +427,7 @@ impl StateStore for MemoryStore {
             .or_insert_with(|| waiter.clone());
         Ok(())
     }
+
     async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
         let tables = self.tables();
         Ok(tables
@@ -366,12 +436,14 @@ impl StateStore for MemoryStore {
             .map(|w| w.values().cloned().collect())
             .unwrap_or_default())
     }
+
     async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
         if let Some(waiters) = self.tables().waiters.get_mut(pool) {
             waiters.remove(holder);
         }
         Ok(())
     }
+
     async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
         let mut tables = self.tables();
         for size in tables.pool_sizes.values_mut() {
@@ -382,10 +454,12 @@ impl StateStore for MemoryStore {
         }
         Ok(())
     }
+
     async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
         self.tables().pool_size(pool).set = slots;
         Ok(())
     }
+
     async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
         Ok(self
             .tables()
@@ -395,28 +469,10 @@ impl StateStore for MemoryStore {
             .cloned()
             .collect())
     }
-    async fn note_tick(&self, at: DateTime<Utc>) -> PortResult<()> {
-        let mut tables = self.tables();
-        tables.last_tick = tables.last_tick.max(Some(at));
-        Ok(())
-    }
-    async fn last_tick(&self) -> PortResult<Option<DateTime<Utc>>> {
-        Ok(self.tables().last_tick)
-    }
-    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
-        Ok(self.tables().outbox.iter().take(limit).cloned().collect())
-    }
-    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
-        self.tables().outbox.retain(|n| !ids.contains(&n.id));
-        Ok(())
-    }
-    async fn stops(&self) -> PortResult<Vec<PendingStop>> {
-        Ok(self.tables().stops.values().cloned().collect())
-    }
-    async fn clear_stop(&self, handle: &str) -> PortResult<()> {
-        self.tables().stops.remove(handle);
-        Ok(())
-    }
+}
+
+#[async_trait]
+impl ArtifactStore for MemoryStore {
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
         let mut tables = self.tables();
         for record in records {
@@ -426,6 +482,7 @@ impl StateStore for MemoryStore {
         }
         Ok(())
     }
+
     async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
         let mut found: Vec<ArtifactRecord> = self
             .tables()
@@ -437,6 +494,7 @@ impl StateStore for MemoryStore {
         found.sort_by_key(|r| std::cmp::Reverse(r.at));
         Ok(found)
     }
+
     async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>> {
         Ok(self
             .tables()
@@ -446,28 +504,6 @@ impl StateStore for MemoryStore {
             .cloned()
             .collect())
     }
-}
-
-/// Whether a run matches a query's filters (not its limit).
-pub fn matches(query: &RunQuery, run: &Run) -> bool {
-    query.dag.as_ref().is_none_or(|d| run.dag.as_str() == d)
-        && (query.states.is_empty() || query.states.contains(&run.state))
-        && query.label.as_ref().is_none_or(|l| run.labels.contains(l))
-        && query.since.is_none_or(|s| run.created_at >= s)
-        && query.until.is_none_or(|u| run.created_at <= u)
-        && query
-            .params
-            .iter()
-            .all(|(k, v)| run.params.get(k) == Some(v))
-        && query
-            .triggered_by
-            .as_ref()
-            .is_none_or(|by| run.triggered_by == *by)
-        && query.note_contains.as_ref().is_none_or(|text| {
-            run.note
-                .as_ref()
-                .is_some_and(|note| note.to_lowercase().contains(&text.to_lowercase()))
-        })
 }
 
 struct Held {

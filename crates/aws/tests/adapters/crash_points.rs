@@ -14,7 +14,7 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use updraft_aws::dynamo::DynamoStore;
 use updraft_aws::schema::create_table;
-use updraft_engine::ports::StateStore;
+use updraft_engine::ports::{DagStore, StateStore};
 use updraft_engine::testing::{Faults, every_crash_point_of_every_use_case};
 
 /// Puts every DynamoDB request through the crash-point switch.

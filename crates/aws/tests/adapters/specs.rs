@@ -10,7 +10,7 @@ use updraft_aws::schema::{create_bucket, create_table};
 use updraft_aws::specs::{DeployError, Synced, TableSpecs, deploy, spec_key, sync_key};
 use updraft_core::ids::DagId;
 use updraft_core::spec::SpecFile;
-use updraft_engine::ports::{DagChange, SpecSource, StateStore};
+use updraft_engine::ports::{DagChange, DagStore, SpecSource, StateStore};
 
 use updraft_aws::testing as support;
 

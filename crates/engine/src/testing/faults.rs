@@ -18,9 +18,10 @@ use updraft_core::state::{
 };
 
 use crate::ports::{
-    DagChange, DagMeta, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRequest, Launched,
-    Launcher, PendingStop, PoolSize, PortError, PortResult, Publisher, RunQuery, SlotClaim,
-    StateStore, StoredVersion, TaskMessage, TaskQueue,
+    ArtifactStore, AttemptStore, DagChange, DagMeta, DagStore, Delivery, HandleRef, HandleStatus,
+    LaunchError, LaunchRequest, Launched, Launcher, LeftoverStore, PendingStop, PoolSize,
+    PoolStore, PortError, PortResult, Publisher, RunQuery, RunStore, SlotClaim, StateStore,
+    StoredVersion, TaskMessage, TaskQueue,
 };
 
 /// How the chosen request fails.
@@ -144,17 +145,20 @@ pub struct FaultyStore {
 }
 
 #[async_trait]
-impl StateStore for FaultyStore {
+impl DagStore for FaultyStore {
     async fn dag(&self, dag: &str) -> PortResult<Option<DagMeta>> {
         self.faults.call("dag", self.inner.dag(dag)).await
     }
+
     async fn dags(&self) -> PortResult<Vec<DagMeta>> {
         self.faults.call("dags", self.inner.dags()).await
     }
+
     async fn update_dag(&self, dag: &DagId, change: &DagChange) -> PortResult<bool> {
         let request = self.inner.update_dag(dag, change);
         self.faults.call("update_dag", request).await
     }
+
     async fn put_spec_version(
         &self,
         dag: &str,
@@ -165,15 +169,21 @@ impl StateStore for FaultyStore {
         let request = self.inner.put_spec_version(dag, version, source, seen_at);
         self.faults.call("put_spec_version", request).await
     }
+
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
         let request = self.inner.spec_version(dag, version);
         self.faults.call("spec_version", request).await
     }
+
     async fn spec_versions(&self, dag: &str) -> PortResult<Vec<StoredVersion>> {
         self.faults
             .call("spec_versions", self.inner.spec_versions(dag))
             .await
     }
+}
+
+#[async_trait]
+impl RunStore for FaultyStore {
     async fn create_run(
         &self,
         run: &Run,
@@ -183,17 +193,21 @@ impl StateStore for FaultyStore {
         let request = self.inner.create_run(run, instances, notices);
         self.faults.call("create_run", request).await
     }
+
     async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
         self.faults.call("run", self.inner.run(dag, run_id)).await
     }
+
     async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
         self.faults.call("runs", self.inner.runs(query)).await
     }
+
     async fn active_runs(&self) -> PortResult<Vec<Run>> {
         self.faults
             .call("active_runs", self.inner.active_runs())
             .await
     }
+
     async fn update_run(
         &self,
         expect: RunState,
@@ -203,24 +217,29 @@ impl StateStore for FaultyStore {
         let request = self.inner.update_run(expect, next, notices);
         self.faults.call("update_run", request).await
     }
+
     async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
         let request = self.inner.start_run(next, limit, notices);
         self.faults.call("start_run", request).await
     }
+
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
         let request = self.inner.put_audit(dag, run_id, entry);
         self.faults.call("put_audit", request).await
     }
+
     async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
         self.faults
             .call("audit", self.inner.audit(dag, run_id))
             .await
     }
+
     async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
         self.faults
             .call("instances", self.inner.instances(dag, run_id))
             .await
     }
+
     async fn create_instances(
         &self,
         dag: &str,
@@ -230,6 +249,7 @@ impl StateStore for FaultyStore {
         let request = self.inner.create_instances(dag, run_id, instances);
         self.faults.call("create_instances", request).await
     }
+
     async fn instance(
         &self,
         dag: &str,
@@ -239,6 +259,7 @@ impl StateStore for FaultyStore {
         let request = self.inner.instance(dag, run_id, key);
         self.faults.call("instance", request).await
     }
+
     async fn update_instance(
         &self,
         dag: &str,
@@ -249,10 +270,15 @@ impl StateStore for FaultyStore {
         let request = self.inner.update_instance(dag, run_id, change, notices);
         self.faults.call("update_instance", request).await
     }
+}
+
+#[async_trait]
+impl AttemptStore for FaultyStore {
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
         let request = self.inner.put_attempt(dag, run_id, attempt);
         self.faults.call("put_attempt", request).await
     }
+
     async fn put_new_attempt(
         &self,
         dag: &str,
@@ -262,6 +288,7 @@ impl StateStore for FaultyStore {
         let request = self.inner.put_new_attempt(dag, run_id, attempt);
         self.faults.call("put_new_attempt", request).await
     }
+
     async fn attempt(
         &self,
         dag: &str,
@@ -272,85 +299,114 @@ impl StateStore for FaultyStore {
         let request = self.inner.attempt(dag, run_id, key, try_number);
         self.faults.call("attempt", request).await
     }
+
     async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
         self.faults
             .call("attempts", self.inner.attempts(dag, run_id))
             .await
     }
+
     async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
         let request = self.inner.put_handle(handle, try_ref);
         self.faults.call("put_handle", request).await
     }
+
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
         self.faults.call("handle", self.inner.handle(handle)).await
     }
+}
+
+#[async_trait]
+impl LeftoverStore for FaultyStore {
     async fn put_stop(&self, stop: &PendingStop) -> PortResult<()> {
         self.faults
             .call("put_stop", self.inner.put_stop(stop))
             .await
     }
-    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
-        let request = self.inner.take_slots(claim, size);
-        self.faults.call("take_slots", request).await
-    }
-    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
-        let request = self.inner.give_back_slots(pool, holder);
-        self.faults.call("give_back_slots", request).await
-    }
-    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
-        self.faults
-            .call("slot_holders", self.inner.slot_holders(pool))
-            .await
-    }
-    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
-        let request = self.inner.wait_for_slots(waiter);
-        self.faults.call("wait_for_slots", request).await
-    }
-    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
-        let request = self.inner.slot_waiters(pool);
-        self.faults.call("slot_waiters", request).await
-    }
-    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
-        let request = self.inner.stop_waiting(pool, holder);
-        self.faults.call("stop_waiting", request).await
-    }
-    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
-        let request = self.inner.declare_pools(declared);
-        self.faults.call("declare_pools", request).await
-    }
-    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
-        let request = self.inner.set_pool_slots(pool, slots);
-        self.faults.call("set_pool_slots", request).await
-    }
-    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
-        self.faults
-            .call("pool_sizes", self.inner.pool_sizes())
-            .await
-    }
-    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
-        self.faults.call("outbox", self.inner.outbox(limit)).await
-    }
-    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
-        self.faults
-            .call("clear_outbox", self.inner.clear_outbox(ids))
-            .await
-    }
+
     async fn stops(&self) -> PortResult<Vec<PendingStop>> {
         self.faults.call("stops", self.inner.stops()).await
     }
+
     async fn clear_stop(&self, handle: &str) -> PortResult<()> {
         self.faults
             .call("clear_stop", self.inner.clear_stop(handle))
             .await
     }
+
+    async fn outbox(&self, limit: usize) -> PortResult<Vec<Notice>> {
+        self.faults.call("outbox", self.inner.outbox(limit)).await
+    }
+
+    async fn clear_outbox(&self, ids: &[String]) -> PortResult<()> {
+        self.faults
+            .call("clear_outbox", self.inner.clear_outbox(ids))
+            .await
+    }
+}
+
+#[async_trait]
+impl PoolStore for FaultyStore {
+    async fn take_slots(&self, claim: &SlotClaim, size: u32) -> PortResult<bool> {
+        let request = self.inner.take_slots(claim, size);
+        self.faults.call("take_slots", request).await
+    }
+
+    async fn give_back_slots(&self, pool: &str, holder: &str) -> PortResult<()> {
+        let request = self.inner.give_back_slots(pool, holder);
+        self.faults.call("give_back_slots", request).await
+    }
+
+    async fn slot_holders(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        self.faults
+            .call("slot_holders", self.inner.slot_holders(pool))
+            .await
+    }
+
+    async fn wait_for_slots(&self, waiter: &SlotClaim) -> PortResult<()> {
+        let request = self.inner.wait_for_slots(waiter);
+        self.faults.call("wait_for_slots", request).await
+    }
+
+    async fn slot_waiters(&self, pool: &str) -> PortResult<Vec<SlotClaim>> {
+        let request = self.inner.slot_waiters(pool);
+        self.faults.call("slot_waiters", request).await
+    }
+
+    async fn stop_waiting(&self, pool: &str, holder: &str) -> PortResult<()> {
+        let request = self.inner.stop_waiting(pool, holder);
+        self.faults.call("stop_waiting", request).await
+    }
+
+    async fn declare_pools(&self, declared: &BTreeMap<String, u32>) -> PortResult<()> {
+        let request = self.inner.declare_pools(declared);
+        self.faults.call("declare_pools", request).await
+    }
+
+    async fn set_pool_slots(&self, pool: &str, slots: Option<u32>) -> PortResult<()> {
+        let request = self.inner.set_pool_slots(pool, slots);
+        self.faults.call("set_pool_slots", request).await
+    }
+
+    async fn pool_sizes(&self) -> PortResult<Vec<PoolSize>> {
+        self.faults
+            .call("pool_sizes", self.inner.pool_sizes())
+            .await
+    }
+}
+
+#[async_trait]
+impl ArtifactStore for FaultyStore {
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
         self.faults
             .call("put_artifacts", self.inner.put_artifacts(records))
             .await
     }
+
     async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {
         self.faults.call("artifact", self.inner.artifact(uri)).await
     }
+
     async fn run_artifacts(&self, dag: &str, run_id: &str) -> PortResult<Vec<ArtifactRecord>> {
         let request = self.inner.run_artifacts(dag, run_id);
         self.faults.call("run_artifacts", request).await

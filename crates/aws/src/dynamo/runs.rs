@@ -1,0 +1,223 @@
+//! Runs, their task instances and audit entries in DynamoDB.
+
+use super::*;
+
+#[async_trait]
+impl RunStore for DynamoStore {
+    async fn create_run(
+        &self,
+        run: &Run,
+        instances: &[TaskInstance],
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        // The run and the claim of its logical date, or neither.
+        let dag = run.dag.as_str();
+        let mut claim = Item::new();
+        claim.insert(PK.into(), s(keys::dag_pk(dag)));
+        claim.insert(SK.into(), s(keys::date_sk(run.logical_date)));
+        claim.insert("item_type".into(), s("date"));
+        claim.insert("run_id".into(), s(run.run_id.clone()));
+        let mut writes = vec![self.absent(Self::run_item(run)?)?, self.absent(claim)?];
+        writes.extend(self.notice_puts(notices)?);
+        if !self.transact(writes).await? {
+            return Ok(false);
+        }
+        let items = instances
+            .iter()
+            .map(|i| Self::instance_item(dag, &run.run_id, i))
+            .collect::<PortResult<Vec<_>>>()?;
+        self.batch_put(items).await?;
+        Ok(true)
+    }
+
+    async fn run(&self, dag: &str, run_id: &str) -> PortResult<Option<Run>> {
+        self.get(keys::dag_pk(dag), keys::run_sk(run_id))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn runs(&self, query: &RunQuery) -> PortResult<Vec<Run>> {
+        // One query of each DAG's partition (the registry names the DAGs):
+        // the table is never scanned.
+        let dags = match &query.dag {
+            Some(dag) => vec![dag.clone()],
+            None => self
+                .dags()
+                .await?
+                .into_iter()
+                .map(|m| m.dag.to_string())
+                .collect(),
+        };
+        let mut items = Vec::new();
+        for dag in dags {
+            items.extend(self.query_prefix(keys::dag_pk(&dag), "RUN#", false).await?);
+        }
+        let mut runs: Vec<Run> = items
+            .into_iter()
+            .map(decode)
+            .collect::<PortResult<Vec<Run>>>()?;
+        runs.retain(|r| query.matches(r));
+        runs.sort_by(|a, b| (b.created_at, &b.run_id).cmp(&(a.created_at, &a.run_id)));
+        runs.truncate(query.limit.unwrap_or(usize::MAX));
+        Ok(runs)
+    }
+
+    async fn active_runs(&self) -> PortResult<Vec<Run>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACTIVE_INDEX)
+                .key_condition_expression("#active = :active")
+                .expression_attribute_names("#active", ACTIVE)
+                .expression_attribute_values(":active", s(ACTIVE_VALUE))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(fail("DynamoDB Query active runs"))?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        // The index is eventually consistent: read each run itself.
+        let mut runs = Vec::with_capacity(items.len());
+        for item in items {
+            let run: Run = decode(item)?;
+            if let Some(current) = self
+                .run(run.dag.as_str(), &run.run_id)
+                .await?
+                .filter(|r| !r.state.is_terminal())
+            {
+                runs.push(current);
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn update_run(
+        &self,
+        expect: RunState,
+        next: &Run,
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        self.write_run(expect, next, None, notices).await
+    }
+
+    async fn start_run(&self, next: &Run, limit: u32, notices: &[Notice]) -> PortResult<bool> {
+        self.write_run(RunState::Queued, next, Some(limit), notices)
+            .await
+    }
+
+    async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
+        let sk = keys::audit_sk(entry.at, &entry.by);
+        self.put(encode(entry, keys::run_pk(dag, run_id), sk, "audit")?)
+            .await
+    }
+
+    async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
+        self.query_prefix(keys::run_pk(dag, run_id), "AUDIT#", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn instances(&self, dag: &str, run_id: &str) -> PortResult<Vec<TaskInstance>> {
+        self.query_prefix(keys::run_pk(dag, run_id), "TASK#", false)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
+    }
+
+    async fn create_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        instances: &[TaskInstance],
+    ) -> PortResult<usize> {
+        // A hundred at a time, all new or none: an expansion of 10,000
+        // mapped instances is 100 requests. A chunk with an instance that
+        // already exists (an expansion repeated after a crash) is written
+        // one by one instead, skipping those.
+        let mut created = 0;
+        for chunk in instances.chunks(MAX_TRANSACTION) {
+            let items = chunk
+                .iter()
+                .map(|i| self.absent(Self::instance_item(dag, run_id, i)?))
+                .collect::<PortResult<Vec<_>>>()?;
+            if self.transact(items).await? {
+                created += chunk.len();
+                continue;
+            }
+            for instance in chunk {
+                created += usize::from(
+                    self.put_new(Self::instance_item(dag, run_id, instance)?)
+                        .await?,
+                );
+            }
+        }
+        Ok(created)
+    }
+
+    async fn instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+    ) -> PortResult<Option<TaskInstance>> {
+        self.get(keys::run_pk(dag, run_id), keys::task_sk(key))
+            .await?
+            .map(decode)
+            .transpose()
+    }
+
+    async fn update_instance(
+        &self,
+        dag: &str,
+        run_id: &str,
+        change: &TaskTransition,
+        notices: &[Notice],
+    ) -> PortResult<bool> {
+        let item = Self::instance_item(dag, run_id, &change.next)?;
+        if notices.is_empty() {
+            return self
+                .put_if(item, change.expect_state.as_str(), Some(change.expect_try))
+                .await;
+        }
+        let mut writes = vec![self.conditional(item, change)?];
+        writes.extend(self.notice_puts(notices)?);
+        self.transact(writes).await
+    }
+
+    /// A hundred to a transaction; a transaction refused because one of
+    /// them lost its race is written again one by one.
+    async fn update_instances(
+        &self,
+        dag: &str,
+        run_id: &str,
+        changes: &[TaskTransition],
+    ) -> PortResult<Vec<bool>> {
+        let mut applied = Vec::with_capacity(changes.len());
+        for chunk in changes.chunks(MAX_TRANSACTION) {
+            let writes = chunk
+                .iter()
+                .map(|change| {
+                    self.conditional(Self::instance_item(dag, run_id, &change.next)?, change)
+                })
+                .collect::<PortResult<Vec<_>>>()?;
+            if self.transact(writes).await? {
+                applied.extend(std::iter::repeat_n(true, chunk.len()));
+                continue;
+            }
+            applied.extend(update_one_by_one(self, dag, run_id, chunk).await?);
+        }
+        Ok(applied)
+    }
+}

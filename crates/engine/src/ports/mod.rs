@@ -1,0 +1,288 @@
+//! The ports (docs/architecture.md, "Layers"): what the use cases need from the world, as small
+//! traits. Local adapters implement them over SQLite and processes, AWS
+//! adapters over DynamoDB, SQS, S3, ECS and SageMaker.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use updraft_core::notify::Notice;
+use updraft_core::plan::Outcome;
+use updraft_core::spec::{ComputeProfile, DagSpec, Diagnostic};
+use updraft_core::state::{Attempt, TaskKey};
+use updraft_core::template::RenderedTask;
+
+mod store;
+
+pub use store::*;
+
+/// A failure of the infrastructure behind a port: worth retrying, never the
+/// user's fault. Its message says what was being done; the error that
+/// caused it, when there was one, is its `source()`.
+#[derive(Clone, Debug)]
+pub struct PortError {
+    message: String,
+    cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+}
+
+impl PortError {
+    /// A failure the adapter noticed itself (an answer it cannot use).
+    pub fn msg(message: impl Into<String>) -> PortError {
+        PortError {
+            message: message.into(),
+            cause: None,
+        }
+    }
+
+    /// Wraps an error with what was being done, keeping it as the source.
+    pub fn new(doing: &str, err: impl std::error::Error + Send + Sync + 'static) -> PortError {
+        PortError {
+            message: format!("{doing}: {err}"),
+            cause: Some(Arc::new(err)),
+        }
+    }
+
+    /// An error described by the adapter (`describe` of an SDK error) but
+    /// kept whole as the source.
+    pub fn described(
+        message: impl Into<String>,
+        err: impl std::error::Error + Send + Sync + 'static,
+    ) -> PortError {
+        PortError {
+            message: message.into(),
+            cause: Some(Arc::new(err)),
+        }
+    }
+
+    /// What failed, in one line.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for PortError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PortError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Two port errors are alike when they say the same.
+impl PartialEq for PortError {
+    fn eq(&self, other: &PortError) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for PortError {}
+
+/// Port results.
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Why a launch started nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    /// The service could not take the launch now (a 5xx, throttling, no
+    /// Fargate capacity): the message is delivered again, with backoff,
+    /// without using up a retry of the task.
+    #[error("{0}")]
+    Unavailable(PortError),
+    /// The launch cannot work as asked (no such task definition, no
+    /// subnets, a command that does not exist): the try fails saying why.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<PortError> for LaunchError {
+    fn from(error: PortError) -> LaunchError {
+        LaunchError::Unavailable(error)
+    }
+}
+
+/// The message that asks a worker to launch one try.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskMessage {
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try to launch.
+    pub try_number: u32,
+}
+
+/// A received message, until it is acknowledged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message.
+    pub message: TaskMessage,
+    /// What `ack` needs.
+    pub receipt: String,
+    /// How often it was received, this time included.
+    pub receive_count: u32,
+}
+
+/// At-least-once delivery of task messages.
+#[async_trait]
+pub trait TaskQueue: Send + Sync {
+    /// Sends a message, visible after `delay`.
+    async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()>;
+    /// Sends messages visible at once; a queue may send them together
+    /// (SQS: ten to a request).
+    async fn send_many(&self, messages: &[TaskMessage]) -> PortResult<()> {
+        for message in messages {
+            self.send(message, Duration::ZERO).await?;
+        }
+        Ok(())
+    }
+    /// Up to `max` visible messages; each is hidden until acknowledged or
+    /// until its visibility timeout passes.
+    async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>>;
+    /// Deletes a received message.
+    async fn ack(&self, delivery: &Delivery) -> PortResult<()>;
+    /// Keeps a received message hidden for `by` longer.
+    async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()>;
+}
+
+/// The specs as currently deployed.
+#[derive(Clone, Debug, Default)]
+pub struct LoadedSpecs {
+    /// Valid DAGs with their source text, by id.
+    pub dags: Vec<(DagSpec, String)>,
+    /// Problems of the files that are not valid.
+    pub errors: Vec<Diagnostic>,
+    /// Every DAG's metadata, when the source read it on the way (the table
+    /// source does), so a tick need not read it again.
+    pub metas: Option<Vec<DagMeta>>,
+    /// The slots of each pool the source's `pools.yaml` declares, when the
+    /// source has one that is valid.
+    pub pools: Option<BTreeMap<String, u32>>,
+}
+
+/// Where the current specs come from.
+#[async_trait]
+pub trait SpecSource: Send + Sync {
+    /// The current specs.
+    async fn load(&self) -> PortResult<LoadedSpecs>;
+
+    /// Only the problems of the current spec files: what `runs` warns of.
+    /// A source that keeps them apart answers without loading every spec.
+    async fn import_errors(&self) -> PortResult<Vec<Diagnostic>> {
+        Ok(self.load().await?.errors)
+    }
+}
+
+/// Everything a launcher needs to start one try.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LaunchRequest {
+    /// The DAG.
+    pub dag: String,
+    /// The run.
+    pub run_id: String,
+    /// The task instance.
+    pub key: TaskKey,
+    /// The try.
+    pub try_number: u32,
+    /// The task's rendered command, environment and image.
+    pub task: RenderedTask,
+    /// Where it runs, if the task names a profile.
+    pub compute: Option<ComputeProfile>,
+    /// How long the try may run.
+    pub timeout: Option<Duration>,
+    /// The try was launched before (its dispatcher died or hung): the
+    /// launcher must look for what that launch started.
+    pub relaunch: bool,
+}
+
+/// A started try.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launched {
+    /// A pid, an ECS task ARN, a SageMaker job name.
+    pub handle: String,
+    /// Where its log is.
+    pub log: Option<String>,
+    /// Where it may write its output (`UPDRAFT_OUTPUT`).
+    pub output: Option<String>,
+}
+
+/// What a launcher knows about a handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HandleStatus {
+    /// Still running.
+    Running,
+    /// Ended.
+    Ended(Completion),
+    /// Gone without a trace of how it ended.
+    Lost,
+}
+
+/// How a try ended, as the launcher or an event tells it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// Succeeded or failed with a reason.
+    pub outcome: Outcome,
+    /// The process's exit code, when there was one.
+    pub exit_code: Option<i32>,
+}
+
+/// Starts, inspects and stops tries, and reads their logs.
+#[async_trait]
+pub trait Launcher: Send + Sync {
+    /// Starts a try. Launching the same try twice must not start it twice,
+    /// and nothing may fail once the try started.
+    async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError>;
+    /// What became of a launched try (for reconciliation).
+    async fn describe(&self, handle: &str) -> PortResult<HandleStatus>;
+    /// What became of each of several tries, in order: a launcher that
+    /// can asks about many in one request (ECS: 100 per DescribeTasks).
+    async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {
+        let mut out = Vec::with_capacity(handles.len());
+        for handle in handles {
+            out.push(self.describe(handle).await?);
+        }
+        Ok(out)
+    }
+    /// Stops a try (timeout, rerun of a running task, cancel). Stopping
+    /// one that already ended does nothing.
+    async fn stop(&self, handle: &str) -> PortResult<()>;
+    /// The log of a try.
+    async fn logs(&self, attempt: &Attempt) -> PortResult<String>;
+    /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
+    async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
+}
+
+/// Where events go for others to react to: an EventBridge bus, a local
+/// command.
+#[async_trait]
+pub trait Publisher: Send + Sync {
+    /// Publishes events; returns the ids of those it took. The others stay
+    /// in the outbox and are published again later.
+    async fn publish(&self, notices: &[Notice]) -> PortResult<Vec<String>>;
+}
+
+/// The time. Tests use a manual clock.
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The real clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
