@@ -2,14 +2,19 @@
 //! that drive the pure core through them, written once for every backend.
 //!
 //! # Layout
-//! - [`ports`]: `StateStore`, `TaskQueue`, `SpecSource`, `Launcher`, `Clock`.
+//! - [`ports`]: `StateStore` (six small traits, one per group of records:
+//!   `DagStore`, `RunStore`, `AttemptStore`, `LeftoverStore`, `PoolStore`,
+//!   `ArtifactStore`), `TaskQueue`, `SpecSource`, `Launcher`, `Publisher`,
+//!   `Clock`.
+//! - [`error`]: what a use case's failure is, by what a shell does with it.
 //! - [`usecase`]: one module per use case — tick, dispatch, record, advance
 //!   (plan a run and apply the plan), trigger, rerun, mark, backfill,
 //!   pause, and the read-only queries behind `runs`, `show` and `logs`.
 //! - [`events`]: what the use cases report as they go.
 //! - [`memory`]: in-memory store, queue and a manual clock.
 //! - `testing` (feature `test-util`): the port conformance suites every
-//!   adapter runs.
+//!   adapter runs (`store_contract!`: one test per case), crash points and
+//!   an in-memory world for use-case stories.
 //!
 //! Every state change goes through a compare-and-set on (state, try); a
 //! stale or duplicate message or completion is dropped and reported as

@@ -5,15 +5,15 @@ use std::time::Duration;
 
 use updraft_engine::memory::{MemoryQueue, MemoryStore};
 use updraft_engine::ports::{StateStore, TaskQueue};
-use updraft_engine::testing::{run_queue_suite, run_store_suite};
+use updraft_engine::testing::{StoreUnderTest, run_queue_suite};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_store_conforms() {
-    run_store_suite(|| {
-        let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
-        vec![store.clone(), store]
-    })
-    .await;
+async fn fresh_store() -> StoreUnderTest {
+    let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
+    StoreUnderTest::new(vec![store.clone(), store])
+}
+
+mod store_contract {
+    updraft_engine::store_contract!(super::fresh_store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,21 +5,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use updraft_engine::ports::{StateStore, TaskQueue};
-use updraft_engine::testing::{run_queue_suite, run_store_suite};
+use updraft_engine::testing::{StoreUnderTest, run_queue_suite};
 use updraft_local::sqlite::{Sqlite, SqliteQueue, SqliteStore};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_store_conforms() {
-    let dirs = std::cell::RefCell::new(Vec::new());
-    run_store_suite(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.db");
-        dirs.borrow_mut().push(dir);
-        (0..4)
-            .map(|_| Arc::new(SqliteStore(Sqlite::open(&path).unwrap())) as Arc<dyn StateStore>)
-            .collect()
-    })
-    .await;
+/// Four connections to one new database file, its directory kept as long
+/// as the store.
+async fn fresh_store() -> StoreUnderTest {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let handles = (0..4)
+        .map(|_| Arc::new(SqliteStore(Sqlite::open(&path).unwrap())) as Arc<dyn StateStore>)
+        .collect();
+    StoreUnderTest::new(handles).keeping(dir)
+}
+
+mod store_contract {
+    updraft_engine::store_contract!(super::fresh_store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,29 +8,22 @@ use updraft_aws::dynamo::DynamoStore;
 use updraft_aws::schema::{create_queues, create_table};
 use updraft_aws::sqs::SqsQueue;
 use updraft_engine::ports::{StateStore, TaskQueue};
-use updraft_engine::testing::{StoreHandles, run_queue_suite, run_store_suite};
+use updraft_engine::testing::{StoreHandles, StoreUnderTest, run_queue_suite};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn dynamodb_store_conforms() {
+/// Four clients of one new table on the moto server.
+async fn fresh_store() -> StoreUnderTest {
     let config = updraft_aws::testing::sdk();
     let client = aws_sdk_dynamodb::Client::new(&config);
-    let mut tables = Vec::new();
-    // One table per suite case (the suite runs fewer than this).
-    for _ in 0..24 {
-        let table = updraft_aws::testing::unique("state");
-        create_table(&client, &table).await.unwrap();
-        tables.push(table);
-    }
-    let mut next = tables.into_iter();
-    run_store_suite(|| {
-        let table = next.next().expect("enough tables");
-        (0..4)
-            .map(|_| {
-                Arc::new(DynamoStore::new(client.clone(), table.clone())) as Arc<dyn StateStore>
-            })
-            .collect::<StoreHandles>()
-    })
-    .await;
+    let table = updraft_aws::testing::unique("state");
+    create_table(&client, &table).await.unwrap();
+    let handles = (0..4)
+        .map(|_| Arc::new(DynamoStore::new(client.clone(), table.clone())) as Arc<dyn StateStore>)
+        .collect::<StoreHandles>();
+    StoreUnderTest::new(handles)
+}
+
+mod store_contract {
+    updraft_engine::store_contract!(super::fresh_store);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -23,32 +23,54 @@ use crate::ports::{
 /// connection each, so races go through the database.
 pub type StoreHandles = Vec<Arc<dyn StateStore>>;
 
-/// Runs every store test, each on a fresh store from `fresh`.
-pub async fn run_store_suite<F: FnMut() -> StoreHandles>(mut fresh: F) {
-    put_if_absent_creates_a_run_once(&fresh()[0]).await;
-    task_transitions_are_compare_and_set(&fresh()[0]).await;
-    many_task_transitions_apply_those_still_as_expected(&fresh()[0]).await;
-    run_transitions_are_compare_and_set(&fresh()[0]).await;
-    racing_callers_win_a_task_transition_exactly_once(fresh()).await;
-    racing_callers_win_a_run_transition_exactly_once(fresh()).await;
-    racing_creators_create_a_run_once(fresh()).await;
-    racing_starters_keep_max_active_runs(fresh()).await;
-    racing_dag_changes_keep_each_others_fields(fresh()).await;
-    queries_filter_and_order_runs(&fresh()[0]).await;
-    attempts_keep_the_history_of_every_try(&fresh()[0]).await;
-    dag_metadata_and_spec_versions_round_trip(&fresh()[0]).await;
-    mapped_instances_are_created_once(fresh()).await;
-    artifacts_are_found_by_uri_and_by_run(&fresh()[0]).await;
-    queries_filter_by_params_and_until(&fresh()[0]).await;
-    launch_handles_lead_back_to_their_try(&fresh()[0]).await;
-    stops_are_kept_until_cleared(&fresh()[0]).await;
-    the_heartbeat_keeps_the_latest_tick(&fresh()[0]).await;
-    launches_and_ends_are_recorded_by_compare_and_set(&fresh()[0]).await;
-    who_notes_metrics_and_audit_entries_are_kept(&fresh()[0]).await;
-    events_are_kept_with_the_change_that_made_them(&fresh()[0]).await;
-    slots_are_taken_and_given_back_once(&fresh()[0]).await;
-    waiters_and_pool_sizes_are_kept(&fresh()[0]).await;
-    racing_takers_never_hold_more_slots_than_a_pool_has(fresh()).await;
+/// One `#[tokio::test]` per case of the `StateStore` contract, each on a
+/// fresh store from `$fresh` (an `async fn() -> StoreUnderTest`), so that every
+/// case is listed, runs alone by name, and fails on its own:
+///
+/// ```ignore
+/// mod store_contract {
+///     updraft_engine::store_contract!(super::fresh_store);
+/// }
+/// ```
+#[macro_export]
+macro_rules! store_contract {
+    ($fresh:path) => {
+        $crate::store_contract!(@cases $fresh; put_if_absent_creates_a_run_once, task_transitions_are_compare_and_set, many_task_transitions_apply_those_still_as_expected, run_transitions_are_compare_and_set, racing_callers_win_a_task_transition_exactly_once, racing_callers_win_a_run_transition_exactly_once, racing_creators_create_a_run_once, racing_starters_keep_max_active_runs, racing_dag_changes_keep_each_others_fields, queries_filter_and_order_runs, attempts_keep_the_history_of_every_try, dag_metadata_and_spec_versions_round_trip, mapped_instances_are_created_once, artifacts_are_found_by_uri_and_by_run, queries_filter_by_params_and_until, launch_handles_lead_back_to_their_try, stops_are_kept_until_cleared, the_heartbeat_keeps_the_latest_tick, launches_and_ends_are_recorded_by_compare_and_set, who_notes_metrics_and_audit_entries_are_kept, events_are_kept_with_the_change_that_made_them, slots_are_taken_and_given_back_once, waiters_and_pool_sizes_are_kept, racing_takers_never_hold_more_slots_than_a_pool_has);
+    };
+    (@cases $fresh:path; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let store: $crate::testing::StoreUnderTest = $fresh().await;
+                $crate::testing::store_suite::$case(store.handles.clone()).await;
+            }
+        )*
+    };
+}
+
+/// Several handles on one fresh, empty store, and whatever must live as
+/// long as it (a temporary directory).
+pub struct StoreUnderTest {
+    /// The handles; for a database, one connection each.
+    pub handles: StoreHandles,
+    /// Dropped after the case.
+    pub keep: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl StoreUnderTest {
+    /// Handles with nothing else to keep.
+    pub fn new(handles: StoreHandles) -> StoreUnderTest {
+        StoreUnderTest {
+            handles,
+            keep: None,
+        }
+    }
+
+    /// Keeps `guard` alive as long as the store.
+    pub fn keeping(mut self, guard: impl std::any::Any + Send) -> StoreUnderTest {
+        self.keep = Some(Box::new(guard));
+        self
+    }
 }
 
 fn claim(holder: &str, slots: u32) -> SlotClaim {
@@ -67,7 +89,9 @@ fn claim(holder: &str, slots: u32) -> SlotClaim {
     }
 }
 
-async fn waiters_and_pool_sizes_are_kept(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn waiters_and_pool_sizes_are_kept(handles: StoreHandles) {
+    let store = &handles[0];
     assert!(store.slot_waiters("gpu").await.unwrap().is_empty());
     let mut urgent = claim("d/r1/b#1", 2);
     urgent.priority = 10;
@@ -127,7 +151,9 @@ async fn waiters_and_pool_sizes_are_kept(store: &Arc<dyn StateStore>) {
     assert!(!store.take_slots(&claim("d/r1/e#1", 1), 3).await.unwrap());
 }
 
-async fn slots_are_taken_and_given_back_once(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn slots_are_taken_and_given_back_once(handles: StoreHandles) {
+    let store = &handles[0];
     assert!(store.slot_holders("gpu").await.unwrap().is_empty());
     assert!(store.take_slots(&claim("d/r1/a#1", 2), 3).await.unwrap());
     assert!(
@@ -165,7 +191,8 @@ async fn slots_are_taken_and_given_back_once(store: &Arc<dyn StateStore>) {
 
 /// Eight takers through separate handles, racing for a pool of three:
 /// three hold a slot, whatever the interleaving.
-async fn racing_takers_never_hold_more_slots_than_a_pool_has(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn racing_takers_never_hold_more_slots_than_a_pool_has(handles: StoreHandles) {
     let mut racers = Vec::new();
     for (i, store) in (0..8).zip(handles.iter().cycle()) {
         let store = store.clone();
@@ -194,7 +221,9 @@ fn notice(id: &str) -> Notice {
     }
 }
 
-async fn events_are_kept_with_the_change_that_made_them(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn events_are_kept_with_the_change_that_made_them(handles: StoreHandles) {
+    let store = &handles[0];
     register(store, &["d"]).await;
     let queued = run("d", "r1", 0, &[]);
     assert!(
@@ -286,7 +315,9 @@ async fn events_are_kept_with_the_change_that_made_them(store: &Arc<dyn StateSto
     assert_eq!(failed_event, notice("failed"), "kept whole");
 }
 
-async fn who_notes_metrics_and_audit_entries_are_kept(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn who_notes_metrics_and_audit_entries_are_kept(handles: StoreHandles) {
+    let store = &handles[0];
     register(store, &["d"]).await;
     let mut mine = run("d", "r0", 0, &[]);
     mine.triggered_by = "ana@laptop".into();
@@ -331,7 +362,9 @@ async fn who_notes_metrics_and_audit_entries_are_kept(store: &Arc<dyn StateStore
     );
 }
 
-async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHandles) {
+    let store = &handles[0];
     store
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
@@ -469,7 +502,9 @@ async fn launches_and_ends_are_recorded_by_compare_and_set(store: &Arc<dyn State
     );
 }
 
-async fn stops_are_kept_until_cleared(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn stops_are_kept_until_cleared(handles: StoreHandles) {
+    let store = &handles[0];
     assert_eq!(store.stops().await.unwrap(), []);
     let stop = |handle: &str, reason: &str| PendingStop {
         handle: handle.into(),
@@ -495,7 +530,9 @@ async fn stops_are_kept_until_cleared(store: &Arc<dyn StateStore>) {
     assert_eq!(store.stops().await.unwrap(), [second]);
 }
 
-async fn the_heartbeat_keeps_the_latest_tick(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn the_heartbeat_keeps_the_latest_tick(handles: StoreHandles) {
+    let store = &handles[0];
     assert_eq!(store.last_tick().await.unwrap(), None);
     let later = t0() + chrono::Duration::seconds(61);
     store.note_tick(t0()).await.unwrap();
@@ -506,7 +543,9 @@ async fn the_heartbeat_keeps_the_latest_tick(store: &Arc<dyn StateStore>) {
     assert_eq!(store.last_tick().await.unwrap(), Some(later));
 }
 
-async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn launch_handles_lead_back_to_their_try(handles: StoreHandles) {
+    let store = &handles[0];
     let arn = "arn:aws:ecs:us-east-1:123456789012:task/updraft/9f1bd8e4";
     assert_eq!(store.handle(arn).await.unwrap(), None);
     let try_ref = HandleRef {
@@ -520,7 +559,8 @@ async fn launch_handles_lead_back_to_their_try(store: &Arc<dyn StateStore>) {
     assert_eq!(store.handle(arn).await.unwrap(), Some(try_ref));
 }
 
-async fn mapped_instances_are_created_once(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn mapped_instances_are_created_once(handles: StoreHandles) {
     handles[0]
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
@@ -569,7 +609,9 @@ async fn mapped_instances_are_created_once(handles: StoreHandles) {
     );
 }
 
-async fn artifacts_are_found_by_uri_and_by_run(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn artifacts_are_found_by_uri_and_by_run(handles: StoreHandles) {
+    let store = &handles[0];
     let record = |uri: &str, used, run_id: &str, minutes| ArtifactRecord {
         uri: uri.into(),
         used,
@@ -600,7 +642,9 @@ async fn artifacts_are_found_by_uri_and_by_run(store: &Arc<dyn StateStore>) {
     assert!(store.artifact("s3://other").await.unwrap().is_empty());
 }
 
-async fn queries_filter_by_params_and_until(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn queries_filter_by_params_and_until(handles: StoreHandles) {
+    let store = &handles[0];
     register(store, &["d"]).await;
     for (i, lr) in [0.1, 0.2].into_iter().enumerate() {
         let mut r = run("d", &format!("r{i}"), i as i64 * 10, &[]);
@@ -654,7 +698,9 @@ fn queue(instance: &TaskInstance) -> TaskTransition {
     TaskTransition::new(instance, next)
 }
 
-async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn put_if_absent_creates_a_run_once(handles: StoreHandles) {
+    let store = &handles[0];
     let first = run("d", "r1", 0, &[]);
     assert!(
         store.create_run(&first, &instances(), &[]).await.unwrap(),
@@ -697,7 +743,9 @@ async fn put_if_absent_creates_a_run_once(store: &Arc<dyn StateStore>) {
     );
 }
 
-async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn task_transitions_are_compare_and_set(handles: StoreHandles) {
+    let store = &handles[0];
     store
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
@@ -747,7 +795,9 @@ async fn task_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
 /// Many instances queued at once (more than one DynamoDB transaction
 /// holds): each change holds only if its instance is still as expected,
 /// and one that lost its race does not undo the others.
-async fn many_task_transitions_apply_those_still_as_expected(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn many_task_transitions_apply_those_still_as_expected(handles: StoreHandles) {
+    let store = &handles[0];
     store
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
@@ -796,7 +846,9 @@ async fn many_task_transitions_apply_those_still_as_expected(store: &Arc<dyn Sta
     );
 }
 
-async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn run_transitions_are_compare_and_set(handles: StoreHandles) {
+    let store = &handles[0];
     let queued = run("d", "r1", 0, &[]);
     store.create_run(&queued, &instances(), &[]).await.unwrap();
     let mut running = queued.clone();
@@ -841,7 +893,8 @@ async fn run_transitions_are_compare_and_set(store: &Arc<dyn StateStore>) {
     assert!(kept.metrics.is_empty());
 }
 
-async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles) {
     handles[0]
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
@@ -883,7 +936,8 @@ async fn racing_callers_win_a_task_transition_exactly_once(handles: StoreHandles
     );
 }
 
-async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles) {
     let queued = run("d", "r1", 0, &[]);
     handles[0]
         .create_run(&queued, &instances(), &[])
@@ -909,7 +963,8 @@ async fn racing_callers_win_a_run_transition_exactly_once(handles: StoreHandles)
     assert_eq!(wins, 1);
 }
 
-async fn racing_creators_create_a_run_once(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn racing_creators_create_a_run_once(handles: StoreHandles) {
     let mut racers = Vec::new();
     // Half race for one id, half for one logical date under other ids (a
     // tick and a backfill making the same date).
@@ -942,7 +997,8 @@ async fn racing_creators_create_a_run_once(handles: StoreHandles) {
     assert_eq!(handles[0].instances("d", made).await.unwrap().len(), 2);
 }
 
-async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
     register(&handles[0], &["d"]).await;
     let queued: Vec<_> = (0..4).map(|i| run("d", &format!("r{i}"), i, &[])).collect();
     for r in &queued {
@@ -989,7 +1045,8 @@ async fn racing_starters_keep_max_active_runs(handles: StoreHandles) {
 /// Ticks noting their last point, a pause and two deploys, all at once on
 /// one DAG: the pause holds, the last point is the latest, and exactly one
 /// deploy's source wins its compare-and-set (the other must read again).
-async fn racing_dag_changes_keep_each_others_fields(handles: StoreHandles) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn racing_dag_changes_keep_each_others_fields(handles: StoreHandles) {
     let d = DagId::parse("d").unwrap();
     let deploy = |n: u32| DagChange::Source {
         current_version: Some(format!("v{n}")),
@@ -1028,7 +1085,9 @@ async fn racing_dag_changes_keep_each_others_fields(handles: StoreHandles) {
     );
 }
 
-async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn queries_filter_and_order_runs(handles: StoreHandles) {
+    let store = &handles[0];
     register(store, &["d", "e"]).await;
     for (i, (dag, id, labels)) in [
         ("d", "r1", vec!["x"]),
@@ -1116,7 +1175,9 @@ async fn queries_filter_and_order_runs(store: &Arc<dyn StateStore>) {
     );
 }
 
-async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn attempts_keep_the_history_of_every_try(handles: StoreHandles) {
+    let store = &handles[0];
     store
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
@@ -1162,7 +1223,9 @@ async fn attempts_keep_the_history_of_every_try(store: &Arc<dyn StateStore>) {
     assert!(store.attempts("d", "other").await.unwrap().is_empty());
 }
 
-async fn dag_metadata_and_spec_versions_round_trip(store: &Arc<dyn StateStore>) {
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn dag_metadata_and_spec_versions_round_trip(handles: StoreHandles) {
+    let store = &handles[0];
     assert!(store.dag("d").await.unwrap().is_none());
     let d = DagId::parse("d").unwrap();
     let mut meta = DagMeta::new(d.clone());
