@@ -187,7 +187,7 @@ pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, Functio
                 };
                 // Without the change the queue's own visibility timeout
                 // applies: a shorter or longer wait, never a lost message.
-                if let Err(e) = engine.ports().queue.extend(&delivery, after).await {
+                if let Err(e) = engine.defer(&delivery, after).await {
                     engine.report(Event::Dropped {
                         what: format!("backoff of SQS message {id}: {e}"),
                     });

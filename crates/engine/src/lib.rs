@@ -32,6 +32,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
 pub use error::{EngineError, EngineResult};
 use events::{Event, Observer, Quiet};
 use ports::{Clock, Launcher, Publisher, SpecSource, StateStore, TaskQueue};
@@ -180,6 +182,11 @@ impl Engine {
     /// The ports, for adapters that need them beside the use cases.
     pub fn ports(&self) -> &Ports {
         &self.ports
+    }
+
+    /// The engine's time: what a page shows "now" against.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.ports.clock.now()
     }
 
     fn emit(&self, event: Event) {

@@ -81,8 +81,8 @@ impl DevLoop {
                 continue;
             }
             if let Scope::Run { dag, run_id } = &scope {
-                let run = self.engine.ports().store.run(dag, run_id).await?;
-                if let Some(run) = run.filter(|r| r.state.is_terminal()) {
+                let run = self.engine.find_run(dag, run_id).await?;
+                if run.state.is_terminal() {
                     return Ok(Some(run));
                 }
             }

@@ -383,7 +383,7 @@ pub(crate) async fn mark(
         map_index,
     };
     match engine.mark(dag, run_id, &key, to, actor.by).await {
-        Ok(()) => Response::redirect(&task_path(dag, run_id, key.task_id.as_str(), map_index)),
+        Ok(_) => Response::redirect(&task_path(dag, run_id, key.task_id.as_str(), map_index)),
         Err(e) => crate::failure(&e),
     }
 }

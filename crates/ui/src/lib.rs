@@ -176,7 +176,7 @@ impl Ui {
             .param("gantt")
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
-        let now = self.engine.ports().clock.now();
+        let now = self.engine.now();
         let body = run::render(&detail, now, gantt_page, &nav);
         Response::html(html::page(&format!("{dag} {run_id}"), &body, !ended))
     }

@@ -55,11 +55,12 @@ impl Launcher for WhileLaunching {
         if first {
             let (dag, run_id) = (request.dag.as_str(), request.run_id.as_str());
             match self.meanwhile {
-                Meanwhile::Mark => self
-                    .operator
-                    .mark(dag, run_id, &request.key, TaskState::Succeeded, "ops")
-                    .await
-                    .expect("marked while launching"),
+                Meanwhile::Mark => {
+                    self.operator
+                        .mark(dag, run_id, &request.key, TaskState::Succeeded, "ops")
+                        .await
+                        .expect("marked while launching");
+                }
                 Meanwhile::Rerun => {
                     let rerun = Rerun {
                         tasks: vec![request.key.task_id.clone()],

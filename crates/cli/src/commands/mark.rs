@@ -31,17 +31,10 @@ pub async fn mark(
         map_index,
     };
     let engine = ctx.engine().await?;
-    engine
+    let run = engine
         .mark(dag, run_id, &key, to, &ctx.caller().await?)
         .await?;
-    let run = engine
-        .ports()
-        .store
-        .run(dag, run_id)
-        .await?
-        .map(|r| r.state.to_string())
-        .unwrap_or_default();
-    println!("marked {key} of {run_id} {to}; the run is {run}");
+    println!("marked {key} of {run_id} {to}; the run is {}", run.state);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -360,12 +360,11 @@ async fn wait_for_run(ctx: &Context, engine: &Engine, dag: &str, run_id: &str) -
             return Err(no_dev());
         }
         for _ in 0..5 {
-            let run = engine.ports().store.run(dag, run_id).await?;
-            match run {
-                Some(run) if run.state.is_terminal() => return Ok(run),
-                Some(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-                None => return Err(CliError::User(format!("DAG `{dag}` has no run `{run_id}`"))),
+            let run = engine.find_run(dag, run_id).await?;
+            if run.state.is_terminal() {
+                return Ok(run);
             }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 }

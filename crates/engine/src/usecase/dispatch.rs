@@ -12,7 +12,8 @@ use updraft_core::template::{RenderedTask, Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
 use crate::ports::{
-    Completion, HandleRef, LaunchError, LaunchRecord, LaunchRequest, PortError, TaskMessage,
+    Completion, Delivery, HandleRef, LaunchError, LaunchRecord, LaunchRequest, PortError,
+    TaskMessage,
 };
 use crate::usecase::advance::MAX_WAKE_DELAY;
 use crate::{Engine, EngineError, EngineResult};
@@ -77,6 +78,12 @@ impl Engine {
             }
         }
         Ok(Dispatched::Woken)
+    }
+
+    /// Hides a delivery for `after` before it comes again (a backoff the
+    /// queue's own visibility timeout would otherwise decide).
+    pub async fn defer(&self, delivery: &Delivery, after: Duration) -> EngineResult<()> {
+        Ok(self.ports.queue.extend(delivery, after).await?)
     }
 
     /// Dispatches a delivered message and says what the queue should do

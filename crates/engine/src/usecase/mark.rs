@@ -1,7 +1,7 @@
 //! Mark a task instance succeeded or failed by hand.
 
 use updraft_core::plan::{mark, reopen};
-use updraft_core::state::{AuditAction, AuditEntry, TaskKey, TaskState};
+use updraft_core::state::{AuditAction, AuditEntry, Run, TaskKey, TaskState};
 
 use crate::{Engine, EngineError, EngineResult};
 
@@ -16,7 +16,7 @@ impl Engine {
         key: &TaskKey,
         to: TaskState,
         by: &str,
-    ) -> EngineResult<()> {
+    ) -> EngineResult<Run> {
         if !matches!(to, TaskState::Succeeded | TaskState::Failed) {
             return Err(EngineError::invalid(
                 "state",
@@ -56,6 +56,6 @@ impl Engine {
         })
         .await?;
         self.advance(dag, run_id).await?;
-        Ok(())
+        self.find_run(dag, run_id).await
     }
 }

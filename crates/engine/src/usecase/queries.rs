@@ -83,6 +83,15 @@ impl Engine {
         Ok(self.ports.specs.import_errors().await?)
     }
 
+    /// One run as stored.
+    pub async fn find_run(&self, dag: &str, run_id: &str) -> EngineResult<Run> {
+        self.ports
+            .store
+            .run(dag, run_id)
+            .await?
+            .ok_or_else(|| EngineError::no_run(dag, run_id))
+    }
+
     /// One run in full.
     pub async fn run_detail(&self, dag: &str, run_id: &str) -> EngineResult<RunDetail> {
         let store = &self.ports.store;
