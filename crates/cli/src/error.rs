@@ -62,6 +62,17 @@ impl From<EngineError> for CliError {
     }
 }
 
+impl CliError {
+    /// A use case's error about a positional argument: bad input says
+    /// what is wrong without naming a flag.
+    pub fn of_argument(e: EngineError) -> CliError {
+        match e {
+            EngineError::Invalid { message, .. } => CliError::User(message),
+            e => e.into(),
+        }
+    }
+}
+
 impl From<PortError> for CliError {
     fn from(e: PortError) -> Self {
         CliError::Infra(e.to_string())

@@ -6,12 +6,14 @@
 
 use std::fmt::Write;
 
-use serde_json::{Map, Value};
+use serde_json::Map;
 use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
-use updraft_core::state::{TaskKey, TaskState};
-use updraft_engine::Engine;
-use updraft_engine::usecase::RunRequest;
+use updraft_core::state::TaskKey;
+use updraft_engine::usecase::{
+    RunRequest, mark_state, param_value, rerun_request as rerun_request_of,
+};
+use updraft_engine::{Engine, EngineError, EngineResult};
 
 use crate::html::{dag_path, escape, form, page, run_path, task_path, time};
 use crate::{Request, Response};
@@ -143,12 +145,6 @@ pub(crate) fn task_nav(dag: &str, run_id: &str, key: &TaskKey, actor: Option<Act
     out
 }
 
-/// A param's form value: JSON if it parses as JSON, else the text (as
-/// `--param key=value` reads it).
-fn param_value(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-}
-
 /// `GET /dags/{dag}/trigger`: the form, the spec's params as defaults.
 pub(crate) async fn trigger_form(engine: &Engine, dag: &str, actor: Actor<'_>) -> Response {
     let spec = match engine.current_spec(dag).await {
@@ -211,35 +207,36 @@ pub(crate) async fn trigger(
     }
 }
 
-/// What a rerun request asks, from a query or a form.
-fn rerun_request(pairs: &[(String, String)]) -> Result<Rerun, String> {
+/// What a rerun request asks, from a query or a form, checked as the CLI
+/// checks it.
+fn rerun_request(pairs: &[(String, String)]) -> EngineResult<Rerun> {
     let on = |name: &str| {
         pairs
             .iter()
             .any(|(k, v)| k == name && !v.is_empty() && v != "0")
     };
-    let tasks = pairs
+    let tasks: Vec<String> = pairs
         .iter()
         .filter(|(k, v)| k == "task" && !v.is_empty())
-        .map(|(_, v)| TaskId::parse(v))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(_, v)| v.clone())
+        .collect();
     let map_index = match pairs
         .iter()
         .find(|(k, v)| k == "map_index" && !v.is_empty())
     {
         Some((_, v)) => Some(
             v.parse()
-                .map_err(|_| format!("map index `{v}` is not a number"))?,
+                .map_err(|_| EngineError::invalid("map_index", format!("`{v}` is not a number")))?,
         ),
         None => None,
     };
-    Ok(Rerun {
-        tasks,
+    rerun_request_of(
+        &tasks,
         map_index,
-        downstream: on("downstream"),
-        upstream: on("upstream"),
-        only_failed: on("failed"),
-    })
+        on("downstream"),
+        on("upstream"),
+        on("failed"),
+    )
 }
 
 /// `GET /dags/{dag}/runs/{run}/rerun`: the options, and exactly the task
@@ -257,7 +254,7 @@ pub(crate) async fn rerun_dialog(
     };
     let asked = match rerun_request(&request.query) {
         Ok(asked) => asked,
-        Err(why) => return Response::text(400, &why),
+        Err(e) => return crate::failure(&e),
     };
     let cleared = match engine.rerun_preview(dag, run_id, &asked).await {
         Ok(cleared) => cleared,
@@ -336,7 +333,7 @@ pub(crate) async fn rerun(
 ) -> Response {
     let asked = match rerun_request(&request.form) {
         Ok(asked) => asked,
-        Err(why) => return Response::text(400, &why),
+        Err(e) => return crate::failure(&e),
     };
     let note = request.field("note").map(String::from);
     match engine.rerun(dag, run_id, &asked, actor.by, note).await {
@@ -353,22 +350,13 @@ pub(crate) async fn mark(
     request: &Request,
     actor: Actor<'_>,
 ) -> Response {
-    let to = match request.field("state") {
-        Some("success" | "succeeded") => TaskState::Succeeded,
-        Some("failed") => TaskState::Failed,
-        other => {
-            return Response::text(
-                400,
-                &format!(
-                    "mark as `{}`: give success or failed",
-                    other.unwrap_or_default()
-                ),
-            );
-        }
+    let to = match mark_state(request.field("state").unwrap_or_default()) {
+        Ok(to) => to,
+        Err(e) => return crate::failure(&e),
     };
     let task = match TaskId::parse(request.field("task").unwrap_or_default()) {
         Ok(task) => task,
-        Err(why) => return Response::text(400, &why),
+        Err(why) => return crate::failure(&EngineError::invalid("task", why)),
     };
     let map_index = match request
         .field("map_index")

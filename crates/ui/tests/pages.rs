@@ -370,3 +370,24 @@ async fn each_kind_of_failed_action_answers_its_own_status() {
     let runs = world.engine.runs_table(&everything).await.unwrap();
     assert_eq!(runs.runs.len(), 1, "nothing made by the refused actions");
 }
+
+#[tokio::test]
+async fn a_rerun_with_a_map_index_and_no_task_is_refused_as_the_cli_refuses_it() {
+    let (world, ui) = ui(false).await;
+    let run_id = started(&world).await;
+    let form = format!("token={}&map_index=3", ui.action_token());
+    let refused = ui
+        .handle(&Request::post(
+            &format!("{}/rerun", path("etl", &run_id)),
+            &form,
+        ))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(
+        refused.body.contains("map_index: a map index needs a task name"),
+        "{}",
+        refused.body
+    );
+    let detail = world.engine.run_detail("etl", &run_id).await.unwrap();
+    assert!(detail.audit.is_empty(), "nothing was rerun");
+}

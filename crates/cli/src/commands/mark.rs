@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use updraft_core::ids::TaskId;
-use updraft_core::state::{TaskKey, TaskState};
+use updraft_core::state::TaskKey;
+use updraft_engine::usecase::mark_state;
 
 use super::Context;
 use crate::error::{CliError, CliResult};
@@ -17,15 +18,7 @@ pub async fn mark(
     state: &str,
     map_index: Option<u32>,
 ) -> CliResult<ExitCode> {
-    let to = match state {
-        "success" | "succeeded" => TaskState::Succeeded,
-        "failed" | "failure" => TaskState::Failed,
-        other => {
-            return Err(CliError::User(format!(
-                "cannot mark a task `{other}`; use success or failed"
-            )));
-        }
-    };
+    let to = mark_state(state).map_err(CliError::of_argument)?;
     let key = TaskKey {
         task_id: TaskId::parse(task).map_err(CliError::User)?,
         map_index,

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
+use updraft_engine::usecase::rerun_request;
 
 use super::{Context, run_exit, wait_for_run};
 use crate::error::{CliError, CliResult};
@@ -15,20 +15,9 @@ pub fn request(
     failed: bool,
     map_index: Option<u32>,
 ) -> CliResult<Rerun> {
-    let tasks = tasks
-        .iter()
-        .map(|t| TaskId::parse(t).map_err(CliError::User))
-        .collect::<CliResult<Vec<_>>>()?;
-    if map_index.is_some() && tasks.is_empty() {
-        return Err(CliError::User("--map-index needs a task name".into()));
-    }
-    Ok(Rerun {
-        tasks,
-        map_index,
-        downstream,
-        upstream,
-        only_failed: failed,
-    })
+    Ok(rerun_request(
+        &tasks, map_index, downstream, upstream, failed,
+    )?)
 }
 
 pub async fn rerun(

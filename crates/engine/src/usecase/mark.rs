@@ -59,3 +59,16 @@ impl Engine {
         self.find_run(dag, run_id).await
     }
 }
+
+/// The state a person asks a task to be marked, as typed: `success` (or
+/// `succeeded`) or `failed` (or `failure`).
+pub fn mark_state(text: &str) -> EngineResult<TaskState> {
+    match text {
+        "success" | "succeeded" => Ok(TaskState::Succeeded),
+        "failed" | "failure" => Ok(TaskState::Failed),
+        other => Err(EngineError::invalid(
+            "state",
+            format!("cannot mark a task `{other}`; use success or failed"),
+        )),
+    }
+}

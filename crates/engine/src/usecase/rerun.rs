@@ -1,5 +1,6 @@
 //! Rerun ("clear") chosen tasks of a run, from any state of the run.
 
+use updraft_core::ids::TaskId;
 use updraft_core::plan::{Rerun, reopen, rerun};
 use updraft_core::state::{AuditAction, AuditEntry, Run, TaskKey, Transition};
 
@@ -115,4 +116,33 @@ fn rerun_options(request: &Rerun) -> Vec<String> {
         options.push(format!("--map-index {i}"));
     }
     options
+}
+
+/// A rerun request from what a person typed (task names, a map index, the
+/// three switches), checked as every shell checks it: task names must be
+/// valid, and a map index needs the task it indexes.
+pub fn rerun_request(
+    tasks: &[String],
+    map_index: Option<u32>,
+    downstream: bool,
+    upstream: bool,
+    only_failed: bool,
+) -> EngineResult<Rerun> {
+    let tasks = tasks
+        .iter()
+        .map(|t| TaskId::parse(t).map_err(|why| EngineError::invalid("task", why)))
+        .collect::<EngineResult<Vec<_>>>()?;
+    if map_index.is_some() && tasks.is_empty() {
+        return Err(EngineError::invalid(
+            "map_index",
+            "a map index needs a task name",
+        ));
+    }
+    Ok(Rerun {
+        tasks,
+        map_index,
+        downstream,
+        upstream,
+        only_failed,
+    })
 }

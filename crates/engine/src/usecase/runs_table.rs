@@ -60,8 +60,12 @@ pub fn param_pair(pair: &str) -> EngineResult<(String, Value)> {
             format!("`{pair}` is not key=value"),
         ));
     };
-    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_string()));
-    Ok((key.to_string(), value))
+    Ok((key.to_string(), param_value(value)))
+}
+
+/// A param's value as typed: JSON if it parses as JSON, else the text.
+pub fn param_value(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
 }
 
 fn bound(
