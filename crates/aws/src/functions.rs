@@ -129,27 +129,7 @@ pub fn spec_objects(event: &Value) -> Vec<String> {
 
 /// S3 notifications URL-encode object keys, with `+` for spaces.
 fn decode_s3_key(key: &str) -> String {
-    let bytes = key.replace('+', " ").into_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied().and_then(hex),
-            bytes.get(i + 2).copied().and_then(hex),
-        ) {
-            (b'%', Some(high), Some(low)) => {
-                out.push((high * 16 + low) as u8);
-                i += 3;
-            }
-            (byte, _, _) => {
-                out.push(byte);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    updraft_core::links::decode(&key.replace('+', " "))
 }
 
 /// The dispatcher: one SQS batch. Returns the partial batch response.

@@ -384,7 +384,9 @@ async fn a_rerun_with_a_map_index_and_no_task_is_refused_as_the_cli_refuses_it()
         .await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(
-        refused.body.contains("map_index: a map index needs a task name"),
+        refused
+            .body
+            .contains("map_index: a map index needs a task name"),
         "{}",
         refused.body
     );
