@@ -54,6 +54,9 @@ impl From<EngineError> for CliError {
             } if FLAG_FIELDS.contains(&field) => {
                 CliError::User(format!("--{}: {message}", field.replace('_', "-")))
             }
+            // A positional argument (a task, a pool, a version): the
+            // message names it.
+            EngineError::Invalid { message, .. } => CliError::User(message),
             EngineError::Unavailable(_) | EngineError::Internal(_) => {
                 CliError::Infra(e.to_string())
             }

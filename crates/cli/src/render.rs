@@ -5,8 +5,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use updraft_core::plan::sla_deadline;
 use updraft_core::state::{RunState, TaskState};
+pub use updraft_engine::json::{duration, span};
 use updraft_engine::usecase::RunDetail;
-pub use updraft_ui::json::{detail_json, duration, run_json, span};
 use updraft_ui::svg::shorten;
 
 /// A time in the DAG's zone, to the second, for people.

@@ -11,6 +11,8 @@
 //!   (plan a run and apply the plan), trigger, rerun, mark, backfill,
 //!   pause, and the read-only queries behind `runs`, `show` and `logs`.
 //! - [`events`]: what the use cases report as they go.
+//! - [`json`]: the typed JSON shapes of runs, tasks, comparisons and
+//!   lineage, for `--output json` and the dashboard's API alike.
 //! - [`memory`]: in-memory store, queue and a manual clock.
 //! - `testing` (feature `test-util`): the port conformance suites every
 //!   adapter runs (`store_contract!`: one test per case), crash points and
@@ -22,6 +24,7 @@
 
 pub mod error;
 pub mod events;
+pub mod json;
 pub mod memory;
 pub mod ports;
 #[cfg(feature = "test-util")]

@@ -5,10 +5,10 @@
 use serde_json::json;
 use updraft_engine::{Engine, EngineError};
 
-use crate::json::{
-    artifact_lineage_json, comparison_json, detail_json, run_json, run_lineage_json,
-};
 use crate::{Request, Response};
+use updraft_engine::json::{
+    ArtifactLineageJson, ComparisonJson, DetailJson, RunJson, RunLineageJson,
+};
 
 fn error(e: &EngineError) -> Response {
     Response {
@@ -22,21 +22,21 @@ pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) ->
     match rest {
         ["dags"] => crate::dags::api(engine).await,
         ["runs"] => match engine.runs_table(&crate::runs::filters(request)).await {
-            Ok(table) => Response::json(&serde_json::Value::Array(
-                table
+            Ok(table) => Response::json(
+                &table
                     .runs
                     .iter()
-                    .map(|(run, tz)| run_json(run, *tz))
-                    .collect(),
-            )),
+                    .map(|(run, tz)| RunJson::new(run, *tz))
+                    .collect::<Vec<_>>(),
+            ),
             Err(e) => error(&e),
         },
         ["dags", dag, "runs", run] => match engine.run_detail(dag, run).await {
-            Ok(detail) => Response::json(&detail_json(&detail)),
+            Ok(detail) => Response::json(&DetailJson::new(&detail)),
             Err(e) => error(&e),
         },
         ["dags", dag, "runs", run, "lineage"] => match engine.run_lineage(dag, run).await {
-            Ok(lineage) => Response::json(&run_lineage_json(dag, run, &lineage)),
+            Ok(lineage) => Response::json(&RunLineageJson::new(dag, run, &lineage)),
             Err(e) => error(&e),
         },
         ["dags", dag, "runs", run, "tasks", task, "log"] => {
@@ -66,7 +66,7 @@ pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) ->
                 .map(|(_, v)| v.clone())
                 .collect();
             match engine.compare(dag, &ids).await {
-                Ok(c) => Response::json(&comparison_json(&c)),
+                Ok(c) => Response::json(&ComparisonJson::new(&c)),
                 Err(e) => error(&e),
             }
         }
@@ -75,7 +75,7 @@ pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) ->
                 return Response::text(400, "give the artifact: /api/v1/lineage?uri=URI");
             };
             match engine.artifact_lineage(uri).await {
-                Ok(lineage) => Response::json(&artifact_lineage_json(uri, &lineage)),
+                Ok(lineage) => Response::json(&ArtifactLineageJson::new(uri, &lineage)),
                 Err(e) => error(&e),
             }
         }

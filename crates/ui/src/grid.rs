@@ -9,9 +9,9 @@ use updraft_engine::Engine;
 use updraft_engine::usecase::DagGrid;
 
 use crate::html::{dag_path, escape, page, run_square, task_letter, task_path, time};
-use crate::json::span;
 use crate::svg::{Duration, durations};
 use crate::{Request, Response};
+use updraft_engine::json::span;
 
 /// How many runs the grid shows unless asked for another count.
 pub const GRID_RUNS: usize = 25;

@@ -97,12 +97,12 @@ impl Response {
         }
     }
 
-    /// A JSON document.
-    pub fn json(value: &serde_json::Value) -> Response {
+    /// A JSON document (a shape of `updraft_engine::json`, or a value).
+    pub fn json(value: &impl serde::Serialize) -> Response {
         Response {
             status: 200,
             content_type: "application/json",
-            body: value.to_string(),
+            body: updraft_engine::json::to_value(value).to_string(),
             location: None,
         }
     }

@@ -9,11 +9,11 @@
 //! - [`http`]: the request and response the router speaks.
 //! - [`html`]: escaping and the page frame; every string from a spec, a
 //!   param, an output or a log goes through [`html::escape`].
-//! - [`json`]: the JSON shapes, shared with `updraft --output json`.
 //! - `dags`, `grid`, `run`, `task`: the pages; [`svg`] draws their graphs,
 //!   Gantt charts and duration bars.
 //! - `actions`: trigger, rerun, mark, cancel, pause, backfill.
-//! - `api`: `/api/v1/`, the same shapes as `updraft --output json`.
+//! - `api`: `/api/v1/`, the shapes of `updraft_engine::json`, as `updraft
+//!   --output json` prints them.
 //! - [`serve`]: the HTTP/1.1 listener.
 
 use std::sync::Arc;
@@ -26,7 +26,6 @@ mod dags;
 mod grid;
 pub mod html;
 pub mod http;
-pub mod json;
 mod lineage;
 mod run;
 mod runs;

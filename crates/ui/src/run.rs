@@ -15,8 +15,8 @@ use crate::html::{
     artifact_path, escape, opt_time, run_badge, run_path, task_badge, task_letter, task_path, time,
     try_path,
 };
-use crate::json::{duration, span};
 use crate::svg::{Bar, Node, gantt, graph};
+use updraft_engine::json::{duration, span};
 
 /// The most bars one page of a Gantt shows.
 pub const GANTT_PAGE: usize = 200;

@@ -10,8 +10,8 @@ use updraft_engine::usecase::{Comparison, RunFilters};
 
 use crate::html::{escape, page, run_path, time};
 use crate::http::encode;
-use crate::json::{duration, span};
 use crate::{Request, Response};
+use updraft_engine::json::{duration, span};
 
 /// What the page's query asks, as `updraft runs` options.
 pub(crate) fn filters(request: &Request) -> RunFilters {

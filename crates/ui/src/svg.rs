@@ -231,7 +231,7 @@ pub fn durations(runs: &[Duration]) -> Vec<String> {
                     y = BARS_H - h,
                     w = COLUMN_W - 6,
                     label = escape(&run.label),
-                    took = crate::json::duration(std::time::Duration::from_secs_f64(seconds)),
+                    took = updraft_engine::json::duration(std::time::Duration::from_secs_f64(seconds)),
                 );
             }
             if let Some(median) = median {
@@ -239,7 +239,7 @@ pub fn durations(runs: &[Duration]) -> Vec<String> {
                 let _ = write!(
                     out,
                     "<line class=\"median\" x1=\"0\" x2=\"{COLUMN_W}\" y1=\"{y}\" y2=\"{y}\"><title>median {}</title></line>",
-                    crate::json::duration(std::time::Duration::from_secs_f64(median)),
+                    updraft_engine::json::duration(std::time::Duration::from_secs_f64(median)),
                 );
             }
             out.push_str("</svg>");

@@ -11,9 +11,9 @@ use updraft_engine::Engine;
 use updraft_engine::usecase::RunDetail;
 
 use crate::html::{escape, opt_time, run_path, task_badge, task_path, try_path};
-use crate::json::{duration, span};
 use crate::run::artifact_links;
 use crate::{Request, Response};
+use updraft_engine::json::{duration, span};
 
 /// How many instances one page of a mapped task lists.
 pub const INSTANCES_PAGE: usize = 100;

@@ -189,7 +189,10 @@ async fn the_api_answers_in_the_clis_json_shapes() {
         .await;
     let detail = world.engine.run_detail("etl", &run_id).await.unwrap();
     let body: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
-    assert_eq!(body, updraft_ui::json::detail_json(&detail));
+    assert_eq!(
+        body,
+        updraft_engine::json::to_value(&updraft_engine::json::DetailJson::new(&detail))
+    );
     let runs: serde_json::Value =
         serde_json::from_str(&ui.handle(&Request::get("/api/v1/runs?dag=etl")).await.body).unwrap();
     assert_eq!(runs[0]["run_id"], run_id.as_str());

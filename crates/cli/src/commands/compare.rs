@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use serde_json::Value;
+use updraft_engine::json::{ComparisonJson, metric_names, param_keys};
 use updraft_engine::usecase::{ComparedRun, Comparison};
-use updraft_ui::json::{metric_names, param_keys};
 
 use super::versions::{diff_text, short};
 use super::{Context, print_json};
@@ -16,7 +16,7 @@ use crate::render::{duration, or_dash, span, table};
 pub async fn compare(ctx: &Context, dag: &str, run_ids: &[String]) -> CliResult<ExitCode> {
     let comparison = ctx.engine().await?.compare(dag, run_ids).await?;
     if ctx.json() {
-        print_json(&updraft_ui::json::comparison_json(&comparison))?;
+        print_json(&ComparisonJson::new(&comparison))?;
     } else {
         println!("{}", comparison_text(&comparison));
     }

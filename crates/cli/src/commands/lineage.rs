@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 
 use updraft_core::state::ArtifactRecord;
+use updraft_engine::json::{ArtifactLineageJson, RunLineageJson};
 
 use super::{Context, print_json};
 use crate::error::{CliError, CliResult};
@@ -34,7 +35,7 @@ pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
         [uri] => {
             let lineage = engine.artifact_lineage(uri).await?;
             if ctx.json() {
-                print_json(&updraft_ui::json::artifact_lineage_json(uri, &lineage))?;
+                print_json(&ArtifactLineageJson::new(uri, &lineage))?;
                 return Ok(ExitCode::SUCCESS);
             }
             if lineage.produced_by.is_empty() && lineage.consumed_by.is_empty() {
@@ -61,7 +62,7 @@ pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
         [dag, run_id] => {
             let lineage = engine.run_lineage(dag, run_id).await?;
             if ctx.json() {
-                print_json(&updraft_ui::json::run_lineage_json(dag, run_id, &lineage))?;
+                print_json(&RunLineageJson::new(dag, run_id, &lineage))?;
                 return Ok(ExitCode::SUCCESS);
             }
             let header = ["URI", "DAG", "RUN ID", "TASK", "TRY"];

@@ -319,9 +319,10 @@ impl Context {
     }
 }
 
-/// Prints JSON on stdout.
-fn print_json(value: &Value) -> CliResult<()> {
-    let text = serde_json::to_string_pretty(value)
+/// Prints JSON (a shape of `updraft_engine::json`, or a value) on stdout,
+/// its keys in order.
+fn print_json(value: &impl serde::Serialize) -> CliResult<()> {
+    let text = serde_json::to_string_pretty(&updraft_engine::json::to_value(value))
         .map_err(|e| CliError::Infra(format!("printing JSON: {e}")))?;
     println!("{text}");
     Ok(())

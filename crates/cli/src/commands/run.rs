@@ -11,7 +11,9 @@ use updraft_engine::usecase::RunRequest;
 
 use super::{Context, print_json, run_exit};
 use crate::error::{CliError, CliResult};
-use crate::render::{detail_json, detail_text};
+use updraft_engine::json::DetailJson;
+
+use crate::render::detail_text;
 
 pub async fn run(
     ctx: &Context,
@@ -42,7 +44,7 @@ pub async fn run(
     };
     let detail = engine.run_detail(dag, &ended.run_id).await?;
     if ctx.json() {
-        print_json(&detail_json(&detail))?;
+        print_json(&DetailJson::new(&detail))?;
     } else {
         println!("\n{}", detail_text(&detail));
     }

@@ -8,7 +8,9 @@ use updraft_engine::usecase::{RunFilters, RunsTable};
 
 use super::{Context, print_json};
 use crate::error::CliResult;
-use crate::render::{duration, run_json, table, time};
+use updraft_engine::json::RunJson;
+
+use crate::render::{duration, table, time};
 
 pub async fn runs(ctx: &Context, filters: RunFilters) -> CliResult<ExitCode> {
     let engine = ctx.engine().await?;
@@ -18,8 +20,11 @@ pub async fn runs(ctx: &Context, filters: RunFilters) -> CliResult<ExitCode> {
         eprintln!("updraft: spec error, the DAG is not scheduled until fixed: {error}");
     }
     if ctx.json() {
-        let list: Vec<_> = shown.iter().map(|(run, tz)| run_json(run, *tz)).collect();
-        print_json(&serde_json::Value::Array(list))?;
+        let list: Vec<_> = shown
+            .iter()
+            .map(|(run, tz)| RunJson::new(run, *tz))
+            .collect();
+        print_json(&list)?;
         return Ok(ExitCode::SUCCESS);
     }
     if shown.is_empty() {

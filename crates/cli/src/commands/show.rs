@@ -4,12 +4,14 @@ use std::process::ExitCode;
 
 use super::{Context, print_json};
 use crate::error::CliResult;
-use crate::render::{detail_json, detail_text};
+use updraft_engine::json::DetailJson;
+
+use crate::render::detail_text;
 
 pub async fn show(ctx: &Context, dag: &str, run_id: &str) -> CliResult<ExitCode> {
     let detail = ctx.engine().await?.run_detail(dag, run_id).await?;
     if ctx.json() {
-        print_json(&detail_json(&detail))?;
+        print_json(&DetailJson::new(&detail))?;
     } else {
         println!("{}", detail_text(&detail));
     }

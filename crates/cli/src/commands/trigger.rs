@@ -6,7 +6,7 @@ use updraft_engine::usecase::RunRequest;
 
 use super::{Context, print_json, run_exit, wait_for_run};
 use crate::error::{CliError, CliResult};
-use crate::render::run_json;
+use updraft_engine::json::RunJson;
 
 pub async fn trigger(
     ctx: &Context,
@@ -29,7 +29,7 @@ pub async fn trigger(
     };
     if ctx.json() {
         let spec = engine.spec_of(&run).await?;
-        print_json(&run_json(&run, spec.schedule.tz()))?;
+        print_json(&RunJson::new(&run, spec.schedule.tz()))?;
     } else {
         println!("{} {} {}", run.dag, run.run_id, run.state);
     }
