@@ -5,9 +5,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 use updraft_core::plan::sla_deadline;
 use updraft_core::state::{RunState, TaskState};
+use updraft_engine::json::shorten;
 pub use updraft_engine::json::{duration, span};
 use updraft_engine::usecase::RunDetail;
-use updraft_ui::svg::shorten;
 
 /// A time in the DAG's zone, to the second, for people.
 pub fn time(t: DateTime<Utc>, tz: Tz) -> String {

@@ -1,6 +1,7 @@
 //! The JSON shapes of runs, tasks, comparisons and lineage: what `updraft
 //! --output json` prints and what the dashboard's `/api/v1/` answers, typed
-//! once here for both. Times are RFC 3339 in the DAG's time zone.
+//! once here for both, with the short forms both print for people
+//! (durations, shortened text). Times are RFC 3339 in the DAG's time zone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -38,6 +39,15 @@ pub fn duration(d: Duration) -> String {
         60_000..3_600_000 => format!("{}m{:02}s", ms / 60_000, (ms / 1_000) % 60),
         _ => format!("{}h{:02}m", ms / 3_600_000, (ms / 60_000) % 60),
     }
+}
+
+/// At most `max` characters, with an ellipsis if cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let cut: String = text.chars().take(max - 1).collect();
+    format!("{cut}…")
 }
 
 /// How long between two times, if both are known.

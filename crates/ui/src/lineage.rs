@@ -8,7 +8,7 @@ use updraft_engine::Engine;
 
 use crate::Response;
 use crate::html::{artifact_path, escape, page, run_path};
-use crate::svg::shorten;
+use updraft_engine::json::shorten;
 
 /// Three columns of boxes joined left to right: `left` → `middle` →
 /// `right`, each box a label and a link.

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use updraft_core::spec::DagSpec;
+use updraft_engine::json::shorten;
 
 use crate::html::escape;
 
@@ -256,15 +257,6 @@ pub fn median(sorted: &[f64]) -> Option<f64> {
         _ if n % 2 == 1 => Some(sorted[n / 2]),
         _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
     }
-}
-
-/// At most `max` characters, with an ellipsis if cut.
-pub fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let cut: String = text.chars().take(max - 1).collect();
-    format!("{cut}…")
 }
 
 #[cfg(test)]
