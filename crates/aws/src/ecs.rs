@@ -22,8 +22,8 @@ use updraft_engine::ports::{
 
 use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
-use crate::launch::{deployment_digest, try_prefix};
 use crate::sdk_error::{fail, fail_launch};
+use crate::try_names::{deployment_digest, try_prefix};
 
 /// The most tasks one DescribeTasks may name.
 const MAX_DESCRIBE: usize = 100;

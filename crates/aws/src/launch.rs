@@ -4,7 +4,6 @@
 //! logs and outputs of a try go back to the service that ran it.
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
@@ -13,45 +12,6 @@ use updraft_engine::ports::{
 
 use crate::ecs::EcsLauncher;
 use crate::sagemaker::SageMakerLauncher;
-
-/// The hex SHA-256 of one try's identity (run, task, map index, try): the
-/// same for every launch of it.
-pub fn try_digest(request: &LaunchRequest) -> String {
-    let key = format!(
-        "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
-        request.dag,
-        request.run_id,
-        request.key.task_id,
-        request.key.map_index.map_or(-1, i64::from),
-        request.try_number
-    );
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// One try's digest within one deployment (a stack's bucket or cluster):
-/// two stacks running the same DAG never share a job name or a token.
-pub fn deployment_digest(request: &LaunchRequest, deployment: &str) -> String {
-    try_digest(&LaunchRequest {
-        dag: format!("{deployment}\u{0}{}", request.dag),
-        ..request.clone()
-    })
-}
-
-/// Where one try's files go in the bucket: `outputs/<dag>/<run>/<task>/<try>`
-/// (`<task>[<i>]` for a mapped instance).
-pub fn try_prefix(request: &LaunchRequest) -> String {
-    let task = match request.key.map_index {
-        Some(i) => format!("{}[{i}]", request.key.task_id),
-        None => request.key.task_id.to_string(),
-    };
-    format!(
-        "outputs/{}/{}/{task}/{}",
-        request.dag, request.run_id, request.try_number
-    )
-}
 
 /// Whether a handle is an ECS task ARN (else it is a training job name,
 /// which cannot contain `:`).

@@ -11,9 +11,10 @@
 //! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`eventbridge`]: updraft's own events out, on the stack's bus.
-//! - [`launch`]: one launcher routing tries to ECS or SageMaker, and the
-//!   names both derive from a try.
+//! - [`launch`]: one launcher routing tries to ECS or SageMaker.
+//! - [`try_names`]: the names both derive from a try (digest, bucket prefix).
 //! - [`functions`]: what the planner, dispatcher and recorder do per event.
+//! - [`fuzz`]: the bodies of the event parsers' fuzz targets.
 //! - [`permissions`]: the IAM actions each request needs, to check the
 //!   roles against the requests the functions send.
 //! - [`runtime`]: a function's cold start: logs, settings, engine.
@@ -26,6 +27,8 @@
 //!   no S3; `deploy` and upload notifications record new versions.
 //! - [`spec_objects`]: spec versions too large for an item, in S3.
 //! - [`sqs`]: the `TaskQueue` over SQS.
+//! - [`stack`]: a deployed stack's outputs and resources, for `doctor`.
+//! - [`doctor`]: what `updraft doctor` checks on AWS.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
 pub mod clients;
@@ -52,3 +55,4 @@ pub mod sqs;
 pub mod stack;
 #[cfg(feature = "test-util")]
 pub mod testing;
+pub mod try_names;

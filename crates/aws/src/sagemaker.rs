@@ -22,8 +22,8 @@ use updraft_engine::ports::{
 
 use crate::cloudwatch;
 use crate::events::training_completion;
-use crate::launch::{deployment_digest, try_prefix};
 use crate::sdk_error::{fail, fail_launch};
+use crate::try_names::{deployment_digest, try_prefix};
 
 /// CreateTrainingJob errors that say the request itself is wrong (a bad
 /// image, instance type or role): the try fails at once. A full quota

@@ -6,6 +6,7 @@ mod commands;
 mod error;
 mod progress;
 mod render;
+mod signals;
 
 use std::io::Write;
 use std::process::ExitCode;

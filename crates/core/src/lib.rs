@@ -1,6 +1,14 @@
 //! updraft-core: the pure domain of updraft.
 //!
 //! # Layout
+//! - [`spec`]: DAG specs parsed and validated (file:line:col errors), their
+//!   versions (SHA-256 of the canonical form) and diffs.
+//! - [`state`]: runs, task instances, attempts and their states.
+//! - [`plan`]: the planner: from a run's state to the transitions that
+//!   advance it (retries, trigger rules, mapping, reruns, marks, ends).
+//! - [`template`]: the Jinja templates of a task's fields, rendered and
+//!   checked.
+//! - [`ids`]: DAG and task ids, and run ids from dates.
 //! - [`yaml`]: a YAML tree whose nodes know their line and column.
 //! - [`schedule`]: cron points in a time zone, run intervals, due runs.
 //! - [`duration`]: `90s` / `2m` / `2h` / `1d`.
@@ -8,6 +16,7 @@
 //! - [`links`]: the dashboard's paths, shared with the events' links.
 //! - [`pools`]: which waiting tries take a pool's free slots.
 //! - [`notify`]: the events others react to, read off transitions.
+//! - [`fuzz`]: the bodies of the fuzz targets, run by `make test` too.
 //!
 //! Nothing here does I/O, spawns, sleeps or names an AWS type: callers pass
 //! text and snapshots in and get values and transitions out.

@@ -39,7 +39,7 @@ struct Tables {
     audit: BTreeMap<RunKey, Vec<AuditEntry>>,
 }
 
-/// A [`StateStore`] in a mutex.
+/// A [`StateStore`](crate::ports::StateStore) in a mutex.
 #[derive(Default)]
 pub struct MemoryStore(Mutex<Tables>);
 

@@ -10,6 +10,7 @@ use updraft_local::{LocalEvents, QueueKind};
 use super::Context;
 use super::ui::Serving;
 use crate::error::{CliError, CliResult};
+use crate::signals::shutdown_signal;
 
 pub async fn dev(
     ctx: &Context,
@@ -73,20 +74,4 @@ pub fn hold_lock(ctx: &Context, who: &str) -> CliResult<DevLock> {
 
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
 }

@@ -6,11 +6,12 @@ use std::time::Duration;
 use updraft_local::QueueKind;
 use updraft_local::dev::Scope;
 
-use super::dev::{default_workers, hold_lock, shutdown_signal};
+use super::dev::{default_workers, hold_lock};
 use updraft_engine::usecase::RunRequest;
 
 use super::{Context, print_json, run_exit};
 use crate::error::{CliError, CliResult};
+use crate::signals::shutdown_signal;
 use updraft_engine::json::DetailJson;
 
 use crate::render::detail_text;

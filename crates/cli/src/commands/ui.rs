@@ -10,8 +10,8 @@ use updraft_engine::Engine;
 use updraft_ui::Ui;
 
 use super::Context;
-use super::dev::shutdown_signal;
 use crate::error::{CliError, CliResult};
+use crate::signals::shutdown_signal;
 
 /// Where and how the dashboard is served.
 pub struct Serving {

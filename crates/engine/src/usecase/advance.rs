@@ -8,14 +8,11 @@ use updraft_core::state::{
     Attempt, Run, RunState, TaskInstance, TaskState, TaskTransition, Transition,
 };
 
+use super::MAX_ROUNDS;
 use super::capacity::needs_of;
 use crate::events::Event;
 use crate::ports::{PendingStop, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};
-
-/// Re-planning after a lost compare-and-set race settles in a round or two;
-/// the bound only guards against a store that never agrees.
-pub(crate) const MAX_ROUNDS: usize = 8;
 
 /// How many tries of one run are queued in one batch.
 const QUEUE_BATCH: usize = 100;

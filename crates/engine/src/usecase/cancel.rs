@@ -4,7 +4,7 @@
 use updraft_core::plan::end_run;
 use updraft_core::state::{AuditAction, AuditEntry, Run, RunState};
 
-use crate::usecase::advance::MAX_ROUNDS;
+use crate::usecase::MAX_ROUNDS;
 use crate::{Engine, EngineError, EngineResult};
 
 impl Engine {

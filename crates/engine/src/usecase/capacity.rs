@@ -20,7 +20,7 @@ use updraft_core::pools::{self, Holder, Waiter, waiting_reason};
 use updraft_core::spec::DagSpec;
 use updraft_core::state::{Run, TaskInstance, TaskKey, TaskState, TaskTransition};
 
-use super::advance::MAX_ROUNDS;
+use super::MAX_ROUNDS;
 use crate::events::Event;
 use crate::ports::{HandleRef, SlotClaim, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};

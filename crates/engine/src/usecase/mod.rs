@@ -23,6 +23,10 @@ mod tick;
 mod trigger;
 mod triggers;
 
+/// Re-planning after a lost compare-and-set race settles in a round or two;
+/// the bound only guards against a store that never agrees.
+pub(crate) const MAX_ROUNDS: usize = 8;
+
 pub use backfill::{BackfillReport, BackfillStep};
 pub use capacity::{DAG_LIMIT_POOL, PoolReport, holder_id};
 pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
