@@ -1,8 +1,35 @@
-//! Tick: create due scheduled runs, carry out stops a crash left undone,
-//! publish events a failure left in the outbox, then advance every active run (which releases retries, stops timed-out
-//! tries and starts queued runs) and reconcile tries whose events may have
-//! been lost. A failure of one DAG or
-//! run is reported and the tick goes on with the others.
+//! Tick: the scheduler's one periodic step (an EventBridge rule on AWS,
+//! `updraft dev`'s loop locally). It does, in order:
+//!
+//! 1. **Sync the specs** and read each DAG's metadata: the DAGs to
+//!    schedule, and the import errors of those that do not load.
+//! 2. **Create the due scheduled runs** of each DAG neither paused nor
+//!    `schedule: none` — at most as many as `max_active_runs` leaves room
+//!    for (only the latest point without `catchup`), each put-if-absent on
+//!    its logical date so a backfill or another tick never doubles one.
+//! 3. **Carry out stops** a dying process left undone (every pending stop):
+//!    a stop is written before the change that asks for it.
+//! 4. **Publish the outbox**: events kept with their changes whose
+//!    publishing failed or whose process died: the oldest 100, the rest
+//!    at the next tick, so a long outage's backlog drains without making
+//!    one tick long.
+//! 5. **Sweep the pools**: slots held by tries that ended, and waiters a
+//!    dying process left unadmitted.
+//! 6. **Advance and reconcile every active run**, 16 at a time (their
+//!    requests wait on the store, not on each other), starting at a place
+//!    that turns each minute; when the invocation's time runs out the rest
+//!    is left to the next tick (`deferred`), so a tick over thousands of
+//!    runs ends in time and every run still gets its turn. Advancing
+//!    releases retries, stops timed-out tries, starts queued runs and ends
+//!    runs; reconciling asks the launcher about tries whose end event may
+//!    have been lost.
+//! 7. **Note the heartbeat** that `updraft doctor` checks.
+//!
+//! A failure of one DAG, run or step is reported in the [`TickReport`] and
+//! the tick goes on with the others: one broken spec or run never stops
+//! the scheduler. An idle tick (nothing due, no active run) only reads
+//! (the DAGs' metadata, active runs, stops, outbox, pools) and writes the
+//! heartbeat.
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
