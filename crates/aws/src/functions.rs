@@ -13,6 +13,7 @@
 //! - recorder: an ECS or SageMaker state-change event → the completion of
 //!   its try, recorded, and its run planned at once.
 
+use serde::Serialize;
 use serde_json::{Value, json};
 use updraft_engine::Engine;
 use updraft_engine::events::Event;
@@ -20,11 +21,29 @@ use updraft_engine::ports::Delivery;
 use updraft_engine::usecase::Settled;
 
 use crate::events;
+use crate::permissions::Function;
+use crate::runtime::FunctionState;
 use crate::specs::{Synced, sync_key};
 use crate::sqs::decode_message;
 
 /// A failed invocation; the runtime reports it and the event is retried.
 pub type FunctionError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One invocation of one of the stack's functions.
+pub async fn handle(
+    function: Function,
+    state: &FunctionState,
+    event: &Value,
+) -> Result<Value, FunctionError> {
+    let engine = &state.engine;
+    match function {
+        Function::Planner => {
+            planner(engine, &state.clients.s3, &state.settings.bucket, event).await
+        }
+        Function::Dispatcher => Ok(serde_json::to_value(dispatcher(engine, event).await?)?),
+        Function::Recorder => recorder(engine, event).await,
+    }
+}
 
 /// The planner: a tick, or uploads of spec files (S3 `Object Created`
 /// events through EventBridge, or S3 notification records).
@@ -132,9 +151,35 @@ fn decode_s3_key(key: &str) -> String {
     updraft_core::links::decode(&key.replace('+', " "))
 }
 
+/// The dispatcher's answer to an SQS batch: the messages to deliver again
+/// (Lambda's partial batch response; the event source mapping reports
+/// them with `ReportBatchItemFailures`).
+#[derive(Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    /// The messages that failed, by id.
+    pub batch_item_failures: Vec<BatchItemFailure>,
+}
+
+/// One message to deliver again.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchItemFailure {
+    /// The SQS message id.
+    pub item_identifier: String,
+}
+
+impl BatchResponse {
+    fn again(&mut self, id: &str) {
+        self.batch_item_failures.push(BatchItemFailure {
+            item_identifier: id.to_string(),
+        });
+    }
+}
+
 /// The dispatcher: one SQS batch. Returns the partial batch response.
-pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, FunctionError> {
-    let mut failures = Vec::new();
+pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<BatchResponse, FunctionError> {
+    let mut response = BatchResponse::default();
     for record in event
         .get("Records")
         .and_then(Value::as_array)
@@ -144,7 +189,7 @@ pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, Functio
         let (id, body) = (text(record, "/messageId"), text(record, "/body"));
         if engine.out_of_time() {
             // Left for a later delivery rather than cut off mid-launch.
-            failures.push(json!({ "itemIdentifier": id }));
+            response.again(id);
             continue;
         }
         let deliveries: u32 = text(record, "/attributes/ApproximateReceiveCount")
@@ -177,9 +222,9 @@ pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<Value, Functio
             // a person to see.
             Settled::GaveUp(_) => {}
         }
-        failures.push(json!({ "itemIdentifier": id }));
+        response.again(id);
     }
-    Ok(json!({ "batchItemFailures": failures }))
+    Ok(response)
 }
 
 /// A string field of a JSON value, empty if it has none.

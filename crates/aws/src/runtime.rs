@@ -100,6 +100,26 @@ pub struct FunctionState {
     pub engine: Engine,
 }
 
+/// Runs one of the stack's functions: its state built once at cold start,
+/// then each invocation handled by [`crate::functions::handle`] with the
+/// invocation's deadline as the engine's work budget. What each function's
+/// `main` calls.
+#[cfg(feature = "lambda")]
+pub async fn serve(function: crate::permissions::Function) -> Result<(), lambda_runtime::Error> {
+    use lambda_runtime::{LambdaEvent, service_fn};
+    let state = init().await?;
+    let state = &state;
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            state
+                .engine
+                .set_deadline(Some(deadline(event.context.deadline)));
+            crate::functions::handle(function, state, &event.payload).await
+        },
+    ))
+    .await
+}
+
 /// Initializes logging and builds the function's state; an error names the
 /// missing configuration.
 pub async fn init() -> Result<FunctionState, String> {

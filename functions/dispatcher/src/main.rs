@@ -1,19 +1,10 @@
 //! The dispatcher function: SQS batches of task messages, answered with
 //! the partial batch failures.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-use updraft_aws::functions::dispatcher;
-use updraft_aws::runtime::init;
+use updraft_aws::functions::FunctionError;
+use updraft_aws::permissions::Function;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let state = init().await?;
-    let state = &state;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let budget = updraft_aws::runtime::deadline(event.context.deadline);
-        state.engine.set_deadline(Some(budget));
-        dispatcher(&state.engine, &event.payload).await
-    }))
-    .await
+async fn main() -> Result<(), FunctionError> {
+    updraft_aws::runtime::serve(Function::Dispatcher).await
 }

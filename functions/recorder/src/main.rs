@@ -1,18 +1,9 @@
 //! The recorder function: ECS and SageMaker state-change events.
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
-use updraft_aws::functions::recorder;
-use updraft_aws::runtime::init;
+use updraft_aws::functions::FunctionError;
+use updraft_aws::permissions::Function;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    let state = init().await?;
-    let state = &state;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let budget = updraft_aws::runtime::deadline(event.context.deadline);
-        state.engine.set_deadline(Some(budget));
-        recorder(&state.engine, &event.payload).await
-    }))
-    .await
+async fn main() -> Result<(), FunctionError> {
+    updraft_aws::runtime::serve(Function::Recorder).await
 }

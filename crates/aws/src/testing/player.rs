@@ -36,9 +36,10 @@ impl<F: Functions + Send + ?Sized> Functions for std::sync::Arc<F> {
 #[async_trait]
 impl Functions for Engine {
     async fn dispatcher(&self, batch: &Value) -> Value {
-        crate::functions::dispatcher(self, batch)
+        let response = crate::functions::dispatcher(self, batch)
             .await
-            .expect("dispatcher")
+            .expect("dispatcher");
+        serde_json::to_value(response).expect("a batch response is JSON")
     }
 
     async fn recorder(&self, event: &Value) -> Value {
