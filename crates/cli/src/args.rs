@@ -116,34 +116,16 @@ pub enum Command {
     },
     /// Trigger a run and execute it here, in the foreground; exit 0 if it succeeds.
     Run {
-        /// The DAG.
-        dag: String,
-        /// Params overriding the spec's: key=value (the value is JSON if it parses as JSON).
-        #[arg(long = "param", value_name = "KEY=VALUE")]
-        params: Vec<String>,
-        /// Labels for finding the run later.
-        #[arg(long = "label")]
-        labels: Vec<String>,
-        /// A free-text line kept on the run, shown by `runs` and `show`.
-        #[arg(long)]
-        note: Option<String>,
+        #[command(flatten)]
+        run: NewRun,
         /// Tries that run at once (default: the number of cores).
         #[arg(long)]
         workers: Option<usize>,
     },
     /// Trigger a manual run, executed by `updraft dev`.
     Trigger {
-        /// The DAG.
-        dag: String,
-        /// Params overriding the spec's: key=value (the value is JSON if it parses as JSON).
-        #[arg(long = "param", value_name = "KEY=VALUE")]
-        params: Vec<String>,
-        /// Labels for finding the run later.
-        #[arg(long = "label")]
-        labels: Vec<String>,
-        /// A free-text line kept on the run, shown by `runs` and `show`.
-        #[arg(long)]
-        note: Option<String>,
+        #[command(flatten)]
+        run: NewRun,
         /// Wait until the run ends; exit 0 if it succeeded, 1 if it failed.
         #[arg(long)]
         wait: bool,
@@ -405,6 +387,22 @@ pub enum Command {
         #[arg(last = true, required = true)]
         argv: Vec<String>,
     },
+}
+
+/// A manual run to make: `run` and `trigger` ask the same.
+#[derive(Debug, Args)]
+pub struct NewRun {
+    /// The DAG.
+    pub dag: String,
+    /// Params overriding the spec's: key=value (the value is JSON if it parses as JSON).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+    /// Labels for finding the run later.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// A free-text line kept on the run, shown by `runs` and `show`.
+    #[arg(long)]
+    pub note: Option<String>,
 }
 
 /// One task of the spec directory, for the run a date makes.

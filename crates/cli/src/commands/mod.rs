@@ -104,25 +104,13 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             };
             ui::ui(&ctx, serving).await
         }
-        Command::Run {
-            dag,
-            params,
-            labels,
-            note,
-            workers,
-        } => {
-            let request = ctx.run_request(&params, labels, note).await?;
-            run::run(&ctx, &dag, request, workers).await
+        Command::Run { run, workers } => {
+            let request = ctx.run_request(&run.params, run.labels, run.note).await?;
+            run::run(&ctx, &run.dag, request, workers).await
         }
-        Command::Trigger {
-            dag,
-            params,
-            labels,
-            note,
-            wait,
-        } => {
-            let request = ctx.run_request(&params, labels, note).await?;
-            trigger::trigger(&ctx, &dag, request, wait).await
+        Command::Trigger { run, wait } => {
+            let request = ctx.run_request(&run.params, run.labels, run.note).await?;
+            trigger::trigger(&ctx, &run.dag, request, wait).await
         }
         Command::Rerun {
             dag,
