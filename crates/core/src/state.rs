@@ -270,6 +270,28 @@ pub struct Attempt {
     pub consumed: Vec<String>,
 }
 
+impl Attempt {
+    /// A try that has not started anything yet: no handle, times, log or
+    /// output; set what is known with struct update syntax.
+    pub fn new(key: TaskKey, try_number: u32, state: TaskState) -> Attempt {
+        Attempt {
+            key,
+            try_number,
+            state,
+            handle: None,
+            started_at: None,
+            ended_at: None,
+            exit_code: None,
+            reason: None,
+            log: None,
+            output_location: None,
+            output: None,
+            produced: Vec::new(),
+            consumed: Vec::new(),
+        }
+    }
+}
+
 string_enum!(
     /// Which way a run touched an artifact.
     ArtifactUse, "artifact use" {

@@ -500,19 +500,12 @@ mod tests {
         let huge = format!("{{\"x\": \"{}\"}}", "a".repeat(8 * 1024 * 1024));
         fs::write(with_ext(&base, "output.json"), huge).unwrap();
         let attempt = Attempt {
-            key: TaskKey::task(updraft_core::ids::TaskId::parse("a").unwrap()),
-            try_number: 1,
-            state: updraft_core::state::TaskState::Running,
             handle: Some(handle_of(1, &base)),
-            started_at: None,
-            ended_at: None,
-            exit_code: None,
-            reason: None,
-            log: None,
-            output_location: None,
-            output: None,
-            produced: Vec::new(),
-            consumed: Vec::new(),
+            ..Attempt::new(
+                TaskKey::task(updraft_core::ids::TaskId::parse("a").unwrap()),
+                1,
+                updraft_core::state::TaskState::Running,
+            )
         };
         let read = launcher.read_output(&attempt).await.unwrap().unwrap();
         assert_eq!(read.len(), MAX_OUTPUT_BYTES + 1);

@@ -40,19 +40,11 @@ fn ended(mut instance: TaskInstance, at: chrono::DateTime<chrono::Utc>) -> TaskI
 
 fn attempt_of(instance: &TaskInstance) -> Attempt {
     Attempt {
-        key: instance.key.clone(),
-        try_number: 1,
-        state: TaskState::Succeeded,
         handle: Some(format!("h-{}", instance.key)),
         started_at: instance.started_at,
         ended_at: instance.ended_at,
         exit_code: Some(0),
-        reason: None,
-        log: None,
-        output_location: None,
-        output: None,
-        produced: Vec::new(),
-        consumed: Vec::new(),
+        ..Attempt::new(instance.key.clone(), 1, TaskState::Succeeded)
     }
 }
 

@@ -199,19 +199,13 @@ async fn outputs_go_to_s3_and_are_read_back() {
     );
 
     let attempt = updraft_core::state::Attempt {
-        key: request(1).key,
-        try_number: 1,
-        state: updraft_core::state::TaskState::Running,
         handle: Some(launched.handle.clone()),
-        started_at: None,
-        ended_at: None,
-        exit_code: None,
-        reason: None,
-        log: None,
         output_location: Some(uri.clone()),
-        output: None,
-        produced: Vec::new(),
-        consumed: Vec::new(),
+        ..updraft_core::state::Attempt::new(
+            request(1).key,
+            1,
+            updraft_core::state::TaskState::Running,
+        )
     };
     assert_eq!(
         launcher.read_output(&attempt).await.unwrap(),
@@ -307,19 +301,14 @@ async fn logs_are_read_from_the_tasks_cloudwatch_stream() {
         .await
         .unwrap();
     let attempt = updraft_core::state::Attempt {
-        key: request(3).key,
-        try_number: 3,
-        state: updraft_core::state::TaskState::Succeeded,
         handle: Some(launched.handle.clone()),
-        started_at: None,
-        ended_at: None,
         exit_code: Some(0),
-        reason: None,
         log: launched.log.clone(),
-        output_location: None,
-        output: None,
-        produced: Vec::new(),
-        consumed: Vec::new(),
+        ..updraft_core::state::Attempt::new(
+            request(3).key,
+            3,
+            updraft_core::state::TaskState::Succeeded,
+        )
     };
     assert_eq!(
         launcher.logs(&attempt).await.unwrap(),

@@ -207,21 +207,7 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         relaunch: false,
     };
     // As the dispatcher does, the try's record is written before RunTask.
-    let attempt = updraft_core::state::Attempt {
-        key: key("a"),
-        try_number: 1,
-        state: TaskState::Launching,
-        handle: None,
-        started_at: None,
-        ended_at: None,
-        exit_code: None,
-        reason: None,
-        log: None,
-        output_location: None,
-        output: None,
-        produced: Vec::new(),
-        consumed: Vec::new(),
-    };
+    let attempt = updraft_core::state::Attempt::new(key("a"), 1, TaskState::Launching);
     assert!(
         store
             .put_new_attempt("chain", &run.run_id, &attempt)

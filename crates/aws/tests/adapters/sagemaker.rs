@@ -117,19 +117,13 @@ async fn create_training_job_carries_the_try_and_its_model_becomes_the_output() 
     };
     assert_eq!(completion.outcome, updraft_core::plan::Outcome::Succeeded);
     let attempt = Attempt {
-        key: request(&dag, 2).key,
-        try_number: 2,
-        state: updraft_core::state::TaskState::Running,
         handle: Some(launched.handle.clone()),
-        started_at: None,
-        ended_at: None,
-        exit_code: None,
-        reason: None,
         log: launched.log.clone(),
-        output_location: None,
-        output: None,
-        produced: Vec::new(),
-        consumed: Vec::new(),
+        ..Attempt::new(
+            request(&dag, 2).key,
+            2,
+            updraft_core::state::TaskState::Running,
+        )
     };
     let output: serde_json::Value =
         serde_json::from_str(&launcher.read_output(&attempt).await.unwrap().unwrap()).unwrap();

@@ -388,19 +388,10 @@ pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHan
         try_number: 1,
     };
     let mut attempt = Attempt {
-        key: key("a"),
-        try_number: 1,
-        state: TaskState::Running,
         handle: Some("task/1".into()),
         started_at: Some(t0()),
-        ended_at: None,
-        exit_code: None,
-        reason: None,
-        log: None,
-        output_location: None,
-        output: None,
         produced: vec!["s3://b/model".into()],
-        consumed: Vec::new(),
+        ..Attempt::new(key("a"), 1, TaskState::Running)
     };
     let launching_attempt = Attempt {
         state: TaskState::Launching,

@@ -151,19 +151,12 @@ impl Engine {
         let spec = self.spec_of(&run).await?;
         let now = self.ports.clock.now();
         let mut attempt = Attempt {
-            key: message.key.clone(),
-            try_number: message.try_number,
-            state: TaskState::Launching,
-            handle: None,
             started_at: Some(now),
-            ended_at: None,
-            exit_code: None,
-            reason: None,
-            log: None,
-            output_location: None,
-            output: None,
-            produced: Vec::new(),
-            consumed: Vec::new(),
+            ..Attempt::new(
+                message.key.clone(),
+                message.try_number,
+                TaskState::Launching,
+            )
         };
         // A record already there means an earlier launch of this try got as
         // far as writing it (its dispatcher died or hung).
