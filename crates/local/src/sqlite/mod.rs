@@ -29,52 +29,7 @@ mod dags;
 mod leftovers;
 mod pools;
 mod runs;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS dags (dag TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS spec_versions (
-    dag TEXT NOT NULL, version TEXT NOT NULL, source TEXT NOT NULL, first_seen TEXT,
-    PRIMARY KEY (dag, version));
-CREATE TABLE IF NOT EXISTS runs (
-    dag TEXT NOT NULL, run_id TEXT NOT NULL, state TEXT NOT NULL, created_at TEXT NOT NULL,
-    body TEXT NOT NULL, PRIMARY KEY (dag, run_id));
-CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state);
-CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at);
-CREATE TABLE IF NOT EXISTS task_instances (
-    dag TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, map_index INTEGER NOT NULL,
-    state TEXT NOT NULL, try_number INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (dag, run_id, task_id, map_index));
-CREATE TABLE IF NOT EXISTS attempts (
-    dag TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, map_index INTEGER NOT NULL,
-    try_number INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (dag, run_id, task_id, map_index, try_number));
-CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL, visible_at INTEGER NOT NULL,
-    receipt TEXT, receive_count INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (visible_at);
-CREATE TABLE IF NOT EXISTS artifacts (
-    uri TEXT NOT NULL, used TEXT NOT NULL, dag TEXT NOT NULL, run_id TEXT NOT NULL,
-    task_id TEXT NOT NULL, map_index INTEGER NOT NULL, try_number INTEGER NOT NULL,
-    at TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (uri, used, dag, run_id, task_id, map_index, try_number));
-CREATE INDEX IF NOT EXISTS artifacts_by_run ON artifacts (dag, run_id);
-CREATE TABLE IF NOT EXISTS handles (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS stops (handle TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS pool_slots (
-    pool TEXT NOT NULL, holder TEXT NOT NULL, slots INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (pool, holder));
-CREATE TABLE IF NOT EXISTS pool_waiters (
-    pool TEXT NOT NULL, holder TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (pool, holder));
-CREATE TABLE IF NOT EXISTS pool_sizes (
-    pool TEXT PRIMARY KEY, declared INTEGER, slots_set INTEGER);
-CREATE TABLE IF NOT EXISTS heartbeat (name TEXT PRIMARY KEY, at TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, dag TEXT NOT NULL, run_id TEXT NOT NULL,
-    at TEXT NOT NULL, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_by_run ON audit (dag, run_id, at);
-";
+mod schema;
 
 /// Writes `next`, one revision up, if the stored run is still in state
 /// `expect` at revision `next.revision`. Runs written before revisions
@@ -120,25 +75,16 @@ impl Sqlite {
         let fail = |e: rusqlite::Error| {
             PortError::new(&format!("opening state database {}", path.display()), e)
         };
-        let conn = Connection::open(path).map_err(fail)?;
+        let mut conn = Connection::open(path).map_err(fail)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(fail)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(fail)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(fail)?;
-        conn.execute_batch(SCHEMA).map_err(fail)?;
-        // State files from before versions kept when they were first seen.
-        let has_first_seen: bool = conn
-            .query_row(
-                "SELECT COUNT(*) > 0 FROM pragma_table_info('spec_versions') WHERE name = 'first_seen'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(fail)?;
-        if !has_first_seen {
-            conn.execute("ALTER TABLE spec_versions ADD COLUMN first_seen TEXT", [])
-                .map_err(fail)?;
-        }
+        schema::migrate(&mut conn).map_err(|e| match e {
+            schema::MigrateError::Sqlite(e) => fail(e),
+            newer => PortError::msg(format!("state database {}: {newer}", path.display())),
+        })?;
         Ok(Sqlite(Arc::new(Mutex::new(conn))))
     }
 
