@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use updraft_aws::functions::planner;
 use updraft_aws::settings::Settings;
-use updraft_aws::testing::{Ending, Functions, Player, Started, s3, sdk};
+use updraft_aws::testing::{Ending, Functions, Player, Started, sdk};
 use updraft_e2e::World;
 
 use crate::aws_world;
@@ -106,7 +106,6 @@ async fn the_ml_example_runs_on_ecs_and_sagemaker_and_reruns_from_its_failed_tas
     let engine = settings.engine(&sdk());
     let tick = planner(
         &engine,
-        &s3(),
         &settings.bucket,
         &json!({"source": "aws.events", "detail-type": "Scheduled Event"}),
     )

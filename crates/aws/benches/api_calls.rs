@@ -70,13 +70,9 @@ async fn main() {
 
     let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
     counter.take();
-    planner(&engine, &clients.s3, &settings.bucket, &tick)
-        .await
-        .unwrap();
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
     let first_tick = counter.take();
-    planner(&engine, &clients.s3, &settings.bucket, &tick)
-        .await
-        .unwrap();
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
     let idle_tick = counter.take();
 
     let run = engine
@@ -367,9 +363,7 @@ async fn ticks(clients: &Clients, counter: &CallCounter) {
         counter.take();
         let started = std::time::Instant::now();
         engine.set_deadline(budget(60));
-        let report = planner(&engine, &clients.s3, &settings.bucket, &tick)
-            .await
-            .unwrap();
+        let report = planner(&engine, &settings.bucket, &tick).await.unwrap();
         let took = started.elapsed();
         let calls = counter.take();
         let label = match starting {
@@ -451,9 +445,7 @@ async fn expansion(clients: &Clients, counter: &CallCounter) {
     counter.take();
     let started = std::time::Instant::now();
     engine.set_deadline(budget(60));
-    planner(&engine, &clients.s3, &settings.bucket, &tick)
-        .await
-        .unwrap();
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
     let took = started.elapsed();
     let calls = counter.take();
     let queued = store

@@ -3,7 +3,7 @@
 //!
 //! - planner: an EventBridge schedule tick → [`Engine::tick`]; an S3 upload
 //!   (`Object Created` through EventBridge, or a notification record) →
-//!   [`sync_key`] for each spec file; an object created in a watched
+//!   [`Engine::sync_spec_file`] for each spec file; an object created in a watched
 //!   bucket → [`Engine::artifact_appeared`].
 //! - dispatcher: an SQS batch → [`Engine::settle`] per message, reporting
 //!   the messages that failed so only they are delivered again, after a
@@ -23,7 +23,7 @@ use updraft_engine::usecase::Settled;
 use crate::events;
 use crate::permissions::Function;
 use crate::runtime::FunctionState;
-use crate::specs::{Synced, sync_key};
+use crate::specs::Synced;
 use crate::sqs::decode_message;
 
 /// A failed invocation; the runtime reports it and the event is retried.
@@ -37,9 +37,7 @@ pub async fn handle(
 ) -> Result<Value, FunctionError> {
     let engine = &state.engine;
     match function {
-        Function::Planner => {
-            planner(engine, &state.clients.s3, &state.settings.bucket, event).await
-        }
+        Function::Planner => planner(engine, &state.settings.bucket, event).await,
         Function::Dispatcher => Ok(serde_json::to_value(dispatcher(engine, event).await?)?),
         Function::Recorder => recorder(engine, event).await,
     }
@@ -47,12 +45,7 @@ pub async fn handle(
 
 /// The planner: a tick, or uploads of spec files (S3 `Object Created`
 /// events through EventBridge, or S3 notification records).
-pub async fn planner(
-    engine: &Engine,
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    event: &Value,
-) -> Result<Value, FunctionError> {
+pub async fn planner(engine: &Engine, bucket: &str, event: &Value) -> Result<Value, FunctionError> {
     if let Some(object) = watched_object(event, bucket) {
         let runs = engine
             .artifact_appeared(&object.uri, object.version, object.at)
@@ -69,10 +62,9 @@ pub async fn planner(
     }
     let mut synced = Vec::new();
     for key in changes {
-        let store = engine.ports().store.as_ref();
         // An event says only that the object changed: what it is now is
         // read from S3, so late and replayed events change nothing.
-        let outcome = sync_key(s3, bucket, store, &key).await?;
+        let outcome = engine.sync_spec_file(&key).await?;
         synced.push(match outcome {
             Synced::Current { dag, version } => json!({ "dag": dag, "version": version }),
             Synced::ImportError { dag, errors } => json!({ "dag": dag, "import_errors": errors }),
@@ -108,7 +100,7 @@ pub fn watched_object(event: &Value, spec_bucket: &str) -> Option<WatchedObject>
         return None;
     }
     let (bucket, key) = (text("/detail/bucket/name")?, text("/detail/object/key")?);
-    if bucket == spec_bucket && key.starts_with(crate::specs::PREFIX) {
+    if bucket == spec_bucket && key.starts_with(crate::specs::SPEC_PREFIX) {
         return None;
     }
     let at = text("/time")

@@ -14,7 +14,7 @@ use crate::eventbridge::EventBridgePublisher;
 use crate::launch::AwsLauncher;
 use crate::sagemaker::{SageMakerConfig, SageMakerLauncher};
 use crate::spec_objects::SpecObjects;
-use crate::specs::TableSpecs;
+use crate::specs::{S3SpecFiles, TableSpecs};
 use crate::sqs::SqsQueue;
 
 /// The names of a deployment's resources.
@@ -148,7 +148,10 @@ impl Settings {
             self.event_bus.clone(),
             self.bucket.clone(),
         );
-        Engine::new(self.ports(clients)).with_publisher(Arc::new(publisher), self.ui_url.clone())
+        let spec_files = S3SpecFiles::new(clients.s3.clone(), self.bucket.clone());
+        Engine::new(self.ports(clients))
+            .with_publisher(Arc::new(publisher), self.ui_url.clone())
+            .with_spec_files(Arc::new(spec_files))
     }
 
     /// The adapters over this deployment.

@@ -1,33 +1,26 @@
-//! Specs on AWS. They live as `specs/<dag>.yaml` in a versioned bucket, but
-//! a tick reads them from the state table: each DAG's metadata names its
-//! current spec version, whose text the table keeps. So an idle tick makes
-//! no S3 request at all; S3 is read only when a spec is uploaded — by
-//! [`deploy`], or by [`sync_object`] when the bucket notifies an upload
+//! Specs on AWS. They live as `specs/<dag>.yaml` in a versioned bucket
+//! ([`S3SpecFiles`], what the engine's spec ingest reads and writes), but a
+//! tick reads them from the state table ([`TableSpecs`]): each DAG's
+//! metadata names its current spec version, whose text the table keeps. So
+//! an idle tick makes no S3 request at all; S3 is read only when a spec is
+//! uploaded — by `updraft deploy`, or when the bucket tells of an upload
 //! made with plain `aws s3 cp`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::sdk_error::fail;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use updraft_core::ids::DagId;
-use updraft_core::spec::{
-    DagSpec, Diagnostic, POOLS_FILE, SpecFile, is_pools_file, parse_spec, validate_set,
-};
-use updraft_core::yaml::{self, Pos, Value};
+use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, parse_spec};
+use updraft_core::yaml::Pos;
 use updraft_engine::ports::{
-    DagChange, DagMeta, LoadedSpecs, PortError, PortResult, SpecSource, StateStore,
+    DagMeta, LoadedSpecs, PortError, PortResult, SpecFileText, SpecFiles, SpecSource, StateStore,
+    SystemClock,
 };
-
-/// Where spec files go in the bucket.
-pub const PREFIX: &str = "specs/";
-
-/// The key of a DAG's spec file.
-pub fn spec_key(dag: &str) -> String {
-    format!("{PREFIX}{dag}.yaml")
-}
+use updraft_engine::usecase::{Deployment, SpecIngest};
+pub use updraft_engine::usecase::{SPEC_PREFIX, Synced, spec_key};
 
 /// The current specs, from the state table.
 pub struct TableSpecs {
@@ -147,252 +140,106 @@ impl From<PortError> for DeployError {
     }
 }
 
-/// The DAG id a spec text declares, if it declares one.
-fn declared_id(text: &str) -> Option<String> {
-    let root = yaml::parse(text).ok()?;
-    let Value::Map(entries) = root.value else {
-        return None;
-    };
-    entries
-        .into_iter()
-        .find(|e| e.key == "dag")
-        .and_then(|e| match e.value.value {
-            Value::Str(id) => Some(id),
-            _ => None,
-        })
+/// The spec files in a stack's bucket, under `specs/` (versioned).
+pub struct S3SpecFiles {
+    s3: Client,
+    bucket: String,
 }
 
-/// Validates `files` as a set, refuses a DAG id that another file in the
-/// bucket already declares, then uploads each as `specs/<dag>.yaml` and
-/// records its version on the DAG's metadata. Returns the DAG ids deployed.
+impl S3SpecFiles {
+    /// The files of `bucket`.
+    pub fn new(s3: Client, bucket: impl Into<String>) -> S3SpecFiles {
+        S3SpecFiles {
+            s3,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl SpecFiles for S3SpecFiles {
+    async fn keys(&self) -> PortResult<Vec<String>> {
+        list_specs(&self.s3, &self.bucket).await
+    }
+
+    async fn latest(&self, key: &str) -> PortResult<Option<SpecFileText>> {
+        latest_text(&self.s3, &self.bucket, key).await
+    }
+
+    async fn newer(&self, key: &str, a: &str, b: &str) -> PortResult<bool> {
+        newer(&self.s3, &self.bucket, key, a, b).await
+    }
+
+    async fn put(&self, key: &str, text: &str) -> PortResult<()> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(text.as_bytes().to_vec()))
+            .content_type("application/yaml")
+            .send()
+            .await
+            .map_err(fail("S3 PutObject"))?;
+        Ok(())
+    }
+
+    fn location(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.bucket)
+    }
+}
+
+/// [`Engine::deploy_specs`](updraft_engine::Engine::deploy_specs) over a
+/// bucket and a store, for tools and tests without an engine. Returns the
+/// DAG ids deployed.
 pub async fn deploy(
     s3: &Client,
     bucket: &str,
     store: &dyn StateStore,
     files: &[SpecFile],
 ) -> Result<Vec<String>, DeployError> {
-    let set = validate_set(files);
-    if !set.errors.is_empty() {
-        return Err(DeployError::Rejected(
-            set.errors.iter().map(ToString::to_string).collect(),
-        ));
+    let spec_files = S3SpecFiles::new(s3.clone(), bucket);
+    let ingest = SpecIngest {
+        store,
+        files: &spec_files,
+        clock: &SystemClock,
+    };
+    match ingest.deploy(files).await? {
+        Deployment::Deployed(dags) => Ok(dags),
+        Deployment::Rejected(problems) => Err(DeployError::Rejected(problems)),
     }
-    let ours: BTreeSet<String> = set.dags.keys().cloned().collect();
-    let mut clashes = Vec::new();
-    for key in list_specs(s3, bucket).await? {
-        let stem = key
-            .strip_prefix(PREFIX)
-            .and_then(|k| k.strip_suffix(".yaml"))
-            .unwrap_or_default();
-        if ours.contains(stem) {
-            continue;
-        }
-        let Some((text, _)) = latest_text(s3, bucket, &key).await? else {
-            continue;
-        };
-        if let Some(id) = declared_id(&text).filter(|id| ours.contains(id)) {
-            clashes.push(format!("DAG `{id}` is already declared by s3://{bucket}/{key}; remove or rename that file first"));
-        }
-    }
-    if !clashes.is_empty() {
-        return Err(DeployError::Rejected(clashes));
-    }
-    for (id, spec) in &set.dags {
-        let text = files
-            .iter()
-            .find(|f| f.name == spec.file)
-            .map(|f| f.text.clone())
-            .unwrap_or_default();
-        s3.put_object()
-            .bucket(bucket)
-            .key(spec_key(id))
-            .body(ByteStream::from(text.clone().into_bytes()))
-            .content_type("application/yaml")
-            .send()
-            .await
-            .map_err(fail("S3 PutObject"))?;
-        // The object's latest version, recorded as an upload event would
-        // (whichever of the two comes second changes nothing).
-        sync_key(s3, bucket, store, &spec_key(id)).await?;
-    }
-    // The pools file is kept beside the specs for people, and its sizes in
-    // the table, where dispatchers read them.
-    if let (Some(slots), Some(file)) = (
-        set.pool_slots(),
-        files.iter().find(|f| is_pools_file(&f.name)),
-    ) {
-        s3.put_object()
-            .bucket(bucket)
-            .key(format!("{PREFIX}{POOLS_FILE}"))
-            .body(ByteStream::from(file.text.clone().into_bytes()))
-            .content_type("application/yaml")
-            .send()
-            .await
-            .map_err(fail("S3 PutObject"))?;
-        store.declare_pools(&slots).await?;
-    }
-    Ok(ours.into_iter().collect())
 }
 
-/// What an upload notification led to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Synced {
-    /// The DAG's current spec is now this version.
-    Current {
-        /// The DAG.
-        dag: String,
-        /// The spec version.
-        version: String,
-    },
-    /// The file does not validate; the DAG is skipped until it does.
-    ImportError {
-        /// The DAG the file is named after.
-        dag: String,
-        /// Every problem.
-        errors: Vec<String>,
-    },
-    /// The file is gone: the DAG is no longer scheduled (its runs go on).
-    Removed {
-        /// The DAG the file was named after.
-        dag: String,
-    },
-    /// Not a spec file, or already current.
-    Ignored,
-}
-
-/// The DAG a key under `specs/` is named after; `specs/pools.yaml` is
-/// the pools file, not a DAG.
-fn dag_of(key: &str) -> Option<&str> {
-    let stem = key.strip_prefix(PREFIX)?.strip_suffix(".yaml")?;
-    (!is_pools_file(key) && DagId::parse(stem).is_ok()).then_some(stem)
-}
-
-/// How often a sync reads again after another writer changed the DAG's
-/// metadata between its read and its write.
-const MAX_SYNC_ROUNDS: usize = 4;
-
-/// Brings a DAG's metadata to what its spec object now is, whichever
-/// upload or deletion event (late, replayed or out of order) or deploy
-/// asks: the object's latest version becomes the DAG's current spec (or
-/// its import error), and a deleted object unschedules the DAG. The write
-/// is a compare-and-set on the stored object version, and a version older
-/// than the stored one (in the order S3 lists them) is never written, so
-/// nothing rolls a DAG back.
+/// [`Engine::sync_spec_file`](updraft_engine::Engine::sync_spec_file) over
+/// a bucket and a store, for tools and tests without an engine.
 pub async fn sync_key(
     s3: &Client,
     bucket: &str,
     store: &dyn StateStore,
     key: &str,
 ) -> PortResult<Synced> {
-    let Some(stem) = dag_of(key) else {
-        return Ok(Synced::Ignored);
-    };
-    let dag_id = DagId::parse(stem).map_err(PortError::msg)?;
-    for _ in 0..MAX_SYNC_ROUNDS {
-        let meta = store
-            .dag(stem)
-            .await?
-            .unwrap_or_else(|| DagMeta::new(dag_id.clone()));
-        let (change, synced) = match latest_text(s3, bucket, key).await? {
-            None => {
-                if meta.current_version.is_none() && meta.import_error.is_none() {
-                    return Ok(Synced::Ignored);
-                }
-                let removed = Synced::Removed {
-                    dag: stem.to_string(),
-                };
-                (source(None, None, None), removed)
-            }
-            Some((text, version)) => {
-                if let (Some(stored), Some(latest)) = (&meta.source_version, &version) {
-                    if stored == latest {
-                        return Ok(Synced::Ignored);
-                    }
-                    if newer(s3, bucket, key, stored, latest).await? {
-                        return Ok(Synced::Ignored);
-                    }
-                }
-                read_source(store, bucket, key, &dag_id, &text, version).await?
-            }
-        };
-        let mut change = change;
-        if let DagChange::Source { expect, .. } = &mut change {
-            *expect = Some(meta.source_version.clone());
-        }
-        if store.update_dag(&dag_id, &change).await? {
-            return Ok(synced);
-        }
+    let spec_files = S3SpecFiles::new(s3.clone(), bucket);
+    SpecIngest {
+        store,
+        files: &spec_files,
+        clock: &SystemClock,
     }
-    Err(PortError::msg(format!(
-        "the metadata of DAG `{stem}` kept changing while {key} was synced; the next event or deploy tries again"
-    )))
-}
-
-/// A spec source change that applies whatever is stored.
-fn source(
-    current_version: Option<String>,
-    import_error: Option<String>,
-    source_version: Option<String>,
-) -> DagChange {
-    DagChange::Source {
-        current_version,
-        import_error,
-        source_version,
-        expect: None,
-    }
-}
-
-/// Parses a spec object's text: a valid spec is stored as a version and
-/// becomes current; anything else is the DAG's import error.
-async fn read_source(
-    store: &dyn StateStore,
-    bucket: &str,
-    key: &str,
-    dag_id: &DagId,
-    text: &str,
-    version: Option<String>,
-) -> PortResult<(DagChange, Synced)> {
-    let file = format!("s3://{bucket}/{key}");
-    let problems = match parse_spec(&file, text) {
-        Ok(spec) if spec.id == *dag_id => {
-            store
-                .put_spec_version(dag_id.as_str(), &spec.version, text, chrono::Utc::now())
-                .await?;
-            let synced = Synced::Current {
-                dag: dag_id.to_string(),
-                version: spec.version.clone(),
-            };
-            return Ok((source(Some(spec.version), None, version), synced));
-        }
-        Ok(spec) => vec![format!(
-            "{file}:1:1: the file declares DAG `{}`; name it {}",
-            spec.id,
-            spec_key(spec.id.as_str())
-        )],
-        Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
-    };
-    let change = source(None, Some(problems.join("\n")), version);
-    let synced = Synced::ImportError {
-        dag: dag_id.to_string(),
-        errors: problems,
-    };
-    Ok((change, synced))
+    .sync(key)
+    .await
 }
 
 /// The latest version of an object: its text and version id; `None` if it
 /// is deleted.
-async fn latest_text(
-    s3: &Client,
-    bucket: &str,
-    key: &str,
-) -> PortResult<Option<(String, Option<String>)>> {
+async fn latest_text(s3: &Client, bucket: &str, key: &str) -> PortResult<Option<SpecFileText>> {
     let out = match s3.get_object().bucket(bucket).key(key).send().await {
         Ok(out) => out,
         Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
         Err(e) => return Err(fail("S3 GetObject")(e)),
     };
     let version = out.version_id.clone();
-    Ok(Some((object_text(out.body, bucket, key).await?, version)))
+    Ok(Some(SpecFileText {
+        text: object_text(out.body, bucket, key).await?,
+        version,
+    }))
 }
 
 /// Whether object version `a` of `key` is newer than version `b`, in the
@@ -431,7 +278,7 @@ async fn list_specs(s3: &Client, bucket: &str) -> PortResult<Vec<String>> {
         let out = s3
             .list_objects_v2()
             .bucket(bucket)
-            .prefix(PREFIX)
+            .prefix(SPEC_PREFIX)
             .set_continuation_token(token)
             .send()
             .await

@@ -39,7 +39,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::{EngineError, EngineResult};
 use events::{Event, Observer, Quiet};
-use ports::{Clock, Launcher, Publisher, SpecSource, StateStore, TaskQueue};
+use ports::{Clock, Launcher, Publisher, SpecFiles, SpecSource, StateStore, TaskQueue};
 use updraft_core::spec::{DagSpec, parse_spec};
 use updraft_core::state::Run;
 
@@ -94,6 +94,7 @@ pub struct Engine {
     announce: Announce,
     ui_url: Mutex<Option<String>>,
     specs: Mutex<HashMap<(String, String), Arc<DagSpec>>>,
+    spec_files: Option<Arc<dyn SpecFiles>>,
     declared_pools: Mutex<Option<BTreeMap<String, u32>>>,
     deadline: Mutex<Option<Instant>>,
 }
@@ -123,6 +124,7 @@ impl Engine {
             announce: Announce::Off,
             ui_url: Mutex::default(),
             specs: Mutex::default(),
+            spec_files: None,
             declared_pools: Mutex::default(),
             deadline: Mutex::default(),
         }
@@ -145,6 +147,13 @@ impl Engine {
     ) -> Engine {
         self.announce = Announce::Publish(publisher);
         self.set_ui_url(ui_url);
+        self
+    }
+
+    /// The engine with deployed spec files (a stack's bucket), which
+    /// [`Engine::deploy_specs`] writes and [`Engine::sync_spec_file`] reads.
+    pub fn with_spec_files(mut self, files: Arc<dyn SpecFiles>) -> Engine {
+        self.spec_files = Some(files);
         self
     }
 

@@ -150,7 +150,6 @@ async fn the_planner_ticks_and_syncs_uploaded_specs() {
         world("dag: hourly\nschedule: '@hourly'\ntasks:\n  - id: a\n    command: [echo]\n").await;
     let tick = planner(
         &world.engine,
-        &s3(),
         &world.settings.bucket,
         &json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"}),
     )
@@ -177,7 +176,7 @@ async fn the_planner_ticks_and_syncs_uploaded_specs() {
             "request-id": "N4N7GDK58NMKJ12R", "requester": "123456789012", "reason": "PutObject"
         }
     });
-    let synced = planner(&world.engine, &s3(), &world.settings.bucket, &notification)
+    let synced = planner(&world.engine, &world.settings.bucket, &notification)
         .await
         .unwrap();
     assert_eq!(synced["synced"][0]["dag"], "hourly", "{synced}");
@@ -234,9 +233,7 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
         .send()
         .await
         .unwrap();
-    let synced = planner(&world.engine, &s3(), &bucket, &deleted)
-        .await
-        .unwrap();
+    let synced = planner(&world.engine, &bucket, &deleted).await.unwrap();
     assert_eq!(synced["synced"][0]["dag"], "hourly", "{synced}");
     assert_eq!(
         synced["synced"][0]["removed"],
@@ -246,9 +243,7 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
     assert!(scheduled().await);
 
     delete().await;
-    let synced = planner(&world.engine, &s3(), &bucket, &deleted)
-        .await
-        .unwrap();
+    let synced = planner(&world.engine, &bucket, &deleted).await.unwrap();
     assert_eq!(
         synced["synced"][0],
         json!({"dag": "hourly", "removed": true})
@@ -258,7 +253,6 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
     assert!(!scheduled().await, "no longer scheduled");
     let tick = planner(
         &world.engine,
-        &s3(),
         &bucket,
         &json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"}),
     )
@@ -268,9 +262,7 @@ async fn deleting_a_spec_file_unschedules_its_dag() {
 
     // The same as an S3 notification record, delivered twice: nothing more.
     let record = json!({"Records": [{"eventName": "ObjectRemoved:DeleteMarkerCreated", "s3": {"object": {"key": key}}}]});
-    let again = planner(&world.engine, &s3(), &bucket, &record)
-        .await
-        .unwrap();
+    let again = planner(&world.engine, &bucket, &record).await.unwrap();
     assert_eq!(again["synced"][0]["ignored"], key, "{again}");
 }
 

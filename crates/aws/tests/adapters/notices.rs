@@ -218,9 +218,7 @@ async fn a_put_events_outage_leaves_the_change_and_the_tick_publishes_it_with_it
     // The bus is back: the next tick publishes them, with their ids.
     let engine: Engine = settings.engine_over(&clients);
     let tick = json!({ "source": "aws.scheduler", "detail-type": "Scheduled Event" });
-    planner(&engine, &clients.s3, &settings.bucket, &tick)
-        .await
-        .unwrap();
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
     let all = received(&clients, &queues["all"]).await;
     assert_eq!(told(&all), ["Run queued -", "Run running -"]);
     let ids: Vec<&str> = all
@@ -230,9 +228,7 @@ async fn a_put_events_outage_leaves_the_change_and_the_tick_publishes_it_with_it
     let kept_ids: Vec<&str> = kept.iter().map(|n| n.id.as_str()).collect();
     assert_eq!(ids, kept_ids);
     assert!(engine.ports().store.outbox(10).await.unwrap().is_empty());
-    planner(&engine, &clients.s3, &settings.bucket, &tick)
-        .await
-        .unwrap();
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
     assert!(
         received(&clients, &queues["all"]).await.is_empty(),
         "published once"

@@ -18,6 +18,7 @@ use updraft_aws::eventbridge::EventBridgePublisher;
 use updraft_aws::functions::{planner, recorder};
 use updraft_aws::permissions::Function;
 use updraft_aws::settings::Settings;
+use updraft_aws::specs::S3SpecFiles;
 use updraft_aws::testing::{
     ActionRecorder, FailOperation, Player, deployment, ecs_event, s3, sdk, training_event,
 };
@@ -75,7 +76,6 @@ const SPECS: [(&str, &str); 6] = [
 struct Role {
     engine: Engine,
     actions: ActionRecorder,
-    s3: aws_sdk_s3::Client,
 }
 
 fn timings() -> updraft_engine::Settings {
@@ -102,12 +102,13 @@ fn role(
         settings.event_bus.clone(),
         settings.bucket.clone(),
     );
+    let spec_files = S3SpecFiles::new(clients.s3.clone(), settings.bucket.clone());
     Role {
         engine: Engine::new(ports)
             .with_settings(timings())
-            .with_publisher(Arc::new(bus), None),
+            .with_publisher(Arc::new(bus), None)
+            .with_spec_files(Arc::new(spec_files)),
         actions,
-        s3: clients.s3,
     }
 }
 
@@ -226,7 +227,7 @@ async fn each_role_allows_exactly_what_its_function_sends() {
             "source": "aws.s3", "detail-type": "Object Created",
             "detail": {"bucket": {"name": bucket}, "object": {"key": object}}
         });
-        let synced = planner(&planner_role.engine, &planner_role.s3, &bucket, &upload)
+        let synced = planner(&planner_role.engine, &bucket, &upload)
             .await
             .unwrap();
         assert_eq!(synced["synced"][0]["dag"], dag, "{synced}");
@@ -238,9 +239,7 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     }
     // The tick creates the scheduled run and starts every run.
     let tick = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"});
-    let ticked = planner(&planner_role.engine, &planner_role.s3, &bucket, &tick)
-        .await
-        .unwrap();
+    let ticked = planner(&planner_role.engine, &bucket, &tick).await.unwrap();
     assert_eq!(ticked["created"], 1, "{ticked}");
     let scheduled = operator.ports().store.active_runs().await.unwrap();
     let scheduled = scheduled
@@ -305,9 +304,7 @@ async fn each_role_allows_exactly_what_its_function_sends() {
         json!({"rows": 3}),
     )
     .await;
-    planner(&planner_role.engine, &planner_role.s3, &bucket, &tick)
-        .await
-        .unwrap();
+    planner(&planner_role.engine, &bucket, &tick).await.unwrap();
 
     // The scenario did what it is for.
     for dag in ["recorder_timeout", "planner_timeout"] {

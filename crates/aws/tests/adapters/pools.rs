@@ -106,8 +106,6 @@ async fn eight_racing_processes_on_a_pool_of_three_hold_three_slots() {
     };
     assert!(store.take_slots(&ghost, 3).await.unwrap());
     let tick = json!({ "source": "aws.scheduler", "detail-type": "Scheduled Event" });
-    planner(&engine, &s3(), &settings.bucket, &tick)
-        .await
-        .unwrap();
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
     assert_eq!(used(store.as_ref()).await, 0, "given back by the next tick");
 }

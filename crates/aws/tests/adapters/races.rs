@@ -11,7 +11,7 @@ use updraft_aws::clients::Clients;
 use updraft_aws::functions::{planner, recorder};
 use updraft_aws::sagemaker::DEPLOYMENT_TAG;
 use updraft_aws::settings::Settings;
-use updraft_aws::testing::{Player, deployment, s3, sdk, training_event};
+use updraft_aws::testing::{Player, deployment, sdk, training_event};
 use updraft_core::plan::Rerun;
 use updraft_core::state::{Attempt, RunState, TaskState};
 use updraft_engine::Engine;
@@ -218,9 +218,7 @@ async fn two_stacks_running_the_same_dag_never_share_a_try() {
     let tick = json!({"source": "aws.scheduler", "detail-type": "Scheduled Event"});
     let mut run_ids = Vec::new();
     for (engine, settings) in [(&staging, &staging_settings), (&prod, &prod_settings)] {
-        let ticked = planner(engine, &s3(), &settings.bucket, &tick)
-            .await
-            .unwrap();
+        let ticked = planner(engine, &settings.bucket, &tick).await.unwrap();
         assert_eq!(ticked["created"], 1, "{ticked}");
         let runs = engine.ports().store.active_runs().await.unwrap();
         run_ids.push(runs[0].run_id.clone());

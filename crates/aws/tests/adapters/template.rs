@@ -150,7 +150,7 @@ fn the_event_patterns_match_what_the_functions_parse() {
     assert_eq!(uploads["detail-type"], json!([created.1, deleted.1]));
     assert_eq!(
         uploads["detail"]["object"]["key"],
-        json!([{ "prefix": updraft_aws::specs::PREFIX }])
+        json!([{ "prefix": updraft_aws::specs::SPEC_PREFIX }])
     );
     assert_eq!(
         resource("SpecBucket")["Properties"]["NotificationConfiguration"]["EventBridgeConfiguration"]

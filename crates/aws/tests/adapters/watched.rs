@@ -62,13 +62,9 @@ async fn an_object_in_a_watched_bucket_starts_one_run_also_when_told_twice() {
         put.version_id(),
         "2026-11-21T03:00:00Z",
     );
-    let first = planner(&engine, &s3(), &settings.bucket, &event)
-        .await
-        .unwrap();
+    let first = planner(&engine, &settings.bucket, &event).await.unwrap();
     assert_eq!(first["runs"].as_array().unwrap().len(), 1, "{first}");
-    let again = planner(&engine, &s3(), &settings.bucket, &event)
-        .await
-        .unwrap();
+    let again = planner(&engine, &settings.bucket, &event).await.unwrap();
     assert_eq!(again["runs"], json!([]), "{again}");
     let runs = consumer_runs(&engine).await;
     assert_eq!(runs.len(), 1);
@@ -82,9 +78,7 @@ async fn an_object_in_a_watched_bucket_starts_one_run_also_when_told_twice() {
     assert_eq!(told["version"], json!(put.version_id()));
     assert_eq!(runs[0].state, RunState::Running, "started at once");
     let other = object_created(&lake, "raw/notes.txt", None, "2026-11-21T03:00:01Z");
-    let none = planner(&engine, &s3(), &settings.bucket, &other)
-        .await
-        .unwrap();
+    let none = planner(&engine, &settings.bucket, &other).await.unwrap();
     assert_eq!(none["runs"], json!([]), "no pattern matches");
 }
 
@@ -108,13 +102,9 @@ async fn five_objects_within_the_debounce_window_start_one_run_listing_five() {
             None,
             &at,
         );
-        planner(&engine, &s3(), &settings.bucket, &event)
-            .await
-            .unwrap();
+        planner(&engine, &settings.bucket, &event).await.unwrap();
         if i == 2 {
-            planner(&engine, &s3(), &settings.bucket, &event)
-                .await
-                .unwrap();
+            planner(&engine, &settings.bucket, &event).await.unwrap();
         }
     }
     let runs = consumer_runs(&engine).await;

@@ -69,11 +69,6 @@ pub async fn engine(ctx: &Context) -> CliResult<Arc<Engine>> {
     ))
 }
 
-/// An S3 client for the deployment.
-pub async fn s3(ctx: &Context) -> aws_sdk_s3::Client {
-    Clients::new(&sdk(ctx).await).s3
-}
-
 /// `updraft aws init`: the resources `infra/template.yaml` declares, on an
 /// AWS-compatible endpoint, named `<name>-state`, `<name>-tasks` (and
 /// `-dlq`), `<name>-specs` and `<name>`.

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use updraft_aws::specs::{DeployError, deploy as upload};
+use updraft_engine::usecase::Deployment;
 
 use super::{Context, validate::spec_files};
 use crate::args::Backend;
@@ -19,9 +19,8 @@ pub async fn deploy(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
     let files = spec_files(ctx, paths)?;
     let settings = super::aws::settings(ctx).await?;
     let engine = ctx.engine().await?;
-    let s3 = super::aws::s3(ctx).await;
-    match upload(&s3, &settings.bucket, engine.ports().store.as_ref(), &files).await {
-        Ok(dags) => {
+    match engine.deploy_specs(&files).await? {
+        Deployment::Deployed(dags) => {
             println!(
                 "deployed {} to s3://{}/specs/: {}",
                 dags.len(),
@@ -30,13 +29,12 @@ pub async fn deploy(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(DeployError::Rejected(problems)) => {
+        Deployment::Rejected(problems) => {
             for problem in &problems {
                 println!("{problem}");
             }
             eprintln!("updraft: nothing deployed: {} problem(s)", problems.len());
             Ok(ExitCode::from(1))
         }
-        Err(DeployError::Port(e)) => Err(e.into()),
     }
 }

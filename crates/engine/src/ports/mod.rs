@@ -183,6 +183,34 @@ pub trait SpecSource: Send + Sync {
     }
 }
 
+/// A spec file's content as it is now, and its version where the place
+/// keeps versions (an S3 object version id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecFileText {
+    /// The YAML.
+    pub text: String,
+    /// Its version.
+    pub version: Option<String>,
+}
+
+/// Where deployers put spec files (the stack's bucket, under `specs/`):
+/// what `deploy` writes and upload events name. Only deployers can write
+/// there, so it is where every spec version's source comes from.
+#[async_trait]
+pub trait SpecFiles: Send + Sync {
+    /// Every file's key (`specs/<dag>.yaml`, the pools file included).
+    async fn keys(&self) -> PortResult<Vec<String>>;
+    /// A file as it is now; `None` if it is gone.
+    async fn latest(&self, key: &str) -> PortResult<Option<SpecFileText>>;
+    /// Whether version `a` of `key` is newer than version `b`; a version no
+    /// longer kept counts as older.
+    async fn newer(&self, key: &str, a: &str, b: &str) -> PortResult<bool>;
+    /// Writes a file.
+    async fn put(&self, key: &str, text: &str) -> PortResult<()>;
+    /// Where a file is, for messages (`s3://bucket/specs/etl.yaml`).
+    fn location(&self, key: &str) -> String;
+}
+
 /// Everything a launcher needs to start one try.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LaunchRequest {

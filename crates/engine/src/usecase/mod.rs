@@ -5,6 +5,7 @@ mod announce;
 mod backfill;
 mod cancel;
 mod capacity;
+mod deploy;
 mod dispatch;
 mod experiments;
 mod health;
@@ -29,6 +30,7 @@ pub(crate) const MAX_ROUNDS: usize = 8;
 
 pub use backfill::{BackfillReport, BackfillStep};
 pub use capacity::{DAG_LIMIT_POOL, PoolReport, holder_id};
+pub use deploy::{Deployment, SPEC_PREFIX, SpecIngest, Synced, dag_of, spec_key};
 pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
 pub use experiments::{ComparedRun, Comparison, VersionUse};
 pub use health::{Finding, Health, OverdueTry, ago};

@@ -11,7 +11,7 @@ use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, RunState, RunTrigger, run_id};
 
 use crate::events::Event;
-use crate::ports::{DagChange, DagMeta, LoadedSpecs};
+use crate::ports::{DagMeta, LoadedSpecs};
 use crate::{Engine, EngineError, EngineResult};
 
 /// What the maker of a run says about it.
@@ -72,26 +72,13 @@ impl Engine {
             None => store.dags().await?,
         };
         for (spec, source) in &loaded.dags {
-            let dag = spec.id.as_str();
             let known = metas.iter().position(|m| m.dag == spec.id);
             let mut meta = known
                 .map(|i| metas[i].clone())
                 .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
             if meta.current_version.as_deref() != Some(&spec.version) || meta.import_error.is_some()
             {
-                store
-                    .put_spec_version(dag, &spec.version, source, self.ports.clock.now())
-                    .await?;
-                // The spec directory is read afresh every time, so the
-                // file's latest content always wins in the end.
-                let change = DagChange::Source {
-                    current_version: Some(spec.version.clone()),
-                    import_error: None,
-                    source_version: meta.source_version.clone(),
-                    expect: None,
-                };
-                store.update_dag(&spec.id, &change).await?;
-                change.apply(&mut meta);
+                self.adopt(spec, source, &mut meta).await?;
             }
             match known {
                 Some(i) => metas[i] = meta,
