@@ -15,7 +15,7 @@ use updraft_core::template::RenderedTask;
 use super::RunRequest;
 use super::backfill::date_range;
 use super::dispatch::render_try;
-use super::trigger::queued_run;
+use super::manual_run::queued_run;
 use crate::{EngineError, EngineResult};
 
 /// Which task to render, for which run.

@@ -7,7 +7,7 @@ use updraft_core::schedule::{Preview, PreviewRange};
 use updraft_core::spec::DagSpec;
 
 use super::backfill::date_range;
-use super::trigger::find_spec;
+use super::specs::find_spec;
 use crate::{Engine, EngineError, EngineResult};
 
 /// The most points a `--from`/`--to` range lists.

@@ -1,5 +1,7 @@
-//! Spec ingest: deploying spec files and bringing each DAG's metadata to
-//! what its file now is. The files live where deployers put them
+//! Specs: deploying spec files and bringing each DAG's metadata to what
+//! its file now is (spec ingest), and the current specs as the engine reads
+//! them (from the table on AWS, from the spec directory locally, whose
+//! changed files it stores the same way). The files live where deployers put them
 //! ([`SpecFiles`]: the bucket's `specs/`); a DAG's current spec is the
 //! version its metadata names, whose source the store keeps, so a tick
 //! reads no file at all.
@@ -10,14 +12,20 @@
 //! stored one is never written, so nothing rolls a DAG back.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use updraft_core::ids::DagId;
-use updraft_core::spec::{DagSpec, POOLS_FILE, SpecFile, is_pools_file, parse_spec, validate_set};
+use updraft_core::spec::{
+    DagSpec, Diagnostic, POOLS_FILE, SpecFile, is_pools_file, parse_spec, validate_set,
+};
 use updraft_core::yaml::{self, Value};
 
-use crate::ports::{Clock, DagChange, DagMeta, PortError, PortResult, SpecFiles, StateStore};
+use crate::events::Event;
+use crate::ports::{
+    Clock, DagChange, DagMeta, LoadedSpecs, PortError, PortResult, SpecFiles, StateStore,
+};
 use crate::{Engine, EngineError, EngineResult};
 
 /// Where spec files go among the deployed files.
@@ -81,6 +89,46 @@ pub struct SpecIngest<'a> {
 }
 
 impl Engine {
+    /// The DAG's current spec, with its version stored.
+    pub async fn current_spec(&self, dag: &str) -> EngineResult<Arc<DagSpec>> {
+        find_spec(&self.sync_specs().await?, dag)
+    }
+
+    /// Loads the current specs, stores new versions and notes them (and
+    /// clears import errors) on each DAG's metadata; the result carries
+    /// every DAG's metadata as it now stands.
+    pub async fn sync_specs(&self) -> EngineResult<LoadedSpecs> {
+        let mut loaded = self.ports.specs.load().await?;
+        let store = &self.ports.store;
+        let mut metas = match loaded.metas.take() {
+            Some(metas) => metas,
+            None => store.dags().await?,
+        };
+        for (spec, source) in &loaded.dags {
+            let known = metas.iter().position(|m| m.dag == spec.id);
+            let mut meta = known
+                .map(|i| metas[i].clone())
+                .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
+            if meta.current_version.as_deref() != Some(&spec.version) || meta.import_error.is_some()
+            {
+                self.adopt(spec, source, &mut meta).await?;
+            }
+            match known {
+                Some(i) => metas[i] = meta,
+                None => metas.push(meta),
+            }
+            self.remember_spec(spec);
+        }
+        loaded.metas = Some(metas);
+        if let Some(pools) = &loaded.pools {
+            self.declare_pools(pools).await?;
+        }
+        if !loaded.errors.is_empty() {
+            self.emit(Event::ImportErrors(loaded.errors.clone()));
+        }
+        Ok(loaded)
+    }
+
     fn ingest(&self) -> EngineResult<SpecIngest<'_>> {
         let files = self.spec_files.as_deref().ok_or_else(|| {
             EngineError::refused(
@@ -313,4 +361,37 @@ fn declared_id(text: &str) -> Option<String> {
             Value::Str(id) => Some(id),
             _ => None,
         })
+}
+
+/// The DAG among the loaded specs, or an error naming the known ones (and
+/// the first spec error, which may be why it is missing).
+pub(crate) fn find_spec(loaded: &LoadedSpecs, dag: &str) -> EngineResult<Arc<DagSpec>> {
+    if let Some((spec, _)) = loaded.dags.iter().find(|(spec, _)| spec.id.as_str() == dag) {
+        return Ok(Arc::new(spec.clone()));
+    }
+    let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
+    Err(EngineError::not_found(unknown_dag(
+        dag,
+        "",
+        &known,
+        &loaded.errors,
+    )))
+}
+
+/// Says that `dag` is not among the `known` DAGs (of `within`, when not
+/// empty), and the first spec error, which may be why it is missing.
+pub fn unknown_dag(dag: &str, within: &str, known: &[&str], errors: &[Diagnostic]) -> String {
+    let within = match within.is_empty() {
+        true => String::new(),
+        false => format!(" in {within}"),
+    };
+    let known = match known.is_empty() {
+        true => "none".to_string(),
+        false => known.join(", "),
+    };
+    let mut message = format!("unknown DAG `{dag}`{within}; known DAGs: {known}");
+    if let Some(first) = errors.first() {
+        message += &format!(" ({} spec error(s), first: {first})", errors.len());
+    }
+    message
 }

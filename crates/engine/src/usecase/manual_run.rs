@@ -1,17 +1,18 @@
-//! Trigger a manual run, and the spec bookkeeping every run creation
-//! shares: the spec version a run pins is stored before the run is.
-
-use std::sync::Arc;
+//! Manual runs (`updraft trigger`, the dashboard's Trigger button), and
+//! the creation every run shares: a run pinned to a stored spec version.
+//!
+//! "Trigger" names three things in updraft, each with its own code: a
+//! manual run (here), a task's trigger rule (`updraft_core::plan`), and a
+//! DAG's `triggers:`, runs that events start (`event_runs`).
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
 use updraft_core::schedule::RunTiming;
-use updraft_core::spec::{DagSpec, Diagnostic};
+use updraft_core::spec::DagSpec;
 use updraft_core::state::{Run, RunKind, RunState, RunTrigger, run_id};
 
 use crate::events::Event;
-use crate::ports::{DagMeta, LoadedSpecs};
 use crate::{Engine, EngineError, EngineResult};
 
 /// What the maker of a run says about it.
@@ -54,46 +55,6 @@ impl Engine {
                 ))
             })?;
         Ok(self.advance(dag, &run.run_id).await?.unwrap_or(run))
-    }
-
-    /// The DAG's current spec, with its version stored.
-    pub async fn current_spec(&self, dag: &str) -> EngineResult<Arc<DagSpec>> {
-        find_spec(&self.sync_specs().await?, dag)
-    }
-
-    /// Loads the current specs, stores new versions and notes them (and
-    /// clears import errors) on each DAG's metadata; the result carries
-    /// every DAG's metadata as it now stands.
-    pub async fn sync_specs(&self) -> EngineResult<LoadedSpecs> {
-        let mut loaded = self.ports.specs.load().await?;
-        let store = &self.ports.store;
-        let mut metas = match loaded.metas.take() {
-            Some(metas) => metas,
-            None => store.dags().await?,
-        };
-        for (spec, source) in &loaded.dags {
-            let known = metas.iter().position(|m| m.dag == spec.id);
-            let mut meta = known
-                .map(|i| metas[i].clone())
-                .unwrap_or_else(|| DagMeta::new(spec.id.clone()));
-            if meta.current_version.as_deref() != Some(&spec.version) || meta.import_error.is_some()
-            {
-                self.adopt(spec, source, &mut meta).await?;
-            }
-            match known {
-                Some(i) => metas[i] = meta,
-                None => metas.push(meta),
-            }
-            self.remember_spec(spec);
-        }
-        loaded.metas = Some(metas);
-        if let Some(pools) = &loaded.pools {
-            self.declare_pools(pools).await?;
-        }
-        if !loaded.errors.is_empty() {
-            self.emit(Event::ImportErrors(loaded.errors.clone()));
-        }
-        Ok(loaded)
     }
 
     /// Creates a run pinned to `spec`; `None` if a run with that id exists.
@@ -156,37 +117,4 @@ pub(crate) fn queued_run(
         trigger: None,
         revision: 0,
     }
-}
-
-/// The DAG among the loaded specs, or an error naming the known ones (and
-/// the first spec error, which may be why it is missing).
-pub(crate) fn find_spec(loaded: &LoadedSpecs, dag: &str) -> EngineResult<Arc<DagSpec>> {
-    if let Some((spec, _)) = loaded.dags.iter().find(|(spec, _)| spec.id.as_str() == dag) {
-        return Ok(Arc::new(spec.clone()));
-    }
-    let known: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
-    Err(EngineError::not_found(unknown_dag(
-        dag,
-        "",
-        &known,
-        &loaded.errors,
-    )))
-}
-
-/// Says that `dag` is not among the `known` DAGs (of `within`, when not
-/// empty), and the first spec error, which may be why it is missing.
-pub fn unknown_dag(dag: &str, within: &str, known: &[&str], errors: &[Diagnostic]) -> String {
-    let within = match within.is_empty() {
-        true => String::new(),
-        false => format!(" in {within}"),
-    };
-    let known = match known.is_empty() {
-        true => "none".to_string(),
-        false => known.join(", "),
-    };
-    let mut message = format!("unknown DAG `{dag}`{within}; known DAGs: {known}");
-    if let Some(first) = errors.first() {
-        message += &format!(" ({} spec error(s), first: {first})", errors.len());
-    }
-    message
 }

@@ -9,7 +9,7 @@ use updraft_core::plan::Outcome;
 use updraft_core::state::{RunKind, RunState, TaskKey};
 use updraft_engine::ports::{Clock, Completion};
 use updraft_engine::testing::World;
-use updraft_engine::usecase::{RunRequest, TRIGGER};
+use updraft_engine::usecase::{BY_EVENTS, RunRequest};
 
 const A: &str = "dag: a\ntasks:\n  - id: t\n    command: [x]\n";
 const B: &str = "dag: b\ntriggers:\n  - dag: a\ntasks:\n  - id: t\n    command: [echo, '{{ trigger.run_id }}']\n";
@@ -75,7 +75,7 @@ async fn a_succeeded_run_of_a_starts_exactly_one_run_of_b_with_its_logical_date(
     );
     assert_eq!(
         (b[0].kind, b[0].triggered_by.as_str()),
-        (RunKind::Triggered, TRIGGER)
+        (RunKind::Triggered, BY_EVENTS)
     );
     let trigger = b[0].trigger.as_ref().unwrap();
     assert_eq!(trigger.events[0]["run_id"], upstream.as_str());

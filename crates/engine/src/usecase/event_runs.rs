@@ -23,8 +23,8 @@ use super::RunRequest;
 use crate::events::Event;
 use crate::{Engine, EngineResult};
 
-/// [`Run::triggered_by`] of the runs triggers make.
-pub const TRIGGER: &str = "trigger";
+/// [`Run::triggered_by`] of the runs events start (through `triggers:`).
+pub const BY_EVENTS: &str = "trigger";
 
 /// An event a trigger may start a run on.
 #[derive(Clone, Debug, PartialEq)]
@@ -226,7 +226,7 @@ impl Engine {
     ) -> EngineResult<Option<Run>> {
         let request = RunRequest {
             params,
-            triggered_by: TRIGGER.to_string(),
+            triggered_by: BY_EVENTS.to_string(),
             ..RunRequest::default()
         };
         let created = self
