@@ -4,12 +4,13 @@
 //! # Layout
 //! - [`ports`]: `StateStore` (six small traits, one per group of records:
 //!   `DagStore`, `RunStore`, `AttemptStore`, `LeftoverStore`, `PoolStore`,
-//!   `ArtifactStore`), `TaskQueue`, `SpecSource`, `Launcher`, `Publisher`,
-//!   `Clock`.
+//!   `ArtifactStore`), `TaskQueue`, `SpecSource` (current specs),
+//!   `SpecFiles` (deployed spec files), `Launcher`, `Publisher`, `Clock`.
 //! - [`error`]: what a use case's failure is, by what a shell does with it.
 //! - [`usecase`]: one module per use case — tick, dispatch, record, advance
-//!   (plan a run and apply the plan), trigger, rerun, mark, backfill,
-//!   pause, and the read-only queries behind `runs`, `show` and `logs`.
+//!   (plan a run and apply the plan), manual runs, runs events start,
+//!   specs (deploy and sync), rerun, mark, cancel, backfill, pause, pools,
+//!   and the read-only queries behind `runs`, `show` and `logs`.
 //! - [`events`]: what the use cases report as they go.
 //! - [`json`]: the typed JSON shapes of runs, tasks, comparisons and
 //!   lineage, for `--output json` and the dashboard's API alike.
