@@ -192,7 +192,9 @@ impl Engine {
         deadline.is_some_and(|d| Instant::now() + DEADLINE_MARGIN >= d)
     }
 
-    /// The ports, for adapters that need them beside the use cases.
+    /// The ports, for tests that look behind the use cases (shells go
+    /// through the use cases only).
+    #[cfg(feature = "test-util")]
     pub fn ports(&self) -> &Ports {
         &self.ports
     }
