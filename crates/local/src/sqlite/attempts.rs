@@ -5,8 +5,10 @@ use super::*;
 #[async_trait]
 impl AttemptStore for SqliteStore {
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
-        self.write_attempt("INSERT OR REPLACE", dag, run_id, attempt)?;
-        Ok(())
+        off_runtime(|| {
+            self.write_attempt("INSERT OR REPLACE", dag, run_id, attempt)?;
+            Ok(())
+        })
     }
 
     async fn put_new_attempt(
@@ -15,7 +17,7 @@ impl AttemptStore for SqliteStore {
         run_id: &str,
         attempt: &Attempt,
     ) -> PortResult<bool> {
-        Ok(self.write_attempt("INSERT OR IGNORE", dag, run_id, attempt)? == 1)
+        off_runtime(|| Ok(self.write_attempt("INSERT OR IGNORE", dag, run_id, attempt)? == 1))
     }
 
     async fn attempt(
@@ -25,51 +27,59 @@ impl AttemptStore for SqliteStore {
         key: &TaskKey,
         try_number: u32,
     ) -> PortResult<Option<Attempt>> {
-        let body: Option<String> = self
-            .0
-            .conn()
-            .prepare_cached(
-                "SELECT body FROM attempts WHERE dag = ?1 AND run_id = ?2 AND task_id = ?3 AND map_index = ?4 AND try_number = ?5",
-            )
-            .and_then(|mut s| {
-                s.query_row(params![dag, run_id, key.task_id.as_str(), map_index(key), try_number], |r| r.get(0))
-                    .optional()
-            })
-            .map_err(db("reading an attempt"))?;
-        body.as_deref().map(from_json).transpose()
+        off_runtime(|| {
+            let body: Option<String> = self
+                .0
+                .conn()
+                .prepare_cached(
+                    "SELECT body FROM attempts WHERE dag = ?1 AND run_id = ?2 AND task_id = ?3 AND map_index = ?4 AND try_number = ?5",
+                )
+                .and_then(|mut s| {
+                    s.query_row(params![dag, run_id, key.task_id.as_str(), map_index(key), try_number], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(db("reading an attempt"))?;
+            body.as_deref().map(from_json).transpose()
+        })
     }
 
     async fn attempts(&self, dag: &str, run_id: &str) -> PortResult<Vec<Attempt>> {
-        let conn = self.0.conn();
-        let mut stmt = conn
-            .prepare("SELECT body FROM attempts WHERE dag = ?1 AND run_id = ?2 ORDER BY task_id, map_index, try_number")
-            .map_err(db("reading attempts"))?;
-        let rows = stmt
-            .query_map([dag, run_id], |r| r.get::<_, String>(0))
-            .map_err(db("reading attempts"))?;
-        rows.map(|row| from_json(&row.map_err(db("reading attempts"))?))
-            .collect()
+        off_runtime(|| {
+            let conn = self.0.conn();
+            let mut stmt = conn
+                .prepare("SELECT body FROM attempts WHERE dag = ?1 AND run_id = ?2 ORDER BY task_id, map_index, try_number")
+                .map_err(db("reading attempts"))?;
+            let rows = stmt
+                .query_map([dag, run_id], |r| r.get::<_, String>(0))
+                .map_err(db("reading attempts"))?;
+            rows.map(|row| from_json(&row.map_err(db("reading attempts"))?))
+                .collect()
+        })
     }
 
     async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
-        let body = to_json(try_ref)?;
-        self.0
-            .conn()
-            .execute(
-                "INSERT OR REPLACE INTO handles (handle, body) VALUES (?1, ?2)",
-                params![handle, body],
-            )
-            .map_err(db("recording a launch handle"))?;
-        Ok(())
+        off_runtime(|| {
+            let body = to_json(try_ref)?;
+            self.0
+                .conn()
+                .execute(
+                    "INSERT OR REPLACE INTO handles (handle, body) VALUES (?1, ?2)",
+                    params![handle, body],
+                )
+                .map_err(db("recording a launch handle"))?;
+            Ok(())
+        })
     }
 
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
-        Ok(self
-            .bodies(
-                "reading a launch handle",
-                "SELECT body FROM handles WHERE handle = ?1",
-                &[handle],
-            )?
-            .pop())
+        off_runtime(|| {
+            Ok(self
+                .bodies(
+                    "reading a launch handle",
+                    "SELECT body FROM handles WHERE handle = ?1",
+                    &[handle],
+                )?
+                .pop())
+        })
     }
 }

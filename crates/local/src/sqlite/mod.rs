@@ -93,6 +93,22 @@ impl Sqlite {
     }
 }
 
+/// Runs a database call off the async runtime's worker: a write can wait
+/// up to the busy timeout for another process's lock, and the dashboard
+/// and the `dev` loop share the runtime. On a multi-threaded runtime the
+/// worker hands its other tasks over first (`block_in_place`; the call
+/// borrows, so no copy of its inputs is made); on a current-thread runtime
+/// (tests, one-shot commands) there is nothing else to stall, and it runs
+/// in place.
+fn off_runtime<T>(call: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) if runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(call)
+        }
+        _ => call(),
+    }
+}
+
 fn db(doing: &str) -> impl Fn(rusqlite::Error) -> PortError + '_ {
     move |e| PortError::new(doing, e)
 }
@@ -216,79 +232,87 @@ fn now_ms() -> i64 {
 #[async_trait]
 impl TaskQueue for SqliteQueue {
     async fn send(&self, message: &TaskMessage, delay: Duration) -> PortResult<()> {
-        let visible_at = now_ms() + delay.as_millis() as i64;
-        let body = to_json(message)?;
-        self.db
-            .conn()
-            .prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)")
-            .and_then(|mut s| s.execute(params![body, visible_at]))
-            .map_err(db("sending a task message"))?;
-        Ok(())
+        off_runtime(|| {
+            let visible_at = now_ms() + delay.as_millis() as i64;
+            let body = to_json(message)?;
+            self.db
+                .conn()
+                .prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)")
+                .and_then(|mut s| s.execute(params![body, visible_at]))
+                .map_err(db("sending a task message"))?;
+            Ok(())
+        })
     }
 
     async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>> {
-        let now = now_ms();
-        let mut conn = self.db.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db("receiving task messages"))?;
-        let mut out = Vec::new();
-        {
-            let mut select = tx
-                .prepare_cached("SELECT id, body, receive_count FROM queue WHERE visible_at <= ?1 ORDER BY id LIMIT ?2")
+        off_runtime(|| {
+            let now = now_ms();
+            let mut conn = self.db.conn();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(db("receiving task messages"))?;
-            let rows = select
-                .query_map(params![now, max as i64], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, u32>(2)?,
-                    ))
-                })
-                .map_err(db("receiving task messages"))?;
-            let rows: Vec<_> = rows
-                .collect::<Result<_, _>>()
-                .map_err(db("receiving task messages"))?;
-            let mut hide = tx
-                .prepare_cached("UPDATE queue SET visible_at = ?1, receipt = ?2, receive_count = ?3 WHERE id = ?4")
-                .map_err(db("receiving task messages"))?;
-            for (id, body, count) in rows {
-                let receipt = format!("{id}:{now}:{count}");
-                hide.execute(params![
-                    now + self.visibility.as_millis() as i64,
-                    receipt,
-                    count + 1,
-                    id
-                ])
-                .map_err(db("receiving task messages"))?;
-                out.push(Delivery {
-                    message: from_json(&body)?,
-                    receipt,
-                    receive_count: count + 1,
-                });
+            let mut out = Vec::new();
+            {
+                let mut select = tx
+                    .prepare_cached("SELECT id, body, receive_count FROM queue WHERE visible_at <= ?1 ORDER BY id LIMIT ?2")
+                    .map_err(db("receiving task messages"))?;
+                let rows = select
+                    .query_map(params![now, max as i64], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, u32>(2)?,
+                        ))
+                    })
+                    .map_err(db("receiving task messages"))?;
+                let rows: Vec<_> = rows
+                    .collect::<Result<_, _>>()
+                    .map_err(db("receiving task messages"))?;
+                let mut hide = tx
+                    .prepare_cached("UPDATE queue SET visible_at = ?1, receipt = ?2, receive_count = ?3 WHERE id = ?4")
+                    .map_err(db("receiving task messages"))?;
+                for (id, body, count) in rows {
+                    let receipt = format!("{id}:{now}:{count}");
+                    hide.execute(params![
+                        now + self.visibility.as_millis() as i64,
+                        receipt,
+                        count + 1,
+                        id
+                    ])
+                    .map_err(db("receiving task messages"))?;
+                    out.push(Delivery {
+                        message: from_json(&body)?,
+                        receipt,
+                        receive_count: count + 1,
+                    });
+                }
             }
-        }
-        tx.commit().map_err(db("receiving task messages"))?;
-        Ok(out)
+            tx.commit().map_err(db("receiving task messages"))?;
+            Ok(out)
+        })
     }
 
     async fn ack(&self, delivery: &Delivery) -> PortResult<()> {
-        self.db
-            .conn()
-            .prepare_cached("DELETE FROM queue WHERE receipt = ?1")
-            .and_then(|mut s| s.execute([&delivery.receipt]))
-            .map_err(db("acknowledging a task message"))?;
-        Ok(())
+        off_runtime(|| {
+            self.db
+                .conn()
+                .prepare_cached("DELETE FROM queue WHERE receipt = ?1")
+                .and_then(|mut s| s.execute([&delivery.receipt]))
+                .map_err(db("acknowledging a task message"))?;
+            Ok(())
+        })
     }
 
     async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()> {
-        self.db
-            .conn()
-            .execute(
-                "UPDATE queue SET visible_at = ?1 WHERE receipt = ?2",
-                params![now_ms() + by.as_millis() as i64, delivery.receipt],
-            )
-            .map_err(db("extending a task message"))?;
-        Ok(())
+        off_runtime(|| {
+            self.db
+                .conn()
+                .execute(
+                    "UPDATE queue SET visible_at = ?1 WHERE receipt = ?2",
+                    params![now_ms() + by.as_millis() as i64, delivery.receipt],
+                )
+                .map_err(db("extending a task message"))?;
+            Ok(())
+        })
     }
 }
