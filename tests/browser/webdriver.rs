@@ -1,6 +1,11 @@
 //! Just enough of a W3C WebDriver client to drive Debian's headless
 //! Chromium through chromedriver on 127.0.0.1: open pages, find elements,
 //! click, type, accept confirms, run a script, take screenshots.
+//!
+//! Kept rather than `fantoccini` or `thirtyfour`: twelve blocking calls
+//! over a `TcpStream` and `serde_json`, where either crate would add an
+//! async HTTP client stack (and a few dozen crates) to a two-core build,
+//! and neither starts or stops chromedriver, which this must do anyway.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
