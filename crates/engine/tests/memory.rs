@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use updraft_engine::memory::{MemoryQueue, MemoryStore};
-use updraft_engine::ports::{StateStore, TaskQueue};
-use updraft_engine::testing::{StoreUnderTest, run_queue_suite};
+use updraft_engine::ports::StateStore;
+use updraft_engine::testing::{QueueUnderTest, StoreUnderTest};
 
 async fn fresh_store() -> StoreUnderTest {
     let store: Arc<dyn StateStore> = Arc::new(MemoryStore::default());
@@ -16,12 +16,15 @@ mod store_contract {
     updraft_engine::store_contract!(super::fresh_store);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_queue_conforms() {
+async fn fresh_queue() -> QueueUnderTest {
     let visibility = Duration::from_millis(300);
-    run_queue_suite(
-        || Arc::new(MemoryQueue::new(visibility)) as Arc<dyn TaskQueue>,
+    QueueUnderTest {
+        queue: Arc::new(MemoryQueue::new(visibility)),
         visibility,
-    )
-    .await;
+        keep: None,
+    }
+}
+
+mod queue_contract {
+    updraft_engine::queue_contract!(super::fresh_queue);
 }

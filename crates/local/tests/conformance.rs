@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use updraft_engine::ports::{StateStore, TaskQueue};
-use updraft_engine::testing::{StoreUnderTest, run_queue_suite};
+use updraft_engine::ports::StateStore;
+use updraft_engine::testing::{QueueUnderTest, StoreUnderTest};
 use updraft_local::sqlite::{Sqlite, SqliteQueue, SqliteStore};
 
 /// Four connections to one new database file, its directory kept as long
@@ -23,18 +23,18 @@ mod store_contract {
     updraft_engine::store_contract!(super::fresh_store);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_queue_conforms() {
+/// A queue in a new database file, its directory kept as long as the queue.
+async fn fresh_queue() -> QueueUnderTest {
     let visibility = Duration::from_millis(400);
-    let dirs = std::cell::RefCell::new(Vec::new());
-    run_queue_suite(
-        || {
-            let dir = tempfile::tempdir().unwrap();
-            let db = Sqlite::open(&dir.path().join("state.db")).unwrap();
-            dirs.borrow_mut().push(dir);
-            Arc::new(SqliteQueue::new(db, visibility)) as Arc<dyn TaskQueue>
-        },
+    let dir = tempfile::tempdir().unwrap();
+    let db = Sqlite::open(&dir.path().join("state.db")).unwrap();
+    QueueUnderTest {
+        queue: Arc::new(SqliteQueue::new(db, visibility)),
         visibility,
-    )
-    .await;
+        keep: Some(Box::new(dir)),
+    }
+}
+
+mod queue_contract {
+    updraft_engine::queue_contract!(super::fresh_queue);
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use updraft_aws::dynamo::DynamoStore;
 use updraft_aws::schema::{create_queues, create_table};
 use updraft_aws::sqs::SqsQueue;
-use updraft_engine::ports::{StateStore, TaskQueue};
-use updraft_engine::testing::{StoreHandles, StoreUnderTest, run_queue_suite};
+use updraft_engine::ports::StateStore;
+use updraft_engine::testing::{QueueUnderTest, StoreHandles, StoreUnderTest};
 
 /// Four clients of one new table on the moto server.
 async fn fresh_store() -> StoreUnderTest {
@@ -26,37 +26,31 @@ mod store_contract {
     updraft_engine::store_contract!(super::fresh_store);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqs_queue_conforms() {
+/// A new queue on the moto server, its visibility timeout one second.
+async fn fresh_queue() -> QueueUnderTest {
     let config = updraft_aws::testing::sdk();
     let client = aws_sdk_sqs::Client::new(&config);
-    let mut urls = Vec::new();
-    for _ in 0..5 {
-        let url = create_queues(&client, &updraft_aws::testing::unique("tasks"))
-            .await
-            .unwrap();
-        // The suite waits out a short visibility timeout.
-        client
-            .set_queue_attributes()
-            .queue_url(&url)
-            .attributes(
-                aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
-                "1",
-            )
-            .send()
-            .await
-            .unwrap();
-        urls.push(url);
+    let url = create_queues(&client, &updraft_aws::testing::unique("tasks"))
+        .await
+        .unwrap();
+    // The contract waits out a short visibility timeout.
+    client
+        .set_queue_attributes()
+        .queue_url(&url)
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
+        .send()
+        .await
+        .unwrap();
+    QueueUnderTest {
+        queue: Arc::new(SqsQueue::new(client, url)),
+        visibility: Duration::from_secs(1),
+        keep: None,
     }
-    let mut next = urls.into_iter();
-    run_queue_suite(
-        || {
-            Arc::new(SqsQueue::new(
-                client.clone(),
-                next.next().expect("enough queues"),
-            )) as Arc<dyn TaskQueue>
-        },
-        Duration::from_secs(1),
-    )
-    .await;
+}
+
+mod queue_contract {
+    updraft_engine::queue_contract!(super::fresh_queue);
 }

@@ -5,13 +5,13 @@
 mod crash_points;
 mod faults;
 mod fixtures;
-mod queue_suite;
+pub mod queue_suite;
 pub mod store_suite;
 mod world;
 
 pub use crash_points::{FreshStore, Tally, every_crash_point_of_every_use_case};
 pub use faults::{Fault, Faults, FaultyLauncher, FaultyQueue, FaultyStore};
 pub use fixtures::{message, run, t0};
-pub use queue_suite::run_queue_suite;
+pub use queue_suite::QueueUnderTest;
 pub use store_suite::{StoreHandles, StoreUnderTest};
 pub use world::{CountingLauncher, FixedSpecs, Interference, Recorded, World, world_start};

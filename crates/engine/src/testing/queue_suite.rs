@@ -7,18 +7,51 @@ use std::time::Duration;
 use super::fixtures::message;
 use crate::ports::TaskQueue;
 
-/// Runs every queue test, each on a fresh queue from `fresh`, whose
-/// visibility timeout is `visibility` (keep it short: the suite waits it out).
-pub async fn run_queue_suite<F: FnMut() -> Arc<dyn TaskQueue>>(mut fresh: F, visibility: Duration) {
-    a_message_is_received_then_hidden_then_acked(&fresh()).await;
-    a_delayed_message_waits(&fresh()).await;
-    an_unacked_message_comes_back_after_the_visibility_timeout(&fresh(), visibility).await;
-    racing_receivers_get_each_message_once(&fresh()).await;
-    many_messages_sent_together_each_arrive_once(&fresh()).await;
+/// One `#[tokio::test]` per case of the `TaskQueue` contract, each on a
+/// fresh queue from `$fresh` (an `async fn() -> QueueUnderTest`):
+///
+/// ```ignore
+/// mod queue_contract {
+///     updraft_engine::queue_contract!(super::fresh_queue);
+/// }
+/// ```
+#[macro_export]
+macro_rules! queue_contract {
+    ($fresh:path) => {
+        $crate::queue_contract!(@cases $fresh;
+            a_message_is_received_then_hidden_then_acked,
+            a_delayed_message_waits,
+            an_unacked_message_comes_back_after_the_visibility_timeout,
+            racing_receivers_get_each_message_once,
+            many_messages_sent_together_each_arrive_once);
+    };
+    (@cases $fresh:path; $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let queue: $crate::testing::QueueUnderTest = $fresh().await;
+                $crate::testing::queue_suite::$case(&queue.queue, queue.visibility).await;
+            }
+        )*
+    };
+}
+
+/// A fresh, empty queue, its visibility timeout (keep it short: the
+/// contract waits it out), and whatever must live as long as it.
+pub struct QueueUnderTest {
+    /// The queue.
+    pub queue: Arc<dyn TaskQueue>,
+    /// Its visibility timeout.
+    pub visibility: Duration,
+    /// Dropped after the case (a temporary directory).
+    pub keep: Option<Box<dyn std::any::Any + Send>>,
 }
 
 /// More messages than one SQS batch holds, sent together.
-async fn many_messages_sent_together_each_arrive_once(queue: &Arc<dyn TaskQueue>) {
+pub async fn many_messages_sent_together_each_arrive_once(
+    queue: &Arc<dyn TaskQueue>,
+    _visibility: Duration,
+) {
     let sent: Vec<_> = (1..=25).map(|n| message("r1", "a", n)).collect();
     queue.send_many(&sent).await.unwrap();
     let mut got = HashSet::new();
@@ -34,7 +67,11 @@ async fn many_messages_sent_together_each_arrive_once(queue: &Arc<dyn TaskQueue>
     assert_eq!(got, (1..=25).collect::<HashSet<u32>>());
 }
 
-async fn a_message_is_received_then_hidden_then_acked(queue: &Arc<dyn TaskQueue>) {
+/// A case of the contract (see [`queue_contract!`](crate::queue_contract)).
+pub async fn a_message_is_received_then_hidden_then_acked(
+    queue: &Arc<dyn TaskQueue>,
+    _visibility: Duration,
+) {
     queue
         .send(&message("r1", "a", 1), Duration::ZERO)
         .await
@@ -52,7 +89,8 @@ async fn a_message_is_received_then_hidden_then_acked(queue: &Arc<dyn TaskQueue>
     assert!(queue.receive(10).await.unwrap().is_empty());
 }
 
-async fn a_delayed_message_waits(queue: &Arc<dyn TaskQueue>) {
+/// A case of the contract (see [`queue_contract!`](crate::queue_contract)).
+pub async fn a_delayed_message_waits(queue: &Arc<dyn TaskQueue>, _visibility: Duration) {
     // A whole second: SQS counts delays in seconds.
     queue
         .send(&message("r1", "a", 2), Duration::from_secs(1))
@@ -66,7 +104,8 @@ async fn a_delayed_message_waits(queue: &Arc<dyn TaskQueue>) {
     assert_eq!(queue.receive(10).await.unwrap().len(), 1);
 }
 
-async fn an_unacked_message_comes_back_after_the_visibility_timeout(
+/// A case of the contract (see [`queue_contract!`](crate::queue_contract)).
+pub async fn an_unacked_message_comes_back_after_the_visibility_timeout(
     queue: &Arc<dyn TaskQueue>,
     visibility: Duration,
 ) {
@@ -89,7 +128,11 @@ async fn an_unacked_message_comes_back_after_the_visibility_timeout(
     queue.ack(&again[0]).await.unwrap();
 }
 
-async fn racing_receivers_get_each_message_once(queue: &Arc<dyn TaskQueue>) {
+/// A case of the contract (see [`queue_contract!`](crate::queue_contract)).
+pub async fn racing_receivers_get_each_message_once(
+    queue: &Arc<dyn TaskQueue>,
+    _visibility: Duration,
+) {
     for i in 0..40 {
         queue
             .send(&message("r1", &format!("t{i}"), 1), Duration::ZERO)
