@@ -21,27 +21,11 @@ use updraft_engine::ports::Delivery;
 use updraft_engine::usecase::Settled;
 
 use crate::events;
-use crate::permissions::Function;
-use crate::runtime::FunctionState;
 use crate::specs::Synced;
 use crate::sqs::decode_message;
 
 /// A failed invocation; the runtime reports it and the event is retried.
 pub type FunctionError = Box<dyn std::error::Error + Send + Sync>;
-
-/// One invocation of one of the stack's functions.
-pub async fn handle(
-    function: Function,
-    state: &FunctionState,
-    event: &Value,
-) -> Result<Value, FunctionError> {
-    let engine = &state.engine;
-    match function {
-        Function::Planner => planner(engine, &state.settings.bucket, event).await,
-        Function::Dispatcher => Ok(serde_json::to_value(dispatcher(engine, event).await?)?),
-        Function::Recorder => recorder(engine, event).await,
-    }
-}
 
 /// The planner: a tick, or uploads of spec files (S3 `Object Created`
 /// events through EventBridge, or S3 notification records).

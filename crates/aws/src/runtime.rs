@@ -7,7 +7,10 @@ use updraft_engine::Engine;
 use updraft_engine::events::{Event, Observer};
 
 use crate::connect::{Endpoint, load};
+use crate::functions::FunctionError;
+use crate::permissions::Function;
 use crate::settings::Settings;
+use serde_json::Value;
 
 /// Logs engine events as structured `tracing` events.
 pub struct LogEvents;
@@ -101,7 +104,7 @@ pub struct FunctionState {
 }
 
 /// Runs one of the stack's functions: its state built once at cold start,
-/// then each invocation handled by [`crate::functions::handle`] with the
+/// then each invocation handled by [`handle`] with the
 /// invocation's deadline as the engine's work budget. What each function's
 /// `main` calls.
 #[cfg(feature = "lambda")]
@@ -114,10 +117,25 @@ pub async fn serve(function: crate::permissions::Function) -> Result<(), lambda_
             state
                 .engine
                 .set_deadline(Some(deadline(event.context.deadline)));
-            crate::functions::handle(function, state, &event.payload).await
+            handle(function, state, &event.payload).await
         },
     ))
     .await
+}
+
+/// One invocation of one of the stack's functions.
+pub async fn handle(
+    function: Function,
+    state: &FunctionState,
+    event: &Value,
+) -> Result<Value, FunctionError> {
+    use crate::functions::{dispatcher, planner, recorder};
+    let engine = &state.engine;
+    match function {
+        Function::Planner => planner(engine, &state.settings.bucket, event).await,
+        Function::Dispatcher => Ok(serde_json::to_value(dispatcher(engine, event).await?)?),
+        Function::Recorder => recorder(engine, event).await,
+    }
 }
 
 /// Initializes logging and builds the function's state; an error names the
