@@ -5,9 +5,10 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use updraft_core::spec::SpecDiff;
+use updraft_engine::EngineError;
 
 use super::{Context, print_json};
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 use crate::render::table;
 
 pub async fn versions(ctx: &Context, dag: &str) -> CliResult<ExitCode> {
@@ -45,7 +46,15 @@ pub async fn versions(ctx: &Context, dag: &str) -> CliResult<ExitCode> {
 }
 
 pub async fn diff(ctx: &Context, dag: &str, from: &str, to: &str) -> CliResult<ExitCode> {
-    let (from, to, diff) = ctx.engine().await?.version_diff(dag, from, to).await?;
+    let (from, to, diff) = match ctx.engine().await?.version_diff(dag, from, to).await {
+        Ok(found) => found,
+        Err(EngineError::NotFound(missing)) => {
+            return Err(CliError::User(format!(
+                "{missing}; `updraft versions {dag}` lists them"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if ctx.json() {
         print_json(&json!({ "from": from, "to": to, "difference": diff }))?;
     } else {

@@ -83,7 +83,7 @@ impl Engine {
         match matching[..] {
             [one] => Ok(one.to_string()),
             [] => Err(EngineError::not_found(format!(
-                "DAG `{dag}` has no stored spec version starting `{prefix}`; `updraft versions {dag}` lists them"
+                "DAG `{dag}` has no stored spec version starting `{prefix}`"
             ))),
             _ => Err(EngineError::invalid(
                 "version",
