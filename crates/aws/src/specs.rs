@@ -13,7 +13,7 @@ use crate::sdk_error::fail;
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, parse_spec};
+use updraft_core::spec::{DagSpec, Diagnostic, SpecFile, parse_stored_spec};
 use updraft_core::yaml::Pos;
 use updraft_engine::ports::{
     DagMeta, LoadedSpecs, PortError, PortResult, SpecFileText, SpecFiles, SpecSource, StateStore,
@@ -72,11 +72,9 @@ impl SpecSource for TableSpecs {
                         Ok(None) => Err(format!(
                             "spec version {version} of DAG `{dag}` is missing from the table"
                         )),
-                        Ok(Some(source)) => parse_spec(&spec_key(&dag), &source)
+                        Ok(Some(source)) => parse_stored_spec(&spec_key(&dag), &version, &source)
                             .map(|spec| (spec, source))
-                            .map_err(|e| {
-                                format!("stored spec version {version} no longer parses: {e}")
-                            }),
+                            .map_err(|why| format!("stored spec version {version} {why}")),
                     };
                     match parsed {
                         Ok(entry) => {

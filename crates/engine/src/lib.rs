@@ -41,7 +41,7 @@ use chrono::{DateTime, Utc};
 pub use error::{EngineError, EngineResult};
 use events::{Event, Observer, Quiet};
 use ports::{Clock, Launcher, Publisher, SpecFiles, SpecSource, StateStore, TaskQueue};
-use updraft_core::spec::{DagSpec, parse_spec};
+use updraft_core::spec::{DagSpec, parse_stored_spec};
 use updraft_core::state::Run;
 
 /// The adapters an engine works through.
@@ -233,12 +233,15 @@ impl Engine {
                     "spec version {version} of DAG `{dag}` is not in the store"
                 ))
             })?;
-        let spec = parse_spec(
+        let spec = parse_stored_spec(
             &format!("{dag}@{}", &version[..version.len().min(12)]),
+            version,
             &source,
         )
-        .map_err(|e| {
-            EngineError::internal(format!("stored spec of DAG `{dag}` no longer parses: {e}"))
+        .map_err(|why| {
+            EngineError::internal(format!(
+                "stored spec version {version} of DAG `{dag}` {why}"
+            ))
         })?;
         let spec = Arc::new(spec);
         self.lock_specs().insert(key, spec.clone());

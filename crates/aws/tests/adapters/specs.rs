@@ -197,6 +197,35 @@ async fn set_current(store: &Arc<dyn StateStore>, dag: &DagId, version: &str) {
     assert!(store.update_dag(dag, &change).await.unwrap());
 }
 
+/// A version item whose source is not the version it is stored as (an
+/// item written by hand, not by a deploy) is never loaded: its DAG shows
+/// an import error instead of running what the item says.
+#[tokio::test]
+async fn a_stored_spec_whose_source_is_not_its_version_is_refused() {
+    let (s3, bucket, store) = world().await;
+    deploy(&s3, &bucket, store.as_ref(), &[file("etl.yaml", ETL)])
+        .await
+        .unwrap();
+    let etl = store.dag("etl").await.unwrap().unwrap();
+    let forged = ETL.replace("tasks:", "description: forged\ntasks:");
+    assert_ne!(forged, ETL);
+    store
+        .put_spec_version("etl", "f0f0", &forged, chrono::Utc::now())
+        .await
+        .unwrap();
+    set_current(&store, &etl.dag, "f0f0").await;
+    let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
+    assert!(
+        loaded.dags.is_empty(),
+        "nothing loaded from the forged item"
+    );
+    let error = loaded.errors[0].to_string();
+    assert!(
+        error.contains("stored spec version f0f0 does not match its source"),
+        "{error}"
+    );
+}
+
 /// Issue 11, isolation: a DAG whose current stored version no longer
 /// parses, or is missing, is that DAG's import error; the others load.
 #[tokio::test]

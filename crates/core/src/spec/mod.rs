@@ -26,7 +26,7 @@ use crate::yaml::Pos;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use draw::{GraphFormat, draw};
-pub use parse::parse_spec;
+pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
 pub use set::{SpecFile, SpecSet, is_pools_file, validate_set};

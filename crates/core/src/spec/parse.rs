@@ -97,6 +97,21 @@ const SAGEMAKER_KEYS: &[&str] = &[
 /// The default for `max_active_runs`, as in Airflow.
 pub const DEFAULT_MAX_ACTIVE_RUNS: u32 = 16;
 
+/// Parses a stored spec version's source and checks that it is the version
+/// it is stored as (its canonical form hashes to `version`): a source
+/// changed after it was stored — a hand-edited row or item — is refused,
+/// never run. `file` only names it in messages.
+pub fn parse_stored_spec(file: &str, version: &str, source: &str) -> Result<DagSpec, String> {
+    let spec = parse_spec(file, source).map_err(|e| format!("no longer parses: {e}"))?;
+    if spec.version != version {
+        return Err(format!(
+            "does not match its source, which hashes to {}: it was changed after it was stored",
+            spec.version
+        ));
+    }
+    Ok(spec)
+}
+
 /// Parses and validates one spec file. `file` only names it in messages.
 pub fn parse_spec(file: &str, text: &str) -> Result<DagSpec, SpecErrors> {
     let mut reader = Reader::new(file);
