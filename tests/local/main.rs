@@ -10,6 +10,7 @@ mod examples;
 mod experiments;
 mod mapping;
 mod pools;
+mod quoting;
 mod reruns;
 mod scheduling;
 mod triggers;

@@ -286,6 +286,7 @@ fn environment(tz: Tz) -> Environment<'static> {
         Ok(parse_time(&v)?.format("%Y-%m-%d").to_string())
     });
     env.add_filter("ts", |v: String| Ok(format_time(parse_time(&v)?)));
+    env.add_filter("shquote", |v: minijinja::Value| shquote(&v));
     env.add_filter("utc", |v: String| {
         Ok(parse_time(&v)?
             .with_timezone(&Utc)
@@ -322,6 +323,18 @@ fn environment(tz: Tz) -> Environment<'static> {
         Ok(shifted)
     });
     env
+}
+
+/// `value` as one word of a POSIX shell line, whatever it holds: in single
+/// quotes, each `'` in it written `'\''`. A string is quoted as it is; any
+/// other value as its JSON (a list stays one word).
+fn shquote(value: &minijinja::Value) -> Result<String, Error> {
+    let text = match value.as_str() {
+        Some(text) => text.to_string(),
+        None => serde_json::to_string(value)
+            .map_err(|e| invalid(format!("cannot quote the value: {e}")))?,
+    };
+    Ok(format!("'{}'", text.replace('\'', "'\\''")))
 }
 
 fn parse_time(text: &str) -> Result<DateTime<FixedOffset>, Error> {

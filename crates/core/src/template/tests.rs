@@ -236,3 +236,41 @@ fn lists_render_as_lists() {
     let err = renderer.render_list("a{{ 1 }}").unwrap_err();
     assert!(err.contains("which is not a JSON list"), "{err}");
 }
+
+#[test]
+fn shquote_makes_any_value_one_word_of_a_shell_line() {
+    let params = json!({
+        "hostile": "x; id > /tmp/owned",
+        "quote": "it's $(whoami) `id`",
+        "n": 3,
+        "list": ["a b", "c"],
+    });
+    let outputs = json!({});
+    let vars = TemplateVars {
+        dag: "etl",
+        run_id: "manual__x",
+        task_id: "load",
+        try_number: 1,
+        timing: RunTiming {
+            logical_date: z("2026-11-21T00:00:00Z"),
+            data_interval_start: z("2026-11-21T00:00:00Z"),
+            data_interval_end: z("2026-11-21T00:00:00Z"),
+        },
+        tz: Tokyo,
+        params: params.as_object().unwrap(),
+        outputs: outputs.as_object().unwrap(),
+        item: None,
+        trigger: None,
+    };
+    let render = |source: &str| Renderer::new(&vars).render(source).unwrap();
+    assert_eq!(
+        render("echo {{ params.hostile | shquote }}"),
+        "echo 'x; id > /tmp/owned'"
+    );
+    assert_eq!(
+        render("echo {{ params.quote | shquote }}"),
+        r#"echo 'it'\''s $(whoami) `id`'"#
+    );
+    assert_eq!(render("{{ params.n | shquote }}"), "'3'");
+    assert_eq!(render("{{ params.list | shquote }}"), r#"'["a b","c"]'"#);
+}
