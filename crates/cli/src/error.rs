@@ -57,9 +57,7 @@ impl From<EngineError> for CliError {
             // A positional argument (a task, a pool, a version): the
             // message names it.
             EngineError::Invalid { message, .. } => CliError::User(message),
-            EngineError::Unavailable(_) | EngineError::Internal(_) => {
-                CliError::Infra(e.to_string())
-            }
+            e if e.is_infrastructure() => CliError::Infra(e.to_string()),
             _ => CliError::User(e.to_string()),
         }
     }

@@ -288,9 +288,7 @@ impl Engine {
     ) -> EngineResult<()> {
         let store = &self.ports.store;
         for _ in 0..MAX_ROUNDS {
-            let Some(run) = store.run(dag, run_id).await? else {
-                return Err(EngineError::no_run(dag, run_id));
-            };
+            let run = self.find_run(dag, run_id).await?;
             let mut next = run.clone();
             if !change(&mut next) {
                 return Ok(());

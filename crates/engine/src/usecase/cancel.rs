@@ -21,8 +21,7 @@ impl Engine {
         note: Option<String>,
     ) -> EngineResult<Run> {
         let store = &self.ports.store;
-        let missing = || EngineError::no_run(dag, run_id);
-        let run = store.run(dag, run_id).await?.ok_or_else(missing)?;
+        let run = self.find_run(dag, run_id).await?;
         if run.state.is_terminal() {
             return Err(EngineError::conflict(format!(
                 "run `{run_id}` already ended ({}); nothing to cancel",
@@ -43,7 +42,7 @@ impl Engine {
         // A try that ends meanwhile makes one change fail; the next round
         // reads it and ends the rest.
         for _ in 0..MAX_ROUNDS {
-            let run = store.run(dag, run_id).await?.ok_or_else(missing)?;
+            let run = self.find_run(dag, run_id).await?;
             if run.state.is_terminal() {
                 return Ok(run);
             }
@@ -51,7 +50,7 @@ impl Engine {
             let transitions = end_run(&run, &instances, RunState::Cancelled, &reason, now);
             self.apply(&run, transitions).await?;
         }
-        let run = store.run(dag, run_id).await?.ok_or_else(missing)?;
+        let run = self.find_run(dag, run_id).await?;
         match run.state.is_terminal() {
             true => Ok(run),
             false => Err(EngineError::conflict(format!(

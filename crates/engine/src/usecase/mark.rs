@@ -24,10 +24,7 @@ impl Engine {
             ));
         }
         let store = &self.ports.store;
-        let run = store
-            .run(dag, run_id)
-            .await?
-            .ok_or_else(|| EngineError::no_run(dag, run_id))?;
+        let run = self.find_run(dag, run_id).await?;
         let instance = store
             .instance(dag, run_id, key)
             .await?

@@ -42,5 +42,5 @@ pub use queries::{ArtifactLineage, RunDetail, RunLineage};
 pub use rerun::rerun_request;
 pub use runs_table::{RunFilters, RunsTable, param_pair, param_value};
 pub use schedule::MAX_PREVIEW_POINTS;
-pub use specs::{Deployment, SPEC_PREFIX, SpecIngest, Synced, dag_of, spec_key, unknown_dag};
+pub use specs::{Deployment, SPEC_PREFIX, SpecIngest, Synced, spec_key, unknown_dag};
 pub use tick::TickReport;

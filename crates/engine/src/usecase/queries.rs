@@ -95,10 +95,7 @@ impl Engine {
     /// One run in full.
     pub async fn run_detail(&self, dag: &str, run_id: &str) -> EngineResult<RunDetail> {
         let store = &self.ports.store;
-        let run = store
-            .run(dag, run_id)
-            .await?
-            .ok_or_else(|| EngineError::no_run(dag, run_id))?;
+        let run = self.find_run(dag, run_id).await?;
         let spec = self.spec_of(&run).await?;
         let mut instances = store.instances(dag, run_id).await?;
         let order = |i: &TaskInstance| {
@@ -276,10 +273,8 @@ impl Engine {
 
     /// A run's artifacts and the runs upstream and downstream of it.
     pub async fn run_lineage(&self, dag: &str, run_id: &str) -> EngineResult<RunLineage> {
+        self.find_run(dag, run_id).await?;
         let store = &self.ports.store;
-        if store.run(dag, run_id).await?.is_none() {
-            return Err(EngineError::no_run(dag, run_id));
-        }
         let (produced, consumed): (Vec<_>, Vec<_>) = store
             .run_artifacts(dag, run_id)
             .await?

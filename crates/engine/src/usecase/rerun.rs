@@ -77,13 +77,9 @@ impl Engine {
         run_id: &str,
         request: &Rerun,
     ) -> EngineResult<(Run, Vec<Transition>)> {
-        let store = &self.ports.store;
-        let run = store
-            .run(dag, run_id)
-            .await?
-            .ok_or_else(|| EngineError::no_run(dag, run_id))?;
+        let run = self.find_run(dag, run_id).await?;
         let spec = self.spec_of(&run).await?;
-        let instances = store.instances(dag, run_id).await?;
+        let instances = self.ports.store.instances(dag, run_id).await?;
         let transitions = rerun(&spec, &run, &instances, request, self.ports.clock.now())
             .map_err(|e| EngineError::not_found(e.to_string()))?;
         Ok((run, transitions))

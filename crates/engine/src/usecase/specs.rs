@@ -343,7 +343,7 @@ fn source(
 
 /// The DAG a key under `specs/` is named after; `specs/pools.yaml` is
 /// the pools file, not a DAG.
-pub fn dag_of(key: &str) -> Option<&str> {
+fn dag_of(key: &str) -> Option<&str> {
     let stem = key.strip_prefix(SPEC_PREFIX)?.strip_suffix(".yaml")?;
     (!is_pools_file(key) && DagId::parse(stem).is_ok()).then_some(stem)
 }
