@@ -158,7 +158,7 @@ impl Settings {
     pub fn ports(&self, clients: &Clients) -> Ports {
         let store = Arc::new(
             DynamoStore::new(clients.dynamodb.clone(), self.table.clone())
-                .with_large_specs(SpecObjects::new(clients.s3.clone(), self.bucket.clone())),
+                .with_spec_objects(SpecObjects::new(clients.s3.clone(), self.bucket.clone())),
         );
         Ports {
             store: store.clone(),

@@ -1,22 +1,21 @@
-//! Spec versions too large for a DynamoDB item (400 KB with its keys) are
-//! kept in the bucket under `spec-versions/`, and their item points there.
+//! Every spec version's source is kept in the bucket under
+//! `spec-versions/`, where only deployers and the planner may write — not
+//! in the table, which an operator may write. A version's item records
+//! that it exists and when it was first seen; what runs is read from here.
 //! The object is named by the version, a hash of the spec, so writing it
 //! twice writes the same bytes, and it is written before the item that
-//! points to it: a process dying in between leaves an object nothing reads
-//! yet, never an item pointing nowhere.
+//! records it: a process dying in between leaves an object nothing lists
+//! yet, never an item whose source is nowhere.
 
 use aws_sdk_s3::Client;
 use updraft_engine::ports::{PortError, PortResult};
 
 use crate::sdk_error::fail;
 
-/// Sources longer than this are kept in S3 rather than in their item.
-pub const INLINE_LIMIT: usize = 350 * 1024;
-
 /// The prefix of spec versions kept in S3.
 pub const PREFIX: &str = "spec-versions/";
 
-/// Where spec versions too large for their item go.
+/// Where spec versions' sources are kept.
 #[derive(Clone, Debug)]
 pub struct SpecObjects {
     s3: Client,
@@ -52,30 +51,27 @@ impl SpecObjects {
         Ok(key)
     }
 
-    /// A kept version's source.
-    pub async fn get(&self, key: &str) -> PortResult<String> {
-        let object = self
+    /// A kept version's source; `None` if no deploy kept it.
+    pub async fn get(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
+        let answer = self
             .s3
             .get_object()
             .bucket(&self.bucket)
-            .key(key)
+            .key(object_key(dag, version))
             .send()
-            .await
-            .map_err(
-                |e| match e.as_service_error().is_some_and(|e| e.is_no_such_key()) {
-                    true => PortError::msg(format!(
-                        "spec version s3://{}/{key} is missing from the bucket",
-                        self.bucket
-                    )),
-                    false => fail("S3 GetObject")(e),
-                },
-            )?;
+            .await;
+        let object = match answer {
+            Ok(object) => object,
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(fail("S3 GetObject")(e)),
+        };
         let bytes = object
             .body
             .collect()
             .await
             .map_err(|e| PortError::new("reading a spec version from S3", e))?;
         String::from_utf8(bytes.to_vec())
+            .map(Some)
             .map_err(|e| PortError::new("a spec version in S3 is not UTF-8", e))
     }
 }

@@ -230,7 +230,7 @@ impl Engine {
             .await?
             .ok_or_else(|| {
                 EngineError::internal(format!(
-                    "spec version {version} of DAG `{dag}` is not in the store"
+                    "spec version {version} of DAG `{dag}` is not a deployed version"
                 ))
             })?;
         let spec = parse_stored_spec(

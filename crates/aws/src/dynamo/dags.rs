@@ -52,17 +52,14 @@ impl DagStore for DynamoStore {
         item.insert(PK.into(), s(keys::dag_pk(dag)));
         item.insert(SK.into(), s(keys::spec_sk(version)));
         item.insert("item_type".into(), s("spec"));
-        if source.len() <= INLINE_LIMIT {
-            item.insert("source".into(), s(source));
-        } else {
-            let Some(objects) = &self.large_specs else {
-                return Err(PortError::msg(format!(
-                    "the spec of `{dag}` is {} bytes; a version over {INLINE_LIMIT} bytes is kept in the bucket, and this store has none",
-                    source.len()
-                )));
-            };
-            let key = objects.put(dag, version, source).await?;
-            item.insert("source_object".into(), s(key));
+        match &self.spec_objects {
+            Some(objects) => {
+                let key = objects.put(dag, version, source).await?;
+                item.insert("source_object".into(), s(key));
+            }
+            None => {
+                item.insert("source".into(), s(source));
+            }
         }
         item.insert(
             "first_seen".into(),
@@ -72,17 +69,16 @@ impl DagStore for DynamoStore {
     }
 
     async fn spec_version(&self, dag: &str, version: &str) -> PortResult<Option<String>> {
+        // With a bucket, the item is never asked: an operator may write the
+        // table, and what it says must not become what runs.
+        if let Some(objects) = &self.spec_objects {
+            return objects.get(dag, version).await;
+        }
         let Some(mut item) = self.get(keys::dag_pk(dag), keys::spec_sk(version)).await? else {
             return Ok(None);
         };
-        match (item.remove("source"), item.remove("source_object")) {
-            (Some(AttributeValue::S(text)), _) => Ok(Some(text)),
-            (_, Some(AttributeValue::S(key))) => match &self.large_specs {
-                Some(objects) => objects.get(&key).await.map(Some),
-                None => Err(PortError::msg(format!(
-                    "spec version {version} of `{dag}` is kept in the bucket ({key}), and this store has none"
-                ))),
-            },
+        match item.remove("source") {
+            Some(AttributeValue::S(text)) => Ok(Some(text)),
             _ => Ok(None),
         }
     }

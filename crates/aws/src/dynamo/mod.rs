@@ -32,7 +32,7 @@ use updraft_engine::ports::{
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};
 use crate::sdk_error::fail;
-use crate::spec_objects::{INLINE_LIMIT, SpecObjects};
+use crate::spec_objects::SpecObjects;
 
 mod artifacts;
 mod attempts;
@@ -53,7 +53,7 @@ const MAX_TRANSACTION: usize = 100;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    large_specs: Option<SpecObjects>,
+    spec_objects: Option<SpecObjects>,
 }
 
 fn s(text: impl Into<String>) -> AttributeValue {
@@ -272,14 +272,15 @@ impl DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
-            large_specs: None,
+            spec_objects: None,
         }
     }
 
-    /// Keeps spec versions too large for an item in `objects`; without it
-    /// storing one fails, saying so.
-    pub fn with_large_specs(mut self, objects: SpecObjects) -> DynamoStore {
-        self.large_specs = Some(objects);
+    /// Keeps spec sources in the bucket and reads them only from there, as
+    /// the stack's functions and the CLI do; without it (tests of the table
+    /// alone) sources are kept in their items.
+    pub fn with_spec_objects(mut self, objects: SpecObjects) -> DynamoStore {
+        self.spec_objects = Some(objects);
         self
     }
 

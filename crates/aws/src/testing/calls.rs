@@ -84,6 +84,41 @@ impl Intercept for ActionRecorder {
     }
 }
 
+/// Refuses, as IAM would, every request needing an action outside
+/// `allowed` (a role's or policy's actions, [`super::template_actions`]):
+/// clients that can do what a policy's holder can. Resources are not
+/// checked, so these clients may do more than the policy allows, never less.
+#[derive(Debug)]
+pub struct PolicyLimit(pub BTreeSet<String>);
+
+impl Intercept for PolicyLimit {
+    fn name(&self) -> &'static str {
+        "PolicyLimit"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(metadata) = cfg.load::<Metadata>() else {
+            return Ok(());
+        };
+        let request = context.request();
+        let needed = crate::permissions::actions(
+            metadata.service(),
+            metadata.name(),
+            request.uri(),
+            request.body().bytes().unwrap_or_default(),
+        );
+        match needed.iter().find(|action| !self.0.contains(*action)) {
+            Some(action) => Err(format!("AccessDenied: the policy does not allow {action}").into()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Refuses every request whose body writes an item in state `.0` (say
 /// `launching`): a DynamoDB outage for exactly that write, while everything
 /// else still reaches the server.

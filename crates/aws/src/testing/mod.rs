@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 mod calls;
 mod player;
 
-pub use calls::{ActionRecorder, CallCounter, FailOperation, RefuseState};
+pub use calls::{ActionRecorder, CallCounter, FailOperation, PolicyLimit, RefuseState};
 pub use player::{Ending, Functions, Player, Started, ecs_event, sqs_record, training_event};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

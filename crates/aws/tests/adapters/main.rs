@@ -10,6 +10,7 @@ mod ecs;
 mod functions;
 mod idempotency;
 mod notices;
+mod operator;
 mod permissions;
 mod pools;
 mod races;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use aws_sdk_s3::primitives::ByteStream;
 use updraft_aws::dynamo::DynamoStore;
 use updraft_aws::schema::{create_bucket, create_table};
+use updraft_aws::spec_objects::SpecObjects;
 use updraft_aws::specs::{DeployError, Synced, TableSpecs, deploy, spec_key, sync_key};
 use updraft_core::ids::DagId;
 use updraft_core::spec::SpecFile;
-use updraft_engine::ports::{DagChange, DagStore, SpecSource, StateStore};
+use updraft_engine::ports::{DagChange, SpecSource, StateStore};
 
 use updraft_aws::testing as support;
 
@@ -24,7 +25,9 @@ async fn world() -> (aws_sdk_s3::Client, String, Arc<dyn StateStore>) {
     let dynamo = aws_sdk_dynamodb::Client::new(&support::sdk());
     let table = support::unique("state");
     create_table(&dynamo, &table).await.unwrap();
-    (s3, bucket, Arc::new(DynamoStore::new(dynamo, table)))
+    let store = DynamoStore::new(dynamo, table)
+        .with_spec_objects(SpecObjects::new(s3.clone(), bucket.clone()));
+    (s3, bucket, Arc::new(store))
 }
 
 fn file(name: &str, text: &str) -> SpecFile {
@@ -325,48 +328,93 @@ async fn a_late_or_replayed_upload_never_rolls_a_dag_back() {
     assert_eq!(synced.current_version, v1, "the third upload is current");
 }
 
-/// Issue 11: a spec version over 350 KB does not fit its DynamoDB item; it
-/// is kept in S3 under `spec-versions/` and its item points there, so the
-/// bucket and the table agree and every function reads it back whole.
+/// Every spec version's source is kept in the bucket, large or small, and
+/// read only from there: the item records the version, and editing its
+/// source (as a holder of the operator policy may) changes nothing that
+/// is read.
 #[tokio::test]
-async fn a_spec_version_over_350_kb_is_kept_in_s3_behind_its_item() {
-    use updraft_aws::spec_objects::{INLINE_LIMIT, SpecObjects, object_key};
-    let (s3, bucket, _) = world().await;
+async fn spec_sources_are_kept_and_read_in_the_bucket_not_the_table() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use updraft_aws::spec_objects::object_key;
+    let s3 = support::s3();
+    let bucket = support::unique("specs");
+    create_bucket(&s3, &bucket).await.unwrap();
     let dynamo = aws_sdk_dynamodb::Client::new(&support::sdk());
     let table = support::unique("state");
     create_table(&dynamo, &table).await.unwrap();
-    let large = format!("{ML}{}", "# a long comment line\n".repeat(20_000));
-    assert!(large.len() > INLINE_LIMIT);
-
-    // Without a bucket the store says why it cannot keep it.
-    let inline_only = DynamoStore::new(dynamo.clone(), table.clone());
-    let refused = deploy(&s3, &bucket, &inline_only, &[file("ml.yaml", &large)])
-        .await
-        .unwrap_err();
-    let refused = format!("{refused:?}");
-    assert!(refused.contains("is kept in the bucket"), "{refused}");
-
-    let store = DynamoStore::new(dynamo.clone(), table.clone())
-        .with_large_specs(SpecObjects::new(s3.clone(), bucket.clone()));
-    deploy(&s3, &bucket, &store, &[file("ml.yaml", &large)])
-        .await
-        .unwrap();
-    let meta = store.dag("ml").await.unwrap().unwrap();
-    let version = meta.current_version.expect("a current version");
-    assert_eq!(
-        store.spec_version("ml", &version).await.unwrap().as_deref(),
-        Some(large.as_str())
+    let store: Arc<dyn StateStore> = Arc::new(
+        DynamoStore::new(dynamo.clone(), table.clone())
+            .with_spec_objects(SpecObjects::new(s3.clone(), bucket.clone())),
     );
-    let object = s3
-        .get_object()
-        .bucket(&bucket)
-        .key(object_key("ml", &version))
+    let large = format!("{ML}{}", "# a long comment line\n".repeat(20_000));
+    assert!(large.len() > 400 * 1024, "more than a DynamoDB item holds");
+    deploy(
+        &s3,
+        &bucket,
+        store.as_ref(),
+        &[file("ml.yaml", &large), file("etl.yaml", ETL)],
+    )
+    .await
+    .unwrap();
+    let ml = store
+        .dag("ml")
+        .await
+        .unwrap()
+        .unwrap()
+        .current_version
+        .unwrap();
+    let etl = store
+        .dag("etl")
+        .await
+        .unwrap()
+        .unwrap()
+        .current_version
+        .unwrap();
+    for (dag, version, text) in [("ml", &ml, &large), ("etl", &etl, &ETL.to_string())] {
+        let object = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(object_key(dag, version))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(object.content_length(), Some(text.len() as i64));
+        assert_eq!(
+            store.spec_version(dag, version).await.unwrap().as_ref(),
+            Some(text)
+        );
+    }
+
+    let key = |version: &str| {
+        std::collections::HashMap::from([
+            ("PK".to_string(), AttributeValue::S("DAG#etl".into())),
+            (
+                "SK".to_string(),
+                AttributeValue::S(format!("SPEC#{version}")),
+            ),
+        ])
+    };
+    dynamo
+        .update_item()
+        .table_name(&table)
+        .set_key(Some(key(&etl)))
+        .update_expression("SET #s = :s")
+        .expression_attribute_names("#s", "source")
+        .expression_attribute_values(
+            ":s",
+            AttributeValue::S(ETL.replace("echo", "rm -rf /; echo")),
+        )
         .send()
         .await
         .unwrap();
-    assert_eq!(object.content_length(), Some(large.len() as i64));
-    let loaded = TableSpecs::new(Arc::new(store)).load().await.unwrap();
+    assert_eq!(
+        store.spec_version("etl", &etl).await.unwrap().as_deref(),
+        Some(ETL),
+        "the item's edited source is never read"
+    );
+    let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
     assert_eq!(loaded.errors, []);
-    assert_eq!(loaded.dags[0].0.id.as_str(), "ml");
-    assert_eq!(loaded.dags[0].1, large);
+    let mut sources: Vec<&str> = loaded.dags.iter().map(|(_, text)| text.as_str()).collect();
+    sources.sort();
+    assert_eq!(sources, [ETL, large.as_str()]);
 }
