@@ -196,7 +196,39 @@ pub struct RenderedTask {
     pub hyperparameters: BTreeMap<String, String>,
 }
 
-/// Renders every templated field of a task; an error names the field.
+/// The longest param value passed as a variable: SageMaker's limit on one
+/// value, well within ECS's on a launch's overrides.
+pub const PARAM_VARIABLE_LIMIT: usize = 512;
+
+/// `UPDRAFT_PARAM_<NAME>`: a param's variable, its name upper-cased with
+/// every character but letters and digits written `_`.
+pub fn param_variable(name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() {
+            true => c.to_ascii_uppercase(),
+            false => '_',
+        })
+        .collect();
+    format!("UPDRAFT_PARAM_{name}")
+}
+
+/// Each param as a variable (a string as it is, any other value as its
+/// JSON), so a script reads it from its environment instead of having it
+/// interpolated into its shell line; values over
+/// [`PARAM_VARIABLE_LIMIT`] are left to templates.
+fn param_variables(params: &Map<String, Value>) -> impl Iterator<Item = (String, String)> + '_ {
+    params.iter().filter_map(|(name, value)| {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        (text.len() <= PARAM_VARIABLE_LIMIT).then(|| (param_variable(name), text))
+    })
+}
+
+/// Renders every templated field of a task, and adds each param as a
+/// variable (the task's own `environment` wins); an error names the field.
 pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedTask, String> {
     let renderer = Renderer::new(vars);
     let field = |name: String, source: &str| {
@@ -220,10 +252,13 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
                     .collect::<Result<Vec<_>, _>>()
             })
             .transpose()?,
-        environment: task
-            .environment
-            .iter()
-            .map(|(k, v)| Ok((k.clone(), field(format!("environment {k}"), v)?)))
+        environment: param_variables(vars.params)
+            .map(Ok)
+            .chain(
+                task.environment
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), field(format!("environment {k}"), v)?))),
+            )
             .collect::<Result<_, String>>()?,
         hyperparameters: task
             .hyperparameters

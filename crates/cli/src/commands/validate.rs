@@ -85,6 +85,9 @@ pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
     for problem in &problems {
         println!("{problem}");
     }
+    for warning in &set.warnings {
+        println!("{warning}");
+    }
     if problems.is_empty() {
         let ids: Vec<&str> = set.dags.keys().map(String::as_str).collect();
         println!("{} spec file(s) valid: {}", specs.len(), ids.join(", "));

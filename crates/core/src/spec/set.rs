@@ -24,6 +24,9 @@ pub struct SpecSet {
     pub dags: BTreeMap<String, DagSpec>,
     /// Every problem, file by file, in line order.
     pub errors: Vec<Diagnostic>,
+    /// What is valid but likely wrong (an unquoted param in a shell line),
+    /// file by file, in line order.
+    pub warnings: Vec<Diagnostic>,
     /// The pools of the set's `pools.yaml`, if it has a valid one.
     pub pools: Option<BTreeMap<String, PoolSpec>>,
 }
@@ -63,6 +66,8 @@ pub fn validate_set(files: &[SpecFile]) -> SpecSet {
             }
             continue;
         }
+        set.warnings
+            .extend(super::unquoted_in_shell(&file.name, &file.text));
         match parse_spec(&file.name, &file.text) {
             Ok(spec) if spec.id.as_str() == "pools" => set.errors.push(Diagnostic {
                 file: file.name.clone(),

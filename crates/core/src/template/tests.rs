@@ -188,6 +188,43 @@ fn a_tasks_fields_render_together_and_errors_name_the_field() {
 }
 
 #[test]
+fn params_reach_a_task_as_variables_and_its_own_environment_wins() {
+    let spec = crate::spec::parse_spec(
+        "t.yaml",
+        "dag: d\ntasks:\n  - id: t\n    command: [env]\n    environment: { UPDRAFT_PARAM_KEPT: mine }\n",
+    )
+    .unwrap();
+    let long = "x".repeat(crate::template::PARAM_VARIABLE_LIMIT + 1);
+    let params = json!({"region": "eu; rm -rf ~", "max-rows": 10, "on": true, "days": ["mon"], "kept": "theirs", "long": long});
+    let outputs = Map::new();
+    let vars = TemplateVars {
+        dag: "d",
+        run_id: "r",
+        task_id: "t",
+        try_number: 1,
+        timing: RunTiming {
+            logical_date: z("2026-11-21T00:00:00+09:00"),
+            data_interval_start: z("2026-11-20T00:00:00+09:00"),
+            data_interval_end: z("2026-11-21T00:00:00+09:00"),
+        },
+        tz: Tokyo,
+        params: params.as_object().unwrap(),
+        outputs: &outputs,
+        item: None,
+        trigger: None,
+    };
+    let env = render_task(spec.task("t").unwrap(), &vars)
+        .unwrap()
+        .environment;
+    assert_eq!(env["UPDRAFT_PARAM_REGION"], "eu; rm -rf ~");
+    assert_eq!(env["UPDRAFT_PARAM_MAX_ROWS"], "10");
+    assert_eq!(env["UPDRAFT_PARAM_ON"], "true");
+    assert_eq!(env["UPDRAFT_PARAM_DAYS"], r#"["mon"]"#);
+    assert_eq!(env["UPDRAFT_PARAM_KEPT"], "mine");
+    assert!(!env.contains_key("UPDRAFT_PARAM_LONG"), "over the limit");
+}
+
+#[test]
 fn lists_render_as_lists() {
     let params = json!({"days": ["mon", "tue"]});
     let outputs = json!({"split": {"shards": [{"path": "a"}, {"path": "b"}]}, "n": {"count": 3}});
