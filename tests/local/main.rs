@@ -8,6 +8,7 @@ mod errors;
 mod events;
 mod examples;
 mod experiments;
+mod hardening;
 mod mapping;
 mod pools;
 mod quoting;

@@ -107,6 +107,10 @@ pub enum Command {
         /// The address to listen on; anything but loopback is announced with a warning.
         #[arg(long, default_value = "127.0.0.1")]
         bind: std::net::IpAddr,
+        /// Also answer requests for this host name (repeatable): the name
+        /// people open the dashboard by, when it is not the bound address.
+        #[arg(long = "allowed-host", value_name = "NAME")]
+        allowed_hosts: Vec<String>,
         /// Show no action and refuse every change (403).
         #[arg(long)]
         read_only: bool,

@@ -5,7 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,17 +37,71 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("cache-control", "no-store"),
 ];
 
-/// Serves `ui` on `listener` until `shutdown` resolves.
+/// The `Host` names the dashboard answers besides its own address, so a
+/// web page that rebinds its own name to the dashboard's address cannot
+/// read a page (or the action token) through the user's browser.
 ///
-/// On a loopback address only requests naming a loopback host are
-/// answered, so a web page that rebinds its own name to 127.0.0.1 cannot
-/// read the dashboard (and its action token) from the user's browser.
+/// A request is answered when its `Host` is the address its connection
+/// arrived on, one of these names, or — on a connection that arrived on
+/// loopback — `localhost`, `127.0.0.1` or `::1`; whatever the bind.
+#[derive(Clone, Debug, Default)]
+pub struct AllowedHosts(Vec<String>);
+
+impl AllowedHosts {
+    /// Answers `names` (without a port) as well.
+    pub fn new(names: impl IntoIterator<Item = String>) -> AllowedHosts {
+        AllowedHosts(names.into_iter().map(|n| n.to_ascii_lowercase()).collect())
+    }
+
+    /// Whether a request with `host` that arrived on `arrived_on` is
+    /// answered.
+    pub fn admit(&self, host: Option<&HeaderValue>, arrived_on: IpAddr) -> bool {
+        let Some(host) = host.and_then(|h| h.to_str().ok()) else {
+            return false;
+        };
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        }
+        .to_ascii_lowercase();
+        let arrived_on = canonical(arrived_on);
+        if let Ok(ip) = name.parse::<IpAddr>() {
+            let ip = canonical(ip);
+            return ip == arrived_on || (ip.is_loopback() && arrived_on.is_loopback());
+        }
+        if arrived_on.is_loopback() && name == "localhost" {
+            return true;
+        }
+        self.0.contains(&name)
+    }
+
+    fn refusal(&self) -> String {
+        let mut names = vec!["the address it listens on".to_string()];
+        names.extend(self.0.iter().map(|n| format!("`{n}`")));
+        format!(
+            "this dashboard answers only requests for {}, and localhost on this machine; start it with --allowed-host NAME to answer another name",
+            names.join(", ")
+        )
+    }
+}
+
+/// An IPv4 address mapped into IPv6 as itself.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// Serves `ui` on `listener` until `shutdown` resolves, answering only
+/// requests whose `Host` `hosts` admits.
 pub async fn serve(
     ui: Arc<Ui>,
     listener: TcpListener,
+    hosts: AllowedHosts,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let loopback = listener.local_addr()?.ip().is_loopback();
+    let hosts = Arc::new(hosts);
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -62,11 +116,21 @@ pub async fn serve(
                 }
             },
         };
-        let ui = ui.clone();
+        let Ok(arrived_on) = stream.local_addr().map(|a| a.ip()) else {
+            continue;
+        };
+        let (ui, hosts) = (ui.clone(), hosts.clone());
         tokio::spawn(async move {
             let service = service_fn(move |request| {
-                let ui = ui.clone();
-                async move { Ok::<_, Infallible>(answer(&ui, request, loopback).await) }
+                let (ui, hosts) = (ui.clone(), hosts.clone());
+                async move {
+                    let answered =
+                        match hosts.admit(request.headers().get(header::HOST), arrived_on) {
+                            true => answer(&ui, request).await,
+                            false => translate(Response::text(421, &hosts.refusal())),
+                        };
+                    Ok::<_, Infallible>(answered)
+                }
             });
             // A client that goes away mid-request ends only its connection.
             let _ = http1::Builder::new()
@@ -89,17 +153,7 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     })
 }
 
-async fn answer(
-    ui: &Ui,
-    request: hyper::Request<Incoming>,
-    loopback: bool,
-) -> hyper::Response<Full<Bytes>> {
-    if loopback && !names_loopback(request.headers().get(header::HOST)) {
-        return translate(Response::text(
-            421,
-            "this dashboard answers only requests for localhost or 127.0.0.1",
-        ));
-    }
+async fn answer(ui: &Ui, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let method = request.method().as_str().to_string();
     let target = request
         .uri()
@@ -113,18 +167,6 @@ async fn answer(
     let mut ours = Request::new(&method, &target);
     ours.form = crate::http::form_pairs(&String::from_utf8_lossy(&body));
     translate(ui.handle(&ours).await)
-}
-
-/// Whether a `Host` header names this machine's loopback interface.
-fn names_loopback(host: Option<&HeaderValue>) -> bool {
-    let Some(host) = host.and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let name = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-    };
-    matches!(name, "localhost" | "127.0.0.1" | "::1")
 }
 
 fn translate(response: Response) -> hyper::Response<Full<Bytes>> {
@@ -153,10 +195,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_loopback_host_names_pass() {
-        let pass = |h: &str| names_loopback(Some(&HeaderValue::from_str(h).unwrap()));
-        assert!(pass("127.0.0.1:8080") && pass("localhost") && pass("[::1]:80"));
-        assert!(!pass("evil.example:8080") && !pass("127.0.0.1.evil.example"));
-        assert!(!names_loopback(None));
+    fn a_host_is_answered_for_the_address_it_arrived_on_and_the_names_allowed() {
+        let hosts = AllowedHosts::new(["Dash.Example".to_string()]);
+        let admit = |h: &str, on: &str| {
+            hosts.admit(
+                Some(&HeaderValue::from_str(h).unwrap()),
+                on.parse().unwrap(),
+            )
+        };
+        let loopback = "127.0.0.1";
+        assert!(admit("127.0.0.1:8080", loopback) && admit("localhost", loopback));
+        assert!(admit("[::1]:80", "::1") && admit("LOCALHOST:1", "::1"));
+        assert!(admit("dash.example:8080", loopback) && admit("dash.example", "10.0.0.5"));
+        assert!(admit("10.0.0.5:8080", "10.0.0.5") && admit("10.0.0.5", "::ffff:10.0.0.5"));
+        // A rebound name, on a loopback or any other bind.
+        for on in [loopback, "10.0.0.5"] {
+            assert!(!admit("evil.example:8080", on) && !admit("127.0.0.1.evil.example", on));
+        }
+        // Loopback names only where the connection arrived on loopback.
+        assert!(!admit("localhost:8080", "10.0.0.5") && !admit("127.0.0.1", "10.0.0.5"));
+        assert!(!admit("10.0.0.6", "10.0.0.5"));
+        assert!(!hosts.admit(None, loopback.parse().unwrap()));
     }
 }

@@ -94,11 +94,13 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Ui {
             port,
             bind,
+            allowed_hosts,
             read_only,
             open,
         } => {
             let serving = ui::Serving {
                 addr: std::net::SocketAddr::new(bind, port),
+                allowed_hosts,
                 read_only,
                 open,
             };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use updraft_engine::Engine;
 use updraft_ui::Ui;
+use updraft_ui::serve::AllowedHosts;
 
 use super::Context;
 use crate::error::{CliError, CliResult};
@@ -16,6 +17,8 @@ use crate::signals::shutdown_signal;
 /// Where and how the dashboard is served.
 pub struct Serving {
     pub addr: SocketAddr,
+    /// Host names answered besides the address.
+    pub allowed_hosts: Vec<String>,
     pub read_only: bool,
     pub open: bool,
 }
@@ -25,6 +28,7 @@ impl Serving {
     pub fn local(port: u16) -> Serving {
         Serving {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            allowed_hosts: Vec::new(),
             read_only: false,
             open: false,
         }
@@ -78,8 +82,9 @@ pub async fn start(
         engine.set_ui_url(Some(url.trim_end_matches('/').to_string()));
     }
     let ui = Arc::new(Ui::new(engine, serving.read_only).acting_as(&ctx.caller().await?));
+    let hosts = AllowedHosts::new(serving.allowed_hosts.iter().cloned());
     Ok(async move {
-        updraft_ui::serve::serve(ui, listener, shutdown_signal())
+        updraft_ui::serve::serve(ui, listener, hosts, shutdown_signal())
             .await
             .map_err(|e| CliError::Infra(format!("serving the dashboard on {addr}: {e}")))
     })

@@ -1,0 +1,75 @@
+//! Issue 26: what a web page, a slow client or a hostile value can do to
+//! the dashboard, each reproduced against the built binary.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use updraft_e2e::World;
+
+/// One raw request to `url` naming `host`: (status, body).
+fn request(
+    url: &str,
+    method: &str,
+    path: &str,
+    host: &str,
+    extra: &str,
+    body: &str,
+) -> (u16, String) {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr).expect("the dashboard listens");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("a timeout");
+    let raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Content-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(raw.as_bytes()).expect("a request");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn get(url: &str, path: &str, host: &str) -> (u16, String) {
+    request(url, "GET", path, host, "", "")
+}
+
+/// A page that rebinds its own name to 127.0.0.1 is refused, whatever the
+/// bind; the names given with `--allowed-host` and loopback are answered.
+#[test]
+fn only_the_bound_address_allowed_names_and_loopback_are_answered() {
+    let world = World::new();
+    world.spec("d.yaml", "dag: d\ntasks:\n  - id: t\n    command: [true]\n");
+    let (_ui, url) = world.ui(&["--allowed-host", "dash.example"]);
+    let port = url.rsplit(':').next().unwrap();
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("localhost:{port}"),
+        format!("dash.example:{port}"),
+        "DASH.example".into(),
+    ] {
+        let (status, body) = get(&url, "/", &host);
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    for host in [
+        format!("evil.example:{port}"),
+        "127.0.0.1.evil.example".into(),
+        format!("dash.example.evil:{port}"),
+    ] {
+        let (status, body) = get(&url, "/", &host);
+        assert_eq!(status, 421, "{host}: {body}");
+        assert!(body.contains("--allowed-host"), "{body}");
+        assert!(!body.contains("token"), "{body}");
+    }
+}
