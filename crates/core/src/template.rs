@@ -177,9 +177,42 @@ impl Renderer {
         if !source.contains('{') {
             return Ok(source.to_string());
         }
-        self.env
-            .render_str(source, &self.context)
-            .map_err(|e| format!("template `{source}` failed: {}", error_text(&e)))
+        let fail = |e: Error| format!("template `{source}` failed: {}", error_text(&e));
+        let template = self.env.template_from_str(source).map_err(fail)?;
+        let mut out = Capped::default();
+        if let Err(e) = template.render_captured_to(self.context.clone(), &mut out) {
+            if out.full {
+                return Err(format!(
+                    "template `{source}` renders more than {MAX_RENDERED} bytes (the limit)"
+                ));
+            }
+            return Err(fail(e));
+        }
+        let text = String::from_utf8(out.text)
+            .map_err(|_| format!("template `{source}` rendered text that is not UTF-8"))?;
+        Ok(text)
+    }
+}
+
+/// A rendering's text, refusing to grow past [`MAX_RENDERED`].
+#[derive(Default)]
+struct Capped {
+    text: Vec<u8>,
+    full: bool,
+}
+
+impl std::io::Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.text.len() + buf.len() > MAX_RENDERED {
+            self.full = true;
+            return Err(std::io::Error::other("the rendered text is too long"));
+        }
+        self.text.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -314,9 +347,17 @@ fn kind(value: &Value) -> &'static str {
     }
 }
 
+/// The most steps one template may take to render: a spec's templates take
+/// tens to thousands; a loop nested to run for minutes is refused instead.
+pub const TEMPLATE_FUEL: u64 = 2_000_000;
+
+/// The longest text one template may render to.
+pub const MAX_RENDERED: usize = 1 << 20;
+
 fn environment(tz: Tz) -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_fuel(Some(TEMPLATE_FUEL));
     env.add_filter("ds", |v: String| {
         Ok(parse_time(&v)?.format("%Y-%m-%d").to_string())
     });
@@ -389,6 +430,9 @@ fn invalid(message: impl Into<String>) -> Error {
 }
 
 fn error_text(e: &Error) -> String {
+    if e.kind() == ErrorKind::OutOfFuel {
+        return format!("it takes more than {TEMPLATE_FUEL} steps to render (the limit)");
+    }
     match e.detail() {
         Some(detail) => format!("{}: {detail}", e.kind()),
         None => e.kind().to_string(),

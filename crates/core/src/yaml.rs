@@ -111,8 +111,29 @@ fn pos_of(mark: Mark) -> Pos {
     }
 }
 
-/// Parses a single-document YAML text.
+/// The largest file read: a generated DAG of thousands of tasks is a few
+/// hundred KiB.
+pub const MAX_BYTES: usize = 4 << 20;
+/// The deepest nesting of sequences and mappings: a spec needs about six.
+pub const MAX_DEPTH: usize = 64;
+/// The most nodes a document may hold, every alias counted as the nodes it
+/// repeats (a few hundred bytes of aliases can otherwise mean billions).
+pub const MAX_NODES: usize = 500_000;
+/// The most keys one mapping may hold.
+pub const MAX_KEYS: usize = 10_000;
+
+/// Parses a single-document YAML text, within [`MAX_BYTES`],
+/// [`MAX_DEPTH`], [`MAX_NODES`] and [`MAX_KEYS`].
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    if text.len() > MAX_BYTES {
+        return Err(YamlError {
+            pos: Pos { line: 1, col: 1 },
+            message: format!(
+                "the file is {} bytes, more than {MAX_BYTES} (the limit)",
+                text.len()
+            ),
+        });
+    }
     let mut last = Pos { line: 1, col: 1 };
     let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| parse_events(text, &mut last)));
     // libyaml-safer 0.3 still panics on some malformed texts (`[!,`, found
@@ -174,17 +195,33 @@ fn parse_events(text: &str, last: &mut Pos) -> Result<Node, YamlError> {
     })
 }
 
+/// A sequence or mapping being read, with the node count at its start.
 enum Open {
-    Seq(Pos, Option<String>, Vec<Node>),
-    Map(Pos, Option<String>, Vec<Entry>, Option<(String, Pos)>),
+    Seq(Pos, Option<String>, usize, Vec<Node>),
+    Map(Pos, Option<String>, usize, MapBody),
+}
+
+#[derive(Default)]
+struct MapBody {
+    entries: Vec<Entry>,
+    /// Each key's line, to find a duplicate without a scan.
+    lines: HashMap<String, u32>,
+    pending_key: Option<(String, Pos)>,
 }
 
 #[derive(Default)]
 struct Builder {
     stack: Vec<Open>,
-    anchors: HashMap<String, Node>,
+    /// Each anchor's node and how many nodes it holds.
+    anchors: HashMap<String, (Node, usize)>,
     root: Option<Node>,
     documents: usize,
+    /// Nodes made so far, aliases counted as what they repeat.
+    nodes: usize,
+}
+
+fn limit(pos: Pos, message: String) -> YamlError {
+    YamlError { pos, message }
 }
 
 impl Builder {
@@ -214,42 +251,37 @@ impl Builder {
                 } else {
                     resolve_plain(value)
                 };
-                self.push(Node { pos, value }, anchor)?;
+                let start = self.count(1, pos)?;
+                self.push(Node { pos, value }, anchor, start)?;
             }
             EventData::SequenceStart { anchor, .. } => {
-                self.stack.push(Open::Seq(pos, anchor, Vec::new()))
+                let start = self.open(pos)?;
+                self.stack.push(Open::Seq(pos, anchor, start, Vec::new()))
             }
             EventData::MappingStart { anchor, .. } => {
-                self.stack.push(Open::Map(pos, anchor, Vec::new(), None))
+                let start = self.open(pos)?;
+                self.stack
+                    .push(Open::Map(pos, anchor, start, MapBody::default()))
             }
             EventData::SequenceEnd => {
-                if let Some(Open::Seq(start, anchor, items)) = self.stack.pop() {
-                    self.push(
-                        Node {
-                            pos: start,
-                            value: Value::Seq(items),
-                        },
-                        anchor,
-                    )?;
+                if let Some(Open::Seq(start, anchor, first, items)) = self.stack.pop() {
+                    let value = Value::Seq(items);
+                    self.push(Node { pos: start, value }, anchor, first)?;
                 }
             }
             EventData::MappingEnd => {
-                if let Some(Open::Map(start, anchor, entries, _)) = self.stack.pop() {
-                    self.push(
-                        Node {
-                            pos: start,
-                            value: Value::Map(entries),
-                        },
-                        anchor,
-                    )?;
+                if let Some(Open::Map(start, anchor, first, body)) = self.stack.pop() {
+                    let value = Value::Map(body.entries);
+                    self.push(Node { pos: start, value }, anchor, first)?;
                 }
             }
             EventData::Alias { anchor } => {
-                let node = self.anchors.get(&anchor).cloned().ok_or(YamlError {
+                let (node, size) = self.anchors.get(&anchor).cloned().ok_or(YamlError {
                     pos,
                     message: format!("alias `*{anchor}` refers to an unknown anchor"),
                 })?;
-                self.push(Node { pos, ..node }, None)?;
+                let start = self.count(size, pos)?;
+                self.push(Node { pos, ..node }, None, start)?;
             }
             EventData::StreamStart { .. }
             | EventData::StreamEnd
@@ -258,14 +290,44 @@ impl Builder {
         Ok(())
     }
 
-    fn push(&mut self, node: Node, anchor: Option<String>) -> Result<(), YamlError> {
+    /// Counts `size` more nodes, refusing past [`MAX_NODES`]; returns the
+    /// count before them.
+    fn count(&mut self, size: usize, pos: Pos) -> Result<usize, YamlError> {
+        let before = self.nodes;
+        self.nodes = self.nodes.saturating_add(size);
+        if self.nodes > MAX_NODES {
+            return Err(limit(
+                pos,
+                format!(
+                    "the document holds more than {MAX_NODES} values, aliases counted as what they repeat (the limit)"
+                ),
+            ));
+        }
+        Ok(before)
+    }
+
+    /// Counts a sequence or mapping opened at `pos`, refusing past
+    /// [`MAX_DEPTH`].
+    fn open(&mut self, pos: Pos) -> Result<usize, YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(limit(
+                pos,
+                format!("values are nested more than {MAX_DEPTH} deep (the limit)"),
+            ));
+        }
+        self.count(1, pos)
+    }
+
+    /// Adds `node` (whose nodes were counted from `first`) to what is open.
+    fn push(&mut self, node: Node, anchor: Option<String>, first: usize) -> Result<(), YamlError> {
         if let Some(anchor) = anchor {
-            self.anchors.insert(anchor, node.clone());
+            self.anchors
+                .insert(anchor, (node.clone(), self.nodes - first));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Open::Seq(_, _, items)) => items.push(node),
-            Some(Open::Map(_, _, entries, pending_key)) => match pending_key.take() {
+            Some(Open::Seq(_, _, _, items)) => items.push(node),
+            Some(Open::Map(_, _, _, body)) => match body.pending_key.take() {
                 None => {
                     let Value::Str(key) = node.value else {
                         let key = match node.value {
@@ -282,21 +344,27 @@ impl Builder {
                                 });
                             }
                         };
-                        *pending_key = Some((key, node.pos));
+                        body.pending_key = Some((key, node.pos));
                         return Ok(());
                     };
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                    if let Some(line) = body.lines.get(&key) {
                         return Err(YamlError {
                             pos: node.pos,
                             message: format!(
-                                "duplicate key `{key}` (first written at line {})",
-                                first.key_pos.line
+                                "duplicate key `{key}` (first written at line {line})"
                             ),
                         });
                     }
-                    *pending_key = Some((key, node.pos));
+                    if body.lines.len() >= MAX_KEYS {
+                        return Err(limit(
+                            node.pos,
+                            format!("a mapping holds more than {MAX_KEYS} keys (the limit)"),
+                        ));
+                    }
+                    body.lines.insert(key.clone(), node.pos.line);
+                    body.pending_key = Some((key, node.pos));
                 }
-                Some((key, key_pos)) => entries.push(Entry {
+                Some((key, key_pos)) => body.entries.push(Entry {
                     key,
                     key_pos,
                     value: node,

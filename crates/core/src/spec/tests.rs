@@ -651,3 +651,53 @@ fn pools_named_by_tasks_are_declared_in_pools_yaml() {
         "p.yaml:1:1: DAG id `pools` is kept for pools.yaml; name the DAG otherwise"
     );
 }
+
+/// Issue 26: texts made to stall or crash whoever parses them are refused
+/// at a line, naming the limit, within the parser's bounds.
+#[test]
+fn spec_files_made_to_exhaust_the_parser_are_refused_naming_the_limit() {
+    let refused = |text: &str| -> String {
+        match parse_spec("bomb.yaml", text) {
+            Ok(_) => panic!("accepted"),
+            Err(SpecErrors(errors)) => errors[0].to_string(),
+        }
+    };
+    // The billion laughs: nine levels of nine aliases each.
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
+    for level in 1..10 {
+        let previous = format!("*a{}", level - 1);
+        let row = vec![previous.as_str(); 9].join(", ");
+        bomb.push_str(&format!("a{level}: &a{level} [{row}]\n"));
+    }
+    assert!(bomb.len() < 1000);
+    let error = refused(&bomb);
+    assert!(error.starts_with("bomb.yaml:"), "{error}");
+    assert!(
+        error.contains("more than 500000 values, aliases counted as what they repeat (the limit)"),
+        "{error}"
+    );
+
+    let deep = format!("dag: d\nx: {}{}\n", "[".repeat(20_000), "]".repeat(20_000));
+    let error = refused(&deep);
+    assert!(
+        error.starts_with("bomb.yaml:2:") && error.contains("nested more than 64 deep (the limit)"),
+        "{error}"
+    );
+
+    let mut wide = String::from("dag: d\nparams:\n");
+    for i in 0..60_000 {
+        wide.push_str(&format!("  k{i}: {i}\n"));
+    }
+    let error = refused(&wide);
+    assert!(
+        error.starts_with("bomb.yaml:10003:3: a mapping holds more than 10000 keys (the limit)"),
+        "{error}"
+    );
+
+    let big = format!("dag: d\n# {}\n", "x".repeat(5 << 20));
+    let error = refused(&big);
+    assert!(
+        error.starts_with("bomb.yaml:1:1: the file is 524") && error.contains("(the limit)"),
+        "{error}"
+    );
+}

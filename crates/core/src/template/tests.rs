@@ -311,3 +311,35 @@ fn shquote_makes_any_value_one_word_of_a_shell_line() {
     assert_eq!(render("{{ params.n | shquote }}"), "'3'");
     assert_eq!(render("{{ params.list | shquote }}"), r#"'["a b","c"]'"#);
 }
+
+#[test]
+fn a_template_that_would_render_for_minutes_or_to_gigabytes_is_refused_naming_the_limit() {
+    let params = json!({});
+    let outputs = Map::new();
+    let vars = TemplateVars {
+        dag: "d",
+        run_id: "r",
+        task_id: "t",
+        try_number: 1,
+        timing: RunTiming {
+            logical_date: z("2026-11-21T00:00:00+09:00"),
+            data_interval_start: z("2026-11-20T00:00:00+09:00"),
+            data_interval_end: z("2026-11-21T00:00:00+09:00"),
+        },
+        tz: Tokyo,
+        params: params.as_object().unwrap(),
+        outputs: &outputs,
+        item: None,
+        trigger: None,
+    };
+    let renderer = crate::template::Renderer::new(&vars);
+    let nested = "{% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}x{% endfor %}{% endfor %}{% endfor %}";
+    let err = renderer.render(nested).unwrap_err();
+    assert!(err.contains("steps to render (the limit)"), "{err}");
+    let wide = "{% for a in range(1000) %}{{ 'y' * 10000000 }}{% endfor %}";
+    let err = renderer.render(wide).unwrap_err();
+    assert!(
+        err.contains("renders more than 1048576 bytes (the limit)"),
+        "{err}"
+    );
+}
