@@ -73,3 +73,35 @@ fn only_the_bound_address_allowed_names_and_loopback_are_answered() {
         assert!(!body.contains("token"), "{body}");
     }
 }
+
+/// A spec file that is not UTF-8 is its own import error: the other DAGs
+/// validate, run and show on the dashboard.
+#[test]
+fn a_spec_file_that_is_not_utf8_is_its_own_error_alone() {
+    let world = World::new();
+    world.spec(
+        "good.yaml",
+        "dag: good\ntasks:\n  - id: t\n    command: [true]\n",
+    );
+    std::fs::write(
+        world.path().join("specs/bad.yaml"),
+        b"dag: bad\ntasks: \xff\xfe\n",
+    )
+    .unwrap();
+    let validated = world.run(&["validate"]).expect(1);
+    assert!(
+        validated
+            .stdout
+            .contains("bad.yaml:2:8: the file is not UTF-8 text; save it as UTF-8"),
+        "{}",
+        validated.stdout
+    );
+    world.run(&["run", "good"]).expect(0);
+    world.run(&["trigger", "good"]).expect(0);
+    let (_ui, url) = world.ui(&[]);
+    let host = url.trim_start_matches("http://").to_string();
+    let (status, page) = get(&url, "/", &host);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("data-dag=\"good\""), "{page}");
+    assert!(page.contains("not UTF-8"), "the error is shown: {page}");
+}

@@ -235,7 +235,7 @@ async fn latest_text(s3: &Client, bucket: &str, key: &str) -> PortResult<Option<
     };
     let version = out.version_id.clone();
     Ok(Some(SpecFileText {
-        text: object_text(out.body, bucket, key).await?,
+        bytes: object_bytes(out.body).await?,
         version,
     }))
 }
@@ -293,12 +293,10 @@ async fn list_specs(s3: &Client, bucket: &str) -> PortResult<Vec<String>> {
     }
 }
 
-async fn object_text(body: ByteStream, bucket: &str, key: &str) -> PortResult<String> {
+async fn object_bytes(body: ByteStream) -> PortResult<Vec<u8>> {
     let bytes = body
         .collect()
         .await
-        .map_err(|e| PortError::new("reading an S3 object", e))?
-        .into_bytes();
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| PortError::msg(format!("s3://{bucket}/{key} is not UTF-8 text")))
+        .map_err(|e| PortError::new("reading an S3 object", e))?;
+    Ok(bytes.to_vec())
 }

@@ -45,7 +45,7 @@ impl SpecFiles for VersionedFiles {
     async fn latest(&self, key: &str) -> PortResult<Option<SpecFileText>> {
         let versions = self.versions(key);
         Ok(versions.last().cloned().flatten().map(|text| SpecFileText {
-            text,
+            bytes: text.into_bytes(),
             version: Some(format!("v{}", versions.len())),
         }))
     }

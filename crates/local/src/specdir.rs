@@ -6,7 +6,8 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use updraft_core::spec::{SpecFile, validate_set};
+use updraft_core::spec::{Diagnostic, SpecFile, SpecSet, spec_text, validate_set};
+use updraft_core::yaml::Pos;
 use updraft_engine::ports::{LoadedSpecs, PortError, PortResult, SpecSource};
 
 /// What identifies the directory's content: each file's path, size and
@@ -39,7 +40,8 @@ impl SpecDir {
         for entry in entries.flatten() {
             let path = entry.path();
             if is_spec_file(&path) {
-                let meta = entry.metadata().ok();
+                // A link's target's size and time: the file that is read.
+                let meta = std::fs::metadata(&path).ok();
                 files.push((
                     path,
                     meta.as_ref().map_or(0, |m| m.len()),
@@ -57,19 +59,36 @@ pub fn is_spec_file(path: &Path) -> bool {
     path.is_file() && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
 }
 
-/// Reads spec files; unreadable files are reported as errors of the set.
-pub fn read_spec_files(paths: &[PathBuf]) -> Vec<Result<SpecFile, String>> {
-    paths
-        .iter()
-        .map(|path| {
-            std::fs::read_to_string(path)
-                .map(|text| SpecFile {
-                    name: path.display().to_string(),
-                    text,
-                })
-                .map_err(|e| format!("{}: cannot read: {e}", path.display()))
-        })
-        .collect()
+/// Reads spec files; a file that cannot be read, or is not UTF-8 text, is
+/// that file's error alone.
+pub fn read_spec_files(paths: &[PathBuf]) -> Vec<Result<SpecFile, Diagnostic>> {
+    paths.iter().map(|path| read_spec_file(path)).collect()
+}
+
+/// Reads and validates spec files as one set: a file that cannot be read
+/// is an error of the set, and the others are validated without it.
+pub fn validate_spec_files(paths: &[PathBuf]) -> (Vec<SpecFile>, SpecSet) {
+    let (mut files, mut unreadable) = (Vec::new(), Vec::new());
+    for read in read_spec_files(paths) {
+        match read {
+            Ok(file) => files.push(file),
+            Err(error) => unreadable.push(error),
+        }
+    }
+    let mut set = validate_set(&files);
+    set.errors.extend(unreadable);
+    (files, set)
+}
+
+fn read_spec_file(path: &Path) -> Result<SpecFile, Diagnostic> {
+    let name = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| Diagnostic {
+        file: name.clone(),
+        pos: Pos { line: 1, col: 1 },
+        message: format!("cannot read: {e}"),
+    })?;
+    let text = spec_text(&name, bytes)?;
+    Ok(SpecFile { name, text })
 }
 
 #[async_trait]
@@ -83,11 +102,7 @@ impl SpecSource for SpecDir {
             return Ok(loaded.clone());
         }
         let paths: Vec<PathBuf> = fingerprint.iter().map(|(p, _, _)| p.clone()).collect();
-        let mut files = Vec::new();
-        for read in read_spec_files(&paths) {
-            files.push(read.map_err(PortError::msg)?);
-        }
-        let set = validate_set(&files);
+        let (files, set) = validate_spec_files(&paths);
         let pools = set.pool_slots();
         let loaded = LoadedSpecs {
             dags: set

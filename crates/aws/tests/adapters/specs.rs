@@ -229,6 +229,40 @@ async fn a_stored_spec_whose_source_is_not_its_version_is_refused() {
     );
 }
 
+/// Issue 26: an uploaded file that is not UTF-8 is its DAG's import error,
+/// at its first bad byte; the others load.
+#[tokio::test]
+async fn an_uploaded_file_that_is_not_utf8_is_its_dags_import_error() {
+    let (s3, bucket, store) = world().await;
+    put(&s3, &bucket, "specs/ml.yaml", ML).await;
+    sync_key(&s3, &bucket, store.as_ref(), "specs/ml.yaml")
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(&bucket)
+        .key("specs/etl.yaml")
+        .body(ByteStream::from(b"dag: etl\ntasks: \xff\n".to_vec()))
+        .send()
+        .await
+        .unwrap();
+    let synced = sync_key(&s3, &bucket, store.as_ref(), "specs/etl.yaml")
+        .await
+        .unwrap();
+    assert_eq!(
+        synced,
+        Synced::ImportError {
+            dag: "etl".into(),
+            errors: vec![format!(
+                "s3://{bucket}/specs/etl.yaml:2:8: the file is not UTF-8 text; save it as UTF-8"
+            )]
+        }
+    );
+    let loaded = TableSpecs::new(store.clone()).load().await.unwrap();
+    let ids: Vec<&str> = loaded.dags.iter().map(|(s, _)| s.id.as_str()).collect();
+    assert_eq!(ids, ["ml"]);
+    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
+}
+
 /// Issue 11, isolation: a DAG whose current stored version no longer
 /// parses, or is missing, is that DAG's import error; the others load.
 #[tokio::test]

@@ -3,9 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use updraft_core::spec::{DagSpec, SpecFile, validate_set};
+use updraft_core::spec::{DagSpec, SpecFile};
 use updraft_engine::usecase::unknown_dag;
-use updraft_local::specdir::{is_spec_file, read_spec_files};
+use updraft_local::specdir::{is_spec_file, read_spec_files, validate_spec_files};
 
 use super::Context;
 use crate::error::{CliError, CliResult};
@@ -49,14 +49,14 @@ fn spec_paths(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<Vec<PathBuf>> {
 pub fn spec_files(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<Vec<SpecFile>> {
     read_spec_files(&spec_paths(ctx, paths)?)
         .into_iter()
-        .map(|read| read.map_err(CliError::User))
+        .map(|read| read.map_err(|e| CliError::User(e.to_string())))
         .collect()
 }
 
 /// One DAG of the spec directory, validated with the others (`graph`,
 /// `render`, `test` read what is being written, not what was deployed).
 pub fn spec_in_directory(ctx: &Context, dag: &str) -> CliResult<DagSpec> {
-    let mut set = validate_set(&spec_files(ctx, Vec::new())?);
+    let (_, mut set) = validate_spec_files(&spec_paths(ctx, Vec::new())?);
     if let Some(spec) = set.dags.remove(dag) {
         return Ok(spec);
     }
@@ -72,16 +72,8 @@ pub fn spec_in_directory(ctx: &Context, dag: &str) -> CliResult<DagSpec> {
 
 pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
     let files = spec_paths(ctx, paths)?;
-    let mut specs: Vec<SpecFile> = Vec::new();
-    let mut problems = Vec::new();
-    for read in read_spec_files(&files) {
-        match read {
-            Ok(file) => specs.push(file),
-            Err(why) => problems.push(why),
-        }
-    }
-    let set = validate_set(&specs);
-    problems.extend(set.errors.iter().map(ToString::to_string));
+    let (specs, set) = validate_spec_files(&files);
+    let problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
     for problem in &problems {
         println!("{problem}");
     }

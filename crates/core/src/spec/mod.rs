@@ -30,7 +30,7 @@ pub use draw::{GraphFormat, draw};
 pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
-pub use set::{SpecFile, SpecSet, is_pools_file, validate_set};
+pub use set::{SpecFile, SpecSet, is_pools_file, spec_text, validate_set};
 pub use shell::unquoted_in_shell;
 pub use triggers::{ArtifactPattern, Trigger, TriggerOn, UpstreamEnd};
 pub use version::{spec_version, write_canonical};

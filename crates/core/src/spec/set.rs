@@ -50,6 +50,21 @@ pub fn is_pools_file(name: &str) -> bool {
     name.rsplit(['/', '\\']).next() == Some(POOLS_FILE)
 }
 
+/// A spec file's bytes as text: a spec is UTF-8, and anything else is that
+/// file's error, at the first byte that is not.
+pub fn spec_text(file: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+        let col = valid.iter().rev().take_while(|b| **b != b'\n').count() as u32 + 1;
+        Diagnostic {
+            file: file.to_string(),
+            pos: Pos { line, col },
+            message: "the file is not UTF-8 text; save it as UTF-8".into(),
+        }
+    })
+}
+
 /// Parses every file; DAG ids declared more than once are dropped from
 /// `dags` and reported in each file that declares them. A `pools.yaml`
 /// among them declares the pools the DAGs may name.

@@ -666,7 +666,7 @@ fn spec_files_made_to_exhaust_the_parser_are_refused_naming_the_limit() {
     let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x]\n");
     for level in 1..10 {
         let previous = format!("*a{}", level - 1);
-        let row = vec![previous.as_str(); 9].join(", ");
+        let row = [previous.as_str(); 9].join(", ");
         bomb.push_str(&format!("a{level}: &a{level} [{row}]\n"));
     }
     assert!(bomb.len() < 1000);

@@ -187,8 +187,8 @@ pub trait SpecSource: Send + Sync {
 /// keeps versions (an S3 object version id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecFileText {
-    /// The YAML.
-    pub text: String,
+    /// The file's bytes: UTF-8 YAML, or its DAG's import error.
+    pub bytes: Vec<u8>,
     /// Its version.
     pub version: Option<String>,
 }

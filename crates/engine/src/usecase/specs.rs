@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 
 use updraft_core::ids::DagId;
 use updraft_core::spec::{
-    DagSpec, Diagnostic, POOLS_FILE, SpecFile, is_pools_file, parse_spec, validate_set,
+    DagSpec, Diagnostic, POOLS_FILE, SpecFile, is_pools_file, parse_spec, spec_text, validate_set,
 };
 use updraft_core::yaml::{self, Value};
 
@@ -195,7 +195,8 @@ impl SpecIngest<'_> {
             let Some(file) = self.files.latest(&key).await? else {
                 continue;
             };
-            if let Some(id) = declared_id(&file.text).filter(|id| ours.contains(id)) {
+            let text = String::from_utf8_lossy(&file.bytes);
+            if let Some(id) = declared_id(&text).filter(|id| ours.contains(id)) {
                 clashes.push(format!(
                     "DAG `{id}` is already declared by {}; remove or rename that file first",
                     self.files.location(&key)
@@ -261,7 +262,7 @@ impl SpecIngest<'_> {
                             return Ok(Synced::Ignored);
                         }
                     }
-                    self.read(key, &dag_id, &file.text, file.version).await?
+                    self.read(key, &dag_id, file.bytes, file.version).await?
                 }
             };
             if let DagChange::Source { expect, .. } = &mut change {
@@ -282,26 +283,28 @@ impl SpecIngest<'_> {
         &self,
         key: &str,
         dag_id: &DagId,
-        text: &str,
+        bytes: Vec<u8>,
         version: Option<String>,
     ) -> PortResult<(DagChange, Synced)> {
         let file = self.files.location(key);
-        let problems = match parse_spec(&file, text) {
-            Ok(spec) if spec.id == *dag_id => {
+        let parsed = spec_text(&file, bytes).map(|text| (parse_spec(&file, &text), text));
+        let problems = match parsed {
+            Err(unreadable) => vec![unreadable.to_string()],
+            Ok((Ok(spec), text)) if spec.id == *dag_id => {
                 let synced = Synced::Current {
                     dag: dag_id.to_string(),
                     version: spec.version.clone(),
                 };
                 let now = self.clock.now();
-                let change = keep_version(self.store, now, &spec, text, version).await?;
+                let change = keep_version(self.store, now, &spec, &text, version).await?;
                 return Ok((change, synced));
             }
-            Ok(spec) => vec![format!(
+            Ok((Ok(spec), _)) => vec![format!(
                 "{file}:1:1: the file declares DAG `{}`; name it {}",
                 spec.id,
                 spec_key(spec.id.as_str())
             )],
-            Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+            Ok((Err(errors), _)) => errors.0.iter().map(ToString::to_string).collect(),
         };
         let change = source(None, Some(problems.join("\n")), version);
         let synced = Synced::ImportError {
