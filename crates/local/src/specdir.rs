@@ -125,3 +125,31 @@ impl SpecSource for SpecDir {
         Ok(loaded)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spec linked into the directory (a checkout elsewhere) is read
+    /// again when the file it links to changes, not only when the link does.
+    #[tokio::test]
+    async fn a_linked_spec_is_read_again_when_its_target_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let specs = dir.path().join("specs");
+        std::fs::create_dir(&specs).unwrap();
+        let target = dir.path().join("etl.yaml");
+        std::fs::write(&target, "dag: etl\ntasks:\n  - id: a\n    command: [true]\n").unwrap();
+        std::os::unix::fs::symlink(&target, specs.join("etl.yaml")).unwrap();
+        let source = SpecDir::new(&specs);
+        let first = source.load().await.unwrap();
+        assert_eq!(first.dags[0].0.tasks.len(), 1);
+
+        std::fs::write(
+            &target,
+            "dag: etl\ntasks:\n  - id: a\n    command: [true]\n  - id: b\n    command: [true]\n",
+        )
+        .unwrap();
+        let second = source.load().await.unwrap();
+        assert_eq!(second.dags[0].0.tasks.len(), 2, "the change is seen");
+    }
+}
