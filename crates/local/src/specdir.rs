@@ -138,7 +138,11 @@ mod tests {
         let specs = dir.path().join("specs");
         std::fs::create_dir(&specs).unwrap();
         let target = dir.path().join("etl.yaml");
-        std::fs::write(&target, "dag: etl\ntasks:\n  - id: a\n    command: [true]\n").unwrap();
+        std::fs::write(
+            &target,
+            "dag: etl\ntasks:\n  - id: a\n    command: [true]\n",
+        )
+        .unwrap();
         std::os::unix::fs::symlink(&target, specs.join("etl.yaml")).unwrap();
         let source = SpecDir::new(&specs);
         let first = source.load().await.unwrap();

@@ -11,7 +11,7 @@ use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
 use updraft_core::state::TaskKey;
 use updraft_engine::usecase::{
-    RunRequest, mark_state, param_value, rerun_request as rerun_request_of,
+    MAX_BACKFILL_RUNS, RunRequest, mark_state, param_value, rerun_request as rerun_request_of,
 };
 use updraft_engine::{Engine, EngineError, EngineResult};
 
@@ -391,12 +391,21 @@ pub(crate) async fn cancel(
     }
 }
 
+/// Whether `path` leads to a page of this dashboard: a path, not a
+/// scheme-relative URL (`//host`, or `/\host`, which browsers read alike),
+/// and nothing a header could be split by.
+fn is_own_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.chars().any(|c| c == '\\' || c.is_control())
+}
+
 /// `POST /dags/{dag}/pause` and `/unpause`; back to the page that asked
 /// (a path of this dashboard only).
 pub(crate) async fn pause(engine: &Engine, dag: &str, paused: bool, request: &Request) -> Response {
     let back = request
         .field("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .filter(|b| is_own_path(b))
         .map_or_else(|| dag_path(dag), String::from);
     match engine.set_paused(dag, paused).await {
         Ok(()) => Response::redirect(&back),
@@ -404,20 +413,25 @@ pub(crate) async fn pause(engine: &Engine, dag: &str, paused: bool, request: &Re
     }
 }
 
-/// `GET /dags/{dag}/backfill`: the range, and the runs it would make.
+/// `GET /dags/{dag}/backfill`: the range; `POST /dags/{dag}/backfill/preview`
+/// (with the token, as the preview reads a run per point): the range and
+/// the runs it would make.
 pub(crate) async fn backfill_dialog(
     engine: &Engine,
     dag: &str,
     request: &Request,
     actor: Actor<'_>,
 ) -> Response {
-    let (from, to) = (request.param("from"), request.param("to"));
-    let rerun_failed = request.param("rerun_failed").is_some();
+    let value = |name| request.field(name).or_else(|| request.param(name));
+    let (from, to) = (value("from"), value("to"));
+    let rerun_failed = value("rerun_failed").is_some_and(|v| !v.is_empty());
+    let preview = format!("{}/backfill/preview", dag_path(dag));
     let range = format!(
-        "<form method=\"get\" class=\"backfill\"><label>from <input name=\"from\" value=\"{}\" placeholder=\"2026-11-01\"></label> \
+        "{}<label>from <input name=\"from\" value=\"{}\" placeholder=\"2026-11-01\"></label> \
          <label>to <input name=\"to\" value=\"{}\" placeholder=\"2026-11-03\"></label> \
          <label><input type=\"checkbox\" name=\"rerun_failed\" value=\"1\"{}> rerun the failed tasks of failed runs</label> \
-         <button>Preview</button></form><p class=\"muted\">Dates are in the DAG's time zone; both are included.</p>",
+         <button>Preview</button></form><p class=\"muted\">Dates are in the DAG's time zone; both are included; one backfill makes at most {MAX_BACKFILL_RUNS} runs.</p>",
+        form(&preview, actor.token, None).replacen("<form ", "<form class=\"backfill\" ", 1),
         escape(from.unwrap_or_default()),
         escape(to.unwrap_or_default()),
         if rerun_failed { " checked" } else { "" },
@@ -427,7 +441,11 @@ pub(crate) async fn backfill_dialog(
         escape(&dag_path(dag)),
         escape(dag)
     );
-    if let (Some(from), Some(to)) = (from, to) {
+    let previewed = match request.method.as_str() {
+        "POST" => from.zip(to),
+        _ => None,
+    };
+    if let Some((from, to)) = previewed {
         let (spec, steps) = match engine.plan_backfill(dag, from, to).await {
             Ok(plan) => plan,
             Err(e) => return crate::failure(&e),

@@ -96,6 +96,9 @@ impl Ui {
             return match segments.as_slice() {
                 ["dags", dag, "trigger"] => actions::trigger(engine, dag, request, actor).await,
                 ["dags", dag, "backfill"] => actions::backfill(engine, dag, request, actor).await,
+                ["dags", dag, "backfill", "preview"] => {
+                    actions::backfill_dialog(engine, dag, request, actor).await
+                }
                 ["dags", dag, "pause"] => actions::pause(engine, dag, true, request).await,
                 ["dags", dag, "unpause"] => actions::pause(engine, dag, false, request).await,
                 ["dags", dag, "runs", run, "rerun"] => {

@@ -208,17 +208,33 @@ async fn the_api_answers_in_the_clis_json_shapes() {
 #[tokio::test]
 async fn a_backfill_is_previewed_then_made() {
     let (world, ui) = ui(false).await;
-    let preview = ui
+    // A GET, which any page can make a browser send, previews nothing.
+    let dialog = ui
         .handle(&Request::get(
             "/dags/etl/backfill?from=2026-11-01&to=2026-11-03",
         ))
         .await
         .body;
+    assert!(!dialog.contains("<tr data-point="), "{dialog}");
+    assert!(dialog.contains("value=\"2026-11-01\""), "{dialog}");
+    let range = format!("token={}&from=2026-11-01&to=2026-11-03", ui.action_token());
+    let forged = ui
+        .handle(&Request::post(
+            "/dags/etl/backfill/preview",
+            "from=2026-11-01&to=2026-11-03",
+        ))
+        .await;
+    assert_eq!(forged.status, 403, "a preview needs the token");
+    let preview = ui
+        .handle(&Request::post("/dags/etl/backfill/preview", &range))
+        .await
+        .body;
     assert_eq!(preview.matches("<tr data-point=").count(), 3, "{preview}");
     assert!(preview.contains("2026-11-01 02:00:00 JST"));
     assert!(preview.contains("create 3 run(s)"));
-    let form = format!("token={}&from=2026-11-01&to=2026-11-03", ui.action_token());
-    let made = ui.handle(&Request::post("/dags/etl/backfill", &form)).await;
+    let made = ui
+        .handle(&Request::post("/dags/etl/backfill", &range))
+        .await;
     assert_eq!(made.status, 303);
     let runs = world
         .engine
@@ -395,4 +411,61 @@ async fn a_rerun_with_a_map_index_and_no_task_is_refused_as_the_cli_refuses_it()
     );
     let detail = world.engine.run_detail("etl", &run_id).await.unwrap();
     assert!(detail.audit.is_empty(), "nothing was rerun");
+}
+
+/// Issue 26: a backfill's range is bounded in years and in runs, each
+/// refusal naming its bound, before anything is read per point.
+#[tokio::test]
+async fn a_backfill_range_is_bounded_in_years_and_runs() {
+    let (_world, ui) = ui(false).await;
+    let preview = |from: &str, to: &str| {
+        let form = format!("token={}&from={from}&to={to}", ui.action_token());
+        let ui = &ui;
+        async move {
+            ui.handle(&Request::post("/dags/etl/backfill/preview", &form))
+                .await
+        }
+    };
+    let ancient = preview("0001-01-01", "2026-11-03").await;
+    assert_eq!(ancient.status, 400, "{}", ancient.body);
+    assert!(
+        ancient
+            .body
+            .contains("0001-01-01 is outside the years 1970 to 2199 a range may name"),
+        "{}",
+        ancient.body
+    );
+    let long = preview("1970-01-01", "2026-11-03").await;
+    assert_eq!(long.status, 400, "{}", long.body);
+    assert!(
+        long.body
+            .contains("holds more than 2000 schedule points, the most one backfill makes"),
+        "{}",
+        long.body
+    );
+    let form = format!("token={}&from=1970-01-01&to=2026-11-03", ui.action_token());
+    let made = ui.handle(&Request::post("/dags/etl/backfill", &form)).await;
+    assert_eq!(
+        made.status, 400,
+        "the backfill itself is bounded: {}",
+        made.body
+    );
+}
+
+/// Issue 26: the pause form goes back only to a page of the dashboard.
+#[tokio::test]
+async fn pausing_goes_back_only_to_a_page_of_the_dashboard() {
+    let (_world, ui) = ui(false).await;
+    for (back, to) in [
+        ("%2Fruns%3Fdag%3Detl", "/runs?dag=etl"),
+        ("%2F%5Cevil.example", "/dags/etl"),
+        ("%2F%2Fevil.example", "/dags/etl"),
+        ("https%3A%2F%2Fevil.example", "/dags/etl"),
+        ("%2Fdags%0D%0ASet-Cookie%3A+x", "/dags/etl"),
+    ] {
+        let form = format!("token={}&back={back}", ui.action_token());
+        let done = ui.handle(&Request::post("/dags/etl/pause", &form)).await;
+        assert_eq!(done.status, 303, "{back}: {}", done.body);
+        assert_eq!(done.location.as_deref(), Some(to), "{back}");
+    }
 }

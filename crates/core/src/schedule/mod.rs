@@ -275,9 +275,12 @@ impl Schedule {
     /// The points a backfill from `from` to `to` covers: every point whose
     /// local date lies between two dates, both included; a date-time bound
     /// is taken as that instant.
-    pub fn backfill_points(&self, from: LocalTime, to: LocalTime) -> Vec<DateTime<Utc>> {
+    pub fn backfill_points(
+        &self,
+        from: LocalTime,
+        to: LocalTime,
+    ) -> impl Iterator<Item = DateTime<Utc>> + '_ {
         self.points_between(from.first_instant(self.tz), to.last_instant(self.tz))
-            .collect()
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use updraft_core::plan::Rerun;
 use updraft_core::schedule::LocalTime;
@@ -13,6 +13,13 @@ use updraft_core::state::{Run, RunKind, RunState, run_id};
 
 use super::RunRequest;
 use crate::{Engine, EngineError, EngineResult};
+
+/// The most runs one backfill makes (and its preview lists): a larger
+/// range is backfilled in parts.
+pub const MAX_BACKFILL_RUNS: usize = 2_000;
+
+/// The years a date range may name.
+const YEARS: std::ops::RangeInclusive<i32> = 1970..=2199;
 
 /// What a backfill did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,10 +113,23 @@ impl Engine {
                 "DAG `{dag}` has `schedule: none`; backfill needs schedule points"
             )));
         }
-        let (from, to) = date_range(from, to, tz)?;
+        let (first, last) = date_range(from, to, tz)?;
+        let points: Vec<_> = spec
+            .schedule
+            .backfill_points(first, last)
+            .take(MAX_BACKFILL_RUNS + 1)
+            .collect();
+        if points.len() > MAX_BACKFILL_RUNS {
+            return Err(EngineError::invalid(
+                "to",
+                format!(
+                    "{from} to {to} holds more than {MAX_BACKFILL_RUNS} schedule points, the most one backfill makes; backfill it in parts"
+                ),
+            ));
+        }
         let store = &self.ports.store;
         let mut steps = Vec::new();
-        for point in spec.schedule.backfill_points(from, to) {
+        for point in points {
             let candidates = [
                 run_id(RunKind::Scheduled, point, tz),
                 run_id(RunKind::Backfill, point, tz),
@@ -135,7 +155,19 @@ impl Engine {
 /// `from` and `to` as bounds in the DAG's zone, `from` not after `to`.
 pub(crate) fn date_range(from: &str, to: &str, tz: Tz) -> EngineResult<(LocalTime, LocalTime)> {
     let bound = |text: &str, name: &'static str| {
-        LocalTime::parse(text, tz).map_err(|why| EngineError::invalid(name, why))
+        let time = LocalTime::parse(text, tz).map_err(|why| EngineError::invalid(name, why))?;
+        let year = time.first_instant(tz).with_timezone(&tz).year();
+        if !YEARS.contains(&year) {
+            return Err(EngineError::invalid(
+                name,
+                format!(
+                    "{text} is outside the years {} to {} a range may name",
+                    YEARS.start(),
+                    YEARS.end()
+                ),
+            ));
+        }
+        Ok(time)
     };
     let (first, last) = (bound(from, "from")?, bound(to, "to")?);
     if first.first_instant(tz) > last.last_instant(tz) {

@@ -28,7 +28,7 @@ mod tick;
 /// the bound only guards against a store that never agrees.
 pub(crate) const MAX_ROUNDS: usize = 8;
 
-pub use backfill::{BackfillReport, BackfillStep};
+pub use backfill::{BackfillReport, BackfillStep, MAX_BACKFILL_RUNS};
 pub use capacity::{DAG_LIMIT_POOL, PoolReport, holder_id};
 pub use dispatch::{Dispatched, MAX_DELIVERIES, Settled, redelivery_delay};
 pub use event_runs::BY_EVENTS;

@@ -78,8 +78,8 @@ pub fn preview_task(
         None => (RunKind::Manual, spec.schedule.run_for_trigger(now)),
         Some(date) => {
             let (from, to) = date_range(date, date, tz)?;
-            match spec.schedule.backfill_points(from, to).first() {
-                Some(&point) => (RunKind::Scheduled, spec.schedule.run_for_point(point)),
+            match spec.schedule.backfill_points(from, to).next() {
+                Some(point) => (RunKind::Scheduled, spec.schedule.run_for_point(point)),
                 None => (
                     RunKind::Manual,
                     spec.schedule.run_for_trigger(from.first_instant(tz)),
