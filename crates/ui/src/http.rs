@@ -15,6 +15,10 @@ pub struct Request {
     pub query: Vec<(String, String)>,
     /// A posted form's pairs, decoded, in order.
     pub form: Vec<(String, String)>,
+    /// Whether the browser said the request came from another site (an
+    /// `Origin` header naming another scheme, host or port than the
+    /// request's own `Host`).
+    pub cross_origin: bool,
 }
 
 impl Request {
@@ -31,7 +35,23 @@ impl Request {
                 .collect(),
             query: form_pairs(query),
             form: Vec::new(),
+            cross_origin: false,
         }
+    }
+
+    /// Notes the request's `Origin` (absent for most same-site requests)
+    /// against its `Host`.
+    pub fn with_origin(mut self, origin: Option<&str>, host: Option<&str>) -> Request {
+        self.cross_origin = match origin {
+            None => false,
+            Some(origin) => {
+                let site = origin
+                    .strip_prefix("http://")
+                    .or_else(|| origin.strip_prefix("https://"));
+                site.is_none_or(|site| Some(site) != host)
+            }
+        };
+        self
     }
 
     /// A `POST` of the form `form` (`a=1&b=2`) to `target`.

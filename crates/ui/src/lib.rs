@@ -87,7 +87,14 @@ impl Ui {
             let Some(actor) = self.actor() else {
                 return read_only();
             };
-            if request.field("token") != Some(self.token.as_str()) {
+            if request.cross_origin {
+                return Response::text(
+                    403,
+                    "this action came from a page of another site (its Origin is not this dashboard's)",
+                );
+            }
+            let token = request.field("token").unwrap_or_default().as_bytes();
+            if !constant_time_eq(token, self.token.as_bytes()) {
                 return Response::text(
                     403,
                     "this action did not come from a page of this dashboard (its token is missing or stale); reload the page",
@@ -212,3 +219,9 @@ pub(crate) fn status_of(error: &EngineError) -> u16 {
 
 /// The dashboard's one script: confirmations, and refreshing live pages.
 const SCRIPT: &str = include_str!("app.js");
+
+/// Whether `a` equals `b`, in a time that does not depend on where they
+/// first differ (so the token cannot be guessed a byte at a time).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+}

@@ -93,15 +93,37 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Serves `ui` on `listener` until `shutdown` resolves, answering only
-/// requests whose `Host` `hosts` admits.
+/// What one listener answers, and how long and how many it waits for.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// The `Host` names answered.
+    pub hosts: AllowedHosts,
+    /// Connections open at once; one more is closed as it is accepted.
+    pub max_connections: usize,
+    /// How long a request's headers, then its body, may take to arrive.
+    pub read_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            hosts: AllowedHosts::default(),
+            max_connections: 256,
+            read_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `ui` on `listener` until `shutdown` resolves, within `limits`.
 pub async fn serve(
     ui: Arc<Ui>,
     listener: TcpListener,
-    hosts: AllowedHosts,
+    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let hosts = Arc::new(hosts);
+    let hosts = Arc::new(limits.hosts);
+    let read_timeout = limits.read_timeout;
+    let open = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -119,14 +141,20 @@ pub async fn serve(
         let Ok(arrived_on) = stream.local_addr().map(|a| a.ip()) else {
             continue;
         };
+        // Past the cap the connection is closed at once: slow clients
+        // cannot hold more than that many sockets and tasks.
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            continue;
+        };
         let (ui, hosts) = (ui.clone(), hosts.clone());
         tokio::spawn(async move {
+            let _open = permit;
             let service = service_fn(move |request| {
                 let (ui, hosts) = (ui.clone(), hosts.clone());
                 async move {
                     let answered =
                         match hosts.admit(request.headers().get(header::HOST), arrived_on) {
-                            true => answer(&ui, request).await,
+                            true => answer(&ui, request, read_timeout).await,
                             false => translate(Response::text(421, &hosts.refusal())),
                         };
                     Ok::<_, Infallible>(answered)
@@ -135,7 +163,7 @@ pub async fn serve(
             // A client that goes away mid-request ends only its connection.
             let _ = http1::Builder::new()
                 .timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(10))
+                .header_read_timeout(read_timeout)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
@@ -153,18 +181,37 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, String> {
     })
 }
 
-async fn answer(ui: &Ui, request: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+async fn answer(
+    ui: &Ui,
+    request: hyper::Request<Incoming>,
+    read_timeout: Duration,
+) -> hyper::Response<Full<Bytes>> {
     let method = request.method().as_str().to_string();
     let target = request
         .uri()
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_string();
-    let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(_) => return translate(Response::text(413, "the request body is too large")),
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .map(str::to_string)
     };
-    let mut ours = Request::new(&method, &target);
+    let (origin, host) = (header(header::ORIGIN), header(header::HOST));
+    let body = Limited::new(request.into_body(), MAX_BODY).collect();
+    let body = match tokio::time::timeout(read_timeout, body).await {
+        Ok(Ok(body)) => body.to_bytes(),
+        Ok(Err(_)) => return translate(Response::text(413, "the request body is too large")),
+        Err(_) => {
+            return translate(Response::text(
+                408,
+                "the request body did not arrive in time",
+            ));
+        }
+    };
+    let mut ours = Request::new(&method, &target).with_origin(origin.as_deref(), host.as_deref());
     ours.form = crate::http::form_pairs(&String::from_utf8_lossy(&body));
     translate(ui.handle(&ours).await)
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use updraft_engine::Engine;
 use updraft_ui::Ui;
-use updraft_ui::serve::AllowedHosts;
+use updraft_ui::serve::{AllowedHosts, Limits};
 
 use super::Context;
 use crate::error::{CliError, CliResult};
@@ -82,9 +82,12 @@ pub async fn start(
         engine.set_ui_url(Some(url.trim_end_matches('/').to_string()));
     }
     let ui = Arc::new(Ui::new(engine, serving.read_only).acting_as(&ctx.caller().await?));
-    let hosts = AllowedHosts::new(serving.allowed_hosts.iter().cloned());
+    let limits = Limits {
+        hosts: AllowedHosts::new(serving.allowed_hosts.iter().cloned()),
+        ..Limits::default()
+    };
     Ok(async move {
-        updraft_ui::serve::serve(ui, listener, hosts, shutdown_signal())
+        updraft_ui::serve::serve(ui, listener, limits, shutdown_signal())
             .await
             .map_err(|e| CliError::Infra(format!("serving the dashboard on {addr}: {e}")))
     })
