@@ -105,3 +105,59 @@ fn a_spec_file_that_is_not_utf8_is_its_own_error_alone() {
     assert!(page.contains("data-dag=\"good\""), "{page}");
     assert!(page.contains("not UTF-8"), "the error is shown: {page}");
 }
+
+/// Notes, ids and spec text holding terminal escape codes print escaped.
+#[test]
+fn escape_codes_in_a_note_or_a_spec_print_as_text() {
+    let world = World::new();
+    world.spec("d.yaml", "dag: d\ntasks:\n  - id: t\n    command: [true]\n");
+    let note = "\u{1b}]0;owned\u{7}\u{1b}[2Jhi";
+    world.run(&["trigger", "d", "--note", note]).expect(0);
+    let listed = world.run(&["runs", "d"]).expect(0).stdout;
+    assert!(
+        !listed.contains('\u{1b}') && !listed.contains('\u{7}'),
+        "{listed:?}"
+    );
+    assert!(listed.contains("\\u{1b}]0;owned\\u{7}"), "{listed}");
+    let run_id = world.latest_run("d")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = world.run(&["show", "d", &run_id]).expect(0).stdout;
+    assert!(!shown.contains('\u{1b}'), "{shown:?}");
+
+    world.spec(
+        "e.yaml",
+        "dag: e\n\"\\e[31mred\": 1\ntasks:\n  - id: t\n    command: [true]\n",
+    );
+    let validated = world.run(&["validate"]).expect(1).stdout;
+    assert!(!validated.contains('\u{1b}'), "{validated:?}");
+    assert!(validated.contains("\\u{1b}[31mred"), "{validated}");
+    let missing = world.run(&["show", "d", "\u{1b}[2Jnope"]).expect(1).stderr;
+    assert!(!missing.contains('\u{1b}'), "{missing:?}");
+}
+
+/// `schedule --next` lists at most 10,000 points, and says so past it.
+#[test]
+fn schedule_next_is_bounded() {
+    let world = World::new();
+    world.spec(
+        "d.yaml",
+        "dag: d\nschedule: '@hourly'\ntasks:\n  - id: t\n    command: [true]\n",
+    );
+    for next in ["18446744073709551615", "5000000"] {
+        let ran = world.run(&["schedule", "d", "--next", next]).expect(1);
+        assert!(
+            ran.stderr.contains(&format!(
+                "--next: {next} is more than 10000, the most points a preview lists"
+            )),
+            "{}",
+            ran.stderr
+        );
+    }
+    let listed = world
+        .run(&["schedule", "d", "--next", "3"])
+        .expect(0)
+        .stdout;
+    assert!(listed.lines().count() >= 3, "{listed}");
+}

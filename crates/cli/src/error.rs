@@ -43,6 +43,7 @@ const FLAG_FIELDS: &[&str] = &[
     "state",
     "param",
     "map_index",
+    "next",
 ];
 
 impl From<EngineError> for CliError {

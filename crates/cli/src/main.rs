@@ -66,7 +66,7 @@ fn main() -> ExitCode {
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("updraft: {e}");
+            eprintln!("updraft: {}", render::printable(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

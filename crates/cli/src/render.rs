@@ -15,10 +15,33 @@ pub fn time(t: DateTime<Utc>, tz: Tz) -> String {
         .to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-/// Left-aligned columns.
+/// `text` with every control character but line breaks and tabs written
+/// as an escape (`\u{1b}`), so a note, label or id cannot move the cursor,
+/// recolour or retitle the terminal it is printed to.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.push_str(&c.escape_unicode().to_string()),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Left-aligned columns, each cell [`printable`].
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| printable(&cell.replace('\n', " ")))
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -34,7 +57,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut out = line(header.iter().map(|h| h.to_string()).collect());
     for row in rows {
         out.push('\n');
-        out.push_str(&line(row.clone()));
+        out.push_str(&line(row));
     }
     out
 }

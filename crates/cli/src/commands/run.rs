@@ -14,7 +14,7 @@ use crate::error::{CliError, CliResult};
 use crate::signals::shutdown_signal;
 use updraft_engine::json::DetailJson;
 
-use crate::render::detail_text;
+use crate::render::{detail_text, printable};
 
 pub async fn run(
     ctx: &Context,
@@ -47,7 +47,7 @@ pub async fn run(
     if ctx.json() {
         print_json(&DetailJson::new(&detail))?;
     } else {
-        println!("\n{}", detail_text(&detail));
+        println!("\n{}", printable(&detail_text(&detail)));
     }
     Ok(run_exit(&ended))
 }

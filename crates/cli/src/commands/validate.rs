@@ -9,6 +9,7 @@ use updraft_local::specdir::{is_spec_file, read_spec_files, validate_spec_files}
 
 use super::Context;
 use crate::error::{CliError, CliResult};
+use crate::render::printable;
 
 /// The spec files under `paths` (the spec directory by default), in order.
 fn spec_paths(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<Vec<PathBuf>> {
@@ -75,10 +76,10 @@ pub fn validate(ctx: &Context, paths: Vec<PathBuf>) -> CliResult<ExitCode> {
     let (specs, set) = validate_spec_files(&files);
     let problems: Vec<String> = set.errors.iter().map(ToString::to_string).collect();
     for problem in &problems {
-        println!("{problem}");
+        println!("{}", printable(problem));
     }
     for warning in &set.warnings {
-        println!("{warning}");
+        println!("{}", printable(&warning.to_string()));
     }
     if problems.is_empty() {
         let ids: Vec<&str> = set.dags.keys().map(String::as_str).collect();

@@ -10,7 +10,7 @@ use super::backfill::date_range;
 use super::specs::find_spec;
 use crate::{Engine, EngineError, EngineResult};
 
-/// The most points a `--from`/`--to` range lists.
+/// The most points a preview lists, the next ones or a range's.
 pub const MAX_PREVIEW_POINTS: usize = 10_000;
 
 impl Engine {
@@ -27,6 +27,14 @@ impl Engine {
             return Err(EngineError::refused(format!(
                 "DAG `{dag}` has `schedule: none`: it runs only when triggered"
             )));
+        }
+        if next > MAX_PREVIEW_POINTS {
+            return Err(EngineError::invalid(
+                "next",
+                format!(
+                    "{next} is more than {MAX_PREVIEW_POINTS}, the most points a preview lists"
+                ),
+            ));
         }
         let range = match range {
             None => PreviewRange::Next {
