@@ -161,3 +161,45 @@ fn schedule_next_is_bounded() {
         .stdout;
     assert!(listed.lines().count() >= 3, "{listed}");
 }
+
+/// A task that makes its output a FIFO ends its run instead of hanging
+/// it; the state it leaves is private to its owner.
+#[test]
+fn a_fifo_output_ends_the_run_and_the_state_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let world = World::new();
+    world.spec(
+        "d.yaml",
+        "dag: d\ntasks:\n  - id: t\n    retries: 0\n    command: [sh, -c, 'rm -f \"$UPDRAFT_OUTPUT\"; mkfifo \"$UPDRAFT_OUTPUT\"']\n",
+    );
+    let ran = world.run_for(&["run", "d"], Duration::from_secs(60));
+    assert_ne!(ran.code, -1, "the run ended: {}", ran.stderr);
+    let run = world.latest_run("d");
+    assert!(
+        run["state"] == "failed" || run["state"] == "succeeded",
+        "{run}"
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&world.state()), 0o700);
+    assert_eq!(mode(&world.state().join("state.db")), 0o600);
+    let logs = world.state().join("logs");
+    assert_eq!(mode(&logs), 0o700);
+    let log = walk(&logs)
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "log"))
+        .expect("a log");
+    assert_eq!(mode(&log), 0o600, "{}", log.display());
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}

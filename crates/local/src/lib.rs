@@ -12,6 +12,7 @@
 //! - [`caller`]: who is asking, as runs and audit entries name them.
 
 pub mod dev;
+pub mod files;
 pub mod lock;
 pub mod on_event;
 pub mod process;
@@ -128,13 +129,16 @@ impl Local {
         queue: QueueKind,
         observer: Arc<dyn Observer>,
     ) -> PortResult<Local> {
-        std::fs::create_dir_all(&config.state).map_err(|e| {
-            updraft_engine::ports::PortError::new(
-                &format!("creating the state directory {}", config.state.display()),
-                e,
-            )
-        })?;
-        let db = Sqlite::open(&config.state.join("state.db"))?;
+        let state_db = config.state.join("state.db");
+        files::private_dir(&config.state)
+            .and_then(|()| files::private_file(&state_db))
+            .map_err(|e| {
+                updraft_engine::ports::PortError::new(
+                    &format!("creating the state directory {}", config.state.display()),
+                    e,
+                )
+            })?;
+        let db = Sqlite::open(&state_db)?;
         let queue: Arc<dyn TaskQueue> = match queue {
             QueueKind::Shared => Arc::new(SqliteQueue::new(db.clone(), VISIBILITY)),
             QueueKind::Private => Arc::new(MemoryQueue::new(VISIBILITY)),

@@ -12,7 +12,7 @@ pub struct DevLock {
 }
 
 fn open(state: &Path) -> std::io::Result<File> {
-    std::fs::create_dir_all(state)?;
+    crate::files::private_dir(state)?;
     OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -9,7 +9,7 @@
 //! mid-run learns, when it restarts, how the tries it left behind ended.
 
 use std::collections::HashSet;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -24,6 +24,8 @@ use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
     Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
 };
+
+use crate::files::{open_regular, private_append, private_dir};
 
 /// A try that ended, for the loop that records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -220,8 +222,25 @@ pub fn write_exit_file(path: &Path, code: i32) -> std::io::Result<()> {
     fs::rename(tmp, path)
 }
 
+/// A succeeded try whose output is there but is not a regular file (a
+/// FIFO, a device: reading it could block for ever) failed, saying why.
+fn with_output_checked(completion: Completion, output: &Path) -> Completion {
+    let irregular = fs::metadata(output).is_ok_and(|m| !m.is_file());
+    match completion.outcome {
+        Outcome::Succeeded if irregular => Completion {
+            outcome: Outcome::Failed {
+                reason: "its UPDRAFT_OUTPUT is not a regular file; write a JSON object to the file it names".into(),
+            },
+            ..completion
+        },
+        _ => completion,
+    }
+}
+
 fn read_exit_file(path: &Path) -> Option<i32> {
-    fs::read_to_string(path).ok()?.trim().parse().ok()
+    let mut text = String::new();
+    open_regular(path).ok()??.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
 }
 
 fn alive(pid: i32) -> bool {
@@ -261,12 +280,8 @@ impl Launcher for ProcessLauncher {
             }
         };
         let dir = base.parent().unwrap_or(&self.logs);
-        fs::create_dir_all(dir)
-            .map_err(|e| PortError::new(&format!("creating {}", dir.display()), e))?;
-        let mut log_file: File = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log)
+        private_dir(dir).map_err(|e| PortError::new(&format!("creating {}", dir.display()), e))?;
+        let mut log_file: File = private_append(&log)
             .map_err(|e| PortError::new(&format!("opening {}", log.display()), e))?;
         if let Some(image) = &request.task.image {
             let _ = writeln!(
@@ -333,6 +348,7 @@ impl Launcher for ProcessLauncher {
         // A supervisor writes the exit file itself; without one, the waiter
         // does. Writing it twice would only replace one file with another.
         let exit_file = self.supervisor.is_none().then_some(exit_file);
+        let output = with_ext(&base, "output.json");
         tokio::spawn(async move {
             let completion = match child.wait().await {
                 Ok(status) => {
@@ -340,7 +356,7 @@ impl Launcher for ProcessLauncher {
                     if let Some(exit_file) = exit_file {
                         let _ = write_exit_file(&exit_file, completion.exit_code.unwrap_or(-1));
                     }
-                    completion
+                    with_output_checked(completion, &output)
                 }
                 Err(e) => Completion {
                     outcome: Outcome::Failed {
@@ -371,8 +387,11 @@ impl Launcher for ProcessLauncher {
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
         let (pid, base) = parse_handle(handle)?;
         let exit_file = with_ext(&base, "exit");
+        let output = with_ext(&base, "output.json");
+        let ended =
+            |code| HandleStatus::Ended(with_output_checked(completion_of_code(code), &output));
         if let Some(code) = read_exit_file(&exit_file) {
-            return Ok(HandleStatus::Ended(completion_of_code(code)));
+            return Ok(ended(code));
         }
         let ours = self
             .running
@@ -386,7 +405,7 @@ impl Launcher for ProcessLauncher {
         // its exit status before it is gone, so look again before calling
         // it lost.
         Ok(match read_exit_file(&exit_file) {
-            Some(code) => HandleStatus::Ended(completion_of_code(code)),
+            Some(code) => ended(code),
             None => HandleStatus::Lost,
         })
     }
@@ -414,10 +433,8 @@ impl Launcher for ProcessLauncher {
         let (_, base) = parse_handle(handle)?;
         let path = with_ext(&base, "output.json");
         let reading = |e| PortError::new(&format!("reading {}", path.display()), e);
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(reading(e)),
+        let Some(file) = open_regular(&path).map_err(reading)? else {
+            return Ok(None);
         };
         // One byte past the limit is enough to refuse it.
         let mut bytes = Vec::new();
@@ -431,11 +448,13 @@ impl Launcher for ProcessLauncher {
         let Some(log) = &attempt.log else {
             return Ok(String::new());
         };
-        match fs::read(log) {
-            Ok(bytes) => Ok(String::from_utf8_lossy(&bytes).into_owned()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-            Err(e) => Err(PortError::new(&format!("reading {log}"), e)),
-        }
+        let reading = |e| PortError::new(&format!("reading {log}"), e);
+        let Some(mut file) = open_regular(Path::new(log)).map_err(reading)? else {
+            return Ok(String::new());
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(reading)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 }
 
