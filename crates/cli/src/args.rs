@@ -114,6 +114,10 @@ pub enum Command {
         /// Show no action and refuse every change (403).
         #[arg(long)]
         read_only: bool,
+        /// Show the values of tries' environment variables, not only their
+        /// names (not with --read-only: values may be secrets).
+        #[arg(long, conflicts_with = "read_only")]
+        show_env: bool,
         /// Open the dashboard in the default browser.
         #[arg(long)]
         open: bool,

@@ -45,6 +45,7 @@ pub const RECENT_RUNS: usize = 25;
 pub struct Ui {
     engine: Arc<Engine>,
     read_only: bool,
+    show_env: bool,
     by: String,
     token: String,
 }
@@ -55,9 +56,18 @@ impl Ui {
         Ui {
             engine,
             read_only,
+            show_env: false,
             by: "updraft ui".to_string(),
             token: html::random_token(),
         }
+    }
+
+    /// Shows the values of a try's environment variables, not only their
+    /// names (which may be secrets a viewer should not read); never on a
+    /// read-only dashboard.
+    pub fn showing_env(mut self, show: bool) -> Ui {
+        self.show_env = show && !self.read_only;
+        self
     }
 
     /// Whom the runs, reruns and marks made here are recorded as made by.
@@ -168,7 +178,7 @@ impl Ui {
                     Ok(key) => actions::task_nav(dag, run, &key, self.actor()),
                     Err(_) => String::new(),
                 };
-                task::page_of(engine, dag, run, task, request, &nav).await
+                task::page_of(engine, dag, run, task, request, &nav, self.show_env).await
             }
             _ => Response::text(404, &format!("no page at {}", request.path)),
         }

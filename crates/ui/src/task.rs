@@ -108,7 +108,8 @@ fn tries(detail: &RunDetail, tries: &[&Attempt], chosen: u32) -> String {
     out
 }
 
-async fn rendered(engine: &Engine, detail: &RunDetail, key: &TaskKey) -> String {
+/// The try's rendered fields; environment values only with `show_env`.
+async fn rendered(engine: &Engine, detail: &RunDetail, key: &TaskKey, show_env: bool) -> String {
     let (task, produced, consumed) = match engine.rendered_try(detail, key).await {
         Ok(Ok(rendered)) => rendered,
         Ok(Err(why)) => return format!("<p class=\"banner\">{}</p>", escape(&why)),
@@ -126,16 +127,25 @@ async fn rendered(engine: &Engine, detail: &RunDetail, key: &TaskKey) -> String 
             escape(&argv)
         );
     }
-    for (name, map) in [
-        ("environment", &task.environment),
-        ("hyperparameters", &task.hyperparameters),
+    for (name, map, shown) in [
+        ("environment", &task.environment, show_env),
+        ("hyperparameters", &task.hyperparameters, true),
     ] {
         if !map.is_empty() {
             let lines: String = map
                 .iter()
-                .map(|(k, v)| format!("<div><code>{}={}</code></div>", escape(k), escape(v)))
+                .map(|(k, v)| match shown {
+                    true => format!("<div><code>{}={}</code></div>", escape(k), escape(v)),
+                    false => format!("<div><code>{}</code></div>", escape(k)),
+                })
                 .collect();
-            let _ = write!(out, "<dt>{name}</dt><dd>{lines}</dd>");
+            let hidden = match shown {
+                true => "",
+                false => {
+                    "<div class=\"muted\">values hidden (a dashboard started with --show-env shows them)</div>"
+                }
+            };
+            let _ = write!(out, "<dt>{name}</dt><dd>{lines}{hidden}</dd>");
         }
     }
     let _ = write!(
@@ -155,6 +165,7 @@ pub(crate) async fn page_of(
     task: &str,
     request: &Request,
     actions: &str,
+    show_env: bool,
 ) -> Response {
     let detail = match engine.run_detail(dag, run_id).await {
         Ok(detail) => detail,
@@ -250,7 +261,7 @@ pub(crate) async fn page_of(
     let _ = write!(
         body,
         "<section><h2>Rendered</h2>{}</section>",
-        rendered(engine, &detail, &key).await
+        rendered(engine, &detail, &key, show_env).await
     );
     Response::html(crate::html::page(
         &title,

@@ -469,3 +469,34 @@ async fn pausing_goes_back_only_to_a_page_of_the_dashboard() {
         assert_eq!(done.location.as_deref(), Some(to), "{back}");
     }
 }
+
+/// Issue 26: a viewer sees which variables a try had, not their values;
+/// an operator's dashboard started with --show-env shows them.
+#[tokio::test]
+async fn environment_values_show_only_on_an_operators_dashboard_that_asks() {
+    let spec = "dag: env\nparams: { region: eu }\ntasks:\n  - id: a\n    command: [x]\n    environment: { API_KEY: \"s3cret-{{ params.region }}\" }\n";
+    let world = World::new(spec, None, Settings::default());
+    let run = world
+        .engine
+        .trigger("env", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let page = format!(
+        "/dags/env/runs/{}/tasks/a",
+        updraft_ui::http::encode(&run.run_id)
+    );
+    let open = |ui: Ui| {
+        let page = page.clone();
+        async move { ui.handle(&Request::get(&page)).await.body }
+    };
+    for hidden in [
+        open(Ui::new(world.engine.clone(), true).showing_env(true)).await,
+        open(Ui::new(world.engine.clone(), false)).await,
+    ] {
+        assert!(hidden.contains("<code>API_KEY</code>"), "{hidden}");
+        assert!(!hidden.contains("s3cret"), "{hidden}");
+        assert!(hidden.contains("values hidden"), "{hidden}");
+    }
+    let shown = open(Ui::new(world.engine.clone(), false).showing_env(true)).await;
+    assert!(shown.contains("<code>API_KEY=s3cret-eu</code>"), "{shown}");
+}

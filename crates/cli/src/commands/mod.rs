@@ -96,12 +96,14 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             bind,
             allowed_hosts,
             read_only,
+            show_env,
             open,
         } => {
             let serving = ui::Serving {
                 addr: std::net::SocketAddr::new(bind, port),
                 allowed_hosts,
                 read_only,
+                show_env,
                 open,
             };
             ui::ui(&ctx, serving).await

@@ -20,6 +20,8 @@ pub struct Serving {
     /// Host names answered besides the address.
     pub allowed_hosts: Vec<String>,
     pub read_only: bool,
+    /// Environment values shown, not only names.
+    pub show_env: bool,
     pub open: bool,
 }
 
@@ -30,6 +32,8 @@ impl Serving {
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
             allowed_hosts: Vec::new(),
             read_only: false,
+            // Your own loop's dashboard, on loopback.
+            show_env: true,
             open: false,
         }
     }
@@ -81,7 +85,11 @@ pub async fn start(
     if ctx.global.backend == crate::args::Backend::Local {
         engine.set_ui_url(Some(url.trim_end_matches('/').to_string()));
     }
-    let ui = Arc::new(Ui::new(engine, serving.read_only).acting_as(&ctx.caller().await?));
+    let ui = Arc::new(
+        Ui::new(engine, serving.read_only)
+            .showing_env(serving.show_env)
+            .acting_as(&ctx.caller().await?),
+    );
     let limits = Limits {
         hosts: AllowedHosts::new(serving.allowed_hosts.iter().cloned()),
         ..Limits::default()
