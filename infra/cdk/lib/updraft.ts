@@ -51,6 +51,8 @@ export interface UpdraftProps {
   readonly watchedBuckets?: string[];
   /** Also tell the alert address and topic of each failed try (AlertOnFailedTries). */
   readonly alertOnFailedTries?: boolean;
+  /** The ECR repositories (ARNs) tasks and training jobs may pull from; default every repository of the account (EcrRepositoryArns). */
+  readonly ecrRepositoryArns?: string[];
   /** The functions' code. */
   readonly code: FunctionCode;
 }
@@ -101,6 +103,7 @@ export class Updraft extends Construct {
         AlertTopicArn: optional(props.alertTopicArn),
         WatchedBuckets: props.watchedBuckets ?? [''],
         AlertOnFailedTries: props.alertOnFailedTries ? 'true' : 'false',
+        EcrRepositoryArns: props.ecrRepositoryArns ?? [''],
       },
     });
     const functions: [string, string][] = [

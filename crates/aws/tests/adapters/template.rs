@@ -272,26 +272,37 @@ fn every_function_may_stop_the_tries_its_plans_stop() {
     }
 }
 
-/// Issue 11: what tasks run as (ECS tasks, training jobs) may write only
-/// outputs, never `specs/`: a task cannot redeploy a DAG.
+/// Issues 11 and 26: what tasks run as (ECS tasks, training jobs) may read
+/// and write only outputs, never `specs/` or `spec-versions/`: a task can
+/// neither redeploy a DAG nor read another DAG's spec.
 #[test]
-fn tasks_may_write_only_outputs() {
+fn tasks_may_read_and_write_only_outputs() {
     for role in ["RunnerTaskRole", "SageMakerRole"] {
         let policies = resource(role)["Properties"]["Policies"].clone();
-        let mut writes = 0;
+        let (mut writes, mut reads) = (0, 0);
         for statement in policies[0]["PolicyDocument"]["Statement"]
             .as_array()
             .unwrap()
         {
-            if actions(statement).iter().any(|a| a == "s3:PutObject") {
-                writes += 1;
+            let actions = actions(statement);
+            let has = |a: &str| actions.iter().any(|x| x == a);
+            if has("s3:PutObject") || has("s3:GetObject") {
+                writes += usize::from(has("s3:PutObject"));
+                reads += usize::from(has("s3:GetObject"));
                 assert_eq!(
                     statement["Resource"], "${SpecBucket.Arn}/outputs/*",
-                    "{role} writes outside outputs/"
+                    "{role} reads or writes outside outputs/"
+                );
+            }
+            if has("s3:ListBucket") {
+                assert_eq!(
+                    statement["Condition"]["StringLike"]["s3:prefix"],
+                    json!(["outputs/*"]),
+                    "{role} lists outside outputs/"
                 );
             }
         }
-        assert_eq!(writes, 1, "{role} writes its outputs");
+        assert_eq!((writes, reads), (1, 1), "{role} reads and writes outputs");
     }
 }
 
@@ -439,5 +450,71 @@ fn make_deploy_grants_every_capability_the_template_needs() {
                 );
             }
         }
+    }
+}
+
+/// Every policy statement of a role or managed policy of the template.
+fn statements_of(name: &str) -> Vec<Value> {
+    let properties = resource(name)["Properties"].clone();
+    let documents: Vec<Value> = match properties["Policies"].as_array() {
+        Some(policies) => policies
+            .iter()
+            .map(|p| p["PolicyDocument"].clone())
+            .collect(),
+        None => vec![properties["PolicyDocument"].clone()],
+    };
+    documents
+        .iter()
+        .flat_map(|d| d["Statement"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+/// Issue 26: the stack's roles and the operator policy stop and describe
+/// only the training jobs tagged as the stack's, and create only jobs
+/// tagged so — except a launch's first look, which asks about a job that
+/// may not exist yet and so has no tag; images are pulled from the named
+/// repositories when the stack is given them.
+#[test]
+fn training_jobs_are_reached_only_by_the_stacks_tag_and_images_by_named_repositories() {
+    let tagged = json!({"StringEquals": {"aws:ResourceTag/updraft:deployment": "SpecBucket"}});
+    let mut checked = 0;
+    for name in [
+        "PlannerRole",
+        "DispatcherRole",
+        "RecorderRole",
+        "DashboardOperatorPolicy",
+    ] {
+        for statement in statements_of(name) {
+            let actions = actions(&statement);
+            let sagemaker: Vec<&String> = actions
+                .iter()
+                .filter(|a| a.starts_with("sagemaker:"))
+                .collect();
+            if sagemaker.is_empty() {
+                continue;
+            }
+            checked += 1;
+            if actions.iter().any(|a| a == "sagemaker:CreateTrainingJob") {
+                assert_eq!(
+                    statement["Condition"],
+                    json!({"StringEquals": {"aws:RequestTag/updraft:deployment": "SpecBucket"}}),
+                    "{name}: {statement}"
+                );
+            } else if name == "DispatcherRole" && actions == ["sagemaker:DescribeTrainingJob"] {
+                assert!(statement["Condition"].is_null(), "{statement}");
+            } else {
+                assert_eq!(statement["Condition"], tagged, "{name}: {statement}");
+            }
+        }
+    }
+    assert_eq!(checked, 7, "every SageMaker statement was looked at");
+    for role in ["RunnerExecutionRole", "SageMakerRole"] {
+        let pulls: Vec<Value> = statements_of(role)
+            .into_iter()
+            .filter(|s| actions(s).iter().any(|a| a == "ecr:BatchGetImage"))
+            .collect();
+        assert_eq!(pulls.len(), 1, "{role}");
+        assert_eq!(pulls[0]["Resource"][0], "HasEcrRepositories", "{role}");
+        assert_eq!(pulls[0]["Resource"][1], "EcrRepositoryArns", "{role}");
     }
 }
