@@ -303,3 +303,33 @@ fn a_read_only_dashboard_shows_no_action_and_refuses_a_forged_post() {
     let dags: serde_json::Value = serde_json::from_str(&dags).unwrap();
     assert_eq!(dags["dags"][0]["paused"], false, "nothing changed");
 }
+
+/// Issue 26: a live log is kept on the page and only what is new is
+/// appended, every line once.
+#[test]
+fn a_live_log_tails_by_appending_only_what_is_new() {
+    let world = World::new();
+    world.spec(
+        "slow.yaml",
+        "dag: slow\nschedule: none\ntasks:\n  - id: t\n    command: [sh, -c, 'echo early; i=0; while [ ! -f \"$WORLD/go\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done; echo late']\n",
+    );
+    let (_dev, url) = world.dev_with_ui();
+    let run = world
+        .run(&["trigger", "slow", "--output", "json"])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap().to_string();
+    let browser = Browser::start();
+    let task_page = format!("{}/tasks/t", run_page(&url, "slow", &run_id));
+    // Until the try started and wrote its first line.
+    let started = updraft_e2e::eventually(RUN_LIMIT, || {
+        browser.goto(&task_page);
+        !browser.all("pre.log[data-later]").is_empty() && browser.text("pre.log").contains("early")
+    });
+    assert!(started, "{}", browser.text("body"));
+    std::fs::write(world.path().join("go"), "").unwrap();
+    let appended = updraft_e2e::eventually(RUN_LIMIT, || browser.text("pre.log").contains("late"));
+    assert!(appended, "{}", browser.text("pre.log"));
+    assert_eq!(browser.text("pre.log").matches("early").count(), 1);
+    screenshot(&browser, "live-log.png");
+}

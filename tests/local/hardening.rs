@@ -203,3 +203,64 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     found
 }
+
+/// A long log is served a page at a time, from its end, with a link to
+/// page back; `logs` prints it whole, page by page.
+#[test]
+fn a_long_log_is_paged_not_read_whole() {
+    let world = World::new();
+    world.spec(
+        "d.yaml",
+        "dag: d\ntasks:\n  - id: t\n    command: [sh, -c, 'i=0; while [ $i -lt 20000 ]; do echo \"line $i of a log long enough to page\"; i=$((i+1)); done']\n",
+    );
+    world.run(&["run", "d"]).expect(0);
+    let run_id = world.latest_run("d")["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let printed = world.run(&["logs", "d", &run_id, "t"]).expect(0).stdout;
+    assert_eq!(printed.lines().count(), 20_000);
+    assert!(
+        printed.starts_with("line 0 of")
+            && printed.ends_with("line 19999 of a log long enough to page\n")
+    );
+
+    let (_ui, url) = world.ui(&[]);
+    let host = url.trim_start_matches("http://").to_string();
+    let run_page = format!("/dags/d/runs/{}", run_id.replace(':', "%3A"));
+    let (status, page) = get(&url, &format!("{run_page}/tasks/t"), &host);
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        page.len() < 100 * 1024,
+        "a page of the log, not {} bytes",
+        page.len()
+    );
+    assert!(page.contains("line 19999 of"), "the log's end");
+    assert!(!page.contains("line 0 of"), "not its start");
+    let earlier = page
+        .split("<a href=\"")
+        .map(|rest| rest.split('"').next().unwrap().replace("&amp;", "&"))
+        .find(|href| href.contains("before="))
+        .expect("a link to the page before");
+    let (status, before) = get(&url, &earlier, &host);
+    assert_eq!(status, 200, "{before}");
+    assert!(
+        before.contains(">latest<") && !before.contains("line 19999 of"),
+        "an earlier page"
+    );
+
+    let later = page
+        .split("data-later=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the live cursor")
+        .to_string();
+    let (status, news) = get(
+        &url,
+        &format!("/api/v1{run_page}/tasks/t/log?after={later}"),
+        &host,
+    );
+    assert_eq!(status, 200, "{news}");
+    let news: serde_json::Value = serde_json::from_str(&news).unwrap();
+    assert_eq!(news["log"], "", "nothing was written after the end");
+}

@@ -17,7 +17,8 @@ use updraft_core::plan::MAX_OUTPUT_BYTES;
 use updraft_core::spec::{ComputeProfile, EcsProfile};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
+    PortResult,
 };
 
 use crate::cloudwatch;
@@ -413,9 +414,9 @@ impl Launcher for EcsLauncher {
         Ok(())
     }
 
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+    async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
         match (&self.logs, &attempt.log) {
-            (Some(logs), Some(location)) => cloudwatch::read(logs, location).await,
+            (Some(logs), Some(location)) => cloudwatch::page(logs, location, window).await,
             _ => Err(PortError::msg(format!(
                 "try {} has no CloudWatch log: its task definition's `main` container does not use the awslogs driver",
                 attempt.try_number

@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
+    PortResult,
 };
 
 use crate::ecs::EcsLauncher;
@@ -87,10 +88,10 @@ impl Launcher for AwsLauncher {
         }
     }
 
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+    async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
         match attempt.handle.as_deref() {
-            Some(handle) if !is_ecs(handle) => self.sagemaker()?.logs(attempt).await,
-            _ => self.ecs.logs(attempt).await,
+            Some(handle) if !is_ecs(handle) => self.sagemaker()?.logs(attempt, window).await,
+            _ => self.ecs.logs(attempt, window).await,
         }
     }
 

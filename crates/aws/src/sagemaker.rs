@@ -17,7 +17,8 @@ use serde_json::json;
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
+    PortResult,
 };
 
 use crate::cloudwatch;
@@ -257,9 +258,9 @@ impl Launcher for SageMakerLauncher {
         }
     }
 
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+    async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
         match (&self.logs, &attempt.log) {
-            (Some(logs), Some(location)) => cloudwatch::read(logs, location).await,
+            (Some(logs), Some(location)) => cloudwatch::page(logs, location, window).await,
             _ => Err(PortError::msg(format!(
                 "try {} has no CloudWatch log location",
                 attempt.try_number

@@ -10,7 +10,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -22,7 +22,8 @@ use tokio::sync::mpsc::UnboundedSender;
 use updraft_core::plan::{MAX_OUTPUT_BYTES, Outcome};
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
-    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, PortError, PortResult,
+    Completion, HandleStatus, LOG_PAGE_BYTES, LaunchError, LaunchRequest, Launched, Launcher,
+    LogPage, LogWindow, PortError, PortResult,
 };
 
 use crate::files::{open_regular, private_append, private_dir};
@@ -220,6 +221,30 @@ pub fn write_exit_file(path: &Path, code: i32) -> std::io::Result<()> {
     let tmp = with_ext(path, "tmp");
     fs::write(&tmp, code.to_string())?;
     fs::rename(tmp, path)
+}
+
+/// The byte range of a log of `len` bytes a window reads: at most
+/// [`LOG_PAGE_BYTES`], cursors being byte offsets.
+fn log_span(window: &LogWindow, len: u64) -> PortResult<(u64, u64)> {
+    let page = LOG_PAGE_BYTES as u64;
+    let offset = |cursor: &str| {
+        cursor
+            .parse::<u64>()
+            .map(|at| at.min(len))
+            .map_err(|_| PortError::msg(format!("`{cursor}` is not a place in a local log")))
+    };
+    Ok(match window {
+        LogWindow::Head => (0, len.min(page)),
+        LogWindow::Tail => (len.saturating_sub(page), len),
+        LogWindow::Before(cursor) => {
+            let end = offset(cursor)?;
+            (end.saturating_sub(page), end)
+        }
+        LogWindow::After(cursor) => {
+            let start = offset(cursor)?;
+            (start, len.min(start + page))
+        }
+    })
 }
 
 /// A succeeded try whose output is there but is not a regular file (a
@@ -444,17 +469,26 @@ impl Launcher for ProcessLauncher {
         Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
+    async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
         let Some(log) = &attempt.log else {
-            return Ok(String::new());
+            return Ok(LogPage::default());
         };
         let reading = |e| PortError::new(&format!("reading {log}"), e);
         let Some(mut file) = open_regular(Path::new(log)).map_err(reading)? else {
-            return Ok(String::new());
+            return Ok(LogPage::default());
         };
+        let len = file.metadata().map_err(reading)?.len();
+        let (start, end) = log_span(window, len)?;
+        file.seek(SeekFrom::Start(start)).map_err(reading)?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(reading)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
+        file.take(end - start)
+            .read_to_end(&mut bytes)
+            .map_err(reading)?;
+        Ok(LogPage {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            earlier: (start > 0).then(|| start.to_string()),
+            later: Some((start + bytes.len() as u64).to_string()),
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 //! CLI (or the pages' forms).
 
 use serde_json::json;
+use updraft_engine::ports::LogWindow;
 use updraft_engine::{Engine, EngineError};
 
 use crate::{Request, Response};
@@ -40,13 +41,17 @@ pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) ->
             Err(e) => error(&e),
         },
         ["dags", dag, "runs", run, "tasks", task, "log"] => {
-            let try_number = request.param("try").and_then(|t| t.parse().ok());
-            match engine.logs(dag, run, task, try_number).await {
-                Ok((attempt, text)) => Response::json(&json!({
+            let number = |name| request.param(name).and_then(|t| t.parse().ok());
+            let chosen = (number("map_index"), number("try"));
+            let window = log_window(request);
+            match engine.logs(dag, run, task, chosen, &window).await {
+                Ok((attempt, page)) => Response::json(&json!({
                     "task": attempt.key.to_string(),
                     "try_number": attempt.try_number,
                     "state": attempt.state,
-                    "log": text,
+                    "log": page.text,
+                    "earlier": page.earlier,
+                    "later": page.later,
                 })),
                 Err(e) => error(&e),
             }
@@ -83,5 +88,15 @@ pub(crate) async fn answer(engine: &Engine, rest: &[&str], request: &Request) ->
             status: 404,
             ..Response::json(&json!({ "error": format!("no API at {}", request.path) }))
         },
+    }
+}
+
+/// The part of a log a request asks for: `?before=` or `?after=` a cursor
+/// of an earlier page, else its last page.
+pub(crate) fn log_window(request: &Request) -> LogWindow {
+    match (request.param("before"), request.param("after")) {
+        (Some(before), _) => LogWindow::Before(before.to_string()),
+        (None, Some(after)) => LogWindow::After(after.to_string()),
+        (None, None) => LogWindow::Tail,
     }
 }

@@ -8,9 +8,11 @@ use std::fmt::Write;
 use updraft_core::plan::output_metrics;
 use updraft_core::state::{Attempt, TaskKey, TaskState};
 use updraft_engine::Engine;
+use updraft_engine::ports::{LogPage, LogWindow};
 use updraft_engine::usecase::RunDetail;
 
 use crate::html::{escape, opt_time, run_path, task_badge, task_path, try_path};
+use crate::http::encode;
 use crate::run::artifact_links;
 use crate::{Request, Response};
 use updraft_engine::json::{duration, span};
@@ -157,6 +159,67 @@ async fn rendered(engine: &Engine, detail: &RunDetail, key: &TaskKey, show_env: 
     out
 }
 
+/// A try's log, a page of it: the last unless `?before=` asks for an
+/// earlier one, with a link to page back. A live page fetched again by the
+/// dashboard's script (`?refresh=1`) leaves the log out: the script keeps
+/// the one it shows and appends what the log API gives after its
+/// `data-later` cursor, so a tailing page reads only what is new.
+async fn log_section(
+    engine: &Engine,
+    dag: &str,
+    run_id: &str,
+    attempt: &Attempt,
+    request: &Request,
+) -> String {
+    let n = attempt.try_number;
+    let here = try_path(dag, run_id, &attempt.key, n);
+    let mut api = format!(
+        "/api/v1{}/log?try={n}",
+        task_path(dag, run_id, attempt.key.task_id.as_str(), None)
+    );
+    if let Some(i) = attempt.key.map_index {
+        let _ = write!(api, "&map_index={i}");
+    }
+    if request.param("refresh").is_some() && request.param("before").is_none() {
+        return format!(
+            "<section><h2>Log of try {n}</h2><pre class=\"log\" id=\"log\" data-keep=\"1\" data-try=\"{n}\"></pre></section>"
+        );
+    }
+    let window = crate::api::log_window(request);
+    let paged_back = matches!(window, LogWindow::Before(_));
+    let page = match engine.attempt_log(attempt, &window).await {
+        Ok(page) => page,
+        Err(e) => LogPage {
+            text: format!("(the log could not be read: {e})"),
+            ..LogPage::default()
+        },
+    };
+    let mut links = String::new();
+    if let Some(earlier) = &page.earlier {
+        let _ = write!(
+            links,
+            "<a href=\"{}\">earlier</a> ",
+            escape(&format!("{here}&before={}", encode(earlier)))
+        );
+    }
+    if paged_back {
+        let _ = write!(links, "<a href=\"{}\">latest</a>", escape(&here));
+    }
+    // Only the latest page tails; a page further back stays as it is.
+    let later = match (&page.later, paged_back) {
+        (Some(later), false) => format!(
+            " data-later=\"{}\" data-src=\"{}\"",
+            escape(later),
+            escape(&api)
+        ),
+        _ => String::new(),
+    };
+    format!(
+        "<section><h2>Log of try {n}</h2><p class=\"muted\">{links}</p><pre class=\"log\" id=\"log\" data-try=\"{n}\"{later}>{}</pre></section>",
+        escape(&page.text)
+    )
+}
+
 /// `/dags/{dag}/runs/{run}/tasks/{task}`.
 pub(crate) async fn page_of(
     engine: &Engine,
@@ -221,16 +284,7 @@ pub(crate) async fn page_of(
         tries(&detail, &all, chosen)
     );
     if let Some(attempt) = all.iter().find(|a| a.try_number == chosen) {
-        let log = match engine.attempt_log(attempt).await {
-            Ok(text) => text,
-            Err(e) => format!("(the log could not be read: {e})"),
-        };
-        // A live page is fetched again every two seconds: the log tails.
-        let _ = write!(
-            body,
-            "<section><h2>Log of try {chosen}</h2><pre class=\"log\" id=\"log\">{}</pre></section>",
-            escape(&log),
-        );
+        body.push_str(&log_section(engine, dag, run_id, attempt, request).await);
         if let Some(output) = &attempt.output {
             let pretty = serde_json::to_string_pretty(output).unwrap_or_default();
             let _ = write!(

@@ -310,10 +310,48 @@ async fn logs_are_read_from_the_tasks_cloudwatch_stream() {
             updraft_core::state::TaskState::Succeeded,
         )
     };
-    assert_eq!(
-        launcher.logs(&attempt).await.unwrap(),
-        "featurizing shard 7\nwrote 42 rows\n"
+    use updraft_engine::ports::LogWindow;
+    let first = launcher.logs(&attempt, &LogWindow::Tail).await.unwrap();
+    assert_eq!(first.text, "featurizing shard 7\nwrote 42 rows\n");
+    assert_eq!(first.earlier, None, "the whole log fits one page");
+
+    // Issue 26: a long log is read a page at a time, from its end, and a
+    // live one by what was written after the last page read.
+    for batch in 0..3 {
+        let mut put = cloudwatch
+            .put_log_events()
+            .log_group_name("/updraft/runner")
+            .log_stream_name(&stream);
+        for i in 0..400 {
+            let n = batch * 400 + i;
+            put = put.log_events(event(10 + n, &format!("line {n}")));
+        }
+        put.send().await.unwrap();
+    }
+    let news = launcher
+        .logs(&attempt, &LogWindow::After(first.later.clone().unwrap()))
+        .await
+        .unwrap();
+    assert!(
+        news.text.starts_with("line 0\n"),
+        "only what is new: {}",
+        &news.text[..40]
     );
+    let tail = launcher.logs(&attempt, &LogWindow::Tail).await.unwrap();
+    let lines: Vec<&str> = tail.text.lines().collect();
+    assert_eq!(lines.len(), 500);
+    assert_eq!(lines[499], "line 1199");
+    let mut window = LogWindow::Before(tail.earlier.clone().expect("an earlier page"));
+    let mut seen = lines.len();
+    for _ in 0..10 {
+        let page = launcher.logs(&attempt, &window).await.unwrap();
+        seen += page.text.lines().count();
+        match page.earlier {
+            Some(earlier) => window = LogWindow::Before(earlier),
+            None => break,
+        }
+    }
+    assert_eq!(seen, 1202, "paging back reads every line once");
 }
 
 /// Issue 11: reconciliation asks about many tasks in one DescribeTasks

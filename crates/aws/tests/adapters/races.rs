@@ -84,8 +84,12 @@ impl Launcher for WhileLaunching {
     async fn stop(&self, handle: &str) -> PortResult<()> {
         self.inner.stop(handle).await
     }
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
-        self.inner.logs(attempt).await
+    async fn logs(
+        &self,
+        attempt: &Attempt,
+        window: &updraft_engine::ports::LogWindow,
+    ) -> PortResult<updraft_engine::ports::LogPage> {
+        self.inner.logs(attempt, window).await
     }
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
         self.inner.read_output(attempt).await

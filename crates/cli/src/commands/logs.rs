@@ -3,6 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use updraft_engine::ports::LogWindow;
+
 use super::Context;
 use crate::error::{CliError, CliResult};
 
@@ -13,16 +15,29 @@ pub async fn logs(
     task: &str,
     try_number: Option<u32>,
 ) -> CliResult<ExitCode> {
-    let (attempt, text) = ctx
-        .engine()
-        .await?
-        .logs(dag, run_id, task, try_number)
-        .await?;
-    let mut out = std::io::stdout();
-    if text.is_empty() {
-        eprintln!("(try {} of {task} wrote no output)", attempt.try_number);
+    let engine = ctx.engine().await?;
+    let mut out = std::io::stdout().lock();
+    let mut window = LogWindow::Head;
+    let mut written = 0;
+    // Page by page, so a log of any size is printed in bounded memory;
+    // bounded in pages too, for a log that grows as fast as it is read.
+    for _ in 0..MAX_PAGES {
+        let (attempt, page) = engine
+            .logs(dag, run_id, task, (None, try_number), &window)
+            .await?;
+        if written == 0 && page.text.is_empty() {
+            eprintln!("(try {} of {task} wrote no output)", attempt.try_number);
+        }
+        out.write_all(page.text.as_bytes())
+            .map_err(|e| CliError::Infra(format!("printing the log: {e}")))?;
+        written += page.text.len();
+        match page.later {
+            Some(later) if !page.text.is_empty() => window = LogWindow::After(later),
+            _ => break,
+        }
     }
-    out.write_all(text.as_bytes())
-        .map_err(|e| CliError::Infra(format!("printing the log: {e}")))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// The most pages one `logs` prints (at about 64 KiB each, 64 GiB).
+const MAX_PAGES: usize = 1 << 20;

@@ -193,6 +193,34 @@ pub struct SpecFileText {
     pub version: Option<String>,
 }
 
+/// About how much of a log one page holds.
+pub const LOG_PAGE_BYTES: usize = 64 * 1024;
+
+/// Which part of a try's log to read. Cursors come from an earlier
+/// [`LogPage`] and mean something only to the launcher that gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogWindow {
+    /// The first page.
+    Head,
+    /// The last page: what a person looks at first.
+    Tail,
+    /// The page that ends where `earlier` of a page said.
+    Before(String),
+    /// What follows where `later` of a page said: a live log's news.
+    After(String),
+}
+
+/// A part of a try's log, with where the parts before and after it start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogPage {
+    /// The text, oldest first.
+    pub text: String,
+    /// To read the page before this one; `None` at the log's start.
+    pub earlier: Option<String>,
+    /// To read what comes after this page, now or once it is written.
+    pub later: Option<String>,
+}
+
 /// Where deployers put spec files (the stack's bucket, under `specs/`):
 /// what `deploy` writes and upload events name. Only deployers can write
 /// there, so it is where every spec version's source comes from.
@@ -284,8 +312,9 @@ pub trait Launcher: Send + Sync {
     /// Stops a try (timeout, rerun of a running task, cancel). Stopping
     /// one that already ended does nothing.
     async fn stop(&self, handle: &str) -> PortResult<()>;
-    /// The log of a try.
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String>;
+    /// A part of a try's log, at most about [`LOG_PAGE_BYTES`]: a log may
+    /// be far larger than a page or a process should hold.
+    async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage>;
     /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
 }

@@ -19,9 +19,9 @@ use updraft_core::state::{
 
 use crate::ports::{
     ArtifactStore, AttemptStore, DagChange, DagMeta, DagStore, Delivery, HandleRef, HandleStatus,
-    LaunchError, LaunchRequest, Launched, Launcher, LeftoverStore, PendingStop, PoolSize,
-    PoolStore, PortError, PortResult, Publisher, RunQuery, RunStore, SlotClaim, StateStore,
-    StoredVersion, TaskMessage, TaskQueue,
+    LaunchError, LaunchRequest, Launched, Launcher, LeftoverStore, LogPage, LogWindow, PendingStop,
+    PoolSize, PoolStore, PortError, PortResult, Publisher, RunQuery, RunStore, SlotClaim,
+    StateStore, StoredVersion, TaskMessage, TaskQueue,
 };
 
 /// How the chosen request fails.
@@ -466,8 +466,10 @@ impl Launcher for FaultyLauncher {
     async fn stop(&self, handle: &str) -> PortResult<()> {
         self.faults.call("stop", self.inner.stop(handle)).await
     }
-    async fn logs(&self, attempt: &Attempt) -> PortResult<String> {
-        self.faults.call("logs", self.inner.logs(attempt)).await
+    async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
+        self.faults
+            .call("logs", self.inner.logs(attempt, window))
+            .await
     }
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
         self.faults

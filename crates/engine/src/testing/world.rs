@@ -16,8 +16,8 @@ use super::faults::{Faults, FaultyLauncher, FaultyPublisher, FaultyQueue};
 use crate::events::{Event, Observer};
 use crate::memory::{ManualClock, MemoryQueue, MemoryStore};
 use crate::ports::{
-    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LoadedSpecs,
-    PortError, PortResult, Publisher, SpecSource, StateStore, TaskMessage, TaskQueue,
+    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LoadedSpecs, LogPage,
+    LogWindow, PortError, PortResult, Publisher, SpecSource, StateStore, TaskMessage, TaskQueue,
 };
 use crate::{Engine, Ports, Settings};
 
@@ -202,8 +202,8 @@ impl Launcher for CountingLauncher {
         }
         Ok(())
     }
-    async fn logs(&self, _: &Attempt) -> PortResult<String> {
-        Ok(String::new())
+    async fn logs(&self, _: &Attempt, _: &LogWindow) -> PortResult<LogPage> {
+        Ok(LogPage::default())
     }
     async fn read_output(&self, _: &Attempt) -> PortResult<Option<String>> {
         Ok(None)

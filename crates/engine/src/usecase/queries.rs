@@ -14,7 +14,7 @@ use updraft_core::plan::outputs_of;
 use updraft_core::template::RenderedTask;
 
 use super::dispatch::render_try;
-use crate::ports::RunQuery;
+use crate::ports::{LogPage, LogWindow, RunQuery};
 use crate::{Engine, EngineError, EngineResult};
 
 /// One run with everything `show` prints.
@@ -129,19 +129,22 @@ impl Engine {
         })
     }
 
-    /// The log of one try (the latest if `try_number` is `None`).
+    /// A page of one try's log (the latest try if `try_number` is `None`;
+    /// of one mapped instance with `map_index`).
     pub async fn logs(
         &self,
         dag: &str,
         run_id: &str,
         task: &str,
-        try_number: Option<u32>,
-    ) -> EngineResult<(Attempt, String)> {
+        (map_index, try_number): (Option<u32>, Option<u32>),
+        window: &LogWindow,
+    ) -> EngineResult<(Attempt, LogPage)> {
         let detail = self.run_detail(dag, run_id).await?;
         let tries: Vec<&Attempt> = detail
             .attempts
             .iter()
             .filter(|a| a.key.task_id.as_str() == task)
+            .filter(|a| map_index.is_none() || a.key.map_index == map_index)
             .collect();
         if tries.is_empty() {
             let known = detail.spec.task(task).is_some();
@@ -166,13 +169,17 @@ impl Engine {
                 })?,
             None => tries[tries.len() - 1],
         };
-        let text = self.attempt_log(attempt).await?;
-        Ok((attempt.clone(), text))
+        let page = self.attempt_log(attempt, window).await?;
+        Ok((attempt.clone(), page))
     }
 
-    /// The log of one try already read (local file or CloudWatch).
-    pub async fn attempt_log(&self, attempt: &Attempt) -> EngineResult<String> {
-        Ok(self.ports.launcher.logs(attempt).await?)
+    /// A page of the log of one try already read (local file or CloudWatch).
+    pub async fn attempt_log(
+        &self,
+        attempt: &Attempt,
+        window: &LogWindow,
+    ) -> EngineResult<LogPage> {
+        Ok(self.ports.launcher.logs(attempt, window).await?)
     }
 }
 
