@@ -35,6 +35,9 @@ pub enum EngineError {
     Internal(String),
 }
 
+/// The field an undeployed spec version is reported against.
+pub const SPEC_VERSION: &str = "spec_version";
+
 impl EngineError {
     /// A thing that does not exist.
     pub fn not_found(message: impl Into<String>) -> EngineError {
@@ -70,6 +73,23 @@ impl EngineError {
     /// Stored state that cannot be right.
     pub fn internal(message: impl Into<String>) -> EngineError {
         EngineError::Internal(message.into())
+    }
+
+    /// A run's pinned spec version that no deploy made, or whose stored
+    /// source is not that version: nothing of it may run.
+    pub fn undeployed(message: impl Into<String>) -> EngineError {
+        EngineError::invalid(SPEC_VERSION, message)
+    }
+
+    /// Whether this says a run's spec version cannot run ([`EngineError::undeployed`]).
+    pub fn is_undeployed(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Invalid {
+                field: Some(SPEC_VERSION),
+                ..
+            }
+        )
     }
 
     /// Whether the infrastructure failed (a later try may work), rather

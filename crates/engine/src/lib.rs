@@ -229,7 +229,7 @@ impl Engine {
             .spec_version(dag, version)
             .await?
             .ok_or_else(|| {
-                EngineError::internal(format!(
+                EngineError::undeployed(format!(
                     "spec version {version} of DAG `{dag}` is not a deployed version"
                 ))
             })?;
@@ -239,7 +239,7 @@ impl Engine {
             &source,
         )
         .map_err(|why| {
-            EngineError::internal(format!(
+            EngineError::undeployed(format!(
                 "stored spec version {version} of DAG `{dag}` {why}"
             ))
         })?;

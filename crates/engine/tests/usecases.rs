@@ -452,10 +452,11 @@ async fn runs_keep_who_made_them_and_every_rerun_and_mark() {
     assert_eq!(detail.audit[0].note, note);
 }
 
-/// Issue 11, isolation: a run whose pinned spec version is missing fails to
-/// advance; the tick reports it and still advances the run after it.
+/// Issues 11 and 26: a run whose pinned spec version is missing (a row
+/// written by hand) ends failed, saying why, with nothing launched; the
+/// tick still advances the run after it.
 #[tokio::test]
-async fn one_failing_run_does_not_stop_the_tick() {
+async fn a_run_pinned_to_a_missing_version_fails_and_the_tick_goes_on() {
     let world = world(CHAIN);
     let healthy = world
         .engine
@@ -478,15 +479,14 @@ async fn one_failing_run_does_not_stop_the_tick() {
     assert!(store.create_run(&waiting, &pending, &[]).await.unwrap());
 
     let report = world.engine.tick().await.unwrap();
-    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
-    assert_eq!(report.failures[0].0, "d/manual__broken");
-    assert!(
-        report.failures[0]
-            .1
-            .contains("spec version no-such-version"),
-        "{:?}",
-        report.failures
+    assert_eq!(report.failures, [], "handled, not failing the tick");
+    let broken = store.run("d", "manual__broken").await.unwrap().unwrap();
+    assert_eq!(broken.state, RunState::Failed);
+    assert_eq!(
+        broken.reason.as_deref(),
+        Some("spec version no-such-version of DAG `d` is not a deployed version")
     );
+    assert!(broken.ended_at.is_some());
     let a = store
         .instance("d", "manual__waiting", &key("a"))
         .await

@@ -37,8 +37,12 @@ async fn a_run_pinned_to_an_edited_spec_version_launches_nothing() {
     // Another process (a dispatcher) reads the run's spec version afresh.
     let dispatcher = World::new(SPEC, Some(store(&path)), Settings::default());
     let refused = dispatcher.engine.dispatch(&message).await.unwrap_err();
-    let EngineError::Internal(why) = &refused else {
-        panic!("refused as stored state that cannot be right: {refused}");
+    let EngineError::Invalid {
+        field: Some("spec_version"),
+        message: why,
+    } = &refused
+    else {
+        panic!("refused as a spec version no deploy made: {refused}");
     };
     assert!(why.contains("changed after it was stored"), "{why}");
     assert_eq!(dispatcher.launcher.starts(), 0, "nothing launched");

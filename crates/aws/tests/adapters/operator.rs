@@ -143,14 +143,11 @@ async fn the_operator_policy_cannot_change_what_runs() {
             .all(|i| !matches!(i.state, TaskState::Running | TaskState::Succeeded)),
         "{instances:?}"
     );
-    assert!(
-        failures
-            .iter()
-            .any(|(what, why)| what.contains(&repinned.run_id)
-                && why.contains(&format!(
-                    "spec version {forged} of DAG `etl` is not a deployed version"
-                ))),
-        "{failures:?}"
+    let repinned = store.run("etl", &repinned.run_id).await.unwrap().unwrap();
+    assert_eq!(repinned.state, RunState::Failed, "{failures:?}");
+    assert_eq!(
+        repinned.reason.as_deref(),
+        Some(format!("spec version {forged} of DAG `etl` is not a deployed version").as_str())
     );
     assert!(
         import_errors

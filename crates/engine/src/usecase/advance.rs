@@ -10,6 +10,7 @@ use updraft_core::state::{
 
 use super::MAX_ROUNDS;
 use super::capacity::needs_of;
+use crate::error::SPEC_VERSION;
 use crate::events::Event;
 use crate::ports::{PendingStop, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};
@@ -43,6 +44,14 @@ impl Engine {
             };
             if current.state.is_terminal() {
                 return Ok((Some(current), None));
+            }
+            match self.spec_of(&current).await {
+                Err(EngineError::Invalid { message, field }) if field == Some(SPEC_VERSION) => {
+                    self.fail_undeployed(&current, message).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+                Ok(_) => {}
             }
             if current.state == RunState::Queued {
                 if self.still_gathering(&current) {
@@ -110,6 +119,37 @@ impl Engine {
         }
         let now = store.run(run.dag.as_str(), &run.run_id).await?;
         Ok(now.is_some_and(|r| r.state == RunState::Running))
+    }
+
+    /// Fails a run pinned to a spec version no deploy made (a table item
+    /// written by hand): none of its tasks runs, and it ends saying why.
+    async fn fail_undeployed(&self, run: &Run, reason: String) -> EngineResult<()> {
+        let mut next = run.clone();
+        next.state = RunState::Failed;
+        next.ended_at = Some(self.ports.clock.now());
+        next.reason = Some(reason);
+        let notices = match self.announce {
+            crate::Announce::Off => Vec::new(),
+            _ => {
+                let mut written = next.clone();
+                written.revision = run.revision + 1;
+                let now = self.ports.clock.now();
+                updraft_core::notify::run_notices(Some(run), &written, None, chrono_tz::UTC, now)
+                    .into_iter()
+                    .map(|n| self.linked(n))
+                    .collect()
+            }
+        };
+        if self
+            .ports
+            .store
+            .update_run(run.state, &next, &notices)
+            .await?
+        {
+            self.publish_kept(&notices).await;
+            self.emit(Event::RunEnded(next));
+        }
+        Ok(())
     }
 
     /// Notes that a run still queued (waiting for `max_active_runs`) missed

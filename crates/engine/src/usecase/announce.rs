@@ -78,7 +78,7 @@ impl Engine {
         Ok(vec![self.linked(notice)])
     }
 
-    fn linked(&self, mut notice: Notice) -> Notice {
+    pub(crate) fn linked(&self, mut notice: Notice) -> Notice {
         let base = self
             .ui_url
             .lock()
