@@ -44,6 +44,21 @@ impl Intercept for CallCounter {
     }
 }
 
+/// The IAM actions the request about to be sent needs.
+fn needed_actions(
+    context: &BeforeTransmitInterceptorContextRef<'_>,
+    cfg: &ConfigBag,
+) -> Option<BTreeSet<String>> {
+    let metadata = cfg.load::<Metadata>()?;
+    let request = context.request();
+    Some(crate::permissions::actions(
+        metadata.service(),
+        metadata.name(),
+        request.uri(),
+        request.body().bytes().unwrap_or_default(),
+    ))
+}
+
 /// The IAM actions of every request sent (see [`crate::permissions`]):
 /// on one function's clients, what that function's role must allow.
 #[derive(Clone, Debug, Default)]
@@ -67,14 +82,7 @@ impl Intercept for ActionRecorder {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(metadata) = cfg.load::<Metadata>() {
-            let request = context.request();
-            let needed = crate::permissions::actions(
-                metadata.service(),
-                metadata.name(),
-                request.uri(),
-                request.body().bytes().unwrap_or_default(),
-            );
+        if let Some(needed) = needed_actions(context, cfg) {
             self.0
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -102,16 +110,9 @@ impl Intercept for PolicyLimit {
         _: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let Some(metadata) = cfg.load::<Metadata>() else {
+        let Some(needed) = needed_actions(context, cfg) else {
             return Ok(());
         };
-        let request = context.request();
-        let needed = crate::permissions::actions(
-            metadata.service(),
-            metadata.name(),
-            request.uri(),
-            request.body().bytes().unwrap_or_default(),
-        );
         match needed.iter().find(|action| !self.0.contains(*action)) {
             Some(action) => Err(format!("AccessDenied: the policy does not allow {action}").into()),
             None => Ok(()),

@@ -296,9 +296,9 @@ pub async fn deployment(clients: &crate::clients::Clients) -> crate::settings::S
     crate::settings::Settings::from_env(|k| vars.get(k).cloned()).expect("settings")
 }
 
-/// Every IAM action a role or managed policy of `infra/template.yaml`
-/// allows.
-pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
+/// Every policy statement of a role or managed policy of
+/// `infra/template.yaml`, as JSON (intrinsic functions' tags dropped).
+pub fn template_statements(resource: &str) -> Vec<serde_json::Value> {
     use serde_json::Value;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
     let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
@@ -313,11 +313,18 @@ pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
             .collect(),
         None => vec![properties["PolicyDocument"].clone()],
     };
-    let mut actions = std::collections::BTreeSet::new();
-    for statement in documents
+    documents
         .iter()
         .flat_map(|d| d["Statement"].as_array().cloned().unwrap_or_default())
-    {
+        .collect()
+}
+
+/// Every IAM action a role or managed policy of `infra/template.yaml`
+/// allows.
+pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
+    use serde_json::Value;
+    let mut actions = std::collections::BTreeSet::new();
+    for statement in template_statements(resource) {
         match &statement["Action"] {
             Value::String(a) => {
                 actions.insert(a.clone());

@@ -453,22 +453,6 @@ fn make_deploy_grants_every_capability_the_template_needs() {
     }
 }
 
-/// Every policy statement of a role or managed policy of the template.
-fn statements_of(name: &str) -> Vec<Value> {
-    let properties = resource(name)["Properties"].clone();
-    let documents: Vec<Value> = match properties["Policies"].as_array() {
-        Some(policies) => policies
-            .iter()
-            .map(|p| p["PolicyDocument"].clone())
-            .collect(),
-        None => vec![properties["PolicyDocument"].clone()],
-    };
-    documents
-        .iter()
-        .flat_map(|d| d["Statement"].as_array().cloned().unwrap_or_default())
-        .collect()
-}
-
 /// Issue 26: the stack's roles and the operator policy stop and describe
 /// only the training jobs tagged as the stack's, and create only jobs
 /// tagged so — except a launch's first look, which asks about a job that
@@ -484,7 +468,7 @@ fn training_jobs_are_reached_only_by_the_stacks_tag_and_images_by_named_reposito
         "RecorderRole",
         "DashboardOperatorPolicy",
     ] {
-        for statement in statements_of(name) {
+        for statement in updraft_aws::testing::template_statements(name) {
             let actions = actions(&statement);
             let sagemaker: Vec<&String> = actions
                 .iter()
@@ -509,7 +493,7 @@ fn training_jobs_are_reached_only_by_the_stacks_tag_and_images_by_named_reposito
     }
     assert_eq!(checked, 7, "every SageMaker statement was looked at");
     for role in ["RunnerExecutionRole", "SageMakerRole"] {
-        let pulls: Vec<Value> = statements_of(role)
+        let pulls: Vec<Value> = updraft_aws::testing::template_statements(role)
             .into_iter()
             .filter(|s| actions(s).iter().any(|a| a == "ecr:BatchGetImage"))
             .collect();

@@ -31,6 +31,29 @@ fn render_in(tz: Tz, point: &str, start: &str, source: &str) -> Result<String, S
     Renderer::new(&vars).render(source)
 }
 
+/// The variables of a daily run in Tokyo for 2026-11-21, task `load`.
+fn daily_vars<'a>(
+    params: &'a Map<String, Value>,
+    outputs: &'a Map<String, Value>,
+) -> TemplateVars<'a> {
+    TemplateVars {
+        dag: "etl",
+        run_id: "r",
+        task_id: "load",
+        try_number: 1,
+        timing: RunTiming {
+            logical_date: z("2026-11-21T00:00:00+09:00"),
+            data_interval_start: z("2026-11-20T00:00:00+09:00"),
+            data_interval_end: z("2026-11-21T00:00:00+09:00"),
+        },
+        tz: Tokyo,
+        params,
+        outputs,
+        item: None,
+        trigger: None,
+    }
+}
+
 fn tokyo(source: &str) -> Result<String, String> {
     render_in(
         Tokyo,
@@ -158,22 +181,7 @@ fn a_tasks_fields_render_together_and_errors_name_the_field() {
     .unwrap();
     let params = json!({"tag": "1.4"});
     let outputs = Map::new();
-    let vars = TemplateVars {
-        dag: "etl",
-        run_id: "r",
-        task_id: "load",
-        try_number: 1,
-        timing: RunTiming {
-            logical_date: z("2026-11-21T00:00:00+09:00"),
-            data_interval_start: z("2026-11-20T00:00:00+09:00"),
-            data_interval_end: z("2026-11-21T00:00:00+09:00"),
-        },
-        tz: Tokyo,
-        params: params.as_object().unwrap(),
-        outputs: &outputs,
-        item: None,
-        trigger: None,
-    };
+    let vars = daily_vars(params.as_object().unwrap(), &outputs);
     let rendered = render_task(spec.task("load").unwrap(), &vars).unwrap();
     assert_eq!(rendered.image.as_deref(), Some("etl:1.4"));
     assert_eq!(rendered.command.unwrap(), ["load", "--day", "2026-11-21"]);
@@ -197,22 +205,7 @@ fn params_reach_a_task_as_variables_and_its_own_environment_wins() {
     let long = "x".repeat(crate::template::PARAM_VARIABLE_LIMIT + 1);
     let params = json!({"region": "eu; rm -rf ~", "max-rows": 10, "on": true, "days": ["mon"], "kept": "theirs", "long": long});
     let outputs = Map::new();
-    let vars = TemplateVars {
-        dag: "d",
-        run_id: "r",
-        task_id: "t",
-        try_number: 1,
-        timing: RunTiming {
-            logical_date: z("2026-11-21T00:00:00+09:00"),
-            data_interval_start: z("2026-11-20T00:00:00+09:00"),
-            data_interval_end: z("2026-11-21T00:00:00+09:00"),
-        },
-        tz: Tokyo,
-        params: params.as_object().unwrap(),
-        outputs: &outputs,
-        item: None,
-        trigger: None,
-    };
+    let vars = daily_vars(params.as_object().unwrap(), &outputs);
     let env = render_task(spec.task("t").unwrap(), &vars)
         .unwrap()
         .environment;
@@ -316,22 +309,7 @@ fn shquote_makes_any_value_one_word_of_a_shell_line() {
 fn a_template_that_would_render_for_minutes_or_to_gigabytes_is_refused_naming_the_limit() {
     let params = json!({});
     let outputs = Map::new();
-    let vars = TemplateVars {
-        dag: "d",
-        run_id: "r",
-        task_id: "t",
-        try_number: 1,
-        timing: RunTiming {
-            logical_date: z("2026-11-21T00:00:00+09:00"),
-            data_interval_start: z("2026-11-20T00:00:00+09:00"),
-            data_interval_end: z("2026-11-21T00:00:00+09:00"),
-        },
-        tz: Tokyo,
-        params: params.as_object().unwrap(),
-        outputs: &outputs,
-        item: None,
-        trigger: None,
-    };
+    let vars = daily_vars(params.as_object().unwrap(), &outputs);
     let renderer = crate::template::Renderer::new(&vars);
     let nested = "{% for a in range(10000) %}{% for b in range(10000) %}{% for c in range(10000) %}x{% endfor %}{% endfor %}{% endfor %}";
     let err = renderer.render(nested).unwrap_err();
