@@ -72,6 +72,36 @@ fn an_empty_list_skips() {
     assert_eq!(World::task(&run, "after"), ("skipped".into(), 0));
 }
 
+#[test]
+fn logs_of_one_mapped_instance() {
+    let world = World::new();
+    world.spec(
+        "each.yaml",
+        "dag: each
+tasks:
+  - id: split
+    command: [sh, -c, 'echo ''{\"items\": [\"a\", \"b\", \"c\"]}'' > \"$UPDRAFT_OUTPUT\"']
+  - id: say
+    after: [split]
+    map_over: '{{ outputs.split.items }}'
+    command: [echo, 'item {{ item }}']
+",
+    );
+    let run = world
+        .run(&["run", "each", "--output", "json"])
+        .expect(0)
+        .json();
+    let run_id = run["run"]["run_id"].as_str().unwrap();
+    for (index, item) in ["a", "b", "c"].iter().enumerate() {
+        let index = index.to_string();
+        let printed = world
+            .run(&["logs", "each", run_id, "say", "--map-index", &index])
+            .expect(0)
+            .stdout;
+        assert_eq!(printed, format!("item {item}\n"));
+    }
+}
+
 /// 10,001 items are more than the default bound: the task fails, naming it.
 #[test]
 fn more_items_than_max_map_fail_naming_the_bound() {

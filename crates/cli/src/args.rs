@@ -221,6 +221,9 @@ pub enum Command {
         run_id: String,
         /// The task.
         task: String,
+        /// Which mapped instance, for a mapped task.
+        #[arg(long)]
+        map_index: Option<u32>,
         /// Which try.
         #[arg(long = "try")]
         try_number: Option<u32>,

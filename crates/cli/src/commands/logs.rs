@@ -1,4 +1,4 @@
-//! `updraft logs DAG RUN_ID TASK [--try N]`: a try's log.
+//! `updraft logs DAG RUN_ID TASK [--map-index I] [--try N]`: a try's log.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,7 +13,7 @@ pub async fn logs(
     dag: &str,
     run_id: &str,
     task: &str,
-    try_number: Option<u32>,
+    chosen: (Option<u32>, Option<u32>),
 ) -> CliResult<ExitCode> {
     let engine = ctx.engine().await?;
     let mut out = std::io::stdout().lock();
@@ -22,9 +22,7 @@ pub async fn logs(
     // Page by page, so a log of any size is printed in bounded memory;
     // bounded in pages too, for a log that grows as fast as it is read.
     for _ in 0..MAX_PAGES {
-        let (attempt, page) = engine
-            .logs(dag, run_id, task, (None, try_number), &window)
-            .await?;
+        let (attempt, page) = engine.logs(dag, run_id, task, chosen, &window).await?;
         if written == 0 && page.text.is_empty() {
             eprintln!("(try {} of {task} wrote no output)", attempt.try_number);
         }

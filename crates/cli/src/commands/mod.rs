@@ -174,8 +174,9 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             dag,
             run_id,
             task,
+            map_index,
             try_number,
-        } => logs::logs(&ctx, &dag, &run_id, &task, try_number).await,
+        } => logs::logs(&ctx, &dag, &run_id, &task, (map_index, try_number)).await,
         Command::Mark {
             dag,
             run_id,
