@@ -81,17 +81,6 @@ impl EngineError {
         EngineError::invalid(SPEC_VERSION, message)
     }
 
-    /// Whether this says a run's spec version cannot run ([`EngineError::undeployed`]).
-    pub fn is_undeployed(&self) -> bool {
-        matches!(
-            self,
-            EngineError::Invalid {
-                field: Some(SPEC_VERSION),
-                ..
-            }
-        )
-    }
-
     /// Whether the infrastructure failed (a later try may work), rather
     /// than the request.
     pub fn is_infrastructure(&self) -> bool {

@@ -18,17 +18,15 @@ pub async fn logs(
     let engine = ctx.engine().await?;
     let mut out = std::io::stdout().lock();
     let mut window = LogWindow::Head;
-    let mut written = 0;
     // Page by page, so a log of any size is printed in bounded memory;
     // bounded in pages too, for a log that grows as fast as it is read.
     for _ in 0..MAX_PAGES {
         let (attempt, page) = engine.logs(dag, run_id, task, chosen, &window).await?;
-        if written == 0 && page.text.is_empty() {
+        if window == LogWindow::Head && page.text.is_empty() {
             eprintln!("(try {} of {task} wrote no output)", attempt.try_number);
         }
         out.write_all(page.text.as_bytes())
             .map_err(|e| CliError::Infra(format!("printing the log: {e}")))?;
-        written += page.text.len();
         match page.later {
             Some(later) if !page.text.is_empty() => window = LogWindow::After(later),
             _ => break,

@@ -287,24 +287,25 @@ impl SpecIngest<'_> {
         version: Option<String>,
     ) -> PortResult<(DagChange, Synced)> {
         let file = self.files.location(key);
-        let parsed = spec_text(&file, bytes).map(|text| (parse_spec(&file, &text), text));
-        let problems = match parsed {
+        let problems = match spec_text(&file, bytes) {
             Err(unreadable) => vec![unreadable.to_string()],
-            Ok((Ok(spec), text)) if spec.id == *dag_id => {
-                let synced = Synced::Current {
-                    dag: dag_id.to_string(),
-                    version: spec.version.clone(),
-                };
-                let now = self.clock.now();
-                let change = keep_version(self.store, now, &spec, &text, version).await?;
-                return Ok((change, synced));
-            }
-            Ok((Ok(spec), _)) => vec![format!(
-                "{file}:1:1: the file declares DAG `{}`; name it {}",
-                spec.id,
-                spec_key(spec.id.as_str())
-            )],
-            Ok((Err(errors), _)) => errors.0.iter().map(ToString::to_string).collect(),
+            Ok(text) => match parse_spec(&file, &text) {
+                Ok(spec) if spec.id == *dag_id => {
+                    let synced = Synced::Current {
+                        dag: dag_id.to_string(),
+                        version: spec.version.clone(),
+                    };
+                    let now = self.clock.now();
+                    let change = keep_version(self.store, now, &spec, &text, version).await?;
+                    return Ok((change, synced));
+                }
+                Ok(spec) => vec![format!(
+                    "{file}:1:1: the file declares DAG `{}`; name it {}",
+                    spec.id,
+                    spec_key(spec.id.as_str())
+                )],
+                Err(errors) => errors.0.iter().map(ToString::to_string).collect(),
+            },
         };
         let change = source(None, Some(problems.join("\n")), version);
         let synced = Synced::ImportError {
