@@ -229,9 +229,9 @@ impl EcsLauncher {
     ) -> PortResult<(&'a str, Option<&'a EcsProfile>)> {
         match &request.compute {
             Some(ComputeProfile::Ecs(profile)) => Ok((&profile.task_definition, Some(profile))),
-            Some(ComputeProfile::Sagemaker(_)) => {
-                Err(PortError::msg("a SageMaker task reached the ECS launcher"))
-            }
+            Some(other) => Err(PortError::msg(format!(
+                "a task of another kind reached the ECS launcher: {other:?}"
+            ))),
             None => Ok((&self.config.default_task_definition, None)),
         }
     }

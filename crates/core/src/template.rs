@@ -227,6 +227,9 @@ pub struct RenderedTask {
     pub environment: BTreeMap<String, String>,
     /// SageMaker training hyperparameters.
     pub hyperparameters: BTreeMap<String, String>,
+    /// The keys of a task of a service kind (its profile's, then its own),
+    /// rendered.
+    pub service: Option<serde_json::Map<String, Value>>,
 }
 
 /// The longest param value passed as a variable: SageMaker's limit on one
@@ -298,27 +301,80 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
             .iter()
             .map(|(k, v)| Ok((k.clone(), field(format!("hyperparameters {k}"), v)?)))
             .collect::<Result<_, String>>()?,
+        service: task
+            .service
+            .as_ref()
+            .map(|service| {
+                renderer
+                    .render_settings(&service.settings)
+                    .map_err(|why| format!("task `{}` {why}", task.id))
+            })
+            .transpose()?,
     })
 }
 
+/// The expression of a template that is one `{{ expr }}` and nothing else.
+fn single_expression(source: &str) -> Option<&str> {
+    source
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .filter(|expr| !expr.contains("{{") && !expr.contains("}}"))
+}
+
 impl Renderer {
+    /// The value of one expression, as JSON.
+    fn evaluate(&self, source: &str, expr: &str) -> Result<Value, String> {
+        let fail = |e: Error| format!("template `{source}` failed: {}", error_text(&e));
+        let compiled = self.env.compile_expression(expr).map_err(fail)?;
+        let result = compiled.eval(self.context.clone()).map_err(fail)?;
+        serde_json::to_value(&result)
+            .map_err(|e| format!("template `{source}` gave no JSON value: {e}"))
+    }
+
+    /// Renders every template string of a service kind's keys: a string that
+    /// is one `{{ expr }}` keeps the expression's type (a number, a list, a
+    /// mapping); JMESPath expressions are left as written.
+    pub fn render_settings(
+        &self,
+        settings: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, String> {
+        settings
+            .iter()
+            .map(|(key, value)| Ok((key.clone(), self.render_setting(key, value)?)))
+            .collect()
+    }
+
+    fn render_setting(&self, key: &str, value: &Value) -> Result<Value, String> {
+        if crate::spec::is_expression_key(key) {
+            return Ok(value.clone());
+        }
+        match value {
+            Value::String(source) if source.contains('{') => match single_expression(source) {
+                Some(expr) => self
+                    .evaluate(source, expr)
+                    .map_err(|why| format!("{key}: {why}")),
+                None => self
+                    .render(source)
+                    .map(Value::String)
+                    .map_err(|why| format!("{key}: {why}")),
+            },
+            Value::Array(items) => items
+                .iter()
+                .map(|item| self.render_setting(key, item))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Value::Object(map) => self.render_settings(map).map(Value::Object),
+            other => Ok(other.clone()),
+        }
+    }
+
     /// Renders a template that must produce a list: a single `{{ expr }}`
     /// is evaluated as an expression (so a list stays a list); anything
     /// else is rendered and read as JSON.
     pub fn render_list(&self, source: &str) -> Result<Vec<Value>, String> {
-        let trimmed = source.trim();
-        let single = trimmed
-            .strip_prefix("{{")
-            .and_then(|rest| rest.strip_suffix("}}"))
-            .filter(|expr| !expr.contains("{{") && !expr.contains("}}"));
-        let value: Value = match single {
-            Some(expr) => {
-                let fail = |e: Error| format!("template `{source}` failed: {}", error_text(&e));
-                let compiled = self.env.compile_expression(expr).map_err(fail)?;
-                let result = compiled.eval(self.context.clone()).map_err(fail)?;
-                serde_json::to_value(&result)
-                    .map_err(|e| format!("template `{source}` gave no JSON value: {e}"))?
-            }
+        let value: Value = match single_expression(source) {
+            Some(expr) => self.evaluate(source, expr)?,
             None => {
                 let text = self.render(source)?;
                 serde_json::from_str(&text).map_err(|_| {

@@ -94,6 +94,7 @@ const VALID: &[&str] = &[
     "dag: demo\nschedule: \"@quarterly\"\ntasks:\n  - id: a\n    command: [echo]\n",
     "dag: demo\nschedule: none\ntriggers:\n  - dag: demo2\n    state: any\n    debounce: 5m\n  - artifact: \"s3://lake/{date}/*.parquet\"\ntasks:\n  - id: a\n    command: [echo]\n",
     "dag: demo\ncompute:\n  cpu: { kind: ecs, task_definition: runner, cpu: 1024, memory: 4096, ephemeral_storage: 50, pool: warehouse, pool_slots: 2 }\n  gpu: { kind: sagemaker, instance_type: ml.g5.2xlarge, instance_count: 2, volume_size: 100, max_runtime: 24h, priority: 5 }\ntasks:\n  - id: a\n    compute: cpu\n    command: [echo]\n  - id: b\n    after: [a]\n    compute: gpu\n    image: \"img:{{ ds }}\"\n    hyperparameters: { lr: \"{{ params.lr | default(1) }}\", n: 3 }\n",
+    "dag: demo\ncompute:\n  lake: { kind: glue, job: ingest, role: \"arn:aws:iam::1:role/t\", pool: warehouse }\n  q: { kind: athena, workgroup: primary }\n  sfn: { kind: step_functions, state_machine: arn }\n  any: { kind: aws }\ntasks:\n  - id: a\n    compute: lake\n    arguments: { --day: \"{{ ds }}\" }\n  - id: b\n    compute: q\n    query: \"SELECT 1\"\n  - id: c\n    compute: sfn\n    input: \"{{ params }}\"\n  - id: d\n    compute: any\n    call: { service: s3, action: PutObject, params: { Bucket: b, Key: k } }\n    wait: { action: HeadObject, params: { Bucket: b, Key: k }, every: 10s, success: \"ContentLength > `0`\" }\n",
     "dag: demo\ntasks:\n  - id: split\n    command: [echo]\n  - id: each\n    description: one per shard\n    after: [split]\n    map_over: \"{{ outputs.split.shards }}\"\n    max_parallel: 4\n    max_map: 100\n    trigger_rule: none_failed\n    retries: 1\n    retry_delay: 30s\n    environment: { SHARD: \"{{ item }}\", N: 1 }\n    produces: [\"s3://b/{{ ds }}\"]\n    consumes: [\"s3://a/{{ ds }}\"]\n    command: [echo, \"{{ item }}\"]\n  - id: all\n    after: [each]\n    map_over: [1, 2]\n    command: [echo]\n",
 ];
 
@@ -129,7 +130,7 @@ const REFUSED: &[&str] = &[
     "dag: demo\nrun_timeout: 0m\ntasks:\n  - id: a\n",
     "dag: demo\nparams: [a]\ntasks:\n  - id: a\n",
     "dag: demo\ndefaults: { retries: 1, compute: cpu }\ntasks:\n  - id: a\n",
-    "dag: demo\ncompute:\n  cpu: { kind: lambda }\ntasks:\n  - id: a\n",
+    "dag: demo\ncompute:\n  cpu: { kind: lamda }\ntasks:\n  - id: a\n",
     "dag: demo\ncompute:\n  cpu: { kind: ecs }\ntasks:\n  - id: a\n",
     "dag: demo\ncompute:\n  cpu: { kind: ecs, task_definition: t, instance_type: ml.m5.large }\ntasks:\n  - id: a\n",
     "dag: demo\ncompute:\n  cpu: { kind: ecs, task_definition: t, ephemeral_storage: 10 }\ntasks:\n  - id: a\n",
@@ -140,6 +141,8 @@ const REFUSED: &[&str] = &[
     "dag: demo\ntriggers:\n  - dag: other\n    artifact: s3://a/b\ntasks:\n  - id: a\n",
     "dag: demo\ntriggers:\n  - dag: other\n    debounce: soon\ntasks:\n  - id: a\n",
     "dag: demo\ntasks:\n  - id: a\n    after: [Nope]\n",
+    "dag: demo\ncompute:\n  q: { kind: athena, workgroup: [a] }\ntasks:\n  - id: a\n    compute: q\n    query: x\n",
+    "dag: demo\ncompute:\n  q: { kind: athena, job: x }\ntasks:\n  - id: a\n    compute: q\n    query: x\n",
 ];
 
 /// Specs the schema accepts but `validate` refuses, each by a rule across
@@ -254,6 +257,18 @@ fn every_key_has_a_description() {
     );
     assert_eq!(
         schema["properties"]["compute"]["additionalProperties"]["properties"]["kind"]["enum"],
-        serde_json::json!(["ecs", "sagemaker"])
+        serde_json::json!([
+            "ecs",
+            "sagemaker",
+            "lambda",
+            "batch",
+            "glue",
+            "glue_crawler",
+            "athena",
+            "emr_serverless",
+            "step_functions",
+            "sagemaker_processing",
+            "aws"
+        ])
     );
 }

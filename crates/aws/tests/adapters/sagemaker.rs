@@ -45,6 +45,7 @@ fn request(dag: &str, try_number: u32) -> LaunchRequest {
                 ("epochs".into(), "3".into()),
                 ("lr".into(), "0.01".into()),
             ]),
+            service: None,
         },
         compute: Some(ComputeProfile::Sagemaker(SagemakerProfile {
             instance_type: "ml.g5.2xlarge".into(),

@@ -6,6 +6,7 @@ mod diagnostic;
 mod diff;
 mod draw;
 mod graph;
+mod kinds;
 mod parse;
 mod pools;
 mod read;
@@ -27,6 +28,10 @@ use crate::yaml::Pos;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use draw::{GraphFormat, draw};
+pub use kinds::{
+    KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile, ServiceTask, Shape,
+    is_expression_key,
+};
 pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
@@ -153,6 +158,8 @@ pub struct TaskSpec {
     pub pool: Option<PoolNeed>,
     /// When slots are scarce, higher goes first (default 0).
     pub priority: i32,
+    /// What a service runs for it, on a profile of a service kind.
+    pub service: Option<ServiceTask>,
 }
 
 /// What a task takes of a pool.
@@ -260,6 +267,8 @@ pub enum ComputeProfile {
     Ecs(EcsProfile),
     /// A SageMaker training job.
     Sagemaker(SagemakerProfile),
+    /// A job, query or call of another AWS service, run by its own API.
+    Service(ServiceProfile),
 }
 
 /// An ECS Fargate profile.

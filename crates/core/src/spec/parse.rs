@@ -10,6 +10,7 @@ use crate::ids::{DagId, TaskId};
 use crate::schedule::{LocalTime, Schedule, SchedulePolicy};
 use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
+use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DagSpec, EcsProfile, MapOver, RetryPolicy,
@@ -142,6 +143,11 @@ struct Draft {
     hyperparameters_pos: Pos,
     templates: Vec<(String, Pos)>,
     capacity: CapacityKeys,
+    /// Keys of a service kind written on the task, read once its
+    /// profile's kind is known.
+    service_keys: Vec<(String, Node)>,
+    /// Where `image`, `command` and `environment` are, if written.
+    container_keys: Vec<(&'static str, Pos)>,
 }
 
 /// Reads a mapping of names to templated strings (`environment`,
@@ -295,7 +301,11 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         .get("triggers")
         .map(|node| read_triggers(reader, node))
         .unwrap_or_default();
-    let (compute, profile_capacity) = read_compute(reader, fields.get("compute"));
+    let Profiles {
+        profiles: compute,
+        capacities: profile_capacity,
+        templates: profile_templates,
+    } = read_compute(reader, fields.get("compute"));
     let mut drafts = match fields.get("tasks") {
         Some(node) => {
             let items = reader.list(node, "`tasks`");
@@ -324,8 +334,17 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         };
         (draft.spec.pool, draft.spec.priority) = draft.capacity.over(&base).resolve(reader);
     }
-    for draft in &drafts {
+    for draft in &mut drafts {
         let profile = draft.spec.compute.as_ref().and_then(|n| compute.get(n));
+        read_service_task(reader, draft, profile);
+        if let Some(templates) = draft
+            .spec
+            .compute
+            .as_ref()
+            .and_then(|n| profile_templates.get(n))
+        {
+            draft.templates.extend(templates.iter().cloned());
+        }
         if !draft.spec.hyperparameters.is_empty()
             && !matches!(profile, Some(ComputeProfile::Sagemaker(_)))
         {
@@ -570,17 +589,102 @@ fn read_longer_than_zero(
     }
 }
 
-/// The compute profiles, and the capacity keys each writes.
-type Profiles = (
-    BTreeMap<String, ComputeProfile>,
-    BTreeMap<String, CapacityKeys>,
-);
+/// The compute profiles, the capacity keys each writes, and the templates
+/// in each (checked for every task on it).
+#[derive(Default)]
+struct Profiles {
+    profiles: BTreeMap<String, ComputeProfile>,
+    capacities: BTreeMap<String, CapacityKeys>,
+    templates: BTreeMap<String, Vec<(String, Pos)>>,
+}
+
+/// The keys a profile of a service kind may write besides the kind's own.
+const SERVICE_PROFILE_KEYS: &[&str] = &["kind", "pool", "pool_slots", "priority"];
+
+/// A task's keys of a service kind, checked against its profile's kind and
+/// merged over the profile's; or, on any other profile, reported.
+fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option<&ComputeProfile>) {
+    let Some(ComputeProfile::Service(profile)) = profile else {
+        for (name, node) in &draft.service_keys {
+            let kinds: Vec<&str> = ServiceKind::ALL
+                .iter()
+                .filter(|(k, _)| k.key(name).is_some())
+                .map(|(_, n)| *n)
+                .collect();
+            reader.error(
+                node.pos,
+                format!(
+                    "`{name}` is for a task on a compute profile of `kind: {}`",
+                    kinds.join("` or `kind: ")
+                ),
+            );
+        }
+        return;
+    };
+    if !profile.kind.runs_a_container() {
+        for (name, pos) in &draft.container_keys {
+            reader.error(
+                *pos,
+                format!(
+                    "`{name}` is not used by a `kind: {}` task, which runs no container of its own",
+                    profile.kind.as_str()
+                ),
+            );
+        }
+    } else if profile.kind == ServiceKind::SagemakerProcessing && draft.spec.image.is_none() {
+        reader.error(
+            draft.compute_pos,
+            "a task on a `kind: sagemaker_processing` profile needs an `image`",
+        );
+    }
+    let mut own = serde_json::Map::new();
+    for (name, node) in &draft.service_keys {
+        if let Some(value) =
+            kinds::read_value(reader, profile.kind, name, node, &mut draft.templates)
+        {
+            own.insert(name.clone(), value);
+        }
+    }
+    let id = draft.spec.id.to_string();
+    draft.spec.service = Some(kinds::merge(reader, profile, own, draft.compute_pos, &id));
+}
+
+/// A profile of a service kind: its keys and their templates.
+fn read_service_profile(
+    reader: &mut Reader<'_>,
+    kind: ServiceKind,
+    node: &Node,
+    what: &str,
+    templates: &mut Vec<(String, Pos)>,
+) -> (ServiceProfile, CapacityKeys) {
+    let mut allowed: Vec<&str> = SERVICE_PROFILE_KEYS.to_vec();
+    allowed.extend(kind.keys().iter().map(|k| k.name));
+    allowed.push(kinds::ROLE.name);
+    let fields = reader.fields(node, what, &allowed);
+    let capacity = CapacityKeys::read(reader, &fields);
+    let mut settings = serde_json::Map::new();
+    if let Value::Map(entries) = &node.value {
+        for entry in entries {
+            if SERVICE_PROFILE_KEYS.contains(&entry.key.as_str())
+                || !allowed.contains(&entry.key.as_str())
+                || entry.value.value == Value::Null
+            {
+                continue;
+            }
+            if let Some(value) =
+                kinds::read_value(reader, kind, &entry.key, &entry.value, templates)
+            {
+                settings.insert(entry.key.clone(), value);
+            }
+        }
+    }
+    (ServiceProfile { kind, settings }, capacity)
+}
 
 fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
-    let mut profiles = BTreeMap::new();
-    let mut capacities = BTreeMap::new();
+    let mut out = Profiles::default();
     let Some(node) = node else {
-        return (profiles, capacities);
+        return out;
     };
     let Value::Map(entries) = &node.value else {
         reader.error(
@@ -590,8 +694,13 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
                 node.kind()
             ),
         );
-        return (profiles, capacities);
+        return out;
     };
+    let Profiles {
+        profiles,
+        capacities,
+        templates,
+    } = &mut out;
     for entry in entries {
         let what = format!("compute profile `{}`", entry.key);
         let kind = match &entry.value.value {
@@ -601,7 +710,7 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
         let Some(kind_node) = kind else {
             reader.error(
                 entry.value.pos,
-                format!("{what} needs `kind: ecs` or `kind: sagemaker`"),
+                format!("{what} needs a `kind`: {}", kind_names()),
             );
             continue;
         };
@@ -616,20 +725,36 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
                 capacities.insert(entry.key.clone(), CapacityKeys::read(reader, &fields));
                 read_sagemaker(reader, &fields, &entry.value, &what).map(ComputeProfile::Sagemaker)
             }
-            Some(other) => {
-                reader.error(
-                    kind_node.pos,
-                    format!("unknown compute kind `{other}`; use ecs or sagemaker"),
-                );
-                None
-            }
+            Some(other) => match ServiceKind::parse(other) {
+                Some(kind) => {
+                    let found = templates.entry(entry.key.clone()).or_default();
+                    let (profile, capacity) =
+                        read_service_profile(reader, kind, &entry.value, &what, found);
+                    capacities.insert(entry.key.clone(), capacity);
+                    Some(ComputeProfile::Service(profile))
+                }
+                None => {
+                    reader.error(
+                        kind_node.pos,
+                        format!("unknown compute kind `{other}`; use {}", kind_names()),
+                    );
+                    None
+                }
+            },
             None => None,
         };
         if let Some(profile) = profile {
             profiles.insert(entry.key.clone(), profile);
         }
     }
-    (profiles, capacities)
+    out
+}
+
+/// Every compute kind, for messages.
+fn kind_names() -> String {
+    let mut names = vec!["ecs", "sagemaker"];
+    names.extend(ServiceKind::ALL.iter().map(|(_, n)| *n));
+    names.join(", ")
 }
 
 fn required_string(
@@ -710,7 +835,13 @@ fn read_task(
     node: &Node,
     (retry, timeout): (RetryPolicy, Option<std::time::Duration>),
 ) -> Option<Draft> {
-    let fields = reader.fields(node, "a task", TASK_KEYS);
+    let mut allowed = TASK_KEYS.to_vec();
+    allowed.extend(
+        kinds::all_keys()
+            .into_iter()
+            .filter(|k| !TASK_KEYS.contains(k)),
+    );
+    let fields = reader.fields(node, "a task", &allowed);
     let Some(id_node) = fields.get("id") else {
         reader.error(node.pos, "a task needs an `id`");
         return None;
@@ -781,6 +912,19 @@ fn read_task(
         }
     }
     let capacity = CapacityKeys::read(reader, &fields);
+    let service_keys = match &node.value {
+        Value::Map(entries) => entries
+            .iter()
+            .filter(|e| !TASK_KEYS.contains(&e.key.as_str()) && e.value.value != Value::Null)
+            .filter(|e| allowed.contains(&e.key.as_str()))
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let container_keys = ["image", "command", "environment"]
+        .into_iter()
+        .filter_map(|k| fields.get(k).map(|n| (k, n.pos)))
+        .collect();
     let produces = template_list(reader, &fields, "produces", &mut templates);
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
     Some(Draft {
@@ -811,6 +955,7 @@ fn read_task(
             reads_outputs: false,
             pool: None,
             priority: 0,
+            service: None,
         },
         id_pos: id_node.pos,
         after,
@@ -818,6 +963,8 @@ fn read_task(
         hyperparameters_pos: fields.get("hyperparameters").map_or(node.pos, |n| n.pos),
         templates,
         capacity,
+        service_keys,
+        container_keys,
     })
 }
 

@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use crate::spec::TriggerRule;
+use crate::spec::{KindKey, ROLE, ServiceKind, Shape, TriggerRule};
 
 /// Where editors find the schema of the DAG specs beside them.
 pub const SCHEMA_FILE: &str = "schema.json";
@@ -178,6 +178,20 @@ fn task() -> Value {
         "consumes": uris("Artifact URIs (templates) each succeeded try consumed, for lineage.")
     });
     extend(&mut properties, retry_and_capacity());
+    for (service, _) in ServiceKind::ALL {
+        for key in service.keys().iter().chain([&ROLE]) {
+            if properties.get(key.name).is_none() {
+                let kinds: Vec<&str> = ServiceKind::ALL
+                    .iter()
+                    .filter(|(k, _)| k.key(key.name).is_some())
+                    .map(|(_, name)| *name)
+                    .collect();
+                properties[key.name] = json!({
+                    "description": format!("On a profile of kind {}: overrides the profile's `{}` (docs/kinds.md).", kinds.join(" or "), key.name)
+                });
+            }
+        }
+    }
     json!({
         "description": "A task: one command on ECS, SageMaker or (locally) a process.",
         "type": "object",
@@ -244,26 +258,68 @@ fn profile() -> Value {
         "max_runtime": duration("The job's stopping condition; default the task's timeout, else 24h; at most 28 days.")
     });
     extend(&mut sagemaker, capacity());
+    let mut kinds = vec!["ecs", "sagemaker"];
+    kinds.extend(ServiceKind::ALL.iter().map(|(_, name)| *name));
+    let mut branches = vec![
+        json!({
+            "required": ["kind", "task_definition"],
+            "additionalProperties": false,
+            "properties": ecs
+        }),
+        json!({
+            "required": ["kind", "instance_type"],
+            "additionalProperties": false,
+            "properties": sagemaker
+        }),
+    ];
+    for (service, name) in ServiceKind::ALL {
+        let mut properties = json!({ "kind": kind(name), "role": kind_key(ROLE) });
+        for key in service.keys() {
+            properties[key.name] = kind_key(*key);
+        }
+        extend(&mut properties, capacity());
+        // Required keys may be written on each task instead.
+        branches.push(json!({
+            "required": ["kind"],
+            "additionalProperties": false,
+            "properties": properties
+        }));
+    }
     json!({
-        "description": "A compute profile: `kind: ecs` (Fargate) or `kind: sagemaker` (a training job).",
+        "description": "A compute profile: `kind: ecs` (Fargate), `kind: sagemaker` (a training job), or a kind an AWS service runs by its API (docs/kinds.md).",
         "type": "object",
         "required": ["kind"],
         "properties": {
-            "kind": { "description": "ecs: a Fargate task; sagemaker: a training job.", "enum": ["ecs", "sagemaker"] }
+            "kind": { "description": "What runs a try (docs/kinds.md).", "enum": kinds }
         },
-        "oneOf": [
-            {
-                "required": ["kind", "task_definition"],
-                "additionalProperties": false,
-                "properties": ecs
-            },
-            {
-                "required": ["kind", "instance_type"],
-                "additionalProperties": false,
-                "properties": sagemaker
-            }
-        ]
+        "oneOf": branches
     })
+}
+
+/// A key of a service kind, on a profile or a task: its shape, or a
+/// template (a string holding `{`) that renders it.
+fn kind_key(key: KindKey) -> Value {
+    let template = json!({ "type": "string", "pattern": r"\{" });
+    let description = format!(
+        "A key of `kind: ...` profiles (docs/kinds.md){}.",
+        match key.required {
+            true => "; every task on the profile needs it, on the task or the profile",
+            false => "",
+        }
+    );
+    match key.shape {
+        Shape::Text => scalar(&description),
+        Shape::Duration => duration(&description),
+        Shape::Count => {
+            json!({ "description": description, "oneOf": [{ "type": "integer", "minimum": 0 }, template] })
+        }
+        Shape::Mapping => {
+            json!({ "description": description, "oneOf": [{ "type": "object" }, template] })
+        }
+        Shape::List => {
+            json!({ "description": description, "oneOf": [{ "type": "array" }, template] })
+        }
+    }
 }
 
 fn trigger() -> Value {

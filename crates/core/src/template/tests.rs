@@ -321,3 +321,24 @@ fn a_template_that_would_render_for_minutes_or_to_gigabytes_is_refused_naming_th
         "{err}"
     );
 }
+
+#[test]
+fn a_service_tasks_keys_render_keeping_a_single_expressions_type() {
+    let spec = crate::spec::parse_spec(
+        "k.yaml",
+        "dag: d\nparams: { n: 3, tags: [a, b] }\ncompute:\n  f: { kind: lambda, function: \"ingest-{{ ds }}\" }\ntasks:\n  - id: load\n    compute: f\n    payload: { n: \"{{ params.n }}\", tags: \"{{ params.tags }}\", label: \"n={{ params.n }}\" }\n",
+    )
+    .unwrap();
+    let params = json!({"n": 3, "tags": ["a", "b"]});
+    let outputs = Map::new();
+    let vars = daily_vars(params.as_object().unwrap(), &outputs);
+    let service = render_task(spec.task("load").unwrap(), &vars)
+        .unwrap()
+        .service
+        .unwrap();
+    assert_eq!(service["function"], "ingest-2026-11-21");
+    assert_eq!(
+        service["payload"],
+        json!({"n": 3, "tags": ["a", "b"], "label": "n=3"})
+    );
+}

@@ -261,9 +261,9 @@ fn unknown_compute_profiles_list_the_defined_ones() {
         ["17:14: unknown compute profile `gpu`; defined: cpu-small, gpu-train"]
     );
     assert_eq!(
-        errors(&with_line(14, "  gpu-train: { kind: lambda }")),
+        errors(&with_line(14, "  gpu-train: { kind: lamda }")),
         [
-            "14:22: unknown compute kind `lambda`; use ecs or sagemaker",
+            "14:22: unknown compute kind `lamda`; use ecs, sagemaker, lambda, batch, glue, glue_crawler, athena, emr_serverless, step_functions, sagemaker_processing, aws",
             "21:14: unknown compute profile `gpu-train`; defined: cpu-small"
         ]
     );
@@ -701,3 +701,5 @@ fn spec_files_made_to_exhaust_the_parser_are_refused_naming_the_limit() {
         "{error}"
     );
 }
+
+mod kinds;
