@@ -1,6 +1,8 @@
 //! updraft-aws: the AWS adapters (docs/architecture.md, "What runs where on AWS").
 //!
 //! # Layout
+//! - [`call`]: any action of any AWS service, signed, without a client
+//!   per service (`kind: aws` and the kinds built on it).
 //! - [`clients`]: one client per service, from one SDK configuration.
 //! - [`cloudwatch`]: tries' logs from CloudWatch Logs.
 //! - [`connect`]: SDK configuration, honouring `AWS_ENDPOINT_URL` so the
@@ -31,6 +33,7 @@
 //! - [`doctor`]: what `updraft doctor` checks on AWS.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
+pub mod call;
 pub mod clients;
 pub mod cloudwatch;
 pub mod connect;

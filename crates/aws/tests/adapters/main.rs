@@ -2,6 +2,7 @@
 //! area; each test makes its own uniquely named resources.
 
 mod audit;
+mod call;
 mod conformance;
 mod crash_points;
 mod dashboard;
