@@ -21,6 +21,9 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Events out.
     pub events: aws_sdk_eventbridge::Client,
+    /// Any other service's actions (the service kinds), or why there is no
+    /// caller.
+    pub caller: Result<crate::call::Caller, String>,
 }
 
 /// A service's client from `sdk` with `interceptors` on it.
@@ -62,6 +65,7 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::from_conf(
                 client!(aws_sdk_eventbridge, sdk, interceptors).build(),
             ),
+            caller: crate::call::Caller::new(sdk),
         }
     }
 }

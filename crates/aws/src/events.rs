@@ -1,5 +1,5 @@
-//! EventBridge events from ECS and SageMaker, turned into completions of
-//! the tries they belong to. An event for a try that is not over yet (an
+//! EventBridge events from ECS, SageMaker, Glue, Athena and Step Functions,
+//! turned into completions of the tries they belong to. An event for a try that is not over yet (an
 //! ECS task still `RUNNING`, a training job `InProgress`) is `None`.
 
 use serde::Deserialize;
@@ -74,6 +74,53 @@ pub const TRAINING_JOB_STATE_CHANGE: (&str, &str) =
 /// The training job statuses that end a try.
 pub const TRAINING_JOB_ENDED: [&str; 3] = ["Completed", "Failed", "Stopped"];
 
+/// The source and detail type of Glue job runs' events.
+pub const GLUE_JOB_STATE_CHANGE: (&str, &str) = ("aws.glue", "Glue Job State Change");
+/// The source and detail type of Athena queries' events.
+pub const ATHENA_QUERY_STATE_CHANGE: (&str, &str) = ("aws.athena", "Athena Query State Change");
+/// The source and detail type of Step Functions executions' events.
+pub const EXECUTION_STATUS_CHANGE: (&str, &str) =
+    ("aws.states", "Step Functions Execution Status Change");
+
+/// An event of a service kind (a Glue job run, an Athena query, a Step
+/// Functions execution) as the state change of its handle.
+fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateChange> {
+    let text = |pointer: &str| {
+        detail
+            .pointer(pointer)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    let (handle, end) = if kind == GLUE_JOB_STATE_CHANGE {
+        (
+            crate::kinds::glue_handle(text("/jobName"), text("/jobRunId")),
+            crate::kinds::glue_end(text("/state"), text("/message")),
+        )
+    } else if kind == ATHENA_QUERY_STATE_CHANGE {
+        (
+            format!("athena:{}", text("/queryExecutionId")),
+            crate::kinds::athena_end(text("/currentState"), text("/athenaError/errorMessage")),
+        )
+    } else if kind == EXECUTION_STATUS_CHANGE {
+        (
+            format!("states:{}", text("/executionArn")),
+            crate::kinds::execution_end(text("/status"), text("/error"), text("/cause")),
+        )
+    } else {
+        return None;
+    };
+    Some(StateChange {
+        handle,
+        completion: end.map(|end| Completion {
+            outcome: match end {
+                Ok(()) => Outcome::Succeeded,
+                Err(reason) => Outcome::Failed { reason },
+            },
+            exit_code: None,
+        }),
+    })
+}
+
 /// The container a try's command runs in: the one the runner task
 /// definition names `main`, else the first.
 pub const MAIN_CONTAINER: &str = "main";
@@ -88,6 +135,8 @@ pub fn parse(json: &str) -> Result<StateChange, String> {
         ecs(envelope.detail)
     } else if kind == TRAINING_JOB_STATE_CHANGE {
         sagemaker(envelope.detail)
+    } else if let Some(change) = service_kind(kind, &envelope.detail) {
+        Ok(change)
     } else {
         Err(format!("unexpected event `{}` from `{}`", kind.1, kind.0))
     }

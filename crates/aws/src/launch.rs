@@ -1,7 +1,8 @@
 //! One launcher for a deployment: ECS for tasks on an ECS profile or none,
-//! SageMaker for tasks on a SageMaker profile. A handle says which service
-//! owns it (an ECS task ARN, or a training job name), so describe, stop,
-//! logs and outputs of a try go back to the service that ran it.
+//! SageMaker for tasks on a SageMaker profile, the service kinds for the
+//! rest. A handle says which service owns it (an ECS task ARN, a training
+//! job name, a service kind's prefix), so describe, stop, logs and outputs
+//! of a try go back to the service that ran it.
 
 use async_trait::async_trait;
 use updraft_core::spec::ComputeProfile;
@@ -12,6 +13,7 @@ use updraft_engine::ports::{
 };
 
 use crate::ecs::EcsLauncher;
+use crate::kinds::{self, ServiceLauncher};
 use crate::sagemaker::SageMakerLauncher;
 
 /// Whether a handle is an ECS task ARN (else it is a training job name,
@@ -24,13 +26,48 @@ fn is_ecs(handle: &str) -> bool {
 pub struct AwsLauncher {
     ecs: EcsLauncher,
     sagemaker: Option<SageMakerLauncher>,
+    services: Result<ServiceLauncher, String>,
+}
+
+/// Which launcher owns a handle.
+enum Owner {
+    Ecs,
+    Sagemaker,
+    Service,
+}
+
+fn owner(handle: &str) -> Owner {
+    if kinds::owner(handle).is_some() {
+        Owner::Service
+    } else if is_ecs(handle) {
+        Owner::Ecs
+    } else {
+        Owner::Sagemaker
+    }
 }
 
 impl AwsLauncher {
     /// A launcher over ECS and, when a SageMaker role is configured,
     /// SageMaker.
     pub fn new(ecs: EcsLauncher, sagemaker: Option<SageMakerLauncher>) -> AwsLauncher {
-        AwsLauncher { ecs, sagemaker }
+        AwsLauncher {
+            ecs,
+            sagemaker,
+            services: Err("no caller for other AWS services is configured".into()),
+        }
+    }
+
+    /// The same launcher, running the service kinds with `services` (or
+    /// refusing them, saying why).
+    pub fn with_services(mut self, services: Result<ServiceLauncher, String>) -> AwsLauncher {
+        self.services = services;
+        self
+    }
+
+    fn services(&self) -> PortResult<&ServiceLauncher> {
+        self.services
+            .as_ref()
+            .map_err(|why| PortError::msg(why.clone()))
     }
 
     fn sagemaker(&self) -> PortResult<&SageMakerLauncher> {
@@ -52,28 +89,38 @@ impl Launcher for AwsLauncher {
                     .map_err(|e| LaunchError::Refused(e.to_string()))?;
                 sagemaker.launch(request).await
             }
+            Some(ComputeProfile::Service(_)) => {
+                let services = self
+                    .services()
+                    .map_err(|e| LaunchError::Refused(e.to_string()))?;
+                services.launch(request).await
+            }
             _ => self.ecs.launch(request).await,
         }
     }
 
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
-        if is_ecs(handle) {
-            self.ecs.describe(handle).await
-        } else {
-            self.sagemaker()?.describe(handle).await
+        match owner(handle) {
+            Owner::Ecs => self.ecs.describe(handle).await,
+            Owner::Sagemaker => self.sagemaker()?.describe(handle).await,
+            Owner::Service => self.services()?.describe(handle).await,
         }
     }
 
     async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {
-        // ECS tasks in batches; training jobs one by one (SageMaker has no
+        // ECS tasks in batches; the others one by one (SageMaker has no
         // batch describe).
-        let tasks: Vec<String> = handles.iter().filter(|h| is_ecs(h)).cloned().collect();
+        let tasks: Vec<String> = handles
+            .iter()
+            .filter(|h| matches!(owner(h), Owner::Ecs))
+            .cloned()
+            .collect();
         let mut tasks = self.ecs.describe_many(&tasks).await?.into_iter();
         let mut out = Vec::with_capacity(handles.len());
         for handle in handles {
-            let status = match is_ecs(handle) {
-                true => tasks.next().unwrap_or(HandleStatus::Lost),
-                false => self.sagemaker()?.describe(handle).await?,
+            let status = match owner(handle) {
+                Owner::Ecs => tasks.next().unwrap_or(HandleStatus::Lost),
+                Owner::Sagemaker | Owner::Service => self.describe(handle).await?,
             };
             out.push(status);
         }
@@ -81,23 +128,26 @@ impl Launcher for AwsLauncher {
     }
 
     async fn stop(&self, handle: &str) -> PortResult<()> {
-        if is_ecs(handle) {
-            self.ecs.stop(handle).await
-        } else {
-            self.sagemaker()?.stop(handle).await
+        match owner(handle) {
+            Owner::Ecs => self.ecs.stop(handle).await,
+            Owner::Sagemaker => self.sagemaker()?.stop(handle).await,
+            Owner::Service => self.services()?.stop(handle).await,
         }
     }
 
     async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
-        match attempt.handle.as_deref() {
-            Some(handle) if !is_ecs(handle) => self.sagemaker()?.logs(attempt, window).await,
+        match attempt.handle.as_deref().map(owner) {
+            Some(Owner::Sagemaker) => self.sagemaker()?.logs(attempt, window).await,
+            // Not built yet: each service's own log group.
+            Some(Owner::Service) => Ok(LogPage::default()),
             _ => self.ecs.logs(attempt, window).await,
         }
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
-        match attempt.handle.as_deref() {
-            Some(handle) if !is_ecs(handle) => self.sagemaker()?.read_output(attempt).await,
+        match attempt.handle.as_deref().map(owner) {
+            Some(Owner::Sagemaker) => self.sagemaker()?.read_output(attempt).await,
+            Some(Owner::Service) => self.services()?.read_output(attempt).await,
             _ => self.ecs.read_output(attempt).await,
         }
     }

@@ -13,6 +13,8 @@
 //! - [`ecs`]: tries as ECS Fargate tasks.
 //! - [`events`]: ECS and SageMaker state-change events as completions.
 //! - [`eventbridge`]: updraft's own events out, on the stack's bus.
+//! - [`kinds`]: tries a service runs by its API (Glue, Athena, Step
+//!   Functions, any action with a wait), over [`call`].
 //! - [`launch`]: one launcher routing tries to ECS or SageMaker.
 //! - [`try_names`]: the names both derive from a try (digest, bucket prefix).
 //! - [`functions`]: what the planner, dispatcher and recorder do per event.
@@ -45,6 +47,7 @@ pub mod events;
 pub mod functions;
 pub mod fuzz;
 pub mod keys;
+pub mod kinds;
 pub mod launch;
 pub mod permissions;
 pub mod runtime;

@@ -11,6 +11,7 @@ use crate::clients::Clients;
 use crate::dynamo::DynamoStore;
 use crate::ecs::{EcsConfig, EcsLauncher};
 use crate::eventbridge::EventBridgePublisher;
+use crate::kinds::ServiceLauncher;
 use crate::launch::AwsLauncher;
 use crate::sagemaker::{SageMakerConfig, SageMakerLauncher};
 use crate::spec_objects::SpecObjects;
@@ -185,7 +186,11 @@ impl Settings {
             )
             .with_logs(clients.logs.clone())
         });
-        AwsLauncher::new(ecs, sagemaker)
+        let services = clients
+            .caller
+            .clone()
+            .map(|caller| ServiceLauncher::new(caller, clients.s3.clone(), self.bucket.clone()));
+        AwsLauncher::new(ecs, sagemaker).with_services(services)
     }
 }
 

@@ -10,6 +10,7 @@ mod dead_letters;
 mod ecs;
 mod functions;
 mod idempotency;
+mod kinds;
 mod notices;
 mod operator;
 mod permissions;

@@ -196,6 +196,31 @@ pub struct ServiceTask {
     pub settings: Map<String, Value>,
 }
 
+/// How often a waiting try of a kind is poked when it asks for none
+/// (`every` of a wait) and AWS sends no event that ends it.
+pub const DEFAULT_POKE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+impl ServiceTask {
+    /// How often its try must be looked at, for a kind that ends by
+    /// polling rather than by an event: a `wait:`'s `every`, a crawl.
+    pub fn poke_interval(&self) -> Option<std::time::Duration> {
+        match self.kind {
+            ServiceKind::Aws => {
+                let wait = self.settings.get("wait")?.as_object()?;
+                Some(
+                    wait.get("every")
+                        .and_then(serde_json::Value::as_str)
+                        .and_then(|every| crate::duration::parse_duration(every).ok())
+                        .unwrap_or(DEFAULT_POKE_INTERVAL)
+                        .max(MIN_POKE_INTERVAL),
+                )
+            }
+            ServiceKind::GlueCrawler => Some(DEFAULT_POKE_INTERVAL),
+            _ => None,
+        }
+    }
+}
+
 /// Keys whose strings are JMESPath expressions, not templates: the
 /// conditions of a `wait`, and any key ending in `.$` (a value taken from
 /// the call's response, as in Step Functions' parameters).

@@ -29,8 +29,8 @@ pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use draw::{GraphFormat, draw};
 pub use kinds::{
-    KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile, ServiceTask, Shape,
-    is_expression_key,
+    DEFAULT_POKE_INTERVAL, KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile,
+    ServiceTask, Shape, is_expression_key,
 };
 pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};

@@ -78,11 +78,27 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> EngineResult<bool> {
         let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let mut running = instances
+            .iter()
+            .filter(|i| i.state == TaskState::Running)
+            .peekable();
+        if running.peek().is_none() {
+            return Ok(false);
+        }
+        // A wait is poked as often as it asks; other tries are looked up
+        // only when their events are late.
+        let spec = self.spec_of(run).await?;
+        let quiet_for = |instance: &TaskInstance| {
+            let poke = spec
+                .task(instance.key.task_id.as_str())
+                .and_then(|t| t.service.as_ref())
+                .and_then(|s| s.poke_interval());
+            poke.map_or(self.settings.reconcile_after, |p| {
+                p.min(self.settings.reconcile_after)
+            })
+        };
         let mut quiet = Vec::new();
-        for instance in instances.iter().filter(|i| {
-            i.state == TaskState::Running
-                && older_than(i.started_at, now, self.settings.reconcile_after)
-        }) {
+        for instance in running.filter(|i| older_than(i.started_at, now, quiet_for(i))) {
             let attempt = self
                 .ports
                 .store

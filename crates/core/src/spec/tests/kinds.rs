@@ -177,3 +177,22 @@ fn a_generic_step_is_checked_before_it_runs() {
         ["17:14: task `crawl` of `kind: aws` needs a `call`, a `wait`, or both"]
     );
 }
+
+#[test]
+fn a_wait_is_poked_as_often_as_it_asks_and_no_more_often_than_5s() {
+    let spec = parse_spec("k.yaml", GLUE).unwrap();
+    let poke = |id: &str| {
+        spec.task(id)
+            .unwrap()
+            .service
+            .as_ref()
+            .unwrap()
+            .poke_interval()
+    };
+    assert_eq!(poke("crawl"), Some(std::time::Duration::from_secs(30)));
+    // Glue and Athena end by their events; reconciliation looks them up late.
+    assert_eq!(poke("load"), None);
+    let default = parse_spec("k.yaml", &GLUE.replace("      every: 30s\n", "")).unwrap();
+    let crawl = default.task("crawl").unwrap().service.as_ref().unwrap();
+    assert_eq!(crawl.poke_interval(), Some(DEFAULT_POKE_INTERVAL));
+}

@@ -1,0 +1,458 @@
+//! Service kinds end to end on moto, through the dispatcher and recorder: a
+//! Glue job, an Athena query, a Step Functions execution and an S3 sensor
+//! (`kind: aws` with only a wait), each launched with its rendered
+//! parameters, ended by the event AWS would send or, with the event lost,
+//! by reconciliation; and a relaunch after a dispatcher died past the call
+//! starts nothing twice.
+
+use serde_json::{Value, json};
+use updraft_aws::call::Caller;
+use updraft_aws::testing::{raw, s3, sdk, unique};
+use updraft_core::state::{RunState, TaskState};
+use updraft_engine::Engine;
+use updraft_engine::usecase::RunRequest;
+
+use crate::functions::{key, world_with};
+use updraft_aws::clients::Clients;
+use updraft_aws::kinds::ServiceLauncher;
+use updraft_aws::testing::deployment;
+use updraft_core::ids::TaskId;
+use updraft_core::spec::{ComputeProfile, ServiceKind, ServiceProfile};
+use updraft_core::state::TaskKey;
+use updraft_core::template::RenderedTask;
+use updraft_engine::ports::LaunchRequest;
+
+fn caller() -> Caller {
+    Caller::new(&sdk()).unwrap()
+}
+
+/// An event in EventBridge's envelope.
+fn event(source: &str, detail_type: &str, detail: Value) -> Value {
+    json!({
+        "version": "0", "id": unique("event"), "detail-type": detail_type, "source": source,
+        "account": "123456789012", "time": "2026-12-01T01:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": detail,
+    })
+}
+
+/// Engine settings that look up every running try at each tick, as if
+/// its events were late.
+fn at_every_tick() -> updraft_engine::Settings {
+    updraft_engine::Settings {
+        reconcile_after: std::time::Duration::ZERO,
+        ..updraft_engine::Settings::default()
+    }
+}
+
+/// Sends an event to the recorder twice: whether each recorded.
+async fn record_twice(engine: &Engine, event: &Value) -> (bool, bool) {
+    let first = updraft_aws::functions::recorder(engine, event)
+        .await
+        .unwrap();
+    let again = updraft_aws::functions::recorder(engine, event)
+        .await
+        .unwrap();
+    (first["recorded"] == true, again["recorded"] == true)
+}
+
+async fn state_of(engine: &Engine, dag: &str, run_id: &str, task: &str) -> TaskState {
+    engine
+        .ports()
+        .store
+        .instance(dag, run_id, &key(task))
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+async fn handle_of(engine: &Engine, dag: &str, run_id: &str, task: &str) -> String {
+    engine
+        .ports()
+        .store
+        .attempt(dag, run_id, &key(task), 1)
+        .await
+        .unwrap()
+        .unwrap()
+        .handle
+        .unwrap()
+}
+
+async fn output_of(engine: &Engine, dag: &str, run_id: &str, task: &str) -> Value {
+    engine
+        .ports()
+        .store
+        .instance(dag, run_id, &key(task))
+        .await
+        .unwrap()
+        .unwrap()
+        .output
+        .unwrap_or_default()
+}
+
+/// A Glue job, a state machine that passes its input on, and a bucket.
+async fn resources() -> (String, String, String) {
+    let aws = caller();
+    let job = unique("ingest");
+    aws.call(
+        "glue",
+        "CreateJob",
+        &json!({"Name": job, "Role": "arn:aws:iam::123456789012:role/glue", "Command": {"Name": "glueetl", "ScriptLocation": "s3://code/ingest.py"}}),
+    )
+    .await
+    .unwrap();
+    raw(
+        "POST",
+        "/moto-api/config",
+        &[],
+        r#"{"stepfunctions": {"execute_state_machine": true}}"#,
+    );
+    let machine = aws
+        .call(
+            "stepfunctions",
+            "CreateStateMachine",
+            &json!({
+                "name": unique("publish"),
+                "roleArn": "arn:aws:iam::123456789012:role/sfn",
+                "definition": json!({"StartAt": "Pass", "States": {"Pass": {"Type": "Pass", "End": true}}}).to_string(),
+            }),
+        )
+        .await
+        .unwrap();
+    let bucket = unique("flags");
+    s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    (
+        job,
+        machine["stateMachineArn"].as_str().unwrap().to_string(),
+        bucket,
+    )
+}
+
+fn spec(job: &str, machine: &str, bucket: &str) -> String {
+    format!(
+        r#"dag: lake
+params: {{ day: "2026-12-01" }}
+compute:
+  ingest: {{ kind: glue, job: {job} }}
+  scan: {{ kind: athena, workgroup: primary, output_location: "s3://results/" }}
+  flow: {{ kind: step_functions, state_machine: "{machine}" }}
+  flag: {{ kind: aws }}
+tasks:
+  - id: load
+    compute: ingest
+    arguments: {{ --day: "{{{{ params.day }}}}" }}
+  - id: check
+    after: [load]
+    compute: scan
+    query: "SELECT count(*) AS n FROM events WHERE day = '{{{{ params.day }}}}'"
+  - id: publish
+    after: [check]
+    compute: flow
+    input: {{ day: "{{{{ params.day }}}}", rows: "{{{{ outputs.check.rows[0].n }}}}" }}
+  - id: landed
+    compute: flag
+    wait:
+      service: s3
+      action: HeadObject
+      params: {{ Bucket: {bucket}, Key: "flags/{{{{ params.day }}}}/_SUCCESS" }}
+      every: 10s
+      success: ContentLength
+"#
+    )
+}
+
+/// The next Athena query's results (moto hands them to the next
+/// GetQueryResults).
+fn athena_results(n: &str) {
+    let body = json!({"region": "us-east-1", "results": [{
+        "rows": [{"Data": [{"VarCharValue": "n"}]}, {"Data": [{"VarCharValue": n}]}],
+        "column_info": [{"Name": "n", "Type": "bigint", "CatalogName": "hive", "SchemaName": "", "TableName": "", "Label": "n", "Precision": 19, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": false}],
+    }]});
+    raw(
+        "POST",
+        "/moto-api/static/athena/query-results",
+        &[],
+        &body.to_string(),
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container() {
+    let (job, machine, bucket) = resources().await;
+    let world = world_with(&spec(&job, &machine, &bucket), at_every_tick()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("lake", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    let run_id = run.run_id.as_str();
+    world.player.deliver(engine).await;
+
+    // The Glue job run carries the rendered arguments and the try's name.
+    let runs = caller()
+        .call("glue", "GetJobRuns", &json!({"JobName": job}))
+        .await
+        .unwrap();
+    let runs = runs["JobRuns"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["Arguments"]["--day"], "2026-12-01");
+    assert_eq!(
+        runs[0]["Arguments"]["--updraft-try"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let load = handle_of(engine, "lake", run_id, "load").await;
+    assert_eq!(
+        load,
+        format!("glue:{job}/{}", runs[0]["Id"].as_str().unwrap())
+    );
+
+    // Glue's event ends it (a duplicate is dropped).
+    let glue_event = event(
+        "aws.glue",
+        "Glue Job State Change",
+        json!({"jobName": job, "severity": "INFO", "state": "SUCCEEDED", "jobRunId": runs[0]["Id"], "message": "Job run succeeded"}),
+    );
+    assert_eq!(record_twice(engine, &glue_event).await, (true, false));
+    assert_eq!(
+        state_of(engine, "lake", run_id, "load").await,
+        TaskState::Succeeded
+    );
+    assert_eq!(
+        output_of(engine, "lake", run_id, "load").await["job"],
+        job.as_str()
+    );
+
+    // The sensor holds nothing and waits: no object yet.
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state_of(engine, "lake", run_id, "landed").await,
+        TaskState::Running
+    );
+
+    // The Athena query, its event lost: reconciliation ends it, and its
+    // rows feed the next task's input.
+    athena_results("42");
+    world.player.deliver(engine).await;
+    let check = handle_of(engine, "lake", run_id, "check").await;
+    let id = check.strip_prefix("athena:").unwrap();
+    let query = caller()
+        .call(
+            "athena",
+            "GetQueryExecution",
+            &json!({"QueryExecutionId": id}),
+        )
+        .await
+        .unwrap();
+    let text = query["QueryExecution"]["Query"].as_str().unwrap();
+    assert!(
+        text.starts_with(
+            "SELECT count(*) AS n FROM events WHERE day = '2026-12-01'\n-- updraft-try: "
+        ),
+        "{text}"
+    );
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state_of(engine, "lake", run_id, "check").await,
+        TaskState::Succeeded
+    );
+    let output = output_of(engine, "lake", run_id, "check").await;
+    assert_eq!(output["rows"], json!([{"n": "42"}]));
+    assert_eq!(output["query_execution_id"], id);
+
+    // The execution gets the rendered input; its event ends it, and its
+    // output is the try's.
+    world.player.deliver(engine).await;
+    let publish = handle_of(engine, "lake", run_id, "publish").await;
+    let arn = publish.strip_prefix("states:").unwrap();
+    let execution = caller()
+        .call(
+            "stepfunctions",
+            "DescribeExecution",
+            &json!({"executionArn": arn}),
+        )
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(execution["input"].as_str().unwrap()).unwrap();
+    assert_eq!(input, json!({"day": "2026-12-01", "rows": "42"}));
+    let sfn_event = event(
+        "aws.states",
+        "Step Functions Execution Status Change",
+        json!({"executionArn": arn, "stateMachineArn": machine, "status": "SUCCEEDED", "output": execution["output"]}),
+    );
+    assert_eq!(record_twice(engine, &sfn_event).await, (true, false));
+    assert_eq!(
+        output_of(engine, "lake", run_id, "publish").await,
+        json!({"day": "2026-12-01", "rows": "42"})
+    );
+
+    // The flag lands: the next poke ends the sensor, and the run.
+    s3().put_object()
+        .bucket(&bucket)
+        .key("flags/2026-12-01/_SUCCESS")
+        .body(b"".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    engine.tick().await.unwrap();
+    let run = engine
+        .ports()
+        .store
+        .run("lake", run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
+    assert_eq!(
+        output_of(engine, "lake", run_id, "landed").await["last"]["ContentLength"],
+        "0"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_event_fails_the_try_with_the_services_reason() {
+    let (job, machine, bucket) = resources().await;
+    let world = world_with(&spec(&job, &machine, &bucket), at_every_tick()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("lake", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    let handle = handle_of(engine, "lake", &run.run_id, "load").await;
+    let (_, run_id) = handle.rsplit_once('/').unwrap();
+    let failed = event(
+        "aws.glue",
+        "Glue Job State Change",
+        json!({"jobName": job, "state": "FAILED", "jobRunId": run_id, "message": "NameError: name 'spark' is not defined"}),
+    );
+    assert_eq!(record_twice(engine, &failed).await, (true, false));
+    let attempt = engine
+        .ports()
+        .store
+        .attempt("lake", &run.run_id, &key("load"), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.state, TaskState::Failed);
+    assert_eq!(
+        attempt.reason.as_deref(),
+        Some("the Glue job run ended FAILED: NameError: name 'spark' is not defined")
+    );
+}
+
+fn request(kind: ServiceKind, settings: Value, relaunch: bool) -> LaunchRequest {
+    LaunchRequest {
+        dag: "lake".into(),
+        run_id: "manual__2026-12-01T00:00:00+00:00".into(),
+        key: TaskKey {
+            task_id: TaskId::parse("t").unwrap(),
+            map_index: None,
+        },
+        try_number: 1,
+        task: RenderedTask {
+            service: settings.as_object().cloned(),
+            ..RenderedTask::default()
+        },
+        compute: Some(ComputeProfile::Service(ServiceProfile {
+            kind,
+            settings: Default::default(),
+        })),
+        timeout: None,
+        relaunch,
+    }
+}
+
+/// Launches, loses the launch record (the dispatcher died after the call),
+/// and launches again as a relaunch: the same handle both times.
+async fn launch_twice(
+    launcher: &ServiceLauncher,
+    bucket: &str,
+    kind: ServiceKind,
+    settings: Value,
+) -> String {
+    let first = launcher
+        .launch(&request(kind, settings.clone(), false))
+        .await
+        .unwrap();
+    let record = first
+        .output
+        .as_deref()
+        .unwrap()
+        .strip_prefix(&format!("s3://{bucket}/"))
+        .unwrap()
+        .to_string();
+    s3().delete_object()
+        .bucket(bucket)
+        .key(&record)
+        .send()
+        .await
+        .unwrap();
+    let again = launcher
+        .launch(&request(kind, settings, true))
+        .await
+        .unwrap();
+    assert_eq!(again.handle, first.handle, "{kind:?}");
+    first.handle
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relaunch_after_the_call_finds_what_the_first_launch_started() {
+    let (job, machine, _) = resources().await;
+    let settings = deployment(&Clients::new(&sdk())).await;
+    let launcher = ServiceLauncher::new(caller(), s3(), settings.bucket.clone());
+    let aws = caller();
+
+    launch_twice(
+        &launcher,
+        &settings.bucket,
+        ServiceKind::Glue,
+        json!({"job": job}),
+    )
+    .await;
+    let runs = aws
+        .call("glue", "GetJobRuns", &json!({"JobName": job}))
+        .await
+        .unwrap();
+    assert_eq!(runs["JobRuns"].as_array().unwrap().len(), 1);
+
+    let workgroup = unique("wg");
+    aws.call("athena", "CreateWorkGroup", &json!({"Name": workgroup}))
+        .await
+        .unwrap();
+    launch_twice(
+        &launcher,
+        &settings.bucket,
+        ServiceKind::Athena,
+        json!({"query": "SELECT 1", "workgroup": workgroup}),
+    )
+    .await;
+    let queries = aws
+        .call(
+            "athena",
+            "ListQueryExecutions",
+            &json!({"WorkGroup": workgroup}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(queries["QueryExecutionIds"].as_array().unwrap().len(), 1);
+
+    launch_twice(
+        &launcher,
+        &settings.bucket,
+        ServiceKind::StepFunctions,
+        json!({"state_machine": machine, "input": {"a": 1}}),
+    )
+    .await;
+    let executions = aws
+        .call(
+            "stepfunctions",
+            "ListExecutions",
+            &json!({"stateMachineArn": machine}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(executions["executions"].as_array().unwrap().len(), 1);
+}
