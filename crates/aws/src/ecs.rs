@@ -24,7 +24,7 @@ use updraft_engine::ports::{
 use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
 use crate::sdk_error::{fail, fail_launch};
-use crate::try_names::{deployment_digest, try_prefix};
+use crate::try_names::{deployment_digest, try_prefix, try_variables};
 
 /// The most tasks one DescribeTasks may name.
 const MAX_DESCRIBE: usize = 100;
@@ -275,18 +275,10 @@ impl Launcher for EcsLauncher {
             .iter()
             .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
             .collect();
-        let index = request.key.map_index.map(|i| i.to_string());
-        for (name, value) in [
-            ("UPDRAFT_DAG", Some(request.dag.clone())),
-            ("UPDRAFT_RUN_ID", Some(request.run_id.clone())),
-            ("UPDRAFT_TASK_ID", Some(request.key.task_id.to_string())),
-            ("UPDRAFT_TRY_NUMBER", Some(request.try_number.to_string())),
-            ("UPDRAFT_MAP_INDEX", index.clone()),
-        ] {
-            if let Some(value) = value {
-                environment.push(KeyValuePair::builder().name(name).value(value).build());
-            }
+        for (name, value) in try_variables(request) {
+            environment.push(KeyValuePair::builder().name(name).value(value).build());
         }
+        let index = request.key.map_index.map(|i| i.to_string());
         if let Some(uri) = &output {
             environment.push(
                 KeyValuePair::builder()

@@ -76,6 +76,8 @@ pub const TRAINING_JOB_ENDED: [&str; 3] = ["Completed", "Failed", "Stopped"];
 
 /// The source and detail type of Glue job runs' events.
 pub const GLUE_JOB_STATE_CHANGE: (&str, &str) = ("aws.glue", "Glue Job State Change");
+/// The source and detail type of Batch jobs' events.
+pub const BATCH_JOB_STATE_CHANGE: (&str, &str) = ("aws.batch", "Batch Job State Change");
 /// The source and detail type of Athena queries' events.
 pub const ATHENA_QUERY_STATE_CHANGE: (&str, &str) = ("aws.athena", "Athena Query State Change");
 /// The source and detail type of Step Functions executions' events.
@@ -106,6 +108,19 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
             format!("states:{}", text("/executionArn")),
             crate::kinds::execution_end(text("/status"), text("/error"), text("/cause")),
         )
+    } else if kind == BATCH_JOB_STATE_CHANGE {
+        let exit_code = detail
+            .pointer("/container/exitCode")
+            .and_then(|c| c.as_i64())
+            .and_then(|c| i32::try_from(c).ok());
+        return Some(StateChange {
+            handle: format!("batch:{}", text("/jobId")),
+            completion: crate::kinds::batch_completion(
+                text("/status"),
+                text("/statusReason"),
+                exit_code,
+            ),
+        });
     } else {
         return None;
     };

@@ -24,7 +24,7 @@ use updraft_engine::ports::{
 use crate::cloudwatch;
 use crate::events::training_completion;
 use crate::sdk_error::{fail, fail_launch};
-use crate::try_names::{deployment_digest, try_prefix};
+use crate::try_names::{deployment_digest, try_prefix, try_variables};
 
 /// CreateTrainingJob errors that say the request itself is wrong (a bad
 /// image, instance type or role): the try fails at once. A full quota
@@ -161,10 +161,11 @@ impl Launcher for SageMakerLauncher {
             algorithm = algorithm.set_container_entrypoint(Some(command.clone()));
         }
         let mut environment = request.task.environment.clone();
-        environment.insert("UPDRAFT_DAG".into(), request.dag.clone());
-        environment.insert("UPDRAFT_RUN_ID".into(), request.run_id.clone());
-        environment.insert("UPDRAFT_TASK_ID".into(), request.key.task_id.to_string());
-        environment.insert("UPDRAFT_TRY_NUMBER".into(), request.try_number.to_string());
+        environment.extend(
+            try_variables(request)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v)),
+        );
         let mut tags = vec![
             tag("updraft:dag", &request.dag),
             tag("updraft:run", &request.run_id),
@@ -173,7 +174,6 @@ impl Launcher for SageMakerLauncher {
             tag(DEPLOYMENT_TAG, &self.config.bucket),
         ];
         if let Some(index) = request.key.map_index {
-            environment.insert("UPDRAFT_MAP_INDEX".into(), index.to_string());
             tags.push(tag("updraft:map-index", index.to_string()));
         }
         let max_runtime = profile

@@ -43,3 +43,19 @@ pub fn try_prefix(request: &LaunchRequest) -> String {
         request.dag, request.run_id, request.try_number
     )
 }
+
+/// The variables naming a try inside whatever runs it (`UPDRAFT_DAG`,
+/// `UPDRAFT_RUN_ID`, `UPDRAFT_TASK_ID`, `UPDRAFT_TRY_NUMBER`, and
+/// `UPDRAFT_MAP_INDEX` for a mapped instance).
+pub fn try_variables(request: &LaunchRequest) -> Vec<(&'static str, String)> {
+    let mut variables = vec![
+        ("UPDRAFT_DAG", request.dag.clone()),
+        ("UPDRAFT_RUN_ID", request.run_id.clone()),
+        ("UPDRAFT_TASK_ID", request.key.task_id.to_string()),
+        ("UPDRAFT_TRY_NUMBER", request.try_number.to_string()),
+    ];
+    if let Some(index) = request.key.map_index {
+        variables.push(("UPDRAFT_MAP_INDEX", index.to_string()));
+    }
+    variables
+}

@@ -10,6 +10,7 @@
 //! stop and output go back to it, and an event of the service names it.
 
 mod athena;
+mod batch;
 mod crawler;
 mod generic;
 mod glue;
@@ -29,6 +30,7 @@ use crate::call::{CallError, Caller};
 use crate::try_names::{deployment_digest, try_prefix};
 
 pub use athena::end_of as athena_end;
+pub use batch::completion as batch_completion;
 pub use generic::Wait;
 pub use glue::{end_of as glue_end, handle as glue_handle};
 pub use step_functions::end_of as execution_end;
@@ -118,6 +120,7 @@ const PREFIXES: &[(&str, ServiceKind)] = &[
     ("glue-crawler:", ServiceKind::GlueCrawler),
     ("athena:", ServiceKind::Athena),
     ("states:", ServiceKind::StepFunctions),
+    ("batch:", ServiceKind::Batch),
 ];
 
 /// The kind owning a handle, and the handle's rest.
@@ -142,13 +145,13 @@ impl ServiceLauncher {
         format!("{prefix}/launch.json")
     }
 
-    async fn record(&self, prefix: &str) -> PortResult<Option<LaunchRecord>> {
-        let key = Self::record_key(prefix);
+    /// An object of the bucket as text; `None` if there is none.
+    pub(crate) async fn object(&self, key: &str) -> PortResult<Option<String>> {
         match self
             .s3
             .get_object()
             .bucket(&self.bucket)
-            .key(&key)
+            .key(key)
             .send()
             .await
         {
@@ -159,16 +162,44 @@ impl ServiceLauncher {
                     .await
                     .map_err(|e| PortError::new(&format!("reading s3://{}/{key}", self.bucket), e))?
                     .into_bytes();
-                serde_json::from_slice(&bytes).map(Some).map_err(|e| {
-                    PortError::new(
-                        &format!("s3://{}/{key} is not a launch record", self.bucket),
-                        e,
-                    )
-                })
+                Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(crate::sdk_error::fail("S3 GetObject")(e)),
         }
+    }
+
+    async fn record(&self, prefix: &str) -> PortResult<Option<LaunchRecord>> {
+        let key = Self::record_key(prefix);
+        let Some(text) = self.object(&key).await? else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text).map(Some).map_err(|e| {
+            PortError::new(
+                &format!("s3://{}/{key} is not a launch record", self.bucket),
+                e,
+            )
+        })
+    }
+
+    /// Where a container of the try writes its output (`UPDRAFT_OUTPUT`).
+    pub(crate) fn output_uri(&self, request: &LaunchRequest) -> String {
+        format!("s3://{}/{}/output.json", self.bucket, try_prefix(request))
+    }
+
+    /// What a container of the try wrote to `UPDRAFT_OUTPUT`, found beside
+    /// its launch record.
+    pub(crate) async fn container_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
+        let Some(record) = attempt.output_location.as_deref() else {
+            return Ok(None);
+        };
+        let Some(key) = record
+            .strip_prefix(&format!("s3://{}/", self.bucket))
+            .and_then(|k| k.strip_suffix("launch.json"))
+        else {
+            return Ok(None);
+        };
+        self.object(&format!("{key}output.json")).await
     }
 
     async fn remember(&self, prefix: &str, record: &LaunchRecord) -> PortResult<()> {
@@ -217,6 +248,7 @@ impl ServiceLauncher {
             ServiceKind::GlueCrawler => crawler::start(self, settings).await?,
             ServiceKind::Athena => athena::start(self, request, settings).await?,
             ServiceKind::StepFunctions => step_functions::start(self, request, settings).await?,
+            ServiceKind::Batch => batch::start(self, request, settings).await?,
             other => {
                 return Err(LaunchError::Refused(format!(
                     "`kind: {}` is not built yet on AWS",
@@ -245,6 +277,7 @@ impl ServiceLauncher {
             Some((ServiceKind::GlueCrawler, id)) => crawler::describe(self, id).await,
             Some((ServiceKind::Athena, id)) => athena::describe(self, id).await,
             Some((ServiceKind::StepFunctions, id)) => step_functions::describe(self, id).await,
+            Some((ServiceKind::Batch, id)) => batch::describe(self, id).await,
             _ => Err(PortError::msg(format!(
                 "no service kind owns handle {handle}"
             ))),
@@ -258,6 +291,7 @@ impl ServiceLauncher {
             Some((ServiceKind::GlueCrawler, id)) => crawler::stop(self, id).await,
             Some((ServiceKind::Athena, id)) => athena::stop(self, id).await,
             Some((ServiceKind::StepFunctions, id)) => step_functions::stop(self, id).await,
+            Some((ServiceKind::Batch, id)) => batch::stop(self, id).await,
             // A generic call is over once made; its wait holds nothing.
             _ => Ok(()),
         }
@@ -268,6 +302,9 @@ impl ServiceLauncher {
         let Some(handle) = attempt.handle.as_deref() else {
             return Ok(None);
         };
+        if let Some((ServiceKind::Batch, _)) = owner(handle) {
+            return self.container_output(attempt).await;
+        }
         let output = match owner(handle) {
             Some((ServiceKind::Aws, prefix)) => match self.record(prefix).await? {
                 Some(record) => Some(generic::output(self, &record).await?),

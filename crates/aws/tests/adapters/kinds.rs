@@ -455,4 +455,122 @@ async fn a_relaunch_after_the_call_finds_what_the_first_launch_started() {
         .await
         .unwrap();
     assert_eq!(executions["executions"].as_array().unwrap().len(), 1);
+
+    let (queue, definition) = batch_queue().await;
+    launch_twice(
+        &launcher,
+        &settings.bucket,
+        ServiceKind::Batch,
+        json!({"job_queue": queue, "job_definition": definition}),
+    )
+    .await;
+    let jobs = aws
+        .call(
+            "batch",
+            "ListJobs",
+            &json!({"jobQueue": queue, "jobStatus": "SUCCEEDED"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        jobs["jobSummaryList"].as_array().unwrap().len(),
+        1,
+        "{jobs}"
+    );
+}
+
+/// A Batch queue (over an unmanaged compute environment) and a job
+/// definition; moto then runs each job to SUCCEEDED within its submit.
+async fn batch_queue() -> (String, String) {
+    raw(
+        "POST",
+        "/moto-api/config",
+        &[],
+        r#"{"batch": {"use_docker": false}}"#,
+    );
+    let role = unique("batch");
+    // IAM speaks the query protocol, which the caller does not write.
+    raw(
+        "POST",
+        "/",
+        &[
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
+        ),
+    );
+    let aws = caller();
+    let environment = aws
+        .call(
+            "batch",
+            "CreateComputeEnvironment",
+            &json!({"computeEnvironmentName": unique("ce"), "type": "UNMANAGED", "state": "ENABLED", "serviceRole": format!("arn:aws:iam::123456789012:role/{role}")}),
+        )
+        .await
+        .unwrap();
+    let queue = unique("queue");
+    aws.call(
+        "batch",
+        "CreateJobQueue",
+        &json!({"jobQueueName": queue, "state": "ENABLED", "priority": 1, "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": environment["computeEnvironmentArn"]}]}),
+    )
+    .await
+    .unwrap();
+    let definition = unique("def");
+    aws.call(
+        "batch",
+        "RegisterJobDefinition",
+        &json!({"jobDefinitionName": definition, "type": "container", "containerProperties": {"image": "busybox", "vcpus": 1, "memory": 512, "command": ["true"]}}),
+    )
+    .await
+    .unwrap();
+    (queue, definition)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_job_runs_the_tasks_command_and_its_failure_event_fails_the_try() {
+    let (queue, definition) = batch_queue().await;
+    let spec = format!(
+        "dag: crunch\ncompute:\n  big: {{ kind: batch, job_queue: {queue}, job_definition: {definition}, vcpus: 4, memory: 8192 }}\ntasks:\n  - id: crunch\n    compute: big\n    command: [python, crunch.py, --day, \"{{{{ ds }}}}\"]\n    environment: {{ MODE: full }}\n"
+    );
+    let world = world_with(&spec, at_every_tick()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("crunch", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    let handle = handle_of(engine, "crunch", &run.run_id, "crunch").await;
+    let id = handle.strip_prefix("batch:").unwrap();
+    let jobs = caller()
+        .call("batch", "DescribeJobs", &json!({"jobs": [id]}))
+        .await
+        .unwrap();
+    let job = &jobs["jobs"][0];
+    assert!(job["jobName"].as_str().unwrap().starts_with("updraft-"));
+    let overrides = job["container"].clone();
+    assert_eq!(overrides["command"][0], "python", "{job}");
+    let event = event(
+        "aws.batch",
+        "Batch Job State Change",
+        json!({"jobId": id, "jobName": job["jobName"], "status": "FAILED", "statusReason": "Essential container in task exited", "container": {"exitCode": 3}}),
+    );
+    assert_eq!(record_twice(engine, &event).await, (true, false));
+    let attempt = engine
+        .ports()
+        .store
+        .attempt("crunch", &run.run_id, &key("crunch"), 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(attempt.exit_code, Some(3));
+    assert_eq!(
+        attempt.reason.as_deref(),
+        Some("exit code 3: Essential container in task exited")
+    );
 }
