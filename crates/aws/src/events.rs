@@ -78,6 +78,12 @@ pub const TRAINING_JOB_ENDED: [&str; 3] = ["Completed", "Failed", "Stopped"];
 pub const GLUE_JOB_STATE_CHANGE: (&str, &str) = ("aws.glue", "Glue Job State Change");
 /// The source and detail type of Batch jobs' events.
 pub const BATCH_JOB_STATE_CHANGE: (&str, &str) = ("aws.batch", "Batch Job State Change");
+/// The source and detail type of EMR Serverless job runs' events.
+pub const JOB_RUN_STATE_CHANGE: (&str, &str) =
+    ("aws.emr-serverless", "EMR Serverless Job Run State Change");
+/// The source and detail type of SageMaker processing jobs' events.
+pub const PROCESSING_JOB_STATE_CHANGE: (&str, &str) =
+    ("aws.sagemaker", "SageMaker Processing Job State Change");
 /// The source and detail type of Athena queries' events.
 pub const ATHENA_QUERY_STATE_CHANGE: (&str, &str) = ("aws.athena", "Athena Query State Change");
 /// The source and detail type of Step Functions executions' events.
@@ -107,6 +113,16 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
         (
             format!("states:{}", text("/executionArn")),
             crate::kinds::execution_end(text("/status"), text("/error"), text("/cause")),
+        )
+    } else if kind == JOB_RUN_STATE_CHANGE {
+        (
+            crate::kinds::job_run_handle(text("/applicationId"), text("/jobRunId")),
+            crate::kinds::job_run_end(text("/state"), text("/stateDetails")),
+        )
+    } else if kind == PROCESSING_JOB_STATE_CHANGE {
+        (
+            format!("sagemaker-processing:{}", text("/ProcessingJobName")),
+            crate::kinds::processing_end(text("/ProcessingJobStatus"), text("/FailureReason")),
         )
     } else if kind == BATCH_JOB_STATE_CHANGE {
         let exit_code = detail

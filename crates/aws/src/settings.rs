@@ -186,10 +186,10 @@ impl Settings {
             )
             .with_logs(clients.logs.clone())
         });
-        let services = clients
-            .caller
-            .clone()
-            .map(|caller| ServiceLauncher::new(caller, clients.s3.clone(), self.bucket.clone()));
+        let services = clients.caller.clone().map(|caller| {
+            ServiceLauncher::new(caller, clients.s3.clone(), self.bucket.clone())
+                .with_sagemaker_role(self.sagemaker_role.clone())
+        });
         AwsLauncher::new(ecs, sagemaker).with_services(services)
     }
 }

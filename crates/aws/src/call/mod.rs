@@ -67,9 +67,10 @@ impl CallError {
     }
 }
 
-/// Reports each request's service and action (tests check what a role
-/// allows against what was called).
-pub type CallObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// Sees each request's service (its signing name, as IAM names it),
+/// action and parameters: tests check what a role allows, and what was
+/// sent, against what was called.
+pub type CallObserver = Arc<dyn Fn(&str, &str, &Map<String, Value>) + Send + Sync>;
 
 /// Calls AWS actions with a deployment's credentials and region.
 #[derive(Clone)]
@@ -175,7 +176,7 @@ impl Caller {
             }
         };
         if let Some(observer) = &self.observer {
-            observer(&model.signing, action);
+            observer(&model.signing, action, params);
         }
         let host_url = match &self.endpoint {
             Some(url) => url.clone(),

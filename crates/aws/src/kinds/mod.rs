@@ -12,8 +12,10 @@
 mod athena;
 mod batch;
 mod crawler;
+mod emr_serverless;
 mod generic;
 mod glue;
+mod processing;
 mod step_functions;
 
 use chrono::{DateTime, Utc};
@@ -31,8 +33,10 @@ use crate::try_names::{deployment_digest, try_prefix};
 
 pub use athena::end_of as athena_end;
 pub use batch::completion as batch_completion;
+pub use emr_serverless::{end_of as job_run_end, handle as job_run_handle};
 pub use generic::Wait;
 pub use glue::{end_of as glue_end, handle as glue_handle};
+pub use processing::end_of as processing_end;
 pub use step_functions::end_of as execution_end;
 
 /// What the service kinds share: the caller, and the bucket their launch
@@ -42,6 +46,7 @@ pub struct ServiceLauncher {
     caller: Caller,
     s3: aws_sdk_s3::Client,
     bucket: String,
+    sagemaker_role: Option<String>,
 }
 
 /// A launch, as remembered beside the try's files.
@@ -121,6 +126,8 @@ const PREFIXES: &[(&str, ServiceKind)] = &[
     ("athena:", ServiceKind::Athena),
     ("states:", ServiceKind::StepFunctions),
     ("batch:", ServiceKind::Batch),
+    ("emr-serverless:", ServiceKind::EmrServerless),
+    ("sagemaker-processing:", ServiceKind::SagemakerProcessing),
 ];
 
 /// The kind owning a handle, and the handle's rest.
@@ -133,7 +140,18 @@ pub fn owner(handle: &str) -> Option<(ServiceKind, &str)> {
 impl ServiceLauncher {
     /// Launches over `caller`, remembering launches in `bucket`.
     pub fn new(caller: Caller, s3: aws_sdk_s3::Client, bucket: String) -> ServiceLauncher {
-        ServiceLauncher { caller, s3, bucket }
+        ServiceLauncher {
+            caller,
+            s3,
+            bucket,
+            sagemaker_role: None,
+        }
+    }
+
+    /// The same launcher, running processing jobs as `role`.
+    pub fn with_sagemaker_role(mut self, role: Option<String>) -> ServiceLauncher {
+        self.sagemaker_role = role;
+        self
     }
 
     /// The try's name within this deployment, the same for every launch.
@@ -249,6 +267,8 @@ impl ServiceLauncher {
             ServiceKind::Athena => athena::start(self, request, settings).await?,
             ServiceKind::StepFunctions => step_functions::start(self, request, settings).await?,
             ServiceKind::Batch => batch::start(self, request, settings).await?,
+            ServiceKind::EmrServerless => emr_serverless::start(self, request, settings).await?,
+            ServiceKind::SagemakerProcessing => processing::start(self, request, settings).await?,
             other => {
                 return Err(LaunchError::Refused(format!(
                     "`kind: {}` is not built yet on AWS",
@@ -278,6 +298,8 @@ impl ServiceLauncher {
             Some((ServiceKind::Athena, id)) => athena::describe(self, id).await,
             Some((ServiceKind::StepFunctions, id)) => step_functions::describe(self, id).await,
             Some((ServiceKind::Batch, id)) => batch::describe(self, id).await,
+            Some((ServiceKind::EmrServerless, id)) => emr_serverless::describe(self, id).await,
+            Some((ServiceKind::SagemakerProcessing, id)) => processing::describe(self, id).await,
             _ => Err(PortError::msg(format!(
                 "no service kind owns handle {handle}"
             ))),
@@ -292,6 +314,8 @@ impl ServiceLauncher {
             Some((ServiceKind::Athena, id)) => athena::stop(self, id).await,
             Some((ServiceKind::StepFunctions, id)) => step_functions::stop(self, id).await,
             Some((ServiceKind::Batch, id)) => batch::stop(self, id).await,
+            Some((ServiceKind::EmrServerless, id)) => emr_serverless::stop(self, id).await,
+            Some((ServiceKind::SagemakerProcessing, id)) => processing::stop(self, id).await,
             // A generic call is over once made; its wait holds nothing.
             _ => Ok(()),
         }
@@ -314,6 +338,10 @@ impl ServiceLauncher {
             Some((ServiceKind::GlueCrawler, id)) => Some(crawler::output(self, id).await?),
             Some((ServiceKind::Athena, id)) => Some(athena::output(self, id).await?),
             Some((ServiceKind::StepFunctions, id)) => step_functions::output(self, id).await?,
+            Some((ServiceKind::EmrServerless, id)) => Some(emr_serverless::output(id)),
+            Some((ServiceKind::SagemakerProcessing, id)) => {
+                Some(processing::output(self, id).await?)
+            }
             _ => None,
         };
         Ok(output.map(|o| o.to_string()))

@@ -477,6 +477,32 @@ async fn a_relaunch_after_the_call_finds_what_the_first_launch_started() {
         1,
         "{jobs}"
     );
+
+    let app = aws
+        .call(
+            "emr-serverless",
+            "CreateApplication",
+            &json!({"name": unique("spark"), "releaseLabel": "emr-7.0.0", "type": "SPARK"}),
+        )
+        .await
+        .unwrap();
+    let app = app["applicationId"].as_str().unwrap();
+    launch_twice(
+        &launcher,
+        &settings.bucket,
+        ServiceKind::EmrServerless,
+        json!({"application_id": app, "execution_role": "arn:aws:iam::123456789012:role/emr", "entry_point": "s3://code/a.py"}),
+    )
+    .await;
+    let runs = aws
+        .call(
+            "emr-serverless",
+            "ListJobRuns",
+            &json!({"applicationId": app}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(runs["jobRuns"].as_array().unwrap().len(), 1, "{runs}");
 }
 
 /// A Batch queue (over an unmanaged compute environment) and a job
@@ -573,4 +599,126 @@ async fn a_batch_job_runs_the_tasks_command_and_its_failure_event_fails_the_try(
         attempt.reason.as_deref(),
         Some("exit code 3: Essential container in task exited")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emr_serverless_run_gets_the_spark_job_and_its_event_ends_it() {
+    let aws = caller();
+    let app = aws
+        .call(
+            "emr-serverless",
+            "CreateApplication",
+            &json!({"name": unique("spark"), "releaseLabel": "emr-7.0.0", "type": "SPARK"}),
+        )
+        .await
+        .unwrap();
+    let app = app["applicationId"].as_str().unwrap();
+    let spec = format!(
+        "dag: spark\ncompute:\n  emr: {{ kind: emr_serverless, application_id: {app}, execution_role: \"arn:aws:iam::123456789012:role/emr\" }}\ntasks:\n  - id: aggregate\n    compute: emr\n    entry_point: s3://code/aggregate.py\n    arguments: [--day, \"{{{{ ds }}}}\"]\n    spark_submit_parameters: --conf spark.executor.cores=2\n"
+    );
+    let world = world_with(&spec, at_every_tick()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("spark", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    let handle = handle_of(engine, "spark", &run.run_id, "aggregate").await;
+    let (_, job_run) = handle.rsplit_once('/').unwrap();
+    let got = aws
+        .call(
+            "emr-serverless",
+            "GetJobRun",
+            &json!({"applicationId": app, "jobRunId": job_run}),
+        )
+        .await
+        .unwrap();
+    let spark = &got["jobRun"]["jobDriver"]["sparkSubmit"];
+    assert_eq!(spark["entryPoint"], "s3://code/aggregate.py");
+    assert_eq!(spark["entryPointArguments"][0], "--day");
+    let ended = event(
+        "aws.emr-serverless",
+        "EMR Serverless Job Run State Change",
+        json!({"jobRunId": job_run, "applicationId": app, "state": "SUCCESS", "releaseLabel": "emr-7.0.0"}),
+    );
+    assert_eq!(record_twice(engine, &ended).await, (true, false));
+    assert_eq!(
+        output_of(engine, "spark", &run.run_id, "aggregate").await,
+        json!({"application_id": app, "job_run_id": job_run})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processing_job_gets_its_inputs_and_outputs_and_names_them_as_artifacts() {
+    let settings = deployment(&Clients::new(&sdk())).await;
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sent.clone();
+    let observed = caller().observed(std::sync::Arc::new(
+        move |_: &str, action: &str, params: &serde_json::Map<String, Value>| {
+            if action == "CreateProcessingJob" {
+                seen.lock().unwrap().push(Value::Object(params.clone()));
+            }
+        },
+    ));
+    let launcher = ServiceLauncher::new(observed, s3(), settings.bucket.clone())
+        .with_sagemaker_role(Some("arn:aws:iam::123456789012:role/sagemaker".into()));
+    let mut request = request(
+        ServiceKind::SagemakerProcessing,
+        json!({
+            "instance_type": "ml.m5.xlarge", "instance_count": 2,
+            "inputs": {"raw": "s3://lake/raw/"}, "outputs": {"features": "s3://lake/features/"}
+        }),
+        false,
+    );
+    request.task.image = Some("123456789012.dkr.ecr.us-east-1.amazonaws.com/features:1".into());
+    request.task.command = Some(vec!["python".into(), "features.py".into()]);
+    let launched = launcher.launch(&request).await.unwrap();
+    let name = launched
+        .handle
+        .strip_prefix("sagemaker-processing:")
+        .unwrap();
+    let job = caller()
+        .call(
+            "sagemaker",
+            "DescribeProcessingJob",
+            &json!({"ProcessingJobName": name}),
+        )
+        .await
+        .unwrap();
+    // moto keeps neither resources nor environment: read what was sent.
+    let created = sent.lock().unwrap()[0].clone();
+    assert_eq!(
+        created["ProcessingResources"]["ClusterConfig"]["InstanceCount"],
+        2
+    );
+    assert_eq!(created["Environment"]["UPDRAFT_TASK_ID"], "t");
+    assert_eq!(
+        job["ProcessingInputs"][0]["S3Input"]["LocalPath"],
+        "/opt/ml/processing/input/raw"
+    );
+    assert_eq!(
+        job["AppSpecification"]["ContainerEntrypoint"][1],
+        "features.py"
+    );
+    // moto completes processing jobs at once.
+    assert!(matches!(
+        launcher.describe(&launched.handle).await.unwrap(),
+        updraft_engine::ports::HandleStatus::Ended(_)
+    ));
+    // Launched again as a relaunch: the same job, described, not created.
+    request.relaunch = true;
+    assert_eq!(
+        launcher.launch(&request).await.unwrap().handle,
+        launched.handle
+    );
+    let mut attempt =
+        updraft_core::state::Attempt::new(request.key.clone(), 1, TaskState::Succeeded);
+    attempt.handle = Some(launched.handle.clone());
+    let output: Value =
+        serde_json::from_str(&launcher.read_output(&attempt).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        output["outputs"],
+        json!({"features": "s3://lake/features/"})
+    );
+    assert_eq!(output["artifacts"], json!(["s3://lake/features/"]));
 }
