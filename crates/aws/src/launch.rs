@@ -99,6 +99,10 @@ impl Launcher for AwsLauncher {
         }
     }
 
+    fn settled_at_launch(&self, handle: &str) -> bool {
+        kinds::settled_at_launch(handle)
+    }
+
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
         match owner(handle) {
             Owner::Ecs => self.ecs.describe(handle).await,

@@ -16,7 +16,7 @@ use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::{Map, Value, json};
 
 use crate::schedule::{RunTiming, resolve_local};
-use crate::spec::TaskSpec;
+use crate::spec::{ServiceKind, TaskSpec};
 
 /// The variables a template may read.
 pub const VARIABLES: &[&str] = &[
@@ -138,6 +138,24 @@ pub struct TemplateVars<'a> {
     pub trigger: Option<&'a Value>,
 }
 
+/// What a try is for: its DAG, run, task and try, the run's dates (in the
+/// DAG's zone), params and mapped item — the event a `kind: lambda` task
+/// sends when it names no `payload`.
+pub fn run_context(vars: &TemplateVars<'_>) -> Value {
+    let local = |t: DateTime<Utc>| format_time(t.with_timezone(&vars.tz).fixed_offset());
+    json!({
+        "dag": vars.dag,
+        "run_id": vars.run_id,
+        "task_id": vars.task_id,
+        "try_number": vars.try_number,
+        "logical_date": local(vars.timing.logical_date),
+        "data_interval_start": local(vars.timing.data_interval_start),
+        "data_interval_end": local(vars.timing.data_interval_end),
+        "params": vars.params,
+        "item": vars.item,
+    })
+}
+
 /// Renders one task's templates with one set of variables.
 pub struct Renderer {
     env: Environment<'static>,
@@ -148,24 +166,13 @@ impl Renderer {
     /// Prepares the variables and filters of one task attempt.
     pub fn new(vars: &TemplateVars<'_>) -> Renderer {
         let tz = vars.tz;
-        let local = |t: DateTime<Utc>| format_time(t.with_timezone(&tz).fixed_offset());
         let logical = vars.timing.logical_date.with_timezone(&tz);
-        let context = json!({
-            "dag": vars.dag,
-            "run_id": vars.run_id,
-            "task_id": vars.task_id,
-            "try_number": vars.try_number,
-            "logical_date": local(vars.timing.logical_date),
-            "data_interval_start": local(vars.timing.data_interval_start),
-            "data_interval_end": local(vars.timing.data_interval_end),
-            "ds": logical.format("%Y-%m-%d").to_string(),
-            "ds_nodash": logical.format("%Y%m%d").to_string(),
-            "ts": local(vars.timing.logical_date),
-            "params": vars.params,
-            "outputs": vars.outputs,
-            "item": vars.item,
-            "trigger": vars.trigger,
-        });
+        let mut context = run_context(vars);
+        context["ds"] = json!(logical.format("%Y-%m-%d").to_string());
+        context["ds_nodash"] = json!(logical.format("%Y%m%d").to_string());
+        context["ts"] = context["logical_date"].clone();
+        context["outputs"] = json!(vars.outputs);
+        context["trigger"] = json!(vars.trigger);
         Renderer {
             env: environment(tz),
             context: minijinja::Value::from(minijinja::value::Serde(context)),
@@ -305,9 +312,13 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
             .service
             .as_ref()
             .map(|service| {
-                renderer
+                let mut settings = renderer
                     .render_settings(&service.settings)
-                    .map_err(|why| format!("task `{}` {why}", task.id))
+                    .map_err(|why| format!("task `{}` {why}", task.id))?;
+                if service.kind == ServiceKind::Lambda && !settings.contains_key("payload") {
+                    settings.insert("payload".into(), run_context(vars));
+                }
+                Ok::<_, String>(settings)
             })
             .transpose()?,
     })

@@ -15,6 +15,7 @@ mod crawler;
 mod emr_serverless;
 mod generic;
 mod glue;
+mod lambda;
 mod processing;
 mod step_functions;
 
@@ -48,6 +49,10 @@ pub struct ServiceLauncher {
     bucket: String,
     sagemaker_role: Option<String>,
 }
+
+/// How long a `kind: lambda` try may wait for its answer: within the
+/// dispatcher's 20 s timeout, with room to record it.
+pub const LAMBDA_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// A launch, as remembered beside the try's files.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -128,6 +133,7 @@ const PREFIXES: &[(&str, ServiceKind)] = &[
     ("batch:", ServiceKind::Batch),
     ("emr-serverless:", ServiceKind::EmrServerless),
     ("sagemaker-processing:", ServiceKind::SagemakerProcessing),
+    ("lambda:", ServiceKind::Lambda),
 ];
 
 /// The kind owning a handle, and the handle's rest.
@@ -135,6 +141,12 @@ pub fn owner(handle: &str) -> Option<(ServiceKind, &str)> {
     PREFIXES
         .iter()
         .find_map(|(prefix, kind)| handle.strip_prefix(prefix).map(|rest| (*kind, rest)))
+}
+
+/// Whether a handle's try may be over when its launch returns: a Lambda
+/// invocation, a call with no wait (or whose wait is already met).
+pub fn settled_at_launch(handle: &str) -> bool {
+    matches!(owner(handle), Some((ServiceKind::Lambda | ServiceKind::Aws, _)))
 }
 
 impl ServiceLauncher {
@@ -147,6 +159,7 @@ impl ServiceLauncher {
             sagemaker_role: None,
         }
     }
+
 
     /// The same launcher, running processing jobs as `role`.
     pub fn with_sagemaker_role(mut self, role: Option<String>) -> ServiceLauncher {
@@ -269,12 +282,7 @@ impl ServiceLauncher {
             ServiceKind::Batch => batch::start(self, request, settings).await?,
             ServiceKind::EmrServerless => emr_serverless::start(self, request, settings).await?,
             ServiceKind::SagemakerProcessing => processing::start(self, request, settings).await?,
-            other => {
-                return Err(LaunchError::Refused(format!(
-                    "`kind: {}` is not built yet on AWS",
-                    other.as_str()
-                )));
-            }
+            ServiceKind::Lambda => lambda::start(self, request, settings, &prefix).await?,
         };
         let record = LaunchRecord {
             handle: started.handle.clone(),
@@ -293,6 +301,10 @@ impl ServiceLauncher {
                 Some(record) => generic::describe(self, &record).await,
                 None => Ok(HandleStatus::Lost),
             },
+            Some((ServiceKind::Lambda, prefix)) => Ok(match self.record(prefix).await? {
+                Some(record) => lambda::describe(&record),
+                None => HandleStatus::Lost,
+            }),
             Some((ServiceKind::Glue, id)) => glue::describe(self, id).await,
             Some((ServiceKind::GlueCrawler, id)) => crawler::describe(self, id).await,
             Some((ServiceKind::Athena, id)) => athena::describe(self, id).await,
@@ -334,6 +346,9 @@ impl ServiceLauncher {
                 Some(record) => Some(generic::output(self, &record).await?),
                 None => None,
             },
+            Some((ServiceKind::Lambda, prefix)) => {
+                self.record(prefix).await?.as_ref().and_then(lambda::output)
+            }
             Some((ServiceKind::Glue, id)) => Some(glue::output(id)),
             Some((ServiceKind::GlueCrawler, id)) => Some(crawler::output(self, id).await?),
             Some((ServiceKind::Athena, id)) => Some(athena::output(self, id).await?),

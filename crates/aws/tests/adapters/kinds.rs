@@ -505,6 +505,22 @@ async fn a_relaunch_after_the_call_finds_what_the_first_launch_started() {
     assert_eq!(runs["jobRuns"].as_array().unwrap().len(), 1, "{runs}");
 }
 
+/// An IAM role's ARN (IAM speaks the query protocol, which the caller
+/// does not write).
+fn iam_role(prefix: &str) -> String {
+    let role = unique(prefix);
+    raw(
+        "POST",
+        "/",
+        &[
+            ("Authorization", "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"),
+    );
+    format!("arn:aws:iam::123456789012:role/{role}")
+}
+
 /// A Batch queue (over an unmanaged compute environment) and a job
 /// definition; moto then runs each job to SUCCEEDED within its submit.
 async fn batch_queue() -> (String, String) {
@@ -514,28 +530,13 @@ async fn batch_queue() -> (String, String) {
         &[],
         r#"{"batch": {"use_docker": false}}"#,
     );
-    let role = unique("batch");
-    // IAM speaks the query protocol, which the caller does not write.
-    raw(
-        "POST",
-        "/",
-        &[
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-            ),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &format!(
-            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
-        ),
-    );
+    let role = iam_role("batch");
     let aws = caller();
     let environment = aws
         .call(
             "batch",
             "CreateComputeEnvironment",
-            &json!({"computeEnvironmentName": unique("ce"), "type": "UNMANAGED", "state": "ENABLED", "serviceRole": format!("arn:aws:iam::123456789012:role/{role}")}),
+            &json!({"computeEnvironmentName": unique("ce"), "type": "UNMANAGED", "state": "ENABLED", "serviceRole": role}),
         )
         .await
         .unwrap();
@@ -721,4 +722,73 @@ async fn a_processing_job_gets_its_inputs_and_outputs_and_names_them_as_artifact
         json!({"features": "s3://lake/features/"})
     );
     assert_eq!(output["artifacts"], json!(["s3://lake/features/"]));
+}
+
+/// A function moto answers with canned replies, in order.
+async fn function(replies: &[Value]) -> String {
+    raw("POST", "/moto-api/config", &[], r#"{"lambda": {"use_docker": false}}"#);
+    let name = unique("ingest");
+    caller()
+        .call(
+            "lambda",
+            "CreateFunction",
+            &json!({
+                "FunctionName": name, "Runtime": "python3.12", "Handler": "app.handler",
+                "Role": iam_role("lambda"), "Timeout": 10,
+                // An empty zip archive.
+                "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+            }),
+        )
+        .await
+        .unwrap();
+    // moto's canned replies are one queue for every function: one test
+    // only sets them.
+    if !replies.is_empty() {
+        let results: Vec<String> = replies.iter().map(Value::to_string).collect();
+        let body = json!({"results": results, "region": "us-east-1"});
+        raw("POST", "/moto-api/static/lambda-simple/response", &[], &body.to_string());
+    }
+    name
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_tries_answer_is_its_output_and_ends_it_at_launch() {
+    let name = function(&[json!({"rows": 5, "metrics": {"rows": 5}})]).await;
+    let spec = format!(
+        "dag: fn\nparams: {{ day: x }}\ncompute:\n  f: {{ kind: lambda, function: {name} }}\ntasks:\n  - id: ingest\n    compute: f\n    payload: {{ day: \"{{{{ params.day }}}}\" }}\n  - id: after\n    after: [ingest]\n    compute: f\n    payload: {{ rows: \"{{{{ outputs.ingest.rows }}}}\" }}\n"
+    );
+    // Not reconciled at each tick: the launch itself ends the try.
+    let world = world_with(&spec, updraft_engine::Settings::default()).await;
+    let engine = &world.engine;
+    let run = engine.trigger("fn", RunRequest::by("tester")).await.unwrap();
+    world.player.deliver(engine).await;
+    assert_eq!(state_of(engine, "fn", &run.run_id, "ingest").await, TaskState::Succeeded);
+    assert_eq!(output_of(engine, "fn", &run.run_id, "ingest").await["rows"], 5);
+    // moto without canned replies left echoes the event it got.
+    world.player.deliver(engine).await;
+    assert_eq!(state_of(engine, "fn", &run.run_id, "after").await, TaskState::Succeeded);
+    assert_eq!(output_of(engine, "fn", &run.run_id, "after").await, json!({"rows": 5}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_that_may_run_longer_than_a_try_can_wait_is_refused() {
+    let name = function(&[]).await;
+    let settings = deployment(&Clients::new(&sdk())).await;
+    let launcher = ServiceLauncher::new(caller(), s3(), settings.bucket.clone());
+    caller()
+        .call(
+            "lambda",
+            "UpdateFunctionConfiguration",
+            &json!({"FunctionName": name, "Timeout": 900}),
+        )
+        .await
+        .unwrap();
+    let refused = launcher
+        .launch(&request(ServiceKind::Lambda, json!({"function": name}), false))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().starts_with(&format!("function `{name}` may run 900s, longer than the 15s")),
+        "{refused}"
+    );
 }

@@ -342,3 +342,29 @@ fn a_service_tasks_keys_render_keeping_a_single_expressions_type() {
         json!({"n": 3, "tags": ["a", "b"], "label": "n=3"})
     );
 }
+
+#[test]
+fn a_lambda_task_without_a_payload_sends_its_runs_context() {
+    let spec = crate::spec::parse_spec(
+        "k.yaml",
+        "dag: d\nparams: { n: 3 }\ncompute:\n  f: { kind: lambda, function: ingest }\ntasks:\n  - id: load\n    compute: f\n",
+    )
+    .unwrap();
+    let params = json!({"n": 3});
+    let outputs = Map::new();
+    let vars = daily_vars(params.as_object().unwrap(), &outputs);
+    let service = render_task(spec.task("load").unwrap(), &vars)
+        .unwrap()
+        .service
+        .unwrap();
+    assert_eq!(
+        service["payload"],
+        json!({
+            "dag": "etl", "run_id": "r", "task_id": "load", "try_number": 1,
+            "logical_date": "2026-11-21T00:00:00+09:00",
+            "data_interval_start": "2026-11-20T00:00:00+09:00",
+            "data_interval_end": "2026-11-21T00:00:00+09:00",
+            "params": {"n": 3}, "item": null
+        })
+    );
+}

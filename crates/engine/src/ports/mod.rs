@@ -300,6 +300,12 @@ pub trait Launcher: Send + Sync {
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError>;
     /// What became of a launched try (for reconciliation).
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus>;
+    /// Whether a try may have ended by the time its launch returned (a
+    /// synchronous call): the dispatcher then looks at once, as no event
+    /// will tell.
+    fn settled_at_launch(&self, _handle: &str) -> bool {
+        false
+    }
     /// What became of each of several tries, in order: a launcher that
     /// can asks about many in one request (ECS: 100 per DescribeTasks).
     async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {

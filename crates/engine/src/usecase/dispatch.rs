@@ -12,8 +12,8 @@ use updraft_core::template::{RenderedTask, Renderer, TemplateVars, render_task};
 
 use crate::events::Event;
 use crate::ports::{
-    Completion, Delivery, HandleRef, LaunchError, LaunchRecord, LaunchRequest, PortError,
-    TaskMessage,
+    Completion, Delivery, HandleRef, HandleStatus, LaunchError, LaunchRecord, LaunchRequest,
+    PortError, TaskMessage,
 };
 use crate::usecase::advance::MAX_WAKE_DELAY;
 use crate::{Engine, EngineError, EngineResult};
@@ -256,6 +256,14 @@ impl Engine {
             try_number: message.try_number,
             handle: launched.handle.clone(),
         });
+        // Looked at once only; if this fails, reconciliation looks later.
+        if self.ports.launcher.settled_at_launch(&launched.handle)
+            && let Ok(HandleStatus::Ended(completion)) =
+                self.ports.launcher.describe(&launched.handle).await
+        {
+            self.record_and_advance(dag, run_id, &message.key, message.try_number, completion)
+                .await?;
+        }
         Ok(Dispatched::Launched(launched.handle))
     }
 
