@@ -2,7 +2,9 @@
 //! try's launch and ends well. A crawler runs one crawl at a time: if it is
 //! crawling already, the try waits for that crawl to end and then starts
 //! its own. Handle: `glue-crawler:NAME@LAUNCH_MS`, so a poke knows which
-//! crawls count.
+//! crawls count: those that began at most a second before the launch
+//! (clocks differ). AWS's crawler events carry no crawl id, so a crawl's
+//! end is found by polling GetCrawler, every minute.
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
@@ -22,10 +24,14 @@ fn split(id: &str) -> PortResult<(&str, DateTime<Utc>)> {
     Ok((name, at))
 }
 
-/// A crawl's end, from `LastCrawl.Status`.
+/// How much earlier than the launch a crawl may start and still count.
+const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
+
+/// A crawl's end, from `LastCrawl.Status` (the emulator says `COMPLETED`,
+/// as ListCrawls does, where AWS says `SUCCEEDED`).
 pub fn end_of(status: &str, message: &str) -> Option<Result<(), String>> {
     match status {
-        "SUCCEEDED" => Some(Ok(())),
+        "SUCCEEDED" | "COMPLETED" => Some(Ok(())),
         "FAILED" | "CANCELLED" => Some(Err(match message {
             "" => format!("the crawl ended {status}"),
             why => format!("the crawl ended {status}: {why}"),
@@ -83,9 +89,9 @@ pub(crate) async fn describe(launcher: &ServiceLauncher, id: &str) -> PortResult
     if field(&crawler, "/Crawler/State") != "READY" {
         return Ok(HandleStatus::Running);
     }
-    // Crawl times have a second's precision; a crawl that began in the
-    // launch's second counts.
-    let ours = started_at(&crawler).is_some_and(|t| t.timestamp() >= launched.timestamp());
+    // AWS's clock and the launcher's differ a little: a crawl that began
+    // up to a second before the launch counts as the try's.
+    let ours = started_at(&crawler).is_some_and(|t| t >= launched - CLOCK_SLACK);
     if !ours {
         // The crawl running at launch ended: start this try's own.
         start_crawl(launcher, name).await.map_err(port_error)?;

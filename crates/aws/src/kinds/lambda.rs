@@ -13,7 +13,9 @@ use aws_smithy_types::base64;
 use serde_json::{Map, Value, json};
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest};
 
-use super::{LAMBDA_WAIT, LaunchRecord, ServiceLauncher, Started, ended, field, launch_error, required};
+use super::{
+    LAMBDA_WAIT, LaunchRecord, ServiceLauncher, Started, ended, field, launch_error, required,
+};
 
 /// The client context naming the try (Lambda takes at most 3,583 bytes of
 /// it, base64).
@@ -38,7 +40,11 @@ pub(crate) async fn start(
     let function = required(settings, "function")?;
     let config = launcher
         .caller
-        .call("lambda", "GetFunctionConfiguration", &json!({"FunctionName": function}))
+        .call(
+            "lambda",
+            "GetFunctionConfiguration",
+            &json!({"FunctionName": function}),
+        )
         .await
         .map_err(launch_error)?;
     let timeout = Duration::from_secs(config["Timeout"].as_u64().unwrap_or(3));
@@ -114,11 +120,19 @@ mod tests {
         assert_eq!(
             failed,
             HandleStatus::Ended(Completion {
-                outcome: Outcome::Failed { reason: "KeyError: 'day'".into() },
+                outcome: Outcome::Failed {
+                    reason: "KeyError: 'day'".into()
+                },
                 exit_code: None
             })
         );
         let ok = answered(json!({"StatusCode": 200, "Payload": {"rows": 5}}));
-        assert!(matches!(ok, HandleStatus::Ended(Completion { outcome: Outcome::Succeeded, .. })));
+        assert!(matches!(
+            ok,
+            HandleStatus::Ended(Completion {
+                outcome: Outcome::Succeeded,
+                ..
+            })
+        ));
     }
 }

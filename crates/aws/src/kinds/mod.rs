@@ -146,7 +146,10 @@ pub fn owner(handle: &str) -> Option<(ServiceKind, &str)> {
 /// Whether a handle's try may be over when its launch returns: a Lambda
 /// invocation, a call with no wait (or whose wait is already met).
 pub fn settled_at_launch(handle: &str) -> bool {
-    matches!(owner(handle), Some((ServiceKind::Lambda | ServiceKind::Aws, _)))
+    matches!(
+        owner(handle),
+        Some((ServiceKind::Lambda | ServiceKind::Aws, _))
+    )
 }
 
 impl ServiceLauncher {
@@ -159,7 +162,6 @@ impl ServiceLauncher {
             sagemaker_role: None,
         }
     }
-
 
     /// The same launcher, running processing jobs as `role`.
     pub fn with_sagemaker_role(mut self, role: Option<String>) -> ServiceLauncher {

@@ -513,10 +513,15 @@ fn iam_role(prefix: &str) -> String {
         "POST",
         "/",
         &[
-            ("Authorization", "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0"),
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            ),
             ("Content-Type", "application/x-www-form-urlencoded"),
         ],
-        &format!("Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"),
+        &format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
+        ),
     );
     format!("arn:aws:iam::123456789012:role/{role}")
 }
@@ -726,7 +731,12 @@ async fn a_processing_job_gets_its_inputs_and_outputs_and_names_them_as_artifact
 
 /// A function moto answers with canned replies, in order.
 async fn function(replies: &[Value]) -> String {
-    raw("POST", "/moto-api/config", &[], r#"{"lambda": {"use_docker": false}}"#);
+    raw(
+        "POST",
+        "/moto-api/config",
+        &[],
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
     let name = unique("ingest");
     caller()
         .call(
@@ -746,7 +756,12 @@ async fn function(replies: &[Value]) -> String {
     if !replies.is_empty() {
         let results: Vec<String> = replies.iter().map(Value::to_string).collect();
         let body = json!({"results": results, "region": "us-east-1"});
-        raw("POST", "/moto-api/static/lambda-simple/response", &[], &body.to_string());
+        raw(
+            "POST",
+            "/moto-api/static/lambda-simple/response",
+            &[],
+            &body.to_string(),
+        );
     }
     name
 }
@@ -760,14 +775,29 @@ async fn a_lambda_tries_answer_is_its_output_and_ends_it_at_launch() {
     // Not reconciled at each tick: the launch itself ends the try.
     let world = world_with(&spec, updraft_engine::Settings::default()).await;
     let engine = &world.engine;
-    let run = engine.trigger("fn", RunRequest::by("tester")).await.unwrap();
+    let run = engine
+        .trigger("fn", RunRequest::by("tester"))
+        .await
+        .unwrap();
     world.player.deliver(engine).await;
-    assert_eq!(state_of(engine, "fn", &run.run_id, "ingest").await, TaskState::Succeeded);
-    assert_eq!(output_of(engine, "fn", &run.run_id, "ingest").await["rows"], 5);
+    assert_eq!(
+        state_of(engine, "fn", &run.run_id, "ingest").await,
+        TaskState::Succeeded
+    );
+    assert_eq!(
+        output_of(engine, "fn", &run.run_id, "ingest").await["rows"],
+        5
+    );
     // moto without canned replies left echoes the event it got.
     world.player.deliver(engine).await;
-    assert_eq!(state_of(engine, "fn", &run.run_id, "after").await, TaskState::Succeeded);
-    assert_eq!(output_of(engine, "fn", &run.run_id, "after").await, json!({"rows": 5}));
+    assert_eq!(
+        state_of(engine, "fn", &run.run_id, "after").await,
+        TaskState::Succeeded
+    );
+    assert_eq!(
+        output_of(engine, "fn", &run.run_id, "after").await,
+        json!({"rows": 5})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -784,11 +814,105 @@ async fn a_function_that_may_run_longer_than_a_try_can_wait_is_refused() {
         .await
         .unwrap();
     let refused = launcher
-        .launch(&request(ServiceKind::Lambda, json!({"function": name}), false))
+        .launch(&request(
+            ServiceKind::Lambda,
+            json!({"function": name}),
+            false,
+        ))
         .await
         .unwrap_err();
     assert!(
-        refused.to_string().starts_with(&format!("function `{name}` may run 900s, longer than the 15s")),
+        refused.to_string().starts_with(&format!(
+            "function `{name}` may run 900s, longer than the 15s"
+        )),
         "{refused}"
     );
+}
+
+async fn crawler() -> String {
+    let name = unique("raw");
+    caller()
+        .call(
+            "glue",
+            "CreateCrawler",
+            &json!({"Name": name, "Role": "arn:aws:iam::123456789012:role/glue", "Targets": {"S3Targets": [{"Path": "s3://lake/raw"}]}}),
+        )
+        .await
+        .unwrap();
+    name
+}
+
+/// Ends the crawler's running crawl (moto ends it when its crawls are
+/// listed); returns how many crawls it has had.
+async fn end_crawl(name: &str) -> usize {
+    caller()
+        .call("glue", "ListCrawls", &json!({"CrawlerName": name}))
+        .await
+        .unwrap()["Crawls"]
+        .as_array()
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawler_try_waits_for_a_running_crawl_then_for_its_own() {
+    let name = crawler().await;
+    // Someone else's crawl is running when the try launches.
+    caller()
+        .call("glue", "StartCrawler", &json!({"Name": name}))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let spec = format!(
+        "dag: crawl\ncompute:\n  c: {{ kind: glue_crawler, crawler: {name} }}\n  any: {{ kind: aws }}\ntasks:\n  - id: crawl\n    compute: c\n  - id: again\n    after: [crawl]\n    compute: any\n    call: {{ service: glue, action: StartCrawler, params: {{ Name: {name} }} }}\n    wait: {{ action: GetCrawler, params: {{ Name: {name} }}, every: 5s, success: \"Crawler.State == 'READY'\", failure: \"Crawler.LastCrawl.Status == 'FAILED'\" }}\n"
+    );
+    let world = world_with(&spec, at_every_tick()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("crawl", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state_of(engine, "crawl", &run.run_id, "crawl").await,
+        TaskState::Running
+    );
+    // The other crawl ends: the try starts its own, and waits for it.
+    assert_eq!(end_crawl(&name).await, 1);
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state_of(engine, "crawl", &run.run_id, "crawl").await,
+        TaskState::Running
+    );
+    assert_eq!(end_crawl(&name).await, 2);
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state_of(engine, "crawl", &run.run_id, "crawl").await,
+        TaskState::Succeeded
+    );
+
+    // The same through the generic call and a wait on GetCrawler.
+    world.player.deliver(engine).await;
+    assert_eq!(
+        state_of(engine, "crawl", &run.run_id, "again").await,
+        TaskState::Running
+    );
+    assert_eq!(end_crawl(&name).await, 3);
+    engine.tick().await.unwrap();
+    assert_eq!(
+        state_of(engine, "crawl", &run.run_id, "again").await,
+        TaskState::Succeeded
+    );
+    let output = output_of(engine, "crawl", &run.run_id, "again").await;
+    assert_eq!(output["last"]["Crawler"]["State"], "READY");
+    assert_eq!(output["response"], json!({}));
+    let run = engine
+        .ports()
+        .store
+        .run("crawl", &run.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run.state, RunState::Succeeded);
 }
