@@ -10,10 +10,12 @@ pub mod models;
 mod rest;
 mod xml;
 
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
+use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sigv4::http_request::{
     PayloadChecksumKind, SignableBody, SignableRequest, SigningSettings, sign,
@@ -80,7 +82,12 @@ pub struct Caller {
     region: String,
     endpoint: Option<String>,
     observer: Option<CallObserver>,
+    sts: aws_sdk_sts::Client,
+    assumed: Arc<Mutex<HashMap<String, (Caller, SystemTime)>>>,
 }
+
+/// How long before its credentials expire an assumed role is assumed again.
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
 impl std::fmt::Debug for Caller {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,7 +120,61 @@ impl Caller {
                 .endpoint_url()
                 .map(|u| u.trim_end_matches('/').to_string()),
             observer: None,
+            sts: aws_sdk_sts::Client::new(sdk),
+            assumed: Arc::default(),
         })
+    }
+
+    /// A caller whose requests run as `role` (a profile's `role:`),
+    /// assumed with this caller's credentials and kept until shortly before
+    /// its credentials expire.
+    pub async fn assume(&self, role: &str) -> Result<Caller, CallError> {
+        let now = SystemTime::now();
+        let cached = self.assumed.lock().ok().and_then(|a| a.get(role).cloned());
+        if let Some((caller, expires)) = cached
+            && expires > now + REFRESH_BEFORE
+        {
+            return Ok(caller);
+        }
+        let fail = |message: String| CallError {
+            service: "sts".into(),
+            action: "AssumeRole".into(),
+            status: 403,
+            code: "AssumeRoleFailed".into(),
+            message,
+        };
+        let assumed = self
+            .sts
+            .assume_role()
+            .role_arn(role)
+            .role_session_name("updraft")
+            .send()
+            .await
+            .map_err(|e| {
+                fail(format!(
+                    "cannot assume {role}: {}",
+                    crate::sdk_error::describe(&e)
+                ))
+            })?;
+        let credentials = assumed
+            .credentials()
+            .ok_or_else(|| fail(format!("assuming {role} gave no credentials")))?;
+        let expires = SystemTime::try_from(*credentials.expiration()).unwrap_or(now);
+        let caller = Caller {
+            credentials: Some(SharedCredentialsProvider::new(Credentials::new(
+                credentials.access_key_id(),
+                credentials.secret_access_key(),
+                Some(credentials.session_token().to_string()),
+                Some(expires),
+                "updraft-assumed-role",
+            ))),
+            assumed: Arc::default(),
+            ..self.clone()
+        };
+        if let Ok(mut cache) = self.assumed.lock() {
+            cache.insert(role.to_string(), (caller.clone(), expires));
+        }
+        Ok(caller)
     }
 
     /// The same caller, reporting each request to `observer`.

@@ -4,8 +4,8 @@
 //!
 //! Each kind has a file of its own; they share one way to name a try
 //! ([`deployment_digest`]), to find what a repeated launch of it started,
-//! and to remember a launch: `<try prefix>/launch.json` in the bucket,
-//! written once the service took the call. A handle says which kind owns it
+//! and to remember a launch: `launches/<handle>.json` in the bucket,
+//! written once the service took the call, with the role its calls run as. A handle says which kind owns it
 //! (`glue:JOB/RUN`, `athena:ID`, `states:ARN`, `aws:PREFIX`), so describe,
 //! stop and output go back to it, and an event of the service names it.
 
@@ -61,6 +61,9 @@ pub struct LaunchRecord {
     pub handle: String,
     /// When the service took the call.
     pub launched_at: DateTime<Utc>,
+    /// The role the try's calls run as (its profile's `role:`).
+    #[serde(default)]
+    pub role: Option<String>,
     /// The call's response.
     #[serde(default)]
     pub response: Value,
@@ -169,13 +172,24 @@ impl ServiceLauncher {
         self
     }
 
+    /// The same launcher calling as `role` (a profile's `role:`), or as
+    /// itself.
+    async fn as_role(&self, role: Option<&str>) -> Result<ServiceLauncher, CallError> {
+        let mut launcher = self.clone();
+        if let Some(role) = role {
+            launcher.caller = self.caller.assume(role).await?;
+        }
+        Ok(launcher)
+    }
+
     /// The try's name within this deployment, the same for every launch.
     pub(crate) fn digest(&self, request: &LaunchRequest) -> String {
         deployment_digest(request, &self.bucket)
     }
 
-    fn record_key(prefix: &str) -> String {
-        format!("{prefix}/launch.json")
+    /// Where a handle's launch record is: `launches/<handle>.json`.
+    fn record_key(handle: &str) -> String {
+        format!("launches/{handle}.json")
     }
 
     /// An object of the bucket as text; `None` if there is none.
@@ -202,8 +216,8 @@ impl ServiceLauncher {
         }
     }
 
-    async fn record(&self, prefix: &str) -> PortResult<Option<LaunchRecord>> {
-        let key = Self::record_key(prefix);
+    async fn record(&self, handle: &str) -> PortResult<Option<LaunchRecord>> {
+        let key = Self::record_key(handle);
         let Some(text) = self.object(&key).await? else {
             return Ok(None);
         };
@@ -215,33 +229,13 @@ impl ServiceLauncher {
         })
     }
 
-    /// Where a container of the try writes its output (`UPDRAFT_OUTPUT`).
-    pub(crate) fn output_uri(&self, request: &LaunchRequest) -> String {
-        format!("s3://{}/{}/output.json", self.bucket, try_prefix(request))
-    }
-
-    /// What a container of the try wrote to `UPDRAFT_OUTPUT`, found beside
-    /// its launch record.
-    pub(crate) async fn container_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
-        let Some(record) = attempt.output_location.as_deref() else {
-            return Ok(None);
-        };
-        let Some(key) = record
-            .strip_prefix(&format!("s3://{}/", self.bucket))
-            .and_then(|k| k.strip_suffix("launch.json"))
-        else {
-            return Ok(None);
-        };
-        self.object(&format!("{key}output.json")).await
-    }
-
-    async fn remember(&self, prefix: &str, record: &LaunchRecord) -> PortResult<()> {
+    async fn remember(&self, record: &LaunchRecord) -> PortResult<()> {
         let body =
             serde_json::to_vec(record).map_err(|e| PortError::new("writing a launch record", e))?;
         self.s3
             .put_object()
             .bucket(&self.bucket)
-            .key(Self::record_key(prefix))
+            .key(Self::record_key(&record.handle))
             .body(body.into())
             .send()
             .await
@@ -249,9 +243,28 @@ impl ServiceLauncher {
         Ok(())
     }
 
-    /// Starts a try of a service kind once: a relaunch first reads what
-    /// the first launch remembered, then asks the kind to find what it
-    /// started.
+    /// Where a container of the try writes its output (`UPDRAFT_OUTPUT`).
+    pub(crate) fn output_uri(&self, request: &LaunchRequest) -> String {
+        format!("s3://{}/{}/output.json", self.bucket, try_prefix(request))
+    }
+
+    /// What a container of the try wrote to `UPDRAFT_OUTPUT`.
+    async fn container_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
+        let prefix = format!("s3://{}/", self.bucket);
+        match attempt
+            .output_location
+            .as_deref()
+            .and_then(|uri| uri.strip_prefix(&prefix))
+        {
+            Some(key) => self.object(key).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Starts a try of a service kind once: a relaunch of a call that
+    /// leaves nothing to find (a Lambda invocation, a generic call) first
+    /// reads what the first launch remembered; the other kinds find what it
+    /// started themselves.
     pub async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let (Some(ComputeProfile::Service(profile)), Some(settings)) =
             (&request.compute, &request.task.service)
@@ -261,60 +274,81 @@ impl ServiceLauncher {
             ));
         };
         let prefix = try_prefix(request);
+        let container = matches!(
+            profile.kind,
+            ServiceKind::Batch | ServiceKind::SagemakerProcessing
+        );
         let launched = |handle: String| Launched {
             handle,
             log: None,
-            output: Some(format!(
-                "s3://{}/{}",
-                self.bucket,
-                Self::record_key(&prefix)
-            )),
+            output: container.then(|| self.output_uri(request)),
+        };
+        let by_prefix = match profile.kind {
+            ServiceKind::Aws => Some(format!("aws:{prefix}")),
+            ServiceKind::Lambda => Some(format!("lambda:{prefix}")),
+            _ => None,
         };
         if request.relaunch
-            && let Some(record) = self.record(&prefix).await?
+            && let Some(handle) = &by_prefix
+            && let Some(record) = self.record(handle).await?
         {
             return Ok(launched(record.handle));
         }
+        let role = text(settings, "role");
+        let as_role = self.as_role(role.as_deref()).await.map_err(launch_error)?;
+        let this = &as_role;
         let started = match profile.kind {
-            ServiceKind::Aws => generic::start(self, request, settings, &prefix).await?,
-            ServiceKind::Glue => glue::start(self, request, settings).await?,
-            ServiceKind::GlueCrawler => crawler::start(self, settings).await?,
-            ServiceKind::Athena => athena::start(self, request, settings).await?,
-            ServiceKind::StepFunctions => step_functions::start(self, request, settings).await?,
-            ServiceKind::Batch => batch::start(self, request, settings).await?,
-            ServiceKind::EmrServerless => emr_serverless::start(self, request, settings).await?,
-            ServiceKind::SagemakerProcessing => processing::start(self, request, settings).await?,
-            ServiceKind::Lambda => lambda::start(self, request, settings, &prefix).await?,
+            ServiceKind::Aws => generic::start(this, request, settings, &prefix).await?,
+            ServiceKind::Glue => glue::start(this, request, settings).await?,
+            ServiceKind::GlueCrawler => crawler::start(this, settings).await?,
+            ServiceKind::Athena => athena::start(this, request, settings).await?,
+            ServiceKind::StepFunctions => step_functions::start(this, request, settings).await?,
+            ServiceKind::Batch => batch::start(this, request, settings).await?,
+            ServiceKind::EmrServerless => emr_serverless::start(this, request, settings).await?,
+            ServiceKind::SagemakerProcessing => processing::start(this, request, settings).await?,
+            ServiceKind::Lambda => lambda::start(this, request, settings, &prefix).await?,
         };
         let record = LaunchRecord {
             handle: started.handle.clone(),
             launched_at: Utc::now(),
+            role,
             response: started.response,
             wait: started.wait,
         };
-        self.remember(&prefix, &record).await?;
+        self.remember(&record).await?;
         Ok(launched(started.handle))
+    }
+
+    /// The launcher a handle's calls go through (as its profile's role),
+    /// and its launch record if there is one.
+    async fn for_handle(
+        &self,
+        handle: &str,
+    ) -> PortResult<(ServiceLauncher, Option<LaunchRecord>)> {
+        let record = self.record(handle).await?;
+        let role = record.as_ref().and_then(|r| r.role.as_deref());
+        let launcher = self.as_role(role).await.map_err(port_error)?;
+        Ok((launcher, record))
     }
 
     /// What became of a try.
     pub async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {
-        match owner(handle) {
-            Some((ServiceKind::Aws, prefix)) => match self.record(prefix).await? {
-                Some(record) => generic::describe(self, &record).await,
-                None => Ok(HandleStatus::Lost),
-            },
-            Some((ServiceKind::Lambda, prefix)) => Ok(match self.record(prefix).await? {
-                Some(record) => lambda::describe(&record),
-                None => HandleStatus::Lost,
-            }),
-            Some((ServiceKind::Glue, id)) => glue::describe(self, id).await,
-            Some((ServiceKind::GlueCrawler, id)) => crawler::describe(self, id).await,
-            Some((ServiceKind::Athena, id)) => athena::describe(self, id).await,
-            Some((ServiceKind::StepFunctions, id)) => step_functions::describe(self, id).await,
-            Some((ServiceKind::Batch, id)) => batch::describe(self, id).await,
-            Some((ServiceKind::EmrServerless, id)) => emr_serverless::describe(self, id).await,
-            Some((ServiceKind::SagemakerProcessing, id)) => processing::describe(self, id).await,
-            _ => Err(PortError::msg(format!(
+        let (this, record) = self.for_handle(handle).await?;
+        let this = &this;
+        match (owner(handle), record) {
+            (Some((ServiceKind::Aws, _)), Some(record)) => generic::describe(this, &record).await,
+            (Some((ServiceKind::Lambda, _)), Some(record)) => Ok(lambda::describe(&record)),
+            (Some((ServiceKind::Aws | ServiceKind::Lambda, _)), None) => Ok(HandleStatus::Lost),
+            (Some((ServiceKind::Glue, id)), _) => glue::describe(this, id).await,
+            (Some((ServiceKind::GlueCrawler, id)), _) => crawler::describe(this, id).await,
+            (Some((ServiceKind::Athena, id)), _) => athena::describe(this, id).await,
+            (Some((ServiceKind::StepFunctions, id)), _) => step_functions::describe(this, id).await,
+            (Some((ServiceKind::Batch, id)), _) => batch::describe(this, id).await,
+            (Some((ServiceKind::EmrServerless, id)), _) => emr_serverless::describe(this, id).await,
+            (Some((ServiceKind::SagemakerProcessing, id)), _) => {
+                processing::describe(this, id).await
+            }
+            (None, _) => Err(PortError::msg(format!(
                 "no service kind owns handle {handle}"
             ))),
         }
@@ -322,15 +356,17 @@ impl ServiceLauncher {
 
     /// Stops a try where its service can.
     pub async fn stop(&self, handle: &str) -> PortResult<()> {
+        let (this, _) = self.for_handle(handle).await?;
+        let this = &this;
         match owner(handle) {
-            Some((ServiceKind::Glue, id)) => glue::stop(self, id).await,
-            Some((ServiceKind::GlueCrawler, id)) => crawler::stop(self, id).await,
-            Some((ServiceKind::Athena, id)) => athena::stop(self, id).await,
-            Some((ServiceKind::StepFunctions, id)) => step_functions::stop(self, id).await,
-            Some((ServiceKind::Batch, id)) => batch::stop(self, id).await,
-            Some((ServiceKind::EmrServerless, id)) => emr_serverless::stop(self, id).await,
-            Some((ServiceKind::SagemakerProcessing, id)) => processing::stop(self, id).await,
-            // A generic call is over once made; its wait holds nothing.
+            Some((ServiceKind::Glue, id)) => glue::stop(this, id).await,
+            Some((ServiceKind::GlueCrawler, id)) => crawler::stop(this, id).await,
+            Some((ServiceKind::Athena, id)) => athena::stop(this, id).await,
+            Some((ServiceKind::StepFunctions, id)) => step_functions::stop(this, id).await,
+            Some((ServiceKind::Batch, id)) => batch::stop(this, id).await,
+            Some((ServiceKind::EmrServerless, id)) => emr_serverless::stop(this, id).await,
+            Some((ServiceKind::SagemakerProcessing, id)) => processing::stop(this, id).await,
+            // A call or an invocation is over once made; a wait holds nothing.
             _ => Ok(()),
         }
     }
@@ -343,21 +379,20 @@ impl ServiceLauncher {
         if let Some((ServiceKind::Batch, _)) = owner(handle) {
             return self.container_output(attempt).await;
         }
-        let output = match owner(handle) {
-            Some((ServiceKind::Aws, prefix)) => match self.record(prefix).await? {
-                Some(record) => Some(generic::output(self, &record).await?),
-                None => None,
-            },
-            Some((ServiceKind::Lambda, prefix)) => {
-                self.record(prefix).await?.as_ref().and_then(lambda::output)
+        let (this, record) = self.for_handle(handle).await?;
+        let this = &this;
+        let output = match (owner(handle), &record) {
+            (Some((ServiceKind::Aws, _)), Some(record)) => {
+                Some(generic::output(this, record).await?)
             }
-            Some((ServiceKind::Glue, id)) => Some(glue::output(id)),
-            Some((ServiceKind::GlueCrawler, id)) => Some(crawler::output(self, id).await?),
-            Some((ServiceKind::Athena, id)) => Some(athena::output(self, id).await?),
-            Some((ServiceKind::StepFunctions, id)) => step_functions::output(self, id).await?,
-            Some((ServiceKind::EmrServerless, id)) => Some(emr_serverless::output(id)),
-            Some((ServiceKind::SagemakerProcessing, id)) => {
-                Some(processing::output(self, id).await?)
+            (Some((ServiceKind::Lambda, _)), Some(record)) => lambda::output(record),
+            (Some((ServiceKind::Glue, id)), _) => Some(glue::output(id)),
+            (Some((ServiceKind::GlueCrawler, id)), _) => Some(crawler::output(this, id).await?),
+            (Some((ServiceKind::Athena, id)), _) => Some(athena::output(this, id).await?),
+            (Some((ServiceKind::StepFunctions, id)), _) => step_functions::output(this, id).await?,
+            (Some((ServiceKind::EmrServerless, id)), _) => Some(emr_serverless::output(id)),
+            (Some((ServiceKind::SagemakerProcessing, id)), _) => {
+                Some(processing::output(this, id).await?)
             }
             _ => None,
         };

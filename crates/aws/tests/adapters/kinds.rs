@@ -133,7 +133,7 @@ fn spec(job: &str, machine: &str, bucket: &str) -> String {
         r#"dag: lake
 params: {{ day: "2026-12-01" }}
 compute:
-  ingest: {{ kind: glue, job: {job} }}
+  ingest: {{ kind: glue, job: {job}, role: "arn:aws:iam::123456789012:role/lake-team" }}
   scan: {{ kind: athena, workgroup: primary, output_location: "s3://results/" }}
   flow: {{ kind: step_functions, state_machine: "{machine}" }}
   flag: {{ kind: aws }}
@@ -208,8 +208,17 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
         load,
         format!("glue:{job}/{}", runs[0]["Id"].as_str().unwrap())
     );
-
-    // Glue's event ends it (a duplicate is dropped).
+    // Its calls run as the profile's role, remembered with the launch.
+    let record = s3()
+        .get_object()
+        .bucket(&world.settings.bucket)
+        .key(format!("launches/{load}.json"))
+        .send()
+        .await
+        .unwrap();
+    let record: Value =
+        serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(record["role"], "arn:aws:iam::123456789012:role/lake-team"); // Glue's event ends it (a duplicate is dropped).
     let glue_event = event(
         "aws.glue",
         "Glue Job State Change",
@@ -377,13 +386,7 @@ async fn launch_twice(
         .launch(&request(kind, settings.clone(), false))
         .await
         .unwrap();
-    let record = first
-        .output
-        .as_deref()
-        .unwrap()
-        .strip_prefix(&format!("s3://{bucket}/"))
-        .unwrap()
-        .to_string();
+    let record = format!("launches/{}.json", first.handle);
     s3().delete_object()
         .bucket(bucket)
         .key(&record)
