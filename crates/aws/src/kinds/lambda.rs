@@ -106,6 +106,7 @@ mod tests {
         describe(&LaunchRecord {
             handle: "lambda:p".into(),
             launched_at: chrono::Utc::now(),
+            role: None,
             response,
             wait: None,
         })
