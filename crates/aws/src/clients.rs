@@ -65,7 +65,11 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::from_conf(
                 client!(aws_sdk_eventbridge, sdk, interceptors).build(),
             ),
-            caller: crate::call::Caller::new(sdk),
+            caller: crate::call::Caller::new(sdk).map(|caller| {
+                caller.with_sts(aws_sdk_sts::Client::from_conf(
+                    client!(aws_sdk_sts, sdk, interceptors).build(),
+                ))
+            }),
         }
     }
 }

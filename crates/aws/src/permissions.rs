@@ -135,6 +135,47 @@ pub fn actions(service: &str, operation: &str, uri: &str, body: &[u8]) -> BTreeS
     needed
 }
 
+/// The IAM actions one call of the service kinds needs (`service` as IAM
+/// names it, the caller's signing name): its own, and those AWS checks for
+/// what it carries (tags set at creation, a role passed).
+pub fn call_actions(
+    service: &str,
+    action: &str,
+    params: &serde_json::Map<String, Value>,
+) -> BTreeSet<String> {
+    let own = |op: &str| format!("{service}:{op}");
+    let mut needed = BTreeSet::new();
+    match (service, action) {
+        ("lambda", "Invoke") => {
+            needed.insert(own("InvokeFunction"));
+        }
+        ("sagemaker", "CreateProcessingJob") => {
+            needed.insert(own(action));
+            needed.insert("iam:PassRole".into());
+            if params.contains_key("Tags") {
+                needed.insert(own("AddTags"));
+            }
+        }
+        ("emr-serverless", "StartJobRun") => {
+            needed.insert(own(action));
+            needed.insert("iam:PassRole".into());
+            if params.contains_key("tags") {
+                needed.insert(own("TagResource"));
+            }
+        }
+        ("batch", "SubmitJob") => {
+            needed.insert(own(action));
+            if params.contains_key("tags") {
+                needed.insert(own("TagResource"));
+            }
+        }
+        _ => {
+            needed.insert(own(action));
+        }
+    }
+    needed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,10 @@ pub struct Settings {
     /// `UPDRAFT_SAGEMAKER_ROLE`: the execution role of training jobs; unset,
     /// tasks on a SageMaker profile cannot launch.
     pub sagemaker_role: Option<String>,
+    /// `UPDRAFT_SERVICE_ROLE`: the role calls of the service kinds (Glue,
+    /// Athena, ...) run as when their profile names no `role:`; unset, they
+    /// run as the function itself.
+    pub service_role: Option<String>,
     /// `UPDRAFT_EVENT_BUS`: the bus updraft's events go to (`default`
     /// unless set).
     pub event_bus: String,
@@ -52,6 +56,7 @@ pub const VARIABLES: &[&str] = &[
     "UPDRAFT_ASSIGN_PUBLIC_IP",
     "UPDRAFT_TASK_DEFINITION",
     "UPDRAFT_SAGEMAKER_ROLE",
+    "UPDRAFT_SERVICE_ROLE",
     "UPDRAFT_EVENT_BUS",
     "UPDRAFT_UI_URL",
 ];
@@ -68,6 +73,7 @@ pub const STACK_OUTPUTS: &[(&str, &str)] = &[
     ("AssignPublicIp", "UPDRAFT_ASSIGN_PUBLIC_IP"),
     ("RunnerTaskDefinition", "UPDRAFT_TASK_DEFINITION"),
     ("SageMakerRoleArn", "UPDRAFT_SAGEMAKER_ROLE"),
+    ("ServiceKindsRoleArn", "UPDRAFT_SERVICE_ROLE"),
     ("EventBusName", "UPDRAFT_EVENT_BUS"),
 ];
 
@@ -115,6 +121,7 @@ impl Settings {
                     .unwrap_or_else(|| "updraft-runner".into()),
             },
             sagemaker_role: var("UPDRAFT_SAGEMAKER_ROLE").filter(|v| !v.is_empty()),
+            service_role: var("UPDRAFT_SERVICE_ROLE").filter(|v| !v.is_empty()),
             event_bus: var("UPDRAFT_EVENT_BUS")
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "default".into()),
@@ -189,6 +196,7 @@ impl Settings {
         let services = clients.caller.clone().map(|caller| {
             ServiceLauncher::new(caller, clients.s3.clone(), self.bucket.clone())
                 .with_sagemaker_role(self.sagemaker_role.clone())
+                .with_default_role(self.service_role.clone())
         });
         AwsLauncher::new(ecs, sagemaker).with_services(services)
     }

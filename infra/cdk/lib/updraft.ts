@@ -53,6 +53,8 @@ export interface UpdraftProps {
   readonly alertOnFailedTries?: boolean;
   /** The ECR repositories (ARNs) tasks and training jobs may pull from; default every repository of the account (EcrRepositoryArns). */
   readonly ecrRepositoryArns?: string[];
+  /** Roles a service-kind profile may name in `role:` besides those tagged updraft:stack=<this stack>, e.g. in other accounts (TaskRoleArns). */
+  readonly taskRoleArns?: string[];
   /** The functions' code. */
   readonly code: FunctionCode;
 }
@@ -77,6 +79,8 @@ export class Updraft extends Construct {
   public readonly runnerTaskDefinition: string;
   /** The training jobs' role (output SageMakerRoleArn). */
   public readonly sageMakerRoleArn: string;
+  /** The role service-kind profiles without `role:` run as (output ServiceKindsRoleArn). */
+  public readonly serviceKindsRoleArn: string;
   /** The bus updraft's events go to (output EventBusName). */
   public readonly eventBusName: string;
   /** The read-only policy for people (output DashboardReadOnlyPolicyArn). */
@@ -104,6 +108,7 @@ export class Updraft extends Construct {
         WatchedBuckets: props.watchedBuckets ?? [''],
         AlertOnFailedTries: props.alertOnFailedTries ? 'true' : 'false',
         EcrRepositoryArns: props.ecrRepositoryArns ?? [''],
+        TaskRoleArns: props.taskRoleArns ?? [''],
       },
     });
     const functions: [string, string][] = [
@@ -123,6 +128,7 @@ export class Updraft extends Construct {
     this.clusterName = output('ClusterName');
     this.runnerTaskDefinition = output('RunnerTaskDefinition');
     this.sageMakerRoleArn = output('SageMakerRoleArn');
+    this.serviceKindsRoleArn = output('ServiceKindsRoleArn');
     this.eventBusName = output('EventBusName');
     this.dashboardReadOnlyPolicyArn = output('DashboardReadOnlyPolicyArn');
     this.dashboardOperatorPolicyArn = output('DashboardOperatorPolicyArn');

@@ -177,6 +177,13 @@ impl Caller {
         Ok(caller)
     }
 
+    /// The same caller, assuming roles with `sts` (a client with the
+    /// deployment's interceptors).
+    pub fn with_sts(mut self, sts: aws_sdk_sts::Client) -> Caller {
+        self.sts = sts;
+        self
+    }
+
     /// The same caller, reporting each request to `observer`.
     pub fn observed(mut self, observer: CallObserver) -> Caller {
         self.observer = Some(observer);

@@ -48,6 +48,7 @@ pub struct ServiceLauncher {
     s3: aws_sdk_s3::Client,
     bucket: String,
     sagemaker_role: Option<String>,
+    default_role: Option<String>,
 }
 
 /// How long a `kind: lambda` try may wait for its answer: within the
@@ -163,7 +164,15 @@ impl ServiceLauncher {
             s3,
             bucket,
             sagemaker_role: None,
+            default_role: None,
         }
+    }
+
+    /// The same launcher, calling as `role` for a profile that names none
+    /// (the stack's role for the service kinds).
+    pub fn with_default_role(mut self, role: Option<String>) -> ServiceLauncher {
+        self.default_role = role;
+        self
     }
 
     /// The same launcher, running processing jobs as `role`.
@@ -172,11 +181,11 @@ impl ServiceLauncher {
         self
     }
 
-    /// The same launcher calling as `role` (a profile's `role:`), or as
-    /// itself.
+    /// The same launcher calling as `role` (a profile's `role:`), else as
+    /// the default role, else as itself.
     async fn as_role(&self, role: Option<&str>) -> Result<ServiceLauncher, CallError> {
         let mut launcher = self.clone();
-        if let Some(role) = role {
+        if let Some(role) = role.or(self.default_role.as_deref()) {
             launcher.caller = self.caller.assume(role).await?;
         }
         Ok(launcher)

@@ -313,9 +313,15 @@ pub fn template_statements(resource: &str) -> Vec<serde_json::Value> {
             .collect(),
         None => vec![properties["PolicyDocument"].clone()],
     };
+    // A statement under `!If [CONDITION, STATEMENT, !Ref AWS::NoValue]`
+    // reads as that list: its statement is the second item.
     documents
         .iter()
         .flat_map(|d| d["Statement"].as_array().cloned().unwrap_or_default())
+        .map(|statement| match statement.as_array() {
+            Some(branches) if branches.len() == 3 && branches[1].is_object() => branches[1].clone(),
+            _ => statement,
+        })
         .collect()
 }
 

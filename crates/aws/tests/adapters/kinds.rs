@@ -919,3 +919,87 @@ async fn a_crawler_try_waits_for_a_running_crawl_then_for_its_own() {
         .unwrap();
     assert_eq!(run.state, RunState::Succeeded);
 }
+
+/// The stack's role for the service kinds allows exactly what their
+/// launches, relaunches, looks, stops and outputs call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_kinds_role_allows_exactly_what_the_kinds_call() {
+    let (job, machine, _) = resources().await;
+    let (queue, definition) = batch_queue().await;
+    let crawler_name = crawler().await;
+    let function_name = function(&[]).await;
+    let app = caller()
+        .call(
+            "emr-serverless",
+            "CreateApplication",
+            &json!({"name": unique("spark"), "releaseLabel": "emr-7.0.0", "type": "SPARK"}),
+        )
+        .await
+        .unwrap();
+    let settings = deployment(&Clients::new(&sdk())).await;
+    let called = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+    let seen = called.clone();
+    let observed = caller().observed(std::sync::Arc::new(
+        move |service: &str, action: &str, params: &serde_json::Map<String, Value>| {
+            let needed = updraft_aws::permissions::call_actions(service, action, params);
+            seen.lock().unwrap().extend(needed);
+        },
+    ));
+    let launcher = ServiceLauncher::new(observed, s3(), settings.bucket.clone())
+        .with_sagemaker_role(Some("arn:aws:iam::123456789012:role/sagemaker".into()));
+    let kinds = [
+        (ServiceKind::Glue, json!({"job": job})),
+        (ServiceKind::GlueCrawler, json!({"crawler": crawler_name})),
+        (
+            ServiceKind::Athena,
+            json!({"query": "SELECT 1", "workgroup": "primary"}),
+        ),
+        (
+            ServiceKind::StepFunctions,
+            json!({"state_machine": machine}),
+        ),
+        (
+            ServiceKind::Batch,
+            json!({"job_queue": queue, "job_definition": definition}),
+        ),
+        (
+            ServiceKind::EmrServerless,
+            json!({"application_id": app["applicationId"], "execution_role": "arn:aws:iam::123456789012:role/emr", "entry_point": "s3://code/a.py"}),
+        ),
+        (
+            ServiceKind::SagemakerProcessing,
+            json!({"instance_type": "ml.m5.xlarge"}),
+        ),
+        (ServiceKind::Lambda, json!({"function": function_name})),
+    ];
+    for (kind, keys) in kinds {
+        let mut first = request(kind, keys, false);
+        first.task.image = Some("img:1".into());
+        let launched = launcher.launch(&first).await.unwrap();
+        let mut again = first.clone();
+        again.relaunch = true;
+        // The record lost, so a relaunch looks for what the first started.
+        s3().delete_object()
+            .bucket(&settings.bucket)
+            .key(format!("launches/{}.json", launched.handle))
+            .send()
+            .await
+            .unwrap();
+        launcher.launch(&again).await.unwrap();
+        let _ = launcher.describe(&launched.handle).await;
+        let mut attempt =
+            updraft_core::state::Attempt::new(first.key.clone(), 1, TaskState::Succeeded);
+        attempt.handle = Some(launched.handle.clone());
+        let _ = launcher.read_output(&attempt).await;
+        // moto does not implement every stop: the call is what counts.
+        let _ = launcher.stop(&launched.handle).await;
+    }
+    let called = called.lock().unwrap().clone();
+    let granted = updraft_aws::testing::template_actions("ServiceKindsRole");
+    let missing: Vec<_> = called.difference(&granted).collect();
+    let unused: Vec<_> = granted.difference(&called).collect();
+    assert!(
+        missing.is_empty() && unused.is_empty(),
+        "not allowed {missing:?}, allowed but never called {unused:?}"
+    );
+}

@@ -32,9 +32,10 @@ use crate::races::{Meanwhile, WhileLaunching};
 use crate::template::allowed;
 
 const TRAINING_ROLE: &str = "arn:aws:iam::123456789012:role/updraft-sagemaker";
+const SERVICE_ROLE: &str = "arn:aws:iam::123456789012:role/updraft-service-kinds";
 
 /// Every file of the scenario: each DAG takes one path.
-const SPECS: [(&str, &str); 6] = [
+const SPECS: [(&str, &str); 7] = [
     // The planner creates it; the recorder reads an output, records an
     // artifact, fans out, and finishes a training job. Its file is padded
     // past what an item holds, so every function reads it from S3.
@@ -64,10 +65,17 @@ const SPECS: [(&str, &str); 6] = [
         "planner_timeout",
         "dag: planner_timeout\nrun_timeout: 3s\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: long\n    command: [long]\n  - id: train\n    compute: gpu\n    image: trainer:1\n",
     ),
-    // Its tries' events are lost: the planner asks ECS and SageMaker.
+    // Its tries' events are lost: the planner asks ECS, SageMaker and
+    // Glue (as the stack's service role).
     (
         "quiet",
-        "dag: quiet\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: ends\n    command: [ends]\n  - id: train\n    compute: gpu\n    image: trainer:1\n",
+        "dag: quiet\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\n  glue: { kind: glue, job: permissions-job }\ntasks:\n  - id: ends\n    command: [ends]\n  - id: train\n    compute: gpu\n    image: trainer:1\n  - id: etl\n    compute: glue\n",
+    ),
+    // Service kinds: a Glue job run whose event the recorder gets, and a
+    // call the dispatcher ends at once; both as the stack's service role.
+    (
+        "service",
+        "dag: service\ncompute:\n  glue: { kind: glue, job: permissions-job }\n  any: { kind: aws }\ntasks:\n  - id: etl\n    compute: glue\n  - id: look\n    compute: any\n    call: { service: glue, action: GetJobRuns, params: { JobName: permissions-job } }\n",
     ),
 ];
 
@@ -180,6 +188,15 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     let operator_clients = Clients::new(&sdk());
     let mut settings = deployment(&operator_clients).await;
     settings.sagemaker_role = Some(TRAINING_ROLE.into());
+    settings.service_role = Some(SERVICE_ROLE.into());
+    let _ = updraft_aws::call::Caller::new(&sdk())
+        .unwrap()
+        .call(
+            "glue",
+            "CreateJob",
+            &json!({"Name": "permissions-job", "Role": SERVICE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://code/etl.py"}}),
+        )
+        .await;
     let operator = Arc::new(
         settings
             .engine_over(&operator_clients)
@@ -281,6 +298,15 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     )
     .await
     .unwrap();
+    // A Glue job run's end, read as the stack's service role.
+    let etl = handle(&operator, "service", &runs["service"], "etl").await;
+    let (job, job_run) = etl.strip_prefix("glue:").unwrap().rsplit_once('/').unwrap();
+    let glue_ended = json!({
+        "source": "aws.glue", "detail-type": "Glue Job State Change",
+        "detail": {"jobName": job, "jobRunId": job_run, "state": "SUCCEEDED"}
+    });
+    let recorded = recorder(&recorder_role.engine, &glue_ended).await.unwrap();
+    assert_eq!(recorded["recorded"], true, "{recorded}");
     // Past both run timeouts (3 s, long enough for every first try to
     // launch on a loaded machine): the recorder ends one run when `quick`
     // ends, stopping its ECS task and training job.
@@ -322,6 +348,16 @@ async fn each_role_allows_exactly_what_its_function_sends() {
         .unwrap()
         .unwrap();
     assert_eq!(ends.state, TaskState::Succeeded, "reconciled");
+    for (dag, task) in [("quiet", "etl"), ("service", "look")] {
+        let instance = operator
+            .ports()
+            .store
+            .instance(dag, &runs[dag], &key(task))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(instance.state, TaskState::Succeeded, "{dag}.{task}");
+    }
     // moto does not implement StopTrainingJob (it answers 500): those stops
     // were sent and stay kept for the next tick; every ECS stop went through.
     let kept = operator.ports().store.stops().await.unwrap();

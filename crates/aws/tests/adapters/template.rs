@@ -220,10 +220,12 @@ fn the_dispatcher_passes_only_the_runner_and_training_roles() {
 /// of `*` comes only with actions that have no resource-level permissions.
 #[test]
 fn roles_name_their_actions_and_resources() {
-    const NO_RESOURCE_LEVEL: [&str; 3] = [
+    const NO_RESOURCE_LEVEL: [&str; 5] = [
         "ecr:GetAuthorizationToken",
         "ecs:DescribeTaskDefinition",
         "cloudwatch:PutMetricData",
+        "batch:DescribeJobs",
+        "batch:ListJobs",
     ];
     let template = template();
     let mut checked = 0;
@@ -231,8 +233,9 @@ fn roles_name_their_actions_and_resources() {
         if role["Type"] != "AWS::IAM::Role" {
             continue;
         }
-        for policy in role["Properties"]["Policies"].as_array().unwrap() {
-            for statement in policy["PolicyDocument"]["Statement"].as_array().unwrap() {
+        for statement in updraft_aws::testing::template_statements(name) {
+            {
+                let statement = &statement;
                 let actions = actions(statement);
                 for action in &actions {
                     assert!(
@@ -501,4 +504,151 @@ fn training_jobs_are_reached_only_by_the_stacks_tag_and_images_by_named_reposito
         assert_eq!(pulls[0]["Resource"][0], "HasEcrRepositories", "{role}");
         assert_eq!(pulls[0]["Resource"][1], "EcrRepositoryArns", "{role}");
     }
+}
+
+/// The recorder's rules for the service kinds take each kind's end events,
+/// and no start, and the recorder reads every one they take as an end:
+/// checked on the emulator's EventBridge, with the template's patterns.
+#[tokio::test]
+async fn the_service_kinds_rules_take_their_ends_only() {
+    use updraft_aws::clients::Clients;
+    use updraft_aws::testing::{rule_into_queue, sdk, unique};
+    let clients = Clients::new(&sdk());
+    let bus = unique("kinds-bus");
+    clients
+        .events
+        .create_event_bus()
+        .name(&bus)
+        .send()
+        .await
+        .unwrap();
+    let events = &resource("RecorderFunction")["Properties"]["Events"];
+    let sent = [
+        (
+            "aws.glue",
+            "Glue Job State Change",
+            json!({"jobName": "j", "jobRunId": "jr_1", "state": "SUCCEEDED"}),
+            true,
+        ),
+        (
+            "aws.glue",
+            "Glue Job State Change",
+            json!({"jobName": "j", "jobRunId": "jr_2", "state": "FAILED", "message": "boom"}),
+            true,
+        ),
+        (
+            "aws.glue",
+            "Glue Job State Change",
+            json!({"jobName": "j", "jobRunId": "jr_3", "state": "RUNNING"}),
+            false,
+        ),
+        (
+            "aws.athena",
+            "Athena Query State Change",
+            json!({"queryExecutionId": "q1", "currentState": "SUCCEEDED"}),
+            true,
+        ),
+        (
+            "aws.athena",
+            "Athena Query State Change",
+            json!({"queryExecutionId": "q2", "currentState": "RUNNING"}),
+            false,
+        ),
+        (
+            "aws.states",
+            "Step Functions Execution Status Change",
+            json!({"executionArn": "arn:e1", "status": "TIMED_OUT"}),
+            true,
+        ),
+        (
+            "aws.states",
+            "Step Functions Execution Status Change",
+            json!({"executionArn": "arn:e2", "status": "RUNNING"}),
+            false,
+        ),
+        (
+            "aws.emr-serverless",
+            "EMR Serverless Job Run State Change",
+            json!({"applicationId": "a", "jobRunId": "r1", "state": "SUCCESS"}),
+            true,
+        ),
+        (
+            "aws.emr-serverless",
+            "EMR Serverless Job Run State Change",
+            json!({"applicationId": "a", "jobRunId": "r2", "state": "RUNNING"}),
+            false,
+        ),
+        (
+            "aws.batch",
+            "Batch Job State Change",
+            json!({"jobId": "b1", "status": "FAILED", "container": {"exitCode": 2}}),
+            true,
+        ),
+        (
+            "aws.batch",
+            "Batch Job State Change",
+            json!({"jobId": "b2", "status": "RUNNABLE"}),
+            false,
+        ),
+        (
+            "aws.sagemaker",
+            "SageMaker Processing Job State Change",
+            json!({"ProcessingJobName": "p1", "ProcessingJobStatus": "Completed"}),
+            true,
+        ),
+        (
+            "aws.sagemaker",
+            "SageMaker Processing Job State Change",
+            json!({"ProcessingJobName": "p2", "ProcessingJobStatus": "InProgress"}),
+            false,
+        ),
+    ];
+    let mut queues = Vec::new();
+    for rule in ["ServiceKindEnded", "BatchJobEnded", "ProcessingJobEnded"] {
+        let pattern = events[rule]["Properties"]["Pattern"].to_string();
+        queues.push(rule_into_queue(&clients.events, &clients.sqs, &bus, rule, &pattern).await);
+    }
+    for (source, detail_type, detail, _) in &sent {
+        let entry = aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+            .event_bus_name(&bus)
+            .source(*source)
+            .detail_type(*detail_type)
+            .detail(detail.to_string())
+            .build();
+        clients
+            .events
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut taken = BTreeSet::new();
+    for url in &queues {
+        let out = clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for message in out.messages() {
+            let body = message.body().unwrap();
+            let change = updraft_aws::events::parse(body).unwrap();
+            assert!(change.completion.is_some(), "taken but not an end: {body}");
+            taken.insert(change.handle);
+        }
+    }
+    let ends: BTreeSet<String> = sent
+        .iter()
+        .filter(|(_, _, _, end)| *end)
+        .map(|(source, detail_type, detail, _)| {
+            let event = json!({"source": source, "detail-type": detail_type, "detail": detail});
+            updraft_aws::events::parse(&event.to_string())
+                .unwrap()
+                .handle
+        })
+        .collect();
+    assert_eq!(taken, ends);
 }
