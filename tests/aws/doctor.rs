@@ -56,8 +56,8 @@ async fn doctor_tells_a_healthy_stack_from_each_thing_that_goes_wrong() {
     engine.tick().await.unwrap();
     let healthy = world.run(&["doctor"]).expect(0);
     for line in [
-        &format!("✔ stack {}: the 10 outputs updraft reads", stack.name),
-        "✔ the stack's 4 rules are enabled",
+        &format!("✔ stack {}: the 11 outputs updraft reads", stack.name),
+        "✔ the stack's 7 rules are enabled",
         "✔ the dead-letter queue is empty",
         "✔ every DAG's spec imports",
         "✔ no try running past its timeout",
