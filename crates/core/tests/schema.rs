@@ -44,19 +44,36 @@ fn root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Every example spec, and pools.yaml examples against the pools schema.
+/// Every `.yaml` file under `dir`, its subdirectories' included.
+fn yaml_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(yaml_files(&path));
+        } else if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// Every example spec (the ports of Airflow's Amazon examples under
+/// `dag-specs/examples/aws/` too) passes the schema and validates.
 #[test]
 fn every_example_passes_the_schema() {
     let dag = Checker::new(dag_schema());
     let mut checked = 0;
-    for entry in std::fs::read_dir(root().join("dag-specs")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "yaml") {
-            let text = std::fs::read_to_string(&path).unwrap();
-            assert_eq!(dag.refusal(&text), None, "{}", path.display());
-            checked += 1;
+    for path in yaml_files(&root().join("dag-specs")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(dag.refusal(&text), None, "{}", path.display());
+        if let Err(e) = updraft_core::spec::parse_spec(&path.display().to_string(), &text) {
+            panic!("{e}");
         }
+        checked += 1;
     }
+    let ports = yaml_files(&root().join("dag-specs/examples/aws")).len();
+    assert!(ports >= 5, "only {ports} ports of Airflow's Amazon examples");
     let starter = std::fs::read_to_string(root().join("crates/cli/starter/hello.yaml")).unwrap();
     assert_eq!(
         dag.refusal(&starter),
