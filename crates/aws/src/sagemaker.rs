@@ -10,8 +10,9 @@ use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sagemaker::operation::describe_training_job::DescribeTrainingJobOutput;
 use aws_sdk_sagemaker::types::{
-    AlgorithmSpecification, OutputDataConfig, ResourceConfig, StoppingCondition, Tag,
-    TrainingInputMode, TrainingInstanceType,
+    AlgorithmSpecification, Channel, DataSource, OutputDataConfig, ResourceConfig,
+    S3DataDistribution, S3DataSource, S3DataType, StoppingCondition, Tag, TrainingInputMode,
+    TrainingInstanceType,
 };
 use serde_json::json;
 use updraft_core::spec::ComputeProfile;
@@ -57,6 +58,29 @@ pub struct SageMakerLauncher {
     client: Client,
     config: SageMakerConfig,
     logs: Option<aws_sdk_cloudwatchlogs::Client>,
+}
+
+/// A training job's input channels, each an S3 prefix copied to every
+/// instance (`/opt/ml/input/data/<name>`), as built-in algorithms expect.
+fn channels(inputs: &std::collections::BTreeMap<String, String>) -> Option<Vec<Channel>> {
+    if inputs.is_empty() {
+        return None;
+    }
+    let channels = inputs
+        .iter()
+        .map(|(name, uri)| {
+            let source = S3DataSource::builder()
+                .s3_uri(uri)
+                .s3_data_type(S3DataType::S3Prefix)
+                .s3_data_distribution_type(S3DataDistribution::FullyReplicated)
+                .build();
+            Channel::builder()
+                .channel_name(name)
+                .data_source(DataSource::builder().s3_data_source(source).build())
+                .build()
+        })
+        .collect();
+    Some(channels)
 }
 
 /// The training job name of one try: `<dag>-<task>-<try>-<digest>`,
@@ -191,6 +215,7 @@ impl Launcher for SageMakerLauncher {
                 request.task.hyperparameters.clone().into_iter().collect(),
             ))
             .set_environment(Some(environment.into_iter().collect()))
+            .set_input_data_config(channels(&request.task.inputs))
             .output_data_config(
                 OutputDataConfig::builder()
                     .s3_output_path(format!(

@@ -234,6 +234,8 @@ pub struct RenderedTask {
     pub environment: BTreeMap<String, String>,
     /// SageMaker training hyperparameters.
     pub hyperparameters: BTreeMap<String, String>,
+    /// A training job's input channels: name to S3 URI.
+    pub inputs: BTreeMap<String, String>,
     /// The keys of a task of a service kind (its profile's, then its own),
     /// rendered.
     pub service: Option<serde_json::Map<String, Value>>,
@@ -307,6 +309,11 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
             .hyperparameters
             .iter()
             .map(|(k, v)| Ok((k.clone(), field(format!("hyperparameters {k}"), v)?)))
+            .collect::<Result<_, String>>()?,
+        inputs: task
+            .inputs
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), field(format!("inputs {k}"), v)?)))
             .collect::<Result<_, String>>()?,
         service: task
             .service

@@ -73,7 +73,10 @@ fn every_example_passes_the_schema() {
         checked += 1;
     }
     let ports = yaml_files(&root().join("dag-specs/examples/aws")).len();
-    assert!(ports >= 5, "only {ports} ports of Airflow's Amazon examples");
+    assert!(
+        ports >= 5,
+        "only {ports} ports of Airflow's Amazon examples"
+    );
     let starter = std::fs::read_to_string(root().join("crates/cli/starter/hello.yaml")).unwrap();
     assert_eq!(
         dag.refusal(&starter),

@@ -45,6 +45,7 @@ fn request(dag: &str, try_number: u32) -> LaunchRequest {
                 ("epochs".into(), "3".into()),
                 ("lr".into(), "0.01".into()),
             ]),
+            inputs: BTreeMap::from([("train".into(), "s3://data/train/".into())]),
             service: None,
         },
         compute: Some(ComputeProfile::Sagemaker(SagemakerProfile {
@@ -106,6 +107,10 @@ async fn create_training_job_carries_the_try_and_its_model_becomes_the_output() 
     let hyperparameters = job.hyper_parameters().unwrap();
     assert_eq!(hyperparameters["epochs"], "3");
     assert_eq!(hyperparameters["lr"], "0.01");
+    let channel = &job.input_data_config()[0];
+    assert_eq!(channel.channel_name(), "train");
+    let source = channel.data_source().unwrap().s3_data_source().unwrap();
+    assert_eq!(source.s3_uri(), "s3://data/train/");
     let output_path = format!("s3://models/outputs/{dag}/manual__2026-11-22T03:00:00Z/train/2/");
     assert_eq!(
         job.output_data_config().unwrap().s3_output_path(),

@@ -160,6 +160,8 @@ pub struct TaskSpec {
     pub priority: i32,
     /// What a service runs for it, on a profile of a service kind.
     pub service: Option<ServiceTask>,
+    /// A training job's input channels: name to S3 URI (templates).
+    pub inputs: BTreeMap<String, String>,
 }
 
 /// What a task takes of a pool.

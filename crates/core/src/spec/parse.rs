@@ -604,13 +604,43 @@ const SERVICE_PROFILE_KEYS: &[&str] = &["kind", "pool", "pool_slots", "priority"
 /// A task's keys of a service kind, checked against its profile's kind and
 /// merged over the profile's; or, on any other profile, reported.
 fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option<&ComputeProfile>) {
+    if let Some(ComputeProfile::Sagemaker(_)) = profile {
+        // A training job's named S3 input channels.
+        draft.service_keys.retain(|(name, node)| {
+            if name != "inputs" {
+                return true;
+            }
+            let Value::Map(entries) = &node.value else {
+                reader.error(
+                    node.pos,
+                    format!(
+                        "`inputs` must be a mapping of channel names to S3 URIs, not {}",
+                        node.kind()
+                    ),
+                );
+                return false;
+            };
+            for entry in entries {
+                if let Some(uri) = reader.text(&entry.value, &format!("`inputs` `{}`", entry.key)) {
+                    if is_template(&uri) {
+                        draft.templates.push((uri.clone(), entry.value.pos));
+                    }
+                    draft.spec.inputs.insert(entry.key.clone(), uri);
+                }
+            }
+            false
+        });
+    }
     let Some(ComputeProfile::Service(profile)) = profile else {
         for (name, node) in &draft.service_keys {
-            let kinds: Vec<&str> = ServiceKind::ALL
+            let mut kinds: Vec<&str> = ServiceKind::ALL
                 .iter()
                 .filter(|(k, _)| k.key(name).is_some())
                 .map(|(_, n)| *n)
                 .collect();
+            if name == "inputs" {
+                kinds.insert(0, "sagemaker");
+            }
             reader.error(
                 node.pos,
                 format!(
@@ -956,6 +986,7 @@ fn read_task(
             pool: None,
             priority: 0,
             service: None,
+            inputs: BTreeMap::new(),
         },
         id_pos: id_node.pos,
         after,

@@ -196,3 +196,23 @@ fn a_wait_is_poked_as_often_as_it_asks_and_no_more_often_than_5s() {
     let crawl = default.task("crawl").unwrap().service.as_ref().unwrap();
     assert_eq!(crawl.poke_interval(), Some(DEFAULT_POKE_INTERVAL));
 }
+
+#[test]
+fn a_training_task_takes_named_input_channels() {
+    let spec = parse_spec(
+        "k.yaml",
+        "dag: d\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\ntasks:\n  - id: train\n    compute: gpu\n    image: xgboost:1\n    inputs: { train: \"s3://data/{{ ds }}/train/\", validation: s3://data/validation/ }\n",
+    )
+    .unwrap();
+    let train = spec.task("train").unwrap();
+    assert_eq!(train.inputs["train"], "s3://data/{{ ds }}/train/");
+    assert_eq!(train.inputs.len(), 2);
+    assert!(train.service.is_none());
+    let on_ecs = "dag: d\ntasks:\n  - id: t\n    inputs: { a: s3://x/ }\n";
+    assert_eq!(
+        spec_errors(on_ecs),
+        [
+            "4:13: `inputs` is for a task on a compute profile of `kind: sagemaker` or `kind: sagemaker_processing`"
+        ]
+    );
+}
