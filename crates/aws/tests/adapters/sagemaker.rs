@@ -108,9 +108,9 @@ async fn create_training_job_carries_the_try_and_its_model_becomes_the_output() 
     assert_eq!(hyperparameters["epochs"], "3");
     assert_eq!(hyperparameters["lr"], "0.01");
     let channel = &job.input_data_config()[0];
-    assert_eq!(channel.channel_name(), "train");
+    assert_eq!(channel.channel_name(), Some("train"));
     let source = channel.data_source().unwrap().s3_data_source().unwrap();
-    assert_eq!(source.s3_uri(), "s3://data/train/");
+    assert_eq!(source.s3_uri(), Some("s3://data/train/"));
     let output_path = format!("s3://models/outputs/{dag}/manual__2026-11-22T03:00:00Z/train/2/");
     assert_eq!(
         job.output_data_config().unwrap().s3_output_path(),
