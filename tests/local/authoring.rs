@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use serde_json::json;
 use updraft_e2e::{World, binary};
 
 fn repository() -> PathBuf {
@@ -444,4 +445,64 @@ fn nothing_in_the_repository_names_a_path_outside_it() {
     }
     assert!(read > 100, "read {read} files");
     assert!(found.is_empty(), "{}", found.join("\n"));
+}
+
+/// A task an AWS service runs: `render` shows the exact calls its try would
+/// make (each checked against the service's model), `test` shows them and
+/// sends nothing, and `run` fails its try in one line saying where it runs.
+#[test]
+fn render_and_test_show_a_service_tasks_calls_and_send_nothing() {
+    let world = World::new();
+    world.spec(
+        "lake.yaml",
+        "dag: lake\nparams: { bucket: lake }\ncompute:\n  etl: { kind: glue, job: ingest }\n  s3: { kind: aws }\ntasks:\n  - id: load\n    compute: etl\n    arguments: { --day: \"{{ ds }}\" }\n  - id: bad\n    compute: s3\n    call: { service: s3, action: Teleport, params: {} }\n",
+    );
+    let rendered = world
+        .run(&[
+            "render",
+            "lake",
+            "load",
+            "--date",
+            "2026-12-03",
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    let call = &rendered["calls"][0];
+    assert_eq!(
+        (&call["service"], &call["action"]),
+        (&json!("glue"), &json!("StartJobRun"))
+    );
+    assert_eq!(call["params"]["JobName"], "ingest");
+    assert_eq!(call["params"]["Arguments"]["--day"], "2026-12-03");
+    assert_eq!(
+        call["params"]["Arguments"]["--updraft-try"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    let tested = world
+        .run(&["test", "lake", "load", "--date", "2026-12-03"])
+        .expect(0);
+    assert!(
+        tested.stderr.contains("    glue StartJobRun\n"),
+        "{}",
+        tested.stderr
+    );
+    assert!(tested.stderr.contains("sent nothing"), "{}", tested.stderr);
+    // An action the service does not have is refused before anything runs.
+    let bad = world.run(&["render", "lake", "bad"]).expect(1);
+    assert_eq!(
+        bad.stderr,
+        "updraft: s3 Teleport: UnknownOperation: s3 has no action `Teleport`\n"
+    );
+    // Locally such a try fails at once, saying where it can run.
+    let ran = world.run(&["run", "lake"]).expect(1);
+    let reason = format!("{}{}", ran.stdout, ran.stderr);
+    assert!(
+        reason.contains("a `kind: glue` task runs only on AWS for now"),
+        "{reason}"
+    );
 }

@@ -84,6 +84,18 @@ pub struct Caller {
     observer: Option<CallObserver>,
     sts: aws_sdk_sts::Client,
     assumed: Arc<Mutex<HashMap<String, (Caller, SystemTime)>>>,
+    planned: Option<Arc<Mutex<Vec<PlannedCall>>>>,
+}
+
+/// A call as it would be made: what `render` and `test` show of a try.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PlannedCall {
+    /// The service, as the spec names it.
+    pub service: String,
+    /// The action.
+    pub action: String,
+    /// Its parameters.
+    pub params: Value,
 }
 
 /// How long before its credentials expire an assumed role is assumed again.
@@ -122,7 +134,19 @@ impl Caller {
             observer: None,
             sts: aws_sdk_sts::Client::new(sdk),
             assumed: Arc::default(),
+            planned: None,
         })
+    }
+
+    /// A caller that sends nothing: each call is checked against the
+    /// service's model, kept in the list returned, and answered `{}`.
+    pub fn planning(&self) -> (Caller, Arc<Mutex<Vec<PlannedCall>>>) {
+        let planned = Arc::new(Mutex::new(Vec::new()));
+        let caller = Caller {
+            planned: Some(planned.clone()),
+            ..self.clone()
+        };
+        (caller, planned)
     }
 
     /// A caller whose requests run as `role` (a profile's `role:`),
@@ -245,6 +269,16 @@ impl Caller {
         };
         if let Some(observer) = &self.observer {
             observer(&model.signing, action, params);
+        }
+        if let Some(planned) = &self.planned {
+            if let Ok(mut planned) = planned.lock() {
+                planned.push(PlannedCall {
+                    service: service.to_string(),
+                    action: action.to_string(),
+                    params: Value::Object(params.clone()),
+                });
+            }
+            return Ok(json!({}));
         }
         let host_url = match &self.endpoint {
             Some(url) => url.clone(),

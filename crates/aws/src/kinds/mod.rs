@@ -29,7 +29,7 @@ use updraft_engine::ports::{
     Completion, HandleStatus, LaunchError, LaunchRequest, Launched, PortError, PortResult,
 };
 
-use crate::call::{CallError, Caller};
+use crate::call::{CallError, Caller, PlannedCall};
 use crate::try_names::{deployment_digest, try_prefix};
 
 pub use athena::end_of as athena_end;
@@ -306,17 +306,7 @@ impl ServiceLauncher {
         let role = text(settings, "role");
         let as_role = self.as_role(role.as_deref()).await.map_err(launch_error)?;
         let this = &as_role;
-        let started = match profile.kind {
-            ServiceKind::Aws => generic::start(this, request, settings, &prefix).await?,
-            ServiceKind::Glue => glue::start(this, request, settings).await?,
-            ServiceKind::GlueCrawler => crawler::start(this, settings).await?,
-            ServiceKind::Athena => athena::start(this, request, settings).await?,
-            ServiceKind::StepFunctions => step_functions::start(this, request, settings).await?,
-            ServiceKind::Batch => batch::start(this, request, settings).await?,
-            ServiceKind::EmrServerless => emr_serverless::start(this, request, settings).await?,
-            ServiceKind::SagemakerProcessing => processing::start(this, request, settings).await?,
-            ServiceKind::Lambda => lambda::start(this, request, settings, &prefix).await?,
-        };
+        let started = this.start(profile.kind, request, settings, &prefix).await?;
         let record = LaunchRecord {
             handle: started.handle.clone(),
             launched_at: Utc::now(),
@@ -326,6 +316,53 @@ impl ServiceLauncher {
         };
         self.remember(&record).await?;
         Ok(launched(started.handle))
+    }
+
+    /// Starts the work of a try of `kind` (a relaunch first looks for it).
+    async fn start(
+        &self,
+        kind: ServiceKind,
+        request: &LaunchRequest,
+        settings: &Map<String, Value>,
+        prefix: &str,
+    ) -> Result<Started, LaunchError> {
+        match kind {
+            ServiceKind::Aws => generic::start(self, request, settings, prefix).await,
+            ServiceKind::Glue => glue::start(self, request, settings).await,
+            ServiceKind::GlueCrawler => crawler::start(self, settings).await,
+            ServiceKind::Athena => athena::start(self, request, settings).await,
+            ServiceKind::StepFunctions => step_functions::start(self, request, settings).await,
+            ServiceKind::Batch => batch::start(self, request, settings).await,
+            ServiceKind::EmrServerless => emr_serverless::start(self, request, settings).await,
+            ServiceKind::SagemakerProcessing => processing::start(self, request, settings).await,
+            ServiceKind::Lambda => lambda::start(self, request, settings, prefix).await,
+        }
+    }
+
+    /// The calls a first launch of `request` would make, made nowhere:
+    /// each is checked against its service's model and answered `{}`.
+    pub async fn plan(&self, request: &LaunchRequest) -> Result<Vec<PlannedCall>, String> {
+        let (caller, planned) = self.caller.planning();
+        let launcher = ServiceLauncher {
+            caller,
+            default_role: None,
+            ..self.clone()
+        };
+        let request = LaunchRequest {
+            relaunch: false,
+            ..request.clone()
+        };
+        let (Some(ComputeProfile::Service(profile)), Some(settings)) =
+            (&request.compute, &request.task.service)
+        else {
+            return Ok(Vec::new());
+        };
+        let prefix = try_prefix(&request);
+        let (this, request) = (&launcher, &request);
+        this.start(profile.kind, request, settings, &prefix)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(planned.lock().map(|p| p.clone()).unwrap_or_default())
     }
 
     /// The launcher a handle's calls go through (as its profile's role),

@@ -6,8 +6,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use serde_json::{Map, Value, json};
+use updraft_aws::call::PlannedCall;
+use updraft_aws::clients::Clients;
+use updraft_aws::kinds::ServiceLauncher;
 use updraft_core::plan::{outputs_of, parse_output};
-use updraft_core::spec::DagSpec;
+use updraft_core::spec::{ComputeProfile, DagSpec};
 use updraft_engine::ports::LaunchRequest;
 use updraft_engine::usecase::{TaskPreview, TaskPreviewRequest, preview_task};
 
@@ -19,12 +22,82 @@ use crate::render::time;
 /// Prints the task rendered for the run its date makes.
 pub async fn render(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
     let (spec, preview) = preview(ctx, args).await?;
+    let calls = planned_calls(&spec, &preview).await?;
     if ctx.json() {
-        print_json(&preview_json(&spec, &args.task, &preview))?;
+        let mut json = preview_json(&spec, &args.task, &preview);
+        if let Some(calls) = &calls {
+            json["calls"] = json!(calls);
+        }
+        print_json(&json)?;
     } else {
         print!("{}", preview_text(&spec, &args.task, &preview));
+        print!("{}", calls_text(calls.as_deref()));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a bucket is called where the try's names are shown without a
+/// stack: the names (job, execution, token) derive from the stack's bucket.
+const ANY_STACK: &str = "STACK-BUCKET";
+
+/// The calls a try of a task of a service kind would make (none for a
+/// container task): made nowhere, each checked against its service.
+async fn planned_calls(
+    spec: &DagSpec,
+    preview: &TaskPreview,
+) -> CliResult<Option<Vec<PlannedCall>>> {
+    let Some(task) = spec.task(preview.key.task_id.as_str()) else {
+        return Ok(None);
+    };
+    let Some(profile @ ComputeProfile::Service(_)) = spec.compute_of(task) else {
+        return Ok(None);
+    };
+    let request = launch_request(spec, preview, Some(profile.clone()));
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .build();
+    let clients = Clients::new(&sdk);
+    let caller = clients.caller.clone().map_err(CliError::Infra)?;
+    let launcher = ServiceLauncher::new(caller, clients.s3.clone(), ANY_STACK.into())
+        .with_sagemaker_role(Some("STACK-SAGEMAKER-ROLE".into()));
+    launcher
+        .plan(&request)
+        .await
+        .map(Some)
+        .map_err(CliError::User)
+}
+
+fn calls_text(calls: Option<&[PlannedCall]>) -> String {
+    let Some(calls) = calls else {
+        return String::new();
+    };
+    let mut lines = vec![format!(
+        "  calls (names from the stack's bucket, shown as {ANY_STACK})"
+    )];
+    for call in calls {
+        lines.push(format!("    {} {}", call.service, call.action));
+        let params = serde_json::to_string_pretty(&call.params).unwrap_or_default();
+        lines.extend(params.lines().map(|l| format!("      {l}")));
+    }
+    lines.join("\n") + "\n"
+}
+
+fn launch_request(
+    spec: &DagSpec,
+    preview: &TaskPreview,
+    compute: Option<ComputeProfile>,
+) -> LaunchRequest {
+    LaunchRequest {
+        dag: spec.id.to_string(),
+        run_id: preview.run.run_id.clone(),
+        key: preview.key.clone(),
+        try_number: 1,
+        task: preview.rendered.clone(),
+        compute,
+        timeout: preview.timeout,
+        relaunch: false,
+    }
 }
 
 /// Runs the task here with its log on the terminal, then prints its output;
@@ -32,16 +105,12 @@ pub async fn render(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
 pub async fn test(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
     let (spec, preview) = preview(ctx, args).await?;
     eprint!("{}", preview_text(&spec, &args.task, &preview));
-    let request = LaunchRequest {
-        dag: spec.id.to_string(),
-        run_id: preview.run.run_id.clone(),
-        key: preview.key.clone(),
-        try_number: 1,
-        task: preview.rendered.clone(),
-        compute: None,
-        timeout: preview.timeout,
-        relaunch: false,
-    };
+    if let Some(calls) = planned_calls(&spec, &preview).await? {
+        eprint!("{}", calls_text(Some(&calls)));
+        eprintln!("sent nothing: a try of this task runs on a stack (updraft deploy)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let request = launch_request(&spec, &preview, None);
     let scratch = std::env::temp_dir().join(format!("updraft-test-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .map_err(|e| CliError::Infra(format!("creating {}: {e}", scratch.display())))?;
@@ -170,12 +239,18 @@ fn preview_text(spec: &DagSpec, task: &str, preview: &TaskPreview) -> String {
     if let (Some((index, count)), Some(item)) = (preview.mapped, &preview.item) {
         lines.push(format!("  map index      {index} of {count}, item {item}"));
     }
+    // A kind a service runs by its API has no container: its calls say it.
+    let container = match spec.task(task).and_then(|t| spec.compute_of(t)) {
+        Some(ComputeProfile::Service(profile)) => profile.kind.runs_a_container(),
+        _ => true,
+    };
     if let Some(image) = &rendered.image {
         lines.push(format!("  image          {image}"));
     }
     match &rendered.command {
         Some(argv) => lines.push(format!("  command        {}", shell_words(argv))),
-        None => lines.push("  command        (the image's own)".into()),
+        None if container => lines.push("  command        (the image's own)".into()),
+        None => {}
     }
     let mut map = |title: &str, entries: &std::collections::BTreeMap<String, String>| {
         if !entries.is_empty() {
@@ -183,7 +258,9 @@ fn preview_text(spec: &DagSpec, task: &str, preview: &TaskPreview) -> String {
             lines.extend(entries.iter().map(|(k, v)| format!("    {k}={v}")));
         }
     };
-    map("environment", &rendered.environment);
+    if container {
+        map("environment", &rendered.environment);
+    }
     map("hyperparameters", &rendered.hyperparameters);
     for (title, uris) in [
         ("produces", &preview.produces),
