@@ -27,6 +27,7 @@ pub struct AwsLauncher {
     ecs: EcsLauncher,
     sagemaker: Option<SageMakerLauncher>,
     services: Result<ServiceLauncher, String>,
+    region: String,
 }
 
 /// Which launcher owns a handle.
@@ -54,12 +55,16 @@ impl AwsLauncher {
             ecs,
             sagemaker,
             services: Err("no caller for other AWS services is configured".into()),
+            region: "us-east-1".into(),
         }
     }
 
     /// The same launcher, running the service kinds with `services` (or
     /// refusing them, saying why).
     pub fn with_services(mut self, services: Result<ServiceLauncher, String>) -> AwsLauncher {
+        if let Ok(services) = &services {
+            self.region = services.region().to_string();
+        }
         self.services = services;
         self
     }
@@ -101,6 +106,10 @@ impl Launcher for AwsLauncher {
 
     fn settled_at_launch(&self, handle: &str) -> bool {
         kinds::settled_at_launch(handle)
+    }
+
+    fn console_url(&self, handle: &str) -> Option<String> {
+        crate::console::url(handle, &self.region)
     }
 
     async fn describe(&self, handle: &str) -> PortResult<HandleStatus> {

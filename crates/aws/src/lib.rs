@@ -5,6 +5,7 @@
 //!   per service (`kind: aws` and the kinds built on it).
 //! - [`clients`]: one client per service, from one SDK configuration.
 //! - [`cloudwatch`]: tries' logs from CloudWatch Logs.
+//! - [`console`]: where a try's work is in the AWS console.
 //! - [`connect`]: SDK configuration, honouring `AWS_ENDPOINT_URL` so the
 //!   whole AWS path runs against moto or LocalStack.
 //! - [`keys`]: the single-table key design, readable in the console.
@@ -39,6 +40,7 @@ pub mod call;
 pub mod clients;
 pub mod cloudwatch;
 pub mod connect;
+pub mod console;
 pub mod doctor;
 pub mod dynamo;
 pub mod ecs;

@@ -278,9 +278,20 @@ pub(crate) async fn page_of(
         .or(all.last().map(|a| a.try_number))
         .unwrap_or(0);
     let mut body = head;
+    let console = all
+        .iter()
+        .find(|a| a.try_number == chosen)
+        .and_then(|a| engine.console_url(a))
+        .map(|url| {
+            format!(
+                "<p><a class=\"console\" href=\"{}\" rel=\"noopener noreferrer\" target=\"_blank\">try {chosen} in the AWS console</a></p>",
+                escape(&url)
+            )
+        })
+        .unwrap_or_default();
     let _ = write!(
         body,
-        "<section><h2>Tries</h2>{}</section>",
+        "<section><h2>Tries</h2>{}{console}</section>",
         tries(&detail, &all, chosen)
     );
     if let Some(attempt) = all.iter().find(|a| a.try_number == chosen) {

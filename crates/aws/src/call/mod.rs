@@ -208,6 +208,11 @@ impl Caller {
         self
     }
 
+    /// The region its calls go to.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
     /// The same caller, reporting each request to `observer`.
     pub fn observed(mut self, observer: CallObserver) -> Caller {
         self.observer = Some(observer);

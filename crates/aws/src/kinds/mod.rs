@@ -191,6 +191,11 @@ impl ServiceLauncher {
         Ok(launcher)
     }
 
+    /// The region its calls go to.
+    pub fn region(&self) -> &str {
+        self.caller.region()
+    }
+
     /// The try's name within this deployment, the same for every launch.
     pub(crate) fn digest(&self, request: &LaunchRequest) -> String {
         deployment_digest(request, &self.bucket)

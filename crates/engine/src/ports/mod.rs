@@ -306,6 +306,11 @@ pub trait Launcher: Send + Sync {
     fn settled_at_launch(&self, _handle: &str) -> bool {
         false
     }
+    /// Where a person sees the try's work in its service's console, if it
+    /// has one.
+    fn console_url(&self, _handle: &str) -> Option<String> {
+        None
+    }
     /// What became of each of several tries, in order: a launcher that
     /// can asks about many in one request (ECS: 100 per DescribeTasks).
     async fn describe_many(&self, handles: &[String]) -> PortResult<Vec<HandleStatus>> {

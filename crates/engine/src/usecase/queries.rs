@@ -173,6 +173,11 @@ impl Engine {
         Ok((attempt.clone(), page))
     }
 
+    /// Where the try's work is in its service's console (AWS), if anywhere.
+    pub fn console_url(&self, attempt: &Attempt) -> Option<String> {
+        self.ports.launcher.console_url(attempt.handle.as_deref()?)
+    }
+
     /// A page of the log of one try already read (local file or CloudWatch).
     pub async fn attempt_log(
         &self,
