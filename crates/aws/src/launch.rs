@@ -151,8 +151,7 @@ impl Launcher for AwsLauncher {
     async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage> {
         match attempt.handle.as_deref().map(owner) {
             Some(Owner::Sagemaker) => self.sagemaker()?.logs(attempt, window).await,
-            // Not built yet: each service's own log group.
-            Some(Owner::Service) => Ok(LogPage::default()),
+            Some(Owner::Service) => self.services()?.logs(attempt, window).await,
             _ => self.ecs.logs(attempt, window).await,
         }
     }

@@ -197,6 +197,7 @@ impl Settings {
             ServiceLauncher::new(caller, clients.s3.clone(), self.bucket.clone())
                 .with_sagemaker_role(self.sagemaker_role.clone())
                 .with_default_role(self.service_role.clone())
+                .with_logs(clients.logs.clone())
         });
         AwsLauncher::new(ecs, sagemaker).with_services(services)
     }

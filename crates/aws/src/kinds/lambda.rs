@@ -58,6 +58,8 @@ pub(crate) async fn start(
     let params = json!({
         "FunctionName": function,
         "InvocationType": "RequestResponse",
+        // The last 4 KB of its log, for the task panel.
+        "LogType": "Tail",
         "ClientContext": client_context(launcher, request),
         "Payload": settings.get("payload").cloned().unwrap_or_else(|| json!({})),
     });

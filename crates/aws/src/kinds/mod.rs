@@ -16,6 +16,7 @@ mod emr_serverless;
 mod generic;
 mod glue;
 mod lambda;
+mod logs;
 mod processing;
 mod step_functions;
 
@@ -49,6 +50,7 @@ pub struct ServiceLauncher {
     bucket: String,
     sagemaker_role: Option<String>,
     default_role: Option<String>,
+    logs: Option<aws_sdk_cloudwatchlogs::Client>,
 }
 
 /// How long a `kind: lambda` try may wait for its answer: within the
@@ -165,7 +167,14 @@ impl ServiceLauncher {
             bucket,
             sagemaker_role: None,
             default_role: None,
+            logs: None,
         }
+    }
+
+    /// The same launcher, reading tries' logs from CloudWatch with `logs`.
+    pub fn with_logs(mut self, logs: aws_sdk_cloudwatchlogs::Client) -> ServiceLauncher {
+        self.logs = Some(logs);
+        self
     }
 
     /// The same launcher, calling as `role` for a profile that names none
@@ -293,8 +302,8 @@ impl ServiceLauncher {
             ServiceKind::Batch | ServiceKind::SagemakerProcessing
         );
         let launched = |handle: String| Launched {
+            log: logs::location(&handle),
             handle,
-            log: None,
             output: container.then(|| self.output_uri(request)),
         };
         let by_prefix = match profile.kind {

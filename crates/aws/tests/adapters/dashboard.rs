@@ -88,9 +88,13 @@ async fn the_dags_page_a_run_page_and_a_rerun_over_dynamodb() {
         page.body
     );
     // The failed task's panel links to its ECS task in the console.
-    let panel = ui.handle(&Request::get(&format!("{run_page}/tasks/b"))).await;
+    let panel = ui
+        .handle(&Request::get(&format!("{run_page}/tasks/b")))
+        .await;
     assert!(
-        panel.body.contains("https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/")
+        panel
+            .body
+            .contains("https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/")
             && panel.body.contains(">try 1 in the AWS console</a>"),
         "{}",
         panel.body

@@ -20,7 +20,7 @@ use updraft_core::ids::TaskId;
 use updraft_core::spec::{ComputeProfile, ServiceKind, ServiceProfile};
 use updraft_core::state::TaskKey;
 use updraft_core::template::RenderedTask;
-use updraft_engine::ports::LaunchRequest;
+use updraft_engine::ports::{LaunchRequest, LogWindow};
 
 fn caller() -> Caller {
     Caller::new(&sdk()).unwrap()
@@ -218,7 +218,39 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
         .unwrap();
     let record: Value =
         serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
-    assert_eq!(record["role"], "arn:aws:iam::123456789012:role/lake-team"); // Glue's event ends it (a duplicate is dropped).
+    assert_eq!(record["role"], "arn:aws:iam::123456789012:role/lake-team"); // Its log is the run's stream of Glue's output group.
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk());
+    let _ = logs
+        .create_log_group()
+        .log_group_name("/aws-glue/jobs/output")
+        .send()
+        .await;
+    let run_id_of_glue = runs[0]["Id"].as_str().unwrap();
+    logs.create_log_stream()
+        .log_group_name("/aws-glue/jobs/output")
+        .log_stream_name(run_id_of_glue)
+        .send()
+        .await
+        .unwrap();
+    let line = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+        .timestamp(chrono::Utc::now().timestamp_millis())
+        .message("wrote 42 rows")
+        .build()
+        .unwrap();
+    logs.put_log_events()
+        .log_group_name("/aws-glue/jobs/output")
+        .log_stream_name(run_id_of_glue)
+        .log_events(line)
+        .send()
+        .await
+        .unwrap();
+    let (_, page) = engine
+        .logs("lake", run_id, "load", (None, None), &LogWindow::Tail)
+        .await
+        .unwrap();
+    assert!(page.text.contains("wrote 42 rows"), "{page:?}");
+
+    // Glue's event ends it (a duplicate is dropped).
     let glue_event = event(
         "aws.glue",
         "Glue Job State Change",
@@ -270,6 +302,16 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
     let output = output_of(engine, "lake", run_id, "check").await;
     assert_eq!(output["rows"], json!([{"n": "42"}]));
     assert_eq!(output["query_execution_id"], id);
+    // Its "log" is the query and its state.
+    let (_, page) = engine
+        .logs("lake", run_id, "check", (None, None), &LogWindow::Tail)
+        .await
+        .unwrap();
+    assert!(
+        page.text.starts_with("SELECT count(*) AS n FROM events")
+            && page.text.contains("state: SUCCEEDED"),
+        "{page:?}"
+    );
 
     // The execution gets the rendered input; its event ends it, and its
     // output is the try's.
