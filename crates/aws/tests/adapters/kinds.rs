@@ -1045,3 +1045,45 @@ async fn the_service_kinds_role_allows_exactly_what_the_kinds_call() {
         "not allowed {missing:?}, allowed but never called {unused:?}"
     );
 }
+
+/// A sensor is poked every `every` by a delayed message on the task queue,
+/// not only at the planner's ticks: no tick runs in this test.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sensor_is_poked_between_ticks_by_delayed_messages() {
+    let bucket = unique("pokes");
+    s3().create_bucket().bucket(&bucket).send().await.unwrap();
+    let spec = format!(
+        "dag: poked\ncompute:\n  s3: {{ kind: aws }}\ntasks:\n  - id: landed\n    compute: s3\n    wait: {{ service: s3, action: HeadObject, params: {{ Bucket: {bucket}, Key: flag }}, every: 5s, success: ContentLength }}\n"
+    );
+    let world = world_with(&spec, updraft_engine::Settings::default()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("poked", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    assert_eq!(world.player.deliver(engine).await, 1, "the launch");
+    // The poke is not due yet; then it comes, finds nothing, and pokes again.
+    assert_eq!(world.player.deliver(engine).await, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    assert_eq!(world.player.deliver(engine).await, 1, "the first poke");
+    assert_eq!(
+        state_of(engine, "poked", &run.run_id, "landed").await,
+        TaskState::Running
+    );
+    s3().put_object()
+        .bucket(&bucket)
+        .key("flag")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    assert_eq!(world.player.deliver(engine).await, 1, "the second poke");
+    assert_eq!(
+        state_of(engine, "poked", &run.run_id, "landed").await,
+        TaskState::Succeeded
+    );
+    // The chain of pokes ended with the try.
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    assert_eq!(world.player.deliver(engine).await, 0);
+}

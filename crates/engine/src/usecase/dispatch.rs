@@ -34,6 +34,16 @@ pub enum Settled {
     GaveUp(String),
 }
 
+/// How often a try of `task` is poked between ticks, if it waits on its
+/// service (at most what a queue can delay; longer waits are poked by the
+/// ticks' reconciliation).
+fn poke_interval(task: &TaskSpec) -> Option<Duration> {
+    task.service
+        .as_ref()?
+        .poke_interval()
+        .filter(|every| *every <= MAX_WAKE_DELAY)
+}
+
 /// The wait before delivery `deliveries + 1`: doubling from `base`, at
 /// most 15 minutes (what a queue can delay).
 pub fn redelivery_delay(base: Duration, deliveries: u32) -> Duration {
@@ -53,6 +63,9 @@ pub enum Dispatched {
     /// A retry's wake-up: the run was planned, or the wake-up sent again
     /// for the rest of the wait.
     Woken,
+    /// A poke of a running try that waits on its service: it was recorded
+    /// if it ended, else poked again later.
+    Poked,
 }
 
 impl Engine {
@@ -133,6 +146,9 @@ impl Engine {
         };
         if instance.state == TaskState::RetryWait && message.try_number == instance.try_number + 1 {
             return self.wake(message, &instance).await;
+        }
+        if instance.state == TaskState::Running && message.try_number == instance.try_number {
+            return self.poke(message).await;
         }
         let Some(launching) = start_launch(&instance, message.try_number) else {
             self.emit(stale(&format!(
@@ -263,8 +279,43 @@ impl Engine {
         {
             self.record_and_advance(dag, run_id, &message.key, message.try_number, completion)
                 .await?;
+        } else if let Some(every) = poke_interval(task) {
+            self.ports.queue.send(message, every).await?;
         }
         Ok(Dispatched::Launched(launched.handle))
+    }
+
+    /// A running try's poke: a try that waits on its service (a sensor, a
+    /// crawl) is looked at, recorded if it ended, else poked again after
+    /// its interval. Any other running try's message is a stale duplicate.
+    async fn poke(&self, message: &TaskMessage) -> EngineResult<Dispatched> {
+        let store = &self.ports.store;
+        let (dag, run_id) = (message.dag.as_str(), message.run_id.as_str());
+        let Some(run) = store.run(dag, run_id).await? else {
+            return Ok(Dispatched::Stale);
+        };
+        let spec = self.spec_of(&run).await?;
+        let every = spec.task(message.key.task_id.as_str()).and_then(poke_interval);
+        let attempt = store.attempt(dag, run_id, &message.key, message.try_number).await?;
+        let (Some(every), Some(handle)) = (every, attempt.and_then(|a| a.handle)) else {
+            self.emit(Event::Dropped {
+                what: format!(
+                    "{dag}/{run_id}/{} try {}: instance is running",
+                    message.key, message.try_number
+                ),
+            });
+            return Ok(Dispatched::Stale);
+        };
+        match self.ports.launcher.describe(&handle).await? {
+            HandleStatus::Ended(completion) => {
+                self.record_and_advance(dag, run_id, &message.key, message.try_number, completion)
+                    .await?;
+            }
+            // Reconciliation fails a lost try; a poke only looks.
+            HandleStatus::Lost => {}
+            HandleStatus::Running => self.ports.queue.send(message, every).await?,
+        }
+        Ok(Dispatched::Poked)
     }
 
     async fn fail_launch(&self, message: &TaskMessage, reason: String) -> EngineResult<Dispatched> {
