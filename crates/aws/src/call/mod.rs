@@ -74,6 +74,11 @@ impl CallError {
 /// sent, against what was called.
 pub type CallObserver = Arc<dyn Fn(&str, &str, &Map<String, Value>) + Send + Sync>;
 
+/// Fails chosen calls, before they are sent (`false`) or once they took
+/// effect (`true`), as a process dying there would: the crash-point tests'
+/// switch. Its argument names the call (`glue StartJobRun`).
+pub type CallFaults = Arc<dyn Fn(&str, bool) -> Result<(), String> + Send + Sync>;
+
 /// Calls AWS actions with a deployment's credentials and region.
 #[derive(Clone)]
 pub struct Caller {
@@ -82,6 +87,7 @@ pub struct Caller {
     region: String,
     endpoint: Option<String>,
     observer: Option<CallObserver>,
+    faults: Option<CallFaults>,
     sts: aws_sdk_sts::Client,
     assumed: Arc<Mutex<HashMap<String, (Caller, SystemTime)>>>,
     planned: Option<Arc<Mutex<Vec<PlannedCall>>>>,
@@ -132,6 +138,7 @@ impl Caller {
                 .endpoint_url()
                 .map(|u| u.trim_end_matches('/').to_string()),
             observer: None,
+            faults: None,
             sts: aws_sdk_sts::Client::new(sdk),
             assumed: Arc::default(),
             planned: None,
@@ -211,6 +218,12 @@ impl Caller {
     /// The region its calls go to.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// The same caller, failing the calls `faults` chooses.
+    pub fn with_faults(mut self, faults: CallFaults) -> Caller {
+        self.faults = Some(faults);
+        self
     }
 
     /// The same caller, reporting each request to `observer`.
@@ -306,11 +319,18 @@ impl Caller {
         self.sign(&mut request, &model.signing)
             .await
             .map_err(|m| fail(0, "SigningFailed", m))?;
+        let name = format!("{service} {action}");
+        if let Some(faults) = &self.faults {
+            faults(&name, false).map_err(|m| fail(0, "Injected", m))?;
+        }
         let response = self
             .http
             .send(request)
             .await
             .map_err(|m| fail(0, "RequestFailed", m))?;
+        if let Some(faults) = &self.faults {
+            faults(&name, true).map_err(|m| fail(0, "Injected", m))?;
+        }
         let status = response.status;
         if !(200..300).contains(&status) {
             let (code, message) = error_of(&response);

@@ -19,7 +19,7 @@ use updraft_engine::testing::{Faults, every_crash_point_of_every_use_case};
 
 /// Puts every DynamoDB request through the crash-point switch.
 #[derive(Debug)]
-struct FaultInterceptor(Faults);
+pub(crate) struct FaultInterceptor(pub(crate) Faults);
 
 fn operation(cfg: &ConfigBag) -> String {
     cfg.load::<Metadata>()

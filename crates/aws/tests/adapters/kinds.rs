@@ -5,6 +5,8 @@
 //! by reconciliation; and a relaunch after a dispatcher died past the call
 //! starts nothing twice.
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::{Value, json};
 use updraft_aws::call::Caller;
 use updraft_aws::testing::{raw, s3, sdk, unique};
@@ -1086,4 +1088,218 @@ async fn a_sensor_is_poked_between_ticks_by_delayed_messages() {
     // The chain of pokes ended with the try.
     tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
     assert_eq!(world.player.deliver(engine).await, 0);
+}
+
+/// Every crash point of a launch of each service kind — each of its
+/// requests (S3's and the service's), failed before it is sent or with the
+/// process dying right after it — then a relaunch, as the engine makes one
+/// after any crash point of its own: the work starts once. The emulators
+/// ignore tokens and names where AWS honours them, so the work is counted
+/// by listing it, or by counting the start calls sent where a listing
+/// cannot tell. A Lambda invocation and a generic call leave nothing to
+/// find: they are made again when the launch failed after them, before
+/// its record was kept (docs/kinds.md), and only then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_of_a_service_launch_starts_its_work_once() {
+    use crate::crash_points::FaultInterceptor;
+    use updraft_engine::testing::{Fault, Faults};
+
+    let (job, machine, _) = resources().await;
+    let (queue, definition) = batch_queue().await;
+    let function_name = function(&[]).await;
+    let app = caller()
+        .call(
+            "emr-serverless",
+            "CreateApplication",
+            &json!({"name": unique("spark"), "releaseLabel": "emr-7.0.0", "type": "SPARK"}),
+        )
+        .await
+        .unwrap()["applicationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let workgroup = unique("wg");
+    caller()
+        .call("athena", "CreateWorkGroup", &json!({"Name": workgroup}))
+        .await
+        .unwrap();
+    let settings = deployment(&Clients::new(&sdk())).await;
+
+    let faults = Faults::default();
+    let sent: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (hook_faults, hook_sent) = (faults.clone(), sent.clone());
+    let faulty = caller().with_faults(Arc::new(move |name: &str, after: bool| {
+        if !after {
+            return hook_faults.before(name).map_err(|e| e.to_string());
+        }
+        hook_sent.lock().unwrap().push(name.to_string());
+        hook_faults.after(name).map_err(|e| e.to_string())
+    }));
+    let s3_config = aws_sdk_s3::config::Builder::from(&sdk())
+        .force_path_style(true)
+        .interceptor(aws_sdk_s3::config::SharedInterceptor::new(
+            FaultInterceptor(faults.clone()),
+        ))
+        .build();
+    let launcher = ServiceLauncher::new(
+        faulty,
+        aws_sdk_s3::Client::from_conf(s3_config),
+        settings.bucket.clone(),
+    )
+    .with_sagemaker_role(Some("arn:aws:iam::123456789012:role/sagemaker".into()));
+
+    let aws = caller();
+    let listed =
+        |service: &'static str, action: &'static str, params: Value, list: &'static str| {
+            let aws = aws.clone();
+            async move {
+                aws.call(service, action, &params).await.unwrap()[list]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            }
+        };
+    let sends = |action: &str| {
+        sent.lock()
+            .unwrap()
+            .iter()
+            .filter(|n| n.ends_with(action))
+            .count()
+    };
+    let kinds = [
+        (ServiceKind::Glue, json!({"job": job}), "StartJobRun"),
+        (
+            ServiceKind::Athena,
+            json!({"query": "SELECT 1", "workgroup": workgroup}),
+            "StartQueryExecution",
+        ),
+        (
+            ServiceKind::StepFunctions,
+            json!({"state_machine": machine}),
+            "StartExecution",
+        ),
+        (
+            ServiceKind::Batch,
+            json!({"job_queue": queue, "job_definition": definition}),
+            "SubmitJob",
+        ),
+        (
+            ServiceKind::EmrServerless,
+            json!({"application_id": app, "execution_role": "arn:aws:iam::123456789012:role/emr", "entry_point": "s3://code/a.py"}),
+            "StartJobRun",
+        ),
+        (
+            ServiceKind::SagemakerProcessing,
+            json!({"instance_type": "ml.m5.xlarge"}),
+            "CreateProcessingJob",
+        ),
+        (
+            ServiceKind::Lambda,
+            json!({"function": function_name}),
+            "Invoke",
+        ),
+        (
+            ServiceKind::Aws,
+            json!({"call": {"service": "glue", "action": "GetJobRuns", "params": {"JobName": job}}}),
+            "GetJobRuns",
+        ),
+    ];
+    let mut try_number = 0;
+    let mut points = 0;
+    for (kind, keys, start) in kinds {
+        let work = || async {
+            match kind {
+                ServiceKind::Glue => {
+                    listed("glue", "GetJobRuns", json!({"JobName": job}), "JobRuns").await
+                }
+                ServiceKind::Athena => {
+                    listed(
+                        "athena",
+                        "ListQueryExecutions",
+                        json!({"WorkGroup": workgroup}),
+                        "QueryExecutionIds",
+                    )
+                    .await
+                }
+                ServiceKind::StepFunctions => {
+                    listed(
+                        "stepfunctions",
+                        "ListExecutions",
+                        json!({"stateMachineArn": machine}),
+                        "executions",
+                    )
+                    .await
+                }
+                ServiceKind::Batch => {
+                    listed(
+                        "batch",
+                        "ListJobs",
+                        json!({"jobQueue": queue, "jobStatus": "SUCCEEDED"}),
+                        "jobSummaryList",
+                    )
+                    .await
+                }
+                ServiceKind::EmrServerless => {
+                    listed(
+                        "emr-serverless",
+                        "ListJobRuns",
+                        json!({"applicationId": app}),
+                        "jobRuns",
+                    )
+                    .await
+                }
+                // Sent calls: moto overwrites a processing job of the same
+                // name; a Lambda invocation or a lookup leaves nothing.
+                _ => sends(start),
+            }
+        };
+        let mut request = request(kind, keys, false);
+        request.task.image = Some("img:1".into());
+        // A clean launch, to count its requests.
+        try_number += 1;
+        request.try_number = try_number;
+        faults.count();
+        launcher.launch(&request).await.unwrap();
+        let (requests, _) = faults.disarm();
+        for n in 1..=requests {
+            for fault in [Fault::Error, Fault::Crash] {
+                try_number += 1;
+                request.try_number = try_number;
+                request.relaunch = false;
+                let before = work().await;
+                faults.arm(n, fault);
+                let first = launcher.launch(&request).await;
+                faults.disarm();
+                let log = faults.log();
+                let point = log.last().cloned().unwrap_or_default();
+                // Whether a request took effect before the launch failed.
+                let took_effect = |suffix: &str| {
+                    log.iter()
+                        .position(|name| name.ends_with(suffix))
+                        .is_some_and(|i| i + 1 < n || (i + 1 == n && fault == Fault::Crash))
+                };
+                let repeated = took_effect(start) && !took_effect("S3 PutObject");
+                // The message comes again: a relaunch (it may be refused
+                // again only if the first took nothing).
+                request.relaunch = true;
+                let again = launcher.launch(&request).await.unwrap();
+                if let Ok(first) = first {
+                    assert_eq!(
+                        first.handle, again.handle,
+                        "{kind:?} at {point} ({fault:?})"
+                    );
+                }
+                let started = work().await - before;
+                let expected = match kind {
+                    ServiceKind::Lambda | ServiceKind::Aws if repeated => 2,
+                    _ => 1,
+                };
+                assert_eq!(
+                    started, expected,
+                    "{kind:?}: request {n} ({point}), {fault:?}"
+                );
+                points += 1;
+            }
+        }
+    }
+    assert!(points >= 30, "only {points} crash points");
 }
