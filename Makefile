@@ -157,6 +157,7 @@ bench: $(MOTO_STAMP)
 	$(CARGO) bench --locked -p updraft-core
 	$(CARGO) bench --locked -p updraft-ui --bench render
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench api_calls
+	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench kinds
 	$(CARGO) build --locked --release -p updraft-cli
 	UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench throughput
 

@@ -18,6 +18,17 @@ impl CallCounter {
     pub fn take(&self) -> BTreeMap<(String, String), usize> {
         std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
     }
+
+    /// Counts one request made without an SDK client (the service kinds'
+    /// caller).
+    pub fn count(&self, service: &str, operation: &str) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((service.to_string(), operation.to_string()))
+            .or_default() += 1;
+    }
 }
 
 impl Intercept for CallCounter {

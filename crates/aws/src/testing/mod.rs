@@ -345,3 +345,24 @@ pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
     }
     actions
 }
+
+/// An IAM role on the test server, by its ARN (IAM speaks the query
+/// protocol, which [`crate::call::Caller`] does not write).
+pub fn iam_role(prefix: &str) -> String {
+    let role = unique(prefix);
+    raw(
+        "POST",
+        "/",
+        &[
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
+        ),
+    );
+    format!("arn:aws:iam::123456789012:role/{role}")
+}

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 use updraft_aws::call::Caller;
-use updraft_aws::testing::{raw, s3, sdk, unique};
+use updraft_aws::testing::{iam_role, raw, s3, sdk, unique};
 use updraft_core::state::{RunState, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
@@ -550,27 +550,6 @@ async fn a_relaunch_after_the_call_finds_what_the_first_launch_started() {
         .await
         .unwrap();
     assert_eq!(runs["jobRuns"].as_array().unwrap().len(), 1, "{runs}");
-}
-
-/// An IAM role's ARN (IAM speaks the query protocol, which the caller
-/// does not write).
-fn iam_role(prefix: &str) -> String {
-    let role = unique(prefix);
-    raw(
-        "POST",
-        "/",
-        &[
-            (
-                "Authorization",
-                "AWS4-HMAC-SHA256 Credential=test/20261201/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
-            ),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        &format!(
-            "Action=CreateRole&Version=2010-05-08&RoleName={role}&AssumeRolePolicyDocument=%7B%7D"
-        ),
-    );
-    format!("arn:aws:iam::123456789012:role/{role}")
 }
 
 /// A Batch queue (over an unmanaged compute environment) and a job

@@ -295,8 +295,12 @@ impl Engine {
             return Ok(Dispatched::Stale);
         };
         let spec = self.spec_of(&run).await?;
-        let every = spec.task(message.key.task_id.as_str()).and_then(poke_interval);
-        let attempt = store.attempt(dag, run_id, &message.key, message.try_number).await?;
+        let every = spec
+            .task(message.key.task_id.as_str())
+            .and_then(poke_interval);
+        let attempt = store
+            .attempt(dag, run_id, &message.key, message.try_number)
+            .await?;
         let (Some(every), Some(handle)) = (every, attempt.and_then(|a| a.handle)) else {
             self.emit(Event::Dropped {
                 what: format!(
