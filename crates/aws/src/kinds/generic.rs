@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use updraft_core::duration::parse_duration;
 use updraft_core::spec::DEFAULT_POKE_INTERVAL;
-use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, PortResult};
+use updraft_engine::ports::{HandleStatus, LaunchError, PortResult};
 
 use super::{LaunchRecord, ServiceLauncher, Started, ended, launch_error, port_error};
 
@@ -130,7 +130,6 @@ fn wait_of(
 /// Makes the call (if any) and plans the wait.
 pub(crate) async fn start(
     launcher: &ServiceLauncher,
-    _request: &LaunchRequest,
     settings: &Map<String, Value>,
     prefix: &str,
 ) -> Result<Started, LaunchError> {

@@ -5,9 +5,10 @@
 //! Each kind has a file of its own; they share one way to name a try
 //! ([`deployment_digest`]), to find what a repeated launch of it started,
 //! and to remember a launch: `launches/<handle>.json` in the bucket,
-//! written once the service took the call, with the role its calls run as. A handle says which kind owns it
-//! (`glue:JOB/RUN`, `athena:ID`, `states:ARN`, `aws:PREFIX`), so describe,
-//! stop and output go back to it, and an event of the service names it.
+//! written once the service took the call, with the role its calls run as.
+//! A handle says which kind owns it (`glue:JOB/RUN`, `athena:ID`,
+//! `states:ARN`, `aws:PREFIX`), so describe, stop and output go back to it,
+//! and an event of the service names it.
 
 mod athena;
 mod batch;
@@ -57,7 +58,7 @@ pub struct ServiceLauncher {
 /// dispatcher's 20 s timeout, with room to record it.
 pub const LAMBDA_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// A launch, as remembered beside the try's files.
+/// A launch, as remembered in the bucket (`launches/<handle>.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LaunchRecord {
     /// The try's handle.
@@ -341,7 +342,7 @@ impl ServiceLauncher {
         prefix: &str,
     ) -> Result<Started, LaunchError> {
         match kind {
-            ServiceKind::Aws => generic::start(self, request, settings, prefix).await,
+            ServiceKind::Aws => generic::start(self, settings, prefix).await,
             ServiceKind::Glue => glue::start(self, request, settings).await,
             ServiceKind::GlueCrawler => crawler::start(self, settings).await,
             ServiceKind::Athena => athena::start(self, request, settings).await,
