@@ -33,7 +33,6 @@ fn line(counts: &Counts) -> String {
 
 async fn call(action: (&str, &str), params: Value) -> Value {
     Caller::new(&sdk())
-        .unwrap()
         .call(action.0, action.1, &params)
         .await
         .unwrap()
@@ -178,13 +177,9 @@ async fn main() {
         let mut clients =
             Clients::with_interceptors(&sdk(), &[SharedInterceptor::new(counter.clone())]);
         let seen = counter.clone();
-        clients.caller = clients.caller.map(|c| {
-            c.observed(Arc::new(
-                move |service: &str, action: &str, _: &Map<String, Value>| {
-                    seen.count(service, action)
-                },
-            ))
-        });
+        clients.caller = clients.caller.observed(Arc::new(
+            move |service: &str, action: &str, _: &Map<String, Value>| seen.count(service, action),
+        ));
         let settings = deployment(&clients).await;
         let engine = settings.engine_over(&clients);
         let spec =

@@ -21,9 +21,8 @@ pub struct Clients {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// Events out.
     pub events: aws_sdk_eventbridge::Client,
-    /// Any other service's actions (the service kinds), or why there is no
-    /// caller.
-    pub caller: Result<crate::call::Caller, String>,
+    /// Any other service's actions (the service kinds).
+    pub caller: crate::call::Caller,
 }
 
 /// A service's client from `sdk` with `interceptors` on it.
@@ -65,11 +64,9 @@ impl Clients {
             events: aws_sdk_eventbridge::Client::from_conf(
                 client!(aws_sdk_eventbridge, sdk, interceptors).build(),
             ),
-            caller: crate::call::Caller::new(sdk).map(|caller| {
-                caller.with_sts(aws_sdk_sts::Client::from_conf(
-                    client!(aws_sdk_sts, sdk, interceptors).build(),
-                ))
-            }),
+            caller: crate::call::Caller::new(sdk).with_sts(aws_sdk_sts::Client::from_conf(
+                client!(aws_sdk_sts, sdk, interceptors).build(),
+            )),
         }
     }
 }

@@ -13,7 +13,6 @@ use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, ContainerOverride, DesiredStatus, EphemeralStorage,
     KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
-use updraft_core::plan::MAX_OUTPUT_BYTES;
 use updraft_core::spec::{ComputeProfile, EcsProfile};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
@@ -24,7 +23,7 @@ use updraft_engine::ports::{
 use crate::cloudwatch;
 use crate::events::{ContainerEnd, MAIN_CONTAINER, ecs_completion};
 use crate::sdk_error::{fail, fail_launch};
-use crate::try_names::{deployment_digest, try_prefix, try_variables};
+use crate::try_names::{deployment_digest, read_try_output, try_prefix, try_variables};
 
 /// The most tasks one DescribeTasks may name.
 const MAX_DESCRIBE: usize = 100;
@@ -417,38 +416,10 @@ impl Launcher for EcsLauncher {
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
-        let (Some((s3, _)), Some(uri)) = (&self.outputs, &attempt.output_location) else {
-            return Ok(None);
-        };
-        let Some((bucket, key)) = uri
-            .strip_prefix("s3://")
-            .and_then(|rest| rest.split_once('/'))
-        else {
-            return Err(PortError::msg(format!("`{uri}` is not an S3 URI")));
-        };
-        let object = match s3.get_object().bucket(bucket).key(key).send().await {
-            Ok(object) => object,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
-            Err(e) => {
-                return Err(PortError::msg(format!(
-                    "S3 GetObject {uri}: {}",
-                    crate::sdk_error::describe(&e)
-                )));
-            }
-        };
-        // One byte past the limit is enough to refuse it: a huge output
-        // is never held in memory.
-        let mut body = object.body;
-        let mut bytes = Vec::new();
-        while bytes.len() <= MAX_OUTPUT_BYTES {
-            match body.try_next().await {
-                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
-                Ok(None) => break,
-                Err(e) => return Err(PortError::new("reading an output", e)),
-            }
+        match (&self.outputs, &attempt.output_location) {
+            (Some((s3, _)), Some(uri)) => read_try_output(s3, uri).await,
+            _ => Ok(None),
         }
-        bytes.truncate(MAX_OUTPUT_BYTES + 1);
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 }
 

@@ -1,10 +1,14 @@
-//! EventBridge events from ECS, SageMaker, Glue, Athena and Step Functions,
-//! turned into completions of the tries they belong to. An event for a try that is not over yet (an
-//! ECS task still `RUNNING`, a training job `InProgress`) is `None`.
+//! EventBridge events from ECS, SageMaker and the service kinds (Glue,
+//! Athena, Step Functions, EMR Serverless, Batch), turned into completions
+//! of the tries they belong to. An event for a try that is not over yet
+//! (an ECS task still `RUNNING`, a training job `InProgress`) is `None`.
 
 use serde::Deserialize;
 use updraft_core::plan::Outcome;
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::Completion;
+
+use crate::kinds;
 
 /// The envelope of every EventBridge event (`account` is optional: moto
 /// leaves it out).
@@ -91,7 +95,7 @@ pub const EXECUTION_STATUS_CHANGE: (&str, &str) =
     ("aws.states", "Step Functions Execution Status Change");
 
 /// An event of a service kind (a Glue job run, an Athena query, a Step
-/// Functions execution) as the state change of its handle.
+/// Functions execution, ...) as the state change of its handle.
 fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateChange> {
     let text = |pointer: &str| {
         detail
@@ -101,28 +105,28 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
     };
     let (handle, end) = if kind == GLUE_JOB_STATE_CHANGE {
         (
-            crate::kinds::glue_handle(text("/jobName"), text("/jobRunId")),
-            crate::kinds::glue_end(text("/state"), text("/message")),
+            kinds::glue_handle(text("/jobName"), text("/jobRunId")),
+            kinds::glue_end(text("/state"), text("/message")),
         )
     } else if kind == ATHENA_QUERY_STATE_CHANGE {
         (
-            format!("athena:{}", text("/queryExecutionId")),
-            crate::kinds::athena_end(text("/currentState"), text("/athenaError/errorMessage")),
+            kinds::handle(ServiceKind::Athena, text("/queryExecutionId")),
+            kinds::athena_end(text("/currentState"), text("/athenaError/errorMessage")),
         )
     } else if kind == EXECUTION_STATUS_CHANGE {
         (
-            format!("states:{}", text("/executionArn")),
-            crate::kinds::execution_end(text("/status"), text("/error"), text("/cause")),
+            kinds::handle(ServiceKind::StepFunctions, text("/executionArn")),
+            kinds::execution_end(text("/status"), text("/error"), text("/cause")),
         )
     } else if kind == JOB_RUN_STATE_CHANGE {
         (
-            crate::kinds::job_run_handle(text("/applicationId"), text("/jobRunId")),
-            crate::kinds::job_run_end(text("/state"), text("/stateDetails")),
+            kinds::job_run_handle(text("/applicationId"), text("/jobRunId")),
+            kinds::job_run_end(text("/state"), text("/stateDetails")),
         )
     } else if kind == PROCESSING_JOB_STATE_CHANGE {
         (
-            format!("sagemaker-processing:{}", text("/ProcessingJobName")),
-            crate::kinds::processing_end(text("/ProcessingJobStatus"), text("/FailureReason")),
+            kinds::handle(ServiceKind::SagemakerProcessing, text("/ProcessingJobName")),
+            kinds::processing_end(text("/ProcessingJobStatus"), text("/FailureReason")),
         )
     } else if kind == BATCH_JOB_STATE_CHANGE {
         let exit_code = detail
@@ -130,25 +134,15 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
             .and_then(|c| c.as_i64())
             .and_then(|c| i32::try_from(c).ok());
         return Some(StateChange {
-            handle: format!("batch:{}", text("/jobId")),
-            completion: crate::kinds::batch_completion(
-                text("/status"),
-                text("/statusReason"),
-                exit_code,
-            ),
+            handle: kinds::handle(ServiceKind::Batch, text("/jobId")),
+            completion: kinds::batch_completion(text("/status"), text("/statusReason"), exit_code),
         });
     } else {
         return None;
     };
     Some(StateChange {
         handle,
-        completion: end.map(|end| Completion {
-            outcome: match end {
-                Ok(()) => Outcome::Succeeded,
-                Err(reason) => Outcome::Failed { reason },
-            },
-            exit_code: None,
-        }),
+        completion: end.map(kinds::completion),
     })
 }
 

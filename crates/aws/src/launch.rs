@@ -26,7 +26,7 @@ fn is_ecs(handle: &str) -> bool {
 pub struct AwsLauncher {
     ecs: EcsLauncher,
     sagemaker: Option<SageMakerLauncher>,
-    services: Result<ServiceLauncher, String>,
+    services: Option<ServiceLauncher>,
     region: String,
 }
 
@@ -54,25 +54,22 @@ impl AwsLauncher {
         AwsLauncher {
             ecs,
             sagemaker,
-            services: Err("no caller for other AWS services is configured".into()),
+            services: None,
             region: "us-east-1".into(),
         }
     }
 
-    /// The same launcher, running the service kinds with `services` (or
-    /// refusing them, saying why).
-    pub fn with_services(mut self, services: Result<ServiceLauncher, String>) -> AwsLauncher {
-        if let Ok(services) = &services {
-            self.region = services.region().to_string();
-        }
-        self.services = services;
+    /// The same launcher, running the service kinds with `services`.
+    pub fn with_services(mut self, services: ServiceLauncher) -> AwsLauncher {
+        self.region = services.region().to_string();
+        self.services = Some(services);
         self
     }
 
     fn services(&self) -> PortResult<&ServiceLauncher> {
         self.services
             .as_ref()
-            .map_err(|why| PortError::msg(why.clone()))
+            .ok_or_else(|| PortError::msg("this launcher runs no service kinds"))
     }
 
     fn sagemaker(&self) -> PortResult<&SageMakerLauncher> {

@@ -193,12 +193,14 @@ impl Settings {
             )
             .with_logs(clients.logs.clone())
         });
-        let services = clients.caller.clone().map(|caller| {
-            ServiceLauncher::new(caller, clients.s3.clone(), self.bucket.clone())
-                .with_sagemaker_role(self.sagemaker_role.clone())
-                .with_default_role(self.service_role.clone())
-                .with_logs(clients.logs.clone())
-        });
+        let services = ServiceLauncher::new(
+            clients.caller.clone(),
+            clients.s3.clone(),
+            self.bucket.clone(),
+        )
+        .with_sagemaker_role(self.sagemaker_role.clone())
+        .with_default_role(self.service_role.clone())
+        .with_logs(clients.logs.clone());
         AwsLauncher::new(ecs, sagemaker).with_services(services)
     }
 }

@@ -3,7 +3,8 @@
 //! of it, so a relaunch finds what an earlier launch started.
 
 use sha2::{Digest, Sha256};
-use updraft_engine::ports::LaunchRequest;
+use updraft_core::plan::MAX_OUTPUT_BYTES;
+use updraft_engine::ports::{LaunchRequest, PortError, PortResult};
 
 /// The hex SHA-256 of one try's identity (run, task, map index, try): the
 /// same for every launch of it.
@@ -58,4 +59,37 @@ pub fn try_variables(request: &LaunchRequest) -> Vec<(&'static str, String)> {
         variables.push(("UPDRAFT_MAP_INDEX", index.to_string()));
     }
     variables
+}
+
+/// What a try wrote to `UPDRAFT_OUTPUT` (an `s3://` URI), read at most one
+/// byte past [`MAX_OUTPUT_BYTES`], enough to refuse it: a huge output is
+/// never held in memory. `None` if it wrote nothing.
+pub async fn read_try_output(s3: &aws_sdk_s3::Client, uri: &str) -> PortResult<Option<String>> {
+    let Some((bucket, key)) = uri
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+    else {
+        return Err(PortError::msg(format!("`{uri}` is not an S3 URI")));
+    };
+    let object = match s3.get_object().bucket(bucket).key(key).send().await {
+        Ok(object) => object,
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+        Err(e) => {
+            return Err(PortError::msg(format!(
+                "S3 GetObject {uri}: {}",
+                crate::sdk_error::describe(&e)
+            )));
+        }
+    };
+    let mut body = object.body;
+    let mut bytes = Vec::new();
+    while bytes.len() <= MAX_OUTPUT_BYTES {
+        match body.try_next().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(PortError::new("reading an output", e)),
+        }
+    }
+    bytes.truncate(MAX_OUTPUT_BYTES + 1);
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }

@@ -11,7 +11,7 @@ mod rest;
 mod xml;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -82,7 +82,9 @@ pub type CallFaults = Arc<dyn Fn(&str, bool) -> Result<(), String> + Send + Sync
 /// Calls AWS actions with a deployment's credentials and region.
 #[derive(Clone)]
 pub struct Caller {
-    http: http::Client,
+    /// Built at the first call: a function or command that calls no other
+    /// service never loads the TLS roots for it.
+    http: Arc<OnceLock<Result<http::Client, String>>>,
     credentials: Option<SharedCredentialsProvider>,
     region: String,
     endpoint: Option<String>,
@@ -126,10 +128,10 @@ pub(crate) struct Outgoing {
 
 impl Caller {
     /// A caller with `sdk`'s credentials, region and endpoint (an emulator's,
-    /// in tests). Building it makes no request.
-    pub fn new(sdk: &SdkConfig) -> Result<Caller, String> {
-        Ok(Caller {
-            http: http::Client::new()?,
+    /// in tests). Building it makes no request and reads nothing.
+    pub fn new(sdk: &SdkConfig) -> Caller {
+        Caller {
+            http: Arc::default(),
             credentials: sdk.credentials_provider(),
             region: sdk
                 .region()
@@ -142,7 +144,7 @@ impl Caller {
             sts: aws_sdk_sts::Client::new(sdk),
             assumed: Arc::default(),
             planned: None,
-        })
+        }
     }
 
     /// A caller that sends nothing: each call is checked against the
@@ -323,8 +325,12 @@ impl Caller {
         if let Some(faults) = &self.faults {
             faults(&name, false).map_err(|m| fail(0, "Injected", m))?;
         }
-        let response = self
+        let http = self
             .http
+            .get_or_init(http::Client::new)
+            .as_ref()
+            .map_err(|m| fail(0, "RequestFailed", m.clone()))?;
+        let response = http
             .send(request)
             .await
             .map_err(|m| fail(0, "RequestFailed", m))?;

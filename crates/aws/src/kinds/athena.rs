@@ -5,9 +5,12 @@
 //! carries the query's id, results and scanned bytes, and up to 100 rows.
 
 use serde_json::{Map, Value, json};
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, PortResult};
 
-use super::{ServiceLauncher, Started, ended, field, launch_error, port_error, required, text};
+use super::{
+    ServiceLauncher, Started, ended, field, handle, launch_error, port_error, required, text,
+};
 
 /// The most rows an output carries.
 pub const MAX_ROWS: usize = 100;
@@ -70,7 +73,7 @@ pub(crate) async fn start(
         && let Some(id) = earlier(launcher, workgroup.as_deref(), &marker).await?
     {
         return Ok(Started {
-            handle: format!("athena:{id}"),
+            handle: handle(ServiceKind::Athena, &id),
             response: json!({"QueryExecutionId": id}),
             wait: None,
         });
@@ -94,7 +97,7 @@ pub(crate) async fn start(
         .await
         .map_err(launch_error)?;
     Ok(Started {
-        handle: format!("athena:{}", field(&response, "/QueryExecutionId")),
+        handle: handle(ServiceKind::Athena, field(&response, "/QueryExecutionId")),
         response,
         wait: None,
     })

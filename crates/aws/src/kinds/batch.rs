@@ -7,9 +7,10 @@
 
 use serde_json::{Map, Value, json};
 use updraft_core::plan::Outcome;
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{Completion, HandleStatus, LaunchError, LaunchRequest, PortResult};
 
-use super::{ServiceLauncher, Started, field, launch_error, port_error, required, text};
+use super::{ServiceLauncher, Started, field, handle, launch_error, port_error, required, text};
 use crate::try_names::try_variables;
 
 /// A try's job name: letters, digits, `-` and `_`, at most 128.
@@ -67,7 +68,7 @@ pub(crate) async fn start(
         && let Some(id) = earlier(launcher, &queue, &name).await?
     {
         return Ok(Started {
-            handle: format!("batch:{id}"),
+            handle: handle(ServiceKind::Batch, &id),
             response: json!({"jobId": id, "jobName": name}),
             wait: None,
         });
@@ -108,7 +109,7 @@ pub(crate) async fn start(
         .await
         .map_err(launch_error)?;
     Ok(Started {
-        handle: format!("batch:{}", field(&response, "/jobId")),
+        handle: handle(ServiceKind::Batch, field(&response, "/jobId")),
         response,
         wait: None,
     })

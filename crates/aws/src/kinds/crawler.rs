@@ -8,9 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, PortError, PortResult};
 
-use super::{ServiceLauncher, Started, ended, field, launch_error, port_error, required};
+use super::{ServiceLauncher, Started, ended, field, handle, launch_error, port_error, required};
 
 fn split(id: &str) -> PortResult<(&str, DateTime<Utc>)> {
     let (name, ms) = id
@@ -61,7 +62,10 @@ pub(crate) async fn start(
     let at = Utc::now();
     start_crawl(launcher, &name).await.map_err(launch_error)?;
     Ok(Started {
-        handle: format!("glue-crawler:{name}@{}", at.timestamp_millis()),
+        handle: handle(
+            ServiceKind::GlueCrawler,
+            &format!("{name}@{}", at.timestamp_millis()),
+        ),
         response: json!({"Crawler": name}),
         wait: None,
     })

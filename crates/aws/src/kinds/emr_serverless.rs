@@ -4,6 +4,7 @@
 //! `emr-serverless:APPLICATION/JOB_RUN`.
 
 use serde_json::{Map, Value, json};
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, PortError, PortResult};
 
 use super::{ServiceLauncher, Started, ended, field, launch_error, port_error, required, text};
@@ -22,7 +23,7 @@ pub fn end_of(state: &str, details: &str) -> Option<Result<(), String>> {
 
 /// The handle of a job run.
 pub fn handle(application: &str, run: &str) -> String {
-    format!("emr-serverless:{application}/{run}")
+    super::handle(ServiceKind::EmrServerless, &format!("{application}/{run}"))
 }
 
 fn split(id: &str) -> PortResult<(&str, &str)> {

@@ -11,9 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use updraft_core::duration::parse_duration;
 use updraft_core::spec::DEFAULT_POKE_INTERVAL;
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, PortResult};
 
-use super::{LaunchRecord, ServiceLauncher, Started, ended, launch_error, port_error};
+use super::{LaunchRecord, ServiceLauncher, Started, ended, handle, launch_error, port_error};
 
 /// How long a wait lasts when the spec gives no `timeout`.
 pub const DEFAULT_WAIT_TIMEOUT: Duration = Duration::from_secs(7 * 86_400);
@@ -152,7 +153,7 @@ pub(crate) async fn start(
     };
     let wait = wait_of(settings, service, &response).map_err(LaunchError::Refused)?;
     Ok(Started {
-        handle: format!("aws:{prefix}"),
+        handle: handle(ServiceKind::Aws, prefix),
         response,
         wait,
     })

@@ -4,6 +4,7 @@
 //! Handle: `glue:JOB/RUN_ID`.
 
 use serde_json::{Map, Value, json};
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, PortError, PortResult};
 
 use super::{ServiceLauncher, Started, ended, field, launch_error, port_error, required};
@@ -28,7 +29,7 @@ pub fn end_of(state: &str, message: &str) -> Option<Result<(), String>> {
 
 /// The handle of a job's run.
 pub fn handle(job: &str, run_id: &str) -> String {
-    format!("glue:{job}/{run_id}")
+    super::handle(ServiceKind::Glue, &format!("{job}/{run_id}"))
 }
 
 fn split(id: &str) -> PortResult<(&str, &str)> {

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use aws_smithy_types::base64;
 use serde_json::{Map, Value, json};
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest};
 
 use super::{
-    LAMBDA_WAIT, LaunchRecord, ServiceLauncher, Started, ended, field, launch_error, required,
+    LAMBDA_WAIT, LaunchRecord, ServiceLauncher, Started, ended, field, handle, launch_error,
+    required,
 };
 
 /// The client context naming the try (Lambda takes at most 3,583 bytes of
@@ -69,7 +71,7 @@ pub(crate) async fn start(
         .await
         .map_err(launch_error)?;
     Ok(Started {
-        handle: format!("lambda:{prefix}"),
+        handle: handle(ServiceKind::Lambda, prefix),
         response,
         wait: None,
     })

@@ -32,7 +32,7 @@ use updraft_engine::ports::{
 };
 
 use crate::call::{CallError, Caller, PlannedCall};
-use crate::try_names::{deployment_digest, try_prefix};
+use crate::try_names::{deployment_digest, read_try_output, try_prefix};
 
 pub use athena::end_of as athena_end;
 pub use batch::completion as batch_completion;
@@ -97,15 +97,20 @@ pub(crate) fn port_error(error: CallError) -> PortError {
     PortError::msg(error.to_string())
 }
 
-/// A try's end from a service's state.
-pub(crate) fn ended(outcome: Result<(), String>) -> HandleStatus {
-    HandleStatus::Ended(Completion {
-        outcome: match outcome {
+/// A try's completion from a service's end (no exit code: no process).
+pub fn completion(end: Result<(), String>) -> Completion {
+    Completion {
+        outcome: match end {
             Ok(()) => Outcome::Succeeded,
             Err(reason) => Outcome::Failed { reason },
         },
         exit_code: None,
-    })
+    }
+}
+
+/// A try's end from a service's state.
+pub(crate) fn ended(end: Result<(), String>) -> HandleStatus {
+    HandleStatus::Ended(completion(end))
 }
 
 /// A setting as text: a string as it is, a number as written.
@@ -142,6 +147,15 @@ const PREFIXES: &[(&str, ServiceKind)] = &[
     ("sagemaker-processing:", ServiceKind::SagemakerProcessing),
     ("lambda:", ServiceKind::Lambda),
 ];
+
+/// The handle of a kind's work named `id` (`glue:JOB/RUN`, `athena:ID`).
+pub fn handle(kind: ServiceKind, id: &str) -> String {
+    let prefix = PREFIXES
+        .iter()
+        .find(|(_, k)| *k == kind)
+        .map_or("aws:", |(prefix, _)| prefix);
+    format!("{prefix}{id}")
+}
 
 /// The kind owning a handle, and the handle's rest.
 pub fn owner(handle: &str) -> Option<(ServiceKind, &str)> {
@@ -272,19 +286,6 @@ impl ServiceLauncher {
         format!("s3://{}/{}/output.json", self.bucket, try_prefix(request))
     }
 
-    /// What a container of the try wrote to `UPDRAFT_OUTPUT`.
-    async fn container_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {
-        let prefix = format!("s3://{}/", self.bucket);
-        match attempt
-            .output_location
-            .as_deref()
-            .and_then(|uri| uri.strip_prefix(&prefix))
-        {
-            Some(key) => self.object(key).await,
-            None => Ok(None),
-        }
-    }
-
     /// Starts a try of a service kind once: a relaunch of a call that
     /// leaves nothing to find (a Lambda invocation, a generic call) first
     /// reads what the first launch remembered; the other kinds find what it
@@ -307,11 +308,8 @@ impl ServiceLauncher {
             handle,
             output: container.then(|| self.output_uri(request)),
         };
-        let by_prefix = match profile.kind {
-            ServiceKind::Aws => Some(format!("aws:{prefix}")),
-            ServiceKind::Lambda => Some(format!("lambda:{prefix}")),
-            _ => None,
-        };
+        let by_prefix = matches!(profile.kind, ServiceKind::Aws | ServiceKind::Lambda)
+            .then(|| handle(profile.kind, &prefix));
         if request.relaunch
             && let Some(handle) = &by_prefix
             && let Some(record) = self.record(handle).await?
@@ -417,6 +415,10 @@ impl ServiceLauncher {
 
     /// Stops a try where its service can.
     pub async fn stop(&self, handle: &str) -> PortResult<()> {
+        // A call or an invocation is over once made; a wait holds nothing.
+        if let None | Some((ServiceKind::Aws | ServiceKind::Lambda, _)) = owner(handle) {
+            return Ok(());
+        }
         let (this, _) = self.for_handle(handle).await?;
         let this = &this;
         match owner(handle) {
@@ -427,7 +429,6 @@ impl ServiceLauncher {
             Some((ServiceKind::Batch, id)) => batch::stop(this, id).await,
             Some((ServiceKind::EmrServerless, id)) => emr_serverless::stop(this, id).await,
             Some((ServiceKind::SagemakerProcessing, id)) => processing::stop(this, id).await,
-            // A call or an invocation is over once made; a wait holds nothing.
             _ => Ok(()),
         }
     }
@@ -438,7 +439,10 @@ impl ServiceLauncher {
             return Ok(None);
         };
         if let Some((ServiceKind::Batch, _)) = owner(handle) {
-            return self.container_output(attempt).await;
+            return match &attempt.output_location {
+                Some(uri) => read_try_output(&self.s3, uri).await,
+                None => Ok(None),
+            };
         }
         let (this, record) = self.for_handle(handle).await?;
         let this = &this;

@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use updraft_core::duration::parse_duration;
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, PortResult};
 
-use super::{ServiceLauncher, Started, ended, field, launch_error, port_error, required, text};
+use super::{
+    ServiceLauncher, Started, ended, field, handle, launch_error, port_error, required, text,
+};
 use crate::sagemaker::{DEPLOYMENT_TAG, job_name};
 use crate::try_names::try_variables;
 
@@ -82,7 +85,7 @@ pub(crate) async fn start(
         .ok_or_else(|| LaunchError::Refused("the task has no `image`".into()))?;
     let name = job_name(request, &launcher.bucket);
     let started = |response: Value| Started {
-        handle: format!("sagemaker-processing:{name}"),
+        handle: handle(ServiceKind::SagemakerProcessing, &name),
         response,
         wait: None,
     };

@@ -4,9 +4,10 @@
 //! output (JSON) is the try's output.
 
 use serde_json::{Map, Value, json};
+use updraft_core::spec::ServiceKind;
 use updraft_engine::ports::{HandleStatus, LaunchError, LaunchRequest, PortResult};
 
-use super::{ServiceLauncher, Started, ended, field, launch_error, port_error, required};
+use super::{ServiceLauncher, Started, ended, field, handle, launch_error, port_error, required};
 
 /// The longest execution name Step Functions takes.
 const MAX_NAME: usize = 80;
@@ -48,7 +49,10 @@ pub(crate) async fn start(
         .await
     {
         Ok(response) => Ok(Started {
-            handle: format!("states:{}", field(&response, "/executionArn")),
+            handle: handle(
+                ServiceKind::StepFunctions,
+                field(&response, "/executionArn"),
+            ),
             response,
             wait: None,
         }),
@@ -56,7 +60,7 @@ pub(crate) async fn start(
         Err(e) if e.code.contains("ExecutionAlreadyExists") => {
             let arn = execution_arn(&machine, &name);
             Ok(Started {
-                handle: format!("states:{arn}"),
+                handle: handle(ServiceKind::StepFunctions, &arn),
                 response: json!({"executionArn": arn}),
                 wait: None,
             })

@@ -7,7 +7,7 @@ use updraft_aws::call::Caller;
 use updraft_aws::testing::{s3, sdk, unique};
 
 fn caller() -> Caller {
-    Caller::new(&sdk()).unwrap()
+    Caller::new(&sdk())
 }
 
 #[tokio::test]

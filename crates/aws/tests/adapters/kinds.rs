@@ -25,7 +25,7 @@ use updraft_core::template::RenderedTask;
 use updraft_engine::ports::{LaunchRequest, LogWindow};
 
 fn caller() -> Caller {
-    Caller::new(&sdk()).unwrap()
+    Caller::new(&sdk())
 }
 
 /// An event in EventBridge's envelope.

@@ -190,7 +190,6 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     settings.sagemaker_role = Some(TRAINING_ROLE.into());
     settings.service_role = Some(SERVICE_ROLE.into());
     let _ = updraft_aws::call::Caller::new(&sdk())
-        .unwrap()
         .call(
             "glue",
             "CreateJob",

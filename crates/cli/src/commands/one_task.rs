@@ -58,9 +58,9 @@ async fn planned_calls(
         .region(aws_config::Region::new("us-east-1"))
         .build();
     let clients = Clients::new(&sdk);
-    let caller = clients.caller.clone().map_err(CliError::Infra)?;
-    let launcher = ServiceLauncher::new(caller, clients.s3.clone(), ANY_STACK.into())
-        .with_sagemaker_role(Some("STACK-SAGEMAKER-ROLE".into()));
+    let launcher =
+        ServiceLauncher::new(clients.caller.clone(), clients.s3.clone(), ANY_STACK.into())
+            .with_sagemaker_role(Some("STACK-SAGEMAKER-ROLE".into()));
     launcher
         .plan(&request)
         .await

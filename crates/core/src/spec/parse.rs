@@ -95,6 +95,22 @@ const SAGEMAKER_KEYS: &[&str] = &[
     "priority",
 ];
 
+/// Every key a task may write: its own, and every service kind's (checked
+/// against its profile's kind once profiles are read). Built once: a spec
+/// may hold 10,000 tasks.
+fn task_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+        let mut keys = TASK_KEYS.to_vec();
+        keys.extend(
+            kinds::all_keys()
+                .into_iter()
+                .filter(|k| !TASK_KEYS.contains(k)),
+        );
+        keys
+    });
+    &KEYS
+}
+
 /// The default for `max_active_runs`, as in Airflow.
 pub const DEFAULT_MAX_ACTIVE_RUNS: u32 = 16;
 
@@ -865,13 +881,8 @@ fn read_task(
     node: &Node,
     (retry, timeout): (RetryPolicy, Option<std::time::Duration>),
 ) -> Option<Draft> {
-    let mut allowed = TASK_KEYS.to_vec();
-    allowed.extend(
-        kinds::all_keys()
-            .into_iter()
-            .filter(|k| !TASK_KEYS.contains(k)),
-    );
-    let fields = reader.fields(node, "a task", &allowed);
+    let allowed = task_keys();
+    let fields = reader.fields(node, "a task", allowed);
     let Some(id_node) = fields.get("id") else {
         reader.error(node.pos, "a task needs an `id`");
         return None;
