@@ -350,7 +350,16 @@ pub enum Command {
     Render(OneTask),
     /// Run one task here in the foreground, its log on the terminal, and
     /// print its output; records nothing.
-    Test(OneTask),
+    Test {
+        /// The task.
+        #[command(flatten)]
+        task: OneTask,
+        /// For a task of a service kind: send its calls with your AWS
+        /// credentials and wait for its end (without it, nothing is sent).
+        #[arg(long)]
+        live: bool,
+    },
+
     /// Draw a DAG's tasks and edges (mapped tasks marked).
     Graph {
         /// The DAG.

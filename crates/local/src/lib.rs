@@ -5,6 +5,7 @@
 //! - [`specdir`]: specs from a directory, re-read when a file changes.
 //! - [`process`]: tries as local processes, with logs, exit files and
 //!   process-group kills.
+//! - [`launchers`]: processes for commands, the service kinds for the rest.
 //! - [`lock`]: one loop per state directory.
 //! - [`dev`]: the loop behind `updraft dev` and `updraft run`.
 //! - [`on_event`]: events out: `dev --on-event COMMAND`.
@@ -13,6 +14,7 @@
 
 pub mod dev;
 pub mod files;
+pub mod launchers;
 pub mod lock;
 pub mod on_event;
 pub mod process;
@@ -30,6 +32,8 @@ use updraft_engine::ports::{PortResult, SystemClock, TaskQueue};
 use updraft_engine::{Engine, Ports, Settings};
 
 use crate::dev::DevLoop;
+use crate::launchers::{LocalLauncher, ServiceKinds};
+
 use crate::on_event::{CommandPublisher, DropEvents};
 use crate::process::{LocalCompletion, ProcessLauncher};
 use crate::specdir::SpecDir;
@@ -87,6 +91,9 @@ pub struct LocalConfig {
     pub supervisor: Option<PathBuf>,
     /// What becomes of the events of changes.
     pub events: LocalEvents,
+    /// Runs the tasks of service kinds (`None`: such a try fails, saying
+    /// it needs a stack).
+    pub services: Option<ServiceKinds>,
 }
 
 /// What becomes of the events of changes in local mode.
@@ -153,7 +160,10 @@ impl Local {
             store: Arc::new(SqliteStore(db)),
             queue: queue.clone(),
             specs: Arc::new(SpecDir::new(&config.specs)),
-            launcher: launcher.clone(),
+            launcher: Arc::new(LocalLauncher::new(
+                launcher.clone(),
+                config.services.clone(),
+            )),
             clock: Arc::new(SystemClock),
         };
         let settings = Settings {

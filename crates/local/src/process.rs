@@ -20,7 +20,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio::sync::mpsc::UnboundedSender;
 use updraft_core::plan::{MAX_OUTPUT_BYTES, Outcome};
-use updraft_core::spec::ComputeProfile;
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
     Completion, HandleStatus, LOG_PAGE_BYTES, LaunchError, LaunchRequest, Launched, Launcher,
@@ -297,12 +296,7 @@ impl Launcher for ProcessLauncher {
                 output: Some(with_ext(&base, "output.json").display().to_string()),
             });
         }
-        if let Some(ComputeProfile::Service(profile)) = &request.compute {
-            return Err(LaunchError::Refused(format!(
-                "a `kind: {}` task runs only on AWS for now: deploy its DAG to a stack (`updraft deploy`)",
-                profile.kind.as_str()
-            )));
-        }
+
         let argv = match &request.task.command {
             Some(argv) if !argv.is_empty() => argv.clone(),
             _ => {

@@ -84,7 +84,10 @@ pub(crate) async fn start(
             .into_iter()
             .map(|(k, v)| json!({"name": k, "value": v})),
     );
-    environment.push(json!({"name": "UPDRAFT_OUTPUT", "value": launcher.output_uri(request)}));
+    if let Some(uri) = launcher.output_uri(request) {
+        environment.push(json!({"name": "UPDRAFT_OUTPUT", "value": uri}));
+    }
+
     let resources: Vec<Value> = [("vcpus", "VCPU"), ("memory", "MEMORY"), ("gpus", "GPU")]
         .into_iter()
         .filter_map(|(key, kind)| Some(json!({"type": kind, "value": text(settings, key)?})))
@@ -101,7 +104,7 @@ pub(crate) async fn start(
         "jobQueue": queue,
         "jobDefinition": required(settings, "job_definition")?,
         "containerOverrides": overrides,
-        "tags": {"updraft:deployment": launcher.bucket},
+        "tags": {"updraft:deployment": launcher.deployment},
     });
     let response = launcher
         .caller

@@ -81,7 +81,7 @@ pub(crate) async fn start(
         "clientToken": digest,
         "name": name,
         "jobDriver": {"sparkSubmit": spark},
-        "tags": {"updraft:deployment": launcher.bucket},
+        "tags": {"updraft:deployment": launcher.deployment},
     });
     let response = launcher
         .caller

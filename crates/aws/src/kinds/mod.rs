@@ -17,9 +17,12 @@ mod emr_serverless;
 mod generic;
 mod glue;
 mod lambda;
+mod local;
 mod logs;
 mod processing;
 mod step_functions;
+
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,16 +42,18 @@ pub use batch::completion as batch_completion;
 pub use emr_serverless::{end_of as job_run_end, handle as job_run_handle};
 pub use generic::Wait;
 pub use glue::{end_of as glue_end, handle as glue_handle};
+pub use local::LocalServices;
 pub use processing::end_of as processing_end;
 pub use step_functions::end_of as execution_end;
 
-/// What the service kinds share: the caller, and the bucket their launch
-/// records go to (which also names the deployment).
+/// What the service kinds share: the caller, the name of the deployment
+/// their tries' names derive from, and where launches are remembered.
 #[derive(Clone, Debug)]
 pub struct ServiceLauncher {
     caller: Caller,
     s3: aws_sdk_s3::Client,
-    bucket: String,
+    deployment: String,
+    home: Home,
     sagemaker_role: Option<String>,
     default_role: Option<String>,
     logs: Option<aws_sdk_cloudwatchlogs::Client>,
@@ -57,6 +62,16 @@ pub struct ServiceLauncher {
 /// How long a `kind: lambda` try may wait for its answer: within the
 /// dispatcher's 20 s timeout, with room to record it.
 pub const LAMBDA_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Where launch records (and container tries' outputs) go.
+#[derive(Clone, Debug)]
+enum Home {
+    /// The stack's bucket: `launches/<handle>.json`, `outputs/...`.
+    Bucket(String),
+    /// A local state directory: `launches/<handle>.json` with `/` of the
+    /// handle escaped; a container try there has no output to read.
+    Dir(PathBuf),
+}
 
 /// A launch, as remembered in the bucket (`launches/<handle>.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -174,12 +189,33 @@ pub fn settled_at_launch(handle: &str) -> bool {
 }
 
 impl ServiceLauncher {
-    /// Launches over `caller`, remembering launches in `bucket`.
+    /// Launches over `caller`, remembering launches in `bucket`, which
+    /// also names the deployment.
     pub fn new(caller: Caller, s3: aws_sdk_s3::Client, bucket: String) -> ServiceLauncher {
         ServiceLauncher {
             caller,
             s3,
-            bucket,
+            deployment: bucket.clone(),
+            home: Home::Bucket(bucket),
+            sagemaker_role: None,
+            default_role: None,
+            logs: None,
+        }
+    }
+
+    /// Launches for local mode: launch records in `dir`, tries named
+    /// within `deployment` (no two state directories share one).
+    pub fn local(
+        caller: Caller,
+        s3: aws_sdk_s3::Client,
+        dir: PathBuf,
+        deployment: String,
+    ) -> ServiceLauncher {
+        ServiceLauncher {
+            caller,
+            s3,
+            deployment,
+            home: Home::Dir(dir),
             sagemaker_role: None,
             default_role: None,
             logs: None,
@@ -222,7 +258,7 @@ impl ServiceLauncher {
 
     /// The try's name within this deployment, the same for every launch.
     pub(crate) fn digest(&self, request: &LaunchRequest) -> String {
-        deployment_digest(request, &self.bucket)
+        deployment_digest(request, &self.deployment)
     }
 
     /// Where a handle's launch record is: `launches/<handle>.json`.
@@ -230,22 +266,46 @@ impl ServiceLauncher {
         format!("launches/{handle}.json")
     }
 
-    /// An object of the bucket as text; `None` if there is none.
-    pub(crate) async fn object(&self, key: &str) -> PortResult<Option<String>> {
-        match self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+    async fn record(&self, handle: &str) -> PortResult<Option<LaunchRecord>> {
+        let key = Self::record_key(handle);
+        let (text, place) = match &self.home {
+            Home::Bucket(bucket) => (
+                self.object(bucket, &key).await?,
+                format!("s3://{bucket}/{key}"),
+            ),
+            Home::Dir(dir) => {
+                let path = dir.join(Self::record_file(handle));
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(text) => Some(text),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(PortError::new(&format!("reading {}", path.display()), e)),
+                };
+                (text, path.display().to_string())
+            }
+        };
+        let Some(text) = text else {
+            return Ok(None);
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| PortError::new(&format!("{place} is not a launch record"), e))
+    }
+
+    /// A handle's launch record in a directory: one file, its `/` escaped.
+    fn record_file(handle: &str) -> String {
+        let name = handle.replace('%', "%25").replace('/', "%2F");
+        format!("launches/{name}.json")
+    }
+
+    /// An object of `bucket` as text; `None` if there is none.
+    async fn object(&self, bucket: &str, key: &str) -> PortResult<Option<String>> {
+        match self.s3.get_object().bucket(bucket).key(key).send().await {
             Ok(object) => {
                 let bytes = object
                     .body
                     .collect()
                     .await
-                    .map_err(|e| PortError::new(&format!("reading s3://{}/{key}", self.bucket), e))?
+                    .map_err(|e| PortError::new(&format!("reading s3://{bucket}/{key}"), e))?
                     .into_bytes();
                 Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
             }
@@ -254,36 +314,45 @@ impl ServiceLauncher {
         }
     }
 
-    async fn record(&self, handle: &str) -> PortResult<Option<LaunchRecord>> {
-        let key = Self::record_key(handle);
-        let Some(text) = self.object(&key).await? else {
-            return Ok(None);
-        };
-        serde_json::from_str(&text).map(Some).map_err(|e| {
-            PortError::new(
-                &format!("s3://{}/{key} is not a launch record", self.bucket),
-                e,
-            )
-        })
-    }
-
     async fn remember(&self, record: &LaunchRecord) -> PortResult<()> {
         let body =
             serde_json::to_vec(record).map_err(|e| PortError::new("writing a launch record", e))?;
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(Self::record_key(&record.handle))
-            .body(body.into())
-            .send()
-            .await
-            .map_err(crate::sdk_error::fail("S3 PutObject"))?;
+        match &self.home {
+            Home::Bucket(bucket) => {
+                self.s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(Self::record_key(&record.handle))
+                    .body(body.into())
+                    .send()
+                    .await
+                    .map_err(crate::sdk_error::fail("S3 PutObject"))?;
+            }
+            Home::Dir(dir) => {
+                // Whole or not at all: written aside, then renamed.
+                let path = dir.join(Self::record_file(&record.handle));
+                let aside = path.with_extension("json.partial");
+                let written = path
+                    .parent()
+                    .map_or(Ok(()), std::fs::create_dir_all)
+                    .and_then(|()| std::fs::write(&aside, &body))
+                    .and_then(|()| std::fs::rename(&aside, &path));
+                written.map_err(|e| PortError::new(&format!("writing {}", path.display()), e))?;
+            }
+        }
         Ok(())
     }
 
-    /// Where a container of the try writes its output (`UPDRAFT_OUTPUT`).
-    pub(crate) fn output_uri(&self, request: &LaunchRequest) -> String {
-        format!("s3://{}/{}/output.json", self.bucket, try_prefix(request))
+    /// Where a container of the try writes its output (`UPDRAFT_OUTPUT`):
+    /// the stack's bucket; locally, nowhere.
+    pub(crate) fn output_uri(&self, request: &LaunchRequest) -> Option<String> {
+        match &self.home {
+            Home::Bucket(bucket) => Some(format!(
+                "s3://{bucket}/{}/output.json",
+                try_prefix(request)
+            )),
+            Home::Dir(_) => None,
+        }
     }
 
     /// Starts a try of a service kind once: a relaunch of a call that
@@ -306,7 +375,8 @@ impl ServiceLauncher {
         let launched = |handle: String| Launched {
             log: logs::location(&handle),
             handle,
-            output: container.then(|| self.output_uri(request)),
+            output: container.then(|| self.output_uri(request)).flatten(),
+
         };
         let by_prefix = matches!(profile.kind, ServiceKind::Aws | ServiceKind::Lambda)
             .then(|| handle(profile.kind, &prefix));

@@ -83,7 +83,7 @@ pub(crate) async fn start(
         .image
         .clone()
         .ok_or_else(|| LaunchError::Refused("the task has no `image`".into()))?;
-    let name = job_name(request, &launcher.bucket);
+    let name = job_name(request, &launcher.deployment);
     let started = |response: Value| Started {
         handle: handle(ServiceKind::SagemakerProcessing, &name),
         response,
@@ -142,7 +142,7 @@ pub(crate) async fn start(
             "VolumeSizeInGB": count("volume_size", 30),
         }},
         "StoppingCondition": {"MaxRuntimeInSeconds": max_runtime.as_secs().max(1)},
-        "Tags": [{"Key": DEPLOYMENT_TAG, "Value": launcher.bucket}],
+        "Tags": [{"Key": DEPLOYMENT_TAG, "Value": launcher.deployment}],
     });
     if !inputs.is_empty() {
         params["ProcessingInputs"] = json!(inputs);

@@ -36,6 +36,8 @@ use serde_json::{Map, Value};
 use updraft_core::state::{Run, RunState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
+use updraft_aws::kinds::LocalServices;
+use updraft_local::launchers::ServiceKinds;
 use updraft_local::lock::DevLock;
 use updraft_local::{Local, LocalConfig, LocalEvents, QueueKind};
 
@@ -68,7 +70,7 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Command::Graph { dag, format } => graph::graph(&ctx, &dag, format),
         Command::Render(args) => one_task::render(&ctx, &args).await,
-        Command::Test(args) => one_task::test(&ctx, &args).await,
+        Command::Test { task, live } => one_task::test(&ctx, &task, live).await,
         Command::Supervise { exit_file, argv } => {
             let code = updraft_local::process::supervise(&exit_file, &argv);
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
@@ -233,7 +235,11 @@ impl Context {
             specs: self.global.specs.clone(),
             supervisor: std::env::current_exe().ok(),
             events,
+            services: Some(ServiceKinds(Arc::new(LocalServices::new(
+                &self.global.state_dir,
+            )))),
         }
+
     }
 
     /// Local mode with progress lines, keeping the events of its changes

@@ -8,16 +8,18 @@ use std::process::ExitCode;
 use serde_json::{Map, Value, json};
 use updraft_aws::call::PlannedCall;
 use updraft_aws::clients::Clients;
-use updraft_aws::kinds::ServiceLauncher;
-use updraft_core::plan::{outputs_of, parse_output};
+use updraft_aws::kinds::{LocalServices, ServiceLauncher};
+use updraft_core::plan::{Outcome, outputs_of, parse_output};
 use updraft_core::spec::{ComputeProfile, DagSpec};
-use updraft_engine::ports::LaunchRequest;
+use updraft_core::state::{Attempt, TaskState};
+use updraft_engine::ports::{HandleStatus, LaunchRequest, Launcher, LogWindow};
 use updraft_engine::usecase::{TaskPreview, TaskPreviewRequest, preview_task};
 
 use super::{Context, parse_params, print_json};
 use crate::args::OneTask;
 use crate::error::{CliError, CliResult};
 use crate::render::time;
+use crate::signals::shutdown_signal;
 
 /// Prints the task rendered for the run its date makes.
 pub async fn render(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
@@ -101,17 +103,30 @@ fn launch_request(
 }
 
 /// Runs the task here with its log on the terminal, then prints its output;
-/// exit 0 if it succeeded, 1 if not.
-pub async fn test(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
+/// exit 0 if it succeeded, 1 if not. A task of a service kind shows its
+/// calls and sends them only when asked (`live`).
+pub async fn test(ctx: &Context, args: &OneTask, live: bool) -> CliResult<ExitCode> {
     let (spec, preview) = preview(ctx, args).await?;
     eprint!("{}", preview_text(&spec, &args.task, &preview));
+    let scratch = std::env::temp_dir().join(format!("updraft-test-{}", std::process::id()));
     if let Some(calls) = planned_calls(&spec, &preview).await? {
         eprint!("{}", calls_text(Some(&calls)));
-        eprintln!("sent nothing: a try of this task runs on a stack (updraft deploy)");
-        return Ok(ExitCode::SUCCESS);
+        if !live {
+            eprintln!(
+                "sent nothing: `--live` sends them with your AWS credentials; on a stack, `updraft deploy`"
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let compute = spec
+            .task(&args.task)
+            .and_then(|task| spec.compute_of(task))
+            .cloned();
+        let request = launch_request(&spec, &preview, compute);
+        let tested = test_live(&request, &scratch).await;
+        let _ = std::fs::remove_dir_all(&scratch);
+        return tested;
     }
     let request = launch_request(&spec, &preview, None);
-    let scratch = std::env::temp_dir().join(format!("updraft-test-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)
         .map_err(|e| CliError::Infra(format!("creating {}: {e}", scratch.display())))?;
     let output_file = scratch.join("output.json");
@@ -136,7 +151,76 @@ pub async fn test(ctx: &Context, args: &OneTask) -> CliResult<ExitCode> {
     })
 }
 
+/// Launches a try of a service kind with the caller's credentials (its
+/// launch remembered in `scratch`, not in the state), waits for its end
+/// and prints its log and output; an interrupt stops it.
+async fn test_live(request: &LaunchRequest, scratch: &Path) -> CliResult<ExitCode> {
+    let services = LocalServices::new(scratch);
+    let launched = services
+        .launch(request)
+        .await
+        .map_err(|e| CliError::User(format!("not launched: {e}")))?;
+    let handle = launched.handle.clone();
+    eprintln!("launched {handle}");
+    if let Some(url) = services.console_url(&handle) {
+        eprintln!("  {url}");
+    }
+    let limit = request.timeout.unwrap_or(LIVE_TEST_LIMIT);
+    let status = tokio::select! {
+        status = services.wait_for_end(&handle, limit) => status?,
+        () = shutdown_signal() => {
+            services.stop(&handle).await?;
+            return Err(CliError::User(format!("interrupted; {handle} was asked to stop")));
+        }
+    };
+    let completion = match status {
+        Some(HandleStatus::Ended(completion)) => completion,
+        Some(HandleStatus::Lost) => {
+            return Err(CliError::User(format!("{handle} is gone and left no end")));
+        }
+        Some(HandleStatus::Running) | None => {
+            services.stop(&handle).await?;
+            return Err(CliError::User(format!(
+                "{handle} ran past {} and was asked to stop",
+                updraft_core::duration::format_duration(limit)
+            )));
+        }
+    };
+    let mut attempt = Attempt::new(request.key.clone(), request.try_number, TaskState::Running);
+    attempt.handle = Some(handle);
+    attempt.log = launched.log;
+    attempt.output_location = launched.output;
+    if let Ok(page) = services.logs(&attempt, &LogWindow::Tail).await
+        && !page.text.is_empty()
+    {
+        eprintln!("--- log ---");
+        eprint!("{}", page.text);
+        if !page.text.ends_with('\n') {
+            eprintln!();
+        }
+    }
+    if let Outcome::Failed { reason } = &completion.outcome {
+        eprintln!("--- failed: {reason} ---");
+        return Ok(ExitCode::from(1));
+    }
+    eprintln!("--- succeeded ---");
+    let output = services.read_output(&attempt).await?;
+    match output.as_deref().map(parse_output).transpose() {
+        Ok(Some(value)) => print_json(&value)?,
+        Ok(None) => eprintln!("(no output)"),
+        Err(why) => {
+            eprintln!("the output is not accepted: {why}");
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// How long `test --live` waits for a try whose task sets no `timeout`.
+const LIVE_TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
 fn exit_line(status: std::process::ExitStatus) -> String {
+
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(0), _) => "succeeded (exit code 0)".into(),
