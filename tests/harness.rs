@@ -41,6 +41,7 @@ pub fn built(name: &str, package: &str) -> PathBuf {
 pub struct World {
     dir: tempfile::TempDir,
     env: std::cell::RefCell<Vec<(String, String)>>,
+    unset: std::cell::RefCell<Vec<String>>,
 }
 
 /// What a command did.
@@ -105,6 +106,7 @@ impl World {
         World {
             dir,
             env: Default::default(),
+            unset: Default::default(),
         }
     }
 
@@ -113,6 +115,12 @@ impl World {
         self.env
             .borrow_mut()
             .push((name.to_string(), value.to_string()));
+    }
+
+    /// Removes a variable of this process's environment from every later
+    /// command (one [`World::set_env`] sets still counts).
+    pub fn unset_env(&self, name: &str) {
+        self.unset.borrow_mut().push(name.to_string());
     }
 
     /// Every variable [`World::set_env`] set, in order.
@@ -147,6 +155,9 @@ impl World {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(binary());
+        for name in self.unset.borrow().iter() {
+            command.env_remove(name);
+        }
         command
             .args(args)
             .arg("--state-dir")

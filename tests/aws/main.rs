@@ -5,6 +5,7 @@
 mod doctor;
 mod experiments;
 mod functions;
+mod local_kinds;
 mod on_the_stack;
 mod pipeline;
 mod rehearsal;

@@ -449,7 +449,8 @@ fn nothing_in_the_repository_names_a_path_outside_it() {
 
 /// A task an AWS service runs: `render` shows the exact calls its try would
 /// make (each checked against the service's model), `test` shows them and
-/// sends nothing, and `run` fails its try in one line saying where it runs.
+/// sends nothing, and `run` without AWS settings fails its try in one line
+/// saying what it needs.
 #[test]
 fn render_and_test_show_a_service_tasks_calls_and_send_nothing() {
     let world = World::new();
@@ -498,11 +499,41 @@ fn render_and_test_show_a_service_tasks_calls_and_send_nothing() {
         bad.stderr,
         "updraft: s3 Teleport: UnknownOperation: s3 has no action `Teleport`\n"
     );
-    // Locally such a try fails at once, saying where it can run.
+    // Locally such a try calls AWS as the caller; with no region or no
+    // credentials it fails at once, saying what it needs.
+    for var in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    ] {
+        world.unset_env(var);
+    }
+    let nowhere = world.path().join("no-such-aws-file");
+    world.set_env("AWS_CONFIG_FILE", nowhere.to_str().unwrap());
+    world.set_env("AWS_SHARED_CREDENTIALS_FILE", nowhere.to_str().unwrap());
+    world.set_env("AWS_EC2_METADATA_DISABLED", "true");
     let ran = world.run(&["run", "lake"]).expect(1);
     let reason = format!("{}{}", ran.stdout, ran.stderr);
     assert!(
-        reason.contains("a `kind: glue` task runs only on AWS for now"),
+        reason.contains(
+            "a `kind: glue` task calls AWS from this machine, and no AWS region is set (AWS_REGION, or a profile's region)"
+        ),
+        "{reason}"
+    );
+    world.set_env("AWS_REGION", "eu-west-1");
+    let ran = world.run(&["run", "lake"]).expect(1);
+    let reason = format!("{}{}", ran.stdout, ran.stderr);
+    assert!(
+        reason.contains(
+            "a `kind: glue` task calls AWS from this machine, and no AWS credentials were found"
+        ),
         "{reason}"
     );
 }

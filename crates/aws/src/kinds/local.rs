@@ -238,11 +238,17 @@ mod tests {
         let later = start + Duration::from_secs(20);
         poll.last = Some(later);
         assert!(!poll.due(later + Duration::from_secs(4)));
-        assert!(poll.due(later + Duration::from_secs(5)), "20 s old: every 5 s");
+        assert!(
+            poll.due(later + Duration::from_secs(5)),
+            "20 s old: every 5 s"
+        );
         let much_later = start + Duration::from_secs(3600);
         poll.last = Some(much_later);
         assert!(!poll.due(much_later + Duration::from_secs(9)));
-        assert!(poll.due(much_later + Duration::from_secs(10)), "never slower than 10 s");
+        assert!(
+            poll.due(much_later + Duration::from_secs(10)),
+            "never slower than 10 s"
+        );
     }
 
     #[test]

@@ -278,7 +278,9 @@ impl ServiceLauncher {
                 let text = match std::fs::read_to_string(&path) {
                     Ok(text) => Some(text),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                    Err(e) => return Err(PortError::new(&format!("reading {}", path.display()), e)),
+                    Err(e) => {
+                        return Err(PortError::new(&format!("reading {}", path.display()), e));
+                    }
                 };
                 (text, path.display().to_string())
             }
@@ -347,10 +349,9 @@ impl ServiceLauncher {
     /// the stack's bucket; locally, nowhere.
     pub(crate) fn output_uri(&self, request: &LaunchRequest) -> Option<String> {
         match &self.home {
-            Home::Bucket(bucket) => Some(format!(
-                "s3://{bucket}/{}/output.json",
-                try_prefix(request)
-            )),
+            Home::Bucket(bucket) => {
+                Some(format!("s3://{bucket}/{}/output.json", try_prefix(request)))
+            }
             Home::Dir(_) => None,
         }
     }
@@ -376,7 +377,6 @@ impl ServiceLauncher {
             log: logs::location(&handle),
             handle,
             output: container.then(|| self.output_uri(request)).flatten(),
-
         };
         let by_prefix = matches!(profile.kind, ServiceKind::Aws | ServiceKind::Lambda)
             .then(|| handle(profile.kind, &prefix));

@@ -33,10 +33,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
+use updraft_aws::kinds::LocalServices;
 use updraft_core::state::{Run, RunState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
-use updraft_aws::kinds::LocalServices;
 use updraft_local::launchers::ServiceKinds;
 use updraft_local::lock::DevLock;
 use updraft_local::{Local, LocalConfig, LocalEvents, QueueKind};
@@ -239,7 +239,6 @@ impl Context {
                 &self.global.state_dir,
             )))),
         }
-
     }
 
     /// Local mode with progress lines, keeping the events of its changes

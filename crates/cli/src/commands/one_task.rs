@@ -220,7 +220,6 @@ async fn test_live(request: &LaunchRequest, scratch: &Path) -> CliResult<ExitCod
 const LIVE_TEST_LIMIT: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
 
 fn exit_line(status: std::process::ExitStatus) -> String {
-
     use std::os::unix::process::ExitStatusExt;
     match (status.code(), status.signal()) {
         (Some(0), _) => "succeeded (exit code 0)".into(),
