@@ -21,8 +21,8 @@ use super::ServiceLauncher;
 use crate::clients::Clients;
 use crate::connect::{Endpoint, load};
 
-/// The slowest a try is polled when its task asks for no pace: a try is
-/// looked at about four times as often as it has run, within these bounds.
+/// How often a try is polled when its task asks for no pace: the next look
+/// comes a quarter of its age at the last look later, within these bounds.
 const POLL_BOUNDS: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(10));
 
 /// The service kinds' launcher for a state directory, connected at its
@@ -57,7 +57,7 @@ impl Poll {
         let (least, most) = POLL_BOUNDS;
         let gap = self
             .every
-            .unwrap_or_else(|| ((now - self.first) / 4).clamp(least, most));
+            .unwrap_or_else(|| ((last - self.first) / 4).clamp(least, most));
         now - last >= gap
     }
 }
