@@ -3,7 +3,10 @@
 //! (`kind: aws` with only a wait), each launched with its rendered
 //! parameters, ended by the event AWS would send or, with the event lost,
 //! by reconciliation; and a relaunch after a dispatcher died past the call
-//! starts nothing twice.
+//! starts nothing twice. Every kind AWS ends by an event (Glue, Athena,
+//! Step Functions, EMR Serverless, Batch, processing) also fails with its
+//! service's reason from a failure event, and ends by reconciliation with
+//! its event lost.
 
 use std::sync::{Arc, Mutex};
 
@@ -1281,4 +1284,181 @@ async fn every_crash_point_of_a_service_launch_starts_its_work_once() {
         }
     }
     assert!(points >= 30, "only {points} crash points");
+}
+
+/// One DAG with a task of each kind AWS ends by an event, on a deployment
+/// with a SageMaker role (processing jobs need one).
+async fn every_evented_kind() -> (crate::functions::World, String) {
+    let (job, machine, _) = resources().await;
+    let (queue, definition) = batch_queue().await;
+    let app = caller()
+        .call(
+            "emr-serverless",
+            "CreateApplication",
+            &json!({"name": unique("spark"), "releaseLabel": "emr-7.0.0", "type": "SPARK"}),
+        )
+        .await
+        .unwrap();
+    let app = app["applicationId"].as_str().unwrap();
+    let spec = format!(
+        r#"dag: ends
+compute:
+  glue: {{ kind: glue, job: {job} }}
+  athena: {{ kind: athena, workgroup: primary, output_location: "s3://results/" }}
+  flow: {{ kind: step_functions, state_machine: "{machine}" }}
+  emr: {{ kind: emr_serverless, application_id: {app}, execution_role: "arn:aws:iam::123456789012:role/emr" }}
+  batch: {{ kind: batch, job_queue: {queue}, job_definition: {definition} }}
+  processing: {{ kind: sagemaker_processing, instance_type: ml.m5.xlarge }}
+tasks:
+  - {{ id: glue, compute: glue }}
+  - {{ id: athena, compute: athena, query: "SELECT 1" }}
+  - {{ id: flow, compute: flow, input: {{ day: "{{{{ ds }}}}" }} }}
+  - {{ id: emr, compute: emr, entry_point: s3://code/job.py }}
+  - {{ id: batch, compute: batch, command: [true] }}
+  - {{ id: processing, compute: processing, image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/p:1" }}
+"#
+    );
+    let clients = Clients::new(&sdk());
+    let mut settings = deployment(&clients).await;
+    settings.sagemaker_role = Some("arn:aws:iam::123456789012:role/sagemaker".into());
+    let engine = settings
+        .engine_over(&clients)
+        .with_settings(at_every_tick());
+    crate::functions::deploy_spec(&settings, &engine, &spec).await;
+    let world = crate::functions::World {
+        engine,
+        player: updraft_aws::testing::Player::new(&settings),
+        settings,
+    };
+    (world, app.to_string())
+}
+
+/// The failure event AWS sends for a try of `task`, given its handle.
+fn failure_event(task: &str, handle: &str, app: &str) -> (Value, &'static str) {
+    let id = handle.split_once(':').unwrap().1;
+    match task {
+        "glue" => {
+            let (job, run) = id.split_once('/').unwrap();
+            (
+                event(
+                    "aws.glue",
+                    "Glue Job State Change",
+                    json!({"jobName": job, "state": "FAILED", "jobRunId": run, "message": "NameError"}),
+                ),
+                "the Glue job run ended FAILED: NameError",
+            )
+        }
+        "athena" => (
+            event(
+                "aws.athena",
+                "Athena Query State Change",
+                json!({"queryExecutionId": id, "currentState": "FAILED", "athenaError": {"errorMessage": "TABLE_NOT_FOUND: events"}}),
+            ),
+            "the Athena query ended FAILED: TABLE_NOT_FOUND: events",
+        ),
+        "flow" => (
+            event(
+                "aws.states",
+                "Step Functions Execution Status Change",
+                json!({"executionArn": id, "status": "FAILED", "error": "States.TaskFailed", "cause": "boom"}),
+            ),
+            "the execution ended FAILED: States.TaskFailed: boom",
+        ),
+        "emr" => (
+            event(
+                "aws.emr-serverless",
+                "EMR Serverless Job Run State Change",
+                json!({"applicationId": app, "jobRunId": id.rsplit_once('/').unwrap().1, "state": "FAILED", "stateDetails": "Job failed: OOM"}),
+            ),
+            "the EMR Serverless job run ended FAILED: Job failed: OOM",
+        ),
+        "batch" => (
+            event(
+                "aws.batch",
+                "Batch Job State Change",
+                json!({"jobId": id, "status": "FAILED", "statusReason": "Host EC2 terminated"}),
+            ),
+            "Host EC2 terminated",
+        ),
+        "processing" => (
+            event(
+                "aws.sagemaker",
+                "SageMaker Processing Job State Change",
+                json!({"ProcessingJobName": id, "ProcessingJobStatus": "Failed", "FailureReason": "ClientError: no such image"}),
+            ),
+            "the processing job ended Failed: ClientError: no such image",
+        ),
+        other => panic!("no event for {other}"),
+    }
+}
+
+const EVENTED: [&str; 6] = ["glue", "athena", "flow", "emr", "batch", "processing"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_evented_kind_fails_with_its_services_reason_from_its_failure_event() {
+    let (world, app) = every_evented_kind().await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("ends", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    for task in EVENTED {
+        let handle = handle_of(engine, "ends", &run.run_id, task).await;
+        let (failed, reason) = failure_event(task, &handle, &app);
+        assert_eq!(record_twice(engine, &failed).await, (true, false), "{task}");
+        let attempt = engine
+            .ports()
+            .store
+            .attempt("ends", &run.run_id, &key(task), 1)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(attempt.state, TaskState::Failed, "{task}");
+        assert!(
+            attempt
+                .reason
+                .as_deref()
+                .unwrap_or_default()
+                .contains(reason),
+            "{task}: {:?}",
+            attempt.reason
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_evented_kind_ends_by_reconciliation_when_its_event_is_lost() {
+    let (world, _) = every_evented_kind().await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("ends", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    // moto ends each of these jobs by itself (Batch without Docker after a
+    // few seconds); no event is delivered: ticks look them up.
+    let mut left: Vec<&str> = EVENTED.to_vec();
+    for _ in 0..30 {
+        engine.tick().await.unwrap();
+        let mut still = Vec::new();
+        for task in left {
+            if state_of(engine, "ends", &run.run_id, task).await == TaskState::Running {
+                still.push(task);
+            }
+        }
+        left = still;
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    assert!(left.is_empty(), "still running: {left:?}");
+    for task in EVENTED {
+        assert_eq!(
+            state_of(engine, "ends", &run.run_id, task).await,
+            TaskState::Succeeded,
+            "{task}"
+        );
+    }
 }
