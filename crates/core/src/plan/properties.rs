@@ -27,6 +27,12 @@ fn random_dag(max_tasks: usize) -> impl Strategy<Value = Vec<RandomTask>> {
         "one_failed",
         "one_success",
         "none_failed",
+        "all_failed",
+        "one_done",
+        "none_failed_min_one_success",
+        "none_skipped",
+        "all_skipped",
+        "always",
     ]);
     prop::collection::vec(
         (
@@ -109,6 +115,17 @@ fn rule_holds(rule: &str, upstream: &[TaskState]) -> bool {
             "one_failed" => upstream.iter().any(|s| failed(&s)),
             "one_success" => upstream.contains(&TaskState::Succeeded),
             "none_failed" => done && !upstream.iter().any(|s| failed(&s)),
+            "all_failed" => upstream.iter().all(|s| failed(&s)),
+            "one_done" => upstream
+                .iter()
+                .any(|s| matches!(s, TaskState::Succeeded | TaskState::Failed)),
+            "none_failed_min_one_success" => {
+                done && !upstream.iter().any(|s| failed(&s))
+                    && upstream.contains(&TaskState::Succeeded)
+            }
+            "none_skipped" => done && !upstream.contains(&TaskState::Skipped),
+            "all_skipped" => upstream.iter().all(|s| *s == TaskState::Skipped),
+            "always" => true,
             _ => unreachable!(),
         }
 }

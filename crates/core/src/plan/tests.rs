@@ -284,6 +284,75 @@ fn a_skip_propagates_through_all_success_but_none_failed_runs() {
 }
 
 #[test]
+fn the_rules_after_a_skip_join_skip_or_run_as_in_airflow() {
+    let yaml = "dag: d\ntasks:
+  - id: a
+  - id: watch
+    after: [a]
+    trigger_rule: always
+  - id: on_fail
+    after: [a]
+    trigger_rule: one_failed
+  - id: if_all_skipped
+    after: [on_fail]
+    trigger_rule: all_skipped
+  - id: unless_skipped
+    after: [a, on_fail]
+    trigger_rule: none_skipped
+  - id: join
+    after: [a, on_fail]
+    trigger_rule: none_failed_min_one_success
+  - id: all_failed
+    after: [a]
+    trigger_rule: all_failed
+  - id: one_done
+    after: [on_fail, a]
+    trigger_rule: one_done
+";
+    let mut story = Story::new(yaml);
+    assert_eq!(
+        story.plan(),
+        ["a", "watch"],
+        "`always` does not wait for `a`"
+    );
+    story.run_task("a", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["if_all_skipped", "join", "one_done"]);
+    for (task, state) in [
+        ("on_fail", TaskState::Skipped),
+        ("unless_skipped", TaskState::Skipped),
+        ("all_failed", TaskState::Skipped),
+    ] {
+        assert_eq!(story.state(task).0, state, "{task}");
+    }
+}
+
+#[test]
+fn a_join_after_branches_that_were_all_skipped_is_skipped() {
+    let yaml = "dag: d\ntasks:
+  - id: a
+  - id: left
+    after: [a]
+    trigger_rule: one_failed
+  - id: right
+    after: [a]
+    trigger_rule: one_failed
+  - id: join
+    after: [left, right]
+    trigger_rule: none_failed_min_one_success
+  - id: done
+    after: [left, right]
+    trigger_rule: one_done
+";
+    let mut story = Story::new(yaml);
+    story.plan();
+    story.run_task("a", Outcome::Succeeded);
+    assert!(story.plan().is_empty());
+    assert_eq!(story.state("join").0, TaskState::Skipped);
+    assert_eq!(story.state("done").0, TaskState::Skipped);
+    assert_eq!(story.run.state, RunState::Succeeded);
+}
+
+#[test]
 fn a_try_past_its_timeout_is_stopped_and_retried() {
     let mut story = Story::new(
         "dag: d\ntasks:\n  - id: a\n    timeout: 10m\n    retries: 1\n    retry_delay: 0s\n",

@@ -187,30 +187,53 @@ pub enum MapOver {
 /// The default bound on the number of mapped instances of one task.
 pub const DEFAULT_MAX_MAP: u32 = 10_000;
 
-/// When a task may run, given how its upstreams ended.
+/// When a task may run, given how its upstreams ended: Airflow's rules,
+/// with Airflow's meanings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum TriggerRule {
     /// Every upstream succeeded.
     #[default]
     AllSuccess,
+    /// Every upstream failed (or could not run).
+    AllFailed,
     /// Every upstream ended, whatever its state.
     AllDone,
     /// At least one upstream failed.
     OneFailed,
     /// At least one upstream succeeded.
     OneSuccess,
+    /// At least one upstream succeeded or failed.
+    OneDone,
     /// No upstream failed (skipped ones are fine).
     NoneFailed,
+    /// No upstream failed, and not all were skipped: the join after a
+    /// branch.
+    NoneFailedMinOneSuccess,
+    /// Every upstream ended and none was skipped.
+    NoneSkipped,
+    /// Every upstream was skipped.
+    AllSkipped,
+    /// At once, whatever its upstreams do.
+    Always,
 }
 
 impl TriggerRule {
     /// Every rule with its spelling in specs.
-    pub const ALL: [(TriggerRule, &'static str); 5] = [
+    pub const ALL: [(TriggerRule, &'static str); 11] = [
         (TriggerRule::AllSuccess, "all_success"),
+        (TriggerRule::AllFailed, "all_failed"),
         (TriggerRule::AllDone, "all_done"),
         (TriggerRule::OneFailed, "one_failed"),
         (TriggerRule::OneSuccess, "one_success"),
+        (TriggerRule::OneDone, "one_done"),
         (TriggerRule::NoneFailed, "none_failed"),
+        (
+            TriggerRule::NoneFailedMinOneSuccess,
+            "none_failed_min_one_success",
+        ),
+        (TriggerRule::NoneSkipped, "none_skipped"),
+        (TriggerRule::AllSkipped, "all_skipped"),
+        (TriggerRule::Always, "always"),
     ];
 
     /// The rule's spelling in specs.

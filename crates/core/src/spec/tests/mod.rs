@@ -370,9 +370,9 @@ fn other_structural_errors() {
         ]
     );
     assert_eq!(
-        errors("dag: x\ntasks:\n  - id: a\n    trigger_rule: all_failed\n"),
+        errors("dag: x\ntasks:\n  - id: a\n    trigger_rule: all_faild\n"),
         [
-            "4:19: unknown trigger rule `all_failed`; use one of all_success, all_done, one_failed, one_success, none_failed"
+            "4:19: unknown trigger rule `all_faild`; use one of all_success, all_failed, all_done, one_failed, one_success, one_done, none_failed, none_failed_min_one_success, none_skipped, all_skipped, always"
         ]
     );
 }
