@@ -2,6 +2,7 @@
 //! spec and state directory. One module per area.
 
 mod authoring;
+mod control_flow;
 mod dev_loop;
 mod doctor;
 mod errors;

@@ -17,6 +17,23 @@ pub enum Outcome {
         /// Exit code, stop reason, failure reason.
         reason: String,
     },
+    /// The try said there was nothing to do (it exited with its task's
+    /// `skip_exit_code`): not failed, not retried.
+    Skipped {
+        /// What said so.
+        reason: String,
+    },
+}
+
+/// What a try's end means for its task: a failure with the task's
+/// `skip_exit_code` is a skip.
+pub fn outcome_of(task: &TaskSpec, outcome: Outcome, exit_code: Option<i32>) -> Outcome {
+    match (outcome, exit_code) {
+        (Outcome::Failed { .. }, Some(code)) if code == task.skip_exit_code => Outcome::Skipped {
+            reason: format!("skipped: exit code {code}"),
+        },
+        (outcome, _) => outcome,
+    }
 }
 
 /// Queue the next try. From `pending` it starts a new series of retries;
@@ -135,6 +152,10 @@ pub(crate) fn finish(
             } else {
                 next.state = TaskState::Failed;
             }
+            next.reason = Some(reason);
+        }
+        Outcome::Skipped { reason } => {
+            next.state = TaskState::Skipped;
             next.reason = Some(reason);
         }
     }

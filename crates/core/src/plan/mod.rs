@@ -24,7 +24,9 @@ use crate::state::{
 };
 
 pub use end::{end_run, reopen, run_deadline};
-pub use lifecycle::{Outcome, abandon, complete, mark, mark_running, requeue, start_launch};
+pub use lifecycle::{
+    Outcome, abandon, complete, mark, mark_running, outcome_of, requeue, start_launch,
+};
 pub use mapping::map_items;
 pub use outputs::{
     MAX_METRICS, MAX_OUTPUT_BYTES, output_artifacts, output_metrics, outputs_of, parse_output,

@@ -353,6 +353,45 @@ fn a_join_after_branches_that_were_all_skipped_is_skipped() {
 }
 
 #[test]
+fn a_try_exiting_with_the_skip_code_is_skipped_not_retried() {
+    let yaml = "dag: d\ntasks:
+  - id: check
+    retries: 2
+  - id: load
+    after: [check]
+  - id: report
+    after: [check]
+    trigger_rule: none_failed
+  - id: custom
+    skip_exit_code: 3
+";
+    let mut story = Story::new(yaml);
+    story.plan();
+    let check = &story.spec.tasks[0];
+    let skipped = outcome_of(check, failed("exit code 99"), Some(99));
+    assert_eq!(
+        skipped,
+        Outcome::Skipped {
+            reason: "skipped: exit code 99".into()
+        }
+    );
+    assert_eq!(
+        outcome_of(check, failed("exit code 3"), Some(3)),
+        failed("exit code 3"),
+        "another code fails as before"
+    );
+    let custom = story.spec.task("custom").unwrap();
+    assert!(matches!(
+        outcome_of(custom, failed("exit code 3"), Some(3)),
+        Outcome::Skipped { .. }
+    ));
+    story.run_task("check", skipped);
+    assert_eq!(story.state("check"), (TaskState::Skipped, 1), "not retried");
+    assert_eq!(story.plan(), ["report"]);
+    assert_eq!(story.state("load").0, TaskState::Skipped);
+}
+
+#[test]
 fn a_try_past_its_timeout_is_stopped_and_retried() {
     let mut story = Story::new(
         "dag: d\ntasks:\n  - id: a\n    timeout: 10m\n    retries: 1\n    retry_delay: 0s\n",

@@ -137,6 +137,8 @@ pub struct TaskSpec {
     pub hyperparameters: BTreeMap<String, String>,
     /// When the task may run given its upstreams' states.
     pub trigger_rule: TriggerRule,
+    /// The exit code that ends a try `skipped` rather than failed.
+    pub skip_exit_code: i32,
     /// Retries after a failed try.
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.
@@ -183,6 +185,10 @@ pub enum MapOver {
     /// A template that renders a list, e.g. `{{ outputs.split.shards }}`.
     Template(String),
 }
+
+/// The exit code that skips a task unless it names another (Airflow's
+/// `skip_on_exit_code`).
+pub const DEFAULT_SKIP_EXIT_CODE: i32 = 99;
 
 /// The default bound on the number of mapped instances of one task.
 pub const DEFAULT_MAX_MAP: u32 = 10_000;

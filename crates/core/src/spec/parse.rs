@@ -13,9 +13,9 @@ use crate::spec::graph::{self, Graph};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
-    ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DagSpec, EcsProfile, MapOver, RetryPolicy,
-    SagemakerProfile, SpecErrors, TaskSpec, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
-    spec_version,
+    ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
+    MapOver, RetryPolicy, SagemakerProfile, SpecErrors, TaskSpec, Trigger, TriggerOn, TriggerRule,
+    UpstreamEnd, spec_version,
 };
 use crate::template::{TemplateChecker, TemplateUse};
 use crate::yaml::{self, Node, Pos, Value};
@@ -61,6 +61,7 @@ const TASK_KEYS: &[&str] = &[
     "environment",
     "hyperparameters",
     "trigger_rule",
+    "skip_exit_code",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -940,6 +941,16 @@ fn read_task(
     let compute = compute_node.and_then(|n| reader.string(n, "`compute`"));
     let (retry, timeout) = read_retry(reader, &fields, retry, timeout);
     let map_over = read_map_over(reader, &fields, &mut templates);
+    let skip_exit_code =
+        fields
+            .get("skip_exit_code")
+            .and_then(|n| match reader.count(n, "`skip_exit_code`")? {
+                code @ 1..=255 => Some(code as i32),
+                _ => {
+                    reader.error(n.pos, "`skip_exit_code` is an exit code from 1 to 255");
+                    None
+                }
+            });
     let max_parallel = positive(reader, &fields, "max_parallel");
     let max_map = positive(reader, &fields, "max_map");
     if map_over.is_none() {
@@ -986,6 +997,7 @@ fn read_task(
             environment,
             hyperparameters,
             trigger_rule: trigger_rule.unwrap_or_default(),
+            skip_exit_code: skip_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE),
             retry,
             timeout,
             map_over,

@@ -165,6 +165,12 @@ fn task() -> Value {
             "type": "string",
             "enum": TriggerRule::ALL.iter().map(|(_, name)| *name).collect::<Vec<_>>()
         },
+        "skip_exit_code": {
+            "description": "A try exiting with this code ends skipped, not failed, and is not retried. Default 99.",
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 255
+        },
         "map_over": {
             "description": "One instance of the task per item: a list, or a template that renders one (\"{{ outputs.split.shards }}\").",
             "oneOf": [

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use updraft_core::plan::{Outcome, abandon, complete, output_artifacts, parse_output};
+use updraft_core::plan::{Outcome, abandon, complete, outcome_of, output_artifacts, parse_output};
 use updraft_core::spec::TaskSpec;
 use updraft_core::state::{
     ArtifactRecord, ArtifactUse, Attempt, TaskInstance, TaskKey, TaskState, TaskTransition,
@@ -30,7 +30,7 @@ fn abandoned(
 ) -> Option<TaskTransition> {
     match outcome {
         Outcome::Failed { reason } => abandon(task, instance, try_number, reason, now),
-        Outcome::Succeeded => None,
+        Outcome::Succeeded | Outcome::Skipped { .. } => None,
     }
 }
 
@@ -114,9 +114,8 @@ impl Engine {
             return Ok(false);
         }
         let mut attempt = store.attempt(dag, run_id, key, try_number).await?;
-        let (outcome, output) = self
-            .checked_output(completion.outcome, attempt.as_ref())
-            .await?;
+        let outcome = outcome_of(task, completion.outcome, completion.exit_code);
+        let (outcome, output) = self.checked_output(outcome, attempt.as_ref()).await?;
         let Some(mut change) = ending(task, &instance, try_number, outcome.clone(), now) else {
             return Ok(false);
         };
@@ -126,6 +125,7 @@ impl Engine {
             let (state, reason) = match &outcome {
                 Outcome::Succeeded => (TaskState::Succeeded, None),
                 Outcome::Failed { reason } => (TaskState::Failed, Some(reason.clone())),
+                Outcome::Skipped { reason } => (TaskState::Skipped, Some(reason.clone())),
             };
             close_attempt(attempt, state, reason, completion.exit_code, now);
             if outcome == Outcome::Succeeded {

@@ -1,0 +1,72 @@
+//! Control flow (issue 28): a try that exits with its task's skip code is
+//! skipped, not failed or retried, and its downstream follow their rules.
+
+use updraft_e2e::World;
+
+#[test]
+fn a_task_exiting_99_is_skipped_and_its_downstream_follow_their_rules() {
+    let world = World::new();
+    world.spec(
+        "nightly.yaml",
+        "dag: nightly
+tasks:
+  - id: check
+    retries: 2
+    command: [sh, -c, 'echo nothing new today; exit 99']
+  - id: load
+    after: [check]
+    command: [echo, load]
+  - id: report
+    after: [check]
+    trigger_rule: none_failed
+    command: [echo, report]
+  - id: custom
+    skip_exit_code: 3
+    command: [sh, -c, 'exit 3']
+",
+    );
+    let ran = world.run(&["run", "nightly", "--output", "json"]);
+    assert_eq!(ran.code, 0, "a skip does not fail the run: {}", ran.stderr);
+    let shown = ran.json();
+    assert_eq!(shown["run"]["state"], "succeeded");
+    assert_eq!(
+        World::task(&shown, "check"),
+        ("skipped".into(), 1),
+        "not retried"
+    );
+    assert_eq!(
+        World::task(&shown, "load"),
+        ("skipped".into(), 0),
+        "never tried"
+    );
+    assert_eq!(World::task(&shown, "report"), ("succeeded".into(), 1));
+    assert_eq!(World::task(&shown, "custom"), ("skipped".into(), 1));
+    let check = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task_id"] == "check")
+        .unwrap();
+    assert_eq!(check["reason"], "skipped: exit code 99");
+    assert_eq!(check["attempts"][0]["state"], "skipped");
+    assert_eq!(check["attempts"][0]["exit_code"], 99);
+    let tested = world.run(&["test", "nightly", "check"]).expect(0);
+    assert!(
+        tested.stderr.contains("--- skipped (exit code 99) ---"),
+        "{}",
+        tested.stderr
+    );
+
+    world.spec(
+        "bad.yaml",
+        "dag: bad\ntasks:\n  - id: a\n    skip_exit_code: 0\n    command: [true]\n",
+    );
+    let refused = world.run(&["validate"]).expect(1);
+    assert!(
+        refused
+            .stdout
+            .contains("bad.yaml:4:21: `skip_exit_code` is an exit code from 1 to 255"),
+        "{}",
+        refused.stdout
+    );
+}
