@@ -70,3 +70,64 @@ tasks:
         refused.stdout
     );
 }
+
+const ROUTES: &str = r#"dag: routes
+params: { route: fast }
+tasks:
+  - id: pick
+    branch: true
+    command: [sh, -c, 'echo "{\"branch\": \"{{ params.route }}\"}" > "$UPDRAFT_OUTPUT"']
+  - id: fast
+    after: [pick]
+    command: [echo, fast]
+  - id: slow
+    after: [pick]
+    command: [echo, slow]
+  - id: join
+    after: [fast, slow]
+    trigger_rule: none_failed_min_one_success
+    command: [echo, join]
+  - id: gate
+    short_circuit: true
+    command: [sh, -c, 'echo "{\"continue\": false}" > "$UPDRAFT_OUTPUT"']
+  - id: publish
+    after: [gate]
+    trigger_rule: all_done
+    command: [echo, publish]
+"#;
+
+#[test]
+fn a_branch_chooses_what_runs_and_a_short_circuit_stops_what_follows() {
+    let world = World::new();
+    world.spec("routes.yaml", ROUTES);
+    let ran = world.run(&["run", "routes", "--output", "json"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let shown = ran.json();
+    assert_eq!(shown["run"]["state"], "succeeded");
+    for (task, state) in [
+        ("pick", "succeeded"),
+        ("fast", "succeeded"),
+        ("slow", "skipped"),
+        ("join", "succeeded"),
+        ("gate", "succeeded"),
+        ("publish", "skipped"),
+    ] {
+        assert_eq!(World::task(&shown, task).0, state, "{task}");
+    }
+
+    // A branch naming a task it does not lead to fails, saying so.
+    let ran = world.run(&["run", "routes", "--param", "route=join", "--output", "json"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let shown = ran.json();
+    let pick = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task_id"] == "pick")
+        .unwrap();
+    assert_eq!(pick["state"], "failed");
+    assert_eq!(
+        pick["reason"],
+        "`branch` names `join`, which does not run right after `pick`; choose among: fast, slow"
+    );
+}

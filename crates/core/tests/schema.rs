@@ -269,10 +269,16 @@ fn every_key_has_a_description() {
         rules,
         &serde_json::json!([
             "all_success",
+            "all_failed",
             "all_done",
             "one_failed",
             "one_success",
-            "none_failed"
+            "one_done",
+            "none_failed",
+            "none_failed_min_one_success",
+            "none_skipped",
+            "all_skipped",
+            "always"
         ])
     );
     assert_eq!(

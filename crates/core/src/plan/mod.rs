@@ -7,6 +7,7 @@
 //! nothing but its arguments and changes nothing: the caller applies each
 //! transition as a compare-and-set.
 
+mod control;
 mod end;
 mod lifecycle;
 mod mapping;
@@ -18,11 +19,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::plan::control::{Circuits, Verdict};
 use crate::spec::{DagSpec, TaskSpec};
 use crate::state::{
     Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
 };
 
+pub use control::check_branch;
 pub use end::{end_run, reopen, run_deadline};
 pub use lifecycle::{
     Outcome, abandon, complete, mark, mark_running, outcome_of, requeue, start_launch,
@@ -209,19 +212,25 @@ fn plan_tasks(
         }
     }
 
+    let mut circuits = Circuits::new(spec);
     for &task_index in spec.topological_order() {
         let task = &spec.tasks[task_index];
         let mut counts = UpstreamCounts::default();
         for &up in &task.upstream {
             slots.effective(up, &map_count, &state, |s| counts.add(s));
         }
+        let verdict = circuits.verdict(spec, task_index, &slots.main, instances, &state);
         let Some(main) = slots.main[task_index] else {
             continue;
         };
         let instance = &instances[main];
         match (&task.map_over, state[main]) {
             (_, TaskState::Pending) => {
-                let decision = decide(task.trigger_rule, counts);
+                let decision = match &verdict {
+                    Verdict::Hold => continue,
+                    Verdict::Skip(_) => Decision::Skip,
+                    Verdict::Free => decide(task.trigger_rule, counts),
+                };
                 let changes = match (decision, &task.map_over) {
                     (Decision::Wait, _) => continue,
                     (Decision::Run, None) => {
@@ -240,7 +249,10 @@ fn plan_tasks(
                     (Decision::Skip, _) => vec![Transition::Task(lifecycle::settle(
                         instance,
                         TaskState::Skipped,
-                        "its trigger rule can no longer hold: upstream tasks were skipped",
+                        match &verdict {
+                            Verdict::Skip(reason) => reason,
+                            _ => "its trigger rule can no longer hold: upstream tasks were skipped",
+                        },
                         now,
                     ))],
                     (Decision::UpstreamFailed, _) => vec![Transition::Task(lifecycle::settle(

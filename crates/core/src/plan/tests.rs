@@ -1140,3 +1140,131 @@ fn max_active_tasks_per_run_queues_the_highest_priority_first_and_the_rest_later
     story.plan();
     assert_eq!(story.run.state, RunState::Succeeded);
 }
+
+impl Story {
+    /// Runs `task` to success with `output` as its output.
+    fn succeed_with(&mut self, task: &str, output: serde_json::Value) {
+        self.run_task(task, Outcome::Succeeded);
+        let at = self
+            .instances
+            .iter()
+            .position(|i| i.key.task_id.as_str() == task)
+            .unwrap();
+        self.instances[at].output = Some(output);
+    }
+
+    fn reason(&self, task: &str) -> String {
+        self.instance(task).reason.clone().unwrap_or_default()
+    }
+}
+
+const BRANCH: &str = "dag: d
+tasks:
+  - id: pick
+    branch: true
+  - id: fast
+    after: [pick]
+  - id: slow
+    after: [pick]
+  - id: after_slow
+    after: [slow]
+    trigger_rule: all_done
+  - id: join
+    after: [fast, slow]
+    trigger_rule: none_failed_min_one_success
+";
+
+#[test]
+fn a_branch_runs_the_tasks_it_names_and_skips_the_others() {
+    let mut story = Story::new(BRANCH);
+    story.plan();
+    story.succeed_with("pick", serde_json::json!({"branch": "fast"}));
+    assert_eq!(
+        story.plan(),
+        ["fast", "after_slow"],
+        "past the branch's direct downstream, trigger rules decide"
+    );
+    assert_eq!(story.state("slow").0, TaskState::Skipped);
+    assert_eq!(story.reason("slow"), "not chosen by branch `pick`");
+    story.run_task("fast", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["join"]);
+}
+
+#[test]
+fn a_branch_choosing_nothing_skips_every_task_after_it_and_the_join() {
+    let mut story = Story::new(BRANCH);
+    story.plan();
+    story.succeed_with("pick", serde_json::json!({"branch": []}));
+    assert_eq!(story.plan(), ["after_slow"], "all_done runs after skips");
+    assert_eq!(story.state("fast").0, TaskState::Skipped);
+    assert_eq!(story.state("join").0, TaskState::Skipped);
+}
+
+#[test]
+fn a_branch_output_must_name_tasks_right_after_it() {
+    let spec = parse_spec("d.yaml", BRANCH).unwrap();
+    let pick = spec.task("pick").unwrap();
+    let check = |output: serde_json::Value| check_branch(&spec, pick, Some(&output));
+    assert_eq!(check(serde_json::json!({"branch": ["fast", "slow"]})), Ok(()));
+    assert_eq!(check(serde_json::json!({"branch": []})), Ok(()));
+    assert_eq!(
+        check(serde_json::json!({"branch": "join"})),
+        Err("`branch` names `join`, which does not run right after `pick`; choose among: fast, slow".into())
+    );
+    assert!(
+        check(serde_json::json!({"rows": 3}))
+            .unwrap_err()
+            .starts_with("a branch's output must name the tasks to run under `branch`"),
+    );
+    assert!(check_branch(&spec, pick, None).is_err());
+}
+
+const CIRCUIT: &str = "dag: d
+tasks:
+  - id: gate
+    short_circuit: true
+  - id: load
+    after: [gate]
+  - id: report
+    after: [load]
+    trigger_rule: all_done
+  - id: watch
+    after: [load]
+    trigger_rule: always
+  - id: elsewhere
+";
+
+#[test]
+fn a_short_circuit_skips_everything_after_it_whatever_the_rules() {
+    let mut story = Story::new(CIRCUIT);
+    assert_eq!(
+        story.plan(),
+        ["gate", "elsewhere"],
+        "an `always` task after a short circuit waits for it"
+    );
+    story.succeed_with("gate", serde_json::json!({"continue": false}));
+    assert!(story.plan().is_empty());
+    for task in ["load", "report", "watch"] {
+        assert_eq!(story.state(task).0, TaskState::Skipped, "{task}");
+        assert_eq!(story.reason(task), "short-circuited by `gate`");
+    }
+    let mut open = Story::new(CIRCUIT);
+    open.plan();
+    open.succeed_with("gate", serde_json::json!({"continue": true}));
+    assert_eq!(open.plan(), ["load", "watch"]);
+}
+
+#[test]
+fn a_short_circuit_respecting_rules_skips_only_the_next_tasks() {
+    let yaml = CIRCUIT.replace("short_circuit: true", "short_circuit: respect_trigger_rules");
+    let mut story = Story::new(&yaml);
+    assert_eq!(story.plan(), ["gate", "elsewhere", "watch"]);
+    story.run_task(
+        "gate",
+        Outcome::Skipped {
+            reason: "skipped: exit code 99".into(),
+        },
+    );
+    assert_eq!(story.plan(), ["report"], "all_done runs after the skip");
+    assert_eq!(story.reason("load"), "short-circuited by `gate`");
+}

@@ -139,6 +139,11 @@ pub struct TaskSpec {
     pub trigger_rule: TriggerRule,
     /// The exit code that ends a try `skipped` rather than failed.
     pub skip_exit_code: i32,
+    /// Whether its output chooses which of its direct downstream tasks run
+    /// (`branch`), the others being skipped.
+    pub branch: bool,
+    /// Whether its end may skip what comes after it.
+    pub short_circuit: ShortCircuit,
     /// Retries after a failed try.
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.
@@ -184,6 +189,20 @@ pub enum MapOver {
     Items(Vec<Value>),
     /// A template that renders a list, e.g. `{{ outputs.split.shards }}`.
     Template(String),
+}
+
+/// What a task that ends skipped, or whose output says `"continue":
+/// false`, does to the tasks after it (Airflow's ShortCircuitOperator).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ShortCircuit {
+    /// Nothing beyond its own end (the default).
+    #[default]
+    Off,
+    /// Every task downstream of it is skipped, whatever its trigger rule.
+    All,
+    /// Its direct downstream tasks are skipped; the rest follow their
+    /// trigger rules (Airflow's `ignore_downstream_trigger_rules=False`).
+    RespectTriggerRules,
 }
 
 /// The exit code that skips a task unless it names another (Airflow's

@@ -14,8 +14,8 @@ use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
-    MapOver, RetryPolicy, SagemakerProfile, SpecErrors, TaskSpec, Trigger, TriggerOn, TriggerRule,
-    UpstreamEnd, spec_version,
+    MapOver, RetryPolicy, SagemakerProfile, ShortCircuit, SpecErrors, TaskSpec, Trigger, TriggerOn,
+    TriggerRule, UpstreamEnd, spec_version,
 };
 use crate::template::{TemplateChecker, TemplateUse};
 use crate::yaml::{self, Node, Pos, Value};
@@ -62,6 +62,8 @@ const TASK_KEYS: &[&str] = &[
     "hyperparameters",
     "trigger_rule",
     "skip_exit_code",
+    "branch",
+    "short_circuit",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -165,6 +167,8 @@ struct Draft {
     service_keys: Vec<(String, Node)>,
     /// Where `image`, `command` and `environment` are, if written.
     container_keys: Vec<(&'static str, Pos)>,
+    /// Where `branch: true` is written.
+    branch_pos: Option<Pos>,
 }
 
 /// Reads a mapping of names to templated strings (`environment`,
@@ -411,6 +415,17 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     } = graph?;
     for (draft, up) in drafts.iter_mut().zip(upstream) {
         draft.spec.upstream = up;
+    }
+    for (draft, down) in drafts.iter().zip(&downstream) {
+        if let (Some(pos), true) = (draft.branch_pos, down.is_empty()) {
+            reader.error(
+                pos,
+                format!(
+                    "`branch: true` on `{}`, but no task runs after it: a branch chooses among the tasks right after it",
+                    draft.spec.id
+                ),
+            );
+        }
     }
     Some(DagSpec {
         id: id?,
@@ -951,8 +966,34 @@ fn read_task(
                     None
                 }
             });
+    let branch = fields
+        .get("branch")
+        .and_then(|n| reader.boolean(n, "`branch`"))
+        .unwrap_or(false);
+    let short_circuit = fields.get("short_circuit").and_then(|n| match &n.value {
+        Value::Bool(true) => Some(ShortCircuit::All),
+        Value::Bool(false) => Some(ShortCircuit::Off),
+        Value::Str(s) if s == "respect_trigger_rules" => Some(ShortCircuit::RespectTriggerRules),
+        _ => {
+            reader.error(
+                n.pos,
+                "`short_circuit` is true, false or respect_trigger_rules",
+            );
+            None
+        }
+    });
     let max_parallel = positive(reader, &fields, "max_parallel");
     let max_map = positive(reader, &fields, "max_map");
+    if map_over.is_some() {
+        for key in ["branch", "short_circuit"] {
+            if let Some(node) = fields.get(key) {
+                reader.error(
+                    node.pos,
+                    format!("`{key}` applies only to a task without `map_over`"),
+                );
+            }
+        }
+    }
     if map_over.is_none() {
         for key in ["max_parallel", "max_map"] {
             if let Some(node) = fields.get(key) {
@@ -998,6 +1039,8 @@ fn read_task(
             hyperparameters,
             trigger_rule: trigger_rule.unwrap_or_default(),
             skip_exit_code: skip_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE),
+            branch,
+            short_circuit: short_circuit.unwrap_or_default(),
             retry,
             timeout,
             map_over,
@@ -1019,6 +1062,7 @@ fn read_task(
         capacity,
         service_keys,
         container_keys,
+        branch_pos: fields.get("branch").filter(|_| branch).map(|n| n.pos),
     })
 }
 

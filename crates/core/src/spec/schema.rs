@@ -165,6 +165,14 @@ fn task() -> Value {
             "type": "string",
             "enum": TriggerRule::ALL.iter().map(|(_, name)| *name).collect::<Vec<_>>()
         },
+        "branch": {
+            "description": "Its output chooses, under `branch`, which tasks right after it run (a task id or a list; [] for none); the others are skipped.",
+            "type": "boolean"
+        },
+        "short_circuit": {
+            "description": "When it ends skipped or its output says \"continue\": false: true skips every task after it, whatever its trigger rule; respect_trigger_rules skips the tasks right after it and lets the rest follow their rules.",
+            "enum": [true, false, "respect_trigger_rules"]
+        },
         "skip_exit_code": {
             "description": "A try exiting with this code ends skipped, not failed, and is not retried. Default 99.",
             "type": "integer",

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use updraft_core::plan::{Outcome, abandon, complete, outcome_of, output_artifacts, parse_output};
+use updraft_core::plan::{
+    Outcome, abandon, check_branch, complete, outcome_of, output_artifacts, parse_output,
+};
 use updraft_core::spec::TaskSpec;
 use updraft_core::state::{
     ArtifactRecord, ArtifactUse, Attempt, TaskInstance, TaskKey, TaskState, TaskTransition,
@@ -115,7 +117,14 @@ impl Engine {
         }
         let mut attempt = store.attempt(dag, run_id, key, try_number).await?;
         let outcome = outcome_of(task, completion.outcome, completion.exit_code);
-        let (outcome, output) = self.checked_output(outcome, attempt.as_ref()).await?;
+        let (mut outcome, mut output) = self.checked_output(outcome, attempt.as_ref()).await?;
+        // A branch whose output chooses nothing it can is a failed try.
+        if outcome == Outcome::Succeeded
+            && task.branch
+            && let Err(reason) = check_branch(&spec, task, output.as_ref())
+        {
+            (outcome, output) = (Outcome::Failed { reason }, None);
+        }
         let Some(mut change) = ending(task, &instance, try_number, outcome.clone(), now) else {
             return Ok(false);
         };

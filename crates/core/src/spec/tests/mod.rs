@@ -703,3 +703,19 @@ fn spec_files_made_to_exhaust_the_parser_are_refused_naming_the_limit() {
 }
 
 mod kinds;
+
+#[test]
+fn branches_and_short_circuits_are_checked_where_written() {
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    branch: true\n"),
+        ["4:13: `branch: true` on `a`, but no task runs after it: a branch chooses among the tasks right after it"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    map_over: [1]\n    branch: true\n  - id: b\n    after: [a]\n"),
+        ["5:13: `branch` applies only to a task without `map_over`"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    short_circuit: always\n"),
+        ["4:20: `short_circuit` is true, false or respect_trigger_rules"]
+    );
+}
