@@ -11,7 +11,8 @@ use crate::state::{TaskInstance, TaskState};
 pub(crate) enum Verdict {
     /// Nothing: its trigger rule decides.
     Free,
-    /// A short circuit before it has not ended: it waits, whatever its rule.
+    /// A short circuit before it, or a branch right before it, has not
+    /// ended: it waits, whatever its rule.
     Hold,
     /// It is skipped, for this reason.
     Skip(String),
@@ -46,6 +47,7 @@ impl Circuits {
     ) -> Verdict {
         let task = &spec.tasks[t];
         let mut skip = None;
+        let mut waits = false;
         for &u in &task.upstream {
             let up = &spec.tasks[u];
             if self.cut_by[u].is_some() {
@@ -57,6 +59,10 @@ impl Circuits {
             };
             let output = instances[i].output.as_ref();
             let broken = stops(state[i], output);
+            // Whatever its rule, a task right after a branch or a short
+            // circuit runs only once that has decided.
+            waits |=
+                (up.branch || up.short_circuit != ShortCircuit::Off) && !state[i].is_terminal();
             match up.short_circuit {
                 ShortCircuit::All if broken => self.cut_by[t] = Some(u),
                 ShortCircuit::All if !state[i].is_terminal() => self.open[t] = true,
@@ -73,7 +79,7 @@ impl Circuits {
             self.open[t] = false;
             return Verdict::Skip(format!("short-circuited by `{}`", spec.tasks[by].id));
         }
-        match (skip, self.open[t]) {
+        match (skip, self.open[t] || waits) {
             (Some(reason), _) => Verdict::Skip(reason),
             (None, true) => Verdict::Hold,
             (None, false) => Verdict::Free,

@@ -331,6 +331,8 @@ proptest! {
     }
 }
 
+mod control;
+
 /// Random DAGs where some tasks map over literal lists of 0..500 items.
 mod mapped {
     use super::*;

@@ -1205,7 +1205,10 @@ fn a_branch_output_must_name_tasks_right_after_it() {
     let spec = parse_spec("d.yaml", BRANCH).unwrap();
     let pick = spec.task("pick").unwrap();
     let check = |output: serde_json::Value| check_branch(&spec, pick, Some(&output));
-    assert_eq!(check(serde_json::json!({"branch": ["fast", "slow"]})), Ok(()));
+    assert_eq!(
+        check(serde_json::json!({"branch": ["fast", "slow"]})),
+        Ok(())
+    );
     assert_eq!(check(serde_json::json!({"branch": []})), Ok(()));
     assert_eq!(
         check(serde_json::json!({"branch": "join"})),
@@ -1256,7 +1259,10 @@ fn a_short_circuit_skips_everything_after_it_whatever_the_rules() {
 
 #[test]
 fn a_short_circuit_respecting_rules_skips_only_the_next_tasks() {
-    let yaml = CIRCUIT.replace("short_circuit: true", "short_circuit: respect_trigger_rules");
+    let yaml = CIRCUIT.replace(
+        "short_circuit: true",
+        "short_circuit: respect_trigger_rules",
+    );
     let mut story = Story::new(&yaml);
     assert_eq!(story.plan(), ["gate", "elsewhere", "watch"]);
     story.run_task(

@@ -708,10 +708,14 @@ mod kinds;
 fn branches_and_short_circuits_are_checked_where_written() {
     assert_eq!(
         errors("dag: x\ntasks:\n  - id: a\n    branch: true\n"),
-        ["4:13: `branch: true` on `a`, but no task runs after it: a branch chooses among the tasks right after it"]
+        [
+            "4:13: `branch: true` on `a`, but no task runs after it: a branch chooses among the tasks right after it"
+        ]
     );
     assert_eq!(
-        errors("dag: x\ntasks:\n  - id: a\n    map_over: [1]\n    branch: true\n  - id: b\n    after: [a]\n"),
+        errors(
+            "dag: x\ntasks:\n  - id: a\n    map_over: [1]\n    branch: true\n  - id: b\n    after: [a]\n"
+        ),
         ["5:13: `branch` applies only to a task without `map_over`"]
     );
     assert_eq!(
