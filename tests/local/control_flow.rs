@@ -131,3 +131,58 @@ fn a_branch_chooses_what_runs_and_a_short_circuit_stops_what_follows() {
         "`branch` names `join`, which does not run right after `pick`; choose among: fast, slow"
     );
 }
+
+/// Backfilled runs skip a `latest_only` task (its downstream follow their
+/// rules); a manual run does not.
+#[test]
+fn a_latest_only_task_is_skipped_in_backfilled_runs_and_runs_when_triggered() {
+    let world = World::new();
+    world.spec(
+        "report.yaml",
+        "dag: report
+schedule: '@daily'
+start: 2026-11-01
+tasks:
+  - id: extract
+    command: [echo, extract]
+  - id: notify
+    after: [extract]
+    latest_only: true
+    command: [echo, notify]
+  - id: after_notify
+    after: [notify]
+    command: [echo, after]
+",
+    );
+    world
+        .run(&[
+            "backfill",
+            "report",
+            "--from",
+            "2026-11-10",
+            "--to",
+            "2026-11-11",
+        ])
+        .expect(0);
+    let _dev = world.dev();
+    let ended = updraft_e2e::eventually(std::time::Duration::from_secs(30), || {
+        let runs = world
+            .run(&["runs", "report", "--output", "json"])
+            .expect(0)
+            .json();
+        let runs = runs.as_array().unwrap().clone();
+        runs.len() >= 2 && runs.iter().all(|r| r["state"] == "succeeded")
+    });
+    assert!(ended, "{}", world.dev_output());
+    let shown = world.show("report", "backfill__2026-11-10T00:00:00+00:00");
+    assert_eq!(World::task(&shown, "extract").0, "succeeded");
+    assert_eq!(World::task(&shown, "notify").0, "skipped");
+    assert_eq!(World::task(&shown, "after_notify").0, "skipped");
+
+    let run = world
+        .run(&["trigger", "report", "--wait", "--output", "json"])
+        .expect(0)
+        .json();
+    let shown = world.show("report", run["run_id"].as_str().unwrap());
+    assert_eq!(World::task(&shown, "notify").0, "succeeded", "{shown}");
+}

@@ -22,7 +22,8 @@ use chrono::{DateTime, Duration, Utc};
 use crate::plan::control::{Circuits, Verdict};
 use crate::spec::{DagSpec, TaskSpec};
 use crate::state::{
-    Run, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition, Transition,
+    Run, RunKind, RunState, RunTransition, TaskInstance, TaskKey, TaskState, TaskTransition,
+    Transition,
 };
 
 pub use control::check_branch;
@@ -170,6 +171,25 @@ pub fn missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> Option<RunTr
     })
 }
 
+/// Why a `latest_only` task is skipped.
+const NOT_LATEST: &str = "latest_only: not the latest scheduled run";
+
+/// Whether a run is its DAG's latest scheduled one at `now`: its schedule
+/// point has passed and the next has not (as Airflow's LatestOnlyOperator
+/// judges). A run made by hand or by a trigger always is.
+pub fn is_latest(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> bool {
+    match run.kind {
+        RunKind::Manual | RunKind::Triggered => true,
+        RunKind::Scheduled | RunKind::Backfill => {
+            run.data_interval_end <= now
+                && spec
+                    .schedule
+                    .next_after(run.data_interval_end)
+                    .is_none_or(|next| now < next)
+        }
+    }
+}
+
 /// The plan of a run that has not run out of time: what its tasks do next,
 /// and its own change.
 fn plan_tasks(
@@ -213,6 +233,7 @@ fn plan_tasks(
     }
 
     let mut circuits = Circuits::new(spec);
+    let latest = is_latest(spec, run, now);
     for &task_index in spec.topological_order() {
         let task = &spec.tasks[task_index];
         let mut counts = UpstreamCounts::default();
@@ -226,6 +247,15 @@ fn plan_tasks(
         let instance = &instances[main];
         match (&task.map_over, state[main]) {
             (_, TaskState::Pending) => {
+                let verdict = match verdict {
+                    Verdict::Free if (spec.latest_only || task.latest_only) && !latest => {
+                        match decide(task.trigger_rule, counts) {
+                            Decision::Run => Verdict::Skip(NOT_LATEST.into()),
+                            _ => Verdict::Free,
+                        }
+                    }
+                    verdict => verdict,
+                };
                 let decision = match &verdict {
                     Verdict::Hold => continue,
                     Verdict::Skip(_) => Decision::Skip,

@@ -1274,3 +1274,70 @@ fn a_short_circuit_respecting_rules_skips_only_the_next_tasks() {
     assert_eq!(story.plan(), ["report"], "all_done runs after the skip");
     assert_eq!(story.reason("load"), "short-circuited by `gate`");
 }
+
+/// A story of a scheduled run for the daily point `days` days before
+/// `t0()`, planned at `t0()` + 1h.
+fn scheduled_story(yaml: &str, days: i64) -> Story {
+    let mut story = Story::new(yaml);
+    let point = t0() - Duration::days(days);
+    story.run.kind = RunKind::Scheduled;
+    story.run.logical_date = point;
+    story.run.data_interval_start = point - Duration::days(1);
+    story.run.data_interval_end = point;
+    story.now = t0() + Duration::hours(1);
+    story
+}
+
+const LATEST: &str = "dag: d
+schedule: '@daily'
+tasks:
+  - id: extract
+  - id: notify
+    latest_only: true
+  - id: after_notify
+    after: [notify]
+  - id: always_after
+    after: [notify]
+    trigger_rule: all_done
+";
+
+#[test]
+fn a_latest_only_task_runs_only_in_the_latest_scheduled_run() {
+    let mut latest = scheduled_story(LATEST, 0);
+    assert_eq!(latest.plan(), ["extract", "notify"]);
+
+    let mut catch_up = scheduled_story(LATEST, 3);
+    assert_eq!(catch_up.plan(), ["extract", "always_after"]);
+    assert_eq!(catch_up.state("notify").0, TaskState::Skipped);
+    assert_eq!(
+        catch_up.reason("notify"),
+        "latest_only: not the latest scheduled run"
+    );
+    assert_eq!(catch_up.state("after_notify").0, TaskState::Skipped);
+
+    let mut backfill = scheduled_story(LATEST, 3);
+    backfill.run.kind = RunKind::Backfill;
+    backfill.plan();
+    assert_eq!(backfill.state("notify").0, TaskState::Skipped);
+
+    let mut manual = Story::new(LATEST);
+    manual.now = t0() + Duration::days(30);
+    assert!(
+        manual.plan().contains(&"notify".to_string()),
+        "a manual run is never skipped"
+    );
+}
+
+#[test]
+fn a_latest_only_dag_skips_every_task_of_an_older_run_which_succeeds() {
+    let yaml = LATEST.replace(
+        "schedule: '@daily'\n",
+        "schedule: '@daily'\nlatest_only: true\n",
+    );
+    let mut old = scheduled_story(&yaml, 2);
+    assert!(old.plan().is_empty(), "nothing runs");
+    assert!(old.instances.iter().all(|i| i.state == TaskState::Skipped));
+    assert_eq!(old.run.state, RunState::Succeeded);
+    let mut latest = scheduled_story(&yaml, 0);
+    assert_eq!(latest.plan(), ["extract", "notify"]);
+}

@@ -65,6 +65,9 @@ pub struct DagSpec {
     /// How long after its data interval ends a run should have succeeded;
     /// past it, an `updraft Run Deadline Missed` event is told once.
     pub sla: Option<std::time::Duration>,
+    /// Whether only the latest scheduled run does anything: in catch-up
+    /// and backfill runs every task is skipped.
+    pub latest_only: bool,
     /// What starts runs besides the schedule.
     pub triggers: Vec<Trigger>,
     /// At most this many tries of the DAG's tasks queued or running at
@@ -144,6 +147,9 @@ pub struct TaskSpec {
     pub branch: bool,
     /// Whether its end may skip what comes after it.
     pub short_circuit: ShortCircuit,
+    /// Whether it is skipped in every run but the latest scheduled one
+    /// (catch-up and backfill runs; a manual run is never skipped).
+    pub latest_only: bool,
     /// Retries after a failed try.
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.

@@ -35,6 +35,7 @@ const DAG_KEYS: &[&str] = &[
     "max_active_tasks_per_run",
     "run_timeout",
     "sla",
+    "latest_only",
     "triggers",
     "params",
     "defaults",
@@ -64,6 +65,7 @@ const TASK_KEYS: &[&str] = &[
     "skip_exit_code",
     "branch",
     "short_circuit",
+    "latest_only",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -238,6 +240,14 @@ fn read_map_over(
     }
 }
 
+/// A `true`/`false` key; `false` when not written.
+fn flag(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> bool {
+    fields
+        .get(key)
+        .and_then(|n| reader.boolean(n, &format!("`{key}`")))
+        .unwrap_or(false)
+}
+
 fn positive(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Option<u32> {
     let node = fields.get(key)?;
     match reader.count(node, &format!("`{key}`"))? {
@@ -318,6 +328,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     let max_active_tasks_per_run = positive(reader, &fields, "max_active_tasks_per_run");
     let run_timeout = read_longer_than_zero(reader, &fields, "run_timeout");
     let sla = read_longer_than_zero(reader, &fields, "sla");
+    let latest_only = flag(reader, &fields, "latest_only");
     let triggers = fields
         .get("triggers")
         .map(|node| read_triggers(reader, node))
@@ -438,6 +449,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         policy: policy?,
         run_timeout,
         sla,
+        latest_only,
         triggers,
         max_active_tasks,
         max_active_tasks_per_run,
@@ -966,10 +978,8 @@ fn read_task(
                     None
                 }
             });
-    let branch = fields
-        .get("branch")
-        .and_then(|n| reader.boolean(n, "`branch`"))
-        .unwrap_or(false);
+    let branch = flag(reader, &fields, "branch");
+    let latest_only = flag(reader, &fields, "latest_only");
     let short_circuit = fields.get("short_circuit").and_then(|n| match &n.value {
         Value::Bool(true) => Some(ShortCircuit::All),
         Value::Bool(false) => Some(ShortCircuit::Off),
@@ -1041,6 +1051,7 @@ fn read_task(
             skip_exit_code: skip_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE),
             branch,
             short_circuit: short_circuit.unwrap_or_default(),
+            latest_only,
             retry,
             timeout,
             map_over,

@@ -78,6 +78,10 @@ pub fn dag_schema() -> Value {
             "max_active_tasks_per_run": count(1, "Tries queued or running at once in each run; the rest wait pending, the highest priority first."),
             "run_timeout": positive_duration("How long a run may take from its start; past it the run fails and its tries are stopped (Airflow's dagrun_timeout)."),
             "sla": positive_duration("When a run should have succeeded by, after its data interval ends; a run late past it is told once as `updraft Run Deadline Missed`."),
+            "latest_only": {
+                "description": "Only the latest scheduled run does anything: in catch-up and backfill runs every task is skipped and the run succeeds. Default false.",
+                "type": "boolean"
+            },
             "triggers": {
                 "description": "What else starts runs: another DAG's runs ending, or artifacts appearing.",
                 "type": "array",
@@ -172,6 +176,10 @@ fn task() -> Value {
         "short_circuit": {
             "description": "When it ends skipped or its output says \"continue\": false: true skips every task after it, whatever its trigger rule; respect_trigger_rules skips the tasks right after it and lets the rest follow their rules.",
             "enum": [true, false, "respect_trigger_rules"]
+        },
+        "latest_only": {
+            "description": "Skipped in every run but the latest scheduled one (catch-up and backfill runs); its downstream follow their trigger rules. A manual run is never skipped. Default false.",
+            "type": "boolean"
         },
         "skip_exit_code": {
             "description": "A try exiting with this code ends skipped, not failed, and is not retried. Default 99.",
