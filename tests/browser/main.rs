@@ -337,3 +337,47 @@ fn a_live_log_tails_by_appending_only_what_is_new() {
     assert_eq!(browser.text("pre.log").matches("early").count(), 1);
     screenshot(&browser, "live-log.png");
 }
+
+const TRAIN_TYPED: &str = "dag: train
+params:
+  lr: { type: number, default: 0.01, minimum: 0, maximum: 1, description: learning rate }
+  mode: { enum: [full, incremental], default: incremental }
+  tag: { type: string, default: v1 }
+tasks:
+  - id: fit
+    command: [echo, '{{ params.lr }}', '{{ params.mode }}']
+";
+
+#[test]
+fn the_trigger_form_gives_typed_params_their_inputs_and_the_run_their_types() {
+    let world = World::new();
+    world.spec("train.yaml", TRAIN_TYPED);
+    let (_dev, url) = world.dev_with_ui();
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/dags/train/trigger"));
+    assert_eq!(
+        browser
+            .all("input[type=number][name='param.lr'][min='0'][max='1']")
+            .len(),
+        1
+    );
+    assert_eq!(browser.all("select[name='param.mode'] option").len(), 2);
+    assert!(browser.text("form").contains("learning rate"));
+    browser.fill("input[name='param.lr']", "0.5");
+    browser.script("document.querySelector(\"select[name='param.mode']\").value = 'full';");
+    browser.fill("input[name='param.tag']", "2026");
+    screenshot(&browser, "trigger-typed.png");
+    browser.click("form[method=post] button");
+    assert!(
+        browser.wait_for_url("/dags/train/runs/manual__", RUN_LIMIT),
+        "the form leads to the run's page: {}",
+        browser.url()
+    );
+    let run = world.latest_run("train");
+    assert_eq!(run["params"]["lr"], serde_json::json!(0.5), "{run}");
+    assert_eq!(run["params"]["mode"], "full");
+    assert_eq!(
+        run["params"]["tag"], "2026",
+        "a string param keeps its text"
+    );
+}

@@ -186,3 +186,53 @@ tasks:
     let shown = world.show("report", run["run_id"].as_str().unwrap());
     assert_eq!(World::task(&shown, "notify").0, "succeeded", "{shown}");
 }
+
+/// A run whose param does not fit its schema is refused in one line,
+/// from the CLI as from any other maker.
+#[test]
+fn a_typed_param_that_does_not_fit_refuses_the_run() {
+    let world = World::new();
+    world.spec(
+        "train.yaml",
+        "dag: train
+params:
+  lr: { type: number, default: 0.01, minimum: 0, maximum: 1 }
+  mode: { enum: [full, incremental], default: full }
+tasks:
+  - id: fit
+    command: [echo, '{{ params.lr }}']
+",
+    );
+    let refused = world
+        .run(&["trigger", "train", "--param", "lr=2"])
+        .expect(1);
+    assert_eq!(
+        refused.stderr,
+        "updraft: param `lr`: 2 is above the maximum 1\n"
+    );
+    let refused = world
+        .run(&["run", "train", "--param", "mode=partial"])
+        .expect(1);
+    assert_eq!(
+        refused.stderr,
+        "updraft: param `mode`: \"partial\" is not one of \"full\", \"incremental\"\n"
+    );
+    let refused = world
+        .run(&["render", "train", "fit", "--param", "lr=fast"])
+        .expect(1);
+    assert_eq!(
+        refused.stderr,
+        "updraft: param `lr`: \"fast\" is not a number\n"
+    );
+    assert!(
+        world
+            .run(&["runs", "train", "--output", "json"])
+            .expect(0)
+            .json()
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing was recorded"
+    );
+    world.run(&["run", "train", "--param", "lr=0.5"]).expect(0);
+}

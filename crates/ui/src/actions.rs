@@ -6,12 +6,11 @@
 
 use std::fmt::Write;
 
-use serde_json::Map;
 use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
 use updraft_core::state::TaskKey;
 use updraft_engine::usecase::{
-    MAX_BACKFILL_RUNS, RunRequest, mark_state, param_value, rerun_request as rerun_request_of,
+    MAX_BACKFILL_RUNS, RunRequest, mark_state, rerun_request as rerun_request_of,
 };
 use updraft_engine::{Engine, EngineError, EngineResult};
 
@@ -151,18 +150,10 @@ pub(crate) async fn trigger_form(engine: &Engine, dag: &str, actor: Actor<'_>) -
         Ok(spec) => spec,
         Err(e) => return crate::failure(&e),
     };
-    let mut fields = String::new();
-    for (name, default) in &spec.params {
-        let _ = write!(
-            fields,
-            "<label>{n} <input name=\"param.{n}\" value=\"{v}\"></label>",
-            n = escape(name),
-            v = escape(&serde_json::to_string(default).unwrap_or_default()),
-        );
-    }
+    let fields = crate::params::inputs(&spec);
     let body = format!(
         "<h1>Trigger {dag}</h1><p>A manual run of the current spec, made by {by}. \
-         Values are JSON when they parse as JSON, else text.</p>{form}<div class=\"fields\">{fields}\
+         A typed param's value must fit its type; another's is JSON when it parses as JSON, else text.</p>{form}<div class=\"fields\">{fields}\
          <label>labels <input name=\"labels\" placeholder=\"comma-separated\"></label>\
          <label>note <input name=\"note\"></label></div><button>Trigger</button></form>",
         dag = escape(dag),
@@ -179,12 +170,11 @@ pub(crate) async fn trigger(
     request: &Request,
     actor: Actor<'_>,
 ) -> Response {
-    let mut params = Map::new();
-    for (name, value) in &request.form {
-        if let Some(key) = name.strip_prefix("param.") {
-            params.insert(key.to_string(), param_value(value));
-        }
-    }
+    let spec = match engine.current_spec(dag).await {
+        Ok(spec) => spec,
+        Err(e) => return crate::failure(&e),
+    };
+    let params = crate::params::read(&spec, &request.form);
     let labels = request
         .field("labels")
         .map(|l| {

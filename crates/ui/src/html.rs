@@ -196,7 +196,8 @@ th{font-weight:600;color:#505a6b}.muted{color:#6b7485}.tag{background:#eef1f5;bo
 font-size:11px;line-height:16px;text-align:center;font-weight:700;text-decoration:none}\
 .succeeded{background:#2e7d32}.failed{background:#c62828}.running{background:#1565c0}\
 .queued{background:#8d6e63}.cancelled{background:#616161}\
-form.filter{margin-bottom:12px;display:flex;gap:8px}form.filter input{padding:4px 6px}";
+form.filter{margin-bottom:12px;display:flex;gap:8px}form.filter input{padding:4px 6px}\
+label.param{display:flex;flex-direction:column;gap:2px;max-width:420px;margin-bottom:8px}label.param small{font-size:12px}";
 
 /// 128 random bits as hex, from the system's random source.
 pub fn random_token() -> String {

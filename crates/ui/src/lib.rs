@@ -27,6 +27,7 @@ mod grid;
 pub mod html;
 pub mod http;
 mod lineage;
+mod params;
 mod run;
 mod runs;
 pub mod serve;

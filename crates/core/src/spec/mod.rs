@@ -7,6 +7,7 @@ mod diff;
 mod draw;
 mod graph;
 mod kinds;
+mod params;
 mod parse;
 mod pools;
 mod read;
@@ -32,6 +33,7 @@ pub use kinds::{
     DEFAULT_POKE_INTERVAL, KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile,
     ServiceTask, Shape, is_expression_key,
 };
+pub use params::{PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, check_params, is_param_schema};
 pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
@@ -77,6 +79,8 @@ pub struct DagSpec {
     pub max_active_tasks_per_run: Option<u32>,
     /// Default params; a trigger may override them.
     pub params: Map<String, Value>,
+    /// The rules of the params written as schemas.
+    pub param_rules: BTreeMap<String, ParamRule>,
     /// Named compute profiles.
     pub compute: BTreeMap<String, ComputeProfile>,
     /// The tasks, in file order.

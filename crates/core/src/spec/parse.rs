@@ -14,8 +14,9 @@ use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
-    MapOver, RetryPolicy, SagemakerProfile, ShortCircuit, SpecErrors, TaskSpec, Trigger, TriggerOn,
-    TriggerRule, UpstreamEnd, spec_version,
+    MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
+    ShortCircuit, SpecErrors, TaskSpec, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
+    is_param_schema, spec_version,
 };
 use crate::template::{TemplateChecker, TemplateUse};
 use crate::yaml::{self, Node, Pos, Value};
@@ -240,6 +241,94 @@ fn read_map_over(
     }
 }
 
+/// `params:`: each a bare default, or a schema (`{type, default, enum,
+/// minimum, maximum, description}`) whose default must fit it. A param with
+/// no default needs a value from each run's maker: a scheduled DAG may not
+/// have one.
+fn read_params(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    schedule: Option<&Schedule>,
+) -> (
+    Option<serde_json::Map<String, serde_json::Value>>,
+    BTreeMap<String, ParamRule>,
+) {
+    let Value::Map(entries) = &node.value else {
+        reader.error(
+            node.pos,
+            format!("`params` must be a mapping, not {}", node.kind()),
+        );
+        return (None, BTreeMap::new());
+    };
+    let mut defaults = serde_json::Map::new();
+    let mut rules = BTreeMap::new();
+    for entry in entries {
+        let name = &entry.key;
+        let value = entry.value.to_json();
+        if !is_param_schema(&value) {
+            defaults.insert(name.clone(), value);
+            continue;
+        }
+        let what = format!("param `{name}`");
+        let fields = reader.fields(&entry.value, &what, &PARAM_SCHEMA_KEYS);
+        let mut rule = ParamRule::default();
+        if let Some(n) = fields.get("type") {
+            rule.kind = reader.string(n, "`type`").filter(|kind| {
+                let known = PARAM_TYPES.contains(&kind.as_str());
+                if !known {
+                    reader.error(
+                        n.pos,
+                        format!("{what}: `type` is one of {}", PARAM_TYPES.join(", ")),
+                    );
+                }
+                known
+            });
+        }
+        if let Some(n) = fields.get("enum") {
+            match n.to_json() {
+                serde_json::Value::Array(values) if !values.is_empty() => {
+                    rule.one_of = Some(values)
+                }
+                _ => reader.error(
+                    n.pos,
+                    format!("{what}: `enum` is a list of the values allowed"),
+                ),
+            }
+        }
+        for (key, bound) in [
+            ("minimum", &mut rule.minimum),
+            ("maximum", &mut rule.maximum),
+        ] {
+            if let Some(n) = fields.get(key) {
+                *bound = n.to_json().as_f64();
+                if bound.is_none() {
+                    reader.error(n.pos, format!("{what}: `{key}` is a number"));
+                }
+            }
+        }
+        rule.description = fields
+            .get("description")
+            .and_then(|n| reader.string(n, "`description`"));
+        match fields.get("default") {
+            Some(n) => {
+                let default = n.to_json();
+                if let Err(why) = rule.check(&default) {
+                    reader.error(n.pos, format!("{what}'s default: {why}"));
+                }
+                rule.has_default = true;
+                defaults.insert(name.clone(), default);
+            }
+            None if schedule.is_some_and(|s| !s.is_none()) => reader.error(
+                entry.key_pos,
+                format!("{what} has no default, which the schedule's runs need"),
+            ),
+            None => {}
+        }
+        rules.insert(name.clone(), rule);
+    }
+    (Some(defaults), rules)
+}
+
 /// A `true`/`false` key; `false` when not written.
 fn flag(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> bool {
     fields
@@ -294,16 +383,9 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         }),
         None => Some(Schedule::none(tz)),
     };
-    let params = match fields.get("params") {
-        Some(node) if matches!(node.value, Value::Map(_)) => node.to_json().as_object().cloned(),
-        Some(node) => {
-            reader.error(
-                node.pos,
-                format!("`params` must be a mapping, not {}", node.kind()),
-            );
-            None
-        }
-        None => Some(Default::default()),
+    let (params, param_rules) = match fields.get("params") {
+        Some(node) => read_params(reader, node, schedule.as_ref()),
+        None => (Some(Default::default()), BTreeMap::new()),
     };
     let tags = fields
         .get("tags")
@@ -454,6 +536,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         max_active_tasks,
         max_active_tasks_per_run,
         params: params?,
+        param_rules,
         compute,
         tasks: drafts.into_iter().map(|d| d.spec).collect(),
         index,

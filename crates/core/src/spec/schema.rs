@@ -14,7 +14,7 @@
 
 use serde_json::{Value, json};
 
-use crate::spec::{KindKey, ROLE, ServiceKind, Shape, TriggerRule};
+use crate::spec::{KindKey, PARAM_TYPES, ROLE, ServiceKind, Shape, TriggerRule};
 
 /// Where editors find the schema of the DAG specs beside them.
 pub const SCHEMA_FILE: &str = "schema.json";
@@ -88,8 +88,9 @@ pub fn dag_schema() -> Value {
                 "items": trigger()
             },
             "params": {
-                "description": "Default params, read in templates as `params.<name>`; a trigger may override them.",
-                "type": "object"
+                "description": "Params, read in templates as `params.<name>`: each a default a trigger may override, or a schema ({type, default, enum, minimum, maximum, description}) every run's value is checked against.",
+                "type": "object",
+                "additionalProperties": param()
             },
             "defaults": {
                 "description": "Keys every task takes unless it writes its own.",
@@ -447,4 +448,28 @@ fn extend(into: &mut Value, from: Value) {
     if let (Value::Object(into), Value::Object(from)) = (into, from) {
         into.extend(from);
     }
+}
+
+/// One entry of `params:`: a bare default, or a schema (a mapping with
+/// `type` or `enum`).
+fn param() -> Value {
+    json!({
+        "description": "A default value, or the param's schema (a mapping with `type` or `enum`).",
+        "if": {
+            "type": "object",
+            "anyOf": [{ "required": ["type"] }, { "required": ["enum"] }]
+        },
+        "then": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "type": { "description": "The value's JSON type.", "enum": PARAM_TYPES },
+                "default": { "description": "The value when a run is given none; it must fit the rest." },
+                "enum": { "description": "The values allowed.", "type": "array", "minItems": 1 },
+                "minimum": { "description": "The least number allowed.", "type": "number" },
+                "maximum": { "description": "The greatest number allowed.", "type": "number" },
+                "description": { "description": "What the param is for, shown by the dashboard's trigger form.", "type": "string" }
+            }
+        }
+    })
 }

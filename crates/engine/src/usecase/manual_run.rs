@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
 use updraft_core::schedule::RunTiming;
-use updraft_core::spec::DagSpec;
+use updraft_core::spec::{DagSpec, check_params};
 use updraft_core::state::{Run, RunKind, RunState, RunTrigger, run_id};
 
 use crate::events::Event;
@@ -68,6 +68,7 @@ impl Engine {
         trigger: Option<RunTrigger>,
     ) -> EngineResult<Option<Run>> {
         let mut run = queued_run(spec, kind, run_id, timing, request, self.ports.clock.now());
+        check_params(&spec.param_rules, &run.params).map_err(EngineError::refused)?;
         run.trigger = trigger;
         let notices = self.run_change_notices(None, &run, run.revision).await?;
         if !self

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::map_items;
-use updraft_core::spec::DagSpec;
+use updraft_core::spec::{DagSpec, check_params};
 use updraft_core::state::{Run, RunKind, TaskKey, run_id};
 use updraft_core::template::RenderedTask;
 
@@ -99,6 +99,7 @@ pub fn preview_task(
         overrides,
         now,
     );
+    check_params(&spec.param_rules, &run.params).map_err(EngineError::refused)?;
     let (mapped, item) = match &task.map_over {
         None => (None, None),
         Some(map_over) => {

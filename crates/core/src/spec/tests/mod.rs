@@ -723,3 +723,40 @@ fn branches_and_short_circuits_are_checked_where_written() {
         ["4:20: `short_circuit` is true, false or respect_trigger_rules"]
     );
 }
+
+#[test]
+fn typed_params_are_read_and_their_defaults_checked() {
+    let spec = parse_spec(
+        "t.yaml",
+        "dag: t\nparams:\n  lr: { type: number, default: 0.01, minimum: 0, maximum: 1, description: rate }\n  mode: { enum: [full, incremental], default: full }\n  day: { type: string }\n  epochs: 10\ntasks:\n  - id: a\n",
+    )
+    .unwrap();
+    assert_eq!(
+        spec.params,
+        *serde_json::json!({"lr": 0.01, "mode": "full", "epochs": 10})
+            .as_object()
+            .unwrap()
+    );
+    assert_eq!(spec.param_rules["lr"].maximum, Some(1.0));
+    assert_eq!(spec.param_rules["lr"].description.as_deref(), Some("rate"));
+    assert!(!spec.param_rules["day"].has_default);
+    assert!(!spec.param_rules.contains_key("epochs"));
+    assert_eq!(
+        errors(
+            "dag: x\nparams:\n  lr: { type: number, default: 2, maximum: 1 }\ntasks:\n  - id: a\n"
+        ),
+        ["3:32: param `lr`'s default: 2 is above the maximum 1"]
+    );
+    assert_eq!(
+        errors("dag: x\nparams:\n  lr: { type: float }\ntasks:\n  - id: a\n"),
+        ["3:15: param `lr`: `type` is one of string, number, integer, boolean, array, object"]
+    );
+    assert_eq!(
+        errors("dag: x\nschedule: '@daily'\nparams:\n  day: { type: string }\ntasks:\n  - id: a\n"),
+        ["4:3: param `day` has no default, which the schedule's runs need"]
+    );
+    assert_eq!(
+        errors("dag: x\nparams:\n  lr: { type: number, deflt: 1 }\ntasks:\n  - id: a\n"),
+        ["3:23: unknown key `deflt` in param `lr`; did you mean `default`?"]
+    );
+}
