@@ -257,22 +257,22 @@ proptest! {
         }
         prop_assert!(story.run.state.is_terminal(), "the run did not end");
         let end = oracle(&story, &tasks);
-        for t in 0..tasks.len() {
-            let upstream: Vec<TaskState> = tasks[t].after.iter().map(|&u| end.states[u]).collect();
+        for (t, task) in tasks.iter().enumerate() {
+            let upstream: Vec<TaskState> = task.after.iter().map(|&u| end.states[u]).collect();
             let ran = story.state(&format!("t{t}")).1 > 0;
             if ran {
                 prop_assert!(
-                    rule_holds(tasks[t].rule, &upstream),
-                    "t{} ({}) ran with upstream {:?}", t, tasks[t].rule, upstream
+                    rule_holds(task.rule, &upstream),
+                    "t{} ({}) ran with upstream {:?}", t, task.rule, upstream
                 );
             } else {
                 prop_assert!(
-                    end.cut(t) || end.ruled_out(t) || !rule_holds(tasks[t].rule, &upstream),
-                    "t{} ({}) never ran though its rule holds: {:?}", t, tasks[t].rule, upstream
+                    end.cut(t) || end.ruled_out(t) || !rule_holds(task.rule, &upstream),
+                    "t{} ({}) never ran though its rule holds: {:?}", t, task.rule, upstream
                 );
                 prop_assert!(
                     end.settled(t).contains(&end.states[t]),
-                    "t{} ({}) ended {:?}, not one of {:?}", t, tasks[t].rule, end.states[t], end.settled(t)
+                    "t{} ({}) ended {:?}, not one of {:?}", t, task.rule, end.states[t], end.settled(t)
                 );
             }
         }
