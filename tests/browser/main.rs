@@ -381,3 +381,43 @@ fn the_trigger_form_gives_typed_params_their_inputs_and_the_run_their_types() {
         "a string param keeps its text"
     );
 }
+
+/// A waiting sensor's page says what it waits for, until when, and when it
+/// looks next; the grid shows it waiting.
+#[test]
+fn a_waiting_sensor_says_what_it_waits_for_and_until_when() {
+    let world = World::new();
+    world.spec(
+        "gate.yaml",
+        "dag: gate\ntasks:\n  - id: landed\n    wait_for: { file: /nonexistent/updraft/ready, every: 30s, timeout: 2h }\n  - id: load\n    after: [landed]\n    command: [echo, load]\n",
+    );
+    let (_dev, url) = world.dev_with_ui();
+    let run = world
+        .run(&["trigger", "gate", "--output", "json"])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap();
+    let browser = Browser::start();
+    let page = format!("{}/tasks/landed", run_page(&url, "gate", run_id));
+    assert!(
+        updraft_e2e::eventually(RUN_LIMIT, || {
+            browser.goto(&page);
+            !browser.all("p.sensor").is_empty()
+        }),
+        "{}",
+        world.dev_output()
+    );
+    let said = browser.text("p.sensor");
+    assert!(
+        said.starts_with("waiting for /nonexistent/updraft/ready to exist; it looks again at ")
+            && said.contains(" and gives up at "),
+        "{said}"
+    );
+    screenshot(&browser, "sensor.png");
+    browser.goto(&format!("{url}/dags/gate"));
+    assert!(
+        !browser
+            .all("tr[data-task='landed'] td.cell a.waiting")
+            .is_empty()
+    );
+}

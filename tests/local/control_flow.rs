@@ -1,7 +1,9 @@
 //! Control flow (issue 28): a try that exits with its task's skip code is
 //! skipped, not failed or retried, and its downstream follow their rules.
 
-use updraft_e2e::World;
+use std::time::Duration;
+
+use updraft_e2e::{World, eventually, most_at_once, spans};
 
 #[test]
 fn a_task_exiting_99_is_skipped_and_its_downstream_follow_their_rules() {
@@ -235,4 +237,111 @@ tasks:
         "nothing was recorded"
     );
     world.run(&["run", "train", "--param", "lr=0.5"]).expect(0);
+}
+
+/// A task that sleeps a little and notes when it ran, in `$WORLD/spans`.
+fn busy_task(id: &str) -> String {
+    format!(
+        "  - id: {id}\n    command: [python3, -c, \"import os, time; s = time.time(); time.sleep(0.6); open(os.path.join(os.environ['WORLD'], 'spans'), 'a').write(f'{{s}} {{time.time()}}\\\\n')\"]\n"
+    )
+}
+
+/// Sensors under `updraft dev`: a file sensor and a command sensor wait,
+/// holding no worker (another DAG's four tasks run on the four workers at
+/// once meanwhile), and go on once their condition holds; a time sensor
+/// whose time has passed goes on at once.
+#[test]
+fn sensors_wait_without_holding_a_worker_and_go_on_when_their_condition_holds() {
+    let world = World::new();
+    let dir = world.path().display().to_string();
+    world.spec(
+        "gate.yaml",
+        &format!(
+            "dag: gate
+params: {{ dir: '{dir}' }}
+tasks:
+  - id: landed
+    wait_for: {{ file: '{{{{ params.dir }}}}/ready', every: 5s }}
+  - id: go
+    wait_for: {{ command: [test, -f, '{{{{ params.dir }}}}/go'], every: 5s }}
+  - id: past
+    wait_for: {{ time: '{{{{ data_interval_end }}}} - 1h' }}
+  - id: load
+    after: [landed, go, past]
+    command: [echo, loaded]
+"
+        ),
+    );
+    let mut busy = String::from("dag: busy\ntasks:\n");
+    for id in ["a", "b", "c", "d"] {
+        busy += &busy_task(id);
+    }
+    world.spec("busy.yaml", &busy);
+    let _dev = world.dev();
+    let gate = world
+        .run(&["trigger", "gate", "--output", "json"])
+        .expect(0)
+        .json();
+    let gate_id = gate["run_id"].as_str().unwrap().to_string();
+    let waiting = eventually(Duration::from_secs(20), || {
+        let shown = world.show("gate", &gate_id);
+        World::task(&shown, "landed").0 == "waiting"
+            && World::task(&shown, "go").0 == "waiting"
+            && World::task(&shown, "past").0 == "succeeded"
+    });
+    assert!(waiting, "{}", world.dev_output());
+
+    let busy = world
+        .run(&["trigger", "busy", "--wait", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(busy["state"], "succeeded");
+    assert_eq!(
+        most_at_once(&spans(&world)),
+        4,
+        "the waiting sensors hold none of the four workers"
+    );
+    let shown = world.show("gate", &gate_id);
+    assert_eq!(World::task(&shown, "landed").0, "waiting", "{shown}");
+    assert_eq!(World::task(&shown, "load").0, "pending");
+
+    std::fs::write(world.path().join("ready"), "").unwrap();
+    std::fs::write(world.path().join("go"), "").unwrap();
+    let done = eventually(Duration::from_secs(30), || {
+        world.show("gate", &gate_id)["run"]["state"] == "succeeded"
+    });
+    assert!(done, "{}", world.dev_output());
+    let shown = world.show("gate", &gate_id);
+    assert_eq!(World::task(&shown, "landed"), ("succeeded".into(), 1));
+}
+
+/// A sensor that runs out of time fails, and with `soft_fail` is skipped.
+#[test]
+fn a_sensor_past_its_timeout_fails_or_with_soft_fail_is_skipped() {
+    let world = World::new();
+    world.spec(
+        "late.yaml",
+        "dag: late
+tasks:
+  - id: never
+    wait_for: { file: /nonexistent/updraft-test, every: 5s, timeout: 2s }
+  - id: maybe
+    wait_for: { file: /nonexistent/updraft-test, every: 5s, timeout: 2s, soft_fail: true }
+",
+    );
+    let ran = world.run(&["run", "late", "--output", "json"]);
+    assert_eq!(ran.code, 1, "{}", ran.stderr);
+    let shown = ran.json();
+    assert_eq!(World::task(&shown, "never"), ("failed".into(), 1));
+    assert_eq!(World::task(&shown, "maybe"), ("skipped".into(), 1));
+    let never = shown["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["task_id"] == "never")
+        .unwrap();
+    assert_eq!(
+        never["reason"],
+        "waited 2s for /nonexistent/updraft-test to exist"
+    );
 }

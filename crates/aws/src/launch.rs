@@ -9,7 +9,7 @@ use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
     HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
-    PortResult,
+    PortResult, Probe,
 };
 
 use crate::ecs::EcsLauncher;
@@ -151,6 +151,16 @@ impl Launcher for AwsLauncher {
             Some(Owner::Service) => self.services()?.logs(attempt, window).await,
             _ => self.ecs.logs(attempt, window).await,
         }
+    }
+
+    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
+        // Nothing of the user's runs between pokes on AWS, and the
+        // functions' roles read no bucket of theirs: AWS-side conditions
+        // are `kind: aws` waits, under a role the team grants.
+        Ok(Err(format!(
+            "{} is looked at only locally; on AWS wait with `kind: aws` and a `wait:` (HeadObject for an S3 object)",
+            probe.describe()
+        )))
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

@@ -84,6 +84,9 @@ string_enum!(
         Launching = "launching",
         /// Its process, container or job runs.
         Running = "running",
+        /// A sensor whose condition does not hold yet: looked at every so
+        /// often, holding no worker, slot or process in between.
+        Waiting = "waiting",
         /// Failed; will be queued again at `retry_at`.
         RetryWait = "retry_wait",
         /// Ended well.
@@ -147,7 +150,10 @@ impl TaskState {
 
     /// Whether an attempt is in flight: a launch or a running process.
     pub fn is_active(self) -> bool {
-        matches!(self, TaskState::Launching | TaskState::Running)
+        matches!(
+            self,
+            TaskState::Launching | TaskState::Running | TaskState::Waiting
+        )
     }
 }
 
@@ -212,6 +218,9 @@ pub struct TaskInstance {
     /// `None`): how many mapped instances its last expansion made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_count: Option<u32>,
+    /// For a `waiting` sensor: when its condition is next looked at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poke_at: Option<DateTime<Utc>>,
 }
 
 impl TaskInstance {
@@ -230,6 +239,7 @@ impl TaskInstance {
             output: None,
             item: None,
             map_count: None,
+            poke_at: None,
         }
     }
 }

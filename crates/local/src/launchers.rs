@@ -11,7 +11,7 @@ use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
     HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
-    PortResult,
+    PortResult, Probe,
 };
 
 use crate::process::ProcessLauncher;
@@ -93,6 +93,10 @@ impl Launcher for LocalLauncher {
             Some(handle) => self.owner(handle)?.logs(attempt, window).await,
             None => self.processes.logs(attempt, window).await,
         }
+    }
+
+    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
+        self.processes.probe(probe).await
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

@@ -23,7 +23,7 @@ use updraft_core::plan::{MAX_OUTPUT_BYTES, Outcome};
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
     Completion, HandleStatus, LOG_PAGE_BYTES, LaunchError, LaunchRequest, Launched, Launcher,
-    LogPage, LogWindow, PortError, PortResult,
+    LogPage, LogWindow, PortError, PortResult, Probe,
 };
 
 use crate::files::{open_regular, private_append, private_dir};
@@ -153,6 +153,42 @@ fn with_ext(base: &Path, ext: &str) -> PathBuf {
     path.push(".");
     path.push(ext);
     PathBuf::from(path)
+}
+
+/// Runs a sensor's command once, in its own process group, for at most
+/// `limit`: exit 0 means the condition holds; past the limit it is killed
+/// and counts as "not yet". A command that cannot start fails the try.
+async fn probe_command(
+    argv: &[String],
+    env: &[(String, String)],
+    limit: Duration,
+) -> Result<bool, String> {
+    let Some((program, args)) = argv.split_first() else {
+        return Err("the sensor's `command` is empty".into());
+    };
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("the sensor's command `{program}` cannot start: {e}"))?;
+    match tokio::time::timeout(limit, child.wait()).await {
+        Ok(Ok(status)) => Ok(status.success()),
+        Ok(Err(e)) => Err(format!("the sensor's command `{program}`: {e}")),
+        Err(_) => {
+            if let Some(pid) = child.id() {
+                signal_group(pid as i32, libc::SIGKILL);
+            }
+            let _ = child.wait().await;
+            Ok(false)
+        }
+    }
 }
 
 /// `pid:<pid>@<base path>`: the process and where its files are.
@@ -450,6 +486,16 @@ impl Launcher for ProcessLauncher {
             }
         });
         Ok(())
+    }
+
+    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
+        match probe {
+            Probe::File(path) if path.starts_with("s3://") => Ok(Err(format!(
+                "{path}: locally a `wait_for: file` is a path; an S3 object is waited for with `kind: aws` (HeadObject)"
+            ))),
+            Probe::File(path) => Ok(Ok(Path::new(path).exists())),
+            Probe::Command { argv, env, limit } => Ok(probe_command(argv, env, *limit).await),
+        }
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

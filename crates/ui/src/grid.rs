@@ -30,7 +30,7 @@ pub fn summed_up(instances: &[TaskInstance], main: &TaskInstance) -> (TaskState,
     let rank = |s: TaskState| match s {
         TaskState::Failed => 0,
         TaskState::UpstreamFailed => 1,
-        TaskState::Running | TaskState::Launching => 2,
+        TaskState::Running | TaskState::Launching | TaskState::Waiting => 2,
         TaskState::RetryWait => 3,
         TaskState::Queued => 4,
         TaskState::Pending => 5,

@@ -72,6 +72,7 @@ pub fn task_letter(state: TaskState) -> char {
         TaskState::Queued => 'Q',
         TaskState::Launching => 'L',
         TaskState::Running => 'R',
+        TaskState::Waiting => 'A',
         TaskState::RetryWait => 'W',
         TaskState::Succeeded => 'S',
         TaskState::Failed => 'F',
@@ -184,7 +185,7 @@ pre.log{background:#10141c;color:#d8dee9;padding:10px;overflow:auto;max-height:4
 svg text{font:12px system-ui,sans-serif}svg .label{fill:#fff}svg .edge{stroke:#9aa3b2;fill:none;stroke-width:1.5}\
 svg rect.succeeded{fill:#2e7d32}svg rect.failed{fill:#c62828}svg rect.running{fill:#1565c0}svg rect.queued{fill:#8d6e63}\
 svg rect.pending{fill:#b0b7c3}svg rect.launching{fill:#4f83cc}svg rect.retry_wait{fill:#ef8f00}\
-svg rect.upstream_failed{fill:#e57373}svg rect.skipped{fill:#bdbdbd}svg rect.mapped{fill:#6a5acd}svg rect.cancelled{fill:#616161}\
+svg rect.waiting{fill:#00897b}svg rect.upstream_failed{fill:#e57373}svg rect.skipped{fill:#bdbdbd}svg rect.mapped{fill:#6a5acd}svg rect.cancelled{fill:#616161}\
 svg rect.wait{fill:#d7ccc8}svg line.median{stroke:#1d2330;stroke-dasharray:4 3}section{margin-bottom:24px}\
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f7f8fa}\
 header{background:#1d2330;padding:10px 20px}header a{color:#fff;font-weight:600;text-decoration:none}\
@@ -195,7 +196,7 @@ th{font-weight:600;color:#505a6b}.muted{color:#6b7485}.tag{background:#eef1f5;bo
 .strip{display:flex;gap:2px}.run{display:inline-block;width:16px;height:16px;border-radius:2px;color:#fff;\
 font-size:11px;line-height:16px;text-align:center;font-weight:700;text-decoration:none}\
 .succeeded{background:#2e7d32}.failed{background:#c62828}.running{background:#1565c0}\
-.queued{background:#8d6e63}.cancelled{background:#616161}\
+.queued{background:#8d6e63}.cancelled{background:#616161}.waiting{background:#00897b}\
 form.filter{margin-bottom:12px;display:flex;gap:8px}form.filter input{padding:4px 6px}\
 label.param{display:flex;flex-direction:column;gap:2px;max-width:420px;margin-bottom:8px}label.param small{font-size:12px}";
 

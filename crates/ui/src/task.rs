@@ -278,6 +278,26 @@ pub(crate) async fn page_of(
         .or(all.last().map(|a| a.try_number))
         .unwrap_or(0);
     let mut body = head;
+    let waits = detail
+        .spec
+        .task(task)
+        .and_then(|t| t.wait_for.as_ref())
+        .filter(|_| instance.state == TaskState::Waiting);
+    if let Some(wait) = waits {
+        // What a sensor waits for, until when, and when it looks next.
+        let tz = detail.spec.schedule.tz();
+        let at = |t: Option<chrono::DateTime<chrono::Utc>>| opt_time(t, tz);
+        let until = instance
+            .started_at
+            .map(|s| s + chrono::Duration::from_std(wait.timeout).unwrap_or(chrono::Duration::MAX));
+        let _ = write!(
+            body,
+            "<p class=\"sensor\">waiting for {what}; it looks again at {next} and gives up at {until}</p>",
+            what = escape(&wait.condition.describe()),
+            next = at(instance.poke_at),
+            until = at(until),
+        );
+    }
     let console = all
         .iter()
         .find(|a| a.try_number == chosen)
@@ -295,7 +315,10 @@ pub(crate) async fn page_of(
         tries(&detail, &all, chosen)
     );
     if let Some(attempt) = all.iter().find(|a| a.try_number == chosen) {
-        body.push_str(&log_section(engine, dag, run_id, attempt, request).await);
+        // A sensor's try has no process, so no log.
+        if attempt.log.is_some() || attempt.handle.is_some() {
+            body.push_str(&log_section(engine, dag, run_id, attempt, request).await);
+        }
         if let Some(output) = &attempt.output {
             let pretty = serde_json::to_string_pretty(output).unwrap_or_default();
             let _ = write!(

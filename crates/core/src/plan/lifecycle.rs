@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::plan::to_delta;
-use crate::spec::TaskSpec;
+use crate::spec::{TaskSpec, WaitFor};
 use crate::state::{TaskInstance, TaskState, TaskTransition};
 
 /// How an attempt ended, as the launcher saw it.
@@ -50,6 +50,58 @@ pub(crate) fn queue(instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransiti
     next.started_at = None;
     next.ended_at = None;
     TaskTransition::new(instance, next)
+}
+
+/// Start the next try of a sensor: `pending|retry_wait → waiting(n+1)`,
+/// looked at at once. It needs no worker, so it skips the queue. Its
+/// reason says what it waits for and until when, for people.
+pub(crate) fn wait(instance: &TaskInstance, wait: &WaitFor, now: DateTime<Utc>) -> TaskTransition {
+    let mut change = queue(instance, now);
+    change.next.state = TaskState::Waiting;
+    change.next.started_at = Some(now);
+    change.next.poke_at = Some(now);
+    let until = now + to_delta(wait.timeout);
+    change.next.reason = Some(format!(
+        "waiting for {} until {}",
+        wait.condition.describe(),
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
+    change
+}
+
+/// A sensor looked at whose condition does not hold yet: `waiting(n) →
+/// waiting(n)`, looked at again at `at`. `None` if it moved on.
+pub fn wait_more(
+    instance: &TaskInstance,
+    try_number: u32,
+    at: DateTime<Utc>,
+) -> Option<TaskTransition> {
+    (instance.state == TaskState::Waiting && instance.try_number == try_number).then(|| {
+        let mut next = instance.clone();
+        next.poke_at = Some(at);
+        TaskTransition::new(instance, next)
+    })
+}
+
+/// A sensor that waited its whole `timeout`: failed, not retried (as
+/// Airflow's sensor timeout), or skipped with `soft_fail`.
+pub(crate) fn give_up_waiting(
+    instance: &TaskInstance,
+    soft_fail: bool,
+    reason: String,
+    now: DateTime<Utc>,
+) -> TaskTransition {
+    let mut next = instance.clone();
+    next.state = match soft_fail {
+        true => TaskState::Skipped,
+        false => TaskState::Failed,
+    };
+    next.poke_at = None;
+    next.ended_at = Some(now);
+    next.reason = Some(reason);
+    let mut change = TaskTransition::new(instance, next);
+    change.stop_attempt = true;
+    change
 }
 
 /// End an instance that never ran (skipped, upstream failed).
@@ -139,6 +191,7 @@ pub(crate) fn finish(
 ) -> TaskTransition {
     let mut next = instance.clone();
     next.ended_at = Some(now);
+    next.poke_at = None;
     match outcome {
         Outcome::Succeeded => {
             next.state = TaskState::Succeeded;

@@ -29,7 +29,7 @@ use crate::state::{
 pub use control::check_branch;
 pub use end::{end_run, reopen, run_deadline};
 pub use lifecycle::{
-    Outcome, abandon, complete, mark, mark_running, outcome_of, requeue, start_launch,
+    Outcome, abandon, complete, mark, mark_running, outcome_of, requeue, start_launch, wait_more,
 };
 pub use mapping::map_items;
 pub use outputs::{
@@ -171,6 +171,15 @@ pub fn missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> Option<RunTr
     })
 }
 
+/// The next try of a task: queued for a worker, or, for a sensor, waiting
+/// at once (it needs none).
+fn start(task: &TaskSpec, instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransition {
+    match &task.wait_for {
+        Some(wait) => lifecycle::wait(instance, wait, now),
+        None => lifecycle::queue(instance, now),
+    }
+}
+
 /// Why a `latest_only` task is skipped.
 const NOT_LATEST: &str = "latest_only: not the latest scheduled run";
 
@@ -212,8 +221,25 @@ fn plan_tasks(
             TaskState::RetryWait
                 if instance.key.map_index.is_some() && task.max_parallel.is_some() => {}
             TaskState::RetryWait if instance.retry_at.is_none_or(|at| at <= now) => {
-                out.push(Transition::Task(lifecycle::queue(instance, now)));
-                state[i] = TaskState::Queued;
+                let change = start(task, instance, now);
+                state[i] = change.next.state;
+                out.push(Transition::Task(change));
+            }
+            TaskState::Waiting => {
+                let Some(wait) = &task.wait_for else { continue };
+                let Some(deadline) = instance.started_at.map(|s| s + to_delta(wait.timeout)) else {
+                    continue;
+                };
+                if deadline <= now {
+                    let reason = format!(
+                        "waited {} for {}",
+                        crate::duration::format_duration(wait.timeout),
+                        wait.condition.describe()
+                    );
+                    let change = lifecycle::give_up_waiting(instance, wait.soft_fail, reason, now);
+                    state[i] = change.next.state;
+                    out.push(Transition::Task(change));
+                }
             }
             TaskState::Running if try_deadline(task, instance).is_some_and(|d| d <= now) => {
                 let timeout = task
@@ -263,9 +289,7 @@ fn plan_tasks(
                 };
                 let changes = match (decision, &task.map_over) {
                     (Decision::Wait, _) => continue,
-                    (Decision::Run, None) => {
-                        vec![Transition::Task(lifecycle::queue(instance, now))]
-                    }
+                    (Decision::Run, None) => vec![Transition::Task(start(task, instance, now))],
                     (Decision::Run, Some(map_over)) => mapping::expand(
                         spec,
                         run,
@@ -458,6 +482,14 @@ pub fn next_wakeup(spec: &DagSpec, instances: &[TaskInstance]) -> Option<DateTim
             TaskState::Running => {
                 let timeout = spec.task(instance.key.task_id.as_str())?.timeout?;
                 Some(instance.started_at? + to_delta(timeout))
+            }
+            TaskState::Waiting => {
+                let wait = spec
+                    .task(instance.key.task_id.as_str())?
+                    .wait_for
+                    .as_ref()?;
+                let deadline = instance.started_at? + to_delta(wait.timeout);
+                Some(instance.poke_at.map_or(deadline, |at| at.min(deadline)))
             }
             _ => None,
         })

@@ -1341,3 +1341,62 @@ fn a_latest_only_dag_skips_every_task_of_an_older_run_which_succeeds() {
     let mut latest = scheduled_story(&yaml, 0);
     assert_eq!(latest.plan(), ["extract", "notify"]);
 }
+
+const SENSOR: &str = "dag: d
+tasks:
+  - id: landed
+    retries: 2
+    wait_for: { file: /data/ready, every: 30s, timeout: 1h }
+  - id: load
+    after: [landed]
+";
+
+#[test]
+fn a_sensor_waits_without_being_queued_and_wakes_its_run_to_look() {
+    let mut story = Story::new(SENSOR);
+    assert!(
+        story.plan().is_empty(),
+        "a sensor takes no worker: nothing is queued"
+    );
+    let landed = story.instance("landed").clone();
+    assert_eq!((landed.state, landed.try_number), (TaskState::Waiting, 1));
+    assert_eq!(landed.poke_at, Some(t0()), "looked at at once");
+    assert!(
+        landed
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("waiting for /data/ready to exist until "),
+        "{:?}",
+        landed.reason
+    );
+    assert_eq!(next_wakeup(&story.spec, &story.instances), Some(t0()));
+    let later = wait_more(&landed, 1, t0() + Duration::seconds(30)).unwrap();
+    story.apply(&[Transition::Task(later)]);
+    assert_eq!(
+        next_wakeup(&story.spec, &story.instances),
+        Some(t0() + Duration::seconds(30))
+    );
+    story.end("landed", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["load"]);
+    assert_eq!(story.instance("landed").poke_at, None);
+}
+
+#[test]
+fn a_sensor_past_its_timeout_fails_unretried_or_with_soft_fail_is_skipped() {
+    let mut story = Story::new(SENSOR);
+    story.plan();
+    story.now = t0() + Duration::hours(1);
+    story.plan();
+    assert_eq!(story.state("landed"), (TaskState::Failed, 1), "not retried");
+    assert_eq!(story.reason("landed"), "waited 1h for /data/ready to exist");
+    assert_eq!(story.state("load").0, TaskState::UpstreamFailed);
+
+    let mut soft = Story::new(&SENSOR.replace("timeout: 1h", "timeout: 1h, soft_fail: true"));
+    soft.plan();
+    soft.now = t0() + Duration::hours(2);
+    soft.plan();
+    assert_eq!(soft.state("landed").0, TaskState::Skipped);
+    assert_eq!(soft.state("load").0, TaskState::Skipped);
+    assert_eq!(soft.run.state, RunState::Succeeded);
+}

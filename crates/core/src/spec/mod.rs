@@ -12,6 +12,7 @@ mod parse;
 mod pools;
 mod read;
 mod schema;
+mod sensors;
 mod set;
 mod shell;
 mod triggers;
@@ -37,6 +38,10 @@ pub use params::{PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, check_params, is_par
 pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
+pub use sensors::{
+    Condition, DEFAULT_SENSOR_EVERY, DEFAULT_SENSOR_TIMEOUT, MIN_SENSOR_EVERY, WAIT_FOR_KEYS,
+    WaitFor, instant_of,
+};
 pub use set::{SpecFile, SpecSet, is_pools_file, spec_text, validate_set};
 pub use shell::unquoted_in_shell;
 pub use triggers::{ArtifactPattern, Trigger, TriggerOn, UpstreamEnd};
@@ -154,6 +159,8 @@ pub struct TaskSpec {
     /// Whether it is skipped in every run but the latest scheduled one
     /// (catch-up and backfill runs; a manual run is never skipped).
     pub latest_only: bool,
+    /// What it waits for, if it is a sensor.
+    pub wait_for: Option<WaitFor>,
     /// Retries after a failed try.
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.

@@ -12,6 +12,7 @@ use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
+use crate::spec::sensors::read_wait_for;
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
     MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
@@ -67,6 +68,7 @@ const TASK_KEYS: &[&str] = &[
     "branch",
     "short_circuit",
     "latest_only",
+    "wait_for",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -1061,6 +1063,19 @@ fn read_task(
                     None
                 }
             });
+    let wait_for = fields
+        .get("wait_for")
+        .and_then(|n| read_wait_for(reader, n, &mut templates));
+    if let Some(n) = fields.get("wait_for") {
+        for key in ["command", "image", "compute", "map_over"] {
+            if fields.get(key).is_some() {
+                reader.error(
+                    n.pos,
+                    format!("a sensor (`wait_for`) runs nothing of its own: it takes no `{key}`"),
+                );
+            }
+        }
+    }
     let branch = flag(reader, &fields, "branch");
     let latest_only = flag(reader, &fields, "latest_only");
     let short_circuit = fields.get("short_circuit").and_then(|n| match &n.value {
@@ -1135,6 +1150,7 @@ fn read_task(
             branch,
             short_circuit: short_circuit.unwrap_or_default(),
             latest_only,
+            wait_for,
             retry,
             timeout,
             map_over,

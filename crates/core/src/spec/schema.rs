@@ -178,6 +178,7 @@ fn task() -> Value {
             "description": "When it ends skipped or its output says \"continue\": false: true skips every task after it, whatever its trigger rule; respect_trigger_rules skips the tasks right after it and lets the rest follow their rules.",
             "enum": [true, false, "respect_trigger_rules"]
         },
+        "wait_for": wait_for(),
         "latest_only": {
             "description": "Skipped in every run but the latest scheduled one (catch-up and backfill runs); its downstream follow their trigger rules. A manual run is never skipped. Default false.",
             "type": "boolean"
@@ -470,6 +471,27 @@ fn param() -> Value {
                 "maximum": { "description": "The greatest number allowed.", "type": "number" },
                 "description": { "description": "What the param is for, shown by the dashboard's trigger form.", "type": "string" }
             }
+        }
+    })
+}
+
+/// `wait_for:` of a sensor: one condition, and how often and how long.
+fn wait_for() -> Value {
+    json!({
+        "description": "Makes the task a sensor (with no command): it waits for one condition, looked at every `every`, holding no worker in between.",
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "every": { "description": "How often the condition is looked at (at least 5s). Default 1m.", "type": "string" },
+            "timeout": { "description": "How long it waits before it fails (or, with soft_fail, is skipped). Default 7d.", "type": "string" },
+            "soft_fail": { "description": "Running out of time skips it rather than fails it.", "type": "boolean" },
+            "command": { "description": "Done when this command exits 0 (each look a short-lived process; local mode).", "type": "array", "items": { "description": "One argument (a template).", "type": "string" } },
+            "file": { "description": "Done when this path exists (a template; local mode).", "type": "string" },
+            "time": { "description": "Done once this time has passed: a time, optionally + or - a duration (\"{{ data_interval_end }} + 2h\").", "type": "string" },
+            "dag": { "description": "Done when another DAG's task (or run) of a logical date reaches `state`.", "type": "string" },
+            "task": { "description": "The other DAG's task; without it, its whole run.", "type": "string" },
+            "logical_date": { "description": "The other run's logical date: a date or a time (a template); default this run's.", "type": "string" },
+            "state": { "description": "The state to reach. Default succeeded.", "enum": ["succeeded", "failed", "skipped"] }
         }
     })
 }

@@ -328,6 +328,45 @@ pub trait Launcher: Send + Sync {
     async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage>;
     /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
+    /// Looks once at a sensor's condition that only this side can see (a
+    /// command's exit status, a file): `Ok(Ok(true))` it holds, `Ok(Ok(false))`
+    /// not yet, `Ok(Err(why))` it cannot be looked at here (the try fails),
+    /// `Err` look again later.
+    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
+        Ok(Err(format!(
+            "{} cannot be looked at where this runs",
+            probe.describe()
+        )))
+    }
+}
+
+/// A sensor's look that a launcher makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A short-lived process: the condition holds when it exits 0.
+    Command {
+        /// The argv.
+        argv: Vec<String>,
+        /// Variables over the launcher's own environment.
+        env: Vec<(String, String)>,
+        /// The longest it may run; past it, it is killed and counts as
+        /// "not yet".
+        limit: std::time::Duration,
+    },
+    /// A file (a path; an `s3://` URI on AWS) that exists.
+    File(String),
+}
+
+impl Probe {
+    /// The condition, in a few words for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Probe::Command { argv, .. } => {
+                format!("a `wait_for: command` sensor (`{}`)", argv.join(" "))
+            }
+            Probe::File(path) => format!("a `wait_for: file` sensor ({path})"),
+        }
+    }
 }
 
 /// Where events go for others to react to: an EventBridge bus, a local

@@ -83,6 +83,9 @@ impl Engine {
                 store.create_instances(dag, run_id, &missing).await?;
                 instances = store.instances(dag, run_id).await?;
             }
+            if self.poke_sensors(&spec, &current, &instances).await? {
+                continue;
+            }
             let now = self.ports.clock.now();
             let transitions = plan(&spec, &current, &instances, now);
             if transitions.is_empty() {
@@ -221,6 +224,9 @@ impl Engine {
                     }
                     again |= change.next.state == TaskState::RetryWait
                         && change.next.retry_at.is_none_or(|at| at <= now);
+                    // A sensor that starts waiting is looked at at once.
+                    again |= change.next.state == TaskState::Waiting
+                        && change.expect_state != TaskState::Waiting;
                 }
                 Transition::Run(change) if all_applied => {
                     let notices = self

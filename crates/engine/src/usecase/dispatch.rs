@@ -150,6 +150,11 @@ impl Engine {
         if instance.state == TaskState::Running && message.try_number == instance.try_number {
             return self.poke(message).await;
         }
+        if instance.state == TaskState::Waiting && message.try_number == instance.try_number {
+            // A sensor's wake-up: planning its run looks at it if it is due.
+            self.advance(dag, run_id).await?;
+            return Ok(Dispatched::Poked);
+        }
         let Some(launching) = start_launch(&instance, message.try_number) else {
             self.emit(stale(&format!(
                 "instance is {} (try {})",

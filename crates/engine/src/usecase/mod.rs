@@ -20,6 +20,7 @@ mod record;
 mod rerun;
 mod runs_table;
 mod schedule;
+mod sense;
 mod specs;
 mod stop;
 mod tick;

@@ -760,3 +760,34 @@ fn typed_params_are_read_and_their_defaults_checked() {
         ["3:23: unknown key `deflt` in param `lr`; did you mean `default`?"]
     );
 }
+
+#[test]
+fn a_sensor_has_one_condition_and_no_command() {
+    let spec = parse_spec(
+        "s.yaml",
+        "dag: s\ntasks:\n  - id: a\n    wait_for: { dag: upstream, task: load, logical_date: '{{ ds }}', every: 2m }\n",
+    )
+    .unwrap();
+    let wait = spec.task("a").unwrap().wait_for.clone().unwrap();
+    assert_eq!(wait.every, std::time::Duration::from_secs(120));
+    assert_eq!(wait.timeout, crate::spec::DEFAULT_SENSOR_TIMEOUT);
+    assert_eq!(wait.condition.describe(), "upstream.load to be succeeded");
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    wait_for: { every: 1m }\n"),
+        ["4:15: `wait_for` needs one condition: `command`, `file`, `time`, or `dag` (with `task`)"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    command: [true]\n    wait_for: { file: /x }\n"),
+        ["5:15: a sensor (`wait_for`) runs nothing of its own: it takes no `command`"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    wait_for: { file: /x, every: 1s }\n"),
+        ["4:34: `every` of a sensor is at least 5s"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    wait_for: { time: '{{ nope }} + 1h' }\n"),
+        [
+            "4:23: template `{{ nope }} + 1h` reads unknown variable `nope`; known variables: dag, run_id, task_id, try_number, logical_date, data_interval_start, data_interval_end, ds, ds_nodash, ts, params, outputs, trigger"
+        ]
+    );
+}

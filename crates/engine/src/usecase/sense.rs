@@ -1,0 +1,242 @@
+//! Sensors: a `waiting` task's condition is looked at when due by whoever
+//! advances its run — a tick, a wake-up message, another try's end — and
+//! nothing is held in between: no worker, slot or process.
+
+use chrono::{DateTime, Utc};
+use updraft_core::plan::{Outcome, outputs_of, wait_more};
+use updraft_core::schedule::LocalTime;
+use updraft_core::spec::{Condition, DagSpec, TaskSpec, WaitFor, instant_of};
+use updraft_core::state::{
+    Attempt, Run, RunKind, RunState, TaskInstance, TaskState, run_id as run_id_of,
+};
+use updraft_core::template::{Renderer, TemplateVars};
+
+use crate::ports::{Completion, Probe, TaskMessage};
+use crate::usecase::advance::MAX_WAKE_DELAY;
+use crate::{Engine, EngineResult};
+
+/// The longest one look of a `command` sensor may take.
+const COMMAND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Engine {
+    /// Looks at each sensor of the run that is due; `true` if one ended
+    /// (its run is then planned again).
+    pub(crate) async fn poke_sensors(
+        &self,
+        spec: &DagSpec,
+        run: &Run,
+        instances: &[TaskInstance],
+    ) -> EngineResult<bool> {
+        let now = self.ports.clock.now();
+        let mut ended = false;
+        for instance in instances {
+            let due =
+                instance.state == TaskState::Waiting && instance.poke_at.is_none_or(|at| at <= now);
+            let task = spec.task(instance.key.task_id.as_str());
+            let (true, Some(task), Some(wait)) =
+                (due, task, task.and_then(|t| t.wait_for.as_ref()))
+            else {
+                continue;
+            };
+            ended |= self
+                .poke_sensor(spec, run, task, wait, instance, instances, now)
+                .await?;
+        }
+        Ok(ended)
+    }
+
+    /// Looks once at one sensor: it succeeds when its condition holds,
+    /// fails when it cannot be looked at, else is looked at again in
+    /// `every` (a wake-up message brings that look between ticks).
+    #[allow(clippy::too_many_arguments)]
+    async fn poke_sensor(
+        &self,
+        spec: &DagSpec,
+        run: &Run,
+        task: &TaskSpec,
+        wait: &WaitFor,
+        instance: &TaskInstance,
+        instances: &[TaskInstance],
+        now: DateTime<Utc>,
+    ) -> EngineResult<bool> {
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let (key, try_number) = (&instance.key, instance.try_number);
+        let store = &self.ports.store;
+        if store.attempt(dag, run_id, key, try_number).await?.is_none() {
+            let mut attempt = Attempt::new(key.clone(), try_number, TaskState::Waiting);
+            attempt.started_at = instance.started_at;
+            store.put_new_attempt(dag, run_id, &attempt).await?;
+        }
+        let outcome = match self.look(spec, run, task, wait, instances, now).await? {
+            Ok(true) => Outcome::Succeeded,
+            Err(reason) => Outcome::Failed { reason },
+            Ok(false) => {
+                let at =
+                    now + chrono::Duration::from_std(wait.every).unwrap_or(chrono::Duration::MAX);
+                if let Some(change) = wait_more(instance, try_number, at)
+                    && self.apply_task(run, &change).await?
+                {
+                    self.wake_sensor(dag, run_id, instance, wait.every).await?;
+                }
+                return Ok(false);
+            }
+        };
+        let completion = Completion {
+            outcome,
+            exit_code: None,
+        };
+        self.record(dag, run_id, key, try_number, completion).await
+    }
+
+    /// Sends a message for the sensor's try, delayed until its next look,
+    /// so the look comes then rather than at the next tick.
+    async fn wake_sensor(
+        &self,
+        dag: &str,
+        run_id: &str,
+        instance: &TaskInstance,
+        every: std::time::Duration,
+    ) -> EngineResult<()> {
+        if every > MAX_WAKE_DELAY {
+            return Ok(());
+        }
+        let message = TaskMessage {
+            dag: dag.to_string(),
+            run_id: run_id.to_string(),
+            key: instance.key.clone(),
+            try_number: instance.try_number,
+        };
+        self.ports.queue.send(&message, every).await?;
+        Ok(())
+    }
+
+    /// Whether the condition holds now; the inner error fails the try.
+    async fn look(
+        &self,
+        spec: &DagSpec,
+        run: &Run,
+        task: &TaskSpec,
+        wait: &WaitFor,
+        instances: &[TaskInstance],
+        now: DateTime<Utc>,
+    ) -> EngineResult<Result<bool, String>> {
+        let outputs = match task.reads_outputs {
+            true => outputs_of(spec, instances),
+            false => Default::default(),
+        };
+        let trigger = run.trigger.as_ref().map(|t| t.template_value());
+        let vars = TemplateVars {
+            dag: run.dag.as_str(),
+            run_id: &run.run_id,
+            task_id: task.id.as_str(),
+            try_number: 1,
+            timing: run.timing(),
+            tz: spec.schedule.tz(),
+            params: &run.params,
+            outputs: &outputs,
+            item: None,
+            trigger: trigger.as_ref(),
+        };
+        let renderer = Renderer::new(&vars);
+        let rendered = |text: &str| {
+            renderer
+                .render(text)
+                .map_err(|why| format!("task `{}` wait_for: {why}", task.id))
+        };
+        Ok(match &wait.condition {
+            Condition::Command(argv) => {
+                let argv = match argv
+                    .iter()
+                    .map(|a| rendered(a))
+                    .collect::<Result<Vec<_>, _>>()
+                {
+                    Ok(argv) => argv,
+                    Err(why) => return Ok(Err(why)),
+                };
+                let env = vec![
+                    ("UPDRAFT_DAG".into(), run.dag.to_string()),
+                    ("UPDRAFT_RUN_ID".into(), run.run_id.clone()),
+                    ("UPDRAFT_TASK_ID".into(), task.id.to_string()),
+                ];
+                let limit = wait.every.min(COMMAND_LIMIT);
+                self.ports
+                    .launcher
+                    .probe(&Probe::Command { argv, env, limit })
+                    .await?
+            }
+            Condition::File(path) => match rendered(path) {
+                Ok(path) => self.ports.launcher.probe(&Probe::File(path)).await?,
+                Err(why) => Err(why),
+            },
+            Condition::Time(at) => rendered(at)
+                .and_then(|text| instant_of(&text, spec.schedule.tz()))
+                .map(|at| at <= now),
+            Condition::Task {
+                dag,
+                task: other_task,
+                logical_date,
+                state,
+            } => {
+                let date = match logical_date.as_deref().map(rendered).transpose() {
+                    Ok(date) => date,
+                    Err(why) => return Ok(Err(why)),
+                };
+                self.other_dag_reached(run, dag.as_str(), other_task.as_deref(), date, *state)
+                    .await?
+            }
+        })
+    }
+
+    /// Whether the run of `dag` with the logical date `date` (a day or an
+    /// instant; this run's own when `None`) has `task` (or, without one,
+    /// the whole run) in `state`. No such run yet means "not yet".
+    async fn other_dag_reached(
+        &self,
+        run: &Run,
+        dag: &str,
+        task: Option<&str>,
+        date: Option<String>,
+        state: TaskState,
+    ) -> EngineResult<Result<bool, String>> {
+        let other = match self.current_spec(dag).await {
+            Ok(other) => other,
+            Err(e) => return Ok(Err(format!("wait_for dag `{dag}`: {e}"))),
+        };
+        let tz = other.schedule.tz();
+        let instants: Vec<DateTime<Utc>> = match date.as_deref().map(|d| LocalTime::parse(d, tz)) {
+            None => vec![run.logical_date],
+            Some(Err(why)) => return Ok(Err(format!("wait_for logical_date: {why}"))),
+            Some(Ok(LocalTime::Instant(t))) => vec![t],
+            Some(Ok(day @ LocalTime::Date(_))) => other
+                .schedule
+                .points_between(day.first_instant(tz), day.last_instant(tz))
+                .collect(),
+        };
+        for at in instants {
+            for kind in [RunKind::Scheduled, RunKind::Backfill] {
+                let id = run_id_of(kind, at, tz);
+                let Some(found) = self.ports.store.run(dag, &id).await? else {
+                    continue;
+                };
+                let reached = match task {
+                    None => match state {
+                        TaskState::Succeeded => found.state == RunState::Succeeded,
+                        TaskState::Failed => found.state == RunState::Failed,
+                        _ => false,
+                    },
+                    Some(task) => self
+                        .ports
+                        .store
+                        .instances(dag, &id)
+                        .await?
+                        .iter()
+                        .any(|i| i.key.task_id.as_str() == task && i.state == state),
+                };
+                if reached {
+                    return Ok(Ok(true));
+                }
+            }
+        }
+        Ok(Ok(false))
+    }
+}

@@ -1,0 +1,99 @@
+//! Issue 28, sensors: a `waiting` task is looked at when its run is
+//! planned and its look is due, holds nothing in between, and goes on once
+//! its condition holds — another DAG's task of the same logical date, or a
+//! time passing.
+
+use chrono::TimeDelta;
+use updraft_core::plan::Outcome;
+use updraft_core::state::{RunState, TaskKey, TaskState};
+use updraft_engine::ports::{Clock, Completion};
+use updraft_engine::testing::World;
+use updraft_engine::usecase::RunRequest;
+
+const INGEST: &str = "dag: ingest\nschedule: '@daily'\ntasks:\n  - id: load\n    command: [x]\n";
+const GATE: &str = "dag: gate
+tasks:
+  - id: upstream
+    wait_for: { dag: ingest, task: load, logical_date: '{{ ds }}', every: 1m }
+  - id: later
+    wait_for: { time: '{{ data_interval_end }} + 1h', every: 10m }
+  - id: report
+    after: [upstream, later]
+    command: [x]
+";
+
+fn key(task: &str) -> TaskKey {
+    TaskKey::task(updraft_core::ids::TaskId::parse(task).unwrap())
+}
+
+async fn state(world: &World, run_id: &str, task: &str) -> TaskState {
+    world
+        .store
+        .instance("gate", run_id, &key(task))
+        .await
+        .unwrap()
+        .unwrap()
+        .state
+}
+
+#[tokio::test]
+async fn a_sensor_goes_on_when_another_dags_task_of_its_date_succeeds_and_a_time_passes() {
+    let world = World::of_specs(&[INGEST, GATE]);
+    let engine = &world.engine;
+    let gate = engine.trigger("gate", RunRequest::by("ana")).await.unwrap();
+    let id = gate.run_id.as_str();
+    assert_eq!(state(&world, id, "upstream").await, TaskState::Waiting);
+    assert_eq!(state(&world, id, "later").await, TaskState::Waiting);
+    assert_eq!(world.launcher.starts(), 0, "a sensor launches nothing");
+    let attempt = world
+        .store
+        .attempt("gate", id, &key("upstream"), 1)
+        .await
+        .unwrap()
+        .expect("its try is on record");
+    assert_eq!(attempt.state, TaskState::Waiting);
+    let looked = world
+        .store
+        .instance("gate", id, &key("upstream"))
+        .await
+        .unwrap()
+        .unwrap()
+        .poke_at;
+    assert_eq!(
+        looked,
+        Some(world.clock.now() + TimeDelta::minutes(1)),
+        "looked once, next in a minute"
+    );
+
+    // ingest's run of that day: its load succeeds.
+    let day = world.clock.now().format("%Y-%m-%d").to_string();
+    engine
+        .backfill("ingest", &day, &day, false, "ana")
+        .await
+        .unwrap();
+    let message = world.next_message().await.expect("ingest's try");
+    engine.dispatch(&message).await.unwrap();
+    let done = Completion {
+        outcome: Outcome::Succeeded,
+        exit_code: Some(0),
+    };
+    engine
+        .record_and_advance("ingest", &message.run_id, &key("load"), 1, done)
+        .await
+        .unwrap();
+
+    // Not due yet: nothing is looked at.
+    engine.advance("gate", id).await.unwrap();
+    assert_eq!(state(&world, id, "upstream").await, TaskState::Waiting);
+    world.clock.set(world.clock.now() + TimeDelta::minutes(1));
+    engine.advance("gate", id).await.unwrap();
+    assert_eq!(state(&world, id, "upstream").await, TaskState::Succeeded);
+    assert_eq!(state(&world, id, "later").await, TaskState::Waiting);
+
+    world.clock.set(world.clock.now() + TimeDelta::hours(1));
+    engine.advance("gate", id).await.unwrap();
+    assert_eq!(state(&world, id, "later").await, TaskState::Succeeded);
+    let run = world.store.run("gate", id).await.unwrap().unwrap();
+    assert_eq!(run.state, RunState::Running);
+    assert_eq!(world.launcher.starts(), 1, "only ingest's load ran so far");
+}
