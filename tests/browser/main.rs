@@ -421,3 +421,51 @@ fn a_waiting_sensor_says_what_it_waits_for_and_until_when() {
             .is_empty()
     );
 }
+
+/// An approval decided on its task's page: the prompt and options shown,
+/// the choice posted, the run going on; a read-only dashboard shows what
+/// waits but offers no form.
+#[test]
+fn an_approval_is_decided_on_its_page() {
+    let world = World::new();
+    world.spec(
+        "ship.yaml",
+        "dag: ship\ntasks:\n  - id: sign_off\n    approval: { prompt: Ship the model?, options: [approve, reject, later], timeout: 1d }\n  - id: publish\n    after: [sign_off]\n    command: [echo, '{{ outputs.sign_off.choice }}']\n",
+    );
+    let (_dev, url) = world.dev_with_ui();
+    let run = world
+        .run(&["trigger", "ship", "--output", "json"])
+        .expect(0)
+        .json();
+    let run_id = run["run_id"].as_str().unwrap();
+    let browser = Browser::start();
+    let page = format!("{}/tasks/sign_off", run_page(&url, "ship", run_id));
+    assert!(
+        updraft_e2e::eventually(RUN_LIMIT, || {
+            browser.goto(&page);
+            !browser.all("section.approval form").is_empty()
+        }),
+        "{}",
+        world.dev_output()
+    );
+    assert_eq!(browser.text("section.approval p.prompt"), "Ship the model?");
+    assert_eq!(browser.all("section.approval select option").len(), 3);
+    browser.script("document.querySelector(\"section.approval select\").value = 'approve';");
+    browser.fill("section.approval input[name=note]", "looks good");
+    screenshot(&browser, "approval.png");
+    browser.click("section.approval button");
+    assert!(
+        updraft_e2e::eventually(RUN_LIMIT, || world.show("ship", run_id)["run"]["state"]
+            == "succeeded"),
+        "{}",
+        world.dev_output()
+    );
+    browser.goto(&page);
+    assert!(
+        browser.all("section.approval").is_empty(),
+        "decided: nothing waits"
+    );
+    let shown = world.show("ship", run_id);
+    assert_eq!(shown["audit"][0]["note"], "looks good");
+    assert_eq!(World::task(&shown, "publish").0, "succeeded");
+}

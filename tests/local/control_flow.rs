@@ -345,3 +345,85 @@ tasks:
         "waited 2s for /nonexistent/updraft-test to exist"
     );
 }
+
+const SHIP: &str = "dag: ship
+tasks:
+  - id: sign_off
+    approval: { prompt: Ship the model?, timeout: 1d }
+  - id: publish
+    after: [sign_off]
+    command: [echo, '{{ outputs.sign_off.choice }} by {{ outputs.sign_off.by }}']
+";
+
+/// An approval waits for a person: `approve` with a choice among its
+/// options goes on (its output names the choice and who made it), a
+/// `reject` skips what follows, and a choice not offered is refused.
+#[test]
+fn an_approval_given_through_the_cli_goes_on_or_stops_what_follows() {
+    let world = World::new();
+    world.spec("ship.yaml", SHIP);
+    let _dev = world.dev();
+    let trigger = || {
+        let run = world
+            .run(&["trigger", "ship", "--output", "json"])
+            .expect(0)
+            .json();
+        let id = run["run_id"].as_str().unwrap().to_string();
+        let asked = eventually(Duration::from_secs(20), || {
+            World::task(&world.show("ship", &id), "sign_off").0 == "waiting"
+        });
+        assert!(asked, "{}", world.dev_output());
+        id
+    };
+    let yes = trigger();
+    let refused = world
+        .run(&["approve", "ship", &yes, "sign_off", "--choice", "maybe"])
+        .expect(1);
+    assert_eq!(
+        refused.stderr,
+        "updraft: choice `maybe` is not one of approve, reject\n"
+    );
+    world
+        .run(&[
+            "approve",
+            "ship",
+            &yes,
+            "sign_off",
+            "--choice",
+            "approve",
+            "--note",
+            "metrics look fine",
+        ])
+        .expect(0);
+    let done = eventually(Duration::from_secs(20), || {
+        world.show("ship", &yes)["run"]["state"] == "succeeded"
+    });
+    assert!(done, "{}", world.dev_output());
+    let log = world.run(&["logs", "ship", &yes, "publish"]).expect(0);
+    assert!(log.stdout.contains("approve by "), "{}", log.stdout);
+    let shown = world.show("ship", &yes);
+    let audit = &shown["audit"][0];
+    assert_eq!(audit["action"], "approve");
+    assert_eq!(audit["options"][0], "approve");
+    assert_eq!(audit["note"], "metrics look fine");
+
+    let no = trigger();
+    world
+        .run(&["approve", "ship", &no, "sign_off", "--choice", "reject"])
+        .expect(0);
+    let stopped = eventually(Duration::from_secs(20), || {
+        let shown = world.show("ship", &no);
+        World::task(&shown, "publish").0 == "skipped" && shown["run"]["state"] == "succeeded"
+    });
+    assert!(stopped, "{}", world.show("ship", &no));
+    let again = world
+        .run(&["approve", "ship", &no, "sign_off", "--choice", "approve"])
+        .expect(1);
+    assert!(
+        again
+            .stderr
+            .contains("waits for no decision: it is succeeded"),
+        "{}",
+        again.stderr
+    );
+}

@@ -260,6 +260,21 @@ pub enum Command {
         #[arg(long)]
         map_index: Option<u32>,
     },
+    /// Decide what an approval task asks: one of its options.
+    Approve {
+        /// The DAG.
+        dag: String,
+        /// The run.
+        run_id: String,
+        /// The approval task.
+        task: String,
+        /// The choice (approve, reject, or one of the task's options).
+        #[arg(long)]
+        choice: String,
+        /// Why, kept with the decision.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Stop a run: its tries in flight are stopped, what waits is skipped,
     /// and the run ends cancelled.
     Cancel {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::spec::Approval;
 use crate::state::{Run, TaskInstance, TaskKey, TaskState};
 
 /// The `source` of every event.
@@ -26,6 +27,8 @@ pub const MAX_LISTED_URIS: usize = 100;
 pub const ARTIFACT_PRODUCED: &str = "updraft Artifact Produced";
 /// The `detail-type` of a run not succeeded by its DAG's `sla`.
 pub const RUN_DEADLINE_MISSED: &str = "updraft Run Deadline Missed";
+/// The `detail-type` of an approval that waits for a person.
+pub const APPROVAL_REQUESTED: &str = "updraft Approval Requested";
 
 /// One event to emit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -231,6 +234,34 @@ pub fn task_notice(
     detail.insert("reason".into(), json!(instance.reason));
     let id = try_id(run, key, try_number, instance.state.as_str());
     Some(Notice::new(id, TASK_STATE_CHANGE, time, detail))
+}
+
+/// The event of an approval task that starts waiting for a person: what
+/// is asked, the choices, and until when (then its default is taken).
+pub fn approval_notice(
+    run: &Run,
+    instance: &TaskInstance,
+    approval: &Approval,
+    tz: Tz,
+    time: DateTime<Utc>,
+) -> Notice {
+    let (key, try_number) = (&instance.key, instance.try_number);
+    let mut detail = try_fields(run, key, try_number, tz);
+    let until = instance
+        .started_at
+        .map(|s| s + chrono::Duration::from_std(approval.timeout).unwrap_or(chrono::Duration::MAX));
+    detail.insert("prompt".into(), json!(approval.prompt));
+    detail.insert("options".into(), json!(approval.options));
+    detail.insert("default".into(), json!(approval.default));
+    detail.insert(
+        "until".into(),
+        json!(until.map(|u| {
+            u.with_timezone(&tz)
+                .to_rfc3339_opts(SecondsFormat::Secs, true)
+        })),
+    );
+    let id = try_id(run, key, try_number, "approval");
+    Notice::new(id, APPROVAL_REQUESTED, time, detail)
 }
 
 #[cfg(test)]

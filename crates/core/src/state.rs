@@ -402,6 +402,8 @@ string_enum!(
         Mark = "mark",
         /// Stopped the run.
         Cancel = "cancel",
+        /// Decided what an approval asked.
+        Approve = "approve",
     }
 );
 

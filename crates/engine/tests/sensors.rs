@@ -97,3 +97,70 @@ async fn a_sensor_goes_on_when_another_dags_task_of_its_date_succeeds_and_a_time
     assert_eq!(run.state, RunState::Running);
     assert_eq!(world.launcher.starts(), 1, "only ingest's load ran so far");
 }
+
+const SHIP: &str = "dag: ship
+tasks:
+  - id: sign_off
+    approval: { prompt: Ship it?, timeout: 2d }
+  - id: publish
+    after: [sign_off]
+    command: [x]
+";
+
+#[tokio::test]
+async fn an_approval_tells_the_team_and_a_decision_goes_on_with_its_output() {
+    let world = World::of_specs(&[SHIP]);
+    let engine = &world.engine;
+    let run = engine.trigger("ship", RunRequest::by("ana")).await.unwrap();
+    engine.publish_outbox().await.unwrap();
+    let asked: Vec<_> = world
+        .bus
+        .published()
+        .into_iter()
+        .filter(|n| n.detail_type == updraft_core::notify::APPROVAL_REQUESTED)
+        .collect();
+    assert_eq!(asked.len(), 1, "one request");
+    assert_eq!(asked[0].detail["prompt"], "Ship it?");
+    assert_eq!(
+        asked[0].detail["options"],
+        serde_json::json!(["approve", "reject"])
+    );
+
+    let refused = engine
+        .approve("ship", &run.run_id, &key("sign_off"), "later", None, "bo")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "choice `later` is not one of approve, reject"
+    );
+    engine
+        .approve(
+            "ship",
+            &run.run_id,
+            &key("sign_off"),
+            "approve",
+            Some("ok"),
+            "bo",
+        )
+        .await
+        .unwrap();
+    let decided = world
+        .store
+        .instance("ship", &run.run_id, &key("sign_off"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decided.state, TaskState::Succeeded);
+    assert_eq!(
+        decided.output,
+        Some(serde_json::json!({"choice": "approve", "by": "bo", "note": "ok"}))
+    );
+    let publish = world
+        .store
+        .instance("ship", &run.run_id, &key("publish"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(publish.state, TaskState::Queued);
+}

@@ -366,6 +366,56 @@ pub(crate) async fn mark(
     }
 }
 
+/// What an approval's page offers an operator: the options to choose
+/// from and a note, posted to `approve` (nothing on a read-only dashboard).
+/// `{options}` is filled in by the task page, which knows them.
+pub(crate) fn approval_form(
+    dag: &str,
+    run_id: &str,
+    task: &str,
+    actor: Option<Actor<'_>>,
+) -> String {
+    let Some(actor) = actor else {
+        return String::new();
+    };
+    format!(
+        "{form}<input type=\"hidden\" name=\"task\" value=\"{task}\">\
+         <label>choice <select name=\"choice\">{{options}}</select></label> \
+         <label>note <input name=\"note\"></label> <button>Decide</button></form>",
+        form = form(
+            &format!("{}/approve", run_path(dag, run_id)),
+            actor.token,
+            None
+        ),
+        task = escape(task),
+    )
+}
+
+/// `POST /dags/{dag}/runs/{run}/approve`: the decision, by the signed-in
+/// person.
+pub(crate) async fn approve(
+    engine: &Engine,
+    dag: &str,
+    run_id: &str,
+    request: &Request,
+    actor: Actor<'_>,
+) -> Response {
+    let task = match TaskId::parse(request.field("task").unwrap_or_default()) {
+        Ok(task) => task,
+        Err(why) => return crate::failure(&EngineError::invalid("task", why)),
+    };
+    let note = request.field("note").filter(|n| !n.is_empty());
+    let choice = request.field("choice").unwrap_or_default();
+    let key = TaskKey::task(task);
+    match engine
+        .approve(dag, run_id, &key, choice, note, actor.by)
+        .await
+    {
+        Ok(_) => Response::redirect(&task_path(dag, run_id, key.task_id.as_str(), None)),
+        Err(e) => crate::failure(&e),
+    }
+}
+
 /// `POST /dags/{dag}/runs/{run}/cancel`.
 pub(crate) async fn cancel(
     engine: &Engine,

@@ -125,6 +125,9 @@ impl Ui {
                 ["dags", dag, "runs", run, "mark"] => {
                     actions::mark(engine, dag, run, request, actor).await
                 }
+                ["dags", dag, "runs", run, "approve"] => {
+                    actions::approve(engine, dag, run, request, actor).await
+                }
                 ["dags", dag, "runs", run, "cancel"] => {
                     actions::cancel(engine, dag, run, request, actor).await
                 }
@@ -179,7 +182,12 @@ impl Ui {
                     Ok(key) => actions::task_nav(dag, run, &key, self.actor()),
                     Err(_) => String::new(),
                 };
-                task::page_of(engine, dag, run, task, request, &nav, self.show_env).await
+                let approval = actions::approval_form(dag, run, task, self.actor());
+                let actions = task::TaskActions {
+                    buttons: &nav,
+                    approval_form: &approval,
+                };
+                task::page_of(engine, dag, run, task, request, actions, self.show_env).await
             }
             _ => Response::text(404, &format!("no page at {}", request.path)),
         }

@@ -221,15 +221,28 @@ async fn log_section(
 }
 
 /// `/dags/{dag}/runs/{run}/tasks/{task}`.
+/// What the person at the dashboard may do on a task's page (nothing on a
+/// read-only one).
+pub(crate) struct TaskActions<'a> {
+    /// Rerun and mark.
+    pub buttons: &'a str,
+    /// An approval's decision form, `{options}` to fill in.
+    pub approval_form: &'a str,
+}
+
 pub(crate) async fn page_of(
     engine: &Engine,
     dag: &str,
     run_id: &str,
     task: &str,
     request: &Request,
-    actions: &str,
+    actions: TaskActions<'_>,
     show_env: bool,
 ) -> Response {
+    let TaskActions {
+        buttons: actions,
+        approval_form,
+    } = actions;
     let detail = match engine.run_detail(dag, run_id).await {
         Ok(detail) => detail,
         Err(e) => return crate::failure(&e),
@@ -296,6 +309,36 @@ pub(crate) async fn page_of(
             what = escape(&wait.condition.describe()),
             next = at(instance.poke_at),
             until = at(until),
+        );
+    }
+    let asks = detail
+        .spec
+        .task(task)
+        .and_then(|t| t.approval.as_ref())
+        .filter(|_| instance.state == TaskState::Waiting);
+    if let Some(approval) = asks {
+        // What a person is asked, until when; an operator decides here.
+        let tz = detail.spec.schedule.tz();
+        let until = instance.started_at.map(|s| {
+            s + chrono::Duration::from_std(approval.timeout).unwrap_or(chrono::Duration::MAX)
+        });
+        let then = match &approval.default {
+            Some(choice) => format!("then {} is taken", escape(choice)),
+            None => "then it fails".into(),
+        };
+        let options: String = approval
+            .options
+            .iter()
+            .map(|o| format!("<option>{}</option>", escape(o)))
+            .collect();
+        let _ = write!(
+            body,
+            "<section class=\"approval\"><h2>Waiting for a decision</h2><p class=\"prompt\">{prompt}</p>\
+             <p>{choices} — until {until}; {then}.</p>{form}</section>",
+            prompt = escape(&approval.prompt),
+            choices = escape(&approval.options.join(" / ")),
+            until = opt_time(until, tz),
+            form = approval_form.replace("{options}", &options),
         );
     }
     let console = all

@@ -1,5 +1,6 @@
-//! `updraft mark DAG RUN_ID TASK success|failed` and `updraft cancel DAG
-//! RUN_ID`: a person ends what the scheduler would not.
+//! `updraft mark DAG RUN_ID TASK success|failed`, `updraft approve DAG
+//! RUN_ID TASK --choice C` and `updraft cancel DAG RUN_ID`: a person ends
+//! or decides what the scheduler would not.
 
 use std::process::ExitCode;
 
@@ -28,6 +29,26 @@ pub async fn mark(
         .mark(dag, run_id, &key, to, &ctx.caller().await?)
         .await?;
     println!("marked {key} of {run_id} {to}; the run is {}", run.state);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn approve(
+    ctx: &Context,
+    dag: &str,
+    run_id: &str,
+    task: &str,
+    choice: &str,
+    note: Option<&str>,
+) -> CliResult<ExitCode> {
+    let key = TaskKey::task(TaskId::parse(task).map_err(CliError::User)?);
+    let engine = ctx.engine().await?;
+    let run = engine
+        .approve(dag, run_id, &key, choice, note, &ctx.caller().await?)
+        .await?;
+    println!(
+        "{choice}: decided {key} of {run_id}; the run is {}",
+        run.state
+    );
     Ok(ExitCode::SUCCESS)
 }
 

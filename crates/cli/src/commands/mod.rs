@@ -186,6 +186,13 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             state,
             map_index,
         } => mark::mark(&ctx, &dag, &run_id, &task, &state, map_index).await,
+        Command::Approve {
+            dag,
+            run_id,
+            task,
+            choice,
+            note,
+        } => mark::approve(&ctx, &dag, &run_id, &task, &choice, note.as_deref()).await,
         Command::Cancel { dag, run_id, note } => mark::cancel(&ctx, &dag, &run_id, note).await,
         Command::Backfill {
             dag,

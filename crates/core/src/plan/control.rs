@@ -1,9 +1,11 @@
 //! Control flow beyond trigger rules: a branch's choice and a short circuit
 //! skip the tasks after them, whatever those tasks' own rules say.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
-use crate::spec::{DagSpec, ShortCircuit, TaskSpec};
+use crate::spec::{Approval, DagSpec, ShortCircuit, TaskSpec};
 use crate::state::{TaskInstance, TaskState};
 
 /// What a task's upstream branches and short circuits say of it.
@@ -36,7 +38,8 @@ impl Circuits {
     }
 
     /// The verdict on task `t`, once every task before it was looked at.
-    /// `main[u]` is the instance of unmapped task `u`.
+    /// `main[u]` is the instance of unmapped task `u`; `fresh` holds the
+    /// outputs this plan gave (an approval decided by its timeout).
     pub(crate) fn verdict(
         &mut self,
         spec: &DagSpec,
@@ -44,6 +47,7 @@ impl Circuits {
         main: &[Option<usize>],
         instances: &[TaskInstance],
         state: &[TaskState],
+        fresh: &HashMap<usize, Value>,
     ) -> Verdict {
         let task = &spec.tasks[t];
         let mut skip = None;
@@ -57,8 +61,11 @@ impl Circuits {
             let Some(i) = main[u] else {
                 continue;
             };
-            let output = instances[i].output.as_ref();
-            let broken = stops(state[i], output);
+            let output = fresh.get(&i).or(instances[i].output.as_ref());
+            let broken = stops(state[i], output)
+                || up.approval.is_some()
+                    && state[i] == TaskState::Succeeded
+                    && Approval::rejected(output);
             // Whatever its rule, a task right after a branch or a short
             // circuit runs only once that has decided.
             waits |=

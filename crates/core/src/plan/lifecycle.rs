@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::plan::to_delta;
-use crate::spec::{TaskSpec, WaitFor};
+use crate::spec::{Approval, TaskSpec, WaitFor};
 use crate::state::{TaskInstance, TaskState, TaskTransition};
 
 /// How an attempt ended, as the launcher saw it.
@@ -66,6 +66,47 @@ pub(crate) fn wait(instance: &TaskInstance, wait: &WaitFor, now: DateTime<Utc>) 
         wait.condition.describe(),
         until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     ));
+    change
+}
+
+/// Start the next try of an approval: `pending|retry_wait → waiting(n+1)`,
+/// until a person decides. Its reason says what is asked and until when.
+pub(crate) fn ask(
+    instance: &TaskInstance,
+    approval: &Approval,
+    now: DateTime<Utc>,
+) -> TaskTransition {
+    let mut change = queue(instance, now);
+    change.next.state = TaskState::Waiting;
+    change.next.started_at = Some(now);
+    let until = now + to_delta(approval.timeout);
+    change.next.reason = Some(format!(
+        "waiting for a decision: {} ({}) until {}",
+        approval.prompt,
+        approval.options.join(" / "),
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
+    change
+}
+
+/// An approval no one decided in time: its `default` taken, as if given by
+/// `timeout`, or failed (unretried) without one.
+pub(crate) fn decide_by_timeout(
+    task: &TaskSpec,
+    instance: &TaskInstance,
+    approval: &Approval,
+    now: DateTime<Utc>,
+) -> TaskTransition {
+    let Some(choice) = &approval.default else {
+        let reason = format!(
+            "no one decided \"{}\" within {}",
+            approval.prompt,
+            crate::duration::format_duration(approval.timeout)
+        );
+        return give_up_waiting(instance, false, reason, now);
+    };
+    let mut change = finish(task, instance, Outcome::Succeeded, now);
+    change.next.output = Some(Approval::decision(choice, "timeout", None));
     change
 }
 

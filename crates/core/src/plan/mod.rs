@@ -174,9 +174,10 @@ pub fn missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> Option<RunTr
 /// The next try of a task: queued for a worker, or, for a sensor, waiting
 /// at once (it needs none).
 fn start(task: &TaskSpec, instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransition {
-    match &task.wait_for {
-        Some(wait) => lifecycle::wait(instance, wait, now),
-        None => lifecycle::queue(instance, now),
+    match (&task.wait_for, &task.approval) {
+        (Some(wait), _) => lifecycle::wait(instance, wait, now),
+        (None, Some(approval)) => lifecycle::ask(instance, approval, now),
+        (None, None) => lifecycle::queue(instance, now),
     }
 }
 
@@ -211,6 +212,8 @@ fn plan_tasks(
     let mut state: Vec<TaskState> = instances.iter().map(|i| i.state).collect();
     let mut map_count: Vec<Option<u32>> = instances.iter().map(|i| i.map_count).collect();
     let mut out = Vec::new();
+    // Outputs this plan gives, seen by the tasks after them in it.
+    let mut fresh = std::collections::HashMap::new();
 
     for (i, instance) in instances.iter().enumerate() {
         let Some(task) = spec.task(instance.key.task_id.as_str()) else {
@@ -224,6 +227,23 @@ fn plan_tasks(
                 let change = start(task, instance, now);
                 state[i] = change.next.state;
                 out.push(Transition::Task(change));
+            }
+            TaskState::Waiting if task.approval.is_some() => {
+                let Some(approval) = &task.approval else {
+                    continue;
+                };
+                let Some(deadline) = instance.started_at.map(|s| s + to_delta(approval.timeout))
+                else {
+                    continue;
+                };
+                if deadline <= now {
+                    let change = lifecycle::decide_by_timeout(task, instance, approval, now);
+                    state[i] = change.next.state;
+                    if let Some(output) = &change.next.output {
+                        fresh.insert(i, output.clone());
+                    }
+                    out.push(Transition::Task(change));
+                }
             }
             TaskState::Waiting => {
                 let Some(wait) = &task.wait_for else { continue };
@@ -266,7 +286,7 @@ fn plan_tasks(
         for &up in &task.upstream {
             slots.effective(up, &map_count, &state, |s| counts.add(s));
         }
-        let verdict = circuits.verdict(spec, task_index, &slots.main, instances, &state);
+        let verdict = circuits.verdict(spec, task_index, &slots.main, instances, &state, &fresh);
         let Some(main) = slots.main[task_index] else {
             continue;
         };
@@ -484,11 +504,13 @@ pub fn next_wakeup(spec: &DagSpec, instances: &[TaskInstance]) -> Option<DateTim
                 Some(instance.started_at? + to_delta(timeout))
             }
             TaskState::Waiting => {
-                let wait = spec
-                    .task(instance.key.task_id.as_str())?
-                    .wait_for
-                    .as_ref()?;
-                let deadline = instance.started_at? + to_delta(wait.timeout);
+                let task = spec.task(instance.key.task_id.as_str())?;
+                let timeout = match (&task.wait_for, &task.approval) {
+                    (Some(wait), _) => wait.timeout,
+                    (None, Some(approval)) => approval.timeout,
+                    (None, None) => return None,
+                };
+                let deadline = instance.started_at? + to_delta(timeout);
                 Some(instance.poke_at.map_or(deadline, |at| at.min(deadline)))
             }
             _ => None,

@@ -1400,3 +1400,69 @@ fn a_sensor_past_its_timeout_fails_unretried_or_with_soft_fail_is_skipped() {
     assert_eq!(soft.state("load").0, TaskState::Skipped);
     assert_eq!(soft.run.state, RunState::Succeeded);
 }
+
+const APPROVAL: &str = "dag: d
+tasks:
+  - id: sign_off
+    approval: { prompt: Ship the model?, timeout: 2d, default: reject }
+  - id: ship
+    after: [sign_off]
+  - id: report
+    after: [ship]
+    trigger_rule: all_done
+";
+
+#[test]
+fn an_approval_waits_for_a_person_and_a_rejection_skips_everything_after_it() {
+    let mut story = Story::new(APPROVAL);
+    assert!(story.plan().is_empty());
+    let asked = story.instance("sign_off").clone();
+    assert_eq!(asked.state, TaskState::Waiting);
+    assert_eq!(asked.poke_at, None, "a decision is not polled for");
+    assert!(
+        story
+            .reason("sign_off")
+            .starts_with("waiting for a decision: Ship the model? (approve / reject) until "),
+        "{}",
+        story.reason("sign_off")
+    );
+    assert_eq!(
+        next_wakeup(&story.spec, &story.instances),
+        Some(t0() + Duration::days(2))
+    );
+    story.end("sign_off", Outcome::Succeeded);
+    let at = story
+        .instances
+        .iter()
+        .position(|i| i.key.task_id.as_str() == "sign_off")
+        .unwrap();
+    story.instances[at].output = Some(crate::spec::Approval::decision("reject", "ana", None));
+    assert!(story.plan().is_empty());
+    assert_eq!(story.state("ship").0, TaskState::Skipped);
+    assert_eq!(story.state("report").0, TaskState::Skipped, "all_done too");
+    assert_eq!(story.run.state, RunState::Succeeded);
+}
+
+#[test]
+fn an_approval_no_one_decides_takes_its_default_or_fails() {
+    let mut story = Story::new(APPROVAL);
+    story.plan();
+    story.now = t0() + Duration::days(2);
+    story.plan();
+    assert_eq!(story.state("sign_off").0, TaskState::Succeeded);
+    assert_eq!(
+        story.instance("sign_off").output,
+        Some(serde_json::json!({"choice": "reject", "by": "timeout", "note": null}))
+    );
+    assert_eq!(story.state("ship").0, TaskState::Skipped);
+
+    let mut none = Story::new(&APPROVAL.replace(", default: reject", ""));
+    none.plan();
+    none.now = t0() + Duration::days(2);
+    none.plan();
+    assert_eq!(none.state("sign_off").0, TaskState::Failed);
+    assert_eq!(
+        none.reason("sign_off"),
+        "no one decided \"Ship the model?\" within 2d"
+    );
+}

@@ -39,8 +39,8 @@ pub use parse::{parse_spec, parse_stored_spec};
 pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
 pub use sensors::{
-    Condition, DEFAULT_SENSOR_EVERY, DEFAULT_SENSOR_TIMEOUT, MIN_SENSOR_EVERY, WAIT_FOR_KEYS,
-    WaitFor, instant_of,
+    APPROVAL_KEYS, Approval, Condition, DEFAULT_SENSOR_EVERY, DEFAULT_SENSOR_TIMEOUT,
+    MIN_SENSOR_EVERY, REJECT, WAIT_FOR_KEYS, WaitFor, instant_of,
 };
 pub use set::{SpecFile, SpecSet, is_pools_file, spec_text, validate_set};
 pub use shell::unquoted_in_shell;
@@ -161,6 +161,8 @@ pub struct TaskSpec {
     pub latest_only: bool,
     /// What it waits for, if it is a sensor.
     pub wait_for: Option<WaitFor>,
+    /// The decision it waits for, if it is an approval.
+    pub approval: Option<Approval>,
     /// Retries after a failed try.
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.

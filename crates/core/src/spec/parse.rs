@@ -12,7 +12,7 @@ use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
-use crate::spec::sensors::read_wait_for;
+use crate::spec::sensors::{REJECT, read_approval, read_wait_for};
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
     MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
@@ -69,6 +69,7 @@ const TASK_KEYS: &[&str] = &[
     "short_circuit",
     "latest_only",
     "wait_for",
+    "approval",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -1066,16 +1067,27 @@ fn read_task(
     let wait_for = fields
         .get("wait_for")
         .and_then(|n| read_wait_for(reader, n, &mut templates));
-    if let Some(n) = fields.get("wait_for") {
-        for key in ["command", "image", "compute", "map_over"] {
-            if fields.get(key).is_some() {
+    let approval = fields
+        .get("approval")
+        .and_then(|n| read_approval(reader, n));
+    for (waits, what) in [
+        ("wait_for", "a sensor (`wait_for`)"),
+        ("approval", "an approval"),
+    ] {
+        let Some(n) = fields.get(waits) else { continue };
+        for key in ["command", "image", "compute", "map_over", "wait_for"] {
+            if key != waits && fields.get(key).is_some() {
                 reader.error(
                     n.pos,
-                    format!("a sensor (`wait_for`) runs nothing of its own: it takes no `{key}`"),
+                    format!("{what} runs nothing of its own: it takes no `{key}`"),
                 );
             }
         }
     }
+    // A rejection stops what follows, as a short circuit does.
+    let rejects = approval
+        .as_ref()
+        .is_some_and(|a| a.options.iter().any(|o| o == REJECT));
     let branch = flag(reader, &fields, "branch");
     let latest_only = flag(reader, &fields, "latest_only");
     let short_circuit = fields.get("short_circuit").and_then(|n| match &n.value {
@@ -1148,9 +1160,13 @@ fn read_task(
             trigger_rule: trigger_rule.unwrap_or_default(),
             skip_exit_code: skip_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE),
             branch,
-            short_circuit: short_circuit.unwrap_or_default(),
+            short_circuit: short_circuit.unwrap_or(match rejects {
+                true => ShortCircuit::All,
+                false => ShortCircuit::Off,
+            }),
             latest_only,
             wait_for,
+            approval,
             retry,
             timeout,
             map_over,

@@ -179,6 +179,17 @@ fn task() -> Value {
             "enum": [true, false, "respect_trigger_rules"]
         },
         "wait_for": wait_for(),
+        "approval": {
+            "description": "Makes the task (with no command) wait for a person's decision: `updraft approve` or the dashboard.",
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "prompt": { "description": "What the person is asked.", "type": "string" },
+                "options": { "description": "The choices. Default [approve, reject]; `reject` also skips what follows.", "type": "array", "items": { "description": "One choice.", "type": "string" }, "minItems": 1 },
+                "timeout": { "description": "How long it waits for a decision. Default 7d.", "type": "string" },
+                "default": { "description": "The choice taken past `timeout`; without one the task fails then.", "type": "string" }
+            }
+        },
         "latest_only": {
             "description": "Skipped in every run but the latest scheduled one (catch-up and backfill runs); its downstream follow their trigger rules. A manual run is never skipped. Default false.",
             "type": "boolean"

@@ -241,3 +241,85 @@ mod tests {
         assert!(at("2026-12-01 + 2 hours").is_err());
     }
 }
+
+/// The keys of `approval:`.
+pub const APPROVAL_KEYS: &[&str] = &["prompt", "options", "timeout", "default"];
+
+/// A person's decision a task waits for (`approval:`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Approval {
+    /// What the person is asked.
+    pub prompt: String,
+    /// The choices, `approve` and `reject` unless it says.
+    pub options: Vec<String>,
+    /// How long it waits for an answer.
+    pub timeout: Duration,
+    /// The choice taken when no one answers in time (as if given by
+    /// `timeout`); without one the task fails then.
+    pub default: Option<String>,
+}
+
+/// The choice that also skips everything after an approval.
+pub const REJECT: &str = "reject";
+
+/// Reads `approval:`.
+pub(crate) fn read_approval(reader: &mut Reader<'_>, node: &Node) -> Option<Approval> {
+    let fields = reader.fields(node, "`approval`", APPROVAL_KEYS);
+    let prompt = fields
+        .get("prompt")
+        .and_then(|n| reader.string(n, "`prompt`"))
+        .unwrap_or_else(|| "Go on?".into());
+    let options: Vec<String> = match fields.get("options") {
+        Some(n) => {
+            let options: Vec<String> = reader
+                .texts(n, "`options`")
+                .into_iter()
+                .map(|(o, _)| o)
+                .collect();
+            let mut distinct = options.clone();
+            distinct.sort();
+            distinct.dedup();
+            if options.is_empty() || distinct.len() != options.len() {
+                reader.error(n.pos, "`options` is a list of distinct choices");
+            }
+            options
+        }
+        None => vec!["approve".into(), REJECT.into()],
+    };
+    let timeout = duration(reader, &fields, "timeout").unwrap_or(DEFAULT_SENSOR_TIMEOUT);
+    let default = fields.get("default").and_then(|n| {
+        let choice = reader.string(n, "`default`")?;
+        if !options.contains(&choice) {
+            reader.error(
+                n.pos,
+                format!(
+                    "`default: {choice}` is not one of the options: {}",
+                    options.join(", ")
+                ),
+            );
+        }
+        Some(choice)
+    });
+    Some(Approval {
+        prompt,
+        options,
+        timeout,
+        default,
+    })
+}
+
+impl Approval {
+    /// What an approval task's try outputs once decided, so a branch after
+    /// it can follow the choice.
+    pub fn decision(choice: &str, by: &str, note: Option<&str>) -> serde_json::Value {
+        serde_json::json!({"choice": choice, "by": by, "note": note})
+    }
+
+    /// Whether a decided approval's output rejects: it stops what follows.
+    pub fn rejected(output: Option<&serde_json::Value>) -> bool {
+        output
+            .and_then(|o| o.get("choice"))
+            .and_then(|c| c.as_str())
+            == Some(REJECT)
+    }
+}

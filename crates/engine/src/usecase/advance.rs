@@ -384,6 +384,18 @@ impl Engine {
             None => {}
         }
         match next.state {
+            // A sensor's or an approval's try, on record as it starts to
+            // wait (its first look writes it too, if this process died).
+            TaskState::Waiting if change.expect_state != TaskState::Waiting => {
+                let attempt = Attempt {
+                    started_at: next.started_at,
+                    ..Attempt::new(next.key.clone(), next.try_number, TaskState::Waiting)
+                };
+                self.ports
+                    .store
+                    .put_new_attempt(dag, run_id, &attempt)
+                    .await?;
+            }
             TaskState::Queued => {
                 self.queue_with_capacity(run, &next.key, next.try_number)
                     .await?;

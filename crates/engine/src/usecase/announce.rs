@@ -4,9 +4,9 @@
 //! the publisher took them. What a failure or a dead process leaves in the
 //! outbox, the next tick publishes.
 
-use updraft_core::notify::{Notice, artifacts_notice, run_notices, task_notice};
+use updraft_core::notify::{Notice, approval_notice, artifacts_notice, run_notices, task_notice};
 use updraft_core::plan::sla_deadline;
-use updraft_core::state::{ArtifactRecord, ArtifactUse, Run, TaskTransition};
+use updraft_core::state::{ArtifactRecord, ArtifactUse, Run, TaskState, TaskTransition};
 
 use crate::events::Event;
 use crate::{Announce, Engine, EngineResult};
@@ -46,11 +46,18 @@ impl Engine {
         if matches!(self.announce, Announce::Off) || change.expect_state == change.next.state {
             return Ok(Vec::new());
         }
-        let tz = self.spec_of(run).await?.schedule.tz();
+        let spec = self.spec_of(run).await?;
+        let tz = spec.schedule.tz();
         let now = self.ports.clock.now();
+        let asked = spec
+            .task(change.next.key.task_id.as_str())
+            .and_then(|t| t.approval.as_ref())
+            .filter(|_| change.next.state == TaskState::Waiting)
+            .map(|approval| approval_notice(run, &change.next, approval, tz, now));
         Ok(task_notice(run, &change.next, tz, now)
-            .map(|notice| self.linked(notice))
             .into_iter()
+            .chain(asked)
+            .map(|notice| self.linked(notice))
             .collect())
     }
 

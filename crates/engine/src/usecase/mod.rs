@@ -2,6 +2,7 @@
 
 mod advance;
 mod announce;
+mod approve;
 mod backfill;
 mod cancel;
 mod capacity;

@@ -186,6 +186,12 @@ impl Engine {
         let Some(attempt) = attempt.filter(|_| outcome == Outcome::Succeeded) else {
             return Ok((outcome, None));
         };
+        // A try with no launch whose output the engine wrote: a decision.
+        if attempt.handle.is_none()
+            && let Some(output) = &attempt.output
+        {
+            return Ok((outcome, Some(output.clone())));
+        }
         match self.ports.launcher.read_output(attempt).await? {
             None => Ok((outcome, None)),
             Some(text) => match parse_output(&text) {

@@ -791,3 +791,27 @@ fn a_sensor_has_one_condition_and_no_command() {
         ]
     );
 }
+
+#[test]
+fn an_approval_names_its_options_and_a_default_among_them() {
+    let spec = parse_spec(
+        "a.yaml",
+        "dag: a\ntasks:\n  - id: ok\n    approval: { prompt: Go?, options: [yes, no] }\n  - id: next\n    after: [ok]\n",
+    )
+    .unwrap();
+    let ok = spec.task("ok").unwrap();
+    assert_eq!(ok.approval.as_ref().unwrap().options, ["yes", "no"]);
+    assert_eq!(
+        ok.short_circuit,
+        ShortCircuit::Off,
+        "no `reject`, no short circuit"
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    approval: { options: [yes, no], default: maybe }\n"),
+        ["4:46: `default: maybe` is not one of the options: yes, no"]
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - id: a\n    command: [x]\n    approval: {}\n"),
+        ["5:15: an approval runs nothing of its own: it takes no `command`"]
+    );
+}

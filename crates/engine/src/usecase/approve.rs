@@ -1,0 +1,85 @@
+//! Approvals: a person decides what an `approval:` task asks, from the CLI,
+//! the dashboard or the API, and the task succeeds with the decision as its
+//! output (a `reject` also skips everything after it).
+
+use updraft_core::spec::Approval;
+use updraft_core::state::{Attempt, AuditAction, AuditEntry, Run, TaskKey, TaskState};
+
+use crate::ports::Completion;
+use crate::{Engine, EngineError, EngineResult};
+
+impl Engine {
+    /// Decides an approval that waits: `choice` must be one of its options.
+    /// Kept as an audit entry by `by`, with `note`.
+    pub async fn approve(
+        &self,
+        dag: &str,
+        run_id: &str,
+        key: &TaskKey,
+        choice: &str,
+        note: Option<&str>,
+        by: &str,
+    ) -> EngineResult<Run> {
+        let run = self.find_run(dag, run_id).await?;
+        let spec = self.spec_of(&run).await?;
+        let approval = spec
+            .task(key.task_id.as_str())
+            .and_then(|t| t.approval.as_ref())
+            .ok_or_else(|| EngineError::refused(format!("task `{key}` asks for no approval")))?;
+        if !approval.options.iter().any(|o| o == choice) {
+            return Err(EngineError::refused(format!(
+                "choice `{choice}` is not one of {}",
+                approval.options.join(", ")
+            )));
+        }
+        let store = &self.ports.store;
+        let instance = store
+            .instance(dag, run_id, key)
+            .await?
+            .ok_or_else(|| EngineError::not_found(format!("run `{run_id}` has no task `{key}`")))?;
+        if instance.state != TaskState::Waiting {
+            return Err(EngineError::conflict(format!(
+                "task `{key}` waits for no decision: it is {}",
+                instance.state
+            )));
+        }
+        let now = self.ports.clock.now();
+        store
+            .put_audit(
+                dag,
+                run_id,
+                &AuditEntry {
+                    at: now,
+                    by: by.to_string(),
+                    action: AuditAction::Approve,
+                    tasks: vec![key.to_string()],
+                    options: vec![choice.to_string()],
+                    note: note.map(String::from),
+                },
+            )
+            .await?;
+        let try_number = instance.try_number;
+        let mut attempt = store
+            .attempt(dag, run_id, key, try_number)
+            .await?
+            .unwrap_or_else(|| Attempt {
+                started_at: instance.started_at,
+                ..Attempt::new(key.clone(), try_number, TaskState::Waiting)
+            });
+        attempt.output = Some(Approval::decision(choice, by, note));
+        store.put_attempt(dag, run_id, &attempt).await?;
+        let decided = Completion {
+            outcome: updraft_core::plan::Outcome::Succeeded,
+            exit_code: None,
+        };
+        if !self
+            .record_and_advance(dag, run_id, key, try_number, decided)
+            .await?
+        {
+            return Err(EngineError::conflict(format!(
+                "task `{key}` changed while deciding it; look again"
+            )));
+        }
+        self.find_run(dag, run_id).await
+    }
+}
