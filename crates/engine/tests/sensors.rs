@@ -164,3 +164,50 @@ async fn an_approval_tells_the_team_and_a_decision_goes_on_with_its_output() {
         .unwrap();
     assert_eq!(publish.state, TaskState::Queued);
 }
+
+const DAILY: &str = "dag: daily\nschedule: '@daily'\ntasks:\n  - id: load\n    depends_on_past: true\n    command: [x]\n";
+
+#[tokio::test]
+async fn a_task_depending_on_its_past_waits_for_the_run_before() {
+    let world = World::of_specs(&[DAILY]);
+    let engine = &world.engine;
+    engine
+        .backfill("daily", "2026-11-10", "2026-11-11", false, "ana")
+        .await
+        .unwrap();
+    let first = world.next_message().await.expect("the first day's load");
+    assert!(first.run_id.contains("2026-11-10"), "{}", first.run_id);
+    assert!(
+        world.next_message().await.is_none(),
+        "the second day's waits"
+    );
+    engine.dispatch(&first).await.unwrap();
+    let failed = Completion {
+        outcome: Outcome::Failed {
+            reason: "exit code 1".into(),
+        },
+        exit_code: Some(1),
+    };
+    engine
+        .record_and_advance("daily", &first.run_id, &key("load"), 1, failed)
+        .await
+        .unwrap();
+    engine.tick().await.unwrap();
+    assert!(
+        world.next_message().await.is_none(),
+        "a failed day before holds it"
+    );
+    engine
+        .mark(
+            "daily",
+            &first.run_id,
+            &key("load"),
+            TaskState::Succeeded,
+            "ana",
+        )
+        .await
+        .unwrap();
+    engine.tick().await.unwrap();
+    let second = world.next_message().await.expect("now it runs");
+    assert!(second.run_id.contains("2026-11-11"), "{}", second.run_id);
+}

@@ -15,7 +15,7 @@ mod outputs;
 mod rerun;
 mod trigger;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -61,6 +61,34 @@ pub fn plan(
     instances: &[TaskInstance],
     now: DateTime<Utc>,
 ) -> Vec<Transition> {
+    plan_after(spec, run, instances, &Past::default(), now)
+}
+
+/// How the run before this one (by logical date) left the tasks that say
+/// `depends_on_past`: a task with no entry had no run before it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Past(pub HashMap<String, TaskState>);
+
+impl Past {
+    /// Whether a `depends_on_past` task may run: the same task of the run
+    /// before succeeded or was skipped, or there was none.
+    fn allows(&self, task: &TaskSpec) -> bool {
+        !task.depends_on_past
+            || self
+                .0
+                .get(task.id.as_str())
+                .is_none_or(|s| matches!(s, TaskState::Succeeded | TaskState::Skipped))
+    }
+}
+
+/// [`plan`], with how the run before left its `depends_on_past` tasks.
+pub fn plan_after(
+    spec: &DagSpec,
+    run: &Run,
+    instances: &[TaskInstance],
+    past: &Past,
+    now: DateTime<Utc>,
+) -> Vec<Transition> {
     if run.state.is_terminal() {
         return Vec::new();
     }
@@ -68,7 +96,7 @@ pub fn plan(
         Some((deadline, reason)) if deadline <= now => {
             end_run(run, instances, RunState::Failed, &reason, now)
         }
-        _ => plan_tasks(spec, run, instances, now),
+        _ => plan_tasks(spec, run, instances, past, now),
     };
     if let Some(limit) = spec.max_active_tasks_per_run {
         hold_back_past(limit, spec, instances, &mut out);
@@ -206,6 +234,7 @@ fn plan_tasks(
     spec: &DagSpec,
     run: &Run,
     instances: &[TaskInstance],
+    past: &Past,
     now: DateTime<Utc>,
 ) -> Vec<Transition> {
     let slots = Slots::new(spec, instances);
@@ -294,6 +323,8 @@ fn plan_tasks(
         match (&task.map_over, state[main]) {
             (_, TaskState::Pending) => {
                 let verdict = match verdict {
+                    // Waits for the run before, whatever its rule.
+                    Verdict::Free if !past.allows(task) => Verdict::Hold,
                     Verdict::Free if (spec.latest_only || task.latest_only) && !latest => {
                         match decide(task.trigger_rule, counts) {
                             Decision::Run => Verdict::Skip(NOT_LATEST.into()),

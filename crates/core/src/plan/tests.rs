@@ -1466,3 +1466,30 @@ fn an_approval_no_one_decides_takes_its_default_or_fails() {
         "no one decided \"Ship the model?\" within 2d"
     );
 }
+
+#[test]
+fn a_task_depending_on_its_past_waits_until_the_run_before_left_it_well() {
+    let yaml = "dag: d\ntasks:\n  - id: load\n    depends_on_past: true\n  - id: free\n";
+    let story = Story::new(yaml);
+    let plan_with = |past: &[(&str, TaskState)]| {
+        let past = Past(past.iter().map(|(t, s)| (t.to_string(), *s)).collect());
+        let transitions = plan_after(&story.spec, &story.run, &story.instances, &past, story.now);
+        transitions
+            .iter()
+            .filter_map(|t| match t {
+                Transition::Task(c) if c.next.state == TaskState::Queued => {
+                    Some(c.next.key.to_string())
+                }
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(plan_with(&[]), ["load", "free"], "no run before: it runs");
+    assert_eq!(
+        plan_with(&[("load", TaskState::Succeeded)]),
+        ["load", "free"]
+    );
+    assert_eq!(plan_with(&[("load", TaskState::Skipped)]), ["load", "free"]);
+    assert_eq!(plan_with(&[("load", TaskState::Failed)]), ["free"]);
+    assert_eq!(plan_with(&[("load", TaskState::Running)]), ["free"]);
+}

@@ -159,6 +159,9 @@ pub struct TaskSpec {
     /// Whether it is skipped in every run but the latest scheduled one
     /// (catch-up and backfill runs; a manual run is never skipped).
     pub latest_only: bool,
+    /// Whether it waits until the same task of the run before (by logical
+    /// date) succeeded or was skipped.
+    pub depends_on_past: bool,
     /// What it waits for, if it is a sensor.
     pub wait_for: Option<WaitFor>,
     /// The decision it waits for, if it is an approval.

@@ -70,6 +70,7 @@ const TASK_KEYS: &[&str] = &[
     "latest_only",
     "wait_for",
     "approval",
+    "depends_on_past",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -1090,6 +1091,7 @@ fn read_task(
         .is_some_and(|a| a.options.iter().any(|o| o == REJECT));
     let branch = flag(reader, &fields, "branch");
     let latest_only = flag(reader, &fields, "latest_only");
+    let depends_on_past = flag(reader, &fields, "depends_on_past");
     let short_circuit = fields.get("short_circuit").and_then(|n| match &n.value {
         Value::Bool(true) => Some(ShortCircuit::All),
         Value::Bool(false) => Some(ShortCircuit::Off),
@@ -1165,6 +1167,7 @@ fn read_task(
                 false => ShortCircuit::Off,
             }),
             latest_only,
+            depends_on_past,
             wait_for,
             approval,
             retry,

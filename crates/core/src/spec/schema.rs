@@ -179,6 +179,10 @@ fn task() -> Value {
             "enum": [true, false, "respect_trigger_rules"]
         },
         "wait_for": wait_for(),
+        "depends_on_past": {
+            "description": "Waits until the same task of the run before (by logical date) succeeded or was skipped. Default false.",
+            "type": "boolean"
+        },
         "approval": {
             "description": "Makes the task (with no command) wait for a person's decision: `updraft approve` or the dashboard.",
             "type": "object",

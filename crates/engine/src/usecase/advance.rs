@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use updraft_core::plan::{initial_instances, missed_sla, plan};
+use updraft_core::plan::{Past, initial_instances, missed_sla, plan_after};
+use updraft_core::spec::DagSpec;
 use updraft_core::state::{
     Attempt, Run, RunState, TaskInstance, TaskState, TaskTransition, Transition,
 };
@@ -12,7 +13,7 @@ use super::MAX_ROUNDS;
 use super::capacity::needs_of;
 use crate::error::SPEC_VERSION;
 use crate::events::Event;
-use crate::ports::{PendingStop, TaskMessage};
+use crate::ports::{PendingStop, RunQuery, TaskMessage};
 use crate::{Engine, EngineError, EngineResult};
 
 /// How many tries of one run are queued in one batch.
@@ -86,8 +87,9 @@ impl Engine {
             if self.poke_sensors(&spec, &current, &instances).await? {
                 continue;
             }
+            let past = self.past_of(&spec, &current, &instances).await?;
             let now = self.ports.clock.now();
-            let transitions = plan(&spec, &current, &instances, now);
+            let transitions = plan_after(&spec, &current, &instances, &past, now);
             if transitions.is_empty() {
                 return Ok((Some(current), Some(instances)));
             }
@@ -101,6 +103,48 @@ impl Engine {
             Some(run) => Ok((store.run(dag, &run.run_id).await?, None)),
             None => Ok((None, None)),
         }
+    }
+
+    /// How the run before this one (by logical date) left the tasks that
+    /// wait on it (`depends_on_past`) and have not started: read only when
+    /// there are such tasks.
+    async fn past_of(
+        &self,
+        spec: &DagSpec,
+        run: &Run,
+        instances: &[TaskInstance],
+    ) -> EngineResult<Past> {
+        let waiting: Vec<&str> = instances
+            .iter()
+            .filter(|i| i.state == TaskState::Pending && i.key.map_index.is_none())
+            .filter_map(|i| spec.task(i.key.task_id.as_str()))
+            .filter(|t| t.depends_on_past)
+            .map(|t| t.id.as_str())
+            .collect();
+        if waiting.is_empty() {
+            return Ok(Past::default());
+        }
+        let store = &self.ports.store;
+        let query = RunQuery {
+            dag: Some(run.dag.to_string()),
+            ..RunQuery::default()
+        };
+        let runs = store.runs(&query).await?;
+        let Some(before) = runs
+            .iter()
+            .filter(|r| r.logical_date < run.logical_date)
+            .max_by_key(|r| r.logical_date)
+        else {
+            return Ok(Past::default());
+        };
+        let theirs = store.instances(run.dag.as_str(), &before.run_id).await?;
+        Ok(Past(
+            theirs
+                .into_iter()
+                .filter(|i| i.key.map_index.is_none() && waiting.contains(&i.key.task_id.as_str()))
+                .map(|i| (i.key.task_id.to_string(), i.state))
+                .collect(),
+        ))
     }
 
     /// Starts a queued run if its DAG has fewer running runs than
