@@ -427,3 +427,47 @@ fn an_approval_given_through_the_cli_goes_on_or_stops_what_follows() {
         again.stderr
     );
 }
+
+/// A `trigger_dag` task under `updraft dev` starts a run of another DAG,
+/// naming itself as its parent, and with `wait` ends as that run ends.
+#[test]
+fn a_trigger_dag_task_runs_another_dag_and_ends_as_it_ends() {
+    let world = World::new();
+    world.spec(
+        "parent.yaml",
+        "dag: parent
+tasks:
+  - id: kick
+    trigger_dag: { dag: child, params: { greeting: 'hi from {{ dag }}' }, wait: true }
+  - id: after
+    after: [kick]
+    command: [echo, '{{ outputs.kick.run_id }}']
+",
+    );
+    world.spec(
+        "child.yaml",
+        "dag: child\nparams: { greeting: hello }\ntasks:\n  - id: work\n    command: [echo, '{{ params.greeting }}']\n",
+    );
+    let _dev = world.dev();
+    let parent = world
+        .run(&["trigger", "parent", "--output", "json"])
+        .expect(0)
+        .json();
+    let parent_id = parent["run_id"].as_str().unwrap().to_string();
+    let done = eventually(Duration::from_secs(60), || {
+        world.show("parent", &parent_id)["run"]["state"] == "succeeded"
+    });
+    assert!(done, "{}", world.dev_output());
+    let child = world.latest_run("child");
+    assert_eq!(child["state"], "succeeded");
+    assert_eq!(child["params"]["greeting"], "hi from parent");
+    let child_id = child["run_id"].as_str().unwrap();
+    let shown = world.show("child", child_id);
+    assert_eq!(shown["run"]["parent"]["dag"], "parent");
+    assert_eq!(shown["run"]["parent"]["run_id"], parent_id.as_str());
+    assert_eq!(shown["run"]["parent"]["task"], "kick");
+    let log = world
+        .run(&["logs", "parent", &parent_id, "after"])
+        .expect(0);
+    assert!(log.stdout.contains(child_id), "{}", log.stdout);
+}

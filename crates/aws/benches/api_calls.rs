@@ -350,6 +350,7 @@ async fn ticks(clients: &Clients, counter: &CallCounter) {
             metrics: Default::default(),
             deadline_missed_at: None,
             trigger: None,
+            parent: None,
             revision: 0,
         };
         let instances = updraft_core::plan::initial_instances(&spec);

@@ -92,6 +92,12 @@ pub fn detail_text(detail: &RunDetail) -> String {
             ));
         }
     }
+    if let Some(parent) = &run.parent {
+        out.push_str(&format!(
+            "started by {}.{} of run {} (try {})\n",
+            parent.dag, parent.task, parent.run_id, parent.try_number
+        ));
+    }
     if let Some(reason) = &run.reason {
         out.push_str(&format!("ended: {reason}\n"));
     }

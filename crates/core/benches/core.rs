@@ -69,6 +69,7 @@ fn run_of(spec: &DagSpec) -> Run {
         metrics: Default::default(),
         deadline_missed_at: None,
         trigger: None,
+        parent: None,
         revision: 0,
     }
 }

@@ -318,6 +318,7 @@ mod tests {
             metrics: Default::default(),
             deadline_missed_at: None,
             trigger: None,
+            parent: None,
             revision: 3,
         }
     }

@@ -382,12 +382,29 @@ pub struct Run {
     /// What started it, if one of its DAG's `triggers:` did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trigger: Option<RunTrigger>,
+    /// The try of another DAG's `trigger_dag` task that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Box<ParentTry>>,
     /// How often the run's record was changed since it was made. Every
     /// change expects the revision it read, so no writer undoes another's
     /// change of a field the state alone does not guard (the note, the
     /// metrics).
     #[serde(default)]
     pub revision: u64,
+}
+
+/// The try of a `trigger_dag` task that made a run: the child names it, and
+/// its page links back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentTry {
+    /// The parent's DAG.
+    pub dag: String,
+    /// The parent's run.
+    pub run_id: String,
+    /// The `trigger_dag` task.
+    pub task: String,
+    /// Its try.
+    pub try_number: u32,
 }
 
 /// [`Run::triggered_by`] of the runs the scheduler makes.

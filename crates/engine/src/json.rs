@@ -14,7 +14,7 @@ use updraft_core::ids::TaskId;
 use updraft_core::plan::output_metrics;
 use updraft_core::spec::SpecDiff;
 use updraft_core::state::{
-    ArtifactRecord, AuditAction, Run, RunKind, RunState, RunTrigger, TaskState,
+    ArtifactRecord, AuditAction, ParentTry, Run, RunKind, RunState, RunTrigger, TaskState,
 };
 
 use crate::usecase::{ArtifactLineage, Comparison, RunDetail, RunLineage};
@@ -83,6 +83,8 @@ pub struct RunJson<'a> {
     metrics: &'a BTreeMap<String, f64>,
     deadline_missed_at: Option<String>,
     trigger: &'a Option<RunTrigger>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    parent: &'a Option<Box<ParentTry>>,
 }
 
 impl<'a> RunJson<'a> {
@@ -108,6 +110,7 @@ impl<'a> RunJson<'a> {
             metrics: &run.metrics,
             deadline_missed_at: opt_time(run.deadline_missed_at, tz),
             trigger: &run.trigger,
+            parent: &run.parent,
         }
     }
 }

@@ -211,3 +211,98 @@ async fn a_task_depending_on_its_past_waits_for_the_run_before() {
     let second = world.next_message().await.expect("now it runs");
     assert!(second.run_id.contains("2026-11-11"), "{}", second.run_id);
 }
+
+const PARENT: &str = "dag: parent
+params: { day: '2026-12-01' }
+tasks:
+  - id: kick
+    trigger_dag: { dag: child, params: { day: '{{ params.day }}' }, wait: true }
+  - id: after
+    after: [kick]
+    command: [x]
+";
+const CHILD: &str = "dag: child\nparams:\n  day: { type: string, default: none }\ntasks:\n  - id: work\n    command: [x]\n";
+
+#[tokio::test]
+async fn a_trigger_dag_task_starts_a_run_naming_its_parent_and_ends_as_it_ends() {
+    let world = World::of_specs(&[PARENT, CHILD]);
+    let engine = &world.engine;
+    let parent = engine
+        .trigger("parent", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let query = updraft_engine::ports::RunQuery {
+        dag: Some("child".into()),
+        ..Default::default()
+    };
+    let children = world.store.runs(&query).await.unwrap();
+    assert_eq!(children.len(), 1);
+    let child = &children[0];
+    assert_eq!(
+        child.params["day"], "2026-12-01",
+        "its params rendered over the child's"
+    );
+    let named = child.parent.as_ref().expect("it names its parent");
+    assert_eq!(
+        (
+            named.dag.as_str(),
+            named.run_id.as_str(),
+            named.task.as_str()
+        ),
+        ("parent", parent.run_id.as_str(), "kick")
+    );
+    // Looked at again: the same run, not a second.
+    world.clock.set(world.clock.now() + TimeDelta::seconds(10));
+    engine.advance("parent", &parent.run_id).await.unwrap();
+    assert_eq!(world.store.runs(&query).await.unwrap().len(), 1);
+
+    // The child runs (a tick starts it) and succeeds: the task goes on.
+    engine.tick().await.unwrap();
+    let message = loop {
+        let m = world.next_message().await.expect("the child's try");
+        if m.dag == "child" {
+            break m;
+        }
+    };
+    engine.dispatch(&message).await.unwrap();
+    let done = Completion {
+        outcome: Outcome::Succeeded,
+        exit_code: Some(0),
+    };
+    engine
+        .record_and_advance("child", &message.run_id, &key("work"), 1, done)
+        .await
+        .unwrap();
+    world.clock.set(world.clock.now() + TimeDelta::seconds(10));
+    engine.advance("parent", &parent.run_id).await.unwrap();
+    let kick = world
+        .store
+        .instance("parent", &parent.run_id, &key("kick"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kick.state, TaskState::Succeeded);
+    assert_eq!(kick.output.unwrap()["run_id"], child.run_id.as_str());
+}
+
+#[tokio::test]
+async fn a_trigger_dag_task_whose_params_do_not_fit_fails_saying_why() {
+    let child = "dag: child\nparams:\n  day: { type: integer, default: 1 }\ntasks:\n  - id: work\n    command: [x]\n";
+    let world = World::of_specs(&[PARENT, child]);
+    let parent = world
+        .engine
+        .trigger("parent", RunRequest::by("ana"))
+        .await
+        .unwrap();
+    let kick = world
+        .store
+        .instance("parent", &parent.run_id, &key("kick"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(kick.state, TaskState::Failed);
+    assert_eq!(
+        kick.reason.as_deref(),
+        Some("cannot start a run of child: param `day`: \"2026-12-01\" is not an integer")
+    );
+}

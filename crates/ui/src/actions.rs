@@ -190,6 +190,7 @@ pub(crate) async fn trigger(
         labels,
         note: request.field("note").map(String::from),
         triggered_by: actor.by.to_string(),
+        parent: None,
     };
     match engine.trigger(dag, run_request).await {
         Ok(run) => Response::redirect(&run_path(dag, &run.run_id)),

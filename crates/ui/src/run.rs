@@ -61,6 +61,20 @@ fn facts(detail: &RunDetail) -> String {
     if let Some(trigger) = &run.trigger {
         rows.push(("started by", escape(&trigger.describe())));
     }
+    if let Some(parent) = &run.parent {
+        // Made by another DAG's `trigger_dag` task: a link back to it.
+        rows.push((
+            "started by",
+            format!(
+                "<a class=\"parent\" href=\"{href}\">{task} of {dag} · {run}</a> (try {n})",
+                href = escape(&task_path(&parent.dag, &parent.run_id, &parent.task, None)),
+                task = escape(&parent.task),
+                dag = escape(&parent.dag),
+                run = escape(&parent.run_id),
+                n = parent.try_number,
+            ),
+        ));
+    }
     if let Some(deadline) = sla_deadline(&detail.spec, run) {
         let missed = match run.deadline_missed_at {
             Some(at) => format!(

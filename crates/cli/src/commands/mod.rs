@@ -302,6 +302,7 @@ impl Context {
             labels,
             note,
             triggered_by: self.caller().await?,
+            parent: None,
         })
     }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::plan::to_delta;
-use crate::spec::{Approval, TaskSpec, WaitFor};
+use crate::spec::{Approval, TaskSpec, TriggerDag, WaitFor};
 use crate::state::{TaskInstance, TaskState, TaskTransition};
 
 /// How an attempt ended, as the launcher saw it.
@@ -107,6 +107,24 @@ pub(crate) fn decide_by_timeout(
     };
     let mut change = finish(task, instance, Outcome::Succeeded, now);
     change.next.output = Some(Approval::decision(choice, "timeout", None));
+    change
+}
+
+/// Start the next try of a `trigger_dag` task: `pending|retry_wait →
+/// waiting(n+1)`, looked at at once (it starts the run then).
+pub(crate) fn start_child(
+    instance: &TaskInstance,
+    child: &TriggerDag,
+    now: DateTime<Utc>,
+) -> TaskTransition {
+    let mut change = queue(instance, now);
+    change.next.state = TaskState::Waiting;
+    change.next.started_at = Some(now);
+    change.next.poke_at = Some(now);
+    change.next.reason = Some(match child.wait {
+        true => format!("waiting for its run of {} to end", child.dag),
+        false => format!("starting a run of {}", child.dag),
+    });
     change
 }
 

@@ -202,10 +202,11 @@ pub fn missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> Option<RunTr
 /// The next try of a task: queued for a worker, or, for a sensor, waiting
 /// at once (it needs none).
 fn start(task: &TaskSpec, instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransition {
-    match (&task.wait_for, &task.approval) {
-        (Some(wait), _) => lifecycle::wait(instance, wait, now),
-        (None, Some(approval)) => lifecycle::ask(instance, approval, now),
-        (None, None) => lifecycle::queue(instance, now),
+    match (&task.wait_for, &task.approval, &task.trigger_dag) {
+        (Some(wait), _, _) => lifecycle::wait(instance, wait, now),
+        (None, Some(approval), _) => lifecycle::ask(instance, approval, now),
+        (None, None, Some(child)) => lifecycle::start_child(instance, child, now),
+        (None, None, None) => lifecycle::queue(instance, now),
     }
 }
 
@@ -539,7 +540,7 @@ pub fn next_wakeup(spec: &DagSpec, instances: &[TaskInstance]) -> Option<DateTim
                 let timeout = match (&task.wait_for, &task.approval) {
                     (Some(wait), _) => wait.timeout,
                     (None, Some(approval)) => approval.timeout,
-                    (None, None) => return None,
+                    (None, None) => return instance.poke_at,
                 };
                 let deadline = instance.started_at? + to_delta(timeout);
                 Some(instance.poke_at.map_or(deadline, |at| at.min(deadline)))

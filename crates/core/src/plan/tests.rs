@@ -45,6 +45,7 @@ impl Story {
             metrics: Default::default(),
             deadline_missed_at: None,
             trigger: None,
+            parent: None,
             revision: 0,
         };
         let instances = initial_instances(&spec);

@@ -34,6 +34,7 @@ fn run(id: &str, lr: f64, accuracy: Option<f64>, seconds: i64) -> Run {
             .unwrap_or_default(),
         deadline_missed_at: None,
         trigger: None,
+        parent: None,
         revision: 0,
     }
 }

@@ -40,7 +40,7 @@ pub use pools::{POOLS_FILE, PoolSpec, parse_pools};
 pub use schema::{POOLS_SCHEMA_FILE, SCHEMA_FILE, dag_schema, pools_schema};
 pub use sensors::{
     APPROVAL_KEYS, Approval, Condition, DEFAULT_SENSOR_EVERY, DEFAULT_SENSOR_TIMEOUT,
-    MIN_SENSOR_EVERY, REJECT, WAIT_FOR_KEYS, WaitFor, instant_of,
+    MIN_SENSOR_EVERY, REJECT, TRIGGER_DAG_KEYS, TriggerDag, WAIT_FOR_KEYS, WaitFor, instant_of,
 };
 pub use set::{SpecFile, SpecSet, is_pools_file, spec_text, validate_set};
 pub use shell::unquoted_in_shell;
@@ -166,6 +166,8 @@ pub struct TaskSpec {
     pub wait_for: Option<WaitFor>,
     /// The decision it waits for, if it is an approval.
     pub approval: Option<Approval>,
+    /// The run of another DAG it starts, if it does.
+    pub trigger_dag: Option<TriggerDag>,
     /// Retries after a failed try.
     pub retry: RetryPolicy,
     /// How long one try may run before it is stopped and failed.

@@ -12,7 +12,7 @@ use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
-use crate::spec::sensors::{REJECT, read_approval, read_wait_for};
+use crate::spec::sensors::{REJECT, read_approval, read_trigger_dag, read_wait_for};
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
     MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
@@ -71,6 +71,7 @@ const TASK_KEYS: &[&str] = &[
     "wait_for",
     "approval",
     "depends_on_past",
+    "trigger_dag",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -1071,12 +1072,18 @@ fn read_task(
     let approval = fields
         .get("approval")
         .and_then(|n| read_approval(reader, n));
+    let trigger_dag = fields
+        .get("trigger_dag")
+        .and_then(|n| read_trigger_dag(reader, n, &mut templates));
     for (waits, what) in [
         ("wait_for", "a sensor (`wait_for`)"),
         ("approval", "an approval"),
+        ("trigger_dag", "a `trigger_dag` task"),
     ] {
         let Some(n) = fields.get(waits) else { continue };
-        for key in ["command", "image", "compute", "map_over", "wait_for"] {
+        for key in [
+            "command", "image", "compute", "map_over", "wait_for", "approval",
+        ] {
             if key != waits && fields.get(key).is_some() {
                 reader.error(
                     n.pos,
@@ -1170,6 +1177,7 @@ fn read_task(
             depends_on_past,
             wait_for,
             approval,
+            trigger_dag,
             retry,
             timeout,
             map_over,

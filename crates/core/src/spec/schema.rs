@@ -179,6 +179,17 @@ fn task() -> Value {
             "enum": [true, false, "respect_trigger_rules"]
         },
         "wait_for": wait_for(),
+        "trigger_dag": {
+            "description": "Makes the task (with no command) start a run of another DAG; with `wait`, it ends as that run ends.",
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["dag"],
+            "properties": {
+                "dag": { "description": "The DAG to run.", "type": "string" },
+                "params": { "description": "Params over its defaults (string values are templates), checked as any run's.", "type": "object" },
+                "wait": { "description": "End as the run ends (succeeded if it succeeded, failed otherwise). Default false.", "type": "boolean" }
+            }
+        },
         "depends_on_past": {
             "description": "Waits until the same task of the run before (by logical date) succeeded or was skipped. Default false.",
             "type": "boolean"

@@ -323,3 +323,58 @@ impl Approval {
             == Some(REJECT)
     }
 }
+
+/// The keys of `trigger_dag:`.
+pub const TRIGGER_DAG_KEYS: &[&str] = &["dag", "params", "wait"];
+
+/// A run of another DAG that a task starts (`trigger_dag:`), and, with
+/// `wait`, ends as (Airflow's TriggerDagRunOperator).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TriggerDag {
+    /// The DAG to run.
+    pub dag: DagId,
+    /// Params over its defaults; string values are templates.
+    pub params: serde_json::Map<String, serde_json::Value>,
+    /// Whether the task ends as the run ends, rather than once it starts.
+    pub wait: bool,
+}
+
+/// Reads `trigger_dag:`; its templates go to `templates` for checking.
+pub(crate) fn read_trigger_dag(
+    reader: &mut Reader<'_>,
+    node: &Node,
+    templates: &mut Vec<(String, Pos)>,
+) -> Option<TriggerDag> {
+    let fields = reader.fields(node, "`trigger_dag`", TRIGGER_DAG_KEYS);
+    let Some(n) = fields.get("dag") else {
+        reader.error(node.pos, "`trigger_dag` needs the `dag` to run");
+        return None;
+    };
+    let dag = reader.string(n, "`dag`").and_then(|text| {
+        DagId::parse(&text)
+            .map_err(|why| reader.error(n.pos, why))
+            .ok()
+    })?;
+    let params = match fields.get("params") {
+        None => serde_json::Map::new(),
+        Some(n) => {
+            let crate::yaml::Value::Map(entries) = &n.value else {
+                reader.error(n.pos, "`params` of `trigger_dag` is a mapping");
+                return None;
+            };
+            for entry in entries {
+                if let crate::yaml::Value::Str(text) = &entry.value.value
+                    && text.contains('{')
+                {
+                    templates.push((text.clone(), entry.value.pos));
+                }
+            }
+            n.to_json().as_object().cloned().unwrap_or_default()
+        }
+    };
+    let wait = fields
+        .get("wait")
+        .and_then(|n| reader.boolean(n, "`wait`"))
+        .unwrap_or(false);
+    Some(TriggerDag { dag, params, wait })
+}

@@ -36,6 +36,7 @@ pub fn run(dag: &str, run_id: &str, minutes: i64, labels: &[&str]) -> Run {
         metrics: Default::default(),
         deadline_missed_at: None,
         trigger: None,
+        parent: None,
         revision: 0,
     }
 }

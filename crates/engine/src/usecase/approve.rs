@@ -3,9 +3,8 @@
 //! output (a `reject` also skips everything after it).
 
 use updraft_core::spec::Approval;
-use updraft_core::state::{Attempt, AuditAction, AuditEntry, Run, TaskKey, TaskState};
+use updraft_core::state::{AuditAction, AuditEntry, Run, TaskKey, TaskState};
 
-use crate::ports::Completion;
 use crate::{Engine, EngineError, EngineResult};
 
 impl Engine {
@@ -58,28 +57,13 @@ impl Engine {
                 },
             )
             .await?;
-        let try_number = instance.try_number;
-        let mut attempt = store
-            .attempt(dag, run_id, key, try_number)
-            .await?
-            .unwrap_or_else(|| Attempt {
-                started_at: instance.started_at,
-                ..Attempt::new(key.clone(), try_number, TaskState::Waiting)
-            });
-        attempt.output = Some(Approval::decision(choice, by, note));
-        store.put_attempt(dag, run_id, &attempt).await?;
-        let decided = Completion {
-            outcome: updraft_core::plan::Outcome::Succeeded,
-            exit_code: None,
-        };
-        if !self
-            .record_and_advance(dag, run_id, key, try_number, decided)
-            .await?
-        {
+        let decision = Approval::decision(choice, by, note);
+        if !self.end_waiting(&run, &instance, Ok(decision)).await? {
             return Err(EngineError::conflict(format!(
                 "task `{key}` changed while deciding it; look again"
             )));
         }
+        self.advance(dag, run_id).await?;
         self.find_run(dag, run_id).await
     }
 }

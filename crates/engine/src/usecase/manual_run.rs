@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
 use updraft_core::schedule::RunTiming;
 use updraft_core::spec::{DagSpec, check_params};
-use updraft_core::state::{Run, RunKind, RunState, RunTrigger, run_id};
+use updraft_core::state::{ParentTry, Run, RunKind, RunState, RunTrigger, run_id};
 
 use crate::events::Event;
 use crate::{Engine, EngineError, EngineResult};
@@ -26,6 +26,8 @@ pub struct RunRequest {
     pub note: Option<String>,
     /// Who makes it (see [`Run::triggered_by`]).
     pub triggered_by: String,
+    /// The `trigger_dag` try that makes it, if one does.
+    pub parent: Option<Box<ParentTry>>,
 }
 
 impl RunRequest {
@@ -116,6 +118,7 @@ pub(crate) fn queued_run(
         metrics: Default::default(),
         deadline_missed_at: None,
         trigger: None,
+        parent: request.parent,
         revision: 0,
     }
 }

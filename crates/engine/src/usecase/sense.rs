@@ -3,17 +3,22 @@
 //! nothing is held in between: no worker, slot or process.
 
 use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
 use updraft_core::plan::{Outcome, outputs_of, wait_more};
 use updraft_core::schedule::LocalTime;
-use updraft_core::spec::{Condition, DagSpec, TaskSpec, WaitFor, instant_of};
+use updraft_core::spec::{Condition, DagSpec, TaskSpec, TriggerDag, WaitFor, instant_of};
 use updraft_core::state::{
-    Attempt, Run, RunKind, RunState, TaskInstance, TaskState, run_id as run_id_of,
+    Attempt, ParentTry, Run, RunKind, RunState, TaskInstance, TaskState, run_id as run_id_of,
 };
 use updraft_core::template::{Renderer, TemplateVars};
 
 use crate::ports::{Completion, Probe, TaskMessage};
+use crate::usecase::RunRequest;
 use crate::usecase::advance::MAX_WAKE_DELAY;
-use crate::{Engine, EngineResult};
+use crate::{Engine, EngineError, EngineResult};
+
+/// How often a `trigger_dag` task with `wait` looks at its run.
+const CHILD_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The longest one look of a `command` sensor may take.
 const COMMAND_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -33,6 +38,12 @@ impl Engine {
             let due =
                 instance.state == TaskState::Waiting && instance.poke_at.is_none_or(|at| at <= now);
             let task = spec.task(instance.key.task_id.as_str());
+            if let (true, Some(task), Some(child)) =
+                (due, task, task.and_then(|t| t.trigger_dag.as_ref()))
+            {
+                ended |= self.poke_child(spec, run, task, child, instance).await?;
+                continue;
+            }
             let (true, Some(task), Some(wait)) =
                 (due, task, task.and_then(|t| t.wait_for.as_ref()))
             else {
@@ -80,6 +91,153 @@ impl Engine {
                 }
                 return Ok(false);
             }
+        };
+        let completion = Completion {
+            outcome,
+            exit_code: None,
+        };
+        self.record(dag, run_id, key, try_number, completion).await
+    }
+
+    /// Looks at a `trigger_dag` task: starts its run of the other DAG (once
+    /// per try: the run's id names the try), then, without `wait`,
+    /// succeeds; with it, ends as that run ends, looked at every
+    /// [`CHILD_EVERY`] until then. A run that cannot be made (an unknown
+    /// DAG, params that do not fit) fails the try, saying why.
+    async fn poke_child(
+        &self,
+        spec: &DagSpec,
+        run: &Run,
+        task: &TaskSpec,
+        child: &TriggerDag,
+        instance: &TaskInstance,
+    ) -> EngineResult<bool> {
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let try_number = instance.try_number;
+        let child_dag = child.dag.as_str();
+        let child_id = format!("triggered__{dag}.{}.{try_number}__{run_id}", task.id);
+        let found = match self.ports.store.run(child_dag, &child_id).await? {
+            Some(found) => found,
+            None => match self
+                .start_child_run(spec, run, task, child, try_number, &child_id)
+                .await
+            {
+                Ok(started) => started,
+                Err(e) if e.is_infrastructure() => return Err(e),
+                Err(e) => {
+                    let reason = format!("cannot start a run of {child_dag}: {e}");
+                    return self.end_waiting(run, instance, Err(reason)).await;
+                }
+            },
+        };
+        let output = json!({"dag": child_dag, "run_id": child_id, "state": found.state});
+        if !child.wait || found.state == RunState::Succeeded {
+            return self.end_waiting(run, instance, Ok(output)).await;
+        }
+        if found.state.is_terminal() {
+            let reason = format!("its run {child_id} of {child_dag} ended {}", found.state);
+            return self.end_waiting(run, instance, Err(reason)).await;
+        }
+        let at = self.ports.clock.now()
+            + chrono::Duration::from_std(CHILD_EVERY).unwrap_or(chrono::Duration::MAX);
+        if let Some(change) = wait_more(instance, try_number, at)
+            && self.apply_task(run, &change).await?
+        {
+            self.wake_sensor(dag, run_id, instance, CHILD_EVERY).await?;
+        }
+        Ok(false)
+    }
+
+    /// Makes the run a `trigger_dag` try starts: the other DAG's current
+    /// spec, its params over the other's defaults (checked as any run's),
+    /// naming its parent. It starts at the next tick.
+    async fn start_child_run(
+        &self,
+        spec: &DagSpec,
+        run: &Run,
+        task: &TaskSpec,
+        child: &TriggerDag,
+        try_number: u32,
+        child_id: &str,
+    ) -> EngineResult<Run> {
+        let other = self.current_spec(child.dag.as_str()).await?;
+        let trigger = run.trigger.as_ref().map(|t| t.template_value());
+        let outputs = Default::default();
+        let vars = TemplateVars {
+            dag: run.dag.as_str(),
+            run_id: &run.run_id,
+            task_id: task.id.as_str(),
+            try_number,
+            timing: run.timing(),
+            tz: spec.schedule.tz(),
+            params: &run.params,
+            outputs: &outputs,
+            item: None,
+            trigger: trigger.as_ref(),
+        };
+        let renderer = Renderer::new(&vars);
+        let mut params = child.params.clone();
+        for value in params.values_mut() {
+            if let Value::String(text) = value {
+                *text = renderer.render(text).map_err(EngineError::refused)?;
+            }
+        }
+        let request = RunRequest {
+            params,
+            labels: Vec::new(),
+            note: None,
+            triggered_by: format!("{}.{}", run.dag, task.id),
+            parent: Some(Box::new(ParentTry {
+                dag: run.dag.to_string(),
+                run_id: run.run_id.clone(),
+                task: task.id.to_string(),
+                try_number,
+            })),
+        };
+        let now = self.ports.clock.now();
+        let timing = other.schedule.run_for_trigger(now);
+        let made = self
+            .create_run(
+                &other,
+                RunKind::Triggered,
+                child_id.to_string(),
+                timing,
+                request,
+                None,
+            )
+            .await?;
+        match made {
+            Some(made) => Ok(made),
+            // Another writer made it first.
+            None => self.find_run(child.dag.as_str(), child_id).await,
+        }
+    }
+
+    /// Ends a waiting try with an output the engine made (a child run's
+    /// name), or fails it with a reason.
+    pub(crate) async fn end_waiting(
+        &self,
+        run: &Run,
+        instance: &TaskInstance,
+        end: Result<Value, String>,
+    ) -> EngineResult<bool> {
+        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
+        let (key, try_number) = (&instance.key, instance.try_number);
+        let outcome = match end {
+            Ok(output) => {
+                let store = &self.ports.store;
+                let mut attempt = store
+                    .attempt(dag, run_id, key, try_number)
+                    .await?
+                    .unwrap_or_else(|| Attempt {
+                        started_at: instance.started_at,
+                        ..Attempt::new(key.clone(), try_number, TaskState::Waiting)
+                    });
+                attempt.output = Some(output);
+                store.put_attempt(dag, run_id, &attempt).await?;
+                Outcome::Succeeded
+            }
+            Err(reason) => Outcome::Failed { reason },
         };
         let completion = Completion {
             outcome,
