@@ -4,6 +4,7 @@
 mod audit;
 mod call;
 mod conformance;
+mod control_flow;
 mod crash_points;
 mod dashboard;
 mod dead_letters;
