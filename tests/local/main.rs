@@ -1,6 +1,7 @@
 //! End-to-end tests of local mode: the real `updraft` binary on a temporary
 //! spec and state directory. One module per area.
 
+mod airflow_examples;
 mod authoring;
 mod control_flow;
 mod dev_loop;
