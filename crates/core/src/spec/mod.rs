@@ -6,6 +6,7 @@ mod diagnostic;
 mod diff;
 mod draw;
 mod graph;
+mod groups;
 mod kinds;
 mod params;
 mod parse;
@@ -30,6 +31,7 @@ use crate::yaml::Pos;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use draw::{GraphFormat, draw};
+pub use groups::GroupInfo;
 pub use kinds::{
     DEFAULT_POKE_INTERVAL, KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile,
     ServiceTask, Shape, is_expression_key,
@@ -88,6 +90,9 @@ pub struct DagSpec {
     pub param_rules: BTreeMap<String, ParamRule>,
     /// Named compute profiles.
     pub compute: BTreeMap<String, ComputeProfile>,
+    /// Its task groups as written under `groups:` (a group its tasks name
+    /// but `groups:` does not has no entry).
+    pub groups: BTreeMap<String, GroupInfo>,
     /// The tasks, in file order.
     pub tasks: Vec<TaskSpec>,
     index: HashMap<TaskId, usize>,
@@ -162,6 +167,8 @@ pub struct TaskSpec {
     /// Whether it waits until the same task of the run before (by logical
     /// date) succeeded or was skipped.
     pub depends_on_past: bool,
+    /// The group it belongs to, if any.
+    pub group: Option<String>,
     /// What it waits for, if it is a sensor.
     pub wait_for: Option<WaitFor>,
     /// The decision it waits for, if it is an approval.

@@ -10,6 +10,7 @@ use crate::ids::{DagId, TaskId};
 use crate::schedule::{LocalTime, Schedule, SchedulePolicy};
 use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
+use crate::spec::groups::{expand_after, group_of, read_groups};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader};
 use crate::spec::sensors::{REJECT, read_approval, read_trigger_dag, read_wait_for};
@@ -38,6 +39,7 @@ const DAG_KEYS: &[&str] = &[
     "run_timeout",
     "sla",
     "latest_only",
+    "groups",
     "triggers",
     "params",
     "defaults",
@@ -72,6 +74,7 @@ const TASK_KEYS: &[&str] = &[
     "approval",
     "depends_on_past",
     "trigger_dag",
+    "group",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -425,7 +428,11 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         capacities: profile_capacity,
         templates: profile_templates,
     } = read_compute(reader, fields.get("compute"));
-    let mut drafts = match fields.get("tasks") {
+    let (groups, group_defaults) = match fields.get("groups") {
+        Some(node) => read_groups(reader, node, defaults, &default_capacity, DEFAULT_KEYS),
+        None => Default::default(),
+    };
+    let mut drafts: Vec<Draft> = match fields.get("tasks") {
         Some(node) => {
             let items = reader.list(node, "`tasks`");
             if items.is_empty() && matches!(node.value, Value::Seq(_)) {
@@ -433,7 +440,10 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
             }
             items
                 .iter()
-                .filter_map(|item| read_task(reader, item, defaults))
+                .filter_map(|item| {
+                    let group = group_of(item).and_then(|g| group_defaults.get(&g));
+                    read_task(reader, item, group.map_or(defaults, |g| g.retry))
+                })
                 .collect()
         }
         None => {
@@ -442,14 +452,23 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         }
     };
     for draft in &mut drafts {
+        let dag_base = match draft
+            .spec
+            .group
+            .as_ref()
+            .and_then(|g| group_defaults.get(g))
+        {
+            Some(group) => group.capacity.clone(),
+            None => default_capacity.clone(),
+        };
         let base = match draft
             .spec
             .compute
             .as_ref()
             .and_then(|n| profile_capacity.get(n))
         {
-            Some(profile) => profile.over(&default_capacity),
-            None => default_capacity.clone(),
+            Some(profile) => profile.over(&dag_base),
+            None => dag_base,
         };
         (draft.spec.pool, draft.spec.priority) = draft.capacity.over(&base).resolve(reader);
     }
@@ -492,6 +511,22 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
                 format!("unknown compute profile `{name}`; {known}"),
             );
         }
+    }
+    let members: Vec<(String, Option<String>)> = drafts
+        .iter()
+        .map(|d| (d.spec.id.to_string(), d.spec.group.clone()))
+        .collect();
+    let mut afters: Vec<Vec<(String, Pos)>> = drafts
+        .iter_mut()
+        .map(|d| std::mem::take(&mut d.after))
+        .collect();
+    expand_after(reader, &members, &mut afters);
+    for (draft, after) in drafts.iter_mut().zip(afters) {
+        draft.spec.after = after
+            .iter()
+            .filter_map(|(a, _)| TaskId::parse(a).ok())
+            .collect();
+        draft.after = after;
     }
     let nodes: Vec<graph::Node<'_>> = drafts
         .iter()
@@ -543,6 +578,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         params: params?,
         param_rules,
         compute,
+        groups,
         tasks: drafts.into_iter().map(|d| d.spec).collect(),
         index,
         downstream,
@@ -675,7 +711,7 @@ fn read_policy(reader: &mut Reader<'_>, fields: &Fields<'_>, tz: Tz) -> Option<S
     })
 }
 
-fn read_retry(
+pub(super) fn read_retry(
     reader: &mut Reader<'_>,
     fields: &Fields<'_>,
     base: RetryPolicy,
@@ -1175,6 +1211,9 @@ fn read_task(
             }),
             latest_only,
             depends_on_past,
+            group: fields
+                .get("group")
+                .and_then(|n| reader.string(n, "`group`")),
             wait_for,
             approval,
             trigger_dag,

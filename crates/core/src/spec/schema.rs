@@ -78,6 +78,19 @@ pub fn dag_schema() -> Value {
             "max_active_tasks_per_run": count(1, "Tries queued or running at once in each run; the rest wait pending, the highest priority first."),
             "run_timeout": positive_duration("How long a run may take from its start; past it the run fails and its tries are stopped (Airflow's dagrun_timeout)."),
             "sla": positive_duration("When a run should have succeeded by, after its data interval ends; a run late past it is told once as `updraft Run Deadline Missed`."),
+            "groups": {
+                "description": "Task groups: a description and `defaults` (as the DAG's) their tasks take unless they write their own.",
+                "type": "object",
+                "additionalProperties": {
+                    "description": "One group.",
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "description": { "description": "What the group does.", "type": "string" },
+                        "defaults": { "description": "Keys its tasks take unless they write their own: retries, retry_delay, retry_backoff, timeout, pool, pool_slots, priority.", "type": "object" }
+                    }
+                }
+            },
             "latest_only": {
                 "description": "Only the latest scheduled run does anything: in catch-up and backfill runs every task is skipped and the run succeeds. Default false.",
                 "type": "boolean"
@@ -189,6 +202,10 @@ fn task() -> Value {
                 "params": { "description": "Params over its defaults (string values are templates), checked as any run's.", "type": "object" },
                 "wait": { "description": "End as the run ends (succeeded if it succeeded, failed otherwise). Default false.", "type": "boolean" }
             }
+        },
+        "group": {
+            "description": "The task group it belongs to: `after: [GROUP]` means after every task of it, and `groups:` may give it defaults.",
+            "type": "string"
         },
         "depends_on_past": {
             "description": "Waits until the same task of the run before (by logical date) succeeded or was skipped. Default false.",

@@ -815,3 +815,44 @@ fn an_approval_names_its_options_and_a_default_among_them() {
         ["5:15: an approval runs nothing of its own: it takes no `command`"]
     );
 }
+
+#[test]
+fn a_group_gives_its_tasks_defaults_and_after_a_group_means_after_all_of_it() {
+    let spec = parse_spec(
+        "g.yaml",
+        "dag: g
+defaults: { retries: 1 }
+groups:
+  extract: { description: pulls the sources, defaults: { retries: 3, priority: 5 } }
+tasks:
+  - { id: a, group: extract }
+  - { id: b, group: extract, retries: 0 }
+  - { id: c, group: load }
+  - { id: report, after: [extract, c] }
+",
+    )
+    .unwrap();
+    let task = |id: &str| spec.task(id).unwrap();
+    assert_eq!(task("a").retry.retries, 3, "the group's over the DAG's");
+    assert_eq!(task("a").priority, 5);
+    assert_eq!(
+        task("b").retry.retries,
+        0,
+        "the task's own over the group's"
+    );
+    assert_eq!(
+        task("c").retry.retries,
+        1,
+        "a group without `groups:` entry: the DAG's"
+    );
+    let after: Vec<&str> = task("report").after.iter().map(|t| t.as_str()).collect();
+    assert_eq!(after, ["a", "b", "c"]);
+    assert_eq!(
+        spec.groups["extract"].description.as_deref(),
+        Some("pulls the sources")
+    );
+    assert_eq!(
+        errors("dag: x\ntasks:\n  - { id: a, group: g }\n  - { id: b, group: g, after: [g] }\n"),
+        ["4:32: task `b` is in group `g`: it cannot run after its own group"]
+    );
+}
