@@ -145,3 +145,44 @@ fn the_local_sensors_wait_fire_or_time_out_softly_as_in_airflow() {
     let weekday = World::task(&shown, "week_day_sensor_failing_on_timeout").0;
     assert!(weekday == "succeeded" || weekday == "skipped", "{weekday}");
 }
+
+#[test]
+fn setups_and_teardowns_pair_up_and_a_teardown_runs_after_a_failure() {
+    let world = ports();
+    let shown = world
+        .run(&["run", "example_setup_teardown", "--output", "json"])
+        .expect(0)
+        .json();
+    let every = [
+        "root_setup",
+        "normal",
+        "root_teardown",
+        "taskgroup_setup",
+        "section_1_normal",
+        "taskgroup_teardown",
+    ];
+    let all_succeeded: Vec<(&str, &str)> = every.iter().map(|t| (*t, "succeeded")).collect();
+    assert_states(&shown, "succeeded", &all_succeeded);
+
+    // `normal` failing: the root teardown still runs; the group, after
+    // `normal`, does not run, and neither does its teardown.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dag-specs/examples/airflow/example_setup_teardown.yaml");
+    let text = std::fs::read_to_string(path).unwrap().replace(
+        "command: [echo, I am just a normal task] }",
+        "command: [\"false\"] }",
+    );
+    world.spec("example_setup_teardown.yaml", &text);
+    let ran = world.run(&["run", "example_setup_teardown", "--output", "json"]);
+    assert_eq!(ran.code, 1);
+    assert_states(
+        &ran.json(),
+        "failed",
+        &[
+            ("normal", "failed"),
+            ("root_teardown", "succeeded"),
+            ("taskgroup_setup", "upstream_failed"),
+            ("taskgroup_teardown", "upstream_failed"),
+        ],
+    );
+}

@@ -210,6 +210,37 @@ fn start(task: &TaskSpec, instance: &TaskInstance, now: DateTime<Utc>) -> TaskTr
     }
 }
 
+/// A teardown's decision: it runs once every task before it ended,
+/// whatever their state, if its setups succeeded; a failed setup makes it
+/// `upstream_failed`, a skipped one `skipped` (as Airflow's teardowns).
+fn tear_down(
+    spec: &DagSpec,
+    task: &TaskSpec,
+    main: &[Option<usize>],
+    state: &[TaskState],
+    counts: UpstreamCounts,
+) -> Decision {
+    let setups: Vec<TaskState> = task
+        .teardown_of
+        .iter()
+        .filter_map(|s| main[spec.task_index(s.as_str())?])
+        .map(|i| state[i])
+        .collect();
+    if setups
+        .iter()
+        .any(|s| matches!(s, TaskState::Failed | TaskState::UpstreamFailed))
+    {
+        return Decision::UpstreamFailed;
+    }
+    if setups.contains(&TaskState::Skipped) {
+        return Decision::Skip;
+    }
+    match counts.done == counts.total {
+        true => Decision::Run,
+        false => Decision::Wait,
+    }
+}
+
 /// Why a `latest_only` task is skipped.
 const NOT_LATEST: &str = "latest_only: not the latest scheduled run";
 
@@ -337,6 +368,9 @@ fn plan_tasks(
                 let decision = match &verdict {
                     Verdict::Hold => continue,
                     Verdict::Skip(_) => Decision::Skip,
+                    Verdict::Free if !task.teardown_of.is_empty() => {
+                        tear_down(spec, task, &slots.main, &state, counts)
+                    }
                     Verdict::Free => decide(task.trigger_rule, counts),
                 };
                 let changes = match (decision, &task.map_over) {
@@ -423,10 +457,12 @@ fn plan_tasks(
     let creating = out.iter().any(|t| matches!(t, Transition::Create(_)));
     let mut ended = !creating;
     let mut good = true;
-    for task_index in 0..spec.tasks.len() {
+    for (task_index, task) in spec.tasks.iter().enumerate() {
+        // A teardown's failure fails the run only if it says so.
+        let forgiven = !task.teardown_of.is_empty() && !task.fail_run;
         slots.effective_with_main(task_index, &map_count, &state, |s| {
             ended &= s.is_terminal();
-            good &= s.is_good_end();
+            good &= forgiven || s.is_good_end();
         });
     }
     let run_state = match (ended, good) {

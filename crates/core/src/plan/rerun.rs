@@ -79,6 +79,7 @@ pub fn rerun(
     if request.upstream {
         chosen.extend(reachable(&named, |t| &spec.tasks[t].upstream));
     }
+    chosen.extend(setups_and_teardowns(spec, &chosen));
 
     let mut out = Vec::new();
     for instance in instances {
@@ -120,6 +121,33 @@ pub fn rerun(
 }
 
 /// Every task reachable from `from` by `edges`, `from` excluded.
+/// The setups and teardown of every teardown whose scope (the tasks after
+/// its setups and before it) holds a chosen task: rerunning work inside a
+/// scope sets it up and tears it down again.
+fn setups_and_teardowns(spec: &DagSpec, chosen: &BTreeSet<usize>) -> BTreeSet<usize> {
+    let mut more = BTreeSet::new();
+    for (t, task) in spec.tasks.iter().enumerate() {
+        let setups: BTreeSet<usize> = task
+            .teardown_of
+            .iter()
+            .filter_map(|s| spec.task_index(s.as_str()))
+            .collect();
+        if setups.is_empty() {
+            continue;
+        }
+        let after_setups = reachable(&setups, |s| spec.downstream_of(s));
+        let before_teardown = reachable(&BTreeSet::from([t]), |u| &spec.tasks[u].upstream);
+        let touched = chosen
+            .iter()
+            .any(|c| after_setups.contains(c) && before_teardown.contains(c));
+        if touched {
+            more.extend(setups);
+            more.insert(t);
+        }
+    }
+    more
+}
+
 fn reachable<'a>(from: &BTreeSet<usize>, edges: impl Fn(usize) -> &'a [usize]) -> BTreeSet<usize> {
     let mut seen = BTreeSet::new();
     let mut stack: Vec<usize> = from.iter().copied().collect();

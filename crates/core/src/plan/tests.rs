@@ -1494,3 +1494,91 @@ fn a_task_depending_on_its_past_waits_until_the_run_before_left_it_well() {
     assert_eq!(plan_with(&[("load", TaskState::Failed)]), ["free"]);
     assert_eq!(plan_with(&[("load", TaskState::Running)]), ["free"]);
 }
+
+const TEARDOWN: &str = "dag: d
+tasks:
+  - id: create_cluster
+  - id: work
+    after: [create_cluster]
+  - id: delete_cluster
+    after: [work]
+    teardown: [create_cluster]
+";
+
+#[test]
+fn a_teardown_runs_after_its_scope_whatever_it_did_if_its_setup_succeeded() {
+    let mut story = Story::new(TEARDOWN);
+    story.plan();
+    story.run_task("create_cluster", Outcome::Succeeded);
+    assert_eq!(story.plan(), ["work"]);
+    story.run_task("work", failed("OOM"));
+    assert_eq!(story.plan(), ["delete_cluster"], "it runs after a failure");
+    story.run_task("delete_cluster", Outcome::Succeeded);
+    story.plan();
+    assert_eq!(
+        story.run.state,
+        RunState::Failed,
+        "work's failure fails the run"
+    );
+
+    let mut broken = Story::new(TEARDOWN);
+    broken.plan();
+    broken.run_task("create_cluster", failed("no capacity"));
+    broken.plan();
+    assert_eq!(broken.state("delete_cluster").0, TaskState::UpstreamFailed);
+}
+
+#[test]
+fn a_failed_teardown_fails_the_run_only_with_fail_run() {
+    for (yaml, run_state) in [
+        (TEARDOWN.to_string(), RunState::Succeeded),
+        (
+            TEARDOWN.replace(
+                "teardown: [create_cluster]",
+                "teardown: [create_cluster]\n    fail_run: true",
+            ),
+            RunState::Failed,
+        ),
+    ] {
+        let mut story = Story::new(&yaml);
+        story.plan();
+        story.run_task("create_cluster", Outcome::Succeeded);
+        story.plan();
+        story.run_task("work", Outcome::Succeeded);
+        story.plan();
+        story.run_task("delete_cluster", failed("still attached"));
+        story.plan();
+        assert_eq!(story.run.state, run_state, "{yaml}");
+    }
+}
+
+#[test]
+fn rerunning_a_task_inside_a_scope_reruns_its_setup_and_teardown() {
+    let mut story = Story::new(TEARDOWN);
+    story.plan();
+    for task in ["create_cluster", "work", "delete_cluster"] {
+        story.run_task(task, Outcome::Succeeded);
+        story.plan();
+    }
+    let request = Rerun {
+        tasks: vec![TaskId::parse("work").unwrap()],
+        ..Rerun::default()
+    };
+    let cleared = rerun(
+        &story.spec,
+        &story.run,
+        &story.instances,
+        &request,
+        story.now,
+    )
+    .unwrap();
+    let mut touched: Vec<String> = cleared
+        .iter()
+        .filter_map(|t| match t {
+            Transition::Task(c) => Some(c.next.key.to_string()),
+            _ => None,
+        })
+        .collect();
+    touched.sort();
+    assert_eq!(touched, ["create_cluster", "delete_cluster", "work"]);
+}

@@ -34,6 +34,13 @@ fn marks(task: &TaskSpec) -> Vec<String> {
     if task.trigger_rule != TriggerRule::AllSuccess {
         marks.push(task.trigger_rule.as_str().to_string());
     }
+    if !task.teardown_of.is_empty() {
+        let setups: Vec<&str> = task.teardown_of.iter().map(|s| s.as_str()).collect();
+        marks.push(format!("teardown of {}", setups.join(", ")));
+    }
+    if let Some(group) = &task.group {
+        marks.push(format!("group {group}"));
+    }
     marks
 }
 

@@ -169,6 +169,11 @@ pub struct TaskSpec {
     pub depends_on_past: bool,
     /// The group it belongs to, if any.
     pub group: Option<String>,
+    /// The setups it tears down (`teardown:`): it runs once the tasks
+    /// between them ended, whatever their state, if they succeeded.
+    pub teardown_of: Vec<TaskId>,
+    /// Whether its failure, as a teardown, fails the run.
+    pub fail_run: bool,
     /// What it waits for, if it is a sensor.
     pub wait_for: Option<WaitFor>,
     /// The decision it waits for, if it is an approval.

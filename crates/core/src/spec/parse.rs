@@ -75,6 +75,8 @@ const TASK_KEYS: &[&str] = &[
     "depends_on_past",
     "trigger_dag",
     "group",
+    "teardown",
+    "fail_run",
     "retries",
     "retry_delay",
     "retry_backoff",
@@ -1048,10 +1050,27 @@ fn read_task(
         })
     })?;
     let mut templates = Vec::new();
-    let after = fields
+    let mut after = fields
         .get("after")
         .map(|n| reader.texts(n, "`after`"))
         .unwrap_or_default();
+    // A teardown runs after its setups.
+    let teardown: Vec<(String, Pos)> = fields
+        .get("teardown")
+        .map(|n| reader.texts(n, "`teardown`"))
+        .unwrap_or_default();
+    for (setup, pos) in &teardown {
+        if !after.iter().any(|(a, _)| a == setup) {
+            after.push((setup.clone(), *pos));
+        }
+    }
+    let fail_run = flag(reader, &fields, "fail_run");
+    if let (Some(n), true) = (fields.get("fail_run"), teardown.is_empty()) {
+        reader.error(
+            n.pos,
+            "`fail_run` applies only to a teardown (a task with `teardown:`)",
+        );
+    }
     let image = fields.get("image").and_then(|n| {
         let image = reader.string(n, "`image`")?;
         if is_template(&image) {
@@ -1211,6 +1230,11 @@ fn read_task(
             }),
             latest_only,
             depends_on_past,
+            teardown_of: teardown
+                .iter()
+                .filter_map(|(s, _)| TaskId::parse(s).ok())
+                .collect(),
+            fail_run,
             group: fields
                 .get("group")
                 .and_then(|n| reader.string(n, "`group`")),

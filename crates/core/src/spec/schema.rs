@@ -203,6 +203,15 @@ fn task() -> Value {
                 "wait": { "description": "End as the run ends (succeeded if it succeeded, failed otherwise). Default false.", "type": "boolean" }
             }
         },
+        "teardown": {
+            "description": "Makes the task the teardown of these setup tasks: it runs once the tasks between them ended, whatever their state, if the setups succeeded.",
+            "type": "array",
+            "items": { "description": "A setup task's id.", "type": "string" }
+        },
+        "fail_run": {
+            "description": "For a teardown: its failure fails the run (by default it does not).",
+            "type": "boolean"
+        },
         "group": {
             "description": "The task group it belongs to: `after: [GROUP]` means after every task of it, and `groups:` may give it defaults.",
             "type": "string"
