@@ -469,3 +469,31 @@ fn an_approval_is_decided_on_its_page() {
     assert_eq!(shown["audit"][0]["note"], "looks good");
     assert_eq!(World::task(&shown, "publish").0, "succeeded");
 }
+
+/// The grid names what a row's task is besides its id: a teardown's setups,
+/// its group, its trigger rule.
+#[test]
+fn the_grid_marks_teardowns_and_groups() {
+    let world = World::new();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../dag-specs/examples/airflow/example_setup_teardown.yaml");
+    world.spec(
+        "example_setup_teardown.yaml",
+        &std::fs::read_to_string(path).unwrap(),
+    );
+    let (_dev, url) = world.dev_with_ui();
+    world
+        .run(&["trigger", "example_setup_teardown", "--wait"])
+        .expect(0);
+    let browser = Browser::start();
+    browser.goto(&format!("{url}/dags/example_setup_teardown"));
+    assert_eq!(
+        browser.text("tr[data-task='root_teardown'] .marks"),
+        "teardown of root_setup"
+    );
+    assert_eq!(
+        browser.text("tr[data-task='taskgroup_teardown'] .marks"),
+        "teardown of taskgroup_setup, group section_1"
+    );
+    screenshot(&browser, "grid-teardown.png");
+}

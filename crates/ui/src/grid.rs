@@ -149,9 +149,20 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
             ),
             None => escape(&task),
         };
+        let marks = spec
+            .task(&task)
+            .map(updraft_core::spec::task_marks)
+            .filter(|m| !m.is_empty())
+            .map(|m| {
+                format!(
+                    " <small class=\"muted marks\">{}</small>",
+                    escape(&m.join(", "))
+                )
+            })
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "<tr data-task=\"{}\"><th class=\"task\">{name}</th>",
+            "<tr data-task=\"{}\"><th class=\"task\">{name}{marks}</th>",
             escape(&task)
         );
         for run in 0..grid.runs.len() {

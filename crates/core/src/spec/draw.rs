@@ -25,8 +25,9 @@ pub fn draw(spec: &DagSpec, format: GraphFormat) -> String {
     }
 }
 
-/// What a task's node says besides its id.
-fn marks(task: &TaskSpec) -> Vec<String> {
+/// What a task's node (or grid row) says besides its id: mapped, its
+/// trigger rule, the setups it tears down, its group.
+pub fn task_marks(task: &TaskSpec) -> Vec<String> {
     let mut marks = Vec::new();
     if task.map_over.is_some() {
         marks.push("mapped".to_string());
@@ -45,7 +46,7 @@ fn marks(task: &TaskSpec) -> Vec<String> {
 }
 
 fn label(task: &TaskSpec) -> String {
-    let marks = marks(task);
+    let marks = task_marks(task);
     match marks.is_empty() {
         true => task.id.to_string(),
         false => format!("{} ({})", task.id, marks.join(", ")),

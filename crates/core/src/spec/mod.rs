@@ -30,7 +30,7 @@ use crate::yaml::Pos;
 
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
-pub use draw::{GraphFormat, draw};
+pub use draw::{GraphFormat, draw, task_marks};
 pub use groups::GroupInfo;
 pub use kinds::{
     DEFAULT_POKE_INTERVAL, KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile,
