@@ -58,7 +58,10 @@ impl Engine {
             )
             .await?;
         let decision = Approval::decision(choice, by, note);
-        if !self.end_waiting(&run, &instance, Ok(decision)).await? {
+        if !self
+            .end_waiting(&run, &instance, Ok(Some(decision)))
+            .await?
+        {
             return Err(EngineError::conflict(format!(
                 "task `{key}` changed while deciding it; look again"
             )));

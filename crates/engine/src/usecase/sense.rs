@@ -70,33 +70,11 @@ impl Engine {
         instances: &[TaskInstance],
         now: DateTime<Utc>,
     ) -> EngineResult<bool> {
-        let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
-        let (key, try_number) = (&instance.key, instance.try_number);
-        let store = &self.ports.store;
-        if store.attempt(dag, run_id, key, try_number).await?.is_none() {
-            let mut attempt = Attempt::new(key.clone(), try_number, TaskState::Waiting);
-            attempt.started_at = instance.started_at;
-            store.put_new_attempt(dag, run_id, &attempt).await?;
+        match self.look(spec, run, task, wait, instances, now).await? {
+            Ok(true) => self.end_waiting(run, instance, Ok(None)).await,
+            Err(reason) => self.end_waiting(run, instance, Err(reason)).await,
+            Ok(false) => self.look_again(run, instance, wait.every).await,
         }
-        let outcome = match self.look(spec, run, task, wait, instances, now).await? {
-            Ok(true) => Outcome::Succeeded,
-            Err(reason) => Outcome::Failed { reason },
-            Ok(false) => {
-                let at =
-                    now + chrono::Duration::from_std(wait.every).unwrap_or(chrono::Duration::MAX);
-                if let Some(change) = wait_more(instance, try_number, at)
-                    && self.apply_task(run, &change).await?
-                {
-                    self.wake_sensor(dag, run_id, instance, wait.every).await?;
-                }
-                return Ok(false);
-            }
-        };
-        let completion = Completion {
-            outcome,
-            exit_code: None,
-        };
-        self.record(dag, run_id, key, try_number, completion).await
     }
 
     /// Looks at a `trigger_dag` task: starts its run of the other DAG (once
@@ -132,20 +110,13 @@ impl Engine {
         };
         let output = json!({"dag": child_dag, "run_id": child_id, "state": found.state});
         if !child.wait || found.state == RunState::Succeeded {
-            return self.end_waiting(run, instance, Ok(output)).await;
+            return self.end_waiting(run, instance, Ok(Some(output))).await;
         }
         if found.state.is_terminal() {
             let reason = format!("its run {child_id} of {child_dag} ended {}", found.state);
             return self.end_waiting(run, instance, Err(reason)).await;
         }
-        let at = self.ports.clock.now()
-            + chrono::Duration::from_std(CHILD_EVERY).unwrap_or(chrono::Duration::MAX);
-        if let Some(change) = wait_more(instance, try_number, at)
-            && self.apply_task(run, &change).await?
-        {
-            self.wake_sensor(dag, run_id, instance, CHILD_EVERY).await?;
-        }
-        Ok(false)
+        self.look_again(run, instance, CHILD_EVERY).await
     }
 
     /// Makes the run a `trigger_dag` try starts: the other DAG's current
@@ -213,32 +184,34 @@ impl Engine {
         }
     }
 
-    /// Ends a waiting try with an output the engine made (a child run's
-    /// name), or fails it with a reason.
+    /// Ends a waiting try — with an output the engine made (a decision, a
+    /// child run's name), or none — or fails it with a reason. Its try is
+    /// on record either way, also if the process that started it to wait
+    /// died before writing it.
     pub(crate) async fn end_waiting(
         &self,
         run: &Run,
         instance: &TaskInstance,
-        end: Result<Value, String>,
+        end: Result<Option<Value>, String>,
     ) -> EngineResult<bool> {
         let (dag, run_id) = (run.dag.as_str(), run.run_id.as_str());
         let (key, try_number) = (&instance.key, instance.try_number);
+        let store = &self.ports.store;
+        let mut attempt = store
+            .attempt(dag, run_id, key, try_number)
+            .await?
+            .unwrap_or_else(|| Attempt {
+                started_at: instance.started_at,
+                ..Attempt::new(key.clone(), try_number, TaskState::Waiting)
+            });
         let outcome = match end {
             Ok(output) => {
-                let store = &self.ports.store;
-                let mut attempt = store
-                    .attempt(dag, run_id, key, try_number)
-                    .await?
-                    .unwrap_or_else(|| Attempt {
-                        started_at: instance.started_at,
-                        ..Attempt::new(key.clone(), try_number, TaskState::Waiting)
-                    });
-                attempt.output = Some(output);
-                store.put_attempt(dag, run_id, &attempt).await?;
+                attempt.output = output;
                 Outcome::Succeeded
             }
             Err(reason) => Outcome::Failed { reason },
         };
+        store.put_attempt(dag, run_id, &attempt).await?;
         let completion = Completion {
             outcome,
             exit_code: None,
@@ -246,26 +219,30 @@ impl Engine {
         self.record(dag, run_id, key, try_number, completion).await
     }
 
-    /// Sends a message for the sensor's try, delayed until its next look,
-    /// so the look comes then rather than at the next tick.
-    async fn wake_sensor(
+    /// A waiting try whose look found nothing yet: looked at again in
+    /// `every`, a message delayed until then bringing that look between
+    /// ticks. Nothing ended.
+    async fn look_again(
         &self,
-        dag: &str,
-        run_id: &str,
+        run: &Run,
         instance: &TaskInstance,
         every: std::time::Duration,
-    ) -> EngineResult<()> {
-        if every > MAX_WAKE_DELAY {
-            return Ok(());
+    ) -> EngineResult<bool> {
+        let at = self.ports.clock.now()
+            + chrono::Duration::from_std(every).unwrap_or(chrono::Duration::MAX);
+        if let Some(change) = wait_more(instance, instance.try_number, at)
+            && self.apply_task(run, &change).await?
+            && every <= MAX_WAKE_DELAY
+        {
+            let message = TaskMessage {
+                dag: run.dag.to_string(),
+                run_id: run.run_id.clone(),
+                key: instance.key.clone(),
+                try_number: instance.try_number,
+            };
+            self.ports.queue.send(&message, every).await?;
         }
-        let message = TaskMessage {
-            dag: dag.to_string(),
-            run_id: run_id.to_string(),
-            key: instance.key.clone(),
-            try_number: instance.try_number,
-        };
-        self.ports.queue.send(&message, every).await?;
-        Ok(())
+        Ok(false)
     }
 
     /// Whether the condition holds now; the inner error fails the try.
