@@ -199,8 +199,8 @@ pub fn missed_sla(spec: &DagSpec, run: &Run, now: DateTime<Utc>) -> Option<RunTr
     })
 }
 
-/// The next try of a task: queued for a worker, or, for a sensor, waiting
-/// at once (it needs none).
+/// The next try of a task: queued for a worker, or, for a sensor, an
+/// approval or a `trigger_dag` task, waiting at once (it needs none).
 fn start(task: &TaskSpec, instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransition {
     match (&task.wait_for, &task.approval, &task.trigger_dag) {
         (Some(wait), _, _) => lifecycle::wait(instance, wait, now),
@@ -241,6 +241,17 @@ fn tear_down(
     }
 }
 
+/// When a waiting sensor or approval gives up (`None` for what waits
+/// without a timeout of its own: a child run).
+fn waiting_deadline(task: &TaskSpec, instance: &TaskInstance) -> Option<DateTime<Utc>> {
+    let timeout = match (&task.approval, &task.wait_for) {
+        (Some(approval), _) => approval.timeout,
+        (None, Some(wait)) => wait.timeout,
+        (None, None) => return None,
+    };
+    Some(instance.started_at? + to_delta(timeout))
+}
+
 /// Why a `latest_only` task is skipped.
 const NOT_LATEST: &str = "latest_only: not the latest scheduled run";
 
@@ -274,7 +285,7 @@ fn plan_tasks(
     let mut map_count: Vec<Option<u32>> = instances.iter().map(|i| i.map_count).collect();
     let mut out = Vec::new();
     // Outputs this plan gives, seen by the tasks after them in it.
-    let mut fresh = std::collections::HashMap::new();
+    let mut fresh = HashMap::new();
 
     for (i, instance) in instances.iter().enumerate() {
         let Some(task) = spec.task(instance.key.task_id.as_str()) else {
@@ -289,38 +300,26 @@ fn plan_tasks(
                 state[i] = change.next.state;
                 out.push(Transition::Task(change));
             }
-            TaskState::Waiting if task.approval.is_some() => {
-                let Some(approval) = &task.approval else {
-                    continue;
-                };
-                let Some(deadline) = instance.started_at.map(|s| s + to_delta(approval.timeout))
-                else {
-                    continue;
-                };
-                if deadline <= now {
-                    let change = lifecycle::decide_by_timeout(task, instance, approval, now);
-                    state[i] = change.next.state;
-                    if let Some(output) = &change.next.output {
-                        fresh.insert(i, output.clone());
+            TaskState::Waiting if waiting_deadline(task, instance).is_some_and(|d| d <= now) => {
+                let change = match (&task.approval, &task.wait_for) {
+                    (Some(approval), _) => {
+                        lifecycle::decide_by_timeout(task, instance, approval, now)
                     }
-                    out.push(Transition::Task(change));
-                }
-            }
-            TaskState::Waiting => {
-                let Some(wait) = &task.wait_for else { continue };
-                let Some(deadline) = instance.started_at.map(|s| s + to_delta(wait.timeout)) else {
-                    continue;
+                    (None, Some(wait)) => {
+                        let reason = format!(
+                            "waited {} for {}",
+                            crate::duration::format_duration(wait.timeout),
+                            wait.condition.describe()
+                        );
+                        lifecycle::give_up_waiting(instance, wait.soft_fail, reason, now)
+                    }
+                    (None, None) => continue,
                 };
-                if deadline <= now {
-                    let reason = format!(
-                        "waited {} for {}",
-                        crate::duration::format_duration(wait.timeout),
-                        wait.condition.describe()
-                    );
-                    let change = lifecycle::give_up_waiting(instance, wait.soft_fail, reason, now);
-                    state[i] = change.next.state;
-                    out.push(Transition::Task(change));
+                state[i] = change.next.state;
+                if let Some(output) = &change.next.output {
+                    fresh.insert(i, output.clone());
                 }
+                out.push(Transition::Task(change));
             }
             TaskState::Running if try_deadline(task, instance).is_some_and(|d| d <= now) => {
                 let timeout = task
@@ -573,13 +572,10 @@ pub fn next_wakeup(spec: &DagSpec, instances: &[TaskInstance]) -> Option<DateTim
             }
             TaskState::Waiting => {
                 let task = spec.task(instance.key.task_id.as_str())?;
-                let timeout = match (&task.wait_for, &task.approval) {
-                    (Some(wait), _) => wait.timeout,
-                    (None, Some(approval)) => approval.timeout,
-                    (None, None) => return instance.poke_at,
-                };
-                let deadline = instance.started_at? + to_delta(timeout);
-                Some(instance.poke_at.map_or(deadline, |at| at.min(deadline)))
+                match (waiting_deadline(task, instance), instance.poke_at) {
+                    (Some(deadline), Some(at)) => Some(deadline.min(at)),
+                    (deadline, at) => deadline.or(at),
+                }
             }
             _ => None,
         })
