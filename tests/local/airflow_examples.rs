@@ -186,3 +186,23 @@ fn setups_and_teardowns_pair_up_and_a_teardown_runs_after_a_failure() {
         ],
     );
 }
+
+#[test]
+fn the_branch_labels_example_runs_every_task_as_in_airflow() {
+    let world = ports();
+    let shown = world
+        .run(&["run", "example_branch_labels", "--output", "json"])
+        .expect(0)
+        .json();
+    let every = [
+        "ingest",
+        "analyze",
+        "check_integrity",
+        "save",
+        "describe_integrity",
+        "email_error",
+        "report",
+    ];
+    let all: Vec<(&str, &str)> = every.iter().map(|t| (*t, "succeeded")).collect();
+    assert_states(&shown, "succeeded", &all);
+}
