@@ -367,21 +367,25 @@ pub(crate) async fn mark(
     }
 }
 
-/// What an approval's page offers an operator: the options to choose
+/// What an approval's page offers an operator: its options to choose
 /// from and a note, posted to `approve` (nothing on a read-only dashboard).
-/// `{options}` is filled in by the task page, which knows them.
 pub(crate) fn approval_form(
     dag: &str,
     run_id: &str,
     task: &str,
+    options: &[String],
     actor: Option<Actor<'_>>,
 ) -> String {
     let Some(actor) = actor else {
         return String::new();
     };
+    let options: String = options
+        .iter()
+        .map(|o| format!("<option>{}</option>", escape(o)))
+        .collect();
     format!(
         "{form}<input type=\"hidden\" name=\"task\" value=\"{task}\">\
-         <label>choice <select name=\"choice\">{{options}}</select></label> \
+         <label>choice <select name=\"choice\">{options}</select></label> \
          <label>note <input name=\"note\"></label> <button>Decide</button></form>",
         form = form(
             &format!("{}/approve", run_path(dag, run_id)),

@@ -182,10 +182,9 @@ impl Ui {
                     Ok(key) => actions::task_nav(dag, run, &key, self.actor()),
                     Err(_) => String::new(),
                 };
-                let approval = actions::approval_form(dag, run, task, self.actor());
                 let actions = task::TaskActions {
                     buttons: &nav,
-                    approval_form: &approval,
+                    actor: self.actor(),
                 };
                 task::page_of(engine, dag, run, task, request, actions, self.show_env).await
             }

@@ -11,6 +11,7 @@ use updraft_engine::Engine;
 use updraft_engine::ports::{LogPage, LogWindow};
 use updraft_engine::usecase::RunDetail;
 
+use crate::actions::{Actor, approval_form};
 use crate::html::{escape, opt_time, run_path, task_badge, task_path, try_path};
 use crate::http::encode;
 use crate::run::artifact_links;
@@ -226,8 +227,8 @@ async fn log_section(
 pub(crate) struct TaskActions<'a> {
     /// Rerun and mark.
     pub buttons: &'a str,
-    /// An approval's decision form, `{options}` to fill in.
-    pub approval_form: &'a str,
+    /// Who may decide an approval here (`None`: a read-only dashboard).
+    pub actor: Option<Actor<'a>>,
 }
 
 pub(crate) async fn page_of(
@@ -241,7 +242,7 @@ pub(crate) async fn page_of(
 ) -> Response {
     let TaskActions {
         buttons: actions,
-        approval_form,
+        actor,
     } = actions;
     let detail = match engine.run_detail(dag, run_id).await {
         Ok(detail) => detail,
@@ -326,11 +327,6 @@ pub(crate) async fn page_of(
             Some(choice) => format!("then {} is taken", escape(choice)),
             None => "then it fails".into(),
         };
-        let options: String = approval
-            .options
-            .iter()
-            .map(|o| format!("<option>{}</option>", escape(o)))
-            .collect();
         let _ = write!(
             body,
             "<section class=\"approval\"><h2>Waiting for a decision</h2><p class=\"prompt\">{prompt}</p>\
@@ -338,7 +334,7 @@ pub(crate) async fn page_of(
             prompt = escape(&approval.prompt),
             choices = escape(&approval.options.join(" / ")),
             until = opt_time(until, tz),
-            form = approval_form.replace("{options}", &options),
+            form = approval_form(dag, run_id, task, &approval.options, actor),
         );
     }
     let console = all

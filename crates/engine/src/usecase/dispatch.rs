@@ -347,18 +347,20 @@ impl Engine {
     }
 }
 
-/// What a try of `task` runs: its rendered fields, and the artifacts it
-/// produces and consumes; an error names the field that does not render.
-pub(crate) fn render_try(
+/// Calls `use_vars` with what the templates of try `try_number` of `task`
+/// in `run` read: the one place those variables are gathered, for a
+/// launch, a sensor's look and a child run's params alike.
+pub(crate) fn with_try_vars<R>(
     spec: &DagSpec,
     run: &Run,
     task: &TaskSpec,
     item: Option<&serde_json::Value>,
     outputs: &Map<String, serde_json::Value>,
     try_number: u32,
-) -> Result<(RenderedTask, Vec<String>, Vec<String>), String> {
+    use_vars: impl FnOnce(&TemplateVars<'_>) -> R,
+) -> R {
     let trigger = run.trigger.as_ref().map(|t| t.template_value());
-    let vars = TemplateVars {
+    use_vars(&TemplateVars {
         dag: run.dag.as_str(),
         run_id: &run.run_id,
         task_id: task.id.as_str(),
@@ -369,9 +371,23 @@ pub(crate) fn render_try(
         outputs,
         item,
         trigger: trigger.as_ref(),
-    };
-    let rendered = render_task(task, &vars)?;
-    let renderer = Renderer::new(&vars);
+    })
+}
+
+/// What a try of `task` runs: its rendered fields, and the artifacts it
+/// produces and consumes; an error names the field that does not render.
+pub(crate) fn render_try(
+    spec: &DagSpec,
+    run: &Run,
+    task: &TaskSpec,
+    item: Option<&serde_json::Value>,
+    outputs: &Map<String, serde_json::Value>,
+    try_number: u32,
+) -> Result<(RenderedTask, Vec<String>, Vec<String>), String> {
+    let (rendered, renderer) = with_try_vars(spec, run, task, item, outputs, try_number, |vars| {
+        (render_task(task, vars), Renderer::new(vars))
+    });
+    let rendered = rendered?;
     let list = |sources: &[String], name: &str| {
         sources
             .iter()

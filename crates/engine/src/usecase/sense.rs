@@ -3,18 +3,19 @@
 //! nothing is held in between: no worker, slot or process.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use updraft_core::plan::{Outcome, outputs_of, wait_more};
 use updraft_core::schedule::LocalTime;
 use updraft_core::spec::{Condition, DagSpec, TaskSpec, TriggerDag, WaitFor, instant_of};
 use updraft_core::state::{
     Attempt, ParentTry, Run, RunKind, RunState, TaskInstance, TaskState, run_id as run_id_of,
 };
-use updraft_core::template::{Renderer, TemplateVars};
+use updraft_core::template::Renderer;
 
 use crate::ports::{Completion, Probe, TaskMessage};
 use crate::usecase::RunRequest;
 use crate::usecase::advance::MAX_WAKE_DELAY;
+use crate::usecase::dispatch::with_try_vars;
 use crate::{Engine, EngineError, EngineResult};
 
 /// How often a `trigger_dag` task with `wait` looks at its run.
@@ -132,21 +133,15 @@ impl Engine {
         child_id: &str,
     ) -> EngineResult<Run> {
         let other = self.current_spec(child.dag.as_str()).await?;
-        let trigger = run.trigger.as_ref().map(|t| t.template_value());
-        let outputs = Default::default();
-        let vars = TemplateVars {
-            dag: run.dag.as_str(),
-            run_id: &run.run_id,
-            task_id: task.id.as_str(),
+        let renderer = with_try_vars(
+            spec,
+            run,
+            task,
+            None,
+            &Map::new(),
             try_number,
-            timing: run.timing(),
-            tz: spec.schedule.tz(),
-            params: &run.params,
-            outputs: &outputs,
-            item: None,
-            trigger: trigger.as_ref(),
-        };
-        let renderer = Renderer::new(&vars);
+            Renderer::new,
+        );
         let mut params = child.params.clone();
         for value in params.values_mut() {
             if let Value::String(text) = value {
@@ -259,20 +254,7 @@ impl Engine {
             true => outputs_of(spec, instances),
             false => Default::default(),
         };
-        let trigger = run.trigger.as_ref().map(|t| t.template_value());
-        let vars = TemplateVars {
-            dag: run.dag.as_str(),
-            run_id: &run.run_id,
-            task_id: task.id.as_str(),
-            try_number: 1,
-            timing: run.timing(),
-            tz: spec.schedule.tz(),
-            params: &run.params,
-            outputs: &outputs,
-            item: None,
-            trigger: trigger.as_ref(),
-        };
-        let renderer = Renderer::new(&vars);
+        let renderer = with_try_vars(spec, run, task, None, &outputs, 1, Renderer::new);
         let rendered = |text: &str| {
             renderer
                 .render(text)
