@@ -82,9 +82,19 @@ pub fn detail_text(detail: &RunDetail) -> String {
     );
     if let Some(trigger) = &run.trigger {
         out.push_str(&format!("started by {}\n", trigger.describe()));
-        if let Some(until) = trigger
+        let unmet = trigger.unmet(&detail.spec);
+        let until = trigger
             .gather_until
-            .filter(|_| run.state == RunState::Queued)
+            .map(|u| format!(" (until {})", time(u, tz)));
+        if run.state == RunState::Queued && !unmet.is_empty() {
+            out.push_str(&format!(
+                "waiting for {}{}\n",
+                unmet.join(", "),
+                until.unwrap_or_default()
+            ));
+        } else if let Some(until) = trigger
+            .gather_until
+            .filter(|_| run.state == RunState::Queued && !trigger.awaits_all)
         {
             out.push_str(&format!(
                 "gathering events until {} (debounce)\n",

@@ -486,9 +486,15 @@ pub struct RunTrigger {
     /// or `{uri, version, producer}` of an artifact. One, or with
     /// `debounce` every event of the window.
     pub events: Vec<Value>,
-    /// With `debounce`: the run gathers events and starts only then.
+    /// With `debounce`: the run gathers events and starts only then. With
+    /// an `all:` trigger's `within`: the end of its window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gather_until: Option<DateTime<Utc>>,
+    /// Of an `all:` trigger: the run gathers events until they meet its
+    /// conditions, then starts at once (cancelled if `gather_until`
+    /// passes first).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaits_all: bool,
 }
 
 impl RunTrigger {

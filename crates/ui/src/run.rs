@@ -60,6 +60,17 @@ fn facts(detail: &RunDetail) -> String {
     }
     if let Some(trigger) = &run.trigger {
         rows.push(("started by", escape(&trigger.describe())));
+        let unmet = trigger.unmet(&detail.spec);
+        if run.state == updraft_core::state::RunState::Queued && !unmet.is_empty() {
+            let until = trigger
+                .gather_until
+                .map(|u| format!(" until {}", time(u, tz)))
+                .unwrap_or_default();
+            rows.push((
+                "waiting for",
+                escape(&format!("{}{until}", unmet.join(", "))),
+            ));
+        }
     }
     if let Some(parent) = &run.parent {
         // Made by another DAG's `trigger_dag` task: a link back to it.

@@ -33,8 +33,8 @@ pub use lifecycle::{
 };
 pub use mapping::map_items;
 pub use outputs::{
-    MAX_METRICS, MAX_OUTPUT_BYTES, output_artifacts, output_metrics, outputs_of, parse_output,
-    run_metrics,
+    MAX_METRICS, MAX_OUTPUT_BYTES, artifact_extras, output_artifacts, output_metrics, outputs_of,
+    parse_output, run_metrics,
 };
 pub use rerun::{Rerun, RerunError, rerun};
 pub use trigger::{Decision, UpstreamCounts, decide};

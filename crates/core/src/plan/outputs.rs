@@ -128,17 +128,31 @@ pub fn outputs_of(spec: &DagSpec, instances: &[TaskInstance]) -> Map<String, Val
     outputs
 }
 
-/// The artifact URIs listed under `"artifacts"` in an output.
+/// The artifact URIs listed under `"artifacts"` in an output: each a URI,
+/// or `{"uri": URI, "extra": {...}}`.
 pub fn output_artifacts(output: &Value) -> Vec<String> {
+    listed_artifacts(output)
+        .filter_map(|a| a.as_str().or_else(|| a["uri"].as_str()))
+        .map(str::to_string)
+        .collect()
+}
+
+/// What an output says of the artifacts it lists as `{"uri", "extra"}`
+/// (`extra` a JSON object), by URI: what the runs they trigger read as
+/// `trigger.events[i].extra`.
+pub fn artifact_extras(output: &Value) -> BTreeMap<String, Value> {
+    listed_artifacts(output)
+        .filter_map(|a| Some((a["uri"].as_str()?.to_string(), a.get("extra")?.clone())))
+        .filter(|(_, extra)| extra.is_object())
+        .collect()
+}
+
+fn listed_artifacts(output: &Value) -> impl Iterator<Item = &Value> {
     output
         .get("artifacts")
         .and_then(Value::as_array)
-        .map(|list| {
-            list.iter()
-                .filter_map(|a| a.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+        .into_iter()
+        .flatten()
 }
 
 #[cfg(test)]

@@ -888,6 +888,19 @@ mod mapping {
             output_artifacts(&json!({"artifacts": ["s3://b/k", 3]})),
             ["s3://b/k"]
         );
+        let described = json!({"artifacts": [
+            {"uri": "s3://b/one", "extra": {"rows": 3}},
+            {"uri": "s3://b/two", "extra": "not an object"},
+            {"uri": "s3://b/three"},
+            {"extra": {"no": "uri"}},
+        ]});
+        assert_eq!(
+            output_artifacts(&described),
+            ["s3://b/one", "s3://b/two", "s3://b/three"]
+        );
+        let extras = artifact_extras(&described);
+        assert_eq!(extras.len(), 1, "{extras:?}");
+        assert_eq!(extras["s3://b/one"], json!({"rows": 3}));
     }
 }
 

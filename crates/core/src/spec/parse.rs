@@ -46,7 +46,11 @@ const DAG_KEYS: &[&str] = &[
     "compute",
     "tasks",
 ];
-const TRIGGER_KEYS: &[&str] = &["dag", "state", "artifact", "debounce"];
+const TRIGGER_KEYS: &[&str] = &[
+    "dag", "state", "artifact", "all", "any", "debounce", "within",
+];
+/// The keys of a condition inside `all:` / `any:`.
+const CONDITION_KEYS: &[&str] = &["dag", "state", "artifact", "all", "any"];
 const DEFAULT_KEYS: &[&str] = &[
     "retries",
     "retry_delay",
@@ -588,70 +592,131 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     })
 }
 
-/// `triggers:`, a list of `{dag, state}` or `{artifact}` items, each with an
-/// optional `debounce`.
+/// `triggers:`, a list of `{dag, state}`, `{artifact}`, `{all}` or `{any}`
+/// items, each with an optional `debounce` (`within` for `all`).
 fn read_triggers(reader: &mut Reader<'_>, node: &Node) -> Vec<Trigger> {
     let mut triggers = Vec::new();
     for item in reader.list(node, "`triggers`") {
         let fields = reader.fields(item, "a trigger", TRIGGER_KEYS);
         let debounce = read_longer_than_zero(reader, &fields, "debounce");
-        let on = match (fields.get("dag"), fields.get("artifact")) {
-            (Some(dag), None) => {
-                let when = match fields.get("state") {
-                    Some(state) => reader.string(state, "`state`").and_then(|text| {
-                        UpstreamEnd::parse(&text).or_else(|| {
-                            reader.error(
-                                state.pos,
-                                format!("`state: {text}`: expected succeeded, failed or any"),
-                            );
-                            None
-                        })
-                    }),
-                    None => Some(UpstreamEnd::Succeeded),
-                };
-                let dag = reader.string(dag, "`dag`").and_then(|text| {
-                    DagId::parse(&text)
-                        .map_err(|why| reader.error(dag.pos, why))
-                        .ok()
-                });
-                dag.zip(when)
-                    .map(|(dag, when)| TriggerOn::Dag { dag, when })
-            }
-            (None, Some(artifact)) => {
-                if let Some(state) = fields.get("state") {
-                    reader.error(state.pos, "`state` is for a `dag:` trigger");
-                }
-                reader.string(artifact, "`artifact`").and_then(|text| {
-                    ArtifactPattern::parse(&text)
-                        .map_err(|why| reader.error(artifact.pos, why))
-                        .ok()
-                        .map(TriggerOn::Artifact)
-                })
-            }
-            (Some(_), Some(artifact)) => {
-                reader.error(
-                    artifact.pos,
-                    "a trigger waits for a `dag` or an `artifact`, not both",
-                );
-                None
-            }
-            (None, None) => {
-                reader.error(
-                    item.pos,
-                    "a trigger needs `dag: OTHER_DAG` or `artifact: PATTERN`",
-                );
-                None
-            }
+        let within = read_longer_than_zero(reader, &fields, "within");
+        let Some(on) = read_condition(reader, item, &fields, 0) else {
+            continue;
         };
-        if let Some(on) = on {
-            triggers.push(Trigger {
-                on,
-                debounce,
-                pos: item.pos,
-            });
+        if let Some(node) = fields.get("debounce").filter(|_| on.awaits_all()) {
+            reader.error(
+                node.pos,
+                "`debounce` gathers single events; an `all:` trigger gathers by logical date, or by `within: DURATION`",
+            );
         }
+        if let Some(node) = fields.get("within").filter(|_| !on.awaits_all()) {
+            reader.error(node.pos, "`within` is for an `all:` trigger");
+        }
+        triggers.push(Trigger {
+            on,
+            debounce,
+            within,
+            pos: item.pos,
+        });
     }
     triggers
+}
+
+/// How deep `all:` / `any:` may nest.
+const MAX_CONDITION_DEPTH: usize = 4;
+
+/// One condition of a trigger: `dag:` (with `state`), `artifact:`, or
+/// `all:` / `any:` of conditions.
+fn read_condition(
+    reader: &mut Reader<'_>,
+    item: &Node,
+    fields: &Fields<'_>,
+    depth: usize,
+) -> Option<TriggerOn> {
+    let given: Vec<&str> = ["dag", "artifact", "all", "any"]
+        .into_iter()
+        .filter(|k| fields.get(k).is_some())
+        .collect();
+    if given.len() > 1 {
+        let second = fields.get(given[1]).map_or(item.pos, |n| n.pos);
+        reader.error(
+            second,
+            format!(
+                "a trigger waits for one of `dag`, `artifact`, `all` or `any`, not `{}` and `{}`",
+                given[0], given[1]
+            ),
+        );
+        return None;
+    }
+    if let Some(state) = fields.get("state").filter(|_| given != ["dag"]) {
+        reader.error(state.pos, "`state` is for a `dag:` trigger");
+    }
+    match given.first().copied() {
+        Some("dag") => {
+            let dag = fields.get("dag")?;
+            let when = match fields.get("state") {
+                Some(state) => reader.string(state, "`state`").and_then(|text| {
+                    UpstreamEnd::parse(&text).or_else(|| {
+                        reader.error(
+                            state.pos,
+                            format!("`state: {text}`: expected succeeded, failed or any"),
+                        );
+                        None
+                    })
+                }),
+                None => Some(UpstreamEnd::Succeeded),
+            };
+            let id = reader.string(dag, "`dag`").and_then(|text| {
+                DagId::parse(&text)
+                    .map_err(|why| reader.error(dag.pos, why))
+                    .ok()
+            });
+            id.zip(when).map(|(dag, when)| TriggerOn::Dag { dag, when })
+        }
+        Some("artifact") => {
+            let artifact = fields.get("artifact")?;
+            reader.string(artifact, "`artifact`").and_then(|text| {
+                ArtifactPattern::parse(&text)
+                    .map_err(|why| reader.error(artifact.pos, why))
+                    .ok()
+                    .map(TriggerOn::Artifact)
+            })
+        }
+        Some(word @ ("all" | "any")) => {
+            let list = fields.get(word)?;
+            if depth >= MAX_CONDITION_DEPTH {
+                reader.error(
+                    list.pos,
+                    format!("`{word}` nested deeper than {MAX_CONDITION_DEPTH}"),
+                );
+                return None;
+            }
+            let mut parts = Vec::new();
+            let mut complete = true;
+            for part in reader.list(list, &format!("`{word}`")) {
+                let inner = reader.fields(part, "a condition", CONDITION_KEYS);
+                match read_condition(reader, part, &inner, depth + 1) {
+                    Some(condition) => parts.push(condition),
+                    None => complete = false,
+                }
+            }
+            if complete && parts.is_empty() && matches!(list.value, Value::Seq(_)) {
+                reader.error(list.pos, format!("`{word}` needs at least one condition"));
+                return None;
+            }
+            complete.then(|| match word {
+                "all" => TriggerOn::All(parts),
+                _ => TriggerOn::Any(parts),
+            })
+        }
+        _ => {
+            reader.error(
+                item.pos,
+                "a trigger needs `dag: OTHER_DAG`, `artifact: PATTERN`, `all: [...]` or `any: [...]`",
+            );
+            None
+        }
+    }
 }
 
 fn read_timezone(reader: &mut Reader<'_>, fields: &Fields<'_>) -> Tz {

@@ -47,6 +47,7 @@ pub fn dag_schema() -> Value {
         "type": "object",
         "required": ["dag", "tasks"],
         "additionalProperties": false,
+        "$defs": { "condition": condition(false) },
         "properties": {
             "dag": id("The DAG id: 1-64 characters a-z 0-9 _ -, starting with a letter. Declared by exactly one file."),
             "description": text("What the DAG does, for people."),
@@ -399,39 +400,64 @@ fn kind_key(key: KindKey) -> Value {
 }
 
 fn trigger() -> Value {
-    let debounce =
-        positive_duration("Gather the events of one window into one run, started when it ends.");
-    json!({
-        "description": "Another DAG's runs ending (`dag`), or artifacts appearing (`artifact`).",
-        "type": "object",
-        "oneOf": [
-            {
-                "required": ["dag"],
-                "additionalProperties": false,
-                "properties": {
-                    "dag": id("The DAG whose runs ending start one of this DAG."),
-                    "state": {
-                        "description": "Which ends start a run. Default: succeeded.",
-                        "type": "string",
-                        "enum": ["succeeded", "failed", "any"]
-                    },
-                    "debounce": debounce
-                }
-            },
-            {
-                "required": ["artifact"],
-                "additionalProperties": false,
-                "properties": {
-                    "artifact": {
-                        "description": "A URI pattern: `{name}` matches part of one path segment and becomes the param `name`; `*` matches any part of one segment.",
-                        "type": "string",
-                        "examples": ["s3://lake/raw/{date}/*.parquet"]
-                    },
-                    "debounce": debounce
+    let mut shapes = condition(true);
+    shapes["description"] = json!(
+        "Another DAG's runs ending (`dag`), artifacts appearing (`artifact`), or `all` / `any` of those."
+    );
+    shapes
+}
+
+/// One condition of a trigger; `top`: the trigger itself, which may also
+/// say `debounce` (and `within` for `all`). Nested conditions refer to
+/// `$defs/condition`.
+fn condition(top: bool) -> Value {
+    let nested = json!({ "$ref": "#/$defs/condition" });
+    let list = |what: &str| json!({ "description": what, "type": "array", "minItems": 1, "items": nested });
+    let mut shapes = [
+        json!({
+            "required": ["dag"],
+            "properties": {
+                "dag": id("The DAG whose runs ending start one of this DAG."),
+                "state": {
+                    "description": "Which ends start a run. Default: succeeded.",
+                    "type": "string",
+                    "enum": ["succeeded", "failed", "any"]
                 }
             }
-        ]
-    })
+        }),
+        json!({
+            "required": ["artifact"],
+            "properties": {
+                "artifact": {
+                    "description": "A URI pattern: `{name}` matches part of one path segment and becomes the param `name`; `*` matches any part of one segment.",
+                    "type": "string",
+                    "examples": ["s3://lake/raw/{date}/*.parquet"]
+                }
+            }
+        }),
+        json!({
+            "required": ["all"],
+            "properties": { "all": list("Every one of these, for the same logical date (or `within` one window).") }
+        }),
+        json!({
+            "required": ["any"],
+            "properties": { "any": list("Any one of these.") }
+        }),
+    ];
+    for shape in &mut shapes {
+        shape["additionalProperties"] = json!(false);
+        if top {
+            shape["properties"]["debounce"] = positive_duration(
+                "Gather the events of one window into one run, started when it ends.",
+            );
+            if shape["required"][0] != "dag" && shape["required"][0] != "artifact" {
+                shape["properties"]["within"] = positive_duration(
+                    "With `all`: every condition happens within one window of this length (from the epoch); default: for the same logical date.",
+                );
+            }
+        }
+    }
+    json!({ "type": "object", "oneOf": shapes })
 }
 
 fn id(description: &str) -> Value {

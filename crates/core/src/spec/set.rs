@@ -132,9 +132,11 @@ fn check_triggers(dags: &BTreeMap<String, DagSpec>) -> Vec<Diagnostic> {
     let upstreams = |spec: &DagSpec| -> Vec<(String, Pos)> {
         spec.triggers
             .iter()
-            .filter_map(|t| match &t.on {
-                TriggerOn::Dag { dag, .. } => Some((dag.to_string(), t.pos)),
-                TriggerOn::Artifact(_) => None,
+            .flat_map(|t| {
+                t.on.leaves().into_iter().filter_map(|leaf| match leaf {
+                    TriggerOn::Dag { dag, .. } => Some((dag.to_string(), t.pos)),
+                    _ => None,
+                })
             })
             .collect()
     };

@@ -1,13 +1,15 @@
 //! `triggers:` — what starts a run besides the schedule: another DAG's run
 //! ending, or an artifact matching a pattern appearing (produced by an
-//! updraft run, or an object created in a watched bucket).
+//! updraft run, or an object created in a watched bucket), or `all:` /
+//! `any:` of those.
 
 use std::time::Duration;
 
 use serde_json::{Map, Value};
 
 use crate::ids::DagId;
-use crate::state::RunState;
+use crate::spec::DagSpec;
+use crate::state::{RunState, RunTrigger};
 use crate::yaml::Pos;
 
 /// One way a DAG's runs start.
@@ -18,6 +20,9 @@ pub struct Trigger {
     /// Events within one window of this length start one run, which lists
     /// them all; none: each event its own run.
     pub debounce: Option<Duration>,
+    /// With `all:`: the conditions must all happen within one window of
+    /// this length; none: for the same logical date.
+    pub within: Option<Duration>,
     /// Where it is declared, for set-level errors.
     pub pos: Pos,
 }
@@ -34,6 +39,86 @@ pub enum TriggerOn {
     },
     /// An artifact whose URI matches.
     Artifact(ArtifactPattern),
+    /// Every one of these, for the same logical date or within a window.
+    All(Vec<TriggerOn>),
+    /// Any one of these.
+    Any(Vec<TriggerOn>),
+}
+
+impl TriggerOn {
+    /// Its single conditions (`dag:` and `artifact:`), depth first.
+    pub fn leaves(&self) -> Vec<&TriggerOn> {
+        match self {
+            TriggerOn::All(parts) | TriggerOn::Any(parts) => {
+                parts.iter().flat_map(TriggerOn::leaves).collect()
+            }
+            leaf => vec![leaf],
+        }
+    }
+
+    /// Whether it waits for several conditions together (an `all:`
+    /// anywhere), so a run gathers events until they meet it.
+    pub fn awaits_all(&self) -> bool {
+        match self {
+            TriggerOn::All(_) => true,
+            TriggerOn::Any(parts) => parts.iter().any(TriggerOn::awaits_all),
+            _ => false,
+        }
+    }
+
+    /// Whether `events` (as a triggered run lists them) meet it.
+    pub fn met_by(&self, events: &[Value]) -> bool {
+        match self {
+            TriggerOn::All(parts) => parts.iter().all(|p| p.met_by(events)),
+            TriggerOn::Any(parts) => parts.iter().any(|p| p.met_by(events)),
+            leaf => events.iter().any(|e| leaf.matches_event(e)),
+        }
+    }
+
+    /// The conditions `events` do not meet yet, as written (`dag: x`,
+    /// `artifact: s3://...`): what a gathering run still waits for.
+    pub fn unmet(&self, events: &[Value]) -> Vec<String> {
+        if self.met_by(events) {
+            return Vec::new();
+        }
+        match self {
+            TriggerOn::All(parts) => parts.iter().flat_map(|p| p.unmet(events)).collect(),
+            _ => vec![self.describe()],
+        }
+    }
+
+    /// The condition as written, on one line.
+    fn describe(&self) -> String {
+        let joined = |parts: &[TriggerOn], word: &str| {
+            let parts: Vec<String> = parts.iter().map(TriggerOn::describe).collect();
+            format!("({})", parts.join(word))
+        };
+        match self {
+            TriggerOn::Dag { dag, .. } => format!("dag: {dag}"),
+            TriggerOn::Artifact(pattern) => format!("artifact: {}", pattern.as_str()),
+            TriggerOn::All(parts) => joined(parts, " and "),
+            TriggerOn::Any(parts) => joined(parts, " or "),
+        }
+    }
+
+    /// Whether a single condition matches an event as a run lists it:
+    /// `{dag, state, ...}` of a run that ended, `{uri, ...}` of an
+    /// artifact.
+    fn matches_event(&self, event: &Value) -> bool {
+        match self {
+            TriggerOn::Dag { dag, when } => {
+                event["dag"].as_str() == Some(dag.as_str())
+                    && event["state"]
+                        .as_str()
+                        .and_then(|s| s.parse::<RunState>().ok())
+                        .is_some_and(|state| when.accepts(state))
+            }
+            TriggerOn::Artifact(pattern) => event["uri"]
+                .as_str()
+                .is_some_and(|uri| pattern.matches(uri).is_some()),
+            TriggerOn::All(_) | TriggerOn::Any(_) => self.met_by(std::slice::from_ref(event)),
+        }
+    }
 }
 
 /// Which ends of an upstream run start a downstream one.
@@ -64,6 +149,17 @@ impl UpstreamEnd {
             UpstreamEnd::Succeeded => state == RunState::Succeeded,
             UpstreamEnd::Failed => state == RunState::Failed,
             UpstreamEnd::Any => state.is_terminal(),
+        }
+    }
+}
+
+impl RunTrigger {
+    /// What a run an `all:` trigger gathers still waits for (its trigger
+    /// as `spec` declares it); empty for any other run.
+    pub fn unmet(&self, spec: &DagSpec) -> Vec<String> {
+        match spec.triggers.get(self.index) {
+            Some(declared) if self.awaits_all => declared.on.unmet(&self.events),
+            _ => Vec::new(),
         }
     }
 }
@@ -240,6 +336,41 @@ mod tests {
             let error = ArtifactPattern::parse(text).unwrap_err();
             assert!(error.contains(says), "{text}: {error}");
         }
+    }
+
+    #[test]
+    fn all_and_any_are_met_by_the_events_a_run_lists() {
+        let dag = |name: &str| TriggerOn::Dag {
+            dag: DagId::parse(name).unwrap(),
+            when: UpstreamEnd::Succeeded,
+        };
+        let artifact = |p: &str| TriggerOn::Artifact(ArtifactPattern::parse(p).unwrap());
+        // (etl & (orders | refunds))
+        let on = TriggerOn::All(vec![
+            dag("etl"),
+            TriggerOn::Any(vec![
+                artifact("s3://b/orders/*"),
+                artifact("s3://b/refunds/*"),
+            ]),
+        ]);
+        assert!(on.awaits_all());
+        assert_eq!(on.leaves().len(), 3);
+        let etl_ok = serde_json::json!({"dag": "etl", "state": "succeeded"});
+        let etl_failed = serde_json::json!({"dag": "etl", "state": "failed"});
+        let refunds = serde_json::json!({"uri": "s3://b/refunds/x"});
+        assert!(!on.met_by(std::slice::from_ref(&etl_ok)));
+        assert!(!on.met_by(&[etl_failed.clone(), refunds.clone()]));
+        assert!(on.met_by(&[refunds.clone(), etl_ok.clone()]));
+        assert_eq!(
+            on.unmet(&[etl_failed]),
+            [
+                "dag: etl",
+                "(artifact: s3://b/orders/* or artifact: s3://b/refunds/*)"
+            ]
+        );
+        assert_eq!(on.unmet(&[refunds]), ["dag: etl"]);
+        let any = TriggerOn::Any(vec![dag("a"), dag("b")]);
+        assert!(!any.awaits_all());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use updraft_core::state::{
 
 use super::MAX_ROUNDS;
 use super::capacity::needs_of;
+use super::event_runs::{BY_EVENTS, Gathering};
 use crate::error::SPEC_VERSION;
 use crate::events::Event;
 use crate::ports::{PendingStop, RunQuery, TaskMessage};
@@ -46,18 +47,27 @@ impl Engine {
             if current.state.is_terminal() {
                 return Ok((Some(current), None));
             }
-            match self.spec_of(&current).await {
+            let spec = match self.spec_of(&current).await {
                 Err(EngineError::Invalid { message, field }) if field == Some(SPEC_VERSION) => {
                     self.fail_undeployed(&current, message).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
-                Ok(_) => {}
-            }
+                Ok(spec) => spec,
+            };
             if current.state == RunState::Queued {
-                if self.still_gathering(&current) {
-                    // Its debounce window is open: more events may join.
-                    return Ok((Some(current), None));
+                match self.gathering(&current, &spec) {
+                    // More events may join.
+                    Gathering::Open => return Ok((Some(current), None)),
+                    Gathering::Lapsed(unmet) => {
+                        let note = format!(
+                            "its `all:` trigger's window ended without {}",
+                            unmet.join(", ")
+                        );
+                        self.cancel(dag, run_id, BY_EVENTS, Some(note)).await?;
+                        continue;
+                    }
+                    Gathering::Done => {}
                 }
                 // Started (a slot of max_active_runs taken) before any of
                 // its tasks is queued, or left queued.
@@ -67,7 +77,6 @@ impl Engine {
                 }
                 continue;
             }
-            let spec = self.spec_of(&current).await?;
             let mut instances = store.instances(dag, run_id).await?;
             if instances
                 .iter()

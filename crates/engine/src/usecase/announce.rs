@@ -62,11 +62,13 @@ impl Engine {
     }
 
     /// The event of the artifacts a succeeded try produced, if someone
-    /// listens: what `artifact:` triggers start runs on.
+    /// listens: what `artifact:` triggers start runs on. `with_extra`: the
+    /// try's output says more of some (their `extra`, read from the try).
     pub(crate) async fn artifact_notices(
         &self,
         run: &Run,
         records: &[ArtifactRecord],
+        with_extra: bool,
     ) -> EngineResult<Vec<Notice>> {
         let produced: Vec<&ArtifactRecord> = records
             .iter()
@@ -81,7 +83,10 @@ impl Engine {
         let tz = self.spec_of(run).await?.schedule.tz();
         let uris: Vec<String> = produced.iter().map(|r| r.uri.clone()).collect();
         let now = self.ports.clock.now();
-        let notice = artifacts_notice(run, &first.key, first.try_number, &uris, tz, now);
+        let mut notice = artifacts_notice(run, &first.key, first.try_number, &uris, tz, now);
+        if with_extra {
+            notice.detail["with_extra"] = serde_json::Value::Bool(true);
+        }
         Ok(vec![self.linked(notice)])
     }
 

@@ -8,11 +8,16 @@
 //! idempotent: the run's id derives from the event (from the upstream
 //! run's logical date, the event's time, or with `debounce` the start of
 //! its window), so an event delivered twice starts one run.
+//!
+//! An `all:` trigger gathers its events in a queued run — one per logical
+//! date, or per `within` window — that starts as soon as they meet its
+//! conditions; a window that ends first cancels it.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use updraft_core::notify::{ARTIFACT_PRODUCED, Notice, RUN_STATE_CHANGE};
+use updraft_core::plan::artifact_extras;
 use updraft_core::schedule::RunTiming;
 use updraft_core::spec::{DagSpec, TriggerOn};
 use updraft_core::state::{
@@ -33,6 +38,8 @@ enum TriggerEvent {
     RunEnded {
         /// The run as it ended.
         run: Box<Run>,
+        /// When it ended.
+        at: DateTime<Utc>,
     },
     /// An artifact appeared.
     Artifact {
@@ -44,6 +51,9 @@ enum TriggerEvent {
         at: DateTime<Utc>,
         /// The run and task that produced it, if an updraft run did.
         producer: Option<Value>,
+        /// What its producer said of it (`{"uri", "extra"}` in an output's
+        /// `artifacts`).
+        extra: Option<Value>,
     },
 }
 
@@ -69,7 +79,10 @@ impl Engine {
                     if let Some(mut run) = stored {
                         // As it ended, though a rerun may have opened it since.
                         run.state = ended;
-                        events.push(TriggerEvent::RunEnded { run: Box::new(run) });
+                        events.push(TriggerEvent::RunEnded {
+                            run: Box::new(run),
+                            at: notice.time,
+                        });
                     }
                 } else if notice.detail_type == ARTIFACT_PRODUCED {
                     let producer = json!({
@@ -79,12 +92,13 @@ impl Engine {
                         "map_index": detail["map_index"],
                         "try": detail["try"],
                     });
-                    for uri in self.produced_by(detail).await? {
+                    for (uri, extra) in self.produced_by(detail).await? {
                         events.push(TriggerEvent::Artifact {
                             uri,
                             version: None,
                             at: notice.time,
                             producer: Some(producer.clone()),
+                            extra,
                         });
                     }
                 }
@@ -109,16 +123,18 @@ impl Engine {
         Ok(started)
     }
 
-    /// Every artifact the try an `Artifact Produced` event names produced:
-    /// the event lists the first hundred, the try's record all of them.
-    async fn produced_by(&self, detail: &Value) -> EngineResult<Vec<String>> {
-        let listed: Vec<String> = detail["uris"]
+    /// Every artifact the try an `Artifact Produced` event names produced,
+    /// with its `extra`: the event lists the first hundred, the try's
+    /// record all of them and what its output says of each.
+    async fn produced_by(&self, detail: &Value) -> EngineResult<Vec<(String, Option<Value>)>> {
+        let listed: Vec<(String, Option<Value>)> = detail["uris"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|u| u.as_str().map(str::to_string))
+            .filter_map(|u| u.as_str().map(|u| (u.to_string(), None)))
             .collect();
-        if detail["uri_count"].as_u64() == Some(listed.len() as u64) {
+        let all_listed = detail["uri_count"].as_u64() == Some(listed.len() as u64);
+        if all_listed && detail["with_extra"] != json!(true) {
             return Ok(listed);
         }
         let text = |name: &str| detail[name].as_str().unwrap_or_default();
@@ -137,7 +153,22 @@ impl Engine {
             .store
             .attempt(text("dag"), text("run_id"), &key, try_number as u32)
             .await?;
-        Ok(attempt.map_or(listed, |a| a.produced))
+        let Some(attempt) = attempt else {
+            return Ok(listed);
+        };
+        let extras = attempt
+            .output
+            .as_ref()
+            .map(artifact_extras)
+            .unwrap_or_default();
+        Ok(attempt
+            .produced
+            .into_iter()
+            .map(|uri| {
+                let extra = extras.get(&uri).cloned();
+                (uri, extra)
+            })
+            .collect())
     }
 
     /// An object created in a watched bucket (on AWS, its S3 event through
@@ -154,6 +185,7 @@ impl Engine {
             version,
             at,
             producer: None,
+            extra: None,
         };
         self.start_for(&[event]).await
     }
@@ -174,12 +206,22 @@ impl Engine {
                 return Ok(started);
             }
             let run = match trigger.debounce {
+                _ if trigger.on.awaits_all() => {
+                    let timing = match trigger.within {
+                        Some(width) => window_of(event_time(event), width),
+                        None => self.logical_timing(event, timing).await?,
+                    };
+                    let until = trigger.within.map(|_| timing.data_interval_end);
+                    self.gather(spec, index, timing, params, record, until, true)
+                        .await?
+                }
                 None => {
                     let id = run_id(RunKind::Triggered, timing.logical_date, spec.schedule.tz());
                     let trigger = RunTrigger {
                         index,
                         events: vec![record.clone()],
                         gather_until: None,
+                        awaits_all: false,
                     };
                     let made = self
                         .make_triggered(spec, id.clone(), timing, params, trigger)
@@ -192,17 +234,10 @@ impl Engine {
                     made
                 }
                 Some(window) => {
-                    let at = timing.logical_date;
-                    let width = TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
-                    let width_ms = width.num_milliseconds().max(1);
-                    let start_ms = at.timestamp_millis().div_euclid(width_ms) * width_ms;
-                    let start = DateTime::from_timestamp_millis(start_ms).unwrap_or(at);
-                    let timing = RunTiming {
-                        logical_date: start,
-                        data_interval_start: start,
-                        data_interval_end: start + width,
-                    };
-                    self.gather(spec, index, timing, params, record).await?
+                    let timing = window_of(timing.logical_date, window);
+                    let until = Some(timing.data_interval_end);
+                    self.gather(spec, index, timing, params, record, until, false)
+                        .await?
                 }
             };
             if let Some(run) = run {
@@ -241,10 +276,12 @@ impl Engine {
             .or(Some(run)))
     }
 
-    /// Adds an event to the run of its `debounce` window, creating the run
-    /// with the window's first event; an event already listed adds
-    /// nothing, and one arriving after its window's run started is
-    /// dropped (reported). Returns the window's run if it lists the event.
+    /// Adds an event to the run that gathers it — of its `debounce`
+    /// window, or of an `all:` trigger's logical date or window — creating
+    /// the run with the first event; an event already listed adds nothing,
+    /// and one arriving after the run started is dropped (reported).
+    /// Returns the run if it lists the event.
+    #[allow(clippy::too_many_arguments)]
     async fn gather(
         &self,
         spec: &DagSpec,
@@ -252,13 +289,16 @@ impl Engine {
         timing: RunTiming,
         params: Map<String, Value>,
         record: Value,
+        gather_until: Option<DateTime<Utc>>,
+        awaits_all: bool,
     ) -> EngineResult<Option<Run>> {
         let dag = spec.id.as_str();
         let id = run_id(RunKind::Triggered, timing.logical_date, spec.schedule.tz());
         let trigger = RunTrigger {
             index,
             events: vec![record.clone()],
-            gather_until: Some(timing.data_interval_end),
+            gather_until,
+            awaits_all,
         };
         if let Some(run) = self
             .make_triggered(spec, id.clone(), timing, params, trigger)
@@ -270,7 +310,8 @@ impl Engine {
             let Some(trigger) = run.trigger.as_mut() else {
                 return false;
             };
-            let open = run.state == RunState::Queued && trigger.gather_until.is_some();
+            let gathers = trigger.gather_until.is_some() || trigger.awaits_all;
+            let open = run.state == RunState::Queued && gathers;
             if !open || trigger.events.contains(&record) {
                 return false;
             }
@@ -286,10 +327,35 @@ impl Engine {
         });
         if !listed {
             self.emit(Event::Dropped {
-                what: format!("{dag}/{id}: an event after its debounce window's run started"),
+                what: format!("{dag}/{id}: an event after the run gathering it started"),
             });
+            return Ok(None);
         }
-        Ok(run.filter(|_| listed))
+        if awaits_all {
+            // This event may be the one that meets the conditions.
+            return Ok(self.advance(dag, &id).await?.or(run));
+        }
+        Ok(run)
+    }
+
+    /// The timing of the run an `all:` trigger gathers `event` into, by
+    /// logical date: an upstream run's; a produced artifact's producing
+    /// run's; an object's (from a watched bucket) when it appeared.
+    async fn logical_timing(
+        &self,
+        event: &TriggerEvent,
+        own: RunTiming,
+    ) -> EngineResult<RunTiming> {
+        let TriggerEvent::Artifact {
+            producer: Some(producer),
+            ..
+        } = event
+        else {
+            return Ok(own);
+        };
+        let text = |name: &str| producer[name].as_str().unwrap_or_default();
+        let producing = self.ports.store.run(text("dag"), text("run_id")).await?;
+        Ok(producing.map_or(own, |run| run.timing()))
     }
 
     /// Records that a triggered run consumes the artifact that started it,
@@ -314,13 +380,61 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether a queued triggered run still gathers events (its `debounce`
-    /// window is open) and must not start yet.
-    pub(crate) fn still_gathering(&self, run: &Run) -> bool {
-        run.trigger
-            .as_ref()
-            .and_then(|t| t.gather_until)
-            .is_some_and(|until| until > self.ports.clock.now())
+    /// Whether a queued triggered run may start: its `debounce` window is
+    /// open, or its `all:` trigger's conditions are not met yet (and its
+    /// window, if any, has lapsed).
+    pub(crate) fn gathering(&self, run: &Run, spec: &DagSpec) -> Gathering {
+        let Some(trigger) = &run.trigger else {
+            return Gathering::Done;
+        };
+        let open = trigger
+            .gather_until
+            .is_some_and(|until| until > self.ports.clock.now());
+        if !trigger.awaits_all {
+            return if open {
+                Gathering::Open
+            } else {
+                Gathering::Done
+            };
+        }
+        let unmet = trigger.unmet(spec);
+        match (unmet.is_empty(), open || trigger.gather_until.is_none()) {
+            (true, _) => Gathering::Done,
+            (false, true) => Gathering::Open,
+            (false, false) => Gathering::Lapsed(unmet),
+        }
+    }
+}
+
+/// Whether a queued triggered run waits for more events.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Gathering {
+    /// It may start.
+    Done,
+    /// It waits.
+    Open,
+    /// Its `all:` window ended with these conditions not met.
+    Lapsed(Vec<String>),
+}
+
+/// The epoch-aligned window of `width` that `at` falls in, as a run's
+/// timing.
+fn window_of(at: DateTime<Utc>, width: std::time::Duration) -> RunTiming {
+    let width = TimeDelta::from_std(width).unwrap_or(TimeDelta::MAX);
+    let width_ms = width.num_milliseconds().max(1);
+    let start_ms = at.timestamp_millis().div_euclid(width_ms) * width_ms;
+    let start = DateTime::from_timestamp_millis(start_ms).unwrap_or(at);
+    RunTiming {
+        logical_date: start,
+        data_interval_start: start,
+        data_interval_end: start + width,
+    }
+}
+
+/// When an event happened: a run's end, an artifact's appearance.
+fn event_time(event: &TriggerEvent) -> DateTime<Utc> {
+    match event {
+        TriggerEvent::RunEnded { at, .. } | TriggerEvent::Artifact { at, .. } => *at,
     }
 }
 
@@ -329,7 +443,10 @@ impl Engine {
 /// artifact's time).
 fn matched(on: &TriggerOn, event: &TriggerEvent) -> Option<(Value, Map<String, Value>, RunTiming)> {
     match (on, event) {
-        (TriggerOn::Dag { dag, when }, TriggerEvent::RunEnded { run }) => {
+        (TriggerOn::All(parts) | TriggerOn::Any(parts), _) => {
+            parts.iter().find_map(|part| matched(part, event))
+        }
+        (TriggerOn::Dag { dag, when }, TriggerEvent::RunEnded { run, .. }) => {
             if run.dag != *dag || !when.accepts(run.state) {
                 return None;
             }
@@ -348,15 +465,19 @@ fn matched(on: &TriggerOn, event: &TriggerEvent) -> Option<(Value, Map<String, V
                 version,
                 at,
                 producer,
+                extra,
             },
         ) => {
             let params = pattern.matches(uri)?;
-            let record = json!({
+            let mut record = json!({
                 "uri": uri,
                 "version": version,
                 "producer": producer,
                 "at": at,
             });
+            if let Some(extra) = extra {
+                record["extra"] = extra.clone();
+            }
             let timing = RunTiming {
                 logical_date: *at,
                 data_interval_start: *at,

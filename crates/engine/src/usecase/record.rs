@@ -6,7 +6,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use updraft_core::plan::{
-    Outcome, abandon, check_branch, complete, outcome_of, output_artifacts, parse_output,
+    Outcome, abandon, artifact_extras, check_branch, complete, outcome_of, output_artifacts,
+    parse_output,
 };
 use updraft_core::spec::TaskSpec;
 use updraft_core::state::{
@@ -146,7 +147,10 @@ impl Engine {
             }
         }
         let mut notices = self.task_change_notices(&run, &change).await?;
-        notices.extend(self.artifact_notices(&run, &records).await?);
+        let with_extra = output
+            .as_ref()
+            .is_some_and(|o| !artifact_extras(o).is_empty());
+        notices.extend(self.artifact_notices(&run, &records, with_extra).await?);
         let end = TryEnd {
             dag,
             run_id,

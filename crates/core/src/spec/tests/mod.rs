@@ -495,11 +495,15 @@ fn triggers_wait_for_a_dag_or_an_artifact() {
     );
     assert_eq!(
         broken("{dag: a, artifact: \"s3://b/x\"}"),
-        ["3:24: a trigger waits for a `dag` or an `artifact`, not both"]
+        [
+            "3:24: a trigger waits for one of `dag`, `artifact`, `all` or `any`, not `dag` and `artifact`"
+        ]
     );
     assert_eq!(
         broken("{debounce: 5m}"),
-        ["3:5: a trigger needs `dag: OTHER_DAG` or `artifact: PATTERN`"]
+        [
+            "3:5: a trigger needs `dag: OTHER_DAG`, `artifact: PATTERN`, `all: [...]` or `any: [...]`"
+        ]
     );
     assert_eq!(
         broken("{artifact: \"s3://b/x\", state: failed}"),
@@ -513,6 +517,56 @@ fn triggers_wait_for_a_dag_or_an_artifact() {
         broken("{dag: a, when: later}").len(),
         1,
         "unknown keys are named"
+    );
+}
+
+/// Issue 28: `all:` / `any:` of conditions, nested, with `within`.
+#[test]
+fn triggers_wait_for_all_or_any_of_their_conditions() {
+    let text = "dag: report\ntriggers:\n  - all:\n      - dag: etl\n      - any:\n          - artifact: \"s3://b/{date}/x\"\n          - dag: audit\n            state: any\n    within: 1d\ntasks: [{id: a}]\n";
+    let spec = parse_spec("report.yaml", text).unwrap();
+    let TriggerOn::All(parts) = &spec.triggers[0].on else {
+        panic!("an all trigger: {:?}", spec.triggers[0].on);
+    };
+    assert!(matches!(&parts[1], TriggerOn::Any(inner) if inner.len() == 2));
+    assert_eq!(spec.triggers[0].within, Some(Duration::from_secs(86_400)));
+    let broken = |item: &str| {
+        let text = format!("dag: load\ntriggers:\n  - {item}\ntasks: [{{id: a}}]\n");
+        match parse_spec("x.yaml", &text) {
+            Ok(_) => Vec::new(),
+            Err(SpecErrors(list)) => list
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
+                .collect(),
+        }
+    };
+    assert_eq!(
+        broken("{all: [{dag: a}], debounce: 5m}"),
+        [
+            "3:33: `debounce` gathers single events; an `all:` trigger gathers by logical date, or by `within: DURATION`"
+        ]
+    );
+    assert_eq!(
+        broken("{dag: a, within: 5m}"),
+        ["3:22: `within` is for an `all:` trigger"]
+    );
+    assert_eq!(
+        broken("{all: []}"),
+        ["3:11: `all` needs at least one condition"]
+    );
+    assert_eq!(
+        broken("{any: [{dag: a, within: 1h}]}"),
+        [
+            "3:21: unknown key `within` in a condition; expected one of: dag, state, artifact, all, any"
+        ]
+    );
+    assert_eq!(
+        broken("{all: [{dag: a}, {artifact: \"s3://b/{x\"}]}"),
+        ["3:33: `{` without its `}` in `s3://b/{x`"]
+    );
+    assert_eq!(
+        broken("{all: [{any: [{all: [{any: [{all: [{dag: a}]}]}]}]}]}"),
+        ["3:39: `all` nested deeper than 4"]
     );
 }
 
