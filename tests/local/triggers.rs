@@ -154,3 +154,51 @@ fn a_debounce_window_gathers_the_artifacts_of_a_run_into_one_run() {
     let log = world.run(&["logs", "report", id, "build"]).expect(0).stdout;
     assert_eq!(log.trim(), "5 files");
 }
+
+/// Issue 28: an `all:` trigger starts its run once every condition has
+/// happened for one logical date, reading what a producer said of an
+/// artifact (`extra`); one still missing a condition waits, saying for what.
+#[test]
+fn an_all_trigger_waits_for_every_condition_and_reads_the_artifacts_extra() {
+    let world = World::new();
+    world.spec(
+        "ingest.yaml",
+        "dag: ingest\ntasks:\n  - id: orders\n    command: [sh, -c, 'echo \"{\\\"artifacts\\\": [{\\\"uri\\\": \\\"s3://lake/{{ ds }}/orders.parquet\\\", \\\"extra\\\": {\\\"rows\\\": 42}}]}\" > \"$UPDRAFT_OUTPUT\"']\n  - id: refunds\n    after: [orders]\n    command: [echo, done]\n    produces: [\"s3://lake/{{ ds }}/refunds.parquet\"]\n",
+    );
+    world.spec(
+        "report.yaml",
+        "dag: report\ntriggers:\n  - all:\n      - dag: ingest\n      - artifact: \"s3://lake/{date}/orders.parquet\"\n      - artifact: \"s3://lake/{date}/refunds.parquet\"\ntasks:\n  - id: build\n    command: [echo, '{{ trigger.events | length }} events, {{ trigger.events[0].extra.rows }} orders']\n",
+    );
+    world.spec(
+        "audit.yaml",
+        "dag: audit\ntriggers:\n  - all:\n      - artifact: \"s3://lake/{date}/orders.parquet\"\n      - dag: quarterly\ntasks:\n  - id: check\n    command: [echo, audited]\n",
+    );
+    world.spec(
+        "quarterly.yaml",
+        "dag: quarterly\ntasks:\n  - id: close\n    command: [echo, closed]\n",
+    );
+    let _dev = world.dev();
+    let ingest = world
+        .run(&["trigger", "ingest", "--wait", "--output", "json"])
+        .expect(0)
+        .json();
+    assert!(
+        eventually(Duration::from_secs(20), || ended(&world, "report", 1)),
+        "{:?}\n{}",
+        runs(&world, "report"),
+        world.dev_output()
+    );
+    let report = &runs(&world, "report")[0];
+    assert_eq!(report["state"], "succeeded");
+    assert_eq!(report["logical_date"], ingest["logical_date"]);
+    let id = report["run_id"].as_str().unwrap();
+    let log = world.run(&["logs", "report", id, "build"]).expect(0).stdout;
+    assert_eq!(log.trim(), "3 events, 42 orders");
+
+    let audit = runs(&world, "audit");
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(audit[0]["state"], "queued");
+    let id = audit[0]["run_id"].as_str().unwrap();
+    let shown = world.run(&["show", "audit", id]).expect(0).stdout;
+    assert!(shown.contains("waiting for dag: quarterly\n"), "{shown}");
+}
