@@ -470,10 +470,11 @@ fn an_approval_is_decided_on_its_page() {
     assert_eq!(World::task(&shown, "publish").0, "succeeded");
 }
 
-/// The grid names what a row's task is besides its id: a teardown's setups,
-/// its group, its trigger rule.
+/// The grid names what a row's task is besides its id (a teardown's
+/// setups, its group); a group is one row and one graph node, its tasks'
+/// states summed up, opened by a click into a row (or node) per task.
 #[test]
-fn the_grid_marks_teardowns_and_groups() {
+fn the_grid_and_graph_fold_groups_and_mark_teardowns() {
     let world = World::new();
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../dag-specs/examples/airflow/example_setup_teardown.yaml");
@@ -482,18 +483,61 @@ fn the_grid_marks_teardowns_and_groups() {
         &std::fs::read_to_string(path).unwrap(),
     );
     let (_dev, url) = world.dev_with_ui();
-    world
-        .run(&["trigger", "example_setup_teardown", "--wait"])
-        .expect(0);
+    let run = world
+        .run(&[
+            "trigger",
+            "example_setup_teardown",
+            "--wait",
+            "--output",
+            "json",
+        ])
+        .expect(0)
+        .json();
     let browser = Browser::start();
     browser.goto(&format!("{url}/dags/example_setup_teardown"));
     assert_eq!(
         browser.text("tr[data-task='root_teardown'] .marks"),
         "teardown of root_setup"
     );
+    assert!(
+        browser.all("tr[data-task='taskgroup_teardown']").is_empty(),
+        "folded: the group's tasks have no rows of their own"
+    );
+    assert_eq!(
+        browser.text("tr[data-group='section_1'] th"),
+        "▸ section_1 group of 3"
+    );
+    assert_eq!(browser.text("tr[data-group='section_1'] td a"), "3/3");
+    screenshot(&browser, "grid-group-folded.png");
+    browser.click("tr[data-group='section_1'] th a");
+    assert!(browser.wait_for_url("group=section_1", RUN_LIMIT));
     assert_eq!(
         browser.text("tr[data-task='taskgroup_teardown'] .marks"),
         "teardown of taskgroup_setup, group section_1"
     );
+    assert_eq!(
+        browser.text("tr[data-group='section_1'] th"),
+        "▾ section_1 group of 3"
+    );
     screenshot(&browser, "grid-teardown.png");
+
+    let run_id = run["run_id"].as_str().unwrap();
+    browser.goto(&run_page(&url, "example_setup_teardown", run_id));
+    assert!(
+        browser
+            .all("svg.graph a[data-task='section_1_normal']")
+            .is_empty()
+    );
+    assert_eq!(browser.all("svg.graph a[data-group='section_1']").len(), 1);
+    screenshot(&browser, "graph-group-folded.png");
+    browser.click("svg.graph a[data-group='section_1']");
+    assert!(browser.wait_for_url("group=section_1", RUN_LIMIT));
+    assert_eq!(
+        browser
+            .all("svg.graph a[data-task='section_1_normal']")
+            .len(),
+        1
+    );
+    assert!(browser.all("svg.graph a[data-group]").is_empty());
+    screenshot(&browser, "graph-group-open.png");
 }

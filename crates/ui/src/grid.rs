@@ -8,9 +8,10 @@ use updraft_core::state::{TaskInstance, TaskState};
 use updraft_engine::Engine;
 use updraft_engine::usecase::DagGrid;
 
-use crate::html::{dag_path, escape, page, run_square, task_letter, task_path, time};
+use crate::html::{dag_path, escape, page, run_path, run_square, task_letter, task_path, time};
 use crate::svg::{Duration, durations};
 use crate::{Request, Response};
+use updraft_core::spec::{FoldedNode, fold_groups};
 use updraft_engine::json::span;
 
 /// How many runs the grid shows unless asked for another count.
@@ -24,9 +25,33 @@ const MAX_EXPANDED: u32 = 100;
 /// well, of how many.
 pub fn summed_up(instances: &[TaskInstance], main: &TaskInstance) -> (TaskState, u32, u32) {
     let count = main.map_count.unwrap_or(0);
-    let children = instances.iter().filter(|i| {
-        i.key.task_id == main.key.task_id && i.key.map_index.is_some_and(|m| m < count)
+    let states = instances
+        .iter()
+        .filter(|i| i.key.task_id == main.key.task_id && i.key.map_index.is_some_and(|m| m < count))
+        .map(|i| i.state);
+    tally(states, count)
+}
+
+/// A group's tasks in one run summed up: the most telling of their states
+/// (a mapped task's own summed up; one with no instance yet pending), how
+/// many succeeded, of how many.
+pub fn group_summed_up(instances: &[TaskInstance], tasks: &[&str]) -> (TaskState, u32, u32) {
+    let states = tasks.iter().map(|task| {
+        let main = instances
+            .iter()
+            .find(|i| i.key.task_id.as_str() == *task && i.key.map_index.is_none());
+        match main {
+            Some(main) if main.state == TaskState::Mapped => summed_up(instances, main).0,
+            Some(main) => main.state,
+            None => TaskState::Pending,
+        }
     });
+    tally(states, tasks.len() as u32)
+}
+
+/// The most telling of `states` (a failure first, then what is under way,
+/// then what waits), and how many succeeded; `count` of them in all.
+fn tally(states: impl Iterator<Item = TaskState>, count: u32) -> (TaskState, u32, u32) {
     let rank = |s: TaskState| match s {
         TaskState::Failed => 0,
         TaskState::UpstreamFailed => 1,
@@ -39,12 +64,12 @@ pub fn summed_up(instances: &[TaskInstance], main: &TaskInstance) -> (TaskState,
     };
     let mut worst = TaskState::Succeeded;
     let mut done = 0;
-    for child in children {
-        if child.state == TaskState::Succeeded {
+    for state in states {
+        if state == TaskState::Succeeded {
             done += 1;
         }
-        if rank(child.state) < rank(worst) {
-            worst = child.state;
+        if rank(state) < rank(worst) {
+            worst = state;
         }
     }
     (worst, done, count)
@@ -80,28 +105,115 @@ fn cell(grid: &DagGrid, run: usize, task: &str, map_index: Option<u32>) -> Strin
     )
 }
 
-/// The grid's rows: the current spec's tasks in order, then tasks only
+/// One row of the grid (besides a mapped task's instances).
+enum Row {
+    /// A task; `member`: of the open group, drawn under it.
+    Task { id: String, member: bool },
+    /// A group's tasks summed up; `open`: its tasks follow.
+    Group {
+        name: String,
+        tasks: Vec<String>,
+        open: bool,
+    },
+}
+
+/// The grid's rows: the current spec's tasks in order, each group folded
+/// into one row but `open` (whose row its tasks follow), then tasks only
 /// older runs have.
-fn row_tasks(grid: &DagGrid) -> Vec<String> {
+fn rows(grid: &DagGrid, open: Option<&str>) -> Vec<Row> {
     let spec = &grid.spec;
-    let mut tasks: Vec<String> = spec
-        .topological_order()
-        .iter()
-        .map(|&t| spec.tasks[t].id.to_string())
-        .collect();
+    let id = |t: usize| spec.tasks[t].id.to_string();
+    let mut rows = Vec::new();
+    let mut opened = false;
+    for node in fold_groups(spec, open).nodes {
+        match node {
+            FoldedNode::Group { name, tasks } => rows.push(Row::Group {
+                name,
+                tasks: tasks.into_iter().map(id).collect(),
+                open: false,
+            }),
+            FoldedNode::Task(t) if open.is_some() && spec.tasks[t].group.as_deref() == open => {
+                if std::mem::replace(&mut opened, true) {
+                    continue;
+                }
+                let members: Vec<String> = spec
+                    .topological_order()
+                    .iter()
+                    .filter(|&&m| spec.tasks[m].group.as_deref() == open)
+                    .map(|&m| id(m))
+                    .collect();
+                rows.push(Row::Group {
+                    name: open.unwrap_or_default().to_string(),
+                    tasks: members.clone(),
+                    open: true,
+                });
+                rows.extend(members.into_iter().map(|id| Row::Task { id, member: true }));
+            }
+            FoldedNode::Task(t) => rows.push(Row::Task {
+                id: id(t),
+                member: false,
+            }),
+        }
+    }
     for (_, instances) in &grid.runs {
         for instance in instances {
             let id = instance.key.task_id.as_str();
-            if !tasks.iter().any(|t| t == id) {
-                tasks.push(id.to_string());
+            if spec.task(id).is_none()
+                && !rows
+                    .iter()
+                    .any(|r| matches!(r, Row::Task { id: t, .. } if t == id))
+            {
+                rows.push(Row::Task {
+                    id: id.to_string(),
+                    member: false,
+                });
             }
         }
     }
-    tasks
+    rows
 }
 
-/// The grid as HTML (the page's body without the frame).
-pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
+/// A group's row: its tasks summed up in each run.
+fn group_row(out: &mut String, grid: &DagGrid, name: &str, tasks: &[String], open: bool) {
+    let dag = grid.spec.id.as_str();
+    let (arrow, href, hint) = match open {
+        true => ("▾", dag_path(dag), "fold the group"),
+        false => (
+            "▸",
+            format!("{}?group={}", dag_path(dag), crate::http::encode(name)),
+            "one row per task",
+        ),
+    };
+    let _ = write!(
+        out,
+        "<tr data-group=\"{name}\"><th class=\"task\"><a href=\"{href}\" title=\"{hint}\">{arrow} {name}</a> \
+         <small class=\"muted marks\">group of {count}</small></th>",
+        name = escape(name),
+        href = escape(&href),
+        count = tasks.len(),
+    );
+    let ids: Vec<&str> = tasks.iter().map(String::as_str).collect();
+    for (run, instances) in &grid.runs {
+        let (state, done, count) = group_summed_up(instances, &ids);
+        let href = format!(
+            "{}?group={}",
+            run_path(run.dag.as_str(), &run.run_id),
+            crate::http::encode(name)
+        );
+        let _ = write!(
+            out,
+            "<td class=\"cell\"><a class=\"{state}\" href=\"{href}\" title=\"group {name} · {state} · {done} of {count} succeeded\">{done}/{count}</a></td>",
+            href = escape(&href),
+            name = escape(name),
+        );
+    }
+    out.push_str("</tr>");
+}
+
+/// The grid as HTML (the page's body without the frame): `expand` names
+/// the mapped task drawn one row per instance, `open` the group drawn one
+/// row per task.
+pub fn render(grid: &DagGrid, expand: Option<&str>, open: Option<&str>) -> String {
     let spec = &grid.spec;
     let dag = spec.id.as_str();
     let tz = spec.schedule.tz();
@@ -126,7 +238,14 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
         let _ = write!(out, "<th class=\"cell\">{}</th>", run_square(run, tz));
     }
     out.push_str("</tr></thead><tbody>");
-    for task in row_tasks(grid) {
+    for row in rows(grid, open) {
+        let (task, member) = match row {
+            Row::Group { name, tasks, open } => {
+                group_row(&mut out, grid, &name, &tasks, open);
+                continue;
+            }
+            Row::Task { id, member } => (id, member),
+        };
         let widest = grid
             .runs
             .iter()
@@ -160,9 +279,10 @@ pub fn render(grid: &DagGrid, expand: Option<&str>) -> String {
                 )
             })
             .unwrap_or_default();
+        let indent = if member { "&nbsp;&nbsp;" } else { "" };
         let _ = write!(
             out,
-            "<tr data-task=\"{}\"><th class=\"task\">{name}{marks}</th>",
+            "<tr data-task=\"{}\"><th class=\"task\">{indent}{name}{marks}</th>",
             escape(&task)
         );
         for run in 0..grid.runs.len() {
@@ -225,7 +345,7 @@ pub(crate) async fn page_of(
         "<h1>{dag}</h1><p class=\"muted\">{description}</p>{actions}{grid}",
         dag = escape(dag),
         description = escape(spec.description.as_deref().unwrap_or_default()),
-        grid = render(&grid, request.param("expand")),
+        grid = render(&grid, request.param("expand"), request.param("group")),
     );
     Response::html(page(dag, &body, live))
 }

@@ -186,7 +186,7 @@ svg text{font:12px system-ui,sans-serif}svg .label{fill:#fff}svg .edge{stroke:#9
 svg rect.succeeded{fill:#2e7d32}svg rect.failed{fill:#c62828}svg rect.running{fill:#1565c0}svg rect.queued{fill:#8d6e63}\
 svg rect.pending{fill:#b0b7c3}svg rect.launching{fill:#4f83cc}svg rect.retry_wait{fill:#ef8f00}\
 svg rect.waiting{fill:#00897b}svg rect.upstream_failed{fill:#e57373}svg rect.skipped{fill:#bdbdbd}svg rect.mapped{fill:#6a5acd}svg rect.cancelled{fill:#616161}\
-svg rect.wait{fill:#d7ccc8}svg line.median{stroke:#1d2330;stroke-dasharray:4 3}section{margin-bottom:24px}\
+svg rect.wait{fill:#d7ccc8}svg rect.under{opacity:.5}svg line.median{stroke:#1d2330;stroke-dasharray:4 3}section{margin-bottom:24px}\
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f7f8fa}\
 header{background:#1d2330;padding:10px 20px}header a{color:#fff;font-weight:600;text-decoration:none}\
 main{padding:16px 20px}table{border-collapse:collapse;width:100%;background:#fff}\

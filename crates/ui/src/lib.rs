@@ -204,7 +204,11 @@ impl Ui {
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
         let now = self.engine.now();
-        let body = run::render(&detail, now, gantt_page, &nav);
+        let view = run::View {
+            gantt_page,
+            open_group: request.param("group"),
+        };
+        let body = run::render(&detail, now, &view, &nav);
         Response::html(html::page(&format!("{dag} {run_id}"), &body, !ended))
     }
 }

@@ -7,10 +7,11 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use updraft_core::plan::sla_deadline;
+use updraft_core::spec::{FoldedNode, fold_groups};
 use updraft_core::state::{TaskInstance, TaskKey, TaskState};
 use updraft_engine::usecase::RunDetail;
 
-use crate::grid::summed_up;
+use crate::grid::{group_summed_up, summed_up};
 use crate::html::{
     artifact_path, escape, opt_time, run_badge, run_path, task_badge, task_letter, task_path, time,
     try_path,
@@ -144,35 +145,56 @@ fn main_instance<'a>(detail: &'a RunDetail, task: &str) -> Option<&'a TaskInstan
         .find(|i| i.key.task_id.as_str() == task && i.key.map_index.is_none())
 }
 
-fn drawn_graph(detail: &RunDetail) -> String {
+/// The run's graph, its groups folded but `open`; above it, how to fold
+/// the open one again.
+fn drawn_graph(detail: &RunDetail, open: Option<&str>) -> String {
     let run = &detail.run;
-    graph(&detail.spec, |t| {
-        let task = detail.spec.tasks[t].id.as_str();
-        let href = task_path(run.dag.as_str(), &run.run_id, task, None);
-        match main_instance(detail, task) {
-            Some(main) if main.state == TaskState::Mapped => {
-                let (worst, done, count) = summed_up(&detail.instances, main);
-                Node {
-                    state: worst.to_string(),
-                    letter: task_letter(worst),
-                    counts: Some(format!("{done}/{count}")),
-                    href,
-                }
+    let spec = &detail.spec;
+    let here = run_path(run.dag.as_str(), &run.run_id);
+    let folded = fold_groups(spec, open);
+    let drawing = graph(&folded, |node| match node {
+        FoldedNode::Group { name, tasks } => {
+            let ids: Vec<&str> = tasks.iter().map(|&t| spec.tasks[t].id.as_str()).collect();
+            let (state, done, count) = group_summed_up(&detail.instances, &ids);
+            Node {
+                label: name.clone(),
+                group: true,
+                state: state.to_string(),
+                letter: task_letter(state),
+                counts: Some(format!("{done}/{count}")),
+                href: format!("{here}?group={}", crate::http::encode(name)),
             }
-            Some(main) => Node {
-                state: main.state.to_string(),
-                letter: task_letter(main.state),
-                counts: None,
-                href,
-            },
-            None => Node {
-                state: TaskState::Pending.to_string(),
-                letter: task_letter(TaskState::Pending),
-                counts: None,
-                href,
-            },
         }
-    })
+        FoldedNode::Task(t) => {
+            let task = spec.tasks[*t].id.as_str();
+            let href = task_path(run.dag.as_str(), &run.run_id, task, None);
+            let (state, counts) = match main_instance(detail, task) {
+                Some(main) if main.state == TaskState::Mapped => {
+                    let (worst, done, count) = summed_up(&detail.instances, main);
+                    (worst, Some(format!("{done}/{count}")))
+                }
+                Some(main) => (main.state, None),
+                None => (TaskState::Pending, None),
+            };
+            Node {
+                label: task.to_string(),
+                group: false,
+                state: state.to_string(),
+                letter: task_letter(state),
+                counts,
+                href,
+            }
+        }
+    });
+    let opened = open.filter(|g| spec.tasks.iter().any(|t| t.group.as_deref() == Some(*g)));
+    match opened {
+        Some(group) => format!(
+            "<p class=\"muted\">group {} open · <a href=\"{}\">fold it</a></p>{drawing}",
+            escape(group),
+            escape(&here)
+        ),
+        None => drawing,
+    }
 }
 
 /// The Gantt's bars: every try that started, in order of start.
@@ -278,9 +300,19 @@ fn audit(detail: &RunDetail) -> String {
     out
 }
 
-/// The run's page body; `page` is the Gantt's page, `actions` the
-/// buttons (empty when read-only).
-pub fn render(detail: &RunDetail, now: DateTime<Utc>, page: usize, actions: &str) -> String {
+/// What of a run's page a reader chose: the Gantt's page, the group open
+/// in the graph.
+pub struct View<'a> {
+    /// The Gantt's page, from 0.
+    pub gantt_page: usize,
+    /// The group drawn unfolded, if any.
+    pub open_group: Option<&'a str>,
+}
+
+/// The run's page body as `view` asks; `actions` the buttons (empty when
+/// read-only).
+pub fn render(detail: &RunDetail, now: DateTime<Utc>, view: &View<'_>, actions: &str) -> String {
+    let page = view.gantt_page;
     let run = &detail.run;
     let tz = detail.spec.schedule.tz();
     let all = bars(detail);
@@ -330,7 +362,7 @@ pub fn render(detail: &RunDetail, now: DateTime<Utc>, page: usize, actions: &str
             "{}/lineage",
             run_path(run.dag.as_str(), &run.run_id)
         )),
-        graph = drawn_graph(detail),
+        graph = drawn_graph(detail, view.open_group),
         gantt = gantt(&shown, now, tz),
         tasks = tasks(detail),
         audit = audit(detail),

@@ -5,21 +5,26 @@ use std::fmt::Write;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use updraft_core::spec::DagSpec;
+use updraft_core::spec::{Folded, FoldedNode};
 use updraft_engine::json::shorten;
 
 use crate::html::escape;
 
-/// How one task of the graph is drawn.
+/// How one node of the graph (a task, or a folded group) is drawn.
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// Its state's name (the CSS class that colours it).
+    /// The task id or group name.
+    pub label: String,
+    /// Whether it stands for a folded group's tasks (drawn doubled).
+    pub group: bool,
+    /// Its state's name (the CSS class that colours it); a group's: the
+    /// most telling of its tasks'.
     pub state: String,
     /// Its state's letter.
     pub letter: char,
-    /// For a mapped task: "3/5" (instances ended well / all).
+    /// For a mapped task or a group: "3/5" (ended well / all).
     pub counts: Option<String>,
-    /// Where clicking it goes.
+    /// Where clicking it goes (a group: the same page with it open).
     pub href: String,
 }
 
@@ -28,28 +33,29 @@ const NODE_H: i64 = 38;
 const GAP_X: i64 = 50;
 const GAP_Y: i64 = 14;
 
-/// The graph of `spec`, left to right: each task in the column of its
-/// longest path from a root; `node` says how task `i` looks.
-pub fn graph(spec: &DagSpec, node: impl Fn(usize) -> Node) -> String {
-    let mut layer = vec![0usize; spec.tasks.len()];
-    for &t in spec.topological_order() {
-        layer[t] = spec.tasks[t]
-            .upstream
+/// The graph, left to right: each node in the column of its longest path
+/// from a root; `node` says how node `i` looks.
+pub fn graph(folded: &Folded, node: impl Fn(&FoldedNode) -> Node) -> String {
+    let count = folded.nodes.len();
+    // Nodes come upstreams first.
+    let mut layer = vec![0usize; count];
+    for n in 0..count {
+        layer[n] = folded.upstream[n]
             .iter()
             .map(|&u| layer[u] + 1)
             .max()
             .unwrap_or(0);
     }
-    let mut row = vec![0usize; spec.tasks.len()];
+    let mut row = vec![0usize; count];
     let mut filled = vec![0usize; layer.iter().max().map_or(0, |m| m + 1)];
-    for &t in spec.topological_order() {
-        row[t] = filled[layer[t]];
-        filled[layer[t]] += 1;
+    for n in 0..count {
+        row[n] = filled[layer[n]];
+        filled[layer[n]] += 1;
     }
-    let at = |t: usize| {
+    let at = |n: usize| {
         (
-            10 + layer[t] as i64 * (NODE_W + GAP_X),
-            10 + row[t] as i64 * (NODE_H + GAP_Y),
+            10 + layer[n] as i64 * (NODE_W + GAP_X),
+            10 + row[n] as i64 * (NODE_H + GAP_Y),
         )
     };
     let width = 20 + filled.len() as i64 * (NODE_W + GAP_X) - GAP_X;
@@ -58,9 +64,9 @@ pub fn graph(spec: &DagSpec, node: impl Fn(usize) -> Node) -> String {
         "<svg class=\"graph\" role=\"img\" aria-label=\"task graph\" width=\"{width}\" height=\"{height}\" \
          viewBox=\"0 0 {width} {height}\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
-    for (t, task) in spec.tasks.iter().enumerate() {
-        let (x2, y2) = at(t);
-        for &u in &task.upstream {
+    for (n, ups) in folded.upstream.iter().enumerate() {
+        let (x2, y2) = at(n);
+        for &u in ups {
             let (x1, y1) = at(u);
             let (x1, y1, y2) = (x1 + NODE_W, y1 + NODE_H / 2, y2 + NODE_H / 2);
             let mid = (x1 + x2) / 2;
@@ -70,23 +76,43 @@ pub fn graph(spec: &DagSpec, node: impl Fn(usize) -> Node) -> String {
             );
         }
     }
-    for (t, task) in spec.tasks.iter().enumerate() {
-        let (x, y) = at(t);
-        let look = node(t);
-        let id = task.id.as_str();
-        let shown = shorten(id, 20);
+    for (n, folded_node) in folded.nodes.iter().enumerate() {
+        let (x, y) = at(n);
+        let look = node(folded_node);
+        let shown = match look.group {
+            true => format!("▸ {}", shorten(&look.label, 18)),
+            false => shorten(&look.label, 20),
+        };
         let status = match &look.counts {
             Some(counts) => format!("{} {} · {counts}", look.letter, look.state),
             None => format!("{} {}", look.letter, look.state),
         };
+        let (data, title) = match look.group {
+            true => (
+                "data-group",
+                format!("group {}: {status}; open it", look.label),
+            ),
+            false => ("data-task", format!("{}: {status}", look.label)),
+        };
+        // A folded group is drawn as a stack of two boxes.
+        let under = match look.group {
+            true => format!(
+                "<rect class=\"{state} under\" x=\"{ux}\" y=\"{uy}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"5\"/>",
+                state = escape(&look.state),
+                ux = x + 4,
+                uy = y + 4,
+            ),
+            false => String::new(),
+        };
         let _ = write!(
             out,
-            "<a href=\"{href}\" data-task=\"{id}\"><title>{id}: {status}</title>\
+            "<a href=\"{href}\" {data}=\"{label}\"><title>{title}</title>{under}\
              <rect class=\"{state}\" x=\"{x}\" y=\"{y}\" width=\"{NODE_W}\" height=\"{NODE_H}\" rx=\"5\"/>\
              <text class=\"label\" x=\"{tx}\" y=\"{ty1}\">{shown}</text>\
              <text class=\"label\" x=\"{tx}\" y=\"{ty2}\">{status}</text></a>",
             href = escape(&look.href),
-            id = escape(id),
+            label = escape(&look.label),
+            title = escape(&title),
             status = escape(&status),
             state = escape(&look.state),
             shown = escape(&shown),
@@ -278,7 +304,13 @@ mod tests {
             "dag: g\nschedule: none\ntasks:\n  - {id: a, command: [x]}\n  - {id: b, command: [x], after: [a]}\n  - {id: c, command: [x], after: [a, b]}\n",
         )
         .unwrap();
-        let svg = graph(&spec, |_| Node {
+        let folded = updraft_core::spec::fold_groups(&spec, None);
+        let svg = graph(&folded, |node| Node {
+            label: match node {
+                FoldedNode::Task(t) => spec.tasks[*t].id.to_string(),
+                FoldedNode::Group { name, .. } => name.clone(),
+            },
+            group: matches!(node, FoldedNode::Group { .. }),
             state: "pending".into(),
             letter: '·',
             counts: None,

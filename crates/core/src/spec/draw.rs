@@ -82,12 +82,30 @@ fn mermaid(spec: &DagSpec) -> String {
         };
         let _ = writeln!(out, "  {}{open}\"{}\"{close}", task.id, label(task));
     }
+    for (group, members) in groups(spec) {
+        let _ = writeln!(out, "  subgraph group_{group}[\"{group}\"]");
+        for task in members {
+            let _ = writeln!(out, "    {task}");
+        }
+        out.push_str("  end\n");
+    }
     for task in &spec.tasks {
-        for up in &task.after {
-            let _ = writeln!(out, "  {up} --> {}", task.id);
+        for up in &task.upstream {
+            let _ = writeln!(out, "  {} --> {}", spec.tasks[*up].id, task.id);
         }
     }
     out
+}
+
+/// Each group's tasks, in the spec's order: drawn as a box around them.
+fn groups(spec: &DagSpec) -> std::collections::BTreeMap<&str, Vec<&str>> {
+    let mut groups: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for task in &spec.tasks {
+        if let Some(group) = &task.group {
+            groups.entry(group).or_default().push(task.id.as_str());
+        }
+    }
+    groups
 }
 
 fn dot(spec: &DagSpec) -> String {
@@ -102,9 +120,19 @@ fn dot(spec: &DagSpec) -> String {
         };
         let _ = writeln!(out, "  \"{}\" [label=\"{}\"{shape}];", task.id, label(task));
     }
+    for (group, members) in groups(spec) {
+        let _ = writeln!(
+            out,
+            "  subgraph \"cluster_{group}\" {{\n    label=\"{group}\";"
+        );
+        for task in members {
+            let _ = writeln!(out, "    \"{task}\";");
+        }
+        out.push_str("  }\n");
+    }
     for task in &spec.tasks {
-        for up in &task.after {
-            let _ = writeln!(out, "  \"{up}\" -> \"{}\";", task.id);
+        for up in &task.upstream {
+            let _ = writeln!(out, "  \"{}\" -> \"{}\";", spec.tasks[*up].id, task.id);
         }
     }
     out.push_str("}\n");
@@ -134,6 +162,24 @@ mod tests {
             draw(&spec, GraphFormat::Mermaid),
             "flowchart LR\n  split[\"split\"]\n  each[[\"each (mapped)\"]]\n  report[\"report (all_done)\"]\n  split --> each\n  each --> report\n  split --> report\n"
         );
+    }
+
+    #[test]
+    fn groups_are_boxes_around_their_tasks_and_after_a_group_is_after_each_task() {
+        let text = "dag: g\ntasks:\n  - id: a\n    group: etl\n    command: [x]\n  - id: b\n    group: etl\n    command: [x]\n  - id: c\n    after: [etl]\n    command: [x]\n";
+        let spec = parse_spec("g.yaml", text).unwrap();
+        assert_eq!(
+            draw(&spec, GraphFormat::Mermaid),
+            "flowchart LR\n  a[\"a (group etl)\"]\n  b[\"b (group etl)\"]\n  c[\"c\"]\n  subgraph group_etl[\"etl\"]\n    a\n    b\n  end\n  a --> c\n  b --> c\n"
+        );
+        let dot = draw(&spec, GraphFormat::Dot);
+        assert!(
+            dot.contains(
+                "  subgraph \"cluster_etl\" {\n    label=\"etl\";\n    \"a\";\n    \"b\";\n  }\n"
+            ),
+            "{dot}"
+        );
+        assert!(dot.contains("\"b\" -> \"c\""), "{dot}");
     }
 
     #[test]

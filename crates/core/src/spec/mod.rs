@@ -5,6 +5,7 @@ mod capacity;
 mod diagnostic;
 mod diff;
 mod draw;
+mod folded;
 mod graph;
 mod groups;
 mod kinds;
@@ -31,6 +32,7 @@ use crate::yaml::Pos;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use draw::{GraphFormat, draw, task_marks};
+pub use folded::{Folded, FoldedNode, fold_groups};
 pub use groups::GroupInfo;
 pub use kinds::{
     DEFAULT_POKE_INTERVAL, KindKey, MIN_POKE_INTERVAL, ROLE, ServiceKind, ServiceProfile,

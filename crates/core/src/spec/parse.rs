@@ -704,7 +704,7 @@ fn read_condition(
                 reader.error(list.pos, format!("`{word}` needs at least one condition"));
                 return None;
             }
-            complete.then(|| match word {
+            complete.then_some(match word {
                 "all" => TriggerOn::All(parts),
                 _ => TriggerOn::Any(parts),
             })
