@@ -208,14 +208,14 @@ tasks:
         .expect(0)
         .json();
     let run_id = run["run_id"].as_str().unwrap().to_string();
-    let running = updraft_e2e::eventually(Duration::from_secs(20), || {
-        World::task(&world.show("late", &run_id), "landed").0 == "running"
+    let waiting = updraft_e2e::eventually(Duration::from_secs(20), || {
+        World::task(&world.show("late", &run_id), "landed").0 == "waiting"
     });
-    assert!(running, "{}", world.dev_output());
-    // Several pokes find nothing; the sensor stays running.
+    assert!(waiting, "{}", world.dev_output());
+    // Several pokes find nothing; the sensor stays waiting.
     tokio::time::sleep(Duration::from_secs(6)).await;
     let show = world.show("late", &run_id);
-    assert_eq!(World::task(&show, "landed").0, "running", "{show}");
+    assert_eq!(World::task(&show, "landed").0, "waiting", "{show}");
     assert_eq!(World::task(&show, "after").0, "pending", "{show}");
 
     s3().put_object()

@@ -169,8 +169,8 @@ async fn main() {
 
     println!("AWS requests of one try of each service kind, dispatched and ended (moto 5.2.5)");
     println!(
-        "{:<26} {:>10} {:>8} {:>7}  requests",
-        "kind", "dispatcher", "ended by", "total"
+        "{:<26} {:>7} {:>10} {:>8} {:>7}  requests",
+        "kind", "trigger", "dispatcher", "ended by", "total"
     );
     for (name, profile, end) in kinds {
         let counter = CallCounter::default();
@@ -196,12 +196,13 @@ async fn main() {
         )
         .await
         .unwrap();
+        counter.take();
         let run = engine
             .trigger("bench", RunRequest::by("bench"))
             .await
             .unwrap();
         let player = Player::new(&settings);
-        counter.take();
+        let triggered = counter.take();
         player.deliver(&engine).await;
         let dispatched = counter.take();
         let ended = match end {
@@ -255,12 +256,13 @@ async fn main() {
             .unwrap()
             .state;
         assert_eq!(state.to_string(), "succeeded", "{name}");
-        let mut all = dispatched.clone();
-        for (k, n) in &ended {
+        let mut all = triggered.clone();
+        for (k, n) in dispatched.iter().chain(&ended) {
             *all.entry(k.clone()).or_default() += n;
         }
         println!(
-            "{name:<26} {:>10} {:>8} {:>7}  {}",
+            "{name:<26} {:>7} {:>10} {:>8} {:>7}  {}",
+            total(&triggered),
             total(&dispatched),
             total(&ended),
             total(&all),

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
-    PortResult, Probe,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, Look,
+    PortError, PortResult, Probe,
 };
 
 use crate::ecs::EcsLauncher;
@@ -153,11 +153,14 @@ impl Launcher for AwsLauncher {
         }
     }
 
-    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
+    async fn probe(&self, probe: &Probe) -> PortResult<Look> {
+        if let Probe::Service(settings) = probe {
+            return self.services()?.probe(settings).await;
+        }
         // Nothing of the user's runs between pokes on AWS, and the
         // functions' roles read no bucket of theirs: AWS-side conditions
         // are `kind: aws` waits, under a role the team grants.
-        Ok(Err(format!(
+        Ok(Look::Cannot(format!(
             "{} is looked at only locally; on AWS wait with `kind: aws` and a `wait:` (HeadObject for an S3 object)",
             probe.describe()
         )))

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use updraft_core::spec::ComputeProfile;
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
-    PortResult, Probe,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, Look,
+    PortError, PortResult, Probe,
 };
 
 use crate::process::ProcessLauncher;
@@ -95,8 +95,15 @@ impl Launcher for LocalLauncher {
         }
     }
 
-    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
-        self.processes.probe(probe).await
+    async fn probe(&self, probe: &Probe) -> PortResult<Look> {
+        match (probe, &self.services) {
+            (Probe::Service(_), Some(services)) => services.0.probe(probe).await,
+            (Probe::Service(_), None) => Ok(Look::Cannot(format!(
+                "{} calls AWS, which this build of updraft cannot do locally",
+                probe.describe()
+            ))),
+            _ => self.processes.probe(probe).await,
+        }
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

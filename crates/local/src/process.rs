@@ -23,7 +23,7 @@ use updraft_core::plan::{MAX_OUTPUT_BYTES, Outcome};
 use updraft_core::state::{Attempt, TaskKey};
 use updraft_engine::ports::{
     Completion, HandleStatus, LOG_PAGE_BYTES, LaunchError, LaunchRequest, Launched, Launcher,
-    LogPage, LogWindow, PortError, PortResult, Probe,
+    LogPage, LogWindow, Look, PortError, PortResult, Probe,
 };
 
 use crate::files::{open_regular, private_append, private_dir};
@@ -488,14 +488,19 @@ impl Launcher for ProcessLauncher {
         Ok(())
     }
 
-    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
-        match probe {
-            Probe::File(path) if path.starts_with("s3://") => Ok(Err(format!(
+    async fn probe(&self, probe: &Probe) -> PortResult<Look> {
+        let found = match probe {
+            Probe::File(path) if path.starts_with("s3://") => Err(format!(
                 "{path}: locally a `wait_for: file` is a path; an S3 object is waited for with `kind: aws` (HeadObject)"
-            ))),
-            Probe::File(path) => Ok(Ok(Path::new(path).exists())),
-            Probe::Command { argv, env, limit } => Ok(probe_command(argv, env, *limit).await),
-        }
+            )),
+            Probe::File(path) => Ok(Path::new(path).exists()),
+            Probe::Command { argv, env, limit } => probe_command(argv, env, *limit).await,
+            Probe::Service(_) => Err(format!(
+                "{} calls AWS: processes cannot look at it",
+                probe.describe()
+            )),
+        };
+        Ok(Look::from(found))
     }
 
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>> {

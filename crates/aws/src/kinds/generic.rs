@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use updraft_core::duration::parse_duration;
 use updraft_core::spec::DEFAULT_POKE_INTERVAL;
 use updraft_core::spec::ServiceKind;
-use updraft_engine::ports::{HandleStatus, LaunchError, PortResult};
+use updraft_engine::ports::{HandleStatus, LaunchError, Look, PortResult};
 
 use super::{LaunchRecord, ServiceLauncher, Started, ended, handle, launch_error, port_error};
 
@@ -159,6 +159,55 @@ pub(crate) async fn start(
     })
 }
 
+/// Makes the wait's describe call once: its `success` holds (the answer
+/// is the output), not yet (or "not found"), or its `failure` holds or the
+/// call cannot succeed; a port error: ask again later.
+async fn look(launcher: &ServiceLauncher, wait: &Wait) -> PortResult<Look> {
+    let last = match launcher
+        .caller
+        .call(&wait.service, &wait.action, &wait.params)
+        .await
+    {
+        Ok(last) => last,
+        Err(e) if e.is_not_found() => return Ok(Look::NotYet),
+        Err(e) if e.is_transient() => return Err(port_error(e)),
+        Err(e) => return Ok(Look::Cannot(format!("waiting: {e}"))),
+    };
+    Ok(match verdict(wait, &last) {
+        Ok(true) => Look::Holds(Some(json!({ "last": last }))),
+        Ok(false) => Look::NotYet,
+        Err(why) => Look::Cannot(why),
+    })
+}
+
+/// What a describe response says: the wait's `success` holds, its
+/// `failure` does (or an expression cannot be read), or neither yet.
+fn verdict(wait: &Wait, last: &Value) -> Result<bool, String> {
+    if holds(&wait.success, last)? {
+        return Ok(true);
+    }
+    match &wait.failure {
+        Some(failure) if holds(failure, last)? => Err(format!(
+            "{} {} answered what `failure: {failure}` matches",
+            wait.service, wait.action
+        )),
+        _ => Ok(false),
+    }
+}
+
+/// One look of a sensor's wait (a task with only `wait:`), its settings
+/// rendered: the sensor's pace and timeout are the engine's.
+pub(crate) async fn probe(
+    launcher: &ServiceLauncher,
+    settings: &Map<String, Value>,
+) -> PortResult<Look> {
+    match wait_of(settings, None, &Value::Null) {
+        Ok(Some(wait)) => look(launcher, &wait).await,
+        Ok(None) => Ok(Look::Cannot("a `kind: aws` sensor needs a `wait`".into())),
+        Err(why) => Ok(Look::Cannot(why)),
+    }
+}
+
 /// Pokes the wait once.
 pub(crate) async fn describe(
     launcher: &ServiceLauncher,
@@ -168,35 +217,10 @@ pub(crate) async fn describe(
         return Ok(ended(Ok(())));
     };
     let waited = Utc::now() - record.launched_at;
-    let last = match launcher
-        .caller
-        .call(&wait.service, &wait.action, &wait.params)
-        .await
-    {
-        Ok(last) => Some(last),
-        Err(e) if e.is_not_found() => None,
-        Err(e) if e.is_transient() => return Err(port_error(e)),
-        Err(e) => return Ok(ended(Err(format!("waiting: {e}")))),
-    };
-    if let Some(last) = &last {
-        let verdict = |expression: &str| holds(expression, last);
-        match verdict(&wait.success) {
-            Ok(true) => return Ok(ended(Ok(()))),
-            Ok(false) => {}
-            Err(why) => return Ok(ended(Err(why))),
-        }
-        if let Some(failure) = &wait.failure {
-            match verdict(failure) {
-                Ok(true) => {
-                    return Ok(ended(Err(format!(
-                        "{} {} answered what `failure: {failure}` matches",
-                        wait.service, wait.action
-                    ))));
-                }
-                Ok(false) => {}
-                Err(why) => return Ok(ended(Err(why))),
-            }
-        }
+    match look(launcher, wait).await? {
+        Look::Holds(_) => return Ok(ended(Ok(()))),
+        Look::Cannot(why) => return Ok(ended(Err(why))),
+        Look::NotYet => {}
     }
     if waited.num_seconds() >= wait.timeout_secs as i64 {
         return Ok(ended(Err(format!(

@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 use updraft_core::spec::{ComputeProfile, ServiceTask};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, PortError,
-    PortResult,
+    HandleStatus, LaunchError, LaunchRequest, Launched, Launcher, LogPage, LogWindow, Look,
+    PortError, PortResult, Probe,
 };
 
 use super::ServiceLauncher;
@@ -153,6 +153,19 @@ fn local_deployment(state: &Path) -> String {
 
 #[async_trait]
 impl Launcher for LocalServices {
+    async fn probe(&self, probe: &Probe) -> PortResult<Look> {
+        let Probe::Service(settings) = probe else {
+            return Ok(Look::Cannot(format!(
+                "{} is not a service's",
+                probe.describe()
+            )));
+        };
+        match self.connected().await {
+            Ok(launcher) => launcher.probe(settings).await,
+            Err(missing) => Ok(Look::Cannot(format!("{}: {missing}", probe.describe()))),
+        }
+    }
+
     async fn launch(&self, request: &LaunchRequest) -> Result<Launched, LaunchError> {
         let Some(ComputeProfile::Service(profile)) = &request.compute else {
             return Err(LaunchError::Refused(

@@ -31,7 +31,7 @@ use updraft_core::plan::Outcome;
 use updraft_core::spec::{ComputeProfile, ServiceKind};
 use updraft_core::state::Attempt;
 use updraft_engine::ports::{
-    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, PortError, PortResult,
+    Completion, HandleStatus, LaunchError, LaunchRequest, Launched, Look, PortError, PortResult,
 };
 
 use crate::call::{CallError, Caller, PlannedCall};
@@ -458,6 +458,18 @@ impl ServiceLauncher {
         let role = record.as_ref().and_then(|r| r.role.as_deref());
         let launcher = self.as_role(role).await.map_err(port_error)?;
         Ok((launcher, record))
+    }
+
+    /// One look of a `kind: aws` sensor's wait, its settings rendered
+    /// (calling as its `role:`).
+    pub async fn probe(&self, settings: &Map<String, Value>) -> PortResult<Look> {
+        let role = settings.get("role").and_then(Value::as_str);
+        let launcher = match self.as_role(role).await {
+            Ok(launcher) => launcher,
+            Err(e) if e.is_transient() => return Err(port_error(e)),
+            Err(e) => return Ok(Look::Cannot(e.to_string())),
+        };
+        generic::probe(&launcher, settings).await
     }
 
     /// What became of a try.

@@ -71,6 +71,17 @@ async fn state_of(engine: &Engine, dag: &str, run_id: &str, task: &str) -> TaskS
         .state
 }
 
+/// The handle of a task's first try, if it was launched.
+async fn launched(engine: &Engine, dag: &str, run_id: &str, task: &str) -> Option<String> {
+    engine
+        .ports()
+        .store
+        .attempt(dag, run_id, &key(task), 1)
+        .await
+        .unwrap()
+        .and_then(|a| a.handle)
+}
+
 async fn handle_of(engine: &Engine, dag: &str, run_id: &str, task: &str) -> String {
     engine
         .ports()
@@ -160,7 +171,7 @@ tasks:
       service: s3
       action: HeadObject
       params: {{ Bucket: {bucket}, Key: "flags/{{{{ params.day }}}}/_SUCCESS" }}
-      every: 10s
+      every: 5s
       success: ContentLength
 "#
     )
@@ -271,12 +282,13 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
         job.as_str()
     );
 
-    // The sensor holds nothing and waits: no object yet.
+    // The sensor holds nothing and waits: no object yet, and no launch.
     engine.tick().await.unwrap();
     assert_eq!(
         state_of(engine, "lake", run_id, "landed").await,
-        TaskState::Running
+        TaskState::Waiting
     );
+    assert_eq!(launched(engine, "lake", run_id, "landed").await, None);
 
     // The Athena query, its event lost: reconciliation ends it, and its
     // rows feed the next task's input.
@@ -344,7 +356,7 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
         json!({"day": "2026-12-01", "rows": "42"})
     );
 
-    // The flag lands: the next poke ends the sensor, and the run.
+    // The flag lands: the next look, once due, ends the sensor, and the run.
     s3().put_object()
         .bucket(&bucket)
         .key("flags/2026-12-01/_SUCCESS")
@@ -352,6 +364,7 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
         .send()
         .await
         .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
     engine.tick().await.unwrap();
     let run = engine
         .ports()
@@ -1030,8 +1043,10 @@ async fn the_service_kinds_role_allows_exactly_what_the_kinds_call() {
     );
 }
 
-/// A sensor is poked every `every` by a delayed message on the task queue,
-/// not only at the planner's ticks: no tick runs in this test.
+/// A sensor (a `kind: aws` wait with no call) waits in the state
+/// `waiting`, launching nothing, and is poked every `every` by a delayed
+/// message on the task queue, not only at the planner's ticks: no tick
+/// runs in this test.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sensor_is_poked_between_ticks_by_delayed_messages() {
     let bucket = unique("pokes");
@@ -1045,15 +1060,20 @@ async fn a_sensor_is_poked_between_ticks_by_delayed_messages() {
         .trigger("poked", RunRequest::by("tester"))
         .await
         .unwrap();
-    assert_eq!(world.player.deliver(engine).await, 1, "the launch");
-    // The poke is not due yet; then it comes, finds nothing, and pokes again.
-    assert_eq!(world.player.deliver(engine).await, 0);
-    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
-    assert_eq!(world.player.deliver(engine).await, 1, "the first poke");
+    // The trigger looked first and found nothing; the next look is not
+    // due yet; then it comes, finds nothing, and asks for the next.
     assert_eq!(
         state_of(engine, "poked", &run.run_id, "landed").await,
-        TaskState::Running
+        TaskState::Waiting
     );
+    assert_eq!(world.player.deliver(engine).await, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
+    assert_eq!(world.player.deliver(engine).await, 1, "the second look");
+    assert_eq!(
+        state_of(engine, "poked", &run.run_id, "landed").await,
+        TaskState::Waiting
+    );
+    assert_eq!(launched(engine, "poked", &run.run_id, "landed").await, None);
     s3().put_object()
         .bucket(&bucket)
         .key("flag")
@@ -1062,10 +1082,15 @@ async fn a_sensor_is_poked_between_ticks_by_delayed_messages() {
         .await
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;
-    assert_eq!(world.player.deliver(engine).await, 1, "the second poke");
+    assert_eq!(world.player.deliver(engine).await, 1, "the third look");
     assert_eq!(
         state_of(engine, "poked", &run.run_id, "landed").await,
         TaskState::Succeeded
+    );
+    // Its output is the describe call's answer.
+    assert_eq!(
+        output_of(engine, "poked", &run.run_id, "landed").await["last"]["ContentLength"],
+        json!("1")
     );
     // The chain of pokes ended with the try.
     tokio::time::sleep(std::time::Duration::from_millis(5_500)).await;

@@ -7,6 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::spec::read::Reader;
+use crate::spec::sensors::{Condition, DEFAULT_SENSOR_EVERY, DEFAULT_SENSOR_TIMEOUT, WaitFor};
 use crate::yaml::{Node, Pos, Value as Yaml};
 
 /// A kind of task that a service's API runs.
@@ -309,7 +310,14 @@ fn collect_templates(node: &Node, key: &str, templates: &mut Vec<(String, Pos)>)
 
 const CALL_KEYS: &[&str] = &["service", "action", "params"];
 const WAIT_KEYS: &[&str] = &[
-    "service", "action", "params", "every", "timeout", "success", "failure",
+    "service",
+    "action",
+    "params",
+    "every",
+    "timeout",
+    "success",
+    "failure",
+    "soft_fail",
 ];
 
 /// The least time between two pokes of a wait.
@@ -348,6 +356,9 @@ fn check_aws_step(reader: &mut Reader<'_>, name: &str, node: &Node) {
         if let Some(timeout) = fields.get("timeout") {
             reader.duration(timeout, "`timeout`");
         }
+        if let Some(soft_fail) = fields.get("soft_fail") {
+            reader.boolean(soft_fail, "`soft_fail`");
+        }
     }
     if let Some(action) = fields.get("action")
         && let Yaml::Str(text) = &action.value
@@ -366,6 +377,36 @@ fn check_aws_step(reader: &mut Reader<'_>, name: &str, node: &Node) {
             "`params` must be a mapping of the action's parameters",
         );
     }
+}
+
+/// The sensor a `kind: aws` task with a `wait:` and no `call:` is: it
+/// waits in the state `waiting`, looked at every `every`, as any sensor.
+/// `None` for any other task; a refusal names what is wrong.
+pub(crate) fn sensor_of(task: &ServiceTask) -> Option<Result<WaitFor, String>> {
+    if task.kind != ServiceKind::Aws {
+        return None;
+    }
+    let wait = task.settings.get("wait")?.as_object()?;
+    let text = |key: &str| wait.get(key).and_then(Value::as_str).map(str::to_string);
+    let duration = |key: &str| text(key).and_then(|t| crate::duration::parse_duration(&t).ok());
+    let soft_fail = wait.get("soft_fail").and_then(Value::as_bool);
+    if task.settings.contains_key("call") {
+        return soft_fail
+            .map(|_| Err("`soft_fail` is for a sensor, a `wait` with no `call`".to_string()));
+    }
+    let Some(service) = text("service") else {
+        return Some(Err("a `wait` with no `call` needs its `service`".into()));
+    };
+    Some(Ok(WaitFor {
+        every: duration("every").unwrap_or(DEFAULT_SENSOR_EVERY),
+        timeout: duration("timeout").unwrap_or(DEFAULT_SENSOR_TIMEOUT),
+        soft_fail: soft_fail.unwrap_or(false),
+        condition: Condition::Aws {
+            service,
+            action: text("action").unwrap_or_default(),
+            success: text("success").unwrap_or_default(),
+        },
+    }))
 }
 
 /// A task's settings: its profile's, then each of the task's own keys over

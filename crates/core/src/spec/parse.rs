@@ -911,7 +911,13 @@ fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option
         }
     }
     let id = draft.spec.id.to_string();
-    draft.spec.service = Some(kinds::merge(reader, profile, own, draft.compute_pos, &id));
+    let service = kinds::merge(reader, profile, own, draft.compute_pos, &id);
+    match kinds::sensor_of(&service) {
+        Some(Ok(sensor)) => draft.spec.wait_for = Some(sensor),
+        Some(Err(why)) => reader.error(draft.compute_pos, why),
+        None => {}
+    }
+    draft.spec.service = Some(service);
 }
 
 /// A profile of a service kind: its keys and their templates.

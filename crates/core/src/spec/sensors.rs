@@ -68,6 +68,16 @@ pub enum Condition {
         /// The state it must reach.
         state: TaskState,
     },
+    /// A `kind: aws` task's `wait:` with no `call:` — its describe call
+    /// answering what `success` holds over; its settings are the task's.
+    Aws {
+        /// The service, as the wait names it.
+        service: String,
+        /// The describe action.
+        action: String,
+        /// The expression over its response.
+        success: String,
+    },
 }
 
 impl Condition {
@@ -83,6 +93,11 @@ impl Condition {
                 Some(task) => format!("{dag}.{task} to be {state}"),
                 None => format!("a run of {dag} to be {state}"),
             },
+            Condition::Aws {
+                service,
+                action,
+                success,
+            } => format!("{service} {action} to answer `{success}`"),
         }
     }
 }

@@ -329,14 +329,35 @@ pub trait Launcher: Send + Sync {
     /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
     /// Looks once at a sensor's condition that only this side can see (a
-    /// command's exit status, a file): `Ok(Ok(true))` it holds, `Ok(Ok(false))`
-    /// not yet, `Ok(Err(why))` it cannot be looked at here (the try fails),
-    /// `Err` look again later.
-    async fn probe(&self, probe: &Probe) -> PortResult<Result<bool, String>> {
-        Ok(Err(format!(
+    /// command's exit status, a file, a service's answer); `Err`: look
+    /// again later.
+    async fn probe(&self, probe: &Probe) -> PortResult<Look> {
+        Ok(Look::Cannot(format!(
             "{} cannot be looked at where this runs",
             probe.describe()
         )))
+    }
+}
+
+/// What one look at a sensor's condition found.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Look {
+    /// It holds; the sensor succeeds, with this output if there is one
+    /// (a service's answer).
+    Holds(Option<serde_json::Value>),
+    /// Not yet: look again in `every`.
+    NotYet,
+    /// It cannot be looked at, or says the wait failed: the try fails.
+    Cannot(String),
+}
+
+impl From<Result<bool, String>> for Look {
+    fn from(found: Result<bool, String>) -> Look {
+        match found {
+            Ok(true) => Look::Holds(None),
+            Ok(false) => Look::NotYet,
+            Err(why) => Look::Cannot(why),
+        }
     }
 }
 
@@ -355,6 +376,9 @@ pub enum Probe {
     },
     /// A file (a path; an `s3://` URI on AWS) that exists.
     File(String),
+    /// A `kind: aws` sensor's `wait` (and `role`), rendered: its describe
+    /// call answers what its `success` expression holds over.
+    Service(serde_json::Map<String, serde_json::Value>),
 }
 
 impl Probe {
@@ -365,6 +389,15 @@ impl Probe {
                 format!("a `wait_for: command` sensor (`{}`)", argv.join(" "))
             }
             Probe::File(path) => format!("a `wait_for: file` sensor ({path})"),
+            Probe::Service(settings) => {
+                let wait = &settings["wait"];
+                let text = |key: &str| wait[key].as_str().unwrap_or("?").to_string();
+                format!(
+                    "a `kind: aws` wait ({} {})",
+                    text("service"),
+                    text("action")
+                )
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ use updraft_core::state::{
 };
 use updraft_core::template::Renderer;
 
-use crate::ports::{Completion, Probe, TaskMessage};
+use crate::ports::{Completion, Look, Probe, TaskMessage};
 use crate::usecase::RunRequest;
 use crate::usecase::advance::MAX_WAKE_DELAY;
 use crate::usecase::dispatch::with_try_vars;
@@ -71,10 +71,14 @@ impl Engine {
         instances: &[TaskInstance],
         now: DateTime<Utc>,
     ) -> EngineResult<bool> {
-        match self.look(spec, run, task, wait, instances, now).await? {
-            Ok(true) => self.end_waiting(run, instance, Ok(None)).await,
-            Err(reason) => self.end_waiting(run, instance, Err(reason)).await,
-            Ok(false) => self.look_again(run, instance, wait.every).await,
+        let try_number = instance.try_number;
+        match self
+            .look(spec, run, task, wait, instances, try_number, now)
+            .await?
+        {
+            Look::Holds(output) => self.end_waiting(run, instance, Ok(output)).await,
+            Look::Cannot(reason) => self.end_waiting(run, instance, Err(reason)).await,
+            Look::NotYet => self.look_again(run, instance, wait.every).await,
         }
     }
 
@@ -240,7 +244,8 @@ impl Engine {
         Ok(false)
     }
 
-    /// Whether the condition holds now; the inner error fails the try.
+    /// Whether the condition holds now.
+    #[allow(clippy::too_many_arguments)]
     async fn look(
         &self,
         spec: &DagSpec,
@@ -248,19 +253,20 @@ impl Engine {
         task: &TaskSpec,
         wait: &WaitFor,
         instances: &[TaskInstance],
+        try_number: u32,
         now: DateTime<Utc>,
-    ) -> EngineResult<Result<bool, String>> {
+    ) -> EngineResult<Look> {
         let outputs = match task.reads_outputs {
             true => outputs_of(spec, instances),
             false => Default::default(),
         };
-        let renderer = with_try_vars(spec, run, task, None, &outputs, 1, Renderer::new);
+        let renderer = with_try_vars(spec, run, task, None, &outputs, try_number, Renderer::new);
         let rendered = |text: &str| {
             renderer
                 .render(text)
                 .map_err(|why| format!("task `{}` wait_for: {why}", task.id))
         };
-        Ok(match &wait.condition {
+        let found = match &wait.condition {
             Condition::Command(argv) => {
                 let argv = match argv
                     .iter()
@@ -268,7 +274,7 @@ impl Engine {
                     .collect::<Result<Vec<_>, _>>()
                 {
                     Ok(argv) => argv,
-                    Err(why) => return Ok(Err(why)),
+                    Err(why) => return Ok(Look::Cannot(why)),
                 };
                 let env = vec![
                     ("UPDRAFT_DAG".into(), run.dag.to_string()),
@@ -276,13 +282,14 @@ impl Engine {
                     ("UPDRAFT_TASK_ID".into(), task.id.to_string()),
                 ];
                 let limit = wait.every.min(COMMAND_LIMIT);
-                self.ports
+                return Ok(self
+                    .ports
                     .launcher
                     .probe(&Probe::Command { argv, env, limit })
-                    .await?
+                    .await?);
             }
             Condition::File(path) => match rendered(path) {
-                Ok(path) => self.ports.launcher.probe(&Probe::File(path)).await?,
+                Ok(path) => return Ok(self.ports.launcher.probe(&Probe::File(path)).await?),
                 Err(why) => Err(why),
             },
             Condition::Time(at) => rendered(at)
@@ -296,12 +303,26 @@ impl Engine {
             } => {
                 let date = match logical_date.as_deref().map(rendered).transpose() {
                     Ok(date) => date,
-                    Err(why) => return Ok(Err(why)),
+                    Err(why) => return Ok(Look::Cannot(why)),
                 };
                 self.other_dag_reached(run, dag.as_str(), other_task.as_deref(), date, *state)
                     .await?
             }
-        })
+            Condition::Aws { .. } => {
+                let Some(service) = &task.service else {
+                    let why = format!("task `{}` has no `kind: aws` wait", task.id);
+                    return Ok(Look::Cannot(why));
+                };
+                match renderer.render_settings(&service.settings) {
+                    Ok(settings) => {
+                        let probe = Probe::Service(settings);
+                        return Ok(self.ports.launcher.probe(&probe).await?);
+                    }
+                    Err(why) => Err(format!("task `{}`: {why}", task.id)),
+                }
+            }
+        };
+        Ok(Look::from(found))
     }
 
     /// Whether the run of `dag` with the logical date `date` (a day or an

@@ -216,3 +216,33 @@ fn a_training_task_takes_named_input_channels() {
         ]
     );
 }
+
+/// Issue 28: a `kind: aws` task with only a `wait:` is a sensor, waiting
+/// in the state `waiting` as any sensor does, at its wait's pace.
+#[test]
+fn a_wait_without_a_call_is_a_sensor() {
+    let text = "dag: s\ncompute:\n  s3: { kind: aws }\ntasks:\n  - id: landed\n    compute: s3\n    wait: { service: s3, action: HeadObject, params: { Bucket: b, Key: k }, every: 30s, timeout: 2h, soft_fail: true, success: ContentLength }\n";
+    let spec = parse_spec("s.yaml", text).unwrap();
+    let sensor = spec.task("landed").unwrap().wait_for.clone().unwrap();
+    assert_eq!(
+        (sensor.every, sensor.timeout, sensor.soft_fail),
+        (Duration::from_secs(30), Duration::from_secs(7200), true)
+    );
+    assert_eq!(
+        sensor.condition.describe(),
+        "s3 HeadObject to answer `ContentLength`"
+    );
+    // A step that calls first is not a sensor.
+    let crawl = parse_spec("k.yaml", GLUE).unwrap();
+    assert!(crawl.task("crawl").unwrap().wait_for.is_none());
+
+    let no_service = text.replace("service: s3, ", "");
+    assert_eq!(
+        spec_errors(&no_service),
+        ["6:14: a `wait` with no `call` needs its `service`"]
+    );
+    assert_eq!(
+        spec_errors(&replaced(22, "      every: 30s\n      soft_fail: true")),
+        ["17:14: `soft_fail` is for a sensor, a `wait` with no `call`"]
+    );
+}
