@@ -315,6 +315,53 @@ tasks:
     assert_eq!(World::task(&shown, "landed"), ("succeeded".into(), 1));
 }
 
+/// A sensor waiting two minutes holds no worker all that time: another
+/// run's four tasks take the four workers at once while it waits, and it
+/// goes on only once its time has come.
+#[test]
+fn a_sensor_waiting_two_minutes_holds_no_worker_meanwhile() {
+    let world = World::new();
+    world.spec(
+        "later.yaml",
+        "dag: later\ntasks:\n  - id: two_minutes\n    wait_for: { time: '{{ logical_date }} + 2m', every: 10s }\n  - id: then\n    after: [two_minutes]\n    command: [echo, then]\n",
+    );
+    let mut busy = String::from("dag: busy\ntasks:\n");
+    for id in ["a", "b", "c", "d"] {
+        busy += &busy_task(id);
+    }
+    world.spec("busy.yaml", &busy);
+    let _dev = world.dev();
+    let started = std::time::Instant::now();
+    let later = world
+        .run(&["trigger", "later", "--output", "json"])
+        .expect(0)
+        .json();
+    let id = later["run_id"].as_str().unwrap().to_string();
+    let waiting = eventually(Duration::from_secs(20), || {
+        World::task(&world.show("later", &id), "two_minutes").0 == "waiting"
+    });
+    assert!(waiting, "{}", world.dev_output());
+    let busy = world
+        .run(&["trigger", "busy", "--wait", "--output", "json"])
+        .expect(0)
+        .json();
+    assert_eq!(busy["state"], "succeeded");
+    assert_eq!(most_at_once(&spans(&world)), 4, "the sensor holds no worker");
+    assert_eq!(
+        World::task(&world.show("later", &id), "two_minutes").0,
+        "waiting"
+    );
+    let done = eventually(Duration::from_secs(180), || {
+        world.show("later", &id)["run"]["state"] == "succeeded"
+    });
+    assert!(done, "{}", world.dev_output());
+    assert!(
+        started.elapsed() >= Duration::from_secs(115),
+        "it waited its two minutes: {:?}",
+        started.elapsed()
+    );
+}
+
 /// A sensor that runs out of time fails, and with `soft_fail` is skipped.
 #[test]
 fn a_sensor_past_its_timeout_fails_or_with_soft_fail_is_skipped() {
