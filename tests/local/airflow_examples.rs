@@ -109,6 +109,40 @@ fn latest_only_skips_in_a_backfilled_run_and_all_done_still_runs() {
 }
 
 #[test]
+fn latest_only_runs_task1_only_in_a_run_that_is_the_latest() {
+    let world = ports();
+    world
+        .run(&[
+            "backfill",
+            "latest_only",
+            "--from",
+            "2021-01-01",
+            "--to",
+            "2021-01-01",
+        ])
+        .expect(0);
+    let _dev = world.dev();
+    let backfilled = "backfill__2021-01-01T00:00:00+00:00";
+    let ended = updraft_e2e::eventually(std::time::Duration::from_secs(30), || {
+        world.show("latest_only", backfilled)["run"]["state"] == "succeeded"
+    });
+    assert!(ended, "{}", world.dev_output());
+    let skipped = [("latest_only", "succeeded"), ("task1", "skipped")];
+    assert_states(
+        &world.show("latest_only", backfilled),
+        "succeeded",
+        &skipped,
+    );
+    let manual = world
+        .run(&["trigger", "latest_only", "--wait", "--output", "json"])
+        .expect(0)
+        .json();
+    let manual = manual["run_id"].as_str().unwrap();
+    let ran = [("latest_only", "succeeded"), ("task1", "succeeded")];
+    assert_states(&world.show("latest_only", manual), "succeeded", &ran);
+}
+
+#[test]
 fn the_local_sensors_wait_fire_or_time_out_softly_as_in_airflow() {
     let world = ports();
     let dir = format!("dir={}", world.path().display());

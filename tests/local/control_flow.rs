@@ -346,7 +346,11 @@ fn a_sensor_waiting_two_minutes_holds_no_worker_meanwhile() {
         .expect(0)
         .json();
     assert_eq!(busy["state"], "succeeded");
-    assert_eq!(most_at_once(&spans(&world)), 4, "the sensor holds no worker");
+    assert_eq!(
+        most_at_once(&spans(&world)),
+        4,
+        "the sensor holds no worker"
+    );
     assert_eq!(
         World::task(&world.show("later", &id), "two_minutes").0,
         "waiting"
