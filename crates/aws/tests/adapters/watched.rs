@@ -187,3 +187,37 @@ async fn a_run_ending_on_ecs_starts_one_run_of_the_dag_waiting_for_it() {
         upstream.run_id.as_str()
     );
 }
+
+/// Issue 28, asset conditions through the planner function: an `all:`
+/// trigger's run gathers the first object's event and starts on the
+/// second's, within one window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_all_trigger_starts_its_run_once_both_objects_landed_within_its_window() {
+    let clients = Clients::new(&sdk());
+    let settings = deployment(&clients).await;
+    let engine = settings.engine_over(&clients);
+    let lake = unique("lake");
+    let spec = format!(
+        "dag: report\ntriggers:\n  - all:\n      - artifact: \"s3://{lake}/crm/*.json\"\n      - artifact: \"s3://{lake}/erp/*.json\"\n    within: 1h\ntasks:\n  - id: build\n    command: [echo, '{{{{ trigger.events | length }}}}']\n"
+    );
+    deploy_spec(&settings, &engine, &spec).await;
+    let crm = object_created(&lake, "crm/a.json", None, "2099-01-01T10:05:00Z");
+    planner(&engine, &settings.bucket, &crm).await.unwrap();
+    planner(&engine, &settings.bucket, &crm).await.unwrap();
+    let runs = consumer_runs(&engine).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].state, RunState::Queued, "one condition of two");
+    assert_eq!(runs[0].trigger.as_ref().unwrap().events.len(), 1);
+
+    let erp = object_created(&lake, "erp/b.json", None, "2099-01-01T10:50:00Z");
+    planner(&engine, &settings.bucket, &erp).await.unwrap();
+    let runs = consumer_runs(&engine).await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].state, RunState::Running, "both landed: it started");
+    assert_eq!(runs[0].trigger.as_ref().unwrap().events.len(), 2);
+    assert_eq!(
+        runs[0].logical_date.to_rfc3339(),
+        "2099-01-01T10:00:00+00:00",
+        "the window's start"
+    );
+}
