@@ -33,6 +33,10 @@ pub struct StateChange {
     pub handle: String,
     /// How the try ended, if it did.
     pub completion: Option<Completion>,
+    /// The handle is a name several launches share (a Glue crawler's: its
+    /// events carry no crawl id): each launch of it still in flight is
+    /// looked at, and `completion` is none.
+    pub named: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +82,8 @@ pub const TRAINING_JOB_STATE_CHANGE: (&str, &str) =
 /// The training job statuses that end a try.
 pub const TRAINING_JOB_ENDED: [&str; 3] = ["Completed", "Failed", "Stopped"];
 
+/// The source and detail type of Glue crawlers' events.
+pub const GLUE_CRAWLER_STATE_CHANGE: (&str, &str) = ("aws.glue", "Glue Crawler State Change");
 /// The source and detail type of Glue job runs' events.
 pub const GLUE_JOB_STATE_CHANGE: (&str, &str) = ("aws.glue", "Glue Job State Change");
 /// The source and detail type of Batch jobs' events.
@@ -103,6 +109,15 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
             .and_then(|v| v.as_str())
             .unwrap_or_default()
     };
+    if kind == GLUE_CRAWLER_STATE_CHANGE {
+        // Which crawl ended, and whether it is a try's, only GetCrawler
+        // tells: the launches of the crawler are looked at.
+        return Some(StateChange {
+            handle: kinds::handle(ServiceKind::GlueCrawler, text("/crawlerName")),
+            completion: None,
+            named: true,
+        });
+    }
     let (handle, end) = if kind == GLUE_JOB_STATE_CHANGE {
         (
             kinds::glue_handle(text("/jobName"), text("/jobRunId")),
@@ -136,6 +151,7 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
         return Some(StateChange {
             handle: kinds::handle(ServiceKind::Batch, text("/jobId")),
             completion: kinds::batch_completion(text("/status"), text("/statusReason"), exit_code),
+            named: false,
         });
     } else {
         return None;
@@ -143,6 +159,7 @@ fn service_kind(kind: (&str, &str), detail: &serde_json::Value) -> Option<StateC
     Some(StateChange {
         handle,
         completion: end.map(kinds::completion),
+        named: false,
     })
 }
 
@@ -253,6 +270,7 @@ fn ecs(detail: serde_json::Value) -> Result<StateChange, String> {
     Ok(StateChange {
         handle: task.task_arn,
         completion,
+        named: false,
     })
 }
 
@@ -285,6 +303,7 @@ fn sagemaker(detail: serde_json::Value) -> Result<StateChange, String> {
     Ok(StateChange {
         completion: training_completion(&job.training_job_status, job.failure_reason),
         handle: job.training_job_name,
+        named: false,
     })
 }
 

@@ -214,6 +214,10 @@ fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
 /// The recorder: one EventBridge event.
 pub async fn recorder(engine: &Engine, event: &Value) -> Result<Value, FunctionError> {
     let change = events::parse(&event.to_string())?;
+    if change.named {
+        let recorded = engine.look_at_launches_of(&change.handle).await?;
+        return Ok(json!({ "handle": change.handle, "recorded": recorded > 0 }));
+    }
     let recorded = match change.completion {
         Some(completion) => engine.record_handle(&change.handle, completion).await?,
         None => false,

@@ -173,4 +173,11 @@ impl Launcher for AwsLauncher {
             _ => self.ecs.read_output(attempt).await,
         }
     }
+
+    async fn launches_of(&self, name: &str) -> PortResult<Vec<String>> {
+        match &self.services {
+            Some(services) => services.launches_of(name).await,
+            None => Ok(Vec::new()),
+        }
+    }
 }

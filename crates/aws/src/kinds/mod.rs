@@ -460,6 +460,43 @@ impl ServiceLauncher {
         Ok((launcher, record))
     }
 
+    /// The handles of a Glue crawler's launches of the last week (`name`:
+    /// `glue-crawler:NAME`), oldest first: what its event, which names no
+    /// crawl, may have ended. Found by their launch records in the bucket.
+    pub async fn launches_of(&self, name: &str) -> PortResult<Vec<String>> {
+        let (Some((ServiceKind::GlueCrawler, _)), Home::Bucket(bucket)) = (owner(name), &self.home)
+        else {
+            return Ok(Vec::new());
+        };
+        let prefix = format!("launches/{name}@");
+        // Keys sort by launch time (milliseconds of 13 digits): start after
+        // the oldest launch a try could still wait on.
+        let week_ago = Utc::now() - chrono::TimeDelta::days(7);
+        let start_after = format!("{prefix}{}", week_ago.timestamp_millis());
+        let mut handles = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .s3
+                .list_objects_v2()
+                .bucket(bucket)
+                .prefix(&prefix)
+                .start_after(&start_after)
+                .set_continuation_token(token)
+                .send()
+                .await
+                .map_err(crate::sdk_error::fail("S3 ListObjectsV2"))?;
+            handles.extend(page.contents().iter().filter_map(|o| {
+                let key = o.key()?.strip_prefix("launches/")?;
+                Some(key.strip_suffix(".json")?.to_string())
+            }));
+            token = page.next_continuation_token;
+            if token.is_none() {
+                return Ok(handles);
+            }
+        }
+    }
+
     /// One look of a `kind: aws` sensor's wait, its settings rendered
     /// (calling as its `role:`).
     pub async fn probe(&self, settings: &Map<String, Value>) -> PortResult<Look> {

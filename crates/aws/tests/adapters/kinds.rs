@@ -959,6 +959,70 @@ async fn a_crawler_try_waits_for_a_running_crawl_then_for_its_own() {
     assert_eq!(run.state, RunState::Succeeded);
 }
 
+/// A crawler's events name no crawl: the recorder looks at each launch of
+/// the crawler still in flight (found by its launch record) and ends those
+/// whose crawl ended, with no tick. Two runs wait on one crawler: the
+/// first's crawl ends the first; the second, launched while it ran, then
+/// starts its own, which its next event ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawlers_event_ends_the_tries_whose_crawl_it_was() {
+    let name = crawler().await;
+    let spec = format!(
+        "dag: crawled\ncompute:\n  c: {{ kind: glue_crawler, crawler: {name} }}\ntasks:\n  - id: crawl\n    compute: c\n"
+    );
+    let world = world_with(&spec, updraft_engine::Settings::default()).await;
+    let engine = &world.engine;
+    let first = engine
+        .trigger("crawled", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    let second = engine
+        .trigger("crawled", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    let crawled = event(
+        "aws.glue",
+        "Glue Crawler State Change",
+        json!({"crawlerName": name, "state": "Succeeded", "message": "Crawler Succeeded"}),
+    );
+    // Told before the crawl ended (as a late or stray event): nothing ends.
+    let early = updraft_aws::functions::recorder(engine, &crawled)
+        .await
+        .unwrap();
+    assert_eq!(early["recorded"], false, "{early}");
+
+    assert_eq!(end_crawl(&name).await, 1);
+    assert_eq!(record_twice(engine, &crawled).await, (true, false));
+    assert_eq!(
+        state_of(engine, "crawled", &first.run_id, "crawl").await,
+        TaskState::Succeeded
+    );
+    assert_eq!(
+        state_of(engine, "crawled", &second.run_id, "crawl").await,
+        TaskState::Running,
+        "its crawl is the next"
+    );
+    assert_eq!(end_crawl(&name).await, 2, "the second try started its own");
+    assert_eq!(record_twice(engine, &crawled).await, (true, false));
+    assert_eq!(
+        state_of(engine, "crawled", &second.run_id, "crawl").await,
+        TaskState::Succeeded
+    );
+    // Another crawler's event finds no launch of its own.
+    let other = event(
+        "aws.glue",
+        "Glue Crawler State Change",
+        json!({"crawlerName": unique("other"), "state": "Failed"}),
+    );
+    let none = updraft_aws::functions::recorder(engine, &other)
+        .await
+        .unwrap();
+    assert_eq!(none["recorded"], false);
+}
+
 /// The stack's role for the service kinds allows exactly what their
 /// launches, relaunches, looks, stops and outputs call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

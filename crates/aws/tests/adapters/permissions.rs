@@ -71,11 +71,12 @@ const SPECS: [(&str, &str); 7] = [
         "quiet",
         "dag: quiet\ncompute:\n  gpu: { kind: sagemaker, instance_type: ml.m5.large }\n  glue: { kind: glue, job: permissions-job }\ntasks:\n  - id: ends\n    command: [ends]\n  - id: train\n    compute: gpu\n    image: trainer:1\n  - id: etl\n    compute: glue\n",
     ),
-    // Service kinds: a Glue job run whose event the recorder gets, and a
-    // call the dispatcher ends at once; both as the stack's service role.
+    // Service kinds: a Glue job run and a crawl whose events the recorder
+    // gets, and a call the dispatcher ends at once; all as the stack's
+    // service role.
     (
         "service",
-        "dag: service\ncompute:\n  glue: { kind: glue, job: permissions-job }\n  any: { kind: aws }\ntasks:\n  - id: etl\n    compute: glue\n  - id: look\n    compute: any\n    call: { service: glue, action: GetJobRuns, params: { JobName: permissions-job } }\n",
+        "dag: service\ncompute:\n  glue: { kind: glue, job: permissions-job }\n  crawler: { kind: glue_crawler, crawler: permissions-crawler }\n  any: { kind: aws }\ntasks:\n  - id: etl\n    compute: glue\n  - id: crawl\n    compute: crawler\n  - id: look\n    compute: any\n    call: { service: glue, action: GetJobRuns, params: { JobName: permissions-job } }\n",
     ),
 ];
 
@@ -196,6 +197,13 @@ async fn each_role_allows_exactly_what_its_function_sends() {
             &json!({"Name": "permissions-job", "Role": SERVICE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://code/etl.py"}}),
         )
         .await;
+    let _ = updraft_aws::call::Caller::new(&sdk())
+        .call(
+            "glue",
+            "CreateCrawler",
+            &json!({"Name": "permissions-crawler", "Role": SERVICE_ROLE, "Targets": {"S3Targets": [{"Path": "s3://lake/raw"}]}}),
+        )
+        .await;
     let operator = Arc::new(
         settings
             .engine_over(&operator_clients)
@@ -305,6 +313,22 @@ async fn each_role_allows_exactly_what_its_function_sends() {
         "detail": {"jobName": job, "jobRunId": job_run, "state": "SUCCEEDED"}
     });
     let recorded = recorder(&recorder_role.engine, &glue_ended).await.unwrap();
+    assert_eq!(recorded["recorded"], true, "{recorded}");
+    // A crawl's end (moto ends it when its crawls are listed), whose event
+    // names only the crawler: its launches are found by their records.
+    updraft_aws::call::Caller::new(&sdk())
+        .call(
+            "glue",
+            "ListCrawls",
+            &json!({"CrawlerName": "permissions-crawler"}),
+        )
+        .await
+        .unwrap();
+    let crawled = json!({
+        "source": "aws.glue", "detail-type": "Glue Crawler State Change",
+        "detail": {"crawlerName": "permissions-crawler", "state": "Succeeded"}
+    });
+    let recorded = recorder(&recorder_role.engine, &crawled).await.unwrap();
     assert_eq!(recorded["recorded"], true, "{recorded}");
     // Past both run timeouts (3 s, long enough for every first try to
     // launch on a loaded machine): the recorder ends one run when `quick`

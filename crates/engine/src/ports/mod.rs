@@ -328,6 +328,14 @@ pub trait Launcher: Send + Sync {
     async fn logs(&self, attempt: &Attempt, window: &LogWindow) -> PortResult<LogPage>;
     /// What a succeeded try wrote to `UPDRAFT_OUTPUT`, if anything.
     async fn read_output(&self, attempt: &Attempt) -> PortResult<Option<String>>;
+    /// The handles of the recent launches of what `name` names, oldest
+    /// first: for events that name the work but not the launch (a Glue
+    /// crawler's carry no crawl id). Looked at in that order, an older
+    /// try sees the work that ended before a newer one starts the next.
+    async fn launches_of(&self, name: &str) -> PortResult<Vec<String>> {
+        let _ = name;
+        Ok(Vec::new())
+    }
     /// Looks once at a sensor's condition that only this side can see (a
     /// command's exit status, a file, a service's answer); `Err`: look
     /// again later.

@@ -10,10 +10,46 @@ use chrono::{DateTime, Utc};
 use updraft_core::plan::{Outcome, requeue};
 use updraft_core::state::{Run, TaskInstance, TaskState};
 
+use crate::events::Event;
 use crate::ports::{Completion, HandleStatus, TaskMessage};
 use crate::{Engine, EngineResult};
 
 impl Engine {
+    /// Looks at each launch of what `name` names (a Glue crawler's, told
+    /// by its event) whose try is still running, and records those that
+    /// ended; returns how many it recorded. Launches of tries that are
+    /// over are not asked about.
+    pub async fn look_at_launches_of(&self, name: &str) -> EngineResult<usize> {
+        let store = &self.ports.store;
+        let mut recorded = 0;
+        for handle in self.ports.launcher.launches_of(name).await? {
+            let Some(at) = store.handle(&handle).await? else {
+                continue;
+            };
+            let instance = store.instance(&at.dag, &at.run_id, &at.key).await?;
+            let running = instance
+                .is_some_and(|i| i.state == TaskState::Running && i.try_number == at.try_number);
+            if !running {
+                continue;
+            }
+            if let HandleStatus::Ended(completion) = self.ports.launcher.describe(&handle).await? {
+                let (dag, run_id) = (at.dag.as_str(), at.run_id.as_str());
+                if self
+                    .record_and_advance(dag, run_id, &at.key, at.try_number, completion)
+                    .await?
+                {
+                    recorded += 1;
+                }
+            }
+        }
+        if recorded == 0 {
+            self.emit(Event::Dropped {
+                what: format!("event for {name}: no launch of it in flight ended"),
+            });
+        }
+        Ok(recorded)
+    }
+
     /// Advances a run, then reconciles its tries if it is still going
     /// (with the instances the advance read, when it changed nothing).
     pub(crate) async fn advance_and_reconcile(&self, dag: &str, run_id: &str) -> EngineResult<()> {
