@@ -28,12 +28,13 @@ fn split(id: &str) -> PortResult<(&str, DateTime<Utc>)> {
 /// How much earlier than the launch a crawl may start and still count.
 const CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(1);
 
-/// A crawl's end, from `LastCrawl.Status` (the emulator says `COMPLETED`,
-/// as ListCrawls does, where AWS says `SUCCEEDED`).
+/// A crawl's end, from `LastCrawl.Status` (the emulator says `COMPLETED`
+/// and `STOPPED`, as ListCrawls does, where AWS says `SUCCEEDED` and
+/// `CANCELLED`).
 pub fn end_of(status: &str, message: &str) -> Option<Result<(), String>> {
     match status {
         "SUCCEEDED" | "COMPLETED" => Some(Ok(())),
-        "FAILED" | "CANCELLED" => Some(Err(match message {
+        "FAILED" | "CANCELLED" | "STOPPED" => Some(Err(match message {
             "" => format!("the crawl ended {status}"),
             why => format!("the crawl ended {status}: {why}"),
         })),

@@ -1023,6 +1023,44 @@ async fn a_crawlers_event_ends_the_tries_whose_crawl_it_was() {
     assert_eq!(none["recorded"], false);
 }
 
+/// A crawl that ends badly (stopped by someone, as the emulator can end
+/// one) fails the try with the crawl's end, told by the crawler's event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawlers_failure_event_fails_its_try_with_the_crawls_end() {
+    let name = crawler().await;
+    let spec = format!(
+        "dag: stopped\ncompute:\n  c: {{ kind: glue_crawler, crawler: {name} }}\ntasks:\n  - id: crawl\n    compute: c\n"
+    );
+    let world = world_with(&spec, updraft_engine::Settings::default()).await;
+    let engine = &world.engine;
+    let run = engine
+        .trigger("stopped", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    world.player.deliver(engine).await;
+    caller()
+        .call("glue", "StopCrawler", &json!({"Name": name}))
+        .await
+        .unwrap();
+    end_crawl(&name).await;
+    let failed = event(
+        "aws.glue",
+        "Glue Crawler State Change",
+        json!({"crawlerName": name, "state": "Failed", "errorMessage": "stopped"}),
+    );
+    assert_eq!(record_twice(engine, &failed).await, (true, false));
+    let instance = engine
+        .ports()
+        .store
+        .instance("stopped", &run.run_id, &key("crawl"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(instance.state, TaskState::Failed);
+    let reason = instance.reason.unwrap_or_default();
+    assert!(reason.contains("the crawl ended STOPPED"), "{reason}");
+}
+
 /// The stack's role for the service kinds allows exactly what their
 /// launches, relaunches, looks, stops and outputs call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
