@@ -175,12 +175,29 @@ fn a_failed_task_shows_in_grid_graph_and_log_and_a_rerun_of_it_and_downstream_su
     let browser = Browser::start();
     browser.goto(&format!("{url}/dags/shaky"));
     assert!(!browser.all("tr[data-task='b'] td.cell a.failed").is_empty());
+    // The failure is in the cell's tooltip.
+    let title = browser
+        .script("return document.querySelector(\"tr[data-task='b'] td.cell a.failed\").title;");
+    assert!(
+        title.as_str().unwrap().ends_with("try 1: exit code 3"),
+        "{title}"
+    );
     browser.goto(&run_page(&url, "shaky", &run_id));
     assert!(
         !browser
             .all("svg.graph a[data-task='b'] rect.failed")
             .is_empty()
     );
+    // Under the reason, how the failed try's log ends.
+    assert_eq!(
+        browser.text("section.failures div.failure[data-task='b'] p"),
+        "b try 1: exit code 3"
+    );
+    assert_eq!(
+        browser.text("section.failures div.failure[data-task='b'] pre.tail"),
+        "b broke"
+    );
+    screenshot(&browser, "run-failed.png");
     browser.click("table.tasks tr[data-task='b'] a");
     assert!(browser.wait_for("pre.log", RUN_LIMIT));
     assert!(browser.text("pre.log").contains("b broke"));
@@ -540,4 +557,77 @@ fn the_grid_and_graph_fold_groups_and_mark_teardowns() {
     );
     assert!(browser.all("svg.graph a[data-group]").is_empty());
     screenshot(&browser, "graph-group-open.png");
+}
+
+/// Runs as experiments on the dashboard: the runs list keeps each run's id
+/// (linked), state and note whatever columns are asked, its filters wrap
+/// at 1,400 px, and a DAG's runs plot a metric against a param and over
+/// runs; the grid's runs row says so and dates its columns.
+#[test]
+fn the_runs_list_keeps_each_run_and_plots_a_metric_against_a_param() {
+    let world = examples();
+    for lr in ["0.01", "0.02", "0.05"] {
+        let note = format!("lr {lr}");
+        world
+            .run(&[
+                "run",
+                "ml_pipeline",
+                "--param",
+                &format!("lr={lr}"),
+                "--note",
+                &note,
+            ])
+            .expect(0);
+    }
+    let (_dev, url) = world.dev_with_ui();
+    let browser = Browser::start();
+    browser.resize(1400, 1000);
+    browser.goto(&format!(
+        "{url}/runs?dag=ml_pipeline&columns=params.lr,metrics.evaluate.accuracy"
+    ));
+    let headers: Vec<String> = (1..=6)
+        .map(|i| browser.text(&format!("table.runs thead th:nth-child({i})")))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "",
+            "run_id",
+            "state",
+            "params.lr",
+            "metrics.evaluate.accuracy",
+            "note"
+        ]
+    );
+    assert_eq!(
+        browser.all("table.runs tbody tr td:nth-child(2) a").len(),
+        3
+    );
+    let fits = browser.script(
+        "const f = document.querySelector('form.filter'); return f.scrollWidth <= f.clientWidth && f.getBoundingClientRect().right <= window.innerWidth;",
+    );
+    assert_eq!(fits, serde_json::json!(true), "the filters wrap");
+    assert_eq!(browser.all("svg.plot").len(), 2, "a scatter and a line");
+    assert_eq!(
+        browser
+            .all("svg.plot[aria-label='metrics.evaluate.accuracy against params.lr'] circle.point")
+            .len(),
+        3
+    );
+    assert_eq!(
+        browser
+            .all("svg.plot[aria-label='metrics.evaluate.accuracy over runs'] circle.point")
+            .len(),
+        3
+    );
+    screenshot(&browser, "runs-plots.png");
+
+    browser.goto(&format!("{url}/dags/ml_pipeline"));
+    assert_eq!(browser.text("table.grid tr.runs th.task"), "runs");
+    assert_eq!(
+        browser.all("table.grid tr.dates th.date span").len(),
+        3,
+        "one date cell per run"
+    );
+    screenshot(&browser, "grid-runs-row.png");
 }

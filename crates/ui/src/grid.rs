@@ -18,6 +18,8 @@ use updraft_engine::json::span;
 pub const GRID_RUNS: usize = 25;
 /// The most runs a grid shows.
 const MAX_GRID_RUNS: usize = 100;
+/// Every how many columns the grid writes a run's logical date.
+const DATE_EVERY: usize = 5;
 /// The most instance rows an expanded mapped task shows.
 const MAX_EXPANDED: u32 = 100;
 
@@ -91,10 +93,21 @@ fn cell(grid: &DagGrid, run: usize, task: &str, map_index: Option<u32>) -> Strin
             format!("{count} instances, {done} succeeded"),
         )
     } else {
+        let why = instance
+            .reason
+            .as_deref()
+            .filter(|_| {
+                matches!(
+                    instance.state,
+                    TaskState::Failed | TaskState::UpstreamFailed
+                )
+            })
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
         (
             instance.state,
             task_letter(instance.state).to_string(),
-            format!("try {}", instance.try_number),
+            format!("try {}{why}", instance.try_number),
         )
     };
     format!(
@@ -233,9 +246,24 @@ pub fn render(grid: &DagGrid, expand: Option<&str>, open: Option<&str>) -> Strin
     for drawing in durations(&bars) {
         let _ = write!(out, "<th class=\"cell\">{drawing}</th>");
     }
-    out.push_str("</tr><tr><th class=\"task\">task</th>");
+    out.push_str("</tr><tr class=\"runs\"><th class=\"task\">runs</th>");
     for (run, _) in &grid.runs {
         let _ = write!(out, "<th class=\"cell\">{}</th>", run_square(run, tz));
+    }
+    // Every few columns (and the newest), the run's logical date.
+    out.push_str("</tr><tr class=\"dates\"><th class=\"task muted\">logical date</th>");
+    let last = grid.runs.len().saturating_sub(1);
+    for (column, (run, _)) in grid.runs.iter().enumerate() {
+        let dated = column % DATE_EVERY == 0 || column == last;
+        let shown = match dated {
+            true => run
+                .logical_date
+                .with_timezone(&tz)
+                .format("%m-%d %H:%M")
+                .to_string(),
+            false => String::new(),
+        };
+        let _ = write!(out, "<th class=\"cell date\"><span>{shown}</span></th>");
     }
     out.push_str("</tr></thead><tbody>");
     for row in rows(grid, open) {

@@ -197,7 +197,13 @@ th{font-weight:600;color:#505a6b}.muted{color:#6b7485}.tag{background:#eef1f5;bo
 font-size:11px;line-height:16px;text-align:center;font-weight:700;text-decoration:none}\
 .succeeded{background:#2e7d32}.failed{background:#c62828}.running{background:#1565c0}\
 .queued{background:#8d6e63}.cancelled{background:#616161}.waiting{background:#00897b}\
-form.filter{margin-bottom:12px;display:flex;gap:8px}form.filter input{padding:4px 6px}\
+form.filter{margin-bottom:12px;display:flex;flex-wrap:wrap;gap:8px}\
+tr.dates th.date span{writing-mode:vertical-rl;transform:rotate(180deg);font-size:10px;font-weight:normal;color:#5f6b7a;white-space:nowrap}\
+svg.plot{background:#fff;border:1px solid #dde1e6;margin:0 12px 12px 0}svg.plot line.axis{stroke:#5f6b7a}\
+svg.plot text{font-size:11px;fill:#1d2330}svg.plot text.name{font-weight:600}svg.plot polyline.line{fill:none;stroke:#1565c0;stroke-width:1.5}\
+svg.plot circle.point{fill:#1565c0;stroke:#fff}svg.plot circle.point.failed{fill:#c62828}div.plots{display:flex;flex-wrap:wrap}\
+form.plot{display:flex;gap:12px;align-items:center;margin-bottom:8px}\
+section.failures pre.tail{background:#1d2330;color:#e8eaed;padding:8px;overflow-x:auto;font-size:12px;max-height:20em}form.filter input{padding:4px 6px}\
 label.param{display:flex;flex-direction:column;gap:2px;max-width:420px;margin-bottom:8px}label.param small{font-size:12px}";
 
 /// 128 random bits as hex, from the system's random source.

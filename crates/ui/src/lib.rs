@@ -28,6 +28,7 @@ pub mod html;
 pub mod http;
 mod lineage;
 mod params;
+mod plots;
 mod run;
 mod runs;
 pub mod serve;
@@ -204,9 +205,14 @@ impl Ui {
             .and_then(|p| p.parse().ok())
             .unwrap_or(0);
         let now = self.engine.now();
+        let failures = self
+            .engine
+            .failed_tries(&detail, run::FAILURES_SHOWN, run::TAIL_LINES)
+            .await;
         let view = run::View {
             gantt_page,
             open_group: request.param("group"),
+            failures,
         };
         let body = run::render(&detail, now, &view, &nav);
         Response::html(html::page(&format!("{dag} {run_id}"), &body, !ended))

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use updraft_core::plan::sla_deadline;
 use updraft_core::spec::{FoldedNode, fold_groups};
 use updraft_core::state::{TaskInstance, TaskKey, TaskState};
-use updraft_engine::usecase::RunDetail;
+use updraft_engine::usecase::{FailedTry, RunDetail};
 
 use crate::grid::{group_summed_up, summed_up};
 use crate::html::{
@@ -300,13 +300,54 @@ fn audit(detail: &RunDetail) -> String {
     out
 }
 
-/// What of a run's page a reader chose: the Gantt's page, the group open
-/// in the graph.
+/// How many failed tries a run's page shows with their log's end.
+pub const FAILURES_SHOWN: usize = 3;
+/// How many lines of a failed try's log it shows.
+pub const TAIL_LINES: usize = 15;
+
+/// What of a run's page a reader chose (the Gantt's page, the group open
+/// in the graph), and the failed tries' logs' ends.
 pub struct View<'a> {
     /// The Gantt's page, from 0.
     pub gantt_page: usize,
     /// The group drawn unfolded, if any.
     pub open_group: Option<&'a str>,
+    /// The tries that failed the run, with the last lines of their logs.
+    pub failures: Vec<FailedTry>,
+}
+
+/// Each failed try: its reason, and under it how its log ends, linked to
+/// the whole log.
+fn failures(detail: &RunDetail, failed: &[FailedTry]) -> String {
+    if failed.is_empty() {
+        return String::new();
+    }
+    let run = &detail.run;
+    let mut out = String::from("<section class=\"failures\"><h2>Why it failed</h2>");
+    for f in failed {
+        let href = try_path(run.dag.as_str(), &run.run_id, &f.key, f.try_number);
+        let _ = write!(
+            out,
+            "<div class=\"failure\" data-task=\"{key}\"><p><a href=\"{href}\">{key} try {n}</a>: {reason}</p>",
+            key = escape(&f.key.to_string()),
+            href = escape(&href),
+            n = f.try_number,
+            reason = escape(f.reason.as_deref().unwrap_or("failed")),
+        );
+        match f.tail.is_empty() {
+            true => out.push_str("<p class=\"muted\">its log is empty</p>"),
+            false => {
+                let _ = write!(
+                    out,
+                    "<pre class=\"tail\">{}</pre>",
+                    escape(&f.tail.join("\n"))
+                );
+            }
+        }
+        out.push_str("</div>");
+    }
+    out.push_str("</section>");
+    out
 }
 
 /// The run's page body as `view` asks; `actions` the buttons (empty when
@@ -349,7 +390,7 @@ pub fn render(detail: &RunDetail, now: DateTime<Utc>, view: &View<'_>, actions: 
         String::new()
     };
     format!(
-        "<h1><a href=\"{grid}\">{dag}</a> · {id}</h1>{actions}{facts}\
+        "<h1><a href=\"{grid}\">{dag}</a> · {id}</h1>{actions}{facts}{failures}\
          <p><a href=\"{lineage}\">lineage of this run</a></p>\
          <section><h2>Graph</h2><div class=\"scroll\">{graph}</div></section>\
          <section><h2>Gantt</h2>{pager}<div class=\"scroll\">{gantt}</div></section>\
@@ -358,6 +399,7 @@ pub fn render(detail: &RunDetail, now: DateTime<Utc>, view: &View<'_>, actions: 
         dag = escape(run.dag.as_str()),
         id = escape(&run.run_id),
         facts = facts(detail),
+        failures = failures(detail, &view.failures),
         lineage = escape(&format!(
             "{}/lineage",
             run_path(run.dag.as_str(), &run.run_id)

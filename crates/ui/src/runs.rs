@@ -10,7 +10,9 @@ use updraft_engine::usecase::{Comparison, RunFilters};
 
 use crate::html::{escape, page, run_path, time};
 use crate::http::encode;
+use crate::plots;
 use crate::{Request, Response};
+use updraft_core::state::Run;
 use updraft_engine::json::{duration, span};
 
 /// What the page's query asks, as `updraft runs` options.
@@ -48,6 +50,38 @@ fn cell_html(column: &Column, cell: Cell, tz: chrono_tz::Tz) -> String {
         Cell::Text(text) => escape(&text),
         Cell::Time(t) => time(t, tz),
     }
+}
+
+/// The columns asked for, with the run id (first), its state and its note
+/// added where they are missing: whatever else a reader picks, each row
+/// links to its run and says how it went.
+fn with_identity(asked: &[Column]) -> Vec<Column> {
+    let mut columns = asked.to_vec();
+    if !columns.contains(&Column::RunId) {
+        columns.insert(0, Column::RunId);
+    }
+    if !columns.contains(&Column::State) {
+        let after_id = columns
+            .iter()
+            .position(|c| *c == Column::RunId)
+            .unwrap_or(0);
+        columns.insert(after_id + 1, Column::State);
+    }
+    if !columns.contains(&Column::Note) {
+        columns.push(Column::Note);
+    }
+    columns
+}
+
+/// The query of this page but the plot's choices: what the plot form
+/// keeps as it asks again.
+fn kept_query(request: &Request) -> Vec<(String, String)> {
+    request
+        .query
+        .iter()
+        .filter(|(k, _)| k != "x" && k != "y")
+        .cloned()
+        .collect()
 }
 
 /// The query of this page with `sort` set to `to`.
@@ -101,7 +135,8 @@ pub(crate) async fn page_of(engine: &Engine, request: &Request) -> Response {
     }
     body.push_str("<table class=\"runs\"><thead><tr><th></th>");
     let current = request.param("sort").unwrap_or_default();
-    for column in &table.view.columns {
+    let columns = with_identity(&table.view.columns);
+    for column in &columns {
         let name = column.name();
         let next = if current == name {
             format!("-{name}")
@@ -128,7 +163,7 @@ pub(crate) async fn page_of(engine: &Engine, request: &Request) -> Response {
             id = escape(&run.run_id),
             disabled = if compare.is_some() { "" } else { " disabled" },
         );
-        for column in &table.view.columns {
+        for column in &columns {
             let cell = cell_html(column, column.cell(run), *tz);
             let cell = match column {
                 Column::RunId => format!(
@@ -147,6 +182,16 @@ pub(crate) async fn page_of(engine: &Engine, request: &Request) -> Response {
         body.push_str("<p><button>Compare selected</button></p>");
     }
     body.push_str("</form>");
+    if asked.dag.is_some() {
+        let runs: Vec<Run> = table.runs.iter().map(|(run, _)| run.clone()).collect();
+        body.push_str(&plots::section(
+            &runs,
+            "/runs",
+            &kept_query(request),
+            request.param("x"),
+            request.param("y"),
+        ));
+    }
     Response::html(page("runs", &body, false))
 }
 
@@ -266,8 +311,20 @@ pub(crate) async fn compare_page(engine: &Engine, dag: &str, request: &Request) 
         Ok(c) => c,
         Err(e) => return crate::failure(&e),
     };
+    let runs: Vec<Run> = comparison
+        .runs
+        .iter()
+        .map(|r| r.detail.run.clone())
+        .collect();
+    let plots = plots::section(
+        &runs,
+        &format!("/dags/{}/compare", encode(dag)),
+        &kept_query(request),
+        request.param("x"),
+        request.param("y"),
+    );
     let body = format!(
-        "<h1>Compare runs of {}</h1><p class=\"muted\">The first run is the baseline.</p>{}",
+        "<h1>Compare runs of {}</h1><p class=\"muted\">The first run is the baseline.</p>{}{plots}",
         escape(dag),
         compare_html(&comparison)
     );

@@ -40,7 +40,7 @@ pub use manual_run::RunRequest;
 pub use mark::mark_state;
 pub use one_task::{TaskPreview, TaskPreviewRequest, preview_task};
 pub use overview::{DagGrid, DagOverview, DagsOverview};
-pub use queries::{ArtifactLineage, RunDetail, RunLineage};
+pub use queries::{ArtifactLineage, FailedTry, RunDetail, RunLineage};
 pub use rerun::rerun_request;
 pub use runs_table::{RunFilters, RunsTable, param_pair, param_value};
 pub use schedule::MAX_PREVIEW_POINTS;

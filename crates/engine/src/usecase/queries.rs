@@ -178,6 +178,44 @@ impl Engine {
         self.ports.launcher.console_url(attempt.handle.as_deref()?)
     }
 
+    /// The tries of a run that failed (its instances' last, at most
+    /// `count`), each with the last `lines` lines of its log: what a person
+    /// looks at first on a failed run. A log that cannot be read leaves
+    /// the tail empty.
+    pub async fn failed_tries(
+        &self,
+        detail: &RunDetail,
+        count: usize,
+        lines: usize,
+    ) -> Vec<FailedTry> {
+        let failed = detail
+            .instances
+            .iter()
+            .filter(|i| i.state == updraft_core::state::TaskState::Failed)
+            .take(count);
+        let mut out = Vec::new();
+        for instance in failed {
+            let attempt = detail
+                .attempts
+                .iter()
+                .find(|a| a.key == instance.key && a.try_number == instance.try_number);
+            let tail = match attempt {
+                Some(attempt) => match self.attempt_log(attempt, &LogWindow::Tail).await {
+                    Ok(page) => last_lines(&page.text, lines),
+                    Err(_) => Vec::new(),
+                },
+                None => Vec::new(),
+            };
+            out.push(FailedTry {
+                key: instance.key.clone(),
+                try_number: instance.try_number,
+                reason: instance.reason.clone(),
+                tail,
+            });
+        }
+        out
+    }
+
     /// A page of the log of one try already read (local file or CloudWatch).
     pub async fn attempt_log(
         &self,
@@ -186,6 +224,28 @@ impl Engine {
     ) -> EngineResult<LogPage> {
         Ok(self.ports.launcher.logs(attempt, window).await?)
     }
+}
+
+/// A try that failed its task, and how its log ends.
+#[derive(Clone, Debug)]
+pub struct FailedTry {
+    /// Its task instance.
+    pub key: TaskKey,
+    /// Which try.
+    pub try_number: u32,
+    /// Why it failed, as recorded.
+    pub reason: Option<String>,
+    /// The last lines of its log, oldest first.
+    pub tail: Vec<String>,
+}
+
+/// The last `count` lines of `text`.
+fn last_lines(text: &str, count: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..]
+        .iter()
+        .map(|l| l.to_string())
+        .collect()
 }
 
 /// Who produced and consumed one artifact.

@@ -449,6 +449,18 @@ fn run_timeout_is_a_duration_longer_than_zero() {
     );
 }
 
+/// The errors of a spec whose one trigger is `item`, as `line:col: reason`.
+fn broken(item: &str) -> Vec<String> {
+    let text = format!("dag: load\ntriggers:\n  - {item}\ntasks: [{{id: a}}]\n");
+    match parse_spec("x.yaml", &text) {
+        Ok(_) => Vec::new(),
+        Err(SpecErrors(list)) => list
+            .iter()
+            .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
+            .collect(),
+    }
+}
+
 /// Issue 13: `triggers:` of DAGs and artifacts, with file:line errors.
 #[test]
 fn triggers_wait_for_a_dag_or_an_artifact() {
@@ -475,16 +487,6 @@ fn triggers_wait_for_a_dag_or_an_artifact() {
     };
     assert_eq!(pattern.names(), ["date"]);
     assert_eq!(spec.triggers[2].debounce, Some(Duration::from_secs(300)));
-    let broken = |item: &str| {
-        let text = format!("dag: load\ntriggers:\n  - {item}\ntasks: [{{id: a}}]\n");
-        match parse_spec("x.yaml", &text) {
-            Ok(_) => Vec::new(),
-            Err(SpecErrors(list)) => list
-                .iter()
-                .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
-                .collect(),
-        }
-    };
     assert_eq!(
         broken("{dag: extract, state: done}"),
         ["3:27: `state: done`: expected succeeded, failed or any"]
@@ -530,16 +532,6 @@ fn triggers_wait_for_all_or_any_of_their_conditions() {
     };
     assert!(matches!(&parts[1], TriggerOn::Any(inner) if inner.len() == 2));
     assert_eq!(spec.triggers[0].within, Some(Duration::from_secs(86_400)));
-    let broken = |item: &str| {
-        let text = format!("dag: load\ntriggers:\n  - {item}\ntasks: [{{id: a}}]\n");
-        match parse_spec("x.yaml", &text) {
-            Ok(_) => Vec::new(),
-            Err(SpecErrors(list)) => list
-                .iter()
-                .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
-                .collect(),
-        }
-    };
     assert_eq!(
         broken("{all: [{dag: a}], debounce: 5m}"),
         [
