@@ -19,6 +19,11 @@ pub struct Request {
     /// `Origin` header naming another scheme, host or port than the
     /// request's own `Host`).
     pub cross_origin: bool,
+    /// The cookies it carries (`Cookie`), by name.
+    pub cookies: Vec<(String, String)>,
+    /// The token of an `Authorization: Bearer` header (scripts signed in
+    /// with the dashboard's issuer).
+    pub bearer: Option<String>,
 }
 
 impl Request {
@@ -36,6 +41,54 @@ impl Request {
             query: form_pairs(query),
             form: Vec::new(),
             cross_origin: false,
+            cookies: Vec::new(),
+            bearer: None,
+        }
+    }
+
+    /// Notes the request's `Cookie` and `Authorization` headers.
+    pub fn with_credentials(
+        mut self,
+        cookie: Option<&str>,
+        authorization: Option<&str>,
+    ) -> Request {
+        self.cookies = cookie
+            .into_iter()
+            .flat_map(|header| header.split(';'))
+            .filter_map(|pair| {
+                let (name, value) = pair.trim().split_once('=')?;
+                Some((name.to_string(), value.to_string()))
+            })
+            .collect();
+        self.bearer = authorization
+            .and_then(|a| {
+                a.strip_prefix("Bearer ")
+                    .or_else(|| a.strip_prefix("bearer "))
+            })
+            .map(|t| t.trim().to_string());
+        self
+    }
+
+    /// The value of cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The path and query it asked for: where to come back to.
+    pub fn target(&self) -> String {
+        match self.query.is_empty() {
+            true => self.path.clone(),
+            false => {
+                let pairs: Vec<String> = self
+                    .query
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+                    .collect();
+                format!("{}?{}", self.path, pairs.join("&"))
+            }
         }
     }
 
@@ -104,6 +157,8 @@ pub struct Response {
     pub body: String,
     /// Where a redirect points.
     pub location: Option<String>,
+    /// `Set-Cookie` values.
+    pub cookies: Vec<String>,
 }
 
 impl Response {
@@ -114,6 +169,7 @@ impl Response {
             content_type: "text/html; charset=utf-8",
             body,
             location: None,
+            cookies: Vec::new(),
         }
     }
 
@@ -124,6 +180,7 @@ impl Response {
             content_type: "application/json",
             body: updraft_engine::json::to_value(value).to_string(),
             location: None,
+            cookies: Vec::new(),
         }
     }
 
@@ -134,6 +191,7 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             body: format!("{line}\n"),
             location: None,
+            cookies: Vec::new(),
         }
     }
 
@@ -144,6 +202,21 @@ impl Response {
             content_type: "text/plain; charset=utf-8",
             body: format!("see {to}\n"),
             location: Some(to.to_string()),
+            cookies: Vec::new(),
+        }
+    }
+
+    /// The same answer, setting cookies too.
+    pub fn setting(mut self, cookies: Vec<String>) -> Response {
+        self.cookies.extend(cookies);
+        self
+    }
+
+    /// `302 Found` to `to`: where a browser goes to sign in, and back.
+    pub fn found(to: &str) -> Response {
+        Response {
+            status: 302,
+            ..Response::redirect(to)
         }
     }
 
@@ -154,6 +227,7 @@ impl Response {
             content_type,
             body: body.to_string(),
             location: None,
+            cookies: Vec::new(),
         }
     }
 }

@@ -22,6 +22,7 @@ use updraft_engine::Engine;
 
 mod actions;
 mod api;
+pub mod auth;
 mod dags;
 mod grid;
 pub mod html;
@@ -46,10 +47,38 @@ pub const RECENT_RUNS: usize = 25;
 /// The dashboard over one engine.
 pub struct Ui {
     engine: Arc<Engine>,
-    read_only: bool,
+    access: Access,
+}
+
+/// Who may look and act.
+enum Access {
+    /// `updraft ui` and `updraft dev`: whoever reaches it, acting as the
+    /// one who started it, with a token random for the process.
+    Local {
+        read_only: bool,
+        show_env: bool,
+        by: String,
+        token: String,
+    },
+    /// Hosted for a team: people signed in with its issuer, each acting as
+    /// themselves (operators) or only looking (viewers).
+    SignedIn(Box<auth::SignIn>),
+}
+
+/// Who is acting on one request, and what they see.
+struct Visit {
+    /// Their name and action token, if they may act.
+    acting: Option<(String, String)>,
+    /// Whether they see the values of a try's environment.
     show_env: bool,
-    by: String,
-    token: String,
+    /// Why they may not act, when they may not.
+    refusal: &'static str,
+}
+
+impl Visit {
+    fn actor(&self) -> Option<Actor<'_>> {
+        self.acting.as_ref().map(|(by, token)| Actor { by, token })
+    }
 }
 
 impl Ui {
@@ -57,10 +86,21 @@ impl Ui {
     pub fn new(engine: Arc<Engine>, read_only: bool) -> Ui {
         Ui {
             engine,
-            read_only,
-            show_env: false,
-            by: "updraft ui".to_string(),
-            token: html::random_token(),
+            access: Access::Local {
+                read_only,
+                show_env: false,
+                by: "updraft ui".to_string(),
+                token: html::random_token(),
+            },
+        }
+    }
+
+    /// The dashboard of a team: every page and call needs a person signed
+    /// in with `sign_in`'s issuer.
+    pub fn signed_in(engine: Arc<Engine>, sign_in: auth::SignIn) -> Ui {
+        Ui {
+            engine,
+            access: Access::SignedIn(Box::new(sign_in)),
         }
     }
 
@@ -68,36 +108,73 @@ impl Ui {
     /// names (which may be secrets a viewer should not read); never on a
     /// read-only dashboard.
     pub fn showing_env(mut self, show: bool) -> Ui {
-        self.show_env = show && !self.read_only;
+        if let Access::Local {
+            read_only,
+            show_env,
+            ..
+        } = &mut self.access
+        {
+            *show_env = show && !*read_only;
+        }
         self
     }
 
     /// Whom the runs, reruns and marks made here are recorded as made by.
-    pub fn acting_as(mut self, by: &str) -> Ui {
-        self.by = by.to_string();
+    pub fn acting_as(mut self, name: &str) -> Ui {
+        if let Access::Local { by, .. } = &mut self.access {
+            *by = name.to_string();
+        }
         self
     }
 
     /// The token every form carries and every POST must send back, so a
-    /// page of another site cannot make the user's browser act here.
+    /// page of another site cannot make the user's browser act here (on a
+    /// local dashboard; a signed-in one derives one per session).
     pub fn action_token(&self) -> &str {
-        &self.token
-    }
-
-    fn actor(&self) -> Option<Actor<'_>> {
-        (!self.read_only).then_some(Actor {
-            by: &self.by,
-            token: &self.token,
-        })
+        match &self.access {
+            Access::Local { token, .. } => token,
+            Access::SignedIn(_) => "",
+        }
     }
 
     /// Answers one request.
     pub async fn handle(&self, request: &Request) -> Response {
+        let visit = match &self.access {
+            Access::Local {
+                read_only,
+                show_env,
+                by,
+                token,
+            } => Visit {
+                acting: (!read_only).then(|| (by.clone(), token.clone())),
+                show_env: *show_env,
+                refusal: "this dashboard is read-only (updraft ui --read-only)",
+            },
+            Access::SignedIn(sign_in) => {
+                if request.segments.first().is_some_and(|s| s == "auth") {
+                    return sign_in.route(request).await;
+                }
+                let Some(person) = sign_in.person(request).await else {
+                    return sign_in.refuse(request);
+                };
+                let operator = person.role == auth::Role::Operator;
+                Visit {
+                    acting: operator
+                        .then(|| (person.by(), sign_in.key().action_token(&person.session))),
+                    show_env: operator,
+                    refusal: "you are signed in as a viewer: only operators act here",
+                }
+            }
+        };
+        self.answer(request, &visit).await
+    }
+
+    async fn answer(&self, request: &Request, visit: &Visit) -> Response {
         let engine = &self.engine;
         let segments: Vec<&str> = request.segments.iter().map(String::as_str).collect();
         if request.method == "POST" {
-            let Some(actor) = self.actor() else {
-                return read_only();
+            let Some(actor) = visit.actor() else {
+                return Response::text(403, visit.refusal);
             };
             if request.cross_origin {
                 return Response::text(
@@ -106,7 +183,7 @@ impl Ui {
                 );
             }
             let token = request.field("token").unwrap_or_default().as_bytes();
-            if !constant_time_eq(token, self.token.as_bytes()) {
+            if !constant_time_eq(token, actor.token.as_bytes()) {
                 return Response::text(
                     403,
                     "this action did not come from a page of this dashboard (its token is missing or stale); reload the page",
@@ -139,7 +216,7 @@ impl Ui {
             return Response::text(405, &format!("{} is not answered here", request.method));
         }
         match segments.as_slice() {
-            [] => dags::page(engine, request, self.actor()).await,
+            [] => dags::page(engine, request, visit.actor()).await,
             ["static", "app.js"] => Response::asset("text/javascript; charset=utf-8", SCRIPT),
             ["api", "v1", rest @ ..] => api::answer(engine, rest, request).await,
             ["dags", dag] => {
@@ -148,17 +225,17 @@ impl Ui {
                     engine,
                     dag,
                     request,
-                    &actions::dag_nav(dag, paused, self.actor()),
+                    &actions::dag_nav(dag, paused, visit.actor()),
                 )
                 .await
             }
-            ["dags", dag, "trigger"] => match self.actor() {
+            ["dags", dag, "trigger"] => match visit.actor() {
                 Some(actor) => actions::trigger_form(engine, dag, actor).await,
-                None => read_only(),
+                None => Response::text(403, visit.refusal),
             },
-            ["dags", dag, "backfill"] => match self.actor() {
+            ["dags", dag, "backfill"] => match visit.actor() {
                 Some(actor) => actions::backfill_dialog(engine, dag, request, actor).await,
-                None => read_only(),
+                None => Response::text(403, visit.refusal),
             },
             ["runs"] => runs::page_of(engine, request).await,
             ["lineage"] => match request.param("uri") {
@@ -166,11 +243,11 @@ impl Ui {
                 None => Response::text(400, "give the artifact: /lineage?uri=URI"),
             },
             ["dags", dag, "compare"] => runs::compare_page(engine, dag, request).await,
-            ["dags", dag, "runs", run] => self.run_page(dag, run, request).await,
+            ["dags", dag, "runs", run] => self.run_page(dag, run, request, visit).await,
             ["dags", dag, "runs", run, "lineage"] => lineage::run_page(engine, dag, run).await,
-            ["dags", dag, "runs", run, "rerun"] => match self.actor() {
+            ["dags", dag, "runs", run, "rerun"] => match visit.actor() {
                 Some(actor) => actions::rerun_dialog(engine, dag, run, request, actor).await,
-                None => read_only(),
+                None => Response::text(403, visit.refusal),
             },
             ["dags", dag, "runs", run, "tasks", task] => {
                 let key = updraft_core::ids::TaskId::parse(task).map(|task_id| {
@@ -180,26 +257,32 @@ impl Ui {
                     }
                 });
                 let nav = match key {
-                    Ok(key) => actions::task_nav(dag, run, &key, self.actor()),
+                    Ok(key) => actions::task_nav(dag, run, &key, visit.actor()),
                     Err(_) => String::new(),
                 };
                 let actions = task::TaskActions {
                     buttons: &nav,
-                    actor: self.actor(),
+                    actor: visit.actor(),
                 };
-                task::page_of(engine, dag, run, task, request, actions, self.show_env).await
+                task::page_of(engine, dag, run, task, request, actions, visit.show_env).await
             }
             _ => Response::text(404, &format!("no page at {}", request.path)),
         }
     }
 
-    async fn run_page(&self, dag: &str, run_id: &str, request: &Request) -> Response {
+    async fn run_page(
+        &self,
+        dag: &str,
+        run_id: &str,
+        request: &Request,
+        visit: &Visit,
+    ) -> Response {
         let detail = match self.engine.run_detail(dag, run_id).await {
             Ok(detail) => detail,
             Err(e) => return failure(&e),
         };
         let ended = detail.run.state.is_terminal();
-        let nav = actions::run_nav(dag, run_id, ended, self.actor());
+        let nav = actions::run_nav(dag, run_id, ended, visit.actor());
         let gantt_page = request
             .param("gantt")
             .and_then(|p| p.parse().ok())
@@ -217,10 +300,6 @@ impl Ui {
         let body = run::render(&detail, now, &view, &nav);
         Response::html(html::page(&format!("{dag} {run_id}"), &body, !ended))
     }
-}
-
-fn read_only() -> Response {
-    Response::text(403, "this dashboard is read-only (updraft ui --read-only)")
 }
 
 /// A use case's error as a page that says what is wrong, with the status

@@ -310,7 +310,10 @@ mod tests {
         assert_eq!(metrics, ["metrics.evaluate.accuracy"]);
         let drawn = scatter(&runs, "params.lr", "metrics.evaluate.accuracy").unwrap();
         assert_eq!(drawn.matches("<circle").count(), 2, "c has no metric");
-        assert!(drawn.contains("data-run=\"b\""), "a number written as text counts");
+        assert!(
+            drawn.contains("data-run=\"b\""),
+            "a number written as text counts"
+        );
         assert!(scatter(&runs, "params.lr", "metrics.other").is_none());
         let line = over_runs(&runs, "metrics.evaluate.accuracy").unwrap();
         assert_eq!(line.matches("<circle").count(), 2);

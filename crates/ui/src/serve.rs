@@ -200,6 +200,7 @@ async fn answer(
             .map(str::to_string)
     };
     let (origin, host) = (header(header::ORIGIN), header(header::HOST));
+    let (cookie, authorization) = (header(header::COOKIE), header(header::AUTHORIZATION));
     let body = Limited::new(request.into_body(), MAX_BODY).collect();
     let body = match tokio::time::timeout(read_timeout, body).await {
         Ok(Ok(body)) => body.to_bytes(),
@@ -211,7 +212,9 @@ async fn answer(
             ));
         }
     };
-    let mut ours = Request::new(&method, &target).with_origin(origin.as_deref(), host.as_deref());
+    let mut ours = Request::new(&method, &target)
+        .with_origin(origin.as_deref(), host.as_deref())
+        .with_credentials(cookie.as_deref(), authorization.as_deref());
     ours.form = crate::http::form_pairs(&String::from_utf8_lossy(&body));
     translate(ui.handle(&ours).await)
 }
@@ -230,6 +233,11 @@ fn translate(response: Response) -> hyper::Response<Full<Bytes>> {
         .and_then(|l| HeaderValue::from_str(&l).ok())
     {
         headers.insert(header::LOCATION, location);
+    }
+    for cookie in response.cookies {
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            headers.append(header::SET_COOKIE, value);
+        }
     }
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
