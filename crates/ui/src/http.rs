@@ -146,6 +146,39 @@ impl Request {
     }
 }
 
+impl Request {
+    /// The router's request from an HTTP request's head and body (a
+    /// socket's, or a Lambda function URL event's).
+    pub fn from_http(parts: &hyper::http::request::Parts, body: &[u8]) -> Request {
+        let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let header = |name: hyper::header::HeaderName| {
+            parts.headers.get(name).and_then(|v| v.to_str().ok())
+        };
+        let mut request = Request::new(parts.method.as_str(), target)
+            .with_origin(header(hyper::header::ORIGIN), header(hyper::header::HOST))
+            .with_credentials(
+                header(hyper::header::COOKIE),
+                header(hyper::header::AUTHORIZATION),
+            );
+        request.form = form_pairs(&String::from_utf8_lossy(body));
+        request
+    }
+}
+
+/// What every answer carries: no script but the dashboard's own file, no
+/// framing by another site, no guessing of content types, no caching.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    (
+        "content-security-policy",
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    ),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("cache-control", "no-store"),
+];
+
 /// One HTTP response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Response {
@@ -218,6 +251,32 @@ impl Response {
             status: 302,
             ..Response::redirect(to)
         }
+    }
+
+    /// The HTTP response: status, type, redirect, cookies and the security
+    /// headers every answer carries.
+    pub fn into_http(self) -> hyper::Response<String> {
+        use hyper::header::{self, HeaderValue};
+        let mut out = hyper::Response::new(self.body);
+        *out.status_mut() =
+            hyper::StatusCode::from_u16(self.status).unwrap_or(hyper::StatusCode::OK);
+        let headers = out.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, location);
+        }
+        for cookie in self.cookies {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                headers.append(header::SET_COOKIE, value);
+            }
+        }
+        for (name, value) in SECURITY_HEADERS {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+        out
     }
 
     /// A file the dashboard ships (its script).

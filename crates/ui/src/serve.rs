@@ -23,20 +23,6 @@ use crate::{Request, Response, Ui};
 /// The largest request body read (a form is a few hundred bytes).
 const MAX_BODY: usize = 1 << 20;
 
-/// What every answer carries: no script but the dashboard's own file, no
-/// framing by another site, no guessing of content types, no caching.
-const SECURITY_HEADERS: [(&str, &str); 4] = [
-    (
-        "content-security-policy",
-        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-         img-src 'self' data:; connect-src 'self'; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-    ),
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "same-origin"),
-    ("cache-control", "no-store"),
-];
-
 /// The `Host` names the dashboard answers besides its own address, so a
 /// web page that rebinds its own name to the dashboard's address cannot
 /// read a page (or the action token) through the user's browser.
@@ -186,22 +172,8 @@ async fn answer(
     request: hyper::Request<Incoming>,
     read_timeout: Duration,
 ) -> hyper::Response<Full<Bytes>> {
-    let method = request.method().as_str().to_string();
-    let target = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_string();
-    let header = |name| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|v: &HeaderValue| v.to_str().ok())
-            .map(str::to_string)
-    };
-    let (origin, host) = (header(header::ORIGIN), header(header::HOST));
-    let (cookie, authorization) = (header(header::COOKIE), header(header::AUTHORIZATION));
-    let body = Limited::new(request.into_body(), MAX_BODY).collect();
+    let (parts, body) = request.into_parts();
+    let body = Limited::new(body, MAX_BODY).collect();
     let body = match tokio::time::timeout(read_timeout, body).await {
         Ok(Ok(body)) => body.to_bytes(),
         Ok(Err(_)) => return translate(Response::text(413, "the request body is too large")),
@@ -212,37 +184,12 @@ async fn answer(
             ));
         }
     };
-    let mut ours = Request::new(&method, &target)
-        .with_origin(origin.as_deref(), host.as_deref())
-        .with_credentials(cookie.as_deref(), authorization.as_deref());
-    ours.form = crate::http::form_pairs(&String::from_utf8_lossy(&body));
+    let ours = Request::from_http(&parts, &body);
     translate(ui.handle(&ours).await)
 }
 
 fn translate(response: Response) -> hyper::Response<Full<Bytes>> {
-    let mut out = hyper::Response::new(Full::new(Bytes::from(response.body)));
-    *out.status_mut() =
-        hyper::StatusCode::from_u16(response.status).unwrap_or(hyper::StatusCode::OK);
-    let headers = out.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static(response.content_type),
-    );
-    if let Some(location) = response
-        .location
-        .and_then(|l| HeaderValue::from_str(&l).ok())
-    {
-        headers.insert(header::LOCATION, location);
-    }
-    for cookie in response.cookies {
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            headers.append(header::SET_COOKIE, value);
-        }
-    }
-    for (name, value) in SECURITY_HEADERS {
-        headers.insert(name, HeaderValue::from_static(value));
-    }
-    out
+    response.into_http().map(|body| Full::new(Bytes::from(body)))
 }
 
 #[cfg(test)]
