@@ -86,3 +86,94 @@ async fn the_built_functions_run_under_the_lambda_runtime_api() {
     assert_eq!(World::task(&show, "extract"), ("succeeded".into(), 1));
     assert_eq!(World::task(&show, "load"), ("queued".into(), 1));
 }
+
+/// A function URL's event (payload 2.0), as Lambda hands it to the
+/// dashboard function.
+fn function_url_event(method: &str, path: &str, cookies: &[String]) -> serde_json::Value {
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "cookies": cookies,
+        "headers": {"host": "dash.test", "x-forwarded-proto": "https"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "dash", "domainName": "dash.test",
+            "domainPrefix": "dash", "requestId": "r1", "routeKey": "$default", "stage": "$default",
+            "time": "06/Dec/2026:22:00:00 +0000", "timeEpoch": 1796594400000_i64,
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "test"}
+        },
+        "isBase64Encoded": false
+    })
+}
+
+/// Issue 29: the built dashboard function under the Runtime API, over a
+/// deployment on moto. A page without a session is sent to sign in; the
+/// key sessions are signed with is made at the first cold start and kept
+/// in SSM, so the next cold start (another instance) opens a session
+/// sealed with it and shows an operator their actions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_function_sends_people_to_sign_in_and_shares_its_session_key() {
+    use updraft_ui::auth::{Person, Role, SessionKey};
+    let world = aws_world();
+    world.spec(
+        "etl.yaml",
+        "dag: etl\ntasks:\n  - id: a\n    command: [echo]\n",
+    );
+    world.run(&["deploy"]).expect(0);
+    let key_name = format!("/{}/session-key", updraft_aws::testing::unique("dash"));
+    world.set_env("UPDRAFT_ISSUER", "https://issuer.test");
+    world.set_env("UPDRAFT_CLIENT_ID", "dashboard");
+    world.set_env("UPDRAFT_UI_URL", "https://dash.test");
+    world.set_env("UPDRAFT_SESSION_KEY_PARAMETER", &key_name);
+    let env = world.envs();
+    let dashboard = built("dashboard", "updraft-dashboard");
+
+    let refused = response(invoke(
+        &dashboard,
+        &env,
+        function_url_event("GET", "/dags/etl", &[]),
+    ));
+    assert_eq!(refused["statusCode"], 302, "{refused}");
+    assert_eq!(
+        refused["headers"]["location"],
+        "/auth/login?next=%2Fdags%2Fetl"
+    );
+
+    let kept = updraft_aws::call::Caller::new(&sdk())
+        .call(
+            "ssm",
+            "GetParameter",
+            &json!({"Name": key_name, "WithDecryption": true}),
+        )
+        .await
+        .unwrap();
+    let key = SessionKey::new(kept["Parameter"]["Value"].as_str().unwrap().as_bytes()).unwrap();
+    let ana = Person {
+        sub: "u-ana".into(),
+        name: "Ana Lima".into(),
+        email: "ana@example.com".into(),
+        role: Role::Operator,
+        session: "s1".into(),
+        expires: chrono::Utc::now().timestamp() + 3600,
+    };
+    let cookie = key.seal(&ana, true).split(';').next().unwrap().to_string();
+    let page = response(invoke(
+        &dashboard,
+        &env,
+        function_url_event("GET", "/dags/etl", &[cookie]),
+    ));
+    assert_eq!(page["statusCode"], 200, "{page}");
+    let body = page["body"].as_str().unwrap();
+    assert!(body.contains("data-task=\"a\""), "{body}");
+    assert!(
+        body.contains(&format!(
+            "name=\"token\" value=\"{}\"",
+            key.action_token("s1")
+        )),
+        "an operator's forms carry their session's token: {body}"
+    );
+    assert_eq!(
+        page["headers"]["content-security-policy"]
+            .as_str()
+            .map(|c| c.contains("default-src 'none'")),
+        Some(true)
+    );
+}

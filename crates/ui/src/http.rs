@@ -151,9 +151,8 @@ impl Request {
     /// socket's, or a Lambda function URL event's).
     pub fn from_http(parts: &hyper::http::request::Parts, body: &[u8]) -> Request {
         let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let header = |name: hyper::header::HeaderName| {
-            parts.headers.get(name).and_then(|v| v.to_str().ok())
-        };
+        let header =
+            |name: hyper::header::HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let mut request = Request::new(parts.method.as_str(), target)
             .with_origin(header(hyper::header::ORIGIN), header(hyper::header::HOST))
             .with_credentials(

@@ -189,7 +189,9 @@ async fn answer(
 }
 
 fn translate(response: Response) -> hyper::Response<Full<Bytes>> {
-    response.into_http().map(|body| Full::new(Bytes::from(body)))
+    response
+        .into_http()
+        .map(|body| Full::new(Bytes::from(body)))
 }
 
 #[cfg(test)]
