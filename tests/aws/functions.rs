@@ -121,7 +121,6 @@ async fn the_dashboard_function_sends_people_to_sign_in_and_shares_its_session_k
     let key_name = format!("/{}/session-key", updraft_aws::testing::unique("dash"));
     world.set_env("UPDRAFT_ISSUER", "https://issuer.test");
     world.set_env("UPDRAFT_CLIENT_ID", "dashboard");
-    world.set_env("UPDRAFT_UI_URL", "https://dash.test");
     world.set_env("UPDRAFT_SESSION_KEY_PARAMETER", &key_name);
     let env = world.envs();
     let dashboard = built("dashboard", "updraft-dashboard");
@@ -163,6 +162,12 @@ async fn the_dashboard_function_sends_people_to_sign_in_and_shares_its_session_k
     assert_eq!(page["statusCode"], 200, "{page}");
     let body = page["body"].as_str().unwrap();
     assert!(body.contains("data-task=\"a\""), "{body}");
+    assert!(
+        body.contains(
+            "Ana Lima &lt;ana@example.com&gt; · operator · <a href=\"/auth/logout\">sign out</a>"
+        ),
+        "{body}"
+    );
     assert!(
         body.contains(&format!(
             "name=\"token\" value=\"{}\"",

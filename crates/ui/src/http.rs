@@ -19,6 +19,8 @@ pub struct Request {
     /// `Origin` header naming another scheme, host or port than the
     /// request's own `Host`).
     pub cross_origin: bool,
+    /// The `Host` it was sent to.
+    pub host: Option<String>,
     /// The cookies it carries (`Cookie`), by name.
     pub cookies: Vec<(String, String)>,
     /// The token of an `Authorization: Bearer` header (scripts signed in
@@ -41,6 +43,7 @@ impl Request {
             query: form_pairs(query),
             form: Vec::new(),
             cross_origin: false,
+            host: None,
             cookies: Vec::new(),
             bearer: None,
         }
@@ -95,6 +98,7 @@ impl Request {
     /// Notes the request's `Origin` (absent for most same-site requests)
     /// against its `Host`.
     pub fn with_origin(mut self, origin: Option<&str>, host: Option<&str>) -> Request {
+        self.host = host.map(str::to_string);
         self.cross_origin = match origin {
             None => false,
             Some(origin) => {

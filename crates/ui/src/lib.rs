@@ -73,6 +73,8 @@ struct Visit {
     show_env: bool,
     /// Why they may not act, when they may not.
     refusal: &'static str,
+    /// Who is signed in, for the header of every page (with sign-out).
+    who: Option<String>,
 }
 
 impl Visit {
@@ -149,6 +151,7 @@ impl Ui {
                 acting: (!read_only).then(|| (by.clone(), token.clone())),
                 show_env: *show_env,
                 refusal: "this dashboard is read-only (updraft ui --read-only)",
+                who: None,
             },
             Access::SignedIn(sign_in) => {
                 if request.segments.first().is_some_and(|s| s == "auth") {
@@ -158,7 +161,13 @@ impl Ui {
                     return sign_in.refuse(request);
                 };
                 let operator = person.role == auth::Role::Operator;
+                let role = if operator { "operator" } else { "viewer" };
+                let who = format!(
+                    "<span class=\"who\">{} · {role} · <a href=\"/auth/logout\">sign out</a></span>",
+                    html::escape(&person.by())
+                );
                 Visit {
+                    who: Some(who),
                     acting: operator
                         .then(|| (person.by(), sign_in.key().action_token(&person.session))),
                     show_env: operator,
@@ -166,7 +175,15 @@ impl Ui {
                 }
             }
         };
-        self.answer(request, &visit).await
+        let mut response = self.answer(request, &visit).await;
+        if let Some(who) = &visit.who
+            && response.content_type.starts_with("text/html")
+        {
+            response.body = response
+                .body
+                .replacen("</header>", &format!("{who}</header>"), 1);
+        }
+        response
     }
 
     async fn answer(&self, request: &Request, visit: &Visit) -> Response {

@@ -332,6 +332,13 @@ async fn a_person_signs_in_at_the_issuer_and_acts_as_their_role_allows() {
         .await;
     assert_eq!(grid.status, 200);
     assert!(
+        grid.body.contains(
+            "Ana Lima &lt;ana@example.com&gt; · viewer · <a href=\"/auth/logout\">sign out</a>"
+        ),
+        "the header says who is signed in: {}",
+        grid.body
+    );
+    assert!(
         grid.body.contains("data-task=\"a\"") && !grid.body.contains("name=\"token\""),
         "{}",
         grid.body
@@ -484,4 +491,32 @@ async fn a_callback_without_its_login_or_with_another_state_is_refused() {
         ))
         .await;
     assert!(refused.body.contains("no thanks"), "{}", refused.body);
+}
+
+#[tokio::test]
+async fn without_a_configured_callback_the_issuer_sends_people_back_to_the_host_they_came_to() {
+    let issuer = issuer().await;
+    let world = World::new(SPEC, None, Settings::default());
+    let config = SignInConfig {
+        issuer: issuer.base.clone(),
+        client: Client {
+            id: CLIENT.into(),
+            secret: None,
+            redirect_uri: String::new(),
+        },
+        groups_claim: "cognito:groups".into(),
+        operators_group: "operators".into(),
+        secure: true,
+    };
+    let sign_in = SignIn::new(config, SessionKey::new(&KEY).unwrap()).unwrap();
+    let ui = Ui::signed_in(world.engine.clone(), sign_in);
+    let login =
+        Request::get("/auth/login").with_origin(None, Some("abc.lambda-url.us-east-1.on.aws"));
+    let to_issuer = ui.handle(&login).await.location.unwrap();
+    assert!(
+        to_issuer.contains(
+            "redirect_uri=https%3A%2F%2Fabc.lambda-url.us-east-1.on.aws%2Fauth%2Fcallback"
+        ),
+        "{to_issuer}"
+    );
 }

@@ -22,14 +22,23 @@ pub async fn sign_in(
         "UPDRAFT_ISSUER",
         "the OpenID Connect issuer people sign in with",
     )?;
-    let id = required(
-        "UPDRAFT_CLIENT_ID",
-        "the dashboard's client id at the issuer",
-    )?;
-    let url = required(
-        "UPDRAFT_UI_URL",
-        "the dashboard's own URL, where the issuer sends people back",
-    )?;
+    // The stack's own user pool client names the function's URL, so the
+    // function reads its id from a parameter rather than its variables.
+    let id = match env("UPDRAFT_CLIENT_ID").filter(|v| !v.is_empty()) {
+        Some(id) => id,
+        None => {
+            let name = required(
+                "UPDRAFT_CLIENT_ID_PARAMETER",
+                "the dashboard's client id at the issuer (or UPDRAFT_CLIENT_ID)",
+            )?;
+            parameter(caller, &name)
+                .await?
+                .ok_or_else(|| format!("the SSM parameter {name} (the client id) does not exist"))?
+        }
+    };
+    // Without a URL of its own, the issuer sends people back to the host
+    // they came to: the function URL.
+    let url = env("UPDRAFT_DASHBOARD_URL").filter(|v| !v.is_empty());
     let key_name = required(
         "UPDRAFT_SESSION_KEY_PARAMETER",
         "the SSM parameter that keeps the key sessions are signed with",
@@ -46,11 +55,14 @@ pub async fn sign_in(
         client: Client {
             id,
             secret,
-            redirect_uri: format!("{}/auth/callback", url.trim_end_matches('/')),
+            redirect_uri: url
+                .as_deref()
+                .map(|u| format!("{}/auth/callback", u.trim_end_matches('/')))
+                .unwrap_or_default(),
         },
         groups_claim: env("UPDRAFT_GROUPS_CLAIM").unwrap_or_else(|| "cognito:groups".into()),
         operators_group: env("UPDRAFT_OPERATORS_GROUP").unwrap_or_else(|| "operators".into()),
-        secure: url.starts_with("https://"),
+        secure: url.as_deref().is_none_or(|u| u.starts_with("https://")),
     };
     SignIn::new(config, SessionKey::new(key.as_bytes())?)
 }

@@ -38,7 +38,9 @@ const KEYS_REFRESH: Duration = Duration::from_secs(60);
 pub struct SignInConfig {
     /// The issuer's URL (`https://cognito-idp.REGION.amazonaws.com/POOL`).
     pub issuer: String,
-    /// The dashboard at the issuer: its client id, secret and callback.
+    /// The dashboard at the issuer: its client id, secret and callback
+    /// (an empty `redirect_uri`: `https://` the request's host
+    /// `/auth/callback`, as behind a function URL).
     pub client: oidc::Client,
     /// The claim listing a person's groups (`cognito:groups`).
     pub groups_claim: String,
@@ -83,6 +85,17 @@ impl SignIn {
     /// The session key: what action tokens derive from.
     pub fn key(&self) -> &SessionKey {
         &self.key
+    }
+
+    /// The client as this request reaches the dashboard: its callback
+    /// under the host the request was sent to, unless configured.
+    fn client_for(&self, request: &Request) -> Result<oidc::Client, String> {
+        let mut client = self.config.client.clone();
+        if client.redirect_uri.is_empty() {
+            let host = request.host.as_deref().ok_or("the request names no host")?;
+            client.redirect_uri = format!("https://{host}/auth/callback");
+        }
+        Ok(client)
     }
 
     async fn provider(&self) -> Result<&oidc::Provider, String> {
@@ -217,9 +230,10 @@ impl SignIn {
             nonce: random_token(),
             next,
         };
+        let client = self.client_for(request)?;
         let url = oidc::authorize_url(
             provider,
-            &self.config.client,
+            &client,
             &pending.state,
             &pending.nonce,
             &challenge,
@@ -250,14 +264,8 @@ impl SignIn {
         }
         let code = request.param("code").ok_or("the issuer sent no code")?;
         let provider = self.provider().await?;
-        let token = oidc::exchange(
-            &self.fetch,
-            provider,
-            &self.config.client,
-            code,
-            &pending.verifier,
-        )
-        .await?;
+        let client = self.client_for(request)?;
+        let token = oidc::exchange(&self.fetch, provider, &client, code, &pending.verifier).await?;
         let person = self
             .person_of(&token, Some(&pending.nonce), random_token())
             .await?;
