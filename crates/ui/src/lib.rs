@@ -35,6 +35,8 @@ mod runs;
 pub mod serve;
 pub mod svg;
 mod task;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use actions::Actor;
 use updraft_engine::EngineError;

@@ -6,216 +6,18 @@
 //! another key, or an action token of another session, is refused; a
 //! script's bearer token reads the API.
 
-use std::collections::HashMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
-
-use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 use updraft_engine::Settings;
 use updraft_engine::testing::World;
 use updraft_engine::usecase::RunRequest;
 use updraft_ui::auth::oidc::Client;
 use updraft_ui::auth::{Fetch, Person, Role, SessionKey, SignIn, SignInConfig};
-use updraft_ui::http::form_pairs;
+use updraft_ui::testing::{Issuer, User};
 use updraft_ui::{Request, Response, Ui};
 
 const SPEC: &str = "dag: etl\ntasks:\n  - id: a\n    command: [x]\n";
 const CLIENT: &str = "dashboard";
 const SECRET: &str = "s3cret";
 const KEY: [u8; 64] = [42; 64];
-
-/// Someone the issuer signs in.
-#[derive(Clone)]
-struct User {
-    sub: &'static str,
-    name: &'static str,
-    email: &'static str,
-    groups: Vec<&'static str>,
-}
-
-/// A code the issuer handed out: for whom, and the sign-in it belongs to.
-struct Grant {
-    user: User,
-    nonce: String,
-    challenge: String,
-}
-
-/// The issuer's state: who signs in next, the codes it gave.
-struct Issuer {
-    base: String,
-    signing: EncodingKey,
-    jwk: Value,
-    next: Mutex<Option<User>>,
-    grants: Mutex<HashMap<String, Grant>>,
-}
-
-impl Issuer {
-    fn id_token(&self, user: &User, nonce: &str, signing: &EncodingKey) -> String {
-        let now = chrono::Utc::now().timestamp();
-        let claims = json!({
-            "iss": self.base, "aud": CLIENT, "sub": user.sub, "name": user.name,
-            "email": user.email, "cognito:groups": user.groups, "nonce": nonce,
-            "iat": now, "exp": now + 3600,
-        });
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some("k1".into());
-        encode(&header, &claims, signing).unwrap()
-    }
-
-    fn answer(
-        &self,
-        method: &str,
-        path: &str,
-        query: &str,
-        form: &str,
-        basic: Option<&str>,
-    ) -> (u16, String, Option<String>) {
-        let pairs =
-            |text: &str| -> HashMap<String, String> { form_pairs(text).into_iter().collect() };
-        match (method, path) {
-            ("GET", "/.well-known/openid-configuration") => (
-                200,
-                json!({
-                    "issuer": self.base,
-                    "authorization_endpoint": format!("{}/authorize", self.base),
-                    "token_endpoint": format!("{}/token", self.base),
-                    "jwks_uri": format!("{}/jwks", self.base),
-                })
-                .to_string(),
-                None,
-            ),
-            ("GET", "/jwks") => (200, json!({"keys": [self.jwk]}).to_string(), None),
-            ("GET", "/authorize") => {
-                let q = pairs(query);
-                assert_eq!(q["client_id"], CLIENT);
-                assert_eq!(q["code_challenge_method"], "S256");
-                let user = self
-                    .next
-                    .lock()
-                    .unwrap()
-                    .clone()
-                    .expect("a user to sign in");
-                let code = format!("code-{}", self.grants.lock().unwrap().len());
-                self.grants.lock().unwrap().insert(
-                    code.clone(),
-                    Grant {
-                        user,
-                        nonce: q["nonce"].clone(),
-                        challenge: q["code_challenge"].clone(),
-                    },
-                );
-                let back = format!("{}?code={code}&state={}", q["redirect_uri"], q["state"]);
-                (302, back.clone(), Some(back))
-            }
-            ("POST", "/token") => {
-                let f = pairs(form);
-                let expected =
-                    base64::engine::general_purpose::STANDARD.encode(format!("{CLIENT}:{SECRET}"));
-                if basic != Some(expected.as_str()) {
-                    return (401, json!({"error": "invalid_client"}).to_string(), None);
-                }
-                let Some(grant) = self.grants.lock().unwrap().remove(&f["code"]) else {
-                    return (400, json!({"error": "invalid_grant"}).to_string(), None);
-                };
-                let challenge =
-                    URL_SAFE_NO_PAD.encode(Sha256::digest(f["code_verifier"].as_bytes()));
-                if challenge != grant.challenge {
-                    return (400, json!({"error": "invalid_grant", "error_description": "PKCE verification failed"}).to_string(), None);
-                }
-                let token = self.id_token(&grant.user, &grant.nonce, &self.signing);
-                (
-                    200,
-                    json!({"id_token": token, "token_type": "Bearer"}).to_string(),
-                    None,
-                )
-            }
-            _ => (404, String::new(), None),
-        }
-    }
-}
-
-/// An EC P-256 key: its signing key and public JWK.
-fn key_pair(kid: &str) -> (EncodingKey, Value) {
-    let pkcs8 =
-        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-            .unwrap();
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
-    let point = pair.public_key().as_ref();
-    let jwk = json!({
-        "kty": "EC", "crv": "P-256", "kid": kid, "alg": "ES256", "use": "sig",
-        "x": URL_SAFE_NO_PAD.encode(&point[1..33]), "y": URL_SAFE_NO_PAD.encode(&point[33..65]),
-    });
-    (EncodingKey::from_ec_der(pkcs8.as_ref()), jwk)
-}
-
-/// Starts the issuer on 127.0.0.1; it serves until the test ends.
-async fn issuer() -> Arc<Issuer> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (signing, jwk) = key_pair("k1");
-    let issuer = Arc::new(Issuer {
-        base,
-        signing,
-        jwk,
-        next: Mutex::new(None),
-        grants: Mutex::new(HashMap::new()),
-    });
-    let serving = issuer.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let issuer = serving.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
-                    let issuer = issuer.clone();
-                    async move {
-                        let method = request.method().to_string();
-                        let path = request.uri().path().to_string();
-                        let query = request.uri().query().unwrap_or_default().to_string();
-                        let basic = request
-                            .headers()
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.strip_prefix("Basic "))
-                            .map(str::to_string);
-                        let body = request.into_body().collect().await.unwrap().to_bytes();
-                        let (status, text, location) = issuer.answer(
-                            &method,
-                            &path,
-                            &query,
-                            &String::from_utf8_lossy(&body),
-                            basic.as_deref(),
-                        );
-                        let mut response = hyper::Response::new(Full::new(Bytes::from(text)));
-                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                        if let Some(location) = location {
-                            response
-                                .headers_mut()
-                                .insert("location", location.parse().unwrap());
-                        }
-                        Ok::<_, Infallible>(response)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    issuer
-}
 
 fn sign_in_for(issuer: &Issuer, key: &[u8]) -> SignIn {
     let config = SignInConfig {
@@ -253,7 +55,7 @@ fn with_cookies(request: Request, jar: &[(String, String)]) -> Request {
 /// Signs `user` in the way a browser does: to the login page, to the
 /// issuer, back to the callback. Returns the session cookie.
 async fn sign_in(ui: &Ui, issuer: &Issuer, user: User) -> Vec<(String, String)> {
-    *issuer.next.lock().unwrap() = Some(user);
+    issuer.sign_in_next(user);
     let login = ui.handle(&Request::get("/auth/login?next=/dags/etl")).await;
     assert_eq!(login.status, 302, "{}", login.body);
     let to_issuer = login.location.clone().unwrap();
@@ -280,18 +82,19 @@ async fn sign_in(ui: &Ui, issuer: &Issuer, user: User) -> Vec<(String, String)> 
         .collect()
 }
 
-const ANA: User = User {
-    sub: "u-ana",
-    name: "Ana Lima",
-    email: "ana@example.com",
-    groups: Vec::new(),
-};
+fn ana() -> User {
+    User::new("Ana Lima", "ana@example.com", &[])
+}
 
 fn operator(user: User) -> User {
     User {
-        groups: vec!["operators"],
+        groups: vec!["operators".into()],
         ..user
     }
+}
+
+async fn issuer() -> std::sync::Arc<Issuer> {
+    Issuer::start(CLIENT, Some(SECRET)).await
 }
 
 /// The action token a page's forms carry.
@@ -326,7 +129,7 @@ async fn a_person_signs_in_at_the_issuer_and_acts_as_their_role_allows() {
     assert_eq!(ui.handle(&Request::get("/api/v1/dags")).await.status, 401);
 
     // A viewer sees the DAG and the run, and no action; a POST is refused.
-    let viewer = sign_in(&ui, &issuer, ANA).await;
+    let viewer = sign_in(&ui, &issuer, ana()).await;
     let grid = ui
         .handle(&with_cookies(Request::get("/dags/etl"), &viewer))
         .await;
@@ -358,7 +161,7 @@ async fn a_person_signs_in_at_the_issuer_and_acts_as_their_role_allows() {
 
     // An operator's pages carry their session's token; their rerun is
     // recorded as theirs.
-    let ops = sign_in(&ui, &issuer, operator(ANA)).await;
+    let ops = sign_in(&ui, &issuer, operator(ana())).await;
     let grid = ui
         .handle(&with_cookies(Request::get("/dags/etl"), &ops))
         .await;
@@ -384,12 +187,7 @@ async fn a_person_signs_in_at_the_issuer_and_acts_as_their_role_allows() {
     assert_eq!(paused.status, 303, "{}", paused.body);
 
     // An operator of another session cannot use Ana's token.
-    let bo = User {
-        sub: "u-bo",
-        name: "Bo",
-        email: "bo@example.com",
-        groups: vec!["operators"],
-    };
+    let bo = User::new("Bo", "bo@example.com", &["operators"]);
     let bo = sign_in(&ui, &issuer, bo).await;
     let stolen = ui
         .handle(&with_cookies(
@@ -444,7 +242,7 @@ async fn a_script_reads_the_api_with_a_bearer_token_of_the_issuer_only() {
     let issuer = issuer().await;
     let world = World::new(SPEC, None, Settings::default());
     let ui = Ui::signed_in(world.engine.clone(), sign_in_for(&issuer, &KEY));
-    let token = issuer.id_token(&ANA, "n", &issuer.signing);
+    let token = issuer.id_token(&ana(), "n");
     let api = |token: &str| {
         Request::get("/api/v1/dags").with_credentials(None, Some(&format!("Bearer {token}")))
     };
@@ -452,8 +250,7 @@ async fn a_script_reads_the_api_with_a_bearer_token_of_the_issuer_only() {
     assert_eq!(read.status, 200, "{}", read.body);
     assert!(read.body.contains("\"etl\""));
     // Signed by a key the issuer does not publish.
-    let (other, _) = key_pair("k1");
-    let forged = issuer.id_token(&ANA, "n", &other);
+    let forged = issuer.forged_token(&ana());
     assert_eq!(ui.handle(&api(&forged)).await.status, 401);
     // A bearer token opens no page: pages need the browser's session.
     let page = Request::get("/").with_credentials(None, Some(&format!("Bearer {token}")));
