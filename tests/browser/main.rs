@@ -3,6 +3,7 @@
 //! directory. Screenshots go to `target/screenshots/`, or to `docs/images/`
 //! with `UPDRAFT_UPDATE_SCREENSHOTS=1` (`make screenshots`).
 
+mod hosted;
 mod webdriver;
 
 use std::io::{Read, Write};
