@@ -28,7 +28,7 @@ LAMBDA_VENV := .venv-lambda
 LAMBDA_STAMP := $(LAMBDA_VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)
 SAM_VENV := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.sam-$(SAM_VERSION)
-FUNCTIONS := -p updraft-planner -p updraft-dispatcher -p updraft-recorder
+FUNCTIONS := -p updraft-planner -p updraft-dispatcher -p updraft-recorder -p updraft-dashboard
 STACK ?= updraft
 
 # The dashboard's browser tests drive Debian's headless Chromium through
@@ -104,7 +104,7 @@ $(CDK_STAMP): $(CDK_DIR)/package-lock.json
 
 ## cdk-template: the SAM template translated, as the CDK construct includes
 ## it (make test fails when it is not up to date)
-CDK_TEMPLATE_REQUEST := {"template": "infra/template.yaml", "parameters": {}, "code": {"PlannerFunction": {"bucket": "updraft-code", "key": "PlannerFunction.zip"}, "DispatcherFunction": {"bucket": "updraft-code", "key": "DispatcherFunction.zip"}, "RecorderFunction": {"bucket": "updraft-code", "key": "RecorderFunction.zip"}}}
+CDK_TEMPLATE_REQUEST := {"template": "infra/template.yaml", "parameters": {}, "code": {"PlannerFunction": {"bucket": "updraft-code", "key": "PlannerFunction.zip"}, "DispatcherFunction": {"bucket": "updraft-code", "key": "DispatcherFunction.zip"}, "RecorderFunction": {"bucket": "updraft-code", "key": "RecorderFunction.zip"}, "DashboardFunction": {"bucket": "updraft-code", "key": "DashboardFunction.zip"}}}
 cdk-template: $(MOTO_STAMP)
 	echo '$(CDK_TEMPLATE_REQUEST)' | $(MOTO_VENV)/bin/python tests/moto/translate.py > $(CDK_DIR)/template.json
 

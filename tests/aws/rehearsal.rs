@@ -16,6 +16,14 @@ use updraft_e2e::World;
 
 /// The functions of the template, by logical id.
 pub const FUNCTIONS: [&str; 3] = ["PlannerFunction", "DispatcherFunction", "RecorderFunction"];
+/// Every function whose code is packaged: the dashboard's too, which a
+/// stack makes only with `Dashboard=true`.
+pub const PACKAGED: [&str; 4] = [
+    "PlannerFunction",
+    "DispatcherFunction",
+    "RecorderFunction",
+    "DashboardFunction",
+];
 
 /// A stack created on moto.
 pub struct Stack {
@@ -78,7 +86,7 @@ impl Rehearsal {
     pub async fn create(self) -> Stack {
         let artifacts = unique("sam-artifacts");
         let mut code = serde_json::Map::new();
-        for function in FUNCTIONS {
+        for function in PACKAGED {
             let key = format!("{}/{function}.zip", self.name);
             upload_code(&artifacts, &key).await;
             code.insert(function.into(), json!({ "bucket": artifacts, "key": key }));

@@ -899,7 +899,7 @@ async fn the_rehearsal_fails_on_every_other_miswiring_it_checks() {
 #[test]
 fn the_cdk_construct_includes_the_sam_template_as_translated_now() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let code: serde_json::Map<String, Value> = FUNCTIONS
+    let code: serde_json::Map<String, Value> = crate::rehearsal::PACKAGED
         .iter()
         .map(|f| {
             let location = json!({ "bucket": "updraft-code", "key": format!("{f}.zip") });

@@ -21,6 +21,8 @@ export interface FunctionCode {
   readonly dispatcher: string;
   /** The recorder. */
   readonly recorder: string;
+  /** The dashboard, when the stack serves it (`dashboard: true`). */
+  readonly dashboard?: string;
 }
 
 /** The SAM template's parameters, typed; unset ones take its defaults. */
@@ -55,6 +57,22 @@ export interface UpdraftProps {
   readonly ecrRepositoryArns?: string[];
   /** Roles a service-kind profile may name in `role:` besides those tagged updraft:stack=<this stack>, e.g. in other accounts (TaskRoleArns). */
   readonly taskRoleArns?: string[];
+  /** Serve the dashboard to the team from a function URL, each person signed in (Dashboard); needs `code.dashboard`. */
+  readonly dashboard?: boolean;
+  /** Who signs people in: a user pool of the stack, or `external` (DashboardUsers). */
+  readonly dashboardUsers?: 'create' | 'external';
+  /** The external issuer's URL (DashboardIssuer). */
+  readonly dashboardIssuer?: string;
+  /** The dashboard's client id at the external issuer (DashboardClientId). */
+  readonly dashboardClientId?: string;
+  /** The SSM SecureString parameter keeping the external client's secret (DashboardClientSecretParameter). */
+  readonly dashboardClientSecretParameter?: string;
+  /** The ID token claim listing a person's groups (DashboardGroupsClaim). */
+  readonly dashboardGroupsClaim?: string;
+  /** The group whose members act; everyone else views (DashboardOperatorsGroup). */
+  readonly dashboardOperatorsGroup?: string;
+  /** The prefix of the user pool's sign-in domain (DashboardDomainPrefix). */
+  readonly dashboardDomainPrefix?: string;
   /** The functions' code. */
   readonly code: FunctionCode;
 }
@@ -109,13 +127,27 @@ export class Updraft extends Construct {
         AlertOnFailedTries: props.alertOnFailedTries ? 'true' : 'false',
         EcrRepositoryArns: props.ecrRepositoryArns ?? [''],
         TaskRoleArns: props.taskRoleArns ?? [''],
+        Dashboard: props.dashboard ? 'true' : 'false',
+        DashboardUsers: props.dashboardUsers ?? 'create',
+        DashboardIssuer: optional(props.dashboardIssuer),
+        DashboardClientId: optional(props.dashboardClientId),
+        DashboardClientSecretParameter: optional(props.dashboardClientSecretParameter),
+        DashboardGroupsClaim: optional(props.dashboardGroupsClaim, 'cognito:groups'),
+        DashboardOperatorsGroup: optional(props.dashboardOperatorsGroup, 'operators'),
+        DashboardDomainPrefix: optional(props.dashboardDomainPrefix),
       },
     });
+    if (props.dashboard && !props.code.dashboard) {
+      throw new Error('dashboard: true needs code.dashboard (make lambdas builds it)');
+    }
     const functions: [string, string][] = [
       ['PlannerFunction', props.code.planner],
       ['DispatcherFunction', props.code.dispatcher],
       ['RecorderFunction', props.code.recorder],
     ];
+    if (props.code.dashboard) {
+      functions.push(['DashboardFunction', props.code.dashboard]);
+    }
     for (const [logicalId, codePath] of functions) {
       const asset = new s3assets.Asset(this, `${logicalId}Code`, { path: codePath });
       const fn = this.template.getResource(logicalId) as lambda.CfnFunction;

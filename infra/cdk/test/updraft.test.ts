@@ -47,7 +47,9 @@ test('the parameters become the props, with the template defaults', () => {
   template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
   template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
   const functions = template.findResources('AWS::Lambda::Function');
-  assert.equal(Object.keys(functions).length, 3);
+  // The dashboard's too, made only with `dashboard: true`.
+  assert.equal(Object.keys(functions).length, 4);
+  assert.equal(functions.DashboardFunction.Condition, 'HasDashboard');
   for (const fn of Object.values(functions)) {
     const props = (fn as { Properties: Record<string, any> }).Properties;
     assert.equal(props.Runtime, 'provided.al2023');
@@ -66,11 +68,24 @@ test('each function runs its code asset as its own role', () => {
   const roles = new Set<string>();
   for (const [id, fn] of Object.entries(functions)) {
     const props = (fn as { Properties: Record<string, any> }).Properties;
+    roles.add(JSON.stringify(props.Role));
+    if (id === 'DashboardFunction') {
+      continue;
+    }
     assert.match(JSON.stringify(props.Code.S3Bucket), /cdk-.*-assets-/, id);
     assert.match(props.Code.S3Key, /\.zip$/, id);
-    roles.add(JSON.stringify(props.Role));
   }
-  assert.equal(roles.size, 3);
+  assert.equal(roles.size, 4);
+});
+
+test('dashboard: true serves it from its own code, signing people in with the stack\'s user pool', () => {
+  const dir = code().planner;
+  const { template } = synth({ dashboard: true, code: { planner: dir, dispatcher: dir, recorder: dir, dashboard: dir } });
+  const dashboard = template.findResources('AWS::Lambda::Function').DashboardFunction;
+  assert.match(JSON.stringify(dashboard.Properties.Code.S3Bucket), /cdk-.*-assets-/);
+  // The parameter is given as a value: the condition holds.
+  assert.deepEqual(template.toJSON().Conditions.HasDashboard, { 'Fn::Equals': ['true', 'true'] });
+  assert.throws(() => synth({ dashboard: true }), /needs code.dashboard/);
 });
 
 test('optional props turn on what they stand for', () => {
