@@ -224,3 +224,42 @@ async fn the_read_only_and_operator_policies_cover_what_the_dashboard_sends() {
         "the cancel stopped a task: {sent:?}"
     );
 }
+
+/// Issue 29: the hosted dashboard's function acts as the operator policy
+/// (with the read-only one) lets a person act, and beyond that only writes
+/// its logs and reads and keeps its own sign-in parameters.
+#[test]
+fn the_dashboard_functions_role_is_the_operator_policy_and_its_sign_in() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+    let template = updraft_core::yaml::parse(&std::fs::read_to_string(path).unwrap())
+        .unwrap()
+        .to_json();
+    let role = &template["Resources"]["DashboardRole"]["Properties"];
+    assert_eq!(
+        role["ManagedPolicyArns"],
+        serde_json::json!(["DashboardReadOnlyPolicy", "DashboardOperatorPolicy"])
+    );
+    let own: Vec<String> = template_actions("DashboardRole").into_iter().collect();
+    assert_eq!(
+        own,
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "ssm:GetParameter",
+            "ssm:PutParameter"
+        ]
+    );
+    // Its parameters only: the stack's sign-in ones (and a team's secret).
+    for statement in updraft_aws::testing::template_statements("DashboardRole") {
+        if statement["Action"]
+            .as_str()
+            .is_some_and(|a| a.starts_with("ssm:"))
+        {
+            let resources = statement["Resource"].to_string();
+            assert!(
+                resources.contains("parameter/updraft/${AWS::StackName}/dashboard/"),
+                "{resources}"
+            );
+        }
+    }
+}
