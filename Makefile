@@ -158,8 +158,9 @@ bench: $(MOTO_STAMP)
 	$(CARGO) bench --locked -p updraft-ui --bench render
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench api_calls
 	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python $(CARGO) bench --locked -p updraft-aws --bench kinds
-	$(CARGO) build --locked --release -p updraft-cli
+	$(CARGO) build --locked --release -p updraft-cli -p updraft-dashboard
 	UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench throughput
+	UPDRAFT_MOTO_PYTHON=$(CURDIR)/$(MOTO_VENV)/bin/python UPDRAFT_BIN=$(CURDIR)/target/release/updraft $(CARGO) bench --locked -p updraft-e2e --bench dashboard
 
 ## fuzz: each fuzz target under fuzz/ for FUZZ_SECONDS (default 60) with
 ## cargo-fuzz on the nightly toolchain (an input taking over 1 s or 256 MB

@@ -3,6 +3,7 @@
 //! as Lambda runs them: GET `.../invocation/next` hands out one event, POST
 //! `.../response` or `.../error` brings the answer back. 127.0.0.1 only.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -79,10 +80,10 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
     let _ = stream.write_all(body);
 }
 
-/// Serves one connection until it closes. The first `next` gets the event;
-/// a later one is held open (as the real API holds it until an event comes)
-/// until the process is stopped.
-fn serve(stream: TcpStream, event: Arc<Mutex<Option<Value>>>, answers: Sender<Answer>) {
+/// Serves one connection until it closes. Each `next` gets the next event;
+/// once they are all handed out, the connection is closed and the process
+/// stopped.
+fn serve(stream: TcpStream, events: Arc<Mutex<VecDeque<Value>>>, answers: Sender<Answer>) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
@@ -90,7 +91,7 @@ fn serve(stream: TcpStream, event: Arc<Mutex<Option<Value>>>, answers: Sender<An
     while let Some(request) = read_request(&mut reader) {
         let path = request.path.as_str();
         if request.method == "GET" && path.ends_with("/invocation/next") {
-            let Some(event) = event.lock().unwrap().take() else {
+            let Some(event) = events.lock().unwrap().pop_front() else {
                 return;
             };
             let headers = [
@@ -124,12 +125,26 @@ fn serve(stream: TcpStream, event: Arc<Mutex<Option<Value>>>, answers: Sender<An
 /// Runs a function binary with `env` for one invocation with `event`, and
 /// returns its answer; the process is killed after, whatever happened.
 pub fn invoke(binary: &Path, env: &[(String, String)], event: Value) -> Answer {
+    let (answer, _) = invoke_many(binary, env, vec![event]).remove(0);
+    answer
+}
+
+/// Runs a function binary with `env` for invocations with `events` in
+/// turn, as one instance serves them (the first cold, the rest warm), and
+/// returns each answer with the time it took: from the process's start for
+/// the first, from the previous answer for the others.
+pub fn invoke_many(
+    binary: &Path,
+    env: &[(String, String)],
+    events: Vec<Value>,
+) -> Vec<(Answer, Duration)> {
+    let count = events.len();
     let listener = TcpListener::bind("127.0.0.1:0").expect("a local port");
     let port = listener.local_addr().expect("its address").port();
     listener
         .set_nonblocking(true)
         .expect("a non-blocking listener");
-    let event = Arc::new(Mutex::new(Some(event)));
+    let event = Arc::new(Mutex::new(VecDeque::from(events)));
     let (answers, answered): (Sender<Answer>, Receiver<Answer>) = channel();
     let stop = Arc::new(AtomicBool::new(false));
     let stopped = stop.clone();
@@ -146,6 +161,7 @@ pub fn invoke(binary: &Path, env: &[(String, String)], event: Value) -> Answer {
             }
         }
     });
+    let started = std::time::Instant::now();
     let mut child = Command::new(binary)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", format!("127.0.0.1:{port}"))
@@ -157,10 +173,23 @@ pub fn invoke(binary: &Path, env: &[(String, String)], event: Value) -> Answer {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
-    let answer = answered.recv_timeout(Duration::from_secs(60));
+    let mut got = Vec::with_capacity(count);
+    let mut last = started;
+    for _ in 0..count {
+        let Ok(answer) = answered.recv_timeout(Duration::from_secs(60)) else {
+            break;
+        };
+        got.push((answer, last.elapsed()));
+        last = std::time::Instant::now();
+    }
     let _ = child.kill();
     let _ = child.wait();
     stop.store(true, Ordering::Relaxed);
     let _ = server.join();
-    answer.unwrap_or_else(|_| panic!("{} did not answer within 60 s", binary.display()))
+    assert!(
+        got.len() == count,
+        "{} did not answer within 60 s",
+        binary.display()
+    );
+    got
 }
