@@ -15,6 +15,8 @@
 //! - `api`: `/api/v1/`, the shapes of `updraft_engine::json`, as `updraft
 //!   --output json` prints them.
 //! - [`serve`]: the HTTP/1.1 listener.
+//! - [`auth`]: sign-in for a dashboard hosted for a team (OpenID Connect,
+//!   signed sessions, viewers and operators); `plots`: experiment plots.
 
 use std::sync::Arc;
 
