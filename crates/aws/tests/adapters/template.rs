@@ -73,10 +73,13 @@ fn the_functions_get_every_variable_the_settings_read_and_the_cli_every_output()
         .iter()
         .map(|(output, _)| output.to_string())
         .collect();
-    // And, for people, the policies to attach.
+    // And, for people, the policies to attach, and with Dashboard=true the
+    // team's dashboard and its user pool.
     outputs.extend([
         "DashboardOperatorPolicyArn".into(),
         "DashboardReadOnlyPolicyArn".into(),
+        "DashboardUrl".into(),
+        "DashboardUserPoolId".into(),
     ]);
     outputs.sort();
     assert_eq!(names(&template["Outputs"]), outputs);
