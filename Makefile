@@ -3,6 +3,10 @@ CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 # No debug info in test builds: a third faster to build on two cores.
 export CARGO_PROFILE_DEV_DEBUG ?= 0
+# A one-shot CI build gains nothing from incremental state but gigabytes of disk.
+ifdef CI
+export CARGO_INCREMENTAL ?= 0
+endif
 
 .PHONY: test test-build check lint infra-lint cdk-test cdk-template fmt bench fuzz demo lambdas deploy upload-specs screenshots
 

@@ -10,6 +10,7 @@ mod on_the_stack;
 mod pipeline;
 mod rehearsal;
 mod stack;
+mod stand_in;
 
 use updraft_e2e::World;
 

@@ -14,6 +14,8 @@ use serde_json::{Value, json};
 use updraft_aws::testing::{default_network, endpoint, python, sdk, unique};
 use updraft_e2e::World;
 
+use crate::stand_in::StandIn;
+
 /// The functions of the template, by logical id.
 pub const FUNCTIONS: [&str; 3] = ["PlannerFunction", "DispatcherFunction", "RecorderFunction"];
 /// Every function whose code is packaged: the dashboard's too, which a
@@ -29,11 +31,14 @@ pub const PACKAGED: [&str; 4] = [
 pub struct Stack {
     /// Its name.
     pub name: String,
+    /// Its id (an ARN).
+    pub id: String,
     /// Every parameter value it was created with.
     pub parameters: BTreeMap<String, String>,
     /// The translated template it was created from.
     pub template: Value,
-    /// Logical id → physical id, of each resource moto made.
+    /// Logical id → physical id, of each resource made (by moto, or by the
+    /// rehearsal where moto cannot).
     pub resources: BTreeMap<String, String>,
     /// Output key → value.
     pub outputs: BTreeMap<String, String>,
@@ -102,7 +107,19 @@ impl Rehearsal {
             "parameters": sam_parameter_values(&parameters),
         }));
         (self.edit_translated)(&mut template);
-        create_stack(self.name, template, parameters).await
+        let mut stand_in = StandIn::take(&mut template, &self.name, &parameters);
+        stand_in.before(&mut template).await;
+        let mut stack = create_stack(self.name, template, parameters).await;
+        let made = stand_in
+            .after(
+                &stack.template,
+                &stack.resources,
+                &stack.id,
+                &mut stack.outputs,
+            )
+            .await;
+        stack.resources.extend(made);
+        stack
     }
 }
 
@@ -199,6 +216,7 @@ pub async fn create_stack(
         }
     }
     Stack {
+        id: stack.stack_id().unwrap_or_default().to_string(),
         name,
         parameters,
         template,

@@ -983,3 +983,184 @@ async fn the_cdk_constructs_stack_is_wired_as_the_sam_stack() {
     let sam = Rehearsal::new("besidecdk").create().await;
     assert_eq!(shared_names(&stack, &sam), Vec::<String>::new());
 }
+
+/// Issue 29: `Dashboard=true` makes the function, its URL (whose address
+/// every alert links to), the user pool with its operators group, and a
+/// client that calls back to that URL; the function runs as its own role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stack_with_the_dashboard_is_wired_to_its_url_and_user_pool() {
+    let stack = Rehearsal::new("dash")
+        .parameter("Dashboard", "true")
+        .create()
+        .await;
+    assert_eq!(wiring_problems(&stack).await, Vec::<String>::new());
+    assert_eq!(dashboard_problems(&stack).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rehearsal_fails_on_a_client_that_calls_back_elsewhere() {
+    let stack = Rehearsal::new("dashcallback")
+        .parameter("Dashboard", "true")
+        .edit_sam(|text| text.replace("}auth/callback", "}callback"))
+        .create()
+        .await;
+    let problems = dashboard_problems(&stack).await;
+    assert!(
+        problems.iter().any(|p| p.contains("calls back to")),
+        "{problems:?}"
+    );
+}
+
+/// Everything wrong with the dashboard's part of a stack, one line each.
+async fn dashboard_problems(stack: &Stack) -> Vec<String> {
+    let caller = updraft_aws::call::Caller::new(&sdk());
+    let call = |service: &'static str, action: &'static str, params: Value| {
+        let caller = caller.clone();
+        async move {
+            caller
+                .call(service, action, &params)
+                .await
+                .unwrap_or_else(|e| panic!("{service} {action}: {e}"))
+        }
+    };
+    let problems = std::cell::RefCell::new(Vec::new());
+    let expect = |what: String, found: &Value, wanted: Value| {
+        if found != &wanted {
+            problems
+                .borrow_mut()
+                .push(format!("{what} is {found}, not {wanted}"));
+        }
+    };
+    let function = stack.physical("DashboardFunction");
+    let url = stack
+        .outputs
+        .get("DashboardUrl")
+        .cloned()
+        .unwrap_or_default();
+    let made = call(
+        "lambda",
+        "GetFunctionUrlConfig",
+        json!({ "FunctionName": function }),
+    )
+    .await;
+    expect(
+        "the function URL's auth".into(),
+        &made["AuthType"],
+        json!("NONE"),
+    );
+    let address = format!(
+        "{}/",
+        made["FunctionUrl"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+    );
+    expect("output DashboardUrl".into(), &json!(url), json!(address));
+    for other in FUNCTIONS {
+        let variables = environment(stack, other).await;
+        expect(
+            format!("{other}'s UPDRAFT_UI_URL"),
+            &json!(variables.get("UPDRAFT_UI_URL")),
+            json!(url),
+        );
+    }
+
+    let configuration = call(
+        "lambda",
+        "GetFunctionConfiguration",
+        json!({ "FunctionName": function }),
+    )
+    .await;
+    let role = configuration["Role"].as_str().unwrap_or_default();
+    if !role.ends_with(&format!(":role/{}", stack.physical("DashboardRole"))) {
+        problems.borrow_mut().push(format!(
+            "DashboardFunction runs as {role}, not DashboardRole"
+        ));
+    }
+    let variables = environment(stack, "DashboardFunction").await;
+    let variable = |name: &str| json!(variables.get(name));
+    let pool = stack.physical("DashboardUserPool");
+    expect(
+        "output DashboardUserPoolId".into(),
+        &json!(stack.outputs.get("DashboardUserPoolId")),
+        json!(pool),
+    );
+    expect(
+        "UPDRAFT_ISSUER".into(),
+        &variable("UPDRAFT_ISSUER"),
+        json!(format!(
+            "https://cognito-idp.us-east-1.amazonaws.com/{pool}"
+        )),
+    );
+    let client_id_parameter = format!("/updraft/{}/dashboard/client-id", stack.name);
+    expect(
+        "UPDRAFT_CLIENT_ID_PARAMETER".into(),
+        &variable("UPDRAFT_CLIENT_ID_PARAMETER"),
+        json!(client_id_parameter),
+    );
+    let kept = call(
+        "ssm",
+        "GetParameter",
+        json!({ "Name": client_id_parameter }),
+    )
+    .await;
+    let client = stack.physical("DashboardUserPoolClient");
+    expect(
+        "the client id parameter".into(),
+        &kept["Parameter"]["Value"],
+        json!(client),
+    );
+    expect(
+        "UPDRAFT_SESSION_KEY_PARAMETER".into(),
+        &variable("UPDRAFT_SESSION_KEY_PARAMETER"),
+        json!(format!("/updraft/{}/dashboard/session-key", stack.name)),
+    );
+    let operators = stack.parameter("DashboardOperatorsGroup");
+    expect(
+        "UPDRAFT_OPERATORS_GROUP".into(),
+        &variable("UPDRAFT_OPERATORS_GROUP"),
+        json!(operators),
+    );
+
+    let described = call(
+        "cognito-idp",
+        "DescribeUserPool",
+        json!({ "UserPoolId": pool }),
+    )
+    .await;
+    expect(
+        "who may sign up".into(),
+        &described["UserPool"]["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        json!(true),
+    );
+    call(
+        "cognito-idp",
+        "GetGroup",
+        json!({ "UserPoolId": pool, "GroupName": operators }),
+    )
+    .await;
+    let client = call(
+        "cognito-idp",
+        "DescribeUserPoolClient",
+        json!({ "UserPoolId": pool, "ClientId": client }),
+    )
+    .await["UserPoolClient"]
+        .clone();
+    let callbacks = &client["CallbackURLs"];
+    if callbacks != &json!([format!("{url}auth/callback")]) {
+        problems.borrow_mut().push(format!(
+            "the client calls back to {callbacks}, not {url}auth/callback"
+        ));
+    }
+    expect(
+        "the client's flows".into(),
+        &client["AllowedOAuthFlows"],
+        json!(["code"]),
+    );
+    expect(
+        "the client's secret".into(),
+        &client["ClientSecret"],
+        Value::Null,
+    );
+    problems.into_inner()
+}
