@@ -1011,6 +1011,22 @@ async fn the_rehearsal_fails_on_a_client_that_calls_back_elsewhere() {
     );
 }
 
+/// An IAM query action on a role, answered as XML.
+fn iam(action: &str, role: &str) -> String {
+    updraft_aws::testing::raw(
+        "POST",
+        "/",
+        &[
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=test/20261207/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+            ),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        &format!("Action={action}&RoleName={role}&Version=2010-05-08"),
+    )
+}
+
 /// Everything wrong with the dashboard's part of a stack, one line each.
 async fn dashboard_problems(stack: &Stack) -> Vec<String> {
     let caller = updraft_aws::call::Caller::new(&sdk());
@@ -1076,6 +1092,26 @@ async fn dashboard_problems(stack: &Stack) -> Vec<String> {
         problems.borrow_mut().push(format!(
             "DashboardFunction runs as {role}, not DashboardRole"
         ));
+    }
+    // moto's CloudFormation does not attach a role's managed policies:
+    // what the role names is read in the template, what it names was made.
+    let managed = &stack.template["Resources"]["DashboardRole"]["Properties"]["ManagedPolicyArns"];
+    let policies = ["DashboardReadOnlyPolicy", "DashboardOperatorPolicy"];
+    expect(
+        "DashboardRole's policies".into(),
+        managed,
+        json!(policies.map(|p| json!({ "Ref": p }))),
+    );
+    for policy in policies {
+        if !stack.resources.contains_key(policy) {
+            problems.borrow_mut().push(format!("no {policy} was made"));
+        }
+    }
+    let inline = iam("ListRolePolicies", stack.physical("DashboardRole"));
+    if !inline.contains("<member>dashboard</member>") {
+        problems
+            .borrow_mut()
+            .push(format!("DashboardRole's own policy is missing: {inline}"));
     }
     let variables = environment(stack, "DashboardFunction").await;
     let variable = |name: &str| json!(variables.get(name));
