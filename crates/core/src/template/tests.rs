@@ -368,3 +368,45 @@ fn a_lambda_task_without_a_payload_sends_its_runs_context() {
         })
     );
 }
+
+/// The checker reads substitution-only templates without parsing them:
+/// what it finds must be what minijinja's parser finds, errors included.
+#[test]
+fn substitutions_are_read_as_the_parser_reads_them() {
+    let checker = TemplateChecker::default();
+    for source in [
+        "{{ ds }}",
+        "s3://bucket/{{ ds }}/part-{{ task_id }}",
+        "{{ outputs.split.shards }} {{ outputs.b }}{{outputs.b}}",
+        "{{- ds_nodash -}}x{{ params.lr }}",
+        "{{ item.path }} {{ item }}",
+        "{{ nope }} {{ ds }}",
+        "{{ ti.xcom }}",
+        "{{ true }}",
+        "{{ none }}",
+        "{{ ds | ds_nodash }}",
+        "{{ ds }",
+        "{{ ds }} }}",
+        "{ \"a\": 1 } {{ dag }}",
+        "{{ {'a': 1} }}",
+        "{{ 1 }}",
+        "{{ a.1 }}",
+        "{{ _x }}",
+        "{{ range }}",
+        "{{ outputs }}",
+        "{{ }}",
+        "{{ dag }}{{",
+    ] {
+        let fast = substitutions_only(source).map(|paths| uses(source, paths));
+        if let Some(fast) = fast {
+            assert_eq!(fast, checker.check_parsed(source), "{source}");
+        }
+        assert_eq!(
+            checker.check(source),
+            checker.check_parsed(source),
+            "{source}"
+        );
+    }
+    assert!(substitutions_only("a {{ ds }} b {{ outputs.x.y }}").is_some());
+    assert!(substitutions_only("{% if ds %}{% endif %}").is_none());
+}
