@@ -245,7 +245,10 @@ impl World {
     /// Starts `updraft dev` with extra options.
     pub fn dev_with(&self, extra: &[&str]) -> Dev {
         let log = std::fs::File::create(self.path().join("dev.out")).expect("dev log");
-        let mut args = vec!["dev", "--tick", "0.3", "--workers", "4"];
+        let mut args = vec!["dev", "--workers", "4"];
+        if !extra.contains(&"--tick") {
+            args.extend(["--tick", "0.3"]);
+        }
         args.extend_from_slice(extra);
         let child = self
             .command(&args)

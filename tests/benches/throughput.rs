@@ -1,13 +1,16 @@
 //! Local-mode throughput through `updraft run` (the release binary):
 //! a 1,000-task fan-out of `true` and a 100-task chain. Prints tasks per
 //! second and the median gap between one task's end and the next one's
-//! start, as recorded in the run's attempts.
+//! start, as recorded in the run's attempts. Then the latency of a run
+//! triggered from another process under `updraft dev`: from the `trigger`
+//! command's start to its task's start, and from the run's recorded end to
+//! `trigger --wait` returning.
 //!
 //! Run with `make bench`, which builds the release binary first.
 
 use std::time::{Duration, Instant};
 
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use updraft_e2e::World;
 
@@ -135,5 +138,44 @@ fn main() {
         took.as_secs_f64(),
         median(gaps.clone()),
         gaps.iter().copied().fold(f64::MIN, f64::max)
+    );
+
+    trigger_latency(&world);
+}
+
+fn now_ms() -> f64 {
+    Utc::now().timestamp_nanos_opt().unwrap_or_default() as f64 / 1e6
+}
+
+/// `trigger` from another process → the task's start, and the run's end →
+/// `trigger --wait` returning, under `updraft dev` (ticks an hour apart,
+/// so only its doorbell wakes it), 20 times each; medians.
+fn trigger_latency(world: &World) {
+    world.spec(
+        "one.yaml",
+        "dag: one\ntasks:\n  - id: t\n    command: ['true']\n",
+    );
+    let _dev = world.dev_with(&["--no-ui", "--tick", "3600"]);
+    let (mut to_start, mut to_return) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        let asked = now_ms();
+        let run = world
+            .run_for(
+                &["trigger", "one", "--wait", "--output", "json"],
+                Duration::from_secs(60),
+            )
+            .expect(0)
+            .json();
+        let returned = now_ms();
+        let show = world.show("one", run["run_id"].as_str().unwrap_or_default());
+        let start = spans(&show)[0].0;
+        let ended = millis(&run["ended_at"]).expect("the run's end");
+        to_start.push(start - asked);
+        to_return.push(returned - ended);
+    }
+    println!(
+        "under `updraft dev`: `trigger` → its task's start {:.1} ms; the run's end → `trigger --wait` returning {:.1} ms (medians of 20; each includes starting the `updraft` process)",
+        median(to_start),
+        median(to_return)
     );
 }

@@ -22,6 +22,30 @@ fn trigger_wait_returns_when_dev_finishes_the_run() {
     assert_eq!(log.trim(), format!("run={run_id} task=b"));
 }
 
+/// With ticks an hour apart, only the doorbell wakes the loop (bound, it
+/// stops polling): a run triggered from another process starts at once,
+/// and `--wait` returns when it ends.
+#[test]
+fn a_trigger_from_another_process_rings_dev_awake_between_ticks() {
+    let world = World::new();
+    world.spec("hello.yaml", "dag: hello\ntasks:\n  - id: a\n    command: [echo, hi]\n  - id: b\n    after: [a]\n    command: [echo, bye]\n");
+    let _dev = world.dev_with(&["--no-ui", "--tick", "3600"]);
+    assert!(world.state().join("dev.sock").exists());
+    for _ in 0..2 {
+        let run = world
+            .run_for(
+                &["trigger", "hello", "--wait", "--output", "json"],
+                Duration::from_secs(60),
+            )
+            .expect(0)
+            .json();
+        assert_eq!(run["state"], "succeeded");
+    }
+    // Each `--wait` took its doorbell with it.
+    let waiting = std::fs::read_dir(world.state().join("waiting")).unwrap();
+    assert_eq!(waiting.count(), 0);
+}
+
 /// A task that fails its first try is retried and succeeds on the second.
 #[test]
 fn a_failing_first_try_is_retried() {

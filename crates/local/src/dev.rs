@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use updraft_engine::ports::TaskQueue;
 use updraft_engine::usecase::Settled;
 use updraft_engine::{Engine, EngineResult};
 
+use crate::doorbell::{Doorbell, ring_waiters};
 use crate::process::{LocalCompletion, ProcessLauncher};
 
 /// What the loop schedules.
@@ -44,10 +46,14 @@ pub struct DevLoop {
     pub workers: usize,
     /// How often to tick.
     pub tick_every: Duration,
-    /// How often to look for messages other processes queued.
+    /// How often to look for messages other processes queued, when the
+    /// loop has no doorbell they ring (with one, each tick looks too: a
+    /// delayed retry starts by the first tick after it comes due).
     pub poll_every: Duration,
     /// Runs with recorded ends not yet planned.
     pub dirty: BTreeSet<(String, String)>,
+    /// The state directory, whose doorbells the loop answers and rings.
+    pub state: PathBuf,
 }
 
 /// The longest recorded ends wait to be planned while workers are busy.
@@ -62,6 +68,12 @@ impl DevLoop {
         shutdown: impl Future<Output = ()>,
     ) -> EngineResult<Option<Run>> {
         tokio::pin!(shutdown);
+        // Only `dev` answers the doorbell (`run` queues in memory); one it
+        // cannot bind (a path too long for a socket) leaves the poll.
+        let doorbell = match scope {
+            Scope::All => Doorbell::of_dev(&self.state).ok(),
+            Scope::Run { .. } => None,
+        };
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_advance = Instant::now();
@@ -77,6 +89,7 @@ impl DevLoop {
                     let advanced = self.engine.advance(&dag, &run_id).await;
                     self.survive(&scope, advanced)?;
                 }
+                ring_waiters(&self.state);
                 last_advance = Instant::now();
                 continue;
             }
@@ -96,12 +109,14 @@ impl DevLoop {
                     Scope::All => {
                         let ticked = self.engine.tick().await;
                         self.survive(&scope, ticked)?;
+                        ring_waiters(&self.state);
                     }
                     Scope::Run { dag, run_id } => {
                         self.engine.tick_run(dag, run_id).await?;
                     }
                 },
-                () = tokio::time::sleep(self.poll_every) => {}
+                () = rung(doorbell.as_ref()) => {}
+                () = tokio::time::sleep(self.poll_every), if doorbell.is_none() => {}
             }
         }
     }
@@ -170,5 +185,13 @@ impl DevLoop {
                 }
             }
         }
+    }
+}
+
+/// The doorbell's next ring, or never without one.
+async fn rung(doorbell: Option<&Doorbell>) {
+    match doorbell {
+        Some(doorbell) => doorbell.rung().await,
+        None => std::future::pending().await,
     }
 }

@@ -13,6 +13,7 @@
 //! - [`caller`]: who is asking, as runs and audit entries name them.
 
 pub mod dev;
+pub mod doorbell;
 pub mod files;
 pub mod launchers;
 pub mod lock;
@@ -127,6 +128,7 @@ pub struct Local {
     /// The process launcher.
     pub launcher: Arc<ProcessLauncher>,
     ended: UnboundedReceiver<LocalCompletion>,
+    state: std::path::PathBuf,
 }
 
 impl Local {
@@ -147,7 +149,10 @@ impl Local {
             })?;
         let db = Sqlite::open(&state_db)?;
         let queue: Arc<dyn TaskQueue> = match queue {
-            QueueKind::Shared => Arc::new(SqliteQueue::new(db.clone(), VISIBILITY)),
+            QueueKind::Shared => Arc::new(
+                SqliteQueue::new(db.clone(), VISIBILITY)
+                    .ringing(doorbell::DevBell::new(&config.state)),
+            ),
             QueueKind::Private => Arc::new(MemoryQueue::new(VISIBILITY)),
         };
         let (sender, ended) = unbounded_channel();
@@ -188,6 +193,7 @@ impl Local {
             queue,
             launcher,
             ended,
+            state: config.state.clone(),
         })
     }
 
@@ -202,6 +208,7 @@ impl Local {
             tick_every,
             poll_every: Duration::from_millis(250),
             dirty: Default::default(),
+            state: self.state,
         }
     }
 }

@@ -362,16 +362,32 @@ async fn wait_for_run(ctx: &Context, engine: &Engine, dag: &str, run_id: &str) -
             ctx.state_dir().display()
         ))
     };
+    // `updraft dev` rings it as runs move; without one (no local state, a
+    // path too long for a socket) this looks once a second.
+    let doorbell = match ctx.global.backend {
+        Backend::Local => updraft_local::doorbell::Doorbell::waiting(ctx.state_dir()).ok(),
+        Backend::Aws => None,
+    };
     loop {
         if !ctx.dev_running()? {
             return Err(no_dev());
         }
-        for _ in 0..5 {
-            let run = engine.find_run(dag, run_id).await?;
-            if run.state.is_terminal() {
-                return Ok(run);
+        let run = engine.find_run(dag, run_id).await?;
+        if run.state.is_terminal() {
+            return Ok(run);
+        }
+        let look_again = tokio::time::sleep(match doorbell {
+            Some(_) => Duration::from_secs(1),
+            None => Duration::from_millis(200),
+        });
+        match &doorbell {
+            Some(doorbell) => {
+                tokio::select! {
+                    () = doorbell.rung() => {}
+                    () = look_again => {}
+                }
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            None => look_again.await,
         }
     }
 }

@@ -213,13 +213,25 @@ impl SqliteStore {
 pub struct SqliteQueue {
     db: Sqlite,
     visibility: Duration,
+    bell: Option<crate::doorbell::DevBell>,
 }
 
 impl SqliteQueue {
     /// A queue in the state database; unacknowledged messages come back
     /// after `visibility`.
     pub fn new(db: Sqlite, visibility: Duration) -> SqliteQueue {
-        SqliteQueue { db, visibility }
+        SqliteQueue {
+            db,
+            visibility,
+            bell: None,
+        }
+    }
+
+    /// The same queue, ringing `bell` for each message sent, so that
+    /// `updraft dev` takes it at once.
+    pub fn ringing(mut self, bell: crate::doorbell::DevBell) -> SqliteQueue {
+        self.bell = Some(bell);
+        self
     }
 }
 
@@ -240,6 +252,9 @@ impl TaskQueue for SqliteQueue {
                 .prepare_cached("INSERT INTO queue (body, visible_at) VALUES (?1, ?2)")
                 .and_then(|mut s| s.execute(params![body, visible_at]))
                 .map_err(db("sending a task message"))?;
+            if let Some(bell) = self.bell.as_ref().filter(|_| delay.is_zero()) {
+                bell.ring();
+            }
             Ok(())
         })
     }
