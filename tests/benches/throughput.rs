@@ -96,11 +96,28 @@ fn spawn_ceiling(world: &World) -> f64 {
     rounds as f64 / started.elapsed().as_secs_f64()
 }
 
+/// The chain's floor: `updraft __supervise -- true` run `n` times one
+/// after another.
+fn sequential_spawns(world: &World, n: usize) -> Duration {
+    let exit_file = world.path().join("exit");
+    let started = Instant::now();
+    for _ in 0..n {
+        std::process::Command::new(updraft_e2e::binary())
+            .arg("__supervise")
+            .arg("--exit-file")
+            .arg(&exit_file)
+            .args(["--", "true"])
+            .status()
+            .expect("spawn");
+    }
+    started.elapsed()
+}
+
 fn main() {
     let world = World::new();
+    let ceiling = spawn_ceiling(&world);
     println!(
-        "spawning alone (`updraft __supervise -- true`, two at a time): {:.0} tasks/s",
-        spawn_ceiling(&world)
+        "spawning alone (`updraft __supervise -- true`, two at a time): {ceiling:.0} tasks/s"
     );
     world.spec("fan_out.yaml", &fan_out(1_000));
     world.spec("chain.yaml", &chain(100));
@@ -110,9 +127,10 @@ fn main() {
     let first = tries.iter().map(|s| s.0).fold(f64::MAX, f64::min);
     let last = tries.iter().map(|s| s.1).fold(f64::MIN, f64::max);
     let busy = (last - first) / 1e3;
+    let rate = tries.len() as f64 / busy;
     println!(
-        "fan-out of 1,000 × true: {:.0} tasks/s ({busy:.2}s from the first start to the last end; {:.2}s for the whole `updraft run`)",
-        tries.len() as f64 / busy,
+        "fan-out of 1,000 × true: {rate:.0} tasks/s, {:.0} % of spawning alone ({busy:.2}s from the first start to the last end; {:.2}s for the whole `updraft run`)",
+        100.0 * rate / ceiling,
         took.as_secs_f64()
     );
     let per_task = median(tries.iter().map(|(s, e)| e - s).collect());
@@ -122,9 +140,10 @@ fn main() {
 
     world.spec("mapped.yaml", "dag: mapped\ntasks:\n  - id: each\n    map_over: '{{ range(10000) | list }}'\n    command: ['true']\n");
     let (took, show) = execute(&world, "mapped", 10_001);
+    let rate = 10_000.0 / took.as_secs_f64();
     println!(
-        "mapped task over 10,000 items of true: {:.0} tasks/s ({:.1}s for the whole `updraft run`)",
-        10_000.0 / took.as_secs_f64(),
+        "mapped task over 10,000 items of true: {rate:.0} tasks/s, {:.0} % of spawning alone ({:.1}s for the whole `updraft run`)",
+        100.0 * rate / ceiling,
         took.as_secs_f64()
     );
     drop(show);
@@ -140,6 +159,20 @@ fn main() {
         gaps.iter().copied().fold(f64::MIN, f64::max)
     );
 
+
+    world.spec("chain20.yaml", &chain(20).replace("dag: chain", "dag: chain20"));
+    let mut ratios = Vec::new();
+    for _ in 0..5 {
+        let (took, _) = execute(&world, "chain20", 20);
+        ratios.push((took, sequential_spawns(&world, 20)));
+    }
+    let ms = |d: &Duration| d.as_secs_f64() * 1e3;
+    let ratio = median(ratios.iter().map(|(t, f)| ms(t) / ms(f)).collect());
+    println!(
+        "chain of 20 × true through `updraft run`: {:.0} ms, {ratio:.2}× twenty sequential `updraft __supervise -- true` ({:.0} ms; medians of 5 pairs)",
+        median(ratios.iter().map(|(t, _)| ms(t)).collect()),
+        median(ratios.iter().map(|(_, f)| ms(f)).collect())
+    );
     trigger_latency(&world);
 }
 
