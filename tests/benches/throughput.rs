@@ -116,9 +116,7 @@ fn sequential_spawns(world: &World, n: usize) -> Duration {
 fn main() {
     let world = World::new();
     let ceiling = spawn_ceiling(&world);
-    println!(
-        "spawning alone (`updraft __supervise -- true`, two at a time): {ceiling:.0} tasks/s"
-    );
+    println!("spawning alone (`updraft __supervise -- true`, two at a time): {ceiling:.0} tasks/s");
     world.spec("fan_out.yaml", &fan_out(1_000));
     world.spec("chain.yaml", &chain(100));
 
@@ -159,8 +157,10 @@ fn main() {
         gaps.iter().copied().fold(f64::MIN, f64::max)
     );
 
-
-    world.spec("chain20.yaml", &chain(20).replace("dag: chain", "dag: chain20"));
+    world.spec(
+        "chain20.yaml",
+        &chain(20).replace("dag: chain", "dag: chain20"),
+    );
     let mut ratios = Vec::new();
     for _ in 0..5 {
         let (took, _) = execute(&world, "chain20", 20);

@@ -15,6 +15,7 @@
 //! - [`runs_view`]: runs as experiments: columns, filters and sort keys.
 //! - [`links`]: the dashboard's paths, shared with the events' links.
 //! - [`pools`]: which waiting tries take a pool's free slots.
+//! - [`retention`]: which ended runs have outlived their DAG's retention.
 //! - [`notify`]: the events others react to, read off transitions.
 //! - [`fuzz`]: the bodies of the fuzz targets, run by `make test` too.
 //!
@@ -28,6 +29,7 @@ pub mod links;
 pub mod notify;
 pub mod plan;
 pub mod pools;
+pub mod retention;
 pub mod runs_view;
 pub mod schedule;
 pub mod spec;

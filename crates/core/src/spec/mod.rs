@@ -76,6 +76,9 @@ pub struct DagSpec {
     /// How long after its data interval ends a run should have succeeded;
     /// past it, an `updraft Run Deadline Missed` event is told once.
     pub sla: Option<std::time::Duration>,
+    /// How long its ended runs are kept before `updraft clean` deletes
+    /// them (default [`crate::retention::DEFAULT_RETENTION`]).
+    pub retention: Option<std::time::Duration>,
     /// Whether only the latest scheduled run does anything: in catch-up
     /// and backfill runs every task is skipped.
     pub latest_only: bool,

@@ -38,6 +38,7 @@ const DAG_KEYS: &[&str] = &[
     "max_active_tasks_per_run",
     "run_timeout",
     "sla",
+    "retention",
     "latest_only",
     "groups",
     "triggers",
@@ -424,6 +425,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
     let max_active_tasks_per_run = positive(reader, &fields, "max_active_tasks_per_run");
     let run_timeout = read_longer_than_zero(reader, &fields, "run_timeout");
     let sla = read_longer_than_zero(reader, &fields, "sla");
+    let retention = read_longer_than_zero(reader, &fields, "retention");
     let latest_only = flag(reader, &fields, "latest_only");
     let triggers = fields
         .get("triggers")
@@ -577,6 +579,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         policy: policy?,
         run_timeout,
         sla,
+        retention,
         latest_only,
         triggers,
         max_active_tasks,

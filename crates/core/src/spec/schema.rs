@@ -79,6 +79,7 @@ pub fn dag_schema() -> Value {
             "max_active_tasks_per_run": count(1, "Tries queued or running at once in each run; the rest wait pending, the highest priority first."),
             "run_timeout": positive_duration("How long a run may take from its start; past it the run fails and its tries are stopped (Airflow's dagrun_timeout)."),
             "sla": positive_duration("When a run should have succeeded by, after its data interval ends; a run late past it is told once as `updraft Run Deadline Missed`."),
+            "retention": positive_duration("How long its ended runs are kept: `updraft clean` deletes older ones, never a DAG's latest run (default 400d)."),
             "groups": {
                 "description": "Task groups: a description and `defaults` (as the DAG's) their tasks take unless they write their own.",
                 "type": "object",

@@ -423,6 +423,20 @@ fn retry_delays_grow_by_the_backoff() {
 }
 
 #[test]
+fn retention_is_a_duration_longer_than_zero() {
+    let spec = parse_spec("x.yaml", &with_line(3, "retention: 90d")).unwrap();
+    assert_eq!(
+        spec.retention,
+        Some(std::time::Duration::from_secs(90 * 86_400))
+    );
+    assert_eq!(parse_spec("x.yaml", GOOD).unwrap().retention, None);
+    assert_eq!(
+        errors(&with_line(3, "retention: 0d")),
+        ["3:12: `retention` must be longer than 0s"]
+    );
+}
+
+#[test]
 fn sla_is_a_duration_longer_than_zero() {
     let spec = parse_spec("x.yaml", &with_line(3, "sla: 90m")).unwrap();
     assert_eq!(spec.sla, Some(std::time::Duration::from_secs(5400)));
