@@ -147,6 +147,22 @@ impl DagStore for MemoryStore {
 
 #[async_trait]
 impl RunStore for MemoryStore {
+    async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()> {
+        let mut tables = self.tables();
+        let k = key(dag, run_id);
+        tables.runs.remove(&k);
+        tables.instances.remove(&k);
+        tables.audit.remove(&k);
+        tables.attempts.retain(|(run, _, _), _| *run != k);
+        tables
+            .artifacts
+            .retain(|r| (r.dag.as_str(), r.run_id.as_str()) != (dag, run_id));
+        tables
+            .handles
+            .retain(|_, h| (h.dag.as_str(), h.run_id.as_str()) != (dag, run_id));
+        Ok(())
+    }
+
     async fn create_run(
         &self,
         run: &Run,

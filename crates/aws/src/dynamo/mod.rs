@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -370,17 +370,39 @@ impl DynamoStore {
 
     /// Writes many items, 25 at a time, until none is left unprocessed.
     async fn batch_put(&self, items: Vec<Item>) -> PortResult<()> {
-        for chunk in items.chunks(BATCH) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|item| {
-                    let put = PutRequest::builder()
-                        .set_item(Some(item.clone()))
-                        .build()
-                        .map_err(|e| PortError::new("building a write", e))?;
-                    Ok(WriteRequest::builder().put_request(put).build())
-                })
-                .collect::<PortResult<_>>()?;
+        let requests = items
+            .into_iter()
+            .map(|item| {
+                let put = PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(|e| PortError::new("building a write", e))?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<PortResult<_>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Deletes many items by key, 25 at a time.
+    async fn batch_delete(&self, keys: Vec<(String, String)>) -> PortResult<()> {
+        let requests = keys
+            .into_iter()
+            .map(|(pk, sk)| {
+                let delete = DeleteRequest::builder()
+                    .key(PK, s(pk))
+                    .key(SK, s(sk))
+                    .build()
+                    .map_err(|e| PortError::new("building a delete", e))?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<PortResult<_>>()?;
+        self.batch_write(requests).await
+    }
+
+    /// Sends writes 25 at a time, until none is left unprocessed.
+    async fn batch_write(&self, all: Vec<WriteRequest>) -> PortResult<()> {
+        for chunk in all.chunks(BATCH) {
+            let mut requests = chunk.to_vec();
             for round in 0..8 {
                 let out = self
                     .client

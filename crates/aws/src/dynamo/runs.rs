@@ -4,6 +4,47 @@ use super::*;
 
 #[async_trait]
 impl RunStore for DynamoStore {
+    async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()> {
+        let Some(run) = self.run(dag, run_id).await? else {
+            return Ok(());
+        };
+        let mut doomed = Vec::new();
+        for item in self
+            .query_prefix(keys::run_pk(dag, run_id), "", false)
+            .await?
+        {
+            let key = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (pk, sk) = (key(PK), key(SK));
+            if sk.starts_with("ARTIFACT#") {
+                // Its twin under the artifact's URI.
+                let r: ArtifactRecord = decode(item.clone())?;
+                let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                let used = r.used.as_str();
+                let by_uri =
+                    keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
+                doomed.push((keys::artifact_pk(&r.uri), by_uri));
+            } else if sk.starts_with("TRY#") {
+                let attempt: Attempt = decode(item.clone())?;
+                if let Some(handle) = attempt.handle {
+                    doomed.push((keys::handle_pk(&handle), "HANDLE".into()));
+                }
+            }
+            doomed.push((pk, sk));
+        }
+        self.batch_delete(doomed).await?;
+        // The run last: a clean that died before this finds it again.
+        self.batch_delete(vec![
+            (keys::dag_pk(dag), keys::date_sk(run.logical_date)),
+            (keys::dag_pk(dag), keys::run_sk(run_id)),
+        ])
+        .await
+    }
+
     async fn create_run(
         &self,
         run: &Run,

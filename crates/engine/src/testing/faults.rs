@@ -184,6 +184,11 @@ impl DagStore for FaultyStore {
 
 #[async_trait]
 impl RunStore for FaultyStore {
+    async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()> {
+        let request = self.inner.delete_run(dag, run_id);
+        self.faults.call("delete_run", request).await
+    }
+
     async fn create_run(
         &self,
         run: &Run,

@@ -35,7 +35,7 @@ pub type StoreHandles = Vec<Arc<dyn StateStore>>;
 #[macro_export]
 macro_rules! store_contract {
     ($fresh:path) => {
-        $crate::store_contract!(@cases $fresh; put_if_absent_creates_a_run_once, task_transitions_are_compare_and_set, many_task_transitions_apply_those_still_as_expected, run_transitions_are_compare_and_set, racing_callers_win_a_task_transition_exactly_once, racing_callers_win_a_run_transition_exactly_once, racing_creators_create_a_run_once, racing_starters_keep_max_active_runs, racing_dag_changes_keep_each_others_fields, queries_filter_and_order_runs, attempts_keep_the_history_of_every_try, dag_metadata_and_spec_versions_round_trip, mapped_instances_are_created_once, artifacts_are_found_by_uri_and_by_run, queries_filter_by_params_and_until, launch_handles_lead_back_to_their_try, stops_are_kept_until_cleared, the_heartbeat_keeps_the_latest_tick, launches_and_ends_are_recorded_by_compare_and_set, who_notes_metrics_and_audit_entries_are_kept, events_are_kept_with_the_change_that_made_them, slots_are_taken_and_given_back_once, waiters_and_pool_sizes_are_kept, racing_takers_never_hold_more_slots_than_a_pool_has);
+        $crate::store_contract!(@cases $fresh; put_if_absent_creates_a_run_once, task_transitions_are_compare_and_set, many_task_transitions_apply_those_still_as_expected, run_transitions_are_compare_and_set, racing_callers_win_a_task_transition_exactly_once, racing_callers_win_a_run_transition_exactly_once, racing_creators_create_a_run_once, racing_starters_keep_max_active_runs, racing_dag_changes_keep_each_others_fields, queries_filter_and_order_runs, attempts_keep_the_history_of_every_try, dag_metadata_and_spec_versions_round_trip, mapped_instances_are_created_once, artifacts_are_found_by_uri_and_by_run, queries_filter_by_params_and_until, launch_handles_lead_back_to_their_try, stops_are_kept_until_cleared, the_heartbeat_keeps_the_latest_tick, launches_and_ends_are_recorded_by_compare_and_set, who_notes_metrics_and_audit_entries_are_kept, events_are_kept_with_the_change_that_made_them, slots_are_taken_and_given_back_once, waiters_and_pool_sizes_are_kept, racing_takers_never_hold_more_slots_than_a_pool_has, a_deleted_run_leaves_nothing_of_itself);
     };
     (@cases $fresh:path; $($case:ident),*) => {
         $(
@@ -631,6 +631,95 @@ pub async fn artifacts_are_found_by_uri_and_by_run(handles: StoreHandles) {
     );
     assert_eq!(store.run_artifacts("d", "r1").await.unwrap(), vec![first]);
     assert!(store.artifact("s3://other").await.unwrap().is_empty());
+}
+
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn a_deleted_run_leaves_nothing_of_itself(handles: StoreHandles) {
+    let store = &handles[0];
+    register(store, &["d"]).await;
+    let (gone, kept) = (run("d", "r1", 0, &[]), run("d", "r2", 10, &[]));
+    store.create_run(&gone, &instances(), &[]).await.unwrap();
+    store.create_run(&kept, &instances(), &[]).await.unwrap();
+    let arn = "arn:aws:ecs:us-east-1:123456789012:task/updraft/0d1e";
+    for run_id in ["r1", "r2"] {
+        let attempt = Attempt {
+            key: key("a"),
+            try_number: 1,
+            state: TaskState::Succeeded,
+            handle: Some(format!("{arn}-{run_id}")),
+            started_at: Some(t0()),
+            ended_at: Some(t0()),
+            exit_code: Some(0),
+            reason: None,
+            log: None,
+            output_location: None,
+            output: None,
+            produced: Vec::new(),
+            consumed: Vec::new(),
+        };
+        store.put_attempt("d", run_id, &attempt).await.unwrap();
+        let try_ref = HandleRef {
+            dag: "d".into(),
+            run_id: run_id.into(),
+            key: key("a"),
+            try_number: 1,
+        };
+        store
+            .put_handle(&format!("{arn}-{run_id}"), &try_ref)
+            .await
+            .unwrap();
+        let entry = AuditEntry {
+            at: t0(),
+            by: "ana@laptop".into(),
+            action: AuditAction::Rerun,
+            tasks: vec!["a".into()],
+            options: Vec::new(),
+            note: None,
+        };
+        store.put_audit("d", run_id, &entry).await.unwrap();
+    }
+    let record = |used, run_id: &str| ArtifactRecord {
+        uri: "s3://lake/day.parquet".into(),
+        used,
+        dag: DagId::parse("d").unwrap(),
+        run_id: run_id.into(),
+        key: key("a"),
+        try_number: 1,
+        at: t0(),
+    };
+    let read = record(ArtifactUse::Consumed, "r2");
+    store
+        .put_artifacts(&[record(ArtifactUse::Produced, "r1"), read.clone()])
+        .await
+        .unwrap();
+
+    store.delete_run("d", "r1").await.unwrap();
+    // Again, as a clean that died halfway would.
+    store.delete_run("d", "r1").await.unwrap();
+    assert_eq!(store.run("d", "r1").await.unwrap(), None);
+    assert!(store.instances("d", "r1").await.unwrap().is_empty());
+    assert!(store.attempts("d", "r1").await.unwrap().is_empty());
+    assert!(store.audit("d", "r1").await.unwrap().is_empty());
+    assert!(store.run_artifacts("d", "r1").await.unwrap().is_empty());
+    assert_eq!(store.handle(&format!("{arn}-r1")).await.unwrap(), None);
+    assert_eq!(
+        store.artifact("s3://lake/day.parquet").await.unwrap(),
+        [read.clone()]
+    );
+    // The other run whole.
+    assert_eq!(store.run("d", "r2").await.unwrap(), Some(kept));
+    assert_eq!(store.instances("d", "r2").await.unwrap().len(), 2);
+    assert_eq!(store.attempts("d", "r2").await.unwrap().len(), 1);
+    assert_eq!(store.audit("d", "r2").await.unwrap().len(), 1);
+    assert_eq!(store.run_artifacts("d", "r2").await.unwrap(), [read]);
+    assert!(store.handle(&format!("{arn}-r2")).await.unwrap().is_some());
+    // Its logical date is free again (a backfill may make it anew).
+    assert!(
+        store
+            .create_run(&run("d", "r1-again", 0, &[]), &instances(), &[])
+            .await
+            .unwrap()
+    );
 }
 
 /// A case of the contract (see [`store_contract!`](crate::store_contract)).

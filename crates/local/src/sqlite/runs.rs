@@ -4,6 +4,28 @@ use super::*;
 
 #[async_trait]
 impl RunStore for SqliteStore {
+    async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()> {
+        off_runtime(|| {
+            let mut conn = self.0.conn();
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(db("deleting a run"))?;
+            for table in ["runs", "task_instances", "attempts", "audit", "artifacts"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE dag = ?1 AND run_id = ?2"),
+                    params![dag, run_id],
+                )
+                .map_err(db("deleting a run"))?;
+            }
+            tx.execute(
+                "DELETE FROM handles WHERE json_extract(body, '$.dag') = ?1 AND json_extract(body, '$.run_id') = ?2",
+                params![dag, run_id],
+            )
+            .map_err(db("deleting a run"))?;
+            tx.commit().map_err(db("deleting a run"))
+        })
+    }
+
     async fn create_run(
         &self,
         run: &Run,

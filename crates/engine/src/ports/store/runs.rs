@@ -96,6 +96,12 @@ pub trait RunStore: Send + Sync {
     ) -> PortResult<Vec<bool>> {
         update_one_by_one(self, dag, run_id, changes).await
     }
+
+    /// Deletes a run and everything kept of it — task instances, tries,
+    /// launch handles, audit entries, lineage records — as `updraft clean`
+    /// does to runs past their retention. A run already gone is no error,
+    /// so a clean that died halfway is simply run again.
+    async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()>;
 }
 
 impl RunQuery {
