@@ -6,6 +6,7 @@ mod approve;
 mod backfill;
 mod cancel;
 mod capacity;
+mod clean;
 mod dispatch;
 mod event_runs;
 mod experiments;

@@ -1,0 +1,76 @@
+//! `clean`: the runs past their DAG's retention are deleted with all that
+//! is kept of them; active runs, recent ones and each DAG's latest stay.
+
+use chrono::Duration;
+use updraft_core::state::{Run, RunState};
+use updraft_engine::Settings;
+use updraft_engine::testing::{World, run, t0};
+
+const SHORT: &str = "dag: short\nretention: 30d\ntasks:\n  - id: a\n    command: [x]\n";
+const PLAIN: &str = "dag: plain\ntasks:\n  - id: a\n    command: [x]\n";
+
+/// A run of `dag` on day `day` after t0, in `state`, ended that day if it ended.
+fn on_day(dag: &str, day: i64, state: RunState) -> Run {
+    let mut r = run(dag, &format!("{dag}-{day}"), day * 24 * 60, &[]);
+    r.state = state;
+    r.ended_at = state.is_terminal().then_some(r.logical_date);
+    r
+}
+
+fn ids(runs: &[Run]) -> Vec<String> {
+    runs.iter().map(|r| r.run_id.clone()).collect()
+}
+
+async fn world() -> World {
+    let world = World::of_specs(&[SHORT, PLAIN]);
+    // The runs' DAGs are known, as a first tick would make them.
+    world.engine.sync_specs().await.unwrap();
+    let store = &world.engine.ports().store;
+    for r in [
+        on_day("short", 0, RunState::Succeeded),
+        on_day("short", 1, RunState::Failed),
+        on_day("short", 2, RunState::Running),
+        on_day("short", 50, RunState::Succeeded),
+        on_day("short", 60, RunState::Succeeded),
+        on_day("plain", 0, RunState::Succeeded),
+        on_day("plain", 1, RunState::Succeeded),
+    ] {
+        assert!(store.create_run(&r, &[], &[]).await.unwrap());
+    }
+    world.clock.set(t0() + Duration::days(70));
+    world
+}
+
+#[tokio::test]
+async fn a_dry_run_lists_what_clean_deletes_and_deletes_nothing() {
+    let world = world().await;
+    let listed = world.engine.clean(None, true).await.unwrap();
+    // short keeps 30 days: days 0 and 1 go, day 2 is running, day 50 is
+    // recent, day 60 the latest; plain keeps 400 days.
+    assert_eq!(ids(&listed), ["short-0", "short-1"]);
+    let store = &world.engine.ports().store;
+    assert!(store.run("short", "short-0").await.unwrap().is_some());
+
+    let deleted = world.engine.clean(None, false).await.unwrap();
+    assert_eq!(ids(&deleted), ids(&listed));
+    assert_eq!(store.run("short", "short-0").await.unwrap(), None);
+    assert_eq!(store.run("short", "short-1").await.unwrap(), None);
+    assert!(store.run("short", "short-2").await.unwrap().is_some());
+    assert!(world.engine.clean(None, false).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn older_than_overrides_every_dags_retention_but_keeps_the_latest() {
+    let world = world().await;
+    let deleted = world
+        .engine
+        .clean(Some(Duration::days(15)), false)
+        .await
+        .unwrap();
+    // Oldest end first; plain-1 and short-60 are their DAGs' latest.
+    assert_eq!(ids(&deleted), ["plain-0", "short-0", "short-1", "short-50"]);
+    let store = &world.engine.ports().store;
+    let mut left = ids(&store.runs(&Default::default()).await.unwrap());
+    left.sort();
+    assert_eq!(left, ["plain-1", "short-2", "short-60"]);
+}
