@@ -15,5 +15,6 @@ mod mapping;
 mod pools;
 mod quoting;
 mod reruns;
+mod retention;
 mod scheduling;
 mod triggers;

@@ -338,6 +338,16 @@ pub enum Command {
         /// The version to compare to.
         to: String,
     },
+    /// Delete ended runs past their DAG's `retention` (400 days unless it
+    /// says), never a DAG's latest run, with their logs.
+    Clean {
+        /// Every DAG's retention instead, e.g. 90d.
+        #[arg(long)]
+        older_than: Option<String>,
+        /// List what would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Stop creating scheduled runs of a DAG.
     Pause {
         /// The DAG.

@@ -56,6 +56,9 @@ pub struct DevLoop {
     pub state: PathBuf,
 }
 
+/// How often `dev` deletes the runs past their retention.
+const CLEAN_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The longest recorded ends wait to be planned while workers are busy.
 const MAX_ADVANCE_DELAY: Duration = Duration::from_millis(200);
 
@@ -77,6 +80,7 @@ impl DevLoop {
         let mut ticker = tokio::time::interval(self.tick_every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_advance = Instant::now();
+        let mut last_clean: Option<Instant> = None;
         loop {
             let drained = self.dispatch_ready().await;
             let queue_drained = self.survive(&scope, drained)?.unwrap_or(true);
@@ -110,6 +114,11 @@ impl DevLoop {
                         let ticked = self.engine.tick().await;
                         self.survive(&scope, ticked)?;
                         ring_waiters(&self.state);
+                        if last_clean.is_none_or(|at| at.elapsed() >= CLEAN_EVERY) {
+                            let cleaned = crate::clean(&self.engine, &self.state, None, false).await;
+                            self.survive(&scope, cleaned)?;
+                            last_clean = Some(Instant::now());
+                        }
                     }
                     Scope::Run { dag, run_id } => {
                         self.engine.tick_run(dag, run_id).await?;

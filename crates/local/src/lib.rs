@@ -30,7 +30,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use updraft_engine::events::Observer;
 use updraft_engine::memory::MemoryQueue;
 use updraft_engine::ports::{PortResult, SystemClock, TaskQueue};
-use updraft_engine::{Engine, Ports, Settings};
+use updraft_engine::{Engine, EngineResult, Ports, Settings};
 
 use crate::dev::DevLoop;
 use crate::launchers::{LocalLauncher, ServiceKinds};
@@ -58,6 +58,30 @@ pub fn caller() -> String {
         })
         .unwrap_or_else(|| "localhost".into());
     format!("{user}@{host}")
+}
+
+/// `updraft clean` on a state directory: the runs past retention
+/// ([`Engine::clean`]) deleted from the state and, with them, their logs
+/// and output files.
+pub async fn clean(
+    engine: &Engine,
+    state: &Path,
+    older_than: Option<chrono::Duration>,
+    dry_run: bool,
+) -> EngineResult<Vec<updraft_core::state::Run>> {
+    let gone = engine.clean(older_than, dry_run).await?;
+    if !dry_run {
+        let logs = state.join("logs");
+        for run in &gone {
+            process::remove_run_files(&logs, run.dag.as_str(), &run.run_id).map_err(|e| {
+                updraft_engine::ports::PortError::new(
+                    &format!("removing the logs of run {}", run.run_id),
+                    e,
+                )
+            })?;
+        }
+    }
+    Ok(gone)
 }
 
 /// The name of this process's user in /etc/passwd, when the environment

@@ -90,6 +90,22 @@ impl ProcessLauncher {
     }
 }
 
+/// Removes every log and output file of a run under `logs` (`updraft
+/// clean`); a run without any is fine. A name that could leave the
+/// directory is refused.
+pub fn remove_run_files(logs: &Path, dag: &str, run_id: &str) -> std::io::Result<()> {
+    let safe = |name: &str| !name.is_empty() && !name.contains('/') && name != "..";
+    if !safe(dag) || !safe(run_id) {
+        return Err(std::io::Error::other(format!(
+            "unsafe run path {dag}/{run_id}"
+        )));
+    }
+    match std::fs::remove_dir_all(logs.join(dag).join(run_id)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        other => other,
+    }
+}
+
 /// What a try finds in its environment: the task's own variables, then
 /// updraft's (`UPDRAFT_OUTPUT` names `output`).
 fn task_environment(request: &LaunchRequest, output: &Path) -> Vec<(String, String)> {

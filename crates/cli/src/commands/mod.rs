@@ -3,6 +3,7 @@
 
 mod aws;
 mod backfill;
+mod clean;
 mod compare;
 mod deploy;
 mod dev;
@@ -218,6 +219,10 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
             Some(PoolsCommand::Set { name, slots }) => pools::set(&ctx, &name, Some(slots)).await,
             Some(PoolsCommand::Reset { name }) => pools::set(&ctx, &name, None).await,
         },
+        Command::Clean {
+            older_than,
+            dry_run,
+        } => clean::clean(&ctx, older_than.as_deref(), dry_run).await,
         Command::Pause { dag } => pause::set_paused(&ctx, &dag, true).await,
         Command::Unpause { dag } => pause::set_paused(&ctx, &dag, false).await,
     }
