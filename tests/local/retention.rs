@@ -98,7 +98,10 @@ fn dev_deletes_the_runs_past_a_dags_retention() {
     std::thread::sleep(Duration::from_millis(1_200));
     let _dev = world.dev();
     let one_left = updraft_e2e::eventually(Duration::from_secs(20), || {
-        let runs = world.run(&["runs", "brief", "--output", "json"]).expect(0).json();
+        let runs = world
+            .run(&["runs", "brief", "--output", "json"])
+            .expect(0)
+            .json();
         runs.as_array().map(Vec::len) == Some(1)
     });
     assert!(one_left, "{}", world.dev_output());

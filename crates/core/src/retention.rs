@@ -14,11 +14,11 @@ pub const DEFAULT_RETENTION: Duration = Duration::days(400);
 
 /// The runs of `runs` past their retention at `now`, in the order given.
 /// `retention_of` gives a DAG's retention.
-pub fn expired<'a>(
-    runs: &'a [Run],
+pub fn expired(
+    runs: &[Run],
     now: DateTime<Utc>,
     retention_of: impl Fn(&str) -> Duration,
-) -> Vec<&'a Run> {
+) -> Vec<&Run> {
     let mut latest: BTreeMap<&str, &Run> = BTreeMap::new();
     for run in runs {
         let newest = latest.entry(run.dag.as_str()).or_insert(run);

@@ -3,7 +3,6 @@
 
 use chrono::Duration;
 use updraft_core::state::{Run, RunState};
-use updraft_engine::Settings;
 use updraft_engine::testing::{World, run, t0};
 
 const SHORT: &str = "dag: short\nretention: 30d\ntasks:\n  - id: a\n    command: [x]\n";

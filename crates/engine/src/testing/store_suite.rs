@@ -704,7 +704,7 @@ pub async fn a_deleted_run_leaves_nothing_of_itself(handles: StoreHandles) {
     assert_eq!(store.handle(&format!("{arn}-r1")).await.unwrap(), None);
     assert_eq!(
         store.artifact("s3://lake/day.parquet").await.unwrap(),
-        [read.clone()]
+        std::slice::from_ref(&read)
     );
     // The other run whole.
     assert_eq!(store.run("d", "r2").await.unwrap(), Some(kept));
