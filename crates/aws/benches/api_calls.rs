@@ -17,7 +17,7 @@ use serde_json::json;
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
 use updraft_aws::specs::deploy;
-use updraft_aws::testing::{CallCounter, Ending, Player, deployment, sdk};
+use updraft_aws::testing::{CallCounter, Ending, Player, WriteUnits, deployment, sdk};
 use updraft_core::spec::SpecFile;
 use updraft_engine::Engine;
 
@@ -50,8 +50,15 @@ fn total(counts: &Counts, keep: impl Fn(&str, &str) -> bool) -> usize {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let counter = CallCounter::default();
+    let units = WriteUnits::default();
     let sdk = sdk();
-    let clients = Clients::with_interceptors(&sdk, &[SharedInterceptor::new(counter.clone())]);
+    let clients = Clients::with_interceptors(
+        &sdk,
+        &[
+            SharedInterceptor::new(counter.clone()),
+            SharedInterceptor::new(units.clone()),
+        ],
+    );
     let settings = deployment(&clients).await;
     // As the functions run it: publishing its events to the bus.
     let engine = settings.engine_over(&clients);
@@ -74,20 +81,26 @@ async fn main() {
     let first_tick = counter.take();
     planner(&engine, &settings.bucket, &tick).await.unwrap();
     let idle_tick = counter.take();
+    units.take();
 
     let run = engine
         .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
     let trigger = counter.take();
+    let trigger_units: f64 = units.take().values().sum();
     let mut player = Player::new(&settings);
     player.duplicate_events = false;
     let (mut dispatcher, mut recorder) = (Counts::new(), Counts::new());
+    let mut attempt_units: BTreeMap<String, f64> = BTreeMap::new();
     for _ in 0..20 {
         let delivered = player.deliver(&engine).await;
         add(&mut dispatcher, counter.take());
         let ended = player.finish(&engine, |_| Ending::default()).await;
         add(&mut recorder, counter.take());
+        for (operation, n) in units.take() {
+            *attempt_units.entry(operation).or_default() += n;
+        }
         if delivered + ended == 0 {
             break;
         }
@@ -137,6 +150,15 @@ async fn main() {
     );
     println!(
         "  (the SQS event source's ReceiveMessage and DeleteMessage come on top, batched up to 10 messages each)"
+    );
+    let by_operation: Vec<String> = attempt_units
+        .iter()
+        .map(|(operation, n)| format!("{operation} {:.2}", n / ATTEMPTS as f64))
+        .collect();
+    println!(
+        "per attempt: DynamoDB write units {:.2} ({}; target <= 8; the trigger's {trigger_units:.0} units on top), from each request's items by DynamoDB's rules (1 per started KB of an item, twice in a transaction; 1 for an update or a delete)",
+        attempt_units.values().sum::<f64>() / ATTEMPTS as f64,
+        by_operation.join(", ")
     );
     println!("trigger (CLI): {} requests", total(&trigger, |_, _| true));
     experiment_queries(&settings, &clients, &counter, &run.run_id).await;

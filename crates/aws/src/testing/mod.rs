@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 mod calls;
 mod player;
+mod write_units;
 
 pub use calls::{ActionRecorder, CallCounter, FailOperation, PolicyLimit, RefuseState};
 pub use player::{Ending, Functions, Player, Started, ecs_event, sqs_record, training_event};
+pub use write_units::WriteUnits;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
