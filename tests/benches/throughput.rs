@@ -70,6 +70,17 @@ fn execute(world: &World, dag: &str, tasks: usize) -> (Duration, Value) {
     (took, show)
 }
 
+/// `updraft __supervise -- true`: what each local try costs the machine.
+fn supervised_true(exit_file: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(updraft_e2e::binary());
+    command
+        .arg("__supervise")
+        .arg("--exit-file")
+        .arg(exit_file)
+        .args(["--", "true"]);
+    command
+}
+
 /// What spawning alone allows: the time to run `updraft __supervise -- true`
 /// (what each local try costs the machine) two at a time, as the fan-out's
 /// two workers do.
@@ -79,15 +90,7 @@ fn spawn_ceiling(world: &World) -> f64 {
     let started = Instant::now();
     for _ in 0..rounds / 2 {
         let pair: Vec<_> = (0..2)
-            .map(|_| {
-                std::process::Command::new(updraft_e2e::binary())
-                    .arg("__supervise")
-                    .arg("--exit-file")
-                    .arg(&exit_file)
-                    .args(["--", "true"])
-                    .spawn()
-                    .expect("spawn")
-            })
+            .map(|_| supervised_true(&exit_file).spawn().expect("spawn"))
             .collect();
         for mut child in pair {
             child.wait().expect("wait");
@@ -102,13 +105,7 @@ fn sequential_spawns(world: &World, n: usize) -> Duration {
     let exit_file = world.path().join("exit");
     let started = Instant::now();
     for _ in 0..n {
-        std::process::Command::new(updraft_e2e::binary())
-            .arg("__supervise")
-            .arg("--exit-file")
-            .arg(&exit_file)
-            .args(["--", "true"])
-            .status()
-            .expect("spawn");
+        supervised_true(&exit_file).status().expect("spawn");
     }
     started.elapsed()
 }
