@@ -89,11 +89,16 @@ impl DevLoop {
             if !self.dirty.is_empty()
                 && (queue_drained || last_advance.elapsed() >= MAX_ADVANCE_DELAY)
             {
+                let mut ended = false;
                 for (dag, run_id) in std::mem::take(&mut self.dirty) {
                     let advanced = self.engine.advance(&dag, &run_id).await;
-                    self.survive(&scope, advanced)?;
+                    let run = self.survive(&scope, advanced)?.flatten();
+                    ended |= run.is_some_and(|run| run.state.is_terminal());
                 }
-                ring_waiters(&self.state);
+                // Waiters wait for ends: no other advance is worth a ring.
+                if ended {
+                    ring_waiters(&self.state);
+                }
                 last_advance = Instant::now();
                 continue;
             }

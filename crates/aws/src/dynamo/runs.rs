@@ -22,14 +22,14 @@ impl RunStore for DynamoStore {
             let (pk, sk) = (key(PK), key(SK));
             if sk.starts_with("ARTIFACT#") {
                 // Its twin under the artifact's URI.
-                let r: ArtifactRecord = decode(item.clone())?;
+                let r: ArtifactRecord = decode(item)?;
                 let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
                 let used = r.used.as_str();
                 let by_uri =
                     keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
                 doomed.push((keys::artifact_pk(&r.uri), by_uri));
             } else if sk.starts_with("TRY#") {
-                let attempt: Attempt = decode(item.clone())?;
+                let attempt: Attempt = decode(item)?;
                 if let Some(handle) = attempt.handle {
                     doomed.push((keys::handle_pk(&handle), "HANDLE".into()));
                 }
