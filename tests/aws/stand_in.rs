@@ -199,15 +199,8 @@ impl StandIn {
     /// Creates one resource; its `Ref` value and attributes.
     async fn make(&self, kind: &str, properties: Value) -> BTreeMap<String, String> {
         let mut p = properties.as_object().cloned().unwrap_or_default();
-        let call = |service: &'static str, action: &'static str, params: Map<String, Value>| {
-            let caller = self.caller.clone();
-            async move {
-                caller
-                    .call(service, action, &Value::Object(params))
-                    .await
-                    .unwrap_or_else(|e| panic!("{service} {action}: {e}"))
-            }
-        };
+        let call =
+            |service, action, params| call(&self.caller, service, action, Value::Object(params));
         let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
         match kind {
             "AWS::Cognito::UserPool" => {
@@ -251,15 +244,13 @@ impl StandIn {
 
     /// Sets a function's variables that held placeholders.
     async fn set_environment(&self, function: &str) {
-        let configuration = self
-            .caller
-            .call(
-                "lambda",
-                "GetFunctionConfiguration",
-                &json!({ "FunctionName": function }),
-            )
-            .await
-            .unwrap();
+        let configuration = call(
+            &self.caller,
+            "lambda",
+            "GetFunctionConfiguration",
+            json!({ "FunctionName": function }),
+        )
+        .await;
         let variables: Map<String, Value> = configuration["Environment"]["Variables"]
             .as_object()
             .cloned()
@@ -267,32 +258,26 @@ impl StandIn {
             .into_iter()
             .map(|(k, v)| (k, json!(self.filled(v.as_str().unwrap_or_default()))))
             .collect();
-        self.caller
-            .call(
-                "lambda",
-                "UpdateFunctionConfiguration",
-                &json!({ "FunctionName": function, "Environment": { "Variables": variables } }),
-            )
-            .await
-            .unwrap();
+        call(
+            &self.caller,
+            "lambda",
+            "UpdateFunctionConfiguration",
+            json!({ "FunctionName": function, "Environment": { "Variables": variables } }),
+        )
+        .await;
     }
 
     /// Sets a parameter whose value held a placeholder.
     async fn set_parameter(&self, name: &str) {
-        let parameter = self
-            .caller
-            .call("ssm", "GetParameter", &json!({ "Name": name }))
-            .await
-            .unwrap();
+        let parameter = call(&self.caller, "ssm", "GetParameter", json!({ "Name": name })).await;
         let value = self.filled(parameter["Parameter"]["Value"].as_str().unwrap());
-        self.caller
-            .call(
-                "ssm",
-                "PutParameter",
-                &json!({ "Name": name, "Value": value, "Overwrite": true }),
-            )
-            .await
-            .unwrap();
+        call(
+            &self.caller,
+            "ssm",
+            "PutParameter",
+            json!({ "Name": name, "Value": value, "Overwrite": true }),
+        )
+        .await;
     }
 
     /// `text` with each placeholder replaced by what it stands for.
@@ -511,6 +496,14 @@ const MADE_BY_THE_API: [&str; 5] = [
     "AWS::Cognito::UserPoolDomain",
     "AWS::Cognito::UserPoolClient",
 ];
+
+/// An AWS API call that must succeed; its response.
+pub async fn call(caller: &Caller, service: &str, action: &str, params: Value) -> Value {
+    caller
+        .call(service, action, &params)
+        .await
+        .unwrap_or_else(|e| panic!("{service} {action}: {e}"))
+}
 
 /// What every placeholder starts with.
 const PLACEHOLDER: &str = "stood-in:";
