@@ -25,7 +25,7 @@ use aws_sdk_dynamodb::config::Credentials;
 
 struct Moto {
     port: u16,
-    _child: Child,
+    child: Child,
 }
 
 static MOTO: OnceLock<Moto> = OnceLock::new();
@@ -67,10 +67,7 @@ fn start() -> Moto {
             let mut answer = String::new();
             if stream.read_to_string(&mut answer).is_ok() && answer.split(' ').nth(1) == Some("200")
             {
-                return Moto {
-                    port,
-                    _child: child,
-                };
+                return Moto { port, child };
             }
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -144,15 +141,42 @@ pub fn endpoint() -> String {
 
 /// SDK configuration for the test server.
 pub fn sdk() -> SdkConfig {
-    let moto = MOTO.get_or_init(start);
+    sdk_at(MOTO.get_or_init(start).port)
+}
+
+fn sdk_at(port: u16) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .endpoint_url(format!("http://127.0.0.1:{}", moto.port))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             Credentials::for_tests(),
         ))
         .build()
+}
+
+/// A moto server of one test's own: moto answers one request at a time, so
+/// a test that makes tens of thousands of requests runs beside another of
+/// its kind only on a server (and a core) of its own. Stopped when dropped.
+pub struct OwnServer(Moto);
+
+impl OwnServer {
+    /// Starts a server and waits until it answers.
+    pub fn start() -> Self {
+        Self(start())
+    }
+
+    /// SDK configuration for this server.
+    pub fn sdk(&self) -> SdkConfig {
+        sdk_at(self.0.port)
+    }
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
 }
 
 /// An S3 client for the test server (path-style addressing, as moto needs).

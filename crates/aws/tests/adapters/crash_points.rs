@@ -14,8 +14,9 @@ use aws_smithy_runtime_api::client::interceptors::context::{
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use updraft_aws::dynamo::DynamoStore;
 use updraft_aws::schema::create_table;
+use updraft_aws::testing::OwnServer;
 use updraft_engine::ports::{DagStore, StateStore};
-use updraft_engine::testing::{Faults, every_crash_point_of_every_use_case};
+use updraft_engine::testing::{Faults, UseCase, every_crash_point_of};
 
 /// Puts every DynamoDB request through the crash-point switch.
 #[derive(Debug)]
@@ -50,20 +51,19 @@ impl Intercept for FaultInterceptor {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_crash_point_over_dynamodb_leaves_nothing_lost_doubled_or_stranded() {
-    let sdk = updraft_aws::testing::sdk();
+/// Tries the crash points of `use_cases` over DynamoDB tables on a moto
+/// server of the test's own: the two halves run side by side, each a
+/// server's whole work.
+async fn over_dynamodb(use_cases: &[UseCase]) {
+    let server = OwnServer::start();
+    let sdk = server.sdk();
     let client = aws_sdk_dynamodb::Client::new(&sdk);
-    let mut tables = Vec::new();
-    // One table per crash point (fewer than this are tried).
-    for _ in 0..450 {
-        let table = updraft_aws::testing::unique("crash");
-        create_table(&client, &table).await.unwrap();
-        tables.push(table);
-    }
-    let tables = std::sync::Mutex::new(tables.into_iter());
     let fresh = |faults: &Faults| {
-        let table = tables.lock().unwrap().next().expect("enough tables");
+        let table = updraft_aws::testing::unique("crash");
+        let made = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(create_table(&client, &table))
+        });
+        made.unwrap();
         let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
             .interceptor(SharedInterceptor::new(FaultInterceptor(faults.clone())))
             .build();
@@ -73,9 +73,25 @@ async fn every_crash_point_over_dynamodb_leaves_nothing_lost_doubled_or_stranded
             Arc::new(DynamoStore::new(faulty, table)) as Arc<dyn StateStore>,
         )
     };
-    every_crash_point_of_every_use_case(&fresh)
-        .await
-        .assert_clean();
+    every_crash_point_of(use_cases, &fresh).await.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_of_trigger_dispatch_record_and_cancel_over_dynamodb_leaves_nothing_lost_doubled_or_stranded()
+ {
+    over_dynamodb(&[
+        UseCase::Trigger,
+        UseCase::Dispatch,
+        UseCase::Record,
+        UseCase::Cancel,
+    ])
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_of_tick_and_rerun_over_dynamodb_leaves_nothing_lost_doubled_or_stranded()
+{
+    over_dynamodb(&[UseCase::Tick, UseCase::Rerun]).await;
 }
 
 /// Deploy's crash points: a deploy of a second version fails at its N-th

@@ -310,96 +310,152 @@ async fn a_running(world: &World) -> String {
 /// requests an SDK interceptor fails).
 pub type FreshStore<'a> = dyn Fn(&Faults) -> (Arc<dyn StateStore>, Arc<dyn StateStore>) + 'a;
 
+/// A use case whose crash points are tried, so a slow store can share them
+/// out between tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UseCase {
+    /// A manual run made.
+    Trigger,
+    /// A queued try launched.
+    Dispatch,
+    /// A try's end recorded.
+    Record,
+    /// The minute tick, finding an end whose event was lost.
+    Tick,
+    /// A task rerun with its downstream.
+    Rerun,
+    /// A running run cancelled.
+    Cancel,
+}
+
+impl UseCase {
+    /// Every use case, in the order a run meets them.
+    pub const ALL: [UseCase; 6] = [
+        UseCase::Trigger,
+        UseCase::Dispatch,
+        UseCase::Record,
+        UseCase::Tick,
+        UseCase::Rerun,
+        UseCase::Cancel,
+    ];
+}
+
 /// Tries every crash point of trigger, dispatch, record, tick, rerun and
 /// cancel, each on a world over a fresh store from `fresh`.
 pub async fn every_crash_point_of_every_use_case(fresh: &FreshStore<'_>) -> Tally {
+    every_crash_point_of(&UseCase::ALL, fresh).await
+}
+
+/// Tries every crash point of the given use cases, each on a world over a
+/// fresh store from `fresh`.
+pub async fn every_crash_point_of(use_cases: &[UseCase], fresh: &FreshStore<'_>) -> Tally {
     let mut tally = Tally::default();
-    let ends_well = (RunState::Succeeded, Then::Leave);
-    every_crash_point(
-        "trigger",
-        ends_well,
-        (fresh, &mut tally),
-        async |_| String::new(),
-        async |world, _| {
-            let _ = world.engine.trigger("d", RunRequest::by("tester")).await;
-        },
-    )
-    .await;
-    every_crash_point(
-        "dispatch",
-        ends_well,
-        (fresh, &mut tally),
-        triggered,
-        async |world, _| {
-            let delivery = world.queue.receive(1).await.unwrap().remove(0);
-            let _ = world
-                .engine
-                .settle(&delivery.message, delivery.receive_count)
-                .await;
-        },
-    )
-    .await;
-    every_crash_point(
-        "record",
-        ends_well,
-        (fresh, &mut tally),
-        a_running,
-        async |world, _| {
-            let handle = world.launcher.running().into_iter().next().unwrap();
-            world.launcher.end(&handle);
-            let _ = world.engine.record_handle(&handle, succeeded()).await;
-        },
-    )
-    .await;
-    every_crash_point(
-        "tick",
-        ends_well,
-        (fresh, &mut tally),
-        async |world| {
-            // a ran and ended, but its event was lost: the tick finds out.
-            let run_id = a_running(world).await;
-            let handle = world.launcher.running().into_iter().next().unwrap();
-            world.launcher.end(&handle);
-            world.clock.set(world.clock.now() + TimeDelta::minutes(2));
-            run_id
-        },
-        async |world, _| {
-            let _ = world.engine.tick().await;
-        },
-    )
-    .await;
-    every_crash_point(
-        "rerun",
-        (RunState::Succeeded, Then::AskAgain),
-        (fresh, &mut tally),
-        async |world| {
-            let run_id = a_running(world).await;
-            finish_running(world).await;
-            recover(world).await;
-            run_id
-        },
-        async |world, run_id| {
-            let request = Rerun {
-                tasks: vec![TaskId::parse("b").unwrap()],
-                downstream: true,
-                ..Rerun::default()
-            };
-            let _ = world
-                .engine
-                .rerun("d", run_id, &request, "tester", None)
-                .await;
-        },
-    )
-    .await;
-    every_crash_point(
-        "cancel",
-        (RunState::Cancelled, Then::AskAgain),
-        (fresh, &mut tally),
-        a_running,
-        async |world, run_id| {
-            let _ = world.engine.cancel("d", run_id, "tester", None).await;
-        },
-    )
-    .await;
+    for use_case in use_cases {
+        crash_points_of(*use_case, fresh, &mut tally).await;
+    }
     tally
+}
+
+async fn crash_points_of(use_case: UseCase, fresh: &FreshStore<'_>, tally: &mut Tally) {
+    let ends_well = (RunState::Succeeded, Then::Leave);
+    match use_case {
+        UseCase::Trigger => {
+            every_crash_point(
+                "trigger",
+                ends_well,
+                (fresh, tally),
+                async |_| String::new(),
+                async |world, _| {
+                    let _ = world.engine.trigger("d", RunRequest::by("tester")).await;
+                },
+            )
+            .await;
+        }
+        UseCase::Dispatch => {
+            every_crash_point(
+                "dispatch",
+                ends_well,
+                (fresh, tally),
+                triggered,
+                async |world, _| {
+                    let delivery = world.queue.receive(1).await.unwrap().remove(0);
+                    let _ = world
+                        .engine
+                        .settle(&delivery.message, delivery.receive_count)
+                        .await;
+                },
+            )
+            .await;
+        }
+        UseCase::Record => {
+            every_crash_point(
+                "record",
+                ends_well,
+                (fresh, tally),
+                a_running,
+                async |world, _| {
+                    let handle = world.launcher.running().into_iter().next().unwrap();
+                    world.launcher.end(&handle);
+                    let _ = world.engine.record_handle(&handle, succeeded()).await;
+                },
+            )
+            .await;
+        }
+        UseCase::Tick => {
+            every_crash_point(
+                "tick",
+                ends_well,
+                (fresh, tally),
+                async |world| {
+                    // a ran and ended, but its event was lost: the tick finds out.
+                    let run_id = a_running(world).await;
+                    let handle = world.launcher.running().into_iter().next().unwrap();
+                    world.launcher.end(&handle);
+                    world.clock.set(world.clock.now() + TimeDelta::minutes(2));
+                    run_id
+                },
+                async |world, _| {
+                    let _ = world.engine.tick().await;
+                },
+            )
+            .await;
+        }
+        UseCase::Rerun => {
+            every_crash_point(
+                "rerun",
+                (RunState::Succeeded, Then::AskAgain),
+                (fresh, tally),
+                async |world| {
+                    let run_id = a_running(world).await;
+                    finish_running(world).await;
+                    recover(world).await;
+                    run_id
+                },
+                async |world, run_id| {
+                    let request = Rerun {
+                        tasks: vec![TaskId::parse("b").unwrap()],
+                        downstream: true,
+                        ..Rerun::default()
+                    };
+                    let _ = world
+                        .engine
+                        .rerun("d", run_id, &request, "tester", None)
+                        .await;
+                },
+            )
+            .await;
+        }
+        UseCase::Cancel => {
+            every_crash_point(
+                "cancel",
+                (RunState::Cancelled, Then::AskAgain),
+                (fresh, tally),
+                a_running,
+                async |world, run_id| {
+                    let _ = world.engine.cancel("d", run_id, "tester", None).await;
+                },
+            )
+            .await;
+        }
+    }
 }

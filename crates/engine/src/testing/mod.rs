@@ -9,7 +9,9 @@ pub mod queue_suite;
 pub mod store_suite;
 mod world;
 
-pub use crash_points::{FreshStore, Tally, every_crash_point_of_every_use_case};
+pub use crash_points::{
+    FreshStore, Tally, UseCase, every_crash_point_of, every_crash_point_of_every_use_case,
+};
 pub use faults::{Fault, Faults, FaultyLauncher, FaultyQueue, FaultyStore};
 pub use fixtures::{message, run, t0};
 pub use queue_suite::QueueUnderTest;
