@@ -221,6 +221,11 @@ pub struct TaskInstance {
     /// For a `waiting` sensor: when its condition is next looked at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub poke_at: Option<DateTime<Utc>>,
+    /// When a launch of the current try last began: a queued try that has
+    /// one was launched before and may have started something, which its
+    /// next launch looks for first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launch_began: Option<DateTime<Utc>>,
 }
 
 impl TaskInstance {
@@ -240,6 +245,7 @@ impl TaskInstance {
             item: None,
             map_count: None,
             poke_at: None,
+            launch_began: None,
         }
     }
 }

@@ -197,7 +197,8 @@ async fn a_dispatcher_dying_mid_launch_does_not_start_a_second_process() {
     // What the dying dispatcher managed: queued -> launching, then launch.
     let store = world.engine.ports().store.clone();
     let queued = store.instance("d", id, &key("a")).await.unwrap().unwrap();
-    let launching = updraft_core::plan::start_launch(&queued, 1).unwrap();
+    let launching =
+        updraft_core::plan::start_launch(&queued, 1, updraft_engine::testing::t0()).unwrap();
     assert!(
         store
             .update_instance("d", id, &launching, &[])

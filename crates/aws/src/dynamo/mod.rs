@@ -27,7 +27,7 @@ use updraft_core::state::{
 use updraft_engine::ports::{
     ArtifactStore, AttemptStore, DagChange, DagMeta, DagStore, HandleRef, LaunchRecord,
     LeftoverStore, PendingStop, PoolSize, PoolStore, PortError, PortResult, RunQuery, RunStore,
-    SlotClaim, StoredVersion, TryEnd, record_end_in_turn, update_one_by_one,
+    SlotClaim, StoredVersion, TryEnd, update_one_by_one,
 };
 
 use crate::keys::{self, ACTIVE, ACTIVE_INDEX, ACTIVE_VALUE, PK, SK};

@@ -186,7 +186,7 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
             .update_instance(
                 "chain",
                 &run.run_id,
-                &start_launch(&queued, 1).unwrap(),
+                &start_launch(&queued, 1, chrono::Utc::now()).unwrap(),
                 &[]
             )
             .await

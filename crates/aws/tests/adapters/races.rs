@@ -167,7 +167,12 @@ async fn launched_during(meanwhile: Meanwhile) {
                 .await
                 .unwrap()
                 .unwrap();
-            assert!(attempt.handle.is_none(), "the lost launch was not recorded");
+            // The lost launch is on record as stopped, so its logs can be
+            // found: its record is written before the compare-and-set.
+            assert!(attempt.handle.is_some(), "{attempt:?}");
+            assert_eq!(attempt.state, TaskState::Failed, "{attempt:?}");
+            let reason = attempt.reason.unwrap_or_default();
+            assert!(reason.contains("moved on"), "{reason}");
         }
         Meanwhile::Rerun => {
             assert_eq!((b.state, b.try_number), (TaskState::Succeeded, 2));

@@ -49,6 +49,7 @@ pub(crate) fn queue(instance: &TaskInstance, now: DateTime<Utc>) -> TaskTransiti
     next.queued_at = Some(now);
     next.started_at = None;
     next.ended_at = None;
+    next.launch_began = None;
     TaskTransition::new(instance, next)
 }
 
@@ -178,11 +179,16 @@ pub(crate) fn settle(
 }
 
 /// A worker took a queued message for try `try_number`: `queued(n) →
-/// launching(n)`. `None` if the message is stale.
-pub fn start_launch(instance: &TaskInstance, try_number: u32) -> Option<TaskTransition> {
+/// launching(n)`, noting when. `None` if the message is stale.
+pub fn start_launch(
+    instance: &TaskInstance,
+    try_number: u32,
+    now: DateTime<Utc>,
+) -> Option<TaskTransition> {
     (instance.state == TaskState::Queued && instance.try_number == try_number).then(|| {
         let mut next = instance.clone();
         next.state = TaskState::Launching;
+        next.launch_began = Some(now);
         TaskTransition::new(instance, next)
     })
 }
@@ -209,6 +215,10 @@ pub fn requeue(instance: &TaskInstance, now: DateTime<Utc>) -> Option<TaskTransi
         let mut next = instance.clone();
         next.state = TaskState::Queued;
         next.queued_at = Some(now);
+        // An instance written before launches were noted began one too.
+        if instance.state == TaskState::Launching {
+            next.launch_began = instance.launch_began.or(Some(now));
+        }
         TaskTransition::new(instance, next)
     })
 }

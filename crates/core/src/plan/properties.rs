@@ -400,7 +400,7 @@ mod mapped {
             .find(|i| &i.key == key)
             .unwrap()
             .clone();
-        let launch = start_launch(&instance, instance.try_number).unwrap();
+        let launch = start_launch(&instance, instance.try_number, story.now).unwrap();
         assert!(apply(&mut story.instances, &launch));
         let running = mark_running(&launch.next, instance.try_number, story.now).unwrap();
         assert!(apply(&mut story.instances, &running));

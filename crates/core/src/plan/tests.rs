@@ -116,7 +116,7 @@ impl Story {
             .find(|i| &i.key == key)
             .unwrap()
             .clone();
-        let launch = start_launch(&instance, instance.try_number).expect("queued");
+        let launch = start_launch(&instance, instance.try_number, self.now).expect("queued");
         assert!(apply(&mut self.instances, &launch));
         let running = mark_running(&launch.next, instance.try_number, self.now).unwrap();
         assert!(apply(&mut self.instances, &running));
@@ -134,7 +134,8 @@ impl Story {
     /// Launches the queued try of `task` and reports it running.
     pub fn start(&mut self, task: &str) {
         let instance = self.instance(task).clone();
-        let launch = start_launch(&instance, instance.try_number).expect("task is queued");
+        let launch =
+            start_launch(&instance, instance.try_number, self.now).expect("task is queued");
         assert!(apply(&mut self.instances, &launch));
         let running = mark_running(&launch.next, instance.try_number, self.now).unwrap();
         assert!(apply(&mut self.instances, &running));
@@ -424,7 +425,7 @@ fn stale_and_duplicate_events_are_refused() {
     story.plan();
     let queued = story.instance("a").clone();
     assert!(
-        start_launch(&queued, 2).is_none(),
+        start_launch(&queued, 2, story.now).is_none(),
         "a message for another try"
     );
     story.start("a");
@@ -439,7 +440,10 @@ fn stale_and_duplicate_events_are_refused() {
     );
     let done = story.instance("a").clone();
     assert_eq!(done.state, TaskState::Succeeded);
-    assert!(start_launch(&done, 1).is_none(), "a duplicate message");
+    assert!(
+        start_launch(&done, 1, story.now).is_none(),
+        "a duplicate message"
+    );
     assert!(
         complete(&task, &done, 1, failed("late"), story.now).is_none(),
         "a duplicate completion"

@@ -375,7 +375,7 @@ pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHan
         .update_instance("d", "r1", &queued, &[])
         .await
         .unwrap();
-    let launching = start_launch(&queued.next, 1).unwrap();
+    let launching = start_launch(&queued.next, 1, t0()).unwrap();
     store
         .update_instance("d", "r1", &launching, &[])
         .await
@@ -847,7 +847,7 @@ pub async fn task_transitions_are_compare_and_set(handles: StoreHandles) {
     );
     let stored = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
     assert_eq!(stored, queued.next, "the whole record is written");
-    let mut wrong_try = start_launch(&stored, 1).unwrap();
+    let mut wrong_try = start_launch(&stored, 1, t0()).unwrap();
     wrong_try.expect_try = 2;
     assert!(
         !store
@@ -856,7 +856,7 @@ pub async fn task_transitions_are_compare_and_set(handles: StoreHandles) {
             .unwrap(),
         "a change for another try is refused"
     );
-    let launch = start_launch(&stored, 1).unwrap();
+    let launch = start_launch(&stored, 1, t0()).unwrap();
     assert!(
         store
             .update_instance("d", "r1", &launch, &[])

@@ -155,7 +155,8 @@ impl Engine {
             self.advance(dag, run_id).await?;
             return Ok(Dispatched::Poked);
         }
-        let Some(launching) = start_launch(&instance, message.try_number) else {
+        let now = self.ports.clock.now();
+        let Some(launching) = start_launch(&instance, message.try_number, now) else {
             self.emit(stale(&format!(
                 "instance is {} (try {})",
                 instance.state, instance.try_number
@@ -170,7 +171,7 @@ impl Engine {
             return Ok(Dispatched::Stale);
         };
         let spec = self.spec_of(&run).await?;
-        let now = self.ports.clock.now();
+        // Written once, with its handle, when the launch is recorded.
         let mut attempt = Attempt {
             started_at: Some(now),
             ..Attempt::new(
@@ -179,9 +180,9 @@ impl Engine {
                 TaskState::Launching,
             )
         };
-        // A record already there means an earlier launch of this try got as
-        // far as writing it (its dispatcher died or hung).
-        let relaunch = !store.put_new_attempt(dag, run_id, &attempt).await?;
+        // An earlier launch of this try began (its dispatcher died, hung or
+        // found the launcher unavailable): it may have started something.
+        let relaunch = instance.launch_began.is_some();
 
         let Some(task) = spec.task(message.key.task_id.as_str()) else {
             return self

@@ -76,12 +76,7 @@ impl Engine {
         for instance in instances {
             touched |= match instance.state {
                 TaskState::Launching => {
-                    let attempt = self
-                        .ports
-                        .store
-                        .attempt(dag, run_id, &instance.key, instance.try_number)
-                        .await?;
-                    let since = attempt.and_then(|a| a.started_at).or(instance.queued_at);
+                    let since = instance.launch_began.or(instance.queued_at);
                     self.reconcile_stuck(run, &instance, since, now, self.settings.relaunch_after)
                         .await?
                 }

@@ -116,7 +116,15 @@ impl Engine {
             )));
             return Ok(false);
         }
-        let mut attempt = store.attempt(dag, run_id, key, try_number).await?;
+        // A try that ended before its launch was recorded (it could not be
+        // rendered, launched or dispatched) gets its record now.
+        let attempt = store.attempt(dag, run_id, key, try_number).await?;
+        let mut attempt = attempt.or_else(|| {
+            Some(Attempt {
+                started_at: instance.launch_began,
+                ..Attempt::new(key.clone(), try_number, instance.state)
+            })
+        });
         let outcome = outcome_of(task, completion.outcome, completion.exit_code);
         let (mut outcome, mut output) = self.checked_output(outcome, attempt.as_ref()).await?;
         // A branch whose output chooses nothing it can is a failed try.

@@ -41,8 +41,8 @@ pub trait AttemptStore: RunStore + ArtifactStore {
 
     /// Records a launched try: its attempt, its handle and the instance's
     /// `launching → running` compare-and-set. `false` if the instance moved
-    /// on. A store that can writes all three in one request, and then none
-    /// if the compare-and-set fails.
+    /// on. A store may write all three in one request (and then none if the
+    /// compare-and-set fails), or in this order.
     async fn record_launch(
         &self,
         launch: &LaunchRecord<'_>,
@@ -59,9 +59,10 @@ pub trait AttemptStore: RunStore + ArtifactStore {
             .await
     }
 
-    /// Records a try's end: the instance's compare-and-set with its events
-    /// and, if it holds, the closed attempt and lineage records. `false` if
-    /// the instance moved on. A store that can writes them in one request.
+    /// Records a try's end: the closed attempt, the instance's
+    /// compare-and-set with its events and, if it holds, the lineage
+    /// records. `false` if the instance moved on. A store may write them in
+    /// one request, or in this order.
     async fn record_end(&self, end: &TryEnd<'_>) -> PortResult<bool> {
         record_end_in_turn(self, end).await
     }
@@ -109,13 +110,19 @@ pub struct TryEnd<'a> {
     pub notices: &'a [Notice],
 }
 
-/// [`AttemptStore::record_end`] as separate writes: the compare-and-set with
-/// its events, then (if it held) the lineage and the attempt.
+/// [`AttemptStore::record_end`] as separate writes: the closed attempt
+/// first (a process that dies after it leaves the instance in flight, so the
+/// end is recorded again, rather than a try whose record stays open for
+/// good), the compare-and-set with its events, then (if it held) the
+/// lineage.
 pub async fn record_end_in_turn<S: AttemptStore + ?Sized>(
     store: &S,
     end: &TryEnd<'_>,
 ) -> PortResult<bool> {
     let (dag, run_id) = (end.dag, end.run_id);
+    if let Some(attempt) = end.attempt {
+        store.put_attempt(dag, run_id, attempt).await?;
+    }
     if !store
         .update_instance(dag, run_id, end.change, end.notices)
         .await?
@@ -124,9 +131,6 @@ pub async fn record_end_in_turn<S: AttemptStore + ?Sized>(
     }
     if !end.lineage.is_empty() {
         store.put_artifacts(end.lineage).await?;
-    }
-    if let Some(attempt) = end.attempt {
-        store.put_attempt(dag, run_id, attempt).await?;
     }
     Ok(true)
 }
