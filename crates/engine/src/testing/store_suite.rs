@@ -35,7 +35,7 @@ pub type StoreHandles = Vec<Arc<dyn StateStore>>;
 #[macro_export]
 macro_rules! store_contract {
     ($fresh:path) => {
-        $crate::store_contract!(@cases $fresh; put_if_absent_creates_a_run_once, task_transitions_are_compare_and_set, many_task_transitions_apply_those_still_as_expected, run_transitions_are_compare_and_set, racing_callers_win_a_task_transition_exactly_once, racing_callers_win_a_run_transition_exactly_once, racing_creators_create_a_run_once, racing_starters_keep_max_active_runs, racing_dag_changes_keep_each_others_fields, queries_filter_and_order_runs, attempts_keep_the_history_of_every_try, dag_metadata_and_spec_versions_round_trip, mapped_instances_are_created_once, artifacts_are_found_by_uri_and_by_run, queries_filter_by_params_and_until, launch_handles_lead_back_to_their_try, stops_are_kept_until_cleared, the_heartbeat_keeps_the_latest_tick, launches_and_ends_are_recorded_by_compare_and_set, who_notes_metrics_and_audit_entries_are_kept, events_are_kept_with_the_change_that_made_them, slots_are_taken_and_given_back_once, waiters_and_pool_sizes_are_kept, racing_takers_never_hold_more_slots_than_a_pool_has, a_deleted_run_leaves_nothing_of_itself);
+        $crate::store_contract!(@cases $fresh; put_if_absent_creates_a_run_once, task_transitions_are_compare_and_set, many_task_transitions_apply_those_still_as_expected, run_transitions_are_compare_and_set, racing_callers_win_a_task_transition_exactly_once, racing_callers_win_a_run_transition_exactly_once, racing_creators_create_a_run_once, racing_starters_keep_max_active_runs, racing_dag_changes_keep_each_others_fields, queries_filter_and_order_runs, attempts_keep_the_history_of_every_try, dag_metadata_and_spec_versions_round_trip, mapped_instances_are_created_once, artifacts_are_found_by_uri_and_by_run, queries_filter_by_params_and_until, launch_handles_lead_back_to_their_try, stops_are_kept_until_cleared, the_heartbeat_keeps_the_latest_tick, launches_and_ends_are_recorded_by_compare_and_set, a_launch_or_an_end_keeps_the_record_of_another, who_notes_metrics_and_audit_entries_are_kept, events_are_kept_with_the_change_that_made_them, slots_are_taken_and_given_back_once, waiters_and_pool_sizes_are_kept, racing_takers_never_hold_more_slots_than_a_pool_has, a_deleted_run_leaves_nothing_of_itself);
     };
     (@cases $fresh:path; $($case:ident),*) => {
         $(
@@ -490,6 +490,81 @@ pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHan
             .await
             .unwrap(),
         "an end recorded twice applies once"
+    );
+}
+
+/// A case of the contract (see [`store_contract!`](crate::store_contract)):
+/// a relaunch that finds its try already ended leaves the end on record,
+/// and an end read before a launch was recorded does not close that
+/// launch's record.
+pub async fn a_launch_or_an_end_keeps_the_record_of_another(handles: StoreHandles) {
+    let store = &handles[0];
+    store
+        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
+        .await
+        .unwrap();
+    let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
+    let queued = queue(&pending);
+    let launching = start_launch(&queued.next, 1, t0()).unwrap();
+    for change in [&queued, &launching] {
+        assert!(store.update_instance("d", "r1", change, &[]).await.unwrap());
+    }
+    let try_ref = HandleRef {
+        dag: "d".into(),
+        run_id: "r1".into(),
+        key: key("a"),
+        try_number: 1,
+    };
+    let running = Attempt {
+        handle: Some("task/1".into()),
+        started_at: Some(t0()),
+        ..Attempt::new(key("a"), 1, TaskState::Running)
+    };
+    let ended = Attempt {
+        state: TaskState::Succeeded,
+        ended_at: Some(t0()),
+        exit_code: Some(0),
+        ..running.clone()
+    };
+    let stored = async || {
+        store
+            .attempt("d", "r1", &key("a"), 1)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    store.put_attempt("d", "r1", &ended).await.unwrap();
+    let relaunch = LaunchRecord {
+        handle: "task/1",
+        try_ref: &try_ref,
+        attempt: &running,
+    };
+    let mark = mark_running(&launching.next, 1, t0()).unwrap();
+    store.record_launch(&relaunch, &mark).await.unwrap();
+    assert_eq!(stored().await, ended, "the end stays on record");
+
+    // An end that read the try's record before its launch was recorded.
+    store.put_attempt("d", "r1", &running).await.unwrap();
+    let unlaunched = Attempt {
+        handle: None,
+        ..ended.clone()
+    };
+    let mut failed = mark.clone();
+    failed.expect_state = TaskState::Running;
+    failed.next.state = TaskState::Failed;
+    let end = TryEnd {
+        dag: "d",
+        run_id: "r1",
+        change: &failed,
+        attempt: Some(&unlaunched),
+        lineage: &[],
+        notices: &[],
+    };
+    assert!(!store.record_end(&end).await.unwrap());
+    assert_eq!(stored().await, running, "the launch's record stays");
+    assert_eq!(
+        store.instance("d", "r1", &key("a")).await.unwrap().unwrap(),
+        mark.next
     );
 }
 

@@ -52,17 +52,23 @@ pub trait AttemptStore: RunStore + ArtifactStore {
         // with its handle and output location, which a relaunch or the end
         // of the try then finds; a handle alone would let the end be
         // recorded against an attempt that does not know where its output is.
-        self.put_attempt(&launch.try_ref.dag, &launch.try_ref.run_id, launch.attempt)
-            .await?;
+        // A try that already ended (a relaunch racing its end) keeps its end.
+        let (dag, run_id) = (&launch.try_ref.dag, &launch.try_ref.run_id);
+        let (key, try_number) = (&launch.attempt.key, launch.attempt.try_number);
+        let stored = self.attempt(dag, run_id, key, try_number).await?;
+        if stored.is_none_or(|a| a.ended_at.is_none()) {
+            self.put_attempt(dag, run_id, launch.attempt).await?;
+        }
         self.put_handle(launch.handle, launch.try_ref).await?;
-        self.update_instance(&launch.try_ref.dag, &launch.try_ref.run_id, running, &[])
-            .await
+        self.update_instance(dag, run_id, running, &[]).await
     }
 
     /// Records a try's end: the closed attempt, the instance's
     /// compare-and-set with its events and, if it holds, the lineage
-    /// records. `false` if the instance moved on. A store may write them in
-    /// one request, or in this order.
+    /// records. `false` if the instance moved on, or if another launch of
+    /// the try was recorded since its attempt was read (a handle other than
+    /// the closed attempt's). A store may write them in one request, or in
+    /// this order.
     async fn record_end(&self, end: &TryEnd<'_>) -> PortResult<bool> {
         record_end_in_turn(self, end).await
     }
@@ -121,6 +127,12 @@ pub async fn record_end_in_turn<S: AttemptStore + ?Sized>(
 ) -> PortResult<bool> {
     let (dag, run_id) = (end.dag, end.run_id);
     if let Some(attempt) = end.attempt {
+        let stored = store
+            .attempt(dag, run_id, &attempt.key, attempt.try_number)
+            .await?;
+        if stored.is_some_and(|s| s.handle != attempt.handle) {
+            return Ok(false);
+        }
         store.put_attempt(dag, run_id, attempt).await?;
     }
     if !store
