@@ -41,7 +41,7 @@ pub async fn planner(engine: &Engine, bucket: &str, event: &Value) -> Result<Val
     if changes.is_empty() {
         let report = engine.tick().await?;
         return Ok(
-            json!({ "created": report.created.len(), "advanced": report.advanced, "deferred": report.deferred, "import_errors": report.import_errors.len(), "failures": report.failures.len() }),
+            json!({ "created": report.created.len(), "advanced": report.advanced, "deferred": report.deferred, "import_errors": report.import_errors.len(), "failures": report.failures.len(), "next_due": report.next_due.to_rfc3339() }),
         );
     }
     let mut synced = Vec::new();

@@ -156,6 +156,12 @@ async fn the_planner_ticks_and_syncs_uploaded_specs() {
     .await
     .unwrap();
     assert_eq!(tick["created"], 1, "{tick}");
+    // A run is active: the next tick must come within the minute.
+    let next_due = tick["next_due"].as_str().unwrap_or_default();
+    let next_due = chrono::DateTime::parse_from_rfc3339(next_due).unwrap();
+    let from_now = next_due.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    assert!(from_now <= chrono::Duration::minutes(1), "{tick}");
+    assert!(from_now > chrono::Duration::seconds(30), "{tick}");
     let changed =
         "dag: hourly\nschedule: '@hourly'\ntasks:\n  - id: a\n    command: [echo, changed]\n";
     s3().put_object()

@@ -8,12 +8,14 @@
 
 mod cron;
 mod preview;
+mod wake;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 pub use cron::Cron;
 pub use preview::{OffsetChange, PlannedRun, Preview, PreviewRange, offset_changes};
+pub use wake::{BUSY_TICK, SAFETY_TICK, next_point, next_tick};
 
 /// A DAG's schedule: a cron expression (or preset) in a time zone, a fixed
 /// interval from `start`, or none.

@@ -143,23 +143,24 @@ impl Engine {
 
     /// Publishes what the outbox holds (a page at a time, up to
     /// `OUTBOX_PAGE`): events whose publishing failed or whose process died
-    /// after the change. Returns how many were published.
-    pub async fn publish_outbox(&self) -> EngineResult<usize> {
+    /// after the change. Returns whether any may be left for the next tick
+    /// (a full page, or a bus that refused them).
+    pub async fn publish_outbox(&self) -> EngineResult<bool> {
         if !matches!(self.announce, Announce::Publish(_)) {
-            return Ok(0);
+            return Ok(false);
         }
         let pending = self.ports.store.outbox(OUTBOX_PAGE).await?;
         if pending.is_empty() {
-            return Ok(0);
+            return Ok(false);
         }
         match self.publish_and_clear(&pending).await {
-            Ok(published) => Ok(published),
+            Ok(published) => Ok(published == OUTBOX_PAGE),
             Err(error) => {
                 self.emit(Event::Unpublished {
                     count: pending.len(),
                     error,
                 });
-                Ok(0)
+                Ok(true)
             }
         }
     }

@@ -24,6 +24,9 @@
 //!    runs; reconciling asks the launcher about tries whose end event may
 //!    have been lost.
 //! 7. **Note the heartbeat** that `updraft doctor` checks.
+//! 8. **Say when the next tick must come** ([`TickReport::next_due`]): a
+//!    minute on while a run is active or a stop or event is left over,
+//!    else the next schedule point of any DAG not paused, within the hour.
 //!
 //! A failure of one DAG, run or step is reported in the [`TickReport`] and
 //! the tick goes on with the others: one broken spec or run never stops
@@ -33,6 +36,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
+use updraft_core::schedule::next_tick;
 use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
@@ -58,6 +62,10 @@ pub struct TickReport {
     pub failures: Vec<(String, String)>,
     /// Active runs left to the next tick: the invocation's time ran out.
     pub deferred: usize,
+    /// When the next tick must come, at the latest: a minute on while a
+    /// run is active or work is left over, else the next schedule point of
+    /// any DAG, within the hour (see [`updraft_core::schedule::next_tick`]).
+    pub next_due: DateTime<Utc>,
 }
 
 impl Engine {
@@ -90,7 +98,9 @@ impl Engine {
             }
         }
         // Stops whose process died before the launcher took them.
-        for (what, error) in self.carry_out_stops().await? {
+        let stops_failed = self.carry_out_stops().await?;
+        let mut left_over = !stops_failed.is_empty();
+        for (what, error) in stops_failed {
             self.isolate(
                 &mut report,
                 what,
@@ -99,8 +109,12 @@ impl Engine {
         }
         // Events whose publishing failed, or whose process died after the
         // change that made them.
-        if let Err(e) = self.publish_outbox().await {
-            self.isolate(&mut report, "the event outbox".into(), e);
+        match self.publish_outbox().await {
+            Ok(left) => left_over |= left,
+            Err(e) => {
+                left_over = true;
+                self.isolate(&mut report, "the event outbox".into(), e);
+            }
         }
         // Slots whose try ended without giving them back, and waiters whose
         // admission a dying process left undone.
@@ -143,6 +157,12 @@ impl Engine {
         if let Err(e) = store.note_tick(now).await {
             self.isolate(&mut report, "the heartbeat".into(), e.into());
         }
+        let busy = left_over || !active.is_empty() || !report.failures.is_empty();
+        let scheduled = loaded.dags.iter().filter_map(|(spec, _)| {
+            let meta = metas.iter().find(|m| m.dag == spec.id)?;
+            (!meta.paused).then_some((&spec.schedule, &spec.policy))
+        });
+        report.next_due = next_tick(now, busy, scheduled);
         Ok(report)
     }
 
