@@ -34,6 +34,8 @@
 //! - [`sqs`]: the `TaskQueue` over SQS.
 //! - [`stack`]: a deployed stack's outputs and resources, for `doctor`.
 //! - [`doctor`]: what `updraft doctor` checks on AWS.
+//! - [`wake`]: the planner's wake-up, an EventBridge Scheduler one-time
+//!   schedule each tick sets for its successor.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
 pub mod call;
@@ -64,3 +66,4 @@ pub mod stack;
 #[cfg(feature = "test-util")]
 pub mod testing;
 pub mod try_names;
+pub mod wake;

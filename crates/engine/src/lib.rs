@@ -40,7 +40,7 @@ use chrono::{DateTime, Utc};
 
 pub use error::{EngineError, EngineResult};
 use events::{Event, Observer, Quiet};
-use ports::{Clock, Launcher, Publisher, SpecFiles, SpecSource, StateStore, TaskQueue};
+use ports::{Clock, Launcher, Publisher, SpecFiles, SpecSource, StateStore, TaskQueue, Waker};
 use updraft_core::spec::{DagSpec, parse_stored_spec};
 use updraft_core::state::Run;
 
@@ -98,6 +98,7 @@ pub struct Engine {
     spec_files: Option<Arc<dyn SpecFiles>>,
     declared_pools: Mutex<Option<BTreeMap<String, u32>>>,
     deadline: Mutex<Option<Instant>>,
+    waker: Option<Arc<dyn Waker>>,
 }
 
 /// What becomes of the events of changes.
@@ -128,6 +129,7 @@ impl Engine {
             spec_files: None,
             declared_pools: Mutex::default(),
             deadline: Mutex::default(),
+            waker: None,
         }
     }
 
@@ -168,6 +170,13 @@ impl Engine {
     /// another process to publish (the `updraft dev` of the same state).
     pub fn keeping_events(mut self) -> Engine {
         self.announce = Announce::Keep;
+        self
+    }
+
+    /// Sets each tick's successor through `waker`, and asks it for a tick
+    /// within [`updraft_core::schedule::BUSY_TICK`] whenever a run is made.
+    pub fn with_waker(mut self, waker: Arc<dyn Waker>) -> Engine {
+        self.waker = Some(waker);
         self
     }
 

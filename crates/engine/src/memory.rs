@@ -16,7 +16,7 @@ use updraft_core::state::{
 use crate::ports::{
     ArtifactStore, AttemptStore, Clock, DagChange, DagMeta, DagStore, Delivery, HandleRef,
     LeftoverStore, PendingStop, PoolSize, PoolStore, PortResult, RunQuery, RunStore, SlotClaim,
-    StoredVersion, TaskMessage, TaskQueue,
+    StoredVersion, TaskMessage, TaskQueue, Waker,
 };
 
 type RunKey = (String, String);
@@ -593,6 +593,33 @@ impl TaskQueue for MemoryQueue {
             .find(|h| h.receipt.to_string() == delivery.receipt)
         {
             held.visible_at = Instant::now() + by;
+        }
+        Ok(())
+    }
+}
+
+/// The next tick one process asked for, as a one-time schedule holds it.
+#[derive(Debug, Default)]
+pub struct MemoryWaker(Mutex<Option<DateTime<Utc>>>);
+
+impl MemoryWaker {
+    /// When the next tick is set for.
+    pub fn next(&self) -> Option<DateTime<Utc>> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait]
+impl Waker for MemoryWaker {
+    async fn wake_at(&self, at: DateTime<Utc>) -> PortResult<()> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
+        Ok(())
+    }
+
+    async fn wake_by(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> PortResult<()> {
+        let mut set = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if set.is_none_or(|s| s <= now || s > at) {
+            *set = Some(at);
         }
         Ok(())
     }

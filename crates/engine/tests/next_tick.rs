@@ -3,6 +3,8 @@
 //! hour.
 
 use chrono::{DateTime, Duration, Utc};
+use updraft_engine::memory::MemoryWaker;
+use updraft_engine::ports::Waker;
 use updraft_engine::testing::{World, world_start};
 use updraft_engine::usecase::RunRequest;
 
@@ -54,4 +56,50 @@ async fn an_active_run_keeps_the_tick_a_minute_away() {
         .unwrap();
     let report = world.engine.tick().await.unwrap();
     assert_eq!(report.next_due, world_start() + Duration::minutes(1));
+}
+
+/// A world whose engine wakes its scheduler through a memory waker.
+fn waking(specs: &[&str]) -> (World, std::sync::Arc<MemoryWaker>) {
+    let mut world = World::of_specs(specs);
+    let waker = std::sync::Arc::new(MemoryWaker::default());
+    world.engine = std::sync::Arc::new(
+        updraft_engine::Engine::new(world.engine.ports().clone()).with_waker(waker.clone()),
+    );
+    (world, waker)
+}
+
+#[tokio::test]
+async fn a_tick_sets_its_successor_and_a_new_run_pulls_it_within_the_minute() {
+    let (world, waker) = waking(&[DAILY]);
+    world.engine.tick().await.unwrap();
+    assert_eq!(waker.next(), Some(world_start() + Duration::hours(1)));
+    world
+        .engine
+        .trigger("daily", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    assert_eq!(waker.next(), Some(world_start() + Duration::minutes(1)));
+    // One set sooner stays.
+    world.clock.set(world_start() + Duration::seconds(1));
+    waker
+        .wake_at(world_start() + Duration::seconds(10))
+        .await
+        .unwrap();
+    world
+        .engine
+        .trigger("daily", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    assert_eq!(waker.next(), Some(world_start() + Duration::seconds(10)));
+    // One that has passed (a schedule that fired) is replaced.
+    world.clock.set(world_start() + Duration::seconds(20));
+    world
+        .engine
+        .trigger("daily", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    assert_eq!(
+        waker.next(),
+        Some(world_start() + Duration::seconds(20) + Duration::minutes(1))
+    );
 }

@@ -20,4 +20,5 @@ mod races;
 mod sagemaker;
 mod specs;
 mod template;
+mod wake;
 mod watched;

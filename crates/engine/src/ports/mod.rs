@@ -419,6 +419,20 @@ pub trait Publisher: Send + Sync {
     async fn publish(&self, notices: &[Notice]) -> PortResult<Vec<String>>;
 }
 
+/// Wakes the scheduler when a tick must come: on AWS a one-time schedule
+/// that invokes the planner, so an idle stack is not ticked every minute.
+/// An engine without one (local mode) is ticked at its loop's own pace.
+#[async_trait]
+pub trait Waker: Send + Sync {
+    /// Sets the next tick for `at`, replacing any set before: a tick's own
+    /// choice of when the next must come.
+    async fn wake_at(&self, at: DateTime<Utc>) -> PortResult<()>;
+
+    /// Makes the next tick come no later than `at`, keeping one set between
+    /// `now` and then: a run made active while the scheduler sleeps.
+    async fn wake_by(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> PortResult<()>;
+}
+
 /// The time. Tests use a manual clock.
 pub trait Clock: Send + Sync {
     /// Now.

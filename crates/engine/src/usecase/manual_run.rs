@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use updraft_core::plan::initial_instances;
-use updraft_core::schedule::RunTiming;
+use updraft_core::schedule::{BUSY_TICK, RunTiming};
 use updraft_core::spec::{DagSpec, check_params};
 use updraft_core::state::{ParentTry, Run, RunKind, RunState, RunTrigger, run_id};
 
@@ -83,7 +83,25 @@ impl Engine {
         }
         self.publish_kept(&notices).await;
         self.emit(Event::RunCreated(run.clone()));
+        self.wake_soon().await;
         Ok(Some(run))
+    }
+
+    /// Asks for a tick within a minute, as an active run needs (its tries
+    /// reconciled, its timeouts kept): a scheduler asleep until the next
+    /// schedule point is woken. A wake-up that fails is reported; the
+    /// safety tick comes within the hour anyway.
+    pub(crate) async fn wake_soon(&self) {
+        let Some(waker) = &self.waker else {
+            return;
+        };
+        let now = self.ports.clock.now();
+        if let Err(e) = waker.wake_by(now + BUSY_TICK, now).await {
+            self.emit(Event::Isolated {
+                what: "a wake-up of the scheduler".into(),
+                error: e.to_string(),
+            });
+        }
     }
 }
 

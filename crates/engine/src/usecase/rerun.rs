@@ -54,6 +54,7 @@ impl Engine {
         })
         .await?;
         self.advance(dag, run_id).await?;
+        self.wake_soon().await;
         Ok(cleared)
     }
 }

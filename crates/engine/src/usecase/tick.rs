@@ -163,6 +163,11 @@ impl Engine {
             (!meta.paused).then_some((&spec.schedule, &spec.policy))
         });
         report.next_due = next_tick(now, busy, scheduled);
+        if let Some(waker) = &self.waker
+            && let Err(e) = waker.wake_at(report.next_due).await
+        {
+            self.isolate(&mut report, "the next tick's wake-up".into(), e.into());
+        }
         Ok(report)
     }
 
