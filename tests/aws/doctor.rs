@@ -56,7 +56,7 @@ async fn doctor_tells_a_healthy_stack_from_each_thing_that_goes_wrong() {
     engine.tick().await.unwrap();
     let healthy = world.run(&["doctor"]).expect(0);
     for line in [
-        &format!("✔ stack {}: the 11 outputs updraft reads", stack.name),
+        &format!("✔ stack {}: the 12 outputs updraft reads", stack.name),
         "✔ the stack's 7 rules are enabled",
         "✔ the dead-letter queue is empty",
         "✔ every DAG's spec imports",
@@ -66,15 +66,16 @@ async fn doctor_tells_a_healthy_stack_from_each_thing_that_goes_wrong() {
         assert!(healthy.stdout.contains(line), "{line}\n{}", healthy.stdout);
     }
     assert!(
-        healthy.stdout.contains("✔ last tick ") && healthy.stdout.contains(" ago, every 1 min"),
+        healthy.stdout.contains("✔ last tick ") && healthy.stdout.contains(" ago, every 60 min"),
         "{}",
         healthy.stdout
     );
 
-    heartbeat(&stack, Utc::now() - Duration::minutes(10)).await;
+    // The hourly safety tick: late after two of them and a minute.
+    heartbeat(&stack, Utc::now() - Duration::minutes(130)).await;
     let (found, code) = wrong(&world);
     assert_eq!(code, 1);
-    assert_eq!(found, ["the planner last ticked 10 min ago, every 1 min"]);
+    assert_eq!(found, ["the planner last ticked 2 h ago, every 60 min"]);
     engine.tick().await.unwrap();
 
     let events = aws_sdk_eventbridge::Client::new(&sdk());

@@ -130,9 +130,19 @@ async fn wiring_problems(stack: &Stack) -> Vec<String> {
             "the SubnetIds",
         ));
         // Each output is what `--stack` sets its variable to: the value the
-        // functions run with.
+        // functions run with. Only the planner moves the wake-up (the other
+        // functions make runs only while one is active, when it ticks every
+        // minute anyway).
         for (output, variable) in updraft_aws::settings::STACK_OUTPUTS {
             let output_value = stack.outputs.get(*output).cloned().unwrap_or_default();
+            if *variable == "UPDRAFT_WAKE_SCHEDULE" && function != "PlannerFunction" {
+                problems.extend(
+                    variables
+                        .get(*variable)
+                        .map(|v| format!("{function}: {variable} is {v:?}, not unset")),
+                );
+                continue;
+            }
             problems.extend(expect(variable, &output_value, &format!("output {output}")));
         }
         let role = config.role().unwrap_or_default().to_string();
@@ -787,7 +797,7 @@ async fn the_rehearsal_fails_on_a_rule_pointed_at_the_wrong_function() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rehearsal_fails_on_a_shared_schedule_name() {
     // The tick as it was: a Scheduler schedule, which SAM names after its
-    // logical id whatever the stack (and moto does not create).
+    // logical id whatever the stack (the second stack's cannot be made).
     let as_it_was = |text: String| {
         let tick = "          Type: Schedule\n          Properties:\n            Schedule: !Ref TickSchedule\n";
         assert!(text.contains(tick));
@@ -806,9 +816,7 @@ async fn the_rehearsal_fails_on_a_shared_schedule_name() {
         .await;
     assert_eq!(
         shared_names(&a, &b),
-        [
-            "PlannerFunctionTick (AWS::Scheduler::Schedule) is named \"PlannerFunctionTick\" in both stacks"
-        ]
+        ["PlannerFunctionTick is PlannerFunctionTick in both stacks"]
     );
 }
 
@@ -967,7 +975,19 @@ async fn the_cdk_constructs_stack_is_wired_as_the_sam_stack() {
             .replace("${AWS::Region}", "us-east-1");
         crate::rehearsal::upload_code(&bucket, location["S3Key"].as_str().unwrap()).await;
     }
+    let mut template = template;
+    let mut stand_in = crate::stand_in::StandIn::take(&mut template, &name, &BTreeMap::new());
+    stand_in.before(&mut template).await;
     let mut stack = crate::rehearsal::create_stack(name, template, BTreeMap::new()).await;
+    let made = stand_in
+        .after(
+            &stack.template,
+            &stack.resources,
+            &stack.id,
+            &mut stack.outputs,
+        )
+        .await;
+    stack.resources.extend(made);
     // The props, as the parameters the checks read.
     stack.parameters = BTreeMap::from([
         ("SubnetIds".to_string(), subnets.join(",")),
@@ -1119,6 +1139,12 @@ async fn dashboard_problems(stack: &Stack) -> Vec<String> {
         json!(format!(
             "https://cognito-idp.us-east-1.amazonaws.com/{pool}"
         )),
+    );
+    // An operator's run wakes the planner.
+    expect(
+        "UPDRAFT_WAKE_SCHEDULE".into(),
+        &variable("UPDRAFT_WAKE_SCHEDULE"),
+        json!(stack.outputs.get("WakeScheduleName")),
     );
     let client_id_parameter = format!("/updraft/{}/dashboard/client-id", stack.name);
     expect(

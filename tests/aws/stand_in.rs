@@ -1,6 +1,6 @@
 //! CloudFormation's part for the resource types moto's CloudFormation
 //! cannot create (a function URL; a Cognito user pool, its group, domain
-//! and client). The rehearsal takes them out of the template, makes each
+//! and client; the planner's wake-up schedule). The rehearsal takes them out of the template, makes each
 //! with the AWS API from its template properties in the order
 //! CloudFormation would — those that need nothing of the stack before it,
 //! the rest after — and puts what each resolves to wherever the template
@@ -237,6 +237,21 @@ impl StandIn {
                     ("FunctionUrl".into(), address),
                     ("FunctionArn".into(), text(&url["FunctionArn"])),
                 ])
+            }
+            "AWS::Scheduler::Schedule" => {
+                let name = text(&p["Name"]);
+                // A name another stack holds fails CloudFormation; here the
+                // shared-name check says which.
+                let made = self
+                    .caller
+                    .call("scheduler", "CreateSchedule", &Value::Object(p))
+                    .await;
+                let arn = match made {
+                    Ok(made) => text(&made["ScheduleArn"]),
+                    Err(e) if e.code.contains("Conflict") => String::new(),
+                    Err(e) => panic!("{e}"),
+                };
+                BTreeMap::from([(String::new(), name), ("Arn".into(), arn)])
             }
             other => panic!("the rehearsal cannot make {other}"),
         }
@@ -489,8 +504,9 @@ impl StandIn {
 
 /// The resource types moto's CloudFormation skips, which the rehearsal
 /// makes with the API.
-const MADE_BY_THE_API: [&str; 5] = [
+const MADE_BY_THE_API: [&str; 6] = [
     "AWS::Lambda::Url",
+    "AWS::Scheduler::Schedule",
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolGroup",
     "AWS::Cognito::UserPoolDomain",

@@ -163,6 +163,16 @@ pub fn call_actions(
                 needed.insert(own("TagResource"));
             }
         }
+        // The wake-up's target role is passed again with each update.
+        ("scheduler", "CreateSchedule" | "UpdateSchedule") => {
+            needed.insert(own(action));
+            if params
+                .get("Target")
+                .is_some_and(|t| t.get("RoleArn").is_some())
+            {
+                needed.insert("iam:PassRole".into());
+            }
+        }
         ("batch", "SubmitJob") => {
             needed.insert(own(action));
             if params.contains_key("tags") {

@@ -17,6 +17,7 @@ use crate::sagemaker::{SageMakerConfig, SageMakerLauncher};
 use crate::spec_objects::SpecObjects;
 use crate::specs::{S3SpecFiles, TableSpecs};
 use crate::sqs::SqsQueue;
+use crate::wake::SchedulerWaker;
 
 /// The names of a deployment's resources.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,6 +44,11 @@ pub struct Settings {
     /// `UPDRAFT_UI_URL`: where the dashboard is served, for the `ui` link
     /// of each event; none if unset.
     pub ui_url: Option<String>,
+    /// `UPDRAFT_WAKE_SCHEDULE`: the one-time schedule that wakes the
+    /// planner, which its ticks move and new runs pull sooner; the planner
+    /// and the CLI have it (the stack's other functions make runs only
+    /// while one is active, when the planner ticks every minute anyway).
+    pub wake_schedule: Option<String>,
 }
 
 /// Every variable [`Settings::from_env`] reads.
@@ -75,6 +81,7 @@ pub const STACK_OUTPUTS: &[(&str, &str)] = &[
     ("SageMakerRoleArn", "UPDRAFT_SAGEMAKER_ROLE"),
     ("ServiceKindsRoleArn", "UPDRAFT_SERVICE_ROLE"),
     ("EventBusName", "UPDRAFT_EVENT_BUS"),
+    ("WakeScheduleName", "UPDRAFT_WAKE_SCHEDULE"),
 ];
 
 impl Settings {
@@ -126,6 +133,7 @@ impl Settings {
                 .filter(|v| !v.is_empty())
                 .unwrap_or_else(|| "default".into()),
             ui_url: var("UPDRAFT_UI_URL").filter(|v| !v.is_empty()),
+            wake_schedule: var("UPDRAFT_WAKE_SCHEDULE").filter(|v| !v.is_empty()),
         })
     }
 
@@ -157,9 +165,16 @@ impl Settings {
             self.bucket.clone(),
         );
         let spec_files = S3SpecFiles::new(clients.s3.clone(), self.bucket.clone());
-        Engine::new(self.ports(clients))
+        let engine = Engine::new(self.ports(clients))
             .with_publisher(Arc::new(publisher), self.ui_url.clone())
-            .with_spec_files(Arc::new(spec_files))
+            .with_spec_files(Arc::new(spec_files));
+        match &self.wake_schedule {
+            Some(name) => engine.with_waker(Arc::new(SchedulerWaker::new(
+                clients.caller.clone(),
+                name.clone(),
+            ))),
+            None => engine,
+        }
     }
 
     /// The adapters over this deployment.

@@ -1,6 +1,6 @@
 //! The planner's wake-up: one EventBridge Scheduler one-time schedule,
-//! `at(...)`, that invokes the planner when the next tick must come. Each
-//! tick sets it for its successor; a run made while the planner sleeps
+//! `at(...)`, that the stack makes to invoke the planner. Each tick moves
+//! it to when the next tick must come; a run made while the planner sleeps
 //! pulls it within the minute. Called through the stack's caller (no
 //! Scheduler client crate); the template's hourly rule is the safety tick
 //! that a lost wake-up costs at most.
@@ -12,15 +12,12 @@ use updraft_engine::ports::{PortError, PortResult, Waker};
 
 use crate::call::Caller;
 
-/// The schedule that wakes one stack's planner.
+/// The schedule that wakes one stack's planner: the stack makes it (its
+/// target, role and window); the waker only moves its time.
 pub struct SchedulerWaker {
     caller: Caller,
     /// The schedule's name (in the default group).
     pub name: String,
-    /// The planner function's ARN.
-    pub planner: String,
-    /// The role EventBridge Scheduler invokes the planner as.
-    pub role: String,
 }
 
 /// How a one-time schedule's time is written: local time in its zone (UTC
@@ -28,42 +25,48 @@ pub struct SchedulerWaker {
 const AT: &str = "%Y-%m-%dT%H:%M:%S";
 
 impl SchedulerWaker {
-    /// A waker that sets `name` to invoke `planner` as `role`.
-    pub fn new(caller: Caller, name: String, planner: String, role: String) -> SchedulerWaker {
-        SchedulerWaker {
-            caller,
-            name,
-            planner,
-            role,
-        }
+    /// A waker that moves the schedule `name`.
+    pub fn new(caller: Caller, name: String) -> SchedulerWaker {
+        SchedulerWaker { caller, name }
     }
 
-    /// When the schedule is set for; `None` if there is none yet.
-    pub async fn set_for(&self) -> PortResult<Option<DateTime<Utc>>> {
+    async fn schedule(&self) -> PortResult<Value> {
         let params = json!({ "Name": self.name });
-        match self.caller.call("scheduler", "GetSchedule", &params).await {
-            Ok(schedule) => Ok(schedule["ScheduleExpression"].as_str().and_then(parse_at)),
-            Err(e) if e.is_not_found() => Ok(None),
-            Err(e) => Err(PortError::new("EventBridge Scheduler GetSchedule", e)),
-        }
+        self.caller
+            .call("scheduler", "GetSchedule", &params)
+            .await
+            .map_err(|e| PortError::new("EventBridge Scheduler GetSchedule", e))
     }
 
-    fn schedule(&self, at: DateTime<Utc>) -> Value {
+    /// When the schedule is set for; `None` if it is not a one-time one.
+    pub async fn set_for(&self) -> PortResult<Option<DateTime<Utc>>> {
+        Ok(self.schedule().await?["ScheduleExpression"]
+            .as_str()
+            .and_then(parse_at))
+    }
+
+    /// The schedule as it is, set for `at`: an update replaces every field.
+    async fn update(&self, schedule: &Value, at: DateTime<Utc>) -> PortResult<()> {
         // Rounded up to the second: a wake-up is never early.
         let second = at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0);
         let at = DateTime::from_timestamp(second, 0).unwrap_or(at);
-        json!({
+        let mut params = json!({
             "Name": self.name,
             "ScheduleExpression": format!("at({})", at.format(AT)),
             "ScheduleExpressionTimezone": "UTC",
-            "FlexibleTimeWindow": { "Mode": "OFF" },
+            "State": "ENABLED",
             "ActionAfterCompletion": "NONE",
-            "Target": {
-                "Arn": self.planner,
-                "RoleArn": self.role,
-                "Input": json!({"source": "updraft.wake", "detail-type": "Scheduled Event"}).to_string(),
-            },
-        })
+        });
+        for kept in ["GroupName", "Description", "FlexibleTimeWindow", "Target"] {
+            if let Some(value) = schedule.get(kept).filter(|v| !v.is_null()) {
+                params[kept] = value.clone();
+            }
+        }
+        self.caller
+            .call("scheduler", "UpdateSchedule", &params)
+            .await
+            .map(drop)
+            .map_err(|e| PortError::new("EventBridge Scheduler UpdateSchedule", e))
     }
 }
 
@@ -77,38 +80,16 @@ fn parse_at(expression: &str) -> Option<DateTime<Utc>> {
 #[async_trait]
 impl Waker for SchedulerWaker {
     async fn wake_at(&self, at: DateTime<Utc>) -> PortResult<()> {
-        let schedule = self.schedule(at);
-        match self
-            .caller
-            .call("scheduler", "UpdateSchedule", &schedule)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => {
-                let made = self
-                    .caller
-                    .call("scheduler", "CreateSchedule", &schedule)
-                    .await;
-                match made {
-                    Ok(_) => Ok(()),
-                    // Another process made it first: set it as asked.
-                    Err(e) if e.code.contains("Conflict") => self
-                        .caller
-                        .call("scheduler", "UpdateSchedule", &schedule)
-                        .await
-                        .map(drop)
-                        .map_err(|e| PortError::new("EventBridge Scheduler UpdateSchedule", e)),
-                    Err(e) => Err(PortError::new("EventBridge Scheduler CreateSchedule", e)),
-                }
-            }
-            Err(e) => Err(PortError::new("EventBridge Scheduler UpdateSchedule", e)),
-        }
+        let schedule = self.schedule().await?;
+        self.update(&schedule, at).await
     }
 
     async fn wake_by(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> PortResult<()> {
-        match self.set_for().await? {
+        let schedule = self.schedule().await?;
+        let set = schedule["ScheduleExpression"].as_str().and_then(parse_at);
+        match set {
             Some(set) if set > now && set <= at => Ok(()),
-            _ => self.wake_at(at).await,
+            _ => self.update(&schedule, at).await,
         }
     }
 }

@@ -80,6 +80,19 @@ impl ActionRecorder {
     pub fn actions(&self) -> BTreeSet<String> {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Records the actions of the calls of a [`Caller`](crate::call::Caller)
+    /// it observes, as it does those of the SDK clients it intercepts.
+    pub fn call_observer(&self) -> crate::call::CallObserver {
+        let recorded = self.0.clone();
+        Arc::new(move |service, action, params| {
+            let needed = crate::permissions::call_actions(service, action, params);
+            recorded
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(needed);
+        })
+    }
 }
 
 impl Intercept for ActionRecorder {

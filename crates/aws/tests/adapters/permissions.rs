@@ -209,7 +209,19 @@ async fn each_role_allows_exactly_what_its_function_sends() {
             .engine_over(&operator_clients)
             .with_settings(timings()),
     );
+    // The planner moves the stack's wake-up at each tick, and pulls it
+    // sooner for a run it makes.
     let planner_role = role(&settings, &[], |l| l);
+    let wake = crate::wake::stack_schedule().await;
+    let observed =
+        updraft_aws::call::Caller::new(&sdk()).observed(planner_role.actions.call_observer());
+    let planner_role =
+        Role {
+            engine: planner_role.engine.with_waker(Arc::new(
+                updraft_aws::wake::SchedulerWaker::new(observed, wake),
+            )),
+            actions: planner_role.actions,
+        };
     let outages = [
         SharedInterceptor::new(FailOperation::new("RunTask", 1)),
         SharedInterceptor::new(FailOperation::new("CreateTrainingJob", 1)),

@@ -26,7 +26,9 @@
 //! 7. **Note the heartbeat** that `updraft doctor` checks.
 //! 8. **Say when the next tick must come** ([`TickReport::next_due`]): a
 //!    minute on while a run is active or a stop or event is left over,
-//!    else the next schedule point of any DAG not paused, within the hour.
+//!    else the next schedule point of any DAG not paused, within the hour;
+//!    and, with a waker, set the wake-up for then if that is sooner than
+//!    the hourly safety tick.
 //!
 //! A failure of one DAG, run or step is reported in the [`TickReport`] and
 //! the tick goes on with the others: one broken spec or run never stops
@@ -36,7 +38,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
-use updraft_core::schedule::next_tick;
+use updraft_core::schedule::{SAFETY_TICK, next_tick};
 use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
 
@@ -163,7 +165,9 @@ impl Engine {
             (!meta.paused).then_some((&spec.schedule, &spec.policy))
         });
         report.next_due = next_tick(now, busy, scheduled);
+        // Nothing due before the safety tick: that tick comes anyway.
         if let Some(waker) = &self.waker
+            && report.next_due < now + SAFETY_TICK
             && let Err(e) = waker.wake_at(report.next_due).await
         {
             self.isolate(&mut report, "the next tick's wake-up".into(), e.into());
