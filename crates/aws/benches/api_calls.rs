@@ -176,6 +176,15 @@ async fn main() {
             .map(|(s, o)| format!("{s} {o}"))
             .collect::<Vec<_>>()
     );
+    let (ticks, idle, scheduler) = idle_day(&clients, &counter).await;
+    let by_service: Vec<String> = idle
+        .iter()
+        .map(|((service, operation), n)| format!("{service} {operation} {n}"))
+        .collect();
+    println!(
+        "an idle stack's simulated day: {ticks} ticks (the hourly safety rule's; target 24), so {ticks} planner invocations; {}; EventBridge Scheduler {scheduler} (the SQS event source's polling comes on top: Lambda's, not the stack's code)",
+        by_service.join(", ")
+    );
     pool_overhead(&clients, &counter).await;
     // `UPDRAFT_BENCH_SCALE=0` skips the runs at scale (many minutes on moto).
     if std::env::var("UPDRAFT_BENCH_SCALE").as_deref() != Ok("0") {
@@ -328,6 +337,73 @@ async fn write_units_per_try(
     }
     let per_try = (spent[1] - spent[0]) / 3.0;
     (per_try, spent[0] - 3.0 * per_try)
+}
+
+/// An idle stack's requests over a simulated day, as the stack ticks it:
+/// by the hourly safety rule, and by the wake-up whenever a tick set it
+/// sooner. Its DAGs are deployed and not due that day (a daily DAG from
+/// the day after). Returns the ticks, the requests by service and
+/// operation, and the Scheduler calls.
+async fn idle_day(clients: &Clients, counter: &CallCounter) -> (usize, Counts, usize) {
+    use chrono::{Duration, TimeZone, Utc};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use updraft_aws::wake::SchedulerWaker;
+    use updraft_engine::memory::ManualClock;
+
+    let settings = deployment(clients).await;
+    let day = Utc.with_ymd_and_hms(2026, 12, 7, 0, 30, 0).unwrap();
+    let clock = Arc::new(ManualClock::new(day));
+    let mut ports = settings.ports(clients);
+    ports.clock = clock.clone();
+    let schedule = updraft_aws::testing::unique("wake");
+    let made = json!({
+        "Name": schedule,
+        "ScheduleExpression": "at(2099-12-31T00:00:00)",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "Target": {"Arn": "arn:aws:lambda:us-east-1:123456789012:function:planner", "RoleArn": "arn:aws:iam::123456789012:role/wake"},
+    });
+    clients
+        .caller
+        .call("scheduler", "CreateSchedule", &made)
+        .await
+        .unwrap();
+    let scheduler_calls = Arc::new(AtomicUsize::new(0));
+    let calls = scheduler_calls.clone();
+    let observed = clients.caller.clone().observed(Arc::new(move |_, _, _| {
+        calls.fetch_add(1, Ordering::Relaxed);
+    }));
+    let engine = Engine::new(ports).with_waker(Arc::new(SchedulerWaker::new(observed, schedule)));
+    let spec = SpecFile {
+        name: "daily.yaml".into(),
+        text: "dag: daily\nschedule: '@daily'\nstart: 2026-12-08T12:00:00Z\ntasks:\n  - id: a\n    command: [echo]\n".into(),
+    };
+    deploy(
+        &clients.s3,
+        &settings.bucket,
+        engine.ports().store.as_ref(),
+        &[spec],
+    )
+    .await
+    .unwrap();
+    counter.take();
+    scheduler_calls.store(0, Ordering::Relaxed);
+    let (mut ticks, mut at, mut rule) = (0, day, day + Duration::hours(1));
+    while at < day + Duration::days(1) {
+        let report = engine.tick().await.unwrap();
+        ticks += 1;
+        let woken = (report.next_due < at + Duration::hours(1)).then_some(report.next_due);
+        at = woken.map_or(rule, |w| w.min(rule));
+        if at == rule {
+            rule += Duration::hours(1);
+        }
+        clock.set(at);
+    }
+    (
+        ticks,
+        counter.take(),
+        scheduler_calls.load(Ordering::Relaxed),
+    )
 }
 
 /// What taking and giving back a pool's slot adds to each try: the chain

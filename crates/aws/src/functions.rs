@@ -45,10 +45,10 @@ pub async fn planner(engine: &Engine, bucket: &str, event: &Value) -> Result<Val
         );
     }
     let mut synced = Vec::new();
-    for key in changes {
+    for key in &changes {
         // An event says only that the object changed: what it is now is
         // read from S3, so late and replayed events change nothing.
-        let outcome = engine.sync_spec_file(&key).await?;
+        let outcome = engine.sync_spec_file(key).await?;
         synced.push(match outcome {
             Synced::Current { dag, version } => json!({ "dag": dag, "version": version }),
             Synced::ImportError { dag, errors } => json!({ "dag": dag, "import_errors": errors }),
@@ -56,7 +56,10 @@ pub async fn planner(engine: &Engine, bucket: &str, event: &Value) -> Result<Val
             Synced::Ignored => json!({ "ignored": key }),
         });
     }
-    Ok(json!({ "synced": synced }))
+    // A DAG deployed may be due before the planner's wake-up: a tick now
+    // runs what is due and sets the wake-up for what comes next.
+    let report = engine.tick().await?;
+    Ok(json!({ "synced": synced, "next_due": report.next_due.to_rfc3339() }))
 }
 
 /// The source and detail type of S3 uploads delivered by EventBridge.

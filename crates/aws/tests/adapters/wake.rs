@@ -8,7 +8,8 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use updraft_aws::call::Caller;
 use updraft_aws::clients::Clients;
-use updraft_aws::testing::{deployment, sdk, unique};
+use updraft_aws::functions::planner;
+use updraft_aws::testing::{deployment, s3, sdk, unique};
 use updraft_aws::wake::SchedulerWaker;
 use updraft_engine::Engine;
 use updraft_engine::ports::Waker;
@@ -100,4 +101,38 @@ async fn a_tick_sets_its_successor_and_a_trigger_pulls_it() {
     let pulled = waker.set_for().await.unwrap().unwrap();
     // Within the minute, rounded up to the second.
     assert!(pulled - Utc::now() <= Duration::seconds(61), "{pulled}");
+}
+
+/// A DAG uploaded while the planner sleeps until its safety tick, and due
+/// sooner: the upload's planner invocation sets the wake-up for its point.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_of_a_dag_due_sooner_moves_the_wake_up() {
+    let clients = Clients::new(&sdk());
+    let settings = deployment(&clients).await;
+    let waker = Arc::new(waker().await);
+    let engine = settings.engine_over(&clients).with_waker(waker.clone());
+    let start = (Utc::now() + Duration::minutes(5)).to_rfc3339();
+    let spec = format!(
+        "dag: soon\nschedule: '*/10 * * * *'\nstart: {start}\ntasks:\n  - id: a\n    command: [echo]\n"
+    );
+    s3().put_object()
+        .bucket(&settings.bucket)
+        .key("specs/soon.yaml")
+        .body(spec.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let uploaded = json!({
+        "detail-type": "Object Created", "source": "aws.s3",
+        "detail": {"bucket": {"name": settings.bucket}, "object": {"key": "specs/soon.yaml"}}
+    });
+    let synced = planner(&engine, &settings.bucket, &uploaded).await.unwrap();
+    assert_eq!(synced["synced"][0]["dag"], "soon", "{synced}");
+    let set = waker.set_for().await.unwrap().unwrap();
+    let away = set - Utc::now();
+    assert!(
+        away > Duration::minutes(4) && away <= Duration::minutes(15),
+        "the new DAG's first point: {set}"
+    );
+    assert_eq!(synced["next_due"], set.to_rfc3339(), "{synced}");
 }
