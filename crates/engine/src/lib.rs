@@ -99,6 +99,10 @@ pub struct Engine {
     declared_pools: Mutex<Option<BTreeMap<String, u32>>>,
     deadline: Mutex<Option<Instant>>,
     waker: Option<Arc<dyn Waker>>,
+    /// The time this engine last made sure a tick comes by: runs made
+    /// before it need not ask again (a tick making a thousand runs asks
+    /// once).
+    woken_by: Mutex<Option<DateTime<Utc>>>,
 }
 
 /// What becomes of the events of changes.
@@ -130,6 +134,7 @@ impl Engine {
             declared_pools: Mutex::default(),
             deadline: Mutex::default(),
             waker: None,
+            woken_by: Mutex::default(),
         }
     }
 

@@ -2,9 +2,13 @@
 //! else the next schedule point of a DAG that is not paused, within the
 //! hour.
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use chrono::{DateTime, Duration, Utc};
+use updraft_engine::Engine;
 use updraft_engine::memory::MemoryWaker;
-use updraft_engine::ports::Waker;
+use updraft_engine::ports::{PortResult, Waker};
 use updraft_engine::testing::{World, world_start};
 use updraft_engine::usecase::RunRequest;
 
@@ -58,13 +62,31 @@ async fn an_active_run_keeps_the_tick_a_minute_away() {
     assert_eq!(report.next_due, world_start() + Duration::minutes(1));
 }
 
-/// A world whose engine wakes its scheduler through a memory waker.
-fn waking(specs: &[&str]) -> (World, std::sync::Arc<MemoryWaker>) {
+/// A memory waker that counts the wake-ups asked of it.
+#[derive(Default)]
+struct Counted {
+    waker: MemoryWaker,
+    asked: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Waker for Counted {
+    async fn wake_at(&self, at: DateTime<Utc>) -> PortResult<()> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        self.waker.wake_at(at).await
+    }
+
+    async fn wake_by(&self, at: DateTime<Utc>, now: DateTime<Utc>) -> PortResult<()> {
+        self.asked.fetch_add(1, Ordering::Relaxed);
+        self.waker.wake_by(at, now).await
+    }
+}
+
+/// A world whose engine wakes its scheduler through a counted waker.
+fn waking(specs: &[&str]) -> (World, Arc<Counted>) {
     let mut world = World::of_specs(specs);
-    let waker = std::sync::Arc::new(MemoryWaker::default());
-    world.engine = std::sync::Arc::new(
-        updraft_engine::Engine::new(world.engine.ports().clone()).with_waker(waker.clone()),
-    );
+    let waker = Arc::new(Counted::default());
+    world.engine = Arc::new(Engine::new(world.engine.ports().clone()).with_waker(waker.clone()));
     (world, waker)
 }
 
@@ -72,37 +94,59 @@ fn waking(specs: &[&str]) -> (World, std::sync::Arc<MemoryWaker>) {
 async fn a_tick_sets_its_successor_and_a_new_run_pulls_it_within_the_minute() {
     let (world, waker) = waking(&[TEN_MINUTELY]);
     world.engine.tick().await.unwrap();
-    assert_eq!(waker.next(), Some(at("2026-11-21T00:10:00Z")));
+    assert_eq!(waker.waker.next(), Some(at("2026-11-21T00:10:00Z")));
     let (world, waker) = waking(&[DAILY]);
     world.engine.tick().await.unwrap();
-    assert_eq!(waker.next(), None, "the safety tick comes first anyway");
-    world
-        .engine
-        .trigger("daily", RunRequest::by("tester"))
-        .await
-        .unwrap();
-    assert_eq!(waker.next(), Some(world_start() + Duration::minutes(1)));
-    // One set sooner stays.
-    world.clock.set(world_start() + Duration::seconds(1));
-    waker
-        .wake_at(world_start() + Duration::seconds(10))
-        .await
-        .unwrap();
-    world
-        .engine
-        .trigger("daily", RunRequest::by("tester"))
-        .await
-        .unwrap();
-    assert_eq!(waker.next(), Some(world_start() + Duration::seconds(10)));
-    // One that has passed (a schedule that fired) is replaced.
-    world.clock.set(world_start() + Duration::seconds(20));
+    assert_eq!(
+        waker.waker.next(),
+        None,
+        "the safety tick comes first anyway"
+    );
     world
         .engine
         .trigger("daily", RunRequest::by("tester"))
         .await
         .unwrap();
     assert_eq!(
-        waker.next(),
-        Some(world_start() + Duration::seconds(20) + Duration::minutes(1))
+        waker.waker.next(),
+        Some(world_start() + Duration::minutes(1))
     );
+    // More runs within that minute need not ask again.
+    for second in 1..=10 {
+        world.clock.set(world_start() + Duration::seconds(second));
+        world
+            .engine
+            .trigger("daily", RunRequest::by("tester"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(waker.asked.load(Ordering::Relaxed), 1);
+    // Once that tick has come, the next run asks again.
+    world.clock.set(world_start() + Duration::seconds(90));
+    world
+        .engine
+        .trigger("daily", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    assert_eq!(waker.asked.load(Ordering::Relaxed), 2);
+    assert_eq!(
+        waker.waker.next(),
+        Some(world_start() + Duration::seconds(150))
+    );
+}
+
+#[tokio::test]
+async fn a_wake_up_set_sooner_stays_and_one_passed_is_replaced() {
+    let waker = MemoryWaker::default();
+    let soon = world_start() + Duration::seconds(10);
+    waker.wake_at(soon).await.unwrap();
+    let by = world_start() + Duration::minutes(1);
+    waker.wake_by(by, world_start()).await.unwrap();
+    assert_eq!(waker.next(), Some(soon));
+    let later = world_start() + Duration::seconds(20);
+    waker
+        .wake_by(later + Duration::minutes(1), later)
+        .await
+        .unwrap();
+    assert_eq!(waker.next(), Some(later + Duration::minutes(1)));
 }

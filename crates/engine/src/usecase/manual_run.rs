@@ -96,12 +96,23 @@ impl Engine {
             return;
         };
         let now = self.ports.clock.now();
-        if let Err(e) = waker.wake_by(now + BUSY_TICK, now).await {
-            self.emit(Event::Isolated {
+        let by = now + BUSY_TICK;
+        let woken = *self.woken_by.lock().unwrap_or_else(|e| e.into_inner());
+        if woken.is_some_and(|at| at > now && at <= by) {
+            return;
+        }
+        match waker.wake_by(by, now).await {
+            Ok(()) => self.woke_by(by),
+            Err(e) => self.emit(Event::Isolated {
                 what: "a wake-up of the scheduler".into(),
                 error: e.to_string(),
-            });
+            }),
         }
+    }
+
+    /// Notes that a tick comes by `at`.
+    pub(crate) fn woke_by(&self, at: DateTime<Utc>) {
+        *self.woken_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(at);
     }
 }
 

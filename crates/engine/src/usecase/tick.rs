@@ -168,9 +168,11 @@ impl Engine {
         // Nothing due before the safety tick: that tick comes anyway.
         if let Some(waker) = &self.waker
             && report.next_due < now + SAFETY_TICK
-            && let Err(e) = waker.wake_at(report.next_due).await
         {
-            self.isolate(&mut report, "the next tick's wake-up".into(), e.into());
+            match waker.wake_at(report.next_due).await {
+                Ok(()) => self.woke_by(report.next_due),
+                Err(e) => self.isolate(&mut report, "the next tick's wake-up".into(), e.into()),
+            }
         }
         Ok(report)
     }
