@@ -271,7 +271,8 @@ pub async fn check(
     engine: &Engine,
 ) -> Vec<Finding> {
     let mut findings = Vec::new();
-    let mut every = Some(Duration::minutes(1));
+    // Without the stack's rule to read: the template's own safety tick.
+    let mut every = Some(updraft_core::schedule::SAFETY_TICK);
     if let Some((name, view)) = stack {
         findings.push(outputs_finding(name, view));
         let (rule_findings, schedule) = rules(sdk, view).await;

@@ -34,7 +34,14 @@ pub struct Health {
     pub overdue: Vec<OverdueTry>,
     /// When the scheduler last ticked, if the store keeps a heartbeat.
     pub last_tick: Option<DateTime<Utc>>,
+    /// When the oldest active run was made: while one is, the scheduler
+    /// wakes every minute.
+    pub active_since: Option<DateTime<Utc>>,
 }
+
+/// How long an active run may go without a tick before it is news: the
+/// minute the scheduler wakes at while one is, and two more.
+const BUSY_LATE: Duration = Duration::minutes(3);
 
 impl Engine {
     /// Reads the state's health; `grace` is how long after a timeout the
@@ -49,7 +56,9 @@ impl Engine {
             .filter_map(|meta| Some((meta.dag.to_string(), meta.import_error?)))
             .collect();
         let mut overdue = Vec::new();
-        for run in store.active_runs().await? {
+        let active = store.active_runs().await?;
+        let active_since = active.iter().map(|r| r.created_at).min();
+        for run in active {
             let spec = self.spec_of(&run).await?;
             for instance in store.instances(run.dag.as_str(), &run.run_id).await? {
                 if instance.state != TaskState::Running {
@@ -74,6 +83,7 @@ impl Engine {
             import_errors,
             overdue,
             last_tick: store.last_tick().await?,
+            active_since,
         })
     }
 }
@@ -143,6 +153,21 @@ impl Health {
                     "check that its tick rule is enabled and read the planner's log for the error",
                 )
             }
+            // Woken every minute while a run is active (on AWS, by its
+            // wake-up schedule).
+            (Some(at), Some(_))
+                if now - at > BUSY_LATE
+                    && self.active_since.is_some_and(|since| now - since > BUSY_LATE) =>
+            {
+                Finding::wrong(
+                    format!(
+                        "the planner last ticked {} ago, with a run active for {}: it ticks every minute while one is",
+                        ago(now - at),
+                        ago(now - self.active_since.unwrap_or(now))
+                    ),
+                    "check that its wake-up schedule is enabled and read the planner's log for the error",
+                )
+            }
             (Some(at), _) => Finding::ok(format!("last tick {} ago{on}", ago(now - at))),
         });
         if self.import_errors.is_empty() {
@@ -205,6 +230,29 @@ mod tests {
     }
 
     #[test]
+    fn while_a_run_is_active_a_tick_is_late_after_three_minutes() {
+        let health = |since: i64| Health {
+            last_tick: Some(at(0)),
+            active_since: Some(at(since)),
+            ..Health::default()
+        };
+        let hourly = Some(Duration::minutes(60));
+        assert!(health(0).findings(at(3), hourly)[0].ok);
+        let late = &health(0).findings(at(10), hourly)[0];
+        assert_eq!(
+            (late.ok, late.what.as_str()),
+            (
+                false,
+                "the planner last ticked 10 min ago, with a run active for 10 min: it ticks every minute while one is"
+            )
+        );
+        // A run made a minute ago: its wake-up has not come yet.
+        assert!(health(9).findings(at(10), hourly)[0].ok);
+        // Locally dev ticks at its own pace.
+        assert!(health(0).findings(at(10), None)[0].ok);
+    }
+
+    #[test]
     fn import_errors_and_overdue_tries_are_each_a_line() {
         let health = Health {
             import_errors: vec![("etl".into(), "etl.yaml:3:1: unknown key".into())],
@@ -215,6 +263,7 @@ mod tests {
                 deadline: at(0),
             }],
             last_tick: Some(at(9)),
+            active_since: None,
         };
         let wrong: Vec<String> = health
             .findings(at(10), Some(Duration::minutes(1)))
