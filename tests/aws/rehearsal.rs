@@ -107,20 +107,30 @@ impl Rehearsal {
             "parameters": sam_parameter_values(&parameters),
         }));
         (self.edit_translated)(&mut template);
-        let mut stand_in = StandIn::take(&mut template, &self.name, &parameters);
-        stand_in.before(&mut template).await;
-        let mut stack = create_stack(self.name, template, parameters).await;
-        let made = stand_in
-            .after(
-                &stack.template,
-                &stack.resources,
-                &stack.id,
-                &mut stack.outputs,
-            )
-            .await;
-        stack.resources.extend(made);
-        stack
+        create_with_stand_ins(self.name, template, parameters).await
     }
+}
+
+/// Creates a translated `template` as the stack `name`, the resources moto's
+/// CloudFormation cannot make made beside it as CloudFormation would.
+pub async fn create_with_stand_ins(
+    name: String,
+    mut template: Value,
+    parameters: BTreeMap<String, String>,
+) -> Stack {
+    let mut stand_in = StandIn::take(&mut template, &name, &parameters);
+    stand_in.before(&mut template).await;
+    let mut stack = create_stack(name, template, parameters).await;
+    let made = stand_in
+        .after(
+            &stack.template,
+            &stack.resources,
+            &stack.id,
+            &mut stack.outputs,
+        )
+        .await;
+    stack.resources.extend(made);
+    stack
 }
 
 /// Puts a function's code (an empty zip) where a template says it is,

@@ -975,19 +975,7 @@ async fn the_cdk_constructs_stack_is_wired_as_the_sam_stack() {
             .replace("${AWS::Region}", "us-east-1");
         crate::rehearsal::upload_code(&bucket, location["S3Key"].as_str().unwrap()).await;
     }
-    let mut template = template;
-    let mut stand_in = crate::stand_in::StandIn::take(&mut template, &name, &BTreeMap::new());
-    stand_in.before(&mut template).await;
-    let mut stack = crate::rehearsal::create_stack(name, template, BTreeMap::new()).await;
-    let made = stand_in
-        .after(
-            &stack.template,
-            &stack.resources,
-            &stack.id,
-            &mut stack.outputs,
-        )
-        .await;
-    stack.resources.extend(made);
+    let mut stack = crate::rehearsal::create_with_stand_ins(name, template, BTreeMap::new()).await;
     // The props, as the parameters the checks read.
     stack.parameters = BTreeMap::from([
         ("SubnetIds".to_string(), subnets.join(",")),

@@ -362,24 +362,26 @@ pub async fn who_notes_metrics_and_audit_entries_are_kept(handles: StoreHandles)
     );
 }
 
-/// A case of the contract (see [`store_contract!`](crate::store_contract)).
-pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHandles) {
-    let store = &handles[0];
+/// Run `r1` of `d` made, with its task `a` queued and then launching; the
+/// launch's change.
+async fn a_launching(store: &Arc<dyn StateStore>) -> TaskTransition {
     store
         .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
         .await
         .unwrap();
     let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
     let queued = queue(&pending);
-    store
-        .update_instance("d", "r1", &queued, &[])
-        .await
-        .unwrap();
     let launching = start_launch(&queued.next, 1, t0()).unwrap();
-    store
-        .update_instance("d", "r1", &launching, &[])
-        .await
-        .unwrap();
+    for change in [&queued, &launching] {
+        assert!(store.update_instance("d", "r1", change, &[]).await.unwrap());
+    }
+    launching
+}
+
+/// A case of the contract (see [`store_contract!`](crate::store_contract)).
+pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHandles) {
+    let store = &handles[0];
+    let launching = a_launching(store).await;
     let running = mark_running(&launching.next, 1, t0()).unwrap();
     let try_ref = HandleRef {
         dag: "d".into(),
@@ -499,16 +501,7 @@ pub async fn launches_and_ends_are_recorded_by_compare_and_set(handles: StoreHan
 /// launch's record.
 pub async fn a_launch_or_an_end_keeps_the_record_of_another(handles: StoreHandles) {
     let store = &handles[0];
-    store
-        .create_run(&run("d", "r1", 0, &[]), &instances(), &[])
-        .await
-        .unwrap();
-    let pending = store.instance("d", "r1", &key("a")).await.unwrap().unwrap();
-    let queued = queue(&pending);
-    let launching = start_launch(&queued.next, 1, t0()).unwrap();
-    for change in [&queued, &launching] {
-        assert!(store.update_instance("d", "r1", change, &[]).await.unwrap());
-    }
+    let launching = a_launching(store).await;
     let try_ref = HandleRef {
         dag: "d".into(),
         run_id: "r1".into(),
