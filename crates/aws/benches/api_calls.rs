@@ -185,7 +185,7 @@ async fn main() {
         "an idle stack's simulated day: {ticks} ticks (the hourly safety rule's; target 24), so {ticks} planner invocations; {}; EventBridge Scheduler {scheduler} (the SQS event source's polling comes on top: Lambda's, not the stack's code)",
         by_service.join(", ")
     );
-    pool_overhead(&clients, &counter).await;
+    pool_overhead(&clients, &counter, &units).await;
     // `UPDRAFT_BENCH_SCALE=0` skips the runs at scale (many minutes on moto).
     if std::env::var("UPDRAFT_BENCH_SCALE").as_deref() != Ok("0") {
         scale(&clients, &counter).await;
@@ -256,13 +256,14 @@ async fn scale(clients: &Clients, counter: &CallCounter) {
 }
 
 /// The chain run through the dispatcher and recorder after `files` were
-/// deployed (`tries` tasks): its requests and how long it took.
+/// deployed (`tries` tasks): its requests, how long it took and its
+/// DynamoDB write units, trigger to end.
 async fn chain_run(
     clients: &Clients,
-    counter: &CallCounter,
+    (counter, units): (&CallCounter, &WriteUnits),
     files: &[SpecFile],
     tries: usize,
-) -> (Counts, std::time::Duration) {
+) -> (Counts, std::time::Duration, f64) {
     let settings = deployment(clients).await;
     let engine = settings.engine_over(clients);
     deploy(
@@ -275,6 +276,7 @@ async fn chain_run(
     .unwrap();
     let started = std::time::Instant::now();
     counter.take();
+    units.take();
     engine
         .trigger("chain", RunRequest::by("tester"))
         .await
@@ -291,7 +293,8 @@ async fn chain_run(
         }
     }
     assert_eq!(player.ended.len(), tries);
-    (all, started.elapsed())
+    let spent = units.take().values().sum();
+    (all, started.elapsed(), spent)
 }
 
 /// The write units a try costs beyond its run's own (the trigger, the
@@ -315,25 +318,7 @@ async fn write_units_per_try(
     };
     let mut spent = Vec::new();
     for n in [3, 6] {
-        let settings = deployment(clients).await;
-        let engine = settings.engine_over(clients);
-        let store = engine.ports().store.clone();
-        deploy(&clients.s3, &settings.bucket, store.as_ref(), &[chain(n)])
-            .await
-            .unwrap();
-        units.take();
-        counter.take();
-        engine
-            .trigger("chain", RunRequest::by("tester"))
-            .await
-            .unwrap();
-        let mut player = Player::new(&settings);
-        player.duplicate_events = false;
-        player
-            .run_until_idle(&engine, 40, |_| Ending::default())
-            .await;
-        assert_eq!(player.ended.len(), n);
-        spent.push(units.take().values().sum::<f64>());
+        spent.push(chain_run(clients, (counter, units), &[chain(n)], n).await.2);
     }
     let per_try = (spent[1] - spent[0]) / 3.0;
     (per_try, spent[0] - 3.0 * per_try)
@@ -351,7 +336,8 @@ async fn idle_day(clients: &Clients, counter: &CallCounter) -> (usize, Counts, u
     use updraft_aws::wake::SchedulerWaker;
     use updraft_engine::memory::ManualClock;
 
-    let settings = deployment(clients).await;
+    let daily = "dag: daily\nschedule: '@daily'\nstart: 2026-12-08T12:00:00Z\ntasks:\n  - id: a\n    command: [echo]\n";
+    let (settings, _) = deployed(clients, daily).await;
     let day = Utc.with_ymd_and_hms(2026, 12, 7, 0, 30, 0).unwrap();
     let clock = Arc::new(ManualClock::new(day));
     let mut ports = settings.ports(clients);
@@ -374,18 +360,6 @@ async fn idle_day(clients: &Clients, counter: &CallCounter) -> (usize, Counts, u
         calls.fetch_add(1, Ordering::Relaxed);
     }));
     let engine = Engine::new(ports).with_waker(Arc::new(SchedulerWaker::new(observed, schedule)));
-    let spec = SpecFile {
-        name: "daily.yaml".into(),
-        text: "dag: daily\nschedule: '@daily'\nstart: 2026-12-08T12:00:00Z\ntasks:\n  - id: a\n    command: [echo]\n".into(),
-    };
-    deploy(
-        &clients.s3,
-        &settings.bucket,
-        engine.ports().store.as_ref(),
-        &[spec],
-    )
-    .await
-    .unwrap();
     counter.take();
     scheduler_calls.store(0, Ordering::Relaxed);
     let (mut ticks, mut at, mut rule) = (0, day, day + Duration::hours(1));
@@ -408,7 +382,7 @@ async fn idle_day(clients: &Clients, counter: &CallCounter) -> (usize, Counts, u
 
 /// What taking and giving back a pool's slot adds to each try: the chain
 /// with every task in a pool (never full), against the chain without.
-async fn pool_overhead(clients: &Clients, counter: &CallCounter) {
+async fn pool_overhead(clients: &Clients, counter: &CallCounter, units: &WriteUnits) {
     let chain = SpecFile {
         name: "chain.yaml".into(),
         text: CHAIN.into(),
@@ -421,8 +395,9 @@ async fn pool_overhead(clients: &Clients, counter: &CallCounter) {
         name: "pools.yaml".into(),
         text: "pools:\n  gpu: 4\n".into(),
     };
-    let (plain, plain_time) = chain_run(clients, counter, &[chain], ATTEMPTS).await;
-    let (with_pool, pool_time) = chain_run(clients, counter, &[pooled, pools], ATTEMPTS).await;
+    let ran = (counter, units);
+    let (plain, plain_time, _) = chain_run(clients, ran, &[chain], ATTEMPTS).await;
+    let (with_pool, pool_time, _) = chain_run(clients, ran, &[pooled, pools], ATTEMPTS).await;
     let per = |counts: &Counts, keep: &dyn Fn(&str, &str) -> bool| {
         total(counts, keep) as f64 / ATTEMPTS as f64
     };
