@@ -12,7 +12,6 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use updraft_core::state::Run;
 use updraft_engine::events::Event;
 use updraft_engine::ports::TaskQueue;
-use updraft_engine::usecase::Settled;
 use updraft_engine::{Engine, EngineResult};
 
 use crate::doorbell::{Doorbell, ring_waiters};
@@ -188,15 +187,8 @@ impl DevLoop {
             if deliveries.is_empty() {
                 return Ok(true);
             }
-            for delivery in deliveries {
-                match self
-                    .engine
-                    .settle(&delivery.message, delivery.receive_count)
-                    .await?
-                {
-                    Settled::Done | Settled::GaveUp(_) => self.queue.ack(&delivery).await?,
-                    Settled::Again(after) => self.queue.extend(&delivery, after).await?,
-                }
+            for delivery in &deliveries {
+                self.engine.settle_delivery(delivery).await?;
             }
         }
     }

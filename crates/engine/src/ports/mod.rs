@@ -153,6 +153,19 @@ pub trait TaskQueue: Send + Sync {
     async fn ack(&self, delivery: &Delivery) -> PortResult<()>;
     /// Keeps a received message hidden for `by` longer.
     async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()>;
+    /// Lets go of a message whose try was given up on: deleted, unless the
+    /// queue keeps such messages for a person to see (SQS moves it to its
+    /// dead-letter queue).
+    async fn give_up(&self, delivery: &Delivery) -> PortResult<()> {
+        self.ack(delivery).await
+    }
+    /// Wakes the queue's consumer if messages wait that no consumer is
+    /// settling: left by one that died, or visible again after their delay
+    /// or backoff. The tick calls it; a queue whose consumer loops, as
+    /// `updraft dev`'s does, needs nothing.
+    async fn nudge(&self) -> PortResult<()> {
+        Ok(())
+    }
 }
 
 /// The specs as currently deployed.

@@ -124,6 +124,11 @@ impl Engine {
         if let Err(e) = self.sweep_pools(&specs).await {
             self.isolate(&mut report, "the pools".into(), e);
         }
+        // Messages no consumer is settling (one died, or their delay or
+        // backoff passed), before this tick queues more of its own.
+        if let Err(e) = self.ports.queue.nudge().await {
+            self.isolate(&mut report, "the task queue".into(), e.into());
+        }
         let mut active = if report.created.is_empty() {
             active
         } else {
