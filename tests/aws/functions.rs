@@ -1,12 +1,11 @@
 //! The three built function binaries, each run as Lambda runs a
 //! `provided.al2023` bootstrap (against a local Runtime API) over a
-//! deployment on moto: the dispatcher launches the first task of a run
-//! from its SQS message, the recorder records its ECS STOPPED event, and
+//! deployment on moto: the dispatcher, rung, launches the first task of a
+//! run from its SQS message, the recorder records its ECS STOPPED event, and
 //! the planner ticks.
 
-use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
 use serde_json::json;
-use updraft_aws::testing::{default_network, ecs_event, ecs_runner, sdk, sqs_record};
+use updraft_aws::testing::{default_network, ecs_event, ecs_runner, sdk};
 use updraft_e2e::lambda::{Answer, invoke};
 use updraft_e2e::{World, built};
 
@@ -40,21 +39,12 @@ async fn the_built_functions_run_under_the_lambda_runtime_api() {
     let run_id = run["run_id"].as_str().unwrap().to_string();
     let env = world.envs();
 
-    let received = aws_sdk_sqs::Client::new(&sdk())
-        .receive_message()
-        .queue_url(world.env("UPDRAFT_QUEUE_URL").unwrap())
-        .message_system_attribute_names(ApproximateReceiveCount)
-        .send()
-        .await
-        .unwrap();
-    let message = &received.messages()[0];
-    let batch = json!({ "Records": [sqs_record(message)] });
     let dispatched = response(invoke(
         &built("dispatcher", "updraft-dispatcher"),
         &env,
-        batch,
+        json!({"source": updraft_aws::bell::RING}),
     ));
-    assert_eq!(dispatched, json!({ "batchItemFailures": [] }));
+    assert_eq!(dispatched, json!({ "received": 1, "out_of_time": false }));
     let tasks = ecs
         .list_tasks()
         .cluster(&cluster)

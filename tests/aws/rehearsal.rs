@@ -317,6 +317,8 @@ pub fn emulator_env() -> Vec<(String, String)> {
         ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
         ("AWS_REGION", "us-east-1".to_string()),
         ("AWS_ENDPOINT_URL", endpoint()),
+        // Its short poll sees every message: no long poll needed.
+        ("UPDRAFT_RECEIVE_WAIT", "0".to_string()),
     ]
     .map(|(name, value)| (name.to_string(), value))
     .to_vec()

@@ -5,24 +5,19 @@
 //!   (`Object Created` through EventBridge, or a notification record) →
 //!   [`Engine::sync_spec_file`] for each spec file; an object created in a watched
 //!   bucket → [`Engine::artifact_appeared`].
-//! - dispatcher: an SQS batch → [`Engine::settle`] per message, reporting
-//!   the messages that failed so only they are delivered again, after a
-//!   doubling wait (their visibility is changed); a message on its last
-//!   delivery also marks its try failed with the reason (SQS then moves it
-//!   to the dead-letter queue).
+//! - dispatcher: invoked by whoever queued a try (nothing polls the queue)
+//!   → [`Engine::drain`]: every visible message settled; one that failed
+//!   is hidden for a doubling wait, and on its last delivery its try is
+//!   marked failed with the reason (SQS then moves it to the dead-letter
+//!   queue).
 //! - recorder: an ECS or SageMaker state-change event → the completion of
 //!   its try, recorded, and its run planned at once.
 
-use serde::Serialize;
 use serde_json::{Value, json};
 use updraft_engine::Engine;
-use updraft_engine::events::Event;
-use updraft_engine::ports::Delivery;
-use updraft_engine::usecase::Settled;
 
 use crate::events;
 use crate::specs::Synced;
-use crate::sqs::decode_message;
 
 /// A failed invocation; the runtime reports it and the event is retried.
 pub type FunctionError = Box<dyn std::error::Error + Send + Sync>;
@@ -130,88 +125,12 @@ fn decode_s3_key(key: &str) -> String {
     updraft_core::links::decode(&key.replace('+', " "))
 }
 
-/// The dispatcher's answer to an SQS batch: the messages to deliver again
-/// (Lambda's partial batch response; the event source mapping reports
-/// them with `ReportBatchItemFailures`).
-#[derive(Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    /// The messages that failed, by id.
-    pub batch_item_failures: Vec<BatchItemFailure>,
-}
-
-/// One message to deliver again.
-#[derive(Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchItemFailure {
-    /// The SQS message id.
-    pub item_identifier: String,
-}
-
-impl BatchResponse {
-    fn again(&mut self, id: &str) {
-        self.batch_item_failures.push(BatchItemFailure {
-            item_identifier: id.to_string(),
-        });
-    }
-}
-
-/// The dispatcher: one SQS batch. Returns the partial batch response.
-pub async fn dispatcher(engine: &Engine, event: &Value) -> Result<BatchResponse, FunctionError> {
-    let mut response = BatchResponse::default();
-    for record in event
-        .get("Records")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
-        let (id, body) = (text(record, "/messageId"), text(record, "/body"));
-        if engine.out_of_time() {
-            // Left for a later delivery rather than cut off mid-launch.
-            response.again(id);
-            continue;
-        }
-        let deliveries: u32 = text(record, "/attributes/ApproximateReceiveCount")
-            .parse()
-            .unwrap_or(1);
-        let Ok(message) = decode_message(body) else {
-            // Not a task message: nothing to retry; let it go.
-            engine.report(Event::Dropped {
-                what: format!("SQS message {id} is not a task message"),
-            });
-            continue;
-        };
-        match engine.settle(&message, deliveries).await? {
-            Settled::Done => continue,
-            Settled::Again(after) => {
-                let delivery = Delivery {
-                    message,
-                    receipt: text(record, "/receiptHandle").to_string(),
-                    receive_count: deliveries,
-                };
-                // Without the change the queue's own visibility timeout
-                // applies: a shorter or longer wait, never a lost message.
-                if let Err(e) = engine.defer(&delivery, after).await {
-                    engine.report(Event::Dropped {
-                        what: format!("backoff of SQS message {id}: {e}"),
-                    });
-                }
-            }
-            // Still reported, so SQS moves it to the dead-letter queue for
-            // a person to see.
-            Settled::GaveUp(_) => {}
-        }
-        response.again(id);
-    }
-    Ok(response)
-}
-
-/// A string field of a JSON value, empty if it has none.
-fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
+/// The dispatcher: whatever woke it (a ring, a test), it drains the task
+/// queue; says how many messages it settled and whether its time ran out
+/// (the queue then rang a fresh dispatcher for the rest).
+pub async fn dispatcher(engine: &Engine, _event: &Value) -> Result<Value, FunctionError> {
+    let drained = engine.drain().await?;
+    Ok(json!({ "received": drained.received, "out_of_time": drained.out_of_time }))
 }
 
 /// The recorder: one EventBridge event.

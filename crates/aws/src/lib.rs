@@ -38,6 +38,7 @@
 //!   schedule each tick sets for its successor.
 //! - `testing` (feature `test-util`): a moto server for tests.
 
+pub mod bell;
 pub mod call;
 pub mod clients;
 pub mod cloudwatch;

@@ -44,18 +44,7 @@ impl Function {
             // S3 answers 403 instead of 404 for a missing key without it, and
             // a deleted spec file must read as deleted.
             Function::Planner => actions.push(("s3:ListBucket", "a missing spec file reads 404")),
-            Function::Dispatcher => actions.extend([
-                ("sqs:ReceiveMessage", "the SQS event source polls the queue"),
-                (
-                    "sqs:DeleteMessage",
-                    "the SQS event source deletes what succeeded",
-                ),
-                (
-                    "sqs:GetQueueAttributes",
-                    "the SQS event source reads the queue",
-                ),
-            ]),
-            Function::Recorder => {}
+            Function::Dispatcher | Function::Recorder => {}
         }
         actions
     }

@@ -133,7 +133,7 @@ pub async fn handle(
     let engine = &state.engine;
     match function {
         Function::Planner => planner(engine, &state.settings.bucket, event).await,
-        Function::Dispatcher => Ok(serde_json::to_value(dispatcher(engine, event).await?)?),
+        Function::Dispatcher => dispatcher(engine, event).await,
         Function::Recorder => recorder(engine, event).await,
     }
 }

@@ -7,6 +7,7 @@ use aws_config::SdkConfig;
 use updraft_engine::ports::{Clock, SystemClock};
 use updraft_engine::{Engine, Ports};
 
+use crate::bell::DispatcherBell;
 use crate::clients::Clients;
 use crate::dynamo::DynamoStore;
 use crate::ecs::{EcsConfig, EcsLauncher};
@@ -49,9 +50,19 @@ pub struct Settings {
     /// and the CLI have it (the stack's other functions make runs only
     /// while one is active, when the planner ticks every minute anyway).
     pub wake_schedule: Option<String>,
+    /// `UPDRAFT_DISPATCHER_FUNCTION`: the dispatcher, which whoever queues
+    /// a try invokes (nothing polls the queue); unset, queued tries wait
+    /// for a dispatcher someone else wakes.
+    pub dispatcher_function: Option<String>,
+    /// `UPDRAFT_RECEIVE_WAIT`: the seconds a dispatcher long-polls an
+    /// empty-looking queue before it stops (1 unless set; 0 for an
+    /// emulator, whose short poll sees every message).
+    pub receive_wait: std::time::Duration,
 }
 
-/// Every variable [`Settings::from_env`] reads.
+/// The variables every function of the stack gets. [`Settings::from_env`]
+/// also reads `UPDRAFT_WAKE_SCHEDULE`, which only the functions that make
+/// runs get, and `UPDRAFT_RECEIVE_WAIT`, which only an emulator sets.
 pub const VARIABLES: &[&str] = &[
     "UPDRAFT_TABLE",
     "UPDRAFT_QUEUE_URL",
@@ -65,6 +76,7 @@ pub const VARIABLES: &[&str] = &[
     "UPDRAFT_SERVICE_ROLE",
     "UPDRAFT_EVENT_BUS",
     "UPDRAFT_UI_URL",
+    "UPDRAFT_DISPATCHER_FUNCTION",
 ];
 
 /// The stack outputs of `infra/template.yaml` that stand for each
@@ -82,6 +94,7 @@ pub const STACK_OUTPUTS: &[(&str, &str)] = &[
     ("ServiceKindsRoleArn", "UPDRAFT_SERVICE_ROLE"),
     ("EventBusName", "UPDRAFT_EVENT_BUS"),
     ("WakeScheduleName", "UPDRAFT_WAKE_SCHEDULE"),
+    ("DispatcherFunctionName", "UPDRAFT_DISPATCHER_FUNCTION"),
 ];
 
 impl Settings {
@@ -134,6 +147,10 @@ impl Settings {
                 .unwrap_or_else(|| "default".into()),
             ui_url: var("UPDRAFT_UI_URL").filter(|v| !v.is_empty()),
             wake_schedule: var("UPDRAFT_WAKE_SCHEDULE").filter(|v| !v.is_empty()),
+            dispatcher_function: var("UPDRAFT_DISPATCHER_FUNCTION").filter(|v| !v.is_empty()),
+            receive_wait: var("UPDRAFT_RECEIVE_WAIT")
+                .and_then(|v| v.parse().ok())
+                .map_or(crate::sqs::RECEIVE_WAIT, std::time::Duration::from_secs),
         })
     }
 
@@ -185,10 +202,23 @@ impl Settings {
         );
         Ports {
             store: store.clone(),
-            queue: Arc::new(SqsQueue::new(clients.sqs.clone(), self.queue_url.clone())),
+            queue: Arc::new(self.queue(clients)),
             specs: Arc::new(TableSpecs::new(store)),
             launcher: Arc::new(self.launcher(clients)),
             clock: Arc::new(SystemClock) as Arc<dyn Clock>,
+        }
+    }
+
+    /// The task queue, ringing the dispatcher when the stack names one.
+    pub fn queue(&self, clients: &Clients) -> SqsQueue {
+        let queue =
+            SqsQueue::new(clients.sqs.clone(), self.queue_url.clone()).waiting(self.receive_wait);
+        match &self.dispatcher_function {
+            Some(function) => queue.ringing(Arc::new(DispatcherBell::new(
+                clients.caller.clone(),
+                function.clone(),
+            ))),
+            None => queue,
         }
     }
 

@@ -1,12 +1,18 @@
 //! The task queue over SQS: messages carry the task-instance key and try;
-//! a delay of up to 15 minutes uses `DelaySeconds`.
+//! a delay of up to 15 minutes uses `DelaySeconds`. Nothing polls it: a
+//! queue with a [`DispatcherBell`] rings the dispatcher for what it sends
+//! visible at once, and when nudged for what waits.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::bell::DispatcherBell;
 use crate::sdk_error::fail;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageSystemAttributeName, QueueAttributeName, SendMessageBatchRequestEntry,
+};
 use updraft_engine::ports::{Delivery, PortError, PortResult, TaskMessage, TaskQueue};
 
 /// SQS's longest `DelaySeconds`.
@@ -15,20 +21,71 @@ pub const MAX_DELAY: Duration = Duration::from_secs(900);
 /// The most messages one SQS batch request holds.
 const MAX_BATCH: usize = 10;
 
+/// How long a receive waits for a message when none is visible: SQS's
+/// short poll asks only some of its servers and may answer "none" while a
+/// few messages wait, so a dispatcher long-polls before it stops.
+pub const RECEIVE_WAIT: Duration = Duration::from_secs(1);
+
 /// A task queue.
 #[derive(Clone)]
 pub struct SqsQueue {
     client: Client,
     url: String,
+    bell: Option<Arc<DispatcherBell>>,
+    wait: Duration,
 }
 
 impl SqsQueue {
-    /// A queue at `url`.
+    /// A queue at `url`, long-polling [`RECEIVE_WAIT`], ringing no one.
     pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
         SqsQueue {
             client,
             url: url.into(),
+            bell: None,
+            wait: RECEIVE_WAIT,
         }
+    }
+
+    /// The same queue, ringing `bell` for each message it sends visible at
+    /// once and when nudged.
+    pub fn ringing(mut self, bell: Arc<DispatcherBell>) -> SqsQueue {
+        self.bell = Some(bell);
+        self
+    }
+
+    /// The same queue, a receive waiting `wait` when none is visible
+    /// (none for an emulator, whose short poll sees every message).
+    pub fn waiting(mut self, wait: Duration) -> SqsQueue {
+        self.wait = wait;
+        self
+    }
+
+    /// Rings for `messages` just sent. A failed ring fails no send: the
+    /// messages are kept, and the next tick rings for them.
+    async fn ring(&self, messages: usize) {
+        if let Some(bell) = &self.bell
+            && let Err(e) = bell.ring(messages).await
+        {
+            tracing::warn!(error = %e, "the dispatcher was not woken; the next tick wakes it");
+        }
+    }
+
+    /// About how many messages are visible now (SQS's own count, which
+    /// may lag a little).
+    pub async fn visible(&self) -> PortResult<usize> {
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(fail("SQS GetQueueAttributes"))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
     }
 }
 
@@ -51,6 +108,9 @@ impl TaskQueue for SqsQueue {
             .send()
             .await
             .map_err(fail("SQS SendMessage"))?;
+        if delay.is_zero() {
+            self.ring(1).await;
+        }
         Ok(())
     }
 
@@ -94,6 +154,7 @@ impl TaskQueue for SqsQueue {
                 self.send(message, Duration::ZERO).await?;
             }
         }
+        self.ring(messages.len()).await;
         Ok(())
     }
 
@@ -103,7 +164,7 @@ impl TaskQueue for SqsQueue {
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(0)
+            .wait_time_seconds(self.wait.as_secs() as i32)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
@@ -146,6 +207,23 @@ impl TaskQueue for SqsQueue {
             }
             Err(e) => Err(fail("SQS DeleteMessage")(e)),
         }
+    }
+
+    /// Visible again at once, so that the next receive, whoever makes it,
+    /// has SQS move it to the dead-letter queue (its receive count is at
+    /// the queue's most).
+    async fn give_up(&self, delivery: &Delivery) -> PortResult<()> {
+        self.extend(delivery, Duration::ZERO).await
+    }
+
+    async fn nudge(&self) -> PortResult<()> {
+        if self.bell.is_some() {
+            match self.visible().await? {
+                0 => {}
+                waiting => self.ring(waiting).await,
+            }
+        }
+        Ok(())
     }
 
     async fn extend(&self, delivery: &Delivery, by: Duration) -> PortResult<()> {

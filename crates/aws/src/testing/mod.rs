@@ -17,7 +17,7 @@ mod player;
 mod write_units;
 
 pub use calls::{ActionRecorder, CallCounter, FailOperation, PolicyLimit, RefuseState};
-pub use player::{Ending, Functions, Player, Started, ecs_event, sqs_record, training_event};
+pub use player::{Ending, Functions, Player, Started, ecs_event, training_event};
 pub use write_units::WriteUnits;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -81,7 +81,10 @@ fn start() -> Moto {
 
 /// A raw request to the test server; returns the response body.
 pub fn raw(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
-    let port = MOTO.get_or_init(start).port;
+    raw_at(MOTO.get_or_init(start).port, method, path, headers, body)
+}
+
+fn raw_at(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("moto answers");
     let mut request = format!(
         "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n",
@@ -104,6 +107,10 @@ pub fn raw(method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> St
 /// The default VPC's subnets and `default` security group (moto's ids
 /// change with every server), read with the EC2 query API.
 pub fn default_network() -> (Vec<String>, Vec<String>) {
+    default_network_at(MOTO.get_or_init(start).port)
+}
+
+fn default_network_at(port: u16) -> (Vec<String>, Vec<String>) {
     let auth = (
         "Authorization",
         "AWS4-HMAC-SHA256 Credential=test/20261122/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0",
@@ -115,13 +122,15 @@ pub fn default_network() -> (Vec<String>, Vec<String>) {
             .filter_map(|rest| rest.split('<').next().map(str::to_string))
             .collect()
     };
-    let subnets = raw(
+    let subnets = raw_at(
+        port,
         "POST",
         "/",
         &[auth, form],
         "Action=DescribeSubnets&Version=2016-11-15&Filter.1.Name=default-for-az&Filter.1.Value.1=true",
     );
-    let groups = raw(
+    let groups = raw_at(
+        port,
         "POST",
         "/",
         &[auth, form],
@@ -169,6 +178,21 @@ impl OwnServer {
     /// SDK configuration for this server.
     pub fn sdk(&self) -> SdkConfig {
         sdk_at(self.0.port)
+    }
+
+    /// This server's default subnets and security group.
+    pub fn default_network(&self) -> (Vec<String>, Vec<String>) {
+        default_network_at(self.0.port)
+    }
+
+    /// An IAM role on this server, by its ARN.
+    pub fn iam_role(&self, prefix: &str) -> String {
+        iam_role_at(self.0.port, prefix)
+    }
+
+    /// A raw request to this server (its `/moto-api`); the response body.
+    pub fn raw(&self, method: &str, path: &str, body: &str) -> String {
+        raw_at(self.0.port, method, path, &[], body)
     }
 }
 
@@ -318,6 +342,8 @@ pub async fn deployment(clients: &crate::clients::Clients) -> crate::settings::S
         ("UPDRAFT_CLUSTER", name.clone()),
         ("UPDRAFT_SUBNETS", subnets.join(",")),
         ("UPDRAFT_SECURITY_GROUPS", groups.join(",")),
+        // moto's short poll sees every message: no long poll needed.
+        ("UPDRAFT_RECEIVE_WAIT", "0".into()),
     ]);
     crate::settings::Settings::from_env(|k| vars.get(k).cloned()).expect("settings")
 }
@@ -375,8 +401,13 @@ pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
 /// An IAM role on the test server, by its ARN (IAM speaks the query
 /// protocol, which [`crate::call::Caller`] does not write).
 pub fn iam_role(prefix: &str) -> String {
+    iam_role_at(MOTO.get_or_init(start).port, prefix)
+}
+
+fn iam_role_at(port: u16, prefix: &str) -> String {
     let role = unique(prefix);
-    raw(
+    raw_at(
+        port,
         "POST",
         "/",
         &[

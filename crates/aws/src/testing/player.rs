@@ -1,5 +1,5 @@
-//! The harness's stand-ins for what AWS does around the functions: SQS's
-//! event source delivering batches to the dispatcher, and ECS and
+//! The harness's stand-ins for what AWS does around the functions: Lambda
+//! invoking the dispatcher when a try was queued, and ECS and
 //! SageMaker ending what was launched and sending their state-change
 //! events to the recorder, in the JSON shape AWS documents.
 
@@ -12,20 +12,20 @@ use updraft_engine::Engine;
 use super::{s3, sdk, unique};
 use crate::settings::Settings;
 
-/// Where the player sends SQS batches and state-change events: the
+/// Where the player sends invocations and state-change events: the
 /// handlers in this process over an engine, or the built functions.
 #[async_trait]
 pub trait Functions: Sync {
-    /// The dispatcher's answer to a batch of SQS records.
-    async fn dispatcher(&self, batch: &Value) -> Value;
+    /// The dispatcher's answer to an invocation (a ring).
+    async fn dispatcher(&self, event: &Value) -> Value;
     /// The recorder's answer to a state-change event.
     async fn recorder(&self, event: &Value) -> Value;
 }
 
 #[async_trait]
 impl<F: Functions + Send + ?Sized> Functions for std::sync::Arc<F> {
-    async fn dispatcher(&self, batch: &Value) -> Value {
-        self.as_ref().dispatcher(batch).await
+    async fn dispatcher(&self, event: &Value) -> Value {
+        self.as_ref().dispatcher(event).await
     }
 
     async fn recorder(&self, event: &Value) -> Value {
@@ -35,11 +35,10 @@ impl<F: Functions + Send + ?Sized> Functions for std::sync::Arc<F> {
 
 #[async_trait]
 impl Functions for Engine {
-    async fn dispatcher(&self, batch: &Value) -> Value {
-        let response = crate::functions::dispatcher(self, batch)
+    async fn dispatcher(&self, event: &Value) -> Value {
+        crate::functions::dispatcher(self, event)
             .await
-            .expect("dispatcher");
-        serde_json::to_value(response).expect("a batch response is JSON")
+            .expect("dispatcher")
     }
 
     async fn recorder(&self, event: &Value) -> Value {
@@ -95,21 +94,6 @@ pub struct Player {
     pub duplicate_events: bool,
 }
 
-/// A received message as the SQS event source hands it to the dispatcher
-/// (its receive count, when it was asked for, else 1).
-pub fn sqs_record(message: &aws_sdk_sqs::types::Message) -> Value {
-    use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
-    let count = message
-        .attributes()
-        .and_then(|a| a.get(&ApproximateReceiveCount))
-        .map_or("1", String::as_str);
-    json!({
-        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
-        "body": message.body(), "attributes": {"ApproximateReceiveCount": count},
-        "eventSource": "aws:sqs",
-    })
-}
-
 /// An ECS `Task State Change` event for a task of `cluster`.
 pub fn ecs_event(cluster: &str, arn: &str, last_status: &str, exit: i32) -> Value {
     json!({
@@ -162,45 +146,16 @@ impl Player {
         self.ended.iter().filter(|s| s.task_id == task).count()
     }
 
-    /// Delivers one batch of queued messages to the dispatcher as SQS's
-    /// event source would, deleting those it did not report as failed.
-    /// Returns how many it delivered.
+    /// Invokes the dispatcher as a ring does (the deployments of tests
+    /// name no dispatcher function, so their queues ring no one); returns
+    /// how many messages it settled.
     pub async fn deliver(&self, functions: &(impl Functions + ?Sized)) -> usize {
-        use aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount;
-        let out = self
-            .sqs
-            .receive_message()
-            .queue_url(&self.settings.queue_url)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(ApproximateReceiveCount)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        let messages = out.messages.unwrap_or_default();
-        if messages.is_empty() {
-            return 0;
-        }
-        let records: Vec<Value> = messages.iter().map(sqs_record).collect();
-        let response = functions.dispatcher(&json!({ "Records": records })).await;
-        let failed: Vec<&str> = response["batchItemFailures"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|f| f["itemIdentifier"].as_str())
-            .collect();
-        for m in &messages {
-            if failed.contains(&m.message_id().unwrap_or_default()) {
-                continue;
-            }
-            self.sqs
-                .delete_message()
-                .queue_url(&self.settings.queue_url)
-                .receipt_handle(m.receipt_handle().unwrap_or_default())
-                .send()
-                .await
-                .expect("DeleteMessage");
-        }
-        messages.len()
+        let response = functions
+            .dispatcher(&json!({ "source": crate::bell::RING }))
+            .await;
+        response["received"]
+            .as_u64()
+            .expect("the dispatcher's count") as usize
     }
 
     /// Ends every running ECS task and training job not ended before, as

@@ -1,4 +1,4 @@
-//! Idempotency on AWS: the same SQS message twice, and twice at once; the
+//! Idempotency on AWS: the same SQS message twice at once; the
 //! same event twice, out of order, or for an old try; a dispatcher that dies
 //! between RunTask and its state write. Exactly one ECS task per try.
 
@@ -13,7 +13,7 @@ use updraft_core::state::{TaskKey, TaskState};
 use updraft_engine::ports::LaunchRequest;
 
 use crate::functions::{CHAIN, World, failing, world, world_with};
-use updraft_aws::testing::{ecs_event, sqs_record};
+use updraft_aws::testing::ecs_event;
 
 fn key(task: &str) -> TaskKey {
     TaskKey::task(TaskId::parse(task).unwrap())
@@ -54,17 +54,28 @@ async fn handle_of_try(world: &World, run_id: &str, n: u32) -> String {
         .expect("the try was launched")
 }
 
-/// The SQS event with the queue's next message, left on the queue.
-async fn next_event(world: &World) -> serde_json::Value {
-    let out = world
-        .player
-        .sqs
-        .receive_message()
-        .queue_url(&world.settings.queue_url)
+/// The queue's next message sent once more (SQS delivers at least once);
+/// its body.
+async fn duplicate_next_message(world: &World) -> String {
+    let sqs = &world.player.sqs;
+    let queue = &world.settings.queue_url;
+    let out = sqs.receive_message().queue_url(queue).send().await.unwrap();
+    let message = &out.messages()[0];
+    sqs.change_message_visibility()
+        .queue_url(queue)
+        .receipt_handle(message.receipt_handle().unwrap())
+        .visibility_timeout(0)
         .send()
         .await
         .unwrap();
-    json!({ "Records": [sqs_record(&out.messages()[0])] })
+    let body = message.body().unwrap().to_string();
+    sqs.send_message()
+        .queue_url(queue)
+        .message_body(&body)
+        .send()
+        .await
+        .unwrap();
+    body
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -75,16 +86,30 @@ async fn the_same_message_twice_and_at_once_launches_once() {
         .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
-    let event = next_event(&world).await;
+    let body = duplicate_next_message(&world).await;
+    // Two dispatchers at once, each perhaps with one of the two copies.
+    let ring = json!({});
     let (first, second) = tokio::join!(
-        dispatcher(&world.engine, &event),
-        dispatcher(&world.engine, &event)
+        dispatcher(&world.engine, &ring),
+        dispatcher(&world.engine, &ring)
     );
-    for response in [first, second] {
-        let response = serde_json::to_value(response.unwrap()).unwrap();
-        assert_eq!(response["batchItemFailures"], json!([]));
-    }
-    dispatcher(&world.engine, &event).await.unwrap();
+    let received = first.unwrap()["received"].as_u64().unwrap()
+        + second.unwrap()["received"].as_u64().unwrap();
+    assert_eq!(received, 2, "both copies settled");
+    // And once more after both.
+    world
+        .player
+        .sqs
+        .send_message()
+        .queue_url(&world.settings.queue_url)
+        .message_body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        dispatcher(&world.engine, &json!({})).await.unwrap()["received"],
+        1
+    );
     assert_eq!(tasks_started(&world).await, 1);
     let a = world
         .engine
@@ -174,7 +199,16 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         .trigger("chain", RunRequest::by("tester"))
         .await
         .unwrap();
-    let event = next_event(&world).await;
+    // The dying dispatcher's delivery: received, never acknowledged.
+    let held = world
+        .player
+        .sqs
+        .receive_message()
+        .queue_url(&world.settings.queue_url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.messages().len(), 1);
     let store = world.engine.ports().store.clone();
     let queued = store
         .instance("chain", &run.run_id, &key("a"))
@@ -221,7 +255,6 @@ async fn a_dispatcher_dying_after_run_task_does_not_start_a_second_task() {
         .launch(&request)
         .await
         .unwrap();
-    drop(event); // the dying dispatcher's message is never acknowledged here; its redelivery is stale
     world.engine.tick().await.unwrap();
     assert!(
         world.player.deliver(&world.engine).await >= 1,

@@ -2,6 +2,7 @@
 //! area; each test makes its own uniquely named resources.
 
 mod audit;
+mod bell;
 mod call;
 mod conformance;
 mod control_flow;

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::SharedInterceptor;
 use serde_json::json;
+use updraft_aws::bell::DispatcherBell;
+use updraft_aws::call::Caller;
 use updraft_aws::clients::Clients;
 use updraft_aws::eventbridge::EventBridgePublisher;
 use updraft_aws::functions::{planner, recorder};
@@ -106,6 +108,13 @@ fn role(
     let clients = Clients::with_interceptors(&sdk(), &interceptors);
     let mut ports = settings.ports(&clients);
     ports.launcher = wrap(ports.launcher);
+    // Its rings of the dispatcher recorded, not sent: moto's canned Lambda
+    // replies are one queue for every test of the server.
+    let (caller, _) = Caller::new(&sdk())
+        .observed(actions.call_observer())
+        .planning();
+    let bell = DispatcherBell::new(caller, "updraft-dispatcher".into());
+    ports.queue = Arc::new(settings.queue(&clients).ringing(Arc::new(bell)));
     let bus = EventBridgePublisher::new(
         clients.events.clone(),
         settings.event_bus.clone(),
@@ -190,14 +199,14 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     let mut settings = deployment(&operator_clients).await;
     settings.sagemaker_role = Some(TRAINING_ROLE.into());
     settings.service_role = Some(SERVICE_ROLE.into());
-    let _ = updraft_aws::call::Caller::new(&sdk())
+    let _ = Caller::new(&sdk())
         .call(
             "glue",
             "CreateJob",
             &json!({"Name": "permissions-job", "Role": SERVICE_ROLE, "Command": {"Name": "glueetl", "ScriptLocation": "s3://code/etl.py"}}),
         )
         .await;
-    let _ = updraft_aws::call::Caller::new(&sdk())
+    let _ = Caller::new(&sdk())
         .call(
             "glue",
             "CreateCrawler",
@@ -213,8 +222,7 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     // sooner for a run it makes.
     let planner_role = role(&settings, &[], |l| l);
     let wake = crate::wake::stack_schedule().await;
-    let observed =
-        updraft_aws::call::Caller::new(&sdk()).observed(planner_role.actions.call_observer());
+    let observed = Caller::new(&sdk()).observed(planner_role.actions.call_observer());
     let planner_role =
         Role {
             engine: planner_role.engine.with_waker(Arc::new(
@@ -285,6 +293,12 @@ async fn each_role_allows_exactly_what_its_function_sends() {
         .unwrap();
     runs.insert("scheduled", scheduled.run_id.clone());
 
+    // A dispatcher out of time wakes another for what it leaves.
+    dispatcher_role
+        .engine
+        .set_deadline(Some(std::time::Instant::now()));
+    assert_eq!(player.deliver(&dispatcher_role.engine).await, 0);
+    dispatcher_role.engine.set_deadline(None);
     // Every message dispatched, outages and relaunches included (each
     // outage's message comes back after its backoff).
     let mut quiet_rounds = 0;
@@ -329,7 +343,7 @@ async fn each_role_allows_exactly_what_its_function_sends() {
     assert_eq!(recorded["recorded"], true, "{recorded}");
     // A crawl's end (moto ends it when its crawls are listed), whose event
     // names only the crawler: its launches are found by their records.
-    updraft_aws::call::Caller::new(&sdk())
+    Caller::new(&sdk())
         .call(
             "glue",
             "ListCrawls",

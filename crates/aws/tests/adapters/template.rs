@@ -173,11 +173,19 @@ fn the_event_patterns_match_what_the_functions_parse() {
     );
     assert_eq!(watched["Targets"][0]["Arn"], "PlannerFunction.Arn");
 
-    let tasks = &resource("DispatcherFunction")["Properties"]["Events"]["Tasks"]["Properties"];
-    assert_eq!(tasks["Queue"], "TaskQueue.Arn");
+    // Nothing polls the task queue: the dispatcher is invoked by the name
+    // every function is given.
+    let dispatcher = &resource("DispatcherFunction")["Properties"];
+    assert_eq!(dispatcher["Events"], Value::Null);
+    let variables = &template()["Globals"]["Function"]["Environment"]["Variables"];
     assert_eq!(
-        tasks["FunctionResponseTypes"],
-        json!(["ReportBatchItemFailures"])
+        dispatcher["FunctionName"],
+        variables["UPDRAFT_DISPATCHER_FUNCTION"]
+    );
+    assert!(
+        dispatcher["FunctionName"]
+            .to_string()
+            .contains("updraft-dispatcher")
     );
 }
 

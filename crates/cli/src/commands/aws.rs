@@ -100,6 +100,8 @@ pub async fn init(ctx: &Context, name: &str) -> CliResult<ExitCode> {
     println!("export UPDRAFT_QUEUE_URL={queue_url}");
     println!("export UPDRAFT_BUCKET={bucket}");
     println!("export UPDRAFT_CLUSTER={name}");
+    // An emulator's short poll sees every message.
+    println!("export UPDRAFT_RECEIVE_WAIT=0");
     Ok(ExitCode::SUCCESS)
 }
 

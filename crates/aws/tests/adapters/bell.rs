@@ -1,0 +1,171 @@
+//! Nothing polls the task queue: whoever queues a try rings the
+//! dispatcher (an asynchronous Lambda invocation), coalesced for a fan-out,
+//! and the tick rings for what a dispatcher that died left. On a moto
+//! server of their own: each ring is an `Invoke`, which moto answers from
+//! the canned Lambda replies other tests set on theirs.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use updraft_aws::bell::{DispatcherBell, MAX_DISPATCHERS};
+use updraft_aws::call::{CallObserver, Caller};
+use updraft_aws::clients::Clients;
+use updraft_aws::functions::{dispatcher, planner};
+use updraft_aws::specs::deploy;
+use updraft_aws::sqs::SqsQueue;
+use updraft_aws::testing::{OwnServer, deployment, unique};
+use updraft_core::ids::TaskId;
+use updraft_core::spec::SpecFile;
+use updraft_core::state::{TaskKey, TaskState};
+use updraft_engine::ports::{TaskMessage, TaskQueue};
+use updraft_engine::usecase::RunRequest;
+
+/// The parameters of every Lambda `Invoke` a caller sent.
+#[derive(Clone, Default)]
+struct Invokes(Arc<Mutex<Vec<Value>>>);
+
+impl Invokes {
+    fn observer(&self) -> CallObserver {
+        let seen = self.0.clone();
+        Arc::new(move |service, action, params| {
+            if (service, action) == ("lambda", "Invoke") {
+                seen.lock().unwrap().push(Value::Object(params.clone()));
+            }
+        })
+    }
+
+    fn take(&self) -> Vec<Value> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+/// A server whose Lambda answers without Docker, with a dispatcher
+/// function; its name.
+async fn server_with_dispatcher(server: &OwnServer, caller: &Caller) -> String {
+    server.raw(
+        "POST",
+        "/moto-api/config",
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
+    let name = unique("dispatcher");
+    let role = server.iam_role("dispatcher");
+    caller
+        .call(
+            "lambda",
+            "CreateFunction",
+            &json!({
+                "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap",
+                "Role": role, "Timeout": 20,
+                // An empty zip archive.
+                "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+            }),
+        )
+        .await
+        .unwrap();
+    name
+}
+
+fn message(i: u32) -> TaskMessage {
+    TaskMessage {
+        dag: "fan".into(),
+        run_id: "manual__1".into(),
+        key: TaskKey {
+            task_id: TaskId::parse("f").unwrap(),
+            map_index: Some(i),
+        },
+        try_number: 1,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fan_out_of_ten_thousand_wakes_ten_dispatchers() {
+    let server = OwnServer::start();
+    let invokes = Invokes::default();
+    let caller = Caller::new(&server.sdk()).observed(invokes.observer());
+    let function = server_with_dispatcher(&server, &caller).await;
+    let clients = Clients::new(&server.sdk());
+    let url = updraft_aws::schema::create_queues(&clients.sqs, &unique("tasks"))
+        .await
+        .unwrap();
+    let bell = DispatcherBell::new(caller, function.clone());
+    let queue = SqsQueue::new(clients.sqs.clone(), url).ringing(Arc::new(bell));
+
+    let fan_out: Vec<TaskMessage> = (0..10_000).map(message).collect();
+    queue.send_many(&fan_out).await.unwrap();
+    let rung = invokes.take();
+    assert_eq!(rung.len(), MAX_DISPATCHERS, "coalesced");
+    for invoke in &rung {
+        assert_eq!(invoke["FunctionName"], function.as_str());
+        assert_eq!(invoke["InvocationType"], "Event", "asynchronous");
+    }
+    assert_eq!(queue.visible().await.unwrap(), 10_000);
+
+    queue.send(&message(0), Duration::ZERO).await.unwrap();
+    assert_eq!(invokes.take().len(), 1, "one try, one dispatcher");
+    // A delayed message (a retry's wake-up) is not visible yet: the tick
+    // rings for it once it is.
+    queue
+        .send(&message(1), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(invokes.take().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_try_wakes_the_dispatcher_and_the_tick_replaces_one_that_died() {
+    let server = OwnServer::start();
+    let invokes = Invokes::default();
+    let mut clients = Clients::new(&server.sdk());
+    clients.caller = clients.caller.observed(invokes.observer());
+    let function = server_with_dispatcher(&server, &clients.caller).await;
+    let mut settings = deployment(&clients).await;
+    settings.dispatcher_function = Some(function.clone());
+    (settings.ecs.subnets, settings.ecs.security_groups) = server.default_network();
+    let engine = settings.engine_over(&clients);
+    let spec = "dag: chain\ntasks:\n  - id: a\n    command: [a]\n  - id: b\n    after: [a]\n    command: [b]\n";
+    let file = SpecFile {
+        name: "chain.yaml".into(),
+        text: spec.into(),
+    };
+    deploy(
+        &clients.s3,
+        &settings.bucket,
+        engine.ports().store.as_ref(),
+        &[file],
+    )
+    .await
+    .unwrap();
+
+    let run = engine
+        .trigger("chain", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    let rung = invokes.take();
+    assert_eq!(rung.len(), 1, "the trigger woke one dispatcher");
+    assert_eq!(rung[0]["FunctionName"], function.as_str());
+    // That dispatcher died before it received anything: the next tick
+    // finds the message waiting and wakes another.
+    let tick = json!({"source": "aws.events", "detail-type": "Scheduled Event"});
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
+    let rung = invokes.take();
+    assert_eq!(rung.len(), 1, "the tick woke a dispatcher");
+    // Lambda runs it.
+    let drained = dispatcher(&engine, &rung[0]["Payload"]).await.unwrap();
+    assert_eq!(drained["received"], 1, "{drained}");
+    let a = engine
+        .ports()
+        .store
+        .instance(
+            "chain",
+            &run.run_id,
+            &TaskKey::task(TaskId::parse("a").unwrap()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.state, TaskState::Running, "{a:?}");
+    // Nothing waits now: the next tick wakes no one.
+    planner(&engine, &settings.bucket, &tick).await.unwrap();
+    assert_eq!(invokes.take().len(), 0);
+}
