@@ -18,7 +18,9 @@ use serde_json::json;
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
 use updraft_aws::specs::deploy;
-use updraft_aws::testing::{CallCounter, Ending, Player, WriteUnits, deployment, sdk};
+use updraft_aws::testing::{
+    CallCounter, Ending, Player, WriteUnits, deployment, dispatcher_function, sdk,
+};
 use updraft_core::spec::SpecFile;
 use updraft_engine::Engine;
 
@@ -60,9 +62,20 @@ async fn main() {
             SharedInterceptor::new(units.clone()),
         ],
     );
-    let settings = deployment(&clients).await;
-    // As the functions run it: publishing its events to the bus.
-    let engine = settings.engine_over(&clients);
+    let mut settings = deployment(&clients).await;
+    // As the functions run it: publishing its events to the bus, ringing
+    // the dispatcher for what it queues (a function of the test server's
+    // that runs nothing: the player plays the invocations).
+    settings.dispatcher_function = Some(dispatcher_function(&clients.caller).await);
+    let mut counted = clients.clone();
+    let ringing = counter.clone();
+    counted.caller = clients
+        .caller
+        .clone()
+        .observed(std::sync::Arc::new(move |service, action, _| {
+            ringing.count(service, action)
+        }));
+    let engine = settings.engine_over(&counted);
     let spec = SpecFile {
         name: "chain.yaml".into(),
         text: CHAIN.into(),
@@ -168,7 +181,7 @@ async fn main() {
     println!("trigger (CLI): {} requests", total(&trigger, |_, _| true));
     experiment_queries(&settings, &clients, &counter, &run.run_id).await;
     println!(
-        "planner tick, no active runs: first after a deploy {} requests, then {} (target: 5 queries and the heartbeat): {:?}",
+        "planner tick, no active runs: first after a deploy {} requests, then {} (target: 5 queries, the heartbeat and the queue's count): {:?}",
         total(&first_tick, |_, _| true),
         total(&idle_tick, |_, _| true),
         idle_tick
@@ -182,7 +195,7 @@ async fn main() {
         .map(|((service, operation), n)| format!("{service} {operation} {n}"))
         .collect();
     println!(
-        "an idle stack's simulated day: {ticks} ticks (the hourly safety rule's; target 24), so {ticks} planner invocations; {}; EventBridge Scheduler {scheduler} (the SQS event source's polling comes on top: Lambda's, not the stack's code)",
+        "an idle stack's simulated day: {ticks} ticks (the hourly safety rule's; target 24), so {ticks} planner invocations; {}; EventBridge Scheduler {scheduler}; nothing polls the task queue",
         by_service.join(", ")
     );
     pool_overhead(&clients, &counter, &units).await;
@@ -337,7 +350,10 @@ async fn idle_day(clients: &Clients, counter: &CallCounter) -> (usize, Counts, u
     use updraft_engine::memory::ManualClock;
 
     let daily = "dag: daily\nschedule: '@daily'\nstart: 2026-12-08T12:00:00Z\ntasks:\n  - id: a\n    command: [echo]\n";
-    let (settings, _) = deployed(clients, daily).await;
+    let (mut settings, _) = deployed(clients, daily).await;
+    // The stack's queue: each tick asks whether a message waits that no
+    // dispatcher took.
+    settings.dispatcher_function = Some("updraft-dispatcher".into());
     let day = Utc.with_ymd_and_hms(2026, 12, 7, 0, 30, 0).unwrap();
     let clock = Arc::new(ManualClock::new(day));
     let mut ports = settings.ports(clients);

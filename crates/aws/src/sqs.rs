@@ -36,13 +36,13 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
-    /// A queue at `url`, long-polling [`RECEIVE_WAIT`], ringing no one.
+    /// A queue at `url`, short-polling, ringing no one.
     pub fn new(client: Client, url: impl Into<String>) -> SqsQueue {
         SqsQueue {
             client,
             url: url.into(),
             bell: None,
-            wait: RECEIVE_WAIT,
+            wait: Duration::ZERO,
         }
     }
 
@@ -54,7 +54,8 @@ impl SqsQueue {
     }
 
     /// The same queue, a receive waiting `wait` when none is visible
-    /// (none for an emulator, whose short poll sees every message).
+    /// (a deployment's [`RECEIVE_WAIT`]; none for an emulator, whose
+    /// short poll sees every message).
     pub fn waiting(mut self, wait: Duration) -> SqsQueue {
         self.wait = wait;
         self

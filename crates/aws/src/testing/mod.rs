@@ -190,6 +190,11 @@ impl OwnServer {
         iam_role_at(self.0.port, prefix)
     }
 
+    /// A dispatcher function on this server (see [`dispatcher_function`]).
+    pub async fn dispatcher_function(&self, caller: &crate::call::Caller) -> String {
+        dispatcher_function_at(self.0.port, caller).await
+    }
+
     /// A raw request to this server (its `/moto-api`); the response body.
     pub fn raw(&self, method: &str, path: &str, body: &str) -> String {
         raw_at(self.0.port, method, path, &[], body)
@@ -396,6 +401,37 @@ pub fn template_actions(resource: &str) -> std::collections::BTreeSet<String> {
         }
     }
     actions
+}
+
+/// A function on the test server standing for the stack's dispatcher,
+/// created through `caller`; its name. The server's Lambda answers without
+/// Docker, so a ring is a real `Invoke` that runs nothing (and takes one
+/// of the canned replies a test may have set: a test that rings shares no
+/// server with one that sets them).
+pub async fn dispatcher_function(caller: &crate::call::Caller) -> String {
+    dispatcher_function_at(MOTO.get_or_init(start).port, caller).await
+}
+
+async fn dispatcher_function_at(port: u16, caller: &crate::call::Caller) -> String {
+    raw_at(
+        port,
+        "POST",
+        "/moto-api/config",
+        &[],
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
+    let name = unique("dispatcher");
+    let params = serde_json::json!({
+        "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap",
+        "Role": iam_role_at(port, "dispatcher"), "Timeout": 20,
+        // An empty zip archive.
+        "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
+    });
+    caller
+        .call("lambda", "CreateFunction", &params)
+        .await
+        .expect("the dispatcher function created");
+    name
 }
 
 /// An IAM role on the test server, by its ARN (IAM speaks the query

@@ -1,7 +1,7 @@
 //! Nothing polls the task queue: whoever queues a try rings the
 //! dispatcher (an asynchronous Lambda invocation), coalesced for a fan-out,
 //! and the tick rings for what a dispatcher that died left. On a moto
-//! server of their own: each ring is an `Invoke`, which moto answers from
+//! server of their own: each ring is an `Invoke`, which moto answers with
 //! the canned Lambda replies other tests set on theirs.
 
 use std::sync::{Arc, Mutex};
@@ -40,32 +40,6 @@ impl Invokes {
     }
 }
 
-/// A server whose Lambda answers without Docker, with a dispatcher
-/// function; its name.
-async fn server_with_dispatcher(server: &OwnServer, caller: &Caller) -> String {
-    server.raw(
-        "POST",
-        "/moto-api/config",
-        r#"{"lambda": {"use_docker": false}}"#,
-    );
-    let name = unique("dispatcher");
-    let role = server.iam_role("dispatcher");
-    caller
-        .call(
-            "lambda",
-            "CreateFunction",
-            &json!({
-                "FunctionName": name, "Runtime": "provided.al2023", "Handler": "bootstrap",
-                "Role": role, "Timeout": 20,
-                // An empty zip archive.
-                "Code": {"ZipFile": "UEsFBgAAAAAAAAAAAAAAAAAAAAAAAA=="},
-            }),
-        )
-        .await
-        .unwrap();
-    name
-}
-
 fn message(i: u32) -> TaskMessage {
     TaskMessage {
         dag: "fan".into(),
@@ -83,7 +57,7 @@ async fn a_fan_out_of_ten_thousand_wakes_ten_dispatchers() {
     let server = OwnServer::start();
     let invokes = Invokes::default();
     let caller = Caller::new(&server.sdk()).observed(invokes.observer());
-    let function = server_with_dispatcher(&server, &caller).await;
+    let function = server.dispatcher_function(&caller).await;
     let clients = Clients::new(&server.sdk());
     let url = updraft_aws::schema::create_queues(&clients.sqs, &unique("tasks"))
         .await
@@ -118,7 +92,7 @@ async fn a_queued_try_wakes_the_dispatcher_and_the_tick_replaces_one_that_died()
     let invokes = Invokes::default();
     let mut clients = Clients::new(&server.sdk());
     clients.caller = clients.caller.observed(invokes.observer());
-    let function = server_with_dispatcher(&server, &clients.caller).await;
+    let function = server.dispatcher_function(&clients.caller).await;
     let mut settings = deployment(&clients).await;
     settings.dispatcher_function = Some(function.clone());
     (settings.ecs.subnets, settings.ecs.security_groups) = server.default_network();

@@ -133,8 +133,18 @@ async fn the_read_only_and_operator_policies_cover_what_the_dashboard_sends() {
     let owner = Clients::new(&sdk());
     let (settings, engine, player, run) = failed_chain(&owner).await;
     let as_user = |recorder: &ActionRecorder| {
-        let clients =
+        let mut clients =
             Clients::with_interceptors(&sdk(), &[SharedInterceptor::new(recorder.clone())]);
+        // Rings of the dispatcher recorded, not sent (moto's canned Lambda
+        // replies are one queue for every test of the server).
+        clients.caller = updraft_aws::call::Caller::new(&sdk())
+            .observed(recorder.call_observer())
+            .planning()
+            .0;
+        let settings = updraft_aws::settings::Settings {
+            dispatcher_function: Some("updraft-dispatcher".into()),
+            ..settings.clone()
+        };
         Arc::new(settings.engine_over(&clients))
     };
     let run_page = format!("/dags/chain/runs/{}", updraft_ui::http::encode(&run.run_id));
@@ -222,6 +232,10 @@ async fn the_read_only_and_operator_policies_cover_what_the_dashboard_sends() {
     assert!(
         sent.contains("ecs:StopTask"),
         "the cancel stopped a task: {sent:?}"
+    );
+    assert!(
+        sent.contains("lambda:InvokeFunction"),
+        "the trigger woke the dispatcher: {sent:?}"
     );
 }
 
