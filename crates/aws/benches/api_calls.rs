@@ -69,12 +69,13 @@ async fn main() {
     settings.dispatcher_function = Some(dispatcher_function(&clients.caller).await);
     let mut counted = clients.clone();
     let ringing = counter.clone();
-    counted.caller = clients
-        .caller
-        .clone()
-        .observed(std::sync::Arc::new(move |service, action, _| {
-            ringing.count(service, action)
-        }));
+    counted.caller =
+        clients
+            .caller
+            .clone()
+            .observed(std::sync::Arc::new(move |service, action, _| {
+                ringing.count(service, action)
+            }));
     let engine = settings.engine_over(&counted);
     let spec = SpecFile {
         name: "chain.yaml".into(),

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use chrono::{DateTime, Duration, Utc};
 use updraft_engine::Engine;
 use updraft_engine::memory::MemoryWaker;
-use updraft_engine::ports::{PortResult, Waker};
+use updraft_engine::ports::{Clock, PortResult, Waker};
 use updraft_engine::testing::{World, world_start};
 use updraft_engine::usecase::RunRequest;
 
@@ -149,4 +149,84 @@ async fn a_wake_up_set_sooner_stays_and_one_passed_is_replaced() {
         .await
         .unwrap();
     assert_eq!(waker.next(), Some(later + Duration::minutes(1)));
+}
+
+/// The ticks the stack makes from the world's clock on, until `done` says
+/// so or `hours` pass: at the wake-up each tick sets, else at the hourly
+/// safety rule; a wake-up in `lost` never comes. Returns when the last
+/// tick came.
+async fn tick_as_the_stack(
+    world: &World,
+    lost: &[DateTime<Utc>],
+    hours: i64,
+    done: impl AsyncFn(&World) -> bool,
+) -> DateTime<Utc> {
+    let start = world.clock.now();
+    let mut rule = start + Duration::hours(1);
+    loop {
+        let report = world.engine.tick().await.unwrap();
+        let now = world.clock.now();
+        if done(world).await || now > start + Duration::hours(hours) {
+            return now;
+        }
+        let woken =
+            (report.next_due < rule && !lost.contains(&report.next_due)).then_some(report.next_due);
+        let next = woken.unwrap_or(rule);
+        if next == rule {
+            rule += Duration::hours(1);
+        }
+        world.clock.set(next);
+    }
+}
+
+#[tokio::test]
+async fn a_wake_up_set_while_a_retry_waits_fires_it_on_time() {
+    let world = World::of_specs(&[
+        "dag: d\ndefaults: { retries: 1, retry_delay: 5m }\ntasks:\n  - id: a\n    command: [x]\n",
+    ]);
+    let run = world
+        .engine
+        .trigger("d", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    let first = world.next_message().await.unwrap();
+    world.engine.dispatch(&first).await.unwrap();
+    let key = first.key.clone();
+    let failed = updraft_engine::ports::Completion {
+        outcome: updraft_core::plan::Outcome::Failed {
+            reason: "exit code 1".into(),
+        },
+        exit_code: Some(1),
+    };
+    world
+        .engine
+        .record_and_advance("d", &run.run_id, &key, 1, failed)
+        .await
+        .unwrap();
+    let due = world_start() + Duration::minutes(5);
+    let run_id = run.run_id.clone();
+    let released = tick_as_the_stack(&world, &[], 2, async |world: &World| {
+        let a = world.store.instance("d", &run_id, &key).await.unwrap();
+        a.is_some_and(|a| a.try_number == 2 && a.state == updraft_core::state::TaskState::Queued)
+    })
+    .await;
+    assert!(
+        released >= due && released <= due + Duration::minutes(1),
+        "released at {released}, due at {due}"
+    );
+}
+
+#[tokio::test]
+async fn a_lost_wake_up_is_caught_by_the_safety_tick() {
+    let world = World::of_specs(&[TEN_MINUTELY]);
+    let lost = [at("2026-11-21T00:10:00Z")];
+    let caught = tick_as_the_stack(&world, &lost, 2, async |world: &World| {
+        !world.store.active_runs().await.unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        caught,
+        world_start() + Duration::hours(1),
+        "the hourly rule"
+    );
 }
