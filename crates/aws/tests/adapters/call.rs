@@ -12,6 +12,7 @@ fn caller() -> Caller {
 
 #[tokio::test]
 async fn json_protocol_actions_start_and_describe_what_they_name() {
+    let _athena = crate::kinds::ATHENA.lock().await;
     let aws = caller();
     let crawler = unique("crawler");
     aws.call(

@@ -177,8 +177,12 @@ tasks:
     )
 }
 
-/// The next Athena query's results (moto hands them to the next
-/// GetQueryResults).
+/// Held by every test that starts an Athena query: moto hands its canned
+/// results to whichever query of the server starts next.
+pub(crate) static ATHENA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The next Athena query's results (moto hands them to the next query
+/// started, hold [`ATHENA`]).
 fn athena_results(n: &str) {
     let body = json!({"region": "us-east-1", "results": [{
         "rows": [{"Data": [{"VarCharValue": "n"}]}, {"Data": [{"VarCharValue": n}]}],
@@ -292,8 +296,10 @@ async fn glue_athena_step_functions_and_a_sensor_run_a_dag_without_a_container()
 
     // The Athena query, its event lost: reconciliation ends it, and its
     // rows feed the next task's input.
+    let only_query = ATHENA.lock().await;
     athena_results("42");
     world.player.deliver(engine).await;
+    drop(only_query);
     let check = handle_of(engine, "lake", run_id, "check").await;
     let id = check.strip_prefix("athena:").unwrap();
     let query = caller()
@@ -463,6 +469,7 @@ async fn launch_twice(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relaunch_after_the_call_finds_what_the_first_launch_started() {
+    let _athena = ATHENA.lock().await;
     let (job, machine, _) = resources().await;
     let settings = deployment(&Clients::new(&sdk())).await;
     let launcher = ServiceLauncher::new(caller(), s3(), settings.bucket.clone());
@@ -1210,6 +1217,7 @@ async fn a_sensor_is_poked_between_ticks_by_delayed_messages() {
 /// its record was kept (docs/kinds.md), and only then.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_crash_point_of_a_service_launch_starts_its_work_once() {
+    let _athena = ATHENA.lock().await;
     use crate::crash_points::FaultInterceptor;
     use updraft_engine::testing::{Fault, Faults};
 
@@ -1523,6 +1531,7 @@ const EVENTED: [&str; 6] = ["glue", "athena", "flow", "emr", "batch", "processin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_evented_kind_fails_with_its_services_reason_from_its_failure_event() {
+    let _athena = ATHENA.lock().await;
     let (world, app) = every_evented_kind().await;
     let engine = &world.engine;
     let run = engine
@@ -1556,6 +1565,7 @@ async fn each_evented_kind_fails_with_its_services_reason_from_its_failure_event
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_evented_kind_ends_by_reconciliation_when_its_event_is_lost() {
+    let _athena = ATHENA.lock().await;
     let (world, _) = every_evented_kind().await;
     let engine = &world.engine;
     let run = engine
