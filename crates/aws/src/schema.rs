@@ -3,11 +3,12 @@
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use updraft_engine::ports::{PortError, PortResult};
 
+use crate::dynamo::EXPIRES_AT;
 use crate::keys::{ACTIVE, ACTIVE_INDEX, CREATED_AT, PK, SK};
 use crate::sdk_error::fail;
 
@@ -66,6 +67,20 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Por
         .send()
         .await
         .map_err(fail(&format!("creating table {table}")))?;
+    // Ended runs' items expire by their `expires_at`, deleted without a
+    // billed write.
+    let ttl = TimeToLiveSpecification::builder()
+        .attribute_name(EXPIRES_AT)
+        .enabled(true)
+        .build()
+        .map_err(|e| PortError::new("table schema", e))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(fail(&format!("enabling TTL on table {table}")))?;
     Ok(())
 }
 

@@ -58,6 +58,10 @@ pub struct Settings {
     /// empty-looking queue before it stops (1 unless set; 0 for an
     /// emulator, whose short poll sees every message).
     pub receive_wait: std::time::Duration,
+    /// `UPDRAFT_RETENTION_DAYS`: how long ended runs are kept when their
+    /// DAG names no `retention` (400 days unless set): their items in the
+    /// table expire then.
+    pub retention: std::time::Duration,
 }
 
 /// The variables every function of the stack gets. [`Settings::from_env`]
@@ -77,6 +81,7 @@ pub const VARIABLES: &[&str] = &[
     "UPDRAFT_EVENT_BUS",
     "UPDRAFT_UI_URL",
     "UPDRAFT_DISPATCHER_FUNCTION",
+    "UPDRAFT_RETENTION_DAYS",
 ];
 
 /// The stack outputs of `infra/template.yaml` that stand for each
@@ -151,6 +156,12 @@ impl Settings {
             receive_wait: var("UPDRAFT_RECEIVE_WAIT")
                 .and_then(|v| v.parse().ok())
                 .map_or(crate::sqs::RECEIVE_WAIT, std::time::Duration::from_secs),
+            retention: var("UPDRAFT_RETENTION_DAYS")
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or_else(
+                    || updraft_engine::Settings::default().retention,
+                    |days| std::time::Duration::from_secs(days * 86_400),
+                ),
         })
     }
 
@@ -183,6 +194,10 @@ impl Settings {
         );
         let spec_files = S3SpecFiles::new(clients.s3.clone(), self.bucket.clone());
         let engine = Engine::new(self.ports(clients))
+            .with_settings(updraft_engine::Settings {
+                retention: self.retention,
+                ..updraft_engine::Settings::default()
+            })
             .with_publisher(Arc::new(publisher), self.ui_url.clone())
             .with_spec_files(Arc::new(spec_files));
         match &self.wake_schedule {
@@ -198,6 +213,7 @@ impl Settings {
     pub fn ports(&self, clients: &Clients) -> Ports {
         let store = Arc::new(
             DynamoStore::new(clients.dynamodb.clone(), self.table.clone())
+                .with_retention(self.retention)
                 .with_spec_objects(SpecObjects::new(clients.s3.clone(), self.bucket.clone())),
         );
         Ports {

@@ -12,6 +12,14 @@ use crate::state::Run;
 /// How long ended runs are kept when a DAG does not say.
 pub const DEFAULT_RETENTION: Duration = Duration::days(400);
 
+/// Whether the run a DAG ended last, ended (or last kept) at `ended`,
+/// must be kept at `now` before it reaches its horizon: within 30 days of
+/// it, or half the retention when that is shorter.
+pub fn must_keep(ended: DateTime<Utc>, retention: Duration, now: DateTime<Utc>) -> bool {
+    let margin = (retention / 2).min(Duration::days(30));
+    now >= ended + retention - margin
+}
+
 /// The runs of `runs` past their retention at `now`, in the order given.
 /// `retention_of` gives a DAG's retention.
 pub fn expired(
@@ -92,6 +100,17 @@ mod tests {
             ids(expired(&runs, now, ml_long)),
             ["etl/scheduled__1", "etl/scheduled__2"]
         );
+    }
+
+    #[test]
+    fn the_run_ended_last_is_kept_a_month_before_its_horizon_or_half_a_short_retention() {
+        let ended = DateTime::<Utc>::UNIX_EPOCH;
+        let year = Duration::days(400);
+        assert!(!must_keep(ended, year, ended + Duration::days(369)));
+        assert!(must_keep(ended, year, ended + Duration::days(370)));
+        let day = Duration::days(1);
+        assert!(!must_keep(ended, day, ended + Duration::hours(11)));
+        assert!(must_keep(ended, day, ended + Duration::hours(12)));
     }
 
     proptest! {

@@ -74,6 +74,9 @@ pub struct Settings {
     /// The wait before a message that could not be handled is delivered
     /// again; it doubles with every delivery.
     pub redelivery_backoff: Duration,
+    /// How long ended runs are kept when their DAG names no `retention`
+    /// (a stack's `RetentionDays`).
+    pub retention: Duration,
 }
 
 impl Default for Settings {
@@ -83,6 +86,9 @@ impl Default for Settings {
             relaunch_after: Duration::from_secs(120),
             resend_after: Duration::from_secs(600),
             redelivery_backoff: Duration::from_secs(30),
+            retention: updraft_core::retention::DEFAULT_RETENTION
+                .to_std()
+                .unwrap_or_default(),
         }
     }
 }

@@ -188,3 +188,23 @@ async fn a_file_that_is_wrong_is_its_dags_import_error_and_a_clash_deploys_nothi
         "nothing written"
     );
 }
+
+#[tokio::test]
+async fn a_deploy_keeps_the_dags_retention_and_one_that_does_not_load_leaves_it() {
+    let setup = Setup::new();
+    let kept = ETL.replacen("tasks:", "retention: 30d\ntasks:", 1);
+    setup
+        .ingest()
+        .deploy(&[file("etl.yaml", &kept)])
+        .await
+        .unwrap();
+    let meta = setup.store.dag("etl").await.unwrap().unwrap();
+    assert_eq!(meta.retention_secs, Some(30 * 86_400));
+    setup
+        .ingest()
+        .deploy(&[file("etl.yaml", ETL)])
+        .await
+        .unwrap();
+    let meta = setup.store.dag("etl").await.unwrap().unwrap();
+    assert_eq!(meta.retention_secs, None, "the store's own then");
+}

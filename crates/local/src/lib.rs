@@ -200,6 +200,7 @@ impl Local {
             relaunch_after: Duration::from_secs(30),
             resend_after: Duration::from_secs(120),
             redelivery_backoff: Duration::from_secs(1),
+            ..Settings::default()
         };
         let engine = Engine::new(ports)
             .with_observer(observer.clone())

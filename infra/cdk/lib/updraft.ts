@@ -33,12 +33,14 @@ export interface UpdraftProps {
   readonly securityGroups: string[];
   /** A public IP for each task, for subnets without a NAT gateway (AssignPublicIp). */
   readonly assignPublicIp?: boolean;
-  /** How often the planner ticks, an EventBridge schedule expression (TickSchedule). */
+  /** The planner's safety tick, an EventBridge schedule expression (TickSchedule); between them it is woken when something is due. */
   readonly tickSchedule?: string;
   /** The runner task definition's image, for tasks that name none (RunnerImage). */
   readonly runnerImage?: string;
   /** How long the functions' and the runner's logs are kept (LogRetentionDays). */
   readonly logRetentionDays?: number;
+  /** How long an ended run is kept when its DAG names no `retention` (RetentionDays). */
+  readonly retentionDays?: number;
   /** An SNS topic told when a task message reaches the dead-letter queue (AlarmTopicArn). */
   readonly alarmTopicArn?: string;
   /** The bus updraft's own events go to (EventBusName). */
@@ -115,9 +117,10 @@ export class Updraft extends Construct {
         SubnetIds: props.subnets,
         SecurityGroupIds: props.securityGroups,
         AssignPublicIp: props.assignPublicIp ? 'ENABLED' : 'DISABLED',
-        TickSchedule: optional(props.tickSchedule, 'rate(1 minute)'),
+        TickSchedule: optional(props.tickSchedule, 'rate(1 hour)'),
         RunnerImage: optional(props.runnerImage, 'public.ecr.aws/docker/library/python:3.12-slim'),
         LogRetentionDays: props.logRetentionDays ?? 30,
+        RetentionDays: props.retentionDays ?? 400,
         AlarmTopicArn: optional(props.alarmTopicArn),
         EventBusName: optional(props.eventBusName, 'default'),
         UiUrl: optional(props.uiUrl),

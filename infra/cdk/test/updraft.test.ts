@@ -44,8 +44,18 @@ test('the parameters become the props, with the template defaults', () => {
   const { template } = synth();
   const parameters = Object.keys(template.toJSON().Parameters ?? {});
   assert.deepEqual(parameters.filter((p) => !p.startsWith('BootstrapVersion')), []);
-  template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+  template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 hour)' });
   template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+  template.hasResourceProperties('AWS::DynamoDB::Table', {
+    TimeToLiveSpecification: { AttributeName: 'expires_at', Enabled: true },
+  });
+  template.hasResourceProperties('AWS::S3::Bucket', {
+    LifecycleConfiguration: {
+      Rules: Match.arrayWith([
+        Match.objectLike({ Prefix: 'outputs/', ExpirationInDays: 400 }),
+      ]),
+    },
+  });
   const functions = template.findResources('AWS::Lambda::Function');
   // The dashboard's too, made only with `dashboard: true`.
   assert.equal(Object.keys(functions).length, 4);
@@ -95,6 +105,7 @@ test('optional props turn on what they stand for', () => {
     tickSchedule: 'rate(5 minutes)',
     assignPublicIp: true,
     logRetentionDays: 7,
+    retentionDays: 90,
   });
   template.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)' });
   template.hasResourceProperties('AWS::SNS::Topic', {
@@ -104,6 +115,9 @@ test('optional props turn on what they stand for', () => {
     EventPattern: Match.objectLike({ detail: { bucket: { name: ['lake', 'landing'] } } }),
   });
   template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
+  template.hasResourceProperties('AWS::Lambda::Function', {
+    Environment: { Variables: Match.objectLike({ UPDRAFT_RETENTION_DAYS: '90' }) },
+  });
   template.hasResourceProperties('AWS::Lambda::Function', {
     Environment: { Variables: Match.objectLike({ UPDRAFT_ASSIGN_PUBLIC_IP: 'ENABLED' }) },
   });

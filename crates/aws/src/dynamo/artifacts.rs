@@ -5,7 +5,11 @@ use super::*;
 #[async_trait]
 impl ArtifactStore for DynamoStore {
     async fn put_artifacts(&self, records: &[ArtifactRecord]) -> PortResult<()> {
-        self.batch_put(Self::artifact_items(records)?).await
+        let Some(first) = records.first() else {
+            return Ok(());
+        };
+        let expiry = self.expires_at(first.dag.as_str()).await?;
+        self.batch_put(Self::artifact_items(records, expiry)?).await
     }
 
     async fn artifact(&self, uri: &str) -> PortResult<Vec<ArtifactRecord>> {

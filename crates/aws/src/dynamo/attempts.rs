@@ -5,7 +5,9 @@ use super::*;
 #[async_trait]
 impl AttemptStore for DynamoStore {
     async fn put_attempt(&self, dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<()> {
-        self.put(Self::attempt_item(dag, run_id, attempt)?).await
+        let expiry = self.expires_at(dag).await?;
+        self.put(Self::attempt_item(dag, run_id, attempt, expiry)?)
+            .await
     }
 
     async fn put_new_attempt(
@@ -14,7 +16,8 @@ impl AttemptStore for DynamoStore {
         run_id: &str,
         attempt: &Attempt,
     ) -> PortResult<bool> {
-        self.put_new(Self::attempt_item(dag, run_id, attempt)?)
+        let expiry = self.expires_at(dag).await?;
+        self.put_new(Self::attempt_item(dag, run_id, attempt, expiry)?)
             .await
     }
 
@@ -40,7 +43,8 @@ impl AttemptStore for DynamoStore {
     }
 
     async fn put_handle(&self, handle: &str, try_ref: &HandleRef) -> PortResult<()> {
-        self.put(Self::handle_item(handle, try_ref)?).await
+        let expiry = self.expires_at(&try_ref.dag).await?;
+        self.put(Self::handle_item(handle, try_ref, expiry)?).await
     }
 
     async fn handle(&self, handle: &str) -> PortResult<Option<HandleRef>> {
@@ -61,16 +65,17 @@ impl AttemptStore for DynamoStore {
         running: &TaskTransition,
     ) -> PortResult<bool> {
         let (dag, run_id) = (&launch.try_ref.dag, &launch.try_ref.run_id);
-        let item = Self::attempt_item(dag, run_id, launch.attempt)?;
+        let expiry = self.expires_at(dag).await?;
+        let item = Self::attempt_item(dag, run_id, launch.attempt, expiry)?;
         let (names, values) = (
             HashMap::from([("#ended".to_string(), "ended_at".to_string())]),
             Item::from([(":null".to_string(), s("NULL"))]),
         );
         let open = "attribute_not_exists(#ended) OR attribute_type(#ended, :null)";
         self.put_when(item, open, names, values).await?;
-        self.put(Self::handle_item(launch.handle, launch.try_ref)?)
+        self.put(Self::handle_item(launch.handle, launch.try_ref, expiry)?)
             .await?;
-        let instance = Self::instance_item(dag, run_id, &running.next)?;
+        let instance = Self::instance_item(dag, run_id, &running.next, expiry)?;
         self.put_if(
             instance,
             running.expect_state.as_str(),
@@ -85,18 +90,21 @@ impl AttemptStore for DynamoStore {
     /// unless events or lineage records must go with it.
     async fn record_end(&self, end: &TryEnd<'_>) -> PortResult<bool> {
         let (dag, run_id) = (end.dag, end.run_id);
+        let expiry = self.expires_at(dag).await?;
         if let Some(attempt) = end.attempt
-            && !self.put_closed_attempt(dag, run_id, attempt).await?
+            && !self
+                .put_closed_attempt(dag, run_id, attempt, expiry)
+                .await?
         {
             return Ok(false);
         }
         let change = end.change;
-        let instance = Self::instance_item(dag, run_id, &change.next)?;
+        let instance = Self::instance_item(dag, run_id, &change.next, expiry)?;
         if end.notices.is_empty() && end.lineage.is_empty() {
             let (state, try_number) = (change.expect_state.as_str(), change.expect_try);
             return self.put_if(instance, state, Some(try_number)).await;
         }
-        let artifacts = Self::artifact_items(end.lineage)?;
+        let artifacts = Self::artifact_items(end.lineage, expiry)?;
         let mut writes = vec![self.conditional(instance, change)?];
         writes.extend(self.notice_puts(end.notices)?);
         if writes.len() + artifacts.len() > MAX_TRANSACTION {
@@ -126,6 +134,7 @@ impl DynamoStore {
         dag: &str,
         run_id: &str,
         attempt: &Attempt,
+        expiry: Expiry,
     ) -> PortResult<bool> {
         let names = HashMap::from([("#handle".to_string(), "handle".to_string())]);
         let (condition, value) = match &attempt.handle {
@@ -137,7 +146,7 @@ impl DynamoStore {
         };
         let values = Item::from([(":handle".to_string(), value)]);
         self.put_when(
-            Self::attempt_item(dag, run_id, attempt)?,
+            Self::attempt_item(dag, run_id, attempt, expiry)?,
             condition,
             names,
             values,

@@ -3,8 +3,18 @@
 //! `logical_date`, …); every change to a run or task instance is a
 //! conditional write on its state (and try), and a failed condition is an
 //! ordinary `false`, not an error.
+//!
+//! Retention: an item of a run written in an end state (the run ended, a
+//! task instance or try ended, a lineage record, an audit entry) carries
+//! [`EXPIRES_AT`], the table's TTL attribute: its DAG's `retention` (else
+//! the store's) from the write. DynamoDB deletes it after that, without
+//! billing a write. An item still in flight carries none, so an active
+//! run never expires; the DAG's latest run is kept by the tick
+//! ([`RunStore::keep_run`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -48,12 +58,45 @@ const BATCH: usize = 25;
 /// DynamoDB's limit of items in one transaction.
 const MAX_TRANSACTION: usize = 100;
 
+/// The table's TTL attribute: when DynamoDB may delete the item, in
+/// seconds since the epoch.
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// How long a DAG's `retention` is remembered before it is read again (a
+/// deploy that changes it takes this long to reach a warm function).
+const RETENTION_FRESH: Duration = Duration::from_secs(600);
+
 /// The state store.
 #[derive(Clone)]
 pub struct DynamoStore {
     client: Client,
     table: String,
     spec_objects: Option<SpecObjects>,
+    /// Retention of a DAG whose spec names none.
+    retention: Duration,
+    /// Each DAG's own retention, when read.
+    retention_of: Arc<Mutex<HashMap<String, KnownRetention>>>,
+}
+
+/// A DAG's `retention` in seconds (`None`: it names none), and when it
+/// was read.
+type KnownRetention = (Option<u64>, Instant);
+
+/// When an item written now expires: stamped on it only once it records
+/// an end.
+#[derive(Clone, Copy, Debug)]
+struct Expiry(u64);
+
+/// How much longer than its run's items a launch handle is kept: a try
+/// still running then is found by reconciliation, not by its handle.
+const HANDLE_SLACK: Duration = Duration::from_secs(30 * 86_400);
+
+impl Expiry {
+    fn stamp(self, item: &mut Item, ended: bool) {
+        if ended {
+            item.insert(EXPIRES_AT.into(), AttributeValue::N(self.0.to_string()));
+        }
+    }
 }
 
 fn s(text: impl Into<String>) -> AttributeValue {
@@ -138,6 +181,7 @@ fn dag_update(dag: &DagId, change: &DagChange) -> DagUpdate {
             import_error,
             source_version,
             expect,
+            retention_secs,
         } => {
             sets.push("paused = if_not_exists(paused, :false)".into());
             values.insert(":false".into(), AttributeValue::Bool(false));
@@ -153,6 +197,17 @@ fn dag_update(dag: &DagId, change: &DagChange) -> DagUpdate {
                     }
                     None => removes.push(field.to_string()),
                 }
+            }
+            match retention_secs {
+                Some(Some(secs)) => {
+                    sets.push("retention_secs = :retention_secs".into());
+                    values.insert(
+                        ":retention_secs".into(),
+                        AttributeValue::N(secs.to_string()),
+                    );
+                }
+                Some(None) => removes.push("retention_secs".into()),
+                None => {}
             }
             condition = match expect {
                 None => None,
@@ -188,7 +243,9 @@ impl DynamoStore {
     /// Writes a run by compare-and-set on its state and revision; a write
     /// that makes it start or stop running also counts it on its DAG's
     /// metadata item in the same transaction, and with `limit`, only while
-    /// fewer than that many run. Its events go in the same transaction.
+    /// fewer than that many run. Its events go in the same transaction, and
+    /// so does, when it ends, its claim's expiry and its DAG's note of the
+    /// run that ended last (which the tick keeps from expiring).
     async fn write_run(
         &self,
         expect: RunState,
@@ -212,33 +269,71 @@ impl DynamoStore {
         };
         let running = |s: RunState| i64::from(s == RunState::Running);
         let delta = running(next.state) - running(expect);
-        if delta == 0 && notices.is_empty() {
+        let expiry = self.expires_at(next.dag.as_str()).await?;
+        let (ends, reopens) = (
+            next.state.is_terminal() && !expect.is_terminal(),
+            expect.is_terminal() && !next.state.is_terminal(),
+        );
+        if delta == 0 && notices.is_empty() && !ends && !reopens {
             return self
-                .put_when(Self::run_item(&stored)?, &condition, names, values)
+                .put_when(Self::run_item(&stored, expiry)?, &condition, names, values)
                 .await;
         }
         let put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(Self::run_item(&stored)?))
+            .set_item(Some(Self::run_item(&stored, expiry)?))
             .condition_expression(condition)
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
             .build()
             .map_err(|e| PortError::new("building a transaction", e))?;
         let mut writes = vec![TransactWriteItem::builder().put(put).build()];
-        if delta != 0 {
-            writes.push(self.count_running(next.dag.as_str(), delta, limit)?);
+        if delta != 0 || ends {
+            let ended = ends.then_some(next);
+            writes.push(self.count_running(next.dag.as_str(), delta, limit, ended)?);
+        }
+        if ends || reopens {
+            writes.push(self.claim_expiry(next, ends.then_some(expiry))?);
         }
         writes.extend(self.notice_puts(notices)?);
         self.transact(writes).await
     }
 
-    /// The transaction's change of a DAG's running-runs count.
+    /// The transaction's change of the claim of a run's logical date: it
+    /// expires with the run once the run ends, and not while a rerun runs.
+    fn claim_expiry(&self, run: &Run, expiry: Option<Expiry>) -> PortResult<TransactWriteItem> {
+        let mut values = Item::from([
+            (":run".to_string(), s(run.run_id.clone())),
+            (":type".to_string(), s("date")),
+        ]);
+        let set =
+            "SET run_id = if_not_exists(run_id, :run), item_type = if_not_exists(item_type, :type)";
+        let expression = match expiry {
+            Some(Expiry(at)) => {
+                values.insert(":expires".into(), AttributeValue::N(at.to_string()));
+                format!("{set}, {EXPIRES_AT} = :expires")
+            }
+            None => format!("{set} REMOVE {EXPIRES_AT}"),
+        };
+        let update = Update::builder()
+            .table_name(&self.table)
+            .key(PK, s(keys::dag_pk(run.dag.as_str())))
+            .key(SK, s(keys::date_sk(run.logical_date)))
+            .update_expression(expression)
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|e| PortError::new("building a transaction", e))?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The transaction's change of a DAG's running-runs count, noting the
+    /// run that `ended`, if one did.
     fn count_running(
         &self,
         dag: &str,
         delta: i64,
         limit: Option<u32>,
+        ended: Option<&Run>,
     ) -> PortResult<TransactWriteItem> {
         let mut values = Item::from([
             (":delta".to_string(), AttributeValue::N(delta.to_string())),
@@ -246,13 +341,21 @@ impl DynamoStore {
             (":type".to_string(), s("dag")),
             (":false".to_string(), AttributeValue::Bool(false)),
         ]);
+        let mut set = "SET #dag = if_not_exists(#dag, :dag), item_type = :type, paused = if_not_exists(paused, :false)".to_string();
+        if let Some(run) = ended {
+            let at = run.ended_at.unwrap_or(run.created_at);
+            values.insert(":last_run".into(), s(run.run_id.clone()));
+            values.insert(
+                ":last_at".into(),
+                s(at.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            );
+            set += ", last_ended_run = :last_run, last_ended_at = :last_at";
+        }
         let mut update = Update::builder()
             .table_name(&self.table)
             .key(PK, s(keys::DAGS))
             .key(SK, s(dag))
-            .update_expression(format!(
-                "SET #dag = if_not_exists(#dag, :dag), item_type = :type, paused = if_not_exists(paused, :false) ADD {RUNNING_RUNS} :delta"
-            ))
+            .update_expression(format!("{set} ADD {RUNNING_RUNS} :delta"))
             .expression_attribute_names("#dag", "dag");
         if let Some(limit) = limit {
             values.insert(":limit".into(), AttributeValue::N(limit.to_string()));
@@ -267,13 +370,57 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().update(update).build())
     }
 
-    /// A store over `table`.
+    /// A store over `table`, keeping ended runs 400 days unless their DAG
+    /// says otherwise.
     pub fn new(client: Client, table: impl Into<String>) -> DynamoStore {
         DynamoStore {
             client,
             table: table.into(),
             spec_objects: None,
+            retention: updraft_core::retention::DEFAULT_RETENTION
+                .to_std()
+                .unwrap_or_default(),
+            retention_of: Arc::default(),
         }
+    }
+
+    /// The same store, keeping ended runs `retention` unless their DAG
+    /// says otherwise (the stack's `RetentionDays`).
+    pub fn with_retention(mut self, retention: Duration) -> DynamoStore {
+        self.retention = retention;
+        self
+    }
+
+    /// How long `dag`'s ended runs are kept: its spec's `retention`, read
+    /// from its metadata at most every ten minutes, else the store's.
+    async fn retention(&self, dag: &str) -> PortResult<Duration> {
+        let cached = {
+            let known = self.retention_of.lock().unwrap_or_else(|e| e.into_inner());
+            known
+                .get(dag)
+                .filter(|(_, read)| read.elapsed() < RETENTION_FRESH)
+                .map(|(secs, _)| *secs)
+        };
+        let secs = match cached {
+            Some(secs) => secs,
+            None => {
+                let secs = self.dag(dag).await?.and_then(|meta| meta.retention_secs);
+                self.retention_of
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(dag.to_string(), (secs, Instant::now()));
+                secs
+            }
+        };
+        Ok(secs.map_or(self.retention, Duration::from_secs))
+    }
+
+    /// When an item of a run of `dag` written in an end state now expires.
+    async fn expires_at(&self, dag: &str) -> PortResult<Expiry> {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or_default();
+        Ok(Expiry((now + self.retention(dag).await?).as_secs()))
     }
 
     /// Keeps spec sources in the bucket and reads them only from there, as
@@ -430,7 +577,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    fn run_item(run: &Run) -> PortResult<Item> {
+    fn run_item(run: &Run, expiry: Expiry) -> PortResult<Item> {
         let mut item = encode(
             run,
             keys::dag_pk(run.dag.as_str()),
@@ -445,34 +592,51 @@ impl DynamoStore {
         if !run.state.is_terminal() {
             item.insert(ACTIVE.into(), s(ACTIVE_VALUE));
         }
+        expiry.stamp(&mut item, run.state.is_terminal());
         Ok(item)
     }
 
-    fn instance_item(dag: &str, run_id: &str, instance: &TaskInstance) -> PortResult<Item> {
-        encode(
+    fn instance_item(
+        dag: &str,
+        run_id: &str,
+        instance: &TaskInstance,
+        expiry: Expiry,
+    ) -> PortResult<Item> {
+        let mut item = encode(
             instance,
             keys::run_pk(dag, run_id),
             keys::task_sk(&instance.key),
             "task",
-        )
+        )?;
+        expiry.stamp(&mut item, instance.state.is_terminal());
+        Ok(item)
     }
 
-    fn attempt_item(dag: &str, run_id: &str, attempt: &Attempt) -> PortResult<Item> {
-        encode(
+    fn attempt_item(
+        dag: &str,
+        run_id: &str,
+        attempt: &Attempt,
+        expiry: Expiry,
+    ) -> PortResult<Item> {
+        let mut item = encode(
             attempt,
             keys::run_pk(dag, run_id),
             keys::try_sk(&attempt.key, attempt.try_number),
             "try",
-        )
+        )?;
+        expiry.stamp(&mut item, attempt.ended_at.is_some());
+        Ok(item)
     }
 
-    fn handle_item(handle: &str, try_ref: &HandleRef) -> PortResult<Item> {
-        encode(try_ref, keys::handle_pk(handle), "HANDLE".into(), "handle")
+    fn handle_item(handle: &str, try_ref: &HandleRef, expiry: Expiry) -> PortResult<Item> {
+        let mut item = encode(try_ref, keys::handle_pk(handle), "HANDLE".into(), "handle")?;
+        Expiry(expiry.0 + HANDLE_SLACK.as_secs()).stamp(&mut item, true);
+        Ok(item)
     }
 
     /// Each record twice: under its artifact (lineage by URI) and under
-    /// its run (lineage by run).
-    fn artifact_items(records: &[ArtifactRecord]) -> PortResult<Vec<Item>> {
+    /// its run (lineage by run). Written as a try ends, so stamped.
+    fn artifact_items(records: &[ArtifactRecord], expiry: Expiry) -> PortResult<Vec<Item>> {
         let mut items = Vec::with_capacity(records.len() * 2);
         for r in records {
             let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
@@ -487,6 +651,9 @@ impl DynamoStore {
                 by_run,
                 "artifact",
             )?);
+        }
+        for item in &mut items {
+            expiry.stamp(item, true);
         }
         Ok(items)
     }

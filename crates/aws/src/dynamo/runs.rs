@@ -5,37 +5,9 @@ use super::*;
 #[async_trait]
 impl RunStore for DynamoStore {
     async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()> {
-        let Some(run) = self.run(dag, run_id).await? else {
+        let Some((run, doomed)) = self.items_of_run(dag, run_id).await? else {
             return Ok(());
         };
-        let mut doomed = Vec::new();
-        for item in self
-            .query_prefix(keys::run_pk(dag, run_id), "", false)
-            .await?
-        {
-            let key = |name: &str| {
-                item.get(name)
-                    .and_then(|v| v.as_s().ok())
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            let (pk, sk) = (key(PK), key(SK));
-            if sk.starts_with("ARTIFACT#") {
-                // Its twin under the artifact's URI.
-                let r: ArtifactRecord = decode(item)?;
-                let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
-                let used = r.used.as_str();
-                let by_uri =
-                    keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
-                doomed.push((keys::artifact_pk(&r.uri), by_uri));
-            } else if sk.starts_with("TRY#") {
-                let attempt: Attempt = decode(item)?;
-                if let Some(handle) = attempt.handle {
-                    doomed.push((keys::handle_pk(&handle), "HANDLE".into()));
-                }
-            }
-            doomed.push((pk, sk));
-        }
         self.batch_delete(doomed).await?;
         // The run last: a clean that died before this finds it again.
         self.batch_delete(vec![
@@ -43,6 +15,59 @@ impl RunStore for DynamoStore {
             (keys::dag_pk(dag), keys::run_sk(run_id)),
         ])
         .await
+    }
+
+    /// One write per item, on the rare run that ended last and nears its
+    /// horizon; the DAG's note says when it was kept, so the next tick
+    /// leaves it.
+    async fn keep_run(&self, dag: &str, run_id: &str, now: DateTime<Utc>) -> PortResult<()> {
+        let Some((run, mut items)) = self.items_of_run(dag, run_id).await? else {
+            return Ok(());
+        };
+        items.push((keys::dag_pk(dag), keys::date_sk(run.logical_date)));
+        items.push((keys::dag_pk(dag), keys::run_sk(run_id)));
+        let horizon =
+            now + chrono::Duration::from_std(self.retention(dag).await?).unwrap_or_default();
+        let expires = AttributeValue::N(horizon.timestamp().max(0).to_string());
+        for (pk, sk) in items {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key(PK, s(pk))
+                .key(SK, s(sk))
+                .update_expression(format!("SET {EXPIRES_AT} = :expires"))
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(":expires", expires.clone())
+                .send()
+                .await
+                .map_or_else(
+                    |e| match is_condition_failure(&e) {
+                        true => Ok(()),
+                        false => Err(fail("DynamoDB UpdateItem")(e)),
+                    },
+                    |_| Ok(()),
+                )?;
+        }
+        let kept = now.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(keys::DAGS))
+            .key(SK, s(dag))
+            .update_expression("SET last_ended_at = :kept")
+            .condition_expression("last_ended_run = :run")
+            .expression_attribute_values(":kept", s(kept))
+            .expression_attribute_values(":run", s(run_id))
+            .send()
+            .await
+            .map_or_else(
+                |e| match is_condition_failure(&e) {
+                    // Another run ended meanwhile: it is the one to keep.
+                    true => Ok(()),
+                    false => Err(fail("DynamoDB UpdateItem")(e)),
+                },
+                |_| Ok(()),
+            )
     }
 
     async fn create_run(
@@ -58,14 +83,18 @@ impl RunStore for DynamoStore {
         claim.insert(SK.into(), s(keys::date_sk(run.logical_date)));
         claim.insert("item_type".into(), s("date"));
         claim.insert("run_id".into(), s(run.run_id.clone()));
-        let mut writes = vec![self.absent(Self::run_item(run)?)?, self.absent(claim)?];
+        let expiry = self.expires_at(dag).await?;
+        let mut writes = vec![
+            self.absent(Self::run_item(run, expiry)?)?,
+            self.absent(claim)?,
+        ];
         writes.extend(self.notice_puts(notices)?);
         if !self.transact(writes).await? {
             return Ok(false);
         }
         let items = instances
             .iter()
-            .map(|i| Self::instance_item(dag, &run.run_id, i))
+            .map(|i| Self::instance_item(dag, &run.run_id, i, expiry))
             .collect::<PortResult<Vec<_>>>()?;
         self.batch_put(items).await?;
         Ok(true)
@@ -157,8 +186,9 @@ impl RunStore for DynamoStore {
 
     async fn put_audit(&self, dag: &str, run_id: &str, entry: &AuditEntry) -> PortResult<()> {
         let sk = keys::audit_sk(entry.at, &entry.by);
-        self.put(encode(entry, keys::run_pk(dag, run_id), sk, "audit")?)
-            .await
+        let mut item = encode(entry, keys::run_pk(dag, run_id), sk, "audit")?;
+        self.expires_at(dag).await?.stamp(&mut item, true);
+        self.put(item).await
     }
 
     async fn audit(&self, dag: &str, run_id: &str) -> PortResult<Vec<AuditEntry>> {
@@ -188,10 +218,11 @@ impl RunStore for DynamoStore {
         // already exists (an expansion repeated after a crash) is written
         // one by one instead, skipping those.
         let mut created = 0;
+        let expiry = self.expires_at(dag).await?;
         for chunk in instances.chunks(MAX_TRANSACTION) {
             let items = chunk
                 .iter()
-                .map(|i| self.absent(Self::instance_item(dag, run_id, i)?))
+                .map(|i| self.absent(Self::instance_item(dag, run_id, i, expiry)?))
                 .collect::<PortResult<Vec<_>>>()?;
             if self.transact(items).await? {
                 created += chunk.len();
@@ -199,7 +230,7 @@ impl RunStore for DynamoStore {
             }
             for instance in chunk {
                 created += usize::from(
-                    self.put_new(Self::instance_item(dag, run_id, instance)?)
+                    self.put_new(Self::instance_item(dag, run_id, instance, expiry)?)
                         .await?,
                 );
             }
@@ -226,7 +257,8 @@ impl RunStore for DynamoStore {
         change: &TaskTransition,
         notices: &[Notice],
     ) -> PortResult<bool> {
-        let item = Self::instance_item(dag, run_id, &change.next)?;
+        let expiry = self.expires_at(dag).await?;
+        let item = Self::instance_item(dag, run_id, &change.next, expiry)?;
         if notices.is_empty() {
             return self
                 .put_if(item, change.expect_state.as_str(), Some(change.expect_try))
@@ -246,11 +278,13 @@ impl RunStore for DynamoStore {
         changes: &[TaskTransition],
     ) -> PortResult<Vec<bool>> {
         let mut applied = Vec::with_capacity(changes.len());
+        let expiry = self.expires_at(dag).await?;
         for chunk in changes.chunks(MAX_TRANSACTION) {
             let writes = chunk
                 .iter()
                 .map(|change| {
-                    self.conditional(Self::instance_item(dag, run_id, &change.next)?, change)
+                    let item = Self::instance_item(dag, run_id, &change.next, expiry)?;
+                    self.conditional(item, change)
                 })
                 .collect::<PortResult<Vec<_>>>()?;
             if self.transact(writes).await? {
@@ -260,5 +294,49 @@ impl RunStore for DynamoStore {
             applied.extend(update_one_by_one(self, dag, run_id, chunk).await?);
         }
         Ok(applied)
+    }
+}
+
+impl DynamoStore {
+    /// A run and the keys of everything kept of it but its own item and
+    /// its logical date's claim: its partition's items, their launch
+    /// handles and the lineage records' twins under each artifact.
+    async fn items_of_run(
+        &self,
+        dag: &str,
+        run_id: &str,
+    ) -> PortResult<Option<(Run, Vec<(String, String)>)>> {
+        let Some(run) = self.run(dag, run_id).await? else {
+            return Ok(None);
+        };
+        let mut items = Vec::new();
+        for item in self
+            .query_prefix(keys::run_pk(dag, run_id), "", false)
+            .await?
+        {
+            let key = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let (pk, sk) = (key(PK), key(SK));
+            if sk.starts_with("ARTIFACT#") {
+                // Its twin under the artifact's URI.
+                let r: ArtifactRecord = decode(item)?;
+                let at = r.at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                let used = r.used.as_str();
+                let by_uri =
+                    keys::artifact_sk(&at, r.dag.as_str(), &r.run_id, &r.key, r.try_number, used);
+                items.push((keys::artifact_pk(&r.uri), by_uri));
+            } else if sk.starts_with("TRY#") {
+                let attempt: Attempt = decode(item)?;
+                if let Some(handle) = attempt.handle {
+                    items.push((keys::handle_pk(&handle), "HANDLE".into()));
+                }
+            }
+            items.push((pk, sk));
+        }
+        Ok(Some((run, items)))
     }
 }

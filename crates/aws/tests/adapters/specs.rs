@@ -196,6 +196,7 @@ async fn set_current(store: &Arc<dyn StateStore>, dag: &DagId, version: &str) {
         import_error: None,
         source_version: None,
         expect: None,
+        retention_secs: None,
     };
     assert!(store.update_dag(dag, &change).await.unwrap());
 }
@@ -343,6 +344,7 @@ async fn a_late_or_replayed_upload_never_rolls_a_dag_back() {
         import_error: None,
         source_version: Some(first.clone()),
         expect: Some(None),
+        retention_secs: None,
     };
     let etl = DagId::parse("etl").unwrap();
     assert!(!store.update_dag(&etl, &stale).await.unwrap());

@@ -40,6 +40,7 @@ fn settings() -> Settings {
         relaunch_after: Duration::from_secs(60),
         resend_after: Duration::from_secs(60),
         redelivery_backoff: Duration::ZERO,
+        ..Settings::default()
     }
 }
 

@@ -1201,6 +1201,7 @@ pub async fn racing_dag_changes_keep_each_others_fields(handles: StoreHandles) {
         import_error: None,
         source_version: Some(format!("s{n}")),
         expect: Some(None),
+        retention_secs: None,
     };
     let mut changes = vec![DagChange::Paused(true), deploy(1), deploy(2)];
     changes.extend((1..=5).map(|m| DagChange::LastPoint(t0() + chrono::Duration::minutes(m))));
@@ -1403,6 +1404,7 @@ pub async fn dag_metadata_and_spec_versions_round_trip(handles: StoreHandles) {
         import_error: None,
         source_version: Some("s1".into()),
         expect,
+        retention_secs: Some(Some(86_400)),
     };
     assert!(store.update_dag(&d, &v1(Some(None))).await.unwrap());
     assert!(
@@ -1414,6 +1416,8 @@ pub async fn dag_metadata_and_spec_versions_round_trip(handles: StoreHandles) {
         import_error: Some("x.yaml:1:1: bad".into()),
         source_version: Some("s2".into()),
         expect: Some(Some("s1".into())),
+        // A file that does not load leaves the retention as it was.
+        retention_secs: None,
     };
     assert!(store.update_dag(&d, &broken).await.unwrap());
     assert!(
@@ -1425,6 +1429,7 @@ pub async fn dag_metadata_and_spec_versions_round_trip(handles: StoreHandles) {
     meta.paused = false;
     meta.import_error = Some("x.yaml:1:1: bad".into());
     meta.source_version = Some("s2".into());
+    meta.retention_secs = Some(86_400);
     assert_eq!(
         store.dags().await.unwrap(),
         vec![meta],

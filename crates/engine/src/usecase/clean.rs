@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use updraft_core::retention::{DEFAULT_RETENTION, expired};
+use updraft_core::retention::expired;
 use updraft_core::state::Run;
 
 use crate::ports::RunQuery;
@@ -35,7 +35,7 @@ impl Engine {
         let retention_of = |dag: &str| {
             older_than
                 .or_else(|| retention.get(dag).copied())
-                .unwrap_or(DEFAULT_RETENTION)
+                .unwrap_or_else(|| Duration::from_std(self.settings.retention).unwrap_or_default())
         };
         let mut gone: Vec<Run> = expired(&runs, now, retention_of)
             .into_iter()

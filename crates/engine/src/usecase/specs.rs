@@ -328,7 +328,11 @@ async fn keep_version(
     store
         .put_spec_version(spec.id.as_str(), &spec.version, text, now)
         .await?;
-    Ok(source(Some(spec.version.clone()), None, source_version))
+    let mut change = source(Some(spec.version.clone()), None, source_version);
+    if let DagChange::Source { retention_secs, .. } = &mut change {
+        *retention_secs = Some(spec.retention.map(|kept| kept.as_secs()));
+    }
+    Ok(change)
 }
 
 /// A change of a DAG's spec source that applies whatever is stored.
@@ -342,6 +346,7 @@ fn source(
         import_error,
         source_version,
         expect: None,
+        retention_secs: None,
     }
 }
 

@@ -38,6 +38,7 @@
 
 use chrono::{DateTime, Utc};
 use futures_util::future::join_all;
+use updraft_core::retention::must_keep;
 use updraft_core::schedule::{SAFETY_TICK, next_tick};
 use updraft_core::spec::{DagSpec, Diagnostic};
 use updraft_core::state::{Run, RunKind, SCHEDULE, run_id};
@@ -124,6 +125,7 @@ impl Engine {
         if let Err(e) = self.sweep_pools(&specs).await {
             self.isolate(&mut report, "the pools".into(), e);
         }
+        self.keep_last_ended(&metas, now, &mut report).await;
         // Messages no consumer is settling (one died, or their delay or
         // backoff passed), before this tick queues more of its own.
         if let Err(e) = self.ports.queue.nudge().await {
@@ -216,6 +218,37 @@ impl Engine {
                 .await?;
         }
         Ok(created)
+    }
+
+    /// Keeps each DAG's run that ended last from expiring as it nears its
+    /// horizon, where the store expires items by itself (it notes that
+    /// run): `depends_on_past` and catchup read it.
+    async fn keep_last_ended(
+        &self,
+        metas: &[DagMeta],
+        now: DateTime<Utc>,
+        report: &mut TickReport,
+    ) {
+        for meta in metas {
+            let (Some(run_id), Some(ended)) = (&meta.last_ended_run, meta.last_ended_at) else {
+                continue;
+            };
+            let retention = meta
+                .retention_secs
+                .map_or(self.settings.retention, std::time::Duration::from_secs);
+            let retention = chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+            if !must_keep(ended, retention, now) {
+                continue;
+            }
+            let kept = self
+                .ports
+                .store
+                .keep_run(meta.dag.as_str(), run_id, now)
+                .await;
+            if let Err(e) = kept {
+                self.isolate(report, format!("{}/{run_id}", meta.dag), e.into());
+            }
+        }
     }
 
     /// Keeps a failure of one DAG or run from stopping the tick.

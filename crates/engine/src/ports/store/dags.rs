@@ -57,6 +57,18 @@ pub struct DagMeta {
     pub source_version: Option<String>,
     /// The latest schedule point a run was created for.
     pub last_point: Option<DateTime<Utc>>,
+    /// The spec's `retention`, in seconds, where it names one: what a store
+    /// whose items expire by themselves stamps the items of its runs with.
+    #[serde(default)]
+    pub retention_secs: Option<u64>,
+    /// The run of this DAG that ended last, noted by a store whose items
+    /// expire by themselves (others leave it unset): the tick keeps it
+    /// from expiring, since `depends_on_past` and catchup read it.
+    #[serde(default)]
+    pub last_ended_run: Option<String>,
+    /// When that run ended, or was last kept.
+    #[serde(default)]
+    pub last_ended_at: Option<DateTime<Utc>>,
 }
 
 impl DagMeta {
@@ -69,6 +81,9 @@ impl DagMeta {
             import_error: None,
             source_version: None,
             last_point: None,
+            retention_secs: None,
+            last_ended_run: None,
+            last_ended_at: None,
         }
     }
 }
@@ -94,6 +109,9 @@ pub enum DagChange {
         /// Applied only if the stored object version is still this one
         /// (`Some(None)`: none stored): a compare-and-set. `None`: always.
         expect: Option<Option<String>>,
+        /// The valid spec's `retention` in seconds (`Some(None)`: it names
+        /// none); `None` leaves the stored one (a file that does not load).
+        retention_secs: Option<Option<u64>>,
     },
 }
 
@@ -114,6 +132,7 @@ impl DagChange {
                 import_error,
                 source_version,
                 expect,
+                retention_secs,
             } => {
                 if expect.as_ref().is_some_and(|e| *e != meta.source_version) {
                     return false;
@@ -121,6 +140,9 @@ impl DagChange {
                 meta.current_version = current_version.clone();
                 meta.import_error = import_error.clone();
                 meta.source_version = source_version.clone();
+                if let Some(retention) = retention_secs {
+                    meta.retention_secs = *retention;
+                }
             }
         }
         true

@@ -102,6 +102,17 @@ pub trait RunStore: Send + Sync {
     /// does to runs past their retention. A run already gone is no error,
     /// so a clean that died halfway is simply run again.
     async fn delete_run(&self, dag: &str, run_id: &str) -> PortResult<()>;
+
+    /// Keeps an ended run, and everything kept of it, from expiring for a
+    /// whole retention from `now`, where items expire by themselves
+    /// (DynamoDB's TTL): the tick's care of the run of a DAG that ended
+    /// last, once it nears its horizon ([`DagMeta::last_ended_run`]). A
+    /// store that deletes runs only when asked has nothing to do.
+    ///
+    /// [`DagMeta::last_ended_run`]: crate::ports::DagMeta::last_ended_run
+    async fn keep_run(&self, _dag: &str, _run_id: &str, _now: DateTime<Utc>) -> PortResult<()> {
+        Ok(())
+    }
 }
 
 impl RunQuery {
