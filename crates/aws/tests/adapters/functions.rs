@@ -1,5 +1,6 @@
 //! The three functions, called in-process with real-shaped events, against
-//! moto: a [`Player`] plays SQS's event source and ECS's state-change events.
+//! moto: a [`Player`] plays Lambda invoking the dispatcher and ECS's
+//! state-change events.
 //! A chain runs to success with one ECS task per try; a failed run is rerun
 //! from its failed task without launching its upstream again.
 

@@ -18,6 +18,7 @@ mod operator;
 mod permissions;
 mod pools;
 mod races;
+mod retention;
 mod sagemaker;
 mod specs;
 mod template;

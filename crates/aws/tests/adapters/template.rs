@@ -684,3 +684,27 @@ async fn the_service_kinds_rules_take_their_ends_only() {
         .collect();
     assert_eq!(taken, ends);
 }
+
+/// Ended runs expire on one horizon: the table's TTL attribute is the one
+/// the store stamps, and the bucket's outputs and launch records expire
+/// after the same `RetentionDays`.
+#[test]
+fn ended_runs_items_and_outputs_expire_on_the_stacks_horizon() {
+    let table = &resource("StateTable")["Properties"];
+    assert_eq!(
+        table["TimeToLiveSpecification"],
+        json!({"AttributeName": updraft_aws::dynamo::EXPIRES_AT, "Enabled": true})
+    );
+    let rules = &resource("SpecBucket")["Properties"]["LifecycleConfiguration"]["Rules"];
+    for prefix in ["outputs/", "launches/"] {
+        let rule = rules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["Prefix"] == prefix)
+            .unwrap_or_else(|| panic!("a lifecycle rule for {prefix}"));
+        assert_eq!(rule["ExpirationInDays"], "RetentionDays", "{prefix}");
+    }
+    let variables = &template()["Globals"]["Function"]["Environment"]["Variables"];
+    assert_eq!(variables["UPDRAFT_RETENTION_DAYS"], "RetentionDays");
+}
