@@ -84,7 +84,7 @@ fn clean_deletes_runs_past_retention_with_their_logs_and_keeps_the_latest() {
 }
 
 /// `updraft dev` cleans as it starts (and once a day): a DAG's own
-/// `retention` decides.
+/// `retention` decides; lineage of a run it deleted says it expired.
 #[test]
 fn dev_deletes_the_runs_past_a_dags_retention() {
     let world = World::new();
@@ -92,9 +92,11 @@ fn dev_deletes_the_runs_past_a_dags_retention() {
         "brief.yaml",
         "dag: brief\nretention: 1s\ntasks:\n  - id: a\n    command: [echo, hi]\n",
     );
-    for _ in 0..2 {
-        world.run(&["run", "brief"]).expect(0);
-    }
+    let first = world
+        .run(&["run", "brief", "--output", "json"])
+        .expect(0)
+        .json();
+    world.run(&["run", "brief"]).expect(0);
     std::thread::sleep(Duration::from_millis(1_200));
     let _dev = world.dev();
     let one_left = updraft_e2e::eventually(Duration::from_secs(20), || {
@@ -105,4 +107,13 @@ fn dev_deletes_the_runs_past_a_dags_retention() {
         runs.as_array().map(Vec::len) == Some(1)
     });
     assert!(one_left, "{}", world.dev_output());
+    // Its lineage says it expired, rather than that there is no such run.
+    let id = first["run"]["run_id"].as_str().unwrap();
+    let lineage = world.run(&["lineage", "brief", id]).expect(0).stdout;
+    assert_eq!(
+        lineage.trim(),
+        format!(
+            "brief {id} has expired: ended runs are deleted after their DAG's retention, and their lineage with them"
+        )
+    );
 }

@@ -20,6 +20,15 @@ pub fn must_keep(ended: DateTime<Utc>, retention: Duration, now: DateTime<Utc>) 
     now >= ended + retention - margin
 }
 
+/// The logical date a run id names (`scheduled__2026-12-01T00:00:00+09:00`,
+/// `manual__2026-12-07T07:01:58.013Z`), if it names one.
+pub fn logical_date_of(run_id: &str) -> Option<DateTime<Utc>> {
+    let (_, date) = run_id.split_once("__")?;
+    DateTime::parse_from_rfc3339(date)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
 /// The runs of `runs` past their retention at `now`, in the order given.
 /// `retention_of` gives a DAG's retention.
 pub fn expired(
@@ -100,6 +109,21 @@ mod tests {
             ids(expired(&runs, now, ml_long)),
             ["etl/scheduled__1", "etl/scheduled__2"]
         );
+    }
+
+    #[test]
+    fn a_run_id_names_its_logical_date() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(
+            logical_date_of("scheduled__2026-12-01T00:00:00+09:00"),
+            Some(at("2026-11-30T15:00:00Z"))
+        );
+        assert_eq!(
+            logical_date_of("manual__2026-12-07T07:01:58.013Z"),
+            Some(at("2026-12-07T07:01:58.013Z"))
+        );
+        assert_eq!(logical_date_of("nightly-7"), None);
+        assert_eq!(logical_date_of("manual__yesterday"), None);
     }
 
     #[test]

@@ -347,11 +347,20 @@ impl<'a> RecordJson<'a> {
 struct RunRefJson<'a> {
     dag: &'a str,
     run_id: &'a str,
+    /// No longer kept (past its retention).
+    expired: bool,
 }
 
-fn run_refs(runs: &BTreeSet<(String, String)>) -> Vec<RunRefJson<'_>> {
+fn run_refs<'a>(
+    runs: &'a BTreeSet<(String, String)>,
+    expired: &BTreeSet<(String, String)>,
+) -> Vec<RunRefJson<'a>> {
     runs.iter()
-        .map(|(dag, run_id)| RunRefJson { dag, run_id })
+        .map(|run| RunRefJson {
+            dag: &run.0,
+            run_id: &run.1,
+            expired: expired.contains(run),
+        })
         .collect()
 }
 
@@ -361,6 +370,8 @@ pub struct ArtifactLineageJson<'a> {
     uri: &'a str,
     produced_by: Vec<RecordJson<'a>>,
     consumed_by: Vec<RecordJson<'a>>,
+    /// The runs of those records no longer kept.
+    expired_runs: Vec<RunRefJson<'a>>,
 }
 
 impl<'a> ArtifactLineageJson<'a> {
@@ -370,6 +381,7 @@ impl<'a> ArtifactLineageJson<'a> {
             uri,
             produced_by: RecordJson::all(&lineage.produced_by),
             consumed_by: RecordJson::all(&lineage.consumed_by),
+            expired_runs: run_refs(&lineage.expired_runs, &lineage.expired_runs),
         }
     }
 }
@@ -383,6 +395,8 @@ pub struct RunLineageJson<'a> {
     consumed: Vec<RecordJson<'a>>,
     upstream_runs: Vec<RunRefJson<'a>>,
     downstream_runs: Vec<RunRefJson<'a>>,
+    /// The run is no longer kept (past its retention).
+    expired: bool,
 }
 
 impl<'a> RunLineageJson<'a> {
@@ -393,8 +407,9 @@ impl<'a> RunLineageJson<'a> {
             run_id,
             produced: RecordJson::all(&lineage.produced),
             consumed: RecordJson::all(&lineage.consumed),
-            upstream_runs: run_refs(&lineage.upstream),
-            downstream_runs: run_refs(&lineage.downstream),
+            upstream_runs: run_refs(&lineage.upstream, &lineage.expired_runs),
+            downstream_runs: run_refs(&lineage.downstream, &lineage.expired_runs),
+            expired: lineage.expired,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! is kept of them; active runs, recent ones and each DAG's latest stay.
 
 use chrono::Duration;
-use updraft_core::state::{Run, RunState};
+use updraft_core::state::{ArtifactRecord, ArtifactUse, Run, RunState, TaskKey};
 use updraft_engine::testing::{World, run, t0};
 
 const SHORT: &str = "dag: short\nretention: 30d\ntasks:\n  - id: a\n    command: [x]\n";
@@ -72,4 +72,55 @@ async fn older_than_overrides_every_dags_retention_but_keeps_the_latest() {
     let mut left = ids(&store.runs(&Default::default()).await.unwrap());
     left.sort();
     assert_eq!(left, ["plain-1", "short-2", "short-60"]);
+}
+
+/// A lineage record of `run` of `dag`, `used` as given.
+fn record(dag: &str, run: &str, used: ArtifactUse) -> ArtifactRecord {
+    ArtifactRecord {
+        uri: "s3://lake/x".into(),
+        used,
+        dag: updraft_core::ids::DagId::parse(dag).unwrap(),
+        run_id: run.into(),
+        key: TaskKey::task(updraft_core::ids::TaskId::parse("a").unwrap()),
+        try_number: 1,
+        at: t0(),
+    }
+}
+
+#[tokio::test]
+async fn lineage_says_a_run_past_retention_expired_and_marks_linked_runs_that_did() {
+    let world = world().await;
+    let store = &world.engine.ports().store;
+    // A run of `short` made on t0 and cleaned away 70 days on (it keeps 30).
+    let old = format!("scheduled__{}", t0().to_rfc3339());
+    let mut made = on_day("short", 0, RunState::Succeeded);
+    made.run_id = old.clone();
+    made.logical_date = t0() - Duration::hours(1);
+    assert!(store.create_run(&made, &[], &[]).await.unwrap());
+    world.engine.clean(None, false).await.unwrap();
+    assert_eq!(store.run("short", &old).await.unwrap(), None);
+    let lineage = world.engine.run_lineage("short", &old).await.unwrap();
+    assert!(lineage.expired);
+    // A run that never was and names a recent date is not found.
+    let recent = format!("manual__{}", (t0() + Duration::days(69)).to_rfc3339());
+    assert!(world.engine.run_lineage("short", &recent).await.is_err());
+    assert!(world.engine.run_lineage("short", "no-date").await.is_err());
+
+    // What a store whose items expire one by one can leave: plain-1's
+    // record of what it consumed, and the producer's record under the
+    // artifact, the producer's run gone.
+    store
+        .put_artifacts(&[
+            record("plain", "plain-1", ArtifactUse::Consumed),
+            record("short", &old, ArtifactUse::Produced),
+        ])
+        .await
+        .unwrap();
+    let lineage = world.engine.run_lineage("plain", "plain-1").await.unwrap();
+    let producer = ("short".to_string(), old.clone());
+    assert!(!lineage.expired);
+    assert!(lineage.upstream.contains(&producer));
+    assert_eq!(lineage.expired_runs, [producer.clone()].into());
+    let by_uri = world.engine.artifact_lineage("s3://lake/x").await.unwrap();
+    assert_eq!(by_uri.expired_runs, [producer].into());
 }

@@ -1,6 +1,7 @@
 //! Lineage drawn as a small graph: who produced an artifact and which runs
 //! consumed it; a run's upstream and downstream runs through artifacts.
 
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use updraft_core::state::ArtifactRecord;
@@ -61,12 +62,33 @@ fn three_columns(
     out
 }
 
-fn runs_of(records: &[ArtifactRecord]) -> Vec<(String, String)> {
+/// What names a run in a drawing, and where it leads: a run no longer
+/// kept leads to its lineage page, which says it expired.
+fn run_box(
+    dag: &str,
+    run_id: &str,
+    label: String,
+    expired: &BTreeSet<(String, String)>,
+) -> (String, String) {
+    match expired.contains(&(dag.to_string(), run_id.to_string())) {
+        true => (
+            format!("{label} (expired)"),
+            format!("{}/lineage", run_path(dag, run_id)),
+        ),
+        false => (label, run_path(dag, run_id)),
+    }
+}
+
+fn runs_of(
+    records: &[ArtifactRecord],
+    expired: &BTreeSet<(String, String)>,
+) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for r in records {
         let label = format!("{} {} ({})", r.dag, r.run_id, r.key);
-        if !out.iter().any(|(l, _)| *l == label) {
-            out.push((label, run_path(r.dag.as_str(), &r.run_id)));
+        let run = run_box(r.dag.as_str(), &r.run_id, label, expired);
+        if !out.iter().any(|(l, _)| *l == run.0) {
+            out.push(run);
         }
     }
     out
@@ -79,9 +101,9 @@ pub(crate) async fn artifact_page(engine: &Engine, uri: &str) -> Response {
         Err(e) => return crate::failure(&e),
     };
     let drawing = three_columns(
-        &runs_of(&lineage.produced_by),
+        &runs_of(&lineage.produced_by, &lineage.expired_runs),
         &[(uri.to_string(), artifact_path(uri))],
-        &runs_of(&lineage.consumed_by),
+        &runs_of(&lineage.consumed_by, &lineage.expired_runs),
     );
     let body = format!(
         "<h1>Lineage of <code>{}</code></h1><p class=\"muted\">produced by (left), consumed by (right)</p>{drawing}",
@@ -96,9 +118,18 @@ pub(crate) async fn run_page(engine: &Engine, dag: &str, run_id: &str) -> Respon
         Ok(lineage) => lineage,
         Err(e) => return crate::failure(&e),
     };
-    let runs = |set: &std::collections::BTreeSet<(String, String)>| -> Vec<(String, String)> {
+    if lineage.expired {
+        let body = format!(
+            "<h1>Lineage of {dag} {id}</h1><p>This run has expired: ended runs are deleted after \
+             their DAG's <code>retention</code>, and their lineage with them.</p>",
+            dag = escape(dag),
+            id = escape(run_id),
+        );
+        return Response::html(page("lineage", &body, false));
+    }
+    let runs = |set: &BTreeSet<(String, String)>| -> Vec<(String, String)> {
         set.iter()
-            .map(|(d, r)| (format!("{d} {r}"), run_path(d, r)))
+            .map(|(d, r)| run_box(d, r, format!("{d} {r}"), &lineage.expired_runs))
             .collect()
     };
     let drawing = three_columns(

@@ -2,6 +2,7 @@
 //! produced and consumed an artifact, or what a run produced and consumed
 //! and the runs joined to it through those artifacts.
 
+use std::collections::BTreeSet;
 use std::process::ExitCode;
 
 use updraft_core::state::ArtifactRecord;
@@ -11,13 +12,25 @@ use super::{Context, print_json};
 use crate::error::{CliError, CliResult};
 use crate::render::table;
 
-fn rows(records: &[ArtifactRecord], with_uri: bool) -> Vec<Vec<String>> {
+/// A run's id, marked when the run is no longer kept.
+fn run_label(dag: &str, run_id: &str, expired: &BTreeSet<(String, String)>) -> String {
+    match expired.contains(&(dag.to_string(), run_id.to_string())) {
+        true => format!("{run_id} (expired)"),
+        false => run_id.to_string(),
+    }
+}
+
+fn rows(
+    records: &[ArtifactRecord],
+    with_uri: bool,
+    expired: &BTreeSet<(String, String)>,
+) -> Vec<Vec<String>> {
     records
         .iter()
         .map(|r| {
             let mut row = vec![
                 r.dag.to_string(),
-                r.run_id.clone(),
+                run_label(r.dag.as_str(), &r.run_id, expired),
                 r.key.to_string(),
                 r.try_number.to_string(),
             ];
@@ -47,7 +60,7 @@ pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
                 "{}",
                 table(
                     &["DAG", "RUN ID", "TASK", "TRY"],
-                    &rows(&lineage.produced_by, false)
+                    &rows(&lineage.produced_by, false, &lineage.expired_runs)
                 )
             );
             println!("\nconsumed by:");
@@ -55,7 +68,7 @@ pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
                 "{}",
                 table(
                     &["DAG", "RUN ID", "TASK", "TRY"],
-                    &rows(&lineage.consumed_by, false)
+                    &rows(&lineage.consumed_by, false, &lineage.expired_runs)
                 )
             );
         }
@@ -65,18 +78,25 @@ pub async fn lineage(ctx: &Context, target: &[String]) -> CliResult<ExitCode> {
                 print_json(&RunLineageJson::new(dag, run_id, &lineage))?;
                 return Ok(ExitCode::SUCCESS);
             }
+            if lineage.expired {
+                println!(
+                    "{dag} {run_id} has expired: ended runs are deleted after their DAG's retention, and their lineage with them"
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            let expired = &lineage.expired_runs;
             let header = ["URI", "DAG", "RUN ID", "TASK", "TRY"];
             println!(
                 "produced:\n{}",
-                table(&header, &rows(&lineage.produced, true))
+                table(&header, &rows(&lineage.produced, true, expired))
             );
             println!(
                 "\nconsumed:\n{}",
-                table(&header, &rows(&lineage.consumed, true))
+                table(&header, &rows(&lineage.consumed, true, expired))
             );
-            let list = |runs: &std::collections::BTreeSet<(String, String)>| {
+            let list = |runs: &BTreeSet<(String, String)>| {
                 runs.iter()
-                    .map(|(d, r)| format!("  {d} {r}"))
+                    .map(|(d, r)| format!("  {d} {}", run_label(d, r, expired)))
                     .collect::<Vec<_>>()
                     .join("\n")
             };

@@ -255,6 +255,9 @@ pub struct ArtifactLineage {
     pub produced_by: Vec<ArtifactRecord>,
     /// The tries that consumed it, newest first.
     pub consumed_by: Vec<ArtifactRecord>,
+    /// The runs of those records that are no longer kept (past their
+    /// retention), as (dag, run_id).
+    pub expired_runs: BTreeSet<(String, String)>,
 }
 
 /// What one run produced and consumed, and the runs joined to it through
@@ -269,6 +272,11 @@ pub struct RunLineage {
     pub upstream: BTreeSet<(String, String)>,
     /// Runs that consumed what this run produced, as (dag, run_id).
     pub downstream: BTreeSet<(String, String)>,
+    /// Of those, the runs no longer kept (past their retention).
+    pub expired_runs: BTreeSet<(String, String)>,
+    /// The run itself is no longer kept: it is past its DAG's retention,
+    /// and its lineage went with it.
+    pub expired: bool,
 }
 
 impl Engine {
@@ -334,19 +342,76 @@ impl Engine {
     /// Who produced and consumed an artifact.
     pub async fn artifact_lineage(&self, uri: &str) -> EngineResult<ArtifactLineage> {
         let records = self.ports.store.artifact(uri).await?;
+        let runs = records
+            .iter()
+            .map(|r| (r.dag.to_string(), r.run_id.clone()))
+            .collect();
+        let expired_runs = self.not_kept(runs).await?;
         let (produced_by, consumed_by) = records
             .into_iter()
             .partition(|r| r.used == ArtifactUse::Produced);
         Ok(ArtifactLineage {
             produced_by,
             consumed_by,
+            expired_runs,
         })
     }
 
-    /// A run's artifacts and the runs upstream and downstream of it.
+    /// Of `runs`, those that are no longer kept.
+    async fn not_kept(
+        &self,
+        runs: BTreeSet<(String, String)>,
+    ) -> EngineResult<BTreeSet<(String, String)>> {
+        let mut gone = BTreeSet::new();
+        for (dag, run_id) in runs {
+            if self.ports.store.run(&dag, &run_id).await?.is_none() {
+                gone.insert((dag, run_id));
+            }
+        }
+        Ok(gone)
+    }
+
+    /// Whether a run that is not kept was deleted past its retention: its
+    /// logical date (from its id) is older than its DAG's retention. A run
+    /// ends after its logical date, so one that never was, or was deleted
+    /// by hand, may read as expired too; an id that names no date or a
+    /// recent one does not.
+    async fn past_retention(&self, dag: &str, run_id: &str) -> EngineResult<bool> {
+        let Some(date) = updraft_core::retention::logical_date_of(run_id) else {
+            return Ok(false);
+        };
+        let current = self
+            .ports
+            .store
+            .dag(dag)
+            .await?
+            .and_then(|m| m.current_version);
+        let named = match current {
+            Some(version) => self.spec_version(dag, &version).await?.retention,
+            None => None,
+        };
+        let kept = named.unwrap_or(self.settings.retention);
+        let kept = chrono::Duration::from_std(kept).unwrap_or(chrono::Duration::MAX);
+        Ok(date + kept < self.ports.clock.now())
+    }
+
+    /// A run's artifacts and the runs upstream and downstream of it; for a
+    /// run past its retention, that it expired.
     pub async fn run_lineage(&self, dag: &str, run_id: &str) -> EngineResult<RunLineage> {
-        self.find_run(dag, run_id).await?;
         let store = &self.ports.store;
+        if store.run(dag, run_id).await?.is_none() {
+            if !self.past_retention(dag, run_id).await? {
+                return Err(EngineError::no_run(dag, run_id));
+            }
+            return Ok(RunLineage {
+                produced: Vec::new(),
+                consumed: Vec::new(),
+                upstream: BTreeSet::new(),
+                downstream: BTreeSet::new(),
+                expired_runs: BTreeSet::new(),
+                expired: true,
+            });
+        }
         let (produced, consumed): (Vec<_>, Vec<_>) = store
             .run_artifacts(dag, run_id)
             .await?
@@ -358,6 +423,8 @@ impl Engine {
             consumed,
             upstream: BTreeSet::new(),
             downstream: BTreeSet::new(),
+            expired_runs: BTreeSet::new(),
+            expired: false,
         };
         let joined = |records: Vec<ArtifactRecord>, used: ArtifactUse| {
             records
@@ -387,6 +454,12 @@ impl Engine {
                 .downstream
                 .extend(joined(store.artifact(&uri).await?, ArtifactUse::Consumed));
         }
+        let linked = lineage
+            .upstream
+            .union(&lineage.downstream)
+            .cloned()
+            .collect();
+        lineage.expired_runs = self.not_kept(linked).await?;
         Ok(lineage)
     }
 }
