@@ -56,7 +56,7 @@ async fn doctor_tells_a_healthy_stack_from_each_thing_that_goes_wrong() {
     engine.tick().await.unwrap();
     let healthy = world.run(&["doctor"]).expect(0);
     for line in [
-        &format!("✔ stack {}: the 12 outputs updraft reads", stack.name),
+        &format!("✔ stack {}: the 13 outputs updraft reads", stack.name),
         "✔ the stack's 7 rules are enabled",
         "✔ the dead-letter queue is empty",
         "✔ every DAG's spec imports",

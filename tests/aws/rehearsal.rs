@@ -118,6 +118,15 @@ pub async fn create_with_stand_ins(
     mut template: Value,
     parameters: BTreeMap<String, String>,
 ) -> Stack {
+    // The emulator's Lambda runs nothing: a ring of the dispatcher (an
+    // asynchronous invoke) is answered at once, as Lambda answers it,
+    // rather than after moto tried Docker.
+    updraft_aws::testing::raw(
+        "POST",
+        "/moto-api/config",
+        &[],
+        r#"{"lambda": {"use_docker": false}}"#,
+    );
     let mut stand_in = StandIn::take(&mut template, &name, &parameters);
     stand_in.before(&mut template).await;
     let mut stack = create_stack(name, template, parameters).await;

@@ -18,6 +18,10 @@ pub const MAX_DISPATCHERS: usize = 10;
 /// The messages each woken dispatcher is counted on for (one SQS batch).
 const MESSAGES_PER_DISPATCHER: usize = 10;
 
+/// How long one invocation may take to be accepted: Lambda answers an
+/// asynchronous invoke at once, and a writer must not wait on a ring.
+const RING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The event a ring sends: any event makes the dispatcher drain the queue;
 /// this one says where it came from in its log.
 pub const RING: &str = "updraft.ring";
@@ -54,14 +58,19 @@ impl DispatcherBell {
         let mut invocations = tokio::task::JoinSet::new();
         for _ in 0..dispatchers_for(messages) {
             let (caller, params) = (self.caller.clone(), params.clone());
-            invocations
-                .spawn(async move { caller.call("lambda", "Invoke", &params).await.map(drop) });
+            invocations.spawn(async move {
+                let invoked = caller.call("lambda", "Invoke", &params);
+                match tokio::time::timeout(RING_TIMEOUT, invoked).await {
+                    Ok(answer) => answer.map(drop).map_err(|e| e.to_string()),
+                    Err(_) => Err(format!("no answer in {}s", RING_TIMEOUT.as_secs())),
+                }
+            });
         }
         let mut failed = Ok(());
         while let Some(done) = invocations.join_next().await {
             let error = match done {
                 Ok(Ok(())) => continue,
-                Ok(Err(e)) => PortError::new("Lambda Invoke of the dispatcher", e),
+                Ok(Err(e)) => PortError::msg(format!("Lambda Invoke of the dispatcher: {e}")),
                 Err(e) => PortError::new("Lambda Invoke of the dispatcher", e),
             };
             failed = Err(error);

@@ -17,11 +17,6 @@ use crate::sdk_error::fail;
 pub const MAX_RECEIVE_COUNT: u32 = updraft_engine::usecase::MAX_DELIVERIES;
 /// How long a received task message stays hidden: longer than a dispatch.
 pub const VISIBILITY_TIMEOUT_SECS: u32 = 120;
-/// The most task messages one dispatcher invocation gets: ten launches of
-/// a few hundred milliseconds fit its 20 s timeout.
-pub const DISPATCH_BATCH_SIZE: i32 = 10;
-/// The most dispatchers the task queue's event source runs at once.
-pub const DISPATCH_CONCURRENCY: i32 = 10;
 
 fn key(name: &str, kind: KeyType) -> PortResult<KeySchemaElement> {
     KeySchemaElement::builder()

@@ -116,7 +116,7 @@ test('optional props turn on what they stand for', () => {
   });
   template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 7 });
   template.hasResourceProperties('AWS::Lambda::Function', {
-    Environment: { Variables: Match.objectLike({ UPDRAFT_RETENTION_DAYS: '90' }) },
+    Environment: { Variables: Match.objectLike({ UPDRAFT_RETENTION_DAYS: { 'Fn::Sub': '90' } }) },
   });
   template.hasResourceProperties('AWS::Lambda::Function', {
     Environment: { Variables: Match.objectLike({ UPDRAFT_ASSIGN_PUBLIC_IP: 'ENABLED' }) },

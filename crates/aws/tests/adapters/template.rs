@@ -706,5 +706,5 @@ fn ended_runs_items_and_outputs_expire_on_the_stacks_horizon() {
         assert_eq!(rule["ExpirationInDays"], "RetentionDays", "{prefix}");
     }
     let variables = &template()["Globals"]["Function"]["Environment"]["Variables"];
-    assert_eq!(variables["UPDRAFT_RETENTION_DAYS"], "RetentionDays");
+    assert_eq!(variables["UPDRAFT_RETENTION_DAYS"], "${RetentionDays}");
 }
