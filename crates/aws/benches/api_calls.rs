@@ -155,16 +155,15 @@ async fn main() {
     let reads = total(&all, |s, o| s == "DynamoDB" && !is_dynamodb_write(o));
     let sqs = total(&all, |s, _| s == "SQS");
     let ecs = total(&all, |s, _| s == "ECS");
+    let rings = total(&all, |s, o| (s, o) == ("lambda", "Invoke"));
     println!();
     println!(
-        "per attempt: DynamoDB write requests {:.2} (billed by the write units below), DynamoDB reads {:.2}, SQS {:.2} (target <= 3), ECS {:.2}",
+        "per attempt: DynamoDB write requests {:.2} (billed by the write units below), DynamoDB reads {:.2}, SQS {:.2} (the send, the dispatcher's receive and delete, and the empty receive that ends each drain: nothing polls), ECS {:.2}, dispatcher rings {:.2}",
         per(writes),
         per(reads),
         per(sqs),
-        per(ecs)
-    );
-    println!(
-        "  (the SQS event source's ReceiveMessage and DeleteMessage come on top, batched up to 10 messages each)"
+        per(ecs),
+        per(rings)
     );
     let by_operation: Vec<String> = attempt_units
         .iter()
