@@ -11,8 +11,8 @@ use updraft_engine::ports::{PortError, PortResult};
 
 use crate::call::Caller;
 
-/// The most dispatchers one ring wakes: what the queue's event source
-/// allowed before (its maximum concurrency).
+/// The most dispatchers one ring wakes: ten launching at once fit a few
+/// hundred tries a minute and stay well inside an account's concurrency.
 pub const MAX_DISPATCHERS: usize = 10;
 
 /// The messages each woken dispatcher is counted on for (one SQS batch).
