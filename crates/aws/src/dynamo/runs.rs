@@ -36,7 +36,9 @@ impl RunStore for DynamoStore {
                 .key(PK, s(pk))
                 .key(SK, s(sk))
                 .update_expression(format!("SET {EXPIRES_AT} = :expires"))
-                .condition_expression("attribute_exists(PK)")
+                // Only what already expires: an item a rerun took the
+                // expiry off meanwhile is in flight again.
+                .condition_expression(format!("attribute_exists({EXPIRES_AT})"))
                 .expression_attribute_values(":expires", expires.clone())
                 .send()
                 .await
