@@ -815,4 +815,29 @@ impl DynamoStore {
             Err(e) => Err(fail("DynamoDB conditional PutItem")(e)),
         }
     }
+
+    /// Updates one item by `expression` if `condition` holds; `false` if
+    /// it does not.
+    async fn update_when(
+        &self,
+        (pk, sk): (String, String),
+        expression: &str,
+        condition: &str,
+        values: Item,
+    ) -> PortResult<bool> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(values));
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(fail("DynamoDB conditional UpdateItem")(e)),
+        }
+    }
 }

@@ -28,48 +28,35 @@ impl RunStore for DynamoStore {
         items.push((keys::dag_pk(dag), keys::run_sk(run_id)));
         let horizon =
             now + chrono::Duration::from_std(self.retention(dag).await?).unwrap_or_default();
-        let expires = AttributeValue::N(horizon.timestamp().max(0).to_string());
-        for (pk, sk) in items {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key(PK, s(pk))
-                .key(SK, s(sk))
-                .update_expression(format!("SET {EXPIRES_AT} = :expires"))
-                // Only what already expires: an item a rerun took the
-                // expiry off meanwhile is in flight again.
-                .condition_expression(format!("attribute_exists({EXPIRES_AT})"))
-                .expression_attribute_values(":expires", expires.clone())
-                .send()
-                .await
-                .map_or_else(
-                    |e| match is_condition_failure(&e) {
-                        true => Ok(()),
-                        false => Err(fail("DynamoDB UpdateItem")(e)),
-                    },
-                    |_| Ok(()),
-                )?;
+        let expires = Item::from([(
+            ":expires".to_string(),
+            AttributeValue::N(horizon.timestamp().max(0).to_string()),
+        )]);
+        // Only what already expires: an item a rerun took the expiry off
+        // meanwhile is in flight again.
+        let set = format!("SET {EXPIRES_AT} = :expires");
+        let expiring = format!("attribute_exists({EXPIRES_AT})");
+        for item in items {
+            self.update_when(item, &set, &expiring, expires.clone())
+                .await?;
         }
-        let kept = now.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(keys::DAGS))
-            .key(SK, s(dag))
-            .update_expression("SET last_ended_at = :kept")
-            .condition_expression("last_ended_run = :run")
-            .expression_attribute_values(":kept", s(kept))
-            .expression_attribute_values(":run", s(run_id))
-            .send()
-            .await
-            .map_or_else(
-                |e| match is_condition_failure(&e) {
-                    // Another run ended meanwhile: it is the one to keep.
-                    true => Ok(()),
-                    false => Err(fail("DynamoDB UpdateItem")(e)),
-                },
-                |_| Ok(()),
-            )
+        // Unless another run ended meanwhile: that is the one to keep.
+        let kept = Item::from([
+            (
+                ":kept".to_string(),
+                s(now.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ),
+            (":run".to_string(), s(run_id)),
+        ]);
+        let dag_item = (keys::DAGS.to_string(), dag.to_string());
+        self.update_when(
+            dag_item,
+            "SET last_ended_at = :kept",
+            "last_ended_run = :run",
+            kept,
+        )
+        .await?;
+        Ok(())
     }
 
     async fn create_run(
