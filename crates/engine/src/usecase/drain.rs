@@ -36,8 +36,12 @@ impl Engine {
                 // Without the change the queue's own visibility timeout
                 // applies: a shorter or longer wait, never a lost message.
                 if let Err(e) = queue.extend(delivery, *after).await {
+                    let m = &delivery.message;
                     self.emit(crate::events::Event::Dropped {
-                        what: format!("backoff of message {}: {e}", delivery.receipt),
+                        what: format!(
+                            "backoff of {}/{}/{} try {}: {e}",
+                            m.dag, m.run_id, m.key, m.try_number
+                        ),
                     });
                 }
             }
