@@ -12,14 +12,14 @@ use updraft_aws::bell::{DispatcherBell, MAX_DISPATCHERS};
 use updraft_aws::call::{CallObserver, Caller};
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::{dispatcher, planner};
-use updraft_aws::specs::deploy;
 use updraft_aws::sqs::SqsQueue;
 use updraft_aws::testing::{OwnServer, deployment, unique};
 use updraft_core::ids::TaskId;
-use updraft_core::spec::SpecFile;
 use updraft_core::state::{TaskKey, TaskState};
 use updraft_engine::ports::{TaskMessage, TaskQueue};
 use updraft_engine::usecase::RunRequest;
+
+use crate::functions::deploy_spec_to;
 
 /// The parameters of every Lambda `Invoke` a caller sent.
 #[derive(Clone, Default)]
@@ -98,18 +98,7 @@ async fn a_queued_try_wakes_the_dispatcher_and_the_tick_replaces_one_that_died()
     (settings.ecs.subnets, settings.ecs.security_groups) = server.default_network();
     let engine = settings.engine_over(&clients);
     let spec = "dag: chain\ntasks:\n  - id: a\n    command: [a]\n  - id: b\n    after: [a]\n    command: [b]\n";
-    let file = SpecFile {
-        name: "chain.yaml".into(),
-        text: spec.into(),
-    };
-    deploy(
-        &clients.s3,
-        &settings.bucket,
-        engine.ports().store.as_ref(),
-        &[file],
-    )
-    .await
-    .unwrap();
+    deploy_spec_to(&clients.s3, &settings, &engine, spec).await;
 
     let run = engine
         .trigger("chain", RunRequest::by("tester"))

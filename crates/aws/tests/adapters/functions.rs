@@ -51,23 +51,33 @@ pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Sett
 
 /// Deploys one spec file to `settings`' deployment through `engine`'s store.
 pub(crate) async fn deploy_spec(settings: &Settings, engine: &Engine, spec: &str) {
+    deploy_spec_to(&s3(), settings, engine, spec).await;
+}
+
+/// [`deploy_spec`] through `s3` (a server of a test's own).
+pub(crate) async fn deploy_spec_to(
+    s3: &aws_sdk_s3::Client,
+    settings: &Settings,
+    engine: &Engine,
+    spec: &str,
+) {
     let file = SpecFile {
         name: "spec.yaml".into(),
         text: spec.into(),
     };
-    deploy(
-        &s3(),
-        &settings.bucket,
-        engine.ports().store.as_ref(),
-        &[file],
-    )
-    .await
-    .unwrap();
+    deploy(s3, &settings.bucket, engine.ports().store.as_ref(), &[file])
+        .await
+        .unwrap();
 }
 
 impl World {
     /// Delivers and finishes until nothing moves; returns the run state.
-    async fn run_until_idle(&mut self, dag: &str, run_id: &str, fails: Option<&str>) -> RunState {
+    pub(crate) async fn run_until_idle(
+        &mut self,
+        dag: &str,
+        run_id: &str,
+        fails: Option<&str>,
+    ) -> RunState {
         self.player
             .run_until_idle(&self.engine, 30, failing(fails))
             .await;

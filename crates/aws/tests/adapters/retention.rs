@@ -20,7 +20,7 @@ use updraft_engine::Engine;
 use updraft_engine::memory::ManualClock;
 use updraft_engine::usecase::RunRequest;
 
-use crate::functions::{World, failing, key, world};
+use crate::functions::{World, key, world};
 
 /// Kept two days; `a` produces an artifact, so lineage records are kept
 /// too.
@@ -129,19 +129,8 @@ async fn an_ended_runs_items_carry_its_expiry_and_an_active_ones_none() {
         active.values().all(Option::is_none),
         "an active run's items never expire: {active:?}"
     );
-    world
-        .player
-        .run_until_idle(&world.engine, 10, failing(None))
-        .await;
-    let ended = world
-        .engine
-        .ports()
-        .store
-        .run("kept", &run.run_id)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(ended.state, RunState::Succeeded);
+    let state = world.run_until_idle("kept", &run.run_id, None).await;
+    assert_eq!(state, RunState::Succeeded);
     let items = items_of(&world, "kept", &run.run_id).await;
     let kinds = |prefix: &str| {
         items
@@ -178,10 +167,8 @@ async fn the_run_ended_last_is_kept_near_its_horizon_and_a_rerun_takes_the_expir
         .trigger("kept", RunRequest::by("tester"))
         .await
         .unwrap();
-    world
-        .player
-        .run_until_idle(&world.engine, 10, failing(None))
-        .await;
+    let state = world.run_until_idle("kept", &run.run_id, None).await;
+    assert_eq!(state, RunState::Succeeded);
     let meta = world
         .engine
         .ports()
