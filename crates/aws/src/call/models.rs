@@ -1,7 +1,8 @@
 //! What a call needs to know of a service without a client for it: its
 //! protocol, signing name and endpoint prefix, and, for REST protocols,
 //! where each operation puts its parameters. Generated from the AWS SDKs'
-//! service models by `scripts/aws-models.py` into `models.json`, read once.
+//! service models by `scripts/aws-models.py` into `models.json`, deflated
+//! by the build script and read once.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -87,7 +88,11 @@ static MODELS: OnceLock<Option<Models>> = OnceLock::new();
 
 fn models() -> Option<&'static Models> {
     MODELS
-        .get_or_init(|| serde_json::from_str(include_str!("models.json")).ok())
+        .get_or_init(|| {
+            let deflated = include_bytes!(concat!(env!("OUT_DIR"), "/models.json.deflate"));
+            let text = miniz_oxide::inflate::decompress_to_vec(deflated).ok()?;
+            serde_json::from_slice(&text).ok()
+        })
         .as_ref()
 }
 
