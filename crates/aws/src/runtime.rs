@@ -8,9 +8,10 @@ use updraft_engine::events::{Event, Observer};
 
 use crate::connect::{Endpoint, load};
 use crate::functions::FunctionError;
-use crate::permissions::Function;
 use crate::settings::Settings;
 use serde_json::Value;
+use std::future::Future;
+use std::pin::Pin;
 
 /// Logs engine events as structured `tracing` events.
 pub struct LogEvents;
@@ -103,12 +104,18 @@ pub struct FunctionState {
     pub engine: Engine,
 }
 
+/// One invocation's work under way.
+pub type Invocation<'a> = Pin<Box<dyn Future<Output = Result<Value, FunctionError>> + 'a>>;
+
+/// What a function does with its state and an invocation's event.
+pub type Handler = for<'a> fn(&'a FunctionState, &'a Value) -> Invocation<'a>;
+
 /// Runs one of the stack's functions: its state built once at cold start,
-/// then each invocation handled by [`handle`] with the
-/// invocation's deadline as the engine's work budget. What each function's
-/// `main` calls.
+/// then each invocation handed to `handler` with the invocation's deadline
+/// as the engine's work budget. What each function's `main` calls, with its
+/// own handler, so a binary links only the work it does.
 #[cfg(feature = "lambda")]
-pub async fn serve(function: crate::permissions::Function) -> Result<(), lambda_runtime::Error> {
+pub async fn serve(handler: Handler) -> Result<(), lambda_runtime::Error> {
     use lambda_runtime::{LambdaEvent, service_fn};
     let state = init().await?;
     let state = &state;
@@ -117,25 +124,29 @@ pub async fn serve(function: crate::permissions::Function) -> Result<(), lambda_
             state
                 .engine
                 .set_deadline(Some(deadline(event.context.deadline)));
-            handle(function, state, &event.payload).await
+            handler(state, &event.payload).await
         },
     ))
     .await
 }
 
-/// One invocation of one of the stack's functions.
-pub async fn handle(
-    function: Function,
-    state: &FunctionState,
-    event: &Value,
-) -> Result<Value, FunctionError> {
-    use crate::functions::{dispatcher, planner, recorder};
-    let engine = &state.engine;
-    match function {
-        Function::Planner => planner(engine, &state.settings.bucket, event).await,
-        Function::Dispatcher => dispatcher(engine, event).await,
-        Function::Recorder => recorder(engine, event).await,
-    }
+/// The planner's handler.
+pub fn plan<'a>(state: &'a FunctionState, event: &'a Value) -> Invocation<'a> {
+    Box::pin(crate::functions::planner(
+        &state.engine,
+        &state.settings.bucket,
+        event,
+    ))
+}
+
+/// The dispatcher's handler.
+pub fn dispatch<'a>(state: &'a FunctionState, event: &'a Value) -> Invocation<'a> {
+    Box::pin(crate::functions::dispatcher(&state.engine, event))
+}
+
+/// The recorder's handler.
+pub fn record<'a>(state: &'a FunctionState, event: &'a Value) -> Invocation<'a> {
+    Box::pin(crate::functions::recorder(&state.engine, event))
 }
 
 /// Initializes logging and builds the function's state; an error names the

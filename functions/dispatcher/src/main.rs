@@ -2,9 +2,8 @@
 //! the partial batch failures.
 
 use updraft_aws::functions::FunctionError;
-use updraft_aws::permissions::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), FunctionError> {
-    updraft_aws::runtime::serve(Function::Dispatcher).await
+    updraft_aws::runtime::serve(updraft_aws::runtime::dispatch).await
 }

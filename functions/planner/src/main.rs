@@ -2,9 +2,8 @@
 //! of uploaded spec files.
 
 use updraft_aws::functions::FunctionError;
-use updraft_aws::permissions::Function;
 
 #[tokio::main]
 async fn main() -> Result<(), FunctionError> {
-    updraft_aws::runtime::serve(Function::Planner).await
+    updraft_aws::runtime::serve(updraft_aws::runtime::plan).await
 }
