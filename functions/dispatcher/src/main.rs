@@ -1,5 +1,6 @@
-//! The dispatcher function: SQS batches of task messages, answered with
-//! the partial batch failures.
+//! The dispatcher function: rung (invoked asynchronously) by whoever queues
+//! a try, and by the tick while the task queue still holds messages; it
+//! drains the queue.
 
 use updraft_aws::functions::FunctionError;
 
