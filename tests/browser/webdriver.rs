@@ -7,10 +7,10 @@
 //! async HTTP client stack (and a few dozen crates) to a two-core build,
 //! and neither starts or stops chromedriver, which this must do anyway.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -46,50 +46,56 @@ fn program(name: &str, candidates: &[&str]) -> String {
         })
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
-}
+/// How many times a session is tried, each with a new chromedriver: a
+/// driver or its browser that dies while starting (two cores, a dozen
+/// browsers at once) must not fail a test about a page.
+const START_TRIES: usize = 3;
 
 impl Browser {
     /// Starts chromedriver and a browser session.
     pub fn start() -> Browser {
+        let mut failures = Vec::new();
+        for _ in 0..START_TRIES {
+            match Browser::try_start() {
+                Ok(browser) => return browser,
+                Err(failure) => failures.push(failure),
+            }
+        }
+        panic!("no browser session: {}", failures.join("; "))
+    }
+
+    fn try_start() -> Result<Browser, String> {
         let driver_path = program("chromedriver", &["/usr/bin/chromedriver"]);
         let chromium = program("chromium", &["/usr/bin/chromium"]);
-        let port = free_port();
-        let driver = Command::new(driver_path)
-            .arg(format!("--port={port}"))
+        // Port 0: chromedriver binds a free port itself and says which, so
+        // no other process can take it between a choice and the bind.
+        let mut driver = Command::new(driver_path)
+            .arg("--port=0")
             .arg("--allowed-ips=127.0.0.1")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .expect("chromedriver starts");
+            .map_err(|e| format!("chromedriver does not start: {e}"))?;
+        let stdout = driver.stdout.take().expect("a piped stdout");
         let mut browser = Browser {
             driver,
-            port,
+            port: 0,
             session: String::new(),
         };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "chromedriver did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let created = browser.call(
+        browser.port = listening_port(stdout)?;
+        let created = browser.try_request(
             "POST",
             "/session",
             Some(json!({"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": {"binary": chromium, "args": FLAGS},
             }}})),
-        );
-        browser.session = created["sessionId"]
+        )?;
+        browser.session = created["value"]["sessionId"]
             .as_str()
-            .unwrap_or_else(|| panic!("no session: {created}"))
+            .ok_or_else(|| format!("no session: {created}"))?
             .to_string();
-        browser
+        Ok(browser)
     }
 
     /// One WebDriver command; its `value`, or a panic naming the error.
@@ -103,20 +109,28 @@ impl Browser {
     }
 
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"))
+    }
+
+    fn try_request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
         let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("chromedriver");
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))
+            .map_err(|e| format!("chromedriver: {e}"))?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
-            .expect("a timeout");
+            .map_err(|e| format!("a timeout: {e}"))?;
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             self.port,
             body.len()
         );
-        stream.write_all(request.as_bytes()).expect("a request");
-        let body = read_answer(&mut stream);
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+        stream
+            .write_all(request.as_bytes())
+            .map_err(|e| format!("a request: {e}"))?;
+        let body = read_answer(&mut stream).map_err(|e| format!("an answer: {e}"))?;
+        serde_json::from_str(&body).map_err(|e| format!("not JSON ({e}): {body}"))
     }
 
     fn session_path(&self, rest: &str) -> String {
@@ -273,17 +287,46 @@ impl Drop for Browser {
     }
 }
 
+/// The port chromedriver says it listens on; its stdout is then drained
+/// on a thread, so a driver that writes more never blocks on a full pipe.
+fn listening_port(stdout: ChildStdout) -> Result<u16, String> {
+    const SAYS: &str = "started successfully on port ";
+    let mut lines = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = lines
+            .read_line(&mut line)
+            .map_err(|e| format!("chromedriver's output: {e}"))?;
+        if read == 0 {
+            return Err("chromedriver ended before it listened".into());
+        }
+        if let Some(at) = line.find(SAYS) {
+            let port = line[at + SAYS.len()..]
+                .trim()
+                .trim_end_matches('.')
+                .parse()
+                .map_err(|_| format!("chromedriver said: {line}"))?;
+            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
+            return Ok(port);
+        }
+    }
+}
+
 /// The body of one HTTP answer: chromedriver keeps the connection open,
 /// so the body ends where its length says.
-fn read_answer(stream: &mut TcpStream) -> String {
+fn read_answer(stream: &mut TcpStream) -> std::io::Result<String> {
+    let closed = || std::io::Error::other("chromedriver closed the connection mid-answer");
     let mut raw = Vec::new();
     let mut byte = [0u8; 4096];
     let head_end = loop {
         if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
             break at + 4;
         }
-        let n = stream.read(&mut byte).expect("an answer");
-        assert!(n > 0, "chromedriver closed the connection mid-answer");
+        let n = stream.read(&mut byte)?;
+        if n == 0 {
+            return Err(closed());
+        }
         raw.extend_from_slice(&byte[..n]);
     };
     let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
@@ -294,15 +337,17 @@ fn read_answer(stream: &mut TcpStream) -> String {
     match length {
         Some(length) => {
             while raw.len() < head_end + length {
-                let n = stream.read(&mut byte).expect("the rest of an answer");
-                assert!(n > 0, "chromedriver closed the connection mid-answer");
+                let n = stream.read(&mut byte)?;
+                if n == 0 {
+                    return Err(closed());
+                }
                 raw.extend_from_slice(&byte[..n]);
             }
-            String::from_utf8_lossy(&raw[head_end..head_end + length]).into_owned()
+            Ok(String::from_utf8_lossy(&raw[head_end..head_end + length]).into_owned())
         }
         None => {
-            let _ = stream.read_to_end(&mut raw);
-            dechunk(&String::from_utf8_lossy(&raw[head_end..]))
+            stream.read_to_end(&mut raw)?;
+            Ok(dechunk(&String::from_utf8_lossy(&raw[head_end..])))
         }
     }
 }
