@@ -365,16 +365,18 @@ fn wait_with_deadline(mut child: Child, limit: Duration) -> Option<Output> {
         })
     }
     let (stdout, stderr) = (drain(child.stdout.take()), drain(child.stderr.take()));
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
+    // Waited for on a thread rather than polled, so the caller learns of
+    // the exit at once (the benches time it). The pid stays the child's
+    // until that wait reaps it, so a kill past the limit cannot hit another.
+    let pid = child.id() as i32;
+    let (exited, exit) = std::sync::mpsc::channel();
+    std::thread::spawn(move || exited.send(child.wait()));
+    let status = match exit.recv_timeout(limit) {
+        Ok(Ok(status)) => status,
+        _ => {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = exit.recv();
+            return None;
         }
     };
     Some(Output {
