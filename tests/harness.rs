@@ -78,6 +78,11 @@ pub struct Dev {
 }
 
 impl Dev {
+    /// Its process id.
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
     /// Kills it with SIGKILL, as a crash would.
     pub fn kill_hard(mut self) {
         let _ = self.child.kill();

@@ -148,6 +148,83 @@ fn dev_killed_mid_run_resumes_without_running_a_try_twice() {
     );
 }
 
+/// The children of `parent` waiting as spare supervisors, by pid (a
+/// zombie has no command line, so a killed one no longer counts).
+fn spares_of(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`: the fields after the last ')'.
+            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+            let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("--standby")
+        })
+        .collect()
+}
+
+/// Whether `pid` is still running (a zombie waiting to be reaped is not).
+fn running(pid: i32) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    state.is_some_and(|s| s != "Z")
+}
+
+/// The loop keeps one supervisor started ahead for the next try: one
+/// killed while it waits is replaced and the next try runs all the same;
+/// one whose `dev` is killed exits by itself, having run nothing.
+#[test]
+fn a_spare_supervisor_is_replaced_when_killed_and_leaves_with_its_loop() {
+    let world = World::new();
+    world.spec(
+        "one.yaml",
+        "dag: one\ntasks:\n  - id: t\n    command: [sh, -c, 'echo ran $UPDRAFT_TRY_NUMBER']\n",
+    );
+    let dev = world.dev();
+    let trigger = || {
+        let run = world
+            .run(&["trigger", "one", "--wait", "--output", "json"])
+            .expect(0)
+            .json();
+        assert_eq!(run["state"], "succeeded", "{run}");
+        run["run_id"].as_str().unwrap_or_default().to_string()
+    };
+    trigger();
+    let mut spares = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            spares = spares_of(dev.pid());
+            spares.len() == 1
+        }),
+        "one spare after a try: {spares:?}"
+    );
+    unsafe { libc::kill(spares[0], libc::SIGKILL) };
+
+    let run_id = trigger();
+    let log = world.run(&["logs", "one", &run_id, "t"]).expect(0).stdout;
+    assert_eq!(log.trim(), "ran 1");
+    let mut replaced = Vec::new();
+    assert!(
+        eventually(Duration::from_secs(10), || {
+            replaced = spares_of(dev.pid());
+            replaced.len() == 1 && replaced != spares
+        }),
+        "a new spare: {replaced:?} (the killed one was {spares:?})"
+    );
+
+    dev.kill_hard();
+    assert!(
+        eventually(Duration::from_secs(10), || !running(replaced[0])),
+        "the spare outlived its loop"
+    );
+}
+
 /// Issue 11: `updraft cancel` stops a running try (its process is
 /// killed), skips what waits, and the run ends cancelled; a DAG's
 /// `run_timeout` fails a run that runs too long, saying why.

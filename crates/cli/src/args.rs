@@ -426,10 +426,13 @@ pub enum Command {
     #[command(name = "__supervise", hide = true)]
     Supervise {
         /// Where to write the exit status.
-        #[arg(long)]
-        exit_file: PathBuf,
+        #[arg(long, required_unless_present = "standby")]
+        exit_file: Option<PathBuf>,
+        /// Wait for the try on stdin, as a spare the loop started ahead.
+        #[arg(long, conflicts_with_all = ["exit_file", "argv"])]
+        standby: bool,
         /// The argv.
-        #[arg(last = true, required = true)]
+        #[arg(last = true, required_unless_present = "standby")]
         argv: Vec<String>,
     },
 }

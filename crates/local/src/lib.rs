@@ -5,6 +5,7 @@
 //! - [`specdir`]: specs from a directory, re-read when a file changes.
 //! - [`process`]: tries as local processes, with logs, exit files and
 //!   process-group kills.
+//! - [`standby`]: a supervisor started ahead of the next try.
 //! - [`launchers`]: processes for commands, the service kinds for the rest.
 //! - [`lock`]: one loop per state directory.
 //! - [`dev`]: the loop behind `updraft dev` and `updraft run`.
@@ -21,6 +22,7 @@ pub mod on_event;
 pub mod process;
 pub mod specdir;
 pub mod sqlite;
+pub mod standby;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

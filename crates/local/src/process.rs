@@ -27,6 +27,7 @@ use updraft_engine::ports::{
 };
 
 use crate::files::{open_regular, private_append, private_dir};
+use crate::standby::{Handoff, Standby};
 
 /// A try that ended, for the loop that records it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub struct LocalCompletion {
 /// Launches tries as processes and reports their ends on a channel.
 pub struct ProcessLauncher {
     logs: PathBuf,
-    supervisor: Option<PathBuf>,
+    supervisor: Option<Standby>,
     ended: UnboundedSender<LocalCompletion>,
     running: Arc<Mutex<HashSet<String>>>,
 }
@@ -65,7 +66,7 @@ impl ProcessLauncher {
     ) -> ProcessLauncher {
         ProcessLauncher {
             logs,
-            supervisor,
+            supervisor: supervisor.map(Standby::new),
             ended,
             running: Arc::default(),
         }
@@ -367,35 +368,10 @@ impl Launcher for ProcessLauncher {
                 "[updraft] local mode: image {image} is not used; the command runs on this machine"
             );
         }
-        let stderr = log_file
-            .try_clone()
-            .map_err(|e| PortError::new("opening the log", e))?;
         let exit_file = with_ext(&base, "exit");
-        let mut command = match &self.supervisor {
-            Some(supervisor) => {
-                let mut c = tokio::process::Command::new(supervisor);
-                c.arg("__supervise")
-                    .arg("--exit-file")
-                    .arg(&exit_file)
-                    .arg("--")
-                    .args(&argv);
-                c
-            }
-            None => {
-                let mut c = tokio::process::Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                c
-            }
-        };
-        command
-            .envs(task_environment(request, &with_ext(&base, "output.json")))
-            .stdin(Stdio::null())
-            .stdout(log_file)
-            .stderr(stderr)
-            .process_group(0)
-            .kill_on_drop(false);
-        let mut child = command.spawn().map_err(|e| {
-            let line = format!("cannot start `{}`: {e}", argv[0]);
+        let env = task_environment(request, &with_ext(&base, "output.json"));
+        let cannot_start = |e: std::io::Error, program: &str| {
+            let line = format!("cannot start `{program}`: {e}");
             match e.kind() {
                 // Too many processes or open files for now: that passes.
                 std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => {
@@ -403,7 +379,37 @@ impl Launcher for ProcessLauncher {
                 }
                 _ => LaunchError::Refused(line),
             }
-        })?;
+        };
+        let mut child = match &self.supervisor {
+            Some(standby) => {
+                drop(log_file);
+                let handoff = Handoff {
+                    argv: argv.clone(),
+                    env,
+                    log: log.clone(),
+                    exit_file: exit_file.clone(),
+                };
+                standby
+                    .hand_off(&handoff)
+                    .await
+                    .map_err(|e| cannot_start(e, "updraft __supervise"))?
+            }
+            None => {
+                let stderr = log_file
+                    .try_clone()
+                    .map_err(|e| PortError::new("opening the log", e))?;
+                tokio::process::Command::new(&argv[0])
+                    .args(&argv[1..])
+                    .envs(env)
+                    .stdin(Stdio::null())
+                    .stdout(log_file)
+                    .stderr(stderr)
+                    .process_group(0)
+                    .kill_on_drop(false)
+                    .spawn()
+                    .map_err(|e| cannot_start(e, &argv[0]))?
+            }
+        };
         let pid = child.id().unwrap_or_default();
         // Nothing may fail once the try started: without its pid file a
         // relaunch of this try could not find it, which only matters if

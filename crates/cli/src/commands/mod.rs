@@ -72,8 +72,15 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Graph { dag, format } => graph::graph(&ctx, &dag, format),
         Command::Render(args) => one_task::render(&ctx, &args).await,
         Command::Test { task, live } => one_task::test(&ctx, &task, live).await,
-        Command::Supervise { exit_file, argv } => {
-            let code = updraft_local::process::supervise(&exit_file, &argv);
+        Command::Supervise {
+            exit_file,
+            standby,
+            argv,
+        } => {
+            let code = match exit_file {
+                Some(exit_file) if !standby => updraft_local::process::supervise(&exit_file, &argv),
+                _ => updraft_local::standby::serve_standby(),
+            };
             Ok(ExitCode::from(code.clamp(0, 255) as u8))
         }
         Command::Aws {
