@@ -10,6 +10,8 @@ use std::panic::AssertUnwindSafe;
 
 use libyaml_safer::{EventData, Mark, Parser, STR_TAG, ScalarStyle};
 
+mod fast;
+
 /// A 1-based line and column in a source file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Pos {
@@ -134,6 +136,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
             ),
         });
     }
+    fast::parse(text).map_or_else(|| parse_fully(text), Ok)
+}
+
+/// [`parse`] by the full YAML parser, for any text.
+fn parse_fully(text: &str) -> Result<Node, YamlError> {
     let mut last = Pos { line: 1, col: 1 };
     let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| parse_events(text, &mut last)));
     // libyaml-safer 0.3 still panics on some malformed texts (`[!,`, found

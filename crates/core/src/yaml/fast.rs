@@ -1,0 +1,697 @@
+//! A quick reader for the plain shape nearly every spec is written in:
+//! block mappings and sequences, one-line flow collections, one-line plain
+//! and quoted scalars, comments. It builds the same tree, positions
+//! included, as the full YAML parser would, about ten times faster, and
+//! declines (`None`) anything else — anchors, tags, block scalars,
+//! multi-line scalars, empty values, tabs, non-ASCII text, duplicate keys,
+//! anything past a limit — which the full parser then reads, errors and
+//! all. Whatever it accepts, a differential test holds it to the full
+//! parser's tree.
+
+use std::collections::HashSet;
+
+use super::{Entry, MAX_DEPTH, MAX_KEYS, MAX_NODES, Node, Pos, Value, resolve_plain};
+
+/// The tree of `text`, or `None` where the full parser must read it.
+pub(super) fn parse(text: &str) -> Option<Node> {
+    if !text.chars().all(printable) || has_document_markers(text) {
+        return None;
+    }
+    let mut reader = Reader {
+        src: text.as_bytes(),
+        at: 0,
+        line: 1,
+        line_start: 0,
+        nodes: 0,
+        depth: 0,
+    };
+    reader.skip_blank_lines();
+    if reader.at_end() || reader.indent() != 0 {
+        return None;
+    }
+    let root = reader.block_node()?;
+    reader.skip_blank_lines();
+    reader.at_end().then_some(root)
+}
+
+/// A character the reader takes as it is: no tab, no carriage return, no
+/// control character, none of the line breaks and marks beyond ASCII that
+/// YAML gives a meaning of their own.
+fn printable(c: char) -> bool {
+    match c {
+        '\n' | ' '..='~' => true,
+        '\u{80}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' => {
+            false
+        }
+        c => c > '\u{7f}',
+    }
+}
+
+/// `---`, `...` or a directive at the start of a line: documents and
+/// directives are the full parser's.
+fn has_document_markers(text: &str) -> bool {
+    text.split('\n')
+        .any(|line| line.starts_with("---") || line.starts_with("...") || line.starts_with('%'))
+}
+
+struct Reader<'a> {
+    src: &'a [u8],
+    at: usize,
+    line: u32,
+    line_start: usize,
+    nodes: usize,
+    depth: usize,
+}
+
+/// Bytes that end a plain scalar inside a flow collection.
+fn flow_stop(b: u8) -> bool {
+    matches!(b, b',' | b'[' | b']' | b'{' | b'}')
+}
+
+/// Bytes a key may hold: enough for every key updraft reads and for
+/// environment and label names.
+fn key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/')
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.src.get(self.at).copied()
+    }
+
+    fn peek_at(&self, offset: usize) -> Option<u8> {
+        self.src.get(self.at + offset).copied()
+    }
+
+    fn at_end(&self) -> bool {
+        self.at >= self.src.len()
+    }
+
+    /// Where the reader is; columns count characters, as the full
+    /// parser's do.
+    fn pos(&self) -> Pos {
+        Pos {
+            line: self.line,
+            col: self.column() as u32 + 1,
+        }
+    }
+
+    /// The column (0-based, in characters) of the reader on its line.
+    fn column(&self) -> usize {
+        let line = &self.src[self.line_start..self.at];
+        if line.is_ascii() {
+            return line.len();
+        }
+        line.iter().filter(|&&b| b & 0xc0 != 0x80).count()
+    }
+
+    /// Whether the byte at `offset` ends a token: a space, a line end or
+    /// the text's end.
+    fn blank_at(&self, offset: usize) -> bool {
+        matches!(self.peek_at(offset), None | Some(b' ' | b'\n'))
+    }
+
+    fn skip_spaces(&mut self) {
+        while self.peek() == Some(b' ') {
+            self.at += 1;
+        }
+    }
+
+    /// The indentation of the line the reader is at the start of.
+    fn indent(&self) -> usize {
+        self.src[self.at..]
+            .iter()
+            .take_while(|&&b| b == b' ')
+            .count()
+    }
+
+    /// Past a line end (or to the text's end).
+    fn next_line(&mut self) {
+        match self.src[self.at..].iter().position(|&b| b == b'\n') {
+            Some(offset) => {
+                self.at += offset + 1;
+                self.line += 1;
+                self.line_start = self.at;
+            }
+            None => self.at = self.src.len(),
+        }
+    }
+
+    /// Past blank and comment-only lines, to the start of the next line
+    /// with content (or the end).
+    fn skip_blank_lines(&mut self) {
+        while !self.at_end() {
+            let indent = self.indent();
+            match self.peek_at(indent) {
+                None | Some(b'\n' | b'#') => self.next_line(),
+                Some(_) => return,
+            }
+        }
+    }
+
+    /// After a value: spaces, then a comment or the line's end, which is
+    /// passed. `None` if anything else follows on the line.
+    fn end_of_value_line(&mut self) -> Option<()> {
+        let before = self.at;
+        self.skip_spaces();
+        match self.peek() {
+            None | Some(b'\n') => {}
+            Some(b'#') if self.at > before => {}
+            _ => return None,
+        }
+        self.next_line();
+        Some(())
+    }
+
+    fn count(&mut self, n: usize) -> Option<()> {
+        self.nodes += n;
+        (self.nodes <= MAX_NODES).then_some(())
+    }
+
+    fn enter(&mut self) -> Option<()> {
+        self.depth += 1;
+        (self.depth < MAX_DEPTH).then_some(())
+    }
+
+    /// A block node whose first byte the reader is at, at the start of
+    /// its content on a line; leaves the reader at the start of the first
+    /// line indented less than the node (or the end).
+    fn block_node(&mut self) -> Option<Node> {
+        let start = self.indent();
+        self.at += start;
+        if self.peek() == Some(b'-') && self.blank_at(1) {
+            self.block_sequence()
+        } else if self.key_ahead() {
+            self.block_mapping()
+        } else {
+            None
+        }
+    }
+
+    /// Whether a `key:` (followed by a space or the line end) starts here.
+    fn key_ahead(&self) -> bool {
+        let rest = &self.src[self.at..];
+        let len = rest.iter().take_while(|&&b| key_byte(b)).count();
+        len > 0
+            && rest[0] != b'-'
+            && rest.get(len) == Some(&b':')
+            && matches!(rest.get(len + 1), None | Some(b' ' | b'\n'))
+    }
+
+    /// A key and its colon; `None` unless it is a plain string key.
+    fn key(&mut self) -> Option<(String, Pos)> {
+        let pos = self.pos();
+        let len = self.src[self.at..]
+            .iter()
+            .take_while(|&&b| key_byte(b))
+            .count();
+        if len == 0 || self.src[self.at] == b'-' || self.peek_at(len) != Some(b':') {
+            return None;
+        }
+        let text = std::str::from_utf8(&self.src[self.at..self.at + len]).ok()?;
+        let Value::Str(key) = resolve_plain(text.to_string()) else {
+            return None;
+        };
+        self.at += len + 1;
+        self.count(1)?;
+        Some((key, pos))
+    }
+
+    fn block_mapping(&mut self) -> Option<Node> {
+        self.enter()?;
+        let col = self.column();
+        let pos = self.pos();
+        let mut keys = Keys::default();
+        let mut entries = Vec::new();
+        loop {
+            let (key, key_pos) = self.key()?;
+            keys.insert(&key, &entries)?;
+            let value = self.value_after_indicator(col, false)?;
+            entries.push(Entry {
+                key,
+                key_pos,
+                value,
+            });
+            if !self.same_column_next(col)? {
+                break;
+            }
+            if self.peek() == Some(b'-') && self.blank_at(1) {
+                return None;
+            }
+        }
+        self.depth -= 1;
+        self.count(1)?;
+        Some(Node {
+            pos,
+            value: Value::Map(entries),
+        })
+    }
+
+    fn block_sequence(&mut self) -> Option<Node> {
+        self.enter()?;
+        let col = self.column();
+        let pos = self.pos();
+        let mut items = Vec::new();
+        loop {
+            self.at += 1;
+            let item = self.value_after_indicator(col, true)?;
+            items.push(item);
+            if !self.same_column_next(col)? {
+                break;
+            }
+            if !(self.peek() == Some(b'-') && self.blank_at(1)) {
+                return None;
+            }
+        }
+        self.depth -= 1;
+        self.count(1)?;
+        Some(Node {
+            pos,
+            value: Value::Seq(items),
+        })
+    }
+
+    /// After the blank lines that end an entry or item of a collection at
+    /// column `col`: whether another follows at that column (the reader is
+    /// then on its first byte). A line indented less ends the collection
+    /// (the reader stays at its start); one indented more is declined.
+    fn same_column_next(&mut self, col: usize) -> Option<bool> {
+        self.skip_blank_lines();
+        if self.at_end() {
+            return Some(false);
+        }
+        let indent = self.indent();
+        if indent > col {
+            return None;
+        }
+        if indent < col {
+            return Some(false);
+        }
+        self.at += indent;
+        Some(true)
+    }
+
+    /// The value after `key:` or `-` of a collection at column `col`: on
+    /// the same line (a mapping there only after `-`), or a block node on
+    /// the lines below, indented more.
+    fn value_after_indicator(&mut self, col: usize, item: bool) -> Option<Node> {
+        if !self.blank_at(0) {
+            return None;
+        }
+        self.skip_spaces();
+        match self.peek() {
+            None | Some(b'\n' | b'#') => {
+                // An empty value's position is the full parser's to give.
+                self.next_line();
+                self.skip_blank_lines();
+                if self.at_end() || self.indent() <= col {
+                    return None;
+                }
+                self.block_node()
+            }
+            Some(b'-') if self.blank_at(1) => None,
+            Some(_) if self.key_ahead() => item.then(|| self.block_mapping())?,
+            Some(_) => {
+                let node = self.inline_value()?;
+                self.end_of_value_line()?;
+                // A line below indented more would continue a plain
+                // scalar (or be an error): the full parser's.
+                self.skip_blank_lines();
+                if !self.at_end() && self.indent() > col {
+                    return None;
+                }
+                Some(node)
+            }
+        }
+    }
+
+    /// A value that starts and ends on this line.
+    fn inline_value(&mut self) -> Option<Node> {
+        let pos = self.pos();
+        let value = match self.peek()? {
+            b'[' => return self.flow_sequence(),
+            b'{' => return self.flow_mapping(),
+            b'"' => Value::Str(self.double_quoted()?),
+            b'\'' => Value::Str(self.single_quoted()?),
+            _ => resolve_plain(self.plain(false)?),
+        };
+        self.count(1)?;
+        Some(Node { pos, value })
+    }
+
+    /// A plain scalar, in a flow collection or not; `None` where the full
+    /// parser must decide (indicators, colons, a scalar that could go on).
+    fn plain(&mut self, in_flow: bool) -> Option<String> {
+        let first = self.peek()?;
+        if matches!(
+            first,
+            b'#' | b'&' | b'*' | b'!' | b'|' | b'>' | b'%' | b'@' | b'`' | b'"' | b'\''
+        ) || flow_stop(first)
+            || matches!(first, b'?' | b':')
+            || (first == b'-' && (self.blank_at(1) || self.peek_at(1).is_some_and(flow_stop)))
+        {
+            return None;
+        }
+        let start = self.at;
+        let mut end = start;
+        while let Some(b) = self.peek() {
+            match b {
+                b'\n' => break,
+                b'#' if self.at > start && self.src[self.at - 1] == b' ' => break,
+                b':' if in_flow => return None,
+                b':' if self.blank_at(1) => return None,
+                b if in_flow && flow_stop(b) => break,
+                _ => {}
+            }
+            self.at += 1;
+            if b != b' ' {
+                end = self.at;
+            }
+        }
+        if in_flow && matches!(self.peek(), None | Some(b'\n' | b'#')) {
+            return None;
+        }
+        self.at = end;
+        std::str::from_utf8(&self.src[start..end])
+            .ok()
+            .map(String::from)
+    }
+
+    fn double_quoted(&mut self) -> Option<String> {
+        self.at += 1;
+        let mut out = Vec::new();
+        loop {
+            let b = self.peek()?;
+            self.at += 1;
+            match b {
+                b'"' => return String::from_utf8(out).ok(),
+                b'\n' => return None,
+                b'\\' => {
+                    let escaped = match self.peek()? {
+                        b'\\' => b'\\',
+                        b'"' => b'"',
+                        b'/' => b'/',
+                        b'n' => b'\n',
+                        b't' => b'\t',
+                        b'r' => b'\r',
+                        b'0' => 0,
+                        _ => return None,
+                    };
+                    self.at += 1;
+                    out.push(escaped);
+                }
+                b => out.push(b),
+            }
+        }
+    }
+
+    fn single_quoted(&mut self) -> Option<String> {
+        self.at += 1;
+        let mut out = Vec::new();
+        loop {
+            let b = self.peek()?;
+            self.at += 1;
+            match b {
+                b'\'' if self.peek() == Some(b'\'') => {
+                    self.at += 1;
+                    out.push(b'\'');
+                }
+                b'\'' => return String::from_utf8(out).ok(),
+                b'\n' => return None,
+                b => out.push(b),
+            }
+        }
+    }
+
+    /// A node inside a flow collection.
+    fn flow_node(&mut self) -> Option<Node> {
+        let pos = self.pos();
+        let value = match self.peek()? {
+            b'[' => return self.flow_sequence(),
+            b'{' => return self.flow_mapping(),
+            b'"' => Value::Str(self.double_quoted()?),
+            b'\'' => Value::Str(self.single_quoted()?),
+            _ => resolve_plain(self.plain(true)?),
+        };
+        self.count(1)?;
+        Some(Node { pos, value })
+    }
+
+    /// After an item or entry of a flow collection: `true` at its closing
+    /// byte (passed), `false` after a comma and before the next item.
+    fn flow_separator(&mut self, close: u8) -> Option<bool> {
+        self.skip_spaces();
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                self.skip_spaces();
+                // A trailing comma is the full parser's.
+                match self.peek()? {
+                    b']' | b'}' | b',' | b'\n' => None,
+                    _ => Some(false),
+                }
+            }
+            b if b == close => {
+                self.at += 1;
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+
+    fn flow_sequence(&mut self) -> Option<Node> {
+        self.enter()?;
+        let pos = self.pos();
+        self.at += 1;
+        self.skip_spaces();
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+        } else {
+            loop {
+                items.push(self.flow_node()?);
+                if self.flow_separator(b']')? {
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        self.count(1)?;
+        Some(Node {
+            pos,
+            value: Value::Seq(items),
+        })
+    }
+
+    fn flow_mapping(&mut self) -> Option<Node> {
+        self.enter()?;
+        let pos = self.pos();
+        self.at += 1;
+        self.skip_spaces();
+        let mut keys = Keys::default();
+        let mut entries = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+        } else {
+            loop {
+                let (key, key_pos) = self.key()?;
+                if !self.blank_at(0) || self.peek() == Some(b'\n') {
+                    return None;
+                }
+                self.skip_spaces();
+                keys.insert(&key, &entries)?;
+                let value = self.flow_node()?;
+                entries.push(Entry {
+                    key,
+                    key_pos,
+                    value,
+                });
+                if self.flow_separator(b'}')? {
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        self.count(1)?;
+        Some(Node {
+            pos,
+            value: Value::Map(entries),
+        })
+    }
+}
+
+/// The keys of one mapping, to decline a duplicate (the full parser words
+/// its error): a scan while few, a set once many.
+#[derive(Default)]
+struct Keys(Option<HashSet<String>>);
+
+/// Up to how many keys a scan of the entries is quicker than a set.
+const SCAN_KEYS: usize = 16;
+
+impl Keys {
+    fn insert(&mut self, key: &str, entries: &[Entry]) -> Option<()> {
+        if entries.len() >= MAX_KEYS {
+            return None;
+        }
+        if self.0.is_none() && entries.len() < SCAN_KEYS {
+            return (!entries.iter().any(|e| e.key == key)).then_some(());
+        }
+        let set = self
+            .0
+            .get_or_insert_with(|| entries.iter().map(|e| e.key.clone()).collect());
+        set.insert(key.to_string()).then_some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use proptest::prelude::*;
+
+    use super::super::parse_fully;
+
+    /// What the quick reader gives, if anything, is what the full parser
+    /// gives; and it gives nothing for a text the full parser refuses.
+    /// Debug forms are compared, as NaN is not equal to itself.
+    fn agrees(text: &str) -> bool {
+        let Some(quick) = super::parse(text) else {
+            return false;
+        };
+        match parse_fully(text) {
+            Ok(full) => assert_eq!(
+                format!("{quick:?}"),
+                format!("{full:?}"),
+                "the two readers differ on:\n{text}"
+            ),
+            Err(e) => {
+                panic!("the quick reader accepted what the full parser refuses ({e:?}):\n{text}")
+            }
+        }
+        true
+    }
+
+    fn repository() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    /// Every spec in the repository and every YAML example in its docs.
+    fn corpus() -> Vec<(String, String)> {
+        let mut texts = Vec::new();
+        let root = repository();
+        for dir in [
+            "dag-specs",
+            "dag-specs/examples/aws",
+            "dag-specs/examples/airflow",
+            "fuzz/corpus/spec",
+            "crates/cli/starter",
+        ] {
+            let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if let Ok(text) = std::fs::read_to_string(&path) {
+                    texts.push((path.display().to_string(), text));
+                }
+            }
+        }
+        let docs = std::fs::read_dir(root.join("docs"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .chain([root.join("README.md")]);
+        for doc in docs {
+            let text = std::fs::read_to_string(&doc).unwrap_or_default();
+            let doc = doc.display();
+            for (i, block) in text.split("```yaml\n").skip(1).enumerate() {
+                let block = block.split("```").next().unwrap_or_default();
+                texts.push((format!("{doc} block {i}"), block.to_string()));
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn the_quick_reader_agrees_with_the_full_parser_on_every_spec_and_example() {
+        let corpus = corpus();
+        assert!(corpus.len() > 50, "only {} texts found", corpus.len());
+        let accepted = corpus.iter().filter(|(_, text)| agrees(text)).count();
+        // Most are written in the plain shape; the rest use block scalars,
+        // anchors or empty values, which the full parser reads.
+        assert!(
+            accepted * 2 > corpus.len(),
+            "the quick reader took only {accepted} of {}",
+            corpus.len()
+        );
+    }
+
+    #[test]
+    fn the_shapes_specs_are_written_in_are_read_quickly_with_their_positions() {
+        let text = "dag: big  # a comment\ndefaults: { retries: 2, retry_delay: 1m }\n\ntasks:\n  - id: t0\n    command: [python, \"step.py\", --day, '{{ ds }}', -1]\n    environment: { OUT: \"s3://b/{{ ds }}\", N: '1' }\n  - id: t1\n    after: [t0]\n    labels:\n      team.name: data\n";
+        assert!(agrees(text));
+        let root = super::parse(text).unwrap();
+        let json = root.to_json();
+        assert_eq!(json["tasks"][0]["command"][4], -1);
+        assert_eq!(json["tasks"][0]["environment"]["N"], "1");
+    }
+
+    #[test]
+    fn what_only_the_full_parser_reads_is_declined() {
+        for text in [
+            "a: |\n  x\n",
+            "a: &x 1\nb: *x\n",
+            "a:\nb: 1\n",
+            "a: 1\na: 2\n",
+            "a: b\n  c\n",
+            "a: [1,\n  2]\n",
+            "a: \"x\ny\"\n",
+            "a: !!str 1\n",
+            "---\na: 1\n",
+            "a: \u{85}\n",
+            "a:\t1\n",
+            "tasks:\n- a\n",
+            "a: b: c\n",
+            "1: x\n",
+            "a: [x, ]\n",
+            "a: [x:y]\n",
+            "a: \"\\x41\"\n",
+            "- - a\n",
+        ] {
+            assert!(super::parse(text).is_none(), "accepted:\n{text}");
+        }
+    }
+
+    /// Small edits of real specs: wherever the quick reader still accepts
+    /// the text, the full parser must read the same tree.
+    fn edited() -> impl Strategy<Value = String> {
+        let corpus: Vec<String> = corpus().into_iter().map(|(_, t)| t).collect();
+        let pieces = prop::sample::select(vec![
+            " ", "  ", "\n", ":", ": ", "- ", "-", "#", " #", "[", "]", "{", "}", ",", "'", "\"",
+            "\\", "a", "1", "x: y", "\n  ", "\n- ", "?", "*", "&", "!", "|", ">", "~", "null",
+            "true", "0x1f", "1.5", ".nan", "-1", "é", "—", "\t", "\u{2028}",
+        ]);
+        (
+            prop::sample::select(corpus),
+            prop::collection::vec((any::<prop::sample::Index>(), 0..3usize, pieces), 1..4),
+        )
+            .prop_map(|(text, edits)| {
+                let mut text = text.into_bytes();
+                for (at, cut, piece) in edits {
+                    let at = at.index(text.len() + 1);
+                    let end = (at + cut).min(text.len());
+                    text.splice(at..end, piece.bytes());
+                }
+                String::from_utf8_lossy(&text).into_owned()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+        #[test]
+        fn an_edited_spec_reads_the_same_quickly_or_not_at_all(text in edited()) {
+            agrees(&text);
+        }
+    }
+}
