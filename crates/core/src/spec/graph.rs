@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use foldhash::HashMapExt;
+
 use crate::ids::TaskId;
 use crate::spec::read::Reader;
 use crate::yaml::Pos;
@@ -16,7 +18,9 @@ pub(crate) struct Node<'a> {
 
 /// Edges and order of a valid graph.
 pub(crate) struct Graph {
-    pub index: HashMap<TaskId, usize>,
+    /// Each task's place, by id (looked up for every `after` name and by
+    /// the planner: hashed quickly).
+    pub index: foldhash::HashMap<TaskId, usize>,
     pub upstream: Vec<Vec<usize>>,
     pub downstream: Vec<Vec<usize>>,
     pub order: Vec<usize>,
@@ -25,7 +29,7 @@ pub(crate) struct Graph {
 /// Checks the graph; `None` if it has an error (already reported).
 pub(crate) fn check(reader: &mut Reader<'_>, nodes: &[Node<'_>]) -> Option<Graph> {
     let errors_before = reader.errors.len();
-    let mut index: HashMap<TaskId, usize> = HashMap::with_capacity(nodes.len());
+    let mut index: foldhash::HashMap<TaskId, usize> = foldhash::HashMap::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
         if let Some(&first) = index.get(node.id) {
             reader.error(

@@ -20,7 +20,7 @@ mod shell;
 mod triggers;
 mod version;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -100,7 +100,7 @@ pub struct DagSpec {
     pub groups: BTreeMap<String, GroupInfo>,
     /// The tasks, in file order.
     pub tasks: Vec<TaskSpec>,
-    index: HashMap<TaskId, usize>,
+    index: foldhash::HashMap<TaskId, usize>,
     downstream: Vec<Vec<usize>>,
     order: Vec<usize>,
 }

@@ -446,13 +446,14 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
             if items.is_empty() && matches!(node.value, Value::Seq(_)) {
                 reader.error(node.pos, "`tasks` is empty; a DAG needs at least one task");
             }
-            items
-                .iter()
-                .filter_map(|item| {
-                    let group = group_of(item).and_then(|g| group_defaults.get(&g));
-                    read_task(reader, item, group.map_or(defaults, |g| g.retry))
-                })
-                .collect()
+            // Sized up front: a draft is large, and growing a vector of
+            // ten thousand of them by doubling copies it over and over.
+            let mut drafts = Vec::with_capacity(items.len());
+            drafts.extend(items.iter().filter_map(|item| {
+                let group = group_of(item).and_then(|g| group_defaults.get(&g));
+                read_task(reader, item, group.map_or(defaults, |g| g.retry))
+            }));
+            drafts
         }
         None => {
             reader.error(root.pos, "missing `tasks:` (the list of tasks)");
