@@ -59,15 +59,18 @@ fn median(mut values: Vec<f64>) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn execute(world: &World, dag: &str, tasks: usize) -> (Duration, Value) {
+/// `updraft run DAG`: how long it took, what it printed, and when (ms of
+/// the wall clock) it returned.
+fn execute(world: &World, dag: &str, tasks: usize) -> (Duration, Value, f64) {
     let started = Instant::now();
     let ran = world
         .run_for(&["run", dag, "--output", "json"], Duration::from_secs(600))
         .expect(0);
     let took = started.elapsed();
+    let returned = now_ms();
     let show = ran.json();
     assert_eq!(show["tasks"].as_array().map(Vec::len), Some(tasks));
-    (took, show)
+    (took, show, returned)
 }
 
 /// `updraft __supervise -- true`: what each local try costs the machine.
@@ -117,7 +120,7 @@ fn main() {
     world.spec("fan_out.yaml", &fan_out(1_000));
     world.spec("chain.yaml", &chain(100));
 
-    let (took, show) = execute(&world, "fan_out", 1_001);
+    let (took, show, _) = execute(&world, "fan_out", 1_001);
     let tries = spans(&show);
     let first = tries.iter().map(|s| s.0).fold(f64::MAX, f64::min);
     let last = tries.iter().map(|s| s.1).fold(f64::MIN, f64::max);
@@ -134,7 +137,7 @@ fn main() {
     );
 
     world.spec("mapped.yaml", "dag: mapped\ntasks:\n  - id: each\n    map_over: '{{ range(10000) | list }}'\n    command: ['true']\n");
-    let (took, show) = execute(&world, "mapped", 10_001);
+    let (took, show, _) = execute(&world, "mapped", 10_001);
     let rate = 10_000.0 / took.as_secs_f64();
     println!(
         "mapped task over 10,000 items of true: {rate:.0} tasks/s, {:.0} % of spawning alone ({:.1}s for the whole `updraft run`)",
@@ -143,7 +146,7 @@ fn main() {
     );
     drop(show);
 
-    let (took, show) = execute(&world, "chain", 100);
+    let (took, show, _) = execute(&world, "chain", 100);
     let tries = spans(&show);
     let gaps: Vec<f64> = tries.windows(2).map(|w| w[1].0 - w[0].1).collect();
     println!(
@@ -158,17 +161,19 @@ fn main() {
         "chain20.yaml",
         &chain(20).replace("dag: chain", "dag: chain20"),
     );
-    let mut ratios = Vec::new();
+    let (mut ratios, mut to_return) = (Vec::new(), Vec::new());
     for _ in 0..5 {
-        let (took, _) = execute(&world, "chain20", 20);
+        let (took, show, returned) = execute(&world, "chain20", 20);
+        to_return.extend(millis(&show["run"]["ended_at"]).map(|ended| returned - ended));
         ratios.push((took, sequential_spawns(&world, 20)));
     }
     let ms = |d: &Duration| d.as_secs_f64() * 1e3;
     let ratio = median(ratios.iter().map(|(t, f)| ms(t) / ms(f)).collect());
     println!(
-        "chain of 20 × true through `updraft run`: {:.0} ms, {ratio:.2}× twenty sequential `updraft __supervise -- true` ({:.0} ms; medians of 5 pairs)",
+        "chain of 20 × true through `updraft run`: {:.0} ms, {ratio:.2}× twenty sequential `updraft __supervise -- true` ({:.0} ms; medians of 5 pairs); the run's end → `run` returning {:.1} ms",
         median(ratios.iter().map(|(t, _)| ms(t)).collect()),
-        median(ratios.iter().map(|(_, f)| ms(f)).collect())
+        median(ratios.iter().map(|(_, f)| ms(f)).collect()),
+        median(to_return)
     );
     trigger_latency(&world);
 }

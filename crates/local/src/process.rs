@@ -384,7 +384,7 @@ impl Launcher for ProcessLauncher {
             Some(standby) => {
                 drop(log_file);
                 let handoff = Handoff {
-                    argv: argv.clone(),
+                    argv,
                     env,
                     log: log.clone(),
                     exit_file: exit_file.clone(),

@@ -1,11 +1,11 @@
 //! A quick reader for the plain shape nearly every spec is written in:
 //! block mappings and sequences, one-line flow collections, one-line plain
 //! and quoted scalars, comments. It builds the same tree, positions
-//! included, as the full YAML parser would, about ten times faster, and
+//! included, as the full YAML parser would, several times faster, and
 //! declines (`None`) anything else — anchors, tags, block scalars,
-//! multi-line scalars, empty values, tabs, non-ASCII text, duplicate keys,
-//! anything past a limit — which the full parser then reads, errors and
-//! all. Whatever it accepts, a differential test holds it to the full
+//! multi-line scalars, empty values, tabs and control characters,
+//! duplicate keys, anything past a limit — which the full parser then
+//! reads, errors and all. Whatever it accepts, a differential test holds it to the full
 //! parser's tree.
 
 use std::collections::HashSet;
