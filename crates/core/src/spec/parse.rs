@@ -1,6 +1,6 @@
 //! Reading one spec file into a [`DagSpec`], collecting every error.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
 use chrono::DateTime;
@@ -209,7 +209,12 @@ fn template_map(
         return map;
     };
     for entry in entries {
-        if let Some(value) = reader.text(&entry.value, &format!("`{key}` `{}`", entry.key)) {
+        // A string (nearly every value) needs no name for an error.
+        let value = match &entry.value.value {
+            Value::Str(text) => Some(text.clone()),
+            _ => reader.text(&entry.value, &format!("`{key}` `{}`", entry.key)),
+        };
+        if let Some(value) = value {
             if is_template(&value) {
                 templates.push((value.clone(), entry.value.pos));
             }
@@ -1351,7 +1356,8 @@ fn is_template(text: &str) -> bool {
 fn check_templates(reader: &mut Reader<'_>, drafts: &mut [Draft], graph: &Graph) {
     let checker = TemplateChecker::default();
     // Generated specs repeat the same templates across many tasks.
-    let mut checked: HashMap<&str, Result<TemplateUse, String>> = HashMap::new();
+    let mut checked: foldhash::HashMap<&str, Result<TemplateUse, String>> =
+        foldhash::HashMap::default();
     for (task, draft) in drafts.iter_mut().enumerate() {
         let mut ancestors: Option<HashSet<usize>> = None;
         for (source, pos) in &draft.templates {
