@@ -287,30 +287,39 @@ impl Drop for Browser {
     }
 }
 
-/// The port chromedriver says it listens on; its stdout is then drained
-/// on a thread, so a driver that writes more never blocks on a full pipe.
+/// How long chromedriver may take to say it listens.
+const LISTEN_LIMIT: Duration = Duration::from_secs(20);
+
+/// The port chromedriver says it listens on, read on a thread that then
+/// drains its stdout (so a driver that writes more never blocks on a full
+/// pipe); at most [`LISTEN_LIMIT`].
 fn listening_port(stdout: ChildStdout) -> Result<u16, String> {
     const SAYS: &str = "started successfully on port ";
-    let mut lines = BufReader::new(stdout);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let read = lines
-            .read_line(&mut line)
-            .map_err(|e| format!("chromedriver's output: {e}"))?;
-        if read == 0 {
-            return Err("chromedriver ended before it listened".into());
+    let (said, port) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match lines.read_line(&mut line) {
+                Ok(0) => return said.send(Err("chromedriver ended before it listened".into())),
+                Err(e) => return said.send(Err(format!("chromedriver's output: {e}"))),
+                Ok(_) => {}
+            }
+            if let Some(at) = line.find(SAYS) {
+                let port = line[at + SAYS.len()..]
+                    .trim()
+                    .trim_end_matches('.')
+                    .parse()
+                    .map_err(|_| format!("chromedriver said: {line}"));
+                let _ = said.send(port);
+                let _ = std::io::copy(&mut lines, &mut std::io::sink());
+                return Ok(());
+            }
         }
-        if let Some(at) = line.find(SAYS) {
-            let port = line[at + SAYS.len()..]
-                .trim()
-                .trim_end_matches('.')
-                .parse()
-                .map_err(|_| format!("chromedriver said: {line}"))?;
-            std::thread::spawn(move || std::io::copy(&mut lines, &mut std::io::sink()));
-            return Ok(port);
-        }
-    }
+    });
+    port.recv_timeout(LISTEN_LIMIT)
+        .map_err(|_| format!("chromedriver did not say its port within {LISTEN_LIMIT:?}"))?
 }
 
 /// The body of one HTTP answer: chromedriver keeps the connection open,
