@@ -148,6 +148,14 @@ fn dev_killed_mid_run_resumes_without_running_a_try_twice() {
     );
 }
 
+/// The fields of `/proc/PID/stat` after the command name (state, ppid,
+/// ...), read past the last `)` since a name may hold any character.
+fn stat_fields(pid: i32) -> Vec<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    after.split_whitespace().map(String::from).collect()
+}
+
 /// The children of `parent` waiting as spare supervisors, by pid (a
 /// zombie has no command line, so a killed one no longer counts).
 fn spares_of(parent: i32) -> Vec<i32> {
@@ -156,11 +164,8 @@ fn spares_of(parent: i32) -> Vec<i32> {
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            // `pid (comm) state ppid ...`: the fields after the last ')'.
-            let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
-            let ppid = after.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        .filter(|&pid| {
+            let ppid = stat_fields(pid).get(1).and_then(|p| p.parse().ok());
             let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains("--standby")
         })
@@ -169,11 +174,7 @@ fn spares_of(parent: i32) -> Vec<i32> {
 
 /// Whether `pid` is still running (a zombie waiting to be reaped is not).
 fn running(pid: i32) -> bool {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    state.is_some_and(|s| s != "Z")
+    stat_fields(pid).first().is_some_and(|state| state != "Z")
 }
 
 /// The loop keeps one supervisor started ahead for the next try: one

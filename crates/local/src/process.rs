@@ -572,10 +572,23 @@ pub fn supervise(exit_file: &Path, argv: &[String]) -> i32 {
     let Some((program, args)) = argv.split_first() else {
         return 127;
     };
-    let code = match std::process::Command::new(program).args(args).status() {
+    let mut command = std::process::Command::new(program);
+    command.args(args);
+    run_to_exit_file(command, exit_file, &mut std::io::stderr())
+}
+
+/// Runs `command` to its end, saying on `report` why it could not start
+/// (exit code 127); writes its exit code to `exit_file` and returns it.
+pub fn run_to_exit_file(
+    mut command: std::process::Command,
+    exit_file: &Path,
+    report: &mut dyn Write,
+) -> i32 {
+    let code = match command.status() {
         Ok(status) => completion_of(status).exit_code.unwrap_or(1),
         Err(e) => {
-            eprintln!("[updraft] cannot start `{program}`: {e}");
+            let program = command.get_program().to_string_lossy();
+            let _ = writeln!(report, "[updraft] cannot start `{program}`: {e}");
             127
         }
     };

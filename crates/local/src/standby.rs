@@ -9,7 +9,7 @@
 //! (its own), same log, same exit file. A spare whose loop goes away reads
 //! end-of-file and exits without running anything.
 
-use std::io::{self, BufRead, Write};
+use std::io::{self, BufRead};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
@@ -130,22 +130,14 @@ fn run_handoff(handoff: &Handoff) -> i32 {
         let _ = crate::process::write_exit_file(&handoff.exit_file, 127);
         return 127;
     };
-    let started = std::process::Command::new(program)
+    let mut command = std::process::Command::new(program);
+    command
         .args(args)
         .envs(handoff.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(stdout)
-        .stderr(stderr.try_clone().map_or(Stdio::null(), Stdio::from))
-        .status();
-    let code = match started {
-        Ok(status) => crate::process::completion_of(status).exit_code.unwrap_or(1),
-        Err(e) => {
-            let _ = writeln!(stderr, "[updraft] cannot start `{program}`: {e}");
-            127
-        }
-    };
-    let _ = crate::process::write_exit_file(&handoff.exit_file, code);
-    code
+        .stderr(stderr.try_clone().map_or(Stdio::null(), Stdio::from));
+    crate::process::run_to_exit_file(command, &handoff.exit_file, &mut stderr)
 }
 
 #[cfg(test)]

@@ -163,19 +163,21 @@ impl Reader<'_> {
         Some(())
     }
 
-    fn count(&mut self, n: usize) -> Option<()> {
-        self.nodes += n;
+    /// Counts one more node, declining past [`MAX_NODES`].
+    fn count(&mut self) -> Option<()> {
+        self.nodes += 1;
         (self.nodes <= MAX_NODES).then_some(())
     }
 
+    /// One level deeper, declining at [`MAX_DEPTH`].
     fn enter(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth < MAX_DEPTH).then_some(())
     }
 
-    /// A block node whose first byte the reader is at, at the start of
-    /// its content on a line; leaves the reader at the start of the first
-    /// line indented less than the node (or the end).
+    /// The block node on the line the reader is at the start of (its
+    /// indentation skipped here); leaves the reader at the start of the
+    /// first line indented less than the node (or the end).
     fn block_node(&mut self) -> Option<Node> {
         let start = self.indent();
         self.at += start;
@@ -213,7 +215,7 @@ impl Reader<'_> {
             return None;
         };
         self.at += len + 1;
-        self.count(1)?;
+        self.count()?;
         Some((key, pos))
     }
 
@@ -240,7 +242,7 @@ impl Reader<'_> {
             }
         }
         self.depth -= 1;
-        self.count(1)?;
+        self.count()?;
         Some(Node {
             pos,
             value: Value::Map(entries),
@@ -264,7 +266,7 @@ impl Reader<'_> {
             }
         }
         self.depth -= 1;
-        self.count(1)?;
+        self.count()?;
         Some(Node {
             pos,
             value: Value::Seq(items),
@@ -312,7 +314,7 @@ impl Reader<'_> {
             Some(b'-') if self.blank_at(1) => None,
             Some(_) if self.key_ahead() => item.then(|| self.block_mapping())?,
             Some(_) => {
-                let node = self.inline_value()?;
+                let node = self.inline_value(false)?;
                 self.end_of_value_line()?;
                 // A line below indented more would continue a plain
                 // scalar (or be an error): the full parser's.
@@ -325,17 +327,18 @@ impl Reader<'_> {
         }
     }
 
-    /// A value that starts and ends on this line.
-    fn inline_value(&mut self) -> Option<Node> {
+    /// A value that starts and ends on this line: a flow collection or a
+    /// scalar, whose plain form ends differently inside a flow collection.
+    fn inline_value(&mut self, in_flow: bool) -> Option<Node> {
         let pos = self.pos();
         let value = match self.peek()? {
             b'[' => return self.flow_sequence(),
             b'{' => return self.flow_mapping(),
             b'"' => Value::Str(self.double_quoted()?),
             b'\'' => Value::Str(self.single_quoted()?),
-            _ => resolve_plain(self.plain(false)?),
+            _ => resolve_plain(self.plain(in_flow)?),
         };
-        self.count(1)?;
+        self.count()?;
         Some(Node { pos, value })
     }
 
@@ -423,20 +426,6 @@ impl Reader<'_> {
         }
     }
 
-    /// A node inside a flow collection.
-    fn flow_node(&mut self) -> Option<Node> {
-        let pos = self.pos();
-        let value = match self.peek()? {
-            b'[' => return self.flow_sequence(),
-            b'{' => return self.flow_mapping(),
-            b'"' => Value::Str(self.double_quoted()?),
-            b'\'' => Value::Str(self.single_quoted()?),
-            _ => resolve_plain(self.plain(true)?),
-        };
-        self.count(1)?;
-        Some(Node { pos, value })
-    }
-
     /// After an item or entry of a flow collection: `true` at its closing
     /// byte (passed), `false` after a comma and before the next item.
     fn flow_separator(&mut self, close: u8) -> Option<bool> {
@@ -469,14 +458,14 @@ impl Reader<'_> {
             self.at += 1;
         } else {
             loop {
-                items.push(self.flow_node()?);
+                items.push(self.inline_value(true)?);
                 if self.flow_separator(b']')? {
                     break;
                 }
             }
         }
         self.depth -= 1;
-        self.count(1)?;
+        self.count()?;
         Some(Node {
             pos,
             value: Value::Seq(items),
@@ -500,7 +489,7 @@ impl Reader<'_> {
                 }
                 self.skip_spaces();
                 keys.insert(&key, &entries)?;
-                let value = self.flow_node()?;
+                let value = self.inline_value(true)?;
                 entries.push(Entry {
                     key,
                     key_pos,
@@ -512,7 +501,7 @@ impl Reader<'_> {
             }
         }
         self.depth -= 1;
-        self.count(1)?;
+        self.count()?;
         Some(Node {
             pos,
             value: Value::Map(entries),
