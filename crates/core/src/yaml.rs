@@ -5,6 +5,7 @@
 //! float, else string); quoted scalars are always strings. Duplicate keys and
 //! non-string keys are errors, not silently merged.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
@@ -21,18 +22,20 @@ pub struct Pos {
     pub col: u32,
 }
 
-/// One node of a YAML document.
+/// One node of a YAML document. Its strings borrow from the text where
+/// they are written as they read, so a large spec is read without copying
+/// each of its words.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Node {
+pub struct Node<'a> {
     /// Where the node starts.
     pub pos: Pos,
     /// What the node holds.
-    pub value: Value,
+    pub value: Value<'a>,
 }
 
 /// The content of a [`Node`].
 #[derive(Clone, Debug, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// `null`, `~` or an empty value.
     Null,
     /// `true` / `false`.
@@ -42,22 +45,22 @@ pub enum Value {
     /// A floating-point number.
     Float(f64),
     /// Any other scalar.
-    Str(String),
+    Str(Cow<'a, str>),
     /// A sequence.
-    Seq(Vec<Node>),
+    Seq(Vec<Node<'a>>),
     /// A mapping, in the order written.
-    Map(Vec<Entry>),
+    Map(Vec<Entry<'a>>),
 }
 
 /// One `key: value` pair of a mapping.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
+pub struct Entry<'a> {
     /// The key text.
-    pub key: String,
+    pub key: Cow<'a, str>,
     /// Where the key was written.
     pub key_pos: Pos,
     /// The value.
-    pub value: Node,
+    pub value: Node<'a>,
 }
 
 /// A YAML error with its position.
@@ -69,7 +72,7 @@ pub struct YamlError {
     pub message: String,
 }
 
-impl Node {
+impl Node<'_> {
     /// A short word for the node's kind, for error messages.
     pub fn kind(&self) -> &'static str {
         match self.value {
@@ -94,12 +97,12 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(J::Number)
                 .unwrap_or_else(|| J::String(f.to_string())),
-            Value::Str(s) => J::String(s.clone()),
+            Value::Str(s) => J::String(s.to_string()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
                 entries
                     .iter()
-                    .map(|e| (e.key.clone(), e.value.to_json()))
+                    .map(|e| (e.key.to_string(), e.value.to_json()))
                     .collect(),
             ),
         }
@@ -126,7 +129,7 @@ pub const MAX_KEYS: usize = 10_000;
 
 /// Parses a single-document YAML text, within [`MAX_BYTES`],
 /// [`MAX_DEPTH`], [`MAX_NODES`] and [`MAX_KEYS`].
-pub fn parse(text: &str) -> Result<Node, YamlError> {
+pub fn parse(text: &str) -> Result<Node<'_>, YamlError> {
     if text.len() > MAX_BYTES {
         return Err(YamlError {
             pos: Pos { line: 1, col: 1 },
@@ -140,7 +143,7 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
 }
 
 /// [`parse`] by the full YAML parser, for any text.
-fn parse_fully(text: &str) -> Result<Node, YamlError> {
+fn parse_fully(text: &str) -> Result<Node<'static>, YamlError> {
     let mut last = Pos { line: 1, col: 1 };
     let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| parse_events(text, &mut last)));
     // libyaml-safer 0.3 still panics on some malformed texts (`[!,`, found
@@ -153,7 +156,7 @@ fn parse_fully(text: &str) -> Result<Node, YamlError> {
 }
 
 /// [`parse`], noting where each event it reads starts in `last`.
-fn parse_events(text: &str, last: &mut Pos) -> Result<Node, YamlError> {
+fn parse_events(text: &str, last: &mut Pos) -> Result<Node<'static>, YamlError> {
     // libyaml-safer 0.3 panics on a block scalar that ends the text without
     // a line break (`a: |\n  x`, found by fuzzing): such a text is parsed
     // with one added, and the scalar that took it gives it back.
@@ -204,13 +207,13 @@ fn parse_events(text: &str, last: &mut Pos) -> Result<Node, YamlError> {
 
 /// A sequence or mapping being read, with the node count at its start.
 enum Open {
-    Seq(Pos, Option<String>, usize, Vec<Node>),
+    Seq(Pos, Option<String>, usize, Vec<Node<'static>>),
     Map(Pos, Option<String>, usize, MapBody),
 }
 
 #[derive(Default)]
 struct MapBody {
-    entries: Vec<Entry>,
+    entries: Vec<Entry<'static>>,
     /// Each key's line, to find a duplicate without a scan.
     lines: HashMap<String, u32>,
     pending_key: Option<(String, Pos)>,
@@ -220,8 +223,8 @@ struct MapBody {
 struct Builder {
     stack: Vec<Open>,
     /// Each anchor's node and how many nodes it holds.
-    anchors: HashMap<String, (Node, usize)>,
-    root: Option<Node>,
+    anchors: HashMap<String, (Node<'static>, usize)>,
+    root: Option<Node<'static>>,
     documents: usize,
     /// Nodes made so far, aliases counted as what they repeat.
     nodes: usize,
@@ -254,9 +257,9 @@ impl Builder {
             } => {
                 let quoted = style != ScalarStyle::Plain || tag.as_deref() == Some(STR_TAG);
                 let value = if quoted {
-                    Value::Str(value)
+                    Value::Str(Cow::Owned(value))
                 } else {
-                    resolve_plain(value)
+                    resolve_plain(Cow::Owned(value))
                 };
                 let start = self.count(1, pos)?;
                 self.push(Node { pos, value }, anchor, start)?;
@@ -326,7 +329,12 @@ impl Builder {
     }
 
     /// Adds `node` (whose nodes were counted from `first`) to what is open.
-    fn push(&mut self, node: Node, anchor: Option<String>, first: usize) -> Result<(), YamlError> {
+    fn push(
+        &mut self,
+        node: Node<'static>,
+        anchor: Option<String>,
+        first: usize,
+    ) -> Result<(), YamlError> {
         if let Some(anchor) = anchor {
             self.anchors
                 .insert(anchor, (node.clone(), self.nodes - first));
@@ -354,7 +362,7 @@ impl Builder {
                         body.pending_key = Some((key, node.pos));
                         return Ok(());
                     };
-                    if let Some(line) = body.lines.get(&key) {
+                    if let Some(line) = body.lines.get(&*key) {
                         return Err(YamlError {
                             pos: node.pos,
                             message: format!(
@@ -368,11 +376,11 @@ impl Builder {
                             format!("a mapping holds more than {MAX_KEYS} keys (the limit)"),
                         ));
                     }
-                    body.lines.insert(key.clone(), node.pos.line);
-                    body.pending_key = Some((key, node.pos));
+                    body.lines.insert(key.to_string(), node.pos.line);
+                    body.pending_key = Some((key.into_owned(), node.pos));
                 }
                 Some((key, key_pos)) => body.entries.push(Entry {
-                    key,
+                    key: Cow::Owned(key),
                     key_pos,
                     value: node,
                 }),
@@ -383,8 +391,9 @@ impl Builder {
 }
 
 /// Types a plain scalar by the YAML 1.2 core schema.
-fn resolve_plain(owned: String) -> Value {
-    let text = owned.as_str();
+fn resolve_plain(text: Cow<'_, str>) -> Value<'_> {
+    let owned = text;
+    let text: &str = &owned;
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -427,7 +436,7 @@ fn resolve_plain(owned: String) -> Value {
 mod tests {
     use super::*;
 
-    fn map(node: &Node) -> &[Entry] {
+    fn map<'n>(node: &'n Node<'_>) -> &'n [Entry<'n>] {
         match &node.value {
             Value::Map(entries) => entries,
             other => panic!("not a map: {other:?}"),
@@ -504,11 +513,11 @@ mod tests {
     /// those PyYAML and libyaml give.
     #[test]
     fn a_block_scalar_may_end_the_text_without_a_line_break() {
-        let value = |text: &str| match parse(text).unwrap().value {
+        let value = |text: &'static str| match parse(text).unwrap().value {
             Value::Map(entries) => entries[0].value.value.clone(),
             other => other,
         };
-        let text = |t: &str| Value::Str(t.into());
+        let text = |t: &'static str| Value::Str(t.into());
         assert_eq!(value("a: |\n  x"), text("x"));
         assert_eq!(value("a: |+\n  x"), text("x"));
         assert_eq!(value("a: |-\n  x"), text("x"));

@@ -6,14 +6,14 @@ use std::collections::HashMap;
 use foldhash::HashMapExt;
 
 use crate::ids::TaskId;
-use crate::spec::read::Reader;
+use crate::spec::read::{Reader, Written};
 use crate::yaml::Pos;
 
 /// A task as the graph check sees it.
 pub(crate) struct Node<'a> {
     pub id: &'a TaskId,
     pub id_pos: Pos,
-    pub after: &'a [(String, Pos)],
+    pub after: &'a [Written<'a>],
 }
 
 /// Edges and order of a valid graph.
@@ -47,7 +47,7 @@ pub(crate) fn check(reader: &mut Reader<'_>, nodes: &[Node<'_>]) -> Option<Graph
     let mut downstream = vec![Vec::new(); nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
         for (name, pos) in node.after {
-            match index.get(name.as_str()) {
+            match index.get(&**name) {
                 Some(&up) if up == i => {
                     reader.error(*pos, format!("task `{name}` cannot run after itself"))
                 }

@@ -3,12 +3,13 @@
 //! its tasks take unless they write their own (Airflow's TaskGroup and its
 //! `default_args`).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::spec::RetryPolicy;
 use crate::spec::capacity::CapacityKeys;
-use crate::spec::read::Reader;
-use crate::yaml::{Node, Pos, Value};
+use crate::spec::read::{Reader, Written};
+use crate::yaml::{Node, Value};
 
 /// The keys of one group under `groups:`.
 const GROUP_KEYS: &[&str] = &["description", "defaults"];
@@ -56,8 +57,8 @@ pub(super) fn read_groups(
             }
             None => (dag, dag_capacity.clone()),
         };
-        infos.insert(entry.key.clone(), GroupInfo { description });
-        defaults.insert(entry.key.clone(), GroupDefaults { retry, capacity });
+        infos.insert(entry.key.to_string(), GroupInfo { description });
+        defaults.insert(entry.key.to_string(), GroupDefaults { retry, capacity });
     }
     (infos, defaults)
 }
@@ -72,7 +73,7 @@ pub(super) fn group_of(item: &Node) -> Option<String> {
         .iter()
         .find(|e| e.key == "group")
         .and_then(|e| match &e.value.value {
-            Value::Str(name) => Some(name.clone()),
+            Value::Str(name) => Some(name.to_string()),
             _ => None,
         })
 }
@@ -83,7 +84,7 @@ pub(super) fn group_of(item: &Node) -> Option<String> {
 pub(super) fn expand_after(
     reader: &mut Reader<'_>,
     tasks: &[(String, Option<String>)],
-    after: &mut [Vec<(String, Pos)>],
+    after: &mut [Vec<Written<'_>>],
 ) {
     let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (id, group) in tasks {
@@ -106,13 +107,13 @@ pub(super) fn expand_after(
     for ((id, own), list) in tasks.iter().zip(after.iter_mut()) {
         let mut expanded = Vec::with_capacity(list.len());
         for (name, pos) in list.drain(..) {
-            match members.get(name.as_str()) {
-                Some(_) if own.as_deref() == Some(name.as_str()) => reader.error(
+            match members.get(&*name) {
+                Some(_) if own.as_deref() == Some(&*name) => reader.error(
                     pos,
                     format!("task `{id}` is in group `{name}`: it cannot run after its own group"),
                 ),
-                Some(tasks) if !tasks.contains(&name.as_str()) => {
-                    expanded.extend(tasks.iter().map(|t| (t.to_string(), pos)));
+                Some(tasks) if !tasks.contains(&&*name) => {
+                    expanded.extend(tasks.iter().map(|t| (Cow::Owned(t.to_string()), pos)));
                 }
                 _ => expanded.push((name, pos)),
             }

@@ -4,9 +4,11 @@
 //! a task. A key may be written on the profile and again on the task, which
 //! wins; every string in a value is a template.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
-use crate::spec::read::Reader;
+use crate::spec::read::{Reader, Written};
 use crate::spec::sensors::{Condition, DEFAULT_SENSOR_EVERY, DEFAULT_SENSOR_TIMEOUT, WaitFor};
 use crate::yaml::{Node, Pos, Value as Yaml};
 
@@ -231,12 +233,12 @@ pub fn is_expression_key(key: &str) -> bool {
 
 /// Reads one key of a kind from a profile or a task, checking its shape;
 /// adds every template string in it (and where) to `templates`.
-pub(crate) fn read_value(
+pub(crate) fn read_value<'n>(
     reader: &mut Reader<'_>,
     kind: ServiceKind,
     name: &str,
-    node: &Node,
-    templates: &mut Vec<(String, Pos)>,
+    node: &'n Node<'n>,
+    templates: &mut Vec<Written<'n>>,
 ) -> Option<Value> {
     let Some(key) = kind.key(name) else {
         let known: Vec<&str> = kind.keys().iter().map(|k| k.name).collect();
@@ -292,12 +294,12 @@ pub(crate) fn read_value(
 }
 
 /// Every string holding `{` under `node`, but expressions.
-fn collect_templates(node: &Node, key: &str, templates: &mut Vec<(String, Pos)>) {
+fn collect_templates<'n>(node: &'n Node<'n>, key: &str, templates: &mut Vec<Written<'n>>) {
     if is_expression_key(key) {
         return;
     }
     match &node.value {
-        Yaml::Str(s) if s.contains('{') => templates.push((s.clone(), node.pos)),
+        Yaml::Str(s) if s.contains('{') => templates.push((Cow::Borrowed(s), node.pos)),
         Yaml::Seq(items) => items
             .iter()
             .for_each(|item| collect_templates(item, key, templates)),

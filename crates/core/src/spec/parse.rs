@@ -1,5 +1,6 @@
 //! Reading one spec file into a [`DagSpec`], collecting every error.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 
@@ -12,7 +13,7 @@ use crate::spec::capacity::CapacityKeys;
 use crate::spec::graph::{self, Graph};
 use crate::spec::groups::{expand_after, group_of, read_groups};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
-use crate::spec::read::{Fields, Reader};
+use crate::spec::read::{Fields, Reader, Written};
 use crate::spec::sensors::{REJECT, read_approval, read_trigger_dag, read_wait_for};
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
@@ -172,17 +173,17 @@ pub fn parse_spec(file: &str, text: &str) -> Result<DagSpec, SpecErrors> {
 }
 
 /// A task while it is read: the spec plus positions the checks need.
-struct Draft {
+struct Draft<'n> {
     spec: TaskSpec,
     id_pos: Pos,
-    after: Vec<(String, Pos)>,
+    after: Vec<Written<'n>>,
     compute_pos: Pos,
     hyperparameters_pos: Pos,
-    templates: Vec<(String, Pos)>,
+    templates: Vec<Written<'n>>,
     capacity: CapacityKeys,
     /// Keys of a service kind written on the task, read once its
     /// profile's kind is known.
-    service_keys: Vec<(String, Node)>,
+    service_keys: Vec<(&'n str, &'n Node<'n>)>,
     /// Where `image`, `command` and `environment` are, if written.
     container_keys: Vec<(&'static str, Pos)>,
     /// Where `branch: true` is written.
@@ -191,11 +192,11 @@ struct Draft {
 
 /// Reads a mapping of names to templated strings (`environment`,
 /// `hyperparameters`).
-fn template_map(
+fn template_map<'n>(
     reader: &mut Reader<'_>,
-    fields: &Fields<'_>,
+    fields: &Fields<'n>,
     key: &str,
-    templates: &mut Vec<(String, Pos)>,
+    templates: &mut Vec<Written<'n>>,
 ) -> BTreeMap<String, String> {
     let mut map = BTreeMap::new();
     let Some(node) = fields.get(key) else {
@@ -211,38 +212,38 @@ fn template_map(
     for entry in entries {
         // A string (nearly every value) needs no name for an error.
         let value = match &entry.value.value {
-            Value::Str(text) => Some(text.clone()),
-            _ => reader.text(&entry.value, &format!("`{key}` `{}`", entry.key)),
+            Value::Str(text) => Some(Cow::Borrowed(&**text)),
+            _ => reader.text_of(&entry.value, &format!("`{key}` `{}`", entry.key)),
         };
         if let Some(value) = value {
             if is_template(&value) {
                 templates.push((value.clone(), entry.value.pos));
             }
-            map.insert(entry.key.clone(), value);
+            map.insert(entry.key.to_string(), value.into_owned());
         }
     }
     map
 }
 
 /// Reads a list of templated strings (`produces`, `consumes`).
-fn template_list(
+fn template_list<'n>(
     reader: &mut Reader<'_>,
-    fields: &Fields<'_>,
+    fields: &Fields<'n>,
     key: &str,
-    templates: &mut Vec<(String, Pos)>,
+    templates: &mut Vec<Written<'n>>,
 ) -> Vec<String> {
     let Some(node) = fields.get(key) else {
         return Vec::new();
     };
     let items = reader.texts(node, &format!("`{key}`"));
     templates.extend(items.iter().filter(|(t, _)| is_template(t)).cloned());
-    items.into_iter().map(|(t, _)| t).collect()
+    items.into_iter().map(|(t, _)| t.into_owned()).collect()
 }
 
-fn read_map_over(
+fn read_map_over<'n>(
     reader: &mut Reader<'_>,
-    fields: &Fields<'_>,
-    templates: &mut Vec<(String, Pos)>,
+    fields: &Fields<'n>,
+    templates: &mut Vec<Written<'n>>,
 ) -> Option<MapOver> {
     let node = fields.get("map_over")?;
     match &node.value {
@@ -251,8 +252,8 @@ fn read_map_over(
             _ => None,
         },
         Value::Str(text) if is_template(text) => {
-            templates.push((text.clone(), node.pos));
-            Some(MapOver::Template(text.clone()))
+            templates.push((Cow::Borrowed(text), node.pos));
+            Some(MapOver::Template(text.to_string()))
         }
         _ => {
             reader.error(node.pos, "`map_over` is a list, or a template that renders one such as \"{{ outputs.split.shards }}\"");
@@ -286,7 +287,7 @@ fn read_params(
         let name = &entry.key;
         let value = entry.value.to_json();
         if !is_param_schema(&value) {
-            defaults.insert(name.clone(), value);
+            defaults.insert(name.to_string(), value);
             continue;
         }
         let what = format!("param `{name}`");
@@ -336,7 +337,7 @@ fn read_params(
                     reader.error(n.pos, format!("{what}'s default: {why}"));
                 }
                 rule.has_default = true;
-                defaults.insert(name.clone(), default);
+                defaults.insert(name.to_string(), default);
             }
             None if schedule.is_some_and(|s| !s.is_none()) => reader.error(
                 entry.key_pos,
@@ -344,7 +345,7 @@ fn read_params(
             ),
             None => {}
         }
-        rules.insert(name.clone(), rule);
+        rules.insert(name.to_string(), rule);
     }
     (Some(defaults), rules)
 }
@@ -368,7 +369,7 @@ fn positive(reader: &mut Reader<'_>, fields: &Fields<'_>, key: &str) -> Option<u
     }
 }
 
-fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec> {
+fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Option<DagSpec> {
     if !matches!(root.value, Value::Map(_)) {
         reader.error(
             root.pos,
@@ -530,7 +531,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         .iter()
         .map(|d| (d.spec.id.to_string(), d.spec.group.clone()))
         .collect();
-    let mut afters: Vec<Vec<(String, Pos)>> = drafts
+    let mut afters: Vec<Vec<Written<'n>>> = drafts
         .iter_mut()
         .map(|d| std::mem::take(&mut d.after))
         .collect();
@@ -580,7 +581,7 @@ fn read_dag(reader: &mut Reader<'_>, file: &str, root: &Node) -> Option<DagSpec>
         version: spec_version(root),
         description,
         owner,
-        tags: tags.into_iter().map(|(t, _)| t).collect(),
+        tags: tags.into_iter().map(|(t, _)| t.into_owned()).collect(),
         schedule: schedule?,
         policy: policy?,
         run_timeout,
@@ -836,10 +837,10 @@ fn read_longer_than_zero(
 /// The compute profiles, the capacity keys each writes, and the templates
 /// in each (checked for every task on it).
 #[derive(Default)]
-struct Profiles {
+struct Profiles<'n> {
     profiles: BTreeMap<String, ComputeProfile>,
     capacities: BTreeMap<String, CapacityKeys>,
-    templates: BTreeMap<String, Vec<(String, Pos)>>,
+    templates: BTreeMap<String, Vec<Written<'n>>>,
 }
 
 /// The keys a profile of a service kind may write besides the kind's own.
@@ -847,11 +848,15 @@ const SERVICE_PROFILE_KEYS: &[&str] = &["kind", "pool", "pool_slots", "priority"
 
 /// A task's keys of a service kind, checked against its profile's kind and
 /// merged over the profile's; or, on any other profile, reported.
-fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option<&ComputeProfile>) {
+fn read_service_task<'n>(
+    reader: &mut Reader<'_>,
+    draft: &mut Draft<'n>,
+    profile: Option<&ComputeProfile>,
+) {
     if let Some(ComputeProfile::Sagemaker(_)) = profile {
         // A training job's named S3 input channels.
         draft.service_keys.retain(|(name, node)| {
-            if name != "inputs" {
+            if *name != "inputs" {
                 return true;
             }
             let Value::Map(entries) = &node.value else {
@@ -865,11 +870,15 @@ fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option
                 return false;
             };
             for entry in entries {
-                if let Some(uri) = reader.text(&entry.value, &format!("`inputs` `{}`", entry.key)) {
+                let what = format!("`inputs` `{}`", entry.key);
+                if let Some(uri) = reader.text_of(&entry.value, &what) {
                     if is_template(&uri) {
                         draft.templates.push((uri.clone(), entry.value.pos));
                     }
-                    draft.spec.inputs.insert(entry.key.clone(), uri);
+                    draft
+                        .spec
+                        .inputs
+                        .insert(entry.key.to_string(), uri.into_owned());
                 }
             }
             false
@@ -882,7 +891,7 @@ fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option
                 .filter(|(k, _)| k.key(name).is_some())
                 .map(|(_, n)| *n)
                 .collect();
-            if name == "inputs" {
+            if *name == "inputs" {
                 kinds.insert(0, "sagemaker");
             }
             reader.error(
@@ -912,11 +921,11 @@ fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option
         );
     }
     let mut own = serde_json::Map::new();
-    for (name, node) in &draft.service_keys {
+    for &(name, node) in &draft.service_keys {
         if let Some(value) =
             kinds::read_value(reader, profile.kind, name, node, &mut draft.templates)
         {
-            own.insert(name.clone(), value);
+            own.insert(name.to_string(), value);
         }
     }
     let id = draft.spec.id.to_string();
@@ -930,12 +939,12 @@ fn read_service_task(reader: &mut Reader<'_>, draft: &mut Draft, profile: Option
 }
 
 /// A profile of a service kind: its keys and their templates.
-fn read_service_profile(
+fn read_service_profile<'n>(
     reader: &mut Reader<'_>,
     kind: ServiceKind,
-    node: &Node,
+    node: &'n Node<'n>,
     what: &str,
-    templates: &mut Vec<(String, Pos)>,
+    templates: &mut Vec<Written<'n>>,
 ) -> (ServiceProfile, CapacityKeys) {
     let mut allowed: Vec<&str> = SERVICE_PROFILE_KEYS.to_vec();
     allowed.extend(kind.keys().iter().map(|k| k.name));
@@ -945,8 +954,8 @@ fn read_service_profile(
     let mut settings = serde_json::Map::new();
     if let Value::Map(entries) = &node.value {
         for entry in entries {
-            if SERVICE_PROFILE_KEYS.contains(&entry.key.as_str())
-                || !allowed.contains(&entry.key.as_str())
+            if SERVICE_PROFILE_KEYS.contains(&&*entry.key)
+                || !allowed.contains(&&*entry.key)
                 || entry.value.value == Value::Null
             {
                 continue;
@@ -954,14 +963,14 @@ fn read_service_profile(
             if let Some(value) =
                 kinds::read_value(reader, kind, &entry.key, &entry.value, templates)
             {
-                settings.insert(entry.key.clone(), value);
+                settings.insert(entry.key.to_string(), value);
             }
         }
     }
     (ServiceProfile { kind, settings }, capacity)
 }
 
-fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
+fn read_compute<'n>(reader: &mut Reader<'_>, node: Option<&'n Node<'n>>) -> Profiles<'n> {
     let mut out = Profiles::default();
     let Some(node) = node else {
         return out;
@@ -997,20 +1006,20 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
         let profile = match reader.string(kind_node, "`kind`").as_deref() {
             Some("ecs") => {
                 let fields = reader.fields(&entry.value, &what, ECS_KEYS);
-                capacities.insert(entry.key.clone(), CapacityKeys::read(reader, &fields));
+                capacities.insert(entry.key.to_string(), CapacityKeys::read(reader, &fields));
                 read_ecs(reader, &fields, &entry.value, &what).map(ComputeProfile::Ecs)
             }
             Some("sagemaker") => {
                 let fields = reader.fields(&entry.value, &what, SAGEMAKER_KEYS);
-                capacities.insert(entry.key.clone(), CapacityKeys::read(reader, &fields));
+                capacities.insert(entry.key.to_string(), CapacityKeys::read(reader, &fields));
                 read_sagemaker(reader, &fields, &entry.value, &what).map(ComputeProfile::Sagemaker)
             }
             Some(other) => match ServiceKind::parse(other) {
                 Some(kind) => {
-                    let found = templates.entry(entry.key.clone()).or_default();
+                    let found = templates.entry(entry.key.to_string()).or_default();
                     let (profile, capacity) =
                         read_service_profile(reader, kind, &entry.value, &what, found);
-                    capacities.insert(entry.key.clone(), capacity);
+                    capacities.insert(entry.key.to_string(), capacity);
                     Some(ComputeProfile::Service(profile))
                 }
                 None => {
@@ -1024,7 +1033,7 @@ fn read_compute(reader: &mut Reader<'_>, node: Option<&Node>) -> Profiles {
             None => None,
         };
         if let Some(profile) = profile {
-            profiles.insert(entry.key.clone(), profile);
+            profiles.insert(entry.key.to_string(), profile);
         }
     }
     out
@@ -1110,11 +1119,11 @@ fn read_sagemaker(
     })
 }
 
-fn read_task(
+fn read_task<'n>(
     reader: &mut Reader<'_>,
-    node: &Node,
+    node: &'n Node<'n>,
     (retry, timeout): (RetryPolicy, Option<std::time::Duration>),
-) -> Option<Draft> {
+) -> Option<Draft<'n>> {
     let allowed = task_keys();
     let fields = reader.fields(node, "a task", allowed);
     let Some(id_node) = fields.get("id") else {
@@ -1135,7 +1144,7 @@ fn read_task(
         .map(|n| reader.texts(n, "`after`"))
         .unwrap_or_default();
     // A teardown runs after its setups.
-    let teardown: Vec<(String, Pos)> = fields
+    let teardown: Vec<Written<'n>> = fields
         .get("teardown")
         .map(|n| reader.texts(n, "`teardown`"))
         .unwrap_or_default();
@@ -1154,7 +1163,7 @@ fn read_task(
     let image = fields.get("image").and_then(|n| {
         let image = reader.string(n, "`image`")?;
         if is_template(&image) {
-            templates.push((image.clone(), n.pos));
+            templates.push((Cow::Owned(image.clone()), n.pos));
         }
         Some(image)
     });
@@ -1165,7 +1174,7 @@ fn read_task(
         }
         let args = reader.texts(n, "`command`");
         templates.extend(args.iter().filter(|(a, _)| is_template(a)).cloned());
-        args.into_iter().map(|(a, _)| a).collect()
+        args.into_iter().map(|(a, _)| a.into_owned()).collect()
     });
     let environment = template_map(reader, &fields, "environment", &mut templates);
     let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);
@@ -1272,9 +1281,9 @@ fn read_task(
     let service_keys = match &node.value {
         Value::Map(entries) => entries
             .iter()
-            .filter(|e| !TASK_KEYS.contains(&e.key.as_str()) && e.value.value != Value::Null)
-            .filter(|e| allowed.contains(&e.key.as_str()))
-            .map(|e| (e.key.clone(), e.value.clone()))
+            .filter(|e| !TASK_KEYS.contains(&&*e.key) && e.value.value != Value::Null)
+            .filter(|e| allowed.contains(&&*e.key))
+            .map(|e| (&*e.key, &e.value))
             .collect(),
         _ => Vec::new(),
     };

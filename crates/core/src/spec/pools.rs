@@ -90,7 +90,7 @@ pub fn parse_pools(file: &str, text: &str) -> Result<BTreeMap<String, PoolSpec>,
         match slots {
             Some((0, pos)) => reader.error(pos, format!("{what} must be at least 1")),
             Some((slots, _)) => {
-                pools.insert(entry.key.clone(), PoolSpec { slots, description });
+                pools.insert(entry.key.to_string(), PoolSpec { slots, description });
             }
             None => {}
         }

@@ -1,11 +1,16 @@
 //! Typed reads from YAML nodes that record every problem with its position
 //! and carry on, so one pass reports all of a file's errors.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::duration::parse_duration;
 use crate::spec::Diagnostic;
 use crate::yaml::{Entry, Node, Pos, Value};
+
+/// A text as written (borrowed from the YAML tree where it can be) and
+/// where.
+pub(crate) type Written<'n> = (Cow<'n, str>, Pos);
 
 /// Collects diagnostics for one file while values are read from it.
 pub(crate) struct Reader<'f> {
@@ -15,11 +20,11 @@ pub(crate) struct Reader<'f> {
 
 /// The entries of one mapping, after unknown keys were reported.
 pub(crate) struct Fields<'n> {
-    entries: &'n [Entry],
+    entries: &'n [Entry<'n>],
 }
 
 impl<'n> Fields<'n> {
-    pub fn get(&self, key: &str) -> Option<&'n Node> {
+    pub fn get(&self, key: &str) -> Option<&'n Node<'n>> {
         self.entries
             .iter()
             .find(|e| e.key == key)
@@ -55,7 +60,7 @@ impl<'f> Reader<'f> {
             return Fields { entries: &[] };
         };
         for entry in entries {
-            if !allowed.contains(&entry.key.as_str()) {
+            if !allowed.contains(&&*entry.key) {
                 let hint = match closest(&entry.key, allowed) {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => format!("expected one of: {}", allowed.join(", ")),
@@ -71,7 +76,7 @@ impl<'f> Reader<'f> {
 
     pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
         match &node.value {
-            Value::Str(s) => Some(s.clone()),
+            Value::Str(s) => Some(s.to_string()),
             _ => {
                 self.error(
                     node.pos,
@@ -85,11 +90,16 @@ impl<'f> Reader<'f> {
     /// A scalar as text: where a shell user writes `sleep 5`, the `5` is
     /// meant as the word "5".
     pub fn text(&mut self, node: &Node, what: &str) -> Option<String> {
+        self.text_of(node, what).map(Cow::into_owned)
+    }
+
+    /// [`Reader::text`], borrowed from the node where it is a string.
+    pub fn text_of<'n>(&mut self, node: &'n Node<'_>, what: &str) -> Option<Cow<'n, str>> {
         match &node.value {
-            Value::Str(s) => Some(s.clone()),
-            Value::Int(i) => Some(i.to_string()),
-            Value::Float(f) => Some(f.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::Int(i) => Some(Cow::Owned(i.to_string())),
+            Value::Float(f) => Some(Cow::Owned(f.to_string())),
+            Value::Bool(b) => Some(Cow::Owned(b.to_string())),
             _ => {
                 self.error(
                     node.pos,
@@ -147,7 +157,7 @@ impl<'f> Reader<'f> {
             .ok()
     }
 
-    pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> &'n [Node] {
+    pub fn list<'n>(&mut self, node: &'n Node<'n>, what: &str) -> &'n [Node<'n>] {
         match &node.value {
             Value::Seq(items) => items,
             _ => {
@@ -161,10 +171,10 @@ impl<'f> Reader<'f> {
     }
 
     /// A list of scalars as text, each with its position.
-    pub fn texts(&mut self, node: &Node, what: &str) -> Vec<(String, Pos)> {
+    pub fn texts<'n>(&mut self, node: &'n Node<'n>, what: &str) -> Vec<Written<'n>> {
         self.list(node, what)
             .iter()
-            .filter_map(|item| self.text(item, what).map(|t| (t, item.pos)))
+            .filter_map(|item| self.text_of(item, what).map(|t| (t, item.pos)))
             .collect()
     }
 }

@@ -3,10 +3,11 @@
 //! every so often, holding nothing in between (Airflow's sensors in
 //! `reschedule` mode, without a worker).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::ids::DagId;
-use crate::spec::read::{Fields, Reader};
+use crate::spec::read::{Fields, Reader, Written};
 use crate::state::TaskState;
 use crate::yaml::{Node, Pos};
 
@@ -103,10 +104,10 @@ impl Condition {
 }
 
 /// Reads `wait_for:`; its templates go to `templates` for checking.
-pub(crate) fn read_wait_for(
+pub(crate) fn read_wait_for<'n>(
     reader: &mut Reader<'_>,
-    node: &Node,
-    templates: &mut Vec<(String, Pos)>,
+    node: &'n Node<'n>,
+    templates: &mut Vec<Written<'n>>,
 ) -> Option<WaitFor> {
     let fields = reader.fields(node, "`wait_for`", WAIT_FOR_KEYS);
     let every = duration(reader, &fields, "every").unwrap_or(DEFAULT_SENSOR_EVERY);
@@ -132,13 +133,17 @@ pub(crate) fn read_wait_for(
         return None;
     }
     let mut template = |text: String, pos: Pos| {
-        templates.push((text.clone(), pos));
+        templates.push((Cow::Owned(text.clone()), pos));
         text
     };
     let condition = match written[0] {
         "command" => {
             let args = reader.texts(fields.get("command")?, "`command`");
-            Condition::Command(args.into_iter().map(|(a, p)| template(a, p)).collect())
+            Condition::Command(
+                args.into_iter()
+                    .map(|(a, p)| template(a.into_owned(), p))
+                    .collect(),
+            )
         }
         "file" => {
             let n = fields.get("file")?;
@@ -289,7 +294,7 @@ pub(crate) fn read_approval(reader: &mut Reader<'_>, node: &Node) -> Option<Appr
             let options: Vec<String> = reader
                 .texts(n, "`options`")
                 .into_iter()
-                .map(|(o, _)| o)
+                .map(|(o, _)| o.into_owned())
                 .collect();
             let mut distinct = options.clone();
             distinct.sort();
@@ -355,10 +360,10 @@ pub struct TriggerDag {
 }
 
 /// Reads `trigger_dag:`; its templates go to `templates` for checking.
-pub(crate) fn read_trigger_dag(
+pub(crate) fn read_trigger_dag<'n>(
     reader: &mut Reader<'_>,
-    node: &Node,
-    templates: &mut Vec<(String, Pos)>,
+    node: &'n Node<'n>,
+    templates: &mut Vec<Written<'n>>,
 ) -> Option<TriggerDag> {
     let fields = reader.fields(node, "`trigger_dag`", TRIGGER_DAG_KEYS);
     let Some(n) = fields.get("dag") else {
@@ -381,7 +386,7 @@ pub(crate) fn read_trigger_dag(
                 if let crate::yaml::Value::Str(text) = &entry.value.value
                     && text.contains('{')
                 {
-                    templates.push((text.clone(), entry.value.pos));
+                    templates.push((Cow::Borrowed(text), entry.value.pos));
                 }
             }
             n.to_json().as_object().cloned().unwrap_or_default()

@@ -43,14 +43,14 @@ pub fn unquoted_in_shell(file: &str, text: &str) -> Vec<Diagnostic> {
     warnings
 }
 
-fn field<'n>(node: &'n Node, key: &str) -> Option<&'n Node> {
+fn field<'n>(node: &'n Node<'n>, key: &str) -> Option<&'n Node<'n>> {
     match &node.value {
         Value::Map(entries) => entries.iter().find(|e| e.key == key).map(|e| &e.value),
         _ => None,
     }
 }
 
-fn entries<'n>(node: &'n Node, key: &str) -> &'n [Node] {
+fn entries<'n>(node: &'n Node<'n>, key: &str) -> &'n [Node<'n>] {
     match field(node, key).map(|n| &n.value) {
         Some(Value::Seq(items)) => items,
         _ => &[],
@@ -59,7 +59,7 @@ fn entries<'n>(node: &'n Node, key: &str) -> &'n [Node] {
 
 /// The argument a shell runs as its line: the one after the first short
 /// option holding `c` (`-c`, `-ec`, `-euxc`), when the program is a shell.
-fn shell_line(args: &[Node]) -> Option<&Node> {
+fn shell_line<'n>(args: &'n [Node<'n>]) -> Option<&'n Node<'n>> {
     let program = text(args.first()?)?;
     let name = program.rsplit('/').next().unwrap_or(program);
     if !SHELLS.contains(&name) {
@@ -95,9 +95,9 @@ fn unquoted(script: &str) -> Vec<String> {
     found
 }
 
-fn text(node: &Node) -> Option<&str> {
+fn text<'n>(node: &'n Node<'_>) -> Option<&'n str> {
     match &node.value {
-        Value::Str(s) => Some(s.as_str()),
+        Value::Str(s) => Some(&**s),
         _ => None,
     }
 }

@@ -8,12 +8,13 @@
 //! reads, errors and all. Whatever it accepts, a differential test holds it to the full
 //! parser's tree.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::{Entry, MAX_DEPTH, MAX_KEYS, MAX_NODES, Node, Pos, Value, resolve_plain};
 
 /// The tree of `text`, or `None` where the full parser must read it.
-pub(super) fn parse(text: &str) -> Option<Node> {
+pub(super) fn parse(text: &str) -> Option<Node<'_>> {
     if !text.chars().all(printable) || has_document_markers(text) {
         return None;
     }
@@ -74,7 +75,7 @@ fn key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'/')
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn peek(&self) -> Option<u8> {
         self.src.get(self.at).copied()
     }
@@ -178,7 +179,7 @@ impl Reader<'_> {
     /// The block node on the line the reader is at the start of (its
     /// indentation skipped here); leaves the reader at the start of the
     /// first line indented less than the node (or the end).
-    fn block_node(&mut self) -> Option<Node> {
+    fn block_node(&mut self) -> Option<Node<'a>> {
         let start = self.indent();
         self.at += start;
         if self.peek() == Some(b'-') && self.blank_at(1) {
@@ -201,7 +202,7 @@ impl Reader<'_> {
     }
 
     /// A key and its colon; `None` unless it is a plain string key.
-    fn key(&mut self) -> Option<(String, Pos)> {
+    fn key(&mut self) -> Option<(Cow<'a, str>, Pos)> {
         let pos = self.pos();
         let len = self.src[self.at..]
             .iter()
@@ -211,7 +212,7 @@ impl Reader<'_> {
             return None;
         }
         let text = std::str::from_utf8(&self.src[self.at..self.at + len]).ok()?;
-        let Value::Str(key) = resolve_plain(text.to_string()) else {
+        let Value::Str(key) = resolve_plain(Cow::Borrowed(text)) else {
             return None;
         };
         self.at += len + 1;
@@ -219,7 +220,7 @@ impl Reader<'_> {
         Some((key, pos))
     }
 
-    fn block_mapping(&mut self) -> Option<Node> {
+    fn block_mapping(&mut self) -> Option<Node<'a>> {
         self.enter()?;
         let col = self.column();
         let pos = self.pos();
@@ -249,7 +250,7 @@ impl Reader<'_> {
         })
     }
 
-    fn block_sequence(&mut self) -> Option<Node> {
+    fn block_sequence(&mut self) -> Option<Node<'a>> {
         self.enter()?;
         let col = self.column();
         let pos = self.pos();
@@ -296,7 +297,7 @@ impl Reader<'_> {
     /// The value after `key:` or `-` of a collection at column `col`: on
     /// the same line (a mapping there only after `-`), or a block node on
     /// the lines below, indented more.
-    fn value_after_indicator(&mut self, col: usize, item: bool) -> Option<Node> {
+    fn value_after_indicator(&mut self, col: usize, item: bool) -> Option<Node<'a>> {
         if !self.blank_at(0) {
             return None;
         }
@@ -329,13 +330,12 @@ impl Reader<'_> {
 
     /// A value that starts and ends on this line: a flow collection or a
     /// scalar, whose plain form ends differently inside a flow collection.
-    fn inline_value(&mut self, in_flow: bool) -> Option<Node> {
+    fn inline_value(&mut self, in_flow: bool) -> Option<Node<'a>> {
         let pos = self.pos();
         let value = match self.peek()? {
             b'[' => return self.flow_sequence(),
             b'{' => return self.flow_mapping(),
-            b'"' => Value::Str(self.double_quoted()?),
-            b'\'' => Value::Str(self.single_quoted()?),
+            b'"' | b'\'' => Value::Str(self.quoted()?),
             _ => resolve_plain(self.plain(in_flow)?),
         };
         self.count()?;
@@ -344,7 +344,7 @@ impl Reader<'_> {
 
     /// A plain scalar, in a flow collection or not; `None` where the full
     /// parser must decide (indicators, colons, a scalar that could go on).
-    fn plain(&mut self, in_flow: bool) -> Option<String> {
+    fn plain(&mut self, in_flow: bool) -> Option<Cow<'a, str>> {
         let first = self.peek()?;
         if matches!(
             first,
@@ -377,19 +377,26 @@ impl Reader<'_> {
         self.at = end;
         std::str::from_utf8(&self.src[start..end])
             .ok()
-            .map(String::from)
+            .map(Cow::Borrowed)
     }
 
-    fn double_quoted(&mut self) -> Option<String> {
+    /// A quoted scalar's text: borrowed from the source unless an escape
+    /// (`\n` in double quotes, `''` in single) makes it differ.
+    fn quoted(&mut self) -> Option<Cow<'a, str>> {
+        let quote = self.peek()?;
         self.at += 1;
-        let mut out = Vec::new();
+        let start = self.at;
+        let mut out: Option<Vec<u8>> = None;
         loop {
             let b = self.peek()?;
             self.at += 1;
-            match b {
-                b'"' => return String::from_utf8(out).ok(),
+            let byte = match b {
                 b'\n' => return None,
-                b'\\' => {
+                b'\'' if quote == b'\'' && self.peek() == Some(b'\'') => {
+                    self.at += 1;
+                    b'\''
+                }
+                b'\\' if quote == b'"' => {
                     let escaped = match self.peek()? {
                         b'\\' => b'\\',
                         b'"' => b'"',
@@ -401,28 +408,26 @@ impl Reader<'_> {
                         _ => return None,
                     };
                     self.at += 1;
-                    out.push(escaped);
+                    escaped
                 }
-                b => out.push(b),
-            }
-        }
-    }
-
-    fn single_quoted(&mut self) -> Option<String> {
-        self.at += 1;
-        let mut out = Vec::new();
-        loop {
-            let b = self.peek()?;
-            self.at += 1;
-            match b {
-                b'\'' if self.peek() == Some(b'\'') => {
-                    self.at += 1;
-                    out.push(b'\'');
+                b if b == quote => {
+                    return match out {
+                        None => std::str::from_utf8(&self.src[start..self.at - 1])
+                            .ok()
+                            .map(Cow::Borrowed),
+                        Some(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+                    };
                 }
-                b'\'' => return String::from_utf8(out).ok(),
-                b'\n' => return None,
-                b => out.push(b),
-            }
+                b => {
+                    if let Some(out) = &mut out {
+                        out.push(b);
+                    }
+                    continue;
+                }
+            };
+            // The first escape: what came before it is copied once.
+            let out = out.get_or_insert_with(|| self.src[start..self.at - 2].to_vec());
+            out.push(byte);
         }
     }
 
@@ -448,7 +453,7 @@ impl Reader<'_> {
         }
     }
 
-    fn flow_sequence(&mut self) -> Option<Node> {
+    fn flow_sequence(&mut self) -> Option<Node<'a>> {
         self.enter()?;
         let pos = self.pos();
         self.at += 1;
@@ -472,7 +477,7 @@ impl Reader<'_> {
         })
     }
 
-    fn flow_mapping(&mut self) -> Option<Node> {
+    fn flow_mapping(&mut self) -> Option<Node<'a>> {
         self.enter()?;
         let pos = self.pos();
         self.at += 1;
@@ -527,7 +532,7 @@ impl Keys {
         }
         let set = self
             .0
-            .get_or_insert_with(|| entries.iter().map(|e| e.key.clone()).collect());
+            .get_or_insert_with(|| entries.iter().map(|e| e.key.to_string()).collect());
         set.insert(key.to_string()).then_some(())
     }
 }

@@ -367,7 +367,7 @@ fn declared_id(text: &str) -> Option<String> {
         .into_iter()
         .find(|e| e.key == "dag")
         .and_then(|e| match e.value.value {
-            Value::Str(id) => Some(id),
+            Value::Str(id) => Some(id.into_owned()),
             _ => None,
         })
 }
