@@ -543,7 +543,9 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::parse_fully;
+    use std::borrow::Cow;
+
+    use super::super::{Value, parse_fully};
 
     /// What the quick reader gives, if anything, is what the full parser
     /// gives; and it gives nothing for a text the full parser refuses.
@@ -629,6 +631,32 @@ mod tests {
         let json = root.to_json();
         assert_eq!(json["tasks"][0]["command"][4], -1);
         assert_eq!(json["tasks"][0]["environment"]["N"], "1");
+    }
+
+    #[test]
+    fn quoted_scalars_are_borrowed_unless_an_escape_changes_them() {
+        let text = "a: \"plain\"\nb: 'it''s'\nc: \"x\\\"y\\\\z\\n\"\nd: 'é'\ne: \"\\tlead\"\n";
+        assert!(agrees(text));
+        let Value::Map(entries) = super::parse(text).unwrap().value else {
+            panic!("not a mapping")
+        };
+        let read: Vec<(&str, bool)> = entries
+            .iter()
+            .map(|e| match &e.value.value {
+                Value::Str(s) => (&**s, matches!(s, Cow::Borrowed(_))),
+                other => panic!("not a string: {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            read,
+            [
+                ("plain", true),
+                ("it's", false),
+                ("x\"y\\z\n", false),
+                ("é", true),
+                ("\tlead", false)
+            ]
+        );
     }
 
     #[test]
