@@ -43,7 +43,10 @@ pub(crate) fn check(reader: &mut Reader<'_>, nodes: &[Node<'_>]) -> Option<Graph
             index.insert(node.id.clone(), i);
         }
     }
-    let mut upstream = vec![Vec::new(); nodes.len()];
+    let mut upstream: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|node| Vec::with_capacity(node.after.len()))
+        .collect();
     let mut downstream = vec![Vec::new(); nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
         for (name, pos) in node.after {

@@ -83,20 +83,22 @@ pub(super) fn group_of(item: &Node) -> Option<String> {
 /// group.
 pub(super) fn expand_after(
     reader: &mut Reader<'_>,
-    tasks: &[(String, Option<String>)],
-    after: &mut [Vec<Written<'_>>],
+    tasks: &mut [(&str, Option<&str>, &mut Vec<Written<'_>>)],
 ) {
     let mut members: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (id, group) in tasks {
+    for (id, group, _) in tasks.iter() {
         if let Some(group) = group {
-            members.entry(group.as_str()).or_default().push(id.as_str());
+            members.entry(group).or_default().push(id);
         }
     }
-    for (group, _) in members.iter() {
-        if tasks.iter().any(|(id, _)| id == group) {
-            let pos = after
+    if members.is_empty() {
+        return;
+    }
+    for group in members.keys() {
+        if tasks.iter().any(|(id, _, _)| id == group) {
+            let pos = tasks
                 .iter()
-                .flatten()
+                .flat_map(|(_, _, after)| after.iter())
                 .find(|(name, _)| name == group)
                 .map(|(_, pos)| *pos);
             if let Some(pos) = pos {
@@ -104,11 +106,11 @@ pub(super) fn expand_after(
             }
         }
     }
-    for ((id, own), list) in tasks.iter().zip(after.iter_mut()) {
+    for (id, own, list) in tasks.iter_mut() {
         let mut expanded = Vec::with_capacity(list.len());
         for (name, pos) in list.drain(..) {
             match members.get(&*name) {
-                Some(_) if own.as_deref() == Some(&*name) => reader.error(
+                Some(_) if *own == Some(&*name) => reader.error(
                     pos,
                     format!("task `{id}` is in group `{name}`: it cannot run after its own group"),
                 ),
@@ -118,6 +120,6 @@ pub(super) fn expand_after(
                 _ => expanded.push((name, pos)),
             }
         }
-        *list = expanded;
+        **list = expanded;
     }
 }

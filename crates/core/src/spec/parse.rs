@@ -527,21 +527,17 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
             );
         }
     }
-    let members: Vec<(String, Option<String>)> = drafts
-        .iter()
-        .map(|d| (d.spec.id.to_string(), d.spec.group.clone()))
-        .collect();
-    let mut afters: Vec<Vec<Written<'n>>> = drafts
+    let mut afters: Vec<_> = drafts
         .iter_mut()
-        .map(|d| std::mem::take(&mut d.after))
+        .map(|d| (d.spec.id.as_str(), d.spec.group.as_deref(), &mut d.after))
         .collect();
-    expand_after(reader, &members, &mut afters);
-    for (draft, after) in drafts.iter_mut().zip(afters) {
-        draft.spec.after = after
+    expand_after(reader, &mut afters);
+    for draft in &mut drafts {
+        draft.spec.after = draft
+            .after
             .iter()
             .filter_map(|(a, _)| TaskId::parse(a).ok())
             .collect();
-        draft.after = after;
     }
     let nodes: Vec<graph::Node<'_>> = drafts
         .iter()
@@ -1295,10 +1291,8 @@ fn read_task<'n>(
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
     Some(Draft {
         spec: TaskSpec {
-            after: after
-                .iter()
-                .filter_map(|(a, _)| TaskId::parse(a).ok())
-                .collect(),
+            // Read once groups are expanded.
+            after: Vec::new(),
             id,
             pos: node.pos,
             description: fields
