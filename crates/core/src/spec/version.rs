@@ -20,14 +20,27 @@ pub fn spec_version(document: &Node) -> String {
 pub fn write_canonical(node: &Node, out: &mut Vec<u8>) {
     match &node.value {
         Value::Map(entries) => {
-            let mut sorted: Vec<_> = entries.iter().collect();
-            sorted.sort_by(|a, b| a.key.cmp(&b.key));
+            // Nearly every mapping is small: its order is sorted on the
+            // stack.
+            let mut small = [0u32; SMALL_MAP];
+            let mut large = Vec::new();
+            let order: &mut [u32] = if entries.len() <= SMALL_MAP {
+                &mut small[..entries.len()]
+            } else {
+                large.resize(entries.len(), 0);
+                &mut large
+            };
+            for (i, slot) in order.iter_mut().enumerate() {
+                *slot = i as u32;
+            }
+            order.sort_unstable_by(|&a, &b| entries[a as usize].key.cmp(&entries[b as usize].key));
             out.push(b'{');
-            for (i, entry) in sorted.into_iter().enumerate() {
-                if i > 0 {
+            for (n, &i) in order.iter().enumerate() {
+                if n > 0 {
                     out.push(b',');
                 }
-                write_json(&entry.key, out);
+                let entry = &entries[i as usize];
+                write_string(&entry.key, out);
                 out.push(b':');
                 write_canonical(&entry.value, out);
             }
@@ -43,8 +56,23 @@ pub fn write_canonical(node: &Node, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::Str(s) => write_json(s, out),
+        Value::Str(s) => write_string(s, out),
         _ => write_json(&node.to_json(), out),
+    }
+}
+
+/// Mappings up to this many keys are ordered without an allocation.
+const SMALL_MAP: usize = 16;
+
+/// A JSON string as `serde_json` writes it: only quotes, backslashes and
+/// control characters are escaped, so a string without them is copied.
+fn write_string(text: &str, out: &mut Vec<u8>) {
+    if text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        write_json(text, out);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
     }
 }
 
@@ -72,5 +100,20 @@ mod tests {
             serde_json::from_str::<serde_json::Value>(&text).unwrap(),
             node.to_json()
         );
+    }
+
+    #[test]
+    fn strings_and_large_mappings_are_written_as_serde_json_writes_them() {
+        let keys: Vec<String> = (0..40)
+            .rev()
+            .map(|i| format!("k{i:02}: \"\\t\\\\ \\\" é\""))
+            .collect();
+        let text = keys.join("\n");
+        let node = crate::yaml::parse(&text).unwrap();
+        let mut out = Vec::new();
+        write_canonical(&node, &mut out);
+        let json = serde_json::to_string(&node.to_json()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), json);
+        assert!(json.starts_with(r#"{"k00":"\t\\ \" é","k01""#), "{json}");
     }
 }
