@@ -15,10 +15,11 @@ use super::{Entry, MAX_DEPTH, MAX_KEYS, MAX_NODES, Node, Pos, Value, resolve_pla
 
 /// The tree of `text`, or `None` where the full parser must read it.
 pub(super) fn parse(text: &str) -> Option<Node<'_>> {
-    if !text.chars().all(printable) || has_document_markers(text) {
+    if !all_printable(text) || has_document_markers(text) {
         return None;
     }
     let mut reader = Reader {
+        text,
         src: text.as_bytes(),
         at: 0,
         line: 1,
@@ -33,6 +34,17 @@ pub(super) fn parse(text: &str) -> Option<Node<'_>> {
     let root = reader.block_node()?;
     reader.skip_blank_lines();
     reader.at_end().then_some(root)
+}
+
+/// Whether every character is [`printable`]: ASCII is checked a block of
+/// bytes at a time, the rest a character at a time.
+fn all_printable(text: &str) -> bool {
+    let ascii = |b: u8| b == b'\n' || (b' '..=b'~').contains(&b);
+    let blocks_ascii = text
+        .as_bytes()
+        .chunks(64)
+        .all(|block| block.iter().fold(true, |all, &b| all & ascii(b)));
+    blocks_ascii || text.chars().all(printable)
 }
 
 /// A character the reader takes as it is: no tab, no carriage return, no
@@ -56,6 +68,9 @@ fn has_document_markers(text: &str) -> bool {
 }
 
 struct Reader<'a> {
+    /// The text, and the same as bytes: every slice taken of it is cut
+    /// at an ASCII byte, so it is a `str` again.
+    text: &'a str,
     src: &'a [u8],
     at: usize,
     line: u32,
@@ -211,7 +226,7 @@ impl<'a> Reader<'a> {
         if len == 0 || self.src[self.at] == b'-' || self.peek_at(len) != Some(b':') {
             return None;
         }
-        let text = std::str::from_utf8(&self.src[self.at..self.at + len]).ok()?;
+        let text = self.text.get(self.at..self.at + len)?;
         let Value::Str(key) = resolve_plain(Cow::Borrowed(text)) else {
             return None;
         };
@@ -375,9 +390,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.at = end;
-        std::str::from_utf8(&self.src[start..end])
-            .ok()
-            .map(Cow::Borrowed)
+        self.text.get(start..end).map(Cow::Borrowed)
     }
 
     /// A quoted scalar's text: borrowed from the source unless an escape
@@ -412,9 +425,7 @@ impl<'a> Reader<'a> {
                 }
                 b if b == quote => {
                     return match out {
-                        None => std::str::from_utf8(&self.src[start..self.at - 1])
-                            .ok()
-                            .map(Cow::Borrowed),
+                        None => self.text.get(start..self.at - 1).map(Cow::Borrowed),
                         Some(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
                     };
                 }
