@@ -394,14 +394,15 @@ impl Builder {
 fn resolve_plain(text: Cow<'_, str>) -> Value<'_> {
     let owned = text;
     let text: &str = &owned;
-    // Most plain scalars are words, and no null, boolean or number of the
-    // schema starts with a letter but these.
-    if text
-        .as_bytes()
-        .first()
-        .is_some_and(|b| b.is_ascii_alphabetic() && !b"nNtTfF".contains(b))
-    {
-        return Value::Str(owned);
+    // Most plain scalars are words: of the schema's other values only
+    // nulls and booleans start with a letter.
+    if text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+        return match text {
+            "null" | "Null" | "NULL" => Value::Null,
+            "true" | "True" | "TRUE" => Value::Bool(true),
+            "false" | "False" | "FALSE" => Value::Bool(false),
+            _ => Value::Str(owned),
+        };
     }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,

@@ -185,7 +185,7 @@ struct Draft<'n> {
     /// profile's kind is known.
     service_keys: Vec<(&'n str, &'n Node<'n>)>,
     /// Where `image`, `command` and `environment` are, if written.
-    container_keys: Vec<(&'static str, Pos)>,
+    container_keys: [(&'static str, Option<Pos>); 3],
     /// Where `branch: true` is written.
     branch_pos: Option<Pos>,
 }
@@ -902,8 +902,9 @@ fn read_service_task<'n>(
     };
     if !profile.kind.runs_a_container() {
         for (name, pos) in &draft.container_keys {
+            let Some(pos) = *pos else { continue };
             reader.error(
-                *pos,
+                pos,
                 format!(
                     "`{name}` is not used by a `kind: {}` task, which runs no container of its own",
                     profile.kind.as_str()
@@ -1168,9 +1169,18 @@ fn read_task<'n>(
             reader.error(n.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
             return Vec::new();
         }
-        let args = reader.texts(n, "`command`");
-        templates.extend(args.iter().filter(|(a, _)| is_template(a)).cloned());
-        args.into_iter().map(|(a, _)| a.into_owned()).collect()
+        let items = reader.list(n, "`command`");
+        let mut args = Vec::with_capacity(items.len());
+        for item in items {
+            let Some(arg) = reader.text_of(item, "`command`") else {
+                continue;
+            };
+            if is_template(&arg) {
+                templates.push((arg.clone(), item.pos));
+            }
+            args.push(arg.into_owned());
+        }
+        args
     });
     let environment = template_map(reader, &fields, "environment", &mut templates);
     let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);
@@ -1283,10 +1293,8 @@ fn read_task<'n>(
             .collect(),
         _ => Vec::new(),
     };
-    let container_keys = ["image", "command", "environment"]
-        .into_iter()
-        .filter_map(|k| fields.get(k).map(|n| (k, n.pos)))
-        .collect();
+    let container_keys =
+        ["image", "command", "environment"].map(|k| (k, fields.get(k).map(|n| n.pos)));
     let produces = template_list(reader, &fields, "produces", &mut templates);
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
     Some(Draft {
