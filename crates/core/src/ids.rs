@@ -2,25 +2,28 @@
 //! ids, so they are restricted to `[a-z][a-z0-9_-]{0,63}`.
 
 use std::fmt;
+use std::sync::Arc;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
+        // Shared text: a task's id is copied into every `after` list, the
+        // graph's index and every run's state, each copy a count.
+        pub struct $name(Arc<str>);
 
         impl $name {
             /// Checks the id against `[a-z][a-z0-9_-]{0,63}`.
             pub fn parse(text: &str) -> Result<Self, String> {
-                check_id(text, $what).map(|()| $name(text.to_string()))
+                check_id(text, $what).map(|()| $name(Arc::from(text)))
             }
 
             /// An id that skipped the check, for reporting on a spec
             /// that is rejected anyway.
             #[allow(dead_code)]
             pub(crate) fn new_unchecked(text: String) -> Self {
-                $name(text)
+                $name(Arc::from(text))
             }
 
             /// The id as text.
@@ -44,7 +47,7 @@ macro_rules! id_type {
 
         impl From<$name> for String {
             fn from(id: $name) -> String {
-                id.0
+                id.0.to_string()
             }
         }
 

@@ -532,13 +532,6 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
         .map(|d| (d.spec.id.as_str(), d.spec.group.as_deref(), &mut d.after))
         .collect();
     expand_after(reader, &mut afters);
-    for draft in &mut drafts {
-        draft.spec.after = draft
-            .after
-            .iter()
-            .filter_map(|(a, _)| TaskId::parse(a).ok())
-            .collect();
-    }
     let nodes: Vec<graph::Node<'_>> = drafts
         .iter()
         .map(|d| graph::Node {
@@ -557,7 +550,11 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
         downstream,
         order,
     } = graph?;
+    // In a valid graph `after` names exactly the upstream tasks, in order:
+    // their ids are shared, not read again.
+    let ids: Vec<TaskId> = drafts.iter().map(|d| d.spec.id.clone()).collect();
     for (draft, up) in drafts.iter_mut().zip(upstream) {
+        draft.spec.after = up.iter().map(|&u| ids[u].clone()).collect();
         draft.spec.upstream = up;
     }
     for (draft, down) in drafts.iter().zip(&downstream) {
@@ -1299,7 +1296,7 @@ fn read_task<'n>(
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
     Some(Draft {
         spec: TaskSpec {
-            // Read once groups are expanded.
+            // Set from the graph, once groups are expanded.
             after: Vec::new(),
             id,
             pos: node.pos,
