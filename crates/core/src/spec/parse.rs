@@ -172,9 +172,9 @@ pub fn parse_spec(file: &str, text: &str) -> Result<DagSpec, SpecErrors> {
     }
 }
 
-/// A task while it is read: the spec plus positions the checks need.
+/// What the checks need of a task while it is read, beside its spec
+/// (kept apart: the specs become the DAG's list as they are).
 struct Draft<'n> {
-    spec: TaskSpec,
     id_pos: Pos,
     after: Vec<Written<'n>>,
     compute_pos: Pos,
@@ -446,59 +446,50 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
         Some(node) => read_groups(reader, node, defaults, &default_capacity, DEFAULT_KEYS),
         None => Default::default(),
     };
-    let mut drafts: Vec<Draft> = match fields.get("tasks") {
+    let (mut specs, mut drafts): (Vec<TaskSpec>, Vec<Draft>) = match fields.get("tasks") {
         Some(node) => {
             let items = reader.list(node, "`tasks`");
             if items.is_empty() && matches!(node.value, Value::Seq(_)) {
                 reader.error(node.pos, "`tasks` is empty; a DAG needs at least one task");
             }
-            // Sized up front: a draft is large, and growing a vector of
+            // Sized up front: a spec is large, and growing a vector of
             // ten thousand of them by doubling copies it over and over.
+            let mut specs = Vec::with_capacity(items.len());
             let mut drafts = Vec::with_capacity(items.len());
-            drafts.extend(items.iter().filter_map(|item| {
+            for item in items {
                 let group = group_of(item).and_then(|g| group_defaults.get(&g));
-                read_task(reader, item, group.map_or(defaults, |g| g.retry))
-            }));
-            drafts
+                if let Some((spec, draft)) =
+                    read_task(reader, item, group.map_or(defaults, |g| g.retry))
+                {
+                    specs.push(spec);
+                    drafts.push(draft);
+                }
+            }
+            (specs, drafts)
         }
         None => {
             reader.error(root.pos, "missing `tasks:` (the list of tasks)");
-            Vec::new()
+            (Vec::new(), Vec::new())
         }
     };
-    for draft in &mut drafts {
-        let dag_base = match draft
-            .spec
-            .group
-            .as_ref()
-            .and_then(|g| group_defaults.get(g))
-        {
+    for (spec, draft) in specs.iter_mut().zip(&drafts) {
+        let dag_base = match spec.group.as_ref().and_then(|g| group_defaults.get(g)) {
             Some(group) => group.capacity.clone(),
             None => default_capacity.clone(),
         };
-        let base = match draft
-            .spec
-            .compute
-            .as_ref()
-            .and_then(|n| profile_capacity.get(n))
-        {
+        let base = match spec.compute.as_ref().and_then(|n| profile_capacity.get(n)) {
             Some(profile) => profile.over(&dag_base),
             None => dag_base,
         };
-        (draft.spec.pool, draft.spec.priority) = draft.capacity.over(&base).resolve(reader);
+        (spec.pool, spec.priority) = draft.capacity.over(&base).resolve(reader);
     }
-    for draft in &mut drafts {
-        let profile = draft.spec.compute.as_ref().and_then(|n| compute.get(n));
-        read_service_task(reader, draft, profile);
-        if let Some(templates) = draft
-            .spec
-            .compute
-            .as_ref()
-            .and_then(|n| profile_templates.get(n))
-        {
+    for (spec, draft) in specs.iter_mut().zip(&mut drafts) {
+        let profile = spec.compute.as_ref().and_then(|n| compute.get(n));
+        read_service_task(reader, spec, draft, profile);
+        if let Some(templates) = spec.compute.as_ref().and_then(|n| profile_templates.get(n)) {
             draft.templates.extend(templates.iter().cloned());
         }
-        if !draft.spec.hyperparameters.is_empty()
+        if !spec.hyperparameters.is_empty()
             && !matches!(profile, Some(ComputeProfile::Sagemaker(_)))
         {
             reader.error(
@@ -506,13 +497,13 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
                 "`hyperparameters` are for a task on a `kind: sagemaker` compute profile",
             );
         }
-        if matches!(profile, Some(ComputeProfile::Sagemaker(_))) && draft.spec.image.is_none() {
+        if matches!(profile, Some(ComputeProfile::Sagemaker(_))) && spec.image.is_none() {
             reader.error(
                 draft.compute_pos,
                 "a task on a `kind: sagemaker` profile needs an `image` (SageMaker has no default)",
             );
         }
-        if let Some(name) = &draft.spec.compute
+        if let Some(name) = &spec.compute
             && profile.is_none()
         {
             let known: Vec<&str> = compute.keys().map(String::as_str).collect();
@@ -527,22 +518,24 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
             );
         }
     }
-    let mut afters: Vec<_> = drafts
-        .iter_mut()
-        .map(|d| (d.spec.id.as_str(), d.spec.group.as_deref(), &mut d.after))
+    let mut afters: Vec<_> = specs
+        .iter()
+        .zip(&mut drafts)
+        .map(|(s, d)| (s.id.as_str(), s.group.as_deref(), &mut d.after))
         .collect();
     expand_after(reader, &mut afters);
-    let nodes: Vec<graph::Node<'_>> = drafts
+    let nodes: Vec<graph::Node<'_>> = specs
         .iter()
-        .map(|d| graph::Node {
-            id: &d.spec.id,
+        .zip(&drafts)
+        .map(|(s, d)| graph::Node {
+            id: &s.id,
             id_pos: d.id_pos,
             after: &d.after,
         })
         .collect();
     let graph = graph::check(reader, &nodes);
     if let Some(graph) = &graph {
-        check_templates(reader, &mut drafts, graph);
+        check_templates(reader, &mut specs, &drafts, graph);
     }
     let Graph {
         index,
@@ -552,18 +545,18 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
     } = graph?;
     // In a valid graph `after` names exactly the upstream tasks, in order:
     // their ids are shared, not read again.
-    let ids: Vec<TaskId> = drafts.iter().map(|d| d.spec.id.clone()).collect();
-    for (draft, up) in drafts.iter_mut().zip(upstream) {
-        draft.spec.after = up.iter().map(|&u| ids[u].clone()).collect();
-        draft.spec.upstream = up;
+    let ids: Vec<TaskId> = specs.iter().map(|s| s.id.clone()).collect();
+    for (spec, up) in specs.iter_mut().zip(upstream) {
+        spec.after = up.iter().map(|&u| ids[u].clone()).collect();
+        spec.upstream = up;
     }
-    for (draft, down) in drafts.iter().zip(&downstream) {
+    for ((spec, draft), down) in specs.iter().zip(&drafts).zip(&downstream) {
         if let (Some(pos), true) = (draft.branch_pos, down.is_empty()) {
             reader.error(
                 pos,
                 format!(
                     "`branch: true` on `{}`, but no task runs after it: a branch chooses among the tasks right after it",
-                    draft.spec.id
+                    spec.id
                 ),
             );
         }
@@ -588,7 +581,7 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
         param_rules,
         compute,
         groups,
-        tasks: drafts.into_iter().map(|d| d.spec).collect(),
+        tasks: specs,
         index,
         downstream,
         order,
@@ -843,6 +836,7 @@ const SERVICE_PROFILE_KEYS: &[&str] = &["kind", "pool", "pool_slots", "priority"
 /// merged over the profile's; or, on any other profile, reported.
 fn read_service_task<'n>(
     reader: &mut Reader<'_>,
+    spec: &mut TaskSpec,
     draft: &mut Draft<'n>,
     profile: Option<&ComputeProfile>,
 ) {
@@ -868,10 +862,7 @@ fn read_service_task<'n>(
                     if is_template(&uri) {
                         draft.templates.push((uri.clone(), entry.value.pos));
                     }
-                    draft
-                        .spec
-                        .inputs
-                        .insert(entry.key.to_string(), uri.into_owned());
+                    spec.inputs.insert(entry.key.to_string(), uri.into_owned());
                 }
             }
             false
@@ -908,7 +899,7 @@ fn read_service_task<'n>(
                 ),
             );
         }
-    } else if profile.kind == ServiceKind::SagemakerProcessing && draft.spec.image.is_none() {
+    } else if profile.kind == ServiceKind::SagemakerProcessing && spec.image.is_none() {
         reader.error(
             draft.compute_pos,
             "a task on a `kind: sagemaker_processing` profile needs an `image`",
@@ -922,14 +913,14 @@ fn read_service_task<'n>(
             own.insert(name.to_string(), value);
         }
     }
-    let id = draft.spec.id.to_string();
+    let id = spec.id.to_string();
     let service = kinds::merge(reader, profile, own, draft.compute_pos, &id);
     match kinds::sensor_of(&service) {
-        Some(Ok(sensor)) => draft.spec.wait_for = Some(sensor),
+        Some(Ok(sensor)) => spec.wait_for = Some(sensor),
         Some(Err(why)) => reader.error(draft.compute_pos, why),
         None => {}
     }
-    draft.spec.service = Some(service);
+    spec.service = Some(service);
 }
 
 /// A profile of a service kind: its keys and their templates.
@@ -1117,7 +1108,7 @@ fn read_task<'n>(
     reader: &mut Reader<'_>,
     node: &'n Node<'n>,
     (retry, timeout): (RetryPolicy, Option<std::time::Duration>),
-) -> Option<Draft<'n>> {
+) -> Option<(TaskSpec, Draft<'n>)> {
     let allowed = task_keys();
     let fields = reader.fields(node, "a task", allowed);
     let Some(id_node) = fields.get("id") else {
@@ -1294,54 +1285,54 @@ fn read_task<'n>(
         ["image", "command", "environment"].map(|k| (k, fields.get(k).map(|n| n.pos)));
     let produces = template_list(reader, &fields, "produces", &mut templates);
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
-    Some(Draft {
-        spec: TaskSpec {
-            // Set from the graph, once groups are expanded.
-            after: Vec::new(),
-            id,
-            pos: node.pos,
-            description: fields
-                .get("description")
-                .and_then(|n| reader.string(n, "`description`")),
-            upstream: Vec::new(),
-            compute,
-            image,
-            command,
-            environment,
-            hyperparameters,
-            trigger_rule: trigger_rule.unwrap_or_default(),
-            skip_exit_code: skip_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE),
-            branch,
-            short_circuit: short_circuit.unwrap_or(match rejects {
-                true => ShortCircuit::All,
-                false => ShortCircuit::Off,
-            }),
-            latest_only,
-            depends_on_past,
-            teardown_of: teardown
-                .iter()
-                .filter_map(|(s, _)| TaskId::parse(s).ok())
-                .collect(),
-            fail_run,
-            group: fields
-                .get("group")
-                .and_then(|n| reader.string(n, "`group`")),
-            wait_for,
-            approval,
-            trigger_dag,
-            retry,
-            timeout,
-            map_over,
-            max_parallel,
-            max_map: max_map.unwrap_or(DEFAULT_MAX_MAP),
-            produces,
-            consumes,
-            reads_outputs: false,
-            pool: None,
-            priority: 0,
-            service: None,
-            inputs: BTreeMap::new(),
-        },
+    let spec = TaskSpec {
+        // Set from the graph, once groups are expanded.
+        after: Vec::new(),
+        id,
+        pos: node.pos,
+        description: fields
+            .get("description")
+            .and_then(|n| reader.string(n, "`description`")),
+        upstream: Vec::new(),
+        compute,
+        image,
+        command,
+        environment,
+        hyperparameters,
+        trigger_rule: trigger_rule.unwrap_or_default(),
+        skip_exit_code: skip_exit_code.unwrap_or(DEFAULT_SKIP_EXIT_CODE),
+        branch,
+        short_circuit: short_circuit.unwrap_or(match rejects {
+            true => ShortCircuit::All,
+            false => ShortCircuit::Off,
+        }),
+        latest_only,
+        depends_on_past,
+        teardown_of: teardown
+            .iter()
+            .filter_map(|(s, _)| TaskId::parse(s).ok())
+            .collect(),
+        fail_run,
+        group: fields
+            .get("group")
+            .and_then(|n| reader.string(n, "`group`")),
+        wait_for,
+        approval,
+        trigger_dag,
+        retry,
+        timeout,
+        map_over,
+        max_parallel,
+        max_map: max_map.unwrap_or(DEFAULT_MAX_MAP),
+        produces,
+        consumes,
+        reads_outputs: false,
+        pool: None,
+        priority: 0,
+        service: None,
+        inputs: BTreeMap::new(),
+    };
+    let draft = Draft {
         id_pos: id_node.pos,
         after,
         compute_pos: compute_node.map_or(node.pos, |n| n.pos),
@@ -1351,7 +1342,8 @@ fn read_task<'n>(
         service_keys,
         container_keys,
         branch_pos: fields.get("branch").filter(|_| branch).map(|n| n.pos),
-    })
+    };
+    Some((spec, draft))
 }
 
 /// Only strings with a `{` can hold template syntax.
@@ -1361,12 +1353,17 @@ fn is_template(text: &str) -> bool {
 
 /// Every template parses, reads only known variables, and reads outputs
 /// only of tasks that run before it.
-fn check_templates(reader: &mut Reader<'_>, drafts: &mut [Draft], graph: &Graph) {
+fn check_templates(
+    reader: &mut Reader<'_>,
+    specs: &mut [TaskSpec],
+    drafts: &[Draft],
+    graph: &Graph,
+) {
     let checker = TemplateChecker::default();
     // Generated specs repeat the same templates across many tasks.
     let mut checked: foldhash::HashMap<&str, Result<TemplateUse, String>> =
         foldhash::HashMap::default();
-    for (task, draft) in drafts.iter_mut().enumerate() {
+    for (task, (spec, draft)) in specs.iter_mut().zip(drafts).enumerate() {
         let mut ancestors: Option<HashSet<usize>> = None;
         for (source, pos) in &draft.templates {
             let used = match checked
@@ -1379,8 +1376,8 @@ fn check_templates(reader: &mut Reader<'_>, drafts: &mut [Draft], graph: &Graph)
                     continue;
                 }
             };
-            draft.spec.reads_outputs |= !used.outputs.is_empty();
-            if used.reads_item && draft.spec.map_over.is_none() {
+            spec.reads_outputs |= !used.outputs.is_empty();
+            if used.reads_item && spec.map_over.is_none() {
                 reader.error(*pos, format!("template `{source}` reads `item`, which only mapped tasks have (add `map_over`)"));
             }
             for name in &used.outputs {
@@ -1394,7 +1391,7 @@ fn check_templates(reader: &mut Reader<'_>, drafts: &mut [Draft], graph: &Graph)
                     let why = if graph.index.contains_key(name.as_str()) {
                         format!(
                             "template reads `outputs.{name}`, but `{name}` is not upstream of `{}`; add it to `after`",
-                            draft.spec.id
+                            spec.id
                         )
                     } else {
                         format!("template reads `outputs.{name}`, but there is no task `{name}`")
