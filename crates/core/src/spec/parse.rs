@@ -1361,8 +1361,9 @@ fn check_templates(
 ) {
     let checker = TemplateChecker::default();
     // Generated specs repeat the same templates across many tasks.
+    let written = drafts.iter().map(|d| d.templates.len()).sum();
     let mut checked: foldhash::HashMap<&str, Result<TemplateUse, String>> =
-        foldhash::HashMap::default();
+        foldhash::HashMap::with_capacity_and_hasher(written, Default::default());
     for (task, (spec, draft)) in specs.iter_mut().zip(drafts).enumerate() {
         let mut ancestors: Option<HashSet<usize>> = None;
         for (source, pos) in &draft.templates {
