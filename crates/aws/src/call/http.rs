@@ -1,8 +1,11 @@
 //! One HTTPS client for every call: rustls with the system's roots, HTTP/1.1,
 //! connections kept for the next call; plain HTTP only to an emulator.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -10,8 +13,11 @@ use hyper_util::rt::TokioExecutor;
 /// The longest answer read: describe calls answer in kilobytes.
 const MAX_RESPONSE: usize = 16 << 20;
 
+/// How long a connection may take to open: the SDK's own default.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
 /// Sends signed requests.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
     hyper: Hyper<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
 }
@@ -40,15 +46,26 @@ impl Client {
     /// A client; no connection is made until a request.
     pub fn new() -> Result<Client, String> {
         let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider)
             .map_err(|e| format!("no TLS root certificates: {e}"))?
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(http);
         Ok(Client {
             hyper: Hyper::builder(TokioExecutor::new()).build(https),
         })
+    }
+
+    /// Sends one request; its answer's body is left to be read.
+    pub async fn exchange(
+        &self,
+        request: http::Request<Bytes>,
+    ) -> Result<http::Response<Incoming>, hyper_util::client::legacy::Error> {
+        self.hyper.request(request.map(Full::new)).await
     }
 
     /// Sends one request and reads its answer.

@@ -5,7 +5,7 @@
 //! minutes of build and megabytes of binary each, and still leave most
 //! services out.
 
-mod http;
+pub(crate) mod http;
 pub mod models;
 mod rest;
 mod xml;

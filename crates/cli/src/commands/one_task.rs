@@ -58,6 +58,7 @@ async fn planned_calls(
     let sdk = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
+        .http_client(updraft_aws::connect::http_client())
         .build();
     let clients = Clients::new(&sdk);
     let launcher =
