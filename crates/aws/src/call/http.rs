@@ -45,7 +45,7 @@ impl Response {
 impl Client {
     /// A client; no connection is made until a request.
     pub fn new() -> Result<Client, String> {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let provider = rustls::crypto::ring::default_provider();
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));

@@ -22,7 +22,7 @@ pub struct Fetch {
 impl Fetch {
     /// A client; no connection is made until a request.
     pub fn new() -> Result<Fetch, String> {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let provider = rustls::crypto::ring::default_provider();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_provider_and_native_roots(provider)
             .map_err(|e| format!("no TLS root certificates: {e}"))?
