@@ -5,6 +5,7 @@ mod audit;
 mod bell;
 mod call;
 mod conformance;
+mod connect;
 mod control_flow;
 mod crash_points;
 mod dashboard;
