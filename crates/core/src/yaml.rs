@@ -391,19 +391,8 @@ impl Builder {
 }
 
 /// Types a plain scalar by the YAML 1.2 core schema.
-fn resolve_plain(text: Cow<'_, str>) -> Value<'_> {
-    let owned = text;
+fn resolve_plain(owned: Cow<'_, str>) -> Value<'_> {
     let text: &str = &owned;
-    // Most plain scalars are words: of the schema's other values only
-    // nulls and booleans start with a letter.
-    if text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
-        return match text {
-            "null" | "Null" | "NULL" => Value::Null,
-            "true" | "True" | "TRUE" => Value::Bool(true),
-            "false" | "False" | "FALSE" => Value::Bool(false),
-            _ => Value::Str(owned),
-        };
-    }
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -414,6 +403,10 @@ fn resolve_plain(text: Cow<'_, str>) -> Value<'_> {
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
         _ => {}
+    }
+    // Most plain scalars are words, and no number starts with a letter.
+    if text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
+        return Value::Str(owned);
     }
     let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
     if let Some(oct) = text.strip_prefix("0o").filter(|s| digits(s, 8))

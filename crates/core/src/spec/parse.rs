@@ -232,12 +232,32 @@ fn template_list<'n>(
     key: &str,
     templates: &mut Vec<Written<'n>>,
 ) -> Vec<String> {
-    let Some(node) = fields.get(key) else {
-        return Vec::new();
-    };
-    let items = reader.texts(node, &format!("`{key}`"));
-    templates.extend(items.iter().filter(|(t, _)| is_template(t)).cloned());
-    items.into_iter().map(|(t, _)| t.into_owned()).collect()
+    match fields.get(key) {
+        Some(node) => template_texts(reader, node, &format!("`{key}`"), templates),
+        None => Vec::new(),
+    }
+}
+
+/// A list of scalars as text (a command's arguments, `produces`), each one
+/// holding template syntax also added to `templates`.
+fn template_texts<'n>(
+    reader: &mut Reader<'_>,
+    node: &'n Node<'n>,
+    what: &str,
+    templates: &mut Vec<Written<'n>>,
+) -> Vec<String> {
+    let items = reader.list(node, what);
+    let mut texts = Vec::with_capacity(items.len());
+    for item in items {
+        let Some(text) = reader.text_of(item, what) else {
+            continue;
+        };
+        if is_template(&text) {
+            templates.push((text.clone(), item.pos));
+        }
+        texts.push(text.into_owned());
+    }
+    texts
 }
 
 fn read_map_over<'n>(
@@ -1157,18 +1177,7 @@ fn read_task<'n>(
             reader.error(n.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
             return Vec::new();
         }
-        let items = reader.list(n, "`command`");
-        let mut args = Vec::with_capacity(items.len());
-        for item in items {
-            let Some(arg) = reader.text_of(item, "`command`") else {
-                continue;
-            };
-            if is_template(&arg) {
-                templates.push((arg.clone(), item.pos));
-            }
-            args.push(arg.into_owned());
-        }
-        args
+        template_texts(reader, n, "`command`", &mut templates)
     });
     let environment = template_map(reader, &fields, "environment", &mut templates);
     let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);

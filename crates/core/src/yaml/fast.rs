@@ -20,7 +20,6 @@ pub(super) fn parse(text: &str) -> Option<Node<'_>> {
     }
     let mut reader = Reader {
         text,
-        src: text.as_bytes(),
         at: 0,
         line: 1,
         line_start: 0,
@@ -68,10 +67,9 @@ fn has_document_markers(text: &str) -> bool {
 }
 
 struct Reader<'a> {
-    /// The text, and the same as bytes: every slice taken of it is cut
-    /// at an ASCII byte, so it is a `str` again.
+    /// The text, read as bytes: every slice taken of it is cut at an
+    /// ASCII byte, so it is a `str` again.
     text: &'a str,
-    src: &'a [u8],
     at: usize,
     line: u32,
     line_start: usize,
@@ -91,16 +89,20 @@ fn key_byte(b: u8) -> bool {
 }
 
 impl<'a> Reader<'a> {
+    fn src(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
     fn peek(&self) -> Option<u8> {
-        self.src.get(self.at).copied()
+        self.src().get(self.at).copied()
     }
 
     fn peek_at(&self, offset: usize) -> Option<u8> {
-        self.src.get(self.at + offset).copied()
+        self.src().get(self.at + offset).copied()
     }
 
     fn at_end(&self) -> bool {
-        self.at >= self.src.len()
+        self.at >= self.src().len()
     }
 
     /// Where the reader is; columns count characters, as the full
@@ -114,7 +116,7 @@ impl<'a> Reader<'a> {
 
     /// The column (0-based, in characters) of the reader on its line.
     fn column(&self) -> usize {
-        let line = &self.src[self.line_start..self.at];
+        let line = &self.src()[self.line_start..self.at];
         if line.is_ascii() {
             return line.len();
         }
@@ -135,7 +137,7 @@ impl<'a> Reader<'a> {
 
     /// The indentation of the line the reader is at the start of.
     fn indent(&self) -> usize {
-        self.src[self.at..]
+        self.src()[self.at..]
             .iter()
             .take_while(|&&b| b == b' ')
             .count()
@@ -143,13 +145,13 @@ impl<'a> Reader<'a> {
 
     /// Past a line end (or to the text's end).
     fn next_line(&mut self) {
-        match self.src[self.at..].iter().position(|&b| b == b'\n') {
+        match self.src()[self.at..].iter().position(|&b| b == b'\n') {
             Some(offset) => {
                 self.at += offset + 1;
                 self.line += 1;
                 self.line_start = self.at;
             }
-            None => self.at = self.src.len(),
+            None => self.at = self.src().len(),
         }
     }
 
@@ -208,7 +210,7 @@ impl<'a> Reader<'a> {
 
     /// Whether a `key:` (followed by a space or the line end) starts here.
     fn key_ahead(&self) -> bool {
-        let rest = &self.src[self.at..];
+        let rest = &self.src()[self.at..];
         let len = rest.iter().take_while(|&&b| key_byte(b)).count();
         len > 0
             && rest[0] != b'-'
@@ -219,11 +221,11 @@ impl<'a> Reader<'a> {
     /// A key and its colon; `None` unless it is a plain string key.
     fn key(&mut self) -> Option<(Cow<'a, str>, Pos)> {
         let pos = self.pos();
-        let len = self.src[self.at..]
+        let len = self.src()[self.at..]
             .iter()
             .take_while(|&&b| key_byte(b))
             .count();
-        if len == 0 || self.src[self.at] == b'-' || self.peek_at(len) != Some(b':') {
+        if len == 0 || self.src()[self.at] == b'-' || self.peek_at(len) != Some(b':') {
             return None;
         }
         let text = self.text.get(self.at..self.at + len)?;
@@ -375,7 +377,7 @@ impl<'a> Reader<'a> {
         while let Some(b) = self.peek() {
             match b {
                 b'\n' => break,
-                b'#' if self.at > start && self.src[self.at - 1] == b' ' => break,
+                b'#' if self.at > start && self.src()[self.at - 1] == b' ' => break,
                 b':' if in_flow => return None,
                 b':' if self.blank_at(1) => return None,
                 b if in_flow && flow_stop(b) => break,
@@ -437,7 +439,7 @@ impl<'a> Reader<'a> {
                 }
             };
             // The first escape: what came before it is copied once.
-            let out = out.get_or_insert_with(|| self.src[start..self.at - 2].to_vec());
+            let out = out.get_or_insert_with(|| self.src()[start..self.at - 2].to_vec());
             out.push(byte);
         }
     }
