@@ -47,10 +47,10 @@ pub async fn load(endpoint: &Endpoint) -> SdkConfig {
     loader.load().await
 }
 
-/// The HTTP client every SDK client sends through: the same HTTP/1.1
-/// connections (rustls, the system's roots) the in-house caller uses, so
-/// no function carries a second HTTP stack (the SDK's own brings HTTP/2
-/// and a TLS setup of its own).
+/// The HTTP client every SDK client sends through: the in-house caller's
+/// HTTP/1.1 client (rustls, the system's roots), with a connection pool of
+/// its own, so no function carries a second HTTP stack (the SDK's own
+/// brings HTTP/2 and a TLS setup of its own).
 pub fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
     CLIENT
