@@ -354,13 +354,13 @@ pub fn render_task(task: &TaskSpec, vars: &TemplateVars<'_>) -> Result<RenderedT
             .chain(
                 task.environment
                     .iter()
-                    .map(|(k, v)| Ok((k.clone(), field(format!("environment {k}"), v)?))),
+                    .map(|(k, v)| Ok((k.to_string(), field(format!("environment {k}"), v)?))),
             )
             .collect::<Result<_, String>>()?,
         hyperparameters: task
             .hyperparameters
             .iter()
-            .map(|(k, v)| Ok((k.clone(), field(format!("hyperparameters {k}"), v)?)))
+            .map(|(k, v)| Ok((k.to_string(), field(format!("hyperparameters {k}"), v)?)))
             .collect::<Result<_, String>>()?,
         inputs: task
             .inputs

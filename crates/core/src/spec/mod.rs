@@ -17,6 +17,7 @@ mod schema;
 mod sensors;
 mod set;
 mod shell;
+mod template_map;
 mod triggers;
 mod version;
 
@@ -48,6 +49,7 @@ pub use sensors::{
 };
 pub use set::{SpecFile, SpecSet, is_pools_file, spec_text, validate_set};
 pub use shell::unquoted_in_shell;
+pub use template_map::TemplateMap;
 pub use triggers::{ArtifactPattern, Trigger, TriggerOn, UpstreamEnd};
 pub use version::{spec_version, write_canonical};
 
@@ -154,9 +156,9 @@ pub struct TaskSpec {
     /// The argv (each element a template); none means the image's own.
     pub command: Option<Vec<String>>,
     /// Environment variables (values are templates).
-    pub environment: BTreeMap<String, String>,
+    pub environment: TemplateMap,
     /// SageMaker training hyperparameters (values are templates).
-    pub hyperparameters: BTreeMap<String, String>,
+    pub hyperparameters: TemplateMap,
     /// When the task may run given its upstreams' states.
     pub trigger_rule: TriggerRule,
     /// The exit code that ends a try `skipped` rather than failed.

@@ -18,7 +18,7 @@ use crate::spec::sensors::{REJECT, read_approval, read_trigger_dag, read_wait_fo
 use crate::spec::{
     ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
     MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
-    ShortCircuit, SpecErrors, TaskSpec, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
+    ShortCircuit, SpecErrors, TaskSpec, TemplateMap, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
     is_param_schema, spec_version,
 };
 use crate::template::{TemplateChecker, TemplateUse};
@@ -197,18 +197,18 @@ fn template_map<'n>(
     fields: &Fields<'n>,
     key: &str,
     templates: &mut Vec<Written<'n>>,
-) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
+) -> TemplateMap {
     let Some(node) = fields.get(key) else {
-        return map;
+        return TemplateMap::default();
     };
     let Value::Map(entries) = &node.value else {
         reader.error(
             node.pos,
             format!("`{key}` must be a mapping, not {}", node.kind()),
         );
-        return map;
+        return TemplateMap::default();
     };
+    let mut pairs = Vec::with_capacity(entries.len());
     for entry in entries {
         // A string (nearly every value) needs no name for an error.
         let value = match &entry.value.value {
@@ -219,10 +219,10 @@ fn template_map<'n>(
             if is_template(&value) {
                 templates.push((value.clone(), entry.value.pos));
             }
-            map.insert(entry.key.to_string(), value.into_owned());
+            pairs.push((entry.key.to_string(), value.into_owned()));
         }
     }
-    map
+    pairs.into_iter().collect()
 }
 
 /// Reads a list of templated strings (`produces`, `consumes`).

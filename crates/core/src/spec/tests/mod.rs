@@ -280,8 +280,11 @@ fn hyperparameters_are_templates_of_a_sagemaker_task_only() {
     )
     .unwrap();
     let train = spec.task("train").unwrap();
-    assert_eq!(train.hyperparameters["epochs"], "{{ params.epochs }}");
-    assert_eq!(train.hyperparameters["lr"], "0.1");
+    assert_eq!(
+        train.hyperparameters.get("epochs"),
+        Some("{{ params.epochs }}")
+    );
+    assert_eq!(train.hyperparameters.get("lr"), Some("0.1"));
     assert_eq!(
         errors(&with_line(
             17,
