@@ -73,17 +73,11 @@ impl Default for TemplateChecker {
 impl TemplateChecker {
     /// Checks syntax and that every variable read is one of [`VARIABLES`].
     pub fn check(&self, source: &str) -> Result<TemplateUse, String> {
-        if !source.contains('{') {
-            return Ok(TemplateUse::default());
-        }
-        match substitutions_only(source) {
-            Some(paths) => uses(source, paths),
-            None => self.check_parsed(source),
-        }
+        check_substitutions(source).unwrap_or_else(|| self.check_parsed(source))
     }
 
     /// [`TemplateChecker::check`] by minijinja's parser, for any template.
-    fn check_parsed(&self, source: &str) -> Result<TemplateUse, String> {
+    pub(crate) fn check_parsed(&self, source: &str) -> Result<TemplateUse, String> {
         let template = self
             .env
             .template_from_str(source)
@@ -95,23 +89,40 @@ impl TemplateChecker {
                 };
                 format!("template `{source}` does not parse: {}{hint}", error_text(&e))
             })?;
-        uses(source, template.undeclared_variables(true))
+        let mut paths: Vec<String> = template.undeclared_variables(true).into_iter().collect();
+        paths.sort();
+        let mut used = TemplateUse::default();
+        for path in &paths {
+            note_use(&mut used, path).map_err(|name| unknown_variable(source, name))?;
+        }
+        used.outputs.sort();
+        Ok(used)
     }
 }
 
-/// The variable paths of a template made only of `{{ name.path }}`
-/// substitutions (most are), read without parsing it — a quarter of
-/// validating a large spec went to parsing each such template twice. `None`
-/// for anything else: blocks, comments, filters, literals, calls.
-fn substitutions_only(source: &str) -> Option<Vec<&str>> {
-    if source.contains("{%") || source.contains("{#") {
-        return None;
-    }
-    let mut paths = Vec::new();
+/// [`TemplateChecker::check`] of a template made only of `{{ name.path }}`
+/// substitutions (most are), read without parsing it or allocating — a
+/// quarter of validating a large spec went to parsing each such template
+/// twice. `None` for anything else: blocks, comments, filters, literals,
+/// calls. Its answer is the parser's: outputs sorted, the first unknown
+/// variable by name.
+pub(crate) fn check_substitutions(source: &str) -> Option<Result<TemplateUse, String>> {
+    let mut used = TemplateUse::default();
+    let mut unknown: Option<&str> = None;
+    // Scanned for `{` by hand: building a substring searcher for each of
+    // `{{`, `{%`, `{#` and `}}` cost more than the rest of the check.
     let mut rest = source;
-    while let Some(open) = rest.find("{{") {
-        let after = &rest[open + 2..];
-        let close = after.find("}}")?;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let after = match after.as_bytes().first() {
+            Some(b'{') => &after[1..],
+            Some(b'%' | b'#') => return None,
+            _ => {
+                rest = after;
+                continue;
+            }
+        };
+        let close = closing_braces(after)?;
         let inner = after[..close].trim();
         let inner = inner.strip_prefix('-').unwrap_or(inner);
         let inner = inner.strip_suffix('-').unwrap_or(inner).trim();
@@ -127,42 +138,55 @@ fn substitutions_only(source: &str) -> Option<Vec<&str>> {
         if literal || !inner.split('.').all(is_name) {
             return None;
         }
-        paths.push(inner);
+        if let Err(name) = note_use(&mut used, inner) {
+            unknown = Some(unknown.map_or(name, |known| known.min(name)));
+        }
         rest = &after[close + 2..];
     }
-    Some(paths)
+    used.outputs.sort();
+    Some(match unknown {
+        Some(name) => Err(unknown_variable(source, name)),
+        None => Ok(used),
+    })
 }
 
-/// What a template's variable paths (`outputs.extract.rows`) read, or the
-/// first unknown variable.
-fn uses<S: AsRef<str>>(
-    source: &str,
-    paths: impl IntoIterator<Item = S>,
-) -> Result<TemplateUse, String> {
-    let mut used = TemplateUse::default();
-    let mut paths: Vec<S> = paths.into_iter().collect();
-    paths.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
-    paths.dedup_by(|a, b| a.as_ref() == b.as_ref());
-    for path in &paths {
-        let mut parts = path.as_ref().split('.');
-        let name = parts.next().unwrap_or_default();
-        if name == "outputs" {
-            if let Some(task) = parts.next() {
-                used.outputs.push(task.to_string());
-            }
-        } else if name == "item" {
-            used.reads_item = true;
-        } else if !VARIABLES.contains(&name) && !GLOBALS.contains(&name) {
-            let hint = match AIRFLOW_NAMES.iter().find(|(old, _)| *old == name) {
-                Some((_, new)) => format!("updraft writes it as `{new}`"),
-                None => format!("known variables: {}", VARIABLES.join(", ")),
-            };
-            return Err(format!(
-                "template `{source}` reads unknown variable `{name}`; {hint}"
-            ));
+/// Where the first `}}` in `text` starts.
+fn closing_braces(text: &str) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = from + text[from..].find('}')?;
+        if text.as_bytes().get(at + 1) == Some(&b'}') {
+            return Some(at);
         }
+        from = at + 1;
     }
-    Ok(used)
+}
+
+/// Notes what a variable path (`outputs.extract.rows`) reads; the name it
+/// starts with if that is no variable.
+fn note_use<'p>(used: &mut TemplateUse, path: &'p str) -> Result<(), &'p str> {
+    let mut parts = path.split('.');
+    let name = parts.next().unwrap_or_default();
+    if name == "outputs" {
+        if let Some(task) = parts.next()
+            && !used.outputs.iter().any(|known| known == task)
+        {
+            used.outputs.push(task.to_string());
+        }
+    } else if name == "item" {
+        used.reads_item = true;
+    } else if !VARIABLES.contains(&name) && !GLOBALS.contains(&name) {
+        return Err(name);
+    }
+    Ok(())
+}
+
+fn unknown_variable(source: &str, name: &str) -> String {
+    let hint = match AIRFLOW_NAMES.iter().find(|(old, _)| *old == name) {
+        Some((_, new)) => format!("updraft writes it as `{new}`"),
+        None => format!("known variables: {}", VARIABLES.join(", ")),
+    };
+    format!("template `{source}` reads unknown variable `{name}`; {hint}")
 }
 
 /// Everything a task's templates can read.

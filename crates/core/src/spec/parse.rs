@@ -21,7 +21,7 @@ use crate::spec::{
     ShortCircuit, SpecErrors, TaskSpec, TemplateMap, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
     is_param_schema, spec_version,
 };
-use crate::template::{TemplateChecker, TemplateUse};
+use crate::template::{TemplateChecker, TemplateUse, check_substitutions};
 use crate::yaml::{self, Node, Pos, Value};
 
 const DAG_KEYS: &[&str] = &[
@@ -1368,25 +1368,35 @@ fn check_templates(
     drafts: &[Draft],
     graph: &Graph,
 ) {
-    let checker = TemplateChecker::default();
-    // Generated specs repeat the same templates across many tasks.
-    let written = drafts.iter().map(|d| d.templates.len()).sum();
-    let mut checked: foldhash::HashMap<&str, Result<TemplateUse, String>> =
-        foldhash::HashMap::with_capacity_and_hasher(written, Default::default());
+    // Built only for a template beyond substitutions, each parsed once:
+    // generated specs repeat the same templates across many tasks.
+    let mut checker: Option<TemplateChecker> = None;
+    let mut parsed: foldhash::HashMap<&str, Result<TemplateUse, String>> = Default::default();
     for (task, (spec, draft)) in specs.iter_mut().zip(drafts).enumerate() {
         let mut ancestors: Option<HashSet<usize>> = None;
         for (source, pos) in &draft.templates {
-            let used = match checked
-                .entry(source)
-                .or_insert_with(|| checker.check(source))
-            {
+            let substituted;
+            let checked = match check_substitutions(source) {
+                Some(checked) => {
+                    substituted = checked;
+                    &substituted
+                }
+                None => parsed.entry(source).or_insert_with(|| {
+                    checker
+                        .get_or_insert_with(TemplateChecker::default)
+                        .check_parsed(source)
+                }),
+            };
+            let used = match checked {
                 Ok(used) => used,
                 Err(why) => {
                     reader.error(*pos, why.clone());
                     continue;
                 }
             };
-            spec.reads_outputs |= !used.outputs.is_empty();
+            if !used.outputs.is_empty() {
+                spec.reads_outputs = true;
+            }
             if used.reads_item && spec.map_over.is_none() {
                 reader.error(*pos, format!("template `{source}` reads `item`, which only mapped tasks have (add `map_over`)"));
             }
