@@ -1,6 +1,7 @@
 //! DAG specs (docs/specs.md): one YAML file in, a validated [`DagSpec`] out, or
 //! every problem of the file as `file:line:col: reason`.
 
+mod argv;
 mod capacity;
 mod diagnostic;
 mod diff;
@@ -30,6 +31,7 @@ use crate::ids::{DagId, TaskId};
 use crate::schedule::{Schedule, SchedulePolicy};
 use crate::yaml::Pos;
 
+pub use argv::Argv;
 pub use diagnostic::{Diagnostic, SpecErrors};
 pub use diff::{SpecDiff, TaskChange, spec_diff};
 pub use draw::{GraphFormat, draw, task_marks};
@@ -154,7 +156,7 @@ pub struct TaskSpec {
     /// Container image (template).
     pub image: Option<String>,
     /// The argv (each element a template); none means the image's own.
-    pub command: Option<Vec<String>>,
+    pub command: Option<Argv>,
     /// Environment variables (values are templates).
     pub environment: TemplateMap,
     /// SageMaker training hyperparameters (values are templates).

@@ -16,8 +16,8 @@ use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader, Written};
 use crate::spec::sensors::{REJECT, read_approval, read_trigger_dag, read_wait_for};
 use crate::spec::{
-    ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec, EcsProfile,
-    MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
+    Argv, ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec,
+    EcsProfile, MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
     ShortCircuit, SpecErrors, TaskSpec, TemplateMap, Trigger, TriggerOn, TriggerRule, UpstreamEnd,
     is_param_schema, spec_version,
 };
@@ -233,7 +233,9 @@ fn template_list<'n>(
     templates: &mut Vec<Written<'n>>,
 ) -> Vec<String> {
     match fields.get(key) {
-        Some(node) => template_texts(reader, node, &format!("`{key}`"), templates),
+        Some(node) => template_texts(reader, node, &format!("`{key}`"), templates)
+            .map(Cow::into_owned)
+            .collect(),
         None => Vec::new(),
     }
 }
@@ -245,19 +247,14 @@ fn template_texts<'n>(
     node: &'n Node<'n>,
     what: &str,
     templates: &mut Vec<Written<'n>>,
-) -> Vec<String> {
-    let items = reader.list(node, what);
-    let mut texts = Vec::with_capacity(items.len());
-    for item in items {
-        let Some(text) = reader.text_of(item, what) else {
-            continue;
-        };
+) -> impl Iterator<Item = Cow<'n, str>> {
+    reader.list(node, what).iter().filter_map(move |item| {
+        let text = reader.text_of(item, what)?;
         if is_template(&text) {
             templates.push((text.clone(), item.pos));
         }
-        texts.push(text.into_owned());
-    }
-    texts
+        Some(text)
+    })
 }
 
 fn read_map_over<'n>(
@@ -1175,9 +1172,9 @@ fn read_task<'n>(
     let command = fields.get("command").map(|n| {
         if let Value::Str(_) = n.value {
             reader.error(n.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
-            return Vec::new();
+            return Argv::default();
         }
-        template_texts(reader, n, "`command`", &mut templates)
+        template_texts(reader, n, "`command`", &mut templates).collect()
     });
     let environment = template_map(reader, &fields, "environment", &mut templates);
     let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);
