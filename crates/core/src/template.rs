@@ -109,39 +109,33 @@ impl TemplateChecker {
 pub(crate) fn check_substitutions(source: &str) -> Option<Result<TemplateUse, String>> {
     let mut used = TemplateUse::default();
     let mut unknown: Option<&str> = None;
-    // Scanned for `{` by hand: building a substring searcher for each of
-    // `{{`, `{%`, `{#` and `}}` cost more than the rest of the check.
-    let mut rest = source;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let after = match after.as_bytes().first() {
-            Some(b'{') => &after[1..],
+    // Scanned byte by byte: the strings are short, and the standard
+    // library's searchers cost more to set up than the rest of the check.
+    let bytes = source.as_bytes();
+    let mut at = 0;
+    while let Some(open) = position(bytes, at, b'{') {
+        match bytes.get(open + 1) {
+            Some(b'{') => {}
             Some(b'%' | b'#') => return None,
             _ => {
-                rest = after;
+                at = open + 1;
                 continue;
             }
-        };
-        let close = closing_braces(after)?;
-        let inner = after[..close].trim();
+        }
+        let start = open + 2;
+        let close = closing_braces(bytes, start)?;
+        let inner = source[start..close].trim_ascii();
         let inner = inner.strip_prefix('-').unwrap_or(inner);
-        let inner = inner.strip_suffix('-').unwrap_or(inner).trim();
-        let is_name = |part: &str| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        };
-        let first = inner.split('.').next().unwrap_or_default();
+        let inner = inner.strip_suffix('-').unwrap_or(inner).trim_ascii();
+        let first = inner.split_once('.').map_or(inner, |(first, _)| first);
         let literal = ["true", "false", "none", "True", "False", "None"].contains(&first);
-        if literal || !inner.split('.').all(is_name) {
+        if literal || !is_path(inner) {
             return None;
         }
         if let Err(name) = note_use(&mut used, inner) {
             unknown = Some(unknown.map_or(name, |known| known.min(name)));
         }
-        rest = &after[close + 2..];
+        at = close + 2;
     }
     used.outputs.sort();
     Some(match unknown {
@@ -150,27 +144,48 @@ pub(crate) fn check_substitutions(source: &str) -> Option<Result<TemplateUse, St
     })
 }
 
-/// Where the first `}}` in `text` starts.
-fn closing_braces(text: &str) -> Option<usize> {
-    let mut from = 0;
+/// Where `byte` is next in `bytes`, from `from` on.
+fn position(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
+    bytes[from..]
+        .iter()
+        .position(|&b| b == byte)
+        .map(|i| from + i)
+}
+
+/// Where the first `}}` from `from` on starts.
+fn closing_braces(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
     loop {
-        let at = from + text[from..].find('}')?;
-        if text.as_bytes().get(at + 1) == Some(&b'}') {
-            return Some(at);
+        let brace = position(bytes, at, b'}')?;
+        if bytes.get(brace + 1) == Some(&b'}') {
+            return Some(brace);
         }
-        from = at + 1;
+        at = brace + 1;
     }
+}
+
+/// Whether `text` is names joined by dots, each a letter or `_` and then
+/// letters, digits and `_`.
+fn is_path(text: &str) -> bool {
+    let mut name_starts = true;
+    for &b in text.as_bytes() {
+        name_starts = match b {
+            b'.' if !name_starts => true,
+            b'_' | b'a'..=b'z' | b'A'..=b'Z' => false,
+            b'0'..=b'9' if !name_starts => false,
+            _ => return false,
+        };
+    }
+    !name_starts
 }
 
 /// Notes what a variable path (`outputs.extract.rows`) reads; the name it
 /// starts with if that is no variable.
 fn note_use<'p>(used: &mut TemplateUse, path: &'p str) -> Result<(), &'p str> {
-    let mut parts = path.split('.');
-    let name = parts.next().unwrap_or_default();
+    let (name, rest) = path.split_once('.').unwrap_or((path, ""));
     if name == "outputs" {
-        if let Some(task) = parts.next()
-            && !used.outputs.iter().any(|known| known == task)
-        {
+        let task = rest.split_once('.').map_or(rest, |(task, _)| task);
+        if !task.is_empty() && !used.outputs.iter().any(|known| known == task) {
             used.outputs.push(task.to_string());
         }
     } else if name == "item" {

@@ -1291,6 +1291,7 @@ fn read_task<'n>(
         ["image", "command", "environment"].map(|k| (k, fields.get(k).map(|n| n.pos)));
     let produces = template_list(reader, &fields, "produces", &mut templates);
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
+    keep_unsettled(reader, &mut templates, map_over.is_some());
     let spec = TaskSpec {
         // Set from the graph, once groups are expanded.
         after: Vec::new(),
@@ -1355,6 +1356,21 @@ fn read_task<'n>(
 /// Only strings with a `{` can hold template syntax.
 fn is_template(text: &str) -> bool {
     text.contains('{')
+}
+
+/// Checks the templates made only of substitutions while their text is at
+/// hand, reporting their errors, and keeps those that are left to
+/// [`check_templates`]: ones that read outputs (checked against the graph)
+/// or need the parser.
+fn keep_unsettled(reader: &mut Reader<'_>, templates: &mut Vec<Written<'_>>, mapped: bool) {
+    templates.retain(|(source, pos)| match check_substitutions(source) {
+        Some(Ok(used)) => !used.outputs.is_empty() || (used.reads_item && !mapped),
+        Some(Err(why)) => {
+            reader.error(*pos, why);
+            false
+        }
+        None => true,
+    });
 }
 
 /// Every template parses, reads only known variables, and reads outputs

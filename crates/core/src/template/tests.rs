@@ -398,6 +398,12 @@ fn substitutions_are_read_as_the_parser_reads_them() {
         "{{ outputs }}",
         "{{ }}",
         "{{ dag }}{{",
+        "{{ ds..x }}",
+        "{{ ds. }}",
+        "{{ .ds }}",
+        "{{\tds\n}}",
+        "{{ params._1.x_2 }} {{ outputs.t-1 }}",
+        "{ {{ ds }} } }",
     ] {
         if let Some(fast) = check_substitutions(source) {
             assert_eq!(fast, checker.check_parsed(source), "{source}");

@@ -336,9 +336,9 @@ fn durations_that_do_not_parse_are_rejected() {
 fn every_error_of_a_file_is_collected_in_line_order() {
     let text = "dag: Bad\nschedule: \"61 * * * *\"\ntimezone: Mars/Base\ntasks:\n  - id: a\n    after: [ghost]\n    timeout: soon\n    command: [\"{{ nope }}\"]\n";
     let errs = errors(text);
-    assert_eq!(errs.len(), 5, "{errs:#?}");
+    assert_eq!(errs.len(), 6, "{errs:#?}");
     let lines: Vec<&str> = errs.iter().map(|e| e.split(':').next().unwrap()).collect();
-    assert_eq!(lines, ["1", "2", "3", "6", "7"]);
+    assert_eq!(lines, ["1", "2", "3", "6", "7", "8"]);
 }
 
 #[test]
