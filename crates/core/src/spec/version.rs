@@ -8,16 +8,31 @@ use crate::yaml::{Node, Value};
 
 /// Hex SHA-256 of the canonical JSON of a YAML document.
 pub fn spec_version(document: &Node) -> String {
-    let mut canonical = Vec::with_capacity(4096);
-    write_canonical(document, &mut canonical);
-    let digest = Sha256::digest(&canonical);
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    let mut hasher = Sha256::new();
+    let mut chunk = Vec::with_capacity(CHUNK * 2);
+    write_into(document, &mut chunk, &mut Some(&mut hasher));
+    hasher.update(&chunk);
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The document as JSON with object keys sorted and no whitespace: the
 /// same bytes as `serde_json` would print for [`Node::to_json`] with sorted
 /// keys, written straight from the tree.
 pub fn write_canonical(node: &Node, out: &mut Vec<u8>) {
+    write_into(node, out, &mut None);
+}
+
+/// How much of the canonical form is hashed at a time: a large spec's is
+/// megabytes, hashed while it is still in the cache rather than written
+/// whole first.
+const CHUNK: usize = 16 << 10;
+
+/// [`write_canonical`], handing `out` to `hasher` whenever a chunk is full.
+fn write_into(node: &Node, out: &mut Vec<u8>, hasher: &mut Option<&mut Sha256>) {
     match &node.value {
         Value::Map(entries) => {
             // Nearly every mapping is small: its order is sorted on the
@@ -42,7 +57,8 @@ pub fn write_canonical(node: &Node, out: &mut Vec<u8>) {
                 let entry = &entries[i as usize];
                 write_string(&entry.key, out);
                 out.push(b':');
-                write_canonical(&entry.value, out);
+                write_into(&entry.value, out, hasher);
+                flush(out, hasher);
             }
             out.push(b'}');
         }
@@ -52,12 +68,23 @@ pub fn write_canonical(node: &Node, out: &mut Vec<u8>) {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_canonical(item, out);
+                write_into(item, out, hasher);
+                flush(out, hasher);
             }
             out.push(b']');
         }
         Value::Str(s) => write_string(s, out),
         _ => write_json(&node.to_json(), out),
+    }
+}
+
+/// Hands `out` to `hasher`, if there is one, once it holds a chunk.
+fn flush(out: &mut Vec<u8>, hasher: &mut Option<&mut Sha256>) {
+    if let Some(hasher) = hasher
+        && out.len() >= CHUNK
+    {
+        hasher.update(&*out);
+        out.clear();
     }
 }
 
@@ -115,5 +142,23 @@ mod tests {
         let json = serde_json::to_string(&node.to_json()).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), json);
         assert!(json.starts_with(r#"{"k00":"\t\\ \" é","k01""#), "{json}");
+    }
+
+    #[test]
+    fn the_version_hashes_the_canonical_form_chunk_by_chunk_as_a_whole() {
+        // Far more than one chunk, so the hash is handed many pieces.
+        let items: Vec<String> = (0..5_000)
+            .map(|i| format!("- {{ b: {i}, a: x{i} }}"))
+            .collect();
+        let text = items.join("\n");
+        let node = crate::yaml::parse(&text).unwrap();
+        let mut whole = Vec::new();
+        write_canonical(&node, &mut whole);
+        assert!(whole.len() > 4 * CHUNK);
+        let expected: String = Sha256::digest(&whole)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(spec_version(&node), expected);
     }
 }
