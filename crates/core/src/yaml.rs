@@ -467,6 +467,41 @@ mod tests {
     }
 
     #[test]
+    fn every_special_word_of_the_core_schema_is_typed_and_its_near_misses_are_strings() {
+        fn typed(text: &str) -> Value<'_> {
+            resolve_plain(Cow::Borrowed(text))
+        }
+        for word in ["", "~", "null", "Null", "NULL"] {
+            assert_eq!(typed(word), Value::Null, "{word:?}");
+        }
+        for (word, b) in [("true", true), ("True", true), ("TRUE", true)] {
+            assert_eq!(typed(word), Value::Bool(b), "{word}");
+        }
+        for word in ["false", "False", "FALSE"] {
+            assert_eq!(typed(word), Value::Bool(false), "{word}");
+        }
+        for word in [".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"] {
+            assert_eq!(typed(word), Value::Float(f64::INFINITY), "{word}");
+        }
+        for word in ["-.inf", "-.Inf", "-.INF"] {
+            assert_eq!(typed(word), Value::Float(f64::NEG_INFINITY), "{word}");
+        }
+        for word in [".nan", ".NaN", ".NAN"] {
+            assert!(
+                matches!(typed(word), Value::Float(f) if f.is_nan()),
+                "{word}"
+            );
+        }
+        assert_eq!(typed("-5"), Value::Int(-5));
+        assert_eq!(typed("+.5"), Value::Float(0.5));
+        for word in [
+            "~~", "nul", "nULL", "tRUE", "falsey", "t0", "-.in", "--day", ".x", "yes",
+        ] {
+            assert_eq!(typed(word), Value::Str(word.into()), "{word}");
+        }
+    }
+
+    #[test]
     fn nodes_know_their_line_and_column() {
         let root = parse("dag: x\ntasks:\n  - id: a\n    command: [echo, hi]\n").unwrap();
         let tasks = &map(&root)[1];
