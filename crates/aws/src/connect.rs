@@ -53,9 +53,15 @@ pub async fn load(endpoint: &Endpoint) -> SdkConfig {
 /// brings HTTP/2 and a TLS setup of its own).
 pub fn http_client() -> SharedHttpClient {
     static CLIENT: OnceLock<SharedHttpClient> = OnceLock::new();
-    CLIENT
-        .get_or_init(|| SharedHttpClient::new(SdkHttp::default()))
-        .clone()
+    CLIENT.get_or_init(own_http_client).clone()
+}
+
+/// [`http_client`] with a connection pool of its own, for a process that
+/// runs one tokio runtime after another (a test suite): a pooled
+/// connection lives on the runtime that opened it, and one reused after
+/// that runtime ended fails ("dispatch task is gone").
+pub fn own_http_client() -> SharedHttpClient {
+    SharedHttpClient::new(SdkHttp::default())
 }
 
 /// Hands out a connector per read timeout the SDK asks for.

@@ -158,7 +158,7 @@ fn sdk_at(port: u16) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .http_client(crate::connect::http_client())
+        .http_client(crate::connect::own_http_client())
         .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
             Credentials::for_tests(),
         ))

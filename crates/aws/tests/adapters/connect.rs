@@ -22,7 +22,7 @@ fn config(port: u16, retries: RetryConfig) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(format!("http://127.0.0.1:{port}"))
-        .http_client(updraft_aws::connect::http_client())
+        .http_client(updraft_aws::connect::own_http_client())
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             "key", "secret", None, None, "test",
         )))
