@@ -1,7 +1,5 @@
 //! A task's command: its arguments kept in one buffer.
 
-use std::borrow::Cow;
-
 /// A task's arguments (each a template), in one string with where each
 /// ends: a spec of ten thousand tasks would otherwise allocate, keep and
 /// free an allocation per argument.
@@ -29,30 +27,30 @@ impl Argv {
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
     }
-}
 
-impl<'a> FromIterator<Cow<'a, str>> for Argv {
-    fn from_iter<I: IntoIterator<Item = Cow<'a, str>>>(args: I) -> Self {
-        // Gathered first so that the text and the ends are each allocated
-        // once, at their size.
-        let args = args.into_iter();
-        let mut gathered = Vec::with_capacity(args.size_hint().1.unwrap_or(0));
-        gathered.extend(args);
-        let mut text = String::with_capacity(gathered.iter().map(|a| a.len()).sum());
-        let ends = gathered
-            .iter()
-            .map(|arg| {
-                text.push_str(arg);
-                text.len() as u32
-            })
-            .collect();
-        Argv { text, ends }
+    /// Room for `args` arguments of `bytes` in all, so that a command
+    /// read from a spec is allocated once at its size.
+    pub(crate) fn with_capacity(args: usize, bytes: usize) -> Argv {
+        Argv {
+            text: String::with_capacity(bytes),
+            ends: Vec::with_capacity(args),
+        }
+    }
+
+    /// Adds an argument at the end.
+    pub(crate) fn push(&mut self, arg: &str) {
+        self.text.push_str(arg);
+        self.ends.push(self.text.len() as u32);
     }
 }
 
-impl<'a> FromIterator<&'a str> for Argv {
-    fn from_iter<I: IntoIterator<Item = &'a str>>(args: I) -> Self {
-        args.into_iter().map(Cow::Borrowed).collect()
+impl<S: AsRef<str>> FromIterator<S> for Argv {
+    fn from_iter<I: IntoIterator<Item = S>>(args: I) -> Self {
+        let mut argv = Argv::default();
+        for arg in args {
+            argv.push(arg.as_ref());
+        }
+        argv
     }
 }
 

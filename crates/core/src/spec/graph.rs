@@ -47,7 +47,6 @@ pub(crate) fn check(reader: &mut Reader<'_>, nodes: &[Node<'_>]) -> Option<Graph
         .iter()
         .map(|node| Vec::with_capacity(node.after.len()))
         .collect();
-    let mut downstream = vec![Vec::new(); nodes.len()];
     for (i, node) in nodes.iter().enumerate() {
         for (name, pos) in node.after {
             match index.get(&**name) {
@@ -57,12 +56,20 @@ pub(crate) fn check(reader: &mut Reader<'_>, nodes: &[Node<'_>]) -> Option<Graph
                 Some(&up) if upstream[i].contains(&up) => {
                     reader.error(*pos, format!("`after` names `{name}` twice"))
                 }
-                Some(&up) => {
-                    upstream[i].push(up);
-                    downstream[up].push(i);
-                }
+                Some(&up) => upstream[i].push(up),
                 None => reader.error(*pos, format!("`after` names unknown task `{name}`")),
             }
+        }
+    }
+    // Counted first, so that each list is allocated once at its size.
+    let mut fan_out = vec![0; nodes.len()];
+    for &up in upstream.iter().flatten() {
+        fan_out[up] += 1;
+    }
+    let mut downstream: Vec<Vec<usize>> = fan_out.into_iter().map(Vec::with_capacity).collect();
+    for (i, ups) in upstream.iter().enumerate() {
+        for &up in ups {
+            downstream[up].push(i);
         }
     }
     match topological_order(&upstream, &downstream) {

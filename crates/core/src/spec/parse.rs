@@ -1174,7 +1174,25 @@ fn read_task<'n>(
             reader.error(n.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
             return Argv::default();
         }
-        template_texts(reader, n, "`command`", &mut templates).collect()
+        // Sized from the text as written (a number's text is its own).
+        let (count, bytes) = match &n.value {
+            Value::Seq(items) => (
+                items.len(),
+                items
+                    .iter()
+                    .map(|item| match &item.value {
+                        Value::Str(text) => text.len(),
+                        _ => 0,
+                    })
+                    .sum(),
+            ),
+            _ => (0, 0),
+        };
+        let mut argv = Argv::with_capacity(count, bytes);
+        for arg in template_texts(reader, n, "`command`", &mut templates) {
+            argv.push(&arg);
+        }
+        argv
     });
     let environment = template_map(reader, &fields, "environment", &mut templates);
     let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);
