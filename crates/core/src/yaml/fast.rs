@@ -25,6 +25,8 @@ pub(super) fn parse(text: &str) -> Option<Node<'_>> {
         line_start: 0,
         nodes: 0,
         depth: 0,
+        items: Vec::new(),
+        entries: Vec::new(),
     };
     reader.skip_blank_lines();
     if reader.at_end() || reader.indent() != 0 {
@@ -75,6 +77,11 @@ struct Reader<'a> {
     line_start: usize,
     nodes: usize,
     depth: usize,
+    /// The items and entries of the collections being read, each
+    /// collection's on top of its parent's: moved out at its end into a
+    /// vector of exactly their number, rather than one grown as they come.
+    items: Vec<Node<'a>>,
+    entries: Vec<Entry<'a>>,
 }
 
 /// Bytes that end a plain scalar inside a flow collection.
@@ -242,12 +249,12 @@ impl<'a> Reader<'a> {
         let col = self.column();
         let pos = self.pos();
         let mut keys = Keys::default();
-        let mut entries = Vec::new();
+        let start = self.entries.len();
         loop {
             let (key, key_pos) = self.key()?;
-            keys.insert(&key, &entries)?;
+            keys.insert(&key, &self.entries[start..])?;
             let value = self.value_after_indicator(col, false)?;
-            entries.push(Entry {
+            self.entries.push(Entry {
                 key,
                 key_pos,
                 value,
@@ -263,7 +270,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Map(entries),
+            value: Value::Map(self.entries.drain(start..).collect()),
         })
     }
 
@@ -271,11 +278,11 @@ impl<'a> Reader<'a> {
         self.enter()?;
         let col = self.column();
         let pos = self.pos();
-        let mut items = Vec::new();
+        let start = self.items.len();
         loop {
             self.at += 1;
             let item = self.value_after_indicator(col, true)?;
-            items.push(item);
+            self.items.push(item);
             if !self.same_column_next(col)? {
                 break;
             }
@@ -287,7 +294,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Seq(items),
+            value: Value::Seq(self.items.drain(start..).collect()),
         })
     }
 
@@ -471,12 +478,13 @@ impl<'a> Reader<'a> {
         let pos = self.pos();
         self.at += 1;
         self.skip_spaces();
-        let mut items = Vec::new();
+        let start = self.items.len();
         if self.peek() == Some(b']') {
             self.at += 1;
         } else {
             loop {
-                items.push(self.inline_value(true)?);
+                let item = self.inline_value(true)?;
+                self.items.push(item);
                 if self.flow_separator(b']')? {
                     break;
                 }
@@ -486,7 +494,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Seq(items),
+            value: Value::Seq(self.items.drain(start..).collect()),
         })
     }
 
@@ -496,7 +504,7 @@ impl<'a> Reader<'a> {
         self.at += 1;
         self.skip_spaces();
         let mut keys = Keys::default();
-        let mut entries = Vec::new();
+        let start = self.entries.len();
         if self.peek() == Some(b'}') {
             self.at += 1;
         } else {
@@ -506,9 +514,9 @@ impl<'a> Reader<'a> {
                     return None;
                 }
                 self.skip_spaces();
-                keys.insert(&key, &entries)?;
+                keys.insert(&key, &self.entries[start..])?;
                 let value = self.inline_value(true)?;
-                entries.push(Entry {
+                self.entries.push(Entry {
                     key,
                     key_pos,
                     value,
@@ -522,7 +530,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Map(entries),
+            value: Value::Map(self.entries.drain(start..).collect()),
         })
     }
 }
