@@ -21,6 +21,7 @@ mod shell;
 mod template_map;
 mod triggers;
 mod version;
+mod written_templates;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -15,6 +15,7 @@ use crate::spec::groups::{expand_after, group_of, read_groups};
 use crate::spec::kinds::{self, ServiceKind, ServiceProfile};
 use crate::spec::read::{Fields, Reader, Written};
 use crate::spec::sensors::{REJECT, read_approval, read_trigger_dag, read_wait_for};
+use crate::spec::written_templates::Templates;
 use crate::spec::{
     Argv, ArtifactPattern, ComputeProfile, DEFAULT_MAX_MAP, DEFAULT_SKIP_EXIT_CODE, DagSpec,
     EcsProfile, MapOver, PARAM_SCHEMA_KEYS, PARAM_TYPES, ParamRule, RetryPolicy, SagemakerProfile,
@@ -196,7 +197,7 @@ fn template_map<'n>(
     reader: &mut Reader<'_>,
     fields: &Fields<'n>,
     key: &str,
-    templates: &mut Vec<Written<'n>>,
+    templates: &mut Templates<'n>,
 ) -> TemplateMap {
     let Some(node) = fields.get(key) else {
         return TemplateMap::default();
@@ -230,7 +231,7 @@ fn template_list<'n>(
     reader: &mut Reader<'_>,
     fields: &Fields<'n>,
     key: &str,
-    templates: &mut Vec<Written<'n>>,
+    templates: &mut Templates<'n>,
 ) -> Vec<String> {
     match fields.get(key) {
         Some(node) => template_texts(reader, node, &format!("`{key}`"), templates)
@@ -246,7 +247,7 @@ fn template_texts<'n>(
     reader: &mut Reader<'_>,
     node: &'n Node<'n>,
     what: &str,
-    templates: &mut Vec<Written<'n>>,
+    templates: &mut Templates<'n>,
 ) -> impl Iterator<Item = Cow<'n, str>> {
     reader.list(node, what).iter().filter_map(move |item| {
         let text = reader.text_of(item, what)?;
@@ -260,7 +261,7 @@ fn template_texts<'n>(
 fn read_map_over<'n>(
     reader: &mut Reader<'_>,
     fields: &Fields<'n>,
-    templates: &mut Vec<Written<'n>>,
+    templates: &mut Templates<'n>,
 ) -> Option<MapOver> {
     let node = fields.get("map_over")?;
     match &node.value {
@@ -1140,7 +1141,7 @@ fn read_task<'n>(
             TaskId::new_unchecked(text)
         })
     })?;
-    let mut templates = Vec::new();
+    let mut templates = Templates::default();
     let mut after = fields
         .get("after")
         .map(|n| reader.texts(n, "`after`"))
@@ -1309,7 +1310,7 @@ fn read_task<'n>(
         ["image", "command", "environment"].map(|k| (k, fields.get(k).map(|n| n.pos)));
     let produces = template_list(reader, &fields, "produces", &mut templates);
     let consumes = template_list(reader, &fields, "consumes", &mut templates);
-    keep_unsettled(reader, &mut templates, map_over.is_some());
+    let templates = templates.finish(reader);
     let spec = TaskSpec {
         // Set from the graph, once groups are expanded.
         after: Vec::new(),
@@ -1374,21 +1375,6 @@ fn read_task<'n>(
 /// Only strings with a `{` can hold template syntax.
 fn is_template(text: &str) -> bool {
     text.contains('{')
-}
-
-/// Checks the templates made only of substitutions while their text is at
-/// hand, reporting their errors, and keeps those that are left to
-/// [`check_templates`]: ones that read outputs (checked against the graph)
-/// or need the parser.
-fn keep_unsettled(reader: &mut Reader<'_>, templates: &mut Vec<Written<'_>>, mapped: bool) {
-    templates.retain(|(source, pos)| match check_substitutions(source) {
-        Some(Ok(used)) => !used.outputs.is_empty() || (used.reads_item && !mapped),
-        Some(Err(why)) => {
-            reader.error(*pos, why);
-            false
-        }
-        None => true,
-    });
 }
 
 /// Every template parses, reads only known variables, and reads outputs

@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::ids::DagId;
-use crate::spec::read::{Fields, Reader, Written};
+use crate::spec::read::{Fields, Reader};
+use crate::spec::written_templates::Templates;
 use crate::state::TaskState;
 use crate::yaml::{Node, Pos};
 
@@ -107,7 +108,7 @@ impl Condition {
 pub(crate) fn read_wait_for<'n>(
     reader: &mut Reader<'_>,
     node: &'n Node<'n>,
-    templates: &mut Vec<Written<'n>>,
+    templates: &mut Templates<'n>,
 ) -> Option<WaitFor> {
     let fields = reader.fields(node, "`wait_for`", WAIT_FOR_KEYS);
     let every = duration(reader, &fields, "every").unwrap_or(DEFAULT_SENSOR_EVERY);
@@ -363,7 +364,7 @@ pub struct TriggerDag {
 pub(crate) fn read_trigger_dag<'n>(
     reader: &mut Reader<'_>,
     node: &'n Node<'n>,
-    templates: &mut Vec<Written<'n>>,
+    templates: &mut Templates<'n>,
 ) -> Option<TriggerDag> {
     let fields = reader.fields(node, "`trigger_dag`", TRIGGER_DAG_KEYS);
     let Some(n) = fields.get("dag") else {
