@@ -258,6 +258,32 @@ fn template_texts<'n>(
     })
 }
 
+/// A task's `command`, allocated once at its size.
+fn read_command<'n>(
+    reader: &mut Reader<'_>,
+    node: &'n Node<'n>,
+    templates: &mut Templates<'n>,
+) -> Argv {
+    let items = match &node.value {
+        Value::Str(_) => {
+            reader.error(node.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
+            return Argv::default();
+        }
+        Value::Seq(items) => &items[..],
+        _ => &[],
+    };
+    // Sized from the text as written, a number guessed at 8 bytes.
+    let bytes = items.iter().map(|item| match &item.value {
+        Value::Str(text) => text.len(),
+        _ => 8,
+    });
+    let mut argv = Argv::with_capacity(items.len(), bytes.sum());
+    for arg in template_texts(reader, node, "`command`", templates) {
+        argv.push(&arg);
+    }
+    argv
+}
+
 fn read_map_over<'n>(
     reader: &mut Reader<'_>,
     fields: &Fields<'n>,
@@ -1170,31 +1196,9 @@ fn read_task<'n>(
         }
         Some(image)
     });
-    let command = fields.get("command").map(|n| {
-        if let Value::Str(_) = n.value {
-            reader.error(n.pos, "`command` is a list of arguments, e.g. [python, train.py, --day, \"{{ ds }}\"]; for a shell line write [sh, -c, \"...\"]");
-            return Argv::default();
-        }
-        // Sized from the text as written (a number's text is its own).
-        let (count, bytes) = match &n.value {
-            Value::Seq(items) => (
-                items.len(),
-                items
-                    .iter()
-                    .map(|item| match &item.value {
-                        Value::Str(text) => text.len(),
-                        _ => 0,
-                    })
-                    .sum(),
-            ),
-            _ => (0, 0),
-        };
-        let mut argv = Argv::with_capacity(count, bytes);
-        for arg in template_texts(reader, n, "`command`", &mut templates) {
-            argv.push(&arg);
-        }
-        argv
-    });
+    let command = fields
+        .get("command")
+        .map(|n| read_command(reader, n, &mut templates));
     let environment = template_map(reader, &fields, "environment", &mut templates);
     let hyperparameters = template_map(reader, &fields, "hyperparameters", &mut templates);
     let trigger_rule = fields.get("trigger_rule").and_then(|n| {
