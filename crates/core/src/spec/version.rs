@@ -12,11 +12,11 @@ pub fn spec_version(document: &Node) -> String {
     let mut chunk = Vec::with_capacity(CHUNK * 2);
     write_into(document, &mut chunk, &mut Some(&mut hasher));
     hasher.update(&chunk);
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&hasher.finalize())
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The document as JSON with object keys sorted and no whitespace: the
@@ -155,10 +155,6 @@ mod tests {
         let mut whole = Vec::new();
         write_canonical(&node, &mut whole);
         assert!(whole.len() > 4 * CHUNK);
-        let expected: String = Sha256::digest(&whole)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(spec_version(&node), expected);
+        assert_eq!(spec_version(&node), hex(&Sha256::digest(&whole)));
     }
 }
