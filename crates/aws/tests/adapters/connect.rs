@@ -10,7 +10,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+use aws_sdk_sqs::config::http::HttpResponse;
 use aws_sdk_sqs::error::SdkError;
+use aws_sdk_sqs::operation::list_queues::ListQueuesError;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
@@ -58,15 +60,23 @@ async fn server(hang_up: bool) -> (u16, Arc<AtomicUsize>) {
     (port, accepted)
 }
 
+/// What listing queues at `port` fails with, within [`BOUND`].
+async fn list_queues_error(
+    port: u16,
+    retries: RetryConfig,
+) -> SdkError<ListQueuesError, HttpResponse> {
+    let sqs = aws_sdk_sqs::Client::new(&config(port, retries));
+    tokio::time::timeout(BOUND, sqs.list_queues().send())
+        .await
+        .expect("the request outlived its bound")
+        .unwrap_err()
+}
+
 #[tokio::test]
 async fn an_answer_that_never_comes_ends_at_the_read_timeout() {
     let (port, _) = server(false).await;
-    let sqs = aws_sdk_sqs::Client::new(&config(port, RetryConfig::disabled()));
     let started = std::time::Instant::now();
-    let err = tokio::time::timeout(BOUND, sqs.list_queues().send())
-        .await
-        .expect("the request outlived the read timeout")
-        .unwrap_err();
+    let err = list_queues_error(port, RetryConfig::disabled()).await;
     let SdkError::DispatchFailure(failure) = &err else {
         panic!("not a dispatch failure: {err:?}");
     };
@@ -80,11 +90,7 @@ async fn a_connection_closed_before_its_answer_is_tried_again() {
     let retries = RetryConfig::standard()
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(1));
-    let sqs = aws_sdk_sqs::Client::new(&config(port, retries));
-    let err = tokio::time::timeout(BOUND, sqs.list_queues().send())
-        .await
-        .expect("the retries outlived their bound")
-        .unwrap_err();
+    let err = list_queues_error(port, retries).await;
     assert!(matches!(err, SdkError::DispatchFailure(_)), "{err:?}");
     assert_eq!(accepted.load(Ordering::SeqCst), 3, "one connection per try");
 }
@@ -95,11 +101,7 @@ async fn a_refused_connection_is_an_io_failure() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let sqs = aws_sdk_sqs::Client::new(&config(port, RetryConfig::disabled()));
-    let err = tokio::time::timeout(BOUND, sqs.list_queues().send())
-        .await
-        .expect("a refused connection outlived its bound")
-        .unwrap_err();
+    let err = list_queues_error(port, RetryConfig::disabled()).await;
     let SdkError::DispatchFailure(failure) = &err else {
         panic!("not a dispatch failure: {err:?}");
     };
