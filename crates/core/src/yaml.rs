@@ -5,7 +5,6 @@
 //! float, else string); quoted scalars are always strings. Duplicate keys and
 //! non-string keys are errors, not silently merged.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 
@@ -23,9 +22,10 @@ pub struct Pos {
 }
 
 /// One node of a YAML document. Its strings borrow from the text where
-/// they are written as they read, so a large spec is read without copying
-/// each of its words.
-#[derive(Clone, Debug, PartialEq)]
+/// they are written as they read, and everything else of the tree lives in
+/// the [`Arena`] it was read into, so a large spec is read, and freed,
+/// without an allocation per value.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Node<'a> {
     /// Where the node starts.
     pub pos: Pos,
@@ -34,7 +34,7 @@ pub struct Node<'a> {
 }
 
 /// The content of a [`Node`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Value<'a> {
     /// `null`, `~` or an empty value.
     Null,
@@ -45,22 +45,46 @@ pub enum Value<'a> {
     /// A floating-point number.
     Float(f64),
     /// Any other scalar.
-    Str(Cow<'a, str>),
+    Str(&'a str),
     /// A sequence.
-    Seq(Vec<Node<'a>>),
+    Seq(&'a [Node<'a>]),
     /// A mapping, in the order written.
-    Map(Vec<Entry<'a>>),
+    Map(&'a [Entry<'a>]),
 }
 
 /// One `key: value` pair of a mapping.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Entry<'a> {
     /// The key text.
-    pub key: Cow<'a, str>,
+    pub key: &'a str,
     /// Where the key was written.
     pub key_pos: Pos,
     /// The value.
     pub value: Node<'a>,
+}
+
+/// Where a document's sequences, mappings and unescaped strings are kept
+/// while it is read: they are freed together when the arena is dropped.
+#[derive(Default)]
+pub struct Arena(bumpalo::Bump);
+
+impl Arena {
+    /// An empty arena, for one document or many.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn slice<T, I>(&self, items: I) -> &[T]
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        self.0.alloc_slice_fill_iter(items)
+    }
+
+    fn str(&self, text: &str) -> &str {
+        self.0.alloc_str(text)
+    }
 }
 
 /// A YAML error with its position.
@@ -97,7 +121,7 @@ impl Node<'_> {
             Value::Float(f) => serde_json::Number::from_f64(*f)
                 .map(J::Number)
                 .unwrap_or_else(|| J::String(f.to_string())),
-            Value::Str(s) => J::String(s.to_string()),
+            Value::Str(s) => J::String((*s).to_string()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
             Value::Map(entries) => J::Object(
                 entries
@@ -127,9 +151,9 @@ pub const MAX_NODES: usize = 500_000;
 /// The most keys one mapping may hold.
 pub const MAX_KEYS: usize = 10_000;
 
-/// Parses a single-document YAML text, within [`MAX_BYTES`],
+/// Parses a single-document YAML text into `arena`, within [`MAX_BYTES`],
 /// [`MAX_DEPTH`], [`MAX_NODES`] and [`MAX_KEYS`].
-pub fn parse(text: &str) -> Result<Node<'_>, YamlError> {
+pub fn parse<'a>(text: &'a str, arena: &'a Arena) -> Result<Node<'a>, YamlError> {
     if text.len() > MAX_BYTES {
         return Err(YamlError {
             pos: Pos { line: 1, col: 1 },
@@ -139,13 +163,19 @@ pub fn parse(text: &str) -> Result<Node<'_>, YamlError> {
             ),
         });
     }
-    fast::parse(text).map_or_else(|| parse_fully(text), Ok)
+    fast::parse(text, arena).map_or_else(|| parse_fully(text, arena), Ok)
+}
+
+/// A YAML text as JSON, for a caller that needs no positions.
+pub fn to_json(text: &str) -> Result<serde_json::Value, YamlError> {
+    parse(text, &Arena::new()).map(|root| root.to_json())
 }
 
 /// [`parse`] by the full YAML parser, for any text.
-fn parse_fully(text: &str) -> Result<Node<'static>, YamlError> {
+fn parse_fully<'a>(text: &str, arena: &'a Arena) -> Result<Node<'a>, YamlError> {
     let mut last = Pos { line: 1, col: 1 };
-    let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| parse_events(text, &mut last)));
+    let parsed =
+        std::panic::catch_unwind(AssertUnwindSafe(|| parse_events(text, arena, &mut last)));
     // libyaml-safer 0.3 still panics on some malformed texts (`[!,`, found
     // by fuzzing): nothing of its state outlives the call, so the panic is
     // a syntax error after the last event it read.
@@ -156,7 +186,7 @@ fn parse_fully(text: &str) -> Result<Node<'static>, YamlError> {
 }
 
 /// [`parse`], noting where each event it reads starts in `last`.
-fn parse_events(text: &str, last: &mut Pos) -> Result<Node<'static>, YamlError> {
+fn parse_events<'a>(text: &str, arena: &'a Arena, last: &mut Pos) -> Result<Node<'a>, YamlError> {
     // libyaml-safer 0.3 panics on a block scalar that ends the text without
     // a line break (`a: |\n  x`, found by fuzzing): such a text is parsed
     // with one added, and the scalar that took it gives it back.
@@ -170,7 +200,7 @@ fn parse_events(text: &str, last: &mut Pos) -> Result<Node<'static>, YamlError> 
     let mut input = source.as_bytes();
     let mut parser = Parser::new();
     parser.set_input_string(&mut input);
-    let mut builder = Builder::default();
+    let mut builder = Builder::new(arena);
     loop {
         let event = parser.parse().map_err(|e| YamlError {
             pos: e
@@ -206,25 +236,25 @@ fn parse_events(text: &str, last: &mut Pos) -> Result<Node<'static>, YamlError> 
 }
 
 /// A sequence or mapping being read, with the node count at its start.
-enum Open {
-    Seq(Pos, Option<String>, usize, Vec<Node<'static>>),
-    Map(Pos, Option<String>, usize, MapBody),
+enum Open<'a> {
+    Seq(Pos, Option<String>, usize, Vec<Node<'a>>),
+    Map(Pos, Option<String>, usize, MapBody<'a>),
 }
 
 #[derive(Default)]
-struct MapBody {
-    entries: Vec<Entry<'static>>,
+struct MapBody<'a> {
+    entries: Vec<Entry<'a>>,
     /// Each key's line, to find a duplicate without a scan.
     lines: HashMap<String, u32>,
     pending_key: Option<(String, Pos)>,
 }
 
-#[derive(Default)]
-struct Builder {
-    stack: Vec<Open>,
+struct Builder<'a> {
+    arena: &'a Arena,
+    stack: Vec<Open<'a>>,
     /// Each anchor's node and how many nodes it holds.
-    anchors: HashMap<String, (Node<'static>, usize)>,
-    root: Option<Node<'static>>,
+    anchors: HashMap<String, (Node<'a>, usize)>,
+    root: Option<Node<'a>>,
     documents: usize,
     /// Nodes made so far, aliases counted as what they repeat.
     nodes: usize,
@@ -234,7 +264,18 @@ fn limit(pos: Pos, message: String) -> YamlError {
     YamlError { pos, message }
 }
 
-impl Builder {
+impl<'a> Builder<'a> {
+    fn new(arena: &'a Arena) -> Self {
+        Builder {
+            arena,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            root: None,
+            documents: 0,
+            nodes: 0,
+        }
+    }
+
     fn on_event(&mut self, event: EventData, pos: Pos) -> Result<(), YamlError> {
         match event {
             EventData::DocumentStart { .. } => {
@@ -257,9 +298,9 @@ impl Builder {
             } => {
                 let quoted = style != ScalarStyle::Plain || tag.as_deref() == Some(STR_TAG);
                 let value = if quoted {
-                    Value::Str(Cow::Owned(value))
+                    Value::Str(self.arena.str(&value))
                 } else {
-                    resolve_plain(Cow::Owned(value))
+                    resolve_plain(self.arena.str(&value))
                 };
                 let start = self.count(1, pos)?;
                 self.push(Node { pos, value }, anchor, start)?;
@@ -275,18 +316,18 @@ impl Builder {
             }
             EventData::SequenceEnd => {
                 if let Some(Open::Seq(start, anchor, first, items)) = self.stack.pop() {
-                    let value = Value::Seq(items);
+                    let value = Value::Seq(self.arena.slice(items));
                     self.push(Node { pos: start, value }, anchor, first)?;
                 }
             }
             EventData::MappingEnd => {
                 if let Some(Open::Map(start, anchor, first, body)) = self.stack.pop() {
-                    let value = Value::Map(body.entries);
+                    let value = Value::Map(self.arena.slice(body.entries));
                     self.push(Node { pos: start, value }, anchor, first)?;
                 }
             }
             EventData::Alias { anchor } => {
-                let (node, size) = self.anchors.get(&anchor).cloned().ok_or(YamlError {
+                let (node, size) = self.anchors.get(&anchor).copied().ok_or(YamlError {
                     pos,
                     message: format!("alias `*{anchor}` refers to an unknown anchor"),
                 })?;
@@ -331,13 +372,12 @@ impl Builder {
     /// Adds `node` (whose nodes were counted from `first`) to what is open.
     fn push(
         &mut self,
-        node: Node<'static>,
+        node: Node<'a>,
         anchor: Option<String>,
         first: usize,
     ) -> Result<(), YamlError> {
         if let Some(anchor) = anchor {
-            self.anchors
-                .insert(anchor, (node.clone(), self.nodes - first));
+            self.anchors.insert(anchor, (node, self.nodes - first));
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
@@ -362,7 +402,7 @@ impl Builder {
                         body.pending_key = Some((key, node.pos));
                         return Ok(());
                     };
-                    if let Some(line) = body.lines.get(&*key) {
+                    if let Some(line) = body.lines.get(key) {
                         return Err(YamlError {
                             pos: node.pos,
                             message: format!(
@@ -377,10 +417,10 @@ impl Builder {
                         ));
                     }
                     body.lines.insert(key.to_string(), node.pos.line);
-                    body.pending_key = Some((key.into_owned(), node.pos));
+                    body.pending_key = Some((key.to_string(), node.pos));
                 }
                 Some((key, key_pos)) => body.entries.push(Entry {
-                    key: Cow::Owned(key),
+                    key: self.arena.str(&key),
                     key_pos,
                     value: node,
                 }),
@@ -391,8 +431,7 @@ impl Builder {
 }
 
 /// Types a plain scalar by the YAML 1.2 core schema.
-fn resolve_plain(owned: Cow<'_, str>) -> Value<'_> {
-    let text: &str = &owned;
+fn resolve_plain(text: &str) -> Value<'_> {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -406,7 +445,7 @@ fn resolve_plain(owned: Cow<'_, str>) -> Value<'_> {
     }
     // Most plain scalars are words, and no number starts with a letter.
     if text.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) {
-        return Value::Str(owned);
+        return Value::Str(text);
     }
     let digits = |s: &str, radix| !s.is_empty() && s.chars().all(|c| c.is_digit(radix));
     if let Some(oct) = text.strip_prefix("0o").filter(|s| digits(s, 8))
@@ -432,12 +471,18 @@ fn resolve_plain(owned: Cow<'_, str>) -> Value<'_> {
     if looks_numeric && let Ok(f) = text.parse() {
         return Value::Float(f);
     }
-    Value::Str(owned)
+    Value::Str(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document of `text`, in an arena of its own that lives as long
+    /// as the test.
+    fn parse(text: &str) -> Result<Node<'_>, YamlError> {
+        super::parse(text, Box::leak(Box::default()))
+    }
 
     fn map<'n>(node: &'n Node<'_>) -> &'n [Entry<'n>] {
         match &node.value {
@@ -450,14 +495,14 @@ mod tests {
     fn scalars_are_typed_by_the_core_schema_unless_quoted() {
         let root =
             parse("a: 1\nb: '1'\nc: true\nd: 2026-11-01\ne: 1.5\nf:\ng: 0x1f\nh: 1e3\n").unwrap();
-        let values: Vec<_> = map(&root).iter().map(|e| e.value.value.clone()).collect();
+        let values: Vec<_> = map(&root).iter().map(|e| e.value.value).collect();
         assert_eq!(
             values,
             vec![
                 Value::Int(1),
-                Value::Str("1".into()),
+                Value::Str("1"),
                 Value::Bool(true),
-                Value::Str("2026-11-01".into()),
+                Value::Str("2026-11-01"),
                 Value::Float(1.5),
                 Value::Null,
                 Value::Int(31),
@@ -469,7 +514,7 @@ mod tests {
     #[test]
     fn every_special_word_of_the_core_schema_is_typed_and_its_near_misses_are_strings() {
         fn typed(text: &str) -> Value<'_> {
-            resolve_plain(Cow::Borrowed(text))
+            resolve_plain(text)
         }
         for word in ["", "~", "null", "Null", "NULL"] {
             assert_eq!(typed(word), Value::Null, "{word:?}");
@@ -497,7 +542,7 @@ mod tests {
         for word in [
             "~~", "nul", "nULL", "tRUE", "falsey", "t0", "-.in", "--day", ".x", "yes",
         ] {
-            assert_eq!(typed(word), Value::Str(word.into()), "{word}");
+            assert_eq!(typed(word), Value::Str(word), "{word}");
         }
     }
 
@@ -552,10 +597,10 @@ mod tests {
     #[test]
     fn a_block_scalar_may_end_the_text_without_a_line_break() {
         let value = |text: &'static str| match parse(text).unwrap().value {
-            Value::Map(entries) => entries[0].value.value.clone(),
+            Value::Map(entries) => entries[0].value.value,
             other => other,
         };
-        let text = |t: &'static str| Value::Str(t.into());
+        let text = |t: &'static str| Value::Str(t);
         assert_eq!(value("a: |\n  x"), text("x"));
         assert_eq!(value("a: |+\n  x"), text("x"));
         assert_eq!(value("a: |-\n  x"), text("x"));
@@ -564,7 +609,7 @@ mod tests {
         assert_eq!(value("|\n R"), text("R"));
         assert_eq!(
             value("- |\n x"),
-            Value::Seq(vec![Node {
+            Value::Seq(&[Node {
                 pos: Pos { line: 1, col: 3 },
                 value: text("x")
             }])

@@ -32,7 +32,7 @@ impl Checker {
 
     /// The first reason the schema refuses `yaml`, if it does.
     fn refusal(&self, yaml: &str) -> Option<String> {
-        let json = updraft_core::yaml::parse(yaml).expect("YAML").to_json();
+        let json = updraft_core::yaml::to_json(yaml).expect("YAML");
         self.schemas
             .validate(&json, self.index)
             .err()

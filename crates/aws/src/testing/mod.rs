@@ -360,9 +360,7 @@ pub fn template_statements(resource: &str) -> Vec<serde_json::Value> {
     use serde_json::Value;
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
     let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
-    let template = updraft_core::yaml::parse(&text)
-        .expect("the template parses")
-        .to_json();
+    let template = updraft_core::yaml::to_json(&text).expect("the template parses");
     let properties = &template["Resources"][resource]["Properties"];
     let documents: Vec<Value> = match properties["Policies"].as_array() {
         Some(policies) => policies

@@ -96,9 +96,7 @@ fn told(events: &[Value]) -> Vec<String> {
 /// `bucket` (the parser reads `!Ref SpecBucket` as `SpecBucket`).
 fn alert_pattern(rule: &str, bucket: &str) -> Value {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
-    let template = updraft_core::yaml::parse(&std::fs::read_to_string(path).unwrap())
-        .unwrap()
-        .to_json();
+    let template = updraft_core::yaml::to_json(&std::fs::read_to_string(path).unwrap()).unwrap();
     let pattern = template["Resources"][rule]["Properties"]["EventPattern"].to_string();
     serde_json::from_str(&pattern.replace("\"SpecBucket\"", &format!("\"{bucket}\""))).unwrap()
 }

@@ -12,7 +12,7 @@ use updraft_aws::schema::{MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECS};
 fn template() -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
     let text = std::fs::read_to_string(&path).unwrap();
-    updraft_core::yaml::parse(&text).unwrap().to_json()
+    updraft_core::yaml::to_json(&text).unwrap()
 }
 
 fn resource(name: &str) -> Value {

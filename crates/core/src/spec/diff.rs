@@ -77,9 +77,9 @@ pub fn spec_diff(a: &str, b: &str) -> Result<SpecDiff, String> {
 }
 
 fn canonical(source: &str) -> Result<Map<String, Value>, String> {
-    let node =
-        yaml::parse(source).map_err(|e| format!("a stored spec does not parse: {}", e.message))?;
-    match node.to_json() {
+    let json = yaml::to_json(source)
+        .map_err(|e| format!("a stored spec does not parse: {}", e.message))?;
+    match json {
         Value::Object(map) => Ok(map),
         _ => Err("a stored spec is not a mapping".into()),
     }

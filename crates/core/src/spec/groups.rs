@@ -44,7 +44,7 @@ pub(super) fn read_groups(
         );
         return (infos, defaults);
     };
-    for entry in entries {
+    for entry in entries.iter() {
         let fields = reader.fields(&entry.value, &format!("group `{}`", entry.key), GROUP_KEYS);
         let description = fields
             .get("description")

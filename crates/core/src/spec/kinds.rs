@@ -305,7 +305,7 @@ fn collect_templates<'n>(node: &'n Node<'n>, key: &str, templates: &mut Vec<Writ
             .for_each(|item| collect_templates(item, key, templates)),
         Yaml::Map(entries) => entries
             .iter()
-            .for_each(|e| collect_templates(&e.value, &e.key, templates)),
+            .for_each(|e| collect_templates(&e.value, e.key, templates)),
         _ => {}
     }
 }

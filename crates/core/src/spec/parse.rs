@@ -155,7 +155,8 @@ pub fn parse_stored_spec(file: &str, version: &str, source: &str) -> Result<DagS
 /// Parses and validates one spec file. `file` only names it in messages.
 pub fn parse_spec(file: &str, text: &str) -> Result<DagSpec, SpecErrors> {
     let mut reader = Reader::new(file);
-    let root = match yaml::parse(text) {
+    let arena = yaml::Arena::new();
+    let root = match yaml::parse(text, &arena) {
         Ok(root) => root,
         Err(e) => {
             reader.error(e.pos, e.message);
@@ -210,10 +211,10 @@ fn template_map<'n>(
         return TemplateMap::default();
     };
     let mut pairs = Vec::with_capacity(entries.len());
-    for entry in entries {
+    for entry in entries.iter() {
         // A string (nearly every value) needs no name for an error.
         let value = match &entry.value.value {
-            Value::Str(text) => Some(Cow::Borrowed(&**text)),
+            Value::Str(text) => Some(Cow::Borrowed(*text)),
             _ => reader.text_of(&entry.value, &format!("`{key}` `{}`", entry.key)),
         };
         if let Some(value) = value {
@@ -327,7 +328,7 @@ fn read_params(
     };
     let mut defaults = serde_json::Map::new();
     let mut rules = BTreeMap::new();
-    for entry in entries {
+    for entry in entries.iter() {
         let name = &entry.key;
         let value = entry.value.to_json();
         if !is_param_schema(&value) {
@@ -900,7 +901,7 @@ fn read_service_task<'n>(
                 );
                 return false;
             };
-            for entry in entries {
+            for entry in entries.iter() {
                 let what = format!("`inputs` `{}`", entry.key);
                 if let Some(uri) = reader.text_of(&entry.value, &what) {
                     if is_template(&uri) {
@@ -982,15 +983,14 @@ fn read_service_profile<'n>(
     let capacity = CapacityKeys::read(reader, &fields);
     let mut settings = serde_json::Map::new();
     if let Value::Map(entries) = &node.value {
-        for entry in entries {
-            if SERVICE_PROFILE_KEYS.contains(&&*entry.key)
-                || !allowed.contains(&&*entry.key)
+        for entry in entries.iter() {
+            if SERVICE_PROFILE_KEYS.contains(&entry.key)
+                || !allowed.contains(&entry.key)
                 || entry.value.value == Value::Null
             {
                 continue;
             }
-            if let Some(value) =
-                kinds::read_value(reader, kind, &entry.key, &entry.value, templates)
+            if let Some(value) = kinds::read_value(reader, kind, entry.key, &entry.value, templates)
             {
                 settings.insert(entry.key.to_string(), value);
             }
@@ -1019,7 +1019,7 @@ fn read_compute<'n>(reader: &mut Reader<'_>, node: Option<&'n Node<'n>>) -> Prof
         capacities,
         templates,
     } = &mut out;
-    for entry in entries {
+    for entry in entries.iter() {
         let what = format!("compute profile `{}`", entry.key);
         let kind = match &entry.value.value {
             Value::Map(fields) => fields.iter().find(|f| f.key == "kind").map(|f| &f.value),
@@ -1269,7 +1269,7 @@ fn read_task<'n>(
     let short_circuit = fields.get("short_circuit").and_then(|n| match &n.value {
         Value::Bool(true) => Some(ShortCircuit::All),
         Value::Bool(false) => Some(ShortCircuit::Off),
-        Value::Str(s) if s == "respect_trigger_rules" => Some(ShortCircuit::RespectTriggerRules),
+        Value::Str("respect_trigger_rules") => Some(ShortCircuit::RespectTriggerRules),
         _ => {
             reader.error(
                 n.pos,
@@ -1304,9 +1304,9 @@ fn read_task<'n>(
     let service_keys = match &node.value {
         Value::Map(entries) => entries
             .iter()
-            .filter(|e| !TASK_KEYS.contains(&&*e.key) && e.value.value != Value::Null)
-            .filter(|e| allowed.contains(&&*e.key))
-            .map(|e| (&*e.key, &e.value))
+            .filter(|e| !TASK_KEYS.contains(&e.key) && e.value.value != Value::Null)
+            .filter(|e| allowed.contains(&e.key))
+            .map(|e| (e.key, &e.value))
             .collect(),
         _ => Vec::new(),
     };

@@ -31,7 +31,8 @@ pub struct PoolSpec {
 /// Reads a pools file: pool names like DAG ids, at least one slot each.
 pub fn parse_pools(file: &str, text: &str) -> Result<BTreeMap<String, PoolSpec>, SpecErrors> {
     let mut reader = Reader::new(file);
-    let root = match yaml::parse(text) {
+    let arena = yaml::Arena::new();
+    let root = match yaml::parse(text, &arena) {
         Ok(root) => root,
         Err(e) => {
             reader.error(e.pos, e.message);
@@ -41,7 +42,7 @@ pub fn parse_pools(file: &str, text: &str) -> Result<BTreeMap<String, PoolSpec>,
     let mut pools = BTreeMap::new();
     let fields = reader.fields(&root, "the pools file", &["pools"]);
     let entries = match fields.get("pools").map(|n| (&n.value, n.pos)) {
-        Some((Value::Map(entries), _)) => entries.as_slice(),
+        Some((Value::Map(entries), _)) => *entries,
         Some((_, pos)) => {
             reader.error(pos, "`pools` must be a mapping of pool names to slots");
             &[]
@@ -52,7 +53,7 @@ pub fn parse_pools(file: &str, text: &str) -> Result<BTreeMap<String, PoolSpec>,
         }
     };
     for entry in entries {
-        if let Err(why) = DagId::parse(&entry.key) {
+        if let Err(why) = DagId::parse(entry.key) {
             let why = why.replace("DAG id", "pool name");
             reader.error(entry.key_pos, why);
             continue;

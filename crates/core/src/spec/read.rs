@@ -59,9 +59,9 @@ impl<'f> Reader<'f> {
             );
             return Fields { entries: &[] };
         };
-        for entry in entries {
-            if !allowed.contains(&&*entry.key) {
-                let hint = match closest(&entry.key, allowed) {
+        for entry in entries.iter() {
+            if !allowed.contains(&entry.key) {
+                let hint = match closest(entry.key, allowed) {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => format!("expected one of: {}", allowed.join(", ")),
                 };

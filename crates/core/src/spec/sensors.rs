@@ -383,7 +383,7 @@ pub(crate) fn read_trigger_dag<'n>(
                 reader.error(n.pos, "`params` of `trigger_dag` is a mapping");
                 return None;
             };
-            for entry in entries {
+            for entry in entries.iter() {
                 if let crate::yaml::Value::Str(text) = &entry.value.value
                     && text.contains('{')
                 {

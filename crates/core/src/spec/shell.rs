@@ -16,7 +16,8 @@ const OUTSIDE: &[&str] = &["params", "outputs", "trigger"];
 /// Every unquoted interpolation of an outside value into a shell line of
 /// `text`'s task commands, at the line of its argument.
 pub fn unquoted_in_shell(file: &str, text: &str) -> Vec<Diagnostic> {
-    let Ok(document) = yaml::parse(text) else {
+    let arena = yaml::Arena::new();
+    let Ok(document) = yaml::parse(text, &arena) else {
         return Vec::new();
     };
     let mut warnings = Vec::new();

@@ -48,14 +48,14 @@ fn write_into(node: &Node, out: &mut Vec<u8>, hasher: &mut Option<&mut Sha256>) 
             for (i, slot) in order.iter_mut().enumerate() {
                 *slot = i as u32;
             }
-            order.sort_unstable_by(|&a, &b| entries[a as usize].key.cmp(&entries[b as usize].key));
+            order.sort_unstable_by(|&a, &b| entries[a as usize].key.cmp(entries[b as usize].key));
             out.push(b'{');
             for (n, &i) in order.iter().enumerate() {
                 if n > 0 {
                     out.push(b',');
                 }
                 let entry = &entries[i as usize];
-                write_string(&entry.key, out);
+                write_string(entry.key, out);
                 out.push(b':');
                 write_into(&entry.value, out, hasher);
                 flush(out, hasher);
@@ -114,8 +114,9 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys_and_matches_serde_json() {
-        let node =
-            crate::yaml::parse("b: [1, 'x\"y', 2.5, null, true]\na: {d: 1, c: é}\n").unwrap();
+        let arena = crate::yaml::Arena::new();
+        let node = crate::yaml::parse("b: [1, 'x\"y', 2.5, null, true]\na: {d: 1, c: é}\n", &arena)
+            .unwrap();
         let mut out = Vec::new();
         write_canonical(&node, &mut out);
         let text = String::from_utf8(out).unwrap();
@@ -136,7 +137,8 @@ mod tests {
             .map(|i| format!("k{i:02}: \"\\t\\\\ \\\" é\""))
             .collect();
         let text = keys.join("\n");
-        let node = crate::yaml::parse(&text).unwrap();
+        let arena = crate::yaml::Arena::new();
+        let node = crate::yaml::parse(&text, &arena).unwrap();
         let mut out = Vec::new();
         write_canonical(&node, &mut out);
         let json = serde_json::to_string(&node.to_json()).unwrap();
@@ -151,7 +153,8 @@ mod tests {
             .map(|i| format!("- {{ b: {i}, a: x{i} }}"))
             .collect();
         let text = items.join("\n");
-        let node = crate::yaml::parse(&text).unwrap();
+        let arena = crate::yaml::Arena::new();
+        let node = crate::yaml::parse(&text, &arena).unwrap();
         let mut whole = Vec::new();
         write_canonical(&node, &mut whole);
         assert!(whole.len() > 4 * CHUNK);

@@ -8,18 +8,18 @@
 //! reads, errors and all. Whatever it accepts, a differential test holds it to the full
 //! parser's tree.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 
-use super::{Entry, MAX_DEPTH, MAX_KEYS, MAX_NODES, Node, Pos, Value, resolve_plain};
+use super::{Arena, Entry, MAX_DEPTH, MAX_KEYS, MAX_NODES, Node, Pos, Value, resolve_plain};
 
 /// The tree of `text`, or `None` where the full parser must read it.
-pub(super) fn parse(text: &str) -> Option<Node<'_>> {
+pub(super) fn parse<'a>(text: &'a str, arena: &'a Arena) -> Option<Node<'a>> {
     if !all_printable(text) || has_document_markers(text) {
         return None;
     }
     let mut reader = Reader {
         text,
+        arena,
         at: 0,
         line: 1,
         line_start: 0,
@@ -72,14 +72,15 @@ struct Reader<'a> {
     /// The text, read as bytes: every slice taken of it is cut at an
     /// ASCII byte, so it is a `str` again.
     text: &'a str,
+    arena: &'a Arena,
     at: usize,
     line: u32,
     line_start: usize,
     nodes: usize,
     depth: usize,
     /// The items and entries of the collections being read, each
-    /// collection's on top of its parent's: moved out at its end into a
-    /// vector of exactly their number, rather than one grown as they come.
+    /// collection's on top of its parent's: moved into the arena at its
+    /// end, rather than into a vector grown as they come.
     items: Vec<Node<'a>>,
     entries: Vec<Entry<'a>>,
 }
@@ -226,7 +227,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A key and its colon; `None` unless it is a plain string key.
-    fn key(&mut self) -> Option<(Cow<'a, str>, Pos)> {
+    fn key(&mut self) -> Option<(&'a str, Pos)> {
         let pos = self.pos();
         let len = self.src()[self.at..]
             .iter()
@@ -236,7 +237,7 @@ impl<'a> Reader<'a> {
             return None;
         }
         let text = self.text.get(self.at..self.at + len)?;
-        let Value::Str(key) = resolve_plain(Cow::Borrowed(text)) else {
+        let Value::Str(key) = resolve_plain(text) else {
             return None;
         };
         self.at += len + 1;
@@ -252,7 +253,7 @@ impl<'a> Reader<'a> {
         let start = self.entries.len();
         loop {
             let (key, key_pos) = self.key()?;
-            keys.insert(&key, &self.entries[start..])?;
+            keys.insert(key, &self.entries[start..])?;
             let value = self.value_after_indicator(col, false)?;
             self.entries.push(Entry {
                 key,
@@ -270,7 +271,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Map(self.entries.drain(start..).collect()),
+            value: Value::Map(self.arena.slice(self.entries.drain(start..))),
         })
     }
 
@@ -294,7 +295,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Seq(self.items.drain(start..).collect()),
+            value: Value::Seq(self.arena.slice(self.items.drain(start..))),
         })
     }
 
@@ -368,7 +369,7 @@ impl<'a> Reader<'a> {
 
     /// A plain scalar, in a flow collection or not; `None` where the full
     /// parser must decide (indicators, colons, a scalar that could go on).
-    fn plain(&mut self, in_flow: bool) -> Option<Cow<'a, str>> {
+    fn plain(&mut self, in_flow: bool) -> Option<&'a str> {
         let first = self.peek()?;
         if matches!(
             first,
@@ -399,12 +400,13 @@ impl<'a> Reader<'a> {
             return None;
         }
         self.at = end;
-        self.text.get(start..end).map(Cow::Borrowed)
+        self.text.get(start..end)
     }
 
     /// A quoted scalar's text: borrowed from the source unless an escape
-    /// (`\n` in double quotes, `''` in single) makes it differ.
-    fn quoted(&mut self) -> Option<Cow<'a, str>> {
+    /// (`\n` in double quotes, `''` in single) makes it differ, when it is
+    /// kept in the arena.
+    fn quoted(&mut self) -> Option<&'a str> {
         let quote = self.peek()?;
         self.at += 1;
         let start = self.at;
@@ -434,8 +436,8 @@ impl<'a> Reader<'a> {
                 }
                 b if b == quote => {
                     return match out {
-                        None => self.text.get(start..self.at - 1).map(Cow::Borrowed),
-                        Some(bytes) => String::from_utf8(bytes).ok().map(Cow::Owned),
+                        None => self.text.get(start..self.at - 1),
+                        Some(bytes) => Some(self.arena.str(std::str::from_utf8(&bytes).ok()?)),
                     };
                 }
                 b => {
@@ -494,7 +496,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Seq(self.items.drain(start..).collect()),
+            value: Value::Seq(self.arena.slice(self.items.drain(start..))),
         })
     }
 
@@ -514,7 +516,7 @@ impl<'a> Reader<'a> {
                     return None;
                 }
                 self.skip_spaces();
-                keys.insert(&key, &self.entries[start..])?;
+                keys.insert(key, &self.entries[start..])?;
                 let value = self.inline_value(true)?;
                 self.entries.push(Entry {
                     key,
@@ -530,7 +532,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Map(self.entries.drain(start..).collect()),
+            value: Value::Map(self.arena.slice(self.entries.drain(start..))),
         })
     }
 }
@@ -538,13 +540,13 @@ impl<'a> Reader<'a> {
 /// The keys of one mapping, to decline a duplicate (the full parser words
 /// its error): a scan while few, a set once many.
 #[derive(Default)]
-struct Keys(Option<HashSet<String>>);
+struct Keys<'a>(Option<HashSet<&'a str>>);
 
 /// Up to how many keys a scan of the entries is quicker than a set.
 const SCAN_KEYS: usize = 16;
 
-impl Keys {
-    fn insert(&mut self, key: &str, entries: &[Entry]) -> Option<()> {
+impl<'a> Keys<'a> {
+    fn insert(&mut self, key: &'a str, entries: &[Entry<'a>]) -> Option<()> {
         if entries.len() >= MAX_KEYS {
             return None;
         }
@@ -553,8 +555,8 @@ impl Keys {
         }
         let set = self
             .0
-            .get_or_insert_with(|| entries.iter().map(|e| e.key.to_string()).collect());
-        set.insert(key.to_string()).then_some(())
+            .get_or_insert_with(|| entries.iter().map(|e| e.key).collect());
+        set.insert(key).then_some(())
     }
 }
 
@@ -564,18 +566,17 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use std::borrow::Cow;
-
-    use super::super::{Value, parse_fully};
+    use super::super::{Arena, Value, parse_fully};
 
     /// What the quick reader gives, if anything, is what the full parser
     /// gives; and it gives nothing for a text the full parser refuses.
     /// Debug forms are compared, as NaN is not equal to itself.
     fn agrees(text: &str) -> bool {
-        let Some(quick) = super::parse(text) else {
+        let arena = Arena::new();
+        let Some(quick) = super::parse(text, &arena) else {
             return false;
         };
-        match parse_fully(text) {
+        match parse_fully(text, &arena) {
             Ok(full) => assert_eq!(
                 format!("{quick:?}"),
                 format!("{full:?}"),
@@ -648,7 +649,8 @@ mod tests {
     fn the_shapes_specs_are_written_in_are_read_quickly_with_their_positions() {
         let text = "dag: big  # a comment\ndefaults: { retries: 2, retry_delay: 1m }\n\ntasks:\n  - id: t0\n    command: [python, \"step.py\", --day, '{{ ds }}', -1]\n    environment: { OUT: \"s3://b/{{ ds }}\", N: '1' }\n  - id: t1\n    after: [t0]\n    labels:\n      team.name: data\n";
         assert!(agrees(text));
-        let root = super::parse(text).unwrap();
+        let arena = Arena::new();
+        let root = super::parse(text, &arena).unwrap();
         let json = root.to_json();
         assert_eq!(json["tasks"][0]["command"][4], -1);
         assert_eq!(json["tasks"][0]["environment"]["N"], "1");
@@ -658,13 +660,14 @@ mod tests {
     fn quoted_scalars_are_borrowed_unless_an_escape_changes_them() {
         let text = "a: \"plain\"\nb: 'it''s'\nc: \"x\\\"y\\\\z\\n\"\nd: 'é'\ne: \"\\tlead\"\n";
         assert!(agrees(text));
-        let Value::Map(entries) = super::parse(text).unwrap().value else {
+        let arena = Arena::new();
+        let Value::Map(entries) = super::parse(text, &arena).unwrap().value else {
             panic!("not a mapping")
         };
         let read: Vec<(&str, bool)> = entries
             .iter()
             .map(|e| match &e.value.value {
-                Value::Str(s) => (&**s, matches!(s, Cow::Borrowed(_))),
+                Value::Str(s) => (*s, text.as_bytes().as_ptr_range().contains(&s.as_ptr())),
                 other => panic!("not a string: {other:?}"),
             })
             .collect();
@@ -702,7 +705,10 @@ mod tests {
             "a: \"\\x41\"\n",
             "- - a\n",
         ] {
-            assert!(super::parse(text).is_none(), "accepted:\n{text}");
+            assert!(
+                super::parse(text, &Arena::new()).is_none(),
+                "accepted:\n{text}"
+            );
         }
     }
 

@@ -359,15 +359,16 @@ fn dag_of(key: &str) -> Option<&str> {
 
 /// The DAG id a spec text declares, if it declares one.
 fn declared_id(text: &str) -> Option<String> {
-    let root = yaml::parse(text).ok()?;
+    let arena = yaml::Arena::new();
+    let root = yaml::parse(text, &arena).ok()?;
     let Value::Map(entries) = root.value else {
         return None;
     };
     entries
-        .into_iter()
+        .iter()
         .find(|e| e.key == "dag")
         .and_then(|e| match e.value.value {
-            Value::Str(id) => Some(id.into_owned()),
+            Value::Str(id) => Some(id.to_string()),
             _ => None,
         })
 }
