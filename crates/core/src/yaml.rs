@@ -74,12 +74,8 @@ impl Arena {
         Self::default()
     }
 
-    fn slice<T, I>(&self, items: I) -> &[T]
-    where
-        I: IntoIterator<Item = T>,
-        I::IntoIter: ExactSizeIterator,
-    {
-        self.0.alloc_slice_fill_iter(items)
+    fn slice<T: Copy>(&self, items: &[T]) -> &[T] {
+        self.0.alloc_slice_copy(items)
     }
 
     fn str(&self, text: &str) -> &str {
@@ -316,13 +312,13 @@ impl<'a> Builder<'a> {
             }
             EventData::SequenceEnd => {
                 if let Some(Open::Seq(start, anchor, first, items)) = self.stack.pop() {
-                    let value = Value::Seq(self.arena.slice(items));
+                    let value = Value::Seq(self.arena.slice(&items));
                     self.push(Node { pos: start, value }, anchor, first)?;
                 }
             }
             EventData::MappingEnd => {
                 if let Some(Open::Map(start, anchor, first, body)) = self.stack.pop() {
-                    let value = Value::Map(self.arena.slice(body.entries));
+                    let value = Value::Map(self.arena.slice(&body.entries));
                     self.push(Node { pos: start, value }, anchor, first)?;
                 }
             }

@@ -27,7 +27,7 @@ impl<'n> Fields<'n> {
     pub fn get(&self, key: &str) -> Option<&'n Node<'n>> {
         self.entries
             .iter()
-            .find(|e| e.key == key)
+            .find(|e| same_key(e.key, key))
             .map(|e| &e.value)
             .filter(|n| n.value != Value::Null)
     }
@@ -60,7 +60,7 @@ impl<'f> Reader<'f> {
             return Fields { entries: &[] };
         };
         for entry in entries.iter() {
-            if !allowed.contains(&entry.key) {
+            if !allowed.iter().any(|k| same_key(k, entry.key)) {
                 let hint = match closest(entry.key, allowed) {
                     Some(near) => format!("did you mean `{near}`?"),
                     None => format!("expected one of: {}", allowed.join(", ")),
@@ -177,6 +177,13 @@ impl<'f> Reader<'f> {
             .filter_map(|item| self.text_of(item, what).map(|t| (t, item.pos)))
             .collect()
     }
+}
+
+/// Whether two keys are the same. A task's keys are looked up dozens of
+/// times each: most differ from the key sought in length or first byte,
+/// checked here before the bytes are compared by a call.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 /// The allowed word nearest to a misspelt one, if it is near enough.

@@ -189,6 +189,20 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
+    /// The items from `start` on, moved into the arena.
+    fn take_items(&mut self, start: usize) -> &'a [Node<'a>] {
+        let items = self.arena.slice(&self.items[start..]);
+        self.items.truncate(start);
+        items
+    }
+
+    /// The entries from `start` on, moved into the arena.
+    fn take_entries(&mut self, start: usize) -> &'a [Entry<'a>] {
+        let entries = self.arena.slice(&self.entries[start..]);
+        self.entries.truncate(start);
+        entries
+    }
+
     /// Counts one more node, declining past [`MAX_NODES`].
     fn count(&mut self) -> Option<()> {
         self.nodes += 1;
@@ -271,7 +285,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Map(self.arena.slice(self.entries.drain(start..))),
+            value: Value::Map(self.take_entries(start)),
         })
     }
 
@@ -295,7 +309,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Seq(self.arena.slice(self.items.drain(start..))),
+            value: Value::Seq(self.take_items(start)),
         })
     }
 
@@ -496,7 +510,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Seq(self.arena.slice(self.items.drain(start..))),
+            value: Value::Seq(self.take_items(start)),
         })
     }
 
@@ -532,7 +546,7 @@ impl<'a> Reader<'a> {
         self.count()?;
         Some(Node {
             pos,
-            value: Value::Map(self.arena.slice(self.entries.drain(start..))),
+            value: Value::Map(self.take_entries(start)),
         })
     }
 }
