@@ -64,8 +64,9 @@ fn printable(c: char) -> bool {
 /// `---`, `...` or a directive at the start of a line: documents and
 /// directives are the full parser's.
 fn has_document_markers(text: &str) -> bool {
-    text.split('\n')
-        .any(|line| line.starts_with("---") || line.starts_with("...") || line.starts_with('%'))
+    text.as_bytes()
+        .split(|&b| b == b'\n')
+        .any(|line| line.starts_with(b"---") || line.starts_with(b"...") || line.starts_with(b"%"))
 }
 
 struct Reader<'a> {
