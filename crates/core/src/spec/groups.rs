@@ -65,15 +65,15 @@ pub(super) fn read_groups(
 
 /// The group a task item names, read before the task itself so that its
 /// group's defaults apply.
-pub(super) fn group_of(item: &Node) -> Option<String> {
-    let Value::Map(entries) = &item.value else {
+pub(super) fn group_of<'n>(item: &Node<'n>) -> Option<&'n str> {
+    let Value::Map(entries) = item.value else {
         return None;
     };
     entries
         .iter()
         .find(|e| e.key == "group")
-        .and_then(|e| match &e.value.value {
-            Value::Str(name) => Some(name.to_string()),
+        .and_then(|e| match e.value.value {
+            Value::Str(name) => Some(name),
             _ => None,
         })
 }

@@ -502,7 +502,7 @@ fn read_dag<'n>(reader: &mut Reader<'_>, file: &str, root: &'n Node<'n>) -> Opti
             let mut specs = Vec::with_capacity(items.len());
             let mut drafts = Vec::with_capacity(items.len());
             for item in items {
-                let group = group_of(item).and_then(|g| group_defaults.get(&g));
+                let group = group_of(item).and_then(|g| group_defaults.get(g));
                 if let Some((spec, draft)) =
                     read_task(reader, item, group.map_or(defaults, |g| g.retry))
                 {
