@@ -21,10 +21,21 @@ pub(crate) struct Reader<'f> {
 /// The entries of one mapping, after unknown keys were reported.
 pub(crate) struct Fields<'n> {
     entries: &'n [Entry<'n>],
+    /// The [`key_bit`] of every key written: a task is asked for dozens of
+    /// keys and has a few, so most are answered without a scan.
+    written: u64,
 }
 
 impl<'n> Fields<'n> {
+    fn of(entries: &'n [Entry<'n>]) -> Self {
+        let written = entries.iter().fold(0, |bits, e| bits | key_bit(e.key));
+        Fields { entries, written }
+    }
+
     pub fn get(&self, key: &str) -> Option<&'n Node<'n>> {
+        if self.written & key_bit(key) == 0 {
+            return None;
+        }
         self.entries
             .iter()
             .find(|e| same_key(e.key, key))
@@ -57,7 +68,7 @@ impl<'f> Reader<'f> {
                 node.pos,
                 format!("{what} must be a mapping, not {}", node.kind()),
             );
-            return Fields { entries: &[] };
+            return Fields::of(&[]);
         };
         for entry in entries.iter() {
             if !allowed.iter().any(|k| same_key(k, entry.key)) {
@@ -71,7 +82,7 @@ impl<'f> Reader<'f> {
                 );
             }
         }
-        Fields { entries }
+        Fields::of(entries)
     }
 
     pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
@@ -177,6 +188,13 @@ impl<'f> Reader<'f> {
             .filter_map(|item| self.text_of(item, what).map(|t| (t, item.pos)))
             .collect()
     }
+}
+
+/// One of 64 bits for a key, from its length and last byte: two keys with
+/// different bits differ.
+fn key_bit(key: &str) -> u64 {
+    let last = key.as_bytes().last().copied().unwrap_or(0) as usize;
+    1 << ((key.len() * 7 + last) % 64)
 }
 
 /// Whether two keys are the same. A task's keys are looked up dozens of
