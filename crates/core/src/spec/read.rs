@@ -240,4 +240,23 @@ mod tests {
         assert_eq!(closest("timeuot", &allowed), Some("timeout"));
         assert_eq!(closest("image_uri", &allowed), None);
     }
+
+    #[test]
+    fn fields_find_every_key_written_and_no_other_that_shares_its_bit() {
+        let arena = crate::yaml::Arena::new();
+        let node = crate::yaml::parse("id: a\nafter: [b]\nbranch: true\nempty:\n", &arena).unwrap();
+        let mut reader = Reader::new("t.yaml");
+        let fields = reader.fields(&node, "a task", &["id", "after", "branch", "empty"]);
+        assert!(reader.errors.is_empty());
+        for key in ["id", "after", "branch"] {
+            assert!(fields.get(key).is_some(), "{key}");
+        }
+        // Same length and last byte as written keys: the bit matches, the
+        // key does not.
+        assert_eq!(key_bit("ad"), key_bit("id"));
+        assert_eq!(key_bit("oranch"), key_bit("branch"));
+        for key in ["ad", "oranch", "image", "", "empty"] {
+            assert!(fields.get(key).is_none(), "{key}");
+        }
+    }
 }
