@@ -17,10 +17,7 @@ pub fn try_digest(request: &LaunchRequest) -> String {
         request.key.map_index.map_or(-1, i64::from),
         request.try_number
     );
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    updraft_core::ids::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// One try's digest within one deployment (a stack's bucket or cluster):

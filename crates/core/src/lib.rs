@@ -8,7 +8,7 @@
 //!   advance it (retries, trigger rules, mapping, reruns, marks, ends).
 //! - [`template`]: the Jinja templates of a task's fields, rendered and
 //!   checked.
-//! - [`ids`]: DAG and task ids, and run ids from dates.
+//! - [`ids`]: DAG and task ids, run ids from dates, and hex of digests.
 //! - [`yaml`]: a YAML tree whose nodes know their line and column.
 //! - [`schedule`]: cron points in a time zone, run intervals, due runs.
 //! - [`duration`]: `90s` / `2m` / `2h` / `1d`.

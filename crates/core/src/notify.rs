@@ -103,10 +103,7 @@ fn digest(parts: &[&str]) -> String {
         hash.update(part.as_bytes());
         hash.update([0]);
     }
-    hash.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::ids::hex(&hash.finalize()[..16])
 }
 
 /// A time in the DAG's zone, as events tell it.

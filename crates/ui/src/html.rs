@@ -219,5 +219,5 @@ pub fn random_token() -> String {
             chunk.copy_from_slice(&word.to_le_bytes());
         }
     }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    updraft_core::ids::hex(&bytes)
 }

@@ -147,8 +147,7 @@ fn local_deployment(state: &Path) -> String {
     let path = std::fs::canonicalize(state).unwrap_or_else(|_| state.to_path_buf());
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     let digest = Sha256::digest(format!("{}\u{0}{}", host.trim(), path.display()).as_bytes());
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("updraft-local-{hex}")
+    format!("updraft-local-{}", updraft_core::ids::hex(&digest[..8]))
 }
 
 #[async_trait]

@@ -4,6 +4,7 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::ids::hex;
 use crate::yaml::{Node, Value};
 
 /// Hex SHA-256 of the canonical JSON of a YAML document.
@@ -13,10 +14,6 @@ pub fn spec_version(document: &Node) -> String {
     write_into(document, &mut chunk, &mut Some(&mut hasher));
     hasher.update(&chunk);
     hex(&hasher.finalize())
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The document as JSON with object keys sorted and no whitespace: the
