@@ -354,13 +354,18 @@ pub async fn deployment(clients: &crate::clients::Clients) -> crate::settings::S
     crate::settings::Settings::from_env(|k| vars.get(k).cloned()).expect("settings")
 }
 
+/// `infra/template.yaml` as JSON (intrinsic functions' tags dropped).
+pub fn template() -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
+    let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
+    updraft_core::yaml::to_json(&text).expect("the template parses")
+}
+
 /// Every policy statement of a role or managed policy of
 /// `infra/template.yaml`, as JSON (intrinsic functions' tags dropped).
 pub fn template_statements(resource: &str) -> Vec<serde_json::Value> {
     use serde_json::Value;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
-    let text = std::fs::read_to_string(&path).expect("infra/template.yaml");
-    let template = updraft_core::yaml::to_json(&text).expect("the template parses");
+    let template = template();
     let properties = &template["Resources"][resource]["Properties"];
     let documents: Vec<Value> = match properties["Policies"].as_array() {
         Some(policies) => policies

@@ -244,8 +244,7 @@ async fn the_read_only_and_operator_policies_cover_what_the_dashboard_sends() {
 /// its logs and reads and keeps its own sign-in parameters.
 #[test]
 fn the_dashboard_functions_role_is_the_operator_policy_and_its_sign_in() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
-    let template = updraft_core::yaml::to_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template = updraft_aws::testing::template();
     let role = &template["Resources"]["DashboardRole"]["Properties"];
     assert_eq!(
         role["ManagedPolicyArns"],

@@ -95,8 +95,7 @@ fn told(events: &[Value]) -> Vec<String> {
 /// A rule's pattern in the template, for the stack whose bucket is
 /// `bucket` (the parser reads `!Ref SpecBucket` as `SpecBucket`).
 fn alert_pattern(rule: &str, bucket: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
-    let template = updraft_core::yaml::to_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let template = updraft_aws::testing::template();
     let pattern = template["Resources"][rule]["Properties"]["EventPattern"].to_string();
     serde_json::from_str(&pattern.replace("\"SpecBucket\"", &format!("\"{bucket}\""))).unwrap()
 }

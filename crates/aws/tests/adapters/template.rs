@@ -8,12 +8,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 use updraft_aws::keys::{ACTIVE, ACTIVE_INDEX, CREATED_AT, PK, SK};
 use updraft_aws::schema::{MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECS};
-
-fn template() -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../infra/template.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    updraft_core::yaml::to_json(&text).unwrap()
-}
+use updraft_aws::testing::template;
 
 fn resource(name: &str) -> Value {
     template()["Resources"][name].clone()
