@@ -154,7 +154,7 @@ async fn the_dashboard_function_sends_people_to_sign_in_and_shares_its_session_k
     assert!(body.contains("data-task=\"a\""), "{body}");
     assert!(
         body.contains(
-            "Ana Lima &lt;ana@example.com&gt; · operator · <a href=\"/auth/logout\">sign out</a>"
+            "Ana Lima &lt;ana@example.com&gt; · operator · <form class=\"signout\" method=\"post\" action=\"/auth/logout\">"
         ),
         "{body}"
     );

@@ -228,7 +228,16 @@ fn a_viewer_looks_and_an_operator_reruns_on_the_hosted_dashboard() {
 
     // Signed out, an operator signs in and reruns the failed task.
     issuer.sign_in_next(User::new("Op Erator", "op@example.com", &["operators"]));
-    browser.goto(&format!("{url}/auth/logout"));
+    browser.goto(&format!("{url}/dags/etl"));
+    browser.click("header form.signout button");
+    assert!(
+        updraft_e2e::eventually(RUN_LIMIT, || browser
+            .text("main")
+            .contains("You are signed out")),
+        "{}",
+        browser.text("body")
+    );
+    screenshot(&browser, "hosted-signed-out.png");
     browser.goto(&format!("{url}/dags/etl/runs/{}", crate::encode(&run_id)));
     assert!(browser.wait_for("header .who", RUN_LIMIT));
     assert!(
@@ -239,7 +248,7 @@ fn a_viewer_looks_and_an_operator_reruns_on_the_hosted_dashboard() {
     browser.click("nav.actions a[href$='rerun?failed=1&downstream=1']");
     assert!(browser.wait_for("ul.cleared", RUN_LIMIT));
     screenshot(&browser, "hosted-operator.png");
-    browser.click("form[method=post] button");
+    browser.click("main form[method=post] button");
     let audited = updraft_e2e::eventually(RUN_LIMIT, || {
         world.show("etl", &run_id)["audit"]
             .as_array()

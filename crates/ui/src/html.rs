@@ -188,7 +188,7 @@ svg rect.pending{fill:#b0b7c3}svg rect.launching{fill:#4f83cc}svg rect.retry_wai
 svg rect.waiting{fill:#00897b}svg rect.upstream_failed{fill:#e57373}svg rect.skipped{fill:#bdbdbd}svg rect.mapped{fill:#6a5acd}svg rect.cancelled{fill:#616161}\
 svg rect.wait{fill:#d7ccc8}svg rect.under{opacity:.5}svg line.median{stroke:#1d2330;stroke-dasharray:4 3}section{margin-bottom:24px}\
 body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f7f8fa}\
-header{background:#1d2330;padding:10px 20px;display:flex;align-items:center}header .who{margin-left:auto;color:#c9ced6;font-size:13px}header .who a{margin-right:0}header a{color:#fff;font-weight:600;text-decoration:none}\
+header{background:#1d2330;padding:10px 20px;display:flex;align-items:center}header .who{margin-left:auto;color:#c9ced6;font-size:13px}header .who a{margin-right:0}header .signout{display:inline;margin:0}header .signout button{background:none;border:0;padding:0;color:#fff;font:inherit;font-weight:600;cursor:pointer}header a{color:#fff;font-weight:600;text-decoration:none}\
 main{padding:16px 20px}table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{text-align:left;padding:6px 8px;border-bottom:1px solid #e3e6eb;vertical-align:top}\
 th{font-weight:600;color:#505a6b}.muted{color:#6b7485}.tag{background:#eef1f5;border-radius:3px;padding:0 4px;margin-right:3px}\

@@ -166,14 +166,14 @@ impl Ui {
                 };
                 let operator = person.role == auth::Role::Operator;
                 let role = if operator { "operator" } else { "viewer" };
+                let token = sign_in.key().action_token(&person.session);
                 let who = format!(
-                    "<span class=\"who\">{} · {role} · <a href=\"/auth/logout\">sign out</a></span>",
+                    "<span class=\"who\">{} · {role} · <form class=\"signout\" method=\"post\" action=\"/auth/logout\"><input type=\"hidden\" name=\"token\" value=\"{token}\"><button>sign out</button></form></span>",
                     html::escape(&person.by())
                 );
                 Visit {
                     who: Some(who),
-                    acting: operator
-                        .then(|| (person.by(), sign_in.key().action_token(&person.session))),
+                    acting: operator.then(|| (person.by(), token)),
                     show_env: operator,
                     refusal: "you are signed in as a viewer: only operators act here",
                 }

@@ -136,14 +136,14 @@ async fn a_person_signs_in_at_the_issuer_and_acts_as_their_role_allows() {
     assert_eq!(grid.status, 200);
     assert!(
         grid.body.contains(
-            "Ana Lima &lt;ana@example.com&gt; · viewer · <a href=\"/auth/logout\">sign out</a>"
+            "Ana Lima &lt;ana@example.com&gt; · viewer · <form class=\"signout\" method=\"post\" action=\"/auth/logout\">"
         ),
         "the header says who is signed in: {}",
         grid.body
     );
     assert!(
-        grid.body.contains("data-task=\"a\"") && !grid.body.contains("name=\"token\""),
-        "{}",
+        grid.body.contains("data-task=\"a\"") && grid.body.matches("name=\"token\"").count() == 1,
+        "only the sign-out form carries a token: {}",
         grid.body
     );
     let rerun_path = format!(
@@ -225,11 +225,27 @@ async fn a_person_signs_in_at_the_issuer_and_acts_as_their_role_allows() {
         302
     );
 
-    // Signing out removes the session.
-    let out = ui
-        .handle(&with_cookies(Request::get("/auth/logout"), &ops))
-        .await;
-    assert_eq!(out.status, 302);
+    // Signing out is a POST with the session's token: a GET, another
+    // token or a page of another site leaves the session as it is.
+    let sign_out = |form: &str| with_cookies(Request::post("/auth/logout", form), &ops);
+    for (refused, status) in [
+        (with_cookies(Request::get("/auth/logout"), &ops), 405),
+        (sign_out("token=guess"), 403),
+        (sign_out(""), 403),
+        (
+            sign_out(&format!("token={token}"))
+                .with_origin(Some("https://evil.example"), Some("dash.test")),
+            403,
+        ),
+    ] {
+        let answer = ui.handle(&refused).await;
+        assert_eq!(answer.status, status, "{}", answer.body);
+        assert!(answer.cookies.is_empty(), "{:?}", answer.cookies);
+    }
+    // The header's button removes it.
+    let out = ui.handle(&sign_out(&format!("token={token}"))).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(out.body.contains("You are signed out"), "{}", out.body);
     assert!(
         out.cookies[0].starts_with("updraft_session=;"),
         "{:?}",

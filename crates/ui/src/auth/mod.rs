@@ -5,7 +5,8 @@
 //! accepts a form another made.
 //!
 //! Routes: `/auth/login` (to the issuer, with PKCE), `/auth/callback` (back
-//! from it), `/auth/logout`. Every other page needs a session; the JSON API
+//! from it), `/auth/logout` (a POST from every page's header, with the
+//! session's token). Every other page needs a session; the JSON API
 //! also takes a bearer token from the same issuer, for scripts.
 
 mod fetch;
@@ -205,12 +206,12 @@ impl SignIn {
         )
     }
 
-    /// `/auth/login`, `/auth/callback` and `/auth/logout`.
+    /// `/auth/login`, `/auth/callback` and `/auth/logout` (a POST).
     pub async fn route(&self, request: &Request) -> Response {
         let answer = match request.segments.get(1).map(String::as_str) {
             Some("login") => self.login(request).await,
             Some("callback") => self.callback(request).await,
-            Some("logout") => Ok(self.logout().await),
+            Some("logout") => self.sign_out(request).await,
             _ => Err(format!("no page at {}", request.path)),
         };
         answer.unwrap_or_else(|why| Response::text(400, &why))
@@ -276,20 +277,62 @@ impl SignIn {
         Ok(Response::found(&pending.next).setting(cookies))
     }
 
+    /// Signing out is a POST from the header's button, with the session's
+    /// action token: a page of another site cannot sign a person out.
+    async fn sign_out(&self, request: &Request) -> Result<Response, String> {
+        if request.method != "POST" {
+            return Ok(Response::text(
+                405,
+                "sign out with the button in a page's header",
+            ));
+        }
+        if request.cross_origin {
+            return Ok(Response::text(
+                403,
+                "this sign-out came from a page of another site (its Origin is not this dashboard's)",
+            ));
+        }
+        let sent = request.field("token").unwrap_or_default();
+        if let Some(person) = self.person(request).await
+            && !crate::constant_time_eq(
+                sent.as_bytes(),
+                self.key.action_token(&person.session).as_bytes(),
+            )
+        {
+            return Ok(Response::text(
+                403,
+                "this sign-out did not come from a page of this dashboard (its token is missing or stale); reload the page",
+            ));
+        }
+        Ok(self.logout().await)
+    }
+
+    /// A page that says so, not a redirect: a form's answer may not send
+    /// the browser to another site (the pages' `form-action 'self'`), so
+    /// the issuer's own sign-out is a link.
     async fn logout(&self) -> Response {
-        let back = match self
+        let issuer = self
             .provider()
             .await
             .ok()
             .and_then(|p| p.end_session_endpoint.clone())
-        {
-            Some(end) => format!(
-                "{end}?client_id={}",
-                crate::http::encode(&self.config.client.id)
-            ),
-            None => "/".to_string(),
-        };
-        Response::found(&back).setting(vec![session::removal(session::SESSION_COOKIE)])
+            .map(|end| {
+                let url = format!(
+                    "{end}?client_id={}",
+                    crate::http::encode(&self.config.client.id)
+                );
+                format!(
+                    " <a href=\"{}\">Sign out of the issuer too</a>.",
+                    crate::html::escape(&url)
+                )
+            })
+            .unwrap_or_default();
+        let body = format!(
+            "<h1>Signed out</h1><p>You are signed out of this dashboard.{issuer} \
+             <a href=\"/auth/login\">Sign in again</a>.</p>"
+        );
+        Response::html(crate::html::page("signed out", &body, false))
+            .setting(vec![session::removal(session::SESSION_COOKIE)])
     }
 }
 
