@@ -214,9 +214,11 @@ fn a_viewer_looks_and_an_operator_reruns_on_the_hosted_dashboard() {
         "document.body.insertAdjacentHTML('beforeend', '<form id=\"forged\" method=\"post\" action=\"/dags/etl/pause\"><input name=\"token\" value=\"guess\"></form>'); document.getElementById('forged').submit();",
     );
     assert!(
-        updraft_e2e::eventually(RUN_LIMIT, || browser
-            .text("body")
-            .contains("you are signed in as a viewer: only operators act here")),
+        browser.wait_for_text(
+            "body",
+            "you are signed in as a viewer: only operators act here",
+            RUN_LIMIT
+        ),
         "{}",
         browser.text("body")
     );
@@ -231,9 +233,7 @@ fn a_viewer_looks_and_an_operator_reruns_on_the_hosted_dashboard() {
     browser.goto(&format!("{url}/dags/etl"));
     browser.click("header form.signout button");
     assert!(
-        updraft_e2e::eventually(RUN_LIMIT, || browser
-            .text("main")
-            .contains("You are signed out")),
+        browser.wait_for_text("main", "You are signed out", RUN_LIMIT),
         "{}",
         browser.text("body")
     );

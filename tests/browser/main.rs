@@ -350,8 +350,11 @@ fn a_live_log_tails_by_appending_only_what_is_new() {
     });
     assert!(started, "{}", browser.text("body"));
     std::fs::write(world.path().join("go"), "").unwrap();
-    let appended = updraft_e2e::eventually(RUN_LIMIT, || browser.text("pre.log").contains("late"));
-    assert!(appended, "{}", browser.text("pre.log"));
+    assert!(
+        browser.wait_for_text("pre.log", "late", RUN_LIMIT),
+        "{}",
+        browser.text("pre.log")
+    );
     assert_eq!(browser.text("pre.log").matches("early").count(), 1);
     screenshot(&browser, "live-log.png");
 }

@@ -245,6 +245,14 @@ impl Browser {
         !self.all(css).is_empty()
     }
 
+    /// Waits until the text of the first element matching `css` contains
+    /// `part` (a page may still be loading or refreshing), at most `limit`.
+    pub fn wait_for_text(&self, css: &str, part: &str, limit: Duration) -> bool {
+        updraft_e2e::eventually(limit, || {
+            !self.all(css).is_empty() && self.text(css).contains(part)
+        })
+    }
+
     /// Waits until the address contains `part` (a click's navigation may
     /// still be under way when the click returns), at most `limit`.
     pub fn wait_for_url(&self, part: &str, limit: Duration) -> bool {
