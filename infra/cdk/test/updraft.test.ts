@@ -5,16 +5,19 @@ import { strict as assert } from 'node:assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { Updraft, UpdraftProps } from '../lib';
 import { TEMPLATE_FILE } from '../lib/updraft';
 
+// One placeholder code directory for every synth, removed when the tests end.
+const codeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'updraft-code-'));
+fs.writeFileSync(path.join(codeDir, 'bootstrap'), 'placeholder');
+after(() => fs.rmSync(codeDir, { recursive: true, force: true }));
+
 function code(): UpdraftProps['code'] {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'updraft-code-'));
-  fs.writeFileSync(path.join(dir, 'bootstrap'), 'placeholder');
-  return { planner: dir, dispatcher: dir, recorder: dir };
+  return { planner: codeDir, dispatcher: codeDir, recorder: codeDir };
 }
 
 function synth(props: Partial<UpdraftProps> = {}): { stack: Stack; orchestrator: Updraft; template: Template } {
