@@ -1,9 +1,10 @@
 //! The task queue over SQS: messages carry the task-instance key and try;
 //! a delay of up to 15 minutes uses `DelaySeconds`. Nothing polls it: a
 //! queue with a [`DispatcherBell`] rings the dispatcher for what it sends
-//! visible at once, and when nudged for what waits.
+//! visible at once, and when nudged for what waits. A dispatcher draining
+//! it rings only for what its own next receive will not take.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::bell::DispatcherBell;
@@ -33,6 +34,16 @@ pub struct SqsQueue {
     url: String,
     bell: Option<Arc<DispatcherBell>>,
     wait: Duration,
+    /// While its consumer works through a batch it received: how many
+    /// messages its next receive asks for, and how many it sent since.
+    draining: Arc<Mutex<Option<Draining>>>,
+}
+
+/// A consumer between a receive that brought messages and its next one.
+#[derive(Clone, Copy, Debug)]
+struct Draining {
+    receives: usize,
+    sent: usize,
 }
 
 impl SqsQueue {
@@ -43,6 +54,7 @@ impl SqsQueue {
             url: url.into(),
             bell: None,
             wait: Duration::ZERO,
+            draining: Arc::default(),
         }
     }
 
@@ -61,14 +73,68 @@ impl SqsQueue {
         self
     }
 
-    /// Rings for `messages` just sent. A failed ring fails no send: the
-    /// messages are kept, and the next tick rings for them.
+    /// Rings for `messages` just sent visible, but for those the consumer
+    /// sending them, in the middle of a drain, takes with its next receive
+    /// (a dispatcher whose own settle queued the next try wakes no second
+    /// one for it). A drain that runs out of time before that receive
+    /// nudges; one that fails is invoked again by Lambda, and the tick
+    /// rings for what still waits.
+    async fn ring_for_sent(&self, messages: usize) {
+        let others = {
+            let mut draining = self.draining.lock().unwrap_or_else(|e| e.into_inner());
+            match draining.as_mut() {
+                None => messages,
+                Some(d) => {
+                    let own = d.receives.saturating_sub(d.sent).min(messages);
+                    d.sent += messages;
+                    messages - own
+                }
+            }
+        };
+        if others > 0 {
+            self.ring(others).await;
+        }
+    }
+
+    /// Rings for `messages`. A failed ring fails no send: the messages are
+    /// kept, and the next tick rings for them.
     async fn ring(&self, messages: usize) {
         if let Some(bell) = &self.bell
             && let Err(e) = bell.ring(messages).await
         {
             tracing::warn!(error = %e, "the dispatcher was not woken; the next tick wakes it");
         }
+    }
+
+    /// One `ReceiveMessage` of up to `max` messages.
+    async fn receive_batch(&self, max: usize) -> PortResult<Vec<Delivery>> {
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, MAX_BATCH) as i32)
+            .wait_time_seconds(self.wait.as_secs() as i32)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(fail("SQS ReceiveMessage"))?;
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| {
+                let receive_count = m
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(1);
+                Ok(Delivery {
+                    message: decode_message(m.body.as_deref().unwrap_or_default())?,
+                    receipt: m.receipt_handle.unwrap_or_default(),
+                    receive_count,
+                })
+            })
+            .collect()
     }
 
     /// About how many messages are visible now (SQS's own count, which
@@ -110,7 +176,7 @@ impl TaskQueue for SqsQueue {
             .await
             .map_err(fail("SQS SendMessage"))?;
         if delay.is_zero() {
-            self.ring(1).await;
+            self.ring_for_sent(1).await;
         }
         Ok(())
     }
@@ -155,38 +221,18 @@ impl TaskQueue for SqsQueue {
                 self.send(message, Duration::ZERO).await?;
             }
         }
-        self.ring(messages.len()).await;
+        self.ring_for_sent(messages.len()).await;
         Ok(())
     }
 
     async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>> {
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(max.clamp(1, 10) as i32)
-            .wait_time_seconds(self.wait.as_secs() as i32)
-            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
-            .send()
-            .await
-            .map_err(fail("SQS ReceiveMessage"))?;
-        out.messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| {
-                let receive_count = m
-                    .attributes
-                    .as_ref()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(1);
-                Ok(Delivery {
-                    message: decode_message(m.body.as_deref().unwrap_or_default())?,
-                    receipt: m.receipt_handle.unwrap_or_default(),
-                    receive_count,
-                })
-            })
-            .collect()
+        let received = self.receive_batch(max).await;
+        let receives = max.clamp(1, MAX_BATCH);
+        *self.draining.lock().unwrap_or_else(|e| e.into_inner()) = match &received {
+            Ok(batch) if !batch.is_empty() => Some(Draining { receives, sent: 0 }),
+            _ => None,
+        };
+        received
     }
 
     async fn ack(&self, delivery: &Delivery) -> PortResult<()> {

@@ -132,3 +132,84 @@ async fn a_queued_try_wakes_the_dispatcher_and_the_tick_replaces_one_that_died()
     planner(&engine, &settings.bucket, &tick).await.unwrap();
     assert_eq!(invokes.take().len(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_consumer_rings_only_for_what_its_next_receive_leaves() {
+    let server = OwnServer::start();
+    let invokes = Invokes::default();
+    let caller = Caller::new(&server.sdk()).observed(invokes.observer());
+    let function = server.dispatcher_function(&caller).await;
+    let clients = Clients::new(&server.sdk());
+    let url = updraft_aws::schema::create_queues(&clients.sqs, &unique("tasks"))
+        .await
+        .unwrap();
+    let bell = DispatcherBell::new(caller, function);
+    let queue = SqsQueue::new(clients.sqs.clone(), url).ringing(Arc::new(bell));
+
+    queue.send(&message(0), Duration::ZERO).await.unwrap();
+    assert_eq!(invokes.take().len(), 1, "no one drains yet");
+    assert_eq!(queue.receive(10).await.unwrap().len(), 1);
+    // Mid-drain, its next receive takes up to ten of what it sends.
+    queue.send(&message(1), Duration::ZERO).await.unwrap();
+    assert_eq!(invokes.take().len(), 0, "the drainer takes its own");
+    let more: Vec<TaskMessage> = (2..26).map(message).collect();
+    queue.send_many(&more).await.unwrap();
+    assert_eq!(
+        invokes.take().len(),
+        2,
+        "nine more are its own; fifteen wake two others"
+    );
+    // A receive starts a fresh allowance.
+    assert_eq!(queue.receive(10).await.unwrap().len(), 10);
+    let next: Vec<TaskMessage> = (26..36).map(message).collect();
+    queue.send_many(&next).await.unwrap();
+    assert_eq!(invokes.take().len(), 0);
+    queue.send(&message(36), Duration::ZERO).await.unwrap();
+    assert_eq!(invokes.take().len(), 1, "the eleventh since the receive");
+    // A drain ends on an empty receive: from then on every send rings.
+    while !queue.receive(10).await.unwrap().is_empty() {}
+    queue.send(&message(37), Duration::ZERO).await.unwrap();
+    assert_eq!(invokes.take().len(), 1, "the drain is over");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_whose_settle_queues_a_try_drains_it_without_waking_another() {
+    let server = OwnServer::start();
+    let invokes = Invokes::default();
+    let mut clients = Clients::new(&server.sdk());
+    clients.caller = clients.caller.observed(invokes.observer());
+    let function = server.dispatcher_function(&clients.caller).await;
+    let mut settings = deployment(&clients).await;
+    settings.dispatcher_function = Some(function);
+    let engine = settings.engine_over(&clients);
+    // Lambda refuses to invoke a function that does not exist: the try
+    // fails, and its retry is due at once.
+    let spec = "dag: flaky\ncompute:\n  fn: { kind: lambda, function: not-there }\ntasks:\n  - id: a\n    compute: fn\n    retries: 1\n    retry_delay: 0s\n";
+    deploy_spec_to(&clients.s3, &settings, &engine, spec).await;
+    let run = engine
+        .trigger("flaky", RunRequest::by("tester"))
+        .await
+        .unwrap();
+    let rung = invokes.take();
+    assert_eq!(rung.len(), 1, "the trigger woke one dispatcher");
+
+    let drained = dispatcher(&engine, &rung[0]["Payload"]).await.unwrap();
+    assert_eq!(drained["received"], 2, "the try and its retry: {drained}");
+    assert_eq!(
+        invokes.take().len(),
+        0,
+        "the retry woke no second dispatcher"
+    );
+    let a = engine
+        .ports()
+        .store
+        .instance(
+            "flaky",
+            &run.run_id,
+            &TaskKey::task(TaskId::parse("a").unwrap()),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((a.state, a.try_number), (TaskState::Failed, 2), "{a:?}");
+}
