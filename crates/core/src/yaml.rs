@@ -11,6 +11,7 @@ use std::panic::AssertUnwindSafe;
 use libyaml_safer::{EventData, Mark, Parser, STR_TAG, ScalarStyle};
 
 mod fast;
+pub(crate) use fast::disagreement;
 
 /// A 1-based line and column in a source file.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -37,6 +37,26 @@ pub(super) fn parse<'a>(text: &'a str, arena: &'a Arena) -> Option<Node<'a>> {
     reader.at_end().then_some(root)
 }
 
+/// How the quick reader departs from the full parser on `text`, if it
+/// does: a tree of its own where the full parser reads another or refuses
+/// the text. Debug forms are compared, as NaN is not equal to itself. For
+/// the differential test and the spec fuzz target.
+pub(crate) fn disagreement(text: &str) -> Option<String> {
+    let arena = Arena::new();
+    let quick = parse(text, &arena)?;
+    match super::parse_fully(text, &arena) {
+        Ok(full) => {
+            let (quick, full) = (format!("{quick:?}"), format!("{full:?}"));
+            (quick != full).then(|| {
+                format!("the two readers differ on:\n{text}\nquick: {quick}\nfull:  {full}")
+            })
+        }
+        Err(e) => Some(format!(
+            "the quick reader accepted what the full parser refuses ({e:?}):\n{text}"
+        )),
+    }
+}
+
 /// Whether every character is [`printable`]: ASCII is checked a block of
 /// bytes at a time, the rest a character at a time.
 fn all_printable(text: &str) -> bool {
@@ -581,27 +601,15 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::super::{Arena, Value, parse_fully};
+    use super::super::{Arena, Value};
 
-    /// What the quick reader gives, if anything, is what the full parser
-    /// gives; and it gives nothing for a text the full parser refuses.
-    /// Debug forms are compared, as NaN is not equal to itself.
+    /// Whether the quick reader accepted `text`; fails if it departs from
+    /// the full parser.
     fn agrees(text: &str) -> bool {
-        let arena = Arena::new();
-        let Some(quick) = super::parse(text, &arena) else {
-            return false;
-        };
-        match parse_fully(text, &arena) {
-            Ok(full) => assert_eq!(
-                format!("{quick:?}"),
-                format!("{full:?}"),
-                "the two readers differ on:\n{text}"
-            ),
-            Err(e) => {
-                panic!("the quick reader accepted what the full parser refuses ({e:?}):\n{text}")
-            }
+        if let Some(why) = super::disagreement(text) {
+            panic!("{why}");
         }
-        true
+        super::parse(text, &Arena::new()).is_some()
     }
 
     fn repository() -> PathBuf {
