@@ -198,6 +198,26 @@ impl World {
         }
     }
 
+    /// Runs `updraft ARGS` with its stdout a pipe whose reader is gone
+    /// (`updraft ARGS | head` once `head` has exited).
+    pub fn run_into_closed_pipe(&self, args: &[&str]) -> Ran {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let child = self
+            .command(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("updraft starts");
+        let output = wait_with_deadline(child, Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("`updraft {}` took over 60s", args.join(" ")));
+        Ran {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     /// Runs `updraft ARGS` with a 60-second limit.
     pub fn run(&self, args: &[&str]) -> Ran {
         self.run_for(args, Duration::from_secs(60))

@@ -228,3 +228,33 @@ fn a_taken_dashboard_port_is_named_and_dev_runs_without_it() {
     world.run(&["trigger", "hello", "--wait"]).expect(0);
     drop(dev);
 }
+
+/// A reader that went away (`updraft logs … | head`) ends a command
+/// quietly with a broken pipe's status, as it ends `cat`: never an
+/// internal error.
+#[test]
+fn a_reader_that_went_away_ends_a_command_quietly() {
+    let world = World::new();
+    world.spec(
+        "big.yaml",
+        "dag: big\ntasks:\n  - id: t\n    command: [seq, '1', '100000']\n",
+    );
+    world.run(&["run", "big"]).expect(0);
+    let run = world.latest_run("big");
+    let run_id = run["run_id"].as_str().unwrap();
+    for args in [
+        &["schema"][..],
+        &["completions", "bash"],
+        &["runs"],
+        &["show", "big", run_id],
+        &["logs", "big", run_id, "t"],
+    ] {
+        let ran = world.run_into_closed_pipe(args);
+        assert_eq!(
+            (ran.code, ran.stderr.as_str()),
+            (141, ""),
+            "updraft {}",
+            args.join(" ")
+        );
+    }
+}

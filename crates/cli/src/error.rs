@@ -6,6 +6,10 @@ use std::fmt;
 use updraft_engine::EngineError;
 use updraft_engine::ports::PortError;
 
+/// The exit status of a command whose reader went away (`updraft runs |
+/// head`): a shell's for a process a broken pipe ended, as for `cat`.
+pub const READER_GONE: u8 = 141;
+
 /// A failed command.
 #[derive(Debug)]
 pub enum CliError {

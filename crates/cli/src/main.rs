@@ -16,6 +16,9 @@ use clap::error::ErrorKind;
 
 use crate::args::Cli;
 
+/// How the standard library names EPIPE in a failed print.
+const BROKEN_PIPE: &str = "(os error 32)";
+
 fn main() -> ExitCode {
     // A bug must not show a user a panic message and a backtrace.
     std::panic::set_hook(Box::new(|info| {
@@ -26,6 +29,17 @@ fn main() -> ExitCode {
             .is_some_and(|l| l.file().contains("libyaml-safer"))
         {
             return;
+        }
+        // A reader that went away ends the command quietly.
+        if let Some(failed) = info
+            .payload_as_str()
+            .filter(|m| m.starts_with("failed printing to stdout"))
+        {
+            if failed.contains(BROKEN_PIPE) {
+                std::process::exit(error::READER_GONE.into());
+            }
+            let _ = writeln!(std::io::stderr(), "updraft: {failed}");
+            std::process::exit(2);
         }
         let at = info
             .location()

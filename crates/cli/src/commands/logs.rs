@@ -25,8 +25,13 @@ pub async fn logs(
         if window == LogWindow::Head && page.text.is_empty() {
             eprintln!("(try {} of {task} wrote no output)", attempt.try_number);
         }
-        out.write_all(page.text.as_bytes())
-            .map_err(|e| CliError::Infra(format!("printing the log: {e}")))?;
+        match out.write_all(page.text.as_bytes()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                return Ok(ExitCode::from(crate::error::READER_GONE));
+            }
+            Err(e) => return Err(CliError::Infra(format!("printing the log: {e}"))),
+        }
         match page.later {
             Some(later) if !page.text.is_empty() => window = LogWindow::After(later),
             _ => break,

@@ -66,7 +66,10 @@ pub async fn run(cli: Cli) -> CliResult<ExitCode> {
         Command::Init { dir } => init::init(&dir),
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut command, "updraft", &mut std::io::stdout());
+            // Written whole, then printed, as every command's output is.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "updraft", &mut script);
+            print!("{}", String::from_utf8_lossy(&script));
             Ok(ExitCode::SUCCESS)
         }
         Command::Graph { dag, format } => graph::graph(&ctx, &dag, format),
