@@ -115,6 +115,28 @@ impl World {
         }
     }
 
+    /// An empty world whose `updraft` talks to the moto server, its
+    /// resources made fresh by `updraft aws init --name <prefix>-…` and
+    /// named in the environment as that command prints them.
+    pub fn on_moto(prefix: &str) -> World {
+        let world = World::new();
+        world.set_env("AWS_ACCESS_KEY_ID", "test");
+        world.set_env("AWS_SECRET_ACCESS_KEY", "test");
+        world.set_env("AWS_REGION", "us-east-1");
+        world.set_env("AWS_ENDPOINT_URL", &updraft_aws::testing::endpoint());
+        world.set_env("UPDRAFT_BACKEND", "aws");
+        let name = updraft_aws::testing::unique(prefix);
+        let init = world.run(&["aws", "init", "--name", &name]).expect(0);
+        for line in init.stdout.lines() {
+            let (key, value) = line
+                .strip_prefix("export ")
+                .and_then(|l| l.split_once('='))
+                .unwrap_or_else(|| panic!("`aws init` printed `{line}`, not an export"));
+            world.set_env(key, value);
+        }
+        world
+    }
+
     /// Sets an environment variable for every later command.
     pub fn set_env(&self, name: &str, value: &str) {
         self.env

@@ -16,23 +16,7 @@ use updraft_e2e::World;
 
 /// A world whose `updraft` talks to moto, with freshly created resources.
 fn aws_world() -> World {
-    let world = World::new();
-    let endpoint = updraft_aws::testing::endpoint();
-    world.set_env("AWS_ACCESS_KEY_ID", "test");
-    world.set_env("AWS_SECRET_ACCESS_KEY", "test");
-    world.set_env("AWS_REGION", "us-east-1");
-    world.set_env("AWS_ENDPOINT_URL", &endpoint);
-    world.set_env("UPDRAFT_BACKEND", "aws");
-    let name = updraft_aws::testing::unique("e2e");
-    let init = world.run(&["aws", "init", "--name", &name]).expect(0);
-    for line in init.stdout.lines() {
-        let (key, value) = line
-            .strip_prefix("export ")
-            .and_then(|l| l.split_once('='))
-            .expect("export lines");
-        world.set_env(key, value);
-    }
-    world
+    World::on_moto("e2e")
 }
 
 #[test]

@@ -39,25 +39,7 @@ fn main() {
         binary.exists(),
         "build it first: cargo build --release -p updraft-dashboard"
     );
-    let world = World::new();
-    world.set_env("AWS_ACCESS_KEY_ID", "test");
-    world.set_env("AWS_SECRET_ACCESS_KEY", "test");
-    world.set_env("AWS_REGION", "us-east-1");
-    world.set_env("AWS_ENDPOINT_URL", &updraft_aws::testing::endpoint());
-    world.set_env("UPDRAFT_BACKEND", "aws");
-    let init = world
-        .run(&[
-            "aws",
-            "init",
-            "--name",
-            &updraft_aws::testing::unique("bench"),
-        ])
-        .expect(0);
-    for line in init.stdout.lines() {
-        if let Some((key, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            world.set_env(key, value);
-        }
-    }
+    let world = World::on_moto("bench");
     for dag in ["etl", "report", "train"] {
         world.spec(
             &format!("{dag}.yaml"),

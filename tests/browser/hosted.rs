@@ -25,19 +25,7 @@ use crate::{RUN_LIMIT, screenshot};
 
 /// A deployment on moto, with `etl` deployed.
 fn moto_world() -> World {
-    let world = World::new();
-    world.set_env("AWS_ACCESS_KEY_ID", "test");
-    world.set_env("AWS_SECRET_ACCESS_KEY", "test");
-    world.set_env("AWS_REGION", "us-east-1");
-    world.set_env("AWS_ENDPOINT_URL", &updraft_aws::testing::endpoint());
-    world.set_env("UPDRAFT_BACKEND", "aws");
-    let name = updraft_aws::testing::unique("hosted");
-    let init = world.run(&["aws", "init", "--name", &name]).expect(0);
-    for line in init.stdout.lines() {
-        if let Some((key, value)) = line.strip_prefix("export ").and_then(|l| l.split_once('=')) {
-            world.set_env(key, value);
-        }
-    }
+    let world = World::on_moto("hosted");
     world.spec(
         "etl.yaml",
         "dag: etl\ntasks:\n  - id: a\n    command: [echo]\n",
