@@ -55,6 +55,9 @@ pub struct DevLoop {
     pub state: PathBuf,
 }
 
+/// How long `dev` keeps a spare supervisor that no try was handed to.
+const SPARE_IDLE: Duration = Duration::from_secs(300);
+
 /// How often `dev` deletes the runs past their retention.
 const CLEAN_EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -118,6 +121,7 @@ impl DevLoop {
                         let ticked = self.engine.tick().await;
                         self.survive(&scope, ticked)?;
                         ring_waiters(&self.state);
+                        self.launcher.retire_idle_spare(SPARE_IDLE).await;
                         if last_clean.is_none_or(|at| at.elapsed() >= CLEAN_EVERY) {
                             let cleaned = crate::clean(&self.engine, &self.state, None, false).await;
                             self.survive(&scope, cleaned)?;

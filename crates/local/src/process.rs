@@ -72,6 +72,13 @@ impl ProcessLauncher {
         }
     }
 
+    /// Retires the spare supervisor if no try was handed off for `idle`.
+    pub async fn retire_idle_spare(&self, idle: Duration) {
+        if let Some(standby) = &self.supervisor {
+            standby.retire_if_idle(idle).await;
+        }
+    }
+
     /// How many tries this launcher started that are still running.
     pub fn running(&self) -> usize {
         self.running.lock().unwrap_or_else(|e| e.into_inner()).len()

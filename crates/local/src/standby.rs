@@ -6,13 +6,15 @@
 //!
 //! A spare reads one line, the [`Handoff`] as JSON, then runs the try as
 //! `updraft __supervise --exit-file ... -- ARGV` would: same process group
-//! (its own), same log, same exit file. A spare whose loop goes away reads
-//! end-of-file and exits without running anything.
+//! (its own), same log, same exit file. A spare whose loop goes away, or
+//! retires it after a while without tries, reads end-of-file and exits
+//! without running anything.
 
 use std::io::{self, BufRead};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
@@ -36,7 +38,8 @@ pub struct Handoff {
 /// At most one spare supervisor, for the next try.
 pub struct Standby {
     supervisor: PathBuf,
-    spare: Mutex<Option<Child>>,
+    /// The spare, and when it was started (at the last hand-off).
+    spare: Mutex<Option<(Child, Instant)>>,
 }
 
 impl Standby {
@@ -64,13 +67,32 @@ impl Standby {
             None => give(self.start()?, &line).await?,
         };
         if let Ok(next) = self.start() {
-            *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some(next);
+            *self.spare.lock().unwrap_or_else(|e| e.into_inner()) = Some((next, Instant::now()));
         }
         Ok(child)
     }
 
+    /// Lets the spare go if no try was handed off for `idle`: a loop with
+    /// nothing to run keeps no process waiting. Whether one was retired.
+    pub async fn retire_if_idle(&self, idle: Duration) -> bool {
+        let retired = {
+            let mut spare = self.spare.lock().unwrap_or_else(|e| e.into_inner());
+            match spare.as_ref() {
+                Some((_, since)) if since.elapsed() >= idle => spare.take(),
+                _ => None,
+            }
+        };
+        let Some((mut child, _)) = retired else {
+            return false;
+        };
+        // End-of-file on its stdin: it exits having run nothing.
+        drop(child.stdin.take());
+        let _ = child.wait().await;
+        true
+    }
+
     fn take_spare(&self) -> Option<Child> {
-        let mut spare = self
+        let (mut spare, _) = self
             .spare
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -161,6 +183,51 @@ mod tests {
         let log = std::fs::read_to_string(&handoff.log).unwrap();
         assert_eq!(log, "hello from a spare\n");
         assert_eq!(std::fs::read_to_string(&handoff.exit_file).unwrap(), "3");
+    }
+
+    #[tokio::test]
+    async fn a_spare_left_idle_is_retired_and_exits_having_run_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A stand-in for `updraft __supervise --standby`: it notes what it
+        // was handed, or that its stdin closed first.
+        let supervisor = dir.path().join("supervise");
+        let script = format!(
+            "#!/bin/sh\nif read -r line; then echo ran >> '{0}/ran'; else echo eof >> '{0}/retired'; fi\n",
+            dir.path().display()
+        );
+        std::fs::write(&supervisor, script).unwrap();
+        std::fs::set_permissions(&supervisor, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let standby = Standby::new(supervisor);
+        let handoff = Handoff {
+            argv: vec!["true".into()],
+            env: vec![],
+            log: dir.path().join("1.log"),
+            exit_file: dir.path().join("1.exit"),
+        };
+        let mut first = standby.hand_off(&handoff).await.unwrap();
+        first.wait().await.unwrap();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+        assert_eq!(read("ran"), "ran\n");
+
+        assert!(
+            !standby.retire_if_idle(Duration::from_secs(3600)).await,
+            "just started"
+        );
+        assert_eq!(read("retired"), "");
+        assert!(standby.retire_if_idle(Duration::ZERO).await);
+        assert_eq!(read("retired"), "eof\n", "it exited on end-of-file");
+        assert!(
+            !standby.retire_if_idle(Duration::ZERO).await,
+            "none is left"
+        );
+
+        // The next try starts a supervisor of its own, and a spare again.
+        let mut second = standby.hand_off(&handoff).await.unwrap();
+        second.wait().await.unwrap();
+        assert_eq!(read("ran"), "ran\nran\n");
+        assert!(standby.retire_if_idle(Duration::ZERO).await);
+        assert_eq!(read("retired"), "eof\neof\n");
     }
 
     #[test]
