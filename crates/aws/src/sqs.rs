@@ -35,14 +35,14 @@ pub struct SqsQueue {
     bell: Option<Arc<DispatcherBell>>,
     wait: Duration,
     /// While its consumer works through a batch it received: how many
-    /// messages its next receive asks for, and how many it sent since.
+    /// messages it asks for at a receive, and how many it sent since.
     draining: Arc<Mutex<Option<Draining>>>,
 }
 
 /// A consumer between a receive that brought messages and its next one.
 #[derive(Clone, Copy, Debug)]
 struct Draining {
-    receives: usize,
+    next_takes: usize,
     sent: usize,
 }
 
@@ -85,7 +85,7 @@ impl SqsQueue {
             match draining.as_mut() {
                 None => messages,
                 Some(d) => {
-                    let own = d.receives.saturating_sub(d.sent).min(messages);
+                    let own = d.next_takes.saturating_sub(d.sent).min(messages);
                     d.sent += messages;
                     messages - own
                 }
@@ -227,9 +227,12 @@ impl TaskQueue for SqsQueue {
 
     async fn receive(&self, max: usize) -> PortResult<Vec<Delivery>> {
         let received = self.receive_batch(max).await;
-        let receives = max.clamp(1, MAX_BATCH);
+        let next_takes = max.clamp(1, MAX_BATCH);
         *self.draining.lock().unwrap_or_else(|e| e.into_inner()) = match &received {
-            Ok(batch) if !batch.is_empty() => Some(Draining { receives, sent: 0 }),
+            Ok(batch) if !batch.is_empty() => Some(Draining {
+                next_takes,
+                sent: 0,
+            }),
             _ => None,
         };
         received

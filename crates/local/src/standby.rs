@@ -85,9 +85,10 @@ impl Standby {
         let Some((mut child, _)) = retired else {
             return false;
         };
-        // End-of-file on its stdin: it exits having run nothing.
+        // End-of-file on its stdin: it exits having run nothing (one that
+        // does not at once is left to the runtime to reap).
         drop(child.stdin.take());
-        let _ = child.wait().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), child.wait()).await;
         true
     }
 
