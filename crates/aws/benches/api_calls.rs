@@ -437,18 +437,7 @@ async fn pool_overhead(clients: &Clients, counter: &CallCounter, units: &WriteUn
 async fn deployed(clients: &Clients, spec: &str) -> (updraft_aws::settings::Settings, Engine) {
     let settings = deployment(clients).await;
     let engine = Engine::new(settings.ports(clients));
-    let file = SpecFile {
-        name: "spec.yaml".into(),
-        text: spec.into(),
-    };
-    deploy(
-        &clients.s3,
-        &settings.bucket,
-        engine.ports().store.as_ref(),
-        &[file],
-    )
-    .await
-    .unwrap();
+    updraft_aws::testing::deploy_spec(&clients.s3, &settings, &engine, spec).await;
     (settings, engine)
 }
 

@@ -12,9 +12,7 @@ use serde_json::{Map, Value, json};
 use updraft_aws::call::Caller;
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::recorder;
-use updraft_aws::specs::deploy;
 use updraft_aws::testing::{CallCounter, Player, deployment, iam_role, raw, s3, sdk, unique};
-use updraft_core::spec::SpecFile;
 use updraft_engine::usecase::RunRequest;
 
 type Counts = std::collections::BTreeMap<(String, String), usize>;
@@ -184,18 +182,7 @@ async fn main() {
         let engine = settings.engine_over(&clients);
         let spec =
             format!("dag: bench\ncompute:\n  k: {profile}\ntasks:\n  - id: t\n    compute: k\n");
-        let file = SpecFile {
-            name: "bench.yaml".into(),
-            text: spec,
-        };
-        deploy(
-            &s3(),
-            &settings.bucket,
-            engine.ports().store.as_ref(),
-            &[file],
-        )
-        .await
-        .unwrap();
+        updraft_aws::testing::deploy_spec(&s3(), &settings, &engine, &spec).await;
         counter.take();
         let run = engine
             .trigger("bench", RunRequest::by("bench"))

@@ -324,6 +324,23 @@ pub async fn rule_into_queue(
     url
 }
 
+/// Deploys one spec file, `spec.yaml`, to `settings`' deployment through
+/// `engine`'s store and `s3` (the shared server's, or a test's own).
+pub async fn deploy_spec(
+    s3: &aws_sdk_s3::Client,
+    settings: &crate::settings::Settings,
+    engine: &updraft_engine::Engine,
+    spec: &str,
+) {
+    let file = updraft_core::spec::SpecFile {
+        name: "spec.yaml".into(),
+        text: spec.into(),
+    };
+    crate::specs::deploy(s3, &settings.bucket, engine.ports().store.as_ref(), &[file])
+        .await
+        .expect("spec deployed");
+}
+
 /// A fresh deployment on the test server, as the stack makes it: table,
 /// task queue and dead-letter queue, bucket, and a cluster with the runner
 /// task definition; returns its settings.

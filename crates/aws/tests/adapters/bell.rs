@@ -13,13 +13,11 @@ use updraft_aws::call::{CallObserver, Caller};
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::{dispatcher, planner};
 use updraft_aws::sqs::SqsQueue;
-use updraft_aws::testing::{OwnServer, deployment, unique};
+use updraft_aws::testing::{OwnServer, deploy_spec, deployment, unique};
 use updraft_core::ids::TaskId;
 use updraft_core::state::{TaskKey, TaskState};
 use updraft_engine::ports::{TaskMessage, TaskQueue};
 use updraft_engine::usecase::RunRequest;
-
-use crate::functions::deploy_spec_to;
 
 /// The parameters of every Lambda `Invoke` a caller sent.
 #[derive(Clone, Default)]
@@ -98,7 +96,7 @@ async fn a_queued_try_wakes_the_dispatcher_and_the_tick_replaces_one_that_died()
     (settings.ecs.subnets, settings.ecs.security_groups) = server.default_network();
     let engine = settings.engine_over(&clients);
     let spec = "dag: chain\ntasks:\n  - id: a\n    command: [a]\n  - id: b\n    after: [a]\n    command: [b]\n";
-    deploy_spec_to(&clients.s3, &settings, &engine, spec).await;
+    deploy_spec(&clients.s3, &settings, &engine, spec).await;
 
     let run = engine
         .trigger("chain", RunRequest::by("tester"))
@@ -185,7 +183,7 @@ async fn a_dispatcher_whose_settle_queues_a_try_drains_it_without_waking_another
     // Lambda refuses to invoke a function that does not exist: the try
     // fails, and its retry is due at once.
     let spec = "dag: flaky\ncompute:\n  fn: { kind: lambda, function: not-there }\ntasks:\n  - id: a\n    compute: fn\n    retries: 1\n    retry_delay: 0s\n";
-    deploy_spec_to(&clients.s3, &settings, &engine, spec).await;
+    deploy_spec(&clients.s3, &settings, &engine, spec).await;
     let run = engine
         .trigger("flaky", RunRequest::by("tester"))
         .await

@@ -8,11 +8,9 @@ use serde_json::json;
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::planner;
 use updraft_aws::settings::Settings;
-use updraft_aws::specs::deploy;
 use updraft_aws::testing::{Ending, Player, Started, deployment, s3, sdk, unique};
 use updraft_core::ids::TaskId;
 use updraft_core::plan::Rerun;
-use updraft_core::spec::SpecFile;
 use updraft_core::state::RunState;
 use updraft_engine::Engine;
 use updraft_engine::usecase::RunRequest;
@@ -51,23 +49,7 @@ pub(crate) async fn world_with(spec: &str, engine_settings: updraft_engine::Sett
 
 /// Deploys one spec file to `settings`' deployment through `engine`'s store.
 pub(crate) async fn deploy_spec(settings: &Settings, engine: &Engine, spec: &str) {
-    deploy_spec_to(&s3(), settings, engine, spec).await;
-}
-
-/// [`deploy_spec`] through `s3` (a server of a test's own).
-pub(crate) async fn deploy_spec_to(
-    s3: &aws_sdk_s3::Client,
-    settings: &Settings,
-    engine: &Engine,
-    spec: &str,
-) {
-    let file = SpecFile {
-        name: "spec.yaml".into(),
-        text: spec.into(),
-    };
-    deploy(s3, &settings.bucket, engine.ports().store.as_ref(), &[file])
-        .await
-        .unwrap();
+    updraft_aws::testing::deploy_spec(&s3(), settings, engine, spec).await;
 }
 
 impl World {
