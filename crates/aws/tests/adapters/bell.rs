@@ -12,10 +12,12 @@ use updraft_aws::bell::{DispatcherBell, MAX_DISPATCHERS};
 use updraft_aws::call::{CallObserver, Caller};
 use updraft_aws::clients::Clients;
 use updraft_aws::functions::{dispatcher, planner};
+use updraft_aws::settings::Settings;
 use updraft_aws::sqs::SqsQueue;
 use updraft_aws::testing::{OwnServer, deploy_spec, deployment, unique};
 use updraft_core::ids::TaskId;
 use updraft_core::state::{TaskKey, TaskState};
+use updraft_engine::Engine;
 use updraft_engine::ports::{TaskMessage, TaskQueue};
 use updraft_engine::usecase::RunRequest;
 
@@ -36,6 +38,25 @@ impl Invokes {
     fn take(&self) -> Vec<Value> {
         std::mem::take(&mut *self.0.lock().unwrap())
     }
+}
+
+/// A deployment on `server` that names its dispatcher function, every
+/// Lambda call seen by `invokes`, with `spec` deployed: its settings, the
+/// engine over it and the dispatcher's name.
+async fn ringing_deployment(
+    server: &OwnServer,
+    invokes: &Invokes,
+    spec: &str,
+) -> (Settings, Engine, String) {
+    let mut clients = Clients::new(&server.sdk());
+    clients.caller = clients.caller.observed(invokes.observer());
+    let function = server.dispatcher_function(&clients.caller).await;
+    let mut settings = deployment(&clients).await;
+    settings.dispatcher_function = Some(function.clone());
+    (settings.ecs.subnets, settings.ecs.security_groups) = server.default_network();
+    let engine = settings.engine_over(&clients);
+    deploy_spec(&clients.s3, &settings, &engine, spec).await;
+    (settings, engine, function)
 }
 
 fn message(i: u32) -> TaskMessage {
@@ -88,15 +109,8 @@ async fn a_fan_out_of_ten_thousand_wakes_ten_dispatchers() {
 async fn a_queued_try_wakes_the_dispatcher_and_the_tick_replaces_one_that_died() {
     let server = OwnServer::start();
     let invokes = Invokes::default();
-    let mut clients = Clients::new(&server.sdk());
-    clients.caller = clients.caller.observed(invokes.observer());
-    let function = server.dispatcher_function(&clients.caller).await;
-    let mut settings = deployment(&clients).await;
-    settings.dispatcher_function = Some(function.clone());
-    (settings.ecs.subnets, settings.ecs.security_groups) = server.default_network();
-    let engine = settings.engine_over(&clients);
     let spec = "dag: chain\ntasks:\n  - id: a\n    command: [a]\n  - id: b\n    after: [a]\n    command: [b]\n";
-    deploy_spec(&clients.s3, &settings, &engine, spec).await;
+    let (settings, engine, function) = ringing_deployment(&server, &invokes, spec).await;
 
     let run = engine
         .trigger("chain", RunRequest::by("tester"))
@@ -174,16 +188,10 @@ async fn a_draining_consumer_rings_only_for_what_its_next_receive_leaves() {
 async fn a_dispatcher_whose_settle_queues_a_try_drains_it_without_waking_another() {
     let server = OwnServer::start();
     let invokes = Invokes::default();
-    let mut clients = Clients::new(&server.sdk());
-    clients.caller = clients.caller.observed(invokes.observer());
-    let function = server.dispatcher_function(&clients.caller).await;
-    let mut settings = deployment(&clients).await;
-    settings.dispatcher_function = Some(function);
-    let engine = settings.engine_over(&clients);
     // Lambda refuses to invoke a function that does not exist: the try
     // fails, and its retry is due at once.
     let spec = "dag: flaky\ncompute:\n  fn: { kind: lambda, function: not-there }\ntasks:\n  - id: a\n    compute: fn\n    retries: 1\n    retry_delay: 0s\n";
-    deploy_spec(&clients.s3, &settings, &engine, spec).await;
+    let (_, engine, _) = ringing_deployment(&server, &invokes, spec).await;
     let run = engine
         .trigger("flaky", RunRequest::by("tester"))
         .await
