@@ -211,13 +211,7 @@ impl World {
             .stderr(Stdio::piped())
             .spawn()
             .expect("updraft starts");
-        let output = wait_with_deadline(child, limit)
-            .unwrap_or_else(|| panic!("`updraft {}` took over {limit:?}", args.join(" ")));
-        Ran {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        finished(child, args, limit)
     }
 
     /// Runs `updraft ARGS` with its stdout a pipe whose reader is gone
@@ -231,13 +225,7 @@ impl World {
             .stderr(Stdio::piped())
             .spawn()
             .expect("updraft starts");
-        let output = wait_with_deadline(child, Duration::from_secs(60))
-            .unwrap_or_else(|| panic!("`updraft {}` took over 60s", args.join(" ")));
-        Ran {
-            code: output.status.code().unwrap_or(-1),
-            stdout: String::new(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        finished(child, args, Duration::from_secs(60))
     }
 
     /// Runs `updraft ARGS` with a 60-second limit.
@@ -383,6 +371,18 @@ pub fn most_at_once(spans: &[(f64, f64)]) -> usize {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// What `updraft ARGS`, started as `child`, did once it exited; it may
+/// take at most `limit`.
+fn finished(child: Child, args: &[&str], limit: Duration) -> Ran {
+    let output = wait_with_deadline(child, limit)
+        .unwrap_or_else(|| panic!("`updraft {}` took over {limit:?}", args.join(" ")));
+    Ran {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// Polls `ready` every 50 ms until it holds or `limit` passes.
